@@ -1,0 +1,115 @@
+"""Relocation semantics, one module per CPU family.
+
+Each architecture module defines one class per relocation type (named exactly
+as the ELF spec: ``R_MIPS_HI16``), a table ``RELOCATIONS = {number: class}``,
+the types it rejects with a fix-it hint, and an :class:`Arch` instance that
+checks objects and extracts REL addends.  The linker, the prelinker, the
+emulated loader and the cost model all use these tables; nothing else
+encodes relocation arithmetic.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..errors import ConfigError, RelocationError
+
+
+class RelocationOverflow(Exception):
+    """Raised by a recipe when its result does not fit the field; callers add context."""
+
+
+class RelocType:
+    """One relocation type: how to read its REL addend and how to apply it.
+
+    Subclasses set ``number`` and override :meth:`addend` and :meth:`apply`.
+    Words are unsigned ints of ``size`` bytes in the target's byte order;
+    the caller converts bytes <-> int, so recipes never care about endianness
+    (which is where angr CLE's big-endian HI16 bug came from).
+    """
+
+    number: ClassVar[int]
+    size: ClassVar[int] = 4
+    #: PC-relative within a module: resolved at link time, never emitted.
+    pc_relative: ClassVar[bool] = False
+    #: CPU cycles a reference relocation loop spends per entry (cost model).
+    cycles: ClassVar[int] = 20
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.__name__
+
+    @staticmethod
+    def addend(word: int) -> int:
+        """The addend stored in place in a REL entry (unpaired types)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def apply(word: int, S: int, A: int, P: int) -> int:
+        """Return ``word`` with the relocated field; raise RelocationOverflow if it cannot fit."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a relocation type is refused, and what flag fixes it."""
+
+    what: str
+    fix: str
+
+
+class Arch:
+    """Per-family behaviour beyond single relocations (object checks, REL addend pairing)."""
+
+    name: str = ""
+    relocations: dict[int, type[RelocType]] = {}
+    rejections: dict[int, Rejection] = {}
+    #: relocation types that carry no work (hints, NONE): dropped silently
+    ignored: frozenset[int] = frozenset()
+    names: dict[int, str] = {}
+
+    def type_name(self, number: int) -> str:
+        return self.names.get(number, f"type {number}")
+
+    def check_object(self, elf, profile) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def rel_addends(self, elf, section, relocs, read_word) -> list[int]:
+        """Addends of a SHT_REL section's entries (in entry order)."""
+        out = []
+        for r in relocs:
+            recipe = self.relocations.get(r.type)
+            out.append(recipe.addend(read_word(r.offset, recipe.size)) if recipe else 0)
+        return out
+
+    def recipe(self, number: int, *, where: str = "", symbol: str | None = None) -> type[RelocType]:
+        """The recipe for ``number`` or a RelocationError explaining the rejection."""
+        recipe = self.relocations.get(number)
+        if recipe is not None:
+            return recipe
+        rej = self.rejections.get(number)
+        if rej is not None:
+            raise RelocationError(f"{where}: {rej.what} ({self.type_name(number)}) is not "
+                                  f"supported in modules: {rej.fix}",
+                                  symbol=symbol, rtype=self.type_name(number))
+        supported = ", ".join(c.name() for c in self.relocations.values())
+        raise RelocationError(f"{where}: unsupported relocation {self.type_name(number)}; "
+                              f"modules may use {supported}", symbol=symbol,
+                              rtype=self.type_name(number))
+
+
+_ARCHES: dict[str, Arch] = {}
+
+
+def get_arch(name: str) -> Arch:
+    """The :class:`Arch` for a profile's ``arch`` key (``mips``, ...)."""
+    if name not in _ARCHES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError:
+            raise ConfigError(f"profile arch '{name}': no relocation table "
+                              f"gamevm_build/arch/{name}.py") from None
+        _ARCHES[name] = module.ARCH
+    return _ARCHES[name]

@@ -1,0 +1,87 @@
+"""Exception hierarchy for gamevm_build.
+
+Every error a user can cause derives from :class:`GameVMError`.  Front ends
+(the ``gamevm`` CLI, the SCons tool) catch that one class and print its
+message without a traceback; anything else escaping is a bug in gamevm_build.
+
+Messages name what went wrong *where* (file, section, offset, symbol, config
+key) and, when there is one, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class GameVMError(Exception):
+    """Base class of every error caused by user input or the environment."""
+
+    #: CLI exit status for this class of error (2: usage/config/input).
+    exit_status = 2
+
+
+class ConfigError(GameVMError):
+    """A profile, option or project configuration value is invalid.
+
+    The message names the configuration key (or option) at fault.
+    """
+
+
+class ToolchainError(GameVMError):
+    """A cross toolchain program is missing or failed (compiler, ld, ar)."""
+
+
+class InputError(GameVMError):
+    """An input file (object, archive, module, resident) cannot be used.
+
+    Raised for unreadable or malformed files and for objects built for another
+    target, ABI or float model.
+    """
+
+
+class LinkError(GameVMError):
+    """Linking failed: duplicate or undefined symbols, unsupported sections."""
+
+
+class RelocationError(LinkError):
+    """A relocation is unsupported, malformed, or its result does not fit.
+
+    Attributes name the object, section, offset, symbol and relocation type so
+    that front ends and tests can inspect them without parsing the message.
+    """
+
+    def __init__(self, message: str, *, obj: str | None = None, section: str | None = None,
+                 offset: int | None = None, symbol: str | None = None, rtype: str | None = None):
+        super().__init__(message)
+        self.obj = obj
+        self.section = section
+        self.offset = offset
+        self.symbol = symbol
+        self.rtype = rtype
+
+
+class UndefinedSymbolError(LinkError):
+    """Imports that nothing provides.
+
+    ``missing`` maps each importing module (or object) to the sorted list of
+    symbols it imports that no provider defines.
+    """
+
+    def __init__(self, message: str, missing: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.missing = dict(missing or {})
+
+
+class ModuleFormatError(InputError):
+    """A file claimed to be a GameVM module does not follow the Minimal ELF profile."""
+
+
+def location(obj: str | None = None, section: str | None = None, offset: int | None = None,
+             symbol: str | None = None) -> str:
+    """Format ``obj:section+0xOFF (symbol 'x')`` consistently for messages."""
+    text = obj or "<input>"
+    if section is not None:
+        text += f": section {section}"
+        if offset is not None:
+            text += f" offset 0x{offset:x}"
+    if symbol:
+        text += f" (symbol '{symbol}')"
+    return text

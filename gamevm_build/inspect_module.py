@@ -1,0 +1,79 @@
+"""``gamevm inspect``: what a module contains, for people (text) and machines (JSON).
+
+The JSON document is described in ``docs/cli.md`` (schema version 1).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .module import Module
+
+INSPECT_SCHEMA = 1
+
+
+def describe(module: Module) -> dict:
+    """A JSON-serialisable summary of ``module`` (see docs/cli.md, "gamevm inspect")."""
+    counts = Counter(r.type_name for r in module.relocations)
+    return {
+        "schema": INSPECT_SCHEMA,
+        "file": module.path,
+        "name": module.name,
+        "target": module.target,
+        "format": module.format,
+        "hash": module.hash,
+        "needs": list(module.needs),
+        "entry": module.entry,
+        "align": module.align,
+        "sizes": {
+            "text": module.section_size(".text"),
+            "rodata": module.section_size(".rodata"),
+            "data": module.data_size,
+            "bss": module.bss_size,
+            "image": module.image_size,
+            "file": module.file_size,
+        },
+        "segments": [
+            {"section": name, "offset": off, "size": module.section_size(name)}
+            for name, (off, _) in sorted(module.sections.items(), key=lambda kv: kv[1][0])
+        ],
+        "exports": [
+            {"name": e.name, "kind": e.kind, "bind": e.bind, "offset": e.value, "size": e.size,
+             "section": e.section}
+            for e in sorted(module.exports.values(), key=lambda e: (e.value, e.name))
+        ],
+        "imports": [
+            {"name": i.name, "weak": i.weak, "refs": i.refs}
+            for i in sorted(module.imports.values(), key=lambda i: i.name)
+        ],
+        "relocations": {"total": len(module.relocations), "by_type": dict(sorted(counts.items()))},
+        "init": module.init,
+    }
+
+
+def render_text(info: dict) -> str:
+    s = info["sizes"]
+    lines = [
+        f"module   {info['name']}  ({info['file']})",
+        f"target   {info['target']}   format {info['format']}   align {info['align']}",
+        f"hash     {info['hash']}",
+        f"needs    {', '.join(info['needs']) or '-'}",
+        f"sizes    text {s['text']}  rodata {s['rodata']}  data {s['data']}  bss {s['bss']}"
+        f"  = {s['image']} bytes in RAM ({s['file']} bytes on disc)",
+    ]
+    if info["entry"]:
+        lines.append(f"entry    {info['entry']}")
+    for table, (off, count) in sorted(info["init"].items()):
+        lines.append(f"{table:<8} {count} entr{'y' if count == 1 else 'ies'} at +0x{off:x}")
+    lines.append(f"\nexports ({len(info['exports'])})")
+    for e in info["exports"]:
+        weak = " weak" if e["bind"] == "weak" else ""
+        lines.append(f"  {e['offset']:#010x} {e['size']:>7}  {e['kind']:<6}{weak:<5} {e['name']}")
+    lines.append(f"\nimports ({len(info['imports'])})")
+    for i in info["imports"]:
+        lines.append(f"  {i['refs']:>4} refs  {'weak ' if i['weak'] else ''}{i['name']}")
+    rel = info["relocations"]
+    lines.append(f"\nrelocations ({rel['total']})")
+    for t, n in rel["by_type"].items():
+        lines.append(f"  {n:>6}  {t}")
+    return "\n".join(lines) + "\n"

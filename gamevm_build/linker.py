@@ -1,0 +1,514 @@
+"""Link cross-compiled objects into one relocatable GameVM module.
+
+Pipeline: read inputs (objects, archives) -> check each against the target
+profile -> resolve symbols (strong/weak/COMMON, pulling archive members on
+demand) -> merge sections into ``.text .rodata | .init_array .fini_array
+.ctors .dtors .data .bss`` -> lay them out from address 0 -> apply every
+relocation for base 0 and record it as RELA for the loader -> write the Minimal
+ELF file (:mod:`gamevm_build.modwriter`).
+
+The format is described in ``docs/format.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import elf32 as E
+from .arch import RelocationOverflow, get_arch
+from .errors import InputError, LinkError, RelocationError, location
+from .modformat import ModuleImage, OutReloc, OutSymbol, write_module
+from .profile import Profile, load_profile
+
+#: output sections in layout order; the first two form the code segment
+CODE_SECTIONS = (".text", ".rodata")
+DATA_SECTIONS = (".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss")
+OUTPUT_ORDER = CODE_SECTIONS + DATA_SECTIONS
+#: the data segment starts on its own boundary so a loader can tell the segments apart
+DATA_SEGMENT_ALIGN = 16
+
+#: sections dropped on purpose (with their relocations): debug info, ABI notes,
+#: MIPS bookkeeping no loader reads, unwind tables (retro consoles do not unwind)
+_DROP = re.compile(r"^(\.pdr|\.reginfo|\.MIPS\.abiflags|\.MIPS\.options|\.comment|"
+                   r"\.note(\..*)?|\.gnu\.attributes|\.mdebug\..*|\.gptab\..*|\.debug.*|"
+                   r"\.zdebug.*|\.eh_frame|\.gcc_except_table.*|\.gnu_debuglink|"
+                   r"\.llvm_addrsig|\.stab.*)$")
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    """Where one input section landed (like a line of ``ld -Map``)."""
+
+    obj: str
+    section: str
+    out_section: str
+    offset: int
+    size: int
+
+
+@dataclass
+class LinkResult:
+    output: Path
+    image: ModuleImage
+    section_map: list[MapEntry]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Input:
+    elf: E.ElfFile
+    placed: dict[int, tuple[str, int]] = field(default_factory=dict)  # shndx -> (out, offset)
+
+
+@dataclass
+class _Def:
+    inp: _Input
+    sym: E.Symbol
+
+
+def classify(sec: E.Section) -> str | None:
+    """Output section for an allocated input section, or None to drop it."""
+    name = sec.name
+    if _DROP.match(name) or not sec.alloc:
+        return None
+    for out in (".init_array", ".fini_array", ".ctors", ".dtors"):
+        if name == out or name.startswith(out + "."):
+            return out
+    if sec.type == E.SHT_INIT_ARRAY:
+        return ".init_array"
+    if sec.type == E.SHT_FINI_ARRAY:
+        return ".fini_array"
+    if sec.flags & E.SHF_EXECINSTR:
+        return ".text"
+    if sec.type == E.SHT_NOBITS:
+        return ".bss"
+    if sec.flags & E.SHF_WRITE:
+        return ".data"
+    return ".rodata"
+
+
+def _sort_key(out: str, sec: E.Section) -> tuple:
+    """GNU ld order inside .init_array/.fini_array: numbered priorities first, ascending."""
+    if out in (".init_array", ".fini_array", ".ctors", ".dtors"):
+        suffix = sec.name.rpartition(".")[2]
+        return (0, int(suffix)) if suffix.isdigit() else (1, 0)
+    return (0, 0)
+
+
+def _align(value: int, align: int) -> int:
+    return (value + align - 1) & ~(align - 1) if align > 1 else value
+
+
+def load_inputs(paths, profile: Profile) -> tuple[list[_Input], list[list[tuple[str, bytes]]]]:
+    """Read objects and archives; archive members are returned unparsed for lazy pulling."""
+    arch = get_arch(profile.arch)
+    objects, archives = [], []
+    for p in paths:
+        path = str(p)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read input: {exc.strerror}") from None
+        if E.is_archive(data):
+            archives.append([(f"{path}({m.name})", m.data) for m in E.read_archive(data, path)])
+        else:
+            objects.append(_Input(_parse_object(data, path, profile, arch)))
+    return objects, archives
+
+
+def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
+    elf = E.parse(data, name)
+    if elf.e_type != E.ET_REL:
+        raise InputError(f"{name}: is not a relocatable object (ELF type {elf.e_type}); "
+                         "pass .o files or .a archives")
+    if elf.e_machine != profile.e_machine:
+        raise InputError(f"{name}: built for ELF machine {elf.e_machine}, but target "
+                         f"{profile.name} needs {profile.e_machine_name}; use the "
+                         f"{profile.toolchain_prefixes[-1]}gcc toolchain")
+    if elf.endian != profile.endian:
+        raise InputError(f"{name}: is {elf.endian}-endian but target {profile.name} is "
+                         f"{profile.endian}-endian; use the {profile.toolchain_prefixes[-1]} "
+                         "toolchain")
+    arch.check_object(elf, profile)
+    return elf
+
+
+class _Resolver:
+    """Global symbol resolution with ld's strong/weak/COMMON rules."""
+
+    def __init__(self):
+        self.defs: dict[str, _Def] = {}
+        self.commons: dict[str, tuple[int, int, _Input]] = {}   # name -> (size, align, first obj)
+        self.undef: dict[str, bool] = {}                       # name -> weak-only?
+
+    def add(self, inp: _Input) -> None:
+        for sym in inp.elf.symbols[1:]:
+            if sym.bind == E.STB_LOCAL or not sym.name:
+                continue
+            name = sym.name
+            if sym.type == E.STT_TLS or (sym.defined and sym.shndx < len(inp.elf.sections)
+                                         and inp.elf.sections[sym.shndx].flags & E.SHF_TLS):
+                raise LinkError(f"{inp.elf.name}: symbol '{name}' is thread-local; GameVM "
+                                "consoles have no TLS: remove __thread/_Thread_local")
+            if sym.defined:
+                old = self.defs.get(name)
+                if old is None or (old.sym.bind == E.STB_WEAK and sym.bind != E.STB_WEAK):
+                    self.defs[name] = _Def(inp, sym)
+                elif old.sym.bind != E.STB_WEAK and sym.bind != E.STB_WEAK:
+                    raise LinkError(
+                        f"multiple definition of '{name}': first defined in {old.inp.elf.name} "
+                        f"({_secname(old)}), again in {inp.elf.name} ({_secname(_Def(inp, sym))}); "
+                        "make one of them static or weak")
+            elif sym.common:
+                size, align, first = self.commons.get(name, (0, 1, inp))
+                self.commons[name] = (max(size, sym.size), max(align, sym.value or 1), first)
+            else:
+                weak = sym.bind == E.STB_WEAK
+                self.undef[name] = self.undef.get(name, True) and weak
+
+    def unresolved(self) -> dict[str, bool]:
+        return {n: w for n, w in self.undef.items() if n not in self.defs and n not in self.commons}
+
+
+def _secname(d: _Def) -> str:
+    s = d.sym.shndx
+    return d.inp.elf.sections[s].name if s < len(d.inp.elf.sections) else "ABS"
+
+
+def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile, arch) -> None:
+    """Add archive members that define a currently undefined (non-weak) symbol, to a fixpoint."""
+    parsed: dict[str, E.ElfFile] = {}
+    loaded: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for members in archives:
+            for name, data in members:
+                if name in loaded:
+                    continue
+                want = {n for n, weak in resolver.unresolved().items() if not weak}
+                if not want:
+                    return
+                elf = parsed.get(name)
+                if elf is None:
+                    elf = parsed[name] = E.parse(data, name)
+                if any(s.defined and s.bind != E.STB_LOCAL and s.name in want
+                       for s in elf.symbols):
+                    if elf.e_type != E.ET_REL or elf.e_machine != profile.e_machine:
+                        raise InputError(f"{name}: archive member is not a {profile.name} object")
+                    arch.check_object(elf, profile)
+                    inp = _Input(elf)
+                    objects.append(inp)
+                    resolver.add(inp)
+                    loaded.add(name)
+                    changed = True
+
+
+def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
+    """COMDAT: keep the first group with a given signature; return dropped shndx per input."""
+    seen: set[str] = set()
+    dropped: dict[int, set[int]] = {}
+    for n, inp in enumerate(objects):
+        elf = inp.elf
+        for sec in elf.sections:
+            if sec.type != E.SHT_GROUP or len(sec.data) < 4:
+                continue
+            fmt = "<" if elf.endian == "little" else ">"
+            import struct
+            words = [w for (w,) in struct.iter_unpack(fmt + "I", sec.data)]
+            sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
+            if words[0] & E.GRP_COMDAT and sig in seen:
+                dropped.setdefault(n, set()).update(words[1:])
+            seen.add(sig)
+    return dropped
+
+
+def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None
+         ) -> tuple[ModuleImage, list[MapEntry], list[str]]:
+    """Link ``inputs`` into an in-memory :class:`ModuleImage` (no file written)."""
+    profile = load_profile(target) if isinstance(target, str) else target
+    arch = get_arch(profile.arch)
+    if not inputs:
+        raise InputError("no input files: give at least one .c/.s/.o/.a file")
+    objects, archives = load_inputs(inputs, profile)
+    resolver = _Resolver()
+    for inp in objects:
+        resolver.add(inp)
+    if archives:
+        _pull_archives(resolver, objects, archives, profile, arch)
+    if not objects:
+        raise InputError("no objects to link: the archives given define nothing the module needs "
+                         "(a module made only of archives pulls no members)")
+    dropped_groups = _discard_duplicate_groups(objects)
+    warnings: list[str] = []
+
+    # --- place input sections --------------------------------------------------------------
+    buckets: dict[str, list[tuple[_Input, E.Section]]] = {o: [] for o in OUTPUT_ORDER}
+    for n, inp in enumerate(objects):
+        drop = dropped_groups.get(n, ())
+        for sec in inp.elf.sections:
+            if sec.index in drop:
+                continue
+            if sec.alloc and sec.flags & E.SHF_TLS:
+                raise LinkError(f"{inp.elf.name}: section {sec.name} holds thread-local data; "
+                                "GameVM consoles have no TLS: remove __thread/_Thread_local")
+            out = classify(sec)
+            if out is not None:
+                buckets[out].append((inp, sec))
+    for out in (".init_array", ".fini_array", ".ctors", ".dtors"):
+        buckets[out].sort(key=lambda item: _sort_key(out, item[1]))
+
+    sections: dict[str, bytearray] = {}
+    addr: dict[str, int] = {}
+    out_align: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    section_map: list[MapEntry] = []
+    cursor = 0
+    data_started = False
+    common_syms: dict[str, int] = {}
+    for out in OUTPUT_ORDER:
+        items = buckets[out]
+        if out == ".bss":
+            commons = [(n, c) for n, c in resolver.commons.items() if n not in resolver.defs]
+        else:
+            commons = []
+        if not items and not commons:
+            continue
+        align = max([max(s.addralign, 1) for _, s in items] + [c[1] for _, c in commons] + [4])
+        if out in DATA_SECTIONS and not data_started:
+            align = max(align, DATA_SEGMENT_ALIGN)
+            data_started = True
+        cursor = _align(cursor, align)
+        addr[out] = cursor
+        out_align[out] = align
+        buf = bytearray()
+        for inp, sec in items:
+            off = _align(len(buf), max(sec.addralign, 1))
+            buf.extend(b"\0" * (off - len(buf)))
+            if sec.type == E.SHT_NOBITS:
+                buf.extend(b"\0" * sec.size)
+            else:
+                buf.extend(sec.data)
+            inp.placed[sec.index] = (out, cursor + off)
+            section_map.append(MapEntry(inp.elf.name, sec.name, out, cursor + off, sec.size))
+        for cname, (csize, calign, first) in commons:
+            off = _align(len(buf), calign)
+            buf.extend(b"\0" * (off + csize - len(buf)))
+            common_syms[cname] = cursor + off
+            section_map.append(MapEntry(first.elf.name, "COMMON", out, cursor + off, csize))
+        sections[out] = buf
+        sizes[out] = len(buf)
+        cursor += len(buf)
+
+    # --- symbols -------------------------------------------------------------------------
+    def def_address(d: _Def) -> tuple[int, str | None]:
+        """Module offset and output section of a defined symbol (None section = absolute)."""
+        sym = d.sym
+        if sym.shndx == E.SHN_ABS:
+            return sym.value, None
+        placed = d.inp.placed.get(sym.shndx)
+        if placed is None:
+            secname = d.inp.elf.sections[sym.shndx].name if sym.shndx < len(d.inp.elf.sections) else sym.shndx
+            raise LinkError(f"{d.inp.elf.name}: symbol '{sym.name}' is defined in section "
+                            f"{secname}, which is not loaded (debug/discarded); it cannot be "
+                            "referenced by a module")
+        return placed[1] + sym.value, placed[0]
+
+    exports: list[OutSymbol] = []
+    export_addr: dict[str, tuple[int, str | None]] = {}
+    hidden: set[str] = set()
+    for sname, d in resolver.defs.items():
+        value, out = def_address(d)
+        export_addr[sname] = (value, out)
+        sym = d.sym
+        if sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL):
+            hidden.add(sname)
+            continue
+        exports.append(OutSymbol(sname, value, sym.size, sym.type, sym.bind, out))
+    for cname, off in common_syms.items():
+        size = resolver.commons[cname][0]
+        export_addr[cname] = (off, ".bss")
+        exports.append(OutSymbol(cname, off, size, E.STT_OBJECT, E.STB_GLOBAL, ".bss"))
+    unresolved = resolver.unresolved()
+    imports = [OutSymbol(n, 0, 0, E.STT_NOTYPE, E.STB_WEAK if weak else E.STB_GLOBAL, None)
+               for n, weak in sorted(unresolved.items())]
+    for imp in imports:
+        if imp.name in hidden:
+            raise LinkError(f"symbol '{imp.name}' has hidden visibility but is not defined in "
+                            "this module")
+
+    locals_: list[OutSymbol] = []
+    for inp in objects:
+        for sym in inp.elf.symbols[1:]:
+            if (sym.bind == E.STB_LOCAL and sym.type in (E.STT_FUNC, E.STT_OBJECT) and sym.name
+                    and sym.shndx in inp.placed):
+                out, base_off = inp.placed[sym.shndx]
+                locals_.append(OutSymbol(sym.name, base_off + sym.value, sym.size, sym.type,
+                                         E.STB_LOCAL, out))
+    for sname in sorted(hidden):
+        value, out = export_addr[sname]
+        d = resolver.defs[sname]
+        locals_.append(OutSymbol(sname, value, d.sym.size, d.sym.type, E.STB_LOCAL, out))
+
+    # --- relocations ---------------------------------------------------------------------
+    relocs: list[OutReloc] = []
+    order = "little" if profile.endian == "little" else "big"
+    for n, inp in enumerate(objects):
+        elf = inp.elf
+        drop = dropped_groups.get(n, ())
+        for rsec in elf.sections:
+            if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info not in inp.placed:
+                continue
+            if rsec.index in drop:
+                continue
+            tsec = elf.sections[rsec.info]
+            out, sec_off = inp.placed[tsec.index]
+            buf = sections[out]
+            base_in_buf = sec_off - addr[out]
+            entries = elf.relocations(rsec)
+            if rsec.type == E.SHT_REL:
+                def read_word(offset, size, _t=tsec, _n=elf.name, _r=rsec):
+                    if offset + size > len(_t.data):
+                        raise RelocationError(f"{location(_n, _t.name, offset)}: relocation site "
+                                              f"runs past the end of the section ({_r.name})",
+                                              obj=_n, section=_t.name, offset=offset)
+                    return int.from_bytes(_t.data[offset:offset + size], order)
+                addends = arch.rel_addends(elf, tsec, entries, read_word)
+            else:
+                addends = [r.addend for r in entries]
+            for r, A in zip(entries, addends):
+                if r.type in arch.ignored:
+                    continue
+                sym = elf.symbols[r.sym]
+                where = location(elf.name, tsec.name, r.offset, sym.name or None)
+                recipe = arch.recipe(r.type, where=where, symbol=sym.name or None)
+                if r.offset + recipe.size > tsec.size:
+                    raise RelocationError(f"{where}: relocation site runs past the end of the "
+                                          "section", obj=elf.name, section=tsec.name,
+                                          offset=r.offset, symbol=sym.name)
+                P = sec_off + r.offset
+                # resolve the target: internal (module offset + output section), absolute, or import
+                target_out: str | None
+                import_name: str | None = None
+                if sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
+                    if sym.shndx == E.SHN_ABS:
+                        S, target_out = sym.value, None
+                    elif sym.shndx in inp.placed:
+                        t_out, t_off = inp.placed[sym.shndx]
+                        S, target_out = t_off + sym.value, t_out
+                    else:
+                        tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
+                        raise RelocationError(
+                            f"{where}: refers to section {tname}, which is discarded; "
+                            "only loadable sections can be referenced", obj=elf.name,
+                            section=tsec.name, offset=r.offset, symbol=sym.name)
+                elif sym.name in export_addr:
+                    S, target_out = export_addr[sym.name]
+                else:
+                    S, target_out, import_name = 0, None, sym.name
+                if recipe.pc_relative and import_name:
+                    raise RelocationError(
+                        f"{where}: {recipe.name()} branch to imported symbol '{sym.name}' cannot "
+                        "reach another module; call it with jal (no b/bal to external symbols)",
+                        obj=elf.name, section=tsec.name, offset=r.offset, symbol=sym.name,
+                        rtype=recipe.name())
+                i = base_in_buf + r.offset
+                word = int.from_bytes(buf[i:i + recipe.size], order)
+                try:
+                    new = recipe.apply(word, S, A, P)
+                except RelocationOverflow as exc:
+                    raise RelocationError(f"{where}: {recipe.name()}: {exc}", obj=elf.name,
+                                          section=tsec.name, offset=r.offset, symbol=sym.name,
+                                          rtype=recipe.name()) from None
+                buf[i:i + recipe.size] = new.to_bytes(recipe.size, order)
+                if recipe.pc_relative:
+                    if target_out is None:
+                        raise RelocationError(f"{where}: {recipe.name()} against an absolute "
+                                              "symbol cannot be relocated", obj=elf.name,
+                                              section=tsec.name, offset=r.offset)
+                    continue
+                if import_name:
+                    relocs.append(OutReloc(P, r.type, import_name, A, out))
+                elif target_out is not None:
+                    relocs.append(OutReloc(P, r.type, target_out, S + A - addr[target_out], out))
+                # absolute targets are final: nothing to do at load time
+
+    relocs.sort(key=lambda r: (OUTPUT_ORDER.index(r.section), r.offset))
+    image = ModuleImage(
+        target=profile.name, name=name, needs=list(needs), e_flags=objects[0].elf.e_flags,
+        e_machine=profile.e_machine, endian=profile.endian,
+        sections={o: bytes(sections[o]) for o in OUTPUT_ORDER if o in sections},
+        addresses=addr, alignments=out_align, exports=exports, imports=imports,
+        locals=locals_, relocations=relocs, entry=entry,
+    )
+    if entry and entry not in export_addr:
+        raise LinkError(f"entry symbol '{entry}' is not defined in the module")
+    return image, section_map, warnings
+
+
+def link_module(target, inputs, output, *, name: str | None = None, needs=(),
+                resident=None, entry: str | None = None, map_file=None) -> LinkResult:
+    """Link ``inputs`` (.o/.a paths) into the module file ``output``.
+
+    Parameters
+    ----------
+    target : str
+        Profile name (``psx``, ``n64``...).
+    inputs : list of path
+        ELF relocatable objects and ``ar`` archives, in link order.
+    output : path
+        Module file to write (atomically).
+    name : str, optional
+        Module name recorded in the metadata (default: stem of ``output``).
+    needs : list of str or path
+        Modules this one imports from: built module files (their names and
+        exports are read) or plain module names.
+    resident : path, optional
+        Resident ELF; when given, imports that neither it nor ``needs``
+        provides are an error now rather than at load time.
+    entry : str, optional
+        Exported symbol recorded as the module's entry point.
+    map_file : path, optional
+        Write a link map (input section -> module offset).
+
+    Raises
+    ------
+    InputError, LinkError, RelocationError, UndefinedSymbolError
+    """
+    from .module import read_module
+    from .resident import check_imports, read_resident
+
+    output = Path(output)
+    profile = load_profile(target) if isinstance(target, str) else target
+    need_names, need_mods = [], []
+    for need in needs:
+        p = Path(str(need))
+        if p.suffix and p.is_file():
+            mod = read_module(p)
+            if mod.target != profile.name:
+                raise InputError(f"{p}: needed module is for target {mod.target}, not "
+                                 f"{profile.name}")
+            need_mods.append(mod)
+            need_names.append(mod.name)
+        else:
+            need_names.append(str(need))
+    image, smap, warnings = link(profile, list(inputs), name=name or output.stem,
+                                 needs=need_names, entry=entry)
+    if resident is not None:
+        res = read_resident(resident, profile)
+        warnings += check_imports(image.name, {i.name: i.bind == E.STB_WEAK for i in image.imports},
+                                  [x.name for x in image.exports], res, need_mods)
+    write_module(image, output)
+    if map_file:
+        _write_map(map_file, smap)
+    return LinkResult(output, image, smap, warnings)
+
+
+def _write_map(path, smap: list[MapEntry]) -> None:
+    lines = [f"{e.out_section:<12} 0x{e.offset:08x} 0x{e.size:06x} {e.obj}({e.section})"
+             for e in smap]
+    from .fileutil import atomic_write
+    atomic_write(path, ("\n".join(lines) + "\n").encode())

@@ -1,0 +1,251 @@
+"""The GameVM "Minimal ELF" module format: in-memory image and writer.
+
+See ``docs/format.md`` for the byte-level description.  Summary: ELF32
+``ET_DYN`` linked at address 0; PT_LOAD code (R+X: .text, .rodata) and data
+(R+W: .init_array .fini_array .ctors .dtors .data, .bss as memsz > filesz);
+one ``.rela.<section>`` per section with relocation sites, always RELA with
+full addends (S + A); internal references go through the target section's
+STT_SECTION symbol, imports through undefined GLOBAL/WEAK symbols; metadata
+in a ``GameVM`` note (``.note.gamevm``, PT_NOTE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+
+from . import elf32 as E
+from .fileutil import atomic_write
+
+FORMAT_VERSION = 1
+NOTE_NAME = b"GameVM\0"
+NT_GAMEVM_MODULE = 1
+CODE_SECTIONS = (".text", ".rodata")
+DATA_SECTIONS = (".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss")
+SECTION_ORDER = CODE_SECTIONS + DATA_SECTIONS
+_SECTION_TYPE = {".init_array": E.SHT_INIT_ARRAY, ".fini_array": E.SHT_FINI_ARRAY,
+                 ".bss": E.SHT_NOBITS}
+_SECTION_FLAGS = {".text": E.SHF_ALLOC | E.SHF_EXECINSTR, ".rodata": E.SHF_ALLOC}
+#: constructor/destructor tables recorded in the metadata (all 4-byte pointers)
+TABLES = (".init_array", ".fini_array", ".ctors", ".dtors")
+
+
+@dataclass(frozen=True)
+class OutSymbol:
+    name: str
+    value: int
+    size: int
+    type: int
+    bind: int
+    section: str | None          # output section; None: undefined (import) or absolute
+
+
+@dataclass(frozen=True)
+class OutReloc:
+    offset: int                  # module offset of the site
+    type: int
+    symbol: str                  # import name, or output section name for internal targets
+    addend: int
+    section: str                 # output section holding the site
+
+
+@dataclass
+class ModuleImage:
+    target: str
+    name: str
+    needs: list[str]
+    e_flags: int
+    e_machine: int
+    endian: str
+    sections: dict[str, bytes]   # name -> contents (zeros for .bss)
+    addresses: dict[str, int]
+    alignments: dict[str, int]
+    exports: list[OutSymbol]
+    imports: list[OutSymbol]
+    locals: list[OutSymbol]
+    relocations: list[OutReloc]
+    entry: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def image_size(self) -> int:
+        return max((self.addresses[s] + len(d) for s, d in self.sections.items()), default=0)
+
+    @property
+    def align(self) -> int:
+        return max(self.alignments.values(), default=4)
+
+    def content_hash(self) -> str:
+        """sha256 of everything a loader uses (seed 001's source_hash for rebuild detection)."""
+        h = hashlib.sha256()
+        h.update(f"{self.target}\0{self.name}\0{','.join(self.needs)}\0{self.entry}\0".encode())
+        for name in SECTION_ORDER:
+            if name in self.sections:
+                data = self.sections[name]
+                h.update(f"{name}@{self.addresses[name]}:{len(data)}\0".encode())
+                if name != ".bss":
+                    h.update(data)
+        for r in self.relocations:
+            h.update(f"R{r.offset},{r.type},{r.symbol},{r.addend}\0".encode())
+        for s in self.exports + self.imports:
+            h.update(f"S{s.name},{s.value},{s.size},{s.type},{s.bind},{s.section}\0".encode())
+        return "sha256:" + h.hexdigest()
+
+    def build_metadata(self) -> dict:
+        tables = {}
+        for t in TABLES:
+            if t in self.sections:
+                tables[t.lstrip(".")] = [self.addresses[t], len(self.sections[t]) // 4]
+        return {
+            "format": FORMAT_VERSION,
+            "target": self.target,
+            "name": self.name,
+            "needs": list(self.needs),
+            "entry": self.entry,
+            "init": tables,
+            "image_size": self.image_size,
+            "align": self.align,
+            "hash": self.content_hash(),
+        }
+
+
+class _StrTab:
+    def __init__(self):
+        self.data = bytearray(b"\0")
+        self.index: dict[str, int] = {"": 0}
+
+    def add(self, s: str) -> int:
+        if s not in self.index:
+            self.index[s] = len(self.data)
+            self.data += s.encode() + b"\0"
+        return self.index[s]
+
+
+def _pad(buf: bytearray, align: int) -> None:
+    buf.extend(b"\0" * ((-len(buf)) % align))
+
+
+def encode_note(metadata: dict, byteorder: str = "<") -> bytes:
+    """An ELF note (GameVM, NT_GAMEVM_MODULE) whose descriptor is canonical JSON."""
+    desc = json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode()
+    desc += b"\0" * ((-len(desc)) % 4)
+    return (struct.pack(byteorder + "III", len(NOTE_NAME), len(desc), NT_GAMEVM_MODULE) + NOTE_NAME
+            + b"\0" * ((-len(NOTE_NAME)) % 4) + desc)
+
+
+def serialize(img: ModuleImage) -> bytes:
+    """The module file's bytes (deterministic for a given image)."""
+    e = "<" if img.endian == "little" else ">"
+    meta = img.build_metadata()
+    img.metadata = meta
+    present = [s for s in SECTION_ORDER if s in img.sections]
+    code = [s for s in present if s in CODE_SECTIONS]
+    data = [s for s in present if s in DATA_SECTIONS]
+    phnum = (1 if code else 0) + (1 if data else 0) + 1
+    max_align = max([img.alignments[s] for s in present] + [16])
+    load_off = -(-(E.EHDR_SIZE + phnum * E.PHDR_SIZE) // max_align) * max_align
+
+    out = bytearray(load_off)
+    for s in present:
+        if s == ".bss":
+            continue
+        pos = load_off + img.addresses[s]
+        out.extend(b"\0" * (pos - len(out)))
+        out.extend(img.sections[s])
+
+    # section header indices: NULL, output sections, .rela.*, .symtab, .strtab, .note, .shstrtab
+    shidx = {s: i + 1 for i, s in enumerate(present)}
+    rela_secs = [s for s in present if any(r.section == s for r in img.relocations)]
+    n = len(present) + 1
+    rela_idx = {s: n + i for i, s in enumerate(rela_secs)}
+    symtab_idx = n + len(rela_secs)
+    strtab_idx, note_idx, shstr_idx = symtab_idx + 1, symtab_idx + 2, symtab_idx + 3
+
+    # symbols: null, section symbols, locals, then globals (exports, imports), each sorted
+    strtab = _StrTab()
+    syms = [(0, 0, 0, 0, 0, 0)]
+    symidx: dict[str, int] = {}
+    for s in present:
+        symidx["\0" + s] = len(syms)
+        syms.append((0, img.addresses[s], 0, (E.STB_LOCAL << 4) | E.STT_SECTION, 0, shidx[s]))
+    for s in sorted(img.locals, key=lambda x: (SECTION_ORDER.index(x.section), x.value, x.name)):
+        syms.append((strtab.add(s.name), s.value, s.size, (E.STB_LOCAL << 4) | s.type, 0,
+                     shidx[s.section]))
+    first_global = len(syms)
+    for s in sorted(img.exports, key=lambda x: x.name):
+        symidx[s.name] = len(syms)
+        syms.append((strtab.add(s.name), s.value, s.size, (s.bind << 4) | s.type, 0,
+                     shidx[s.section] if s.section else E.SHN_ABS))
+    for s in sorted(img.imports, key=lambda x: x.name):
+        symidx[s.name] = len(syms)
+        syms.append((strtab.add(s.name), 0, 0, (s.bind << 4) | s.type, 0, E.SHN_UNDEF))
+
+    shstr = _StrTab()
+    headers = [(0,) * 10]
+    for s in present:
+        headers.append((shstr.add(s), _SECTION_TYPE.get(s, E.SHT_PROGBITS),
+                        _SECTION_FLAGS.get(s, E.SHF_ALLOC | E.SHF_WRITE), img.addresses[s],
+                        load_off + img.addresses[s], len(img.sections[s]), 0, 0,
+                        img.alignments[s], 4 if s in TABLES else 0))
+    for s in rela_secs:
+        _pad(out, 4)
+        body = b"".join(
+            struct.pack(e + "IIi", r.offset,
+                        ((symidx[r.symbol] if r.symbol in symidx else symidx["\0" + r.symbol]) << 8)
+                        | r.type, r.addend)
+            for r in img.relocations if r.section == s)
+        headers.append((shstr.add(".rela" + s), E.SHT_RELA, E.SHF_INFO_LINK, 0, len(out),
+                        len(body), symtab_idx, shidx[s], 4, E.RELA_SIZE))
+        out.extend(body)
+    _pad(out, 4)
+    symbody = b"".join(struct.pack(e + "IIIBBH", *sym) for sym in syms)
+    headers.append((shstr.add(".symtab"), E.SHT_SYMTAB, 0, 0, len(out), len(symbody),
+                    strtab_idx, first_global, 4, E.SYM_SIZE))
+    out.extend(symbody)
+    headers.append((shstr.add(".strtab"), E.SHT_STRTAB, 0, 0, len(out), len(strtab.data), 0, 0,
+                    1, 0))
+    out.extend(strtab.data)
+    _pad(out, 4)
+    note = encode_note(meta, e)
+    note_off = len(out)
+    headers.append((shstr.add(".note.gamevm"), E.SHT_NOTE, 0, 0, note_off, len(note), 0, 0, 4, 0))
+    out.extend(note)
+    name_off = shstr.add(".shstrtab")
+    headers.append((name_off, E.SHT_STRTAB, 0, 0, len(out), len(shstr.data) + 0, 0, 0, 1, 0))
+    out.extend(shstr.data)
+    _pad(out, 4)
+    shoff = len(out)
+    for h in headers:
+        out.extend(struct.pack(e + "10I", *h))
+
+    phdrs = []
+    if code:
+        end = max(img.addresses[s] + len(img.sections[s]) for s in code)
+        phdrs.append((E.PT_LOAD, load_off, 0, 0, end, end, E.PF_R | E.PF_X,
+                      max(img.alignments[s] for s in code)))
+    if data:
+        start = img.addresses[data[0]]
+        file_end = max([img.addresses[s] + len(img.sections[s]) for s in data if s != ".bss"]
+                       + [start])
+        mem_end = max(img.addresses[s] + len(img.sections[s]) for s in data)
+        phdrs.append((E.PT_LOAD, load_off + start, start, start, file_end - start,
+                      mem_end - start, E.PF_R | E.PF_W, max(img.alignments[s] for s in data)))
+    phdrs.append((E.PT_NOTE, note_off, 0, 0, len(note), 0, E.PF_R, 4))
+    entry_value = 0
+    if img.entry:
+        entry_value = next(s.value for s in img.exports if s.name == img.entry)
+    ident = E.ELFMAG + bytes([E.ELFCLASS32, 1 if img.endian == "little" else 2, 1, 0]) + bytes(8)
+    header = ident + struct.pack(e + "HHIIIIIHHHHHH", E.ET_DYN, img.e_machine, 1, entry_value,
+                                 E.EHDR_SIZE, shoff, img.e_flags, E.EHDR_SIZE, E.PHDR_SIZE,
+                                 len(phdrs), E.SHDR_SIZE, len(headers), shstr_idx)
+    out[:E.EHDR_SIZE] = header
+    for i, ph in enumerate(phdrs):
+        pos = E.EHDR_SIZE + i * E.PHDR_SIZE
+        out[pos:pos + E.PHDR_SIZE] = struct.pack(e + "8I", *ph)
+    return bytes(out)
+
+
+def write_module(img: ModuleImage, path) -> None:
+    atomic_write(path, serialize(img))

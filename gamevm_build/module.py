@@ -1,0 +1,307 @@
+"""Reading and validating GameVM module files.
+
+:func:`read_module` checks everything a loader relies on before anything uses
+it: ELF identity, the GameVM note and its format version, the target's
+machine and byte order, section and segment bounds, symbol and relocation
+indices, relocation types and that every site lies inside its section.  Any
+violation is a :class:`~gamevm_build.errors.ModuleFormatError` naming the file
+and the field, so a corrupted module is rejected before a byte of RAM is
+touched.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import elf32 as E
+from .arch import get_arch
+from .errors import ConfigError, GameVMError, InputError, ModuleFormatError
+from .modformat import FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER
+from .profile import Profile, load_profile
+
+_KIND = {E.STT_FUNC: "func", E.STT_OBJECT: "object", E.STT_NOTYPE: "notype"}
+_BIND = {E.STB_GLOBAL: "global", E.STB_WEAK: "weak", E.STB_LOCAL: "local"}
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    value: int                   # module offset
+    size: int
+    kind: str                    # func | object | notype
+    bind: str                    # global | weak
+    section: str | None
+
+
+@dataclass
+class Import:
+    name: str
+    weak: bool
+    refs: int = 0
+
+
+@dataclass(frozen=True)
+class Reloc:
+    offset: int                  # module offset of the site
+    type: int
+    type_name: str
+    symbol: str                  # import name, or section name for internal targets
+    addend: int
+    section: str                 # section holding the site
+    is_import: bool
+
+    @property
+    def internal(self) -> bool:
+        return not self.is_import
+
+
+@dataclass
+class Module:
+    """A parsed module.  Offsets are relative to the load base."""
+
+    path: str
+    target: str
+    name: str
+    needs: list[str]
+    entry: str | None
+    hash: str
+    format: int
+    endian: str
+    e_flags: int
+    sections: dict[str, tuple[int, bytes | int]]   # name -> (offset, bytes | bss size)
+    image_size: int
+    align: int
+    exports: dict[str, Export]
+    imports: dict[str, Import]
+    relocations: list[Reloc]
+    locals: list[Export] = field(default_factory=list)
+    init: dict[str, list[int]] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    file_size: int = 0
+
+    @property
+    def profile(self) -> Profile:
+        return load_profile(self.target)
+
+    def section_size(self, name: str) -> int:
+        if name not in self.sections:
+            return 0
+        body = self.sections[name][1]
+        return body if isinstance(body, int) else len(body)
+
+    @property
+    def code_size(self) -> int:
+        return sum(self.section_size(s) for s in (".text", ".rodata"))
+
+    @property
+    def data_size(self) -> int:
+        return sum(self.section_size(s) for s in SECTION_ORDER[2:-1])
+
+    @property
+    def bss_size(self) -> int:
+        return self.section_size(".bss")
+
+    def unrelocated_image(self) -> bytearray:
+        """The module's RAM contents at base 0 before relocation (bss zeroed)."""
+        image = bytearray(self.image_size)
+        for off, body in self.sections.values():
+            if not isinstance(body, int):
+                image[off:off + len(body)] = body
+        return image
+
+    def symbolize(self, offset: int) -> str | None:
+        """``name+0xN`` for a module offset, from exports and local symbols."""
+        best = None
+        for s in list(self.exports.values()) + self.locals:
+            if s.section and s.value <= offset and (best is None or s.value > best.value):
+                if s.size == 0 or offset < s.value + max(s.size, 1) or best is None:
+                    best = s
+        if best is None:
+            return None
+        delta = offset - best.value
+        return best.name + (f"+0x{delta:x}" if delta else "")
+
+
+def _bad(path: str, what: str) -> ModuleFormatError:
+    return ModuleFormatError(f"{path}: not a valid GameVM module: {what}")
+
+
+def parse_note(sec: E.Section, endian: str, path: str) -> dict:
+    e = "<" if endian == "little" else ">"
+    data = sec.data
+    if len(data) < 12:
+        raise _bad(path, ".note.gamevm is truncated")
+    namesz, descsz, ntype = struct.unpack_from(e + "III", data, 0)
+    name_end = 12 + namesz
+    desc_off = 12 + namesz + ((-namesz) % 4)
+    if data[12:name_end] != NOTE_NAME or ntype != NT_GAMEVM_MODULE:
+        raise _bad(path, ".note.gamevm does not hold a GameVM module note")
+    if desc_off + descsz > len(data):
+        raise _bad(path, ".note.gamevm descriptor runs past the section")
+    try:
+        meta = json.loads(data[desc_off:desc_off + descsz].rstrip(b"\0").decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(path, f".note.gamevm metadata is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _bad(path, ".note.gamevm metadata is not an object")
+    return meta
+
+
+def read_module(source, *, name: str | None = None, expect_target: str | None = None) -> Module:
+    """Parse and validate a module from a path or bytes.
+
+    Parameters
+    ----------
+    source : path or bytes
+    name : str, optional
+        What messages call the module when ``source`` is bytes.
+    expect_target : str, optional
+        Reject a module built for another target (``IncompatibleTarget``).
+
+    Raises
+    ------
+    ModuleFormatError
+        Malformed or not a GameVM module.
+    InputError
+        Unreadable file, or built for another target than ``expect_target``.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, path = bytes(source), name or "<module>"
+    else:
+        path = str(source)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"{path}: module file not found") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read module: {exc.strerror}") from None
+    try:
+        elf = E.parse(data, path)
+    except ModuleFormatError:
+        raise
+    except InputError as exc:
+        raise ModuleFormatError(str(exc)) from None
+    if elf.e_type != E.ET_DYN:
+        raise _bad(path, f"ELF type {elf.e_type} (modules are ET_DYN; build it with "
+                         "'gamevm module')")
+    note = next((s for s in elf.sections if s.name == ".note.gamevm"), None)
+    if note is None:
+        raise _bad(path, "no .note.gamevm section (build it with 'gamevm module')")
+    meta = parse_note(note, elf.endian, path)
+    fmt = meta.get("format")
+    if fmt != FORMAT_VERSION:
+        raise _bad(path, f"format version {fmt!r}; this gamevm_build reads version "
+                         f"{FORMAT_VERSION}")
+    target = meta.get("target")
+    try:
+        profile = load_profile(str(target))
+    except ConfigError:
+        raise _bad(path, f"unknown target {target!r} in metadata") from None
+    if expect_target is not None and target != expect_target:
+        raise InputError(f"{path}: module is built for target {target}, not {expect_target}")
+    if elf.e_machine != profile.e_machine or elf.endian != profile.endian:
+        raise _bad(path, f"ELF machine {elf.e_machine}/{elf.endian}-endian does not match "
+                         f"target {target} ({profile.e_machine_name}, {profile.endian}-endian)")
+    arch = get_arch(profile.arch)
+    image_size = meta.get("image_size")
+    if not isinstance(image_size, int) or image_size < 0:
+        raise _bad(path, "metadata image_size is missing or negative")
+
+    sections: dict[str, tuple[int, bytes | int]] = {}
+    by_index: dict[int, str] = {}
+    for sec in elf.sections:
+        if sec.name in SECTION_ORDER and sec.alloc:
+            size = sec.size
+            if sec.addr + size > image_size:
+                raise _bad(path, f"section {sec.name} [0x{sec.addr:x}, +0x{size:x}) lies outside "
+                                 f"the image (size 0x{image_size:x})")
+            sections[sec.name] = (sec.addr, size if sec.type == E.SHT_NOBITS else sec.data)
+            by_index[sec.index] = sec.name
+    if not elf.symbols:
+        raise _bad(path, "no .symtab")
+
+    exports: dict[str, Export] = {}
+    imports: dict[str, Import] = {}
+    locals_: list[Export] = []
+    section_syms: dict[int, str] = {}
+    for sym in elf.symbols[1:]:
+        if sym.type == E.STT_SECTION:
+            if sym.shndx not in by_index:
+                raise _bad(path, f"section symbol [{sym.index}] refers to section index "
+                                 f"{sym.shndx}, which is not a loadable section")
+            section_syms[sym.index] = by_index[sym.shndx]
+            continue
+        if sym.shndx == E.SHN_UNDEF:
+            if sym.bind == E.STB_LOCAL:
+                raise _bad(path, f"undefined local symbol [{sym.index}] '{sym.name}'")
+            imports[sym.name] = Import(sym.name, sym.bind == E.STB_WEAK)
+            continue
+        sec = by_index.get(sym.shndx)
+        if sec is None and sym.shndx != E.SHN_ABS:
+            raise _bad(path, f"symbol '{sym.name}' refers to section index {sym.shndx}, "
+                             "which is not a loadable section")
+        if sec is not None and sym.value > image_size:
+            raise _bad(path, f"symbol '{sym.name}' value 0x{sym.value:x} is outside the image")
+        exp = Export(sym.name, sym.value, sym.size, _KIND.get(sym.type, "notype"),
+                     _BIND.get(sym.bind, "global"), sec)
+        if sym.bind == E.STB_LOCAL:
+            locals_.append(exp)
+        else:
+            exports[sym.name] = exp
+
+    relocs: list[Reloc] = []
+    for sec in elf.sections:
+        if sec.type not in (E.SHT_RELA, E.SHT_REL):
+            continue
+        if sec.type == E.SHT_REL:
+            raise _bad(path, f"{sec.name}: modules carry RELA relocations only")
+        if sec.link != elf.symtab_index:
+            raise _bad(path, f"{sec.name}: sh_link {sec.link} is not the symbol table")
+        target_sec = by_index.get(sec.info)
+        if target_sec is None:
+            raise _bad(path, f"{sec.name}: sh_info {sec.info} is not a loadable section")
+        t_off, t_body = sections[target_sec]
+        t_size = t_body if isinstance(t_body, int) else len(t_body)
+        try:
+            entries = elf.relocations(sec)
+        except InputError as exc:
+            raise ModuleFormatError(str(exc)) from None
+        for i, r in enumerate(entries):
+            if r.type not in arch.relocations:
+                raise _bad(path, f"{sec.name}[{i}]: relocation type {arch.type_name(r.type)} "
+                                 "is not one a loader applies")
+            recipe = arch.relocations[r.type]
+            if not (t_off <= r.offset and r.offset + recipe.size <= t_off + t_size):
+                raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is outside section "
+                                 f"{target_sec} [0x{t_off:x}, 0x{t_off + t_size:x})")
+            if r.offset % recipe.size and recipe.size == 4 and r.offset % 2:
+                raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is misaligned")
+            sym = elf.symbols[r.sym]
+            if r.sym == 0:
+                raise _bad(path, f"{sec.name}[{i}]: relocation against symbol 0")
+            if sym.index in section_syms:
+                relocs.append(Reloc(r.offset, r.type, arch.type_name(r.type),
+                                    section_syms[sym.index], r.addend, target_sec, False))
+            elif sym.shndx == E.SHN_UNDEF:
+                imports[sym.name].refs += 1
+                relocs.append(Reloc(r.offset, r.type, arch.type_name(r.type), sym.name, r.addend,
+                                    target_sec, True))
+            else:
+                raise _bad(path, f"{sec.name}[{i}]: relocation against defined symbol "
+                                 f"'{sym.name}' (modules use section symbols for internal targets)")
+    needs = meta.get("needs", [])
+    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+        raise _bad(path, "metadata needs must be a list of module names")
+    return Module(
+        path=path, target=target, name=str(meta.get("name", Path(path).stem)), needs=needs,
+        entry=meta.get("entry"), hash=str(meta.get("hash", "")), format=fmt,
+        endian=elf.endian, e_flags=elf.e_flags, sections=sections, image_size=image_size,
+        align=int(meta.get("align", 4)), exports=exports, imports=imports, relocations=relocs,
+        locals=locals_, init=meta.get("init", {}), metadata=meta, file_size=len(data),
+    )
+
+
+__all__ = ["Module", "Export", "Import", "Reloc", "read_module", "GameVMError"]

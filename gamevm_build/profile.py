@@ -1,0 +1,174 @@
+"""Target console profiles.
+
+A console is *data*: one TOML file per target in ``gamevm_build/profiles/``
+(CPU and unicorn model, ELF machine and ABI, RAM map, toolchain prefixes and
+flags).  Code asks the profile; it never branches on a console's name.  Adding
+a console means adding a profile here and, for a new CPU family, a relocation
+table in :mod:`gamevm_build.arch`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from elftools.elf.enums import ENUM_E_MACHINE
+
+from .errors import ConfigError
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+
+
+@dataclass(frozen=True)
+class RamRegion:
+    """One block of RAM as the CPU sees it (a virtual start, physical backing, mirrors)."""
+
+    name: str
+    start: int
+    size: int
+    physical: int
+    mirrors: tuple[int, ...] = ()
+    expansion_size: int | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def contains(self, addr: int, size: int = 1) -> bool:
+        return self.start <= addr and addr + size <= self.end
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything gamevm_build knows about one target console."""
+
+    name: str
+    title: str
+    arch: str
+    media: str
+    cpu_name: str
+    clock_hz: int
+    unicorn_arch: str
+    unicorn_mode: tuple[str, ...]
+    unicorn_cpu: str
+    e_machine: int
+    e_machine_name: str
+    elfclass: int
+    endian: str
+    abi: str
+    float_abi: str
+    isa_max: int
+    resident_base: int
+    stack_top: int
+    ram: tuple[RamRegion, ...]
+    toolchain_prefixes: tuple[str, ...]
+    debian_package: str
+    cflags: tuple[str, ...]
+    asflags: tuple[str, ...]
+    source: Path = field(compare=False, default=Path())
+
+    @property
+    def big_endian(self) -> bool:
+        return self.endian == "big"
+
+    @property
+    def byteorder(self) -> str:
+        return self.endian
+
+    @property
+    def main_ram(self) -> RamRegion:
+        return self.ram[0]
+
+    def ram_region_for(self, addr: int, size: int = 1) -> RamRegion | None:
+        for region in self.ram:
+            if region.contains(addr, size):
+                return region
+        return None
+
+
+def available_targets() -> list[str]:
+    """Names of the bundled target profiles, sorted."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def _require(table: dict, key: str, where: str):
+    if key not in table:
+        raise ConfigError(f"{where}: missing key '{key}'")
+    return table[key]
+
+
+def _parse_profile(path: Path) -> Profile:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read target profile: {exc}") from exc
+    where = str(path)
+    cpu = _require(data, "cpu", where)
+    elf = _require(data, "elf", where)
+    mem = _require(data, "memory", where)
+    tc = _require(data, "toolchain", where)
+    machine_name = _require(elf, "machine", f"{where} [elf]")
+    if machine_name not in ENUM_E_MACHINE:
+        raise ConfigError(f"{where} [elf] machine: unknown ELF machine '{machine_name}'")
+    ram = tuple(
+        RamRegion(
+            name=_require(r, "name", f"{where} [[memory.ram]]"),
+            start=_require(r, "start", f"{where} [[memory.ram]]"),
+            size=_require(r, "size", f"{where} [[memory.ram]]"),
+            physical=r.get("physical", r["start"]),
+            mirrors=tuple(r.get("mirrors", ())),
+            expansion_size=r.get("expansion_size"),
+        )
+        for r in _require(mem, "ram", f"{where} [memory]")
+    )
+    return Profile(
+        name=_require(data, "name", where),
+        title=data.get("title", data["name"]),
+        arch=_require(data, "arch", where),
+        media=data.get("media", "cdrom"),
+        cpu_name=_require(cpu, "name", f"{where} [cpu]"),
+        clock_hz=_require(cpu, "clock_hz", f"{where} [cpu]"),
+        unicorn_arch=_require(cpu, "unicorn_arch", f"{where} [cpu]"),
+        unicorn_mode=tuple(_require(cpu, "unicorn_mode", f"{where} [cpu]")),
+        unicorn_cpu=_require(cpu, "unicorn_cpu", f"{where} [cpu]"),
+        e_machine=ENUM_E_MACHINE[machine_name],
+        e_machine_name=machine_name,
+        elfclass=elf.get("elfclass", 32),
+        endian=_require(elf, "endian", f"{where} [elf]"),
+        abi=elf.get("abi", ""),
+        float_abi=elf.get("float", "any"),
+        isa_max=elf.get("isa_max", 0),
+        resident_base=_require(mem, "resident_base", f"{where} [memory]"),
+        stack_top=_require(mem, "stack_top", f"{where} [memory]"),
+        ram=ram,
+        toolchain_prefixes=tuple(_require(tc, "prefixes", f"{where} [toolchain]")),
+        debian_package=tc.get("debian_package", ""),
+        cflags=tuple(tc.get("cflags", ())),
+        asflags=tuple(tc.get("asflags", ())),
+        source=path,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def load_profile(target: str) -> Profile:
+    """Return the profile of ``target`` (``psx``, ``n64``, ...).
+
+    Raises
+    ------
+    ConfigError
+        When no profile of that name exists; the message lists the known ones.
+    """
+    if isinstance(target, Profile):  # convenience for callers that already hold one
+        return target
+    path = PROFILE_DIR / f"{target}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown target '{target}': choose one of {', '.join(available_targets())}"
+        )
+    return _parse_profile(path)

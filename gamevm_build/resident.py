@@ -1,0 +1,260 @@
+"""The resident kernel: building it, reading any resident, checking modules against it.
+
+The resident is a statically linked ELF executable at a fixed base.  Its
+GLOBAL/WEAK defined symbols form the global symbol table modules bind
+against (seed §6.1).  :func:`build_resident` links it with the target's own
+gcc/ld and libgcc from a generated linker script, and forces in every symbol
+the given modules import from it (``-u``), so ``--gc-sections`` never strips a
+function only modules use: the problem libdragon solves with ``n64dso-extern``
+and PSn00bSDK with a DO_NOT_STRIP array.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .errors import InputError, LinkError, UndefinedSymbolError
+from .fileutil import atomic_write
+from .profile import Profile, load_profile
+from .toolchain import Toolchain, find_toolchain, run
+
+
+@dataclass
+class Resident:
+    """A resident as loaders see it."""
+
+    path: str
+    entry: int
+    symbols: dict[str, int]                      # global symbol table (32-bit addresses)
+    segments: list[tuple[int, bytes, int, int]]  # (vaddr, file bytes, memsz, p_flags)
+    sizes: dict[str, int] = field(default_factory=dict)   # symbol -> st_size
+    kinds: dict[str, str] = field(default_factory=dict)   # symbol -> func/object/notype
+
+    @property
+    def end(self) -> int:
+        """First address after the resident's loaded segments."""
+        return max((v + m for v, _, m, _ in self.segments), default=0)
+
+
+def read_resident(path, profile: Profile | str | None = None) -> Resident:
+    """Read any statically linked target ELF executable as a resident.
+
+    ELF64 files and 32-bit MIPS values sign-extended to 64 bits (as some GNU
+    ld configurations write them) are accepted; addresses are masked to the
+    profile's 32 bits.  Segments outside the profile's RAM (binutils'
+    ``.MIPS.abiflags`` segment at 0x00400000) are kept in ``segments`` but a
+    loader ignores them.
+    """
+    if isinstance(profile, str):
+        profile = load_profile(profile)
+    path = str(path)
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: resident file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read resident: {exc.strerror}") from None
+    with f:
+        try:
+            elf = ELFFile(f)
+            if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+                raise InputError(f"{path}: is not an executable (ELF type {elf['e_type']}); a "
+                                 "resident is a statically linked executable")
+            if profile is not None:
+                if elf["e_machine"] != profile.e_machine_name:
+                    raise InputError(f"{path}: resident is for {elf['e_machine']}, target "
+                                     f"{profile.name} needs {profile.e_machine_name}")
+                if elf.little_endian != (profile.endian == "little"):
+                    raise InputError(f"{path}: resident byte order does not match target "
+                                     f"{profile.name} ({profile.endian}-endian)")
+            symbols, sizes, kinds = {}, {}, {}
+            symtab = elf.get_section_by_name(".symtab")
+            if symtab is None:
+                raise InputError(f"{path}: resident has no .symtab (do not strip it); modules "
+                                 "bind against its symbol table")
+            for sym in symtab.iter_symbols():
+                if (sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and sym.name
+                        and sym["st_shndx"] != "SHN_UNDEF"):
+                    symbols[sym.name] = sym["st_value"] & 0xFFFFFFFF
+                    sizes[sym.name] = sym["st_size"]
+                    kinds[sym.name] = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(
+                        sym["st_info"]["type"], "notype")
+            segments = [(seg["p_vaddr"] & 0xFFFFFFFF, seg.data(), seg["p_memsz"], seg["p_flags"])
+                        for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+            entry = elf["e_entry"] & 0xFFFFFFFF
+        except ELFError as exc:
+            raise InputError(f"{path}: not a valid ELF file: {exc}") from None
+    if profile is not None:
+        segments = [s for s in segments if profile.ram_region_for(s[0], max(s[2], 1))]
+    return Resident(path, entry, symbols, segments, sizes, kinds)
+
+
+def _needed_closure(mod, by_name: dict) -> list:
+    seen, stack, out = set(), list(mod.needs), []
+    while stack:
+        n = stack.pop(0)
+        if n in seen or n not in by_name:
+            continue
+        seen.add(n)
+        out.append(by_name[n])
+        stack.extend(by_name[n].needs)
+    return out
+
+
+def check_imports(name: str, imports: dict[str, bool], exports, resident: Resident,
+                  needed_modules) -> list[str]:
+    """Check one module's imports against the resident and its needed modules.
+
+    Parameters
+    ----------
+    imports : dict
+        Import name -> True when the import is weak.
+    exports : iterable of str
+        Names the module exports.
+
+    Returns the warnings for globals the module defines again (a second copy of
+    the runtime); raises :class:`UndefinedSymbolError` for imports nobody provides.
+    """
+    provided = set(resident.symbols)
+    for m in needed_modules:
+        provided |= set(m.exports)
+    missing = sorted(n for n, weak in imports.items() if n not in provided and not weak)
+    if missing:
+        raise UndefinedSymbolError(
+            f"module '{name}' imports {', '.join(missing)}, which neither the resident "
+            f"({resident.path}) nor its needed modules define", {name: missing})
+    return [f"module '{name}' defines '{s}', which the resident ({resident.path}) also defines: "
+            "the module will use its own copy (a second copy of the runtime?)"
+            for s in sorted(set(exports) & set(resident.symbols))]
+
+
+LINKER_SCRIPT = """\
+/* generated by gamevm_build for target {target} */
+OUTPUT_ARCH({arch})
+ENTRY({entry})
+SECTIONS
+{{
+  . = 0x{base:08x};
+  __resident_start = .;
+  .text : {{ KEEP(*(.text.boot .text.start)) *(.text .text.* .stub) }}
+  .rodata : {{ *(.rodata .rodata.* .rdata) }}
+  .init_array : {{ __init_array_start = .; KEEP(*(SORT_BY_INIT_PRIORITY(.init_array.*)))
+                   KEEP(*(.init_array .ctors)) __init_array_end = .; }}
+  .fini_array : {{ __fini_array_start = .; KEEP(*(SORT_BY_INIT_PRIORITY(.fini_array.*)))
+                   KEEP(*(.fini_array .dtors)) __fini_array_end = .; }}
+  .data : {{ *(.data .data.* .sdata .sdata.*) }}
+  .bss (NOLOAD) : {{ . = ALIGN(16); __bss_start = .; *(.bss .bss.* .sbss .sbss.* COMMON)
+                     . = ALIGN(16); __bss_end = .; }}
+  . = ALIGN(16);
+  __resident_end = .;
+  _end = .;
+  /DISCARD/ : {{ *(.comment) *(.pdr) *(.reginfo) *(.mdebug.*) *(.gnu.attributes)
+                 *(.note.GNU-stack) *(.eh_frame) *(.gptab.*) }}
+}}
+"""
+
+#: ld warnings that are expected when Debian's hard-float, abicalls libgcc is linked into
+#: a non-abicalls (soft-float on psx) resident: its integer helpers run fine either way.
+_BENIGN = re.compile(r"linking abicalls files with non-abicalls files|"
+                     r"uses -m(soft|hard)-float \(set by .*libgcc\.a|libgcc\.a.*uses -m(soft|hard)-float|"
+                     r"uses -m(soft|hard)-float.*libgcc\.a")
+
+
+@dataclass
+class ResidentResult:
+    output: Path
+    resident: Resident
+    forced: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
+                   strict: bool = False, entry: str = "_start",
+                   toolchain: Toolchain | None = None, ldflags=()) -> ResidentResult:
+    """Link the resident kernel at ``base`` with the target toolchain and libgcc.
+
+    Parameters
+    ----------
+    target : str
+        Profile name.
+    inputs : list of path
+        Objects and archives (compile sources first; the CLI does).
+    output : path
+        Resident ELF to write (atomically).
+    base : int, optional
+        Link address (default: the profile's ``resident_base``).
+    modules : list of path
+        Built modules whose imports the resident must provide: each import not
+        satisfied by the module's needed modules is forced into the link, and
+        any import nobody provides fails the build naming module and symbol.
+    strict : bool
+        Make "module redefines a resident global" an error instead of a warning.
+
+    Raises
+    ------
+    ToolchainError, InputError, UndefinedSymbolError, LinkError
+    """
+    from .module import read_module
+
+    profile = load_profile(target) if isinstance(target, str) else target
+    tc = toolchain or find_toolchain(profile)
+    base = profile.resident_base if base is None else base
+    if profile.ram_region_for(base) is None:
+        raise InputError(f"--base 0x{base:08x} is not in target {profile.name}'s RAM "
+                         f"({', '.join(f'{r.name} 0x{r.start:08x}-0x{r.end - 1:08x}' for r in profile.ram)})")
+    mods = [read_module(m, expect_target=profile.name) for m in modules]
+    by_name = {m.name: m for m in mods}
+    forced: set[str] = set()
+    for m in mods:
+        from_needs = set()
+        for dep in _needed_closure(m, by_name):
+            from_needs |= set(dep.exports)
+        forced |= {n for n in m.imports if n not in from_needs}
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".gamevm-resident-", dir=output.parent) as tmp:
+        script = Path(tmp) / "resident.ld"
+        script.write_text(LINKER_SCRIPT.format(target=profile.name, arch=profile.arch,
+                                               entry=entry, base=base))
+        tmp_out = Path(tmp) / output.name
+        cmd = [tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
+               f"-Wl,-T,{script}", "-Wl,--gc-sections", "-Wl,--build-id=none",
+               *(f"-Wl,--undefined={s}" for s in sorted(forced)),
+               *map(str, inputs), "-lgcc", *ldflags, "-o", str(tmp_out)]
+        stderr = run(cmd, check=False)
+        if not tmp_out.exists():
+            raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
+        warnings = [line for line in stderr.splitlines()
+                    if "warning" in line and not _BENIGN.search(line)]
+        resident = read_resident(tmp_out, profile)
+        if entry not in resident.symbols:
+            raise LinkError(f"resident has no entry symbol '{entry}': define {entry}() in the "
+                            "resident's sources")
+        missing: dict[str, list[str]] = {}
+        for m in mods:
+            deps = _needed_closure(m, by_name)
+            try:
+                warnings += check_imports(m.name, {n: i.weak for n, i in m.imports.items()},
+                                          m.exports, resident, deps)
+            except UndefinedSymbolError as exc:
+                missing.update(exc.missing)
+        if missing:
+            lines = [f"  module '{mod}' ({by_name[mod].path}) imports: {', '.join(syms)}"
+                     for mod, syms in sorted(missing.items())]
+            raise UndefinedSymbolError(
+                "imports provided by neither the resident nor the modules' needs:\n"
+                + "\n".join(lines) + "\ndefine them in the resident's sources or add the "
+                "providing module to the importing module's needs", missing)
+        dup = [w for w in warnings if "also defines" in w]
+        if strict and dup:
+            raise LinkError("--strict: " + "; ".join(dup))
+        atomic_write(output, tmp_out.read_bytes())
+    resident.path = str(output)
+    return ResidentResult(output, resident, sorted(forced), warnings)

@@ -1,0 +1,326 @@
+"""SCons tool ``gamevm``: build GameVM modules and resident kernels.
+
+Thin wiring over :mod:`gamevm_build`: C and assembly sources are compiled by
+SCons's own ``Object`` builder with the target's cross compiler and flags (so
+SCons's C scanner tracks ``#include`` dependencies), then linked by
+:func:`gamevm_build.linker.link_module` or
+:func:`gamevm_build.resident.build_resident` inside a Python function action.
+
+Usage::
+
+    env = Environment(tools=['default', 'gamevm'], GAMEVM_TARGET='psx')
+    physics = env.GameVMModule('physics', ['physics.c'])
+    level1 = env.GameVMModule('level1', ['level1.c'], GAMEVM_NEEDS=[physics])
+    kernel = env.GameVMResident('kernel', ['start.S', 'kernel.c'],
+                                GAMEVM_MODULES=[physics, level1])
+
+Builders
+--------
+``GameVMModule(target, sources, **overrides)``
+    Link a relocatable module (default suffix ``$GAMEVMMODULESUFFIX``,
+    ``.elf``).  Sources may be ``.c``, ``.s``, ``.S`` (compiled first),
+    ``.o`` and ``.a``.
+``GameVMResident(target, sources, **overrides)``
+    Link the resident kernel (default suffix ``$GAMEVMRESIDENTSUFFIX``).
+
+Construction variables (all set with ``SetDefault``: values you set win)
+-----------------------------------------------------------------------
+``GAMEVM_TARGET``       target profile name (``psx``, ``n64``); default ``psx``.
+``GAMEVM_PREFIX``       toolchain prefix (default: found from the profile's list).
+``GAMEVM_CC``, ``GAMEVM_AR``, ``GAMEVM_RANLIB``
+                        cross tools (``${GAMEVM_PREFIX}gcc`` ...); ``CC``, ``AS``,
+                        ``AR`` and ``RANLIB`` point at them.
+``GAMEVM_CFLAGS``       the profile's C flags, placed *before* ``$CFLAGS $CCFLAGS``
+                        in ``$CCCOM`` so your flags add to (and override) them.
+``GAMEVM_ASFLAGS``      the profile's assembler flags (``.s``, before ``$ASFLAGS``).
+``GAMEVM_ASPPFLAGS``    flags for preprocessed assembly (``.S``); default ``$GAMEVM_CFLAGS``.
+``GAMEVM_OPTFLAGS``     default optimisation, ``-O2`` (a ``-O`` in ``CCFLAGS`` wins).
+``GAMEVM_NEEDS``        modules a module imports from: Nodes, paths, or bare module
+                        names (``'physics'`` means ``physics$GAMEVMMODULESUFFIX`` in
+                        the calling SConscript's directory).  They become
+                        dependencies, so they are built first.
+``GAMEVM_NAME``         module name (default: the output file's stem).
+``GAMEVM_RESIDENT``     resident ELF used to check a module's imports (optional;
+                        do not combine with that resident's ``GAMEVM_MODULES``
+                        listing the module: that would be a dependency cycle).
+``GAMEVM_MODULES``      modules whose imports the resident must provide; their
+                        files are dependencies of the resident.
+``GAMEVM_BASE``         resident load address (int or string like ``'0x80010000'``;
+                        default: the profile's ``resident_base``).
+``GAMEVM_STRICT``       strict resident checks (bool; default ``False``).
+``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``).
+``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
+                        (unset: SCons prints the action's call).
+
+``GAMEVM_TARGET`` may be changed in a clone (``env.Clone(GAMEVM_TARGET='n64')``):
+prefix and flags are computed from it when command lines are built.
+
+Errors caused by the user (bad target, missing toolchain, link errors) are
+raised as :class:`SCons.Errors.UserError`, which SCons reports as
+``scons: *** [target] message`` without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import SCons.Action
+import SCons.Builder
+import SCons.Errors
+import SCons.Util
+
+import gamevm_build
+from gamevm_build.errors import GameVMError
+from gamevm_build.profile import load_profile
+from gamevm_build.toolchain import find_toolchain
+
+__all__ = ["generate", "exists"]
+
+#: Variables whose values are part of a module link's build signature.
+MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
+                  "GAMEVM_VERSION"]
+#: Variables whose values are part of a resident link's build signature.
+RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
+                    "GAMEVM_VERSION"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _target_name(env) -> str:
+    return env.subst("$GAMEVM_TARGET") or "psx"
+
+
+def _toolchain(target: str):
+    """The toolchain of ``target``; user errors become ``UserError``."""
+    try:
+        return find_toolchain(target)
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+
+
+def _profile(target: str):
+    try:
+        return load_profile(target)
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+
+
+def _prefix(target, source, env, for_signature):
+    """``$GAMEVM_PREFIX``: the toolchain prefix of ``$GAMEVM_TARGET``.
+
+    The bare prefix is used when the compiler is on the PATH SCons gives its
+    commands (``env['ENV']['PATH']``), which keeps command lines (and so build
+    signatures) independent of the machine; otherwise its directory is added.
+    """
+    tc = _toolchain(_target_name(env))
+    gcc = tc.prefix + "gcc"
+    if os.path.dirname(tc.prefix):
+        return tc.prefix
+    scons_path = env.get("ENV", {}).get("PATH", "")
+    if shutil.which(gcc, path=scons_path):
+        return tc.prefix
+    return os.path.join(os.path.dirname(tc.gcc), tc.prefix)
+
+
+def _cflags(target, source, env, for_signature):
+    """``$GAMEVM_CFLAGS``: the profile's C compiler flags."""
+    return list(_profile(_target_name(env)).cflags)
+
+
+def _asflags(target, source, env, for_signature):
+    """``$GAMEVM_ASFLAGS``: the profile's assembler flags (gcc driver flags)."""
+    return list(_profile(_target_name(env)).asflags)
+
+
+def _as_bool(value) -> bool:
+    if SCons.Util.is_String(value):
+        return value.strip().lower() not in ("", "0", "no", "false", "off", "none")
+    return bool(value)
+
+
+def _as_int(env, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = env.subst(str(value)).strip()
+    if not text:
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_BASE must be an address such as 0x80010000, not '{text}'") from None
+
+
+def _file_nodes(env, value, suffix_var: str) -> list:
+    """Nodes for a list of Nodes, paths or bare names (suffix added to bare names)."""
+    if value is None:
+        return []
+    nodes = []
+    suffix = env.subst(suffix_var)
+    for item in SCons.Util.flatten([value]):
+        if item is None or item == "":
+            continue
+        if SCons.Util.is_String(item):
+            name = env.subst(item)
+            if not name:
+                continue
+            item = env.File(SCons.Util.adjustixes(name, "", suffix))
+        nodes.append(item)
+    return nodes
+
+
+def _paths(nodes) -> list[str]:
+    # Paths relative to the top directory (where SCons runs actions): nothing
+    # machine-specific reaches the linker, keeping outputs CacheDir-friendly.
+    return [str(n) for n in nodes]
+
+
+def _report(target, result) -> None:
+    for warning in getattr(result, "warnings", None) or ():
+        sys.stderr.write(f"scons: warning: [{target}] {warning}\n")
+
+
+# --------------------------------------------------------------------------- emitters
+
+def _module_emitter(target, source, env):
+    needs = _file_nodes(env, env.get("GAMEVM_NEEDS"), "$GAMEVMMODULESUFFIX")
+    resident = _file_nodes(env, env.get("GAMEVM_RESIDENT"), "$GAMEVMRESIDENTSUFFIX")
+    if len(resident) > 1:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a module has one resident")
+    for t in target:
+        t.attributes.gamevm_needs = needs
+        t.attributes.gamevm_resident = resident[0] if resident else None
+    if needs or resident:
+        env.Depends(target, needs + resident)
+    return target, source
+
+
+def _resident_emitter(target, source, env):
+    modules = _file_nodes(env, env.get("GAMEVM_MODULES"), "$GAMEVMMODULESUFFIX")
+    for t in target:
+        t.attributes.gamevm_modules = modules
+    if modules:
+        env.Depends(target, modules)
+    return target, source
+
+
+# --------------------------------------------------------------------------- actions
+
+def gamevm_link_module(target, source, env):
+    """Link ``source`` (objects, archives) into the module ``target[0]``."""
+    from gamevm_build.linker import link_module
+
+    out = target[0]
+    resident = getattr(out.attributes, "gamevm_resident", None)
+    try:
+        result = link_module(
+            _target_name(env),
+            _paths(source),
+            str(out),
+            name=env.subst("$GAMEVM_NAME") or None,
+            needs=_paths(getattr(out.attributes, "gamevm_needs", ())),
+            resident=str(resident) if resident is not None else None,
+        )
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    _report(out, result)
+    return 0
+
+
+def gamevm_build_resident(target, source, env):
+    """Link ``source`` (objects, archives) into the resident kernel ``target[0]``."""
+    from gamevm_build.resident import build_resident
+
+    out = target[0]
+    try:
+        result = build_resident(
+            _target_name(env),
+            _paths(source),
+            str(out),
+            base=_as_int(env, env.get("GAMEVM_BASE")),
+            modules=_paths(getattr(out.attributes, "gamevm_modules", ())),
+            strict=_as_bool(env.get("GAMEVM_STRICT")),
+        )
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    _report(out, result)
+    return 0
+
+
+_module_action = SCons.Action.Action(gamevm_link_module, "$GAMEVMMODULECOMSTR",
+                                     varlist=MODULE_VARLIST)
+_resident_action = SCons.Action.Action(gamevm_build_resident, "$GAMEVMRESIDENTCOMSTR",
+                                       varlist=RESIDENT_VARLIST)
+
+
+# --------------------------------------------------------------------------- tool API
+
+def generate(env):
+    """Add the GameVM builders and the cross toolchain of ``$GAMEVM_TARGET`` to ``env``."""
+    env.SetDefault(
+        GAMEVM_TARGET="psx",
+        GAMEVM_VERSION=gamevm_build.__version__,
+        GAMEVM_PREFIX=_prefix,
+        GAMEVM_CC="${GAMEVM_PREFIX}gcc",
+        GAMEVM_AR="${GAMEVM_PREFIX}ar",
+        GAMEVM_RANLIB="${GAMEVM_PREFIX}ranlib",
+        GAMEVM_CFLAGS=_cflags,
+        GAMEVM_ASFLAGS=_asflags,
+        GAMEVM_ASPPFLAGS="$GAMEVM_CFLAGS",
+        GAMEVM_OPTFLAGS="-O2",
+        GAMEVM_NEEDS=[],
+        GAMEVM_NAME=None,
+        GAMEVM_RESIDENT=None,
+        GAMEVM_MODULES=[],
+        GAMEVM_BASE=None,
+        GAMEVM_STRICT=False,
+        GAMEVMMODULESUFFIX=".elf",
+        GAMEVMRESIDENTSUFFIX=".elf",
+    )
+    # Fail early, with the Debian package to install, rather than at the
+    # first compile.
+    _toolchain(_target_name(env))
+
+    # The cross tools.  Values passed to Environment(...) are restored by SCons
+    # after the tools ran, so CC='...' there still wins; or set GAMEVM_CC.
+    env["CC"] = "$GAMEVM_CC"
+    env["AS"] = "$GAMEVM_CC"      # the profile's asflags are gcc-driver flags
+    env["AR"] = "$GAMEVM_AR"
+    env["RANLIB"] = "$GAMEVM_RANLIB"
+    env["CCCOM"] = "$CC -o $TARGET -c $GAMEVM_CFLAGS $GAMEVM_OPTFLAGS $CFLAGS $CCFLAGS " \
+                   "$_CCCOMCOM $SOURCES"
+    env["ASCOM"] = "$AS $GAMEVM_ASFLAGS $ASFLAGS -c -o $TARGET $SOURCES"
+    env["ASPPCOM"] = "$CC $GAMEVM_ASPPFLAGS $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
+                     "-c -o $TARGET $SOURCES"
+
+    env["BUILDERS"]["GameVMModule"] = SCons.Builder.Builder(
+        action=_module_action,
+        suffix="$GAMEVMMODULESUFFIX",
+        src_suffix="$OBJSUFFIX",
+        src_builder="Object",
+        emitter=_module_emitter,
+    )
+    env["BUILDERS"]["GameVMResident"] = SCons.Builder.Builder(
+        action=_resident_action,
+        suffix="$GAMEVMRESIDENTSUFFIX",
+        src_suffix="$OBJSUFFIX",
+        src_builder="Object",
+        emitter=_resident_emitter,
+    )
+    # Extension points (not implemented yet): GameVMValidate (run a module's
+    # gamevm_selftest in the emulator), GameVMBudget (load-time budgets),
+    # GameVMDisc (seek-ordered disc image).
+
+
+def exists(env):
+    """True when the cross toolchain of ``$GAMEVM_TARGET`` (default ``psx``) is installed."""
+    try:
+        find_toolchain(env.subst("$GAMEVM_TARGET") or "psx")
+    except GameVMError:
+        return False
+    return True

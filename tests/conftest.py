@@ -1,0 +1,77 @@
+"""Shared fixtures: target profiles, real cross toolchains, and a compile helper.
+
+Tests run against the real cross toolchains (Debian gcc-mipsel-linux-gnu,
+gcc-mips-linux-gnu).  They are installed by the README's test command; a test
+that needs one fails (it does not skip) when it is missing, so CI cannot pass
+without exercising them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gamevm_build.profile import load_profile
+from gamevm_build.toolchain import find_toolchain
+
+REPO = Path(__file__).resolve().parents[1]
+MIPS_TARGETS = ["psx", "n64"]
+
+
+@pytest.fixture(params=MIPS_TARGETS)
+def target(request) -> str:
+    """Each MIPS console in turn."""
+    return request.param
+
+
+@pytest.fixture
+def profile(target):
+    return load_profile(target)
+
+
+@pytest.fixture
+def toolchain(target):
+    return find_toolchain(target)
+
+
+class Builder:
+    """Writes C/asm sources into a temp dir and compiles them with a target toolchain."""
+
+    def __init__(self, tmp: Path, toolchain):
+        self.tmp = tmp
+        self.tc = toolchain
+
+    def source(self, name: str, text: str) -> Path:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def obj(self, name: str, text: str, *flags: str) -> Path:
+        """Compile ``text`` (C if name ends .c, asm if .s/.S) to ``name`` with suffix .o."""
+        src = self.source(name, text)
+        out = src.with_suffix(".o")
+        self.tc.compile(src, out, extra_flags=list(flags))
+        return out
+
+    def archive(self, name: str, objects: list[Path]) -> Path:
+        out = self.tmp / name
+        subprocess.run([self.tc.ar, "rcs", str(out), *map(str, objects)], check=True)
+        return out
+
+
+@pytest.fixture
+def build(tmp_path, toolchain) -> Builder:
+    return Builder(tmp_path, toolchain)
+
+
+def run_gamevm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``gamevm`` CLI in a subprocess (python -m gamevm_build)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "gamevm_build", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env)
