@@ -132,8 +132,33 @@ def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
         raise InputError(f"{name}: is {elf.endian}-endian but target {profile.name} is "
                          f"{profile.endian}-endian; use the {profile.toolchain_prefixes[-1]} "
                          "toolchain")
+    _reject_relocations(elf, arch)
     arch.check_object(elf, profile)
     return elf
+
+
+def _reject_relocations(elf: E.ElfFile, arch) -> None:
+    """Fail on the first relocation a module cannot carry, naming where it is.
+
+    Runs before the ABI/flag checks so that a PIC, -G8 or TLS object is
+    reported at the exact site (object, section, offset, symbol) with the fix.
+    """
+    for rsec in elf.sections:
+        if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info >= len(elf.sections):
+            continue
+        tsec = elf.sections[rsec.info]
+        if not tsec.alloc or classify(tsec) is None:
+            continue
+        for r in elf.relocations(rsec):
+            if r.type in arch.relocations or r.type in arch.ignored:
+                continue
+            sym = elf.symbols[r.sym].name or None
+            where = location(elf.name, tsec.name, r.offset, sym)
+            try:
+                arch.recipe(r.type, where=where, symbol=sym)
+            except RelocationError as exc:
+                exc.obj, exc.section, exc.offset = elf.name, tsec.name, r.offset
+                raise
 
 
 class _Resolver:
@@ -199,6 +224,7 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
                        for s in elf.symbols):
                     if elf.e_type != E.ET_REL or elf.e_machine != profile.e_machine:
                         raise InputError(f"{name}: archive member is not a {profile.name} object")
+                    _reject_relocations(elf, arch)
                     arch.check_object(elf, profile)
                     inp = _Input(elf)
                     objects.append(inp)

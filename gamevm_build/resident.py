@@ -226,6 +226,8 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         tmp_out = Path(tmp) / output.name
         cmd = [tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
                f"-Wl,-T,{script}", "-Wl,--gc-sections", "-Wl,--build-id=none",
+               # -n: no page alignment, so nothing (not even ELF headers) loads below base
+               "-Wl,-n",
                *(f"-Wl,--undefined={s}" for s in sorted(forced)),
                *map(str, inputs), "-lgcc", *ldflags, "-o", str(tmp_out)]
         stderr = run(cmd, check=False)

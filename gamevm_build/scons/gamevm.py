@@ -40,6 +40,10 @@ Construction variables (all set with ``SetDefault``: values you set win)
                         the calling SConscript's directory).  They become
                         dependencies, so they are built first.
 ``GAMEVM_NAME``         module name (default: the output file's stem).
+``GAMEVM_ENTRY``        entry symbol: a module's (optional, recorded in its
+                        metadata) or the resident's (default ``_start``).
+``GAMEVM_MAP``          when true, a module link also writes a link map
+                        (``<module>$GAMEVMMAPSUFFIX``, declared as a second target).
 ``GAMEVM_RESIDENT``     resident ELF used to check a module's imports (optional;
                         do not combine with that resident's ``GAMEVM_MODULES``
                         listing the module: that would be a dependency cycle).
@@ -48,7 +52,8 @@ Construction variables (all set with ``SetDefault``: values you set win)
 ``GAMEVM_BASE``         resident load address (int or string like ``'0x80010000'``;
                         default: the profile's ``resident_base``).
 ``GAMEVM_STRICT``       strict resident checks (bool; default ``False``).
-``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``).
+``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``);
+``GAMEVMMAPSUFFIX``     link map suffix (``.map``).
 ``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
                         (unset: SCons prints the action's call).
 
@@ -80,10 +85,10 @@ __all__ = ["generate", "exists"]
 
 #: Variables whose values are part of a module link's build signature.
 MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
-                  "GAMEVM_VERSION"]
+                  "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
-                    "GAMEVM_VERSION"]
+                    "GAMEVM_ENTRY", "GAMEVM_VERSION"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -169,6 +174,8 @@ def _file_nodes(env, value, suffix_var: str) -> list:
             if not name:
                 continue
             item = env.File(SCons.Util.adjustixes(name, "", suffix))
+        elif getattr(item.attributes, "gamevm_map", False):
+            continue                # a module's link map (GAMEVM_MAP), not a module
         nodes.append(item)
     return nodes
 
@@ -192,6 +199,12 @@ def _module_emitter(target, source, env):
     if len(resident) > 1:
         raise SCons.Errors.UserError(
             f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a module has one resident")
+    if _as_bool(env.get("GAMEVM_MAP")):
+        module = target[0]
+        stem = SCons.Util.splitext(module.name)[0]
+        link_map = module.dir.File(stem + env.subst("$GAMEVMMAPSUFFIX"))
+        link_map.attributes.gamevm_map = True
+        target = [module, link_map]
     for t in target:
         t.attributes.gamevm_needs = needs
         t.attributes.gamevm_resident = resident[0] if resident else None
@@ -225,6 +238,8 @@ def gamevm_link_module(target, source, env):
             name=env.subst("$GAMEVM_NAME") or None,
             needs=_paths(getattr(out.attributes, "gamevm_needs", ())),
             resident=str(resident) if resident is not None else None,
+            entry=env.subst("$GAMEVM_ENTRY") or None,
+            map_file=str(target[1]) if len(target) > 1 else None,
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -245,6 +260,7 @@ def gamevm_build_resident(target, source, env):
             base=_as_int(env, env.get("GAMEVM_BASE")),
             modules=_paths(getattr(out.attributes, "gamevm_modules", ())),
             strict=_as_bool(env.get("GAMEVM_STRICT")),
+            entry=env.subst("$GAMEVM_ENTRY") or "_start",
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -279,12 +295,18 @@ def generate(env):
         GAMEVM_MODULES=[],
         GAMEVM_BASE=None,
         GAMEVM_STRICT=False,
+        GAMEVM_ENTRY=None,
+        GAMEVM_MAP=False,
         GAMEVMMODULESUFFIX=".elf",
         GAMEVMRESIDENTSUFFIX=".elf",
+        GAMEVMMAPSUFFIX=".map",
     )
     # Fail early, with the Debian package to install, rather than at the
     # first compile.
-    _toolchain(_target_name(env))
+    try:
+        find_toolchain(_target_name(env))
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(f"gamevm: {exc}") from None
 
     # The cross tools.  Values passed to Environment(...) are restored by SCons
     # after the tools ran, so CC='...' there still wins; or set GAMEVM_CC.
