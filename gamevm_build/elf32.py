@@ -121,6 +121,7 @@ class ElfFile:
     segments: list[Segment] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
     symtab_index: int = 0
+    _relocs: dict = field(default_factory=dict, repr=False)
 
     def section_by_name(self, name: str) -> Section | None:
         for sec in self.sections:
@@ -129,8 +130,11 @@ class ElfFile:
         return None
 
     def relocations(self, sec: Section) -> list[Reloc]:
-        """Decode a SHT_REL or SHT_RELA section."""
-        return _read_relocs(self, sec)
+        """Decode a SHT_REL or SHT_RELA section (once; later calls reuse the list)."""
+        cached = self._relocs.get(sec.index)
+        if cached is None:
+            cached = self._relocs[sec.index] = _read_relocs(self, sec)
+        return cached
 
 
 def _fail(name: str, what: str) -> InputError:
@@ -138,10 +142,10 @@ def _fail(name: str, what: str) -> InputError:
 
 
 def _cstr(table: bytes, offset: int, name: str, what: str) -> str:
-    if offset >= len(table) and offset != 0:
-        raise _fail(name, f"{what} name offset 0x{offset:x} is outside the string table")
     end = table.find(b"\0", offset)
     if end < 0:
+        if offset >= len(table) and offset != 0:
+            raise _fail(name, f"{what} name offset 0x{offset:x} is outside the string table")
         raise _fail(name, f"{what} name at 0x{offset:x} is not NUL-terminated")
     return table[offset:end].decode("utf-8", "replace")
 

@@ -71,6 +71,16 @@ class _Def:
 
 def classify(sec: E.Section) -> str | None:
     """Output section for an allocated input section, or None to drop it."""
+    key = (sec.name, sec.type, sec.flags)
+    if key not in _CLASSIFIED:
+        _CLASSIFIED[key] = _classify(sec)
+    return _CLASSIFIED[key]
+
+
+_CLASSIFIED: dict[tuple, str | None] = {}
+
+
+def _classify(sec: E.Section) -> str | None:
     name = sec.name
     if _DROP.match(name) or not sec.alloc:
         return None
@@ -382,8 +392,10 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
     # --- relocations ---------------------------------------------------------------------
     relocs: list[OutReloc] = []
     order = "little" if profile.endian == "little" else "big"
+    recipes, ignored = arch.relocations, arch.ignored
     for n, inp in enumerate(objects):
         elf = inp.elf
+        symbols = elf.symbols
         drop = dropped_groups.get(n, ())
         for rsec in elf.sections:
             if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info not in inp.placed:
@@ -406,12 +418,13 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
             else:
                 addends = [r.addend for r in entries]
             for r, A in zip(entries, addends):
-                if r.type in arch.ignored:
+                if r.type in ignored:
                     continue
-                sym = elf.symbols[r.sym]
-                where = location(elf.name, tsec.name, r.offset, sym.name or None)
-                recipe = arch.recipe(r.type, where=where, symbol=sym.name or None)
-                if r.offset + recipe.size > tsec.size:
+                sym = symbols[r.sym]
+                recipe = recipes.get(r.type)
+                if recipe is None or r.offset + recipe.size > tsec.size:
+                    where = location(elf.name, tsec.name, r.offset, sym.name or None)
+                    recipe = arch.recipe(r.type, where=where, symbol=sym.name or None)
                     raise RelocationError(f"{where}: relocation site runs past the end of the "
                                           "section", obj=elf.name, section=tsec.name,
                                           offset=r.offset, symbol=sym.name)
@@ -428,7 +441,7 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                     else:
                         tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
                         raise RelocationError(
-                            f"{where}: refers to section {tname}, which is discarded; "
+                            f"{location(elf.name, tsec.name, r.offset, sym.name)}: refers to section {tname}, which is discarded; "
                             "only loadable sections can be referenced", obj=elf.name,
                             section=tsec.name, offset=r.offset, symbol=sym.name)
                 elif sym.name in export_addr:
@@ -437,7 +450,7 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                     S, target_out, import_name = 0, None, sym.name
                 if recipe.pc_relative and import_name:
                     raise RelocationError(
-                        f"{where}: {recipe.name()} branch to imported symbol '{sym.name}' cannot "
+                        f"{location(elf.name, tsec.name, r.offset, sym.name)}: {recipe.name()} branch to imported symbol '{sym.name}' cannot "
                         "reach another module; call it with jal (no b/bal to external symbols)",
                         obj=elf.name, section=tsec.name, offset=r.offset, symbol=sym.name,
                         rtype=recipe.name())
@@ -446,13 +459,15 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                 try:
                     new = recipe.apply(word, S, A, P)
                 except RelocationOverflow as exc:
+                    where = location(elf.name, tsec.name, r.offset, sym.name or None)
                     raise RelocationError(f"{where}: {recipe.name()}: {exc}", obj=elf.name,
                                           section=tsec.name, offset=r.offset, symbol=sym.name,
                                           rtype=recipe.name()) from None
                 buf[i:i + recipe.size] = new.to_bytes(recipe.size, order)
                 if recipe.pc_relative:
                     if target_out is None:
-                        raise RelocationError(f"{where}: {recipe.name()} against an absolute "
+                        raise RelocationError(f"{location(elf.name, tsec.name, r.offset)}: "
+                                              f"{recipe.name()} against an absolute "
                                               "symbol cannot be relocated", obj=elf.name,
                                               section=tsec.name, offset=r.offset)
                     continue
@@ -505,7 +520,6 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     InputError, LinkError, RelocationError, UndefinedSymbolError
     """
     from .module import read_module
-    from .resident import check_imports, read_resident
 
     output = Path(output)
     profile = load_profile(target) if isinstance(target, str) else target
@@ -524,6 +538,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     image, smap, warnings = link(profile, list(inputs), name=name or output.stem,
                                  needs=need_names, entry=entry)
     if resident is not None:
+        from .resident import check_imports, read_resident  # pyelftools: only when needed
         res = read_resident(resident, profile)
         warnings += check_imports(image.name, {i.name: i.bind == E.STB_WEAK for i in image.imports},
                                   [x.name for x in image.exports], res, need_mods)

@@ -18,11 +18,12 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from elftools.elf.enums import ENUM_E_MACHINE
-
 from .errors import ConfigError
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
+
+#: ELF e_machine numbers of the CPU families profiles may name (System V gABI)
+E_MACHINE = {"EM_68K": 4, "EM_MIPS": 8, "EM_ARM": 40}
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _parse_profile(path: Path) -> Profile:
     mem = _require(data, "memory", where)
     tc = _require(data, "toolchain", where)
     machine_name = _require(elf, "machine", f"{where} [elf]")
-    if machine_name not in ENUM_E_MACHINE:
+    if machine_name not in E_MACHINE:
         raise ConfigError(f"{where} [elf] machine: unknown ELF machine '{machine_name}'")
     ram = tuple(
         RamRegion(
@@ -137,7 +138,7 @@ def _parse_profile(path: Path) -> Profile:
         unicorn_arch=_require(cpu, "unicorn_arch", f"{where} [cpu]"),
         unicorn_mode=tuple(_require(cpu, "unicorn_mode", f"{where} [cpu]")),
         unicorn_cpu=_require(cpu, "unicorn_cpu", f"{where} [cpu]"),
-        e_machine=ENUM_E_MACHINE[machine_name],
+        e_machine=E_MACHINE[machine_name],
         e_machine_name=machine_name,
         elfclass=elf.get("elfclass", 32),
         endian=_require(elf, "endian", f"{where} [elf]"),

@@ -68,10 +68,16 @@ class Arch:
     rejections: dict[int, Rejection] = {}
     #: relocation types that carry no work (hints, NONE): dropped silently
     ignored: frozenset[int] = frozenset()
-    names: dict[int, str] = {}
+
+    def all_names(self) -> dict[int, str]:
+        """Names of every relocation type of the family, supported or not."""
+        return {}
 
     def type_name(self, number: int) -> str:
-        return self.names.get(number, f"type {number}")
+        recipe = self.relocations.get(number)
+        if recipe is not None:
+            return recipe.name()
+        return self.all_names().get(number, f"type {number}")
 
     def check_object(self, elf, profile) -> None:  # pragma: no cover - interface
         raise NotImplementedError

@@ -12,8 +12,6 @@ RELA with full addends, so a loader never pairs anything.
 
 from __future__ import annotations
 
-from elftools.elf.enums import ENUM_RELOC_TYPE_MIPS
-
 from ..errors import InputError, RelocationError, location
 from . import Arch, Rejection, RelocationOverflow, RelocType
 
@@ -123,8 +121,8 @@ _TLS = Rejection("thread-local storage relocation",
                  "GameVM consoles have no TLS; remove __thread/_Thread_local")
 
 
-def _named(prefix: str) -> list[int]:
-    return [v for k, v in ENUM_RELOC_TYPE_MIPS.items() if k.startswith(prefix)]
+#: R_MIPS_TLS_DTPMOD32 .. R_MIPS_TLS_TPREL_LO16 (System V MIPS ABI / glibc elf.h)
+_TLS_TYPES = range(38, 51)
 
 
 class MipsArch(Arch):
@@ -134,10 +132,14 @@ class MipsArch(Arch):
     rejections = {
         **{n: _GP for n in (7, 8, 12)},                   # GPREL16, LITERAL, GPREL32
         **{n: _PIC for n in (9, 11, 19, 20, 21, 22, 23, 30, 31)},  # GOT16, CALL16, GOT_*, CALL_*
-        **{n: _TLS for n in _named("R_MIPS_TLS_")},
+        **{n: _TLS for n in _TLS_TYPES},
     }
     ignored = frozenset({0, 37})                           # R_MIPS_NONE, R_MIPS_JALR (hint)
-    names = {v: k for k, v in ENUM_RELOC_TYPE_MIPS.items()}
+
+    def all_names(self) -> dict[int, str]:
+        # pyelftools' table, imported only when a message needs a rejected type's name
+        from elftools.elf.enums import ENUM_RELOC_TYPE_MIPS
+        return {v: k for k, v in ENUM_RELOC_TYPE_MIPS.items()}
 
     # e_flags fields
     EF_MIPS_NOREORDER, EF_MIPS_PIC, EF_MIPS_CPIC = 0x1, 0x2, 0x4

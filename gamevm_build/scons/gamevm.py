@@ -23,6 +23,13 @@ Builders
 ``GameVMResident(target, sources, **overrides)``
     Link the resident kernel (default suffix ``$GAMEVMRESIDENTSUFFIX``).
 
+Both are pseudo-builders: sources are compiled with ``env.Object`` using only
+the overrides that matter to compiling (``GAMEVM_NEEDS`` and the other link
+variables are left out, so one object can go into several modules without
+SCons warning about two environments), then linked by the real builders
+``GameVMLinkModule`` / ``GameVMLinkResident``, which also accept ``.c``
+sources directly (through ``src_builder='Object'``).
+
 Construction variables (all set with ``SetDefault``: values you set win)
 -----------------------------------------------------------------------
 ``GAMEVM_TARGET``       target profile name (``psx``, ``n64``); default ``psx``.
@@ -67,6 +74,7 @@ raised as :class:`SCons.Errors.UserError`, which SCons reports as
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -120,11 +128,14 @@ def _prefix(target, source, env, for_signature):
     signatures) independent of the machine; otherwise its directory is added.
     """
     tc = _toolchain(_target_name(env))
-    gcc = tc.prefix + "gcc"
     if os.path.dirname(tc.prefix):
         return tc.prefix
-    scons_path = env.get("ENV", {}).get("PATH", "")
-    if shutil.which(gcc, path=scons_path):
+    return _prefix_for_path(tc, env.get("ENV", {}).get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def _prefix_for_path(tc, path: str) -> str:
+    if shutil.which(tc.prefix + "gcc", path=path):
         return tc.prefix
     return os.path.join(os.path.dirname(tc.gcc), tc.prefix)
 
@@ -274,6 +285,43 @@ _resident_action = SCons.Action.Action(gamevm_build_resident, "$GAMEVMRESIDENTCO
                                        varlist=RESIDENT_VARLIST)
 
 
+# --------------------------------------------------------------------------- pseudo-builders
+
+#: Variables that only matter to linking; kept out of the compile step.
+LINK_ONLY_VARS = frozenset(MODULE_VARLIST + RESIDENT_VARLIST + [
+    "GAMEVMMODULECOMSTR", "GAMEVMRESIDENTCOMSTR", "GAMEVMMODULESUFFIX",
+    "GAMEVMRESIDENTSUFFIX", "GAMEVMMAPSUFFIX"]) - {"GAMEVM_TARGET", "GAMEVM_VERSION"}
+
+
+def _objects(env, source, overrides: dict) -> list:
+    """Compile the C/assembly members of ``source`` with ``env.Object``; keep the rest."""
+    compile_overrides = {k: v for k, v in overrides.items() if k not in LINK_ONLY_VARS}
+    suffixes = set(env["BUILDERS"]["Object"].src_suffixes(env))
+    result = []
+    for item in SCons.Util.flatten([source]):
+        if SCons.Util.is_String(item):
+            item = env.File(env.subst(item))
+        if not item.has_builder() and SCons.Util.splitext(item.name)[1] in suffixes:
+            result.extend(env.Object(item, **compile_overrides))
+        else:
+            result.append(item)        # objects, archives, outputs of other builders
+    return result
+
+
+def GameVMModule(env, target, source=None, **overrides):
+    """Compile ``source`` and link the objects into a module (pseudo-builder)."""
+    if source is None:
+        target, source = None, target
+    return env.GameVMLinkModule(target, _objects(env, source, overrides), **overrides)
+
+
+def GameVMResident(env, target, source=None, **overrides):
+    """Compile ``source`` and link the objects into the resident kernel (pseudo-builder)."""
+    if source is None:
+        target, source = None, target
+    return env.GameVMLinkResident(target, _objects(env, source, overrides), **overrides)
+
+
 # --------------------------------------------------------------------------- tool API
 
 def generate(env):
@@ -320,20 +368,22 @@ def generate(env):
     env["ASPPCOM"] = "$CC $GAMEVM_ASPPFLAGS $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
                      "-c -o $TARGET $SOURCES"
 
-    env["BUILDERS"]["GameVMModule"] = SCons.Builder.Builder(
+    env["BUILDERS"]["GameVMLinkModule"] = SCons.Builder.Builder(
         action=_module_action,
         suffix="$GAMEVMMODULESUFFIX",
         src_suffix="$OBJSUFFIX",
         src_builder="Object",
         emitter=_module_emitter,
     )
-    env["BUILDERS"]["GameVMResident"] = SCons.Builder.Builder(
+    env["BUILDERS"]["GameVMLinkResident"] = SCons.Builder.Builder(
         action=_resident_action,
         suffix="$GAMEVMRESIDENTSUFFIX",
         src_suffix="$OBJSUFFIX",
         src_builder="Object",
         emitter=_resident_emitter,
     )
+    env.AddMethod(GameVMModule)
+    env.AddMethod(GameVMResident)
     # Extension points (not implemented yet): GameVMValidate (run a module's
     # gamevm_selftest in the emulator), GameVMBudget (load-time budgets),
     # GameVMDisc (seek-ordered disc image).
