@@ -224,7 +224,10 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
             for name, data in members:
                 if name in loaded:
                     continue
+                # as GNU ld: a member is pulled for a strong undefined symbol, and for a
+                # COMMON symbol it defines for real (the definition replaces the common)
                 want = {n for n, weak in resolver.unresolved().items() if not weak}
+                want |= {n for n in resolver.commons if n not in resolver.defs}
                 if not want:
                     return
                 elf = parsed.get(name)

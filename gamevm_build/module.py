@@ -277,8 +277,6 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             if not (t_off <= r.offset and r.offset + recipe.size <= t_off + t_size):
                 raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is outside section "
                                  f"{target_sec} [0x{t_off:x}, 0x{t_off + t_size:x})")
-            if r.offset % recipe.size and recipe.size == 4 and r.offset % 2:
-                raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is misaligned")
             sym = elf.symbols[r.sym]
             if r.sym == 0:
                 raise _bad(path, f"{sec.name}[{i}]: relocation against symbol 0")

@@ -30,8 +30,13 @@ SCons warning about two environments), then linked by the real builders
 ``GameVMLinkModule`` / ``GameVMLinkResident``, which also accept ``.c``
 sources directly (through ``src_builder='Object'``).
 
-Construction variables (all set with ``SetDefault``: values you set win)
------------------------------------------------------------------------
+Construction variables
+----------------------
+All are set with ``SetDefault``, so values you set win.  ``CC``, ``AS``, ``AR``,
+``RANLIB``, ``CCCOM``, ``ASCOM`` and ``ASPPCOM`` are replaced (the host tools
+set them first); values passed to ``Environment(...)`` are restored by SCons
+after the tools ran, so ``Environment(CC=...)`` still wins.
+
 ``GAMEVM_TARGET``       target profile name (``psx``, ``n64``); default ``psx``.
 ``GAMEVM_PREFIX``       toolchain prefix (default: found from the profile's list).
 ``GAMEVM_CC``, ``GAMEVM_AR``, ``GAMEVM_RANLIB``
