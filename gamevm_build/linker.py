@@ -159,8 +159,11 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
         tsec = elf.sections[rsec.info]
         if not tsec.alloc or classify(tsec) is None:
             continue
-        for r in elf.relocations(rsec):
-            if r.type in arch.relocations or r.type in arch.ignored:
+        relocs = elf.relocations(rsec)
+        if not {r.type for r in relocs} - arch.accepted:
+            continue
+        for r in relocs:
+            if r.type in arch.accepted:
                 continue
             sym = elf.symbols[r.sym].name or None
             where = location(elf.name, tsec.name, r.offset, sym)

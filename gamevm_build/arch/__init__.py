@@ -69,6 +69,13 @@ class Arch:
     #: relocation types that carry no work (hints, NONE): dropped silently
     ignored: frozenset[int] = frozenset()
 
+    @property
+    def accepted(self) -> frozenset[int]:
+        """Types an input object may carry: applied ones plus ignored hints."""
+        if "_accepted" not in self.__dict__:
+            self._accepted = frozenset(self.relocations) | self.ignored
+        return self._accepted
+
     def all_names(self) -> dict[int, str]:
         """Names of every relocation type of the family, supported or not."""
         return {}
