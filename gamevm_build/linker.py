@@ -532,7 +532,11 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     need_names, need_mods = [], []
     for need in needs:
         p = Path(str(need))
-        if p.suffix and p.is_file():
+        looks_like_file = p.suffix or os.sep in str(need) or "/" in str(need)
+        if looks_like_file and not p.is_file():
+            raise InputError(f"needed module '{need}' not found: give a built module file "
+                             "or a plain module name")
+        if looks_like_file:
             mod = read_module(p)
             if mod.target != profile.name:
                 raise InputError(f"{p}: needed module is for target {mod.target}, not "

@@ -236,6 +236,7 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         warnings = [line for line in stderr.splitlines()
                     if "warning" in line and not _BENIGN.search(line)]
         resident = read_resident(tmp_out, profile)
+        resident.path = str(output)   # messages name the output, not the temporary file
         if entry not in resident.symbols:
             raise LinkError(f"resident has no entry symbol '{entry}': define {entry}() in the "
                             "resident's sources")
@@ -256,7 +257,6 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                 "providing module to the importing module's needs", missing)
         dup = [w for w in warnings if "also defines" in w]
         if strict and dup:
-            raise LinkError("--strict: " + "; ".join(dup))
+            raise LinkError("strict mode (--strict, GAMEVM_STRICT): " + "; ".join(dup))
         atomic_write(output, tmp_out.read_bytes())
-    resident.path = str(output)
     return ResidentResult(output, resident, sorted(forced), warnings)

@@ -163,3 +163,23 @@ def test_usage_errors_exit_2_without_traceback(build):
 def test_python_m_and_console_script_agree():
     proc = run_gamevm("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("gamevm ")
+
+
+def test_warning_names_the_output_not_a_temporary_file(build, target):
+    from gamevm_build.resident import build_resident
+    kernel = build.obj("kernel.c", "__attribute__((noinline)) int k_add(int a, int b){ return a + b; }\n"
+                                   "int r; void _start(void){ r = k_add(1, 2); for(;;); }\n")
+    mod = build.tmp / "m.elf"
+    assert run_gamevm("module", "-t", target, "-o", mod,
+                      build.source("m.c", "int k_add(int a, int b){ return a - b; }\n")).returncode == 0
+    out = build.tmp / "out" / "kernel.elf"
+    result = build_resident(target, [kernel], out, modules=[mod])
+    assert result.warnings == [f"module 'm' defines 'k_add', which the resident ({out}) also "
+                               "defines: the module will use its own copy (a second copy of the runtime?)"]
+
+
+def test_missing_needed_module_file_is_an_error(build, target):
+    src = build.source("m.c", "int f(void){ return 1; }\n")
+    proc = run_gamevm("module", "-t", target, "-o", build.tmp / "m.elf", "--needs",
+                      build.tmp / "physic.elf", src)
+    assert proc.returncode == 2 and "needed module" in proc.stderr and "physic.elf" in proc.stderr
