@@ -1,0 +1,48 @@
+"""Compiling command-line inputs (shared by ``gamevm module`` and ``gamevm resident``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SOURCE_SUFFIXES = (".c", ".s", ".S")
+INPUT_SUFFIXES = SOURCE_SUFFIXES + (".o", ".a", ".obj")
+
+
+def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[str],
+                   include_dirs: list[str], resident: bool = False) -> list[str]:
+    """Compile sources among ``inputs`` with the profile's toolchain; keep .o/.a as given."""
+    from ..toolchain import find_toolchain
+
+    out = []
+    tc = None
+    flags = list(extra) + (["-ffunction-sections", "-fdata-sections"] if resident else [])
+    for i, item in enumerate(inputs):
+        p = Path(item)
+        if p.suffix in SOURCE_SUFFIXES:
+            if not p.is_file():
+                raise ConfigError(f"{p}: source file not found")
+            tc = tc or find_toolchain(target)
+            obj = workdir / f"{i:04d}_{p.stem}.o"
+            tc.compile(p, obj, extra_flags=flags, include_dirs=include_dirs)
+            out.append(str(obj))
+        elif p.suffix in (".o", ".a", ".obj"):
+            if not p.is_file():
+                raise ConfigError(f"{p}: input file not found")
+            out.append(str(p))
+        else:
+            raise ConfigError(f"{p}: unknown input type '{p.suffix}' (expected .c, .s, .S, .o or .a)")
+    return out
+
+
+def add_build_options(sp, targets: str, target_type) -> None:
+    """Options common to the commands that compile and link (module, resident)."""
+    sp.add_argument("-t", "--target", required=True, type=target_type, help=f"console: {targets}")
+    sp.add_argument("-o", "--output", required=True, help="file to write")
+    sp.add_argument("-I", "--include", action="append", default=[], metavar="DIR",
+                    help="include directory for C sources")
+    sp.add_argument("--cflags", action="append", default=[], metavar="FLAG",
+                    help="extra compiler flag (repeatable), e.g. --cflags=-O1")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument("inputs", nargs="*", metavar="INPUT", help=".c .s .S .o .a files")

@@ -1,0 +1,39 @@
+"""``gamevm resident``: link the resident kernel at its fixed base (docs/cli.md)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from ._build import add_build_options, compile_inputs
+
+
+def run(args) -> int:
+    from ..resident import build_resident
+
+    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp:
+        objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
+                              resident=True)
+        result = build_resident(args.target, objs, args.output, base=args.base,
+                                modules=args.modules, strict=args.strict, entry=args.entry)
+    for w in result.warnings:
+        print(f"gamevm: warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        r = result.resident
+        print(f"{args.output}: resident for {args.target} at 0x{min(s[0] for s in r.segments):08x}"
+              f"-0x{r.end:08x}, {len(r.symbols)} global symbols, {len(result.forced)} kept for "
+              "modules")
+    return 0
+
+
+def register(sub, cli) -> None:
+    r = sub.add_parser("resident", help="link the resident kernel at its fixed base")
+    add_build_options(r, cli.targets_help(), cli.target_type)
+    r.add_argument("--base", type=cli.parse_int, help="link address (default: profile's)")
+    r.add_argument("--modules", nargs="+", default=[], metavar="MODULE",
+                   help="modules whose imports the resident must provide")
+    r.add_argument("--strict", action="store_true",
+                   help="error when a module redefines a resident global")
+    r.add_argument("--entry", default="_start", help="entry symbol (default _start)")
+    r.set_defaults(func=run, list_options=("modules",))
