@@ -85,3 +85,34 @@ def location(obj: str | None = None, section: str | None = None, offset: int | N
     if symbol:
         text += f" (symbol '{symbol}')"
     return text
+
+
+class EmulationError(GameVMError):
+    """Running target code in the emulator failed (bad address, budget, misuse).
+
+    Raised by :mod:`gamevm_build.emu` for host-side misuse too, e.g. reading an
+    address no RAM view covers.
+    """
+
+
+class EmulationFault(EmulationError):
+    """The emulated CPU faulted: unmapped access, unhandled trap or CPU exception.
+
+    ``report`` is a :class:`gamevm_build.emu.fault.FaultReport` (address, access
+    kind, pc, ra, symbolized); the message is its text.
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+class EmulationTimeout(EmulationError):
+    """A call ran out of its instruction budget (an endless loop, most likely)."""
+
+    def __init__(self, message: str, *, function: int | None = None, budget: int | None = None,
+                 pc: int | None = None):
+        super().__init__(message)
+        self.function = function
+        self.budget = budget
+        self.pc = pc

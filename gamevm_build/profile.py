@@ -72,6 +72,7 @@ class Profile:
     debian_package: str
     cflags: tuple[str, ...]
     asflags: tuple[str, ...]
+    runtime: tuple[str, ...] = ()
     source: Path = field(compare=False, default=Path())
 
     @property
@@ -152,6 +153,7 @@ def _parse_profile(path: Path) -> Profile:
         debian_package=tc.get("debian_package", ""),
         cflags=tuple(tc.get("cflags", ())),
         asflags=tuple(tc.get("asflags", ())),
+        runtime=tuple(tc.get("runtime", ())),
         source=path,
     )
 

@@ -167,6 +167,74 @@ _BENIGN = re.compile(r"linking abicalls files with non-abicalls files|"
                      r"uses -m(soft|hard)-float.*libgcc\.a")
 
 
+RUNTIME_DIR = Path(__file__).with_name("runtime")
+
+
+def compile_runtime(profile: Profile, tc: Toolchain, workdir: Path) -> list[Path]:
+    """Compile the profile's runtime helpers (``toolchain.runtime``) for a resident link."""
+    objs = []
+    for name in profile.runtime:
+        obj = workdir / f"gamevm_runtime_{Path(name).stem}.o"
+        tc.compile(RUNTIME_DIR / name, obj, extra_flags=["-ffunction-sections"])
+        objs.append(obj)
+    return objs
+
+
+_MEMBER = re.compile(r"^(\S+\.a)\(([^)]+)\)$")
+
+
+def pulled_members(map_text: str) -> list[tuple[str, str, str]]:
+    """``(archive, member, why)`` for each archive member in a GNU ld ``-Map`` file.
+
+    ``why`` is the "file (symbol)" line ld gives as the reason it was included.
+    """
+    lines = map_text.split("\n")
+    out = []
+    try:
+        start = lines.index("Archive member included to satisfy reference by file (symbol)")
+    except ValueError:
+        return out
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if line and not line.startswith(" ") and not _MEMBER.match(line):
+            break
+        m = _MEMBER.match(line.strip()) if not line.startswith("  ") else None
+        if m:
+            why = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            out.append((m.group(1), m.group(2), why))
+    return out
+
+
+def check_pulled_members(map_text: str, profile: Profile) -> None:
+    """Fail when the link pulled archive code the console's CPU cannot run."""
+    from . import elf32
+    from .arch import get_arch
+
+    arch = get_arch(profile.arch)
+    cache: dict[str, dict[str, bytes]] = {}
+    problems = []
+    for archive, member, why in pulled_members(map_text):
+        if archive not in cache:
+            try:
+                data = Path(archive).read_bytes()
+            except OSError:
+                continue
+            cache[archive] = {m.name: m.data for m in elf32.read_archive(data, archive)}
+        body = cache[archive].get(member)
+        if body is None:
+            continue
+        problem = arch.isa_problem(elf32.parse(body, f"{archive}({member})", want_symbols=False),
+                                   profile)
+        if problem:
+            problems.append(f"  {Path(archive).name}({member}), pulled in by {why}: {problem}")
+    if problems:
+        raise LinkError(
+            "the resident would contain library code the console cannot execute:\n"
+            + "\n".join(problems) + "\nprovide these functions in the resident's own sources "
+            "(compiled with the profile's flags), or use a toolchain whose libgcc is built for "
+            f"this CPU ({', '.join(profile.toolchain_prefixes[:-1])})")
+
+
 @dataclass
 class ResidentResult:
     output: Path
@@ -176,7 +244,7 @@ class ResidentResult:
 
 
 def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
-                   strict: bool = False, entry: str = "_start",
+                   strict: bool = False, entry: str = "_start", keep=(),
                    toolchain: Toolchain | None = None, ldflags=()) -> ResidentResult:
     """Link the resident kernel at ``base`` with the target toolchain and libgcc.
 
@@ -196,6 +264,9 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         any import nobody provides fails the build naming module and symbol.
     strict : bool
         Make "module redefines a resident global" an error instead of a warning.
+    keep : list of str
+        More symbols to keep through ``--gc-sections`` (functions only the host
+        or modules not listed in ``modules`` call); each must be defined.
 
     Raises
     ------
@@ -217,6 +288,7 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         for dep in _needed_closure(m, by_name):
             from_needs |= set(dep.exports)
         forced |= {n for n in m.imports if n not in from_needs}
+    forced |= set(keep)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".gamevm-resident-", dir=output.parent) as tmp:
@@ -224,19 +296,29 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         script.write_text(LINKER_SCRIPT.format(target=profile.name, arch=profile.arch,
                                                entry=entry, base=base))
         tmp_out = Path(tmp) / output.name
+        link_map = Path(tmp) / "resident.map"
+        runtime = compile_runtime(profile, tc, Path(tmp))
         cmd = [tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
                f"-Wl,-T,{script}", "-Wl,--gc-sections", "-Wl,--build-id=none",
                # -n: no page alignment, so nothing (not even ELF headers) loads below base
-               "-Wl,-n",
+               "-Wl,-n", f"-Wl,-Map,{link_map}",
+               # ld refuses Debian's mips32r2 libgcc next to older-ISA objects outright;
+               # we check every member it pulls ourselves (check_pulled_members), with a
+               # message that says what to do
+               "-Wl,--no-warn-mismatch",
                *(f"-Wl,--undefined={s}" for s in sorted(forced)),
-               *map(str, inputs), "-lgcc", *ldflags, "-o", str(tmp_out)]
+               *map(str, inputs), *map(str, runtime), "-lgcc", *ldflags, "-o", str(tmp_out)]
         stderr = run(cmd, check=False)
         if not tmp_out.exists():
             raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
+        check_pulled_members(link_map.read_text(), profile)
         warnings = [line for line in stderr.splitlines()
                     if "warning" in line and not _BENIGN.search(line)]
         resident = read_resident(tmp_out, profile)
         resident.path = str(output)   # messages name the output, not the temporary file
+        unkept = sorted(set(keep) - set(resident.symbols))
+        if unkept:
+            raise LinkError(f"--keep names symbols the resident does not define: {', '.join(unkept)}")
         if entry not in resident.symbols:
             raise LinkError(f"resident has no entry symbol '{entry}': define {entry}() in the "
                             "resident's sources")

@@ -89,6 +89,14 @@ class Arch:
     def check_object(self, elf, profile) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def isa_problem(self, elf, profile) -> str | None:
+        """Why the profile's CPU cannot run the object's instruction set (None: it can).
+
+        Used on every archive member a resident link pulls in, since toolchain
+        libraries (Debian's libgcc) may be built for a newer CPU than the console's.
+        """
+        return None
+
     def rel_addends(self, elf, section, relocs, read_word) -> list[int]:
         """Addends of a SHT_REL section's entries (in entry order)."""
         out = []

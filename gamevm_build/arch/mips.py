@@ -164,11 +164,10 @@ class MipsArch(Arch):
         if flags & self.EF_MIPS_ABI2 or abi not in (0, self.E_MIPS_ABI_O32):
             raise InputError(f"{elf.name}: not an o32 object (e_flags 0x{flags:08x}); "
                              f"target {profile.name} uses the o32 ABI: compile with -mabi=32")
-        arch_name, level = self.ARCH_LEVELS.get(flags >> 28, (f"arch {flags >> 28}", 999))
-        if level > profile.isa_max:
-            raise InputError(
-                f"{elf.name}: built for {arch_name}, which the {profile.cpu_name} of target "
-                f"{profile.name} cannot run; compile with {self.MARCH_HINT.get(profile.name, 'the profile flags')}")
+        problem = self.isa_problem(elf, profile)
+        if problem:
+            raise InputError(f"{elf.name}: {problem}; compile with "
+                             f"{self.MARCH_HINT.get(profile.name, 'the profile flags')}")
         fp = self.fp_abi(elf)
         if fp is not None and fp != 0:
             soft = fp == 3
@@ -177,6 +176,13 @@ class MipsArch(Arch):
                 raise InputError(
                     f"{elf.name}: uses {self.FP_ABI.get(fp, fp)} float ABI but target "
                     f"{profile.name} is {profile.float_abi}-float; compile with {want}")
+
+    def isa_problem(self, elf, profile) -> str | None:
+        """Why the profile's CPU cannot run ``elf``'s instruction set, or None."""
+        arch_name, level = self.ARCH_LEVELS.get(elf.e_flags >> 28, (f"arch {elf.e_flags >> 28}", 999))
+        if level > profile.isa_max:
+            return f"built for {arch_name}, which the {profile.cpu_name} of target {profile.name} cannot run"
+        return None
 
     @staticmethod
     def fp_abi(elf) -> int | None:

@@ -17,7 +17,8 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[st
 
     out = []
     tc = None
-    flags = list(extra) + (["-ffunction-sections", "-fdata-sections"] if resident else [])
+    # the user's flags last, so they can override ours (e.g. -fno-function-sections)
+    flags = (["-ffunction-sections", "-fdata-sections"] if resident else []) + list(extra)
     for i, item in enumerate(inputs):
         p = Path(item)
         if p.suffix in SOURCE_SUFFIXES:

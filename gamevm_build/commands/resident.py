@@ -16,7 +16,8 @@ def run(args) -> int:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
                               resident=True)
         result = build_resident(args.target, objs, args.output, base=args.base,
-                                modules=args.modules, strict=args.strict, entry=args.entry)
+                                modules=args.modules, strict=args.strict, entry=args.entry,
+                                keep=args.keep)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     if not args.quiet:
@@ -36,4 +37,6 @@ def register(sub, cli) -> None:
     r.add_argument("--strict", action="store_true",
                    help="error when a module redefines a resident global")
     r.add_argument("--entry", default="_start", help="entry symbol (default _start)")
+    r.add_argument("--keep", action="append", default=[], metavar="SYMBOL",
+                   help="keep this symbol through --gc-sections (repeatable)")
     r.set_defaults(func=run, list_options=("modules",))

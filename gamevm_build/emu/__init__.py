@@ -1,0 +1,14 @@
+"""Emulator-backed execution of target code: a console's CPU and RAM in unicorn.
+
+:class:`~gamevm_build.emu.machine.Machine` is built from a target profile,
+loads statically linked executables and calls their functions with the
+target's C calling convention; faults and runaway loops become
+:class:`~gamevm_build.errors.EmulationFault` (with a
+:class:`~gamevm_build.emu.fault.FaultReport`) and
+:class:`~gamevm_build.errors.EmulationTimeout`.
+"""
+
+from .fault import FaultReport
+from .machine import DEFAULT_BUDGET, Machine
+
+__all__ = ["DEFAULT_BUDGET", "FaultReport", "Machine"]

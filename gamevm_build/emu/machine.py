@@ -1,0 +1,543 @@
+"""An emulated console CPU + RAM (unicorn) built from a target profile.
+
+Typical use::
+
+    m = Machine("psx")
+    syms = m.load_elf("game.elf")
+    m.call(syms["add"], 2, -3)            # -> 0xffffffff
+    m.call("str_len", m.alloc_string("hello"))
+
+Memory layout a machine adds to the profile's RAM (all inside main RAM, below
+``profile.stack_top``):
+
+* the stack: ``STACK_SIZE`` bytes ending at ``stack_top`` (rounded down to 8);
+* the scratch area: ``SCRATCH_SIZE`` bytes just below the stack, handed out
+  upwards by :meth:`Machine.alloc` / :meth:`Machine.alloc_string` and reset by
+  :meth:`Machine.reset_scratch`;
+* the host-return address :data:`SENTINEL` (outside RAM, see
+  :mod:`.memory`): ``call`` sets ``ra`` to it and ``emu_start(until=...)``
+  stops there.
+
+Notes on unicorn 2.1.4 (MIPS) that shaped this module, all exercised by
+``tests/test_emu_machine.py``:
+
+* After ``syscall`` the interrupt hook sees ``pc`` = syscall + 4.  For every
+  other CPU exception (``break``, ``teq``, overflow, reserved instruction,
+  address error, TLB miss) it sees a stale ``pc`` (the one after the last
+  ``syscall``, or 0): unicorn applies its syscall fix-up (PR #1098) to all
+  exceptions.  The faulting instruction is found from the last translation
+  block entered instead (:mod:`.locate`).  Writing ``pc`` in the hook resumes
+  there.
+* A run that stops between a branch and its delay slot (a fault in the slot,
+  the budget running out) leaves QEMU's "in delay slot" flag set, and the
+  next run's first instruction executes as a delay slot (a ``jr`` there is a
+  reserved instruction).  Each call therefore restores a saved CPU context.
+* An instruction fetch from unbacked memory aborts a translation and leaves
+  unicorn's TCG state dangling: the next translation of new code segfaults
+  (unicorn issue #2339/#2134).  After such a fault the machine rebuilds its
+  engine (memory copied over) before the next call.
+* Instruction budget: ``emu_start(count=...)`` counts in C.  Measured on
+  ``fib(25)`` (2.4M instructions of compiled C): 0.016 s unbudgeted, 0.023 s
+  with ``count``, 0.155 s counting block sizes in a Python ``UC_HOOK_BLOCK``
+  (~0.35 us per block; on a 2-instruction loop 50x slower than ``count``).
+  The budget is therefore ``count``.  The block hook runs only with
+  ``track_blocks=True`` (the default), to locate exceptions.
+* Host ``mem_write`` does not invalidate translated code, so every host write
+  drops the translation blocks of what it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import unicorn
+
+from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
+from ..profile import Profile, load_profile
+from . import locate, mips
+from .elfimage import ElfImage, Symbolizer, read_elf
+from .fault import FaultReport
+from .memory import PAGE, SENTINEL, SENTINEL_PHYS, AddressSpace, cpu_physical
+
+__all__ = ["DEFAULT_BUDGET", "SCRATCH_SIZE", "SENTINEL", "STACK_SIZE", "Machine", "TrapHandler"]
+
+MASK32 = 0xFFFFFFFF
+#: Instructions one :meth:`Machine.call` may run unless told otherwise.
+DEFAULT_BUDGET = 5_000_000
+#: Bytes of stack below ``profile.stack_top``.
+STACK_SIZE = 0x10000
+#: Bytes of scratch area just below the stack (see :meth:`Machine.alloc`).
+SCRATCH_SIZE = 0x10000
+
+_UNMAPPED_ACCESS = {
+    unicorn.UC_MEM_READ_UNMAPPED: "read",
+    unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+    unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
+}
+
+#: Trap handler: ``handler(machine, kind, code)``; kind is ``"syscall"`` or
+#: ``"break"``.  Return ``NotImplemented`` to pass the trap to the next handler.
+TrapHandler = Callable[["Machine", str, int], object]
+
+
+def _unicorn_constant(name: str, profile: Profile) -> int:
+    for module in (unicorn, getattr(unicorn, f"{profile.arch}_const", None)):
+        if module is not None and hasattr(module, name):
+            return getattr(module, name)
+    raise ConfigError(f"{profile.source}: [cpu] names unknown unicorn constant '{name}'")
+
+
+class Machine:
+    """One emulated console: CPU, RAM views, loaded executables, trap handlers.
+
+    Parameters
+    ----------
+    target
+        Profile name (``"psx"``, ``"n64"``) or a :class:`Profile`.
+    expansion
+        Give RAM regions their ``expansion_size`` (N64 Expansion Pak).
+    null_guard
+        Size of the faulting guard at virtual address 0 (default one page).
+    track_blocks
+        Track the last translation block entered (a Python ``UC_HOOK_BLOCK``),
+        needed to locate ``break`` and the CPU exceptions that unicorn
+        misreports.  ``False`` runs compiled code ~6x faster, but ``break``
+        then faults instead of reaching trap handlers, and exception reports
+        lack the pc.
+
+    Attributes
+    ----------
+    profile : Profile
+    uc : unicorn.Uc
+        The engine, for what this class does not wrap (replaced after a fetch
+        fault; do not keep references).
+    symbols : dict[str, int]
+        Symbols of every executable loaded, later loads winning.
+    symbolizer : callable or None
+        ``addr -> str | None`` naming addresses in fault reports (``"fn+0x10"``);
+        defaults to the nearest preceding symbol of the loaded executables.
+    stack_top, scratch_base, scratch_end : int
+        The stack and scratch area (see the module docstring).
+    """
+
+    def __init__(self, target: str | Profile, *, expansion: bool = False,
+                 null_guard: int = PAGE, track_blocks: bool = True):
+        self.profile = profile = load_profile(target)
+        if profile.arch != "mips" or profile.abi != "o32":
+            raise ConfigError(f"{profile.source}: the emulator runs MIPS o32 targets only, "
+                              f"not {profile.arch} {profile.abi}")
+        self._arch = _unicorn_constant(profile.unicorn_arch, profile)
+        self._mode = 0
+        for name in profile.unicorn_mode:
+            self._mode |= _unicorn_constant(name, profile)
+        if bool(self._mode & unicorn.UC_MODE_BIG_ENDIAN) != profile.big_endian:
+            raise ConfigError(f"{profile.source}: [cpu] unicorn_mode disagrees with "
+                              f"[elf] endian = '{profile.endian}'")
+        self._cpu_model = _unicorn_constant(profile.unicorn_cpu, profile)
+        self._byteorder = profile.byteorder
+        self.space = AddressSpace(profile, expansion=expansion, null_guard=null_guard)
+        self.track_blocks = track_blocks
+
+        self.stack_top = profile.stack_top & ~7
+        self.scratch_end = self.stack_top - STACK_SIZE
+        self.scratch_base = self.scratch_end - SCRATCH_SIZE
+        if self.space.translate(self.scratch_base, self.stack_top - self.scratch_base) is None:
+            raise ConfigError(f"{profile.source}: stack_top 0x{profile.stack_top:08x} leaves no "
+                              f"room for {STACK_SIZE + SCRATCH_SIZE:#x} bytes of stack and "
+                              "scratch inside one RAM view")
+        self._scratch_next = self.scratch_base
+
+        self.symbols: dict[str, int] = {}
+        self._symbols = Symbolizer()
+        self.symbolizer: Callable[[int], str | None] | None = self._symbols
+        self._trap_handlers: list[TrapHandler] = []
+        self._gp = 0
+
+        self._running = False
+        self._function: int | None = None
+        self._fault: FaultReport | None = None
+        self._block: tuple[int, int] | None = None
+        self._engine_suspect = False
+        self.uc = self._new_engine()
+
+    # ------------------------------------------------------------------ engine
+
+    def _new_engine(self, previous: unicorn.Uc | None = None) -> unicorn.Uc:
+        """A configured unicorn engine; RAM contents copied from ``previous``."""
+        uc = unicorn.Uc(self._arch, self._mode)
+        uc.ctl_set_cpu_model(self._cpu_model)
+        self.space.map_into(uc)
+        if previous is not None:
+            for phys, size in self.space.physical:
+                uc.mem_write(phys, bytes(previous.mem_read(phys, size)))
+        self._configure_cp0(uc)
+        self._reset_context = uc.context_save()       # see "delay slot" in the module doc
+
+        uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        if self.track_blocks:
+            uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
+        return uc
+
+    def _configure_cp0(self, uc: unicorn.Uc) -> None:
+        """Run code writing the kuseg TLB entries and ``Status`` (see :mod:`.memory`).
+
+        ``Status``: ``ERL`` cleared, so kuseg goes through the TLB; ``CU1`` set
+        for hard-float targets (their first FPU instruction would otherwise
+        raise "coprocessor unusable"; soft-float targets keep it clear, so a
+        stray FPU instruction faults as on the real CPU).  Only ``tlbwi`` writes
+        TLB entries, and an ``mtc0`` to ``Status`` also makes QEMU recompute its
+        cached mode flags.
+        """
+        status = uc.reg_read(unicorn.mips_const.UC_MIPS_REG_CP0_STATUS) & ~mips.STATUS_ERL
+        if self.profile.float_abi == "hard":
+            status |= mips.STATUS_CU1
+        code = b"".join(map(self._word, mips.cp0_setup_code(self.space.tlb, status)))
+        # Run it from the sentinel's page, through kseg0, then wipe it.
+        paddr, vaddr = SENTINEL_PHYS + 0x100, 0x80000000 + SENTINEL_PHYS + 0x100
+        uc.mem_write(paddr, code)
+        uc.emu_start(vaddr, vaddr + len(code))
+        uc.mem_write(paddr, bytes(len(code)))
+        uc.ctl_flush_tb()
+
+    def _rebuild_engine(self) -> None:
+        self.uc = self._new_engine(previous=self.uc)
+        self._engine_suspect = False
+
+    # ------------------------------------------------------------------ memory
+
+    def _word(self, value: int) -> bytes:
+        return (value & MASK32).to_bytes(4, self._byteorder)
+
+    def _physical(self, addr: int, size: int) -> int:
+        paddr = self.space.translate(addr, size)
+        if paddr is None:
+            raise EmulationError(f"0x{addr & MASK32:08x}..0x{(addr + size) & MASK32:08x} is not "
+                                 f"inside one RAM view of target '{self.profile.name}'")
+        return paddr
+
+    def read(self, addr: int, size: int) -> bytes:
+        """``size`` bytes at virtual address ``addr`` (kseg0, kseg1 or another RAM view).
+
+        Raises
+        ------
+        EmulationError
+            When no single RAM view covers the whole range.
+        """
+        if size <= 0:
+            return b""
+        return bytes(self.uc.mem_read(self._physical(addr, size), size))
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Store ``data`` at virtual address ``addr``; drops stale translated code there."""
+        if not data:
+            return
+        self.uc.mem_write(self._physical(addr, len(data)), bytes(data))
+        self.invalidate_code(addr, len(data))
+
+    def read_u32(self, addr: int) -> int:
+        """The 32-bit word at ``addr`` in the target's byte order."""
+        return int.from_bytes(self.read(addr, 4), self._byteorder)
+
+    def write_u32(self, addr: int, value: int) -> None:
+        """Store ``value`` (masked to 32 bits) at ``addr`` in the target's byte order."""
+        self.write(addr, self._word(value))
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        """The NUL-terminated string at ``addr`` (without the NUL), at most ``limit`` bytes."""
+        out = bytearray()
+        while len(out) < limit:
+            here = addr + len(out)
+            chunk = self.read(here, min(64, limit - len(out), PAGE - here % PAGE))
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                return bytes(out + chunk[:nul])
+            out += chunk
+        raise EmulationError(f"no NUL within {limit} bytes of the string at 0x{addr:08x}")
+
+    def invalidate_code(self, addr: int, size: int) -> None:
+        """Drop translated code for RAM ``[addr, addr+size)`` (done by :meth:`write`).
+
+        Translations are tracked by physical page, so this covers every mirror.
+        """
+        # Unicorn translates the address as a fetch: use the kseg0 alias, which
+        # never misses the TLB (the PS1's kuseg page 0 would).
+        kseg0 = 0x80000000 | self._physical(addr, size)
+        self.uc.ctl_remove_cache(kseg0, kseg0 + size)
+
+    # ------------------------------------------------------------ scratch area
+
+    def alloc(self, size: int, align: int = 8) -> int:
+        """Reserve ``size`` zeroed bytes in the scratch area; return their address.
+
+        Raises
+        ------
+        EmulationError
+            When the scratch area (``SCRATCH_SIZE`` bytes) is full; see
+            :meth:`reset_scratch`.
+        """
+        addr = (self._scratch_next + align - 1) & -align
+        if addr + size > self.scratch_end:
+            raise EmulationError(f"scratch area full: cannot allocate {size} bytes "
+                                 f"({self.scratch_end - self._scratch_next} of {SCRATCH_SIZE} left)"
+                                 "; call reset_scratch() between uses")
+        self._scratch_next = addr + size
+        self.write(addr, bytes(size))
+        return addr
+
+    def alloc_string(self, s: str | bytes) -> int:
+        """Copy ``s`` (str: UTF-8) and a NUL into the scratch area; return its address."""
+        data = s.encode() if isinstance(s, str) else bytes(s)
+        addr = self.alloc(len(data) + 1, align=4)
+        self.write(addr, data + b"\0")
+        return addr
+
+    def reset_scratch(self) -> None:
+        """Make the whole scratch area available again."""
+        self._scratch_next = self.scratch_base
+
+    # --------------------------------------------------------------- registers
+
+    def reg(self, name: str) -> int:
+        """Register ``name`` (``"v0"``, ``"$a1"``, ``"sp"``, ``"pc"``) as unsigned 32-bit."""
+        return self.uc.reg_read(mips.register_id(name)) & MASK32
+
+    def set_reg(self, name: str, value: int) -> None:
+        """Set register ``name``; negative values are stored as two's complement."""
+        self.uc.reg_write(mips.register_id(name), value & MASK32)
+
+    # ------------------------------------------------------------- executables
+
+    def load_elf(self, path: str | os.PathLike) -> dict[str, int]:
+        """Load a statically linked executable's ``PT_LOAD`` segments that lie in RAM.
+
+        Segments wholly outside RAM (binutils' ``.MIPS.abiflags`` segment at
+        ``0x00400000``) are skipped; ``.bss`` is zero-filled.  ``$gp`` is set
+        from ``_gp`` if defined.
+
+        Returns
+        -------
+        dict[str, int]
+            The executable's symbols, ``{name: 32-bit address}``.
+
+        Raises
+        ------
+        InputError
+            Not an executable for this target.
+        EmulationError
+            A segment lies partly outside RAM, or over the stack/scratch area.
+        """
+        image = read_elf(path, self.profile)
+        for seg in image.segments:
+            self._load_segment(image, seg.vaddr, seg.data)
+        self._symbols.add(image)
+        self.symbols.update(image.symbols)
+        if "_gp" in image.symbols:
+            self._gp = image.symbols["_gp"]
+        return dict(image.symbols)
+
+    def _load_segment(self, image: ElfImage, vaddr: int, data: bytes) -> None:
+        end = vaddr + len(data)
+        paddr = self.space.translate(vaddr, len(data))
+        if paddr is None:
+            if self.space.view_for(vaddr) or self.space.view_for(end - 1):
+                raise EmulationError(f"{image.path}: segment 0x{vaddr:08x}..0x{end:08x} "
+                                     "extends past the end of RAM")
+            return
+        reserved = self.space.translate(self.scratch_base)
+        if paddr < reserved + (self.stack_top - self.scratch_base) and paddr + len(data) > reserved:
+            raise EmulationError(f"{image.path}: segment 0x{vaddr:08x}..0x{end:08x} overlaps the "
+                                 f"emulator's scratch area and stack 0x{self.scratch_base:08x}.."
+                                 f"0x{self.stack_top:08x}")
+        self.write(vaddr, data)
+
+    def symbolize(self, addr: int | None) -> str | None:
+        """Name of ``addr`` from :attr:`symbolizer` (None when unknown)."""
+        if addr is None:
+            return None
+        if addr == SENTINEL:
+            return "return to host"
+        if self.symbolizer is None:
+            return None
+        return self.symbolizer(addr) or None
+
+    # ------------------------------------------------------------------- traps
+
+    def on_trap(self, handler: TrapHandler) -> TrapHandler:
+        """Register ``handler(machine, kind, code)`` for ``syscall`` and ``break``.
+
+        ``kind`` is ``"syscall"`` or ``"break"``; ``code`` is the instruction's
+        20-bit code field (``syscall 0x42`` -> 0x42; gas encodes ``break a, b``
+        as ``a << 10 | b``, so ``break 7`` -> 0x1c00).  Handlers run in
+        registration order; one that returns ``NotImplemented`` passes the
+        trap on.  A handler may read and set registers and memory; once one
+        returns, execution resumes after the trap instruction (traps in branch
+        delay slots are not supported).  A trap nobody handles is an
+        :class:`EmulationFault`; an exception a handler raises aborts the call
+        and propagates.  Usable as a decorator.
+        """
+        self._trap_handlers.append(handler)
+        return handler
+
+    # ------------------------------------------------------------------- calls
+
+    def call(self, function: int | str, *args: int, max_instructions: int = DEFAULT_BUDGET) -> int:
+        """Call ``function`` (address or symbol) with the o32 convention; return ``v0``.
+
+        The first four arguments go in ``a0``-``a3``, the rest on the stack at
+        ``sp+16`` and up (the caller's 16-byte home area comes first); ``sp``
+        starts 8-byte aligned at the stack top.  Arguments are masked to 32
+        bits, so negative ints work.  Memory persists between calls; every
+        call starts from the same CPU state.
+
+        Returns
+        -------
+        int
+            ``v0`` as an unsigned 32-bit value.
+
+        Raises
+        ------
+        EmulationFault
+            Unmapped access, unhandled trap or CPU exception; ``.report`` tells
+            where.
+        EmulationTimeout
+            More than ``max_instructions`` instructions ran.
+        """
+        if self._running:
+            raise EmulationError("Machine.call cannot be nested (called from a trap handler?)")
+        if max_instructions < 1:
+            raise EmulationError(f"max_instructions must be positive, not {max_instructions}")
+        addr = self._resolve(function)
+        if self._engine_suspect:
+            self._rebuild_engine()
+        self.uc.context_restore(self._reset_context)
+        stack_args = args[4:]
+        sp = self.stack_top - ((16 + 4 * len(stack_args) + 7) & ~7)
+        for i, value in enumerate(stack_args):
+            self.write_u32(sp + 16 + 4 * i, value)
+        for name, value in zip(mips.ARG_REGISTERS, args):
+            self.set_reg(name, value)
+        self.set_reg("sp", sp)
+        self.set_reg("ra", SENTINEL)
+        self.set_reg("t9", addr)       # PIC (abicalls) callees derive $gp from $t9
+        self.set_reg("gp", self._gp)
+
+        self._fault, self._block, self._function = None, None, addr
+        self._running = True
+        try:
+            self.uc.emu_start(addr, SENTINEL, count=max_instructions)
+        except unicorn.UcError as exc:
+            if self._fault is None:
+                self._engine_suspect = True
+                self._fault = self._report(f"unicorn error ({exc})", None, None,
+                                           pc=self.reg("pc"), pc_exact=False)
+        finally:
+            self._running = False
+        if self._fault is not None:
+            raise EmulationFault(f"emulated CPU fault: {self._fault}", self._fault)
+        pc = self.reg("pc")
+        if pc != SENTINEL:
+            raise EmulationTimeout(
+                f"call to {self._describe(addr)} did not return within its budget of "
+                f"{max_instructions} instructions (stopped at pc {self._describe(pc)}); an "
+                "endless loop?  Pass a larger max_instructions if the work is legitimately long",
+                function=addr, budget=max_instructions, pc=pc)
+        return self.reg("v0")
+
+    def _resolve(self, function: int | str) -> int:
+        if isinstance(function, str):
+            try:
+                return self.symbols[function]
+            except KeyError:
+                raise EmulationError(f"no symbol '{function}' in the loaded executables") from None
+        return function & MASK32
+
+    def _describe(self, addr: int) -> str:
+        symbol = self.symbolize(addr)
+        return f"0x{addr:08x}" + (f" <{symbol}>" if symbol else "")
+
+    # ------------------------------------------------------------------- hooks
+
+    def _record(self, report: FaultReport) -> None:
+        if self._fault is None:            # the first fault is the one to explain
+            self._fault = report
+        self.uc.emu_stop()
+
+    def _on_block(self, uc, address, size, _user_data):
+        self._block = (address, size)
+
+    def _on_unmapped(self, uc, access, paddr, size, _value, _user_data):
+        kind = _UNMAPPED_ACCESS.get(access, "access")
+        pc = self.reg("pc")
+        vaddr, detail = pc, ""
+        if kind == "fetch":
+            self._engine_suspect = True   # the aborted translation poisons the engine
+        else:
+            # The hook gets the physical address; the instruction gives the virtual one.
+            operand = mips.memory_operand(self._word_at(pc) or 0)
+            vaddr = None if operand is None else (self.reg(str(operand[2])) + operand[3]) & MASK32
+            if vaddr is None or cpu_physical(vaddr) != paddr:
+                vaddr, detail = None, f"physical address 0x{paddr:08x}"
+        self._fault = self._fault or self._report("unmapped address", kind, vaddr, pc=pc,
+                                                  size=size, detail=detail)
+        return False
+
+    def _on_interrupt(self, uc, intno, _user_data):
+        # An exception escaping here (from a trap handler) is kept by unicorn's
+        # Python binding, which stops emulation and re-raises it from emu_start.
+        if intno == mips.EXCP_SYSCALL:
+            pc, exact = (self.reg("pc") - 4) & MASK32, True    # unicorn got this one right
+        else:
+            pc, exact = locate.exception_pc(intno, self._block, self._word_at)
+        cause = mips.EXCEPTION_NAMES.get(intno, f"CPU exception {intno}")
+        word = self._word_at(pc) if pc is not None else None
+        if intno in (mips.EXCP_SYSCALL, mips.EXCP_BREAK) and exact and word is not None:
+            self._trap(intno, cause, pc, word)
+            return
+        fault = None
+        if intno in (mips.EXCP_ADEL, mips.EXCP_ADES, mips.EXCP_TLBL, mips.EXCP_TLBS):
+            fault = locate.memory_fault(intno, self._block, self._word_at,
+                                        lambda n: self.reg(str(n)), self.space.cpu_reaches)
+        if fault is None:
+            detail = "" if pc is not None else "pc unknown: enable track_blocks"
+            self._record(self._report(cause, None, None, pc=pc, pc_exact=exact, detail=detail))
+            return
+        self._engine_suspect |= fault.access == "fetch"
+        cause = "unaligned address" if intno in (mips.EXCP_ADEL, mips.EXCP_ADES) \
+            else "unmapped address"
+        # A fetch's pc is its address; a load/store's was inferred from the block.
+        self._record(self._report(cause, fault.access, fault.address, pc=fault.pc,
+                                  pc_exact=fault.access == "fetch", size=fault.size))
+
+    def _trap(self, intno: int, cause: str, pc: int, word: int) -> None:
+        detail = mips.describe_trap(word)
+        before = self._word_at(pc - 4)
+        if before is not None and mips.has_delay_slot(before):
+            self._record(self._report(cause, None, None, pc=pc,
+                                      detail=detail + " in a branch delay slot (not supported)"))
+            return
+        kind = "syscall" if intno == mips.EXCP_SYSCALL else "break"
+        for handler in self._trap_handlers:
+            if handler(self, kind, mips.trap_code(word)) is not NotImplemented:
+                self.set_reg("pc", pc + 4)
+                self._block = None          # a later exception must not blame this block
+                return
+        self._record(self._report(cause, None, None, pc=pc, detail=detail + ", no trap handler"))
+
+    def _word_at(self, addr: int) -> int | None:
+        paddr = self.space.translate(addr, 4)
+        if paddr is None:
+            return None
+        return int.from_bytes(self.uc.mem_read(paddr, 4), self._byteorder)
+
+    def _report(self, cause: str, access: str | None, address: int | None, *, pc: int | None,
+                pc_exact: bool = True, size: int | None = None, detail: str = "") -> FaultReport:
+        ra = self.reg("ra")
+        block = self._block
+        return FaultReport(
+            cause=cause, access=access, address=address, pc=pc, ra=ra, pc_exact=pc_exact,
+            size=size, detail=detail, function=self._function, block=block,
+            address_symbol=self.symbolize(address), pc_symbol=self.symbolize(pc),
+            ra_symbol=self.symbolize(ra), function_symbol=self.symbolize(self._function),
+            block_symbol=self.symbolize(block[0]) if block else None)

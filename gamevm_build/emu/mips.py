@@ -1,0 +1,181 @@
+"""MIPS facts the emulator needs: register names, CPU exception numbers, a
+little instruction decoding (trap codes, branches, memory operands) and the
+CP0 setup code a machine runs once (TLB entries, ``Status``).
+
+Only what :mod:`gamevm_build.emu.machine` uses to run o32 functions and to
+explain faults lives here; relocation arithmetic is :mod:`gamevm_build.arch.mips`.
+"""
+
+from __future__ import annotations
+
+from unicorn import mips_const as _mc
+
+MASK32 = 0xFFFFFFFF
+
+#: o32 register names -> unicorn register ids (``$``-prefixed and ``rN`` forms too).
+REGISTERS: dict[str, int] = {}
+_NAMES = ("zero at v0 v1 a0 a1 a2 a3 t0 t1 t2 t3 t4 t5 t6 t7 "
+          "s0 s1 s2 s3 s4 s5 s6 s7 t8 t9 k0 k1 gp sp fp ra").split()
+for _n, _name in enumerate(_NAMES):
+    _reg = getattr(_mc, f"UC_MIPS_REG_{_n}")
+    REGISTERS[_name] = REGISTERS[f"r{_n}"] = REGISTERS[str(_n)] = _reg
+REGISTERS["s8"] = REGISTERS["fp"]
+REGISTERS.update(pc=_mc.UC_MIPS_REG_PC, hi=_mc.UC_MIPS_REG_HI, lo=_mc.UC_MIPS_REG_LO)
+
+ARG_REGISTERS = ("a0", "a1", "a2", "a3")
+
+
+def register_id(name: str) -> int:
+    """Unicorn register id of an o32 register name (``"a0"``, ``"$sp"``, ``"r31"``, ``"pc"``)."""
+    try:
+        return REGISTERS[name.lower().lstrip("$")]
+    except KeyError:
+        raise KeyError(f"unknown MIPS register '{name}'") from None
+
+
+# QEMU's MIPS exception numbers, as unicorn passes them to UC_HOOK_INTR.
+EXCP_ADEL, EXCP_ADES = 12, 13
+EXCP_SYSCALL, EXCP_BREAK, EXCP_CPU, EXCP_RI, EXCP_OVERFLOW, EXCP_TRAP, EXCP_FPE = range(17, 24)
+EXCP_TLBL, EXCP_TLBS = 26, 27
+
+EXCEPTION_NAMES = {
+    EXCP_ADEL: "address error on load or fetch",
+    EXCP_ADES: "address error on store",
+    EXCP_SYSCALL: "syscall",
+    EXCP_BREAK: "break",
+    EXCP_CPU: "coprocessor unusable",
+    EXCP_RI: "reserved instruction",
+    EXCP_OVERFLOW: "integer overflow",
+    EXCP_TRAP: "conditional trap",
+    EXCP_FPE: "floating-point exception",
+    EXCP_TLBL: "TLB miss on load or fetch",
+    EXCP_TLBS: "TLB miss on store",
+}
+
+#: Exceptions raised while *translating* an instruction: QEMU ends the
+#: translation block there, so the faulting instruction is the block's last.
+BLOCK_ENDING_EXCEPTIONS = frozenset({EXCP_SYSCALL, EXCP_BREAK, EXCP_CPU, EXCP_RI})
+
+
+def sext16(value: int) -> int:
+    value &= 0xFFFF
+    return value - 0x10000 if value & 0x8000 else value
+
+
+def opcode(word: int) -> int:
+    return word >> 26
+
+
+def is_syscall(word: int) -> bool:
+    return opcode(word) == 0 and word & 0x3F == 0x0C
+
+
+def is_break(word: int) -> bool:
+    return opcode(word) == 0 and word & 0x3F == 0x0D
+
+
+def trap_code(word: int) -> int:
+    """The 20-bit code field (bits 6..25) of a ``syscall`` or ``break``.
+
+    gas writes ``syscall n`` as ``n`` but ``break a, b`` as ``a << 10 | b``, so
+    ``break 7`` (gcc's divide-by-zero check) has code ``7 << 10``.
+    """
+    return (word >> 6) & 0xFFFFF
+
+
+def describe_trap(word: int) -> str:
+    """``syscall 0x42`` / ``break 7`` / ``break 1, 2``, as objdump prints them."""
+    code = trap_code(word)
+    if is_syscall(word):
+        return f"syscall 0x{code:x}"
+    hi, lo = code >> 10, code & 0x3FF
+    return f"break {hi}" + (f", {lo}" if lo else "")
+
+
+def has_delay_slot(word: int) -> bool:
+    """True for branches and jumps (the next instruction is their delay slot)."""
+    op = opcode(word)
+    if op == 0:
+        return word & 0x3F in (0x08, 0x09)                     # jr, jalr
+    if op == 1:
+        return (word >> 16) & 0x1F in (0x00, 0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13)
+    if op in (0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x14, 0x15, 0x16, 0x17):
+        return True
+    if op in (0x10, 0x11, 0x12):                                # bc0/bc1/bc2
+        return (word >> 21) & 0x1F == 0x08
+    return False
+
+
+# opcode -> (access, size) of loads and stores; lwl/lwr/swl/swr never fault on alignment.
+_MEMORY_OPS = {
+    0x20: ("read", 1), 0x21: ("read", 2), 0x23: ("read", 4), 0x24: ("read", 1),
+    0x25: ("read", 2), 0x27: ("read", 4), 0x30: ("read", 4), 0x31: ("read", 4),
+    0x35: ("read", 8), 0x37: ("read", 8),
+    0x28: ("write", 1), 0x29: ("write", 2), 0x2B: ("write", 4), 0x38: ("write", 4),
+    0x39: ("write", 4), 0x3D: ("write", 8), 0x3F: ("write", 8),
+}
+
+
+def memory_operand(word: int) -> tuple[str, int, int, int] | None:
+    """``(access, size, base_register_number, offset)`` of a load/store, else None."""
+    op = _MEMORY_OPS.get(opcode(word))
+    if op is None:
+        return None
+    return op[0], op[1], (word >> 21) & 0x1F, sext16(word)
+
+
+def register_jump(word: int) -> int | None:
+    """Source register number of ``jr``/``jalr``, else None."""
+    if opcode(word) == 0 and word & 0x3F in (0x08, 0x09):
+        return (word >> 21) & 0x1F
+    return None
+
+
+def is_conditional_trap(word: int) -> bool:
+    op = opcode(word)
+    if op == 0:
+        return 0x30 <= word & 0x3F <= 0x36                      # tge .. tne
+    return op == 1 and 0x08 <= (word >> 16) & 0x1F <= 0x0E      # tgei .. tnei
+
+
+def may_overflow(word: int) -> bool:
+    op = opcode(word)
+    if op == 0:
+        return word & 0x3F in (0x20, 0x22, 0x2C, 0x2E)          # add, sub, dadd, dsub
+    return op in (0x08, 0x18)                                   # addi, daddi
+
+
+# ---------------------------------------------------------------- assembling
+
+_T0 = 8
+CP0_INDEX, CP0_ENTRYLO0, CP0_ENTRYLO1, CP0_PAGEMASK, CP0_WIRED, CP0_ENTRYHI, CP0_STATUS = \
+    0, 2, 3, 5, 6, 10, 12
+STATUS_ERL = 1 << 2          # reset/error level: kuseg unmapped 1:1
+STATUS_CU1 = 1 << 29         # coprocessor 1 (FPU) usable
+
+
+def _li(reg: int, value: int) -> list[int]:
+    return [0x3C000000 | reg << 16 | (value >> 16) & 0xFFFF,            # lui
+            0x34000000 | reg << 21 | reg << 16 | value & 0xFFFF]        # ori
+
+
+def _mtc0(value: int, cp0_reg: int) -> list[int]:
+    return _li(_T0, value) + [0x40800000 | _T0 << 16 | cp0_reg << 11]
+
+
+def cp0_setup_code(tlb, status: int) -> list[int]:
+    """Instruction words writing wired TLB entries and then ``Status``.
+
+    ``tlb`` holds :class:`gamevm_build.emu.memory.TlbEntry` objects; they are
+    written at indices 0.. and made wired so a ``tlbwr`` cannot evict them.
+    """
+    code: list[int] = []
+    for index, entry in enumerate(tlb):
+        code += _mtc0(index, CP0_INDEX) + _mtc0(entry.page_mask, CP0_PAGEMASK)
+        code += _mtc0(entry.vpn2, CP0_ENTRYHI)                   # ASID 0; entries are global
+        code += _mtc0(entry.entry_lo(entry.even), CP0_ENTRYLO0)
+        code += _mtc0(entry.entry_lo(entry.odd), CP0_ENTRYLO1)
+        code.append(0x42000002)                                  # tlbwi
+    code += _mtc0(len(tlb), CP0_WIRED) + _mtc0(0, CP0_PAGEMASK) + _mtc0(0, CP0_ENTRYHI)
+    code += _mtc0(status, CP0_STATUS) + [0, 0]                   # nops: CP0 hazard
+    return code
