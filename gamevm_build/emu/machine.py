@@ -154,6 +154,12 @@ class Machine:
         self._trap_handlers: list[TrapHandler] = []
         self._gp = 0
 
+        # memory guards (see guard()): token -> (kind, pstart, pend, label); write hooks per token
+        self._guards: dict[int, tuple[str, int, int, str]] = {}
+        self._guard_hooks: dict[int, int] = {}
+        self._next_guard = 1
+        self._noexec: list[tuple[int, int, str]] = []
+
         self._running = False
         self._function: int | None = None
         self._fault: FaultReport | None = None
@@ -178,6 +184,11 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
         if self.track_blocks:
             uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
+        self._guard_hooks = {}
+        for token, (kind, pstart, pend, _label) in getattr(self, "_guards", {}).items():
+            if kind == "code":
+                self._guard_hooks[token] = uc.hook_add(
+                    unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pend - 1)
         return uc
 
     def _configure_cp0(self, uc: unicorn.Uc) -> None:
@@ -265,6 +276,67 @@ class Machine:
         # never misses the TLB (the PS1's kuseg page 0 would).
         kseg0 = 0x80000000 | self._physical(addr, size)
         self.uc.ctl_remove_cache(kseg0, kseg0 + size)
+
+    # ------------------------------------------------------------ memory guards
+
+    def guard(self, addr: int, size: int, kind: str, label: str) -> int:
+        """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
+
+        ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
+        as on a read+execute page.  ``"noexec"``: executing there faults
+        ("fetch of <label> (not executable)"), as on a read+write page or
+        freed memory.  Guards are on
+        physical RAM, so every mirror (kseg0, kseg1, kuseg) is covered.
+        Execution guards need ``track_blocks``.
+        """
+        if size <= 0:
+            return 0
+        pstart = self._physical(addr, size)
+        token = self._next_guard
+        self._next_guard += 1
+        self._guards[token] = (kind, pstart, pstart + size, label)
+        if kind == "code":
+            self._guard_hooks[token] = self.uc.hook_add(
+                unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pstart + size - 1)
+        elif kind == "noexec":
+            self._rebuild_noexec()
+        else:
+            raise EmulationError(f"unknown guard kind '{kind}' (use 'code' or 'noexec')")
+        return token
+
+    def unguard(self, token: int) -> None:
+        """Remove a guard made by :meth:`guard` (unknown tokens are ignored)."""
+        guard = self._guards.pop(token, None)
+        hook = self._guard_hooks.pop(token, None)
+        if hook is not None:
+            self.uc.hook_del(hook)
+        if guard is not None and guard[0] == "noexec":
+            self._rebuild_noexec()
+
+    def unguard_range(self, addr: int, size: int) -> None:
+        """Remove every guard overlapping ``[addr, addr+size)`` (memory being reused)."""
+        pstart = self._physical(addr, size)
+        for token, (_k, gs, ge, _l) in list(self._guards.items()):
+            if gs < pstart + size and pstart < ge:
+                self.unguard(token)
+
+    def guards(self) -> list[tuple[str, int, int, str]]:
+        """``(kind, physical start, physical end, label)`` of every guard."""
+        return sorted(self._guards.values(), key=lambda g: (g[1], g[0]))
+
+    def poison(self, addr: int, size: int, label: str) -> int:
+        """Mark freed memory: fill it with ``break`` and guard it against execution.
+
+        A call through a stale pointer then stops with "fetch of <label>"
+        (or, without block tracking, at the ``break``).
+        """
+        words = size // 4
+        self.write(addr, self._word(mips.POISON_WORD) * words + bytes(size - 4 * words))
+        return self.guard(addr, size, "noexec", label)
+
+    def _rebuild_noexec(self) -> None:
+        self._noexec = sorted((gs, ge, label) for kind, gs, ge, label in self._guards.values()
+                              if kind == "noexec")
 
     # ------------------------------------------------------------ scratch area
 
@@ -466,6 +538,28 @@ class Machine:
 
     def _on_block(self, uc, address, size, _user_data):
         self._block = (address, size)
+        if self._noexec:
+            paddr = cpu_physical(address)
+            if paddr is not None:
+                for start, end, label in self._noexec:
+                    if start <= paddr < end:
+                        self._record(self._report(
+                            f"{label} (not executable)", "fetch", address, pc=address,
+                            detail="a jump to something that is not loaded code"))
+                        return
+
+    def _on_guard_write(self, uc, access, paddr, size, value, token):
+        guard = self._guards.get(token)
+        if guard is None:
+            return
+        _kind, pstart, _pend, label = guard
+        pc = self.reg("pc")
+        operand = mips.memory_operand(self._word_at(pc) or 0)
+        vaddr = None if operand is None else (self.reg(str(operand[2])) + operand[3]) & MASK32
+        if vaddr is None or cpu_physical(vaddr) != paddr:
+            vaddr = 0x80000000 | paddr
+        self._record(self._report(f"{label} (read+execute)", "write", vaddr, pc=pc, size=size,
+                                  detail=f"value 0x{value & MASK32:x}"))
 
     def _on_unmapped(self, uc, access, paddr, size, _value, _user_data):
         kind = _UNMAPPED_ACCESS.get(access, "access")

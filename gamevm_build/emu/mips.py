@@ -179,3 +179,7 @@ def cp0_setup_code(tlb, status: int) -> list[int]:
     code += _mtc0(len(tlb), CP0_WIRED) + _mtc0(0, CP0_PAGEMASK) + _mtc0(0, CP0_ENTRYHI)
     code += _mtc0(status, CP0_STATUS) + [0, 0]                   # nops: CP0 hazard
     return code
+
+
+#: ``break 0x3ff, 0x3ff``: the fill of freed module memory (Machine.poison)
+POISON_WORD = 0x0000000D | (0xFFFFF << 6)

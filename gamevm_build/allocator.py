@@ -1,0 +1,121 @@
+"""Region-based stack allocation of module memory (seed §8 "Fragmentation").
+
+A loader on a console with 2-4 MiB of RAM cannot afford a fragmenting heap.
+Each :class:`Region` is a stack: allocations go on top, a freed block is
+marked free and the top drops back past every free block at once.  Freeing
+modules in reverse load order (the common case: leave a level, drop what it
+loaded) therefore returns every byte; freeing out of order leaves a hole only
+until everything above it is freed too.  All state changes are explicit, so a
+failed load can roll back with :meth:`Region.free` and leave the region
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import GameVMError
+
+
+class OutOfMemory(GameVMError):
+    """No region has room for a block; the message says how much is missing where."""
+
+    exit_status = 1
+
+
+@dataclass
+class Block:
+    start: int
+    size: int
+    owner: str
+    free: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass
+class Region:
+    """A named address range managed as a stack of blocks."""
+
+    name: str
+    start: int
+    size: int
+    type: str = "heap"
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    @property
+    def top(self) -> int:
+        return self.blocks[-1].end if self.blocks else self.start
+
+    @property
+    def used(self) -> int:
+        return sum(b.size for b in self.blocks if not b.free)
+
+    @property
+    def available(self) -> int:
+        return self.end - self.top
+
+    def alloc(self, size: int, align: int, owner: str) -> Block:
+        """Push a block of ``size`` bytes aligned to ``align``; OutOfMemory if it does not fit."""
+        start = -(-self.top // align) * align
+        if start + size > self.end:
+            raise OutOfMemory(
+                f"region '{self.name}' (0x{self.start:08x}-0x{self.end:08x}) has "
+                f"{max(self.end - start, 0)} bytes free at the top but '{owner}' needs {size}; "
+                "unload modules loaded after it, or give it a larger region in memoryMap")
+        block = Block(start, size, owner)
+        self.blocks.append(block)
+        return block
+
+    def free(self, block: Block) -> None:
+        """Release ``block``; the top shrinks past every trailing free block."""
+        if block not in self.blocks:
+            raise ValueError(f"block 0x{block.start:08x} ({block.owner}) is not in region {self.name}")
+        block.free = True
+        while self.blocks and self.blocks[-1].free:
+            self.blocks.pop()
+
+    def snapshot(self) -> tuple:
+        """Comparable state (for 'a failed load changes nothing' checks)."""
+        return tuple((b.start, b.size, b.owner, b.free) for b in self.blocks)
+
+
+class Allocator:
+    """The regions a loader may place modules in, tried in order."""
+
+    def __init__(self, regions: list[Region]):
+        if not regions:
+            raise GameVMError("no memory regions to load modules into")
+        self.regions = list(regions)
+
+    def region(self, name: str) -> Region:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise GameVMError(f"no memory region named '{name}' (have: "
+                          f"{', '.join(r.name for r in self.regions)})")
+
+    def alloc(self, size: int, align: int, owner: str, region: str | None = None
+              ) -> tuple[Region, Block]:
+        """Allocate in ``region`` or in the first general region with room."""
+        if region is not None:
+            r = self.region(region)
+            return r, r.alloc(size, align, owner)
+        errors = []
+        for r in self.regions:
+            if r.type == "overlay":
+                continue  # overlay regions are only used when asked for by name
+            try:
+                return r, r.alloc(size, align, owner)
+            except OutOfMemory as exc:
+                errors.append(str(exc))
+        raise OutOfMemory("; ".join(errors) or f"no general region can hold '{owner}'")
+
+    def snapshot(self) -> tuple:
+        return tuple((r.name, r.snapshot()) for r in self.regions)
