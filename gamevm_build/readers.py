@@ -106,9 +106,13 @@ class ChainReader:
         return ", then ".join(r.describe() for r in self.readers)
 
     def read(self, name: str) -> tuple[str, bytes]:
+        misses = []
         for reader in self.readers:
             try:
                 return reader.read(name)
-            except ModuleNotFound:
-                continue
-        raise ModuleNotFound(f"module '{name}' not found in {self.describe()}")
+            except ModuleNotFound as exc:
+                misses.append(str(exc))
+        if len(misses) == 1:
+            raise ModuleNotFound(misses[0])
+        raise ModuleNotFound(f"module '{name}' not found: " + "; ".join(
+            m.split(" not found in ", 1)[-1] for m in misses))
