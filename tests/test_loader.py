@@ -25,6 +25,7 @@ from gamevm_build.prelink import chain_resolver, relocate
 from test_native_diff import CALLS, build_game, host_results
 
 INCLUDE = Path(__file__).resolve().parents[1] / "gamevm_build" / "include"
+EMPTY_KERNEL = "void _start(void){ for(;;); }\n"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,19 @@ def ram(console: Console) -> bytes:
 
 def state(console: Console):
     return ram(console), console.loader.allocator.snapshot(), sorted(console.loader.loaded)
+
+
+def tiny_console(build, target, kernel_src: str, modules: dict[str, str], keep=()) -> Console:
+    """A console whose resident is ``kernel_src`` and whose search path holds ``modules``."""
+    out = build.tmp / "k.elf"
+    for name, src in modules.items():
+        proc = run_gamevm("module", "-t", target, "-o", build.tmp / f"{name}.elf",
+                          build.source(f"{name}.c", src))
+        assert proc.returncode == 0, proc.stderr
+    proc = run_gamevm("resident", "-t", target, "-o", out, build.source("k.c", kernel_src),
+                      *[f"--keep={k}" for k in keep])
+    assert proc.returncode == 0, proc.stderr
+    return Console(target, out, search_paths=[build.tmp])
 
 
 # --- results and placement ------------------------------------------------------------------
@@ -66,15 +80,11 @@ def test_placement_is_byte_identical_to_prelink(tmp_path, target):
 
 
 def test_binding_order_resident_first_then_load_order(build, target):
-    kernel = build.source("k.c", "int who(void){ return 1; }\nvoid _start(void){ for(;;); }\n")
-    out = build.tmp / "k.elf"
-    assert run_gamevm("resident", "-t", target, "-o", out, kernel, "--keep", "who").returncode == 0
-    for name, body in (("a", "int who(void){ return 2; } int only(void){ return 10; }"),
-                       ("b", "int only(void){ return 20; }"),
-                       ("c", "int who(void); int only(void);\nint ask(void){ return who() * 100 + only(); }")):
-        assert run_gamevm("module", "-t", target, "-o", build.tmp / f"{name}.elf",
-                          build.source(f"{name}.c", body + "\n")).returncode == 0
-    c = Console(target, out, search_paths=[build.tmp])
+    c = tiny_console(build, target, "int who(void){ return 1; }\nvoid _start(void){ for(;;); }\n", {
+        "a": "int who(void){ return 2; } int only(void){ return 10; }\n",
+        "b": "int only(void){ return 20; }\n",
+        "c": "int who(void); int only(void);\nint ask(void){ return who() * 100 + only(); }\n"},
+        keep=["who"])
     for name in "abc":
         c.load(name)
     assert c.call("c:ask") == 110      # resident's who() beats a's; a's only() beats b's
@@ -118,7 +128,6 @@ def test_truncated_and_corrupted_modules(game, target):
         "shoff": (data[:32] + struct.pack(e + "I", len(data) + 400) + data[36:], r"section headers"),
     }
     # a relocation offset far outside its section, and a symbol index past the table
-    rela = [i for i in range(6) if True]
     raw = bytearray(data)
     text = next(i for i in range(struct.unpack_from(e + "H", data, 48)[0])
                 if struct.unpack_from(e + "I", data, shoff + 40 * i + 4)[0] == 4)  # first SHT_RELA
@@ -164,13 +173,8 @@ def test_out_of_memory(game, target):
 
 
 def test_jump_out_of_range(build, target):
-    kernel = build.source("k.c", "int k_fn(int x){ return x + 1; }\nvoid _start(void){ for(;;); }\n")
-    out = build.tmp / "k.elf"
-    assert run_gamevm("resident", "-t", target, "-o", out, kernel, "--keep", "k_fn").returncode == 0
-    mod = build.tmp / "far.elf"
-    assert run_gamevm("module", "-t", target, "-o", mod,
-                      build.source("far.c", "int k_fn(int); int g(int x){ return k_fn(x); }\n")).returncode == 0
-    c = Console(target, out, search_paths=[build.tmp])
+    c = tiny_console(build, target, "int k_fn(int x){ return x + 1; }\nvoid _start(void){ for(;;); }\n",
+                     {"far": "int k_fn(int); int g(int x){ return k_fn(x); }\n"}, keep=["k_fn"])
     # psx: the scratchpad (0x1f800000); n64: the uncached kseg1 mirror. Both are another
     # 256 MB segment than the resident's kseg0 code, which a jal cannot reach.
     far = 0x1F800000 if target == "psx" else 0xA0300000
@@ -179,13 +183,9 @@ def test_jump_out_of_range(build, target):
 
 
 def test_failed_constructor_unwinds(build, target):
-    kernel = build.source("k.c", "void _start(void){ for(;;); }\n")
-    out = build.tmp / "k.elf"
-    assert run_gamevm("resident", "-t", target, "-o", out, kernel).returncode == 0
-    assert run_gamevm("module", "-t", target, "-o", build.tmp / "boom.elf", build.source(
-        "boom.c", "__attribute__((constructor)) static void init(void){ *(volatile int *)0x10 = 1; }\n"
-                  "int f(void){ return 1; }\n")).returncode == 0
-    c = Console(target, out, search_paths=[build.tmp])
+    c = tiny_console(build, target, EMPTY_KERNEL, {
+        "boom": "__attribute__((constructor)) static void init(void){ *(volatile int *)0x10 = 1; }\n"
+                "int f(void){ return 1; }\n"})
     expect_failure(c, "boom", TLoadStatus.lsInitFailed, r"constructor of module 'boom' failed.*write")
 
 
@@ -225,13 +225,9 @@ def test_fuzzed_modules_never_crash_or_write_outside(game, target, data):
 # --- faults ----------------------------------------------------------------------------------
 
 def test_self_modifying_module_faults(build, target):
-    kernel = build.source("k.c", "void _start(void){ for(;;); }\n")
-    out = build.tmp / "k.elf"
-    assert run_gamevm("resident", "-t", target, "-o", out, kernel).returncode == 0
-    assert run_gamevm("module", "-t", target, "-o", build.tmp / "smc.elf", build.source(
-        "smc.c", "int victim(int x){ return x + 1; }\n"
-                 "int patch(void){ *(volatile unsigned *)(void *)victim = 0; return 0; }\n")).returncode == 0
-    c = Console(target, out, search_paths=[build.tmp])
+    c = tiny_console(build, target, EMPTY_KERNEL, {
+        "smc": "int victim(int x){ return x + 1; }\n"
+               "int patch(void){ *(volatile unsigned *)(void *)victim = 0; return 0; }\n"})
     c.load("smc")
     with pytest.raises(EmulationFault) as err:
         c.call("smc:patch")
@@ -257,13 +253,9 @@ def test_call_into_unloaded_module_faults(game, target):
 
 
 def test_jump_into_module_data_faults(build, target):
-    kernel = build.source("k.c", "void _start(void){ for(;;); }\n")
-    out = build.tmp / "k.elf"
-    assert run_gamevm("resident", "-t", target, "-o", out, kernel).returncode == 0
-    assert run_gamevm("module", "-t", target, "-o", build.tmp / "d.elf", build.source(
-        "d.c", "unsigned table[4] = {0, 0, 0, 0};\n"
-               "int run_data(void){ return ((int (*)(void))(void *)table)(); }\n")).returncode == 0
-    c = Console(target, out, search_paths=[build.tmp])
+    c = tiny_console(build, target, EMPTY_KERNEL, {
+        "d": "unsigned table[4] = {0, 0, 0, 0};\n"
+             "int run_data(void){ return ((int (*)(void))(void *)table)(); }\n"})
     c.load("d")
     with pytest.raises(EmulationFault) as err:
         c.call("d:run_data")
