@@ -333,3 +333,22 @@ def test_modules_load_from_an_iso_image(game, target):
     assert c.call("level_fx", 300, -200) == c.call("phys_fx_mul", 300, -200) + c.machine.read_u32(
         c.symbol("phys_gravity")) & 0xFFFFFFFF
     expect_failure(c, "boss", TLoadStatus.lsFileNotFound, r"not found in disc image .*BOSS\.ELF")
+
+
+def test_memory_map_from_the_seed_shape(game, target, profile):
+    from gamevm_build.config import memory_regions
+    from gamevm_build.errors import ConfigError
+    tmp, kernel, *_ = game
+    ram = profile.main_ram.start
+    regions = memory_regions({"regions": [
+        {"name": "Resident", "start": hex(ram), "size": "1MB"},
+        {"name": "LevelOverlay", "start": hex(ram + 0x100000), "size": "512KB", "type": "overlay"},
+    ]}, profile=profile)
+    c = Console(target, kernel, search_paths=[tmp], regions=regions)
+    phys = c.load("physics")
+    assert phys.region.name == "Resident" and phys.base >= c.resident.end
+    level = c.load("level", region="LevelOverlay")
+    assert level.base == ram + 0x100000
+    with pytest.raises(ConfigError, match=r"memoryMap\.regions\[1\]\.size"):
+        memory_regions({"regions": [{"name": "A", "start": hex(ram), "size": "1MB"},
+                                    {"name": "B", "start": hex(ram + 0x100000), "size": "lots"}]})
