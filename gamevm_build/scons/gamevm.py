@@ -22,6 +22,15 @@ Builders
     ``.o`` and ``.a``.
 ``GameVMResident(target, sources, **overrides)``
     Link the resident kernel (default suffix ``$GAMEVMRESIDENTSUFFIX``).
+``GameVMBudget(target, [config, modules...], **overrides)``
+    Check load-time budgets, memory fit and overlay safety of a project
+    (``gamevm.json``); writes the report in ``$GAMEVM_REPORT`` format and fails
+    the build when a budget is violated (docs/budget.md).
+``GameVMValidate(target, [resident, modules...], GAMEVM_TESTS=[...])``
+    Load the modules into the emulated console with the resident, run each
+    module's ``gamevm_selftest()`` and the declared tests, write a JUnit XML
+    report to ``target`` (suffix ``$GAMEVMVALIDATESUFFIX``, ``.xml``) and fail
+    the build on any failure (docs/loader.md).
 
 Both are pseudo-builders: sources are compiled with ``env.Object`` using only
 the overrides that matter to compiling (``GAMEVM_NEEDS`` and the other link
@@ -64,6 +73,13 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_BASE``         resident load address (int or string like ``'0x80010000'``;
                         default: the profile's ``resident_base``).
 ``GAMEVM_STRICT``       strict resident checks (bool; default ``False``).
+``GAMEVM_KEEP``         more resident symbols to keep through ``--gc-sections``
+                        (functions only the host calls, e.g. a declared test).
+``GAMEVM_TESTS``        GameVMValidate's declared tests: ``('mod:fn(1, "s")', 0)``,
+                        ``{'call': EXPR, 'expect': N}`` or ``EXPR`` (expects 0).
+``GAMEVM_MAX_INSTRUCTIONS``  instruction budget of each validation call.
+``GAMEVM_INCLUDE``      the directory of ``gamevm.h`` (loader API for game code);
+                        appended to ``CPPPATH``.
 ``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``);
 ``GAMEVMMAPSUFFIX``     link map suffix (``.map``).
 ``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
@@ -101,7 +117,7 @@ MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDE
                   "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
-                    "GAMEVM_ENTRY", "GAMEVM_VERSION"]
+                    "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_VERSION"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -202,6 +218,14 @@ def _paths(nodes) -> list[str]:
     return [str(n) for n in nodes]
 
 
+def _keep(env) -> list[str]:
+    """``$GAMEVM_KEEP``: symbol names (a list or a space-separated string)."""
+    names = []
+    for item in SCons.Util.flatten([env.get("GAMEVM_KEEP") or []]):
+        names += env.subst(str(item)).split()
+    return names
+
+
 def _report(target, result) -> None:
     for warning in getattr(result, "warnings", None) or ():
         sys.stderr.write(f"scons: warning: [{target}] {warning}\n")
@@ -277,6 +301,7 @@ def gamevm_build_resident(target, source, env):
             modules=_paths(getattr(out.attributes, "gamevm_modules", ())),
             strict=_as_bool(env.get("GAMEVM_STRICT")),
             entry=env.subst("$GAMEVM_ENTRY") or "_start",
+            keep=_keep(env),
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -325,6 +350,211 @@ def GameVMResident(env, target, source=None, **overrides):
     if source is None:
         target, source = None, target
     return env.GameVMLinkResident(target, _objects(env, source, overrides), **overrides)
+
+
+# --------------------------------------------------------------------------- budgets (GameVMBudget)
+#
+# env.GameVMBudget(target, [config, modules...]) checks the project's load-time
+# budgets, streaming deadlines, memory fit and closure (analysis.check_project,
+# docs/budget.md) and writes the report in $GAMEVM_REPORT format (text, json,
+# markdown, junit, html; suffix $GAMEVMBUDGETSUFFIX follows it).  Module
+# sources replace the files the config names (matched by module name, else
+# file stem); GAMEVM_RESIDENT replaces resident.file.  A violated budget fails
+# the build with a short summary (the full report is still written).
+
+#: Variables whose values are part of a budget check's build signature.
+BUDGET_VARLIST = ["GAMEVM_REPORT", "GAMEVM_VERSION"]
+
+
+def _budget_format(env) -> str:
+    from analysis.report import FORMATS
+
+    fmt = env.subst("$GAMEVM_REPORT") or "text"
+    if fmt not in FORMATS:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_REPORT must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    return fmt
+
+
+def _budget_suffix(target, source, env, for_signature):
+    """``$GAMEVMBUDGETSUFFIX``: ``.txt``, ``.json``, ``.md``, ``.xml`` or ``.html`` by format."""
+    from analysis.report import SUFFIXES
+
+    return SUFFIXES[_budget_format(env)]
+
+
+def _budget_emitter(target, source, env):
+    """Depend on the files the config names (modules, resident, disc layout) and the resident."""
+    if not source:
+        raise SCons.Errors.UserError("gamevm: GameVMBudget needs the project config "
+                                     "(gamevm.json) as its first source")
+    extra = _file_nodes(env, env.get("GAMEVM_RESIDENT"), "$GAMEVMRESIDENTSUFFIX")
+    if len(extra) > 1:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_RESIDENT names {len(extra)} files; a project has one resident")
+    for t in target:
+        t.attributes.gamevm_resident = extra[0] if extra else None
+    try:
+        from gamevm_build.config import load_config
+
+        cfg = load_config(source[0].srcnode().abspath)
+    except GameVMError:
+        cfg = None                      # reported (as a build error) by the action
+    if cfg is not None:
+        files = [spec.file for spec in cfg.modules.values() if spec.file is not None]
+        if cfg.resident_file is not None and not extra:
+            files.append(cfg.resident_file)
+        if "layout" in cfg.raw.get("disc", {}):
+            files.append(cfg.base_dir / cfg.raw["disc"]["layout"])
+        extra += [env.File(os.path.abspath(str(f))) for f in files]
+    if extra:
+        env.Depends(target, extra)
+    return target, source
+
+
+def _budget_module_files(sources, names) -> dict:
+    """Config module name -> path for the module sources of a GameVMBudget."""
+    from gamevm_build.module import read_module
+
+    out = {}
+    for node in sources:
+        path = str(node)
+        try:
+            name = read_module(path).name
+        except GameVMError:
+            name = None
+        if name not in names:
+            name = SCons.Util.splitext(node.name)[0]
+        if name not in names:
+            raise SCons.Errors.UserError(
+                f"gamevm: {path}: module '{name}' is not in the config's modules "
+                f"({', '.join(sorted(names))})")
+        out[name] = path
+    return out
+
+
+def gamevm_budget(target, source, env):
+    """Check the budgets of the project ``source[0]`` and write the report to ``target[0]``."""
+    from analysis import check_project, render
+    from gamevm_build.config import load_config
+    from gamevm_build.fileutil import atomic_write
+
+    out = target[0]
+    fmt = _budget_format(env)
+    resident = getattr(out.attributes, "gamevm_resident", None)
+    try:
+        names = set(load_config(str(source[0])).modules)
+        result = check_project(str(source[0]),
+                               module_files=_budget_module_files(source[1:], names),
+                               resident_file=str(resident) if resident is not None else None)
+        atomic_write(str(out), render(result.to_dict(), fmt).encode())
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    if not result.ok:
+        lines = [f"{result.summary_line()} (report: {out})"]
+        for f in result.errors[:3]:
+            lines.append(f"  {f.subject}: {f.message}")
+            if f.suggestions:
+                lines.append(f"    -> {f.suggestions[0]}")
+        if len(result.errors) > 3:
+            lines.append(f"  ... and {len(result.errors) - 3} more in {out}")
+        raise SCons.Errors.UserError("\n".join(lines))
+    if not env.GetOption("silent"):
+        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
+    return 0
+
+
+_budget_action = SCons.Action.Action(gamevm_budget, "$GAMEVMBUDGETCOMSTR",
+                                     varlist=BUDGET_VARLIST)
+
+
+# ------------------------------------------------------------------- validation (GameVMValidate)
+#
+# env.GameVMValidate(target, [resident, modules...], GAMEVM_TESTS=[...]) boots the
+# emulated console with the resident, loads every module (needs first), runs each
+# module's exported gamevm_selftest() and each declared test, and writes a JUnit
+# XML report to target (gamevm_build.validate, docs/loader.md).  Any failure fails
+# the build with the summary (the report is still written).  With GAMEVM_RESIDENT
+# set, every source is a module.
+
+#: Variables whose values are part of a validation's build signature.
+VALIDATE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_TESTS", "GAMEVM_MAX_INSTRUCTIONS",
+                    "GAMEVM_VERSION"]
+
+#: The directory holding gamevm.h (the target-side loader API), ``$GAMEVM_INCLUDE``.
+GAMEVM_INCLUDE = os.path.join(os.path.dirname(os.path.abspath(gamevm_build.__file__)),
+                              "include")
+
+
+def _validate_tests(env):
+    from gamevm_build.validate import parse_tests
+
+    tests = env.get("GAMEVM_TESTS") or []
+    if isinstance(tests, (str, dict)):
+        tests = [tests]
+    try:
+        return parse_tests(list(tests))
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+
+
+def _validate_budget(env) -> int | None:
+    """``$GAMEVM_MAX_INSTRUCTIONS``: instruction budget of each call (None: the default)."""
+    value = env.get("GAMEVM_MAX_INSTRUCTIONS")
+    if value is None or isinstance(value, int):
+        return value
+    text = env.subst(str(value)).strip()
+    try:
+        return int(text, 0) if text else None
+    except ValueError:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_MAX_INSTRUCTIONS must be an integer, not '{text}'") from None
+
+
+def _validate_emitter(target, source, env):
+    """Check GAMEVM_TESTS early; depend on their exact text; drop link maps from the sources."""
+    source = [s for s in source if not getattr(s.attributes, "gamevm_map", False)]
+    resident = _file_nodes(env, env.get("GAMEVM_RESIDENT"), "$GAMEVMRESIDENTSUFFIX")
+    if len(resident) > 1:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a console has one resident")
+    if not resident and not source:
+        raise SCons.Errors.UserError("gamevm: GameVMValidate needs the resident as its first "
+                                     "source (or GAMEVM_RESIDENT), then the modules")
+    checks = _validate_tests(env)
+    for t in target:
+        t.attributes.gamevm_resident = resident[0] if resident else None
+    if resident:
+        env.Depends(target, resident)
+    # varlist sees GAMEVM_TESTS through env.subst, which drops '$'; the Value does not
+    env.Depends(target, env.Value("\n".join(f"{c.expr.text} -> {c.expect}" for c in checks)))
+    return target, source
+
+
+def gamevm_validate(target, source, env):
+    """Validate the resident and modules ``source`` on the emulator; JUnit XML to ``target[0]``."""
+    from gamevm_build.validate import validate
+
+    out = target[0]
+    resident = getattr(out.attributes, "gamevm_resident", None)
+    if resident is None:
+        resident, source = source[0], source[1:]
+    budget = _validate_budget(env)
+    try:
+        result = validate(_target_name(env), str(resident), _paths(source), _validate_tests(env),
+                          str(out), max_instructions=budget)
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    if not result.ok:
+        raise SCons.Errors.UserError("\n".join([f"{result.summary_line()} (report: {out})"]
+                                               + result.failure_lines()))
+    if not env.GetOption("silent"):
+        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
+    return 0
+
+
+_validate_action = SCons.Action.Action(gamevm_validate, "$GAMEVMVALIDATECOMSTR",
+                                       varlist=VALIDATE_VARLIST)
 
 
 # --------------------------------------------------------------------------- tool API
@@ -389,9 +619,20 @@ def generate(env):
     )
     env.AddMethod(GameVMModule)
     env.AddMethod(GameVMResident)
-    # Extension points (not implemented yet): GameVMValidate (run a module's
-    # gamevm_selftest in the emulator), GameVMBudget (load-time budgets),
-    # GameVMDisc (seek-ordered disc image).
+    # GameVMBudget: load-time budgets, memory fit, overlay safety (section "budgets")
+    env.SetDefault(GAMEVM_REPORT="text", GAMEVMBUDGETSUFFIX=_budget_suffix)
+    env["BUILDERS"]["GameVMBudget"] = SCons.Builder.Builder(
+        action=_budget_action, suffix="$GAMEVMBUDGETSUFFIX", src_suffix=".json",
+        emitter=_budget_emitter)
+    # GameVMValidate: self tests and declared calls on the emulator (section "validation");
+    # gamevm.h on CPPPATH (CPPPATH=... passed to Environment() replaces this: add
+    # '$GAMEVM_INCLUDE' there, or Append(CPPPATH=...) afterwards)
+    env.SetDefault(GAMEVM_INCLUDE=GAMEVM_INCLUDE, GAMEVM_TESTS=[], GAMEVM_KEEP=[],
+                   GAMEVM_MAX_INSTRUCTIONS=None, GAMEVMVALIDATESUFFIX=".xml")
+    env.AppendUnique(CPPPATH=["$GAMEVM_INCLUDE"])
+    env["BUILDERS"]["GameVMValidate"] = SCons.Builder.Builder(
+        action=_validate_action, suffix="$GAMEVMVALIDATESUFFIX", emitter=_validate_emitter)
+    # Extension point (not implemented yet): GameVMDisc (seek-ordered disc image).
 
 
 def exists(env):

@@ -1,0 +1,253 @@
+"""Dense per-graph tables the analyses share (internal).
+
+Module sets are Python ints used as bitsets (bit ``i`` = the ``i``-th module
+in *load order*), which keeps the dataflows over 10k modules and 1k scenes
+fast.  The load order is the order a loader reads a plan's modules in:
+modules with a disc position by position, then the others with providers
+before the modules that need them (ties by name).  The index is computed once
+per graph and cached in ``G.graph["_index"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import heapq
+
+import networkx as nx
+
+from gamevm_build.loadcost import module_cost
+from gamevm_build.media import HeadState
+
+BOOT = None          # the virtual predecessor of the start scene (nothing loaded yet)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for a batch computation.
+
+    The analyses allocate many small objects and create no reference cycles;
+    with the collector running, its full passes make large projects
+    superlinear.  Nesting is fine; the previous state is restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def bits(mask: int):
+    """Indices of the set bits of ``mask``, ascending."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+class Index:
+    def __init__(self, G):
+        self.G = G
+        self.model = G.graph["model"]
+        self.drive = HeadState(G.graph["drive"])
+        self.frame_rate = G.graph["frame_rate"]
+        costs = G.graph["costs"]
+        mods = {n[1]: d for n, d in G.nodes(data=True) if d.get("kind") == "module"}
+        # providers-first topological order of the needs graph, ties by name (Kahn's
+        # algorithm); with dependency cycles, on the condensation (a cycle is one block)
+        needs = {m: mods[m]["needs"] for m in mods}
+        importers: dict = {m: [] for m in mods}
+        indeg = {m: len(ps) for m, ps in needs.items()}
+        for m, ps in needs.items():
+            for p in ps:
+                importers[p].append(m)
+        heap = [m for m, d in indeg.items() if d == 0]
+        heapq.heapify(heap)
+        order = []
+        while heap:
+            m = heapq.heappop(heap)
+            order.append(m)
+            for w in importers[m]:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    heapq.heappush(heap, w)
+        C = None
+        if len(order) < len(mods):
+            D = nx.DiGraph()
+            D.add_nodes_from(mods)
+            D.add_edges_from((p, m) for m, ps in needs.items() for p in ps)
+            C = nx.condensation(D)
+            order = [name for scc in nx.lexicographical_topological_sort(
+                C, key=lambda s: min(C.nodes[s]["members"]))
+                for name in sorted(C.nodes[scc]["members"])]
+        topo = {name: i for i, name in enumerate(order)}
+        self.acyclic = C is None
+
+        def key(name):
+            pos = mods[name]["position"]
+            return (0, pos, topo[name]) if pos is not None else (1, topo[name], 0)
+
+        self.names = sorted(mods, key=key)
+        self.bit = {n: i for i, n in enumerate(self.names)}
+        n = len(self.names)
+        self.all = (1 << n) - 1
+        self.info = [mods[m]["info"] for m in self.names]
+        self.region = [mods[m]["region"] for m in self.names]
+        self.footprint = [mods[m]["footprint"] for m in self.names]
+        self.pos = [mods[m]["position"] for m in self.names]
+        self.sectors = [self.model.sectors_for(i.file_size) for i in self.info]
+        self.end = [p + s if p is not None else None for p, s in zip(self.pos, self.sectors)]
+        self.end_owner: dict = {}
+        for name, e in zip(self.names, self.end):
+            if e is not None:
+                self.end_owner.setdefault(e, name)
+        self.transfer_s = [self.model.transfer_s(i.file_size) for i in self.info]
+        symbols = G.graph["symbols"]
+        self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
+                                relocations=i.relocations, imports=i.import_count,
+                                symbols=symbols, constructors=i.constructors,
+                                init_ms=mods[m]["init_ms"])
+                    for m, i in zip(self.names, self.info)]
+        self.cpu_s = [c.total_s for c in self.cpu]
+        self.cpu_steps = [{k: c.step_s(k) for k in ("fixed", "copy", "zero", "relocate", "bind",
+                                                     "init")} for c in self.cpu]
+        regions = G.graph["regions"]
+        self.region_mask: dict[str, int] = {r: 0 for r in regions}
+        for i, r in enumerate(self.region):
+            self.region_mask[r] |= 1 << i
+        self.overlay_bits = 0
+        for r, reg in regions.items():
+            if reg.overlay:
+                self.overlay_bits |= self.region_mask[r]
+        # needs closure of every module (providers first)
+        if C is None:
+            closure = {}
+            for name in order:
+                m = 1 << self.bit[name]
+                for p in needs[name]:
+                    m |= closure[p]
+                closure[name] = m
+            self.closure = [closure[name] for name in self.names]
+        else:
+            scc_mask = {}
+            for scc in nx.topological_sort(C):              # providers before importers
+                m = 0
+                for name in C.nodes[scc]["members"]:
+                    m |= 1 << self.bit[name]
+                for provider in C.predecessors(scc):
+                    m |= scc_mask[provider]
+                scc_mask[scc] = m
+            mapping = C.graph["mapping"]
+            self.closure = [scc_mask[mapping[name]] for name in self.names]
+        # scenes, flow graph, streams
+        self.scenes = sorted(n[1] for n, k in G.nodes(data="kind") if k == "scene")
+        self.start = G.graph["start"]
+        self.scene_mask = {}
+        for s in self.scenes:
+            self.scene_mask[s] = self.close(
+                self.mask(G.nodes[("scene", s)]["modules"]))
+        self.preds: dict[str, list] = {s: [] for s in self.scenes}
+        self.succs: dict[str, list] = {s: [] for s in self.scenes}
+        for u, v, d in G.edges(data=True):
+            if d.get("kind") == "transition":
+                self.preds[v[1]].append(u[1])
+                self.succs[u[1]].append(v[1])
+        for s in self.scenes:
+            self.preds[s].sort()
+            self.succs[s].sort()
+        if self.start in self.preds:
+            self.preds[self.start].insert(0, BOOT)
+        self.streams: dict[str, list] = {s: [] for s in self.scenes}
+        for st in G.graph["streams"]:
+            self.streams[st.scene].append((st, self.close(self.mask(st.modules))))
+        # reverse postorder from the start scene: worklists visit scenes in this order
+        self.rpo: dict[str, int] = {}
+        if self.start in self.succs:
+            post, seen, stack = [], {self.start}, [(self.start, iter(self.succs[self.start]))]
+            while stack:
+                node, it = stack[-1]
+                for w in it:
+                    if w not in seen:
+                        seen.add(w)
+                        stack.append((w, iter(self.succs[w])))
+                        break
+                else:
+                    post.append(node)
+                    stack.pop()
+            self.rpo = {s: i for i, s in enumerate(reversed(post))}
+        self._evict: dict[int, int] = {}
+        self._access: dict = {}
+        self._seek: dict = {}
+
+    # -- sets ------------------------------------------------------------------------
+    def mask(self, names) -> int:
+        m = 0
+        for n in names:
+            m |= 1 << self.bit[n]
+        return m
+
+    def close(self, mask: int) -> int:
+        out = 0
+        for i in bits(mask):
+            out |= self.closure[i]
+        return out
+
+    def names_of(self, mask: int) -> list[str]:
+        return [self.names[i] for i in bits(mask)]
+
+    def evict(self, loaded: int) -> int:
+        """Modules a load of ``loaded`` evicts: other occupants of the overlays it touches."""
+        hit = self._evict.get(loaded)
+        if hit is None:
+            hit = 0
+            seen = set()
+            for i in bits(loaded & self.overlay_bits):
+                r = self.region[i]
+                if r not in seen:
+                    seen.add(r)
+                    hit |= self.region_mask[r]
+            hit &= ~loaded
+            self._evict[loaded] = hit
+        return hit
+
+    def apply(self, resident: int, loaded: int) -> int:
+        """Resident set after making ``loaded`` resident."""
+        return (resident & ~self.evict(loaded)) | loaded
+
+    # -- media -------------------------------------------------------------------------
+    def seek(self, from_lba, to_lba, state) -> float:
+        key = (from_lba, to_lba, state)
+        t = self._seek.get(key)
+        if t is None:
+            t = self.model.seek_s(from_lba, to_lba, head_state=state)
+            self._seek[key] = t
+        return t
+
+    def access(self, from_lba, to_lba, state) -> float:
+        key = (from_lba, to_lba, state)
+        t = self._access.get(key)
+        if t is None:
+            t = self.model.access_s(from_lba, to_lba, head_state=state)
+            self._access[key] = t
+        return t
+
+
+def index(G) -> Index:
+    """The cached :class:`Index` of ``G``.
+
+    It is rebuilt when the number of nodes changed; after editing a built
+    graph's edges or attributes, call :func:`forget` first.
+    """
+    stamp = G.number_of_nodes()                 # O(1); number_of_edges() is O(edges)
+    cached = G.graph.get("_index")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, Index(G))
+        G.graph["_index"] = cached
+    return cached[1]
+
+
+def forget(G) -> None:
+    """Drop the cached index of ``G`` (after changing the graph)."""
+    G.graph.pop("_index", None)

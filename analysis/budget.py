@@ -1,0 +1,289 @@
+"""Run every check of a project and collect the result: the load-budget analyzer.
+
+:func:`analyze` computes residency, load plans and head positions once and
+runs the checks on them: transition budgets (:mod:`analysis.timing`),
+streams (:mod:`analysis.streaming`), memory (:mod:`analysis.memory`) and
+closure (:mod:`analysis.closure`).  :meth:`BudgetResult.to_dict` is the JSON
+report (schema :data:`REPORT_SCHEMA`, documented in ``docs/budget.md``) that
+every renderer of :mod:`analysis.report` formats.
+
+Examples
+--------
+>>> from analysis.graph import graph_from_dict
+>>> G = graph_from_dict({
+...     "target": "n64",
+...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80100000", "size": "1MB"}]},
+...     "modules": {"level": {"region": "Main", "estimate": {"size": "64KB"}}},
+...     "scenes": {"menu": {"modules": []}, "level": {"modules": ["level"]}},
+...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
+>>> result = analyze(G)
+>>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.42 CPU
+(True, [13.65])
+>>> result.to_dict()["summary"]["worst"]["to"]
+'level'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._index import bits, gc_paused, index
+from .closure import closure_findings
+from .findings import Finding, kib, ms, sort_findings
+from .graph import graph_from_project
+from .memory import memory_findings, scene_memory
+from .model import load_project
+from .plans import head_positions, load_plans, residency, stream_plans
+from .streaming import stream_findings, stream_times
+from .timing import TransitionTime, boot_time, seek_advice, transition_times
+
+__all__ = ["REPORT_SCHEMA", "BudgetResult", "analyze", "budget_findings", "check_project"]
+
+#: Version of the JSON report (docs/budget.md, "JSON report").
+REPORT_SCHEMA = 1
+
+
+def _r(seconds: float) -> float:
+    return round(seconds * 1e3, 3)
+
+
+def _suggest(G, t: TransitionTime) -> tuple[str, ...]:
+    """What to change so ``t`` fits its budget, most saving first."""
+    ix = index(G)
+    regions = G.graph["regions"]
+    over_s = (t.worst_ms - t.budget_ms) / 1e3
+    ideas: list[tuple[float, str]] = []
+    positioned = any(p is not None for p in ix.pos)
+    unknown_seeks = [s for s in t.load.steps if s.access_s > 0 and
+                     (s.position is None or s.from_lba is None)]
+    if unknown_seeks and not positioned:
+        ideas.append((sum(s.access_s for s in unknown_seeks),
+                      f"give disc positions (disc.positions or disc.layout): without them each "
+                      f"of the {len(unknown_seeks)} read(s) is charged the worst seek "
+                      f"({ms(ix.model.max_seek_s(head_state=ix.drive))})"))
+    for s in t.load.steps:
+        advice = seek_advice(s) if s.access_s >= 0.005 else None
+        if advice:
+            ideas.append((s.access_s, advice))
+        need = ix.scene_mask[t.source]
+        reg = regions[s.region]
+        in_use = reg.overlay and any(
+            ix.region[j] == s.region for j in range(len(ix.names)) if need >> j & 1)
+        if not in_use:
+            ideas.append((s.total_s, f"stream {s.module} during scene {t.source} (prefetch it; "
+                                     f"saves up to {ms(s.total_s)})"))
+        elif reg.pair and not any(ix.region[j] == reg.pair for j in range(len(ix.names))
+                                  if need >> j & 1):
+            ideas.append((s.total_s, f"move {s.module} to region {reg.pair} and stream it during "
+                                     f"scene {t.source} (saves up to {ms(s.total_s)})"))
+        reloc = s.cpu.get("relocate", 0.0)
+        if reloc >= 0.002:
+            ideas.append((reloc, f"prelink {s.module} for region {s.region} at build time "
+                                 f"(gamevm prelink) to skip its {s.relocations} relocations "
+                                 f"({ms(reloc)})"))
+        if s.read_s >= max(over_s, 0.01):
+            ideas.append((s.read_s / 2, f"split {s.module} ({kib(s.file_size)}, "
+                                        f"{ms(s.read_s)} to read) and load only what "
+                                        f"{t.target} needs"))
+    ideas.sort(key=lambda x: -x[0])
+    seen, out = set(), []
+    for _, text in ideas:
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    if not out:
+        out.append(f"raise the budget to {t.worst_ms:.0f} ms or load less in {t.target}")
+    return tuple(out[:4])
+
+
+def budget_findings(G, times: list[TransitionTime]) -> list[Finding]:
+    """One error per transition over its budget, with what to change."""
+    out = []
+    for t in times:
+        if t.ok:
+            continue
+        worst = max(t.load.steps, key=lambda s: s.total_s, default=None)
+        detail = (f"; {worst.module} alone takes {ms(worst.total_s)} "
+                  f"({ms(worst.access_s)} access, {ms(worst.read_s)} read, "
+                  f"{ms(worst.cpu_s)} CPU)") if worst else ""
+        out.append(Finding(
+            "error", "budget", f"{t.source} -> {t.target}",
+            f"worst case {t.worst_ms:.1f} ms exceeds the budget of {t.budget_ms:g} ms by "
+            f"{t.worst_ms - t.budget_ms:.1f} ms{detail}", _suggest(G, t)))
+    return out
+
+
+@dataclass
+class BudgetResult:
+    """Everything :func:`analyze` computed (see :meth:`to_dict` for the report)."""
+
+    G: object = field(repr=False)
+    transitions: list
+    streams: list
+    memory: dict
+    findings: list
+    boot: object
+    residency: object = field(repr=False)
+    source: str | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when every budget, deadline, memory and closure rule holds."""
+        return not self.errors
+
+    @property
+    def worst(self) -> TransitionTime | None:
+        return self.transitions[0] if self.transitions else None
+
+    def summary_line(self) -> str:
+        """One line for build logs."""
+        over = [t for t in self.transitions if not t.ok]
+        late = [s for s in self.streams if not s.ok]
+        parts = [f"{len(self.transitions)} transition(s)", f"{len(self.streams)} stream(s)"]
+        w = self.worst
+        worst = (f"; worst {w.source} -> {w.target} {w.worst_ms:.1f} ms of {w.budget_ms:g} ms"
+                 if w else "")
+        if self.ok:
+            return "budgets hold: " + ", ".join(parts) + worst
+        bad = []
+        if over:
+            bad.append(f"{len(over)} transition(s) over budget")
+        if late:
+            bad.append(f"{len(late)} stream(s) late")
+        other = len(self.errors) - len(over) - len(late)
+        if other > 0:
+            bad.append(f"{other} other error(s)")
+        return "budget check failed: " + ", ".join(bad) + worst
+
+    def to_dict(self) -> dict:
+        """The JSON report (schema 1; docs/budget.md)."""
+        G = self.G
+        ix = index(G)
+        model = G.graph["model"]
+        R = self.residency
+
+        def capped(mask, limit=100):
+            names = []
+            for i in bits(mask):
+                if len(names) == limit:
+                    break
+                names.append(ix.names[i])
+            return sorted(names)
+
+        def plan_dict(p):
+            return {"modules": list(p.modules), "certain": sorted(p.certain),
+                    "uncertain": sorted(p.uncertain), "skipped": list(p.skipped),
+                    "evicts_count": p.evicts_mask.bit_count(), "evicts": capped(p.evicts_mask)}
+
+        def heads(h):
+            return sorted(h, key=lambda x: (x is None, x or 0))
+
+        transitions = [{
+            "from": t.source, "to": t.target, "index": t.index, "budget_ms": t.budget_ms,
+            "worst_ms": round(t.worst_ms, 3), "margin_ms": round(t.margin_ms, 3),
+            "ok": t.ok, "description": t.description, "path": list(t.path),
+            "media_ms": _r(t.load.media_s), "cpu_ms": _r(t.load.cpu_s),
+            "heads": heads(t.load.heads), "plan": plan_dict(t.load.plan),
+            "steps": [s.to_dict() for s in t.load.steps]} for t in self.transitions]
+        streams = [{
+            "index": s.index, "scene": s.scene, "modules": list(s.modules),
+            "deadline_frames": s.deadline_frames, "frames": s.frames,
+            "media_frames": s.media_frames, "cpu_frames": s.cpu_frames,
+            "cpu_slice_ms": s.cpu_slice_ms, "ok": s.ok, "description": s.description,
+            "media_ms": _r(s.load.media_s), "cpu_ms": _r(s.load.cpu_s),
+            "plan": plan_dict(s.load.plan), "steps": [x.to_dict() for x in s.load.steps]}
+            for s in self.streams]
+        scenes = []
+        for name in ix.scenes:
+            must, may = R.exit_must.get(name, 0), R.exit_may.get(name, 0)
+            entry = {"scene": name, "reachable": name in R.entry_must,
+                     "modules": list(G.nodes[("scene", name)]["modules"]),
+                     "must_resident_count": must.bit_count(), "must_resident": capped(must),
+                     "may_resident_count": may.bit_count(), "may_resident": capped(may)}
+            if name in self.memory:
+                entry.update(self.memory[name].to_dict())
+            scenes.append(entry)
+        w = self.worst
+        errors, warnings = self.errors, self.warnings
+        return {
+            "schema": REPORT_SCHEMA,
+            "tool": "gamevm budget",
+            "config": self.source,
+            "ok": self.ok,
+            "target": G.graph["target"],
+            "frame_rate": G.graph["frame_rate"],
+            "media": {**model.describe(), "drive": ix.drive.value},
+            "cpu": G.graph["costs"].describe(),
+            "summary": {
+                "line": self.summary_line(),
+                "transitions": len(self.transitions),
+                "transitions_over": sum(not t.ok for t in self.transitions),
+                "streams": len(self.streams),
+                "streams_late": sum(not s.ok for s in self.streams),
+                "errors": len(errors), "warnings": len(warnings),
+                "worst": {"from": w.source, "to": w.target, "worst_ms": round(w.worst_ms, 3),
+                          "budget_ms": w.budget_ms} if w else None,
+                "peak_ram": max((m.peak_ram for m in self.memory.values()), default=0),
+            },
+            "worst_path": list(w.path) if w else [],
+            "boot": {"scene": ix.start, "worst_ms": _r(self.boot.total_s),
+                     "plan": plan_dict(self.boot.plan),
+                     "steps": [s.to_dict() for s in self.boot.steps]},
+            "transitions": transitions,
+            "streams": streams,
+            "scenes": scenes,
+            "flow": {"start": ix.start, "scenes": list(ix.scenes),
+                     "transitions": [{"from": u[1], "to": v[1], "budget_ms": d["budget_ms"]}
+                                     for u, v, d in sorted(
+                                         ((u, v, d) for u, v, d in G.edges(data=True)
+                                          if d.get("kind") == "transition"),
+                                         key=lambda e: e[2]["index"])]},
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def analyze(G, *, source: str | None = None) -> BudgetResult:
+    """Run every check on the project graph ``G`` (from :mod:`analysis.graph`).
+
+    Returns
+    -------
+    BudgetResult
+        Transitions worst first, streams, per-scene memory and all findings
+        (errors first).
+    """
+    with gc_paused():
+        R = residency(G)
+        plans = load_plans(G, R)
+        splans = stream_plans(G, R)
+        heads = head_positions(G, R, plans, splans)
+        times = transition_times(G, R=R, plans=plans, heads=heads)
+        streams = stream_times(G, R=R, heads=heads, splans=splans)
+        mem = scene_memory(G, R)
+        findings = (budget_findings(G, times) + stream_findings(G, streams, R)
+                    + memory_findings(G, R, mem) + closure_findings(G))
+        return BudgetResult(G, times, streams, mem, sort_findings(findings), boot_time(G, R=R),
+                            R, source)
+
+
+def check_project(config, *, module_files=None, resident_file=None) -> BudgetResult:
+    """Load the project at ``config`` (a gamevm.json path), build its graph and analyze it.
+
+    Raises
+    ------
+    ConfigError, InputError
+        For an invalid configuration or unusable module/resident files.
+    """
+    with gc_paused():
+        project = load_project(config, module_files=module_files, resident_file=resident_file)
+        source = str(config) if isinstance(config, (str, Path)) else (
+            str(project.config.path) if project.config.path else None)
+        return analyze(graph_from_project(project), source=source)

@@ -1,0 +1,283 @@
+"""Worst-case load time of every transition, explained module by module.
+
+A load reads its plan's modules in load order (:mod:`analysis._index`).  Each
+module costs, with the project's media model and the target's CPU costs:
+
+* **access**: command + seek + first-sector latency from where the head can
+  be (0 when the module directly follows the previous one: the drive reads on);
+* **read**: its file's sectors at the medium's rate;
+* **CPU**: copy, zero bss, relocate, bind imports, call constructors
+  (:mod:`gamevm_build.loadcost`), plus its configured ``init_ms``.
+
+The bound is the worst case over all paths into the transition's source
+scene: over every place the flow graph can leave the head (a set of positions
+per scene, from :func:`analysis.plans.head_positions`; unknown when disc
+positions are not given) and over every subset of the plan's *uncertain*
+modules (those resident on some paths only), computed exactly by dynamic
+programming in :func:`plan_time`.  Every concrete path reads one such subset
+in the same order from one such head position, so no path is slower (tested
+against :func:`analysis.simulate.simulate_walk`).
+
+Examples
+--------
+>>> from analysis.graph import graph_from_dict
+>>> G = graph_from_dict({
+...     "target": "psx", "media": "ps1-mednafen-2x",
+...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "1MB"}]},
+...     "modules": {"a": {"region": "Main", "estimate": {"size": 4096}},
+...                 "b": {"region": "Main", "estimate": {"size": 2048}}},
+...     "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
+...     "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}],
+...     "disc": {"positions": {"a": 1000, "b": 1002}}})
+>>> t, = transition_times(G)      # ack 0.74 + worst seek 1328.5 + one sector 6.67 for a:
+>>> [(s.module, s.from_label, round(s.access_s * 1e3, 2)) for s in t.load.steps]
+[('a', 'head unknown', 1335.92), ('b', 'after a', 0.0)]
+>>> round(t.worst_ms, 1), t.ok
+(1356.5, False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gamevm_build.media import HeadState
+
+from ._index import bits, index
+from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
+    residency, stream_plans
+
+__all__ = ["Step", "LoadTime", "TransitionTime", "plan_time", "transition_times",
+           "boot_time", "seek_advice"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One module of a load, with every term of its worst-case time (seconds)."""
+
+    module: str
+    region: str
+    uncertain: bool
+    position: int | None
+    sectors: int
+    file_size: int
+    from_lba: int | None
+    from_label: str
+    head_state: str
+    access_s: float
+    seek_s: float
+    read_s: float
+    cpu: dict                     # step -> seconds: fixed, copy, zero, relocate, bind, init
+    relocations: int
+
+    @property
+    def media_s(self) -> float:
+        return self.access_s + self.read_s
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+    @property
+    def total_s(self) -> float:
+        return self.media_s + self.cpu_s
+
+    def to_dict(self) -> dict:
+        r = lambda s: round(s * 1e3, 3)  # noqa: E731
+        return {"module": self.module, "region": self.region, "uncertain": self.uncertain,
+                "lba": self.position, "sectors": self.sectors, "bytes": self.file_size,
+                "from_lba": self.from_lba, "from": self.from_label,
+                "drive": self.head_state, "access_ms": r(self.access_s),
+                "seek_ms": r(self.seek_s), "read_ms": r(self.read_s),
+                "cpu_ms": r(self.cpu_s), "cpu": {k: r(v) for k, v in self.cpu.items()},
+                "relocations": self.relocations, "total_ms": r(self.total_s)}
+
+
+@dataclass(frozen=True)
+class LoadTime:
+    """The worst-case time of one :class:`~analysis.plans.LoadPlan`."""
+
+    plan: LoadPlan
+    steps: tuple[Step, ...]
+    heads: frozenset
+
+    @property
+    def media_s(self) -> float:
+        return sum(s.media_s for s in self.steps)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(s.cpu_s for s in self.steps)
+
+    @property
+    def total_s(self) -> float:
+        return self.media_s + self.cpu_s
+
+
+@dataclass(frozen=True)
+class TransitionTime:
+    """A transition's budget and its worst-case load time."""
+
+    source: str
+    target: str
+    index: int
+    budget_ms: float
+    load: LoadTime
+    description: str = ""
+    path: tuple[str, ...] = field(default=())
+
+    @property
+    def worst_ms(self) -> float:
+        return self.load.total_s * 1e3
+
+    @property
+    def margin_ms(self) -> float:
+        return self.budget_ms - self.worst_ms
+
+    @property
+    def ratio(self) -> float:
+        return self.worst_ms / self.budget_ms
+
+    @property
+    def ok(self) -> bool:
+        return self.worst_ms <= self.budget_ms
+
+
+def _head_label(ix, lba, heads_from: dict) -> str:
+    if lba is None:
+        return "head unknown"
+    who = heads_from.get(lba)
+    return f"head at {lba} (after {who})" if who else f"head at {lba}"
+
+
+def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
+              idle_state: HeadState | str | None = None) -> LoadTime:
+    """Worst-case time of ``plan`` when the head may be at any of ``heads``.
+
+    Parameters
+    ----------
+    plan : LoadPlan
+    heads : frozenset of (int or None)
+        Possible head positions before the load (``None``: unknown).
+    idle_state : HeadState, optional
+        Drive state before the first read (default: the project's ``drive``);
+        later reads of the same load find the drive reading.
+
+    Returns
+    -------
+    LoadTime
+        ``steps`` is the worst concrete sequence: the certain modules and the
+        uncertain ones whose loading makes the load slowest, in load order.
+
+    Notes
+    -----
+    Dynamic programming over the plan in load order.  The state is where the
+    head is (a position in ``heads`` before the first read, else the end of
+    the last module read); a certain module is always read, an uncertain one
+    read or skipped, and each state keeps the slowest way to reach it.  The
+    result is the maximum over every head position and every subset of the
+    uncertain modules, in O(len(plan) · (len(heads) + uncertain)) accesses.
+    """
+    ix = index(G)
+    idle = HeadState(idle_state or ix.drive)
+    plan_mask, unc_mask = plan.masks
+    ends = ix.end_owner
+    # state key: (read_yet, head) -> (seconds, chain, label); chain links (step, previous)
+    states: dict = {}
+    for h in sorted(heads, key=lambda h: (h is None, h or 0)):
+        states[(False, h)] = (0.0, None, _head_label(ix, h, ends))
+    for i in bits(plan_mask):
+        to = ix.pos[i]
+        uncertain = bool(unc_mask >> i & 1)
+        best = None
+        for (read_yet, head), (val, chain, label) in states.items():
+            state = HeadState.READING if read_yet else idle
+            access = ix.access(head, to, state)
+            if best is None or val + access > best[0]:
+                best = (val + access, chain, label, head, state, access)
+        total, chain, label, head, state, access = best
+        seek = 0.0 if access == 0.0 else ix.seek(head, to, state)
+        info = ix.info[i]
+        step = Step(
+            module=ix.names[i], region=ix.region[i], uncertain=uncertain,
+            position=to, sectors=ix.sectors[i], file_size=info.file_size,
+            from_lba=head, from_label=label, head_state=state.value, access_s=access,
+            seek_s=seek, read_s=ix.transfer_s[i],
+            cpu=ix.cpu_steps[i],
+            relocations=info.relocation_count)
+        entry = (total + ix.transfer_s[i] + ix.cpu_s[i], (step, chain), f"after {ix.names[i]}")
+        new = dict(states) if uncertain else {}
+        key = (True, ix.end[i])
+        if key not in new or entry[0] > new[key][0]:
+            new[key] = entry
+        states = new
+    _val, chain, _label = max(states.values(), key=lambda v: v[0])
+    steps = []
+    while chain is not None:
+        steps.append(chain[0])
+        chain = chain[1]
+    return LoadTime(plan, tuple(reversed(steps)), frozenset(heads))
+
+
+def _paths_to(G, start: str) -> dict:
+    """Shortest flow-graph path from the start scene to every reachable scene."""
+    ix = index(G)
+    paths = {start: (start,)}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for w in ix.succs[u]:
+                if w not in paths:
+                    paths[w] = paths[u] + (w,)
+                    nxt.append(w)
+        frontier = nxt
+    return paths
+
+
+def transition_times(G, *, R=None, plans=None, heads: Heads | None = None) -> list[TransitionTime]:
+    """The worst-case time of every transition leaving a reachable scene, worst first.
+
+    Worst first means the largest ratio of worst-case time to budget; ties by
+    configuration order.  Each result carries ``path``: a shortest path from
+    the start scene through the transition (for reports).
+    """
+    ix = index(G)
+    R = R if R is not None else residency(G)
+    plans = plans if plans is not None else load_plans(G, R)
+    heads = heads if heads is not None else head_positions(G, R, plans, stream_plans(G, R))
+    paths = _paths_to(G, ix.start)
+    out = []
+    for u, v, d in sorted(((e[0][1], e[1][1], e[2]) for e in G.edges(data=True)
+                           if e[2].get("kind") == "transition"), key=lambda t: t[2]["index"]):
+        if (u, v) not in plans:
+            continue
+        lt = plan_time(G, plans[u, v], heads.exit.get(u, UNKNOWN))
+        out.append(TransitionTime(u, v, d["index"], d["budget_ms"], lt, d.get("description", ""),
+                                  paths.get(u, (u,)) + (v,)))
+    out.sort(key=lambda t: (-t.ratio, t.index))
+    return out
+
+
+def boot_time(G, *, R=None) -> LoadTime:
+    """Time of the load that enters the start scene from boot (head unknown)."""
+    return plan_time(G, boot_plan(G, R), UNKNOWN)
+
+
+def seek_advice(step: Step) -> str | None:
+    """What to change on disc so ``step`` costs no seek, or ``None`` if nothing helps."""
+    from .findings import ms
+
+    label = step.from_label
+    if label.startswith("after "):
+        prev = label[len("after "):]
+    elif "(after " in label:
+        prev = label.split("(after ", 1)[1].rstrip(")")
+    else:
+        prev = None
+    if step.access_s <= 0 or step.position is None or prev is None:
+        return None
+    if step.from_lba == step.position:
+        return (f"read {step.module} in the same pass as {prev}, which it already follows on "
+                f"disc (the drive then reads on instead of a {ms(step.access_s)} restart)")
+    return (f"place {step.module} right after {prev} on disc (read through instead of a "
+            f"{ms(step.access_s)} access)")

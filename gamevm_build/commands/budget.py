@@ -1,0 +1,59 @@
+"""``gamevm budget``: check load-time budgets, memory fit and overlay safety (docs/budget.md).
+
+Exit status: 0 every budget holds; 1 a budget, deadline, memory or closure
+rule is violated; 2 configuration or input errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def parse_module_file(text: str) -> tuple[str, str]:
+    """``NAME=FILE`` (argparse type)."""
+    import argparse
+
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"'{text}': expected NAME=FILE, e.g. boss=build/boss.elf")
+    return name, path
+
+
+def run(args) -> int:
+    from analysis import check_project, render
+
+    from ..fileutil import atomic_write
+
+    result = check_project(args.config, module_files=dict(args.module or ()),
+                           resident_file=args.resident)
+    text = render(result.to_dict(), args.format)
+    if args.output:
+        atomic_write(Path(args.output), text.encode())
+        if not args.quiet:
+            print(f"gamevm budget: {result.summary_line()} (report: {args.output})",
+                  file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0 if result.ok else 1
+
+
+def register(sub, cli) -> None:
+    from analysis.report import FORMATS
+
+    p = sub.add_parser("budget", help="check load-time budgets, memory fit and overlay safety",
+                       description="Check the load-time budgets, streaming deadlines, memory fit "
+                                   "and module closure of a project (gamevm.json). Exit status: "
+                                   "0 all hold, 1 a budget or check is violated, 2 configuration "
+                                   "or input error.")
+    p.add_argument("--config", "-c", required=True, metavar="FILE",
+                   help="project configuration (gamevm.json)")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text",
+                   help="report format (default: text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here (default: stdout)")
+    p.add_argument("--module", "-m", action="append", type=parse_module_file, metavar="NAME=FILE",
+                   help="use FILE as module NAME instead of the file the config names "
+                        "(repeatable)")
+    p.add_argument("--resident", metavar="FILE", help="resident kernel ELF (overrides resident.file)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line with -o")
+    p.set_defaults(func=run)

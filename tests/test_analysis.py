@@ -1,0 +1,462 @@
+"""The load-budget analyzer on small graphs whose answers are derived by hand."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import importlib
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from analysis import analyze, build_graph, graph_from_dict, render
+from analysis.closure import (closure_findings, dependency_cycles, unreachable_scenes,
+                              unresolved_imports, unused_modules)
+from analysis.memory import memory_findings, scene_memory
+from analysis.model import ModuleInfo, ResidentInfo
+from analysis.plans import boot_plan, head_positions, load_plans, residency
+from analysis.simulate import simulate_walk
+from analysis.streaming import stream_findings, stream_times
+from analysis.timing import transition_times
+from gamevm_build.config import config_from_dict
+from gamevm_build.media import PS1_CLOCK_HZ
+
+ANALYSIS_MODULES = ["analysis", "analysis.graph", "analysis.model", "analysis.plans",
+                    "analysis.timing", "analysis.memory", "analysis.streaming",
+                    "analysis.closure", "analysis.budget", "analysis.report",
+                    "analysis.findings", "analysis.simulate", "gamevm_build.loadcost"]
+ACK = 25_000 / PS1_CLOCK_HZ
+
+
+@pytest.mark.parametrize("name", ANALYSIS_MODULES)
+def test_doctests(name):
+    mod = importlib.import_module(name)
+    result = doctest.testmod(mod)
+    assert result.failed == 0
+    assert hasattr(mod, "__all__")
+
+
+def regions(*specs):
+    out, addr = [], 0x80010000
+    for name, size, kind in specs:
+        r = {"name": name, "start": hex(addr), "size": size}
+        if kind:
+            r["type"] = "overlay"
+        out.append(r)
+        addr += 0x40000
+    return {"regions": out}
+
+
+def est(size, region, **kw):
+    d = {"region": region, "estimate": {"size": size}}
+    needs = kw.pop("needs", None)
+    if needs:
+        d["needs"] = needs
+    d["estimate"].update(kw)
+    return d
+
+
+# --------------------------------------------------------------------------- plans
+
+def overlay_cycle():
+    return graph_from_dict({
+        "target": "psx",
+        "memoryMap": regions(("Main", "128KB", False), ("Ovl", "128KB", True)),
+        "modules": {"core": est("8KB", "Main"), "a": est("32KB", "Ovl", needs=["core"]),
+                    "b": est("32KB", "Ovl", needs=["core"])},
+        "scenes": {"menu": {"modules": []}, "A": {"modules": ["a"]}, "B": {"modules": ["b"]}},
+        "transitions": [{"from": "menu", "to": "A", "budget_ms": 900},
+                        {"from": "A", "to": "B", "budget_ms": 900},
+                        {"from": "B", "to": "A", "budget_ms": 900}]})
+
+
+def test_residency_follows_overlay_evictions_around_a_cycle():
+    G = overlay_cycle()
+    R = residency(G)
+    assert R.reachable == {"menu", "A", "B"}
+    assert R.must("menu") == R.may("menu") == frozenset()
+    assert R.must("A") == R.may("A") == {"a", "core"}         # b evicted on the way back
+    assert R.must("B") == R.may("B") == {"b", "core"}
+    plans = load_plans(G, R)
+    assert plans["menu", "A"].modules == ("core", "a")        # providers first
+    assert plans["menu", "A"].certain == {"core", "a"} and not plans["menu", "A"].uncertain
+    assert plans["A", "B"].modules == ("b",) and plans["A", "B"].skipped == ("core",)
+    assert plans["A", "B"].evicts == ("a",) and plans["B", "A"].evicts == ("b",)
+    assert boot_plan(G).modules == ()
+
+
+def diamond():
+    # menu -> A -> C, menu -> B -> C, C -> menu; x, y, z stay once loaded
+    return graph_from_dict({
+        "target": "psx",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"x": est(2048, "Main"), "y": est(2048, "Main"), "z": est(2048, "Main")},
+        "scenes": {"menu": {"modules": []}, "A": {"modules": ["x"]}, "B": {"modules": ["y"]},
+                   "C": {"modules": ["x", "y"]}, "lost": {"modules": ["z"]}},
+        "transitions": [{"from": "menu", "to": "A", "budget_ms": 5000},
+                        {"from": "menu", "to": "B", "budget_ms": 5000},
+                        {"from": "A", "to": "C", "budget_ms": 5000},
+                        {"from": "B", "to": "C", "budget_ms": 5000},
+                        {"from": "C", "to": "menu", "budget_ms": 5000}]})
+
+
+def test_must_is_an_intersection_and_may_a_union_over_paths():
+    G = diamond()
+    R = residency(G)
+    assert R.must("menu") == frozenset() and R.may("menu") == {"x", "y"}
+    assert R.must("A") == {"x"} and R.may("A") == {"x", "y"}
+    assert R.must("C") == {"x", "y"}
+    assert "lost" not in R.reachable
+    plans = load_plans(G, R)
+    p = plans["A", "C"]
+    assert p.modules == ("y",) and p.uncertain == {"y"} and not p.certain
+    assert p.skipped == ("x",)
+    assert plans["menu", "A"].uncertain == {"x"}
+    assert plans["C", "menu"].modules == ()
+    assert ("lost", "menu") not in plans
+
+
+# --------------------------------------------------------------------------- timing
+
+def known_head_graph(media="ps1-duckstation-2x"):
+    return graph_from_dict({
+        "target": "psx", "media": media,
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"m": est(2048, "Main"), "g": est(4096, "Main")},
+        "scenes": {"menu": {"modules": ["m"]}, "game": {"modules": ["g"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}],
+        "disc": {"positions": {"m": 0, "g": 5}}})
+
+
+def test_transition_time_by_hand_duckstation():
+    G = known_head_graph()
+    t, = transition_times(G)
+    assert t.load.heads == {1}                       # boot loaded m at 0..1
+    s, = t.load.steps
+    assert (s.module, s.from_lba, s.from_label, s.head_state) == ("g", 1, "head at 1 (after m)",
+                                                                  "paused")
+    sec = 1 / 150
+    seek = 4 * sec + 0.001                           # ahead within a track: 4 sectors + jitter
+    assert s.seek_s == pytest.approx(seek)
+    assert s.access_s == pytest.approx(ACK + seek + sec)
+    assert s.read_s == pytest.approx(2 * sec)
+    cpu = (2000 + 2.5 * 4096) / PS1_CLOCK_HZ         # fixed + copy, no relocations or imports
+    assert s.cpu_s == pytest.approx(cpu)
+    expected = (ACK + seek + sec + 2 * sec + cpu) * 1e3
+    assert t.worst_ms == pytest.approx(expected)
+    assert t.ok and t.margin_ms == pytest.approx(100 - expected)
+    assert t.path == ("menu", "game")
+
+
+def test_transition_time_by_hand_mednafen_resume_from_pause():
+    G = known_head_graph("ps1-mednafen-2x")
+    t, = transition_times(G)
+    c = PS1_CLOCK_HZ
+    seek = (20_000 + 1_237_952 + 25_000) / c          # floor + pause resume + jitter
+    cpu = (2000 + 2.5 * 4096) / c
+    assert t.worst_ms == pytest.approx((ACK + seek + 3 / 150 + cpu) * 1e3)
+
+
+def test_contiguous_modules_read_through_and_unknown_heads_cost_the_worst_seek():
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-mednafen-2x",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
+        "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
+        "disc": {"positions": {"a": 1000, "b": 1002}}})
+    t, = transition_times(G)
+    a, b = t.load.steps
+    m = G.graph["model"]
+    assert a.from_label == "head unknown"
+    assert a.access_s == pytest.approx(ACK + m.max_seek_s() + 1 / 150)
+    assert b.from_label == "after a" and b.access_s == 0 and b.head_state == "reading"
+    assert not t.ok
+    f = [f for f in analyze(G).findings if f.check == "budget"]
+    assert len(f) == 1 and "exceeds the budget of 1000 ms" in f[0].message
+
+
+def test_worst_first_and_uncertain_modules_in_the_worst_sequence():
+    G = diamond()
+    times = transition_times(G)
+    assert [(t.source, t.target) for t in times][:2] in ([("menu", "A"), ("menu", "B")],
+                                                          [("menu", "B"), ("menu", "A")])
+    ratios = [t.ratio for t in times]
+    assert ratios == sorted(ratios, reverse=True)
+    ac = next(t for t in times if (t.source, t.target) == ("A", "C"))
+    assert [s.module for s in ac.load.steps] == ["y"] and ac.load.steps[0].uncertain
+    cm = next(t for t in times if (t.source, t.target) == ("C", "menu"))
+    assert cm.worst_ms == 0 and cm.load.steps == ()
+
+
+def test_head_positions_union_over_paths():
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x",
+        "memoryMap": regions(("Ovl", "64KB", True)),
+        "modules": {"a": est(2048, "Ovl"), "b": est(4096, "Ovl")},
+        "scenes": {"A": {"modules": ["a"]}, "B": {"modules": ["b"]}},
+        "transitions": [{"from": "A", "to": "B", "budget_ms": 500},
+                        {"from": "B", "to": "A", "budget_ms": 500}],
+        "disc": {"positions": {"a": 100, "b": 300}}})
+    H = head_positions(G)
+    assert H.entry["A"] == {101} and H.entry["B"] == {302}
+    sim = simulate_walk(G, ["A", "B", "A", "B"])
+    assert [s.head_after for s in sim] == [101, 302, 101, 302]
+    bounds = {(t.source, t.target): t.worst_ms for t in transition_times(G)}
+    for s in sim[1:]:
+        assert s.seconds * 1e3 == pytest.approx(bounds[s.source, s.target])   # exact here
+
+
+# --------------------------------------------------------------------------- memory
+
+def memory_graph():
+    config = config_from_dict({
+        "target": "psx",
+        "memoryMap": {"regions": [
+            {"name": "Main", "start": "0x80010000", "size": "64KB", "reserved": "16KB"},
+            {"name": "Ovl", "start": "0x80020000", "size": "32KB", "type": "overlay"}]},
+        "modules": {"p": est("20KB", "Main"), "q": est("30KB", "Main"),
+                    "o1": est("16KB", "Ovl"), "o2": est("40KB", "Ovl")},
+        "scenes": {"s1": {"modules": ["p", "o1"]}, "s2": {"modules": ["q", "o1"]}},
+        "transitions": [{"from": "s1", "to": "s2", "budget_ms": 9000},
+                        {"from": "s2", "to": "s1", "budget_ms": 9000}]})
+    from analysis.model import estimated_module
+    infos = {n: estimated_module(n, s.estimate) for n, s in config.modules.items()}
+    resident = ResidentInfo("kernel.elf", 0x80010000, 0x80012000, frozenset({"k_print"}))
+    return build_graph(config, infos, resident)
+
+
+def test_memory_by_hand():
+    G = memory_graph()
+    mem = scene_memory(G)
+    s1 = mem["s1"]
+    main = s1.region("Main")
+    # kernel 8 KiB + reserved 16 KiB + p 20 KiB + q 30 KiB (q may be resident: s2 -> s1)
+    assert main.kernel == 8192 and main.reserved == 16384
+    assert main.used == (8 + 16 + 20 + 30) * 1024 and not main.fits
+    assert main.occupants == ("p", "q")
+    assert s1.region("Ovl").used == 16 * 1024
+    assert s1.peak_ram == (74 + 16) * 1024
+    findings = {(f.check, f.subject): f for f in memory_findings(G)}
+    over = findings["memory", "region Main"]
+    assert "needs 74.0 KiB at scene s1 but holds 64.0 KiB (over by 10.0 KiB: kernel 8.0 KiB, " \
+           "reserved 16.0 KiB, q 30.0 KiB, p 20.0 KiB); overflows at scenes: s1, s2" in over.message
+    assert over.suggestions == ("split q (30.0 KiB) or make it an overlay",)
+    big = findings["memory", "module o2"]
+    assert big.message == "needs 40.0 KiB but overlay region Ovl holds 32.0 KiB"
+    assert big.suggestions == ("split o2 into modules of at most 32.0 KiB",)
+
+
+def test_overlay_conflict_names_both_modules_and_the_scene():
+    G = graph_from_dict({
+        "target": "psx",
+        "memoryMap": {"regions": [
+            {"name": "A", "start": "0x80010000", "size": "64KB", "type": "overlay", "pair": "B"},
+            {"name": "B", "start": "0x80020000", "size": "64KB", "type": "overlay"},
+            {"name": "C", "start": "0x80030000", "size": "64KB", "type": "overlay"}]},
+        "modules": {"x": est("8KB", "A"), "y": est("8KB", "A")},
+        "scenes": {"fight": {"modules": ["x", "y"]}}})
+    f, = memory_findings(G)
+    assert (f.severity, f.check, f.subject) == ("error", "overlay", "scene fight")
+    assert "needs x and y at the same time" in f.message and "overlay region A" in f.message
+    assert f.suggestions == ("move y to region B",)        # the double buffer's other half first
+
+
+# --------------------------------------------------------------------------- streaming
+
+def stream_graph(deadline=4, slice_ms=1.0, stream_region="LevelB", extra=None):
+    d = {
+        "target": "n64",
+        "memoryMap": {"regions": [
+            {"name": "LevelA", "start": "0x80100000", "size": "512KB", "type": "overlay",
+             "pair": "LevelB"},
+            {"name": "LevelB", "start": "0x80180000", "size": "512KB", "type": "overlay"}]},
+        "modules": {"lvl": est("64KB", "LevelA"), "nxt": est("128KB", stream_region)},
+        "scenes": {"lvl": {"modules": ["lvl"]}, "nxt": {"modules": ["nxt"]}},
+        "transitions": [{"from": "lvl", "to": "nxt", "budget_ms": 16}],
+        "streams": [{"scene": "lvl", "modules": ["nxt"], "deadline_frames": deadline,
+                     "cpu_slice_ms": slice_ms}]}
+    if extra:
+        extra(d)
+    return graph_from_dict(d)
+
+
+def test_stream_frames_by_hand():
+    G = stream_graph()
+    s, = stream_times(G)
+    media = (256 * 84 + 65536 * 23) / 62.5e6                 # 24.46 ms of PI DMA
+    cpu = (2000 + 2.0 * 131072) / 93.75e6                     # 2.82 ms of copying
+    assert s.load.media_s == pytest.approx(media) and s.load.cpu_s == pytest.approx(cpu)
+    assert s.media_frames == 2                                # ceil(24.46 ms * 60)
+    assert s.cpu_frames == 3                                  # ceil(2.82 ms / 1 ms)
+    assert s.frames == 5 and not s.ok
+    f, = stream_findings(G, [s])
+    assert f.check == "stream" and f.subject == "streams[0] (nxt during lvl)"
+    assert f.message == "completes after 5 frames (2 media + 3 CPU at 1 ms/frame), deadline 4"
+    assert f.suggestions[0] == "raise cpu_slice_ms to 1.41 (the CPU work is 2.82 ms)"
+    # the streamed module is resident when leaving: the transition loads nothing
+    t, = transition_times(G)
+    assert t.load.plan.modules == () and t.ok
+    assert stream_times(stream_graph(deadline=5))[0].ok
+
+
+def test_stream_into_the_half_in_use_is_an_error():
+    G = stream_graph(deadline=60, stream_region="LevelA")
+    f, = stream_findings(G)
+    assert (f.check, f.subject) == ("double-buffer", "streams[0] (nxt during lvl)")
+    assert f.message == ("loads nxt into region LevelA while scene lvl uses lvl there: the stream "
+                         "would overwrite a module in use")
+    assert f.suggestions[0] == "move nxt to region LevelB (the other half of the double buffer " \
+                               "LevelA/LevelB)"
+    # the analysis follows the eviction: lvl must be reloaded when coming back
+    plans = load_plans(G)
+    assert plans["lvl", "nxt"].modules == ()
+
+
+def test_two_streams_into_one_overlay():
+    def extra(d):
+        d["modules"]["alt"] = est("8KB", "LevelB")
+        d["streams"].append({"scene": "lvl", "modules": ["alt"], "deadline_frames": 60,
+                             "cpu_slice_ms": 1})
+        d["streams"][0]["deadline_frames"] = 60
+    G = stream_graph(extra=extra)
+    f, = stream_findings(G)
+    assert f.message == ("loads alt into region LevelB, evicting nxt that streams[0] loaded in "
+                         "the same scene")
+    a, b = stream_times(G)
+    assert b.frames >= a.frames                                 # streams run one after the other
+
+
+# --------------------------------------------------------------------------- closure
+
+def test_closure_with_a_known_resident():
+    config = config_from_dict({
+        "target": "psx",
+        "memoryMap": regions(("Main", "1MB", False)),
+        "modules": {"a": est(64, "Main", imports=["k_print", "phys", "nowhere"]),
+                    "b": est(64, "Main", exports=["phys"]),
+                    "c": est(64, "Main")},
+        "scenes": {"s": {"modules": ["a"]}}})
+    from analysis.model import estimated_module
+    infos = {n: estimated_module(n, s.estimate) for n, s in config.modules.items()}
+    infos["c"] = ModuleInfo("c", 64, 64, 64, 0, {}, needs=("ghost",))
+    G = build_graph(config, infos, ResidentInfo("kernel.elf", 0x80010000, 0x80010100,
+                                                frozenset({"k_print"})))
+    assert unresolved_imports(G) == [("a", "nowhere", None), ("a", "phys", "b")]
+    msgs = {f.message: f for f in closure_findings(G)}
+    assert msgs["imports 'phys' from b, which it does not need"].suggestions == (
+        "add b to modules.a.needs (and link a with --needs b)",)
+    assert "imports 'nowhere', which neither kernel.elf nor any module defines" in msgs
+    assert "needs module 'ghost', which the configuration does not list" in msgs
+    assert unused_modules(G) == ["b", "c"]
+    assert msgs["is never used: no scene or stream needs it"].severity == "warning"
+    # the import edge to the provider is in the graph
+    assert G.edges[("module", "a"), ("module", "b")] == {"kind": "imports", "symbols": ("phys",)}
+    assert G.edges[("module", "a"), ("resident", "kernel")]["symbols"] == ("k_print",)
+
+
+def test_cycles_and_unreachable_scenes():
+    G = graph_from_dict({
+        "target": "psx",
+        "memoryMap": regions(("Main", "1MB", False)),
+        "modules": {"a": est(64, "Main", needs=["b"]), "b": est(64, "Main", needs=["a"])},
+        "scenes": {"s": {"modules": ["a"]}, "island": {"modules": []}}})
+    assert dependency_cycles(G) == [["a", "b"]]
+    assert unreachable_scenes(G) == ["island"]
+    checks = {(f.check, f.severity, f.subject): f for f in closure_findings(G)}
+    cyc = checks["closure", "error", "modules a, b"]
+    assert cyc.message == "need each other (a -> b -> a): a loader cannot order them"
+    assert checks["closure", "warning", "scene island"].suggestions == (
+        "add a transition into island, or remove it",)
+    assert analyze(G).ok is False
+
+
+# --------------------------------------------------------------------------- suggestions
+
+def test_budget_suggestions_are_concrete():
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-worst-2x",
+        "memoryMap": regions(("Main", "256KB", False), ("Ovl", "256KB", True)),
+        "modules": {"a": est(2048, "Main"),
+                    "b": est("100KB", "Ovl", relocations={"R_MIPS_26": 20000})},
+        "scenes": {"menu": {"modules": ["a"]}, "game": {"modules": ["b"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}],
+        "disc": {"positions": {"a": 0, "b": 250000}}})
+    r = analyze(G)
+    f, = [f for f in r.findings if f.check == "budget"]
+    assert f.subject == "menu -> game"
+    text = "\n".join(f.suggestions)
+    assert "place b right after a on disc" in text
+    assert "stream b during scene menu" in text
+    assert "prelink b for region Ovl at build time (gamevm prelink) to skip its 20000 " \
+           "relocations" in text
+    G2 = graph_from_dict({
+        "target": "psx",
+        "memoryMap": regions(("Main", "1MB", False)),
+        "modules": {"b": est("100KB", "Main")},
+        "scenes": {"menu": {"modules": []}, "game": {"modules": ["b"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}]})
+    f, = [f for f in analyze(G2).findings if f.check == "budget"]
+    assert f.suggestions[0].startswith("stream b during scene menu") or \
+        any(s.startswith("give disc positions") for s in f.suggestions)
+    assert any(s.startswith("give disc positions") for s in f.suggestions)
+
+
+# --------------------------------------------------------------------------- reports
+
+def failing_result():
+    G = stream_graph(deadline=4, stream_region="LevelA",
+                     extra=lambda d: d["transitions"].append(
+                         {"from": "nxt", "to": "lvl", "budget_ms": 1}))
+    return analyze(G, source="demo.json")
+
+
+def test_report_dict_and_json():
+    r = failing_result()
+    assert not r.ok
+    d = r.to_dict()
+    assert d["schema"] == 1 and d["tool"] == "gamevm budget" and d["config"] == "demo.json"
+    assert d["summary"]["transitions_over"] == 1 and d["summary"]["streams_late"] == 1
+    assert d["summary"]["worst"] == {"from": "nxt", "to": "lvl", "worst_ms": d["transitions"][0][
+        "worst_ms"], "budget_ms": 1.0}
+    assert d["worst_path"] == ["lvl", "nxt", "lvl"]
+    t = d["transitions"][0]
+    assert set(t) >= {"from", "to", "budget_ms", "worst_ms", "margin_ms", "ok", "plan", "steps",
+                      "heads", "path", "media_ms", "cpu_ms"}
+    assert set(t["steps"][0]) >= {"module", "access_ms", "seek_ms", "read_ms", "cpu_ms", "cpu",
+                                  "from", "lba", "sectors", "total_ms"}
+    assert json.loads(render(d, "json")) == json.loads(json.dumps(d))
+    assert render(d, "json") == render(copy.deepcopy(d), "json")          # deterministic
+
+
+def test_text_markdown_junit_html():
+    d = failing_result().to_dict()
+    text = render(d, "text")
+    assert text.splitlines()[1].startswith("Result: FAILED - budget check failed")
+    assert "Worst transition: nxt -> lvl" in text and "-> raise cpu_slice_ms" in text
+    md = render(d, "markdown")
+    assert md.startswith("## ❌ GameVM load budgets: demo.json")
+    assert "| ❌ | `nxt` → `lvl` |" in md
+    root = ET.fromstring(render(d, "junit"))
+    assert root.tag == "testsuites"
+    cases = root.findall(".//testcase")
+    names = [c.get("name") for c in cases]
+    assert "lvl -> nxt" in names and "nxt -> lvl" in names and "streams[0] nxt during lvl" in names
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert {"nxt -> lvl", "streams[0] nxt during lvl"} <= failed and "lvl -> nxt" not in failed
+    assert int(root.get("failures")) == len(failed)
+    page = render(d, "html")
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "#e8710a" in page
+    assert "<script" not in page and 'href="http' not in page and 'src="' not in page
+    with pytest.raises(ValueError, match="unknown report format 'pdf'"):
+        render(d, "pdf")
+
+
+def test_graph_structure():
+    G = memory_graph()
+    kinds = {d["kind"] for _, d in G.nodes(data=True)}
+    assert kinds == {"module", "scene", "resident"}
+    assert G.nodes[("resident", "kernel")]["region"] == "Main"
+    assert G.edges[("scene", "s1"), ("module", "p")]["required"]
+    assert G.edges[("scene", "s1"), ("scene", "s2")]["budget_ms"] == 9000
