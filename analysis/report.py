@@ -392,7 +392,7 @@ def _svg(rep: dict) -> str:
         tt = times.get((u, v))
         bad = tt is not None and not tt["ok"]
         hot = (u, v) in worst_edges
-        kind = "hot" if hot else ("bad" if bad else "ok")
+        kind = "bad" if bad else ("hot" if hot else "ok")     # over budget stays red
         color = {"hot": "#e8710a", "bad": "#b3261e", "ok": "#5f6368"}[kind]
         width_px = 3.5 if hot else 1.6
         if u == v:
@@ -457,7 +457,8 @@ def render_html(rep: dict) -> str:
             "<h2>Flow graph</h2>", _svg(rep),
             '<p class="legend"><span style="color:#e8710a">&#9632; worst path '
             f'({html.escape(" → ".join(rep["worst_path"]) or "-")})</span>'
-            '<span class="bad">&#9632; over budget</span><span>edge label: worst / budget</span></p>']
+            '<span class="bad">&#9632; over budget</span><span>thick: the worst path</span>'
+            '<span>edge label: worst / budget</span></p>']
     if rep["transitions"]:
         rows = [[f"{t['from']} → {t['to']}", _ms(t["worst_ms"]), f"{t['budget_ms']:g} ms",
                  _ms(t["margin_ms"]), _pct(t["worst_ms"], t["budget_ms"]),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import GameVMError
+from .errors import ConfigError, GameVMError
 
 
 class OutOfMemory(GameVMError):
@@ -98,7 +98,7 @@ class Allocator:
         for r in self.regions:
             if r.name == name:
                 return r
-        raise GameVMError(f"no memory region named '{name}' (have: "
+        raise ConfigError(f"no memory region named '{name}' (memoryMap.regions has: "
                           f"{', '.join(r.name for r in self.regions)})")
 
     def alloc(self, size: int, align: int, owner: str, region: str | None = None

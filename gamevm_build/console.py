@@ -21,6 +21,9 @@ from .resident import read_resident
 
 #: trap codes, as in gamevm.h (GVM_SYS_*)
 SYS_LOAD, SYS_UNLOAD, SYS_GETPROC, SYS_PRINT, SYS_INIT_ENTRY, SYS_FINI_ENTRY = range(0x4700, 0x4706)
+_TRAP_NAMES = {SYS_LOAD: "LoadModule", SYS_UNLOAD: "UnloadModule", SYS_GETPROC: "GetModuleProc",
+               SYS_PRINT: "GameVMPrint", SYS_INIT_ENTRY: "LoadModule (constructors)",
+               SYS_FINI_ENTRY: "UnloadModule (destructors)"}
 
 
 def regions_from_config(config_regions, resident, machine) -> list[Region]:
@@ -110,8 +113,20 @@ class Console:
             return NotImplemented
         a0, a1 = machine.reg("a0"), machine.reg("a1")
         result = 0
+        call = _TRAP_NAMES[code]
+
+        def string(addr: int, arg: str) -> str | None:
+            try:
+                return machine.read_cstring(addr).decode("utf-8", "replace")
+            except EmulationError:
+                machine.fault(f"bad {arg} pointer passed to {call}", "read", addr,
+                              "expected a NUL-terminated string in RAM")
+                return None
+
         if code == SYS_LOAD:
-            name = machine.read_cstring(a0).decode("utf-8", "replace")
+            name = string(a0, "name")
+            if name is None:
+                return None
             try:
                 lm = self.loader.load(name, run_init=False)
                 status, result = TLoadStatus.lsSuccess, lm.handle
@@ -128,13 +143,18 @@ class Console:
             except LoadError as exc:
                 result = exc.status
         elif code == SYS_GETPROC:
-            name = machine.read_cstring(a1).decode("utf-8", "replace")
+            name = string(a1, "name")
+            if name is None:
+                return None
             try:
                 result = self.loader.get_proc(a0, name)
             except LoadError:
                 result = 0
         elif code == SYS_PRINT:
-            self.output.append(machine.read_cstring(a0).decode("utf-8", "replace"))
+            text = string(a0, "text")
+            if text is None:
+                return None
+            self.output.append(text)
         elif code in (SYS_INIT_ENTRY, SYS_FINI_ENTRY):
             lm = self.loader.loaded.get(a0)
             if lm is not None:

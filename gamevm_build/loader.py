@@ -185,8 +185,7 @@ class Loader:
                                               region)
         except OutOfMemory as exc:
             raise LoadError(TLoadStatus.lsOutOfMemory, f"{path}: {exc}") from None
-        except GameVMError as exc:
-            raise LoadError(TLoadStatus.lsOutOfMemory, f"{path}: {exc}") from None
+        # an unknown region name is a ConfigError: the caller's mistake, not a load status
         base = block.start
         try:
             image = relocate(module, base, self.resolve)

@@ -49,7 +49,7 @@ def tiny_console(build, target, kernel_src: str, modules: dict[str, str], keep=(
         proc = run_gamevm("module", "-t", target, "-o", build.tmp / f"{name}.elf",
                           build.source(f"{name}.c", src))
         assert proc.returncode == 0, proc.stderr
-    proc = run_gamevm("resident", "-t", target, "-o", out, build.source("k.c", kernel_src),
+    proc = run_gamevm("resident", "-t", target, "-o", out, "-I", INCLUDE, build.source("k.c", kernel_src),
                       *[f"--keep={k}" for k in keep])
     assert proc.returncode == 0, proc.stderr
     return Console(target, out, search_paths=[build.tmp])
@@ -352,3 +352,23 @@ def test_memory_map_from_the_seed_shape(game, target, profile):
     with pytest.raises(ConfigError, match=r"memoryMap\.regions\[1\]\.size"):
         memory_regions({"regions": [{"name": "A", "start": hex(ram), "size": "1MB"},
                                     {"name": "B", "start": hex(ram + 0x100000), "size": "lots"}]})
+
+
+def test_bad_pointer_to_trap_is_a_guest_fault(build, target):
+    c = tiny_console(build, target, '#include "gamevm.h"\n'
+                     "int bad_load(void){ return (int)LoadModule((const char *)0x7ffffff0); }\n"
+                     "void _start(void){ for(;;); }\n", {}, keep=["bad_load"])
+    with pytest.raises(EmulationFault) as err:
+        c.call("bad_load")
+    assert "bad name pointer passed to LoadModule" in str(err.value)
+    assert err.value.report.address == 0x7FFFFFF0 and err.value.report.pc_symbol.startswith("bad_load")
+
+
+def test_unknown_region_is_a_config_error(game, target):
+    from gamevm_build.errors import ConfigError
+    tmp, kernel, *_ = game
+    c = Console(target, kernel, search_paths=[tmp])
+    before = state(c)
+    with pytest.raises(ConfigError, match=r"no memory region named 'Nope' \(memoryMap.regions has: heap\)"):
+        c.load("physics", region="Nope")
+    assert state(c) == before

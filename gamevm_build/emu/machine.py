@@ -277,6 +277,16 @@ class Machine:
         kseg0 = 0x80000000 | self._physical(addr, size)
         self.uc.ctl_remove_cache(kseg0, kseg0 + size)
 
+    def fault(self, cause: str, access: str | None = None, address: int | None = None,
+              detail: str = "") -> None:
+        """Stop the running call with a fault report (for trap handlers).
+
+        A handler that finds the guest's request invalid (a bad pointer passed
+        to a trap) calls this and returns; the call then raises
+        :class:`EmulationFault` blaming the guest's pc.
+        """
+        self._record(self._report(cause, access, address, pc=self.reg("pc"), detail=detail))
+
     # ------------------------------------------------------------ memory guards
 
     def guard(self, addr: int, size: int, kind: str, label: str) -> int:
