@@ -141,13 +141,19 @@ def _fail(name: str, what: str) -> InputError:
     return InputError(f"{name}: not a valid ELF file: {what}")
 
 
-def _cstr(table: bytes, offset: int, name: str, what: str) -> str:
-    end = table.find(b"\0", offset)
+def _cstr(table: str, offset: int, name: str, what: str) -> str:
+    """The NUL-terminated name at ``offset`` of a string table decoded as latin-1.
+
+    latin-1 maps bytes 1:1 to characters, so byte offsets index the str
+    directly; the rare non-ASCII name is re-decoded as UTF-8.
+    """
+    end = table.find("\0", offset)
     if end < 0:
         if offset >= len(table) and offset != 0:
             raise _fail(name, f"{what} name offset 0x{offset:x} is outside the string table")
         raise _fail(name, f"{what} name at 0x{offset:x} is not NUL-terminated")
-    return table[offset:end].decode("utf-8", "replace")
+    text = table[offset:end]
+    return text if text.isascii() else text.encode("latin-1").decode("utf-8", "replace")
 
 
 def parse(data: bytes, name: str, *, want_symbols: bool = True) -> ElfFile:
@@ -184,7 +190,7 @@ def parse(data: bytes, name: str, *, want_symbols: bool = True) -> ElfFile:
         s = raw[e_shstrndx]
         if s[4] + s[5] > size:
             raise _fail(name, "section name string table runs past the end of the file")
-        shstr = data[s[4]:s[4] + s[5]]
+        shstr = data[s[4]:s[4] + s[5]].decode("latin-1")
         for i, (sh_name, sh_type, flags, addr, off, sz, link, info, align, entsize) in enumerate(raw):
             secname = _cstr(shstr, sh_name, name, f"section [{i}]")
             body = b""
@@ -212,7 +218,7 @@ def _read_symbols(elf: ElfFile) -> None:
             continue
         if sec.link >= len(elf.sections):
             raise _fail(elf.name, f"{sec.name}: string table index {sec.link} out of range")
-        strtab = elf.sections[sec.link].data
+        strtab = elf.sections[sec.link].data.decode("latin-1")
         if sec.size % SYM_SIZE:
             raise _fail(elf.name, f"{sec.name}: size 0x{sec.size:x} is not a multiple of {SYM_SIZE}")
         nsec = len(elf.sections)

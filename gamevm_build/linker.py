@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import elf32 as E
-from .arch import RelocationOverflow, get_arch
+from .arch import WORD, RelocationOverflow, get_arch
 from .errors import InputError, LinkError, RelocationError, location
 from .modformat import ModuleImage, OutReloc, OutSymbol, write_module
 from .profile import Profile, load_profile
@@ -414,13 +414,7 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
             base_in_buf = sec_off - addr[out]
             entries = elf.relocations(rsec)
             if rsec.type == E.SHT_REL:
-                def read_word(offset, size, _t=tsec, _n=elf.name, _r=rsec):
-                    if offset + size > len(_t.data):
-                        raise RelocationError(f"{location(_n, _t.name, offset)}: relocation site "
-                                              f"runs past the end of the section ({_r.name})",
-                                              obj=_n, section=_t.name, offset=offset)
-                    return int.from_bytes(_t.data[offset:offset + size], order)
-                addends = arch.rel_addends(elf, tsec, entries, read_word)
+                addends = arch.rel_addends(elf, tsec, entries)
             else:
                 addends = [r.addend for r in entries]
             for r, A in zip(entries, addends):
@@ -461,7 +455,8 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                         obj=elf.name, section=tsec.name, offset=r.offset, symbol=sym.name,
                         rtype=recipe.name())
                 i = base_in_buf + r.offset
-                word = int.from_bytes(buf[i:i + recipe.size], order)
+                site = WORD[order, recipe.size]
+                word = site.unpack_from(buf, i)[0]
                 try:
                     new = recipe.apply(word, S, A, P)
                 except RelocationOverflow as exc:
@@ -469,7 +464,7 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                     raise RelocationError(f"{where}: {recipe.name()}: {exc}", obj=elf.name,
                                           section=tsec.name, offset=r.offset, symbol=sym.name,
                                           rtype=recipe.name()) from None
-                buf[i:i + recipe.size] = new.to_bytes(recipe.size, order)
+                site.pack_into(buf, i, new)
                 if recipe.pc_relative:
                     if target_out is None:
                         raise RelocationError(f"{location(elf.name, tsec.name, r.offset)}: "
@@ -483,7 +478,8 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                     relocs.append(OutReloc(P, r.type, target_out, S + A - addr[target_out], out))
                 # absolute targets are final: nothing to do at load time
 
-    relocs.sort(key=lambda r: (OUTPUT_ORDER.index(r.section), r.offset))
+    rank = {name: n for n, name in enumerate(OUTPUT_ORDER)}
+    relocs.sort(key=lambda r: (rank[r.section], r.offset))
     image = ModuleImage(
         target=profile.name, name=name, needs=list(needs), e_flags=objects[0].elf.e_flags,
         e_machine=profile.e_machine, endian=profile.endian,

@@ -15,6 +15,7 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import elf32 as E
 from .fileutil import atomic_write
@@ -42,8 +43,9 @@ class OutSymbol:
     section: str | None          # output section; None: undefined (import) or absolute
 
 
-@dataclass(frozen=True)
-class OutReloc:
+class OutReloc(NamedTuple):
+    """One relocation of the output (a NamedTuple: links create tens of thousands)."""
+
     offset: int                  # module offset of the site
     type: int
     symbol: str                  # import name, or output section name for internal targets

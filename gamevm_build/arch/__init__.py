@@ -11,10 +11,15 @@ encodes relocation arithmetic.
 from __future__ import annotations
 
 import importlib
+import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..errors import ConfigError, RelocationError
+from ..errors import ConfigError, RelocationError, location
+
+#: unsigned words by (byte order, size), for reading and patching relocation sites
+WORD = {(order, size): struct.Struct(("<" if order == "little" else ">") + code)
+        for order in ("little", "big") for size, code in ((1, "B"), (2, "H"), (4, "I"))}
 
 
 class RelocationOverflow(Exception):
@@ -97,12 +102,20 @@ class Arch:
         """
         return None
 
-    def rel_addends(self, elf, section, relocs, read_word) -> list[int]:
+    def read_site(self, elf, section, r, size: int) -> int:
+        """The ``size``-byte word a relocation entry points at, in the object's byte order."""
+        if r.offset + size > len(section.data):
+            raise RelocationError(f"{location(elf.name, section.name, r.offset)}: relocation "
+                                  "site runs past the end of the section",
+                                  obj=elf.name, section=section.name, offset=r.offset)
+        return WORD[elf.endian, size].unpack_from(section.data, r.offset)[0]
+
+    def rel_addends(self, elf, section, relocs) -> list[int]:
         """Addends of a SHT_REL section's entries (in entry order)."""
         out = []
         for r in relocs:
             recipe = self.relocations.get(r.type)
-            out.append(recipe.addend(read_word(r.offset, recipe.size)) if recipe else 0)
+            out.append(recipe.addend(self.read_site(elf, section, r, recipe.size)) if recipe else 0)
         return out
 
     def recipe(self, number: int, *, where: str = "", symbol: str | None = None) -> type[RelocType]:

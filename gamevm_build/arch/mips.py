@@ -13,7 +13,7 @@ RELA with full addends, so a loader never pairs anything.
 from __future__ import annotations
 
 from ..errors import InputError, RelocationError, location
-from . import Arch, Rejection, RelocationOverflow, RelocType
+from . import WORD, Arch, Rejection, RelocationOverflow, RelocType
 
 MASK32 = 0xFFFFFFFF
 
@@ -192,34 +192,47 @@ class MipsArch(Arch):
             return sec.data[7]
         return None
 
-    def rel_addends(self, elf, section, relocs, read_word) -> list[int]:
+    def rel_addends(self, elf, section, relocs) -> list[int]:
         """REL addends, completing each HI16 with the low half of its LO16.
 
         A HI16 takes the low half of the next LO16 against the same symbol
         (later in the list); a LO16 takes the high half of the most recent HI16
         against the same symbol, so each gets the full "AHL" addend.
         """
-        n = len(relocs)
-        out = [0] * n
-        words = [None] * n
-        for i, r in enumerate(relocs):
-            recipe = self.relocations.get(r.type)
-            if recipe is not None:
-                words[i] = read_word(r.offset, recipe.size)
-                out[i] = recipe.addend(words[i])
-        last_hi: dict[int, int] = {}
+        data, word = section.data, WORD[elf.endian, 4]
+        size = len(data)
+        out = []
+        his: list[int] = []               # site words of pending HI16s (index-aligned with out)
         pending: list[int] = []
+        last_hi: dict[int, int] = {}
         for i, r in enumerate(relocs):
-            if r.type == R_MIPS_HI16.number:
+            t = r.type
+            if t not in self.relocations:
+                out.append(0)
+                continue
+            if r.offset + 4 > size:
+                self.read_site(elf, section, r, 4)          # raises with the location
+            w = word.unpack_from(data, r.offset)[0]
+            if t == 5:                                      # R_MIPS_HI16
+                out.append((w & 0xFFFF) << 16)
                 pending.append(i)
-            elif r.type == R_MIPS_LO16.number:
-                lo = out[i]
-                for j in [j for j in pending if relocs[j].sym == r.sym]:
-                    out[j] = ((out[j] + lo) & MASK32)
-                    last_hi[r.sym] = (words[j] & 0xFFFF) << 16
-                    pending.remove(j)
-                if r.sym in last_hi:
-                    out[i] = _sext(last_hi[r.sym] + lo, 32)
+            elif t == 6:                                    # R_MIPS_LO16
+                lo = w & 0xFFFF
+                lo = lo - 0x10000 if lo & 0x8000 else lo
+                if pending:
+                    sym = r.sym
+                    keep = []
+                    for j in pending:
+                        if relocs[j].sym == sym:
+                            last_hi[sym] = out[j]
+                            out[j] = _sext(out[j] + lo, 32)
+                        else:
+                            keep.append(j)
+                    pending = keep
+                hi = last_hi.get(r.sym)
+                out.append(lo if hi is None else _sext(hi + lo, 32))
+            else:
+                out.append(self.relocations[t].addend(w))
         if pending:
             r = relocs[pending[0]]
             sym = elf.symbols[r.sym].name if r.sym < len(elf.symbols) else None
@@ -229,9 +242,6 @@ class MipsArch(Arch):
                 "(hand-written asm must pair %hi with %lo)",
                 obj=elf.name, section=section.name, offset=r.offset, symbol=sym,
                 rtype="R_MIPS_HI16")
-        for i, v in enumerate(out):
-            out[i] = _sext(v, 32)
         return out
-
 
 ARCH = MipsArch()

@@ -38,9 +38,12 @@ def run(args) -> int:
     return 0 if result.ok else 1
 
 
-def register(sub, cli) -> None:
-    from analysis.report import FORMATS
+#: report formats (analysis.report.FORMATS; spelled out so that registering the command
+#: does not import networkx on every ``gamevm`` start; tests/test_cli_startup.py checks)
+FORMATS = ("text", "json", "markdown", "junit", "html")
 
+
+def register(sub, cli) -> None:
     p = sub.add_parser("budget", help="check load-time budgets, memory fit and overlay safety",
                        description="Check the load-time budgets, streaming deadlines, memory fit "
                                    "and module closure of a project (gamevm.json). Exit status: "

@@ -22,6 +22,9 @@ import sys
 from pathlib import Path
 
 PRINT_PREFIX = "print: "
+#: Machine.call's default instruction budget (gamevm_build.emu.machine.DEFAULT_BUDGET; spelled
+#: out so that registering the command does not import unicorn; tests/test_cli_startup.py checks)
+DEFAULT_BUDGET = 5_000_000
 
 
 def _module_arg(text: str) -> tuple[str, str | None]:
@@ -180,7 +183,6 @@ def _fault_json(report) -> dict | None:
 
 
 def register(sub, cli) -> None:
-    from ..emu.machine import DEFAULT_BUDGET
 
     p = sub.add_parser(
         "call", help="call functions of a resident and its modules on the emulated console",
