@@ -21,3 +21,28 @@ def test_readme_has_exactly_two_setup_commands():
         "bash tools/bootstrap && .venv/bin/scons",
         "bash tools/bootstrap && .venv/bin/python -m pytest",
     ]
+
+
+def test_readme_by_hand_example_runs(tmp_path):
+    """The "A first module by hand" commands work as written (gamevm on PATH)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## A first module by hand", 1)[1].split("```sh\n", 1)[1].split("\n```")[0]
+    commands = block.replace("\\\n", " ").splitlines()
+    assert commands[0].startswith(". .venv/bin/activate")
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    (tmp_path / "build").mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "gamevm").write_text(f"#!/bin/sh\nexec {sys.executable} -m gamevm_build \"$@\"\n")
+    (bindir / "gamevm").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for cmd in commands[1:]:
+        proc = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, (cmd, proc.stderr)
+    assert (tmp_path / "build" / "boss.bin").stat().st_size > 0

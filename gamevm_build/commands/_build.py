@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import INCLUDE_DIR
 from ..errors import ConfigError
 
 SOURCE_SUFFIXES = (".c", ".s", ".S")
@@ -26,7 +27,7 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[st
                 raise ConfigError(f"{p}: source file not found")
             tc = tc or find_toolchain(target)
             obj = workdir / f"{i:04d}_{p.stem}.o"
-            tc.compile(p, obj, extra_flags=flags, include_dirs=include_dirs)
+            tc.compile(p, obj, extra_flags=flags, include_dirs=[*include_dirs, INCLUDE_DIR])
             out.append(str(obj))
         elif p.suffix in (".o", ".a", ".obj"):
             if not p.is_file():
