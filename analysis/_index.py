@@ -11,6 +11,7 @@ per graph and cached in ``G.graph["_index"]``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import heapq
 
@@ -37,6 +38,34 @@ def gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+#: Distance around the target within which span_access probes every sector: one track
+#: (8-22 sectors) and Mednafen's short-distance terms (< 12 sectors) fit in it.
+SPAN_NEAR = 24
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _near_worst(fn, to_lba, state, a: int, b: int) -> float:
+    return max(fn(h, to_lba, head_state=state) for h in range(a, b + 1))
+
+
+def span_access(model, to_lba, state, span, *, seek: bool = False) -> float:
+    """Worst access (or seek) to ``to_lba`` from a head that is *somewhere* in ``span``.
+
+    ``span = (lo, hi)``: the sectors a disc layout's data occupies (``hi`` exclusive).
+    A head left by reading the disc's data is in there, so an unknown head costs the
+    worst access from that range instead of the model's full stroke.  Every model here
+    is monotone in the distance beyond a track, so the worst is at an end of the span
+    or within :data:`SPAN_NEAR` sectors of the target, all of which are probed.
+    """
+    lo, hi = span
+    hi = max(hi - 1, lo)
+    fn = model.seek_s if seek else model.access_s
+    near = _near_worst(fn, to_lba, state, max(lo, to_lba - SPAN_NEAR),
+                       min(hi, to_lba + SPAN_NEAR)) if lo <= to_lba + SPAN_NEAR and \
+        to_lba - SPAN_NEAR <= hi else 0.0
+    return max(near, fn(lo, to_lba, head_state=state), fn(hi, to_lba, head_state=state))
 
 
 def bits(mask: int):
@@ -180,6 +209,16 @@ class Index:
         self._evict: dict[int, int] = {}
         self._access: dict = {}
         self._seek: dict = {}
+        # copies: per load name, the LBA of the copy it reads (bit -> position)
+        self.reads: dict[str, dict[int, int]] = {
+            load: {self.bit[m]: lba for m, lba in pos.items() if m in self.bit}
+            for load, pos in (G.graph.get("reads") or {}).items()}
+        for over in self.reads.values():
+            for i, p in over.items():
+                self.end_owner.setdefault(p + self.sectors[i], self.names[i])
+        self.boot_heads = frozenset({G.graph.get("boot_head")})
+        #: (lo, hi) sectors of the disc layout's data: an unknown head is in there
+        self.span = G.graph.get("span")
 
     # -- sets ------------------------------------------------------------------------
     def mask(self, names) -> int:
@@ -192,6 +231,19 @@ class Index:
         out = 0
         for i in bits(mask):
             out |= self.closure[i]
+        return out
+
+    def order(self, mask: int, load: str | None = None) -> list[tuple[int, object, object]]:
+        """``(bit, position, end)`` of the modules of ``mask`` in the order load ``load`` reads
+        them: by position, with the copies it reads (:attr:`reads`), then unpositioned ones."""
+        over = self.reads.get(load) if load is not None else None
+        if not over:
+            return [(i, self.pos[i], self.end[i]) for i in bits(mask)]
+        out = []
+        for i in bits(mask):
+            p = over.get(i, self.pos[i])
+            out.append((i, p, p + self.sectors[i] if p is not None else None))
+        out.sort(key=lambda t: (t[1] is None, t[1] if t[1] is not None else 0, t[0]))
         return out
 
     def names_of(self, mask: int) -> list[str]:
@@ -221,7 +273,10 @@ class Index:
         key = (from_lba, to_lba, state)
         t = self._seek.get(key)
         if t is None:
-            t = self.model.seek_s(from_lba, to_lba, head_state=state)
+            if from_lba is None and to_lba is not None and self.span is not None:
+                t = span_access(self.model, to_lba, state, self.span, seek=True)
+            else:
+                t = self.model.seek_s(from_lba, to_lba, head_state=state)
             self._seek[key] = t
         return t
 
@@ -229,7 +284,10 @@ class Index:
         key = (from_lba, to_lba, state)
         t = self._access.get(key)
         if t is None:
-            t = self.model.access_s(from_lba, to_lba, head_state=state)
+            if from_lba is None and to_lba is not None and self.span is not None:
+                t = span_access(self.model, to_lba, state, self.span)
+            else:
+                t = self.model.access_s(from_lba, to_lba, head_state=state)
             self._access[key] = t
         return t
 

@@ -274,8 +274,12 @@ def analyze(G, *, source: str | None = None) -> BudgetResult:
                             R, source)
 
 
-def check_project(config, *, module_files=None, resident_file=None) -> BudgetResult:
+def check_project(config, *, module_files=None, resident_file=None,
+                  layout_file=None) -> BudgetResult:
     """Load the project at ``config`` (a gamevm.json path), build its graph and analyze it.
+
+    ``layout_file`` (a disc layout written by ``gamevm layout``) replaces the
+    configuration's ``disc.layout`` and ``disc.positions``.
 
     Raises
     ------
@@ -283,7 +287,8 @@ def check_project(config, *, module_files=None, resident_file=None) -> BudgetRes
         For an invalid configuration or unusable module/resident files.
     """
     with gc_paused():
-        project = load_project(config, module_files=module_files, resident_file=resident_file)
+        project = load_project(config, module_files=module_files, resident_file=resident_file,
+                               layout_file=layout_file)
         source = str(config) if isinstance(config, (str, Path)) else (
             str(project.config.path) if project.config.path else None)
         return analyze(graph_from_project(project), source=source)

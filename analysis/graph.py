@@ -28,7 +28,10 @@ Edges (attribute ``kind``):
 ``model`` (the media model), ``drive`` (the drive state between loads),
 ``frame_rate``, ``regions`` (name → MemoryRegion), ``costs`` (CpuCosts),
 ``symbols`` (global symbol table size), ``start`` (scene), ``streams``,
-``resident`` (node or ``None``) and ``missing_needs`` (needs naming unknown modules).
+``resident`` (node or ``None``), ``missing_needs`` (needs naming unknown modules),
+``reads`` (load name → {module: LBA}: the copy a load reads of a module that is on the
+disc more than once), ``boot_head`` (LBA of the head at boot, or ``None``) and ``span``
+(``(lo, hi)`` sectors of the disc layout's data, where an unknown head must be, or ``None``).
 
 Examples
 --------
@@ -207,7 +210,8 @@ def _build(config, infos, resident):
         config=config, target=profile.name, profile=profile, model=get_model(config.media),
         drive=HeadState(config.drive), frame_rate=config.frame_rate, regions=regions,
         costs=cpu_costs(profile), symbols=symbols, start=config.start,
-        streams=list(config.streams), resident=res_node, missing_needs=missing_needs)
+        streams=list(config.streams), resident=res_node, missing_needs=missing_needs,
+        reads=dict(config.reads), boot_head=config.boot_head, span=config.span)
     return G
 
 

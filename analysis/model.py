@@ -119,7 +119,7 @@ def resident_info(path, target: str) -> ResidentInfo:
 
 
 def load_project(config, *, module_files: Mapping[str, str] | None = None,
-                 resident_file=None) -> Project:
+                 resident_file=None, layout_file=None) -> Project:
     """Read a project: its configuration (a path or a ProjectConfig), modules and resident.
 
     Raises
@@ -131,7 +131,11 @@ def load_project(config, *, module_files: Mapping[str, str] | None = None,
     from gamevm_build.module import read_module
 
     if not isinstance(config, ProjectConfig):
-        config = load_config(config, module_files=module_files, resident_file=resident_file)
+        config = load_config(config, module_files=module_files, resident_file=resident_file,
+                             layout_file=layout_file)
+    if config.layout_missing:
+        raise InputError(f"{config.where}: disc.layout: {config.layout_file}: disc layout not "
+                         "found (lay the disc out first: gamevm layout, or scons)")
     modules: dict[str, ModuleInfo] = {}
     for name, spec in config.modules.items():
         if spec.file is not None:

@@ -119,6 +119,15 @@ class LoadPlan:
         return self.plan_mask, self.uncertain_mask
 
     @property
+    def load(self) -> str:
+        """The load's name: ``boot``, ``from -> to`` or ``streams[i]`` (disc layouts use it)."""
+        if self.kind == "boot":
+            return "boot"
+        if self.kind == "stream":
+            return f"streams[{self.stream}]"
+        return f"{self.source} -> {self.target}"
+
+    @property
     def modules(self) -> tuple[str, ...]:
         return tuple(self._index.names_of(self.plan_mask))
 
@@ -303,12 +312,28 @@ class Heads:
     exit: dict
 
 
-def heads_after(ix, heads: frozenset, plan_mask: int, uncertain: int) -> frozenset:
-    """Where the head can be after reading a plan (see :func:`head_positions`)."""
+def heads_after(ix, heads: frozenset, plan_mask: int, uncertain: int,
+                load: str | None = None) -> frozenset:
+    """Where the head can be after reading a plan (see :func:`head_positions`).
+
+    ``load`` names the load (:attr:`LoadPlan.load`) when it may read copies of modules
+    that are on the disc more than once.
+    """
     if not plan_mask:
         return heads
-    certain = plan_mask & ~uncertain
     out = set()
+    if load is not None and ix.reads.get(load):
+        order = ix.order(plan_mask, load)
+        certain = [k for k, (i, _p, _e) in enumerate(order) if not uncertain >> i & 1]
+        if certain:
+            out.add(order[certain[-1]][2])
+            trailing = order[certain[-1] + 1:]
+        else:
+            out |= heads
+            trailing = order
+        out.update(e for _i, _p, e in trailing)
+        return UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
+    certain = plan_mask & ~uncertain
     if certain:
         last = certain.bit_length() - 1
         out.add(ix.end[last])
@@ -327,7 +352,8 @@ def head_positions(G, R: Residency | None = None, plans: dict | None = None,
                    streams: dict | None = None) -> Heads:
     """Every place the drive head can be when each scene is entered and left.
 
-    At boot the head is unknown (``None``).  After a load it is at the end of
+    At boot the head is unknown (``None``), or at ``G.graph["boot_head"]`` when the
+    disc layout knows it (after the boot executable).  After a load it is at the end of
     the last module read: of the last certain module, or of any uncertain
     module after it; without a certain module it may also stay where it was.
     A module without a disc position leaves the head unknown.  Sets larger
@@ -349,9 +375,9 @@ def head_positions(G, R: Residency | None = None, plans: dict | None = None,
         heads: set = set()
         for u in ix.preds[v]:
             if u is BOOT:
-                heads |= heads_after(ix, frozenset({None}), *boot.masks)
+                heads |= heads_after(ix, ix.boot_heads, *boot.masks, boot.load)
             elif u in exit_:
-                heads |= heads_after(ix, exit_[u], *plans[u, v].masks)
+                heads |= heads_after(ix, exit_[u], *plans[u, v].masks, plans[u, v].load)
         # entries only grow (union with the previous value) and "unknown" is absorbing,
         # so the worklist terminates even though a capped set is not a superset
         heads |= entry.get(v, frozenset())
@@ -362,7 +388,7 @@ def head_positions(G, R: Residency | None = None, plans: dict | None = None,
         entry[v] = hv
         h = hv
         for st, _ in ix.streams[v]:
-            h = heads_after(ix, h, *streams[st.index].masks)
+            h = heads_after(ix, h, *streams[st.index].masks, streams[st.index].load)
         if exit_.get(v) != h:
             exit_[v] = h
             for w in ix.succs[v]:

@@ -33,7 +33,7 @@ from typing import Sequence
 
 from gamevm_build.media import HeadState
 
-from ._index import bits, index
+from ._index import index
 
 __all__ = ["SimLoad", "simulate_walk"]
 
@@ -58,14 +58,14 @@ class SimLoad:
         return self.media_s + self.cpu_s
 
 
-def _load(ix, mask: int, head, idle: HeadState):
+def _load(ix, mask: int, head, idle: HeadState, load: str | None = None):
     media = cpu = 0.0
     first = True
-    for i in bits(mask):
+    for i, pos, end in ix.order(mask, load):
         state = idle if first else HeadState.READING
-        media += ix.access(head, ix.pos[i], state) + ix.transfer_s[i]
+        media += ix.access(head, pos, state) + ix.transfer_s[i]
         cpu += ix.cpu_s[i]
-        head = ix.end[i]
+        head = end
         first = False
     return media, cpu, head
 
@@ -79,8 +79,8 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
         Scene names; ``walk[0]`` must be the start scene and every consecutive
         pair a transition of the flow graph.
     head : int, optional
-        Head position at boot (default unknown: charged the worst seek, as the
-        analysis does).
+        Head position at boot (default: the disc layout's ``boot_head``, else
+        unknown: charged the worst seek, as the analysis does).
 
     Returns
     -------
@@ -98,6 +98,7 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
         raise ValueError(f"a walk starts at the start scene '{ix.start}'")
     fps = G.graph["frame_rate"]
     idle = ix.drive
+    head = head if head is not None else G.graph.get("boot_head")
     resident = 0
     out: list[SimLoad] = []
     prev = None
@@ -106,7 +107,8 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
             raise ValueError(f"no transition {prev} -> {scene}")
         want = ix.scene_mask[scene]
         loaded = want & ~resident
-        media, cpu, new_head = _load(ix, loaded, head, idle)
+        media, cpu, new_head = _load(ix, loaded, head, idle,
+                                     "boot" if prev is None else f"{prev} -> {scene}")
         out.append(SimLoad("boot" if prev is None else "transition", prev, scene,
                            tuple(ix.names_of(loaded)), media, cpu, head, new_head))
         head = new_head
@@ -114,7 +116,7 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
         media_cum = cpu_frames = 0.0
         for st, smask in ix.streams[scene]:
             loaded = smask & ~resident
-            media, cpu, new_head = _load(ix, loaded, head, idle)
+            media, cpu, new_head = _load(ix, loaded, head, idle, f"streams[{st.index}]")
             media_cum += media
             cpu_frames += cpu * 1e3 / st.cpu_slice_ms
             out.append(SimLoad("stream", scene, scene, tuple(ix.names_of(loaded)), media, cpu,

@@ -102,7 +102,7 @@ def stream_times(G, *, R=None, heads=None, splans=None) -> list[StreamTime]:
             out.append(StreamTime(st.index, s, st.modules, st.deadline_frames, st.cpu_slice_ms,
                                   lt, math.ceil(media * fps - _EPS),
                                   math.ceil(cpu_frames - _EPS), st.description))
-            h = heads_after(ix, h, *plan.masks)
+            h = heads_after(ix, h, *plan.masks, plan.load)
     out.sort(key=lambda t: t.index)
     return out
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from gamevm_build.media import HeadState
 
-from ._index import bits, index
+from ._index import index
 from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
     residency, stream_plans
 
@@ -144,8 +144,11 @@ class TransitionTime:
 
 def _head_label(ix, lba, heads_from: dict) -> str:
     if lba is None:
-        return "head unknown"
+        return (f"head unknown (in sectors {ix.span[0]}-{ix.span[1] - 1})" if ix.span
+                else "head unknown")
     who = heads_from.get(lba)
+    if who is None and lba in ix.boot_heads:
+        who = "the boot executable"
     return f"head at {lba} (after {who})" if who else f"head at {lba}"
 
 
@@ -185,8 +188,7 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
     states: dict = {}
     for h in sorted(heads, key=lambda h: (h is None, h or 0)):
         states[(False, h)] = (0.0, None, _head_label(ix, h, ends))
-    for i in bits(plan_mask):
-        to = ix.pos[i]
+    for i, to, end in ix.order(plan_mask, plan.load):
         uncertain = bool(unc_mask >> i & 1)
         best = None
         for (read_yet, head), (val, chain, label) in states.items():
@@ -206,7 +208,7 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
             relocations=info.relocation_count)
         entry = (total + ix.transfer_s[i] + ix.cpu_s[i], (step, chain), f"after {ix.names[i]}")
         new = dict(states) if uncertain else {}
-        key = (True, ix.end[i])
+        key = (True, end)
         if key not in new or entry[0] > new[key][0]:
             new[key] = entry
         states = new
@@ -259,8 +261,9 @@ def transition_times(G, *, R=None, plans=None, heads: Heads | None = None) -> li
 
 
 def boot_time(G, *, R=None) -> LoadTime:
-    """Time of the load that enters the start scene from boot (head unknown)."""
-    return plan_time(G, boot_plan(G, R), UNKNOWN)
+    """Time of the load that enters the start scene from boot (head unknown, or at
+    ``G.graph["boot_head"]``)."""
+    return plan_time(G, boot_plan(G, R), index(G).boot_heads)
 
 
 def seek_advice(step: Step) -> str | None:

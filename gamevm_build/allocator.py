@@ -44,6 +44,16 @@ class Region:
     size: int
     type: str = "heap"
     blocks: list[Block] = field(default_factory=list)
+    pair: str | None = None          #: the other half of a double buffer (overlay regions)
+
+    @property
+    def overlay(self) -> bool:
+        return self.type == "overlay"
+
+    @property
+    def occupants(self) -> list[Block]:
+        """Blocks in use, bottom first."""
+        return [b for b in self.blocks if not b.free]
 
     @property
     def end(self) -> int:
@@ -73,6 +83,21 @@ class Region:
         self.blocks.append(block)
         return block
 
+    def alloc_at(self, addr: int, size: int, owner: str) -> Block:
+        """Push a block at exactly ``addr`` (a prelinked placement); the gap below stays free.
+
+        ``addr`` must lie at or above the top, and the block inside the region.
+        """
+        if not (self.top <= addr and addr + size <= self.end):
+            raise OutOfMemory(
+                f"region '{self.name}' (0x{self.start:08x}-0x{self.end:08x}, top 0x{self.top:08x})"
+                f" cannot place '{owner}' ({size} bytes) at 0x{addr:08x}")
+        if addr > self.top:
+            self.blocks.append(Block(self.top, addr - self.top, "(gap)", True))
+        block = Block(addr, size, owner)
+        self.blocks.append(block)
+        return block
+
     def free(self, block: Block) -> None:
         """Release ``block``; the top shrinks past every trailing free block."""
         if block not in self.blocks:
@@ -93,6 +118,13 @@ class Allocator:
         if not regions:
             raise GameVMError("no memory regions to load modules into")
         self.regions = list(regions)
+
+    def region_at(self, addr: int) -> Region | None:
+        """The region containing ``addr``, if any."""
+        for r in self.regions:
+            if r.start <= addr < r.end:
+                return r
+        return None
 
     def region(self, name: str) -> Region:
         for r in self.regions:

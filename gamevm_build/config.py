@@ -384,10 +384,16 @@ class TransitionSpec:
     target: str
     budget_ms: float
     description: str = ""
+    likelihood: float | None = None       # relative frequency (disc layout weights)
 
     @property
     def key(self) -> str:
         return f"transitions[{self.index}]"
+
+    @property
+    def key_name(self) -> str:
+        """``from -> to``: how disc layouts and reports name the transition's load."""
+        return f"{self.source} -> {self.target}"
 
 
 @dataclass(frozen=True)
@@ -424,6 +430,15 @@ class ProjectConfig:
     resident_size: int | None = None
     resident_region: str | None = None
     raw: dict = field(default_factory=dict, repr=False)
+    #: load name ("boot", "from -> to", "streams[i]") -> {module: LBA of the copy it reads},
+    #: for modules with several copies on disc (from the disc layout file)
+    reads: dict = field(default_factory=dict)
+    #: where the head is when the game starts (after the boot executable), or None (unknown)
+    boot_head: int | None = None
+    #: (lo, hi): the sectors the layout's data occupies; an unknown head is in there
+    span: tuple | None = None
+    layout_file: Path | None = None
+    layout_missing: bool = False
 
     @property
     def where(self) -> str:
@@ -472,8 +487,52 @@ def _read_json(path: Path, what: str) -> Any:
                           f"column {exc.colno}") from None
 
 
+def _is_lba(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _layout_file(layout, names, transitions, n_streams):
+    """``(positions, (reads, boot_head, span))`` of a disc layout file, or ``(None, message)``.
+
+    The file is ``{"positions": {module: sector}}`` (a bare ``{module: sector}`` object
+    is accepted too), optionally with ``"boot_head": sector``, ``"span": [lo, hi]`` (the
+    sectors its data occupies) and ``"reads": [{"load": "from -> to" | "streams[i]" |
+    "boot", "positions": {module: sector}}]`` naming the copy each load reads when a
+    module is on the disc more than once (``gamevm layout`` writes it; docs/layout.md).
+    """
+    expected = "expected an object {\"positions\": {module: sector}}"
+    if not isinstance(layout, dict):
+        return None, expected
+    lay = layout.get("positions", layout)
+    if not isinstance(lay, dict) or not all(_is_lba(v) for v in lay.values()):
+        return None, expected
+    boot_head = layout.get("boot_head") if "positions" in layout else None
+    if boot_head is not None and not _is_lba(boot_head):
+        return None, "boot_head: expected a sector number (LBA) >= 0"
+    span = layout.get("span") if "positions" in layout else None
+    if span is not None:
+        if not (isinstance(span, list) and len(span) == 2 and all(map(_is_lba, span))
+                and span[0] < span[1] and all(v < span[1] for v in lay.values())):
+            return None, "span: expected [first sector, end sector] holding every position"
+        span = (span[0], span[1])
+    reads: dict[str, dict[str, int]] = {}
+    raw_reads = layout.get("reads", []) if "positions" in layout else []
+    loads = {"boot"} | set(transitions) | {f"streams[{i}]" for i in range(n_streams)}
+    if not isinstance(raw_reads, list):
+        return None, "reads: expected a list of {\"load\": ..., \"positions\": {...}}"
+    for i, r in enumerate(raw_reads):
+        if not isinstance(r, dict) or r.get("load") not in loads or not isinstance(
+                r.get("positions"), dict) or not all(
+                m in names and _is_lba(v) for m, v in r["positions"].items()):
+            return None, (f"reads[{i}]: expected {{\"load\": \"boot\", \"from -> to\" or "
+                          f"\"streams[i]\" of this configuration, \"positions\": {{module: "
+                          f"sector}}}} naming configured modules")
+        reads.setdefault(r["load"], {}).update(r["positions"])
+    return {k: v for k, v in lay.items() if k in names}, (reads, boot_head, span)
+
+
 def load_config(path, *, module_files: Mapping[str, Any] | None = None,
-                resident_file=None) -> ProjectConfig:
+                resident_file=None, layout_file=None) -> ProjectConfig:
     """Load and validate ``gamevm.json`` at ``path``.
 
     Parameters
@@ -483,6 +542,9 @@ def load_config(path, *, module_files: Mapping[str, Any] | None = None,
         SCons builder passes the modules it built).
     resident_file : path, optional
         Overrides ``resident.file``.
+    layout_file : path, optional
+        A disc layout file (``gamevm layout``) that replaces ``disc.layout`` and
+        ``disc.positions``: the build feeds the disc it laid out to the budget check.
 
     Raises
     ------
@@ -494,12 +556,12 @@ def load_config(path, *, module_files: Mapping[str, Any] | None = None,
     path = Path(path)
     data = _read_json(path, "project configuration")
     return config_from_dict(data, path=path, module_files=module_files,
-                            resident_file=resident_file)
+                            resident_file=resident_file, layout_file=layout_file)
 
 
 def config_from_dict(data: Any, *, path=None, base_dir=None,
                      module_files: Mapping[str, Any] | None = None,
-                     resident_file=None) -> ProjectConfig:
+                     resident_file=None, layout_file=None) -> ProjectConfig:
     """Validate a configuration already parsed from JSON (see :func:`load_config`).
 
     ``path`` (or ``base_dir``) anchors the relative paths inside it.
@@ -595,7 +657,9 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
                                       f"({pair[0]} -> {pair[1]}); give each transition one budget")
         seen_pairs[pair] = i
         transitions.append(TransitionSpec(i, raw["from"], raw["to"], float(raw["budget_ms"]),
-                                          raw.get("description", "")))
+                                          raw.get("description", ""),
+                                          float(raw["likelihood"]) if "likelihood" in raw
+                                          else None))
 
     frame_ms = 1000.0 / frame_rate
     streams: list[StreamSpec] = []
@@ -613,16 +677,29 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
                                   raw.get("description", "")))
 
     positions: dict[str, int] = {}
+    reads: dict[str, dict[str, int]] = {}
+    span = None
     disc = data.get("disc", {})
-    if "layout" in disc:
-        layout_path = _join(base, disc["layout"])
+    if layout_file is not None:
+        disc = {k: v for k, v in disc.items() if k not in ("positions", "boot_head")}
+        disc["layout"] = str(Path(layout_file).absolute())
+    boot_head = disc.get("boot_head")
+    layout_path = _join(base, disc["layout"]) if "layout" in disc else None
+    # a layout file not written yet (the disc is built with the modules) is reported by
+    # analysis.model.load_project, like a module file that is not built yet
+    layout_missing = layout_path is not None and not layout_path.exists()
+    if layout_path is not None and not layout_missing:
         layout = _read_json(layout_path, "disc layout")
-        lay = layout.get("positions", layout) if isinstance(layout, dict) else None
-        if not isinstance(lay, dict) or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in lay.values()):
-            fail("disc.layout", f"{layout_path}: expected an object "
-                                "{\"positions\": {module: sector}}")
-        positions.update({k: v for k, v in lay.items() if k in names})
+        lay, extra = _layout_file(layout, names, {t.key_name for t in transitions},
+                                  len(streams))
+        if lay is None:
+            fail("disc.layout", f"{layout_path}: {extra}")
+        positions.update(lay)
+        reads, file_boot_head, span = extra
+        if boot_head is None:
+            boot_head = file_boot_head
+        if not disc.get("data_only", True):
+            span = None
     for m, lba in disc.get("positions", {}).items():
         if m not in names:
             fail(f"disc.positions.{m}", f"no module '{m}' in modules")
@@ -638,4 +715,6 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
         path=path, target=profile.name, media=model.name, drive=media.get("drive", "paused"),
         frame_rate=frame_rate, regions=regions, modules=modules, scenes=scenes, start=start,
         transitions=transitions, streams=streams, positions=dict(sorted(positions.items())),
-        resident_file=res_file, resident_size=res_size, resident_region=res_region, raw=data)
+        resident_file=res_file, resident_size=res_size, resident_region=res_region, raw=data,
+        reads=reads, boot_head=boot_head, layout_file=layout_path, layout_missing=layout_missing,
+        span=span)

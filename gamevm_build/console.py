@@ -1,29 +1,50 @@
 """The emulated console: CPU and RAM, the resident kernel, the loader, and its traps.
 
-:class:`Console` is what ``gamevm call`` and ``env.GameVMValidate`` run: a
-:class:`~gamevm_build.emu.machine.Machine` with the resident loaded, a
-:class:`~gamevm_build.loader.Loader` reading modules from search paths or a
-disc image, and the service behind the target-side API in ``gamevm.h``
-(``LoadModule``, ``GetModuleProc``, ``UnloadModule``, ``GameVMPrint``).
+:class:`Console` is what ``gamevm call``, ``gamevm run`` and ``env.GameVMValidate``
+run: a :class:`~gamevm_build.emu.machine.Machine` with the resident loaded, a
+:class:`~gamevm_build.loader.Loader` reading modules from search paths, a disc
+image or a disc manifest, an :class:`~gamevm_build.asyncload.AsyncLoader` driven
+by a frame loop on a simulated clock, and the service behind the target-side
+API in ``gamevm.h`` (``LoadModule``, ``LoadModuleAsync``, ``GameVMFrame``,
+``GameVMImport``, ``GetModuleProc``, ``UnloadModule``, ``GameVMPrint``).
+
+With a project configuration (``config=``) the console takes the project's
+memory map, module placement and needs, media model, drive state, disc
+positions, declared constructor times and frame rate, so that what it
+measures is comparable with the load-budget analysis (docs/runtime.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from . import stackwalk
+
 from .allocator import Region
+from .asyncload import AsyncLoader
 from .emu.machine import Machine
-from .errors import ConfigError, EmulationError
-from .loader import LoadError, LoadedModule, Loader, TLoadStatus, default_regions
+from .errors import ConfigError, EmulationError, EmulationFault
+from .loader import (SYS_LAZY, SYS_STALE, SYS_TRAMP_NEXT, SYS_TRAMP_RESUME, LoadError,
+                     LoadedModule, Loader, LoaderPolicy, TLoadStatus, default_regions)
+from .loadtime import LoadTimer
 from .profile import load_profile
-from .readers import ChainReader, DirectoryReader, IsoReader
+from .readers import ChainReader, DirectoryReader, IsoReader, ManifestReader, MappingReader
 from .resident import read_resident
 
 #: trap codes, as in gamevm.h (GVM_SYS_*)
-SYS_LOAD, SYS_UNLOAD, SYS_GETPROC, SYS_PRINT, SYS_INIT_ENTRY, SYS_FINI_ENTRY = range(0x4700, 0x4706)
+(SYS_LOAD, SYS_UNLOAD, SYS_GETPROC, SYS_PRINT, SYS_INIT_ENTRY, SYS_FINI_ENTRY,
+ SYS_UNLOAD_PREPARE, SYS_LOAD_ASYNC, SYS_FRAME, SYS_ASYNC_NEXT, SYS_IMPORT, SYS_LOAD_FLAGS,
+ SYS_ASYNC_STATUS) = range(0x4700, 0x470D)
 _TRAP_NAMES = {SYS_LOAD: "LoadModule", SYS_UNLOAD: "UnloadModule", SYS_GETPROC: "GetModuleProc",
                SYS_PRINT: "GameVMPrint", SYS_INIT_ENTRY: "LoadModule (constructors)",
-               SYS_FINI_ENTRY: "UnloadModule (destructors)"}
+               SYS_FINI_ENTRY: "UnloadModule (destructors)",
+               SYS_UNLOAD_PREPARE: "UnloadModule", SYS_LOAD_ASYNC: "LoadModuleAsync",
+               SYS_FRAME: "GameVMFrame", SYS_ASYNC_NEXT: "GameVMFrame (completions)",
+               SYS_IMPORT: "GameVMImport", SYS_LOAD_FLAGS: "LoadModuleFlags",
+               SYS_ASYNC_STATUS: "GameVMAsyncStatus"}
+#: LoadModuleFlags / LoadModuleAsyncEx flags (gamevm.h GVM_LOAD_*)
+LOAD_LAZY, LOAD_NOW = 1, 2
 
 
 def regions_from_config(config_regions, resident, machine) -> list[Region]:
@@ -41,7 +62,8 @@ def regions_from_config(config_regions, resident, machine) -> list[Region]:
         end = min(end, guard_start) if start < guard_start else end
         if end <= start:
             continue
-        out.append(Region(r.name, start, end - start, "overlay" if r.overlay else "heap"))
+        out.append(Region(r.name, start, end - start, "overlay" if r.overlay else "heap",
+                          pair=getattr(r, "pair", None)))
     if not out:
         raise ConfigError("memoryMap.regions: no region has room for modules once the resident "
                           f"({resident.path}, ends 0x{resident.end:08x}) and the stack are placed")
@@ -62,26 +84,81 @@ class Console:
         An ISO 9660 image to read modules from (after the search paths).
     regions : list of MemoryRegion, optional
         The project's ``memoryMap`` (see :mod:`gamevm_build.config`).
+    config : ProjectConfig or path, optional
+        The project configuration: regions (unless ``regions`` is given),
+        module placement and needs, media model, disc positions, ``init_ms``,
+        frame rate.
+    policy : LoaderPolicy, optional
+        Safe mode, lazy binding, stale-call policy, double buffering.
+    manifest : path, optional
+        A disc manifest (name -> file, LBA) read after the other readers.
+    module_files : dict, optional
+        Module name -> file, tried before the search paths.
     """
 
     def __init__(self, target: str, resident, *, search_paths=(), disc=None, regions=None,
-                 machine: Machine | None = None):
+                 machine: Machine | None = None, config=None, policy: LoaderPolicy | None = None,
+                 manifest=None, module_files=None):
         self.profile = load_profile(target)
         self.machine = machine or Machine(self.profile)
         self.resident = read_resident(resident, self.profile)
         self.machine.load_elf(resident)
+        if config is not None and not hasattr(config, "modules"):
+            from .config import load_config
+            config = load_config(config)
+        self.config = config
         readers = []
+        if module_files:
+            readers.append(MappingReader(module_files))
         if search_paths:
             readers.append(DirectoryReader(search_paths))
+        iso = None
         if disc is not None:
-            readers.append(IsoReader(disc))
+            iso = IsoReader(disc)
+            readers.append(iso)
+        man = None
+        if manifest is not None:
+            man = ManifestReader(manifest, iso)
+            readers.append(man)
         reader = ChainReader(*readers) if readers else DirectoryReader([Path(str(resident)).parent])
+        if regions is None and config is not None:
+            regions = config.regions
         alloc_regions = (regions_from_config(regions, self.resident, self.machine) if regions
                          else default_regions(self.machine, self.resident))
-        self.loader = Loader(self.machine, self.resident, reader, alloc_regions)
+        positions, init_ms, placement, needs = {}, {}, {}, {}
+        model, drive, fps = None, "paused", 60
+        boot_head, span, reads = None, None, {}
+        if config is not None:
+            boot_head = getattr(config, "boot_head", None)
+            span = getattr(config, "span", None)
+            reads = getattr(config, "reads", None) or {}
+            positions = dict(config.positions)
+            init_ms = {n: s.init_ms for n, s in config.modules.items()}
+            placement = {n: s.region for n, s in config.modules.items()}
+            needs = {n: s.needs for n, s in config.modules.items() if s.needs}
+            model, drive, fps = config.media, config.drive, config.frame_rate
+        if man is not None:
+            for n, lba in man.positions.items():
+                positions.setdefault(n, lba)
+            if boot_head is None:
+                boot_head = man.boot_head
+        timer = LoadTimer(self.profile, model, drive=drive, positions=positions,
+                          init_ms=init_ms, frame_rate=fps, boot_head=boot_head, span=span,
+                          reads=reads)
+        self.loader = Loader(self.machine, self.resident, reader, alloc_regions, policy=policy,
+                             timer=timer, placement=placement, extra_needs=needs)
+        self.async_ = AsyncLoader(self)
         self.output: list[str] = []
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
+
+    @property
+    def clock(self):
+        return self.loader.timer.clock
+
+    @property
+    def timer(self) -> LoadTimer:
+        return self.loader.timer
 
     # --- host-side API ------------------------------------------------------------
     def load(self, name: str, **kw) -> LoadedModule:
@@ -103,15 +180,78 @@ class Console:
         return addr
 
     def call(self, function: int | str, *args: int, max_instructions: int | None = None) -> int:
+        """Call ``function`` on the emulated CPU; a fault's report gains a backtrace."""
         addr = self.symbol(function) if isinstance(function, str) else function
         kw = {} if max_instructions is None else {"max_instructions": max_instructions}
-        return self.machine.call(addr, *args, **kw)
+        try:
+            return self.machine.call(addr, *args, **kw)
+        except EmulationFault as exc:
+            raise self.with_backtrace(exc) from None
+
+    def with_backtrace(self, exc: EmulationFault) -> EmulationFault:
+        """``exc`` with the frames of the faulting call, where the stack allows unwinding.
+
+        The walk is :func:`gamevm_build.stackwalk.walk` (prologue analysis, then a
+        conservative scan). A bad fetch never ran its target, so the walk starts at
+        ``ra`` with the bad address as frame #0.
+        """
+        report = exc.report
+        if report is None or report.backtrace:
+            return exc
+        try:
+            start = report.pc if report.access != "fetch" else report.ra
+            frames, complete = stackwalk.walk(self.machine, self.loader.function_start,
+                                              self.loader.is_code, pc=start)
+        except EmulationError:
+            return exc
+        addrs = [f.pc for f in frames]
+        if report.access == "fetch" and report.pc is not None:
+            addrs.insert(0, report.pc)
+        trace = tuple((a, self.machine.symbolize(a)) for a in addrs[:12])
+        report = dataclasses.replace(report, backtrace=trace, backtrace_complete=complete)
+        return EmulationFault(f"emulated CPU fault: {report}", report)
+
+    def load_async(self, name, **kw):
+        """Start an asynchronous load (see :meth:`AsyncLoader.request`)."""
+        return self.async_.request(name, **kw)
+
+    def advance(self, frames: int = 1) -> list:
+        """Run ``frames`` frames of the frame loop: async loads progress and complete.
+
+        The clock first moves to the next frame boundary (a frame starts on a
+        vblank).  Returns the async jobs completed, in order.
+        """
+        clock = self.clock
+        clock.snap()
+        done = []
+        for _ in range(frames):
+            k = clock.frame
+            completing = self.async_.tick(k)
+            clock.now_s = clock.frame_start(k + 1)
+            for job in completing:
+                self.async_.finish(job, k + 1)
+                done.append(job)
+        return done
+
+    def wait(self, *, max_frames: int = 100_000) -> int:
+        """Advance until no async load is pending; return the frames it took."""
+        n = 0
+        while self.async_.jobs and n < max_frames:
+            self.advance(1)
+            n += 1
+        if self.async_.jobs:
+            raise EmulationError(f"async loads still pending after {max_frames} frames")
+        return n
 
     # --- trap service (gamevm.h) -----------------------------------------------------
     def _service(self, machine, kind: str, code: int):
-        if kind != "syscall" or not SYS_LOAD <= code <= SYS_FINI_ENTRY:
+        if kind != "syscall":
             return NotImplemented
-        a0, a1 = machine.reg("a0"), machine.reg("a1")
+        if code in (SYS_LAZY, SYS_STALE, SYS_TRAMP_NEXT, SYS_TRAMP_RESUME):
+            return self.loader.service(machine, code)
+        if not SYS_LOAD <= code <= SYS_ASYNC_STATUS:
+            return NotImplemented
+        a0, a1, a2 = machine.reg("a0"), machine.reg("a1"), machine.reg("a2")
         result = 0
         call = _TRAP_NAMES[code]
 
@@ -123,31 +263,44 @@ class Console:
                               "expected a NUL-terminated string in RAM")
                 return None
 
-        if code == SYS_LOAD:
+        def lazy_flag(flags: int) -> bool | None:
+            return True if flags & LOAD_LAZY else (False if flags & LOAD_NOW else None)
+
+        loader = self.loader
+        if code in (SYS_LOAD, SYS_LOAD_FLAGS):
             name = string(a0, "name")
             if name is None:
                 return None
             try:
-                lm = self.loader.load(name, run_init=False)
+                lm = loader.load(name, run_init=False, needs=True,
+                                 lazy=lazy_flag(a2) if code == SYS_LOAD_FLAGS else None)
                 status, result = TLoadStatus.lsSuccess, lm.handle
             except LoadError as exc:
                 status, result = exc.status, 0
-                self.output.append(f"[loader] LoadModule(\"{name}\"): {exc.status.name}: {exc}")
+                self.output.append(f"[loader] {call}(\"{name}\"): {exc.status.name}: {exc}")
             if a1:
                 machine.write_u32(a1, int(status))
-            self.trap_log.append({"call": "LoadModule", "name": name, "status": status.name})
+            self.trap_log.append({"call": call, "name": name, "status": status.name})
+        elif code == SYS_UNLOAD_PREPARE:
+            result = self._prepare_unload(a0)
         elif code == SYS_UNLOAD:
-            try:
-                self.loader.unload(a0, run_fini=False)
-                result = TLoadStatus.lsSuccess
-            except LoadError as exc:
-                result = exc.status
+            p = loader.prepared.pop(a0, None)
+            if p is not None and p.get("refused") is not None:
+                result = p["refused"]
+            else:
+                try:
+                    loader.unload(a0, run_fini=False)
+                    result = TLoadStatus.lsSuccess
+                except LoadError as exc:
+                    result = exc.status
+                    if exc.status == TLoadStatus.lsModuleInUse:
+                        self.output.append(f"[loader] UnloadModule: {exc.status.name}: {exc}")
         elif code == SYS_GETPROC:
             name = string(a1, "name")
             if name is None:
                 return None
             try:
-                result = self.loader.get_proc(a0, name)
+                result = loader.get_proc(a0, name)
             except LoadError:
                 result = 0
         elif code == SYS_PRINT:
@@ -155,11 +308,52 @@ class Console:
             if text is None:
                 return None
             self.output.append(text)
-        elif code in (SYS_INIT_ENTRY, SYS_FINI_ENTRY):
-            lm = self.loader.loaded.get(a0)
-            if lm is not None:
-                table = (self.loader.init_functions(lm) if code == SYS_INIT_ENTRY
-                         else self.loader.fini_functions(lm))
-                result = table[a1] if a1 < len(table) else 0
+        elif code == SYS_INIT_ENTRY:
+            result = loader.init_entry(a0, a1)
+        elif code == SYS_FINI_ENTRY:
+            if a0 not in loader.prepared and a1 == 0:
+                self._prepare_unload(a0, quiet=True)
+            p = loader.prepared.get(a0)
+            fini = p.get("fini", []) if p else []
+            result = fini[a1] if a1 < len(fini) else 0
+        elif code in (SYS_LOAD_ASYNC, SYS_IMPORT):
+            name = string(a0, "name")
+            if name is None:
+                return None
+            job = self.async_.request(name, callback=a1, from_target=True,
+                                      kind="import" if code == SYS_IMPORT else "load_async",
+                                      lazy=lazy_flag(a2) if code == SYS_LOAD_ASYNC else None)
+            if job.state == "failed":
+                self.output.append(f"[loader] {call}(\"{name}\"): {job.status.name}: {job.error}")
+            result = job.id
+        elif code == SYS_FRAME:
+            self.advance(1)
+            result = len(self.async_.ready)
+        elif code == SYS_ASYNC_NEXT:
+            result = 0
+            if self.async_.ready:
+                job = self.async_.ready.popleft()
+                if a0:
+                    for i, v in enumerate((job.handle, int(job.status), job.callback, job.id)):
+                        machine.write_u32(a0 + 4 * i, v)
+                result = 1
+        elif code == SYS_ASYNC_STATUS:
+            result = int(self.async_.status(a0))
         machine.set_reg("v0", int(result))
         return None
+
+    def _prepare_unload(self, handle: int, *, quiet: bool = False) -> int:
+        loader = self.loader
+        try:
+            lm = loader.handle(handle)
+            plan = loader.unload_plan(handle)
+            loader.check_unload(plan, f"UnloadModule('{lm.name}')")
+        except LoadError as exc:
+            if handle in loader.loaded:
+                loader.prepared[handle] = {"refused": exc.status}
+            if exc.status == TLoadStatus.lsModuleInUse:
+                self.output.append(f"[loader] UnloadModule: {exc.status.name}: {exc}")
+            return int(exc.status)
+        loader.prepared[handle] = {"plan": plan, "refused": None,
+                                   "fini": [fn for m in plan for fn in loader.fini_functions(m)]}
+        return int(TLoadStatus.lsSuccess)

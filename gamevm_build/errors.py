@@ -87,6 +87,13 @@ def location(obj: str | None = None, section: str | None = None, offset: int | N
     return text
 
 
+class LayoutError(GameVMError):
+    """A disc layout cannot be made or checked: a file does not fit the disc, or the
+    mastered image read back differs from the plan (gamevm_build.layout)."""
+
+    exit_status = 1
+
+
 class EmulationError(GameVMError):
     """Running target code in the emulator failed (bad address, budget, misuse).
 

@@ -116,3 +116,141 @@ class ChainReader:
             raise ModuleNotFound(misses[0])
         raise ModuleNotFound(f"module '{name}' not found: " + "; ".join(
             m.split(" not found in ", 1)[-1] for m in misses))
+
+
+class ManifestReader:
+    """Names -> files through a disc manifest (seed §9.2 "ELF dispatch": name -> file).
+
+    The manifest is JSON; accepted shapes (a disc layout tool writes one of them)::
+
+        {"modules": {"level1": {"file": "LEVEL1.ELF", "lba": 1002}, ...}}
+        {"modules": {"level1": "LEVEL1.ELF", ...}}
+        {"files": [{"name": "level1", "path": "/MODULES/LEVEL1.ELF", "lba": 1002}, ...]}
+
+    ``GameVMDisc``'s ``layout.json`` (docs/layout.md) is of the first shape,
+    with ``"image"`` naming the disc image and ``files[].source`` the module
+    files it was mastered from.  Files are read through ``base`` (an
+    :class:`IsoReader`), else the manifest's ISO image, else from the
+    manifest's directory, falling back to a file's ``source``.
+    :attr:`positions` holds the LBAs it gives (the runtime's drive uses them).
+    """
+
+    def __init__(self, manifest, base=None):
+        import json
+
+        self.path = str(manifest)
+        try:
+            data = json.loads(Path(manifest).read_text())
+        except FileNotFoundError:
+            raise InputError(f"{manifest}: disc manifest not found") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{manifest}: cannot read disc manifest: {exc}") from None
+        self.sources: dict[str, str] = {}
+        self.rom: Path | None = None              # a flat cartridge image (no file system)
+        self.extents: dict[str, tuple[int, int]] = {}
+        self.sector_size = data.get("sector_size") if isinstance(data, dict) else None
+        if base is None and isinstance(data, dict) and isinstance(data.get("image"), str):
+            image = Path(manifest).parent / data["image"]
+            if not image.is_file():
+                image = Path(data["image"])
+            if image.is_file() and image.suffix.lower() == ".iso":
+                base = IsoReader(image)
+            elif image.is_file() and isinstance(self.sector_size, int):
+                self.rom = image
+        self.base = base or DirectoryReader([Path(manifest).parent])
+        self.files: dict[str, str] = {}
+        self.positions: dict[str, int] = {}
+        bh = data.get("boot_head") if isinstance(data, dict) else None
+        #: where the boot executable leaves the head (a disc layout's manifest), or None
+        self.boot_head: int | None = bh if isinstance(bh, int) and not isinstance(bh, bool) \
+            else None
+        entries = []
+        if isinstance(data, dict) and isinstance(data.get("modules"), dict):
+            for name, v in data["modules"].items():
+                entries.append((name, v))
+        if isinstance(data, dict) and isinstance(data.get("files"), list):
+            for v in data["files"]:
+                if isinstance(v, dict) and "name" in v:
+                    entries.append((v["name"], v))
+                if isinstance(v, dict) and isinstance(v.get("module"), str) \
+                        and isinstance(v.get("source"), str):
+                    self.sources.setdefault(v["module"], v["source"])
+        for name, v in entries:
+            if isinstance(v, str):
+                self.files[name] = v
+                continue
+            if not isinstance(v, dict):
+                continue
+            f = v.get("file") or v.get("path")
+            if isinstance(f, str):
+                self.files[name] = f
+            lba = v.get("lba", v.get("position"))
+            if isinstance(lba, int) and not isinstance(lba, bool):
+                self.positions[name] = lba
+                if isinstance(v.get("bytes"), int):
+                    self.extents[name] = (lba, v["bytes"])
+        if not self.files and not self.sources and not (self.rom and self.extents):
+            raise InputError(f"{manifest}: disc manifest lists no modules (expected "
+                             "{\"modules\": {NAME: {\"file\": ..., \"lba\": ...}}})")
+
+    def describe(self) -> str:
+        return f"disc manifest {self.path}"
+
+    def read(self, name: str) -> tuple[str, bytes]:
+        stem = PurePosixPath(name).name
+        stem = stem[:-4] if stem.lower().endswith(".elf") else stem
+        key = name if name in self.files or name in self.sources or name in self.extents \
+            else stem
+        f = self.files.get(key)
+        if f is None and self.rom is not None and key in self.extents:
+            lba, size = self.extents[key]
+            with open(self.rom, "rb") as fh:
+                fh.seek(lba * self.sector_size)
+                data = fh.read(size)
+            if len(data) == size:
+                return f"{self.rom}@{lba}", data
+        if f is None and self._source(key) is not None:
+            src = self._source(key)
+            return str(src), src.read_bytes()
+        if f is None:
+            raise ModuleNotFound(f"module '{name}' not found in {self.describe()} "
+                                 f"(it lists {', '.join(sorted(set(self.files) | set(self.sources) | set(self.extents)))})")
+        try:
+            return self.base.read(f.lstrip("/") if isinstance(self.base, DirectoryReader) else f)
+        except ModuleNotFound:
+            src = self._source(key)
+            if src is None:
+                raise
+            return str(src), src.read_bytes()
+
+    def _source(self, key: str) -> Path | None:
+        """The file a manifest entry was made from (relative: to the build's top directory,
+        an ancestor of the manifest's)."""
+        src = self.sources.get(key)
+        if src is None:
+            return None
+        p = Path(src)
+        for base in [Path.cwd(), *Path(self.path).resolve().parents]:
+            cand = p if p.is_absolute() else base / p
+            if cand.is_file():
+                return cand
+        return None
+
+
+class MappingReader:
+    """Module names -> files given explicitly (a project config's ``modules.NAME.file``)."""
+
+    def __init__(self, files):
+        self.files = {name: Path(path) for name, path in dict(files).items()}
+
+    def describe(self) -> str:
+        return "the project's module files"
+
+    def read(self, name: str) -> tuple[str, bytes]:
+        stem = PurePosixPath(name).name
+        stem = stem[:-4] if stem.lower().endswith(".elf") else stem
+        path = self.files.get(name) or self.files.get(stem)
+        if path is None or not path.is_file():
+            raise ModuleNotFound(f"module '{name}' not found in {self.describe()}"
+                                 + (f" ({path} does not exist)" if path is not None else ""))
+        return str(path), path.read_bytes()

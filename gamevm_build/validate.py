@@ -237,7 +237,8 @@ def _run(console, classname: str, name: str, expr: CallExpr, expect: int | None,
 
 
 def validate(target: str, resident, modules, tests=(), report_path=None, *, regions=None,
-             search_paths=None, max_instructions: int | None = None) -> ValidationResult:
+             search_paths=None, max_instructions: int | None = None, scenarios=(),
+             config=None, trace_dir=None, layout=None) -> ValidationResult:
     """Load ``modules`` into an emulated console with ``resident``, run self tests and ``tests``.
 
     Parameters
@@ -261,6 +262,20 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         directories, which are always searched.
     max_instructions : int, optional
         Budget of each call (default :data:`gamevm_build.emu.machine.DEFAULT_BUDGET`).
+    scenarios : list of path, optional
+        Scenarios (:mod:`gamevm_build.scenario`) to play, each on a fresh console
+        with ``modules`` in place of the files their configuration names: one
+        testcase each (classname ``TARGET.scenario``).  With a configuration, each
+        trace is also checked against the static bounds (:mod:`analysis.trace`):
+        an observed load above its bound fails the case.
+    config : path, optional
+        The project configuration the scenarios use (overrides theirs).
+    trace_dir : path, optional
+        Where to write each scenario's trace (``<scenario>.trace.json``); default
+        the report's directory.
+    layout : path, optional
+        A disc layout file (``GameVMDisc``'s manifest) replacing the configuration's
+        disc positions, for the scenarios and their bounds alike.
 
     Returns
     -------
@@ -316,7 +331,13 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         cases.append(_run(console, f"{target}.tests", check.text, check.expr, check.expect,
                           max_instructions))
 
-    result = ValidationResult(target, str(resident), cases, loaded, list(console.output),
+    output = list(console.output)
+    if scenarios:
+        cases += _run_scenarios(target, resident, modules, scenarios, config,
+                                trace_dir if trace_dir is not None else
+                                (Path(report_path).parent if report_path is not None else None),
+                                search_paths, layout)
+    result = ValidationResult(target, str(resident), cases, loaded, output,
                               str(report_path) if report_path is not None else None)
     if report_path is not None:
         from .fileutil import atomic_write
@@ -324,3 +345,75 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(report_path), result.to_junit())
     return result
+
+
+def scenario_trace_name(scenario) -> str:
+    """File name of a scenario's trace: ``<scenario stem>.trace.json``."""
+    return f"{Path(str(scenario)).stem}.trace.json"
+
+
+def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
+                   search_paths, layout=None) -> list[Case]:
+    """One testcase per scenario (docs/runtime.md); traces checked against the bounds."""
+    import json
+
+    from .fileutil import atomic_write
+    from .module import read_module
+    from .scenario import run_scenario
+
+    files = {}
+    for m in modules:
+        try:
+            files[read_module(m).name] = m
+        except GameVMError:
+            pass
+    cases: list[Case] = []
+    budget = None
+    for path in scenarios:
+        name = Path(str(path)).stem
+        case = Case(f"{target}.scenario", name, True)
+        try:
+            result = run_scenario(path, config=config, module_files=files, resident=resident,
+                                  search_paths=search_paths, target=target, layout=layout)
+        except GameVMError as exc:
+            case.ok, case.kind, case.message = False, "error", f"scenario {name}: {exc}"
+            cases.append(case)
+            continue
+        case.name = result.scenario.name
+        case.output = result.log_lines()
+        trace = result.trace()
+        if trace_dir is not None:
+            Path(trace_dir).mkdir(parents=True, exist_ok=True)
+            out = Path(trace_dir) / scenario_trace_name(path)
+            atomic_write(out, (json.dumps(trace, indent=1) + "\n").encode())
+            trace["_path"] = str(out)
+        if not result.ok:
+            f = result.failure
+            case.ok, case.kind = False, "mismatch"
+            case.message = (f"scenario {result.scenario.name}: steps[{f.step.index}] "
+                            f"({f.step.kind}): {f.error}" if f else result.summary_line())
+        elif result.config is not None:
+            try:
+                from analysis import check_project
+                from analysis.trace import check_trace
+
+                if budget is None or budget[0] != result.config.path:
+                    lay = getattr(result.config, "layout_file", None)
+                    budget = (result.config.path, check_project(
+                        result.config.path, module_files={k: v for k, v in files.items()
+                                                          if k in result.config.modules},
+                        resident_file=resident,
+                        layout_file=str(lay) if layout is not None and lay else None))
+                check = check_trace(budget[1], [trace])
+            except GameVMError as exc:
+                case.ok, case.kind, case.message = False, "error", f"trace check: {exc}"
+            else:
+                case.output.append(check.summary_line())
+                if not check.ok:
+                    case.ok, case.kind = False, "mismatch"
+                    case.message = f"scenario {result.scenario.name}: {check.summary_line()}"
+                    case.detail = case.message + "\n" + check.render_text()
+        if not case.ok and not case.detail:
+            case.detail = case.message + "\noutput:\n" + "\n".join(case.output)
+        cases.append(case)
+    return cases

@@ -169,7 +169,7 @@ def test_the_issue_example_message():
      "transitions[0].budget_ms: expected a positive number"),
     (lambda d: d["transitions"][1].pop("budget_ms"), "transitions[1]: missing required key 'budget_ms'"),
     (lambda d: d["transitions"][0].update(budgt_ms=5),
-     "transitions[0].budgt_ms: unknown key (expected one of: budget_ms, description, from, to)"),
+     "transitions[0].budgt_ms: unknown key (expected one of: budget_ms, description, from, likelihood, to)"),
     (lambda d: d.update(frame_rate=30), "frame_rate: expected 50 or 60 (Hz)"),
     (lambda d: d["memoryMap"]["regions"][0].update(size="lots"),
      "memoryMap.regions[0].size: expected a size such as 512KB, 1MB, 64K, 0x8000 or 65536"),
@@ -302,8 +302,10 @@ def test_file_errors(tmp_path):
     d = data(disc={"layout": "missing.json"})
     path = tmp_path / "g.json"
     path.write_text(json.dumps(d))
+    assert load_config(path).layout_missing       # a build output, reported when analysed
+    from analysis.model import load_project
     with pytest.raises(InputError, match="missing.json: disc layout not found"):
-        load_config(path)
+        load_project(path)
     (tmp_path / "missing.json").write_text('{"positions": {"boss": "far"}}')
     with pytest.raises(ConfigError, match=r"disc.layout: .*expected an object"):
         load_config(path)

@@ -372,3 +372,16 @@ def test_unknown_region_is_a_config_error(game, target):
     with pytest.raises(ConfigError, match=r"no memory region named 'Nope' \(memoryMap.regions has: heap\)"):
         c.load("physics", region="Nope")
     assert state(c) == before
+
+
+def test_fault_report_has_a_backtrace(build, target):
+    c = tiny_console(build, target, EMPTY_KERNEL, {
+        "deep": "__attribute__((noinline)) int c3(int x){ *(volatile int *)(0x10 + x) = x; return x; }\n"
+                "__attribute__((noinline)) int c2(int x){ return c3(x + 1) + 1; }\n"
+                "__attribute__((noinline)) int c1(int x){ return c2(x * 2) * 3; }\n"})
+    c.load("deep")
+    with pytest.raises(EmulationFault) as err:
+        c.call("deep:c1", 0)
+    names = [sym.split("+")[0] for _, sym in err.value.report.backtrace if sym]
+    assert names[:3] == ["deep:c3", "deep:c2", "deep:c1"]
+    assert "backtrace:" in str(err.value) and "#2 " in str(err.value)

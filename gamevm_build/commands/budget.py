@@ -1,7 +1,9 @@
 """``gamevm budget``: check load-time budgets, memory fit and overlay safety (docs/budget.md).
 
 Exit status: 0 every budget holds; 1 a budget, deadline, memory or closure
-rule is violated; 2 configuration or input errors.
+rule is violated; 2 configuration or input errors.  With ``--check-trace``:
+0 no observed load exceeds its static bound, 1 one does (the analysis is
+unsound), 2 configuration or input errors.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def run(args) -> int:
     from ..fileutil import atomic_write
 
     result = check_project(args.config, module_files=dict(args.module or ()),
-                           resident_file=args.resident)
+                           resident_file=args.resident, layout_file=args.layout)
+    if args.check_trace:
+        return _check_traces(args, result)
     text = render(result.to_dict(), args.format)
     if args.output:
         atomic_write(Path(args.output), text.encode())
@@ -36,6 +40,27 @@ def run(args) -> int:
     else:
         sys.stdout.write(text)
     return 0 if result.ok else 1
+
+
+def _check_traces(args, result) -> int:
+    """``--check-trace``: observed load times of ``gamevm run`` traces against the bounds."""
+    import json
+
+    from analysis.trace import check_trace, load_trace
+
+    from ..fileutil import atomic_write
+
+    check = check_trace(result, [load_trace(t) for t in args.check_trace])
+    text = (json.dumps(check.to_dict(), indent=2) + "\n" if args.format == "json"
+            else check.render_text())
+    if args.output:
+        atomic_write(Path(args.output), text.encode())
+        if not args.quiet:
+            print(f"gamevm budget: {check.summary_line()} (report: {args.output})",
+                  file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0 if check.ok else 1
 
 
 #: report formats (analysis.report.FORMATS; spelled out so that registering the command
@@ -58,5 +83,11 @@ def register(sub, cli) -> None:
                    help="use FILE as module NAME instead of the file the config names "
                         "(repeatable)")
     p.add_argument("--resident", metavar="FILE", help="resident kernel ELF (overrides resident.file)")
+    p.add_argument("--layout", metavar="FILE",
+                   help="disc layout written by 'gamevm layout' (its manifest); replaces the "
+                        "config's disc.layout and disc.positions")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line with -o")
+    p.add_argument("--check-trace", action="append", metavar="TRACE.json",
+                   help="compare the load times a 'gamevm run' trace observed with their static "
+                        "bounds; observed > bound fails (repeatable; report as text or json)")
     p.set_defaults(func=run)

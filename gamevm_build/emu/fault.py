@@ -37,6 +37,10 @@ class FaultReport:
         for a bad jump, the block that jumped.
     *_symbol
         Names from the machine's symbolizer (``"fn+0x10"``), or None.
+    backtrace
+        ``((address, symbol), ...)``, innermost first, added by the console
+        (:meth:`gamevm_build.console.Console.with_backtrace`) where the stack can
+        be walked; ``backtrace_complete`` is False when unwinding stopped early.
     """
 
     cause: str
@@ -54,6 +58,9 @@ class FaultReport:
     ra_symbol: str | None = None
     function_symbol: str | None = None
     block_symbol: str | None = None
+    #: ``((address, symbol), ...)`` innermost first, when the stack could be walked
+    backtrace: tuple = ()
+    backtrace_complete: bool = True
 
     def __str__(self) -> str:
         if self.access is not None:
@@ -73,4 +80,8 @@ class FaultReport:
                      + (f" <{self.block_symbol}>" if self.block_symbol else ""))
         if self.function is not None:
             text += f"; in call to {_at(self.function, self.function_symbol)}"
+        if self.backtrace:
+            text += "\nbacktrace" + ("" if self.backtrace_complete else " (partial)") + ":"
+            for i, (addr, symbol) in enumerate(self.backtrace):
+                text += f"\n  #{i} {_at(addr, symbol)}"
         return text

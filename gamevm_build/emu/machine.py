@@ -44,6 +44,15 @@ Notes on unicorn 2.1.4 (MIPS) that shaped this module, all exercised by
   ``track_blocks=True`` (the default), to locate exceptions.
 * Host ``mem_write`` does not invalidate translated code, so every host write
   drops the translation blocks of what it wrote.
+
+Runtime support for the loader (docs/runtime.md): :attr:`Machine.instructions`
+counts the instructions of every translation block entered (with
+``track_blocks``; a block cut short by a fault counts whole), so the loader can
+measure constructors and lazy-binding overhead; a trap handler learns the trap's
+address from :attr:`Machine.trap_pc` and may continue elsewhere with
+:meth:`Machine.resume_at` (lazy-binding and stale-binding stubs); and
+:meth:`Machine.reserve` carves loader-owned memory (stubs, trampolines) from the
+top of the scratch area.
 """
 
 from __future__ import annotations
@@ -158,9 +167,16 @@ class Machine:
         self._guards: dict[int, tuple[str, int, int, str]] = {}
         self._guard_hooks: dict[int, int] = {}
         self._next_guard = 1
-        self._noexec: list[tuple[int, int, str]] = []
+        self._noexec: list[tuple] = []
 
         self._running = False
+        #: instructions of the translation blocks entered so far (see the module docstring)
+        self.instructions = 0
+        #: address of the trap instruction being serviced (valid inside a trap handler)
+        self.trap_pc: int | None = None
+        self._in_trap = False
+        self._resume: int | None = None
+        self._describers: dict[int, Callable[[int], str | None]] = {}
         self._function: int | None = None
         self._fault: FaultReport | None = None
         self._block: tuple[int, int] | None = None
@@ -285,11 +301,13 @@ class Machine:
         to a trap) calls this and returns; the call then raises
         :class:`EmulationFault` blaming the guest's pc.
         """
-        self._record(self._report(cause, access, address, pc=self.reg("pc"), detail=detail))
+        pc = self.trap_pc if self._in_trap else self.reg("pc")
+        self._record(self._report(cause, access, address, pc=pc, detail=detail))
 
     # ------------------------------------------------------------ memory guards
 
-    def guard(self, addr: int, size: int, kind: str, label: str) -> int:
+    def guard(self, addr: int, size: int, kind: str, label: str,
+              describe: Callable[[int], str | None] | None = None) -> int:
         """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
 
         ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
@@ -297,7 +315,10 @@ class Machine:
         ("fetch of <label> (not executable)"), as on a read+write page or
         freed memory.  Guards are on
         physical RAM, so every mirror (kseg0, kseg1, kuseg) is covered.
-        Execution guards need ``track_blocks``.
+        Execution guards need ``track_blocks``.  ``describe(address)``, if
+        given, may return a better cause for a fetch at ``address`` (the loader
+        names the export of an unloaded module: "call to unloaded module X
+        symbol Y").
         """
         if size <= 0:
             return 0
@@ -305,6 +326,8 @@ class Machine:
         token = self._next_guard
         self._next_guard += 1
         self._guards[token] = (kind, pstart, pstart + size, label)
+        if describe is not None:
+            self._describers[token] = describe
         if kind == "code":
             self._guard_hooks[token] = self.uc.hook_add(
                 unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pstart + size - 1)
@@ -317,6 +340,7 @@ class Machine:
     def unguard(self, token: int) -> None:
         """Remove a guard made by :meth:`guard` (unknown tokens are ignored)."""
         guard = self._guards.pop(token, None)
+        self._describers.pop(token, None)
         hook = self._guard_hooks.pop(token, None)
         if hook is not None:
             self.uc.hook_del(hook)
@@ -334,7 +358,8 @@ class Machine:
         """``(kind, physical start, physical end, label)`` of every guard."""
         return sorted(self._guards.values(), key=lambda g: (g[1], g[0]))
 
-    def poison(self, addr: int, size: int, label: str) -> int:
+    def poison(self, addr: int, size: int, label: str,
+               describe: Callable[[int], str | None] | None = None) -> int:
         """Mark freed memory: fill it with ``break`` and guard it against execution.
 
         A call through a stale pointer then stops with "fetch of <label>"
@@ -342,11 +367,12 @@ class Machine:
         """
         words = size // 4
         self.write(addr, self._word(mips.POISON_WORD) * words + bytes(size - 4 * words))
-        return self.guard(addr, size, "noexec", label)
+        return self.guard(addr, size, "noexec", label, describe)
 
     def _rebuild_noexec(self) -> None:
-        self._noexec = sorted((gs, ge, label) for kind, gs, ge, label in self._guards.values()
-                              if kind == "noexec")
+        self._noexec = sorted([(gs, ge, label, self._describers.get(token))
+                               for token, (kind, gs, ge, label) in self._guards.items()
+                               if kind == "noexec"], key=lambda g: g[:3])
 
     # ------------------------------------------------------------ scratch area
 
@@ -378,6 +404,29 @@ class Machine:
     def reset_scratch(self) -> None:
         """Make the whole scratch area available again."""
         self._scratch_next = self.scratch_base
+
+    def reserve(self, size: int) -> int:
+        """Take ``size`` bytes (rounded up to 16) off the top of the scratch area for good.
+
+        For memory the emulated runtime owns, such as the loader's stubs: it is
+        never handed out by :meth:`alloc` nor cleared by :meth:`reset_scratch`.
+        Returns the start address.
+        """
+        size = -(-size // 16) * 16
+        if self.scratch_end - size < self._scratch_next or size <= 0:
+            raise EmulationError(f"cannot reserve {size} bytes of the scratch area "
+                                 f"({self.scratch_end - self._scratch_next} free)")
+        self.scratch_end -= size
+        return self.scratch_end
+
+    @property
+    def running(self) -> bool:
+        """True while a :meth:`call` runs (trap handlers see it true)."""
+        return self._running
+
+    def resume_at(self, addr: int) -> None:
+        """From a trap handler: continue at ``addr`` instead of after the trap instruction."""
+        self._resume = addr & MASK32
 
     # --------------------------------------------------------------- registers
 
@@ -548,14 +597,16 @@ class Machine:
 
     def _on_block(self, uc, address, size, _user_data):
         self._block = (address, size)
+        self.instructions += size >> 2
         if self._noexec:
             paddr = cpu_physical(address)
             if paddr is not None:
-                for start, end, label in self._noexec:
+                for start, end, label, describe in self._noexec:
                     if start <= paddr < end:
+                        better = describe(address) if describe is not None else None
                         self._record(self._report(
                             f"{label} (not executable)", "fetch", address, pc=address,
-                            detail="a jump to something that is not loaded code"))
+                            detail=better or "a jump to something that is not loaded code"))
                         return
 
     def _on_guard_write(self, uc, access, paddr, size, value, token):
@@ -622,11 +673,17 @@ class Machine:
                                       detail=detail + " in a branch delay slot (not supported)"))
             return
         kind = "syscall" if intno == mips.EXCP_SYSCALL else "break"
-        for handler in self._trap_handlers:
-            if handler(self, kind, mips.trap_code(word)) is not NotImplemented:
-                self.set_reg("pc", pc + 4)
-                self._block = None          # a later exception must not blame this block
-                return
+        self.trap_pc, self._resume = pc, None
+        self._in_trap = True
+        try:
+            for handler in self._trap_handlers:
+                if handler(self, kind, mips.trap_code(word)) is not NotImplemented:
+                    resume, self._resume = self._resume, None
+                    self.set_reg("pc", pc + 4 if resume is None else resume)
+                    self._block = None      # a later exception must not blame this block
+                    return
+        finally:
+            self._in_trap = False
         self._record(self._report(cause, None, None, pc=pc, detail=detail + ", no trap handler"))
 
     def _word_at(self, addr: int) -> int | None:

@@ -183,3 +183,81 @@ def cp0_setup_code(tlb, status: int) -> list[int]:
 
 #: ``break 0x3ff, 0x3ff``: the fill of freed module memory (Machine.poison)
 POISON_WORD = 0x0000000D | (0xFFFFF << 6)
+
+
+# ------------------------------------------------- code the runtime writes itself
+# (loader stubs and trampolines, docs/runtime.md) and decoding for stack walks
+
+REG_NUMBERS = {name: n for n, name in enumerate(_NAMES)}
+NOP = 0
+
+
+def _r(name: str) -> int:
+    return REG_NUMBERS[name]
+
+
+def enc_syscall(code: int) -> int:
+    """``syscall code`` (20-bit code field)."""
+    return (code & 0xFFFFF) << 6 | 0x0C
+
+
+def enc_addiu(rt: str, rs: str, imm: int) -> int:
+    return 0x24000000 | _r(rs) << 21 | _r(rt) << 16 | imm & 0xFFFF
+
+
+def enc_sw(rt: str, offset: int, base: str) -> int:
+    return 0xAC000000 | _r(base) << 21 | _r(rt) << 16 | offset & 0xFFFF
+
+
+def enc_lw(rt: str, offset: int, base: str) -> int:
+    return 0x8C000000 | _r(base) << 21 | _r(rt) << 16 | offset & 0xFFFF
+
+
+def enc_beq(rs: str, rt: str, words: int) -> int:
+    """``beq rs, rt, .+4+4*words`` (offset counted from the delay slot)."""
+    return 0x10000000 | _r(rs) << 21 | _r(rt) << 16 | words & 0xFFFF
+
+
+def enc_jr(rs: str) -> int:
+    return _r(rs) << 21 | 0x08
+
+
+def enc_jalr(rs: str) -> int:
+    return _r(rs) << 21 | _r("ra") << 11 | 0x09
+
+
+def enc_j(target: int, *, link: bool = False) -> int:
+    """``j``/``jal`` to ``target`` (same 256 MB segment as the delay slot)."""
+    return (0x0C000000 if link else 0x08000000) | (target >> 2) & 0x03FFFFFF
+
+
+def is_jal(word: int) -> bool:
+    return opcode(word) == 0x03
+
+
+def is_call(word: int) -> bool:
+    """``jal``, ``jalr`` or a linking branch (``bal``, ``bgezal``, ``bltzal``...)."""
+    op = opcode(word)
+    if op == 0x03:
+        return True
+    if op == 0:
+        return word & 0x3F == 0x09
+    return op == 1 and (word >> 16) & 0x1F in (0x10, 0x11, 0x12, 0x13)
+
+
+def frame_alloc(word: int) -> int | None:
+    """Bytes of ``addiu sp, sp, -N`` (a prologue's frame allocation), else None."""
+    if word >> 16 == 0x27BD and word & 0x8000:
+        return 0x10000 - (word & 0xFFFF)
+    return None
+
+
+def saves_ra(word: int) -> int | None:
+    """Offset of ``sw ra, off(sp)``, else None."""
+    if word >> 16 == 0xAFBF:
+        return sext16(word)
+    return None
+
+
+#: ``jr ra``
+JR_RA = 0x03E00008

@@ -2,13 +2,17 @@
  * gamevm.h - the GameVM loader API for game code (resident and modules).
  *
  * Seed "Dynamic Linking and Loading" §3.2: LoadModule, LoadModuleAsync,
- * UnloadModule, GetModuleProc, plus a debug print.  On the emulated console
- * (gamevm call, GameVMValidate) each call is a `syscall` trap with a code from
- * GVM_SYS_*; the host's loader services it.  Constructors and destructors run
- * here, on the target CPU, as a real loader runs them: the wrappers ask the
- * loader for each table entry in order and call it.
+ * UnloadModule, GetModuleProc, plus the runtime additions of docs/runtime.md:
+ * lazy binding (LoadModuleFlags), a frame loop for asynchronous loads
+ * (GameVMFrame), dynamic import by name (GameVMImport, §9.2), the module
+ * registry of cartridge builds (GameVMRegistryLookup, §9.1), and a debug
+ * print.  On the emulated console (gamevm call / run, GameVMValidate) each
+ * call is a `syscall` trap with a code from GVM_SYS_*; the host's loader
+ * services it.  Constructors and destructors run here, on the target CPU, as
+ * a real loader runs them: the wrappers ask the loader for each table entry
+ * in order and call it.
  *
- * Include it from C with -I$(python -c 'import gamevm_build,os;print(os.path.dirname(gamevm_build.__file__))')/include,
+ * Include it from C with -I$(python -c 'import gamevm_build;print(gamevm_build.INCLUDE_DIR)'),
  * or let the SCons tool add it (GAMEVM_INCLUDE is on CPPPATH).
  */
 #ifndef GAMEVM_H
@@ -27,31 +31,48 @@ typedef enum {
     lsUndefinedSymbol = 6,    /* an import nobody provides */
     lsInitFailed = 7,         /* a constructor failed */
     lsInvalidHandle = 8,      /* not a loaded module's handle */
-    lsSymbolNotFound = 9      /* GetModuleProc: no such export */
+    lsSymbolNotFound = 9,     /* GetModuleProc: no such export */
+    lsModuleInUse = 10,       /* safe mode: a stack frame or register still points into it */
+    lsPending = 11            /* GameVMAsyncStatus: the asynchronous load is still running */
 } TLoadStatus;
 
 typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
 
+/* LoadModuleFlags / LoadModuleAsyncEx flags (like dlopen's RTLD_LAZY / RTLD_NOW). */
+#define GVM_LOAD_LAZY 1u      /* bind imported functions at their first call */
+#define GVM_LOAD_NOW  2u      /* bind everything now (the default) */
+
 /* Trap codes (the 20-bit code field of `syscall`). */
 #define GVM_SYS_LOAD       0x4700  /* a0 = name, a1 = TLoadStatus* (may be 0) -> v0 handle or 0 */
-#define GVM_SYS_UNLOAD     0x4701  /* a0 = handle -> v0 TLoadStatus */
+#define GVM_SYS_UNLOAD     0x4701  /* a0 = handle -> v0 TLoadStatus (frees what the prepare planned) */
 #define GVM_SYS_GETPROC    0x4702  /* a0 = handle, a1 = name -> v0 address or 0 */
 #define GVM_SYS_PRINT      0x4703  /* a0 = NUL-terminated string -> v0 0 */
-#define GVM_SYS_INIT_ENTRY 0x4704  /* a0 = handle, a1 = i -> v0 i-th constructor (run order) or 0 */
-#define GVM_SYS_FINI_ENTRY 0x4705  /* a0 = handle, a1 = i -> v0 i-th destructor (run order) or 0 */
+#define GVM_SYS_INIT_ENTRY 0x4704  /* a0 = handle, a1 = i -> v0 i-th constructor still to run, or 0 */
+#define GVM_SYS_FINI_ENTRY 0x4705  /* a0 = handle, a1 = i -> v0 i-th destructor to run, or 0 */
+#define GVM_SYS_UNLOAD_PREPARE 0x4706 /* a0 = handle -> v0 TLoadStatus (refcount, safe-mode check) */
+#define GVM_SYS_LOAD_ASYNC 0x4707  /* a0 = name, a1 = TLoadCallback, a2 = flags -> v0 request id */
+#define GVM_SYS_FRAME      0x4708  /* advance the simulated clock one frame -> v0 completions */
+#define GVM_SYS_ASYNC_NEXT 0x4709  /* a0 = TGameVMCompletion* -> v0 1 if one was written, else 0 */
+#define GVM_SYS_IMPORT     0x470A  /* a0 = name, a1 = TLoadCallback -> v0 request id */
+#define GVM_SYS_LOAD_FLAGS 0x470B  /* a0 = name, a1 = TLoadStatus*, a2 = flags -> v0 handle or 0 */
+#define GVM_SYS_ASYNC_STATUS 0x470C /* a0 = request id -> v0 TLoadStatus (lsPending while running) */
+/* 0x4710-0x4713 are the loader's own stubs (lazy binding, stale bindings, reload trampoline). */
 
 #if defined(__mips__)
 #define GVM__STR2(x) #x
 #define GVM__STR(x) GVM__STR2(x)
 /* A trap is a call whose only visible effects are v0 and memory. */
-#define GVM__TRAP(code, a, b) __extension__ ({                                   \
+#define GVM__TRAP3(code, a, b, c) __extension__ ({                               \
         register unsigned long gvm__a0 __asm__("$4") = (unsigned long)(a);       \
         register unsigned long gvm__a1 __asm__("$5") = (unsigned long)(b);       \
+        register unsigned long gvm__a2 __asm__("$6") = (unsigned long)(c);       \
         register unsigned long gvm__v0 __asm__("$2");                            \
         __asm__ __volatile__(".set push\n\t.set noreorder\n\tsyscall " GVM__STR(code) \
                              "\n\tnop\n\t.set pop"                               \
-                             : "=r"(gvm__v0) : "r"(gvm__a0), "r"(gvm__a1) : "memory"); \
+                             : "=r"(gvm__v0)                                     \
+                             : "r"(gvm__a0), "r"(gvm__a1), "r"(gvm__a2) : "memory"); \
         gvm__v0; })
+#define GVM__TRAP(code, a, b) GVM__TRAP3(code, a, b, 0)
 #else
 #error "gamevm.h: no trap convention for this CPU yet"
 #endif
@@ -63,8 +84,10 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
             ((void (*)(void))gvm__fn)();                                         \
     } while (0)
 
-/* Load a module by name (e.g. "level1"): read, relocate, bind, run constructors.
- * Returns 0 on failure; *status (if given) says why. */
+/* Load a module by name (e.g. "level1"), the modules it needs first: read,
+ * relocate, bind, run constructors (dependencies' first).  A module already
+ * loaded is not loaded again: its reference count goes up and its handle is
+ * returned.  Returns 0 on failure; *status (if given) says why. */
 static inline TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
 {
     TModuleHandle h = (TModuleHandle)GVM__TRAP(GVM_SYS_LOAD, name, status);
@@ -75,19 +98,82 @@ static inline TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
 
 static inline TModuleHandle LoadModule(const char *name) { return LoadModuleEx(name, 0); }
 
-/* Asynchronous load: on the emulated console of this version the load completes
- * before the call returns and OnComplete runs at once. */
-static inline void LoadModuleAsync(const char *name, TLoadCallback on_complete)
+/* LoadModuleEx with flags: GVM_LOAD_LAZY binds the module's imported functions
+ * at their first call (data imports are always bound now). */
+static inline TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status)
 {
-    TLoadStatus st = lsSuccess;
-    TModuleHandle h = LoadModuleEx(name, &st);
-    if (on_complete)
-        on_complete(h, st);
+    TModuleHandle h = (TModuleHandle)GVM__TRAP3(GVM_SYS_LOAD_FLAGS, name, status, flags);
+    if (h)
+        GVM__RUN_TABLE(h, GVM_SYS_INIT_ENTRY);
+    return h;
 }
 
-/* Run destructors, then free the module's memory.  Returns lsSuccess or lsInvalidHandle. */
+/* Asynchronous load: reads while the game runs and relocates in per-frame CPU
+ * slices; completes in a later GameVMFrame(), which runs the module's
+ * constructors and then on_complete(handle, status).  Returns a request id
+ * (for GameVMAsyncStatus). */
+static inline unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete,
+                                         unsigned flags)
+{
+    return (unsigned)GVM__TRAP3(GVM_SYS_LOAD_ASYNC, name, on_complete, flags);
+}
+
+static inline void LoadModuleAsync(const char *name, TLoadCallback on_complete)
+{
+    (void)LoadModuleAsyncEx(name, on_complete, 0);
+}
+
+/* Dynamic import by name (seed §9.2 ELF dispatch): the name ("gfx.vga") is
+ * mapped to a module file through the search path or the disc manifest, loaded
+ * asynchronously and bound; on_complete gets the handle.  Returns a request id. */
+static inline unsigned GameVMImport(const char *name, TLoadCallback on_complete)
+{
+    return (unsigned)GVM__TRAP(GVM_SYS_IMPORT, name, on_complete);
+}
+
+/* lsPending while request `id` runs, then its TLoadStatus. */
+static inline TLoadStatus GameVMAsyncStatus(unsigned id)
+{
+    return (TLoadStatus)GVM__TRAP(GVM_SYS_ASYNC_STATUS, id, 0);
+}
+
+/* One completed asynchronous load (filled in by the loader). */
+typedef struct {
+    TModuleHandle handle;
+    TLoadStatus status;
+    TLoadCallback callback;
+    unsigned request;
+} TGameVMCompletion;
+
+/* The frame loop's hook: call once per frame (vblank).  Advances the loader's
+ * clock one frame; for each load that completed, runs its constructors and its
+ * callback.  Returns the number of loads completed. */
+static inline unsigned GameVMFrame(void)
+{
+    TGameVMCompletion c;
+    unsigned n = 0;
+
+    (void)GVM__TRAP(GVM_SYS_FRAME, 0, 0);
+    while (GVM__TRAP(GVM_SYS_ASYNC_NEXT, &c, 0)) {
+        if (c.status == lsSuccess)
+            GVM__RUN_TABLE(c.handle, GVM_SYS_INIT_ENTRY);
+        if (c.callback)
+            c.callback(c.handle, c.status);
+        n++;
+    }
+    return n;
+}
+
+/* Drop a reference to a module.  At zero, and once no other module binds to
+ * it, its destructors run and its memory is freed (and poisoned), and so are
+ * the modules it needed that nothing else holds.  Returns lsSuccess,
+ * lsInvalidHandle, or lsModuleInUse (safe mode: a stack frame is still inside
+ * the module; nothing changed). */
 static inline TLoadStatus UnloadModule(TModuleHandle handle)
 {
+    TLoadStatus st = (TLoadStatus)GVM__TRAP(GVM_SYS_UNLOAD_PREPARE, handle, 0);
+    if (st != lsSuccess)
+        return st;
     GVM__RUN_TABLE(handle, GVM_SYS_FINI_ENTRY);
     return (TLoadStatus)GVM__TRAP(GVM_SYS_UNLOAD, handle, 0);
 }
@@ -100,5 +186,71 @@ static inline void *GetModuleProc(TModuleHandle handle, const char *proc_name)
 
 /* Debug output (collected by the emulator; printed by `gamevm call`). */
 static inline void GameVMPrint(const char *text) { (void)GVM__TRAP(GVM_SYS_PRINT, text, 0); }
+
+/* ---- module registry (seed §9.1), for cartridge builds ------------------------
+ * `gamevm registry` generates a C file defining gvm_registry[]: the modules
+ * sorted by name, each with its export table sorted by name.  Lookups are
+ * binary searches, O(log n).  Only programs linked with a registry use these. */
+typedef struct {
+    const char *name;
+    void *address;
+} TGameVMExport;
+
+typedef struct {
+    const char *name;
+    const TGameVMExport *exports;
+    unsigned count;
+} TGameVMModuleEntry;
+
+extern const TGameVMModuleEntry gvm_registry[];
+extern const unsigned gvm_registry_count;
+
+static inline int GVM__strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (int)(unsigned char)*a - (int)(unsigned char)*b;
+}
+
+/* The export table of module `name`, or 0 when the registry has no such module. */
+static inline const TGameVMModuleEntry *GameVMRegistryLookup(const char *name)
+{
+    unsigned lo = 0, hi = gvm_registry_count;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        int c = GVM__strcmp(name, gvm_registry[mid].name);
+        if (c == 0)
+            return &gvm_registry[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+/* The address of export `symbol` of a registry entry, or 0. */
+static inline void *GameVMExportLookup(const TGameVMModuleEntry *module, const char *symbol)
+{
+    unsigned lo = 0, hi;
+
+    if (module == 0)
+        return 0;
+    hi = module->count;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        int c = GVM__strcmp(symbol, module->exports[mid].name);
+        if (c == 0)
+            return module->exports[mid].address;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
 
 #endif /* GAMEVM_H */

@@ -26,7 +26,13 @@ Builders
     Check load-time budgets, memory fit and overlay safety of a project
     (``gamevm.json``); writes the report in ``$GAMEVM_REPORT`` format and fails
     the build when a budget is violated (docs/budget.md).
-``GameVMValidate(target, [resident, modules...], GAMEVM_TESTS=[...])``
+``GameVMDisc(image, [config, modules...], GAMEVM_RESIDENT=kernel)``
+    Lay the modules out in seek order (load bundles, copies) from the project's
+    flow graph, master the ISO 9660 image (genisoimage or xorriso; a ROM
+    segment for cartridges), verify its LBAs by reading it back, and write the
+    manifest, mkpsxiso project, LBA header and layout report next to it
+    (docs/layout.md).
+``GameVMValidate(target, [resident, modules...], GAMEVM_TESTS=[...], GAMEVM_SCENARIOS=[...])``
     Load the modules into the emulated console with the resident, run each
     module's ``gamevm_selftest()`` and the declared tests, write a JUnit XML
     report to ``target`` (suffix ``$GAMEVMVALIDATESUFFIX``, ``.xml``) and fail
@@ -80,6 +86,14 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_MAX_INSTRUCTIONS``  instruction budget of each validation call.
 ``GAMEVM_INCLUDE``      the directory of ``gamevm.h`` (loader API for game code);
                         appended to ``CPPPATH``.
+``GAMEVM_LAYOUT``       GameVMBudget: a disc layout file (GameVMDisc's manifest) that
+                        replaces the config's ``disc.layout`` and ``disc.positions``.
+``GAMEVM_DISC_MANIFEST``, ``GAMEVM_DISC_REPORT``, ``GAMEVM_DISC_HEADER``,
+``GAMEVM_DISC_MKPSXISO``  GameVMDisc's extra outputs, relative to the image's directory
+                        (defaults ``<stem>.json`` or the config's ``disc.layout``,
+                        ``<stem>.html``, ``<stem>.h``, ``<stem>.xml``; ``''`` turns one off).
+``GAMEVM_DISC_TOOL``, ``GAMEVM_DISC_TIME_LIMIT``, ``GAMEVM_DISC_SEED``  mastering tool
+                        (genisoimage or xorriso), optimiser time limit and seed.
 ``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``);
 ``GAMEVMMAPSUFFIX``     link map suffix (``.map``).
 ``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
@@ -364,6 +378,8 @@ def GameVMResident(env, target, source=None, **overrides):
 
 #: Variables whose values are part of a budget check's build signature.
 BUDGET_VARLIST = ["GAMEVM_REPORT", "GAMEVM_VERSION"]
+# GAMEVM_LAYOUT (a disc layout file, e.g. GameVMDisc's manifest) replaces the config's
+# disc.layout and disc.positions; it is a dependency, so the disc is laid out first.
 
 
 def _budget_format(env) -> str:
@@ -392,8 +408,10 @@ def _budget_emitter(target, source, env):
     if len(extra) > 1:
         raise SCons.Errors.UserError(
             f"gamevm: GAMEVM_RESIDENT names {len(extra)} files; a project has one resident")
+    layout = _file_nodes(env, env.get("GAMEVM_LAYOUT"), ".json")
     for t in target:
         t.attributes.gamevm_resident = extra[0] if extra else None
+        t.attributes.gamevm_layout = layout[0] if layout else None
     try:
         from gamevm_build.config import load_config
 
@@ -404,9 +422,10 @@ def _budget_emitter(target, source, env):
         files = [spec.file for spec in cfg.modules.values() if spec.file is not None]
         if cfg.resident_file is not None and not extra:
             files.append(cfg.resident_file)
-        if "layout" in cfg.raw.get("disc", {}):
+        if "layout" in cfg.raw.get("disc", {}) and not layout:
             files.append(cfg.base_dir / cfg.raw["disc"]["layout"])
         extra += [env.File(os.path.abspath(str(f))) for f in files]
+    extra += layout
     if extra:
         env.Depends(target, extra)
     return target, source
@@ -442,11 +461,13 @@ def gamevm_budget(target, source, env):
     out = target[0]
     fmt = _budget_format(env)
     resident = getattr(out.attributes, "gamevm_resident", None)
+    layout = getattr(out.attributes, "gamevm_layout", None)
     try:
         names = set(load_config(str(source[0])).modules)
         result = check_project(str(source[0]),
                                module_files=_budget_module_files(source[1:], names),
-                               resident_file=str(resident) if resident is not None else None)
+                               resident_file=str(resident) if resident is not None else None,
+                               layout_file=str(layout) if layout is not None else None)
         atomic_write(str(out), render(result.to_dict(), fmt).encode())
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -475,15 +496,17 @@ _budget_action = SCons.Action.Action(gamevm_budget, "$GAMEVMBUDGETCOMSTR",
 # module's exported gamevm_selftest() and each declared test, and writes a JUnit
 # XML report to target (gamevm_build.validate, docs/loader.md).  Any failure fails
 # the build with the summary (the report is still written).  With GAMEVM_RESIDENT
-# set, every source is a module.
+# set, every source is a module.  GAMEVM_SCENARIOS plays scenarios (docs/runtime.md)
+# with the built modules, one testcase each, writes their traces next to the report
+# (extra targets) and checks them against the bounds of GAMEVM_CONFIG's analysis
+# (with GAMEVM_LAYOUT, a disc layout such as GameVMDisc's manifest, for both).
 
 #: Variables whose values are part of a validation's build signature.
 VALIDATE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_TESTS", "GAMEVM_MAX_INSTRUCTIONS",
                     "GAMEVM_VERSION"]
 
 #: The directory holding gamevm.h (the target-side loader API), ``$GAMEVM_INCLUDE``.
-GAMEVM_INCLUDE = os.path.join(os.path.dirname(os.path.abspath(gamevm_build.__file__)),
-                              "include")
+GAMEVM_INCLUDE = gamevm_build.INCLUDE_DIR
 
 
 def _validate_tests(env):
@@ -526,6 +549,18 @@ def _validate_emitter(target, source, env):
         t.attributes.gamevm_resident = resident[0] if resident else None
     if resident:
         env.Depends(target, resident)
+    scenarios = _file_nodes(env, env.get("GAMEVM_SCENARIOS"), ".json")
+    config = _file_nodes(env, env.get("GAMEVM_CONFIG"), ".json")
+    layout = _file_nodes(env, env.get("GAMEVM_LAYOUT"), ".json") if scenarios else []
+    if scenarios:
+        from gamevm_build.validate import scenario_trace_name
+
+        report = target[0]
+        target = list(target) + [report.dir.File(scenario_trace_name(n.name)) for n in scenarios]
+        env.Depends(target, scenarios + config + layout)
+        report.attributes.gamevm_scenarios = scenarios
+        report.attributes.gamevm_config = config[0] if config else None
+        report.attributes.gamevm_layout = layout[0] if layout else None
     # varlist sees GAMEVM_TESTS through env.subst, which drops '$'; the Value does not
     env.Depends(target, env.Value("\n".join(f"{c.expr.text} -> {c.expect}" for c in checks)))
     return target, source
@@ -541,8 +576,13 @@ def gamevm_validate(target, source, env):
         resident, source = source[0], source[1:]
     budget = _validate_budget(env)
     try:
+        config = getattr(out.attributes, "gamevm_config", None)
+        layout = getattr(out.attributes, "gamevm_layout", None)
         result = validate(_target_name(env), str(resident), _paths(source), _validate_tests(env),
-                          str(out), max_instructions=budget)
+                          str(out), max_instructions=budget,
+                          scenarios=_paths(getattr(out.attributes, "gamevm_scenarios", ())),
+                          config=str(config) if config is not None else None,
+                          layout=str(layout) if layout is not None else None)
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     if not result.ok:
@@ -555,6 +595,129 @@ def gamevm_validate(target, source, env):
 
 _validate_action = SCons.Action.Action(gamevm_validate, "$GAMEVMVALIDATECOMSTR",
                                        varlist=VALIDATE_VARLIST)
+
+# ------------------------------------------------------------------ disc layout (GameVMDisc)
+#
+# env.GameVMDisc(image, [config, modules...], GAMEVM_RESIDENT=kernel) plans the disc
+# order of the project's modules from its flow graph (gamevm_build.layout,
+# docs/layout.md), masters the ISO 9660 image (a flat ROM segment for cartridge
+# targets), reads it back to check every LBA, and writes next to it (extra targets;
+# '' turns one off): the manifest (the layout file GameVMBudget's GAMEVM_LAYOUT and
+# disc.layout read), a mkpsxiso project (disc media only), a C header of LBAs and the
+# layout report.  Module sources replace the files the config names (matched by module
+# name, else file stem); the same module twice with different contents is an error.
+
+#: Variables whose values are part of a disc layout's build signature.
+DISC_VARLIST = ["GAMEVM_TARGET", "GAMEVM_DISC_TOOL", "GAMEVM_DISC_TIME_LIMIT",
+                "GAMEVM_DISC_SEED", "GAMEVM_VERSION"]
+#: Extra outputs: build_disc keyword -> construction variable naming the file.
+DISC_OUTPUTS = (("manifest", "GAMEVM_DISC_MANIFEST"), ("report", "GAMEVM_DISC_REPORT"),
+                ("lba_header", "GAMEVM_DISC_HEADER"), ("mkpsxiso", "GAMEVM_DISC_MKPSXISO"))
+
+
+def _disc_file(env, image, value: str):
+    """A file named relative to the image's directory (or absolute, or '#'-relative)."""
+    if os.path.isabs(value) or value.startswith("#"):
+        return env.File(value)
+    return image.dir.File(value)
+
+
+def _disc_emitter(target, source, env):
+    """Declare the manifest, report, header and mkpsxiso project; depend on named files."""
+    if not source:
+        raise SCons.Errors.UserError("gamevm: GameVMDisc needs the project config "
+                                     "(gamevm.json) as its first source")
+    source = [s for s in source if not getattr(s.attributes, "gamevm_map", False)]
+    image = target[0]
+    resident = _file_nodes(env, env.get("GAMEVM_RESIDENT"), "$GAMEVMRESIDENTSUFFIX")
+    if len(resident) > 1:
+        raise SCons.Errors.UserError(
+            f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a disc boots one resident")
+    cfg = None
+    cartridge = False
+    try:
+        from gamevm_build.config import load_config
+        from gamevm_build.media import get_model
+
+        cfg = load_config(source[0].srcnode().abspath)
+        cartridge = get_model(cfg.media).kind == "cartridge"
+    except GameVMError:
+        pass                            # reported (as a build error) by the action
+    outputs = {}
+    for kind, var in DISC_OUTPUTS:
+        value = env.subst(f"${var}", target=[image])
+        if kind == "manifest" and not value:
+            layout = cfg.raw.get("disc", {}).get("layout") if cfg is not None else None
+            outputs[kind] = (env.File(os.path.abspath(str(cfg.base_dir / layout))) if layout
+                             else image.dir.File(SCons.Util.splitext(image.name)[0] + ".json"))
+            continue
+        if value and not (kind == "mkpsxiso" and cartridge):
+            outputs[kind] = _disc_file(env, image, value)
+    image.attributes.gamevm_disc = outputs
+    image.attributes.gamevm_resident = resident[0] if resident else None
+    deps = list(resident)
+    if cfg is not None:
+        given = {SCons.Util.splitext(n.name)[0] for n in source[1:]}
+        deps += [env.File(os.path.abspath(str(s.file))) for n, s in cfg.modules.items()
+                 if s.file is not None and n not in given]
+        if cfg.resident_file is not None and not resident:
+            deps.append(env.File(os.path.abspath(str(cfg.resident_file))))
+    if deps:
+        env.Depends(image, deps)
+    return [image] + list(outputs.values()), source
+
+
+def _disc_module_pairs(sources, names) -> list:
+    """``(module name, path)`` for the module sources of a GameVMDisc (duplicates kept)."""
+    from gamevm_build.module import read_module
+
+    pairs = []
+    for node in sources:
+        path = str(node)
+        try:
+            name = read_module(path).name
+        except GameVMError:
+            name = None
+        if name not in names:
+            name = SCons.Util.splitext(node.name)[0]
+        if name not in names:
+            raise SCons.Errors.UserError(
+                f"gamevm: {path}: module '{name}' is not in the config's modules "
+                f"({', '.join(sorted(names))})")
+        pairs.append((name, path))
+    return pairs
+
+
+def gamevm_disc(target, source, env):
+    """Lay out the project ``source[0]`` with the module sources; write ``target``."""
+    from gamevm_build.config import load_config
+    from gamevm_build.layout.disc import build_disc, module_files
+
+    image = target[0]
+    outputs = getattr(image.attributes, "gamevm_disc", {})
+    resident = getattr(image.attributes, "gamevm_resident", None)
+    limit = env.subst("$GAMEVM_DISC_TIME_LIMIT")
+    seed = env.subst("$GAMEVM_DISC_SEED")
+    try:
+        names = set(load_config(str(source[0])).modules)
+        result = build_disc(
+            str(source[0]), str(image),
+            module_files=module_files(_disc_module_pairs(source[1:], names)) or None,
+            resident_file=str(resident) if resident is not None else None,
+            tool=env.subst("$GAMEVM_DISC_TOOL") or None,
+            time_limit=float(limit) if limit else None, seed=int(seed or 0),
+            **{kind: str(node) for kind, node in outputs.items()})
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    except ValueError as exc:
+        raise SCons.Errors.UserError(f"gamevm: GAMEVM_DISC_TIME_LIMIT / GAMEVM_DISC_SEED: "
+                                     f"{exc}") from None
+    if not env.GetOption("silent"):
+        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
+    return 0
+
+
+_disc_action = SCons.Action.Action(gamevm_disc, "$GAMEVMDISCCOMSTR", varlist=DISC_VARLIST)
 
 
 # --------------------------------------------------------------------------- tool API
@@ -628,11 +791,19 @@ def generate(env):
     # gamevm.h on CPPPATH (CPPPATH=... passed to Environment() replaces this: add
     # '$GAMEVM_INCLUDE' there, or Append(CPPPATH=...) afterwards)
     env.SetDefault(GAMEVM_INCLUDE=GAMEVM_INCLUDE, GAMEVM_TESTS=[], GAMEVM_KEEP=[],
-                   GAMEVM_MAX_INSTRUCTIONS=None, GAMEVMVALIDATESUFFIX=".xml")
+                   GAMEVM_MAX_INSTRUCTIONS=None, GAMEVMVALIDATESUFFIX=".xml",
+                   GAMEVM_SCENARIOS=[], GAMEVM_CONFIG=None)
     env.AppendUnique(CPPPATH=["$GAMEVM_INCLUDE"])
     env["BUILDERS"]["GameVMValidate"] = SCons.Builder.Builder(
         action=_validate_action, suffix="$GAMEVMVALIDATESUFFIX", emitter=_validate_emitter)
-    # Extension point (not implemented yet): GameVMDisc (seek-ordered disc image).
+    # GameVMDisc: seek-ordered disc image, manifest, header, report (section "disc layout")
+    env.SetDefault(GAMEVM_DISC_MANIFEST="", GAMEVM_DISC_REPORT="${TARGET.filebase}.html",
+                   GAMEVM_DISC_HEADER="${TARGET.filebase}.h",
+                   GAMEVM_DISC_MKPSXISO="${TARGET.filebase}.xml",
+                   GAMEVM_DISC_TOOL="", GAMEVM_DISC_TIME_LIMIT="", GAMEVM_DISC_SEED=0,
+                   GAMEVM_LAYOUT=None)
+    env["BUILDERS"]["GameVMDisc"] = SCons.Builder.Builder(
+        action=_disc_action, src_suffix=".json", emitter=_disc_emitter)
 
 
 def exists(env):

@@ -5,8 +5,9 @@
  *
  * On the emulated console (`gamevm call`, env.GameVMValidate) each API call
  * traps to the host's loader: LoadModule reads, relocates and binds the
- * module against the kernel and the modules already loaded, then runs its
- * constructors here on the target CPU.
+ * module (and the modules it needs) against the kernel and the modules
+ * already loaded, then runs their constructors here on the target CPU.
+ * UnloadModule drops a reference (docs/runtime.md).
  */
 #include "gvm.h"
 #include "gamevm.h"
@@ -41,8 +42,9 @@ int gvm_boot_level(const char *name, const char *entry)
 
 /*
  * The kernel's loader self test (a declared test of the example's
- * validation, SConstruct): boot level1 (its `physics` dependency must be
- * loaded already), run its gamevm_selftest, unload it.  Returns 0 on success,
+ * validation, SConstruct): boot level1 (LoadModule loads its `physics`
+ * dependency first; a module already loaded just gains a reference), run its
+ * gamevm_selftest, unload it.  Returns 0 on success,
  * 1 when level1's self test failed, 2 when loading or unloading failed,
  * 3 when GetModuleProc found a symbol level1 does not export.
  */

@@ -1,0 +1,58 @@
+"""``gamevm run``: play a scenario on the emulated console; write its trace (docs/runtime.md).
+
+Exit status: 0 every step ran and every expectation held; 1 a step failed (a
+load status, a fault, a wrong result or frame count); 2 usage, configuration
+or input errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def run(args) -> int:
+    from ..fileutil import atomic_write
+    from ..scenario import run_scenario
+
+    echo = None if (args.quiet or args.json) else print
+    result = run_scenario(args.scenario, config=args.config, resident=args.resident,
+                          target=args.target, search_paths=args.search, echo=echo,
+                          layout=args.layout)
+    trace = result.trace()
+    if args.trace:
+        atomic_write(Path(args.trace), (json.dumps(trace, indent=1) + "\n").encode())
+    if args.json:
+        print(json.dumps(trace, indent=1))
+    elif not args.quiet:
+        sys.stdout.flush()
+    print(f"gamevm run: {result.summary_line()}"
+          + (f" (trace: {args.trace})" if args.trace else ""), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def register(sub, cli) -> None:
+    p = sub.add_parser(
+        "run", help="play a scenario on the emulated console and write its load trace",
+        description="Play SCENARIO.json (a project config, then steps: enter a scene, load, "
+                    "load_async, unload, call with expected results or faults, advance frames, "
+                    "expect states) on the emulated console, print a readable log and write a "
+                    "trace of every load with simulated timestamps (--trace). Check the trace "
+                    "against the static bounds with 'gamevm budget --check-trace'. Exit status: "
+                    "0 all steps passed, 1 a step failed, 2 usage, configuration or input error.")
+    p.add_argument("scenario", metavar="SCENARIO.json", help="the scenario (docs/runtime.md)")
+    p.add_argument("--trace", metavar="TRACE.json", help="write the load trace here")
+    p.add_argument("-t", "--target", type=cli.target_type,
+                   help="pick this target's config from a per-target 'config' mapping")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="project configuration (overrides the scenario's)")
+    p.add_argument("--resident", metavar="FILE", help="resident kernel ELF (overrides resident.file)")
+    p.add_argument("--layout", metavar="FILE",
+                   help="disc layout (GameVMDisc's layout.json) replacing the config's disc "
+                        "positions, as 'gamevm budget --layout' does")
+    p.add_argument("--search", action="append", default=[], metavar="DIR",
+                   help="more directories to read modules from (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the trace instead of the log")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
+    p.set_defaults(func=run)

@@ -1,0 +1,198 @@
+"""``gamevm layout`` / ``env.GameVMDisc``: plan, master, verify, write every output."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..fileutil import atomic_write
+from .cost import RESIDENT, Evaluator
+from .iso import master_iso, verify_iso, write_rom
+from .plan import Plan, plan_layout
+from .problem import load_problem
+
+__all__ = ["DiscResult", "build_disc", "module_files", "check_with_analyzer"]
+
+
+@dataclass
+class DiscResult:
+    """What :func:`build_disc` made."""
+
+    plan: Plan
+    image: Path
+    tool: str | None
+    outputs: dict = field(default_factory=dict)      # kind -> path
+    summary: dict = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        s = self.summary
+        parts = [f"{s['files']} file(s), {s['sectors']} sectors",
+                 f"plan {s['cost_ms']:.1f} ms",
+                 f"{s['plan_over_bound']:.3f}x the bound",
+                 f"alphabetical {s['alphabetical_over_plan']:.2f}x the plan"]
+        if s.get("copies"):
+            parts.insert(1, f"{s['copies']} cop{'y' if s['copies'] == 1 else 'ies'}")
+        return f"layout {self.image}: " + ", ".join(parts)
+
+
+def module_files(pairs) -> dict:
+    """``{name: path}`` from ``(name, path)`` pairs; the same name twice must be the same bytes.
+
+    Raises
+    ------
+    InputError
+        A module listed twice with different contents (naming both files).
+    """
+    out: dict = {}
+    digest: dict = {}
+    for name, path in pairs:
+        try:
+            h = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise InputError(f"{path}: module file not found (build the modules first, "
+                             "e.g. scons)") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        if name in out and digest[name] != h:
+            raise InputError(f"module '{name}' is listed twice with different contents: "
+                             f"{out[name]} and {path}; give each module one file")
+        out.setdefault(name, str(path))
+        digest.setdefault(name, h)
+    return out
+
+
+def check_with_analyzer(plan: Plan) -> None:
+    """Assert the budget analyzer, given the layout file's contents, computes the plan's times."""
+    from analysis.budget import analyze
+    from analysis.graph import build_graph
+
+    from .manifest import analyzer_config
+
+    p = plan.problem
+    G = build_graph(analyzer_config(p, plan.arrangement, plan.base), p.project.modules,
+                    p.project.resident)
+    r = analyze(G)
+    got = {f"{t.source} -> {t.target}": t.load.total_s for t in r.transitions}
+    got.update({f"streams[{s.index}]": s.load.total_s for s in r.streams})
+    got["boot"] = r.boot.total_s
+    for ld in p.loads:
+        a, b = got.get(ld.name, 0.0), plan.evaluation.times[ld.id]
+        if abs(a - b) > 1e-9 * max(1.0, abs(a)):
+            raise AssertionError(f"layout cost model and budget analyzer disagree on "
+                                 f"{ld.name}: {b * 1e3:.6f} ms vs {a * 1e3:.6f} ms")
+
+
+def _summary(plan: Plan, image, tool) -> dict:
+    p = plan.problem
+    arr = plan.arrangement
+    alpha = plan.naive["alphabetical"][1].total
+    decl = plan.naive["declaration"][1].total
+    start, end = plan.positions()
+    reads = sum(ld.weight * Evaluator(p).read_s(ld) for ld in p.loads)
+    return {
+        "image": str(image), "tool": tool, "medium": p.model.kind, "model": p.model.name,
+        "files": len(arr.seq), "copies": sum(len(es) - 1 for es in arr.copies().values()),
+        "padding_sectors": sum(arr.pad.values()), "first_lba": plan.base,
+        "sectors": max(end[e] for e in arr.seq) - plan.base if arr.seq else 0,
+        "cost_ms": plan.cost * 1e3, "bound_ms": plan.bound.total * 1e3,
+        "bound_kind": plan.bound.kind, "alphabetical_ms": alpha * 1e3,
+        "declaration_ms": decl * 1e3, "reads_ms": reads * 1e3,
+        "plan_over_bound": plan.cost / plan.bound.total if plan.bound.total else 1.0,
+        "alphabetical_over_plan": alpha / plan.cost if plan.cost else 1.0,
+        "declaration_over_plan": decl / plan.cost if plan.cost else 1.0,
+        "optimiser_s": plan.result.seconds, "construction": plan.result.chosen,
+    }
+
+
+def build_disc(config, output, *, module_files: dict | None = None, resident_file=None,
+               manifest=None, mkpsxiso=None, lba_header=None, report=None,
+               tool: str | None = None, time_limit: float | None = None,
+               seed: int = 0) -> DiscResult:
+    """Plan the layout of the project ``config`` and write the image and the other outputs.
+
+    ``output`` is an ISO 9660 image for disc media, a flat ROM segment for cartridges.
+    ``manifest`` (the layout file ``disc.layout`` names), ``mkpsxiso``, ``lba_header``
+    and ``report`` (``.html``, or text for any other suffix) are optional paths.
+
+    Raises
+    ------
+    ConfigError
+        Invalid configuration, or a name that breaks ISO 9660 level 1.
+    InputError
+        Unreadable inputs, or a module listed twice with different contents.
+    LayoutError
+        A file does not fit the disc, or the image read back differs from the plan.
+    ToolchainError
+        No mastering tool (names the Debian package), or it failed.
+    """
+    from . import lbaheader, mkpsxiso as mk, report as rep
+    from .manifest import dumps, manifest as manifest_doc
+
+    problem = load_problem(config, module_files=module_files, resident_file=resident_file)
+    missing = [m.name for m in problem.modules if m.path is None]
+    if problem.resident is not None and problem.resident["path"] is None:
+        missing.append("the resident (resident.size without resident.file)")
+    if missing:
+        raise InputError(f"{problem.config.where}: modules {', '.join(missing)} have no file "
+                         "(only an estimate): a disc needs the built modules")
+    plan = plan_layout(problem, time_limit=time_limit, seed=seed)
+    output = Path(output)
+    arr = plan.arrangement
+    tool_used = None
+    if problem.disc:
+        start, end = plan.positions()
+        entries = []
+        expected = {}
+        for e in arr.seq:
+            m = arr.extents[e]
+            src = problem.resident["path"] if m == RESIDENT else problem.modules[m].path
+            data = Path(src).read_bytes()
+            entries.append((plan.names[e], src, arr.pad.get(e, 0)))
+            expected[plan.names[e]] = (start[e] - plan.base, len(data),
+                                       hashlib.sha256(data).hexdigest())
+        system = "PLAYSTATION" if problem.config.target == "psx" else None
+        tool_used = master_iso(entries, output, tool=tool, system_id=system)
+        base = verify_iso(output, expected, tool_used)
+        if base != plan.base:
+            plan.rebase(base)
+    else:
+        start, _end = plan.positions()
+        write_rom([(problem.modules[arr.extents[e]].path, start[e]) for e in arr.seq
+                   if arr.extents[e] != RESIDENT], output, problem.model.sector_size)
+    check_with_analyzer(plan)
+    result = DiscResult(plan, output, tool_used, {"image": str(output)},
+                        _summary(plan, output, tool_used))
+    bundles = plan.bundles()
+    start, end = plan.positions()
+    names = plan.names or {e: problem.modules[arr.extents[e]].name for e in arr.seq
+                           if arr.extents[e] != RESIDENT}
+    if manifest:
+        doc = manifest_doc(problem, arr, plan.base, image=os.path.basename(output),
+                           names=plan.names or None, bundles=bundles,
+                           extra={"summary": {k: (round(v, 6) if isinstance(v, float) else v)
+                                              for k, v in result.summary.items()}})
+        atomic_write(manifest, dumps(doc).encode())
+        result.outputs["manifest"] = str(manifest)
+    if mkpsxiso:
+        if not problem.disc:
+            raise InputError("--mkpsxiso: a mkpsxiso project describes a CD; "
+                             f"target {problem.config.target} uses a cartridge")
+        text = mk.project_xml(problem, arr, plan.names, image_name=output.with_suffix(
+            ".bin").name, relative_to=Path(mkpsxiso).parent)
+        atomic_write(mkpsxiso, text.encode())
+        result.outputs["mkpsxiso"] = str(mkpsxiso)
+    if lba_header:
+        text = lbaheader.header(problem, arr, start, end, names, bundles,
+                                image=os.path.basename(output))
+        atomic_write(lba_header, text.encode())
+        result.outputs["lba_header"] = str(lba_header)
+    if report:
+        data = rep.report_data(plan, result.summary, bundles)
+        text = rep.render_html(data) if str(report).endswith((".html", ".htm")) else \
+            rep.render_text(data)
+        atomic_write(report, text.encode())
+        result.outputs["report"] = str(report)
+    return result

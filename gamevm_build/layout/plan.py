@@ -1,0 +1,114 @@
+"""Planning a layout: bound, naive orders, optimiser, final exact costs, report data."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..errors import LayoutError
+from .bound import Bound, lower_bound
+from .cost import RESIDENT, Arrangement, Evaluation, Evaluator
+from .iso import estimate_base, file_names, name_table
+from .optimise import OptimiseResult, alphabetical_order, declaration_order, optimise
+
+__all__ = ["Plan", "plan_layout", "default_time_limit", "final_bundles", "check_fit"]
+
+
+def default_time_limit(problem) -> float:
+    """Seconds the optimiser may use: 2 s plus 20 ms per module, at most 25 s."""
+    return min(25.0, 2.0 + 0.02 * len(problem.modules))
+
+
+@dataclass
+class Plan:
+    """A planned layout with everything the outputs and the report need."""
+
+    problem: object
+    arrangement: Arrangement
+    base: int                                   # LBA of the first extent
+    evaluation: Evaluation                      # exact, at base
+    bound: Bound
+    naive: dict                                 # name -> (Arrangement, Evaluation)
+    result: OptimiseResult
+    names: dict = field(default_factory=dict)   # extent -> file name (disc media)
+    seconds: float = 0.0
+
+    @property
+    def cost(self) -> float:
+        return self.evaluation.total
+
+    def positions(self) -> tuple[list, list]:
+        return self.arrangement.positions(self.problem, self.base)
+
+    def rebase(self, base: int, ev: Evaluator | None = None) -> None:
+        """Move the whole layout so its first extent is at ``base`` (after mastering)."""
+        ev = ev or Evaluator(self.problem)
+        self.base = base
+        self.evaluation = ev.evaluate(self.arrangement, base)
+        self.naive = {k: (a, ev.evaluate(a, base)) for k, (a, _e) in self.naive.items()}
+
+    def bundles(self) -> list:
+        start, end = self.positions()
+        return final_bundles(self.problem, self.arrangement, start)
+
+
+def final_bundles(problem, arr: Arrangement, start: list) -> list:
+    """Distinct module sets read by loads, with the extents they read (LBA order), heaviest first."""
+    groups: dict = {}
+    for ld in problem.loads:
+        if not ld.modules:
+            continue
+        key = tuple(sorted({arr.extent_read(ld.id, m) for m in ld.modules},
+                           key=lambda e: start[e]))
+        g = groups.setdefault(key, {"extents": list(key), "loads": [], "weight": 0.0,
+                                    "scene": ld.target})
+        g["loads"].append(ld.name)
+        g["weight"] += ld.weight
+    out = sorted(groups.values(), key=lambda g: (start[g["extents"][0]], -g["weight"]))
+    return out
+
+
+def check_fit(problem, arr: Arrangement, base: int) -> None:
+    """Raise :class:`LayoutError` naming the first file past the disc's capacity."""
+    cap = problem.capacity
+    start, end = arr.positions(problem, base)
+    for e in arr.seq:
+        if end[e] > cap:
+            m = arr.extents[e]
+            what = (f"the boot executable {problem.resident['name']}" if m == RESIDENT
+                    else f"module '{problem.modules[m].name}'")
+            size = end[e] - start[e]
+            src = "disc.capacity" if problem.options.capacity is not None else \
+                f"the {problem.model.name} model's capacity"
+            raise LayoutError(
+                f"{what} ({size} sectors) does not fit the disc: it would end at sector "
+                f"{end[e]}, past the {cap} sectors of {src} ({start[e]} sectors are used "
+                "before it); make the modules smaller, allow fewer copies "
+                "(disc.duplicates) or raise disc.capacity")
+
+
+def plan_layout(problem, *, time_limit: float | None = None, seed: int = 0,
+                base: int | None = None) -> Plan:
+    """Plan the layout of ``problem`` (see :mod:`gamevm_build.layout`)."""
+    t0 = time.perf_counter()
+    names = name_table(problem) if problem.disc else {
+        m.id: m.name for m in problem.modules} | ({RESIDENT: "resident"}
+                                                 if problem.resident else {})
+    ev = Evaluator(problem)
+    if base is None:
+        n_files = len(problem.modules) + (1 if problem.resident else 0)
+        base = estimate_base(n_files) if problem.disc else 0
+    # the plain declaration order must fit, or nothing will
+    check_fit(problem, declaration_order(problem), base)
+    bound = lower_bound(problem, ev)
+    limit = default_time_limit(problem) if time_limit is None else time_limit
+    result = optimise(problem, base=base, floors=bound.floors, names=names, time_limit=limit,
+                      seed=seed, ev=ev)
+    arr = result.arrangement
+    check_fit(problem, arr, base)
+    naive = {"alphabetical": alphabetical_order(problem, names),
+             "declaration": declaration_order(problem)}
+    naive = {k: (a, ev.evaluate(a, base)) for k, a in naive.items()}
+    evaluation = ev.evaluate(arr, base)
+    return Plan(problem, arr, base, evaluation, bound, naive, result,
+                file_names(problem, arr) if problem.disc else {}, time.perf_counter() - t0)

@@ -1,0 +1,236 @@
+"""The example game's disc: the image read back against the manifest, the mkpsxiso project,
+the LBA header, loading from the disc on the emulated console, the budget check on the
+planned layout, ``gamevm layout`` and its errors (docs/layout.md).
+
+The example is built once per session by the real ``scons`` (tests/example_game.py); its
+default build lays the disc out (``env.GameVMDisc``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_gamevm
+from example_game import example_game  # noqa: F401  (fixture)
+from gamevm_build.layout import mkpsxiso
+from gamevm_build.layout.iso import read_extents
+
+CONFIG = "examples/game/gamevm.json"
+
+
+@pytest.fixture(scope="module")
+def game(example_game):  # noqa: F811
+    """build/psx of the built example."""
+    return example_game("psx")
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "layout.json").read_text())
+
+
+def test_default_build_writes_the_disc_and_its_report(game):
+    for name in ("game.iso", "layout.json", "layout.html", "layout.h", "layout.xml"):
+        assert (game / name).stat().st_size > 0, name
+    html = (game / "layout.html").read_text()
+    assert "<svg" in html and "plan &divide; bound" in html and "level1" in html
+    m = manifest(game)
+    s = m["summary"]
+    assert s["bound_ms"] <= s["cost_ms"] <= min(s["alphabetical_ms"], s["declaration_ms"])
+    assert s["plan_over_bound"] <= 1.10
+
+
+def test_image_read_back_matches_the_manifest(game):
+    m = manifest(game)
+    got = read_extents(game / "game.iso")
+    files = m["files"]
+    assert {f["file"] for f in files} == set(got)
+    for f in files:
+        lba, size, sha = got[f["file"]]
+        assert lba == f["lba"] and size == f["bytes"], f
+        src = game.parents[1] / f["source"]
+        assert sha == hashlib.sha256(src.read_bytes()).hexdigest()
+    # disc order is the plan's, and positions/boot head agree with the files
+    assert [f["lba"] for f in files] == sorted(f["lba"] for f in files)
+    for name, lba in m["positions"].items():
+        assert m["modules"][name]["lba"] == lba
+    resident = next(f for f in files if "resident" in f)
+    assert m["boot_head"] == resident["lba"] + resident["sectors"]
+    assert m["span"][1] == max(f["lba"] + f["sectors"] for f in files)
+
+
+def test_mkpsxiso_project_follows_the_plan(game):
+    text = (game / "layout.xml").read_text()
+    assert mkpsxiso.validate(text) == []
+    import xml.etree.ElementTree as ET
+
+    tree = ET.fromstring(text).find("track/directory_tree")
+    items = [(el.tag, el.get("name"), el.get("sectors")) for el in tree]
+    files = manifest(game)["files"]
+    expect = []
+    for f in files:
+        if f["pad_before"]:
+            expect.append(("dummy", None, str(f["pad_before"])))
+        expect.append(("file", f["file"], None))
+    assert items == expect
+    for el in tree.findall("file"):
+        assert (game / el.get("source")).exists()
+    # the validator catches what mkpsxiso would refuse
+    assert mkpsxiso.validate("<iso_project><track type='data'><directory_tree>"
+                             "<file nam='X'/><dummy sectors='0'/></directory_tree></track>"
+                             "</iso_project>") == [
+        "iso_project: missing attribute 'image_name'",
+        "iso_project/track[0]/directory_tree[0]/file[0]: unknown attribute 'nam'",
+        "iso_project/track[0]/directory_tree[0]/file[0]: <file> needs a name or a source",
+        "iso_project/track[0]/directory_tree[0]/dummy[1]: sectors must be a positive whole "
+        "number"]
+
+
+def test_lba_header_compiles_with_the_planned_values(game, tmp_path):
+    m = manifest(game)
+    checks = "".join(f"_Static_assert(LBA_{f['file'].replace('.', '_')} == {f['lba']}, \"\");\n"
+                     f"_Static_assert(SIZE_{f['file'].replace('.', '_')} == {f['bytes']}, \"\");\n"
+                     for f in m["files"])
+    src = tmp_path / "t.c"
+    src.write_text(f'#include "layout.h"\n#include "layout.h"\n{checks}'
+                   f"_Static_assert(GVM_SECTOR_SIZE == 2048, \"\");\n"
+                   f"_Static_assert(GVM_BUNDLE_0_SECTORS > 0, \"\");\nint x;\n")
+    proc = subprocess.run(["gcc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
+                           f"-I{game}", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_emulated_console_loads_the_modules_from_the_disc(game):
+    from gamevm_build.console import Console
+
+    c = Console("psx", game / "kernel.elf", disc=game / "game.iso")
+    for name in ("physics", "level1", "boss"):
+        c.load(name)
+    assert c.call("level1:gamevm_selftest") == 0
+    assert c.call("physics:fx_isqrt", 1000000) == 1000
+
+
+def test_budget_check_uses_the_planned_layout(game):
+    m = manifest(game)
+    root = game.parents[1]
+    p = run_gamevm("budget", "-c", CONFIG, "--layout", "build/psx/layout.json", "-f", "json",
+                   cwd=root)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    t = {(x["from"], x["to"]): x for x in rep["transitions"]}["title", "level1"]
+    assert {s["module"]: s["lba"] for s in t["steps"]} == {
+        k: v for k, v in m["positions"].items() if k in ("physics", "level1")}
+    assert t["heads"] != [None]                       # the head after the boot executable
+    # the default build's report is the same analysis
+    text = (game / "budget.txt").read_text()
+    assert f"worst title -> level1 {t['worst_ms']:.1f} ms" in text
+
+
+def test_layout_cli_and_xorriso(game, tmp_path):
+    root = game.parents[1]
+    outs = {k: tmp_path / n for k, n in (("iso", "g.iso"), ("xml", "g.xml"), ("h", "g.h"),
+                                         ("json", "g.json"), ("txt", "g.txt"))}
+    p = run_gamevm("layout", "-c", CONFIG, "-o", outs["iso"], "--mkpsxiso", outs["xml"],
+                   "--lba-header", outs["h"], "--manifest", outs["json"], "--report",
+                   outs["txt"], "--tool", "xorriso", cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert "gamevm layout " in p.stderr and "x the bound" in p.stderr
+    text = outs["txt"].read_text()
+    assert text.startswith("GameVM disc layout:") and "Files (disc order)" in text
+    m = json.loads(outs["json"].read_text())
+    got = read_extents(outs["iso"])
+    assert all(got[f["file"]][0] == f["lba"] for f in m["files"])
+    # xorriso starts the data elsewhere than genisoimage; the order and gaps are the same
+    g = manifest(game)
+    assert [f["file"] for f in m["files"]] == [f["file"] for f in g["files"]]
+    assert [f["lba"] - m["files"][0]["lba"] for f in m["files"]] == \
+        [f["lba"] - g["files"][0]["lba"] for f in g["files"]]
+
+
+def test_layout_errors(game, tmp_path):
+    root = game.parents[1]
+    iso = tmp_path / "x.iso"
+    # no mastering tool: name the Debian packages
+    env_path = os.environ["PATH"]
+    try:
+        os.environ["PATH"] = str(tmp_path)
+        p = run_gamevm("layout", "-c", CONFIG, "-o", iso, cwd=root)
+    finally:
+        os.environ["PATH"] = env_path
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "install the Debian package genisoimage" in p.stderr
+    # a module given twice with different contents (the same file twice is fine)
+    p = run_gamevm("layout", "-c", CONFIG, "-o", iso, "-m", "boss=build/psx/boss.elf",
+                   "-m", "boss=build/psx/level1.elf", cwd=root)
+    assert p.returncode == 2
+    assert ("module 'boss' is listed twice with different contents: build/psx/boss.elf and "
+            "build/psx/level1.elf") in p.stderr
+    p = run_gamevm("layout", "-c", CONFIG, "-o", iso, "-m", "boss=build/psx/boss.elf",
+                   "-m", "boss=build/psx/boss.elf", "-q", cwd=root)
+    assert p.returncode == 0 and p.stderr == ""
+    # a disc too small for the files
+    cfg = json.loads((root / CONFIG).read_text())
+    cfg["disc"] = {"capacity": "40KB"}
+    (root / "examples/game/small.json").write_text(json.dumps(cfg))
+    p = run_gamevm("layout", "-c", "examples/game/small.json", "-o", iso, cwd=root)
+    assert p.returncode == 1 and "does not fit the disc" in p.stderr, p.stderr
+    # a module name ISO 9660 level 1 cannot hold
+    cfg = json.loads((root / CONFIG).read_text())
+    cfg["modules"]["level-1"] = cfg["modules"].pop("level1")
+    cfg["scenes"]["level1"]["modules"] = ["level-1"]
+    (root / "examples/game/badname.json").write_text(json.dumps(cfg))
+    p = run_gamevm("layout", "-c", "examples/game/badname.json", "-o", iso, cwd=root)
+    assert p.returncode == 2 and "'-' is not a d-character" in p.stderr, p.stderr
+
+
+def test_n64_lays_out_a_rom_segment(example_game):  # noqa: F811
+    out = example_game("n64")
+    m = manifest(out)
+    assert m["medium"] == "cartridge" and not (out / "layout.xml").exists()
+    rom = (out / "game.rom").read_bytes()
+    for f in m["files"]:
+        data = (out.parents[1] / f["source"]).read_bytes()
+        at = f["lba"] * m["sector_size"]
+        assert rom[at:at + len(data)] == data
+    assert "#define LBA_LEVEL1 " in (out / "layout.h").read_text()
+
+
+def test_scons_disc_errors_and_options(game, tmp_path):
+    """GameVMDisc in a project of its own: options, and user errors without a traceback."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    shutil.copy(game / "physics.elf", root / "physics.elf")
+    shutil.copy(game / "level1.elf", root / "level1.elf")
+    shutil.copy(game / "boss.elf", root / "boss.elf")
+    shutil.copy(game / "kernel.elf", root / "kernel.elf")
+    cfg = json.loads((game.parents[1] / CONFIG).read_text())
+    for n in ("physics", "level1", "boss"):
+        cfg["modules"][n]["file"] = f"{n}.elf"
+    cfg["resident"]["file"] = "kernel.elf"
+    cfg.pop("$schema")
+    (root / "game.json").write_text(json.dumps(cfg))
+    (root / "SConstruct").write_text(
+        "import gamevm_build.scons\n"
+        "env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH])\n"
+        "env.GameVMDisc('out/disc.iso', ['game.json', 'physics.elf', 'level1.elf'],\n"
+        "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_REPORT='report.txt',\n"
+        "               GAMEVM_DISC_HEADER='', GAMEVM_DISC_MKPSXISO='')\n"
+        "env.GameVMDisc('out/bad.iso', ['game.json', 'boss.elf', 'boss2.elf'])\n")
+    (root / "boss2.elf").write_bytes((game / "boss.elf").read_bytes() + b"\0" * 4)
+    from example_game import scons
+
+    proc = scons(root, "out/disc.iso")
+    assert proc.returncode == 0, proc.stdout
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["disc.iso", "disc.json",
+                                                                 "report.txt"]
+    assert "GameVM disc layout" in (root / "out" / "report.txt").read_text()
+    proc = scons(root, "out/bad.iso")
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout
+    assert "scons: *** [out/bad.iso] module 'boss' is listed twice with different contents: " \
+        "boss.elf and boss2.elf" in proc.stdout, proc.stdout

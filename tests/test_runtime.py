@@ -1,0 +1,460 @@
+"""Runtime dynamics in the emulated console (docs/runtime.md), on psx and n64 with C modules.
+
+Dependencies and constructor order observed by the code itself, reference
+counts, safe mode (unload refused while a frame is inside the module, stale
+calls caught or reloaded), lazy binding, overlays and double buffering,
+asynchronous loads completing on the predicted frame, dynamic import by name,
+and the cartridge module registry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gamevm_build import INCLUDE_DIR
+from gamevm_build.allocator import Region
+from gamevm_build.console import Console
+from gamevm_build.errors import EmulationFault
+from gamevm_build.linker import link_module
+from gamevm_build.loader import LoaderPolicy, LoadError, TLoadStatus
+from gamevm_build.resident import build_resident
+from gamevm_build.toolchain import find_toolchain
+
+KERNEL = r"""
+#include "gamevm.h"
+int order[16];
+int norder;
+void note(int x) { if (norder < 16) order[norder++] = x; }
+int k_twice(int x) { return 2 * x; }
+TModuleHandle level_h;
+int k_load(const char *name) { level_h = LoadModule(name); return level_h != 0; }
+int k_load_lazy(const char *name)
+{
+    TLoadStatus st = lsSuccess;
+    level_h = LoadModuleFlags(name, GVM_LOAD_LAZY, &st);
+    return level_h ? 0 : -(int)st;
+}
+int k_unload(void) { return (int)UnloadModule(level_h); }
+int k_unload_level(void) { return (int)UnloadModule(level_h); }
+TModuleHandle k_load_other(const char *name) { return LoadModule(name); }
+volatile int async_done;
+TModuleHandle async_h;
+int async_st;
+void on_loaded(TModuleHandle h, TLoadStatus st) { async_h = h; async_st = st; async_done++; }
+int k_async(const char *name) { return (int)LoadModuleAsyncEx(name, on_loaded, 0); }
+int k_frames_until_done(int max)
+{
+    int n = 0;
+    while (!async_done && n < max) { GameVMFrame(); n++; }
+    return n;
+}
+int k_import(const char *name) { return (int)GameVMImport(name, on_loaded); }
+int k_status(unsigned id) { return (int)GameVMAsyncStatus(id); }
+void _start(void) { for (;;); }
+"""
+KEEP = ["k_load", "k_load_lazy", "k_unload", "k_load_other", "k_async", "k_frames_until_done",
+        "k_import", "k_status", "order", "norder", "async_done", "async_h", "async_st", "note",
+        "k_twice", "k_unload_level"]
+
+MODULES = {
+    # dependency chain base <- mid <- top; each constructor/destructor notes its number
+    "base": ("", "extern void note(int);\n"
+                 "__attribute__((constructor)) static void c(void) { note(1); }\n"
+                 "__attribute__((destructor)) static void d(void) { note(-1); }\n"
+                 "int base_val(void) { return 5; }\n"),
+    "mid": ("base", "extern void note(int); extern int base_val(void);\n"
+                    "__attribute__((constructor)) static void c(void) { note(2); }\n"
+                    "__attribute__((destructor)) static void d(void) { note(-2); }\n"
+                    "int mid_val(void) { return base_val() * 10; }\n"),
+    "top": ("mid", "extern void note(int); extern int mid_val(void);\n"
+                   "extern int k_unload_level(void);\n"
+                   "__attribute__((constructor)) static void c(void) { note(3); }\n"
+                   "__attribute__((destructor)) static void d(void) { note(-3); }\n"
+                   "int top_val(void) { return mid_val() + 1; }\n"
+                   "int top_quit(void) { int r = k_unload_level(); return r + 1000; }\n"),
+    "lazy": ("", "extern int k_twice(int);\n"
+                 "int lz(int x) { return k_twice(x) + k_twice(x + 1); }\n"),
+    "ghost": ("", "extern int no_such_function(int);\n"
+                  "int haunt(int x) { return no_such_function(x); }\n"
+                  "int calm(void) { return 3; }\n"),
+    "prov": ("", "int prov_f(int x) { return x + 7; }\nint prov_data = 42;\n"),
+    "user": ("prov", "extern int prov_f(int); extern int prov_data;\n"
+                     "int use_f(int x) { return prov_f(x) * 2; }\n"
+                     "int use_d(void) { return prov_data; }\n"),
+    "squatter": ("", "extern int prov_f(int);\n"          # binds to prov, declares no need
+                     "int squat(int x) { return prov_f(x) + 1; }\n"),
+    "other": ("", "int other_f(void) { return 99; }\n"),
+    "roomer": ("", "extern void *k_load_other(const char *);\n"    # not a tail call:
+                   "int roomer_loads(const char *n) { return 2 * (int)k_load_other(n) + 1; }\n"),
+    "gfx_vga": ("", "int vga_mode(void) { return 0x13; }\n"),
+}
+
+
+def build_runtime(out: Path, target: str) -> Path:
+    """Compile the kernel and modules above into ``out``; return the kernel."""
+    tc = find_toolchain(target)
+    for name, (needs, src) in MODULES.items():
+        c = out / f"{name}.c"
+        c.write_text(src)
+        obj = tc.compile(c, out / f"{name}.o")
+        link_module(target, [obj], out / f"{name}.elf",
+                    needs=[out / f"{needs}.elf"] if needs else [])
+    k = out / "kernel.c"
+    k.write_text(KERNEL)
+    kobj = tc.compile(k, out / "kernel.o", include_dirs=[INCLUDE_DIR])
+    build_resident(target, [kobj], out / "kernel.elf", keep=KEEP,
+                   modules=[out / f"{n}.elf" for n in MODULES if n not in ("ghost", "squatter")])
+    return out / "kernel.elf"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    cache: dict[str, Path] = {}
+
+    def get(target: str) -> Path:
+        if target not in cache:
+            cache[target] = build_runtime(tmp_path_factory.mktemp(f"rt-{target}"), target)
+        return cache[target]
+    return get
+
+
+def console(kernel: Path, target: str, **kw) -> Console:
+    return Console(target, kernel, search_paths=[kernel.parent], **kw)
+
+
+def notes(c: Console) -> list[int]:
+    m = c.machine
+    n = m.read_u32(c.symbol("norder"))
+    return [((m.read_u32(c.symbol("order") + 4 * i) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            for i in range(n)]
+
+
+def refcounts(c: Console) -> dict:
+    return {lm.name: lm.refcount for lm in c.loader.loaded.values()}
+
+
+def with_overlay(c: Console, size: int = 0x2000, pair: bool = False) -> None:
+    """Carve overlay region(s) Ovl (and OvlB, its double-buffer pair) off the heap's top."""
+    heap = c.loader.allocator.regions[0]
+    n = 2 if pair else 1
+    heap.size -= n * size
+    a = Region("Ovl", heap.end, size, "overlay", pair="OvlB" if pair else None)
+    c.loader.allocator.regions.append(a)
+    if pair:
+        c.loader.allocator.regions.append(Region("OvlB", heap.end + size, size, "overlay",
+                                                 pair="Ovl"))
+
+
+# --- dependencies, refcounts, constructors ------------------------------------------------
+
+def test_needs_and_constructor_order_seen_by_the_code(built, target):
+    c = console(built(target), target)
+    assert c.call("k_load", c.machine.alloc_string("top")) == 1       # target-side LoadModule
+    assert notes(c) == [1, 2, 3]                  # constructors after relocation, needs first
+    assert refcounts(c) == {"base": 1, "mid": 1, "top": 1}
+    assert c.call("top:top_val") == 51
+    assert c.call("k_load", c.machine.alloc_string("top")) == 1       # loaded: a reference
+    assert refcounts(c)["top"] == 2 and notes(c) == [1, 2, 3]         # no second construction
+    assert c.call("k_unload") == TLoadStatus.lsSuccess and refcounts(c)["top"] == 1
+    assert c.call("k_unload") == TLoadStatus.lsSuccess
+    assert notes(c) == [1, 2, 3, -3, -2, -1]      # destructors in reverse, needs freed too
+    assert not c.loader.loaded
+    assert c.call("k_unload") == TLoadStatus.lsInvalidHandle
+
+
+def test_freed_only_when_nothing_binds_to_it(built, target):
+    c = console(built(target), target)
+    base = c.load("base")
+    mid = c.load("mid")                           # declares base as a need: holds a reference
+    assert base.refcount == 2
+    assert c.loader.unload(base.handle) == [] and base.refcount == 1
+    assert [m.name for m in c.loader.unload(mid.handle)] == ["mid", "base"]
+    # a module binding to another without declaring it keeps it alive, with no reference
+    prov = c.load("prov")
+    squatter = c.load("squatter")
+    assert prov.refcount == 1 and c.call("squatter:squat", 1) == 9
+    assert c.loader.unload(prov.handle) == []     # refcount 0, but squatter binds to it: kept
+    assert c.loader.by_name("prov") is prov and prov.refcount == 0
+    with pytest.raises(LoadError) as err:
+        c.loader.unload(prov.handle)
+    assert err.value.status == TLoadStatus.lsInvalidHandle
+    assert "squatter binds to it" in str(err.value)
+    freed = c.loader.unload(squatter.handle)      # its last binder goes: both go
+    assert [m.name for m in freed] == ["squatter", "prov"] and not c.loader.loaded
+
+
+# --- safe mode: reference tracking ------------------------------------------------------------
+
+def test_unload_refused_while_a_frame_is_inside(built, target):
+    c = console(built(target), target)
+    assert c.call("k_load", c.machine.alloc_string("top")) == 1
+    before = refcounts(c)
+    # top_quit() calls the kernel, which calls UnloadModule(top): top's frame is live
+    assert c.call("top:top_quit") - 1000 == TLoadStatus.lsModuleInUse
+    assert refcounts(c) == before and notes(c) == [1, 2, 3]           # nothing changed
+    msg = c.output[-1]
+    assert "UnloadModule('top') refused in safe mode" in msg
+    assert "frame #1" in msg and "<top:top_quit+0x" in msg and "return address saved" in msg
+    assert c.call("k_unload") == TLoadStatus.lsSuccess                # returned: now it goes
+    # without safe mode the same unload goes through (and the return lands in poison)
+    c = console(built(target), target, policy=LoaderPolicy(safe_mode=False))
+    c.call("k_load", c.machine.alloc_string("top"))
+    with pytest.raises(EmulationFault) as err:
+        c.call("top:top_quit")
+    assert "unloaded module 'top'" in str(err.value)
+
+
+def test_eviction_refused_while_the_occupant_runs(built, target):
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(roomer="Ovl", other="Ovl")
+    c.load("roomer")
+    # roomer's code asks the kernel to load 'other' into its own overlay region
+    assert c.call("roomer:roomer_loads", c.machine.alloc_string("other")) == 1    # handle 0
+    assert "lsModuleInUse" in c.output[-1] and "roomer:roomer_loads" in c.output[-1]
+    assert c.loader.by_name("roomer") is not None and c.loader.by_name("other") is None
+
+
+def test_double_buffer_uses_the_other_half(built, target):
+    c = console(built(target), target)
+    with_overlay(c, pair=True)
+    c.loader.placement.update(roomer="Ovl", other="Ovl", prov="Ovl")
+    c.load("roomer")
+    handle = c.call("roomer:roomer_loads", c.machine.alloc_string("other")) // 2
+    other = c.loader.handle(handle)
+    assert other.region.name == "OvlB" and c.loader.by_name("roomer").region.name == "Ovl"
+    # nothing runs in either half now: a load into Ovl evicts its occupant
+    prov = c.load("prov")
+    assert prov.region.name == "Ovl" and c.loader.by_name("roomer") is None
+
+
+# --- safe mode: stubbing -------------------------------------------------------------------------
+
+def test_stale_call_through_a_binding_is_caught(built, target):
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(prov="Ovl", other="Ovl")
+    c.load("prov")
+    c.load("user")
+    assert c.call("user:use_f", 1) == 16 and c.call("user:use_d") == 42
+    c.load("other")                                # evicts prov; user's bindings -> stubs
+    assert c.loader.by_name("prov") is None
+    with pytest.raises(EmulationFault) as err:
+        c.call("user:use_f", 1)
+    assert "call to unloaded module 'prov' symbol 'prov_f'" in str(err.value)
+    assert "binding of module 'user'" in str(err.value)
+    with pytest.raises(EmulationFault) as err:     # data bindings point at unmapped memory
+        c.call("user:use_d")
+    assert err.value.report.access == "read"
+    assert "stale binding to prov:prov_data" in str(err.value)
+    # a raw pointer into freed memory names the symbol it was
+    c2 = console(built(target), target)
+    lm = c2.load("prov")
+    stale = c2.symbol("prov:prov_f")
+    c2.loader.unload(lm.handle)
+    with pytest.raises(EmulationFault) as err:
+        c2.call(stale, 1)
+    assert "call to unloaded module 'prov' symbol 'prov_f'" in str(err.value)
+
+
+def test_stale_call_reloads_by_policy(built, target):
+    c = console(built(target), target, policy=LoaderPolicy(stale="reload"))
+    with_overlay(c)
+    c.loader.placement.update(prov="Ovl", other="Ovl")
+    c.load("prov")
+    c.load("user")
+    c.load("other")
+    assert c.call("user:use_f", 1) == 16          # reloaded prov (evicting other), rebound
+    assert c.loader.by_name("prov") is not None and c.loader.by_name("other") is None
+    assert c.call("user:use_d") == 42
+    assert [e["symbol"] for e in c.loader.events if e["event"] == "reload"] == ["prov_f"]
+
+
+# --- lazy binding ------------------------------------------------------------------------------
+
+def test_lazy_stub_resolves_once(built, target):
+    c = console(built(target), target)
+    assert c.call("k_load_lazy", c.machine.alloc_string("lazy")) == 0
+    lm = c.loader.by_name("lazy")
+    assert set(lm.lazy) == {"k_twice"} and lm.timing.lazy_imports == 1
+    m = c.machine
+    i0 = m.instructions
+    assert c.call("lazy:lz", 3) == 14
+    i1 = m.instructions
+    assert c.call("lazy:lz", 3) == 14
+    i2 = m.instructions
+    assert c.loader.lazy_resolutions == 1 and not lm.lazy          # both call sites patched
+    assert (i1 - i0) - (i2 - i1) == 2              # first call: the stub (nop; syscall) once
+    binds = [e for e in c.loader.events if e["event"] == "lazy-bind"]
+    assert binds[0]["sites"] == 2 and binds[0]["resolver_cycles"] > 0
+    # eager by default: no stub at all
+    c = console(built(target), target)
+    c.call("k_load", c.machine.alloc_string("lazy"))
+    assert not c.loader.by_name("lazy").lazy
+
+
+def test_lazy_binding_defers_undefined_functions(built, target):
+    c = console(built(target), target)
+    with pytest.raises(LoadError) as err:          # eager: refused at load
+        c.load("ghost")
+    assert err.value.status == TLoadStatus.lsUndefinedSymbol
+    c.load("ghost", lazy=True)                     # lazy (as RTLD_LAZY): fails at first call
+    assert c.call("ghost:calm") == 3
+    with pytest.raises(EmulationFault) as err:
+        c.call("ghost:haunt", 1)
+    assert "lazy binding: module 'ghost' calls 'no_such_function'" in str(err.value)
+
+
+# --- asynchronous loading ------------------------------------------------------------------------
+
+def predicted(c: Console, names, slice_s, head=None, first_state="paused") -> int:
+    """ceil(media · fps) + ceil(cpu / slice), computed here from media.py and loadcost.py."""
+    from gamevm_build.loadtime import cpu_steps
+    from gamevm_build.module import read_module
+    model = c.timer.model
+    media, cpu = 0.0, 0.0
+    state = first_state
+    symbols = c.loader.symbol_count()
+    for n in names:
+        mod = read_module(c.loader.reader.read(n)[0])
+        pos = c.timer.positions.get(n)
+        media += model.access_s(head, pos, head_state=state) + model.transfer_s(mod.file_size)
+        head = pos + model.sectors_for(mod.file_size) if pos is not None else None
+        state = "reading"
+        cpu += sum(cpu_steps(c.timer.costs, mod, symbols=symbols + len(mod.exports),
+                             eager_imports=len(mod.imports)).values())
+        symbols += len(mod.exports)
+    fps = c.clock.frame_rate
+    return math.ceil(media * fps - 1e-9) + math.ceil(cpu / slice_s - 1e-9)
+
+
+def test_async_load_completes_on_the_predicted_frame(built, target):
+    c = console(built(target), target)
+    c.timer.positions.update(base=100, mid=101, top=102)
+    job = c.load_async("top", slice_ms=0.02)       # a thin slice: CPU work spans frames
+    frames = predicted(c, ["base", "mid", "top"], 0.02e-3)
+    assert c.async_.predicted_frames(job) == frames
+    done = []
+    while not done:
+        assert c.clock.frame <= frames, "late"
+        done = c.advance(1)
+    assert done == [job] and job.frame_completed - job.frame_requested == frames
+    assert notes(c) == [1, 2, 3] and job.status == TLoadStatus.lsSuccess
+    rec = job.record.to_dict()
+    assert rec["frames"] == frames and len(rec["slices"]) > 1
+    assert [m["module"] for m in rec["modules"]] == ["base", "mid", "top"]
+
+
+def test_async_load_from_target_code(built, target):
+    c = console(built(target), target)
+    m = c.machine
+    rid = c.call("k_async", m.alloc_string("top"))
+    assert c.call("k_status", rid) == TLoadStatus.lsPending
+    job = c.async_.history[rid]
+    n = c.call("k_frames_until_done", 10_000)      # the game's frame loop: GameVMFrame()
+    assert n == c.async_.predicted_frames(job) == job.frame_completed - job.frame_requested
+    assert m.read_u32(c.symbol("async_done")) == 1 and m.read_u32(c.symbol("async_st")) == 0
+    assert m.read_u32(c.symbol("async_h")) == c.loader.by_name("top").handle
+    assert notes(c) == [1, 2, 3]                   # constructors ran in the frame loop, on target
+    assert c.call("k_status", rid) == TLoadStatus.lsSuccess
+    assert c.loader.by_name("top").timing.init_instructions > 0
+
+
+def test_dynamic_import_by_name(built, target, tmp_path):
+    kernel = built(target)
+    c = console(kernel, target)
+    m = c.machine
+    rid = c.call("k_import", m.alloc_string("gfx.vga"))       # -> gfx_vga.elf
+    c.call("k_frames_until_done", 10_000)
+    assert c.async_.history[rid].status == TLoadStatus.lsSuccess
+    assert c.call("gfx_vga:vga_mode") == 0x13
+    m.write_u32(c.symbol("async_done"), 0)
+    rid = c.call("k_import", m.alloc_string("gfx.svga"))
+    c.call("k_frames_until_done", 10)
+    assert m.read_u32(c.symbol("async_st")) == TLoadStatus.lsFileNotFound
+    assert "gfx_svga" in c.output[-1]
+    # through a disc manifest: name -> file and LBA
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "VGA.ELF").write_bytes((kernel.parent / "gfx_vga.elf").read_bytes())
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"modules": {"gfx_vga": {"file": "files/VGA.ELF", "lba": 500}}}))
+    c = Console(target, kernel, manifest=tmp_path / "manifest.json")
+    assert c.timer.positions["gfx_vga"] == 500
+    rid = c.call("k_import", c.machine.alloc_string("gfx.vga"))
+    c.wait()
+    assert c.async_.history[rid].status == TLoadStatus.lsSuccess
+    assert c.loader.by_name("gfx_vga").path.endswith("VGA.ELF")
+
+
+# --- module registry (cartridge) ---------------------------------------------------------------
+
+REGISTRY_KERNEL = r"""
+#include "gamevm.h"
+void note(int x) { (void)x; }
+int reg_call(const char *mod, const char *sym, int arg)
+{
+    const TGameVMModuleEntry *m = GameVMRegistryLookup(mod);
+    int (*f)(int);
+    if (m == 0)
+        return -1;
+    f = (int (*)(int))GameVMExportLookup(m, sym);
+    if (f == 0)
+        return -2;
+    return f(arg);
+}
+int reg_count(void) { return (int)gvm_registry_count; }
+void _start(void) { for (;;); }
+"""
+
+
+def test_registry_lookup_present_and_absent(built, target, tmp_path):
+    from gamevm_build.module import read_module
+    from gamevm_build.registry import pack_bases, registry_source
+
+    out = built(target).parent
+    names = ["prov", "base", "other", "gfx_vga", "lazy"]
+    mods = [read_module(out / f"{n}.elf") for n in names]
+    ram = c_ram = None
+    from gamevm_build.profile import load_profile
+    ram = load_profile(target).main_ram
+    bases = pack_bases(mods, ram.start + 0x100000)
+    src = tmp_path / "registry.c"
+    src.write_text(registry_source(list(zip(mods, bases)), target=target))
+    assert src.read_text().index('"base"') < src.read_text().index('"gfx_vga"') \
+        < src.read_text().index('"lazy"') < src.read_text().index('"other"')
+    k = tmp_path / "k.c"
+    k.write_text(REGISTRY_KERNEL + "int k_twice(int x) { return 2 * x; }\n")
+    tc = find_toolchain(target)
+    objs = [tc.compile(k, tmp_path / "k.o", include_dirs=[INCLUDE_DIR]),
+            tc.compile(src, tmp_path / "registry.o", include_dirs=[INCLUDE_DIR])]
+    kernel = tmp_path / "kernel.elf"
+    build_resident(target, objs, kernel, keep=["reg_call", "reg_count", "note", "k_twice"])
+    c = Console(target, kernel, search_paths=[out])
+    for n, b in zip(names, bases):                 # the cartridge image: prelinked in place
+        c.load(n, at=b)
+    s = c.machine.alloc_string
+    assert c.call("reg_count") == 5
+    assert c.call("reg_call", s("prov"), s("prov_f"), 5) == 12
+    assert c.call("reg_call", s("gfx_vga"), s("vga_mode"), 0) == 0x13
+    assert c.call("reg_call", s("lazy"), s("lz"), 3) == 14
+    assert c.call("reg_call", s("nosuch"), s("prov_f"), 5) == 0xFFFFFFFF         # absent module
+    assert c.call("reg_call", s("prov"), s("nosuch"), 5) == 0xFFFFFFFE           # absent symbol
+    assert c.call("reg_call", s("a"), s("x"), 0) == 0xFFFFFFFF                   # before all
+    assert c.call("reg_call", s("zzz"), s("x"), 0) == 0xFFFFFFFF                 # after all
+
+
+def test_registry_cli(built, target, tmp_path):
+    from conftest import run_gamevm
+    out = built(target).parent
+    p = run_gamevm("registry", "-t", target, "-o", tmp_path / "r.c", "--base", "0x80200000",
+                   out / "prov.elf", f"{out / 'other.elf'}@0x80300000")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["prov @ 0x80200000", "other @ 0x80300000"]
+    text = (tmp_path / "r.c").read_text()
+    assert '{"prov_f", (void *)0x80200000u}' in text and "gvm_registry_count = 2u" in text
+    p = run_gamevm("registry", "-t", target, "-o", tmp_path / "r.c", out / "prov.elf")
+    assert p.returncode == 2 and "--base" in p.stderr
