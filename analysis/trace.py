@@ -41,10 +41,10 @@ Examples
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gamevm_build.fileutil import read_json
 from gamevm_build.errors import ConfigError, InputError
 
 __all__ = ["Comparison", "TraceCheck", "check_trace", "load_trace", "GOAL_TIGHTNESS"]
@@ -56,13 +56,7 @@ _EPS_MS = 1e-6
 
 def load_trace(path) -> dict:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: trace not found (write one with 'gamevm run SCENARIO "
-                         "--trace FILE')") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read trace: {exc}") from None
+    data = read_json(path, "trace", "write one with 'gamevm run SCENARIO --trace FILE'")
     if not isinstance(data, dict) or not isinstance(data.get("loads"), list):
         raise InputError(f"{path}: not a gamevm run trace (no 'loads')")
     data.setdefault("_path", str(path))

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import ConfigError, InputError
+from .fileutil import read_json as _read_json
 
 __all__ = [
     "SCHEMA_PATH", "load_schema", "parse_size", "parse_address", "MemoryRegion",
@@ -473,18 +474,6 @@ def _join(base: Path, rel: str) -> Path:
     return Path(os.path.normpath(base / rel))
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
 
 
 def _is_lba(v) -> bool:

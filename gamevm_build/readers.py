@@ -136,15 +136,10 @@ class ManifestReader:
     """
 
     def __init__(self, manifest, base=None):
-        import json
+        from .fileutil import read_json
 
         self.path = str(manifest)
-        try:
-            data = json.loads(Path(manifest).read_text())
-        except FileNotFoundError:
-            raise InputError(f"{manifest}: disc manifest not found") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{manifest}: cannot read disc manifest: {exc}") from None
+        data = read_json(manifest, "disc manifest")
         self.sources: dict[str, str] = {}
         self.rom: Path | None = None              # a flat cartridge image (no file system)
         self.extents: dict[str, tuple[int, int]] = {}

@@ -48,7 +48,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout, InputError
+from .fileutil import read_json
+from .errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 
 __all__ = ["Scenario", "Step", "ScenarioResult", "load_scenario", "scenario_from_dict",
            "run_scenario", "STEP_KINDS", "TRACE_SCHEMA"]
@@ -208,15 +209,7 @@ def scenario_from_dict(data, *, path=None, target: str | None = None) -> Scenari
 
 def load_scenario(path, *, target: str | None = None) -> Scenario:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: scenario not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read scenario: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
+    data = read_json(path, "scenario")
     return scenario_from_dict(data, path=path, target=target)
 
 

@@ -38,17 +38,10 @@ def _module_arg(text: str) -> tuple[str, str | None]:
 def _config_regions(path: str, profile):
     """memoryMap regions (and module -> region) from a gamevm.json; only those parts are read."""
     from ..config import memory_regions
-    from ..errors import ConfigError, InputError
+    from ..errors import ConfigError
+    from ..fileutil import read_json
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: project configuration not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read project configuration: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
+    data = read_json(path, "project configuration")
     if not isinstance(data, dict) or "memoryMap" not in data:
         raise ConfigError(f"{path}: no memoryMap (the regions modules are loaded into)")
     target = data.get("target")

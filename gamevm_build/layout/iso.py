@@ -37,7 +37,12 @@ __all__ = ["TOOLS", "iso_name", "file_names", "find_tool", "master_iso", "read_e
            "verify_iso", "write_rom", "estimate_base"]
 
 #: Mastering tools in order of preference: name -> Debian package.
-TOOLS = {"genisoimage": "genisoimage", "xorriso": "xorriso"}
+#: mastering tools in order of preference -> Debian package.  xorriso first: with a fixed
+#: SOURCE_DATE_EPOCH and file times it writes byte-identical images; genisoimage stamps
+#: the current time into the volume descriptors and directory records.
+TOOLS = {"xorriso": "xorriso", "genisoimage": "genisoimage"}
+#: every time an image records (volume dates, file dates): 2000-01-01 00:00:00 UTC
+FIXED_EPOCH = 946684800
 _D_CHARS = re.compile(r"[A-Z0-9_]*")
 
 
@@ -121,7 +126,7 @@ def name_table(problem) -> dict:
 
 
 def find_tool(prefer: str | None = None) -> tuple[str, str]:
-    """``(name, path)`` of the mastering tool (``prefer`` first, then genisoimage, xorriso).
+    """``(name, path)`` of the mastering tool (``prefer`` first, then xorriso, genisoimage).
 
     Raises
     ------
@@ -136,7 +141,7 @@ def find_tool(prefer: str | None = None) -> tuple[str, str]:
         path = shutil.which(tool)
         if path:
             return tool, path
-    wanted = prefer or "genisoimage"
+    wanted = prefer or "xorriso"
     raise ToolchainError(
         f"no ISO 9660 mastering tool found ({' or '.join(order)}): install the Debian "
         f"package {TOOLS[wanted]} (apt-get install {TOOLS[wanted]}, or run bash tools/bootstrap)")
@@ -170,14 +175,14 @@ def master_iso(entries, output, *, tool: str | None = None, volume_id: str = "GA
                 (root / pad_name).write_bytes(b"\0" * (2048 * pad))
                 staged.append((pad_name, root / pad_name, True))
             dest = root / iso
-            try:
-                os.link(src, dest)
-            except OSError:
-                try:
-                    shutil.copyfile(src, dest)
-                except OSError as exc:
-                    raise InputError(f"{src}: cannot read: {exc.strerror}") from None
+            try:   # a copy, not a link: its time is set below and the source keeps its own
+                shutil.copyfile(src, dest)
+            except OSError as exc:
+                raise InputError(f"{src}: cannot read: {exc.strerror}") from None
             staged.append((iso, dest, False))
+        for _s, p, _h in staged:
+            os.utime(p, (FIXED_EPOCH, FIXED_EPOCH))
+        os.utime(root, (FIXED_EPOCH, FIXED_EPOCH))   # last: adding files changed it
         n = len(staged)
         sort = Path(tmp) / "sort.txt"
         hidden = [s for s, _, h in staged if h]
@@ -195,7 +200,8 @@ def master_iso(entries, output, *, tool: str | None = None, volume_id: str = "GA
         for h in hidden:
             cmd += ["-hide", h]
         cmd.append(str(root))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        env = dict(os.environ, SOURCE_DATE_EPOCH=str(FIXED_EPOCH))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0 or not tmp_out.exists():
             msg = (proc.stderr or proc.stdout).strip().splitlines()
             raise ToolchainError(f"{name} failed (exit {proc.returncode}): "

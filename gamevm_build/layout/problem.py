@@ -18,7 +18,6 @@ the boot load 1.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,14 +170,10 @@ def load_problem(config_path, *, module_files=None, resident_file=None) -> Probl
     """Read ``gamevm.json`` (without its positions) and its modules; build the :class:`Problem`."""
     from analysis.model import load_project
 
+    from ..fileutil import read_json
+
     path = Path(config_path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: project configuration not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
+    data = read_json(path, "project configuration")
     config = config_from_dict(strip_disc(data) if isinstance(data, dict) else data, path=path,
                               module_files=module_files, resident_file=resident_file)
     return problem_from_project(load_project(config))
