@@ -1,0 +1,26 @@
+"""The installable package is complete: a built wheel holds every module and data file.
+
+Guards the toolpath/installed-package route (SCons tool, gamevm.h, profiles,
+runtime helpers, JSON schema), which an editable checkout would not notice.
+"""
+
+import subprocess
+import sys
+import zipfile
+
+from conftest import REPO
+
+
+def test_wheel_contains_every_module_and_data_file(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
+                    str(REPO)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("gamevm_build-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = set()
+    for top in ("gamevm_build", "analysis"):
+        for path in (REPO / top).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (
+                    ".py", ".toml", ".h", ".c", ".S", ".json"):
+                wanted.add(path.relative_to(REPO).as_posix())
+    assert wanted - names == set()
+    assert any(n.endswith("entry_points.txt") for n in names)
