@@ -245,6 +245,17 @@ def _report(target, result) -> None:
         sys.stderr.write(f"scons: warning: [{target}] {warning}\n")
 
 
+def _conclude(env, result, out, details: list[str]) -> int:
+    """End a check's action: a failure stops the build with the summary and ``details``
+    (no traceback); success prints the one-line summary unless ``scons -s``."""
+    if not result.ok:
+        raise SCons.Errors.UserError("\n".join([f"{result.summary_line()} (report: {out})",
+                                                *details]))
+    if not env.GetOption("silent"):
+        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- emitters
 
 def _module_emitter(target, source, env):
@@ -471,18 +482,14 @@ def gamevm_budget(target, source, env):
         atomic_write(str(out), render(result.to_dict(), fmt).encode())
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
-    if not result.ok:
-        lines = [f"{result.summary_line()} (report: {out})"]
-        for f in result.errors[:3]:
-            lines.append(f"  {f.subject}: {f.message}")
-            if f.suggestions:
-                lines.append(f"    -> {f.suggestions[0]}")
-        if len(result.errors) > 3:
-            lines.append(f"  ... and {len(result.errors) - 3} more in {out}")
-        raise SCons.Errors.UserError("\n".join(lines))
-    if not env.GetOption("silent"):
-        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
-    return 0
+    lines = []
+    for f in result.errors[:3]:
+        lines.append(f"  {f.subject}: {f.message}")
+        if f.suggestions:
+            lines.append(f"    -> {f.suggestions[0]}")
+    if len(result.errors) > 3:
+        lines.append(f"  ... and {len(result.errors) - 3} more in {out}")
+    return _conclude(env, result, out, lines)
 
 
 _budget_action = SCons.Action.Action(gamevm_budget, "$GAMEVMBUDGETCOMSTR",
@@ -585,12 +592,7 @@ def gamevm_validate(target, source, env):
                           layout=str(layout) if layout is not None else None)
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
-    if not result.ok:
-        raise SCons.Errors.UserError("\n".join([f"{result.summary_line()} (report: {out})"]
-                                               + result.failure_lines()))
-    if not env.GetOption("silent"):
-        sys.stdout.write(f"gamevm: {result.summary_line()}\n")
-    return 0
+    return _conclude(env, result, out, result.failure_lines())
 
 
 _validate_action = SCons.Action.Action(gamevm_validate, "$GAMEVMVALIDATECOMSTR",
