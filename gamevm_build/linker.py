@@ -218,19 +218,22 @@ def _secname(d: _Def) -> str:
 
 def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile, arch) -> None:
     """Add archive members that define a currently undefined (non-weak) symbol, to a fixpoint."""
+    def wanted() -> set[str]:
+        # as GNU ld: a member is pulled for a strong undefined symbol, and for a
+        # COMMON symbol it defines for real (the definition replaces the common)
+        want = {n for n, weak in resolver.unresolved().items() if not weak}
+        return want | {n for n in resolver.commons if n not in resolver.defs}
+
     parsed: dict[str, E.ElfFile] = {}
     loaded: set[str] = set()
+    want = wanted()
     changed = True
-    while changed:
+    while changed and want:
         changed = False
         for members in archives:
             for name, data in members:
                 if name in loaded:
                     continue
-                # as GNU ld: a member is pulled for a strong undefined symbol, and for a
-                # COMMON symbol it defines for real (the definition replaces the common)
-                want = {n for n, weak in resolver.unresolved().items() if not weak}
-                want |= {n for n in resolver.commons if n not in resolver.defs}
                 if not want:
                     return
                 elf = parsed.get(name)
@@ -247,6 +250,7 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
                     resolver.add(inp)
                     loaded.add(name)
                     changed = True
+                    want = wanted()          # only a pull changes what is wanted
 
 
 def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
@@ -258,9 +262,7 @@ def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
         for sec in elf.sections:
             if sec.type != E.SHT_GROUP or len(sec.data) < 4:
                 continue
-            fmt = "<" if elf.endian == "little" else ">"
-            import struct
-            words = [w for (w,) in struct.iter_unpack(fmt + "I", sec.data)]
+            words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data[:len(sec.data) & ~3])]
             sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
             if words[0] & E.GRP_COMDAT and sig in seen:
                 dropped.setdefault(n, set()).update(words[1:])

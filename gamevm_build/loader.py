@@ -156,8 +156,7 @@ def default_regions(machine, resident) -> list[Region]:
     """
     ram = machine.profile.main_ram
     start = -(-max(resident.end, ram.start) // 16) * 16
-    reserve = max(0x10000, ram.end - getattr(machine, "scratch_base", ram.end))
-    end = ram.end - reserve
+    end = min(ram.end - 0x10000, machine.scratch_base)
     return [Region("heap", start, max(end - start, 0), "heap")]
 
 

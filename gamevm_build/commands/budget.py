@@ -25,13 +25,17 @@ def parse_module_file(text: str) -> tuple[str, str]:
 def run(args) -> int:
     from analysis import check_project, render
 
-    from ..fileutil import atomic_write
-
     result = check_project(args.config, module_files=dict(args.module or ()),
                            resident_file=args.resident, layout_file=args.layout)
     if args.check_trace:
         return _check_traces(args, result)
-    text = render(result.to_dict(), args.format)
+    return _emit(args, render(result.to_dict(), args.format), result)
+
+
+def _emit(args, text: str, result) -> int:
+    """Write the report to ``-o`` (with a summary line) or stdout; exit 0 if it holds, else 1."""
+    from ..fileutil import atomic_write
+
     if args.output:
         atomic_write(Path(args.output), text.encode())
         if not args.quiet:
@@ -48,19 +52,10 @@ def _check_traces(args, result) -> int:
 
     from analysis.trace import check_trace, load_trace
 
-    from ..fileutil import atomic_write
-
     check = check_trace(result, [load_trace(t) for t in args.check_trace])
     text = (json.dumps(check.to_dict(), indent=2) + "\n" if args.format == "json"
             else check.render_text())
-    if args.output:
-        atomic_write(Path(args.output), text.encode())
-        if not args.quiet:
-            print(f"gamevm budget: {check.summary_line()} (report: {args.output})",
-                  file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0 if check.ok else 1
+    return _emit(args, text, check)
 
 
 #: report formats (analysis.report.FORMATS; spelled out so that registering the command

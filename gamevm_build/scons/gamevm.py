@@ -442,27 +442,6 @@ def _budget_emitter(target, source, env):
     return target, source
 
 
-def _budget_module_files(sources, names) -> dict:
-    """Config module name -> path for the module sources of a GameVMBudget."""
-    from gamevm_build.module import read_module
-
-    out = {}
-    for node in sources:
-        path = str(node)
-        try:
-            name = read_module(path).name
-        except GameVMError:
-            name = None
-        if name not in names:
-            name = SCons.Util.splitext(node.name)[0]
-        if name not in names:
-            raise SCons.Errors.UserError(
-                f"gamevm: {path}: module '{name}' is not in the config's modules "
-                f"({', '.join(sorted(names))})")
-        out[name] = path
-    return out
-
-
 def gamevm_budget(target, source, env):
     """Check the budgets of the project ``source[0]`` and write the report to ``target[0]``."""
     from analysis import check_project, render
@@ -476,7 +455,7 @@ def gamevm_budget(target, source, env):
     try:
         names = set(load_config(str(source[0])).modules)
         result = check_project(str(source[0]),
-                               module_files=_budget_module_files(source[1:], names),
+                               module_files=dict(_config_module_pairs(source[1:], names)),
                                resident_file=str(resident) if resident is not None else None,
                                layout_file=str(layout) if layout is not None else None)
         atomic_write(str(out), render(result.to_dict(), fmt).encode())
@@ -669,8 +648,12 @@ def _disc_emitter(target, source, env):
     return [image] + list(outputs.values()), source
 
 
-def _disc_module_pairs(sources, names) -> list:
-    """``(module name, path)`` for the module sources of a GameVMDisc (duplicates kept)."""
+def _config_module_pairs(sources, names) -> list:
+    """``(config module name, path)`` for module sources (GameVMBudget, GameVMDisc).
+
+    A source is matched by the name in its metadata, else by its file stem;
+    duplicates are kept (GameVMDisc rejects two different files for one name).
+    """
     from gamevm_build.module import read_module
 
     pairs = []
@@ -704,7 +687,7 @@ def gamevm_disc(target, source, env):
         names = set(load_config(str(source[0])).modules)
         result = build_disc(
             str(source[0]), str(image),
-            module_files=module_files(_disc_module_pairs(source[1:], names)) or None,
+            module_files=module_files(_config_module_pairs(source[1:], names)) or None,
             resident_file=str(resident) if resident is not None else None,
             tool=env.subst("$GAMEVM_DISC_TOOL") or None,
             time_limit=float(limit) if limit else None, seed=int(seed or 0),
