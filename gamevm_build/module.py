@@ -270,10 +270,10 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         except InputError as exc:
             raise ModuleFormatError(str(exc)) from None
         for i, r in enumerate(entries):
-            if r.type not in arch.relocations:
+            recipe = arch.relocations.get(r.type)
+            if recipe is None or recipe.pc_relative:   # PC-relative ones are resolved at link time
                 raise _bad(path, f"{sec.name}[{i}]: relocation type {arch.type_name(r.type)} "
                                  "is not one a loader applies")
-            recipe = arch.relocations[r.type]
             if not (t_off <= r.offset and r.offset + recipe.size <= t_off + t_size):
                 raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is outside section "
                                  f"{target_sec} [0x{t_off:x}, 0x{t_off + t_size:x})")

@@ -385,3 +385,21 @@ def test_fault_report_has_a_backtrace(build, target):
     names = [sym.split("+")[0] for _, sym in err.value.report.backtrace if sym]
     assert names[:3] == ["deep:c3", "deep:c2", "deep:c1"]
     assert "backtrace:" in str(err.value) and "#2 " in str(err.value)
+
+
+def test_pc_relative_relocation_in_a_module_is_bad_format(game, target):
+    """Found by the fuzzer: R_MIPS_PC16 is resolved at link time, never applied by a loader."""
+    tmp, kernel, phys, _ = game
+    e = "<" if target == "psx" else ">"
+    data = bytearray(phys.read_bytes())
+    shoff = struct.unpack_from(e + "I", data, 32)[0]
+    rela = next(i for i in range(struct.unpack_from(e + "H", data, 48)[0])
+                if struct.unpack_from(e + "I", data, shoff + 40 * i + 4)[0] == 4)
+    off = struct.unpack_from(e + "I", data, shoff + 40 * rela + 16)[0]
+    info = struct.unpack_from(e + "I", data, off + 4)[0]
+    struct.pack_into(e + "I", data, off + 4, (info & ~0xFF) | 10)      # R_MIPS_PC16
+    bad = tmp / "pc16"
+    bad.mkdir()
+    (bad / "m.elf").write_bytes(bytes(data))
+    c = Console(target, kernel, search_paths=[bad])
+    expect_failure(c, "m", TLoadStatus.lsBadFormat, r"relocation type R_MIPS_PC16 is not one a loader applies")
