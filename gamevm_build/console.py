@@ -251,7 +251,7 @@ class Console:
             return self.loader.service(machine, code)
         if not SYS_LOAD <= code <= SYS_ASYNC_STATUS:
             return NotImplemented
-        a0, a1, a2 = machine.reg("a0"), machine.reg("a1"), machine.reg("a2")
+        a0, a1, a2 = machine.trap_args(3)
         result = 0
         call = _TRAP_NAMES[code]
 
@@ -339,7 +339,7 @@ class Console:
                 result = 1
         elif code == SYS_ASYNC_STATUS:
             result = int(self.async_.status(a0))
-        machine.set_reg("v0", int(result))
+        machine.set_result(int(result))
         return None
 
     def _prepare_unload(self, handle: int, *, quiet: bool = False) -> int:

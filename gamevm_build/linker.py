@@ -35,7 +35,7 @@ DATA_SEGMENT_ALIGN = 16
 _DROP = re.compile(r"^(\.pdr|\.reginfo|\.MIPS\.abiflags|\.MIPS\.options|\.comment|"
                    r"\.note(\..*)?|\.gnu\.attributes|\.mdebug\..*|\.gptab\..*|\.debug.*|"
                    r"\.zdebug.*|\.eh_frame|\.gcc_except_table.*|\.gnu_debuglink|"
-                   r"\.llvm_addrsig|\.stab.*)$")
+                   r"\.llvm_addrsig|\.stab.*|\.ARM\.(exidx|extab|attributes).*)$")
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,19 @@ def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
                          "toolchain")
     _reject_relocations(elf, arch)
     arch.check_object(elf, profile)
+    check_isa(elf, profile, arch)
     return elf
+
+
+def check_isa(elf: E.ElfFile, profile: Profile, arch) -> None:
+    """Fail when the object's code uses instructions the console's CPU lacks (disassembled)."""
+    violations = arch.isa_violations(elf, profile)
+    if not violations:
+        return
+    shown = [v.describe(elf.name) for v in violations[:8]]
+    more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
+    raise InputError(f"{elf.name}: code the {profile.cpu_name} of target {profile.name} cannot "
+                     "execute:\n  " + "\n  ".join(shown) + more)
 
 
 def _reject_relocations(elf: E.ElfFile, arch) -> None:
@@ -245,6 +257,7 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
                         raise InputError(f"{name}: archive member is not a {profile.name} object")
                     _reject_relocations(elf, arch)
                     arch.check_object(elf, profile)
+                    check_isa(elf, profile, arch)
                     inp = _Input(elf)
                     objects.append(inp)
                     resolver.add(inp)
@@ -270,6 +283,89 @@ def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
     return dropped
 
 
+class _Veneers:
+    """Veneers a family needs for calls its branches cannot make (``Arch.veneer``).
+
+    One veneer per (caller state, target); every call relocation planned
+    here branches to its veneer instead, and the veneer's literal word gets
+    an absolute relocation against the real target.
+    """
+
+    def __init__(self):
+        self.planned: dict[tuple, tuple[int, object]] = {}   # key -> (offset in glue, Veneer)
+        self.calls: dict[tuple, tuple] = {}                  # (object, site) -> key
+        self.targets: dict[tuple, tuple] = {}                # key -> (object n, symbol)
+        self.code = b""
+        self.base = 0
+        self.abs_type = 0
+
+    def add(self, n: int, rsec_index: int, r, key: tuple, veneer, target) -> None:
+        if key not in self.planned:
+            off = len(self.code)
+            self.planned[key] = (off, veneer)
+            self.targets[key] = target
+            self.code += veneer.code
+        self.calls[n, rsec_index, r.offset] = key
+
+    def entry_for(self, n: int, rsec_index: int, r) -> int | None:
+        key = self.calls.get((n, rsec_index, r.offset))
+        if key is None:
+            return None
+        off, veneer = self.planned[key]
+        return self.base + off + veneer.entry
+
+    def literals(self, text: bytearray, addr: dict, export_addr: dict, order: str) -> list:
+        """Write each veneer's target word; return the relocations the loader applies to it."""
+        out = []
+        for key, (off, veneer) in self.planned.items():
+            P = self.base + off + veneer.literal
+            n, sym = self.targets[key]
+            if key[1] == "import":
+                out.append(OutReloc(P, self.abs_type, sym, 0, ".text"))
+                continue
+            owner, d = sym
+            t_out, t_off = owner.placed[d.shndx]
+            S = t_off + d.value
+            WORD[order, 4].pack_into(text, P - addr[".text"], S & 0xFFFFFFFF)
+            out.append(OutReloc(P, self.abs_type, t_out, S - addr[t_out], ".text"))
+        return out
+
+
+def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
+    """Find the calls that need a veneer: to imports, or to code in the other ARM/Thumb state."""
+    plan = _Veneers()
+    if not hasattr(arch, "veneer"):
+        return plan
+    plan.abs_type = arch.ABS32
+    for n, inp in enumerate(objects):
+        elf = inp.elf
+        drop = dropped_groups.get(n, ())
+        for rsec in elf.sections:
+            if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.index in drop or \
+                    rsec.info >= len(elf.sections) or classify(elf.sections[rsec.info]) is None:
+                continue
+            for r in elf.relocations(rsec):
+                recipe = arch.relocations.get(r.type)
+                if recipe is None or not getattr(recipe, "call", False):
+                    continue
+                from_thumb = getattr(recipe, "thumb", False)
+                sym = elf.symbols[r.sym]
+                if sym.bind != E.STB_LOCAL and sym.type != E.STT_SECTION and \
+                        sym.name not in resolver.defs and sym.name not in resolver.commons:
+                    key = (from_thumb, "import", sym.name)
+                    target = (n, sym.name)
+                else:
+                    d = sym if sym.bind == E.STB_LOCAL else resolver.defs[sym.name].sym
+                    owner = inp if sym.bind == E.STB_LOCAL else resolver.defs[sym.name].inp
+                    if d.type != E.STT_FUNC or bool(d.value & 1) == from_thumb or \
+                            not 0 < d.shndx < len(owner.elf.sections):
+                        continue                          # same state (or data): a direct branch
+                    key = (from_thumb, "local", id(owner), d.index)
+                    target = (n, (owner, d))
+                plan.add(n, rsec.index, r, key, arch.veneer(profile, from_thumb=from_thumb), target)
+    return plan
+
+
 def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None
          ) -> tuple[ModuleImage, list[MapEntry], list[str]]:
     """Link ``inputs`` into an in-memory :class:`ModuleImage` (no file written)."""
@@ -288,6 +384,8 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                          "(a module made only of archives pulls no members)")
     dropped_groups = _discard_duplicate_groups(objects)
     warnings: list[str] = []
+
+    veneers = _plan_veneers(objects, dropped_groups, resolver, arch, profile)
 
     # --- place input sections --------------------------------------------------------------
     buckets: dict[str, list[tuple[_Input, E.Section]]] = {o: [] for o in OUTPUT_ORDER}
@@ -319,7 +417,8 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
             commons = [(n, c) for n, c in resolver.commons.items() if n not in resolver.defs]
         else:
             commons = []
-        if not items and not commons:
+        glue = veneers.code if out == ".text" else b""
+        if not items and not commons and not glue:
             continue
         align = max([max(s.addralign, 1) for _, s in items] + [c[1] for _, c in commons] + [4])
         if out in DATA_SECTIONS and not data_started:
@@ -338,6 +437,12 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                 buf.extend(sec.data)
             inp.placed[sec.index] = (out, cursor + off)
             section_map.append(MapEntry(inp.elf.name, sec.name, out, cursor + off, sec.size))
+        if glue:
+            off = _align(len(buf), 4)
+            buf.extend(b"\0" * (off - len(buf)) + glue)
+            veneers.base = cursor + off
+            section_map.append(MapEntry("<interworking and long-call veneers>", ".glue",
+                                        out, cursor + off, len(glue)))
         for cname, (csize, calign, first) in commons:
             off = _align(len(buf), calign)
             buf.extend(b"\0" * (off + csize - len(buf)))
@@ -421,6 +526,11 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                 addends = [r.addend for r in entries]
             for r, A in zip(entries, addends):
                 if r.type in ignored:
+                    if r.type in arch.fixups and r.offset + 4 <= tsec.size:
+                        site = WORD[order, 4]
+                        i = base_in_buf + r.offset
+                        site.pack_into(buf, i, arch.fixup(profile, r.type,
+                                                          site.unpack_from(buf, i)[0]))
                     continue
                 sym = symbols[r.sym]
                 recipe = recipes.get(r.type)
@@ -450,10 +560,13 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                     S, target_out = export_addr[sym.name]
                 else:
                     S, target_out, import_name = 0, None, sym.name
+                via = veneers.entry_for(n, rsec.index, r) if veneers.planned else None
+                if via is not None:
+                    S, target_out, import_name = via, ".text", None
                 if recipe.pc_relative and import_name:
                     raise RelocationError(
-                        f"{location(elf.name, tsec.name, r.offset, sym.name)}: {recipe.name()} branch to imported symbol '{sym.name}' cannot "
-                        "reach another module; call it with jal (no b/bal to external symbols)",
+                        f"{location(elf.name, tsec.name, r.offset, sym.name)}: {recipe.name()} to imported symbol '{sym.name}' cannot "
+                        f"reach another module; {arch.far_reference_hint}",
                         obj=elf.name, section=tsec.name, offset=r.offset, symbol=sym.name,
                         rtype=recipe.name())
                 i = base_in_buf + r.offset
@@ -479,6 +592,9 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
                 elif target_out is not None:
                     relocs.append(OutReloc(P, r.type, target_out, S + A - addr[target_out], out))
                 # absolute targets are final: nothing to do at load time
+
+    if veneers.planned:
+        relocs += veneers.literals(sections[".text"], addr, export_addr, order)
 
     rank = {name: n for n, name in enumerate(OUTPUT_ORDER)}
     relocs.sort(key=lambda r: (rank[r.section], r.offset))

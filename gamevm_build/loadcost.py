@@ -133,6 +133,17 @@ TARGET_COSTS: dict[str, dict] = {
             "ctor_call": 12, "module_fixed": 2000},
     "n64": {"copy_per_byte": 2.0, "zero_per_byte": 1.0, "bind_fixed": 60, "bind_per_probe": 30,
             "ctor_call": 12, "module_fixed": 2000},
+    # 68000: move.l (a0)+,(a1)+ / dbra = 30 cycles per 4 bytes; clr.l (a0)+ / dbra 22 per 4;
+    # a binary-search probe (string compare of ~8 bytes at 18 cycles per byte pair) ~150.
+    "segacd": {"copy_per_byte": 7.5, "zero_per_byte": 5.5, "bind_fixed": 200,
+               "bind_per_probe": 150, "ctor_call": 40, "module_fixed": 6000},
+    # ARM7TDMI on the GBA's 16-bit EWRAM (3/3/2 wait states): ldmia/stmia of 8 words costs
+    # ~3 cycles per byte; probes ~60 cycles (Thumb strcmp from ROM with wait states).
+    "gba": {"copy_per_byte": 3.0, "zero_per_byte": 1.5, "bind_fixed": 80, "bind_per_probe": 60,
+            "ctor_call": 12, "module_fixed": 2500},
+    # ARM60 at 12.5 MHz on 3DO DRAM (no cache): ldmia/stmia ~2 cycles per byte.
+    "3do": {"copy_per_byte": 2.0, "zero_per_byte": 1.0, "bind_fixed": 60, "bind_per_probe": 45,
+            "ctor_call": 12, "module_fixed": 2000},
 }
 #: Used for a profile without its own row (a new console): the psx row, the more pessimistic.
 _FALLBACK = "psx"

@@ -44,7 +44,6 @@ from pathlib import PurePosixPath
 from . import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
 from .arch import RelocationOverflow, get_arch
-from .emu import mips
 from .errors import (EmulationError, GameVMError, InputError, ModuleFormatError,
                      RelocationError, UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
@@ -167,36 +166,23 @@ SYS_LAZY, SYS_STALE, SYS_TRAMP_NEXT, SYS_TRAMP_RESUME = 0x4710, 0x4711, 0x4712, 
 #: stale data bindings point here: unmapped on every target, so reading one faults
 STALE_DATA_BASE = 0x7F000000
 STUB_AREA_SIZE = 0x4000
-_STUB = 8          # bytes per stub: nop; syscall CODE
-
-
-def _trampoline_code() -> list[int]:
-    """The reload trampoline: save a0-a3/ra, call queued constructors, jump to the target."""
-    m = mips
-    return [m.enc_addiu("sp", "sp", -32), m.enc_sw("a0", 0, "sp"), m.enc_sw("a1", 4, "sp"),
-            m.enc_sw("a2", 8, "sp"), m.enc_sw("a3", 12, "sp"), m.enc_sw("ra", 16, "sp"),
-            m.enc_syscall(SYS_TRAMP_NEXT),                 # 6: v0 = next constructor or 0
-            m.enc_beq("v0", "zero", 5), m.NOP,             # 7: -> 13
-            m.enc_jalr("v0"), m.NOP,
-            m.enc_beq("zero", "zero", -6), m.NOP,          # 11: -> 6
-            m.enc_syscall(SYS_TRAMP_RESUME),               # 13: v0 = where to go
-            m.enc_lw("a0", 0, "sp"), m.enc_lw("a1", 4, "sp"), m.enc_lw("a2", 8, "sp"),
-            m.enc_lw("a3", 12, "sp"), m.enc_lw("ra", 16, "sp"), m.enc_addiu("sp", "sp", 32),
-            m.enc_jr("v0"), m.NOP]
 
 
 class StubArea:
     """Loader-owned code in RAM (reserved from the machine's scratch area): the reload
-    trampoline, then 8-byte stubs (``nop; syscall CODE``) for lazy and stale bindings."""
+    trampoline, then stubs that trap with a code (MIPS ``nop; syscall CODE``) for lazy
+    and stale bindings; the CPU family writes both (:class:`gamevm_build.emu.cpu.Cpu`)."""
 
     def __init__(self, machine, size: int = STUB_AREA_SIZE):
         self.machine = machine
         self.base = machine.reserve(size)
         self.size = size
-        code = _trampoline_code()
+        cpu = machine.cpu
+        code = cpu.trampoline(SYS_TRAMP_NEXT, SYS_TRAMP_RESUME)
         self.trampoline = self.base
-        machine.write(self.base, b"".join(machine._word(w) for w in code))
-        self.first = self.base + -(-4 * len(code) // _STUB) * _STUB
+        machine.write(self.base, code)
+        self.stub_size = cpu.stub_size
+        self.first = self.base + -(-len(code) // self.stub_size) * self.stub_size
         self.slots: dict[int, dict] = {}
         self._free: list[int] = []
         self._next = self.first
@@ -206,14 +192,13 @@ class StubArea:
     def alloc(self, code: int, info: dict) -> int:
         if self._free:
             addr = self._free.pop()
-        elif self._next + _STUB <= self.base + self.size:
+        elif self._next + self.stub_size <= self.base + self.size:
             addr = self._next
-            self._next += _STUB
+            self._next += self.stub_size
         else:
             raise LoadError(TLoadStatus.lsOutOfMemory,
                             f"the loader's stub area ({self.size} bytes) is full")
-        self.machine.write(addr, self.machine._word(mips.NOP) +
-                           self.machine._word(mips.enc_syscall(code)))
+        self.machine.write(addr, self.machine.cpu.stub(code))
         self.slots[addr] = dict(info, code=code)
         return addr
 
@@ -222,7 +207,7 @@ class StubArea:
             self._free.append(addr)
 
     def at_trap(self, trap_pc: int) -> tuple[int, dict] | None:
-        addr = (trap_pc - 4) & MASK32
+        addr = (trap_pc - self.machine.cpu.stub_trap_offset) & MASK32
         info = self.slots.get(addr)
         return (addr, info) if info is not None else None
 
@@ -358,7 +343,7 @@ class Loader:
     def _describe_stub(self, addr: int) -> str | None:
         if addr < self.stubs.first:
             return "loader: reload trampoline"
-        slot = self.stubs.slots.get(addr - (addr - self.stubs.first) % _STUB)
+        slot = self.stubs.slots.get(addr - (addr - self.stubs.first) % self.stubs.stub_size)
         if slot is None:
             return "loader: free stub"
         if slot["code"] == SYS_LAZY:
@@ -539,8 +524,13 @@ class Loader:
         """Modelled CPU steps of loading ``module`` now (init: declared init_ms by default)."""
         eager = len(module.imports) if eager_imports is None else eager_imports
         init = self.timer.init_ms.get(module.name, 0.0) / 1e3 if init_s is None else init_s
-        return cpu_steps(self.timer.costs, module, symbols=self.symbol_count()
-                         + len(module.exports), eager_imports=eager, init_s=init)
+        # the table the imports are looked up in once the module is in (counted once,
+        # whether or not it is already among the loaded ones)
+        names = set(self.resident.symbols).union(module.exports)
+        for lm in self.loaded.values():
+            names.update(lm.symbols)
+        return cpu_steps(self.timer.costs, module, symbols=len(names),
+                         eager_imports=eager, init_s=init)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
                    run_init: bool = True, lazy: bool | None = None, at: int | None = None,
@@ -1055,11 +1045,11 @@ class Loader:
             if top is not None and top["handle"] is not None:
                 fn = self.init_entry(top["handle"], top["i"])
                 top["i"] += 1
-            machine.set_reg("v0", fn)
+            machine.set_result(fn)
             return None
         if code == SYS_TRAMP_RESUME:
             top = self._tramp.pop() if self._tramp else None
-            machine.set_reg("v0", top["target"] if top else 0)
+            machine.set_result(top["target"] if top else 0)
             return None
         hit = self.stubs.at_trap(machine.trap_pc)
         if hit is None:

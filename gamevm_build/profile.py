@@ -73,6 +73,13 @@ class Profile:
     cflags: tuple[str, ...]
     asflags: tuple[str, ...]
     runtime: tuple[str, ...] = ()
+    #: instruction set name a disassembler checks code against (arch/isacheck.py), or ""
+    isa: str = ""
+    #: bytes of emulator stack below ``stack_top`` and of scratch area below that
+    stack_size: int = 0x10000
+    scratch_size: int = 0x10000
+    #: read-only memory code may run from in place (cartridge ROM), mapped by the emulator
+    rom: tuple[RamRegion, ...] = ()
     source: Path = field(compare=False, default=Path())
 
     @property
@@ -118,17 +125,20 @@ def _parse_profile(path: Path) -> Profile:
     machine_name = _require(elf, "machine", f"{where} [elf]")
     if machine_name not in E_MACHINE:
         raise ConfigError(f"{where} [elf] machine: unknown ELF machine '{machine_name}'")
-    ram = tuple(
-        RamRegion(
-            name=_require(r, "name", f"{where} [[memory.ram]]"),
-            start=_require(r, "start", f"{where} [[memory.ram]]"),
-            size=_require(r, "size", f"{where} [[memory.ram]]"),
-            physical=r.get("physical", r["start"]),
-            mirrors=tuple(r.get("mirrors", ())),
-            expansion_size=r.get("expansion_size"),
+    def regions(key: str, required: bool) -> tuple[RamRegion, ...]:
+        table = _require(mem, key, f"{where} [memory]") if required else mem.get(key, ())
+        return tuple(
+            RamRegion(
+                name=_require(r, "name", f"{where} [[memory.{key}]]"),
+                start=_require(r, "start", f"{where} [[memory.{key}]]"),
+                size=_require(r, "size", f"{where} [[memory.{key}]]"),
+                physical=r.get("physical", r["start"]),
+                mirrors=tuple(r.get("mirrors", ())),
+                expansion_size=r.get("expansion_size"),
+            )
+            for r in table
         )
-        for r in _require(mem, "ram", f"{where} [memory]")
-    )
+    ram = regions("ram", True)
     return Profile(
         name=_require(data, "name", where),
         title=data.get("title", data["name"]),
@@ -154,6 +164,10 @@ def _parse_profile(path: Path) -> Profile:
         cflags=tuple(tc.get("cflags", ())),
         asflags=tuple(tc.get("asflags", ())),
         runtime=tuple(tc.get("runtime", ())),
+        isa=elf.get("isa", ""),
+        stack_size=mem.get("stack_size", 0x10000),
+        scratch_size=mem.get("scratch_size", 0x10000),
+        rom=regions("rom", False),
         source=path,
     )
 

@@ -162,7 +162,7 @@ SECTIONS
 
 #: ld warnings that are expected when Debian's hard-float, abicalls libgcc is linked into
 #: a non-abicalls (soft-float on psx) resident: its integer helpers run fine either way.
-_BENIGN = re.compile(r"linking abicalls files with non-abicalls files|"
+_BENIGN = re.compile(r"linking abicalls files with non-abicalls files|LOAD segment with RWX|"
                      r"uses -m(soft|hard)-float \(set by .*libgcc\.a|libgcc\.a.*uses -m(soft|hard)-float|"
                      r"uses -m(soft|hard)-float.*libgcc\.a")
 

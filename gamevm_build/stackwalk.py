@@ -1,4 +1,12 @@
-"""Walking the emulated MIPS o32 stack, for safe mode's reference tracking (seed §4.2).
+"""Walking the emulated stack, for safe mode's reference tracking (seed §4.2).
+
+On MIPS (below) frames are unwound from prologues.  On the 68000 and ARM the
+stack is **scanned** from ``sp`` to the top for return addresses (values
+pointing just after a ``jsr``/``bsr`` or ``bl``/``mov lr, pc``), plus ``lr``
+on ARM: ``jsr`` pushes every return address on the 68000 and gcc's ARM
+prologues push ``lr`` in non-leaf functions, so the scan finds every live
+frame (sound), and only rarely a stale value in an uninitialised local
+(conservative).
 
 gcc's MIPS code at ``-O2`` keeps no frame pointer, so frames are found the way
 gdb's heuristic MIPS unwinder finds them: from a function's start (the nearest
@@ -26,7 +34,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .emu import mips
-from .emu.memory import SENTINEL
 from .errors import EmulationError
 
 __all__ = ["Frame", "Reference", "walk", "references", "prologue"]
@@ -104,11 +111,34 @@ def _backward_start(machine, pc: int) -> int | None:
 
 
 def looks_like_return(machine, value: int, is_code: Callable[[int], bool]) -> bool:
-    """``value`` points into code and follows a call's delay slot."""
-    if value & 3 or not is_code(value):
-        return False
-    w = _word(machine, (value - 8) & MASK32)
-    return w is not None and mips.is_call(w)
+    """``value`` points into code just after a call (``jal``'s delay slot, ``jsr``, ``bl``)."""
+    return machine.cpu.is_return_address(machine, value, is_code)
+
+
+def _scan(machine, pc: int, is_code) -> tuple[list[Frame], bool]:
+    """Frames of a CPU without prologue analysis: pc, the link register, then the stack."""
+    sentinel = machine.sentinel
+    sp = machine.reg("sp")
+    frames = [Frame(0, pc, sp, "pc")]
+    link = machine.cpu.link_register
+    if link:
+        v = machine.reg(link)
+        if v == sentinel:
+            return frames, True
+        if v != pc and looks_like_return(machine, v, is_code):
+            frames.append(Frame(1, v, sp, f"{link} register"))
+    addr = sp & ~3 if link else sp & ~1
+    step = 4 if link else 2
+    while addr < machine.stack_top and len(frames) < MAX_FRAMES:
+        v = _word(machine, addr)
+        if v == sentinel:
+            return frames, True
+        if v is not None and looks_like_return(machine, v, is_code) and v != frames[-1].pc:
+            frames.append(Frame(len(frames), v, addr, f"return address at 0x{addr:08x} (scan)"))
+            addr += 4
+            continue
+        addr += step
+    return frames, len(frames) < MAX_FRAMES
 
 
 def walk(machine, function_start: Callable[[int], int | None], is_code: Callable[[int], bool],
@@ -121,6 +151,9 @@ def walk(machine, function_start: Callable[[int], int | None], is_code: Callable
     pc = machine.trap_pc if pc is None else pc
     if pc is None:
         pc = machine.reg("pc")
+    if machine.cpu.arch != "mips":
+        return _scan(machine, pc, is_code)
+    SENTINEL = machine.sentinel
     sp = machine.reg("sp")
     ra = machine.reg("ra")
     frames: list[Frame] = []
@@ -184,12 +217,11 @@ def references(machine, ranges: list[tuple[int, int]], function_start, is_code,
                                      "(conservative scan: the stack could not be unwound)"))
             addr += 4
     seen = {r.address for r in out}
-    for name in mips.REG_NUMBERS:
-        if name in ("zero", "sp"):
-            continue
+    link = machine.cpu.link_register
+    for name in machine.cpu.return_registers():
         v = machine.reg(name)
         if v in seen:
             continue
-        if inside(v) and (name == "ra" or looks_like_return(machine, v, is_code)):
+        if inside(v & ~1) and (name == link or looks_like_return(machine, v, is_code)):
             out.append(Reference(f"register {name}", v, "holds a return address into it"))
     return out

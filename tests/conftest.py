@@ -1,7 +1,7 @@
 """Shared fixtures: target profiles, real cross toolchains, and a compile helper.
 
 Tests run against the real cross toolchains (Debian gcc-mipsel-linux-gnu,
-gcc-mips-linux-gnu).  They are installed by the README's test command; a test
+gcc-mips-linux-gnu, gcc-m68k-linux-gnu, gcc-arm-none-eabi).  They are installed by the README's test command; a test
 that needs one fails (it does not skip) when it is missing, so CI cannot pass
 without exercising them.
 """
@@ -20,6 +20,16 @@ from gamevm_build.toolchain import find_toolchain
 
 REPO = Path(__file__).resolve().parents[1]
 MIPS_TARGETS = ["psx", "n64"]
+#: every console: MIPS, 68000 (segacd) and ARM (gba ARMv4T, 3do ARMv3)
+ALL_TARGETS = ["psx", "n64", "segacd", "gba", "3do"]
+NEW_TARGETS = ["segacd", "gba", "3do"]
+
+
+def module_base(profile, resident_end: int, align: int = 0x10000) -> int:
+    """A base for test modules: main RAM after the resident (when it is there), aligned."""
+    ram = profile.main_ram
+    start = resident_end if ram.start <= resident_end <= ram.end else ram.start
+    return (start + align - 1) & ~(align - 1)
 
 
 @pytest.fixture(params=MIPS_TARGETS)

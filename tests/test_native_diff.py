@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_gamevm
+from conftest import ALL_TARGETS, module_base, run_gamevm
 from gamevm_build.emu.machine import Machine
 from gamevm_build.module import read_module
 from gamevm_build.prelink import chain_resolver, module_symbols, relocate
@@ -92,11 +92,12 @@ def run_constructors(machine: Machine, module, base: int) -> None:
             machine.call(machine.read_u32(base + off + 4 * i))
 
 
+@pytest.mark.parametrize("target", ALL_TARGETS)
 def test_modules_return_host_results(tmp_path, target, profile, expected):
     kernel, phys_path, level_path = build_game(tmp_path, target)
     resident = read_resident(kernel, profile)
     phys, level = read_module(phys_path), read_module(level_path)
-    phys_base = (resident.end + 0xFFFF) & ~0xFFFF        # leave a gap: bases are not 0-aligned
+    phys_base = module_base(profile, resident.end)       # leave a gap: bases are not 0-aligned
     level_base = (phys_base + phys.image_size + 0x1230 + 15) & ~15
     phys_img = relocate(phys, phys_base, chain_resolver(resident.symbols))
     phys_syms = module_symbols(phys, phys_base)
@@ -114,12 +115,13 @@ def test_modules_return_host_results(tmp_path, target, profile, expected):
         f"{name}{args}: target {g} host {e}" for (name, args), g, e in zip(CALLS, got, expected) if g != e)
 
 
+@pytest.mark.parametrize("target", ALL_TARGETS)
 def test_prelink_cli_image_matches_library_relocation(tmp_path, target, profile):
     """`gamevm prelink` (subprocess) writes exactly what relocate() computes."""
     kernel, phys_path, level_path = build_game(tmp_path, target)
     resident = read_resident(kernel, profile)
-    phys_base = (resident.end + 0xFFFF) & ~0xFFFF
-    level_base = phys_base + 0x40000
+    phys_base = module_base(profile, resident.end)
+    level_base = phys_base + 0x8000
     img = tmp_path / "level.bin"
     proc = run_gamevm("prelink", level_path, "--base", hex(level_base), "--resident", kernel,
                       "--needs", f"{phys_path}@{hex(phys_base)}", "-o", img)

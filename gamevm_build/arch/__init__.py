@@ -71,6 +71,8 @@ class Arch:
     name: str = ""
     relocations: dict[int, type[RelocType]] = {}
     rejections: dict[int, Rejection] = {}
+    #: how to reach another module when a PC-relative reference cannot (link error hint)
+    far_reference_hint: str = "reference it with an absolute address"
     #: relocation types that carry no work (hints, NONE): dropped silently
     ignored: frozenset[int] = frozenset()
 
@@ -99,8 +101,28 @@ class Arch:
 
         Used on every archive member a resident link pulls in, since toolchain
         libraries (Debian's libgcc) may be built for a newer CPU than the console's.
+        The base version disassembles the code when the profile names an ``isa``
+        (:mod:`.isacheck`); families add what their ELF flags tell.
         """
+        violations = self.isa_violations(elf, profile)
+        if violations:
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            return violations[0].describe(elf.name).split(": ", 1)[1] + more
         return None
+
+    def isa_violations(self, elf, profile) -> list:
+        """Instructions of ``elf``'s code the profile's CPU lacks (:mod:`.isacheck`)."""
+        if not profile.isa:
+            return []
+        from . import isacheck
+        return isacheck.check_elf32(elf, isa=profile.isa)
+
+    def fixup(self, profile, number: int, word: int) -> int:
+        """New site word for a marker relocation in :attr:`fixups` (e.g. ``R_ARM_V4BX``)."""
+        return word
+
+    #: marker relocations (not in :attr:`relocations`) whose site :meth:`fixup` may rewrite
+    fixups: frozenset[int] = frozenset()
 
     def read_site(self, elf, section, r, size: int) -> int:
         """The ``size``-byte word a relocation entry points at, in the object's byte order."""

@@ -134,7 +134,8 @@ class MipsArch(Arch):
         **{n: _PIC for n in (9, 11, 19, 20, 21, 22, 23, 30, 31)},  # GOT16, CALL16, GOT_*, CALL_*
         **{n: _TLS for n in _TLS_TYPES},
     }
-    ignored = frozenset({0, 37})                           # R_MIPS_NONE, R_MIPS_JALR (hint)
+    ignored = frozenset({0, 37})
+    far_reference_hint = "call it with jal (no b/bal to external symbols)"                           # R_MIPS_NONE, R_MIPS_JALR (hint)
 
     def all_names(self) -> dict[int, str]:
         # pyelftools' table, imported only when a message needs a rejected type's name

@@ -64,10 +64,10 @@ import unicorn
 
 from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 from ..profile import Profile, load_profile
-from . import locate, mips
+from .cpu import Trap, cpu_for
 from .elfimage import ElfImage, Symbolizer, read_elf
 from .fault import FaultReport
-from .memory import PAGE, SENTINEL, SENTINEL_PHYS, AddressSpace, cpu_physical
+from .memory import PAGE, SENTINEL, AddressSpace
 
 __all__ = ["DEFAULT_BUDGET", "SCRATCH_SIZE", "SENTINEL", "STACK_SIZE", "Machine", "TrapHandler"]
 
@@ -133,9 +133,9 @@ class Machine:
     def __init__(self, target: str | Profile, *, expansion: bool = False,
                  null_guard: int = PAGE, track_blocks: bool = True):
         self.profile = profile = load_profile(target)
-        if profile.arch != "mips" or profile.abi != "o32":
-            raise ConfigError(f"{profile.source}: the emulator runs MIPS o32 targets only, "
-                              f"not {profile.arch} {profile.abi}")
+        self.cpu = cpu = cpu_for(profile)
+        #: where calls return to the host (``emu_start`` stops there)
+        self.sentinel = cpu.sentinel
         self._arch = _unicorn_constant(profile.unicorn_arch, profile)
         self._mode = 0
         for name in profile.unicorn_mode:
@@ -145,23 +145,24 @@ class Machine:
                               f"[elf] endian = '{profile.endian}'")
         self._cpu_model = _unicorn_constant(profile.unicorn_cpu, profile)
         self._byteorder = profile.byteorder
-        self.space = AddressSpace(profile, expansion=expansion, null_guard=null_guard)
+        self.space = AddressSpace(profile, expansion=expansion, null_guard=null_guard, cpu=cpu)
         self.track_blocks = track_blocks
 
         self.stack_top = profile.stack_top & ~7
-        self.scratch_end = self.stack_top - STACK_SIZE
-        self.scratch_base = self.scratch_end - SCRATCH_SIZE
+        self.scratch_end = self.stack_top - profile.stack_size
+        self.scratch_base = self.scratch_end - profile.scratch_size
         if self.space.translate(self.scratch_base, self.stack_top - self.scratch_base) is None:
             raise ConfigError(f"{profile.source}: stack_top 0x{profile.stack_top:08x} leaves no "
-                              f"room for {STACK_SIZE + SCRATCH_SIZE:#x} bytes of stack and "
-                              "scratch inside one RAM view")
+                              f"room for {profile.stack_size + profile.scratch_size:#x} bytes of "
+                              "stack and scratch inside one RAM view")
         self._scratch_next = self.scratch_base
 
         self.symbols: dict[str, int] = {}
         self._symbols = Symbolizer()
         self.symbolizer: Callable[[int], str | None] | None = self._symbols
         self._trap_handlers: list[TrapHandler] = []
-        self._gp = 0
+        #: ``$gp`` for MIPS calls (``_gp`` of the last executable loaded)
+        self.gp = 0
 
         # memory guards (see guard()): token -> (kind, pstart, pend, label); write hooks per token
         self._guards: dict[int, tuple[str, int, int, str]] = {}
@@ -193,7 +194,7 @@ class Machine:
         if previous is not None:
             for phys, size in self.space.physical:
                 uc.mem_write(phys, bytes(previous.mem_read(phys, size)))
-        self._configure_cp0(uc)
+        self.cpu.configure(self, uc)
         self._reset_context = uc.context_save()       # see "delay slot" in the module doc
 
         uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
@@ -206,27 +207,6 @@ class Machine:
                 self._guard_hooks[token] = uc.hook_add(
                     unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pend - 1)
         return uc
-
-    def _configure_cp0(self, uc: unicorn.Uc) -> None:
-        """Run code writing the kuseg TLB entries and ``Status`` (see :mod:`.memory`).
-
-        ``Status``: ``ERL`` cleared, so kuseg goes through the TLB; ``CU1`` set
-        for hard-float targets (their first FPU instruction would otherwise
-        raise "coprocessor unusable"; soft-float targets keep it clear, so a
-        stray FPU instruction faults as on the real CPU).  Only ``tlbwi`` writes
-        TLB entries, and an ``mtc0`` to ``Status`` also makes QEMU recompute its
-        cached mode flags.
-        """
-        status = uc.reg_read(unicorn.mips_const.UC_MIPS_REG_CP0_STATUS) & ~mips.STATUS_ERL
-        if self.profile.float_abi == "hard":
-            status |= mips.STATUS_CU1
-        code = b"".join(map(self._word, mips.cp0_setup_code(self.space.tlb, status)))
-        # Run it from the sentinel's page, through kseg0, then wipe it.
-        paddr, vaddr = SENTINEL_PHYS + 0x100, 0x80000000 + SENTINEL_PHYS + 0x100
-        uc.mem_write(paddr, code)
-        uc.emu_start(vaddr, vaddr + len(code))
-        uc.mem_write(paddr, bytes(len(code)))
-        uc.ctl_flush_tb()
 
     def _rebuild_engine(self) -> None:
         self.uc = self._new_engine(previous=self.uc)
@@ -288,10 +268,9 @@ class Machine:
 
         Translations are tracked by physical page, so this covers every mirror.
         """
-        # Unicorn translates the address as a fetch: use the kseg0 alias, which
-        # never misses the TLB (the PS1's kuseg page 0 would).
-        kseg0 = 0x80000000 | self._physical(addr, size)
-        self.uc.ctl_remove_cache(kseg0, kseg0 + size)
+        # Unicorn translates the address as a fetch: use an alias the CPU always reaches.
+        alias = self.cpu.code_alias(self._physical(addr, size))
+        self.uc.ctl_remove_cache(alias, alias + size)
 
     def fault(self, cause: str, access: str | None = None, address: int | None = None,
               detail: str = "") -> None:
@@ -365,8 +344,7 @@ class Machine:
         A call through a stale pointer then stops with "fetch of <label>"
         (or, without block tracking, at the ``break``).
         """
-        words = size // 4
-        self.write(addr, self._word(mips.POISON_WORD) * words + bytes(size - 4 * words))
+        self.write(addr, self.cpu.poison(size))
         return self.guard(addr, size, "noexec", label, describe)
 
     def _rebuild_noexec(self) -> None:
@@ -432,11 +410,11 @@ class Machine:
 
     def reg(self, name: str) -> int:
         """Register ``name`` (``"v0"``, ``"$a1"``, ``"sp"``, ``"pc"``) as unsigned 32-bit."""
-        return self.uc.reg_read(mips.register_id(name)) & MASK32
+        return self.uc.reg_read(self.cpu.reg_id(name)) & MASK32
 
     def set_reg(self, name: str, value: int) -> None:
         """Set register ``name``; negative values are stored as two's complement."""
-        self.uc.reg_write(mips.register_id(name), value & MASK32)
+        self.uc.reg_write(self.cpu.reg_id(name), value & MASK32)
 
     # ------------------------------------------------------------- executables
 
@@ -465,7 +443,7 @@ class Machine:
         self._symbols.add(image)
         self.symbols.update(image.symbols)
         if "_gp" in image.symbols:
-            self._gp = image.symbols["_gp"]
+            self.gp = image.symbols["_gp"]
         return dict(image.symbols)
 
     def _load_segment(self, image: ElfImage, vaddr: int, data: bytes) -> None:
@@ -487,7 +465,7 @@ class Machine:
         """Name of ``addr`` from :attr:`symbolizer` (None when unknown)."""
         if addr is None:
             return None
-        if addr == SENTINEL:
+        if addr == self.sentinel:
             return "return to host"
         if self.symbolizer is None:
             return None
@@ -543,38 +521,46 @@ class Machine:
         if self._engine_suspect:
             self._rebuild_engine()
         self.uc.context_restore(self._reset_context)
-        stack_args = args[4:]
-        sp = self.stack_top - ((16 + 4 * len(stack_args) + 7) & ~7)
-        for i, value in enumerate(stack_args):
-            self.write_u32(sp + 16 + 4 * i, value)
-        for name, value in zip(mips.ARG_REGISTERS, args):
-            self.set_reg(name, value)
-        self.set_reg("sp", sp)
-        self.set_reg("ra", SENTINEL)
-        self.set_reg("t9", addr)       # PIC (abicalls) callees derive $gp from $t9
-        self.set_reg("gp", self._gp)
+        start = self.cpu.setup_call(self, addr, args)
 
         self._fault, self._block, self._function = None, None, addr
         self._running = True
         try:
-            self.uc.emu_start(addr, SENTINEL, count=max_instructions)
+            self.uc.emu_start(start, self.sentinel, count=max_instructions)
         except unicorn.UcError as exc:
             if self._fault is None:
                 self._engine_suspect = True
-                self._fault = self._report(f"unicorn error ({exc})", None, None,
-                                           pc=self.reg("pc"), pc_exact=False)
+                if exc.errno == unicorn.UC_ERR_INSN_INVALID:
+                    # ARM reports undefined instructions this way, pc at the instruction
+                    self._fault = self._report("undefined instruction", None, None,
+                                               pc=self.reg("pc"))
+                else:
+                    self._fault = self._report(f"unicorn error ({exc})", None, None,
+                                               pc=self.reg("pc"), pc_exact=False)
         finally:
             self._running = False
         if self._fault is not None:
             raise EmulationFault(f"emulated CPU fault: {self._fault}", self._fault)
         pc = self.reg("pc")
-        if pc != SENTINEL:
+        if pc != self.sentinel:
             raise EmulationTimeout(
                 f"call to {self._describe(addr)} did not return within its budget of "
                 f"{max_instructions} instructions (stopped at pc {self._describe(pc)}); an "
                 "endless loop?  Pass a larger max_instructions if the work is legitimately long",
                 function=addr, budget=max_instructions, pc=pc)
-        return self.reg("v0")
+        return self.cpu.result(self)
+
+    def result(self) -> int:
+        """The result register of the last call (``v0``, ``d0``, ``r0``)."""
+        return self.cpu.result(self)
+
+    def set_result(self, value: int) -> None:
+        """From a trap handler: the value the trap returns to target code."""
+        self.cpu.set_result(self, value)
+
+    def trap_args(self, n: int) -> list[int]:
+        """From a trap handler: the first ``n`` arguments of a gamevm.h trap."""
+        return self.cpu.trap_args(self, n)
 
     def _resolve(self, function: int | str) -> int:
         if isinstance(function, str):
@@ -597,9 +583,9 @@ class Machine:
 
     def _on_block(self, uc, address, size, _user_data):
         self._block = (address, size)
-        self.instructions += size >> 2
+        self.instructions += self.cpu.instructions_in_block(self, address, size)
         if self._noexec:
-            paddr = cpu_physical(address)
+            paddr = self.cpu.physical(address)
             if paddr is not None:
                 for start, end, label, describe in self._noexec:
                     if start <= paddr < end:
@@ -615,10 +601,9 @@ class Machine:
             return
         _kind, pstart, _pend, label = guard
         pc = self.reg("pc")
-        operand = mips.memory_operand(self._word_at(pc) or 0)
-        vaddr = None if operand is None else (self.reg(str(operand[2])) + operand[3]) & MASK32
-        if vaddr is None or cpu_physical(vaddr) != paddr:
-            vaddr = 0x80000000 | paddr
+        vaddr = self.cpu.access_address(self, pc, paddr)
+        if vaddr is None:
+            vaddr = self.cpu.code_alias(paddr)
         self._record(self._report(f"{label} (read+execute)", "write", vaddr, pc=pc, size=size,
                                   detail=f"value 0x{value & MASK32:x}"))
 
@@ -629,11 +614,9 @@ class Machine:
         if kind == "fetch":
             self._engine_suspect = True   # the aborted translation poisons the engine
         else:
-            # The hook gets the physical address; the instruction gives the virtual one.
-            operand = mips.memory_operand(self._word_at(pc) or 0)
-            vaddr = None if operand is None else (self.reg(str(operand[2])) + operand[3]) & MASK32
-            if vaddr is None or cpu_physical(vaddr) != paddr:
-                vaddr, detail = None, f"physical address 0x{paddr:08x}"
+            vaddr = self.cpu.access_address(self, pc, paddr)
+            if vaddr is None:
+                detail = f"physical address 0x{paddr:08x}"
         self._fault = self._fault or self._report("unmapped address", kind, vaddr, pc=pc,
                                                   size=size, detail=detail)
         return False
@@ -641,50 +624,38 @@ class Machine:
     def _on_interrupt(self, uc, intno, _user_data):
         # An exception escaping here (from a trap handler) is kept by unicorn's
         # Python binding, which stops emulation and re-raises it from emu_start.
-        if intno == mips.EXCP_SYSCALL:
-            pc, exact = (self.reg("pc") - 4) & MASK32, True    # unicorn got this one right
-        else:
-            pc, exact = locate.exception_pc(intno, self._block, self._word_at)
-        cause = mips.EXCEPTION_NAMES.get(intno, f"CPU exception {intno}")
-        word = self._word_at(pc) if pc is not None else None
-        if intno in (mips.EXCP_SYSCALL, mips.EXCP_BREAK) and exact and word is not None:
-            self._trap(intno, cause, pc, word)
+        event = self.cpu.interrupt(self, intno)
+        if isinstance(event, Trap):
+            self._trap(event)
             return
-        fault = None
-        if intno in (mips.EXCP_ADEL, mips.EXCP_ADES, mips.EXCP_TLBL, mips.EXCP_TLBS):
-            fault = locate.memory_fault(intno, self._block, self._word_at,
-                                        lambda n: self.reg(str(n)), self.space.cpu_reaches)
-        if fault is None:
-            detail = "" if pc is not None else "pc unknown: enable track_blocks"
-            self._record(self._report(cause, None, None, pc=pc, pc_exact=exact, detail=detail))
-            return
-        self._engine_suspect |= fault.access == "fetch"
-        cause = "unaligned address" if intno in (mips.EXCP_ADEL, mips.EXCP_ADES) \
-            else "unmapped address"
-        # A fetch's pc is its address; a load/store's was inferred from the block.
-        self._record(self._report(cause, fault.access, fault.address, pc=fault.pc,
-                                  pc_exact=fault.access == "fetch", size=fault.size))
+        self._engine_suspect |= event.engine_suspect
+        self._record(self._report(event.cause, event.access, event.address, pc=event.pc,
+                                  pc_exact=event.exact, size=event.size, detail=event.detail))
 
-    def _trap(self, intno: int, cause: str, pc: int, word: int) -> None:
-        detail = mips.describe_trap(word)
-        before = self._word_at(pc - 4)
-        if before is not None and mips.has_delay_slot(before):
-            self._record(self._report(cause, None, None, pc=pc,
-                                      detail=detail + " in a branch delay slot (not supported)"))
-            return
-        kind = "syscall" if intno == mips.EXCP_SYSCALL else "break"
-        self.trap_pc, self._resume = pc, None
+    def _trap(self, trap: Trap) -> None:
+        self.trap_pc, self._resume = trap.pc, None
         self._in_trap = True
         try:
             for handler in self._trap_handlers:
-                if handler(self, kind, mips.trap_code(word)) is not NotImplemented:
+                if handler(self, trap.kind, trap.code) is not NotImplemented:
                     resume, self._resume = self._resume, None
-                    self.set_reg("pc", pc + 4 if resume is None else resume)
+                    self.cpu.set_pc(self, trap.resume if resume is None else resume)
                     self._block = None      # a later exception must not blame this block
                     return
         finally:
             self._in_trap = False
-        self._record(self._report(cause, None, None, pc=pc, detail=detail + ", no trap handler"))
+        cause = "break" if trap.kind == "break" else "syscall"
+        self._record(self._report(cause, None, None, pc=trap.pc,
+                                  detail=trap.text + ", no trap handler"))
+
+    @property
+    def last_block(self) -> tuple[int, int] | None:
+        """``(start, size)`` of the translation block entered last (``track_blocks``)."""
+        return self._block
+
+    def word_at(self, addr: int) -> int | None:
+        """The 32-bit word at ``addr``, or None where no RAM view covers it (never raises)."""
+        return self._word_at(addr)
 
     def _word_at(self, addr: int) -> int | None:
         paddr = self.space.translate(addr, 4)
@@ -694,7 +665,8 @@ class Machine:
 
     def _report(self, cause: str, access: str | None, address: int | None, *, pc: int | None,
                 pc_exact: bool = True, size: int | None = None, detail: str = "") -> FaultReport:
-        ra = self.reg("ra")
+        link = self.cpu.link_register
+        ra = self.reg(link) if link else None
         block = self._block
         return FaultReport(
             cause=cause, access=access, address=address, pc=pc, ra=ra, pc_exact=pc_exact,

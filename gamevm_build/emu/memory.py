@@ -137,30 +137,39 @@ class AddressSpace:
         them (the PS1 kuseg mirror at 0).  Host-side :meth:`translate` ignores it.
     """
 
-    def __init__(self, profile: Profile, *, expansion: bool = False, null_guard: int = PAGE):
+    def __init__(self, profile: Profile, *, expansion: bool = False, null_guard: int = PAGE,
+                 cpu=None):
+        if cpu is None:
+            from .cpu import cpu_for
+            cpu = cpu_for(profile)
+        self.cpu = cpu
         self.null_guard = null_guard
         #: (physical address, mapped size) of each block, page-rounded.
         self.physical: list[tuple[int, int]] = []
         views = []
-        for region in profile.ram:
+        for region in (*profile.ram, *profile.rom):
             size = region.expansion_size if expansion and region.expansion_size else region.size
             if region.physical % PAGE:
                 raise ConfigError(f"{profile.source}: RAM region '{region.name}' has a physical "
                                   f"address 0x{region.physical:08x} that is not page-aligned")
             self.physical.append((region.physical, page_align_up(size)))
             for start in (region.start, *region.mirrors):
-                if cpu_physical(start) != region.physical:
-                    raise ConfigError(
-                        f"{profile.source}: RAM region '{region.name}' lists view 0x{start:08x}, "
-                        f"but a MIPS CPU reaches physical 0x{region.physical:08x} only at kuseg, "
-                        "kseg0 or kseg1 addresses of it")
+                problem = cpu.view_problem(start, region.physical)
+                if problem:
+                    raise ConfigError(f"{profile.source}: memory region '{region.name}' lists "
+                                      f"view 0x{start:08x}, but {problem}")
                 views.append(View(start, size, region.physical, region.name))
         self.views = tuple(views)
         for phys, size in self.physical:
             if phys < SENTINEL_PHYS + PAGE and phys + size > SENTINEL_PHYS:
                 raise ConfigError(f"{profile.source}: RAM at physical 0x{phys:08x} overlaps the "
                                   f"emulator's reserved page 0x{SENTINEL_PHYS:08x}")
-        self.tlb = self._tlb()
+        self.tlb = self._tlb() if cpu.arch == "mips" else []
+        if cpu.arch != "mips":
+            # no TLB to leave page 0 out: the NULL guard stays unmapped instead
+            cut = page_align_up(null_guard)
+            self.physical = [(max(p, cut), s - (max(p, cut) - p))
+                             for p, s in self.physical if p + s > cut]
         if len(self.tlb) > TLB_SIZE:
             raise ConfigError(f"{profile.source}: the kuseg RAM views need {len(self.tlb)} TLB "
                               f"entries; the CPU has {TLB_SIZE}")
@@ -177,7 +186,11 @@ class AddressSpace:
         return entries
 
     def map_into(self, uc: unicorn.Uc) -> None:
-        """``mem_map`` every physical block (once: views share it) and the sentinel page."""
+        """``mem_map`` every physical block (once: views share it) and the sentinel page.
+
+        Without address translation (no TLB to leave page 0 out), the NULL
+        guard is left unmapped instead.
+        """
         for phys, size in self.physical:
             uc.mem_map(phys, size)
         uc.mem_map(SENTINEL_PHYS, PAGE)
@@ -197,6 +210,8 @@ class AddressSpace:
     def cpu_reaches(self, addr: int) -> bool:
         """True when a CPU access to ``addr`` does not miss the TLB (it may hit unbacked memory)."""
         addr &= MASK32
+        if self.cpu.arch != "mips":
+            return self.view_for(addr) is not None and addr >= self.null_guard
         if 0x80000000 <= addr < 0xC0000000:
             return True
         return any(e.vpn2 <= addr < e.vpn2 + 2 * e.page and

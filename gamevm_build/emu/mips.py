@@ -261,3 +261,144 @@ def saves_ra(word: int) -> int | None:
 
 #: ``jr ra``
 JR_RA = 0x03E00008
+
+
+# ----------------------------------------------------------------- the family object
+
+from . import locate as _locate                     # noqa: E402  (locate imports this module)
+from .cpu import Cpu as _Cpu, Exception_, Trap     # noqa: E402
+
+#: Return address of host calls: kseg1 of the reserved physical page (:mod:`.cpu`).
+SENTINEL = 0xBFFFF000
+
+
+class MipsCpu(_Cpu):
+    """o32 calls (``a0``-``a3``, stack from ``sp+16``, ``v0``), kseg0/kseg1/TLB-mapped kuseg,
+    ``syscall``/``break`` traps (see :mod:`gamevm_build.emu.machine` for unicorn's quirks)."""
+
+    arch = "mips"
+    sentinel = SENTINEL
+    result_register = "v0"
+    link_register = "ra"
+    trap_registers = ("a0", "a1", "a2", "a3")
+    stub_trap_offset = 4
+
+    def physical(self, vaddr: int) -> int | None:
+        vaddr &= MASK32
+        if vaddr < 0x80000000:
+            return vaddr
+        if vaddr < 0xC0000000:
+            return vaddr & 0x1FFFFFFF
+        return None
+
+    def view_problem(self, start: int, physical: int) -> str | None:
+        if self.physical(start) != physical:
+            return (f"a MIPS CPU reaches physical 0x{physical:08x} only at kuseg, kseg0 or "
+                    "kseg1 addresses of it")
+        return None
+
+    def code_alias(self, paddr: int) -> int:
+        # kseg0 never misses the TLB (the PS1's kuseg page 0 would)
+        return 0x80000000 | paddr
+
+    def configure(self, machine, uc) -> None:
+        """Write the kuseg TLB entries and ``Status`` (see :mod:`.memory`).
+
+        ``Status``: ``ERL`` cleared, so kuseg goes through the TLB; ``CU1`` set
+        for hard-float targets (their first FPU instruction would otherwise
+        raise "coprocessor unusable"; soft-float targets keep it clear, so a
+        stray FPU instruction faults as on the real CPU).  Only ``tlbwi`` writes
+        TLB entries, and an ``mtc0`` to ``Status`` also makes QEMU recompute its
+        cached mode flags.
+        """
+        status = uc.reg_read(_mc.UC_MIPS_REG_CP0_STATUS) & ~STATUS_ERL
+        if self.profile.float_abi == "hard":
+            status |= STATUS_CU1
+        code = self._words(*cp0_setup_code(machine.space.tlb, status))
+        # Run it from the sentinel's page, through kseg0, then wipe it.
+        paddr, vaddr = self.sentinel_phys + 0x100, 0x80000000 + self.sentinel_phys + 0x100
+        uc.mem_write(paddr, code)
+        uc.emu_start(vaddr, vaddr + len(code))
+        uc.mem_write(paddr, bytes(len(code)))
+        uc.ctl_flush_tb()
+
+    def reg_id(self, name: str) -> int:
+        return register_id(name)
+
+    def setup_call(self, machine, addr: int, args) -> int:
+        stack_args = args[4:]
+        sp = machine.stack_top - ((16 + 4 * len(stack_args) + 7) & ~7)
+        for i, value in enumerate(stack_args):
+            machine.write_u32(sp + 16 + 4 * i, value)
+        for name, value in zip(ARG_REGISTERS, args):
+            machine.set_reg(name, value)
+        machine.set_reg("sp", sp)
+        machine.set_reg("ra", self.sentinel)
+        machine.set_reg("t9", addr)       # PIC (abicalls) callees derive $gp from $t9
+        machine.set_reg("gp", machine.gp)
+        return addr
+
+    def interrupt(self, machine, intno: int):
+        if intno == EXCP_SYSCALL:
+            pc, exact = (machine.reg("pc") - 4) & MASK32, True    # unicorn got this one right
+        else:
+            pc, exact = _locate.exception_pc(intno, machine.last_block, machine.word_at)
+        cause = EXCEPTION_NAMES.get(intno, f"CPU exception {intno}")
+        word = machine.word_at(pc) if pc is not None else None
+        if intno in (EXCP_SYSCALL, EXCP_BREAK) and exact and word is not None:
+            text = describe_trap(word)
+            before = machine.word_at(pc - 4)
+            if before is not None and has_delay_slot(before):
+                return Exception_(cause, pc, detail=text + " in a branch delay slot (not supported)")
+            return Trap(pc, pc + 4, "syscall" if intno == EXCP_SYSCALL else "break",
+                        trap_code(word), text)
+        fault = None
+        if intno in (EXCP_ADEL, EXCP_ADES, EXCP_TLBL, EXCP_TLBS):
+            fault = _locate.memory_fault(intno, machine.last_block, machine.word_at,
+                                         lambda n: machine.reg(str(n)), machine.space.cpu_reaches)
+        if fault is None:
+            detail = "" if pc is not None else "pc unknown: enable track_blocks"
+            return Exception_(cause, pc, exact=exact, detail=detail)
+        cause = "unaligned address" if intno in (EXCP_ADEL, EXCP_ADES) else "unmapped address"
+        # A fetch's pc is its address; a load/store's was inferred from the block.
+        return Exception_(cause, fault.pc, exact=fault.access == "fetch", access=fault.access,
+                          address=fault.address, size=fault.size,
+                          engine_suspect=fault.access == "fetch")
+
+    def access_address(self, machine, pc: int, paddr: int) -> int | None:
+        # The hooks get the physical address; the instruction gives the virtual one.
+        operand = memory_operand(machine.word_at(pc) or 0)
+        vaddr = None if operand is None else (machine.reg(str(operand[2])) + operand[3]) & MASK32
+        return vaddr if vaddr is not None and self.physical(vaddr) == paddr else None
+
+    def poison(self, size: int) -> bytes:
+        return self._words(*[POISON_WORD] * (size // 4)) + bytes(size % 4)
+
+    def stub(self, code: int) -> bytes:
+        return self._words(NOP, enc_syscall(code))
+
+    def trampoline(self, next_code: int, resume_code: int) -> bytes:
+        return self._words(
+            enc_addiu("sp", "sp", -32), enc_sw("a0", 0, "sp"), enc_sw("a1", 4, "sp"),
+            enc_sw("a2", 8, "sp"), enc_sw("a3", 12, "sp"), enc_sw("ra", 16, "sp"),
+            enc_syscall(next_code),                     # 6: v0 = next constructor or 0
+            enc_beq("v0", "zero", 5), NOP,              # 7: -> 13
+            enc_jalr("v0"), NOP,
+            enc_beq("zero", "zero", -6), NOP,           # 11: -> 6
+            enc_syscall(resume_code),                   # 13: v0 = where to go
+            enc_lw("a0", 0, "sp"), enc_lw("a1", 4, "sp"), enc_lw("a2", 8, "sp"),
+            enc_lw("a3", 12, "sp"), enc_lw("ra", 16, "sp"), enc_addiu("sp", "sp", 32),
+            enc_jr("v0"), NOP)
+
+    def is_return_address(self, machine, value: int, is_code) -> bool:
+        """``value`` points into code and follows a call's delay slot."""
+        if value & 3 or not is_code(value):
+            return False
+        w = machine.word_at((value - 8) & MASK32)
+        return w is not None and is_call(w)
+
+    def return_registers(self) -> tuple[str, ...]:
+        return tuple(n for n in REG_NUMBERS if n not in ("zero", "sp"))
+
+
+CPU = MipsCpu

@@ -7,7 +7,8 @@
  * (GameVMFrame), dynamic import by name (GameVMImport, §9.2), the module
  * registry of cartridge builds (GameVMRegistryLookup, §9.1), and a debug
  * print.  On the emulated console (gamevm call / run, GameVMValidate) each
- * call is a `syscall` trap with a code from GVM_SYS_*; the host's loader
+ * call is a trap (`syscall` on MIPS, `trap #15` on the 68000, `svc` on ARM)
+ * with a code from GVM_SYS_*; the host's loader
  * services it.  Constructors and destructors run here, on the target CPU, as
  * a real loader runs them: the wrappers ask the loader for each table entry
  * in order and call it.
@@ -72,10 +73,39 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
                              : "=r"(gvm__v0)                                     \
                              : "r"(gvm__a0), "r"(gvm__a1), "r"(gvm__a2) : "memory"); \
         gvm__v0; })
-#define GVM__TRAP(code, a, b) GVM__TRAP3(code, a, b, 0)
+#elif defined(__m68k__)
+/* trap #15 with the service number in d0 and the arguments in d1, a0, a1; the
+ * result comes back in d0 (and a0).  d0-d1/a0-a1 are scratch in gcc's convention. */
+#define GVM__TRAP3(code, a, b, c) __extension__ ({                               \
+        register unsigned long gvm__d0 __asm__("%d0") = (unsigned long)(code);   \
+        register unsigned long gvm__d1 __asm__("%d1") = (unsigned long)(a);      \
+        register unsigned long gvm__a0 __asm__("%a0") = (unsigned long)(b);      \
+        register unsigned long gvm__a1 __asm__("%a1") = (unsigned long)(c);      \
+        __asm__ __volatile__("trap #15"                                          \
+                             : "+r"(gvm__d0), "+r"(gvm__d1), "+r"(gvm__a0), "+r"(gvm__a1) \
+                             : : "memory", "cc");                               \
+        gvm__d0; })
+#elif defined(__arm__)
+#define GVM__STR2(x) #x
+#define GVM__STR(x) GVM__STR2(x)
+/* svc with the service number as its comment (Thumb: only the low byte, the
+ * numbers all being 0x47xx); arguments in r0-r2, result in r0. */
+#if defined(__thumb__)
+#define GVM__SVC(code) "svc " GVM__STR(code) " & 0xff"
 #else
-#error "gamevm.h: no trap convention for this CPU yet"
+#define GVM__SVC(code) "svc " GVM__STR(code)
 #endif
+#define GVM__TRAP3(code, a, b, c) __extension__ ({                               \
+        register unsigned long gvm__r0 __asm__("r0") = (unsigned long)(a);       \
+        register unsigned long gvm__r1 __asm__("r1") = (unsigned long)(b);       \
+        register unsigned long gvm__r2 __asm__("r2") = (unsigned long)(c);       \
+        __asm__ __volatile__(GVM__SVC(code)                                      \
+                             : "+r"(gvm__r0) : "r"(gvm__r1), "r"(gvm__r2) : "memory"); \
+        gvm__r0; })
+#else
+#error "gamevm.h: no trap convention for this CPU (MIPS, 68000 and ARM are supported)"
+#endif
+#define GVM__TRAP(code, a, b) GVM__TRAP3(code, a, b, 0)
 
 /* Call each function the loader lists for table `code` (constructors or destructors). */
 #define GVM__RUN_TABLE(h, code) do {                                              \

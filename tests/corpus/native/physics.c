@@ -3,13 +3,35 @@
  * table in .data and string literals. */
 #include "shared.h"
 
-static const short sine_table[16] = {0, 100, 195, 284, 362, 425, 473, 502, 512, 502, 473, 425, 362, 284, 195, 100};
+#if defined(__ARM_ARCH_4__)
+/* 3DO (ARM60, ARMv3, built as ARMv4): no halfword loads and no long multiply, which gcc
+ * also uses to divide by constants.  The same values and results in ARMv3-safe C. */
+#define ARMV3_SAFE 1
+typedef int table_t;
+static volatile int field_len = 24000;    /* a variable divisor: __aeabi_idivmod */
+#else
+typedef short table_t;
+#define field_len 24000
+#endif
+static const table_t sine_table[16] = {0, 100, 195, 284, 362, 425, 473, 502, 512, 502, 473, 425, 362, 284, 195, 100};
 int phys_gravity = -7;
 static int field[24000];               /* 96000 bytes: later symbols sit past 0x10000 */
 int phys_tail_marker = 0x1234;         /* .data after the big array in memory order? (.data is before .bss) */
 static int bounce_count;
 
+#ifdef ARMV3_SAFE
+int phys_fx_mul(int a, int b)
+{   /* a * b in 64 bits from 16x16 partial products */
+    unsigned ua = a < 0 ? 0u - (unsigned)a : (unsigned)a, ub = b < 0 ? 0u - (unsigned)b : (unsigned)b;
+    unsigned long long p = (unsigned long long)((ua >> 16) * (ub >> 16)) << 32;
+    p += (unsigned long long)((ua >> 16) * (ub & 0xffff)) << 16;
+    p += (unsigned long long)((ua & 0xffff) * (ub >> 16)) << 16;
+    p += (ua & 0xffff) * (ub & 0xffff);
+    return (int)(((a < 0) != (b < 0) ? -(long long)p : (long long)p) >> 8);
+}
+#else
 int phys_fx_mul(int a, int b) { return (int)(((long long)a * b) >> 8); }
+#endif
 int phys_sin(int angle) { angle &= 31; return angle < 16 ? sine_table[angle] : -sine_table[angle - 16]; }
 
 static int op_add(int a, int b) { return a + b; }
@@ -42,7 +64,7 @@ int phys_fill(int seed) {
 
 int phys_field_sum(int from, int count) {
     int s = 0, i;
-    for (i = 0; i < count; i++) s += field[(from + i) % 24000];
+    for (i = 0; i < count; i++) s += field[(from + i) % field_len];
     return s;
 }
 
