@@ -154,7 +154,9 @@ def default_regions(machine, resident) -> list[Region]:
     below it): 64 KiB, or what the machine reserves if that is more.
     """
     ram = machine.profile.main_ram
-    start = -(-max(resident.end, ram.start) // 16) * 16
+    # a resident elsewhere (the Sega CD's kernel in work RAM) leaves main RAM whole
+    start = resident.end if ram.start <= resident.end <= ram.end else ram.start
+    start = -(-start // 16) * 16
     end = min(ram.end - 0x10000, machine.scratch_base)
     return [Region("heap", start, max(end - start, 0), "heap")]
 

@@ -258,6 +258,18 @@ class ArmArch(Arch):
             return (word & 0xF000000F) | 0x01A0F000
         return word
 
+    def isa_violations(self, elf, profile) -> list:
+        """As :meth:`Arch.isa_violations`, less the ``bx`` the v4bx fix rewrites (:meth:`fixup`)."""
+        violations = super().isa_violations(elf, profile)
+        if not violations or profile.isa != "armv3":
+            return violations
+        fixed = set()
+        for rsec in elf.sections:
+            if rsec.type in (9, 4) and rsec.info < len(elf.sections):      # SHT_REL, SHT_RELA
+                name = elf.sections[rsec.info].name
+                fixed |= {(name, r.offset) for r in elf.relocations(rsec) if r.type == self.V4BX}
+        return [v for v in violations if (v.section, v.offset) not in fixed]
+
     def thumb_capable(self, profile) -> bool:
         return profile.isa != "armv3"
 

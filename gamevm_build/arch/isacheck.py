@@ -122,7 +122,8 @@ _THUMB_V4T = frozenset("""
     adc add adr and asr b bic bl bx cmn cmp eor ldm ldr ldrb ldrh ldrsb ldrsh lsl lsr
     mov movs mul mvn orr pop push ror rsb sbc stm str strb strh sub subs svc tst udf""".split())
 
-_V5 = r"blx|clz|ldrd|strd|pld|bkpt|q(d?add|d?sub)|smla[bt][bt]|smlaw[bt]|smlal[bt][bt]|smul[bt][bt]|smulw[bt]"
+#: ARMv5/v5TE mnemonics gcc or libraries may emit (the rest falls to ``Isa.other``)
+_V5 = r"blx|clz|ldrd|strd|pld|bkpt|q(d?add|d?sub)|sm(la|ul)[bt][bt]|sm(la|ul)w[bt]|smlal[bt][bt]"
 
 #: The CPUs, by the name profiles give in ``[elf] isa``.
 ISAS: dict[str, Isa] = {
@@ -135,11 +136,14 @@ ISAS: dict[str, Isa] = {
                                    "so gcc calls __mulsi3/__divsi3",
             r"extb\.l": "extb.l is 68020+: use ext.w then ext.l",
             r"bf[a-z]+": "bit-field instructions are 68020+: " + _M68K_020,
-            r"f[a-z]+(\.[bwlsdxp])?": "the 68000 has no FPU: use -msoft-float and a soft-float "
+            # capstone also names the 68030's MMU instructions (pmove, pflush) fmove
+            r"f[a-z]+(\.[bwlsdxp])?": "the 68000 has no FPU or MMU (line-F coprocessor "
+                                      "instructions): use -msoft-float and a soft-float "
                                       "library built for the 68000",
             r"movec|moves(\.[bwl])?": "movec/moves are 68010+ (the 68000 has no VBR, SFC or DFC)",
             (r"(cas2?|chk2|cmp2)(\.[bwl])?|pack|unpk|rtd|bkpt|callm|rtm|link\.l"
-             r"|trap(cc|cs|eq|f|ge|gt|hi|le|ls|lt|mi|ne|pl|t|vc|vs)(\.[wl])?"): "this is " + _M68K_020,
+             r"|trap(cc|cs|eq|f|ge|gt|hi|le|ls|lt|mi|ne|pl|t|vc|vs)(\.[wl])?"):
+                "this is " + _M68K_020,
         },
         features={
             "long_branch": "32-bit branch displacements are 68020+: the 68000 branches "
@@ -225,14 +229,15 @@ def _m68k_regions(start: int, end: int, symbols) -> list[tuple[int, int]]:
     """Code ranges of one section: decoding restarts at every symbol.
 
     An instruction never spans a symbol, so restarting there resynchronizes
-    after anything that is not code; OBJECT symbols start data that is skipped
-    up to the next symbol.
+    after anything that is not code; OBJECT symbols mark data to skip.
     """
     code = {start: True}
-    for value, kind in symbols:
+    for value, size, kind in symbols:
         if start <= value < end:
             if kind == "OBJECT":
                 code[value] = False
+                if size and value + size < end:
+                    code.setdefault(value + size, True)
             elif kind in ("FUNC", "NOTYPE"):
                 code.setdefault(value, True)
     cuts = sorted(code) + [end]
@@ -282,7 +287,7 @@ def _switch_table_end(data: bytes, pos: int, end: int) -> int:
     the nearest positive target seen while reading it.
     """
     stop, p = end, pos
-    while p + 2 <= min(stop, end):
+    while p + 2 <= stop:
         entry = int.from_bytes(data[p:p + 2], "big", signed=True)
         if entry > 0:
             stop = min(stop, pos + entry)
@@ -313,7 +318,7 @@ def _scan_m68k(isa: Isa, data: bytes, base: int, regions):
             refused = insn is None
             if refused:
                 # Refused by the CPU's own mode: name it with a wider one.
-                insn = next((i for i in (_one(md, data, pos, end, base) for md in wider) if i), None)
+                insn = next(filter(None, (_one(md, data, pos, end, base) for md in wider)), None)
                 if insn is None:
                     yield base + pos, f"dc.w ${data[pos:pos + 2].hex()}", isa.other
                     pos += 2
@@ -365,6 +370,36 @@ def _arm_features(insn, thumb: bool):
         yield "thumb2"
 
 
+def _data_words(word: int, previous: int, address: int, thumb: bool) -> range:
+    """Addresses of the data words the instruction ``word`` at ``address`` reads.
+
+    Without mapping symbols, this is how literal pools and gcc's ARM switch
+    tables (``cmp rN, #max``; ``ldrls pc, [pc, rN, lsl #2]``; ``b default``;
+    the table) are told from code.  ``previous`` is the instruction before.
+    """
+    if thumb:
+        if word & 0xF800 == 0x4800 and word <= 0xFFFF:      # ldr rt, [pc, #imm8 * 4]
+            return _word_at(((address + 4) & ~3) + (word & 0xFF) * 4)
+        return range(0)
+    if word & 0x0F3F0000 == 0x051F0000:                     # ldr(b) rt, [pc, #+-imm12]
+        offset = word & 0xFFF
+    elif word & 0x0E5F0090 == 0x005F0090 and word & 0x60:   # ldrh/ldrsh/ldrsb rt, [pc, #+-imm8]
+        offset = (word >> 4) & 0xF0 | word & 0xF
+    elif (word & 0x0FFFFFF0 == 0x079FF100                   # ldr pc, [pc, rm, lsl #2]
+          and previous & 0x0FF0F000 == 0x03500000           # cmp rm, #imm
+          and (previous >> 16) & 0xF == word & 0xF):
+        rotate, imm = (previous >> 7) & 0x1E, previous & 0xFF
+        cases = ((imm >> rotate) | (imm << (32 - rotate))) & 0xFFFFFFFF if rotate else imm
+        return range(address + 8, address + 8 + 4 * (cases + 1), 4)
+    else:
+        return range(0)
+    return _word_at((address + 8 + (offset if word & 0x00800000 else -offset)) & ~3)
+
+
+def _word_at(address: int) -> range:
+    return range(address, address + 4, 4)
+
+
 def _scan_arm(isa: Isa, data: bytes, base: int, regions, functions: _Functions,
               big_endian: bool):
     """Yield (address, instruction text, hint) for each violation in the regions."""
@@ -373,30 +408,40 @@ def _scan_arm(isa: Isa, data: bytes, base: int, regions, functions: _Functions,
     order = capstone.CS_MODE_BIG_ENDIAN if big_endian else capstone.CS_MODE_LITTLE_ENDIAN
     arm = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_ARM | order)
     thumb = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | order)
+    byteorder = "big" if big_endian else "little"
     thumb_reported = set()
+    literals = set()            # without mapping symbols: data words code was seen to read
     for start, end, state, tolerant in regions:
         if state == "d":
             continue
         is_thumb = state == "t"
         md, step = (thumb, 2) if is_thumb else (arm, 4)
         allowed = isa.thumb if is_thumb else isa.arm
-        pos = start
+        pos, previous = start, 0
         while pos + step <= end:
-            insn = _one(md, data, pos, end, base)
-            if insn is None:
-                if not tolerant:
-                    word = data[pos:pos + step].hex()
-                    yield base + pos, (".short 0x" if is_thumb else ".word 0x") + word, _UNDEFINED
-                pos += step
+            if tolerant and base + pos in literals:
+                pos += 4
                 continue
+            insn = _one(md, data, pos, end, base)
+            text = (_text(insn) if insn else
+                    f".{'short' if is_thumb else 'word'} 0x{data[pos:pos + step].hex()}")
             if allowed is None:
                 # No Thumb state: once per function is enough.
                 function = functions.at(base + pos)[0]
                 if function not in thumb_reported:
                     thumb_reported.add(function)
-                    yield base + pos, _text(insn), isa.features["thumb"]
-                pos += insn.size
+                    yield base + pos, text, isa.features["thumb"]
+                pos += insn.size if insn else step
                 continue
+            if insn is None:
+                if not tolerant:
+                    yield base + pos, text, _UNDEFINED
+                pos += step
+                continue
+            if tolerant:
+                word = int.from_bytes(insn.bytes, byteorder)
+                literals.update(_data_words(word, previous, insn.address, is_thumb))
+                previous = word
             name = insn.insn_name()
             hint = isa.hint_for(name) or next(
                 (isa.features[f] for f in _arm_features(insn, is_thumb) if f in isa.features), None)
@@ -447,7 +492,7 @@ def check_code(sections, symbols, *, isa: str, big_endian: bool) -> list[IsaViol
             found = _scan_arm(spec, data, address, regions, functions, big_endian)
         else:
             regions = [(a - address, b - address)
-                       for a, b in _m68k_regions(address, end, [(v, k) for _, v, _, k in mine])]
+                       for a, b in _m68k_regions(address, end, [(v, z, k) for _, v, z, k in mine])]
             found = _scan_m68k(spec, data, address, regions)
         for addr, text, hint in found:
             function, function_offset = functions.at(addr)
@@ -481,8 +526,9 @@ def check_elf(path_or_bytes: str | PathLike | bytes, *, isa: str) -> list[IsaVio
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
-    data = bytes(path_or_bytes) if isinstance(path_or_bytes, (bytes, bytearray)) else None
-    if data is None:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        data = bytes(path_or_bytes)
+    else:
         with open(path_or_bytes, "rb") as f:
             data = f.read()
     elf = ELFFile(io.BytesIO(data))

@@ -47,13 +47,12 @@ static u32 udivmod32(u32 n, u32 d, u32 *rem)
     u32 q = 0, bit = 1;
     if (d == 0) { *rem = n; return ~0u; }
     /* line d up under n's top bit so that small quotients take few steps
-     * (there is no clz to do it in one) */
-    while (d < n && !(d & 0x80000000)) { d <<= 1; bit <<= 1; }
-    while (bit) {
+     * (there is no clz to do it in one); 2d <= n cannot overflow */
+    while (d <= (n >> 1)) { d <<= 1; bit <<= 1; }
+    do {
         if (n >= d) { n -= d; q |= bit; }
         d >>= 1;
-        bit >>= 1;
-    }
+    } while (bit >>= 1);
     *rem = n;
     return q;
 }

@@ -56,13 +56,13 @@ static u64 umul32x32(u32 a, u32 b)
     return MK64(hh + (mid >> 16) + (mid2 >> 16), (mid2 << 16) | (ll & 0xffff));
 }
 
-/* (hi:lo) >> (32 - bits) divided by d, for hi < d: the quotient fits `bits`
- * bits; one restoring shift-subtract step per quotient bit */
-static u32 udiv64by32(u32 hi, u32 lo, u32 d, int bits, u32 *rem)
+/* (hi:lo) / d for hi < d, so that the quotient fits 32 bits: one restoring
+ * shift-subtract step per quotient bit */
+static u32 udiv64by32(u32 hi, u32 lo, u32 d, u32 *rem)
 {
     u32 q = 0, carry;
     int i;
-    for (i = 0; i < bits; i++) {
+    for (i = 0; i < 32; i++) {
         carry = hi >> 31;                   /* the 33rd bit of the partial remainder */
         hi = (hi << 1) | (lo >> 31);
         lo <<= 1;
@@ -84,8 +84,19 @@ static u32 udivmod32(u32 n, u32 d, u32 *rem)
         *rem = t >> 16;
         return q | (t & 0xffff);
     }
-    /* d >= 2^16: the quotient has at most 16 bits */
-    return udiv64by32(n >> 16, n << 16, d, 16, rem);
+    /* d >= 2^16 (fixed-point code divides by such values all the time): scale n
+     * and d down until d fits 15 bits and let divu.w divide those.  Rounding the
+     * scaled d up makes the estimate never too big (so q * d cannot overflow) and
+     * at most 4 too small, which the loop below fixes. */
+    {
+        u32 ds = d, ns = n, r;
+        while (ds > 0x7fff) { ds >>= 1; ns >>= 1; }
+        q = divu16(ns, ds + 1) & 0xffff;
+        r = n - (mulu16(q, d) + (mulu16(q, d >> 16) << 16));
+        while (r >= d) { r -= d; q++; }
+        *rem = r;
+        return q;
+    }
 }
 
 static u64 udivmod64(u64 n, u64 d, u64 *rem)
@@ -102,7 +113,7 @@ static u64 udivmod64(u64 n, u64 d, u64 *rem)
             ql |= t & 0xffff;
             r = t >> 16;
         } else {
-            ql = udiv64by32(r, nl, dl, 32, &r);
+            ql = udiv64by32(r, nl, dl, &r);
         }
         *rem = r;
         return MK64(qh, ql);
