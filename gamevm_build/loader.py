@@ -359,9 +359,10 @@ class Loader:
             off = addr - lm.base
             best = None
             for s in list(lm.module.exports.values()) + lm.module.locals:
-                if s.section == ".text" and s.kind in ("func", "notype") and s.value <= off:
-                    if best is None or s.value > best:
-                        best = s.value
+                value = s.value & ~1                        # Thumb functions: bit 0
+                if s.section == ".text" and s.kind in ("func", "notype") and value <= off:
+                    if best is None or value > best:
+                        best = value
             return None if best is None else lm.base + best
         sym = getattr(self.machine, "_symbols", None)
         if sym is not None and any(lo <= addr < hi for lo, hi in sym._ranges):

@@ -114,14 +114,15 @@ class Module:
 
     def symbolize(self, offset: int) -> str | None:
         """``name+0xN`` for a module offset, from exports and local symbols."""
-        best = None
+        best, start = None, 0
         for s in list(self.exports.values()) + self.locals:
-            if s.section and s.value <= offset and (best is None or s.value > best.value):
-                if s.size == 0 or offset < s.value + max(s.size, 1) or best is None:
-                    best = s
+            value = s.value & ~1 if s.kind == "func" else s.value     # Thumb functions: bit 0
+            if s.section and value <= offset and (best is None or value > start):
+                if s.size == 0 or offset < value + max(s.size, 1) or best is None:
+                    best, start = s, value
         if best is None:
             return None
-        delta = offset - best.value
+        delta = offset - start
         return best.name + (f"+0x{delta:x}" if delta else "")
 
 

@@ -223,7 +223,7 @@ def check_pulled_members(map_text: str, profile: Profile) -> None:
         body = cache[archive].get(member)
         if body is None:
             continue
-        problem = arch.isa_problem(elf32.parse(body, f"{archive}({member})", want_symbols=False),
+        problem = arch.isa_problem(elf32.parse(body, f"{archive}({member})"),
                                    profile)
         if problem:
             problems.append(f"  {Path(archive).name}({member}), pulled in by {why}: {problem}")

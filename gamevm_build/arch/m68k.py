@@ -173,8 +173,11 @@ class M68kArch(Arch):
             raise InputError(f"{elf.name}: {problem}; compile and assemble with -m68000")
 
     def _family_problem(self, elf, profile) -> str | None:
+        # e_flags 0 is gas's default: 68020+ code, or no instructions at all (a data-only
+        # .s file).  The disassembler decides those (isa_violations); other families are
+        # refused here outright.
         family = self.family(elf.e_flags)
-        if profile.isa == "m68000" and family != "68000":
+        if profile.isa == "m68000" and family not in ("68000", "68020+"):
             return (f"built for the {family} (e_flags 0x{elf.e_flags:08x}), which the "
                     f"{profile.cpu_name} of target {profile.name} cannot run")
         return None

@@ -93,7 +93,8 @@ def _symbols(elf: ELFFile) -> tuple[dict[str, int], tuple]:
         target[sym.name] = value
         if kind in _TYPE_RANK and not sym.name.startswith(("$", ".L")):
             rank = _TYPE_RANK[kind] * 2 + (sym["st_info"]["bind"] != "STB_LOCAL")
-            named.append((value, rank, sym["st_size"], sym.name))
+            at = value & ~1 if kind == "STT_FUNC" else value      # Thumb functions: bit 0
+            named.append((at, rank, sym["st_size"], sym.name))
     symbols.update(globals_)
     return symbols, tuple(sorted(named))
 

@@ -34,7 +34,9 @@ typedef enum {
     lsInvalidHandle = 8,      /* not a loaded module's handle */
     lsSymbolNotFound = 9,     /* GetModuleProc: no such export */
     lsModuleInUse = 10,       /* safe mode: a stack frame or register still points into it */
-    lsPending = 11            /* GameVMAsyncStatus: the asynchronous load is still running */
+    lsPending = 11,           /* GameVMAsyncStatus: the asynchronous load is still running */
+    lsForceInt = 0x7fffffff   /* keeps the type int-sized: the loader writes 32-bit statuses,
+                                 and ARM EABI compilers default to -fshort-enums */
 } TLoadStatus;
 
 typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);

@@ -12,7 +12,15 @@ typedef s32 fx_t;                        /* 16.16 fixed point */
 #define FX_SHIFT   16
 #define FX_ONE     (1 << FX_SHIFT)
 #define FX(i)      ((fx_t)((i) * FX_ONE))
+#if defined(__ARM_ARCH_4__)
+/* 3DO (ARM60, ARMv3; built as ARMv4): gcc would load just the high half of a
+ * struct field with ldrsh, which the ARM60 lacks; the empty asm keeps the
+ * whole word in a register.  gamevm_build's disassembler check found it. */
+static inline s32 fx_int(s32 f) { __asm__("" : "+r"(f)); return f >> FX_SHIFT; }
+#define FX_INT(f)  fx_int((s32)(f))
+#else
 #define FX_INT(f)  ((s32)(f) >> FX_SHIFT)
+#endif
 #define FX_HALF    (FX_ONE / 2)
 #define FX_MAX     ((fx_t)0x7fffffff)
 #define FX_MIN     ((fx_t)-0x7fffffff - 1)

@@ -29,11 +29,23 @@ void gvm_print_int(const char *label, s32 value)
     put('=');
     if (value < 0)
         put('-');
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        put(digits[--n]);
+    /* digits by subtracting powers of ten: no division, which the 68000 and ARM
+     * cores only have as library calls (and the ARM60 not as a long multiply either) */
+    {
+        static const u32 pow10[] = {1000000000u, 100000000u, 10000000u, 1000000u, 100000u,
+                                    10000u, 1000u, 100u, 10u, 1u};
+        int i;
+        for (i = 0; i < GVM_COUNTOF(pow10); i++) {
+            char d = '0';
+            while (v >= pow10[i]) {
+                v -= pow10[i];
+                d++;
+            }
+            if (d != '0' || n > 0 || i == GVM_COUNTOF(pow10) - 1)
+                digits[n++] = d;
+        }
+        for (i = 0; i < n; i++)
+            put(digits[i]);
+    }
     put('\n');
 }

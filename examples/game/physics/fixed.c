@@ -18,8 +18,18 @@ static const fx_t sin_quarter[FX_ANGLE_QUARTER + 1] = {
 
 fx_t fx_mul(fx_t a, fx_t b)
 {
+#if defined(__ARM_ARCH_4__)
+    /* 3DO: the ARM60 has no long multiply (smull); the same product from 16-bit halves */
+    u32 ua = a < 0 ? 0u - (u32)a : (u32)a, ub = b < 0 ? 0u - (u32)b : (u32)b;
+    unsigned long long p = (unsigned long long)((ua >> 16) * (ub >> 16)) << 32;
+    p += (unsigned long long)((ua >> 16) * (ub & 0xffff)) << 16;
+    p += (unsigned long long)((ua & 0xffff) * (ub >> 16)) << 16;
+    p += (ua & 0xffff) * (ub & 0xffff);
+    return (fx_t)(((a < 0) != (b < 0) ? -(long long)p : (long long)p) >> FX_SHIFT);
+#else
     /* 32x32->64 multiply is one MIPS `mult`; no libgcc call. */
     return (fx_t)(((long long)a * b) >> FX_SHIFT);
+#endif
 }
 
 fx_t fx_div(fx_t a, fx_t b)
