@@ -73,6 +73,8 @@ class Profile:
     cflags: tuple[str, ...]
     asflags: tuple[str, ...]
     runtime: tuple[str, ...] = ()
+    #: extra flags for the resident's link (gcc driver syntax: ``-Wl,...``)
+    ldflags: tuple[str, ...] = ()
     #: instruction set name a disassembler checks code against (arch/isacheck.py), or ""
     isa: str = ""
     #: bytes of emulator stack below ``stack_top`` and of scratch area below that
@@ -164,6 +166,7 @@ def _parse_profile(path: Path) -> Profile:
         cflags=tuple(tc.get("cflags", ())),
         asflags=tuple(tc.get("asflags", ())),
         runtime=tuple(tc.get("runtime", ())),
+        ldflags=tuple(tc.get("ldflags", ())),
         isa=elf.get("isa", ""),
         stack_size=mem.get("stack_size", 0x10000),
         scratch_size=mem.get("scratch_size", 0x10000),

@@ -307,7 +307,8 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                # message that says what to do
                "-Wl,--no-warn-mismatch",
                *(f"-Wl,--undefined={s}" for s in sorted(forced)),
-               *map(str, inputs), *map(str, runtime), "-lgcc", *ldflags, "-o", str(tmp_out)]
+               *map(str, inputs), *map(str, runtime), "-lgcc", *profile.ldflags, *ldflags,
+               "-o", str(tmp_out)]
         stderr = run(cmd, check=False)
         if not tmp_out.exists():
             raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")

@@ -15,8 +15,8 @@
  *  - no bit-counting loops gcc could recognise as a popcount/ctz idiom.
  * __aeabi_{u,}ldivmod return two 64-bit values in r0-r3, which C cannot express,
  * so they are small naked asm wrappers around __udivmoddi4/__divmoddi4.
- * Division by zero does not call __aeabi_idiv0: the quotient is all ones (for
- * the signed helpers: its sign-adjusted value) and the remainder the dividend.
+ * Division by zero just returns (unsigned: quotient all ones, remainder the
+ * dividend) instead of calling __aeabi_idiv0, which would come from libgcc.
  * The GNU names (__udivsi3, __muldi3, ...) are defined too because libgcc keeps
  * them in the same archive members as the __aeabi_ ones: a reference to one
  * would pull in a member that clashes with the definitions here.
