@@ -408,11 +408,14 @@ def repo_copy(tmp_path_factory) -> Path:
 EXAMPLE_MODULES = ["physics", "level1", "boss"]
 
 
-@pytest.mark.parametrize("target", ["psx", "n64"])
+@pytest.mark.parametrize("target", ["psx", "n64", "segacd", "gba", "3do"])
 def test_repo_example_builds(repo_copy, target):
-    args = () if target == "psx" else ("target=n64",)
+    """The default build end to end: link, lay out, validate on the CPU, check budgets."""
+    args = () if target == "psx" else (f"target={target}",)
     out = ok(scons(repo_copy, *args))
     assert f"GameVM {target}:" in out                     # the summary line
+    assert f"validate: 12 passed, 0 failed ({target})" in out
+    assert "budgets hold" in out
     build = repo_copy / "build" / target
     from gamevm_build.module import read_module
     from gamevm_build.profile import load_profile

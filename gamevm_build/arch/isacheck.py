@@ -164,7 +164,8 @@ ISAS: dict[str, Isa] = {
             r"ldrs?ht?|strht?|ldrsbt?": "the ARM60 has no halfword or signed-byte loads/stores: "
                                         "avoid 16-bit types and signed char here "
                                         "(use int or unsigned char)",
-            r"[us]m(ull|lal)": "the ARM60 has no long multiply: avoid 64-bit multiplication here",
+            r"[us]m(ull|lal)": ("the ARM60 has no long multiply: avoid 64-bit multiplication here (gcc also "
+                                 "uses it to divide by a constant: divide by a variable instead)"),
             r"bx": "the ARM60 has no BX: return with mov pc, lr (build with -march=armv4, "
                    "gamevm_build links with the v4bx fix)",
             _V5: "an ARMv5+ instruction, and the ARM60 is ARMv3: build with -march=armv4 -marm",
