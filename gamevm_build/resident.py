@@ -235,6 +235,23 @@ def check_pulled_members(map_text: str, profile: Profile) -> None:
             f"this CPU ({', '.join(profile.toolchain_prefixes[:-1])})")
 
 
+def check_resident_isa(path: Path, output: Path, profile: Profile) -> None:
+    """Fail when the linked resident's code uses instructions the console's CPU lacks."""
+    if not profile.isa:
+        return
+    from . import elf32
+    from .arch import get_arch
+
+    violations = get_arch(profile.arch).isa_violations(
+        elf32.parse(Path(path).read_bytes(), str(output)), profile)
+    if violations:
+        shown = "\n  ".join(v.describe(str(output)) for v in violations[:8])
+        more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
+        raise LinkError(f"the resident contains code the {profile.cpu_name} of target "
+                        f"{profile.name} cannot execute:\n  {shown}{more}\nchange the source "
+                        "as each hint says (the object names are in the link map: --map)")
+
+
 @dataclass
 class ResidentResult:
     output: Path
@@ -313,6 +330,7 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         if not tmp_out.exists():
             raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
         check_pulled_members(link_map.read_text(), profile)
+        check_resident_isa(tmp_out, output, profile)
         warnings = [line for line in stderr.splitlines()
                     if "warning" in line and not _BENIGN.search(line)]
         resident = read_resident(tmp_out, profile)

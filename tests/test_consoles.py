@@ -366,3 +366,13 @@ def test_68000_resident_refuses_68020_libgcc(tmp_path):
     assert "libgcc.a(_float.o)" in proc.stderr and "__addsf3" in proc.stderr
     assert "68020+" in proc.stderr and "own sources" in proc.stderr
     assert not (tmp_path / "k.elf").exists()
+
+
+def test_3do_resident_code_is_disassembled(tmp_path):
+    """The resident's own objects are checked too, not only what it pulls from libgcc."""
+    src = tmp_path / "k.c"
+    src.write_text("short half(short *p) { return p[1]; }\nvoid _start(void) {}\n")
+    proc = run_gamevm("resident", "-t", "3do", "-o", tmp_path / "k.elf", "--keep", "half", src)
+    assert proc.returncode == 1, proc.stderr
+    assert "<half+" in proc.stderr and "ldrsh" in proc.stderr and "16-bit types" in proc.stderr
+    assert not (tmp_path / "k.elf").exists()

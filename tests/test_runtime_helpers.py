@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import run_gamevm
+import pytest
+
+from conftest import ALL_TARGETS, run_gamevm
 from gamevm_build.emu.machine import Machine
 
 OPS = """
@@ -22,6 +24,12 @@ unsigned long long udiv(unsigned ah, unsigned al, unsigned bh, unsigned bl)
 { unsigned long long a = ((unsigned long long)ah << 32) | al, b = ((unsigned long long)bh << 32) | bl; return a / b; }
 unsigned long long umod(unsigned ah, unsigned al, unsigned bh, unsigned bl)
 { unsigned long long a = ((unsigned long long)ah << 32) | al, b = ((unsigned long long)bh << 32) | bl; return a % b; }
+/* 32-bit helpers (68000: __mulsi3, __divsi3...; ARM: __aeabi_idiv...) on the low words */
+unsigned t_mul32(int a, unsigned b, int c, unsigned d) { return (unsigned)((int)b * (int)d); }
+unsigned t_div32(int a, unsigned b, int c, unsigned d) { return (unsigned)((int)b / (int)d); }
+unsigned t_mod32(int a, unsigned b, int c, unsigned d) { return (unsigned)((int)b % (int)d); }
+unsigned t_udiv32(int a, unsigned b, int c, unsigned d) { return b / d; }
+unsigned t_umod32(int a, unsigned b, int c, unsigned d) { return b % d; }
 /* the low and high words of the last result, for a 32-bit return path */
 unsigned lo(long long v) { return (unsigned)v; }
 """
@@ -37,9 +45,11 @@ def wrap(name):
 
 
 SOURCE = OPS + "".join(wrap(n) for n in ("sdiv", "smod", "udiv", "umod"))
-FUNCS = [f"t_{n}_{half}" for n in ("sdiv", "smod", "udiv", "umod") for half in ("lo", "hi")]
+FUNCS = [f"t_{n}_{half}" for n in ("sdiv", "smod", "udiv", "umod") for half in ("lo", "hi")] + \
+    ["t_mul32", "t_div32", "t_mod32", "t_udiv32", "t_umod32"]
 
 
+@pytest.mark.parametrize("target", ALL_TARGETS)
 def test_division_helpers_match_host(build, target):
     kernel = build.source("kernel.c", SOURCE + "void _start(void){ for(;;); }\n")
     out = build.tmp / "kernel.elf"
