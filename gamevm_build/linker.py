@@ -150,13 +150,9 @@ def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
 
 def check_isa(elf: E.ElfFile, profile: Profile, arch) -> None:
     """Fail when the object's code uses instructions the console's CPU lacks (disassembled)."""
-    violations = arch.isa_violations(elf, profile)
-    if not violations:
-        return
-    shown = [v.describe(elf.name) for v in violations[:8]]
-    more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
-    raise InputError(f"{elf.name}: code the {profile.cpu_name} of target {profile.name} cannot "
-                     "execute:\n  " + "\n  ".join(shown) + more)
+    report = arch.isa_report(elf, profile, elf.name)
+    if report:
+        raise InputError(f"{elf.name}: {report}")
 
 
 def _reject_relocations(elf: E.ElfFile, arch) -> None:
@@ -294,7 +290,7 @@ class _Veneers:
     def __init__(self):
         self.planned: dict[tuple, tuple[int, object]] = {}   # key -> (offset in glue, Veneer)
         self.calls: dict[tuple, tuple] = {}                  # (object, site) -> key
-        self.targets: dict[tuple, tuple] = {}                # key -> (object n, symbol)
+        self.targets: dict[tuple, object] = {}               # key -> import name | (input, symbol)
         self.code = b""
         self.base = 0
         self.abs_type = 0
@@ -319,11 +315,11 @@ class _Veneers:
         out = []
         for key, (off, veneer) in self.planned.items():
             P = self.base + off + veneer.literal
-            n, sym = self.targets[key]
+            target = self.targets[key]
             if key[1] == "import":
-                out.append(OutReloc(P, self.abs_type, sym, 0, ".text"))
+                out.append(OutReloc(P, self.abs_type, target, 0, ".text"))
                 continue
-            owner, d = sym
+            owner, d = target
             t_out, t_off = owner.placed[d.shndx]
             S = t_off + d.value
             WORD[order, 4].pack_into(text, P - addr[".text"], S & 0xFFFFFFFF)
@@ -353,7 +349,7 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
                 if sym.bind != E.STB_LOCAL and sym.type != E.STT_SECTION and \
                         sym.name not in resolver.defs and sym.name not in resolver.commons:
                     key = (from_thumb, "import", sym.name)
-                    target = (n, sym.name)
+                    target = sym.name
                 else:
                     d = sym if sym.bind == E.STB_LOCAL else resolver.defs[sym.name].sym
                     owner = inp if sym.bind == E.STB_LOCAL else resolver.defs[sym.name].inp
@@ -361,7 +357,7 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
                             not 0 < d.shndx < len(owner.elf.sections):
                         continue                          # same state (or data): a direct branch
                     key = (from_thumb, "local", id(owner), d.index)
-                    target = (n, (owner, d))
+                    target = (owner, d)
                 plan.add(n, rsec.index, r, key, arch.veneer(profile, from_thumb=from_thumb), target)
     return plan
 

@@ -242,14 +242,11 @@ def check_resident_isa(path: Path, output: Path, profile: Profile) -> None:
     from . import elf32
     from .arch import get_arch
 
-    violations = get_arch(profile.arch).isa_violations(
-        elf32.parse(Path(path).read_bytes(), str(output)), profile)
-    if violations:
-        shown = "\n  ".join(v.describe(str(output)) for v in violations[:8])
-        more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
-        raise LinkError(f"the resident contains code the {profile.cpu_name} of target "
-                        f"{profile.name} cannot execute:\n  {shown}{more}\nchange the source "
-                        "as each hint says (the object names are in the link map: --map)")
+    report = get_arch(profile.arch).isa_report(
+        elf32.parse(Path(path).read_bytes(), str(output)), profile, str(output))
+    if report:
+        raise LinkError(f"the resident contains {report}\nchange the source as each hint "
+                        "says (the object names are in the link map: --map)")
 
 
 @dataclass

@@ -70,13 +70,12 @@ def _final_target(image: bytes, base: int, addr: int, order: str, depth: int = 0
     if addr & 1:                                                 # Thumb entry
         if h(off) == 0x4778 and h(off + 2) in (0x46C0, 0xE7FD):  # bx pc; nop: ARM follows
             return _final_target(image, base, addr - 1 + 4, order, depth + 1)
-        if h(off) == 0xB540 or h(off) & 0xF800 == 0x4800 and h(off + 2) & 0xFF87 == 0x4700:
-            lit = (off + 4 + (h(off) & 0xFF) * 4) & ~3 if h(off) & 0xF800 == 0x4800 else None
-            return w(lit) if lit is not None else addr           # ldr rX, [pc]; bx rX
+        if h(off) & 0xF800 == 0x4800 and h(off + 2) & 0xFF87 == 0x4700:
+            return w((off + 4 + (h(off) & 0xFF) * 4) & ~3)      # ldr rX, [pc]; bx rX
         return addr
     first = w(off)
     if first in (0xE59FC000, 0xE59FC004) and w(off + 4) == 0xE12FFF1C:   # ldr ip,[pc]; bx ip
-        return w(off + 8 + (first & 0xFFF) - 0)
+        return w(off + 8 + (first & 0xFFF))
     if first == 0xE51FF004:                                      # ldr pc, [pc, #-4]
         return w(off + 4)
     if first & 0x0F000000 == 0x0A000000 and first >> 28 == 0xE:  # b: glue ending in a branch
@@ -127,7 +126,7 @@ def _ld_same_layout(tc, profile, objects, module, result, base, resident, out: P
     return bytes(image)
 
 
-def _relocation_sites(objects, result, profile):
+def _relocation_sites(objects, result):
     """(module offset, type, object, section, site offset) of every input relocation."""
     where = {(Path(e.obj).name, e.section): e.offset for e in result.section_map}
     for obj in objects:
@@ -177,7 +176,7 @@ def test_module_matches_gnu_ld(console, tmp_path):
     glue = [(e.offset, e.offset + e.size) for e in result.section_map if e.section == ".glue"]
     skip = set()
     problems, checked, veneered = [], 0, 0
-    for off, rtype, obj, sec, site in _relocation_sites(objects, result, profile):
+    for off, rtype, obj, sec, site in _relocation_sites(objects, result):
         where = f"{obj} {sec}+0x{site:x} (type {rtype})"
         if rtype in calls:
             a = _final_target(ours, base, _decode_branch(ours, off, rtype, order, base), order)

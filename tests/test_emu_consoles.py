@@ -36,7 +36,6 @@ BAD_CAUSE = {"segacd": "illegal instruction", "gba": "undefined instruction",
 @pytest.fixture(params=NEW_TARGETS)
 def console(request, tmp_path):
     target = request.param
-    from gamevm_build.include import __path__ as _  # noqa: F401  (package data present)
     b = Builder(tmp_path, find_toolchain(target))
     flags = ["-mthumb"] if target == "gba" else []          # gamevm.h traps from Thumb code
     src = b.source("mod.c", MODULE)

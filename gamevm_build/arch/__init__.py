@@ -22,6 +22,12 @@ WORD = {(order, size): struct.Struct(("<" if order == "little" else ">") + code)
         for order in ("little", "big") for size, code in ((1, "B"), (2, "H"), (4, "I"))}
 
 
+def sext(value: int, bits: int) -> int:
+    """``value``'s low ``bits`` bits as a signed number (addends, displacements)."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value & (1 << (bits - 1)) else value
+
+
 class RelocationOverflow(Exception):
     """Raised by a recipe when its result does not fit the field; callers add context."""
 
@@ -109,6 +115,16 @@ class Arch:
             more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
             return violations[0].describe(elf.name).split(": ", 1)[1] + more
         return None
+
+    def isa_report(self, elf, profile, name: str) -> str | None:
+        """"code the CPU of target T cannot execute:" and up to 8 violations, or None."""
+        violations = self.isa_violations(elf, profile)
+        if not violations:
+            return None
+        shown = "\n  ".join(v.describe(name) for v in violations[:8])
+        more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
+        return (f"code the {profile.cpu_name} of target {profile.name} cannot execute:"
+                f"\n  {shown}{more}")
 
     def isa_violations(self, elf, profile) -> list:
         """Instructions of ``elf``'s code the profile's CPU lacks (:mod:`.isacheck`)."""

@@ -26,13 +26,9 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from . import Arch, Rejection, RelocationOverflow, RelocType
+from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
-
-
-def _sext(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
 class R_ARM_ABS32(RelocType):

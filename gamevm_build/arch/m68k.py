@@ -16,13 +16,9 @@ from __future__ import annotations
 
 from ..errors import InputError
 from . import Arch, Rejection, RelocationOverflow, RelocType
+from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
-
-
-def _sext(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
 def _absolute(bits: int):

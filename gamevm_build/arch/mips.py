@@ -14,13 +14,9 @@ from __future__ import annotations
 
 from ..errors import InputError, RelocationError, location
 from . import WORD, Arch, Rejection, RelocationOverflow, RelocType
+from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
-
-
-def _sext(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
 class R_MIPS_32(RelocType):

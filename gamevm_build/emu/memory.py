@@ -29,14 +29,14 @@ import unicorn
 
 from ..errors import ConfigError
 from ..profile import Profile
+from .cpu import SENTINEL_PHYS
 
 PAGE = 0x1000
 MASK32 = 0xFFFFFFFF
 
 #: Return address of host calls: kseg1 of a physical page no console uses
 #: (above the PS1 BIOS and N64 PIF ROMs), backed so the CPU can look it up.
-SENTINEL = 0xBFFFF000
-SENTINEL_PHYS = 0x1FFFF000
+SENTINEL = 0xA0000000 | SENTINEL_PHYS          # kseg1
 
 #: TLB entries of the CPU models in use (MIPS32 4Kc and 24Kf both have 16).
 TLB_SIZE = 16

@@ -268,8 +268,7 @@ JR_RA = 0x03E00008
 from . import locate as _locate                     # noqa: E402  (locate imports this module)
 from .cpu import Cpu as _Cpu, Exception_, Trap     # noqa: E402
 
-#: Return address of host calls: kseg1 of the reserved physical page (:mod:`.cpu`).
-SENTINEL = 0xBFFFF000
+from .memory import SENTINEL                        # noqa: E402  (kseg1 of the reserved page)
 
 
 class MipsCpu(_Cpu):
