@@ -258,6 +258,10 @@ def test_call_cli_and_fault_report(console, tmp_path):
     assert bad.returncode == 1
     assert "unmapped address" in bad.stderr and "fetch" in bad.stderr, bad.stderr
     assert "calls_indirect" in bad.stderr, bad.stderr       # the caller, symbolized
+    shown = run_gamevm("inspect", mod)
+    assert shown.returncode == 0, shown.stderr
+    want = "R_68K_32" if console == "segacd" else "R_ARM_ABS32"
+    assert f"target   {console}" in shown.stdout and want in shown.stdout
 
 
 # ------------------------------------------------------------ rejections with fix-it messages
