@@ -82,6 +82,10 @@ class Profile:
     scratch_size: int = 0x10000
     #: read-only memory code may run from in place (cartridge ROM), mapped by the emulator
     rom: tuple[RamRegion, ...] = ()
+    #: how code the CPU wrote becomes visible to instruction fetch: "psx-bios" (BIOS
+    #: FlushCache), "vr4300" (cache hit ops), or "" (no caches); the C runtime and the
+    #: emulator's stale-instruction-cache check follow it
+    code_sync: str = ""
     source: Path = field(compare=False, default=Path())
 
     @property
@@ -171,6 +175,7 @@ def _parse_profile(path: Path) -> Profile:
         stack_size=mem.get("stack_size", 0x10000),
         scratch_size=mem.get("scratch_size", 0x10000),
         rom=regions("rom", False),
+        code_sync=cpu.get("code_sync", ""),
         source=path,
     )
 

@@ -23,6 +23,7 @@ from elftools.elf.elffile import ELFFile
 from .errors import InputError, LinkError, UndefinedSymbolError
 from .fileutil import atomic_write
 from .profile import Profile, load_profile
+from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols
 from .toolchain import Toolchain, find_toolchain, run
 
 
@@ -80,8 +81,11 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
                 raise InputError(f"{path}: resident has no .symtab (do not strip it); modules "
                                  "bind against its symbol table")
             for sym in symtab.iter_symbols():
+                # hidden symbols are the resident's own business (the C runtime's
+                # internals, its symbol table): modules never bind to them
                 if (sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and sym.name
-                        and sym["st_shndx"] != "SHN_UNDEF"):
+                        and sym["st_shndx"] != "SHN_UNDEF"
+                        and sym["st_other"]["visibility"] not in ("STV_HIDDEN", "STV_INTERNAL")):
                     symbols[sym.name] = sym["st_value"] & 0xFFFFFFFF
                     sizes[sym.name] = sym["st_size"]
                     kinds[sym.name] = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(
@@ -259,7 +263,8 @@ class ResidentResult:
 
 def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
                    strict: bool = False, entry: str = "_start", keep=(),
-                   toolchain: Toolchain | None = None, ldflags=()) -> ResidentResult:
+                   toolchain: Toolchain | None = None, ldflags=(),
+                   runtime: str = "host") -> ResidentResult:
     """Link the resident kernel at ``base`` with the target toolchain and libgcc.
 
     Parameters
@@ -281,6 +286,10 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
     keep : list of str
         More symbols to keep through ``--gc-sections`` (functions only the host
         or modules not listed in ``modules`` call); each must be defined.
+    runtime : str
+        The loader gamevm.h's API calls: ``"target"`` links the console-side C
+        runtime and a Global Symbol Table, ``"host"`` the traps to the emulated
+        console's reference loader (:mod:`gamevm_build.runtime_build`).
 
     Raises
     ------
@@ -311,21 +320,35 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                                                entry=entry, base=base))
         tmp_out = Path(tmp) / output.name
         link_map = Path(tmp) / "resident.map"
-        runtime = compile_runtime(profile, tc, Path(tmp))
-        cmd = [tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
-               f"-Wl,-T,{script}", "-Wl,--gc-sections", "-Wl,--build-id=none",
-               # -n: no page alignment, so nothing (not even ELF headers) loads below base
-               "-Wl,-n", f"-Wl,-Map,{link_map}",
-               # ld refuses Debian's mips32r2 libgcc next to older-ISA objects outright;
-               # we check every member it pulls ourselves (check_pulled_members), with a
-               # message that says what to do
-               "-Wl,--no-warn-mismatch",
-               *(f"-Wl,--undefined={s}" for s in sorted(forced)),
-               *map(str, inputs), *map(str, runtime), "-lgcc", *profile.ldflags, *ldflags,
-               "-o", str(tmp_out)]
-        stderr = run(cmd, check=False)
-        if not tmp_out.exists():
-            raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
+        helpers = compile_runtime(profile, tc, Path(tmp))
+        loader = compile_runtime_loader(profile, tc, Path(tmp), runtime)
+        api = sorted(set(keep_symbols(runtime)) - forced)
+
+        def link(extra: list[Path]) -> str:
+            tmp_out.unlink(missing_ok=True)
+            cmd = [tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
+                   f"-Wl,-T,{script}", "-Wl,--gc-sections", "-Wl,--build-id=none",
+                   # -n: no page alignment, so nothing (not even ELF headers) loads below base
+                   "-Wl,-n", f"-Wl,-Map,{link_map}",
+                   # ld refuses Debian's mips32r2 libgcc next to older-ISA objects outright;
+                   # we check every member it pulls ourselves (check_pulled_members), with a
+                   # message that says what to do
+                   "-Wl,--no-warn-mismatch",
+                   *(f"-Wl,--undefined={s}" for s in sorted(forced) + api),
+                   *map(str, inputs), *map(str, loader + extra + helpers), "-lgcc",
+                   *profile.ldflags, *ldflags, "-o", str(tmp_out)]
+            stderr = run(cmd, check=False)
+            if not tmp_out.exists():
+                raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
+            return stderr
+
+        if runtime == "target":
+            # the table lists what the first link defines; the second link adds it
+            link([compile_gst(tc, Path(tmp), (), "empty")])
+            names = read_resident(tmp_out, profile).symbols
+            stderr = link([compile_gst(tc, Path(tmp), names, "final")])
+        else:
+            stderr = link([])
         check_pulled_members(link_map.read_text(), profile)
         check_resident_isa(tmp_out, output, profile)
         warnings = [line for line in stderr.splitlines()

@@ -363,7 +363,11 @@ def test_bad_pointer_to_trap_is_a_guest_fault(build, target):
     with pytest.raises(EmulationFault) as err:
         c.call("bad_load")
     assert "bad name pointer passed to LoadModule" in str(err.value)
-    assert err.value.report.address == 0x7FFFFFF0 and err.value.report.pc_symbol.startswith("bad_load")
+    report = err.value.report
+    # the trap is in the resident's LoadModuleEx (gamevm.h's API is the resident's), called
+    # from bad_load
+    assert report.address == 0x7FFFFFF0 and report.pc_symbol.startswith("LoadModuleEx")
+    assert report.function_symbol == "bad_load"
 
 
 def test_unknown_region_is_a_config_error(game, target):

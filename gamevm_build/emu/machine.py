@@ -201,12 +201,31 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
         if self.track_blocks:
             uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
+        for addr, handler in getattr(self, "_breakpoints", {}).items():
+            uc.hook_add(unicorn.UC_HOOK_CODE, self._on_breakpoint, handler, addr, addr)
         self._guard_hooks = {}
         for token, (kind, pstart, pend, _label) in getattr(self, "_guards", {}).items():
             if kind == "code":
                 self._guard_hooks[token] = uc.hook_add(
                     unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pend - 1)
         return uc
+
+    def breakpoint(self, addr: int, handler: Callable[["Machine"], None]) -> None:
+        """Call ``handler(machine)`` whenever the CPU is about to execute ``addr``.
+
+        For runtime functions the emulated console follows (the C runtime's
+        ``gvm_debug_event``, ``GameVMSyncCode``): a code hook limited to one
+        address, so nothing else slows down.  The handler may read registers and
+        memory, and redirect execution with ``set_reg("pc", ...)``.
+        """
+        addr &= ~1 if self.profile.arch == "arm" else MASK32
+        if not hasattr(self, "_breakpoints"):
+            self._breakpoints: dict[int, Callable] = {}
+        self._breakpoints[addr] = handler
+        self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_breakpoint, handler, addr, addr)
+
+    def _on_breakpoint(self, uc, address, size, handler):
+        handler(self)
 
     def _rebuild_engine(self) -> None:
         self.uc = self._new_engine(previous=self.uc)

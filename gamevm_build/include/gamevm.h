@@ -2,7 +2,8 @@
  * gamevm.h - the GameVM loader API for game code (resident and modules).
  *
  * Seed "Dynamic Linking and Loading" §3.2: LoadModule, LoadModuleAsync,
- * UnloadModule, GetModuleProc, plus the runtime additions of docs/runtime.md:
+ * UnloadModule, GetModuleProc (functions of the resident: see "the loader API"
+ * below), plus the runtime additions of docs/runtime.md:
  * lazy binding (LoadModuleFlags), a frame loop for asynchronous loads
  * (GameVMFrame), dynamic import by name (GameVMImport, §9.2), the module
  * registry of cartridge builds (GameVMRegistryLookup, §9.1), and a debug
@@ -60,6 +61,10 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
 #define GVM_SYS_LOAD_FLAGS 0x470B  /* a0 = name, a1 = TLoadStatus*, a2 = flags -> v0 handle or 0 */
 #define GVM_SYS_ASYNC_STATUS 0x470C /* a0 = request id -> v0 TLoadStatus (lsPending while running) */
 /* 0x4710-0x4713 are the loader's own stubs (lazy binding, stale bindings, reload trampoline). */
+/* The emulated console's media device (the C runtime's GameVMEmulatorReader). */
+#define GVM_SYS_MEDIA_OPEN  0x4720 /* a0 = name, a1 = unsigned long *size -> v0 file or -1 */
+#define GVM_SYS_MEDIA_READ  0x4721 /* a0 = {file, offset, dst, len} -> v0 0 or -1 */
+#define GVM_SYS_MEDIA_CLOSE 0x4722 /* a0 = file -> v0 0 */
 
 #if defined(__mips__)
 #define GVM__STR2(x) #x
@@ -116,58 +121,39 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
             ((void (*)(void))gvm__fn)();                                         \
     } while (0)
 
+/* ---- the loader API ------------------------------------------------------------
+ * The resident provides these functions and modules import them from it (seed
+ * §6.1: the resident holds the loader).  `gamevm resident` links one of two
+ * implementations: the console-side C runtime (--runtime target,
+ * docs/runtime-c.md), or, by default, gamevm_build/runtime/gvm_api_host.c, whose
+ * traps reach the host's reference loader on the emulated console. */
+
 /* Load a module by name (e.g. "level1"), the modules it needs first: read,
  * relocate, bind, run constructors (dependencies' first).  A module already
  * loaded is not loaded again: its reference count goes up and its handle is
  * returned.  Returns 0 on failure; *status (if given) says why. */
-static inline TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
-{
-    TModuleHandle h = (TModuleHandle)GVM__TRAP(GVM_SYS_LOAD, name, status);
-    if (h)
-        GVM__RUN_TABLE(h, GVM_SYS_INIT_ENTRY);
-    return h;
-}
-
-static inline TModuleHandle LoadModule(const char *name) { return LoadModuleEx(name, 0); }
+TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status);
+TModuleHandle LoadModule(const char *name);
 
 /* LoadModuleEx with flags: GVM_LOAD_LAZY binds the module's imported functions
- * at their first call (data imports are always bound now). */
-static inline TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status)
-{
-    TModuleHandle h = (TModuleHandle)GVM__TRAP3(GVM_SYS_LOAD_FLAGS, name, status, flags);
-    if (h)
-        GVM__RUN_TABLE(h, GVM_SYS_INIT_ENTRY);
-    return h;
-}
+ * at their first call (data imports are always bound now).  The C runtime
+ * binds everything now. */
+TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status);
 
 /* Asynchronous load: reads while the game runs and relocates in per-frame CPU
  * slices; completes in a later GameVMFrame(), which runs the module's
  * constructors and then on_complete(handle, status).  Returns a request id
- * (for GameVMAsyncStatus). */
-static inline unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete,
-                                         unsigned flags)
-{
-    return (unsigned)GVM__TRAP3(GVM_SYS_LOAD_ASYNC, name, on_complete, flags);
-}
-
-static inline void LoadModuleAsync(const char *name, TLoadCallback on_complete)
-{
-    (void)LoadModuleAsyncEx(name, on_complete, 0);
-}
+ * (for GameVMAsyncStatus).  Host loader only for now. */
+unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags);
+void LoadModuleAsync(const char *name, TLoadCallback on_complete);
 
 /* Dynamic import by name (seed §9.2 ELF dispatch): the name ("gfx.vga") is
  * mapped to a module file through the search path or the disc manifest, loaded
  * asynchronously and bound; on_complete gets the handle.  Returns a request id. */
-static inline unsigned GameVMImport(const char *name, TLoadCallback on_complete)
-{
-    return (unsigned)GVM__TRAP(GVM_SYS_IMPORT, name, on_complete);
-}
+unsigned GameVMImport(const char *name, TLoadCallback on_complete);
 
 /* lsPending while request `id` runs, then its TLoadStatus. */
-static inline TLoadStatus GameVMAsyncStatus(unsigned id)
-{
-    return (TLoadStatus)GVM__TRAP(GVM_SYS_ASYNC_STATUS, id, 0);
-}
+TLoadStatus GameVMAsyncStatus(unsigned id);
 
 /* One completed asynchronous load (filled in by the loader). */
 typedef struct {
@@ -180,41 +166,17 @@ typedef struct {
 /* The frame loop's hook: call once per frame (vblank).  Advances the loader's
  * clock one frame; for each load that completed, runs its constructors and its
  * callback.  Returns the number of loads completed. */
-static inline unsigned GameVMFrame(void)
-{
-    TGameVMCompletion c;
-    unsigned n = 0;
-
-    (void)GVM__TRAP(GVM_SYS_FRAME, 0, 0);
-    while (GVM__TRAP(GVM_SYS_ASYNC_NEXT, &c, 0)) {
-        if (c.status == lsSuccess)
-            GVM__RUN_TABLE(c.handle, GVM_SYS_INIT_ENTRY);
-        if (c.callback)
-            c.callback(c.handle, c.status);
-        n++;
-    }
-    return n;
-}
+unsigned GameVMFrame(void);
 
 /* Drop a reference to a module.  At zero, and once no other module binds to
  * it, its destructors run and its memory is freed (and poisoned), and so are
  * the modules it needed that nothing else holds.  Returns lsSuccess,
  * lsInvalidHandle, or lsModuleInUse (safe mode: a stack frame is still inside
  * the module; nothing changed). */
-static inline TLoadStatus UnloadModule(TModuleHandle handle)
-{
-    TLoadStatus st = (TLoadStatus)GVM__TRAP(GVM_SYS_UNLOAD_PREPARE, handle, 0);
-    if (st != lsSuccess)
-        return st;
-    GVM__RUN_TABLE(handle, GVM_SYS_FINI_ENTRY);
-    return (TLoadStatus)GVM__TRAP(GVM_SYS_UNLOAD, handle, 0);
-}
+TLoadStatus UnloadModule(TModuleHandle handle);
 
 /* Address of an exported function or object, or 0. */
-static inline void *GetModuleProc(TModuleHandle handle, const char *proc_name)
-{
-    return (void *)GVM__TRAP(GVM_SYS_GETPROC, handle, proc_name);
-}
+void *GetModuleProc(TModuleHandle handle, const char *proc_name);
 
 /* Debug output (collected by the emulator; printed by `gamevm call`). */
 static inline void GameVMPrint(const char *text) { (void)GVM__TRAP(GVM_SYS_PRINT, text, 0); }

@@ -1,0 +1,74 @@
+/*
+ * gamevm_runtime.h - setting up the GameVM loader that runs on the console.
+ *
+ * A resident linked with `gamevm resident --runtime target` (SCons:
+ * GAMEVM_RUNTIME='target') contains the C runtime of gamevm_build/runtime/loader:
+ * the implementation of gamevm.h's LoadModule/GetModuleProc/UnloadModule on the
+ * console's own CPU, and the resident's Global Symbol Table (a sorted table that
+ * modules' imports are bound against by binary search).  Before the first load
+ * the kernel calls GameVMInit once, then GameVMAddRegion for each memory region
+ * modules may go to.  docs/runtime-c.md explains every field, the reader
+ * contract and what each console needs (cache maintenance, memory).
+ */
+#ifndef GAMEVM_RUNTIME_H
+#define GAMEVM_RUNTIME_H
+
+#include "gamevm.h"
+
+/* Where module files come from.  The runtime opens a module by the name game code
+ * passed to LoadModule ("level1"), reads the ELF headers, symbols and relocations
+ * into the work area and the loadable sections straight to their place in RAM.
+ *   open:  find module `name`; store its size in bytes in *size; return a file
+ *          number >= 0, or -1 when there is no such module (lsFileNotFound).
+ *   read:  copy `len` bytes from offset `offset` of `file` to `dst`; return 0, or
+ *          -1 on a read error (the load fails with lsFileNotFound).  `dst` may be
+ *          any byte address (a DMA-based reader bounces unaligned requests).
+ *   close: the runtime is done with `file` (may be 0).
+ * Offsets and lengths are always within the size open reported. */
+typedef struct TGameVMReader {
+    int (*open)(void *ctx, const char *name, unsigned long *size);
+    int (*read)(void *ctx, int file, unsigned long offset, void *dst, unsigned long len);
+    void (*close)(void *ctx, int file);
+    void *ctx;
+} TGameVMReader;
+
+typedef struct TGameVMConfig {
+    const TGameVMReader *reader;
+    /* Work area: headers, symbols and relocations of the modules being loaded
+     * (a load and the loads of the modules it needs nest in it).  Free again when
+     * LoadModule returns.  Size: the largest chain of nested loads' metadata. */
+    void *work;
+    unsigned long work_size;
+    /* Pool: the records and export tables of loaded modules (names and addresses,
+     * for binding and GetModuleProc), ~16 bytes plus the name per export. */
+    void *pool;
+    unsigned long pool_size;
+    /* Make code the CPU wrote visible to instruction fetch (0: the runtime's
+     * default for the console: PS1 BIOS FlushCache, N64 D-cache writeback and
+     * I-cache invalidate, nothing on CPUs without caches). */
+    void (*sync_code)(void *addr, unsigned long size);
+} TGameVMConfig;
+
+/* GameVMAddRegion flags */
+#define GVM_REGION_HEAP    0u   /* general memory: modules go to the first heap with room */
+#define GVM_REGION_OVERLAY 1u   /* only modules placed there by name */
+
+/* Start the runtime (forgets every module and region).  lsBadFormat when a
+ * required field is missing. */
+TLoadStatus GameVMInit(const TGameVMConfig *config);
+
+/* Add a region of RAM modules may be loaded into (a stack allocator, seed §8).
+ * `name` must stay valid.  lsOutOfMemory when the runtime's region table is full. */
+TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long size,
+                            unsigned flags);
+
+/* The address of a symbol of the resident's Global Symbol Table, or 0. */
+void *GameVMResidentSymbol(const char *name);
+
+/* The emulated console's media device as a reader (gamevm call/run, GameVMValidate). */
+extern const TGameVMReader GameVMEmulatorReader;
+
+/* The console's default code synchronisation (what sync_code = 0 selects). */
+void GameVMSyncCode(void *addr, unsigned long size);
+
+#endif /* GAMEVM_RUNTIME_H */

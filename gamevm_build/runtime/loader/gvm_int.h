@@ -1,0 +1,111 @@
+/*
+ * gvm_int.h - what the pieces of the console-side loader share.
+ *
+ * The loader is freestanding C99: no libc, no division, no 64-bit arithmetic,
+ * every multi-byte field read byte by byte (module files and relocation sites
+ * need not be aligned, and the 68000 faults on odd word accesses).  It mirrors
+ * the Python reference loader (gamevm_build/loader.py) step by step so the two
+ * can be compared byte for byte: docs/runtime-c.md.
+ */
+#ifndef GVM_INT_H
+#define GVM_INT_H
+
+#include "gamevm_runtime.h"
+
+typedef unsigned int u32;
+typedef int s32;
+typedef unsigned short u16;
+typedef unsigned char u8;
+
+#include "gvm_target.h"          /* generated per console by gamevm_build.runtime_build */
+
+/* What the runtime's files share is hidden: the resident's symbol table lists
+ * only what modules may bind to. */
+#pragma GCC visibility push(hidden)
+
+#ifndef GVM_MAX_MODULES
+#define GVM_MAX_MODULES 32       /* loaded at once; a bit per module in u32 masks */
+#endif
+#ifndef GVM_MAX_REGIONS
+#define GVM_MAX_REGIONS 8
+#endif
+#define GVM_MAX_DEPTH 16         /* nested needs of one load */
+
+/* section slots, in the module format's order (docs/format.md) */
+enum { SL_TEXT, SL_RODATA, SL_INIT_ARRAY, SL_FINI_ARRAY, SL_CTORS, SL_DTORS, SL_DATA, SL_BSS,
+       SL_COUNT, SL_NONE = 0xFF };
+/* constructor/destructor tables of the metadata's "init" */
+enum { T_INIT_ARRAY, T_FINI_ARRAY, T_CTORS, T_DTORS, T_COUNT };
+
+/* ---- metadata (.note.gamevm, canonical JSON) ---------------------------------- */
+#define META_MAX_NEEDS 16
+typedef struct {
+    u32 format, image_size, align;
+    u32 has_format, has_image_size;
+    const char *target, *name;
+    const char *needs[META_MAX_NEEDS];
+    u32 nneeds;
+    u32 init_off[T_COUNT], init_count[T_COUNT];
+    u32 init_has[T_COUNT];
+} gvm_meta;
+
+/* Parse and check the descriptor (modified in place: strings are unescaped and
+ * NUL-terminated).  0 on success, -1 for anything the format does not allow. */
+int gvm_meta_parse(u8 *text, u32 len, gvm_meta *meta);
+
+/* ---- byte access -------------------------------------------------------------- */
+static inline u32 gvm_rd32(const u8 *p, int big)
+{
+    return big ? (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]
+               : (u32)p[3] << 24 | (u32)p[2] << 16 | (u32)p[1] << 8 | p[0];
+}
+
+static inline u32 gvm_rd16(const u8 *p, int big)
+{
+    return big ? (u32)p[0] << 8 | p[1] : (u32)p[1] << 8 | p[0];
+}
+
+static inline void gvm_wr32(u8 *p, u32 v, int big)
+{
+    if (big) {
+        p[0] = (u8)(v >> 24); p[1] = (u8)(v >> 16); p[2] = (u8)(v >> 8); p[3] = (u8)v;
+    } else {
+        p[3] = (u8)(v >> 24); p[2] = (u8)(v >> 16); p[1] = (u8)(v >> 8); p[0] = (u8)v;
+    }
+}
+
+int gvm_strcmp(const char *a, const char *b);
+
+/* ---- relocation (gvm_reloc.c, one table per CPU family) ------------------------ */
+/* Bytes of the field relocation `type` patches, or 0 when a loader must not apply it. */
+u32 gvm_reloc_size(u32 type);
+/* Check that `type` can hold S + A at P (0) or not (-1), without touching memory. */
+int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
+/* Patch the field at `site` (module byte order = the CPU's). */
+void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P);
+
+/* ---- the resident's Global Symbol Table (generated: gvm_gst.S) ----------------- */
+typedef struct {
+    const char *name;
+    u32 value;
+} gvm_symbol;
+
+extern const gvm_symbol gvm_gst[];
+extern const u32 gvm_gst_count;
+
+/* Called with a module's place before and after each change, so debuggers and the
+ * emulated console can follow loads (a no-op the linker keeps; break on it). */
+typedef struct {
+    u32 what, base, size, code_size;
+    const char *name;
+} gvm_event;
+#pragma GCC visibility pop
+void gvm_debug_event(const gvm_event *event);      /* visible: debuggers break on it */
+#pragma GCC visibility push(hidden)
+#define GVM_EV_WRITING  1    /* the loader is about to write [base, base+size) */
+#define GVM_EV_LOADED   2    /* loaded: code is [base, base+code_size) */
+#define GVM_EV_FREED    3    /* unloaded or rolled back */
+
+#pragma GCC visibility pop
+
+#endif /* GVM_INT_H */

@@ -1,0 +1,1040 @@
+/*
+ * gvm_loader.c - the GameVM module loader, on the console (seed §3, §6, §8).
+ *
+ * LoadModule reads a module through the game's reader, checks every header,
+ * index and offset before it touches RAM, loads the modules it needs first
+ * (nested in the work area), allocates from a stack/region allocator, binds
+ * imports against the resident's Global Symbol Table (binary search) and the
+ * loaded modules (load order), relocates in place, makes the code visible to
+ * the CPU, and runs constructors, dependencies first, once the whole load has
+ * succeeded.  A failed load frees what it placed and returns a TLoadStatus.
+ * Unloading follows reference counts and needs (libdragon's rule: a module is
+ * freed at refcount 0 once nothing binds to it), running destructors.
+ *
+ * Every rule mirrors gamevm_build/loader.py and gamevm_build/module.py, the
+ * reference the tests compare this file against on each console's CPU.
+ */
+#include "gvm_int.h"
+
+typedef struct {
+    u32 seq;                        /* load order; 0 marks a free slot */
+    const char *name;               /* in the pool */
+    u32 base, size, code_end;
+    u32 region;
+    s32 refcount;
+    u32 deps;                       /* slots this one holds a reference to (its needs) */
+    u32 providers;                  /* slots its imports are bound into */
+    gvm_symbol *exports;            /* sorted by name, in the pool */
+    u32 nexports;
+    u32 pool_lo, pool_hi;           /* its pool block */
+    u32 init_off[T_COUNT], init_count[T_COUNT];
+    u8 init_has[T_COUNT];
+} module_t;
+
+typedef struct {
+    const char *name;
+    u32 start, end;
+    u32 flags;
+} region_t;
+
+/* What the loader knows about a module file while loading it (in the work area). */
+typedef struct load_ctx {
+    const char *request;
+    int file;
+    u32 fsize;
+    int big;
+    u8 *sh;                          /* section headers, 40 bytes each */
+    u32 shnum;
+    u8 *shstr;
+    u32 shstr_size;
+    u8 *sym;                         /* symbols, 16 bytes each */
+    u32 nsym, symtab_index;
+    u8 *str;
+    u32 str_size;
+    u8 *slot_of;                     /* section index -> slot, SL_NONE if not loadable */
+    u32 slot_first[SL_COUNT], slot_last[SL_COUNT];   /* section index + 1, 0 if absent */
+    u32 *bound;                      /* per symbol: address an import is bound to */
+    u8 **rel;                        /* section index -> its relocation entries */
+    u32 machine;
+    u32 nexports, export_names;      /* count and name bytes, for the pool */
+    gvm_meta meta;
+    struct load_ctx *parent;
+} load_ctx;
+
+static struct {
+    TGameVMConfig cfg;
+    int ready;
+    region_t regions[GVM_MAX_REGIONS];
+    u32 nregions;
+    module_t mods[GVM_MAX_MODULES];
+    u32 next_seq;
+    u32 work_top;
+} G;
+
+static const char *const slot_names[SL_COUNT] = {
+    ".text", ".rodata", ".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss"};
+
+enum { SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9, SHF_ALLOC = 2,
+       SHN_UNDEF = 0, SHN_LORESERVE = 0xFF00, SHN_ABS = 0xFFF1,
+       STB_LOCAL = 0, STB_WEAK = 2, STT_SECTION = 3, ET_DYN = 3 };
+
+/* ---- small helpers ------------------------------------------------------------- */
+int gvm_strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return (int)(u8)*a - (int)(u8)*b;
+}
+
+static void fill(u8 *p, u32 n)
+{
+    while (n--)
+        *p++ = 0;
+}
+
+static void copy(u8 *d, const u8 *s, u32 n)
+{
+    while (n--)
+        *d++ = *s++;
+}
+
+static u32 slen(const char *s)
+{
+    u32 n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+/* A no-op the linker keeps: the emulated console and debuggers break on it. */
+__attribute__((noinline)) void gvm_debug_event(const gvm_event *event)
+{
+    __asm__ __volatile__("" : : "r"(event) : "memory");
+}
+
+static void event(u32 what, u32 base, u32 size, u32 code_size, const char *name)
+{
+    gvm_event e;
+    e.what = what;
+    e.base = base;
+    e.size = size;
+    e.code_size = code_size;
+    e.name = name;
+    gvm_debug_event(&e);
+}
+
+static void sync_code(u32 base, u32 size)
+{
+    if (G.cfg.sync_code)
+        G.cfg.sync_code((void *)base, size);
+    else
+        GameVMSyncCode((void *)base, size);
+}
+
+/* ---- work area: a stack, released when the outermost load returns ---------------- */
+static void *work_alloc(u32 size)
+{
+    u32 at = (G.work_top + 3u) & ~3u;
+    if (at > G.cfg.work_size || size > G.cfg.work_size - at)
+        return 0;
+    G.work_top = at + size;
+    return (u8 *)G.cfg.work + at;
+}
+
+/* Read `size` bytes at `off` of the file into the work area. */
+static TLoadStatus fetch(load_ctx *c, u32 off, u32 size, u8 **out)
+{
+    u8 *p = work_alloc(size);
+    if (!p)
+        return lsOutOfMemory;
+    if (size && G.cfg.reader->read(G.cfg.reader->ctx, c->file, off, p, size) != 0)
+        return lsFileNotFound;
+    *out = p;
+    return lsSuccess;
+}
+
+/* ---- the Global Symbol Table and loaded modules' exports ------------------------- */
+static const gvm_symbol *search(const gvm_symbol *table, u32 n, const char *name)
+{
+    u32 lo = 0, hi = n;
+    while (lo < hi) {
+        u32 mid = lo + ((hi - lo) >> 1);
+        int d = gvm_strcmp(name, table[mid].name);
+        if (d == 0)
+            return &table[mid];
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+void *GameVMResidentSymbol(const char *name)
+{
+    const gvm_symbol *s = search(gvm_gst, gvm_gst_count, name);
+    return s ? (void *)s->value : 0;
+}
+
+/* Modules in load order (their slots), for binding and unload plans. */
+static u32 in_load_order(u32 *out)
+{
+    u32 n = 0, i, j;
+    for (i = 0; i < GVM_MAX_MODULES; i++) {
+        if (!G.mods[i].seq)
+            continue;
+        for (j = n; j > 0 && G.mods[out[j - 1]].seq > G.mods[i].seq; j--)
+            out[j] = out[j - 1];
+        out[j] = i;
+        n++;
+    }
+    return n;
+}
+
+/* Binding order: the resident, then loaded modules in load order.  1 if found. */
+static int resolve(const char *name, u32 *value)
+{
+    u32 order[GVM_MAX_MODULES], n, i;
+    const gvm_symbol *s = search(gvm_gst, gvm_gst_count, name);
+    if (s) {
+        *value = s->value;
+        return 1;
+    }
+    n = in_load_order(order);
+    for (i = 0; i < n; i++) {
+        module_t *m = &G.mods[order[i]];
+        s = search(m->exports, m->nexports, name);
+        if (s) {
+            *value = s->value;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static module_t *by_name(const char *name)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && gvm_strcmp(G.mods[i].name, name) == 0)
+            return &G.mods[i];
+    return 0;
+}
+
+/* The request as a module name: its last path part without ".elf". */
+static module_t *loaded_for(const char *request, char *stem, u32 cap)
+{
+    const char *p = request, *base = request;
+    u32 n;
+    module_t *m = by_name(request);
+    if (m)
+        return m;
+    for (; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    n = slen(base);
+    if (n >= 4 && base[n - 4] == '.' && (base[n - 3] | 32) == 'e' && (base[n - 2] | 32) == 'l' &&
+        (base[n - 1] | 32) == 'f')
+        n -= 4;
+    if (n >= cap)
+        return 0;
+    copy((u8 *)stem, (const u8 *)base, n);
+    stem[n] = 0;
+    return by_name(stem);
+}
+
+static s32 slot_index(module_t *m)
+{
+    return (s32)(m - G.mods);
+}
+
+/* ---- allocation --------------------------------------------------------------------- */
+static u32 region_top(u32 r)
+{
+    u32 i, top = G.regions[r].start;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && G.mods[i].region == r && G.mods[i].base + G.mods[i].size > top)
+            top = G.mods[i].base + G.mods[i].size;
+    return top;
+}
+
+/* First general region with room (regions are stacks: allocation goes on top). */
+static TLoadStatus region_alloc(u32 size, u32 align, u32 *region, u32 *base)
+{
+    u32 r;
+    for (r = 0; r < G.nregions; r++) {
+        u32 start;
+        if (G.regions[r].flags & GVM_REGION_OVERLAY)
+            continue;
+        start = (region_top(r) + align - 1) & ~(align - 1);
+        if (start < G.regions[r].start || start > G.regions[r].end ||
+            size > G.regions[r].end - start)
+            continue;
+        *region = r;
+        *base = start;
+        return lsSuccess;
+    }
+    return lsOutOfMemory;
+}
+
+static u8 *pool_alloc(u32 size, u32 *lo)
+{
+    u32 i, top = 0;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && G.mods[i].pool_hi > top)
+            top = G.mods[i].pool_hi;
+    top = (top + 3u) & ~3u;
+    if (top > G.cfg.pool_size || size > G.cfg.pool_size - top)
+        return 0;
+    *lo = top;
+    return (u8 *)G.cfg.pool + top;
+}
+
+/* ---- reading and checking a module file (gamevm_build.module.read_module) ---------- */
+static u8 *shdr(load_ctx *c, u32 i)
+{
+    return c->sh + i * 40u;
+}
+
+#define SH(c, i, field) gvm_rd32(shdr(c, i) + 4u * (field), (c)->big)
+enum { F_NAME, F_TYPE, F_FLAGS, F_ADDR, F_OFFSET, F_SIZE, F_LINK, F_INFO };
+
+/* A name at `off` of a string table: valid if a NUL follows it inside the table. */
+static const char *cstr(const u8 *table, u32 size, u32 off)
+{
+    u32 i;
+    for (i = off; i < size; i++)
+        if (table[i] == 0)
+            return (const char *)table + off;
+    return 0;
+}
+
+static u32 section_size(load_ctx *c, u32 slot)
+{
+    return c->slot_last[slot] ? SH(c, c->slot_last[slot] - 1, F_SIZE) : 0;
+}
+
+static u32 section_addr(load_ctx *c, u32 slot)
+{
+    return c->slot_last[slot] ? SH(c, c->slot_last[slot] - 1, F_ADDR) : 0;
+}
+
+static int known_target(load_ctx *c)
+{
+    u32 machine = c->machine;
+    u32 i;
+    for (i = 0; i < GVM_TARGET_COUNT; i++)
+        if (gvm_strcmp(c->meta.target, gvm_targets[i].name) == 0)
+            return gvm_targets[i].machine == machine && gvm_targets[i].big == (u32)c->big;
+    return 0;
+}
+
+static TLoadStatus read_headers(load_ctx *c)
+{
+    u8 *eh;
+    u32 shoff, shnum, shstrndx, phoff, phnum, i, machine;
+    TLoadStatus st;
+
+    if (c->fsize < 52)
+        return lsBadFormat;
+    if ((st = fetch(c, 0, 52, &eh)) != lsSuccess)
+        return st;
+    if (eh[0] != 0x7F || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F' || eh[4] != 1 ||
+        (eh[5] != 1 && eh[5] != 2))
+        return lsBadFormat;
+    c->big = eh[5] == 2;
+    machine = gvm_rd16(eh + 18, c->big);
+    phoff = gvm_rd32(eh + 28, c->big);
+    shoff = gvm_rd32(eh + 32, c->big);
+    phnum = gvm_rd16(eh + 44, c->big);
+    shnum = gvm_rd16(eh + 48, c->big);
+    shstrndx = gvm_rd16(eh + 50, c->big);
+    if (gvm_rd16(eh + 16, c->big) != ET_DYN || shnum == 0)
+        return lsBadFormat;
+    if (gvm_rd16(eh + 46, c->big) != 40 || shoff > c->fsize || shnum * 40u > c->fsize - shoff ||
+        shstrndx >= shnum)
+        return lsBadFormat;
+    if (phnum && (gvm_rd16(eh + 42, c->big) != 32 || phoff > c->fsize ||
+                  phnum * 32u > c->fsize - phoff))
+        return lsBadFormat;
+    c->shnum = shnum;
+    if ((st = fetch(c, shoff, shnum * 40u, &c->sh)) != lsSuccess)
+        return st;
+    {
+        u32 off = SH(c, shstrndx, F_OFFSET), size = SH(c, shstrndx, F_SIZE);
+        if (off > c->fsize || size > c->fsize - off)
+            return lsBadFormat;
+        c->shstr_size = size;
+        if ((st = fetch(c, off, size, &c->shstr)) != lsSuccess)
+            return st;
+    }
+    c->symtab_index = 0xFFFFFFFFu;
+    for (i = 0; i < shnum; i++) {
+        u32 type = SH(c, i, F_TYPE), off = SH(c, i, F_OFFSET), size = SH(c, i, F_SIZE);
+        if (!cstr(c->shstr, c->shstr_size, SH(c, i, F_NAME)))
+            return lsBadFormat;
+        if (type != SHT_NOBITS && type != 0 && (off > c->fsize || size > c->fsize - off))
+            return lsBadFormat;
+        if (type == SHT_SYMTAB && c->symtab_index == 0xFFFFFFFFu)
+            c->symtab_index = i;
+    }
+    c->machine = machine;
+    return lsSuccess;
+}
+
+/* The file bytes of section i (empty for SHT_NOBITS/SHT_NULL), into the work area. */
+static TLoadStatus section_data(load_ctx *c, u32 i, u8 **out, u32 *size)
+{
+    u32 type = SH(c, i, F_TYPE);
+    if (type == SHT_NOBITS || type == 0) {
+        *size = 0;
+        *out = (u8 *)work_alloc(0);
+        return *out ? lsSuccess : lsOutOfMemory;
+    }
+    *size = SH(c, i, F_SIZE);
+    return fetch(c, SH(c, i, F_OFFSET), *size, out);
+}
+
+static TLoadStatus read_symbols(load_ctx *c)
+{
+    u32 i, link, size;
+    TLoadStatus st;
+    if (c->symtab_index == 0xFFFFFFFFu)
+        return lsBadFormat;
+    link = SH(c, c->symtab_index, F_LINK);
+    if (link >= c->shnum)
+        return lsBadFormat;
+    if ((st = section_data(c, link, &c->str, &c->str_size)) != lsSuccess)
+        return st;
+    if ((st = section_data(c, c->symtab_index, &c->sym, &size)) != lsSuccess)
+        return st;
+    if (size & 15)
+        return lsBadFormat;
+    c->nsym = size >> 4;
+    if (c->nsym == 0)
+        return lsBadFormat;
+    for (i = 0; i < c->nsym; i++) {
+        u8 *s = c->sym + (i << 4);
+        u32 shndx = gvm_rd16(s + 14, c->big);
+        if (shndx >= c->shnum && shndx < SHN_LORESERVE)
+            return lsBadFormat;
+        if (!cstr(c->str, c->str_size, gvm_rd32(s, c->big)))
+            return lsBadFormat;
+    }
+    return lsSuccess;
+}
+
+static TLoadStatus read_note(load_ctx *c)
+{
+    u32 i, size, namesz, descsz, desc_off;
+    u8 *data;
+    TLoadStatus st;
+    static const u8 note_name[7] = {'G', 'a', 'm', 'e', 'V', 'M', 0};
+
+    for (i = 0; i < c->shnum; i++)
+        if (gvm_strcmp((const char *)c->shstr + SH(c, i, F_NAME), ".note.gamevm") == 0)
+            break;
+    if (i == c->shnum)
+        return lsBadFormat;
+    if ((st = section_data(c, i, &data, &size)) != lsSuccess)
+        return st;
+    if (size < 12)
+        return lsBadFormat;
+    namesz = gvm_rd32(data, c->big);
+    descsz = gvm_rd32(data + 4, c->big);
+    if (namesz != 7 || gvm_rd32(data + 8, c->big) != 1)
+        return lsBadFormat;
+    for (i = 0; i < 7; i++)
+        if (12 + i >= size || data[12 + i] != note_name[i])
+            return lsBadFormat;
+    desc_off = 20;
+    if (desc_off > size || descsz > size - desc_off)
+        return lsBadFormat;
+    return gvm_meta_parse(data + desc_off, descsz, &c->meta) == 0 ? lsSuccess : lsBadFormat;
+}
+
+static TLoadStatus check_sections(load_ctx *c)
+{
+    u32 i, j, image = c->meta.image_size;
+    if (!(c->slot_of = work_alloc(c->shnum)))
+        return lsOutOfMemory;
+    for (j = 0; j < SL_COUNT; j++)
+        c->slot_first[j] = c->slot_last[j] = 0;
+    for (i = 0; i < c->shnum; i++) {
+        const char *name = (const char *)c->shstr + SH(c, i, F_NAME);
+        c->slot_of[i] = SL_NONE;
+        if (!(SH(c, i, F_FLAGS) & SHF_ALLOC))
+            continue;
+        for (j = 0; j < SL_COUNT; j++)
+            if (gvm_strcmp(name, slot_names[j]) == 0)
+                break;
+        if (j == SL_COUNT)
+            continue;
+        if (SH(c, i, F_ADDR) > image || SH(c, i, F_SIZE) > image - SH(c, i, F_ADDR))
+            return lsBadFormat;
+        c->slot_of[i] = (u8)j;
+        if (!c->slot_first[j])
+            c->slot_first[j] = i + 1;
+        c->slot_last[j] = i + 1;
+    }
+    return lsSuccess;
+}
+
+static int loadable(load_ctx *c, u32 shndx)
+{
+    return shndx < c->shnum && c->slot_of[shndx] != SL_NONE;
+}
+
+static TLoadStatus check_symbols(load_ctx *c)
+{
+    u32 i;
+    c->nexports = c->export_names = 0;
+    for (i = 1; i < c->nsym; i++) {
+        u8 *s = c->sym + (i << 4);
+        u32 value = gvm_rd32(s + 4, c->big), info = s[12], shndx = gvm_rd16(s + 14, c->big);
+        if ((info & 15) == STT_SECTION) {
+            if (!loadable(c, shndx))
+                return lsBadFormat;
+            continue;
+        }
+        if (shndx == SHN_UNDEF) {
+            if ((info >> 4) == STB_LOCAL)
+                return lsBadFormat;
+            continue;
+        }
+        if (!loadable(c, shndx) && shndx != SHN_ABS)
+            return lsBadFormat;
+        if (loadable(c, shndx) && value > c->meta.image_size)
+            return lsBadFormat;
+        if ((info >> 4) != STB_LOCAL) {
+            c->nexports++;
+            c->export_names += slen((const char *)c->str + gvm_rd32(s, c->big)) + 1;
+        }
+    }
+    return lsSuccess;
+}
+
+/* The weak flag of import `name`: the last undefined symbol of that name decides. */
+static int import_is_weak(load_ctx *c, const char *name)
+{
+    u32 j;
+    int weak = 0;
+    for (j = 1; j < c->nsym; j++) {
+        u8 *t = c->sym + (j << 4);
+        if ((t[12] & 15) != STT_SECTION && gvm_rd16(t + 14, c->big) == SHN_UNDEF &&
+            gvm_strcmp((const char *)c->str + gvm_rd32(t, c->big), name) == 0)
+            weak = (t[12] >> 4) == STB_WEAK;
+    }
+    return weak;
+}
+
+/* Each relocation section holds only what a loader applies, inside its section.
+ * apply < 0: check the entries (read into the work area, kept for the next passes);
+ * apply = 0: check that every value fits its field at `base`; apply > 0: patch. */
+static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
+{
+    u32 i, k;
+    TLoadStatus st;
+    if (apply < 0 && !(c->rel = work_alloc(c->shnum * sizeof(u8 *))))
+        return lsOutOfMemory;
+    for (i = 0; i < c->shnum; i++) {
+        u32 type = SH(c, i, F_TYPE), info, t_off, t_size, size, n;
+        u8 *rel;
+        if (type != SHT_RELA && type != SHT_REL)
+            continue;
+        if (type == SHT_REL || SH(c, i, F_LINK) != c->symtab_index)
+            return lsBadFormat;
+        info = SH(c, i, F_INFO);
+        if (!loadable(c, info))
+            return lsBadFormat;
+        t_off = section_addr(c, c->slot_of[info]);
+        t_size = section_size(c, c->slot_of[info]);
+        size = SH(c, i, F_SIZE);
+        if (apply < 0 && (st = section_data(c, i, &c->rel[i], &size)) != lsSuccess)
+            return st;
+        rel = c->rel[i];
+        n = 0;
+        for (k = 0; k < size; k += 12)
+            n++;
+        if (n * 12u != size)
+            return lsBadFormat;
+        for (k = 0; k < n; k++)
+            if ((gvm_rd32(rel + 12u * k + 4, c->big) >> 8) >= c->nsym)
+                return lsBadFormat;
+        for (k = 0; k < n; k++) {
+            u8 *r = rel + 12u * k;
+            u32 off = gvm_rd32(r, c->big), rinfo = gvm_rd32(r + 4, c->big);
+            u32 addend = gvm_rd32(r + 8, c->big), rtype = rinfo & 0xFF, symi = rinfo >> 8;
+            u32 rsize = gvm_reloc_size(rtype), S, shndx, stype;
+            u8 *sym;
+            int import;
+            if (!rsize || off < t_off || off > t_off + t_size || rsize > t_off + t_size - off)
+                return lsBadFormat;
+            if (symi == 0)
+                return lsBadFormat;
+            sym = c->sym + (symi << 4);
+            shndx = gvm_rd16(sym + 14, c->big);
+            stype = sym[12] & 15;
+            import = 0;
+            if (stype == STT_SECTION) {
+                S = base + section_addr(c, c->slot_of[shndx]);
+            } else if (shndx == SHN_UNDEF) {
+                import = 1;
+                S = apply >= 0 ? c->bound[symi] : 0;
+            } else {
+                return lsBadFormat;
+            }
+            if (apply < 0)
+                continue;
+            if (gvm_reloc_check(rtype, S, addend, base + off) != 0) {
+                if (import && S == 0 &&
+                    import_is_weak(c, (const char *)c->str + gvm_rd32(sym, c->big)))
+                    continue;      /* an unresolved weak call: the code tests it first */
+                return lsRelocationError;
+            }
+            if (apply > 0)
+                gvm_reloc_apply(rtype, (u8 *)(base + off), S, addend, base + off);
+        }
+    }
+    return lsSuccess;
+}
+
+/* Bind every import (sorted-name order does not matter: all strong misses fail). */
+static TLoadStatus bind_imports(load_ctx *c, u32 self)
+{
+    u32 i;
+    if (!(c->bound = work_alloc(c->nsym * 4u)))
+        return lsOutOfMemory;
+    for (i = 1; i < c->nsym; i++) {
+        u8 *s = c->sym + (i << 4);
+        u32 v = 0;
+        c->bound[i] = 0;
+        if ((s[12] & 15) == STT_SECTION || gvm_rd16(s + 14, c->big) != SHN_UNDEF)
+            continue;
+        if (!resolve((const char *)c->str + gvm_rd32(s, c->big), &v) &&
+            !import_is_weak(c, (const char *)c->str + gvm_rd32(s, c->big)))
+            return lsUndefinedSymbol;
+        c->bound[i] = v;
+    }
+    (void)self;
+    return lsSuccess;
+}
+
+/* ---- placing a module ------------------------------------------------------------ */
+static void sort_exports(gvm_symbol *e, u32 n)
+{
+    u32 i, j;
+    for (i = 1; i < n; i++) {        /* insertion sort: stable, so equal names keep file order */
+        gvm_symbol x = e[i];
+        for (j = i; j > 0 && gvm_strcmp(e[j - 1].name, x.name) > 0; j--)
+            e[j] = e[j - 1];
+        e[j] = x;
+    }
+}
+
+/* The module's record, exports (last definition of a name wins) and name in the pool. */
+static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
+{
+    u32 lo, i, n = 0, bytes, name_len = slen(c->meta.name) + 1;
+    u8 *p;
+    char *names;
+    bytes = c->nexports * 8u + c->export_names + name_len;
+    if (!(p = pool_alloc(bytes, &lo)))
+        return lsOutOfMemory;
+    m->pool_lo = lo;
+    m->pool_hi = lo + bytes;
+    m->exports = (gvm_symbol *)p;
+    names = (char *)p + c->nexports * 8u;
+    for (i = 1; i < c->nsym; i++) {
+        u8 *s = c->sym + (i << 4);
+        u32 shndx = gvm_rd16(s + 14, c->big), value = gvm_rd32(s + 4, c->big), info = s[12];
+        const char *name = (const char *)c->str + gvm_rd32(s, c->big);
+        u32 len = slen(name) + 1, j;
+        if ((info & 15) == STT_SECTION || shndx == SHN_UNDEF || (info >> 4) == STB_LOCAL)
+            continue;
+        for (j = 0; j < n; j++)
+            if (gvm_strcmp(m->exports[j].name, name) == 0)
+                break;
+        copy((u8 *)names, (const u8 *)name, len);
+        m->exports[j].name = names;
+        m->exports[j].value = shndx == SHN_ABS ? value : base + value;
+        if (j == n)
+            n++;
+        names += len;
+    }
+    m->nexports = n;
+    sort_exports(m->exports, n);
+    copy((u8 *)names, (const u8 *)c->meta.name, name_len);
+    m->name = names;
+    return lsSuccess;
+}
+
+static module_t *free_slot(void)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (!G.mods[i].seq)
+            return &G.mods[i];
+    return 0;
+}
+
+static module_t *containing(u32 addr, module_t *except)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++) {
+        module_t *m = &G.mods[i];
+        if (m->seq && m != except && m->base <= addr && addr - m->base < m->size)
+            return m;
+    }
+    return 0;
+}
+
+/* Allocate, bind, relocate in place and record one checked module. */
+static TLoadStatus link_one(load_ctx *c, module_t **out)
+{
+    u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, code_end;
+    u32 image = c->meta.image_size;
+    module_t *m = free_slot();
+    TLoadStatus st;
+    u32 order[SL_COUNT], n;
+
+    if (!m)
+        return lsOutOfMemory;
+    if ((st = region_alloc(image, align, &region, &base)) != lsSuccess)
+        return st;
+    if (base & (c->meta.align - 1) || base > 0xFFFFFFFFu - image)
+        return lsRelocationError;
+    if ((st = bind_imports(c, slot_index(m))) != lsSuccess)
+        return st;
+    if ((st = check_relocations(c, 0, base)) != lsSuccess)
+        return st;
+    if ((st = make_record(c, m, base)) != lsSuccess)
+        return st;
+
+    /* nothing can fail from here on: write the image */
+    event(GVM_EV_WRITING, base, image, 0, c->meta.name);
+    fill((u8 *)base, image);
+    n = 0;                       /* sections in order of first appearance, last copy wins */
+    for (slot = 0; slot < SL_COUNT; slot++) {
+        u32 j;
+        if (!c->slot_first[slot])
+            continue;
+        for (j = n; j > 0 && c->slot_first[order[j - 1]] > c->slot_first[slot]; j--)
+            order[j] = order[j - 1];
+        order[j] = slot;
+        n++;
+    }
+    for (i = 0; i < n; i++) {
+        u32 s = c->slot_last[order[i]] - 1, size = SH(c, s, F_SIZE);
+        if (SH(c, s, F_TYPE) == SHT_NOBITS || !size)
+            continue;
+        if (G.cfg.reader->read(G.cfg.reader->ctx, c->file, SH(c, s, F_OFFSET),
+                               (void *)(base + SH(c, s, F_ADDR)), size) != 0) {
+            event(GVM_EV_FREED, base, image, 0, c->meta.name);
+            return lsFileNotFound;
+        }
+    }
+    check_relocations(c, 1, base);             /* checked above: cannot fail */
+    code_end = 0;
+    for (slot = SL_TEXT; slot <= SL_RODATA; slot++)
+        if (c->slot_last[slot] && section_addr(c, slot) + section_size(c, slot) > code_end)
+            code_end = section_addr(c, slot) + section_size(c, slot);
+    sync_code(base, image);
+
+    m->seq = ++G.next_seq;
+    m->base = base;
+    m->size = image;
+    m->code_end = code_end;
+    m->region = region;
+    m->refcount = 0;
+    m->deps = m->providers = 0;
+    for (i = 0; i < T_COUNT; i++) {
+        m->init_has[i] = c->meta.init_has[i];
+        m->init_off[i] = c->meta.init_off[i];
+        m->init_count[i] = c->meta.init_count[i];
+    }
+    for (i = 1; i < c->nsym; i++) {
+        module_t *p = c->bound[i] ? containing(c->bound[i], m) : 0;
+        if (p)
+            m->providers |= 1u << slot_index(p);
+    }
+    event(GVM_EV_LOADED, base, image, code_end, m->name);
+    *out = m;
+    return lsSuccess;
+}
+
+static void release(module_t *m)
+{
+    event(GVM_EV_FREED, m->base, m->size, m->code_end, m->name);
+    m->seq = 0;
+}
+
+/* ---- constructors and destructors ------------------------------------------------- */
+typedef void (*fn_t)(void);
+
+static void run_table(module_t *m, int table, int backwards)
+{
+    u32 i, n = m->init_count[table];
+    if (!m->init_has[table])
+        return;
+    for (i = 0; i < n; i++) {
+        u32 k = backwards ? n - 1 - i : i;
+        u32 fn = gvm_rd32((const u8 *)(m->base + m->init_off[table] + 4u * k), GVM_BIG_ENDIAN);
+        if (fn != 0 && fn != 0xFFFFFFFFu)
+            ((fn_t)fn)();
+    }
+}
+
+static void run_constructors(module_t *m)
+{
+    run_table(m, T_INIT_ARRAY, 0);
+    run_table(m, T_CTORS, 1);
+}
+
+static void run_destructors(module_t *m)
+{
+    run_table(m, T_FINI_ARRAY, 1);
+    run_table(m, T_DTORS, 0);
+}
+
+/* ---- loading ------------------------------------------------------------------------- */
+static int in_chain(load_ctx *c, const char *name)
+{
+    for (; c; c = c->parent)
+        if (gvm_strcmp(c->meta.name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static TLoadStatus read_module(load_ctx *c)
+{
+    TLoadStatus st;
+    unsigned long size = 0;
+    c->file = G.cfg.reader->open(G.cfg.reader->ctx, c->request, &size);
+    if (c->file < 0)
+        return lsFileNotFound;
+    c->fsize = (u32)size;
+    if ((st = read_headers(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
+        (st = read_note(c)) != lsSuccess)
+        return st;
+    if (!known_target(c))
+        return lsBadFormat;
+    if ((st = check_sections(c)) != lsSuccess || (st = check_symbols(c)) != lsSuccess ||
+        (st = check_relocations(c, -1, 0)) != lsSuccess)
+        return st;
+    if (gvm_strcmp(c->meta.target, GVM_TARGET_NAME) != 0)
+        return lsIncompatibleTarget;
+    if (c->meta.image_size > 0x7FFFFFFFu)
+        return lsBadFormat;
+    return lsSuccess;
+}
+
+/* Load `request` and the modules it needs; *out is the module (new or already
+ * loaded) with a reference counted for whoever asked. */
+static TLoadStatus load(const char *request, load_ctx *parent, u32 depth, module_t **out)
+{
+    load_ctx *c;
+    module_t *m;
+    TLoadStatus st;
+    u32 i, deps = 0;
+    char stem[64];
+
+    if (depth > GVM_MAX_DEPTH)
+        return lsOutOfMemory;
+    if ((m = loaded_for(request, stem, sizeof stem)) != 0) {
+        *out = m;
+        return lsSuccess;
+    }
+    if (!(c = work_alloc(sizeof *c)))
+        return lsOutOfMemory;
+    c->request = request;
+    c->parent = parent;
+    st = read_module(c);
+    if (st == lsSuccess && (m = by_name(c->meta.name)) != 0) {
+        *out = m;
+    } else if (st == lsSuccess) {
+        for (i = 0; i < c->meta.nneeds && st == lsSuccess; i++) {
+            const char *need = c->meta.needs[i];
+            module_t *d;
+            if (gvm_strcmp(need, c->meta.name) == 0 || in_chain(c, need))
+                continue;                  /* itself, or a cycle: what stays unbound fails */
+            if ((d = by_name(need)) == 0)
+                st = load(need, c, depth + 1, &d);
+        }
+        if (st == lsSuccess)
+            st = link_one(c, &m);
+        if (st == lsSuccess) {
+            for (i = 0; i < c->meta.nneeds; i++) {   /* references follow the needs' names */
+                module_t *d = by_name(c->meta.needs[i]);
+                if (d && d != m && !(deps & (1u << slot_index(d)))) {
+                    deps |= 1u << slot_index(d);
+                    d->refcount++;
+                }
+            }
+            m->deps = deps;
+            *out = m;
+        }
+    }
+    if (c->file >= 0 && G.cfg.reader->close)
+        G.cfg.reader->close(G.cfg.reader->ctx, c->file);
+    return st;
+}
+
+static void unload_newer_than(u32 seq)
+{
+    u32 i, j;
+    for (i = 0; i < GVM_MAX_MODULES; i++) {
+        module_t *m = &G.mods[i];
+        if (!m->seq || m->seq <= seq)
+            continue;
+        for (j = 0; j < GVM_MAX_MODULES; j++)
+            if (m->deps & (1u << j))
+                G.mods[j].refcount--;
+    }
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq > seq)
+            release(&G.mods[i]);
+    G.next_seq = seq;
+}
+
+TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
+{
+    TLoadStatus st = lsFileNotFound;         /* no reader before GameVMInit */
+    module_t *m = 0;
+    u32 first = G.next_seq, i, order[GVM_MAX_MODULES], n;
+
+    if (G.ready && name) {
+        G.work_top = 0;
+        st = load(name, 0, 0, &m);
+        G.work_top = 0;
+        if (st != lsSuccess) {
+            unload_newer_than(first);
+            m = 0;
+        } else {
+            m->refcount++;
+            n = in_load_order(order);
+            for (i = 0; i < n; i++)
+                if (G.mods[order[i]].seq > first)
+                    run_constructors(&G.mods[order[i]]);
+        }
+    }
+    if (status)
+        *status = st;
+    return (TModuleHandle)m;
+}
+
+TModuleHandle LoadModule(const char *name)
+{
+    return LoadModuleEx(name, 0);
+}
+
+/* Binding is eager on the console: GVM_LOAD_LAZY is accepted and binds now. */
+TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status)
+{
+    (void)flags;
+    return LoadModuleEx(name, status);
+}
+
+static module_t *handle_module(TModuleHandle h)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq)
+            return &G.mods[i];
+    return 0;
+}
+
+void *GetModuleProc(TModuleHandle handle, const char *proc_name)
+{
+    module_t *m = handle_module(handle);
+    const gvm_symbol *s = m && proc_name ? search(m->exports, m->nexports, proc_name) : 0;
+    return s ? (void *)s->value : 0;
+}
+
+/* Does any loaded module outside `gone` bind into slot `k`? */
+static int bound_into(u32 k, u32 gone)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && i != k && !(gone & (1u << i)) && (G.mods[i].providers & (1u << k)))
+            return 1;
+    return 0;
+}
+
+TLoadStatus UnloadModule(TModuleHandle handle)
+{
+    module_t *m = handle_module(handle);
+    s32 counts[GVM_MAX_MODULES];
+    u32 plan[GVM_MAX_MODULES], nplan = 0, gone = 0, order[GVM_MAX_MODULES], n, i, j;
+    int changed = 1;
+
+    if (!m || m->refcount <= 0)
+        return lsInvalidHandle;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        counts[i] = G.mods[i].refcount;
+    counts[slot_index(m)]--;
+    n = in_load_order(order);
+    while (changed) {            /* what no reference and no binding holds, newest first */
+        changed = 0;
+        for (j = n; j-- > 0;) {
+            u32 k = order[j];
+            if ((gone & (1u << k)) || counts[k] > 0 || bound_into(k, gone))
+                continue;
+            plan[nplan++] = k;
+            gone |= 1u << k;
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                if (G.mods[k].deps & (1u << i))
+                    counts[i]--;
+            changed = 1;
+        }
+    }
+    m->refcount--;
+    for (j = 0; j < nplan; j++)
+        for (i = 0; i < GVM_MAX_MODULES; i++)
+            if ((G.mods[plan[j]].deps & (1u << i)) && !(gone & (1u << i)))
+                G.mods[i].refcount--;
+    for (j = 0; j < nplan; j++) {
+        module_t *x = &G.mods[plan[j]];
+        run_destructors(x);
+        for (i = 0; i < GVM_MAX_MODULES; i++)
+            G.mods[i].providers &= ~(1u << plan[j]);
+        release(x);
+    }
+    return lsSuccess;
+}
+
+/* ---- set-up -------------------------------------------------------------------------- */
+TLoadStatus GameVMInit(const TGameVMConfig *config)
+{
+    u32 i;
+    G.ready = 0;
+    G.nregions = 0;
+    G.next_seq = 0;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        G.mods[i].seq = 0;
+    if (!config || !config->reader || !config->reader->open || !config->reader->read ||
+        !config->work || config->work_size < 64 || !config->pool)
+        return lsBadFormat;
+    G.cfg.reader = config->reader;
+    G.cfg.work = config->work;
+    G.cfg.work_size = config->work_size;
+    G.cfg.pool = config->pool;
+    G.cfg.pool_size = config->pool_size;
+    G.cfg.sync_code = config->sync_code;
+    G.ready = 1;
+    return lsSuccess;
+}
+
+TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long size,
+                            unsigned flags)
+{
+    region_t *r;
+    if (G.nregions == GVM_MAX_REGIONS || start + size < start)
+        return lsOutOfMemory;
+    r = &G.regions[G.nregions++];
+    r->name = name;
+    r->start = (u32)start;
+    r->end = (u32)(start + size);
+    r->flags = flags;
+    return lsSuccess;
+}

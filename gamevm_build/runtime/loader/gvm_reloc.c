@@ -1,0 +1,114 @@
+/*
+ * gvm_reloc.c - the relocation types a console applies, one table per CPU family.
+ *
+ * The same arithmetic as the host's recipes (gamevm_build/arch/<family>.py, whose
+ * docstrings cite the ABIs); modules carry RELA with full addends, so nothing
+ * here pairs HI16 with LO16.  PC-relative types never reach a loader: the
+ * linker resolves them inside the module.  Fields are patched a byte at a time
+ * in the CPU's byte order because relocation sites need not be aligned.
+ */
+#include "gvm_int.h"
+
+static __attribute__((unused)) u32 rd(const u8 *p, u32 size)
+{
+    u32 v = 0, i;
+    for (i = 0; i < size; i++)
+#if GVM_BIG_ENDIAN
+        v = v << 8 | p[i];
+#else
+        v |= (u32)p[i] << (i << 3);
+#endif
+    return v;
+}
+
+static void wr(u8 *p, u32 v, u32 size)
+{
+    u32 i;
+    for (i = 0; i < size; i++)
+#if GVM_BIG_ENDIAN
+        p[i] = (u8)(v >> ((size - 1 - i) << 3));
+#else
+        p[i] = (u8)(v >> (i << 3));
+#endif
+}
+
+#if defined(__mips__)
+enum { R_32 = 2, R_26 = 4, R_HI16 = 5, R_LO16 = 6 };
+
+u32 gvm_reloc_size(u32 type)
+{
+    return (type == R_32 || type == R_26 || type == R_HI16 || type == R_LO16) ? 4 : 0;
+}
+
+int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
+{
+    u32 target = S + A;
+    if (type != R_26)
+        return 0;
+    /* j/jal reach only their own 256 MB segment (the one of the delay slot) */
+    return (target & 3) || (target & 0xF0000000u) != ((P + 4) & 0xF0000000u) ? -1 : 0;
+}
+
+void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+{
+    u32 word = rd(site, 4), v = S + A;
+    (void)P;
+    switch (type) {
+    case R_32: word = v; break;
+    case R_26: word = (word & 0xFC000000u) | (v >> 2 & 0x3FFFFFFu); break;
+    case R_HI16: word = (word & 0xFFFF0000u) | ((v + 0x8000u) >> 16 & 0xFFFFu); break;
+    case R_LO16: word = (word & 0xFFFF0000u) | (v & 0xFFFFu); break;
+    }
+    wr(site, word, 4);
+}
+
+#elif defined(__m68k__)
+enum { R_32 = 1, R_16 = 2, R_8 = 3 };
+
+u32 gvm_reloc_size(u32 type)
+{
+    return type == R_32 ? 4 : type == R_16 ? 2 : type == R_8 ? 1 : 0;
+}
+
+int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
+{
+    s32 v = (s32)(S + A);
+    (void)P;
+    /* absolute short/byte: the value must fit signed or unsigned ("bitfield") */
+    if (type == R_16)
+        return v >= -0x8000 && v < 0x10000 ? 0 : -1;
+    if (type == R_8)
+        return v >= -0x80 && v < 0x100 ? 0 : -1;
+    return 0;
+}
+
+void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+{
+    (void)P;
+    wr(site, S + A, gvm_reloc_size(type));
+}
+
+#elif defined(__arm__)
+enum { R_ABS32 = 2, R_TARGET1 = 38 };
+
+u32 gvm_reloc_size(u32 type)
+{
+    return type == R_ABS32 || type == R_TARGET1 ? 4 : 0;
+}
+
+int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
+{
+    (void)type, (void)S, (void)A, (void)P;
+    return 0;
+}
+
+void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+{
+    /* (S + A) | T: a Thumb target's bit 0 is already in S (symbol) or A (section) */
+    (void)type, (void)P;
+    wr(site, S + A, 4);
+}
+
+#else
+#error "gvm_reloc.c: no relocation table for this CPU (MIPS, 68000 and ARM are supported)"
+#endif

@@ -1,0 +1,276 @@
+"""The console-side C runtime, running on the emulated console.
+
+A resident linked with ``--runtime target`` carries the GameVM loader in C
+(:mod:`gamevm_build.runtime_build`, docs/runtime-c.md).  :class:`TargetLoader`
+sets it up the way a game's kernel does (``GameVMInit`` with a reader, a work
+area and a pool, then ``GameVMAddRegion`` per region) and calls its API on the
+emulated CPU.  The emulated console supplies what hardware would:
+
+* a **media device** behind ``GameVMEmulatorReader``'s three traps, serving the
+  same files the host's reference loader reads (directories, disc image);
+* the **instruction cache** rule of consoles that have one (``code_sync`` in the
+  profile): code the loader wrote is not executable until ``GameVMSyncCode``
+  covered it, else "stale instruction cache";
+* the same **memory protection** the reference loader sets up: module code is
+  read+execute, module data and freed memory are not executable.
+
+It follows the runtime through breakpoints on ``gvm_debug_event`` (the hook a
+debugger uses too) and ``GameVMSyncCode``, so it needs nothing from the runtime
+that a shipped game would not have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import EmulationError, InputError
+from .loader import TLoadStatus
+from .readers import ModuleNotFound
+
+MASK32 = 0xFFFFFFFF
+#: gamevm.h GVM_SYS_MEDIA_*
+SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
+#: gvm_int.h GVM_EV_*
+EV_WRITING, EV_LOADED, EV_FREED = 1, 2, 3
+#: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
+WORK_SIZE = 0x3000
+POOL_SIZE = 0x1000
+#: GameVMAddRegion flags
+REGION_HEAP, REGION_OVERLAY = 0, 1
+
+
+def has_target_runtime(symbols) -> bool:
+    """Whether a resident's symbols include the C runtime."""
+    return "GameVMInit" in symbols and "gvm_debug_event" in symbols
+
+
+def entry_args(machine, n: int) -> list[int]:
+    """The first ``n`` word arguments of a function at its first instruction."""
+    arch = machine.profile.arch
+    if arch == "mips":
+        return [machine.reg(f"a{i}") for i in range(n)]
+    if arch == "arm":
+        return [machine.reg(f"r{i}") for i in range(n)]
+    sp = machine.reg("sp")                       # 68000: return address, then the arguments
+    return [machine.read_u32(sp + 4 + 4 * i) for i in range(n)]
+
+
+def return_now(machine) -> None:
+    """Leave the function at whose first instruction the CPU stands, as its return would."""
+    arch = machine.profile.arch
+    if arch == "mips":
+        machine.set_reg("pc", machine.reg("ra"))
+    elif arch == "arm":
+        machine.set_reg("pc", machine.reg("lr"))
+    else:
+        sp = machine.reg("sp")
+        machine.set_reg("sp", sp + 4)
+        machine.set_reg("pc", machine.read_u32(sp))
+
+
+@dataclass
+class TargetModule:
+    """A module the C runtime reported loaded."""
+
+    name: str
+    base: int
+    size: int
+    code_size: int
+    module: object | None = None                 #: gamevm_build.module.Module, for symbols
+    guards: list = field(default_factory=list)
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+class TargetLoader:
+    """Set up and drive the resident's C runtime on ``machine``.
+
+    Parameters
+    ----------
+    machine : Machine
+        With the resident (built with ``--runtime target``) loaded.
+    reader
+        Where the media device finds module files (:mod:`gamevm_build.readers`).
+    regions : list of Region
+        Memory for modules, handed to ``GameVMAddRegion`` in order.
+    """
+
+    def __init__(self, machine, reader, regions):
+        self.machine = machine
+        self.reader = reader
+        self.regions = list(regions)
+        self.symbols = machine.symbols
+        if not has_target_runtime(self.symbols):
+            raise InputError("the resident has no console-side runtime: link it with "
+                             "'gamevm resident --runtime target'")
+        self.files: dict[int, tuple[str, bytes]] = {}
+        self._next_file = 0
+        self.bytes_read = 0
+        self.loaded: dict[int, TargetModule] = {}
+        self.events: list[dict] = []
+        self._stale: dict[int, int] = {}          # base -> noexec guard token until synced
+        self.sync_calls: list[tuple[int, int]] = []
+        self._by_path: dict[str, bytes] = {}
+        machine.on_trap(self._service)
+        machine.breakpoint(self.symbols["gvm_debug_event"], self._on_event)
+        machine.breakpoint(self.symbols["GameVMSyncCode"], self._on_sync)
+        previous = machine.symbolizer
+        machine.symbolizer = lambda addr: self._symbolize(addr) or (previous(addr) if previous
+                                                                    else None)
+        self.work = machine.reserve(WORK_SIZE)
+        self.pool = machine.reserve(POOL_SIZE)
+        names = [machine.reserve(len(r.name) + 1) for r in self.regions]
+        for addr, r in zip(names, self.regions):
+            machine.write(addr, r.name.encode() + b"\0")
+        config = machine.reserve(24)
+        machine.write(config, b"".join(
+            (v & MASK32).to_bytes(4, machine.profile.byteorder) for v in (
+                self.symbols["GameVMEmulatorReader"], self.work, WORK_SIZE, self.pool,
+                POOL_SIZE, 0)))
+        status = machine.call("GameVMInit", config)
+        if status != TLoadStatus.lsSuccess:
+            raise EmulationError(f"GameVMInit failed with status {status}")
+        for addr, r in zip(names, self.regions):
+            flags = REGION_OVERLAY if r.overlay else REGION_HEAP
+            if machine.call("GameVMAddRegion", addr, r.start, r.size, flags) != 0:
+                raise EmulationError(f"GameVMAddRegion refused region {r.name}")
+
+    # --- the API, called on the emulated CPU -----------------------------------------
+    def load(self, name: str) -> tuple[int, TLoadStatus]:
+        """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status."""
+        m = self.machine
+        m.reset_scratch()
+        s = m.alloc_string(name)
+        st = m.alloc(4)
+        handle = m.call("LoadModuleEx", s, st)
+        return handle, TLoadStatus(m.read_u32(st))
+
+    def get_proc(self, handle: int, name: str) -> int:
+        self.machine.reset_scratch()
+        return self.machine.call("GetModuleProc", handle, self.machine.alloc_string(name))
+
+    def unload(self, handle: int) -> TLoadStatus:
+        return TLoadStatus(self.machine.call("UnloadModule", handle))
+
+    def by_name(self, name: str) -> TargetModule | None:
+        return next((t for t in self.loaded.values() if t.name == name), None)
+
+    # --- the media device -------------------------------------------------------------
+    def _service(self, machine, kind: str, code: int):
+        if code == SYS_MEDIA_OPEN:
+            name_ptr, size_ptr = machine.trap_args(2)
+            name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
+            try:
+                path, data = self.reader.read(name)
+            except (ModuleNotFound, OSError, InputError):
+                machine.set_result(MASK32)
+                return None
+            fd = self._next_file
+            self._next_file += 1
+            self.files[fd] = (path, data)
+            self._by_path[path] = data
+            machine.write_u32(size_ptr, len(data))
+            machine.set_result(fd)
+            return None
+        if code == SYS_MEDIA_READ:
+            (req,) = machine.trap_args(1)
+            fd, offset, dst, length = (machine.read_u32(req + 4 * i) for i in range(4))
+            entry = self.files.get(fd)
+            if entry is None or offset + length > len(entry[1]):
+                machine.set_result(MASK32)
+                return None
+            if length:
+                machine.write(dst, entry[1][offset:offset + length])
+            self.bytes_read += length
+            machine.set_result(0)
+            return None
+        if code == SYS_MEDIA_CLOSE:
+            (fd,) = machine.trap_args(1)
+            self.files.pop(fd, None)
+            machine.set_result(0)
+            return None
+        return NotImplemented
+
+    # --- following the runtime --------------------------------------------------------
+    def _on_event(self, machine) -> None:
+        (ptr,) = entry_args(machine, 1)
+        what, base, size, code_size, name_ptr = (machine.read_u32(ptr + 4 * i) for i in range(5))
+        name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
+        self.events.append({"event": {EV_WRITING: "writing", EV_LOADED: "loaded",
+                                      EV_FREED: "freed"}.get(what, what),
+                            "module": name, "base": base, "size": size})
+        if what == EV_WRITING:
+            machine.unguard_range(base, size)     # reusing freed memory
+            if machine.profile.code_sync and size:
+                self._stale[base] = machine.guard(
+                    base, size, "noexec", f"stale instruction cache: module '{name}'",
+                    lambda addr: (f"code the loader wrote at 0x{base:08x} was not made visible "
+                                  "to instruction fetch (GameVMSyncCode: PS1 BIOS FlushCache, "
+                                  "N64 cache writeback + invalidate)"))
+        elif what == EV_LOADED:
+            self._loaded(machine, name, base, size, code_size)
+        elif what == EV_FREED:
+            self._freed(machine, name, base, size)
+
+    def _loaded(self, machine, name, base, size, code_size) -> None:
+        token = self._stale.pop(base, None)
+        t = TargetModule(name, base, size, code_size)
+        t.module = self._module_named(name)
+        if token is not None:
+            # still not synced: leave the stale-cache guard on the code, the data is data
+            t.guards.append(token)
+            if size > code_size:
+                t.guards.append(machine.guard(base + code_size, size - code_size, "noexec",
+                                              f"data of module '{name}'"))
+        else:
+            t.guards = [machine.guard(base, code_size, "code", f"code of module '{name}'"),
+                        machine.guard(base + code_size, size - code_size, "noexec",
+                                      f"data of module '{name}'")]
+        self.loaded[base] = t
+
+    def _freed(self, machine, name, base, size) -> None:
+        t = self.loaded.pop(base, None)
+        token = self._stale.pop(base, None)
+        for g in (t.guards if t else []) + ([token] if token else []):
+            machine.unguard(g)
+        if t is not None:
+            machine.poison(base, size, f"unloaded module '{name}'")
+
+    def _on_sync(self, machine) -> None:
+        addr, size = entry_args(machine, 2)
+        self.sync_calls.append((addr, size))
+        for base, token in list(self._stale.items()):
+            if addr <= base and base < addr + size:
+                machine.unguard(token)
+                del self._stale[base]
+        for t in self.loaded.values():            # synced after the load was reported
+            if addr <= t.base < addr + size and t.guards and len(t.guards) <= 2 \
+                    and self._guard_kind(t.guards[0]) == "noexec":
+                machine.unguard(t.guards[0])
+                t.guards[0] = machine.guard(t.base, t.code_size, "code",
+                                            f"code of module '{t.name}'")
+        if machine.profile.code_sync == "psx-bios":
+            return_now(machine)      # the BIOS call itself: the emulator has no BIOS
+
+    def _guard_kind(self, token) -> str | None:
+        g = self.machine._guards.get(token)
+        return g[0] if g else None
+
+    def _module_named(self, name: str):
+        from .module import read_module
+        for path, data in reversed(list(self._by_path.items())):
+            try:
+                mod = read_module(data, name=path)
+            except Exception:
+                continue
+            if mod.name == name:
+                return mod
+        return None
+
+    def _symbolize(self, addr: int) -> str | None:
+        for t in self.loaded.values():
+            if t.contains(addr):
+                sym = t.module.symbolize(addr - t.base) if t.module else None
+                return f"{t.name}:{sym}" if sym else f"{t.name}+0x{addr - t.base:x}"
+        return None
