@@ -94,11 +94,15 @@ class Console:
         A disc manifest (name -> file, LBA) read after the other readers.
     module_files : dict, optional
         Module name -> file, tried before the search paths.
+    loader : str, optional
+        ``"target"``: load modules with the resident's console-side C runtime
+        (:mod:`gamevm_build.target_loader`); ``"host"``: with the host's reference
+        loader; default: ``"target"`` when the resident contains the runtime.
     """
 
     def __init__(self, target: str, resident, *, search_paths=(), disc=None, regions=None,
                  machine: Machine | None = None, config=None, policy: LoaderPolicy | None = None,
-                 manifest=None, module_files=None):
+                 manifest=None, module_files=None, loader: str | None = None):
         self.profile = load_profile(target)
         self.machine = machine or Machine(self.profile)
         self.resident = read_resident(resident, self.profile)
@@ -145,9 +149,25 @@ class Console:
         timer = LoadTimer(self.profile, model, drive=drive, positions=positions,
                           init_ms=init_ms, frame_rate=fps, boot_head=boot_head, span=span,
                           reads=reads)
-        self.loader = Loader(self.machine, self.resident, reader, alloc_regions, policy=policy,
-                             timer=timer, placement=placement, extra_needs=needs)
-        self.async_ = AsyncLoader(self)
+        from .target_loader import TargetLoader, has_target_runtime
+        if loader not in (None, "host", "target"):
+            raise ConfigError(f"unknown loader '{loader}': choose target or host")
+        has_runtime = has_target_runtime(self.resident.symbols)
+        if loader == "target" and not has_runtime:
+            raise ConfigError(f"{resident}: --loader target needs a resident linked with the "
+                              "console-side runtime ('gamevm resident --runtime target')")
+        self.loader_kind = loader or ("target" if has_runtime else "host")
+        #: the host's reference loader (the timing model; the loader itself in host mode)
+        self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
+                                policy=policy, timer=timer, placement=placement,
+                                extra_needs=needs)
+        if self.loader_kind == "target":
+            self.loader = TargetLoader(self.machine, reader, alloc_regions,
+                                       resident=self.resident, timer=timer)
+            self.async_ = None
+        else:
+            self.loader = self.reference
+            self.async_ = AsyncLoader(self)
         self.output: list[str] = []
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
@@ -213,6 +233,9 @@ class Console:
 
     def load_async(self, name, **kw):
         """Start an asynchronous load (see :meth:`AsyncLoader.request`)."""
+        if self.async_ is None:
+            raise EmulationError("asynchronous loads run on the host loader (--loader host); "
+                                 "the console-side runtime loads synchronously for now")
         return self.async_.request(name, **kw)
 
     def advance(self, frames: int = 1) -> list:
@@ -251,6 +274,12 @@ class Console:
             return self.loader.service(machine, code)
         if not SYS_LOAD <= code <= SYS_ASYNC_STATUS:
             return NotImplemented
+        if self.loader_kind == "target" and code != SYS_PRINT:
+            machine.fault(f"{_TRAP_NAMES[code]}: a trap to the host loader on a console whose "
+                          "resident has the console-side runtime",
+                          detail="code compiled against an older gamevm.h calls the loader "
+                                 "through traps; rebuild it (gamevm.h's API is the resident's)")
+            return None
         a0, a1, a2 = machine.trap_args(3)
         result = 0
         call = _TRAP_NAMES[code]

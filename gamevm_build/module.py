@@ -130,6 +130,97 @@ def _bad(path: str, what: str) -> ModuleFormatError:
     return ModuleFormatError(f"{path}: not a valid GameVM module: {what}")
 
 
+#: the metadata rules a console-side loader can check too (gvm_meta.c mirrors them)
+META_MAX_NEEDS = 16
+META_MAX_NESTING = 32
+_TABLE_KEYS = ("init_array", "fini_array", "ctors", "dtors")
+
+
+class _Pairs(list):
+    """A JSON object as its ``(key, value)`` pairs in file order (duplicates kept)."""
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _uint(value) -> bool:
+    return type(value) is int and 0 <= value <= 0xFFFFFFFF
+
+
+def _nested_ok(value, depth: int) -> bool:
+    if depth > META_MAX_NESTING:
+        return False
+    if isinstance(value, _Pairs):
+        return all(_nested_ok(v, depth + 1) for _, v in value)
+    if isinstance(value, list):
+        return all(_nested_ok(v, depth + 1) for v in value)
+    return True
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, _Pairs):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value)
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def check_metadata(pairs: "_Pairs", path: str) -> dict:
+    """The metadata object, checked by the rules every GameVM loader applies.
+
+    Any JSON may surround the known keys, but each occurrence of a known key must
+    have its type (the last one counts), and the result must be complete:
+    ``format`` 1, ``target``, a non-empty ``name``, ``image_size``, ``align`` a power
+    of two up to 64 KiB, at most 16 ``needs``, ``init`` tables inside the image.
+    The console-side runtime (``runtime/loader/gvm_meta.c``) checks exactly this.
+    """
+    if not isinstance(pairs, _Pairs):
+        raise _bad(path, ".note.gamevm metadata is not an object")
+    if _has_nul(pairs):
+        raise _bad(path, ".note.gamevm metadata has a NUL character in a string")
+    meta: dict = {}
+    for key, value in pairs:
+        ok = True
+        if key in ("format", "image_size", "align"):
+            ok = _uint(value)
+        elif key in ("target", "name", "hash"):
+            ok = isinstance(value, str)
+        elif key == "entry":
+            ok = value is None or isinstance(value, str)
+        elif key == "needs":
+            ok = (type(value) is list and len(value) <= META_MAX_NEEDS
+                  and all(isinstance(n, str) for n in value))
+        elif key == "init":
+            ok = isinstance(value, _Pairs) and all(
+                k in _TABLE_KEYS and type(v) is list and len(v) == 2 and all(map(_uint, v))
+                for k, v in value)
+            value = dict(value) if ok else value
+        else:
+            ok = _nested_ok(value, 1)
+        if not ok:
+            raise _bad(path, f"metadata key {key!r} has an invalid value")
+        meta[key] = value
+    for key in ("format", "target", "name", "image_size"):
+        if key not in meta:
+            raise _bad(path, f"metadata has no {key!r}")
+    if meta["format"] != FORMAT_VERSION:
+        raise _bad(path, f"format version {meta['format']!r}; this gamevm_build reads version "
+                         f"{FORMAT_VERSION}")
+    if not meta["name"]:
+        raise _bad(path, "metadata name is empty")
+    align = meta.get("align", 4)
+    if not 1 <= align <= 0x10000 or align & (align - 1):
+        raise _bad(path, f"metadata align {align} is not a power of two up to 65536")
+    image_size = meta["image_size"]
+    for table, (off, count) in meta.get("init", {}).items():
+        if off % 4 or count > 0x3FFFFFFF or off > image_size or 4 * count > image_size - off:
+            raise _bad(path, f"metadata init table {table} [{off}, {count}] lies outside the image")
+    return meta
+
+
 def parse_note(sec: E.Section, endian: str, path: str) -> dict:
     e = "<" if endian == "little" else ">"
     data = sec.data
@@ -143,12 +234,11 @@ def parse_note(sec: E.Section, endian: str, path: str) -> dict:
     if desc_off + descsz > len(data):
         raise _bad(path, ".note.gamevm descriptor runs past the section")
     try:
-        meta = json.loads(data[desc_off:desc_off + descsz].rstrip(b"\0").decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        pairs = json.loads(data[desc_off:desc_off + descsz].rstrip(b"\0").decode(),
+                           object_pairs_hook=_Pairs, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _bad(path, f".note.gamevm metadata is not JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise _bad(path, ".note.gamevm metadata is not an object")
-    return meta
+    return check_metadata(pairs, path)
 
 
 def read_module(source, *, name: str | None = None, expect_target: str | None = None) -> Module:
@@ -192,11 +282,8 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
     if note is None:
         raise _bad(path, "no .note.gamevm section (build it with 'gamevm module')")
     meta = parse_note(note, elf.endian, path)
-    fmt = meta.get("format")
-    if fmt != FORMAT_VERSION:
-        raise _bad(path, f"format version {fmt!r}; this gamevm_build reads version "
-                         f"{FORMAT_VERSION}")
-    target = meta.get("target")
+    fmt = meta["format"]
+    target = meta["target"]
     try:
         profile = load_profile(str(target))
     except ConfigError:
@@ -207,9 +294,7 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         raise _bad(path, f"ELF machine {elf.e_machine}/{elf.endian}-endian does not match "
                          f"target {target} ({profile.e_machine_name}, {profile.endian}-endian)")
     arch = get_arch(profile.arch)
-    image_size = meta.get("image_size")
-    if not isinstance(image_size, int) or image_size < 0:
-        raise _bad(path, "metadata image_size is missing or negative")
+    image_size = meta["image_size"]
 
     sections: dict[str, tuple[int, bytes | int]] = {}
     by_index: dict[int, str] = {}
@@ -292,13 +377,11 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
                 raise _bad(path, f"{sec.name}[{i}]: relocation against defined symbol "
                                  f"'{sym.name}' (modules use section symbols for internal targets)")
     needs = meta.get("needs", [])
-    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
-        raise _bad(path, "metadata needs must be a list of module names")
     return Module(
-        path=path, target=target, name=str(meta.get("name", Path(path).stem)), needs=needs,
+        path=path, target=target, name=meta["name"], needs=needs,
         entry=meta.get("entry"), hash=str(meta.get("hash", "")), format=fmt,
         endian=elf.endian, e_flags=elf.e_flags, sections=sections, image_size=image_size,
-        align=int(meta.get("align", 4)), exports=exports, imports=imports, relocations=relocs,
+        align=meta.get("align", 4), exports=exports, imports=imports, relocations=relocs,
         locals=locals_, init=meta.get("init", {}), metadata=meta, file_size=len(data),
     )
 

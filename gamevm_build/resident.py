@@ -23,7 +23,7 @@ from elftools.elf.elffile import ELFFile
 from .errors import InputError, LinkError, UndefinedSymbolError
 from .fileutil import atomic_write
 from .profile import Profile, load_profile
-from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols
+from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
 from .toolchain import Toolchain, find_toolchain, run
 
 
@@ -81,11 +81,8 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
                 raise InputError(f"{path}: resident has no .symtab (do not strip it); modules "
                                  "bind against its symbol table")
             for sym in symtab.iter_symbols():
-                # hidden symbols are the resident's own business (the C runtime's
-                # internals, its symbol table): modules never bind to them
                 if (sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and sym.name
-                        and sym["st_shndx"] != "SHN_UNDEF"
-                        and sym["st_other"]["visibility"] not in ("STV_HIDDEN", "STV_INTERNAL")):
+                        and sym["st_shndx"] != "SHN_UNDEF"):
                     symbols[sym.name] = sym["st_value"] & 0xFFFFFFFF
                     sizes[sym.name] = sym["st_size"]
                     kinds[sym.name] = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(
@@ -259,6 +256,10 @@ class ResidentResult:
     resident: Resident
     forced: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: which loader the resident carries (``"host"`` traps or the ``"target"`` C runtime)
+    runtime: str = "host"
+    #: bytes the loader adds: ``{"code", "data", "table"}`` (runtime_build.runtime_bytes)
+    runtime_bytes: dict = field(default_factory=dict)
 
 
 def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
@@ -342,13 +343,14 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                 raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
             return stderr
 
+        gst: list[Path] = []
         if runtime == "target":
             # the table lists what the first link defines; the second link adds it
             link([compile_gst(tc, Path(tmp), (), "empty")])
             names = read_resident(tmp_out, profile).symbols
-            stderr = link([compile_gst(tc, Path(tmp), names, "final")])
-        else:
-            stderr = link([])
+            gst = [compile_gst(tc, Path(tmp), names, "final")]
+        stderr = link(gst)
+        sizes = runtime_bytes(link_map.read_text(), loader + gst)
         check_pulled_members(link_map.read_text(), profile)
         check_resident_isa(tmp_out, output, profile)
         warnings = [line for line in stderr.splitlines()
@@ -380,4 +382,4 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         if strict and dup:
             raise LinkError("strict mode (--strict, GAMEVM_STRICT): " + "; ".join(dup))
         atomic_write(output, tmp_out.read_bytes())
-    return ResidentResult(output, resident, sorted(forced), warnings)
+    return ResidentResult(output, resident, sorted(forced), warnings, runtime, sizes)

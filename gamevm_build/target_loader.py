@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import EmulationError, InputError
-from .loader import TLoadStatus
+from .errors import EmulationError, GameVMError, InputError
+from .loader import LoadError, TLoadStatus
 from .readers import ModuleNotFound
 
 MASK32 = 0xFFFFFFFF
@@ -37,6 +37,8 @@ WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
 #: GameVMAddRegion flags
 REGION_HEAP, REGION_OVERLAY = 0, 1
+#: where a handle (the runtime's module record, gvm_loader.c module_t) keeps the base
+HANDLE_BASE_OFFSET = 8
 
 
 def has_target_runtime(symbols) -> bool:
@@ -70,7 +72,8 @@ def return_now(machine) -> None:
 
 @dataclass
 class TargetModule:
-    """A module the C runtime reported loaded."""
+    """A module the C runtime reported loaded (what :class:`~gamevm_build.loader.LoadedModule`
+    offers to reports and calls: name, base, symbols, handle)."""
 
     name: str
     base: int
@@ -78,9 +81,24 @@ class TargetModule:
     code_size: int
     module: object | None = None                 #: gamevm_build.module.Module, for symbols
     guards: list = field(default_factory=list)
+    handle: int = 0
+    symbols: dict = field(default_factory=dict)
+    path: str = ""
+    region: object | None = None                 #: the allocator Region it lies in
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    @property
+    def code_end(self) -> int:
+        return self.code_size
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
+
+    def in_code(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.code_size
 
 
 class TargetLoader:
@@ -94,11 +112,18 @@ class TargetLoader:
         Where the media device finds module files (:mod:`gamevm_build.readers`).
     regions : list of Region
         Memory for modules, handed to ``GameVMAddRegion`` in order.
+    sync_code : int
+        ``TGameVMConfig.sync_code`` (0: the runtime's default for the console).
+    work_size, pool_size : int
+        The work area and pool given to ``GameVMInit`` (docs/runtime-c.md).
     """
 
-    def __init__(self, machine, reader, regions):
+    def __init__(self, machine, reader, regions, *, resident=None, timer=None,
+                 sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE):
         self.machine = machine
         self.reader = reader
+        self.resident = resident
+        self.timer = timer
         self.regions = list(regions)
         self.symbols = machine.symbols
         if not has_target_runtime(self.symbols):
@@ -118,16 +143,16 @@ class TargetLoader:
         previous = machine.symbolizer
         machine.symbolizer = lambda addr: self._symbolize(addr) or (previous(addr) if previous
                                                                     else None)
-        self.work = machine.reserve(WORK_SIZE)
-        self.pool = machine.reserve(POOL_SIZE)
+        self.work = machine.reserve(work_size)
+        self.pool = machine.reserve(pool_size)
         names = [machine.reserve(len(r.name) + 1) for r in self.regions]
         for addr, r in zip(names, self.regions):
             machine.write(addr, r.name.encode() + b"\0")
         config = machine.reserve(24)
         machine.write(config, b"".join(
             (v & MASK32).to_bytes(4, machine.profile.byteorder) for v in (
-                self.symbols["GameVMEmulatorReader"], self.work, WORK_SIZE, self.pool,
-                POOL_SIZE, 0)))
+                self.symbols["GameVMEmulatorReader"], self.work, work_size, self.pool,
+                pool_size, sync_code)))
         status = machine.call("GameVMInit", config)
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMInit failed with status {status}")
@@ -137,7 +162,7 @@ class TargetLoader:
                 raise EmulationError(f"GameVMAddRegion refused region {r.name}")
 
     # --- the API, called on the emulated CPU -----------------------------------------
-    def load(self, name: str) -> tuple[int, TLoadStatus]:
+    def load_module(self, name: str) -> tuple[int, TLoadStatus]:
         """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status."""
         m = self.machine
         m.reset_scratch()
@@ -150,11 +175,90 @@ class TargetLoader:
         self.machine.reset_scratch()
         return self.machine.call("GetModuleProc", handle, self.machine.alloc_string(name))
 
-    def unload(self, handle: int) -> TLoadStatus:
+    def unload_module(self, handle: int) -> TLoadStatus:
         return TLoadStatus(self.machine.call("UnloadModule", handle))
+
+    # --- what the console's reports and calls need (as gamevm_build.loader.Loader) ----
+    def load(self, name: str, *, region: str | None = None, needs: bool = True,
+             **_ignored) -> TargetModule:
+        """Load ``name`` with the C runtime; raise :class:`LoadError` with its status.
+
+        The runtime loads needs itself and places modules in the first heap region
+        with room (placement by region name is the host loader's, for now).
+        """
+        handle, status = self.load_module(name)
+        if status != TLoadStatus.lsSuccess:
+            raise LoadError(status, self.explain(name, status))
+        t = self.loaded.get(self.machine.read_u32(handle + HANDLE_BASE_OFFSET))
+        if t is None:
+            raise EmulationError(f"LoadModuleEx(\"{name}\") returned handle 0x{handle:08x}, "
+                                 "which names no module the runtime reported loading")
+        t.handle = handle
+        return t
+
+    def unload(self, handle: int, **_ignored) -> None:
+        status = self.unload_module(handle)
+        if status != TLoadStatus.lsSuccess:
+            raise LoadError(status, f"UnloadModule(0x{handle:08x}) on the console-side runtime: "
+                                    f"{status.name}")
+
+    def explain(self, name: str, status: TLoadStatus) -> str:
+        """Why the runtime refused ``name``, in the reference reader's words where it can."""
+        head = f"LoadModule(\"{name}\") on the console-side runtime: {status.name}"
+        try:
+            path, data = self.reader.read(name)
+        except (ModuleNotFound, OSError, InputError) as exc:
+            return f"{head}: {exc}"
+        from .module import read_module
+        try:
+            mod = read_module(data, name=path)
+        except GameVMError as exc:
+            return f"{head}: {exc}"
+        if status == TLoadStatus.lsUndefinedSymbol:
+            missing = sorted(n for n, i in mod.imports.items()
+                             if not i.weak and self.resolve(n) is None)
+            if missing:
+                return (f"{head}: module '{mod.name}' ({path}) imports {', '.join(missing)}, "
+                        "which neither the resident nor a loaded module provides")
+        if status == TLoadStatus.lsIncompatibleTarget:
+            return (f"{head}: {path}: module '{mod.name}' is built for target {mod.target}, "
+                    f"but this console is {self.machine.profile.name}")
+        return f"{head} ({path})"
 
     def by_name(self, name: str) -> TargetModule | None:
         return next((t for t in self.loaded.values() if t.name == name), None)
+
+    def module_at(self, addr: int) -> TargetModule | None:
+        return next((t for t in self.loaded.values() if t.contains(addr)), None)
+
+    def resolve(self, name: str) -> int | None:
+        """Binding order: the resident, then loaded modules in load order."""
+        if self.resident is not None and name in self.resident.symbols:
+            return self.resident.symbols[name]
+        for t in self.loaded.values():
+            if name in t.symbols:
+                return t.symbols[name]
+        return None
+
+    def function_start(self, addr: int) -> int | None:
+        t = self.module_at(addr)
+        if t is None or t.module is None:
+            return None
+        off = addr - t.base
+        best = max((s.value & ~1 for s in list(t.module.exports.values()) + t.module.locals
+                    if s.section == ".text" and s.kind in ("func", "notype")
+                    and (s.value & ~1) <= off), default=None)
+        return None if best is None else t.base + best
+
+    def is_code(self, addr: int) -> bool:
+        t = self.module_at(addr)
+        if t is not None:
+            return t.in_code(addr)
+        return self.resident is not None and any(
+            v <= addr < v + len(data) and flags & 1 for v, data, _m, flags in self.resident.segments)
+
+    def service(self, machine, code: int):
+        return NotImplemented
 
     # --- the media device -------------------------------------------------------------
     def _service(self, machine, kind: str, code: int):
@@ -216,7 +320,11 @@ class TargetLoader:
     def _loaded(self, machine, name, base, size, code_size) -> None:
         token = self._stale.pop(base, None)
         t = TargetModule(name, base, size, code_size)
-        t.module = self._module_named(name)
+        t.path, t.module = self._module_named(name)
+        t.region = next((r for r in self.regions if r.start <= base < r.start + r.size), None)
+        if t.module is not None:
+            from .prelink import module_symbols
+            t.symbols = module_symbols(t.module, base)
         if token is not None:
             # still not synced: leave the stale-cache guard on the code, the data is data
             t.guards.append(token)
@@ -258,15 +366,16 @@ class TargetLoader:
         return g[0] if g else None
 
     def _module_named(self, name: str):
+        """``(path, Module)`` of the file the runtime read for module ``name``."""
         from .module import read_module
         for path, data in reversed(list(self._by_path.items())):
             try:
                 mod = read_module(data, name=path)
-            except Exception:
+            except GameVMError:
                 continue
             if mod.name == name:
-                return mod
-        return None
+                return path, mod
+        return "", None
 
     def _symbolize(self, addr: int) -> str | None:
         for t in self.loaded.values():

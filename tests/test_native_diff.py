@@ -68,13 +68,13 @@ def expected(tmp_path_factory):
     return host_results(tmp_path_factory.mktemp("host"))
 
 
-def build_game(tmp: Path, target: str) -> tuple[Path, Path, Path]:
+def build_game(tmp: Path, target: str, runtime: str = "host") -> tuple[Path, Path, Path]:
     phys, level, kernel = tmp / "physics.elf", tmp / "level.elf", tmp / "kernel.elf"
     inc = f"-I{CORPUS}"
     for args in (["module", "-t", target, "-o", phys, inc, CORPUS / "physics.c"],
                  ["module", "-t", target, "-o", level, inc, "--needs", phys, CORPUS / "level.c"],
                  ["resident", "-t", target, "-o", kernel, inc, "--modules", phys, level,
-                  CORPUS / "kernel.c"]):
+                  "--runtime", runtime, CORPUS / "kernel.c"]):
         proc = run_gamevm(*args)
         assert proc.returncode == 0, proc.stderr
     return kernel, phys, level
@@ -111,6 +111,22 @@ def test_modules_return_host_results(tmp_path, target, profile, expected):
     run_constructors(m, level, level_base)
     table = {**resident.symbols, **phys_syms, **module_symbols(level, level_base)}
     got = [m.call(table[name], *args) for name, args in CALLS]
+    assert got == expected, "\n".join(
+        f"{name}{args}: target {g} host {e}" for (name, args), g, e in zip(CALLS, got, expected) if g != e)
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_console_side_runtime_gives_host_results(tmp_path, target, expected):
+    """The same corpus loaded by the C runtime on the console's CPU (level needs physics)."""
+    from gamevm_build.console import Console
+
+    kernel, _phys, _level = build_game(tmp_path, target, runtime="target")
+    c = Console(target, kernel, search_paths=[tmp_path])
+    assert c.loader_kind == "target"
+    level = c.load("level")
+    assert {m.name for m in c.loader.loaded.values()} == {"physics", "level"}
+    got = [c.call(c.symbol(name) if name.startswith("k_") else level.symbols.get(name)
+                  or c.symbol(name), *args) for name, args in CALLS]
     assert got == expected, "\n".join(
         f"{name}{args}: target {g} host {e}" for (name, args), g, e in zip(CALLS, got, expected) if g != e)
 

@@ -98,7 +98,7 @@ def run(args) -> int:
             raise GameVMError(f"--search {d}: not a directory")
 
     console = Console(args.target, args.resident, search_paths=search, disc=args.disc,
-                      regions=regions)
+                      regions=regions, loader=args.loader)
     doc = {"target": profile.name, "resident": str(args.resident),
            "search_path": [str(d) for d in search], "disc": args.disc,
            "modules": [], "calls": [], "output": [], "status": "ok"}
@@ -198,6 +198,9 @@ def register(sub, cli) -> None:
                         "of the --load paths, then the resident's)")
     p.add_argument("--disc", metavar="IMAGE", help="ISO 9660 image to read modules from "
                                                    "(after --search)")
+    p.add_argument("--loader", choices=("target", "host"),
+                   help="load modules with the resident's console-side C runtime ('target', the "
+                        "default when the resident has it) or the host's reference loader")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--max-instructions", type=cli.parse_int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"instruction budget of each call (default {DEFAULT_BUDGET})")

@@ -17,7 +17,7 @@ def run(args) -> int:
                               resident=True)
         result = build_resident(args.target, objs, args.output, base=args.base,
                                 modules=args.modules, strict=args.strict, entry=args.entry,
-                                keep=args.keep)
+                                keep=args.keep, runtime=args.runtime)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     if not args.quiet:
@@ -25,6 +25,10 @@ def run(args) -> int:
         print(f"{args.output}: resident for {args.target} at 0x{min(s[0] for s in r.segments):08x}"
               f"-0x{r.end:08x}, {len(r.symbols)} global symbols, {len(result.forced)} kept for "
               "modules")
+        if result.runtime == "target":
+            b = result.runtime_bytes
+            print(f"  console-side runtime: {b['code']} bytes code, {b['data']} bytes data, "
+                  f"{b['table']} bytes Global Symbol Table ({len(r.symbols)} symbols)")
     return 0
 
 
@@ -39,4 +43,8 @@ def register(sub, cli) -> None:
     r.add_argument("--entry", default="_start", help="entry symbol (default _start)")
     r.add_argument("--keep", action="append", default=[], metavar="SYMBOL",
                    help="keep this symbol through --gc-sections (repeatable)")
+    r.add_argument("--runtime", choices=("host", "target"), default="host",
+                   help="loader behind gamevm.h's API: 'target' links the console-side C "
+                        "runtime and a Global Symbol Table (docs/runtime-c.md); 'host' (default) "
+                        "traps to the emulated console's reference loader")
     r.set_defaults(func=run, list_options=("modules",))

@@ -17,11 +17,15 @@ typedef int s32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 
+/* CPU families, for the relocation types a module of any known console may carry */
+enum { GVM_FAMILY_MIPS, GVM_FAMILY_M68K, GVM_FAMILY_ARM };
+
 #include "gvm_target.h"          /* generated per console by gamevm_build.runtime_build */
 
-/* What the runtime's files share is hidden: the resident's symbol table lists
- * only what modules may bind to. */
-#pragma GCC visibility push(hidden)
+/* The runtime is compiled as one translation unit (gvm_runtime.c includes the
+ * others), so what its files share is static: the resident's symbol table lists
+ * only the API, and -Os sees the whole loader at once. */
+#define GVM_INTERNAL static
 
 #ifndef GVM_MAX_MODULES
 #define GVM_MAX_MODULES 32       /* loaded at once; a bit per module in u32 masks */
@@ -51,38 +55,23 @@ typedef struct {
 
 /* Parse and check the descriptor (modified in place: strings are unescaped and
  * NUL-terminated).  0 on success, -1 for anything the format does not allow. */
-int gvm_meta_parse(u8 *text, u32 len, gvm_meta *meta);
+GVM_INTERNAL int gvm_meta_parse(u8 *text, u32 len, gvm_meta *meta);
 
-/* ---- byte access -------------------------------------------------------------- */
-static inline u32 gvm_rd32(const u8 *p, int big)
-{
-    return big ? (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]
-               : (u32)p[3] << 24 | (u32)p[2] << 16 | (u32)p[1] << 8 | p[0];
-}
+/* ---- byte access (out of line: they are everywhere, and size matters more) ---- */
+GVM_INTERNAL u32 gvm_rd32(const u8 *p, int big);
+GVM_INTERNAL u32 gvm_rd16(const u8 *p, int big);
 
-static inline u32 gvm_rd16(const u8 *p, int big)
-{
-    return big ? (u32)p[0] << 8 | p[1] : (u32)p[1] << 8 | p[0];
-}
-
-static inline void gvm_wr32(u8 *p, u32 v, int big)
-{
-    if (big) {
-        p[0] = (u8)(v >> 24); p[1] = (u8)(v >> 16); p[2] = (u8)(v >> 8); p[3] = (u8)v;
-    } else {
-        p[3] = (u8)(v >> 24); p[2] = (u8)(v >> 16); p[1] = (u8)(v >> 8); p[0] = (u8)v;
-    }
-}
-
-int gvm_strcmp(const char *a, const char *b);
+GVM_INTERNAL int gvm_strcmp(const char *a, const char *b);
 
 /* ---- relocation (gvm_reloc.c, one table per CPU family) ------------------------ */
-/* Bytes of the field relocation `type` patches, or 0 when a loader must not apply it. */
-u32 gvm_reloc_size(u32 type);
+/* Bytes of the field relocation `type` of a `family` module patches, or 0 when a
+ * loader must not apply it (a module for another console is checked by its own
+ * family's rules before it is refused as incompatible, as the host does). */
+GVM_INTERNAL u32 gvm_reloc_size(u32 family, u32 type);
 /* Check that `type` can hold S + A at P (0) or not (-1), without touching memory. */
-int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
+GVM_INTERNAL int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
 /* Patch the field at `site` (module byte order = the CPU's). */
-void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P);
+GVM_INTERNAL void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P);
 
 /* ---- the resident's Global Symbol Table (generated: gvm_gst.S) ----------------- */
 typedef struct {
@@ -99,13 +88,10 @@ typedef struct {
     u32 what, base, size, code_size;
     const char *name;
 } gvm_event;
-#pragma GCC visibility pop
-void gvm_debug_event(const gvm_event *event);      /* visible: debuggers break on it */
-#pragma GCC visibility push(hidden)
+void gvm_debug_event(const gvm_event *event);      /* global: debuggers break on it */
 #define GVM_EV_WRITING  1    /* the loader is about to write [base, base+size) */
 #define GVM_EV_LOADED   2    /* loaded: code is [base, base+code_size) */
 #define GVM_EV_FREED    3    /* unloaded or rolled back */
 
-#pragma GCC visibility pop
 
 #endif /* GVM_INT_H */

@@ -16,6 +16,8 @@
  */
 #include "gvm_int.h"
 
+/* A loaded module's record; its address is the TModuleHandle.  The emulated
+ * console reads `base` at offset 8 (gamevm_build.target_loader): keep the order. */
 typedef struct {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
@@ -55,7 +57,7 @@ typedef struct load_ctx {
     u32 slot_first[SL_COUNT], slot_last[SL_COUNT];   /* section index + 1, 0 if absent */
     u32 *bound;                      /* per symbol: address an import is bound to */
     u8 **rel;                        /* section index -> its relocation entries */
-    u32 machine;
+    u32 machine, family;
     u32 nexports, export_names;      /* count and name bytes, for the pool */
     gvm_meta meta;
     struct load_ctx *parent;
@@ -79,6 +81,17 @@ enum { SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9, SHF_ALLOC = 2,
        STB_LOCAL = 0, STB_WEAK = 2, STT_SECTION = 3, ET_DYN = 3 };
 
 /* ---- small helpers ------------------------------------------------------------- */
+__attribute__((noinline)) u32 gvm_rd32(const u8 *p, int big)
+{
+    return big ? (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]
+               : (u32)p[3] << 24 | (u32)p[2] << 16 | (u32)p[1] << 8 | p[0];
+}
+
+__attribute__((noinline)) u32 gvm_rd16(const u8 *p, int big)
+{
+    return big ? (u32)p[0] << 8 | p[1] : (u32)p[1] << 8 | p[0];
+}
+
 int gvm_strcmp(const char *a, const char *b)
 {
     while (*a && *a == *b)
@@ -324,8 +337,10 @@ static int known_target(load_ctx *c)
     u32 machine = c->machine;
     u32 i;
     for (i = 0; i < GVM_TARGET_COUNT; i++)
-        if (gvm_strcmp(c->meta.target, gvm_targets[i].name) == 0)
+        if (gvm_strcmp(c->meta.target, gvm_targets[i].name) == 0) {
+            c->family = gvm_targets[i].family;
             return gvm_targets[i].machine == machine && gvm_targets[i].big == (u32)c->big;
+        }
     return 0;
 }
 
@@ -565,7 +580,7 @@ static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
             u8 *r = rel + 12u * k;
             u32 off = gvm_rd32(r, c->big), rinfo = gvm_rd32(r + 4, c->big);
             u32 addend = gvm_rd32(r + 8, c->big), rtype = rinfo & 0xFF, symi = rinfo >> 8;
-            u32 rsize = gvm_reloc_size(rtype), S, shndx, stype;
+            u32 rsize = gvm_reloc_size(c->family, rtype), S, shndx, stype;
             u8 *sym;
             int import;
             if (!rsize || off < t_off || off > t_off + t_size || rsize > t_off + t_size - off)

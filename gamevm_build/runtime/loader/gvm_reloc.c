@@ -32,13 +32,20 @@ static void wr(u8 *p, u32 v, u32 size)
 #endif
 }
 
+u32 gvm_reloc_size(u32 family, u32 type)
+{
+    switch (family) {
+    case GVM_FAMILY_MIPS:          /* R_MIPS_32, _26, _HI16, _LO16 */
+        return type == 2 || type == 4 || type == 5 || type == 6 ? 4 : 0;
+    case GVM_FAMILY_M68K:          /* R_68K_32, _16, _8 */
+        return type == 1 ? 4 : type == 2 ? 2 : type == 3 ? 1 : 0;
+    default:                       /* R_ARM_ABS32, R_ARM_TARGET1 */
+        return type == 2 || type == 38 ? 4 : 0;
+    }
+}
+
 #if defined(__mips__)
 enum { R_32 = 2, R_26 = 4, R_HI16 = 5, R_LO16 = 6 };
-
-u32 gvm_reloc_size(u32 type)
-{
-    return (type == R_32 || type == R_26 || type == R_HI16 || type == R_LO16) ? 4 : 0;
-}
 
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
@@ -65,11 +72,6 @@ void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
 #elif defined(__m68k__)
 enum { R_32 = 1, R_16 = 2, R_8 = 3 };
 
-u32 gvm_reloc_size(u32 type)
-{
-    return type == R_32 ? 4 : type == R_16 ? 2 : type == R_8 ? 1 : 0;
-}
-
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     s32 v = (s32)(S + A);
@@ -85,17 +87,10 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
 {
     (void)P;
-    wr(site, S + A, gvm_reloc_size(type));
+    wr(site, S + A, gvm_reloc_size(GVM_FAMILY_M68K, type));
 }
 
 #elif defined(__arm__)
-enum { R_ABS32 = 2, R_TARGET1 = 38 };
-
-u32 gvm_reloc_size(u32 type)
-{
-    return type == R_ABS32 || type == R_TARGET1 ? 4 : 0;
-}
-
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     (void)type, (void)S, (void)A, (void)P;

@@ -1,0 +1,12 @@
+/*
+ * gvm_runtime.c - the console-side runtime as one translation unit.
+ *
+ * gamevm_build compiles only this file: the loader's parts share static
+ * functions (nothing but the API reaches the resident's symbol table) and -Os
+ * optimises the loader as a whole.  Each part stays its own file to read.
+ */
+#include "gvm_meta.c"
+#include "gvm_reloc.c"
+#include "gvm_sync.c"
+#include "gvm_emu_reader.c"
+#include "gvm_loader.c"

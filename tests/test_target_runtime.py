@@ -1,0 +1,266 @@
+"""The console-side C runtime against the host's reference loader, on every console's CPU.
+
+The runtime (gamevm_build/runtime/loader, linked with ``gamevm resident --runtime
+target``) runs on unicorn's model of each console's CPU; the Python loader
+(gamevm_build/loader.py) is the oracle.  Both get the same console state (the
+same resident, regions and module files) and the same request, and must agree:
+the same base and byte-identical RAM for every module loaded (relocated and
+bound alike), the same TLoadStatus for every bad module, the same modules left
+after unloads.  The Global Symbol Table is checked against the resident's ELF
+symbol table, and the emulated console's instruction-cache rule is checked by
+a runtime that forgets to sync.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import ALL_TARGETS, REPO, run_gamevm
+from example_game import example_game  # noqa: F401  (fixture)
+from gamevm_build.emu.machine import Machine
+from gamevm_build.errors import EmulationError
+from gamevm_build.loader import LoadError, Loader, TLoadStatus, default_regions
+from gamevm_build.module import read_module
+from gamevm_build.readers import DirectoryReader
+from gamevm_build.resident import read_resident
+from gamevm_build.target_loader import TargetLoader
+
+EXAMPLE = REPO / "examples" / "game"
+MODULES = ("physics", "level1", "boss", "crashy")
+
+
+def target_resident(out: Path, target: str, modules) -> Path:
+    """The example kernel linked with the console-side runtime."""
+    kernel = out / "kernel-target.elf"
+    if not kernel.exists():
+        sources = sorted((EXAMPLE / "kernel").glob("*.c")) + [EXAMPLE / "kernel" / "start.S"]
+        proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", "target",
+                          "-I", EXAMPLE / "include", "--modules", *modules, *sources)
+        assert proc.returncode == 0, proc.stderr
+        assert "console-side runtime:" in proc.stdout
+    return kernel
+
+
+def pair(target: str, kernel: Path, search: Path):
+    """A host-loader console and a target-runtime console in the same state."""
+    resident = read_resident(kernel, target)
+    host_m, target_m = Machine(target), Machine(target)
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+    host = Loader(host_m, resident, DirectoryReader([search]))
+    tl = TargetLoader(target_m, DirectoryReader([search]), default_regions(target_m, resident),
+                      resident=resident)
+    return host, tl
+
+
+def host_load(host: Loader, name: str):
+    try:
+        return host.load(name, needs=True), TLoadStatus.lsSuccess
+    except LoadError as exc:
+        return None, exc.status
+
+
+def same_modules(host: Loader, tl: TargetLoader) -> None:
+    """Every loaded module: same name, base and bytes in RAM on both consoles."""
+    h = {lm.name: (lm.base, lm.module.image_size) for lm in host.loaded.values()}
+    t = {m.name: (m.base, m.size) for m in tl.loaded.values()}
+    assert h == t
+    for name, (base, size) in h.items():
+        assert host.machine.read(base, size) == tl.machine.read(base, size), name
+
+
+@pytest.fixture(scope="module", params=ALL_TARGETS)
+def built(request, example_game):
+    target = request.param
+    out = example_game(target)
+    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES])
+    return target, out, kernel
+
+
+def test_global_symbol_table_is_the_residents_symbols_sorted(built):
+    target, _out, kernel = built
+    resident = read_resident(kernel, target)
+    with open(kernel, "rb") as f:
+        elf = ELFFile(f)
+        syms = {s.name: s for s in elf.get_section_by_name(".symtab").iter_symbols()}
+        order = "<" if elf.little_endian else ">"
+
+        def word(addr: int) -> int:
+            for seg in elf.iter_segments():
+                v = seg["p_vaddr"] & 0xFFFFFFFF
+                if seg["p_type"] == "PT_LOAD" and v <= addr < v + seg["p_filesz"]:
+                    return struct.unpack_from(order + "I", seg.data(), addr - v)[0]
+            raise AssertionError(f"0x{addr:08x} is not in the file")
+
+        def cstring(addr: int) -> bytes:
+            out = b""
+            while (b := word(addr & ~3).to_bytes(4, "little" if order == "<" else "big")
+                   [addr & 3]) != 0:
+                out += bytes([b])
+                addr += 1
+            return out
+
+        gst = syms["gvm_gst"]["st_value"] & 0xFFFFFFFF
+        count = word(syms["gvm_gst_count"]["st_value"] & 0xFFFFFFFF)
+        table = [(cstring(word(gst + 8 * i)), word(gst + 8 * i + 4)) for i in range(count)]
+    assert [n for n, _ in table] == sorted(n for n, _ in table)            # binary search works
+    assert {n.decode(): v for n, v in table} == resident.symbols            # exactly the GST
+    assert "gvm_strcmp" not in resident.symbols          # the runtime's internals are static
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_same_ram_and_bindings_as_the_host_loader(built, name):
+    target, out, kernel = built
+    host, tl = pair(target, kernel, out)
+    lm, status = host_load(host, name)
+    handle, t_status = tl.load_module(name)
+    assert status == t_status == TLoadStatus.lsSuccess
+    same_modules(host, tl)                       # needs too: loaded first, same place
+    for sym, addr in lm.symbols.items():         # GetModuleProc finds every export
+        assert tl.get_proc(handle, sym) == addr
+    assert tl.get_proc(handle, "no_such_symbol") == 0
+    # the modules run alike: each self test passes on the target runtime's load
+    for m in tl.loaded.values():
+        if "gamevm_selftest" in m.symbols:
+            assert tl.machine.call(m.symbols["gamevm_selftest"]) == 0, m.name
+
+
+def test_loads_and_unloads_follow_references_like_the_host(built):
+    target, out, kernel = built
+    host, tl = pair(target, kernel, out)
+    handles = {}
+    for name in ("level1", "boss", "physics", "level1"):
+        lm, _ = host_load(host, name)
+        handles[name] = (lm.handle, tl.load_module(name)[0])
+        same_modules(host, tl)
+    for name in ("level1", "physics", "level1", "boss", "level1"):
+        h, t = handles[name]
+        try:
+            host.unload(h)
+            status = TLoadStatus.lsSuccess
+        except LoadError as exc:
+            status = exc.status
+        assert tl.unload_module(t) == status, name
+        same_modules(host, tl)
+    assert not tl.loaded
+
+
+def test_missing_and_foreign_modules(built, tmp_path):
+    target, out, kernel = built
+    other = "n64" if target != "n64" else "psx"
+    foreign = tmp_path / "foreign.elf"
+    proc = run_gamevm("module", "-t", other, "-o", foreign,
+                      REPO / "tests" / "corpus" / "native" / "physics.c",
+                      "-I", REPO / "tests" / "corpus" / "native")
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
+    (tmp_path / "needsmissing.elf").write_bytes((out / "level1.elf").read_bytes())
+    host, tl = pair(target, kernel, tmp_path)
+    for name, want in (("nothing_here", TLoadStatus.lsFileNotFound),
+                       ("foreign", TLoadStatus.lsIncompatibleTarget)):
+        assert host_load(host, name)[1] == want
+        handle, status = tl.load_module(name)
+        assert (handle, status) == (0, want)
+    with pytest.raises(LoadError) as err:
+        tl.load("foreign")
+    assert f"built for target {other}" in str(err.value)
+    same_modules(host, tl)
+
+
+# --- corrupted modules: the same status from both loaders --------------------------------
+
+def mutations():
+    """A byte set, a word set, or a truncation, at any offset."""
+    return st.one_of(
+        st.tuples(st.just("byte"), st.integers(0, 1 << 20), st.integers(0, 255)),
+        st.tuples(st.just("word"), st.integers(0, 1 << 20), st.integers(0, 0xFFFFFFFF)),
+        st.tuples(st.just("cut"), st.integers(0, 1 << 20), st.just(0)))
+
+
+def mutate(data: bytes, kind: str, at: int, value: int) -> bytes:
+    at %= len(data)
+    if kind == "cut":
+        return data[:at]
+    if kind == "byte":
+        return data[:at] + bytes([value]) + data[at + 1:]
+    at &= ~3
+    return data[:at] + value.to_bytes(4, "little") + data[at + 4:]
+
+
+@pytest.fixture(scope="module")
+def fuzz_pair(built, tmp_path_factory):
+    target, out, kernel = built
+    d = tmp_path_factory.mktemp(f"fuzz-{target}")
+    (d / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
+    host, tl = pair(target, kernel, d)
+    host_load(host, "physics")
+    tl.load_module("physics")
+    return target, out, d, host, tl
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(victim=st.sampled_from(["level1", "boss", "physics_copy"]), change=mutations())
+def test_corrupted_modules_get_the_same_status(fuzz_pair, victim, change):
+    target, out, d, host, tl = fuzz_pair
+    source = out / ("physics.elf" if victim == "physics_copy" else f"{victim}.elf")
+    data = mutate(source.read_bytes(), *change)
+    (d / "victim.elf").write_bytes(data)
+    lm, status = host_load(host, "victim")
+    if status == TLoadStatus.lsInitFailed:
+        # a constructor that faults is a crash on the console: the runtime cannot return
+        with pytest.raises(EmulationError):
+            tl.load_module("victim")
+        return
+    handle, t_status = tl.load_module("victim")
+    assert t_status == status, f"{victim} {change}: host {status.name}, target {t_status.name}"
+    if status == TLoadStatus.lsSuccess:
+        same_modules(host, tl)
+        host.unload(lm.handle)
+        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+# --- the instruction cache ------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_code_not_synced_is_a_stale_instruction_cache_fault(tmp_path, target):
+    src = tmp_path / "mod.c"
+    src.write_text("int answer(void) { return 42; }\n")
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text("void _start(void) {}\n"
+                        "void forgetful_sync(void *addr, unsigned long size) { (void)addr; "
+                        "(void)size; }\n")
+    for args in (["module", "-t", target, "-o", tmp_path / "mod.elf", src],
+                 ["resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime", "target",
+                  "--keep", "forgetful_sync", kernel_c]):
+        proc = run_gamevm(*args)
+        assert proc.returncode == 0, proc.stderr
+    resident = read_resident(tmp_path / "kernel.elf", target)
+    for sync, ok in ((0, True), (resident.symbols["forgetful_sync"], False)):
+        m = Machine(target)
+        m.load_elf(tmp_path / "kernel.elf")
+        tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),
+                          resident=resident, sync_code=sync)
+        handle, status = tl.load_module("mod")
+        assert status == TLoadStatus.lsSuccess
+        fn = tl.get_proc(handle, "answer")
+        if ok:
+            assert m.call(fn) == 42
+            assert tl.sync_calls and tl.sync_calls[-1][0] <= fn
+            continue
+        with pytest.raises(EmulationError) as err:
+            m.call(fn)
+        assert "stale instruction cache: module 'mod'" in str(err.value)
+        assert "GameVMSyncCode" in str(err.value)
+
+
+def test_consoles_without_caches_need_no_sync():
+    from gamevm_build.profile import load_profile
+    assert {t: load_profile(t).code_sync for t in ALL_TARGETS} == {
+        "psx": "psx-bios", "n64": "vr4300", "segacd": "", "gba": "", "3do": ""}
