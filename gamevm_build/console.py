@@ -161,16 +161,30 @@ class Console:
         self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
                                 policy=policy, timer=timer, placement=placement,
                                 extra_needs=needs)
+        self.output: list[str] = []
         if self.loader_kind == "target":
             self.loader = TargetLoader(self.machine, reader, alloc_regions,
-                                       resident=self.resident, timer=timer)
+                                       resident=self.resident, timer=timer,
+                                       placement=placement, output=self.output)
             self.async_ = None
         else:
             self.loader = self.reference
             self.async_ = AsyncLoader(self)
-        self.output: list[str] = []
+            if has_runtime:
+                self._bypass_target_runtime()
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
+
+    def _bypass_target_runtime(self) -> None:
+        """Send the resident's C runtime API to its host-trap twins (``gvm_host_*``), so
+        target code's LoadModule reaches the reference loader this console runs."""
+        from .runtime_build import API, HOST_ONLY_API, HOST_PREFIX
+        syms = self.resident.symbols
+        for name in API + HOST_ONLY_API:
+            twin = syms.get(HOST_PREFIX + name)
+            if name in syms and twin is not None:
+                self.machine.breakpoint(syms[name],
+                                        lambda m, to=twin: m.set_reg("pc", to))
 
     @property
     def clock(self):

@@ -36,7 +36,8 @@ API = ("LoadModuleEx", "LoadModule", "LoadModuleFlags", "GetModuleProc", "Unload
 HOST_ONLY_API = ("LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVMAsyncStatus",
                  "GameVMFrame")
 #: what the emulated console and games call to set the C runtime up
-TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMResidentSymbol", "GameVMSyncCode",
+TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMResidentSymbol",
+                "GameVMSyncCode",
                 "GameVMEmulatorReader", "gvm_debug_event")
 #: flags every runtime object gets on top of the profile's: each function in its own
 #: section (what the game never calls is dropped), and no loop turned into a
@@ -47,10 +48,23 @@ RUNTIME_CFLAGS = ("-Os", "-ffunction-sections", "-fdata-sections",
                   "-fno-store-merging")
 
 
+def runtime_sources(runtime: str) -> list[Path]:
+    """Every file the loader ``runtime`` is built from (a resident depends on them)."""
+    if runtime == "target":
+        return sorted(LOADER_DIR.glob("*.[ch]")) + [INCLUDE_DIR / "gamevm_runtime.h",
+                                                   INCLUDE_DIR / "gamevm.h"]
+    return [RUNTIME_DIR / s for s in HOST_SOURCES] + [INCLUDE_DIR / "gamevm.h"]
+
+
+#: in a resident with the console-side runtime, the host traps under these names let the
+#: emulated console run the reference loader instead (Console(loader="host"))
+HOST_PREFIX = "gvm_host_"
+
+
 def keep_symbols(runtime: str) -> tuple[str, ...]:
     """Symbols a resident with ``runtime`` must keep through ``--gc-sections``."""
     if runtime == "target":
-        return API + TARGET_ENTRY
+        return API + TARGET_ENTRY + tuple(HOST_PREFIX + n for n in API + HOST_ONLY_API)
     return API + HOST_ONLY_API
 
 
@@ -82,12 +96,14 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     gen = workdir / "gvm_gen"
     gen.mkdir(exist_ok=True)
     (gen / "gvm_target.h").write_text(target_header(profile))
-    sources = ([LOADER_DIR / s for s in LOADER_SOURCES] if runtime == "target"
-               else [RUNTIME_DIR / s for s in HOST_SOURCES])
+    sources = [(RUNTIME_DIR / s, ()) for s in HOST_SOURCES]
+    if runtime == "target":
+        sources = [(LOADER_DIR / s, ()) for s in LOADER_SOURCES] + [
+            (src, ("-DGVM_HOST_PREFIXED",)) for src, _ in sources]
     objs = []
-    for src in sources:
+    for src, defines in sources:
         obj = workdir / f"gamevm_{runtime}_{src.stem}.o"
-        tc.compile(src, obj, extra_flags=list(RUNTIME_CFLAGS),
+        tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS, *defines],
                    include_dirs=[str(gen), str(INCLUDE_DIR), str(LOADER_DIR)])
         objs.append(obj)
     return objs

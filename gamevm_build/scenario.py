@@ -664,8 +664,11 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
         if d not in dirs:
             dirs.append(d)
     policy = LoaderPolicy(**{k: v for k, v in scenario.policy.items()})
+    # scenarios drive the reference loader's overlays, async loads and lazy binding,
+    # which the console-side runtime does not have yet: they run on the host loader
     console = Console(tgt, res, search_paths=dirs, disc=scenario.disc, config=cfg,
-                      policy=policy, manifest=scenario.manifest, module_files=files)
+                      policy=policy, manifest=scenario.manifest, module_files=files,
+                      loader="host")
     return console, cfg
 
 

@@ -31,7 +31,7 @@ MASK32 = 0xFFFFFFFF
 #: gamevm.h GVM_SYS_MEDIA_*
 SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
 #: gvm_int.h GVM_EV_*
-EV_WRITING, EV_LOADED, EV_FREED = 1, 2, 3
+EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
 WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
@@ -116,14 +116,22 @@ class TargetLoader:
         ``TGameVMConfig.sync_code`` (0: the runtime's default for the console).
     work_size, pool_size : int
         The work area and pool given to ``GameVMInit`` (docs/runtime-c.md).
+    placement : dict, optional
+        Module name -> region name, handed to ``GameVMPlaceModule``.
+    output : list, optional
+        Where failed loads are reported (``[loader] LoadModule("x"): status: why``),
+        as the host loader reports them.
     """
 
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
-                 sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE):
+                 sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE,
+                 placement=None, output: list | None = None):
         self.machine = machine
         self.reader = reader
         self.resident = resident
         self.timer = timer
+        self.output = output if output is not None else []
+        self._placed: dict[str, str] = {}
         self.regions = list(regions)
         self.symbols = machine.symbols
         if not has_target_runtime(self.symbols):
@@ -160,6 +168,26 @@ class TargetLoader:
             flags = REGION_OVERLAY if r.overlay else REGION_HEAP
             if machine.call("GameVMAddRegion", addr, r.start, r.size, flags) != 0:
                 raise EmulationError(f"GameVMAddRegion refused region {r.name}")
+        for module, region in (placement or {}).items():
+            if region is not None:
+                self.place(module, region)
+
+    def place(self, module: str, region: str) -> None:
+        """``GameVMPlaceModule(module, region)`` (a ConfigError for an unknown region)."""
+        if self._placed.get(module) == region:
+            return
+        if region not in {r.name for r in self.regions}:
+            from .errors import ConfigError
+            raise ConfigError(f"no memory region named '{region}' (memoryMap.regions has: "
+                              f"{', '.join(r.name for r in self.regions)})")
+        m = self.machine
+        strings = [m.reserve(len(t.encode()) + 1) for t in (module, region)]
+        for addr, text in zip(strings, (module, region)):
+            m.write(addr, text.encode() + b"\0")
+        status = TLoadStatus(m.call("GameVMPlaceModule", *strings))
+        if status != TLoadStatus.lsSuccess:
+            raise EmulationError(f"GameVMPlaceModule({module}, {region}): {status.name}")
+        self._placed[module] = region
 
     # --- the API, called on the emulated CPU -----------------------------------------
     def load_module(self, name: str) -> tuple[int, TLoadStatus]:
@@ -186,6 +214,9 @@ class TargetLoader:
         The runtime loads needs itself and places modules in the first heap region
         with room (placement by region name is the host loader's, for now).
         """
+        if region is not None:
+            stem = name.rsplit("/", 1)[-1]
+            self.place(stem[:-4] if stem.lower().endswith(".elf") else stem, region)
         handle, status = self.load_module(name)
         if status != TLoadStatus.lsSuccess:
             raise LoadError(status, self.explain(name, status))
@@ -203,27 +234,33 @@ class TargetLoader:
                                     f"{status.name}")
 
     def explain(self, name: str, status: TLoadStatus) -> str:
-        """Why the runtime refused ``name``, in the reference reader's words where it can."""
-        head = f"LoadModule(\"{name}\") on the console-side runtime: {status.name}"
+        """Why the runtime refused ``name``: the runtime returns only a status, so the
+        words come from the reference reader where it can tell."""
         try:
             path, data = self.reader.read(name)
         except (ModuleNotFound, OSError, InputError) as exc:
-            return f"{head}: {exc}"
+            return str(exc)
         from .module import read_module
         try:
             mod = read_module(data, name=path)
         except GameVMError as exc:
-            return f"{head}: {exc}"
+            return str(exc)
         if status == TLoadStatus.lsUndefinedSymbol:
             missing = sorted(n for n, i in mod.imports.items()
                              if not i.weak and self.resolve(n) is None)
             if missing:
-                return (f"{head}: module '{mod.name}' ({path}) imports {', '.join(missing)}, "
-                        "which neither the resident nor a loaded module provides")
+                return (f"module '{mod.name}' ({path}): undefined import"
+                        f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}: neither the "
+                        "resident nor a loaded module provides "
+                        f"{'them' if len(missing) > 1 else 'it'}")
         if status == TLoadStatus.lsIncompatibleTarget:
-            return (f"{head}: {path}: module '{mod.name}' is built for target {mod.target}, "
-                    f"but this console is {self.machine.profile.name}")
-        return f"{head} ({path})"
+            return (f"{path}: module '{mod.name}' is built for target {mod.target}, but this "
+                    f"console is {self.machine.profile.name}; rebuild it with "
+                    f"-t {self.machine.profile.name}")
+        if status == TLoadStatus.lsOutOfMemory:
+            return (f"{path}: module '{mod.name}' ({mod.image_size} bytes) does not fit its "
+                    "region, or the runtime's work area, pool or module table is full")
+        return f"{path}: the console-side runtime refused module '{mod.name}'"
 
     def by_name(self, name: str) -> TargetModule | None:
         return next((t for t in self.loaded.values() if t.name == name), None)
@@ -316,6 +353,10 @@ class TargetLoader:
             self._loaded(machine, name, base, size, code_size)
         elif what == EV_FREED:
             self._freed(machine, name, base, size)
+        elif what == EV_FAILED:
+            status = TLoadStatus(base)
+            self.output.append(f"[loader] LoadModule(\"{name}\"): {status.name}: "
+                               f"{self.explain(name, status)}")
 
     def _loaded(self, machine, name, base, size, code_size) -> None:
         token = self._stale.pop(base, None)

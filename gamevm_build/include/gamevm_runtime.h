@@ -62,6 +62,12 @@ TLoadStatus GameVMInit(const TGameVMConfig *config);
 TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long size,
                             unsigned flags);
 
+/* Place module `module` (its name) in region `region` from now on: loads go there,
+ * and loading into an occupied GVM_REGION_OVERLAY region first evicts its occupant
+ * (seed §4).  Both strings must stay valid.  lsSymbolNotFound for an unknown
+ * region, lsOutOfMemory when the placement table is full. */
+TLoadStatus GameVMPlaceModule(const char *module, const char *region);
+
 /* The address of a symbol of the resident's Global Symbol Table, or 0. */
 void *GameVMResidentSymbol(const char *name);
 

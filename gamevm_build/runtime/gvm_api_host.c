@@ -9,6 +9,22 @@
  */
 #include "gamevm.h"
 
+#ifdef GVM_HOST_PREFIXED
+/* Linked next to the console-side runtime: the same traps under other names, which
+ * the emulated console jumps to when it runs the reference loader instead
+ * (gamevm run's scenarios; gamevm call --loader host). */
+#define LoadModuleEx gvm_host_LoadModuleEx
+#define LoadModule gvm_host_LoadModule
+#define LoadModuleFlags gvm_host_LoadModuleFlags
+#define LoadModuleAsyncEx gvm_host_LoadModuleAsyncEx
+#define LoadModuleAsync gvm_host_LoadModuleAsync
+#define GameVMImport gvm_host_GameVMImport
+#define GameVMAsyncStatus gvm_host_GameVMAsyncStatus
+#define GameVMFrame gvm_host_GameVMFrame
+#define UnloadModule gvm_host_UnloadModule
+#define GetModuleProc gvm_host_GetModuleProc
+#endif
+
 /* Call each function the loader lists for table `code` (constructors or
  * destructors); a macro because the trap's code is part of the instruction. */
 #define run_table(h, code) do {                                                  \

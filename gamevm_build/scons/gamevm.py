@@ -81,6 +81,9 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_STRICT``       strict resident checks (bool; default ``False``).
 ``GAMEVM_KEEP``         more resident symbols to keep through ``--gc-sections``
                         (functions only the host calls, e.g. a declared test).
+``GAMEVM_RUNTIME``      the loader behind gamevm.h in a resident: ``'target'`` links
+                        the console-side C runtime and its Global Symbol Table
+                        (docs/runtime-c.md); ``'host'`` (default) the emulator traps.
 ``GAMEVM_TESTS``        GameVMValidate's declared tests: ``('mod:fn(1, "s")', 0)``,
                         ``{'call': EXPR, 'expect': N}`` or ``EXPR`` (expects 0).
 ``GAMEVM_MAX_INSTRUCTIONS``  instruction budget of each validation call.
@@ -131,7 +134,7 @@ MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDE
                   "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
-                    "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_VERSION"]
+                    "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -284,6 +287,9 @@ def _resident_emitter(target, source, env):
         t.attributes.gamevm_modules = modules
     if modules:
         env.Depends(target, modules)
+    # the runtime's C sources are inputs too (a changed loader relinks every resident)
+    from gamevm_build.runtime_build import runtime_sources
+    env.Depends(target, [env.File(str(p)) for p in runtime_sources(_runtime(env))])
     return target, source
 
 
@@ -327,11 +333,24 @@ def gamevm_build_resident(target, source, env):
             strict=_as_bool(env.get("GAMEVM_STRICT")),
             entry=env.subst("$GAMEVM_ENTRY") or "_start",
             keep=_keep(env),
+            runtime=_runtime(env),
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     _report(out, result)
+    if result.runtime == "target" and not env.GetOption("silent"):
+        b = result.runtime_bytes
+        sys.stdout.write(f"gamevm: {out}: console-side runtime {b['code']} bytes code, "
+                         f"{b['data']} bytes data, {b['table']} bytes symbol table\n")
     return 0
+
+
+def _runtime(env) -> str:
+    runtime = env.subst("$GAMEVM_RUNTIME") or "host"
+    if runtime not in ("host", "target"):
+        raise SCons.Errors.UserError(f"GAMEVM_RUNTIME = '{runtime}': choose 'target' (the "
+                                     "console-side C runtime) or 'host'")
+    return runtime
 
 
 _module_action = SCons.Action.Action(gamevm_link_module, "$GAMEVMMODULECOMSTR",
@@ -726,6 +745,7 @@ def generate(env):
         GAMEVM_MODULES=[],
         GAMEVM_BASE=None,
         GAMEVM_STRICT=False,
+        GAMEVM_RUNTIME="host",
         GAMEVM_ENTRY=None,
         GAMEVM_MAP=False,
         GAMEVMMODULESUFFIX=".elf",

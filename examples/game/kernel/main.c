@@ -46,11 +46,15 @@ int gvm_kernel_selftest(void)
     return 0;
 }
 
+int gvm_loader_start(void);
+
 int gvm_kernel_main(void)
 {
     int status;
 
     gvm_print("GameVM kernel\n");
+    if (gvm_loader_start() != 0)           /* kernel/loader.c: the console-side loader */
+        return -1;
     status = gvm_kernel_selftest();
     gvm_print_int("kernel selftest", status);
     gvm_srand(0x2545f491u);

@@ -92,6 +92,7 @@ void gvm_debug_event(const gvm_event *event);      /* global: debuggers break on
 #define GVM_EV_WRITING  1    /* the loader is about to write [base, base+size) */
 #define GVM_EV_LOADED   2    /* loaded: code is [base, base+code_size) */
 #define GVM_EV_FREED    3    /* unloaded or rolled back */
+#define GVM_EV_FAILED   4    /* LoadModule(name) failed: `base` holds the TLoadStatus */
 
 
 #endif /* GVM_INT_H */

@@ -63,11 +63,17 @@ typedef struct load_ctx {
     struct load_ctx *parent;
 } load_ctx;
 
+#ifndef GVM_MAX_PLACEMENTS
+#define GVM_MAX_PLACEMENTS 16
+#endif
+
 static struct {
     TGameVMConfig cfg;
     int ready;
     region_t regions[GVM_MAX_REGIONS];
     u32 nregions;
+    struct { const char *module; u32 region; } placements[GVM_MAX_PLACEMENTS];
+    u32 nplacements;
     module_t mods[GVM_MAX_MODULES];
     u32 next_seq;
     u32 work_top;
@@ -271,21 +277,49 @@ static u32 region_top(u32 r)
     return top;
 }
 
-/* First general region with room (regions are stacks: allocation goes on top). */
-static TLoadStatus region_alloc(u32 size, u32 align, u32 *region, u32 *base)
+static int fits(u32 r, u32 size, u32 align, u32 *base)
 {
-    u32 r;
+    u32 start = (region_top(r) + align - 1) & ~(align - 1);
+    if (start < G.regions[r].start || start > G.regions[r].end || size > G.regions[r].end - start)
+        return 0;
+    *base = start;
+    return 1;
+}
+
+/* The region a module is placed in by name (GameVMPlaceModule), or -1. */
+static s32 placed_region(const char *name)
+{
+    u32 i;
+    for (i = G.nplacements; i-- > 0;)
+        if (gvm_strcmp(G.placements[i].module, name) == 0)
+            return (s32)G.placements[i].region;
+    return -1;
+}
+
+static void evict(module_t *m);
+
+/* The placed region (an overlay's occupants are evicted first: seed §4), else the
+ * first general region with room (regions are stacks: allocation goes on top). */
+static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *region, u32 *base)
+{
+    u32 r, i;
+    s32 placed = placed_region(name);
+    if (placed >= 0) {
+        r = (u32)placed;
+        if (G.regions[r].flags & GVM_REGION_OVERLAY)
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                if (G.mods[i].seq && G.mods[i].region == r)
+                    evict(&G.mods[i]);
+        *region = r;
+        return fits(r, size, align, base) ? lsSuccess : lsOutOfMemory;
+    }
     for (r = 0; r < G.nregions; r++) {
-        u32 start;
         if (G.regions[r].flags & GVM_REGION_OVERLAY)
             continue;
-        start = (region_top(r) + align - 1) & ~(align - 1);
-        if (start < G.regions[r].start || start > G.regions[r].end ||
-            size > G.regions[r].end - start)
-            continue;
-        *region = r;
-        *base = start;
-        return lsSuccess;
+        if (fits(r, size, align, base)) {
+            *region = r;
+            return lsSuccess;
+        }
     }
     return lsOutOfMemory;
 }
@@ -715,7 +749,7 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
 
     if (!m)
         return lsOutOfMemory;
-    if ((st = region_alloc(image, align, &region, &base)) != lsSuccess)
+    if ((st = region_alloc(c->meta.name, image, align, &region, &base)) != lsSuccess)
         return st;
     if (base & (c->meta.align - 1) || base > 0xFFFFFFFFu - image)
         return lsRelocationError;
@@ -925,6 +959,7 @@ TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
         if (st != lsSuccess) {
             unload_newer_than(first);
             m = 0;
+            event(GVM_EV_FAILED, (u32)st, 0, 0, name);
         } else {
             m->refcount++;
             n = in_load_order(order);
@@ -1018,12 +1053,37 @@ TLoadStatus UnloadModule(TModuleHandle handle)
     return lsSuccess;
 }
 
+/* An overlay's occupant makes room, whatever its references: it and what only it held
+ * are freed, destructors first (the modules still binding to it are not stubbed). */
+static void evict(module_t *m)
+{
+    u32 i, order[GVM_MAX_MODULES], n, j;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (m->deps & (1u << i))
+            G.mods[i].refcount--;
+    run_destructors(m);
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        G.mods[i].providers &= ~(1u << slot_index(m));
+    release(m);
+    n = in_load_order(order);
+    for (j = n; j-- > 0;) {
+        module_t *x = &G.mods[order[j]];
+        if (x->seq && x->refcount <= 0 && !bound_into(order[j], 0)) {
+            run_destructors(x);
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                G.mods[i].providers &= ~(1u << order[j]);
+            release(x);
+        }
+    }
+}
+
 /* ---- set-up -------------------------------------------------------------------------- */
 TLoadStatus GameVMInit(const TGameVMConfig *config)
 {
     u32 i;
     G.ready = 0;
     G.nregions = 0;
+    G.nplacements = 0;
     G.next_seq = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].seq = 0;
@@ -1051,5 +1111,20 @@ TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long
     r->start = (u32)start;
     r->end = (u32)(start + size);
     r->flags = flags;
+    return lsSuccess;
+}
+
+TLoadStatus GameVMPlaceModule(const char *module, const char *region)
+{
+    u32 r;
+    for (r = 0; r < G.nregions; r++)
+        if (gvm_strcmp(G.regions[r].name, region) == 0)
+            break;
+    if (r == G.nregions)
+        return lsSymbolNotFound;
+    if (G.nplacements == GVM_MAX_PLACEMENTS)
+        return lsOutOfMemory;
+    G.placements[G.nplacements].module = module;
+    G.placements[G.nplacements++].region = r;
     return lsSuccess;
 }

@@ -1,0 +1,55 @@
+/*
+ * loader.c - starting the GameVM loader that runs on the console.
+ *
+ * The kernel is linked with the console-side runtime (SConscript:
+ * GAMEVM_RUNTIME='target'), so gamevm.h's LoadModule, GetModuleProc and
+ * UnloadModule run here, on the console's CPU.  Before the first load the
+ * kernel hands the runtime a reader, a work area, a pool for the loaded
+ * modules' export tables, and the RAM modules may go to (docs/runtime-c.md).
+ *
+ * This example runs in the emulator, so its reader is the emulated media
+ * device (GameVMEmulatorReader); a shipped game passes its own: BIOS CdRead
+ * on the PS1, PI DMA from the cartridge on the N64 (docs/runtime-c.md shows
+ * both).  On the emulated console `gamevm call` and GameVMValidate set the
+ * runtime up the same way themselves, since they call functions directly
+ * instead of running _start.
+ */
+#include "gvm.h"
+#include "gamevm_runtime.h"
+
+#if defined(__m68k__)
+#define LOADER_WORK  4096          /* the Sega CD's 64 KiB work RAM is tight */
+#define LOADER_POOL  1024
+#define MODULE_RAM_START 0x00200000ul    /* Word RAM (2M mode, main CPU side) */
+#define MODULE_RAM_SIZE  0x00030000ul
+#else
+#define LOADER_WORK  8192
+#define LOADER_POOL  2048
+#define MODULE_RAM_SIZE  0x00020000ul    /* 128 KiB after the kernel */
+#endif
+
+static unsigned char loader_work[LOADER_WORK] __attribute__((aligned(4)));
+static unsigned char loader_pool[LOADER_POOL] __attribute__((aligned(4)));
+
+int gvm_loader_start(void)
+{
+    TGameVMConfig config;
+    TLoadStatus status;
+#ifndef MODULE_RAM_START
+    extern char __resident_end[];
+    unsigned long start = ((unsigned long)__resident_end + 15ul) & ~15ul;
+#else
+    unsigned long start = MODULE_RAM_START;
+#endif
+
+    config.reader = &GameVMEmulatorReader;
+    config.work = loader_work;
+    config.work_size = sizeof loader_work;
+    config.pool = loader_pool;
+    config.pool_size = sizeof loader_pool;
+    config.sync_code = 0;                  /* the console's own: FlushCache, cache ops, none */
+    status = GameVMInit(&config);
+    if (status == lsSuccess)
+        status = GameVMAddRegion("heap", start, MODULE_RAM_SIZE, GVM_REGION_HEAP);
+    return (int)status;
+}
