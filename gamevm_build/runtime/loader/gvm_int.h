@@ -57,9 +57,25 @@ typedef struct {
  * NUL-terminated).  0 on success, -1 for anything the format does not allow. */
 GVM_INTERNAL int gvm_meta_parse(u8 *text, u32 len, gvm_meta *meta);
 
-/* ---- byte access (out of line: they are everywhere, and size matters more) ---- */
-GVM_INTERNAL u32 gvm_rd32(const u8 *p, int big);
-GVM_INTERNAL u32 gvm_rd16(const u8 *p, int big);
+/* ---- byte access -----------------------------------------------------------------
+ * Headers, symbols and relocations are read into the work area at 4-byte aligned
+ * addresses, and every field the loader reads there is naturally aligned: one load
+ * (swapped for a file of the other byte order, which is then refused).  16-bit
+ * fields are read by bytes: the ARM60 has no halfword loads. */
+typedef u32 __attribute__((may_alias)) gvm_word;
+
+static inline u32 gvm_rd32(const u8 *p, int big)
+{
+    u32 v = *(const gvm_word *)(const void *)p;
+    if (big != GVM_BIG_ENDIAN)
+        v = v >> 24 | (v >> 8 & 0xFF00u) | (v << 8 & 0xFF0000u) | v << 24;
+    return v;
+}
+
+static inline u32 gvm_rd16(const u8 *p, int big)
+{
+    return big ? (u32)p[0] << 8 | p[1] : (u32)p[1] << 8 | p[0];
+}
 
 GVM_INTERNAL int gvm_strcmp(const char *a, const char *b);
 
@@ -68,6 +84,8 @@ GVM_INTERNAL int gvm_strcmp(const char *a, const char *b);
  * loader must not apply it (a module for another console is checked by its own
  * family's rules before it is refused as incompatible, as the host does). */
 GVM_INTERNAL u32 gvm_reloc_size(u32 family, u32 type);
+/* 1 if some value does not fit a `type` field (only those are checked before writing). */
+GVM_INTERNAL u32 gvm_reloc_may_overflow(u32 type);
 /* Check that `type` can hold S + A at P (0) or not (-1), without touching memory. */
 GVM_INTERNAL int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
 /* Patch the field at `site` (module byte order = the CPU's). */

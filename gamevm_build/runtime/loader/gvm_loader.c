@@ -48,15 +48,17 @@ typedef struct load_ctx {
     u8 *sh;                          /* section headers, 40 bytes each */
     u32 shnum;
     u8 *shstr;
-    u32 shstr_size;
+    u32 shstr_size, shstr_names;     /* names may start below shstr_names (its last NUL + 1) */
     u8 *sym;                         /* symbols, 16 bytes each */
     u32 nsym, symtab_index;
     u8 *str;
-    u32 str_size;
+    u32 str_size, str_names;
+    u32 slot_addr[SL_COUNT], slot_size[SL_COUNT];   /* of the last section of each slot */
     u8 *slot_of;                     /* section index -> slot, SL_NONE if not loadable */
     u32 slot_first[SL_COUNT], slot_last[SL_COUNT];   /* section index + 1, 0 if absent */
     u32 *bound;                      /* per symbol: address an import is bound to */
     u8 **rel;                        /* section index -> its relocation entries */
+    u32 checked_types;               /* relocations whose value may not fit its field */
     u32 machine, family;
     u32 nexports, export_names;      /* count and name bytes, for the pool */
     gvm_meta meta;
@@ -87,16 +89,6 @@ enum { SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9, SHF_ALLOC = 2,
        STB_LOCAL = 0, STB_WEAK = 2, STT_SECTION = 3, ET_DYN = 3 };
 
 /* ---- small helpers ------------------------------------------------------------- */
-__attribute__((noinline)) u32 gvm_rd32(const u8 *p, int big)
-{
-    return big ? (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]
-               : (u32)p[3] << 24 | (u32)p[2] << 16 | (u32)p[1] << 8 | p[0];
-}
-
-__attribute__((noinline)) u32 gvm_rd16(const u8 *p, int big)
-{
-    return big ? (u32)p[0] << 8 | p[1] : (u32)p[1] << 8 | p[0];
-}
 
 int gvm_strcmp(const char *a, const char *b)
 {
@@ -105,9 +97,15 @@ int gvm_strcmp(const char *a, const char *b)
     return (int)(u8)*a - (int)(u8)*b;
 }
 
+/* Zero `n` bytes from the 4-byte aligned `p` (module bases are at least 4-aligned). */
 static void fill(u8 *p, u32 n)
 {
-    while (n--)
+    gvm_word *w = (gvm_word *)(void *)p;
+    u32 words = n >> 2;
+    while (words--)
+        *w++ = 0;
+    p = (u8 *)w;
+    for (n &= 3; n; n--)
         *p++ = 0;
 }
 
@@ -210,16 +208,15 @@ static u32 in_load_order(u32 *out)
     return n;
 }
 
-/* Binding order: the resident, then loaded modules in load order.  1 if found. */
-static int resolve(const char *name, u32 *value)
+/* Binding order: the resident, then loaded modules in `order` (load order).  1 if found. */
+static int resolve(const char *name, u32 *value, const u32 *order, u32 n)
 {
-    u32 order[GVM_MAX_MODULES], n, i;
+    u32 i;
     const gvm_symbol *s = search(gvm_gst, gvm_gst_count, name);
     if (s) {
         *value = s->value;
         return 1;
     }
-    n = in_load_order(order);
     for (i = 0; i < n; i++) {
         module_t *m = &G.mods[order[i]];
         s = search(m->exports, m->nexports, name);
@@ -346,24 +343,23 @@ static u8 *shdr(load_ctx *c, u32 i)
 #define SH(c, i, field) gvm_rd32(shdr(c, i) + 4u * (field), (c)->big)
 enum { F_NAME, F_TYPE, F_FLAGS, F_ADDR, F_OFFSET, F_SIZE, F_LINK, F_INFO };
 
-/* A name at `off` of a string table: valid if a NUL follows it inside the table. */
-static const char *cstr(const u8 *table, u32 size, u32 off)
+/* A name at `off` of a string table is valid if a NUL follows it inside the table:
+ * if it starts before the table's last NUL (found once, from the end). */
+static u32 names_end(const u8 *table, u32 size)
 {
-    u32 i;
-    for (i = off; i < size; i++)
-        if (table[i] == 0)
-            return (const char *)table + off;
-    return 0;
+    while (size && table[size - 1] != 0)
+        size--;
+    return size;
 }
 
 static u32 section_size(load_ctx *c, u32 slot)
 {
-    return c->slot_last[slot] ? SH(c, c->slot_last[slot] - 1, F_SIZE) : 0;
+    return c->slot_size[slot];
 }
 
 static u32 section_addr(load_ctx *c, u32 slot)
 {
-    return c->slot_last[slot] ? SH(c, c->slot_last[slot] - 1, F_ADDR) : 0;
+    return c->slot_addr[slot];
 }
 
 static int known_target(load_ctx *c)
@@ -416,11 +412,12 @@ static TLoadStatus read_headers(load_ctx *c)
         c->shstr_size = size;
         if ((st = fetch(c, off, size, &c->shstr)) != lsSuccess)
             return st;
+        c->shstr_names = names_end(c->shstr, size);
     }
     c->symtab_index = 0xFFFFFFFFu;
     for (i = 0; i < shnum; i++) {
         u32 type = SH(c, i, F_TYPE), off = SH(c, i, F_OFFSET), size = SH(c, i, F_SIZE);
-        if (!cstr(c->shstr, c->shstr_size, SH(c, i, F_NAME)))
+        if (SH(c, i, F_NAME) >= c->shstr_names)
             return lsBadFormat;
         if (type != SHT_NOBITS && type != 0 && (off > c->fsize || size > c->fsize - off))
             return lsBadFormat;
@@ -455,6 +452,7 @@ static TLoadStatus read_symbols(load_ctx *c)
         return lsBadFormat;
     if ((st = section_data(c, link, &c->str, &c->str_size)) != lsSuccess)
         return st;
+    c->str_names = names_end(c->str, c->str_size);
     if ((st = section_data(c, c->symtab_index, &c->sym, &size)) != lsSuccess)
         return st;
     if (size & 15)
@@ -467,7 +465,7 @@ static TLoadStatus read_symbols(load_ctx *c)
         u32 shndx = gvm_rd16(s + 14, c->big);
         if (shndx >= c->shnum && shndx < SHN_LORESERVE)
             return lsBadFormat;
-        if (!cstr(c->str, c->str_size, gvm_rd32(s, c->big)))
+        if (gvm_rd32(s, c->big) >= c->str_names)
             return lsBadFormat;
     }
     return lsSuccess;
@@ -508,7 +506,7 @@ static TLoadStatus check_sections(load_ctx *c)
     if (!(c->slot_of = work_alloc(c->shnum)))
         return lsOutOfMemory;
     for (j = 0; j < SL_COUNT; j++)
-        c->slot_first[j] = c->slot_last[j] = 0;
+        c->slot_first[j] = c->slot_last[j] = c->slot_addr[j] = c->slot_size[j] = 0;
     for (i = 0; i < c->shnum; i++) {
         const char *name = (const char *)c->shstr + SH(c, i, F_NAME);
         c->slot_of[i] = SL_NONE;
@@ -525,6 +523,8 @@ static TLoadStatus check_sections(load_ctx *c)
         if (!c->slot_first[j])
             c->slot_first[j] = i + 1;
         c->slot_last[j] = i + 1;
+        c->slot_addr[j] = SH(c, i, F_ADDR);
+        c->slot_size[j] = SH(c, i, F_SIZE);
     }
     return lsSuccess;
 }
@@ -586,6 +586,8 @@ static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
     TLoadStatus st;
     if (apply < 0 && !(c->rel = work_alloc(c->shnum * sizeof(u8 *))))
         return lsOutOfMemory;
+    if (apply < 0)
+        c->checked_types = 0;
     for (i = 0; i < c->shnum; i++) {
         u32 type = SH(c, i, F_TYPE), info, t_off, t_size, size, n;
         u8 *rel;
@@ -633,8 +635,10 @@ static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
             } else {
                 return lsBadFormat;
             }
-            if (apply < 0)
+            if (apply < 0) {
+                c->checked_types += gvm_reloc_may_overflow(rtype);
                 continue;
+            }
             if (gvm_reloc_check(rtype, S, addend, base + off) != 0) {
                 if (import && S == 0 &&
                     import_is_weak(c, (const char *)c->str + gvm_rd32(sym, c->big)))
@@ -651,7 +655,7 @@ static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
 /* Bind every import (sorted-name order does not matter: all strong misses fail). */
 static TLoadStatus bind_imports(load_ctx *c, u32 self)
 {
-    u32 i;
+    u32 i, order[GVM_MAX_MODULES], n = in_load_order(order);
     if (!(c->bound = work_alloc(c->nsym * 4u)))
         return lsOutOfMemory;
     for (i = 1; i < c->nsym; i++) {
@@ -660,7 +664,7 @@ static TLoadStatus bind_imports(load_ctx *c, u32 self)
         c->bound[i] = 0;
         if ((s[12] & 15) == STT_SECTION || gvm_rd16(s + 14, c->big) != SHN_UNDEF)
             continue;
-        if (!resolve((const char *)c->str + gvm_rd32(s, c->big), &v) &&
+        if (!resolve((const char *)c->str + gvm_rd32(s, c->big), &v, order, n) &&
             !import_is_weak(c, (const char *)c->str + gvm_rd32(s, c->big)))
             return lsUndefinedSymbol;
         c->bound[i] = v;
@@ -684,7 +688,7 @@ static void sort_exports(gvm_symbol *e, u32 n)
 /* The module's record, exports (last definition of a name wins) and name in the pool. */
 static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
 {
-    u32 lo, i, n = 0, bytes, name_len = slen(c->meta.name) + 1;
+    u32 lo, i, j, n = 0, bytes, name_len = slen(c->meta.name) + 1;
     u8 *p;
     char *names;
     bytes = c->nexports * 8u + c->export_names + name_len;
@@ -698,21 +702,21 @@ static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
         u8 *s = c->sym + (i << 4);
         u32 shndx = gvm_rd16(s + 14, c->big), value = gvm_rd32(s + 4, c->big), info = s[12];
         const char *name = (const char *)c->str + gvm_rd32(s, c->big);
-        u32 len = slen(name) + 1, j;
+        u32 len = slen(name) + 1;
         if ((info & 15) == STT_SECTION || shndx == SHN_UNDEF || (info >> 4) == STB_LOCAL)
             continue;
-        for (j = 0; j < n; j++)
-            if (gvm_strcmp(m->exports[j].name, name) == 0)
-                break;
         copy((u8 *)names, (const u8 *)name, len);
-        m->exports[j].name = names;
-        m->exports[j].value = shndx == SHN_ABS ? value : base + value;
-        if (j == n)
-            n++;
+        m->exports[n].name = names;
+        m->exports[n++].value = shndx == SHN_ABS ? value : base + value;
         names += len;
     }
-    m->nexports = n;
-    sort_exports(m->exports, n);
+    sort_exports(m->exports, n);       /* the linker writes them sorted: linear */
+    for (i = 0, j = 0; i < n; i++) {   /* a name defined twice: the last definition wins */
+        if (i + 1 < n && gvm_strcmp(m->exports[i].name, m->exports[i + 1].name) == 0)
+            continue;
+        m->exports[j++] = m->exports[i];
+    }
+    m->nexports = j;
     copy((u8 *)names, (const u8 *)c->meta.name, name_len);
     m->name = names;
     return lsSuccess;
@@ -755,7 +759,7 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
         return lsRelocationError;
     if ((st = bind_imports(c, slot_index(m))) != lsSuccess)
         return st;
-    if ((st = check_relocations(c, 0, base)) != lsSuccess)
+    if (c->checked_types && (st = check_relocations(c, 0, base)) != lsSuccess)
         return st;
     if ((st = make_record(c, m, base)) != lsSuccess)
         return st;

@@ -47,6 +47,11 @@ u32 gvm_reloc_size(u32 family, u32 type)
 #if defined(__mips__)
 enum { R_32 = 2, R_26 = 4, R_HI16 = 5, R_LO16 = 6 };
 
+u32 gvm_reloc_may_overflow(u32 type)
+{
+    return type == R_26;
+}
+
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     u32 target = S + A;
@@ -72,6 +77,11 @@ void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
 #elif defined(__m68k__)
 enum { R_32 = 1, R_16 = 2, R_8 = 3 };
 
+u32 gvm_reloc_may_overflow(u32 type)
+{
+    return type == R_16 || type == R_8;
+}
+
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     s32 v = (s32)(S + A);
@@ -91,6 +101,12 @@ void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
 }
 
 #elif defined(__arm__)
+u32 gvm_reloc_may_overflow(u32 type)
+{
+    (void)type;
+    return 0;                      /* only words: every value fits */
+}
+
 int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     (void)type, (void)S, (void)A, (void)P;

@@ -1,0 +1,109 @@
+"""The console-side C runtime: its size and the time it takes to load each example module.
+
+For each console it builds the example game (the real ``scons target=T`` in a
+temporary copy of the repository), then on a fresh emulated console per module
+loads the module's needs first and then the module itself with the runtime's
+``LoadModuleEx``, counting the instructions the CPU executes for that one load
+(``Machine.instructions``: every instruction of every translation block entered).
+It prints, per console and module, the instructions, the milliseconds they take at
+the profile's clock at one instruction per cycle (a lower bound: memory stalls
+come on top), the analyzer's modelled CPU cycles for the same load (the estimate
+the load budgets use today, ``gamevm_build.loadcost``) and the ratio of the two;
+then the runtime's size (code, data, Global Symbol Table) per console.
+
+    python bench/bench_runtime_c.py                 # all five consoles
+    python bench/bench_runtime_c.py --target psx --target gba
+
+Reading: ``measured/model`` below 1 means the analyzer's CPU charge is pessimistic
+for that load (which keeps bounds sound); far below 1, the bound is loose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+MODULES = ("physics", "level1", "boss")
+
+
+def build(root: Path, target: str) -> Path:
+    if not (root / "SConstruct").exists():
+        shutil.copy(REPO / "SConstruct", root / "SConstruct")
+        for sub in ("site_scons", "examples"):
+            shutil.copytree(REPO / sub, root / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "SCons", "-Q", f"target={target}",
+                           f"build/{target}/kernel.elf"] +
+                          [f"build/{target}/{m}.elf" for m in MODULES],
+                          cwd=root, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"bench_runtime_c: scons target={target} failed:\n{proc.stdout}{proc.stderr}")
+    sizes = next(line for line in proc.stdout.splitlines() if "console-side runtime" in line)
+    return root / "build" / target, sizes.split("console-side runtime ", 1)[1]
+
+
+def measure(out: Path, target: str) -> list[tuple]:
+    from gamevm_build.console import Console
+    from gamevm_build.loadcost import cpu_costs, module_cost
+    from gamevm_build.loadtime import module_counts
+    from gamevm_build.module import read_module
+    from gamevm_build.profile import load_profile
+
+    profile = load_profile(target)
+    costs = cpu_costs(profile)
+    rows = []
+    for name in MODULES:
+        c = Console(target, out / "kernel.elf", search_paths=[out], loader="target")
+        mod = read_module(out / f"{name}.elf")
+        for need in mod.needs:
+            c.load(need)
+        before = c.machine.instructions
+        c.loader.load_module(name)
+        n = c.machine.instructions - before
+        relocs: dict[str, int] = {}
+        for r in mod.relocations:
+            relocs[r.type_name] = relocs.get(r.type_name, 0) + 1
+        symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
+        model = module_cost(costs, copy_bytes=mod.code_size + mod.data_size,
+                            zero_bytes=mod.bss_size, relocations=relocs,
+                            imports=len(mod.imports), symbols=symbols,
+                            constructors=module_counts(mod)[1]).total_cycles
+        rows.append((name, len(mod.relocations), len(mod.imports), n,
+                     n / profile.clock_hz * 1e3, model, n / model))
+    return rows
+
+
+def main(argv=None) -> int:
+    from gamevm_build.profile import available_targets
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--target", action="append", choices=available_targets(),
+                   help="console (repeatable; default: all)")
+    args = p.parse_args(argv)
+    targets = args.target or ["psx", "n64", "segacd", "gba", "3do"]
+    sizes = {}
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-c-") as tmp:
+        root = Path(tmp)
+        print(f"{'console':8} {'module':8} {'relocs':>6} {'imports':>7} {'instructions':>12} "
+              f"{'ms':>7} {'model cyc':>9} {'measured/model':>14}")
+        for target in targets:
+            out, sizes[target] = build(root, target)
+            for name, nrel, nimp, n, ms, model, ratio in measure(out, target):
+                print(f"{target:8} {name:8} {nrel:6} {nimp:7} {n:12} {ms:7.3f} {model:9.0f} "
+                      f"{ratio:14.2f}")
+    print()
+    for target in targets:
+        print(f"{target:8} runtime: {sizes[target]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
