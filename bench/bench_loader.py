@@ -75,15 +75,15 @@ def best(fn, repeat: int) -> float:
     return min(times)
 
 
-def run(target: str, out: Path, loads: int, boots: int, repeat: int) -> None:
+def run(target: str, out: Path, loads: int, boots: int, repeat: int, loader: str = "host") -> None:
     kernel = out / "kernel.elf"
     relocs = sum(len(read_module(out / f"{m}.elf").relocations) for m in MODULES)
 
     def boot_only():
         for _ in range(boots):
-            Console(target, kernel, search_paths=[out])
+            Console(target, kernel, search_paths=[out], loader=loader)
 
-    console = Console(target, kernel, search_paths=[out])
+    console = Console(target, kernel, search_paths=[out], loader=loader)
 
     def reused():
         for _ in range(loads):
@@ -93,7 +93,7 @@ def run(target: str, out: Path, loads: int, boots: int, repeat: int) -> None:
 
     def fresh():
         for _ in range(boots):
-            c = Console(target, kernel, search_paths=[out])
+            c = Console(target, kernel, search_paths=[out], loader=loader)
             for m in MODULES:
                 c.load(m)
 
@@ -109,7 +109,7 @@ def run(target: str, out: Path, loads: int, boots: int, repeat: int) -> None:
     t_reused = best(reused, repeat) / loads
     t_fresh = best(fresh, repeat) / boots
     t_validate = best(whole, repeat)
-    print(f"bench_loader: example game, target {target}, best of {repeat} "
+    print(f"bench_loader: example game, target {target}, {loader} loader, best of {repeat} "
           f"({len(MODULES)} modules, {relocs} relocations per round)")
     print(f"  boot (fresh Console)            : {t_boot * 1e3:7.2f} ms per boot")
     print(f"  load+unload, reused machine     : {t_reused * 1e3:7.2f} ms per round of "
@@ -131,15 +131,18 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=200, help="load+unload rounds (reused machine)")
     ap.add_argument("--boots", type=int, default=20, help="fresh consoles booted")
     ap.add_argument("--repeat", type=int, default=3, help="best of N")
+    ap.add_argument("--loader", choices=["host", "target"], default="host",
+                    help="the reference loader (host, default) or the console-side C runtime "
+                         "run on the emulated CPU (target)")
     ap.add_argument("--build-dir", type=Path,
                     help="directory with the built example (default: build it in a temp dir)")
     args = ap.parse_args()
     if args.build_dir:
-        run(args.target, args.build_dir, args.loads, args.boots, args.repeat)
+        run(args.target, args.build_dir, args.loads, args.boots, args.repeat, args.loader)
         return
     with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
         out = build(args.target, Path(tmp))
-        run(args.target, out, args.loads, args.boots, args.repeat)
+        run(args.target, out, args.loads, args.boots, args.repeat, args.loader)
 
 
 if __name__ == "__main__":
