@@ -10,6 +10,7 @@ computed in Python.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import time
@@ -44,11 +45,13 @@ SECTIONS
 
 def link(build, toolchain, profile, sources: dict[str, str], *, entry: str,
          libgcc: bool = False, extra: str = "", discard: str = DISCARD,
-         name: str = "prog.elf") -> Path:
-    """Compile ``sources`` and link them into a static ELF at the profile's resident base."""
+         name: str = "prog.elf", base: int | None = None) -> Path:
+    """Compile ``sources`` and link them into a static ELF at ``base`` (default: the
+    profile's resident base)."""
     objects = [build.obj(fname, text) for fname, text in sources.items()]
+    base = profile.resident_base if base is None else base
     script = build.source(name + ".ld", LINKER_SCRIPT.format(
-        entry=entry, base=profile.resident_base, extra=extra, discard=discard))
+        entry=entry, base=base, extra=extra, discard=discard))
     out = build.tmp / name
     # Debian's libgcc is mips32r2 + abicalls: ld warns about the ABI on psx and
     # refuses to merge it with vr4300 objects unless told not to (its integer
@@ -574,6 +577,38 @@ def test_segments_outside_ram_are_skipped(build, toolchain, profile):
     m = Machine(profile)
     m.load_elf(elf)
     assert m.call("negate", 9) == (-9) & 0xFFFFFFFF
+
+
+def test_program_segment_outside_ram_is_an_error(build, toolchain, profile):
+    base = 0x10000000                           # no console has memory there
+    elf = link(build, toolchain, profile, {"m.c": MISC_C}, entry="bump", base=base)
+    with pytest.raises(EmulationError) as info:
+        Machine(profile).load_elf(elf)
+    message = str(info.value)
+    assert re.search(r"segment 0x10000000\.\.0x[0-9a-f]{8} \(R.X: \.text", message), message
+    assert f"lies outside the RAM of target '{profile.name}'" in message
+    for region in profile.ram:
+        assert f"{region.name} 0x{region.start:08x}..0x{region.end:08x}" in message
+    assert f"memory.resident_base 0x{profile.resident_base:08x}" in message
+    assert f"gamevm_build/profiles/{profile.name}.toml" in message
+
+
+def test_segment_running_into_ram_says_where_it_starts(build, toolchain, profile):
+    ram = profile.main_ram
+    elf = link(build, toolchain, profile, {"m.c": MISC_C}, entry="bump", base=ram.start - 0x100)
+    with pytest.raises(EmulationError,
+                       match=f"starts before RAM region '{ram.name}' at 0x{ram.start:08x} "
+                             r"\(0x[0-9a-f]+ bytes too low\)"):
+        Machine(profile).load_elf(elf)
+
+
+def test_segment_running_off_the_end_of_ram(build, toolchain, profile):
+    ram = profile.main_ram
+    elf = link(build, toolchain, profile, {"m.c": MISC_C}, entry="bump", base=ram.end - 0x20)
+    with pytest.raises(EmulationError,
+                       match=f"extends past the end of RAM region '{ram.name}' "
+                             f"0x{ram.start:08x}..0x{ram.end:08x} by 0x"):
+        Machine(profile).load_elf(elf)
 
 
 def test_load_elf_rejects_objects(build, profile):

@@ -18,12 +18,20 @@ Notes on unicorn 2.1.4 (ARM), exercised by ``tests/test_emu_consoles.py``:
   code, and the instructions it has beyond theirs are refused before
   anything runs (:mod:`gamevm_build.arch.isacheck`).  A big-endian engine is
   BE32, like the ARM60.
+* The ARM926 reads and writes unaligned words and halfwords across the
+  boundary, and its SCTLR alignment bit (cp15 c1 bit 1) changes nothing: this
+  QEMU checks alignment only on M-profile cores, and on ``SWP``, which raises a
+  data abort.  The machine therefore hooks every data access
+  (:attr:`ArmCpu.alignment`) and redoes an unaligned one the way the ARM7TDMI
+  and ARM60 make it (:mod:`.armalign`: rotated loads, stores at the aligned
+  address).
 """
 
 from __future__ import annotations
 
 from unicorn import arm_const as _a
 
+from . import armalign
 from .cpu import MASK32, Cpu, Exception_, Trap
 
 REGISTERS = {f"r{i}": getattr(_a, f"UC_ARM_REG_R{i}") for i in range(16)}
@@ -44,11 +52,14 @@ class ArmCpu(Cpu):
     result_register = "r0"
     link_register = "lr"
     trap_registers = ("r0", "r1", "r2", "r3")
+    alignment = {2: 1, 4: 3}
+    redoes_accesses = True
 
     def __init__(self, profile):
         super().__init__(profile)
         # ARMv3 has no bx: code the runtime writes returns and calls with mov pc
         self.has_bx = profile.isa != "armv3"
+        self.has_halfwords = profile.isa != "armv3"
 
     def reg_id(self, name: str) -> int:
         try:
@@ -86,9 +97,16 @@ class ArmCpu(Cpu):
             return Trap(at, pc, "syscall", imm, f"svc 0x{imm:x}")
         if intno == EXCP_BKPT:
             return Trap(pc, pc + (2 if self.thumb(machine) else 4), "break", 0, "bkpt")
+        if intno == EXCP_DATA_ABORT and not self.thumb(machine) and \
+                armalign.is_swp(machine.word_at(pc) or 0):
+            # without an MMU this is unicorn's alignment check on SWP, before any access
+            return armalign.redo(machine, pc, False, self.has_halfwords)
         names = {EXCP_UDEF: "undefined instruction", EXCP_PREFETCH_ABORT: "prefetch abort",
                  EXCP_DATA_ABORT: "data abort"}
         return Exception_(names.get(intno, f"CPU exception {intno}"), pc)
+
+    def misaligned(self, machine, pc: int, access: str, address: int, size: int):
+        return armalign.redo(machine, pc, self.thumb(machine), self.has_halfwords)
 
     def set_pc(self, machine, addr: int) -> None:
         machine.set_reg("pc", addr)           # unicorn: bit 0 selects Thumb state

@@ -48,6 +48,20 @@ class Exception_:
     engine_suspect: bool = False
 
 
+@dataclass(frozen=True)
+class Redo:
+    """What an instruction the engine would get wrong does on the real CPU.
+
+    The machine aborts the instruction before it changes anything it cannot
+    undo, then stores ``writes``, sets ``registers`` and continues at ``resume``
+    (bit 0 selects Thumb on ARM).
+    """
+
+    resume: int
+    registers: tuple[tuple[str, int], ...] = ()
+    writes: tuple[tuple[int, bytes], ...] = ()
+
+
 class Cpu:
     """Family behaviour the machine delegates to (see the module docstring).
 
@@ -71,6 +85,15 @@ class Cpu:
     #: bytes of one loader stub (``Cpu.stub``) and offset of its trap instruction
     stub_size = 8
     stub_trap_offset = 0
+    #: ``{size: mask}``: a data access of ``size`` bytes at an address with a ``mask``
+    #: bit set is one the engine makes differently from the real CPU, so the machine
+    #: hooks every access and asks :meth:`misaligned` (empty: the engine already
+    #: behaves like the CPU, as unicorn's MIPS raises address errors)
+    alignment: dict[int, int] = {}
+    #: :meth:`misaligned` may answer with a :class:`Redo` (else it only faults)
+    redoes_accesses = False
+    #: low address bits a fetched instruction must have clear (the 68000's odd pc)
+    fetch_alignment = 0
 
     def __init__(self, profile):
         self.profile = profile
@@ -118,6 +141,17 @@ class Cpu:
     # --- exceptions -----------------------------------------------------------------
     def interrupt(self, machine, intno: int) -> Trap | Exception_:
         raise NotImplementedError
+
+    def misaligned(self, machine, pc: int, access: str, address: int,
+                   size: int) -> Exception_ | Redo:
+        """The real CPU's answer to the access :attr:`alignment` flags, made by the
+        instruction at ``pc`` (registers and memory as before it): a fault, or what
+        the instruction does instead."""
+        raise NotImplementedError
+
+    def fetch_fault(self, address: int) -> Exception_:
+        """The fault of a jump to ``address``, which has a :attr:`fetch_alignment` bit set."""
+        return Exception_("unaligned fetch", address, access="fetch", address=address)
 
     def access_address(self, machine, pc: int, paddr: int) -> int | None:
         """Virtual address of the access the instruction at ``pc`` made to ``paddr``."""

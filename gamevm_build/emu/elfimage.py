@@ -1,8 +1,9 @@
 """Reading statically linked ELF executables for the emulator.
 
 Only what :meth:`Machine.load_elf` needs: the ``PT_LOAD`` segments (file bytes
-plus the zero-filled ``.bss`` tail) and the symbol table, values masked to 32
-bits (GNU ld and ``nm`` may show 32-bit MIPS addresses sign-extended).
+plus the zero-filled ``.bss`` tail, flags, the sections they hold) and the
+symbol table, values masked to 32 bits (GNU ld and ``nm`` may show 32-bit MIPS
+addresses sign-extended).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from elftools.common.exceptions import ELFError
+from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from ..errors import InputError
@@ -23,10 +25,33 @@ MASK32 = 0xFFFFFFFF
 _TYPE_RANK = {"STT_FUNC": 3, "STT_OBJECT": 2, "STT_NOTYPE": 1}
 
 
+#: section types that hold the program (code, data, bss, constructor tables): a segment
+#: with one of them, or executable, must be loaded
+PROGRAM_SECTION_TYPES = frozenset({"SHT_PROGBITS", "SHT_NOBITS", "SHT_INIT_ARRAY",
+                                   "SHT_FINI_ARRAY", "SHT_PREINIT_ARRAY", "SHT_ARM_EXIDX"})
+PF_X, PF_W, PF_R = 1, 2, 4
+
+
 @dataclass(frozen=True)
 class Segment:
     vaddr: int
     data: bytes          # memsz bytes: file contents then zeros
+    flags: int = PF_R | PF_W | PF_X
+    #: names of the allocated sections it holds
+    sections: tuple[str, ...] = ()
+    #: holds code or data; False for ABI records alone (binutils' ``.MIPS.abiflags``)
+    program: bool = True
+
+    @property
+    def end(self) -> int:
+        return self.vaddr + len(self.data)
+
+    def describe(self) -> str:
+        """``segment 0x80010000..0x80012340 (R-X: .text .rodata)``."""
+        perms = "".join(c if self.flags & bit else "-"
+                        for c, bit in (("R", PF_R), ("W", PF_W), ("X", PF_X)))
+        names = " ".join(self.sections) or "no sections"
+        return f"segment 0x{self.vaddr:08x}..0x{self.end:08x} ({perms}: {names})"
 
 
 @dataclass(frozen=True)
@@ -52,14 +77,22 @@ def read_elf(path: str | os.PathLike, profile: Profile) -> ElfImage:
         with open(path, "rb") as stream:
             elf = ELFFile(stream)
             _check(elf, path, profile)
-            segments = tuple(
-                Segment(seg["p_vaddr"] & MASK32,
-                        seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"]))
-                for seg in elf.iter_segments(type="PT_LOAD") if seg["p_memsz"])
+            segments = tuple(_segment(elf, seg) for seg in elf.iter_segments(type="PT_LOAD")
+                             if seg["p_memsz"])
             symbols, named = _symbols(elf)
             return ElfImage(path, elf.header["e_entry"] & MASK32, segments, symbols, named)
     except (OSError, ELFError) as exc:
         raise InputError(f"{path}: cannot read ELF executable: {exc}") from exc
+
+
+def _segment(elf: ELFFile, seg) -> Segment:
+    sections = [sec for sec in elf.iter_sections()
+                if sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and seg.section_in_segment(sec)]
+    flags = seg["p_flags"]
+    program = bool(flags & PF_X) or any(sec["sh_type"] in PROGRAM_SECTION_TYPES
+                                        for sec in sections)
+    return Segment(seg["p_vaddr"] & MASK32, seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"]),
+                   flags, tuple(sec.name for sec in sections), program)
 
 
 def _check(elf: ELFFile, path: str, profile: Profile) -> None:

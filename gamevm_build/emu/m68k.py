@@ -14,6 +14,13 @@ Notes on unicorn 2.1.4 (m68k), exercised by ``tests/test_emu_consoles.py``:
 * The ``UC_CPU_M68K_M68000`` model also executes 68020 instructions
   (``mulu.l``, ``extb.l``): what a 68000 lacks is refused before anything
   runs, by the disassembler check (:mod:`gamevm_build.arch.isacheck`).
+* It also reads and writes words and longs at odd addresses, and runs code at
+  an odd pc, where a 68000 raises an address error (vector 3).  The machine
+  hooks every data access (:attr:`M68kCpu.alignment`) and checks each
+  translation block's address (:attr:`M68kCpu.fetch_alignment`); the access is
+  aborted before it lands, so memory and registers stay as the 68000 leaves
+  them.  An odd pc reached without block tracking shows as whatever exception
+  the misread code raises, reported as the address error it is.
 """
 
 from __future__ import annotations
@@ -37,6 +44,12 @@ EXCEPTIONS = {2: "bus error", 3: "address error", 4: "illegal instruction",
               11: "line-F instruction (no FPU)"}
 ILLEGAL = 0x4AFC
 NOP = 0x4E71
+ADDRESS_ERROR = "address error"
+DATA_HINT = ("the 68000 reads and writes words and longs only at even addresses: look for a "
+             "packed struct, a char or byte pointer cast to a wider type, or an odd offset "
+             "into a buffer (copy the bytes one at a time instead)")
+FETCH_HINT = ("the 68000 fetches instructions only at even addresses: a corrupted function "
+              "pointer or return address")
 
 
 def _move_l_imm_d0(value: int) -> tuple[int, ...]:
@@ -48,6 +61,8 @@ class M68kCpu(Cpu):
     result_register = "d0"
     trap_registers = ("d1", "a0", "a1")
     stub_trap_offset = 6
+    alignment = {2: 1, 4: 1}
+    fetch_alignment = 1
 
     def reg_id(self, name: str) -> int:
         try:
@@ -75,7 +90,17 @@ class M68kCpu(Cpu):
             return Trap(pc, pc + 2, "syscall", code, f"trap #{TRAP_SERVICE} (d0 = 0x{code:x})")
         if EXCP_TRAP0 <= intno < EXCP_TRAP0 + 16:
             return Trap(pc, pc + 2, "break", intno - EXCP_TRAP0, f"trap #{intno - EXCP_TRAP0}")
+        if pc & 1:              # without block tracking nothing stopped the odd jump
+            return self.fetch_fault(pc)
         return Exception_(EXCEPTIONS.get(intno, f"CPU exception {intno}"), pc)
+
+    def misaligned(self, machine, pc: int, access: str, address: int, size: int):
+        return Exception_(ADDRESS_ERROR, pc, access=access, address=address, size=size,
+                          detail=DATA_HINT)
+
+    def fetch_fault(self, address: int):
+        return Exception_(ADDRESS_ERROR, address, access="fetch", address=address,
+                          detail=FETCH_HINT)
 
     def instructions_in_block(self, machine, address: int, size: int) -> int:
         return _count(machine.read(address, size), address)

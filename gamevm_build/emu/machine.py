@@ -10,13 +10,34 @@ Typical use::
 Memory layout a machine adds to the profile's RAM (all inside main RAM, below
 ``profile.stack_top``):
 
-* the stack: ``STACK_SIZE`` bytes ending at ``stack_top`` (rounded down to 8);
-* the scratch area: ``SCRATCH_SIZE`` bytes just below the stack, handed out
-  upwards by :meth:`Machine.alloc` / :meth:`Machine.alloc_string` and reset by
-  :meth:`Machine.reset_scratch`;
+* the stack: ``memory.stack_size`` bytes of the profile (default
+  ``STACK_SIZE``) ending at ``stack_top`` (rounded down to 8);
+* the stack guard: ``STACK_GUARD`` bytes just below the stack; any read or
+  write there stops the call with a "stack overflow" fault (a range-limited
+  memory hook: it costs nothing elsewhere);
+* the scratch area: ``memory.scratch_size`` bytes (default ``SCRATCH_SIZE``)
+  below the guard, handed out upwards by :meth:`Machine.alloc` /
+  :meth:`Machine.alloc_string` and reset by :meth:`Machine.reset_scratch`;
+  :meth:`Machine.reserve` takes memory off its top, so the guard stays;
 * the host-return address :data:`SENTINEL` (outside RAM, see
   :mod:`.memory`): ``call`` sets ``ra`` to it and ``emu_start(until=...)``
-  stops there.
+  stops there.  On CPUs whose unaligned accesses the machine redoes (ARM),
+  :attr:`Machine.fixup`, in the same page, is where the redo happens (see below).
+
+Unaligned data accesses (:attr:`Cpu.alignment`): unicorn's MIPS raises
+address errors like the real CPUs, but its 68000 and ARM926 read and write
+across the boundary.  For those the machine hooks every data access (a Python
+``UC_HOOK_MEM_READ|WRITE``; see docs/consoles.md for its cost) and asks the
+CPU what the real one does: a fault (68000 address error) or a
+:class:`~.cpu.Redo` (ARM7TDMI/ARM60 rotated loads).  The hook runs before the
+access; unicorn checks for a stop request right after every load and store,
+before the instruction writes a register, so the instruction is aborted
+there: writing ``pc`` from the hook (or ``emu_stop``) ends it.  A store has
+landed by then, so the hook saves the bytes it covers and the machine puts
+them back.  A redo continues at the fixup address, where a code hook (limited
+to that address) undoes the store, applies the redo and jumps on, all in the
+same ``emu_start``, so the instruction budget keeps counting (a redone
+instruction counts twice: itself and the fixup).
 
 Notes on unicorn 2.1.4 (MIPS) that shaped this module, all exercised by
 ``tests/test_emu_machine.py``:
@@ -58,27 +79,36 @@ top of the scratch area.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable
 
 import unicorn
 
 from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 from ..profile import Profile, load_profile
-from .cpu import Trap, cpu_for
-from .elfimage import ElfImage, Symbolizer, read_elf
+from .cpu import Exception_, Redo, Trap, cpu_for
+from .elfimage import ElfImage, Segment, Symbolizer, read_elf
 from .fault import FaultReport
 from .memory import PAGE, SENTINEL, AddressSpace
 
-__all__ = ["DEFAULT_BUDGET", "SCRATCH_SIZE", "SENTINEL", "STACK_SIZE", "Machine", "TrapHandler"]
+__all__ = ["DEFAULT_BUDGET", "SCRATCH_SIZE", "SENTINEL", "STACK_GUARD", "STACK_SIZE", "Machine",
+           "TrapHandler"]
 
 MASK32 = 0xFFFFFFFF
+_PROJECT = Path(__file__).resolve().parents[2]
 #: Instructions one :meth:`Machine.call` may run unless told otherwise.
 DEFAULT_BUDGET = 5_000_000
-#: Bytes of stack below ``profile.stack_top``.
+#: Bytes of stack below ``profile.stack_top`` unless the profile says (``memory.stack_size``).
 STACK_SIZE = 0x10000
-#: Bytes of scratch area just below the stack (see :meth:`Machine.alloc`).
+#: Bytes of scratch area below the stack guard unless the profile says (``memory.scratch_size``).
 SCRATCH_SIZE = 0x10000
+#: Bytes below the stack that no call may touch.  A frame larger than this can
+#: step over it, as over an MMU guard page.
+STACK_GUARD = 0x1000
+#: Offset in the sentinel's page of the address unaligned-access redos continue at.
+FIXUP_OFFSET = 0x40
 
+_ACCESS = {unicorn.UC_MEM_READ: "read", unicorn.UC_MEM_WRITE: "write"}
 _UNMAPPED_ACCESS = {
     unicorn.UC_MEM_READ_UNMAPPED: "read",
     unicorn.UC_MEM_WRITE_UNMAPPED: "write",
@@ -112,8 +142,9 @@ class Machine:
         Track the last translation block entered (a Python ``UC_HOOK_BLOCK``),
         needed to locate ``break`` and the CPU exceptions that unicorn
         misreports.  ``False`` runs compiled code ~6x faster, but ``break``
-        then faults instead of reaching trap handlers, and exception reports
-        lack the pc.
+        then faults instead of reaching trap handlers, exception reports
+        lack the pc, and a 68000 jump to an odd address is reported only once
+        the misread code raises an exception.
 
     Attributes
     ----------
@@ -126,8 +157,11 @@ class Machine:
     symbolizer : callable or None
         ``addr -> str | None`` naming addresses in fault reports (``"fn+0x10"``);
         defaults to the nearest preceding symbol of the loaded executables.
-    stack_top, scratch_base, scratch_end : int
-        The stack and scratch area (see the module docstring).
+    stack_top, stack_base, guard_base, scratch_base, scratch_end : int
+        The stack ``[stack_base, stack_top)``, its guard ``[guard_base,
+        stack_base)`` and the scratch area (see the module docstring).
+    fixup : int
+        Where instructions the machine redoes continue (see the module docstring).
     """
 
     def __init__(self, target: str | Profile, *, expansion: bool = False,
@@ -149,13 +183,21 @@ class Machine:
         self.track_blocks = track_blocks
 
         self.stack_top = profile.stack_top & ~7
-        self.scratch_end = self.stack_top - profile.stack_size
+        self.stack_base = self.stack_top - profile.stack_size
+        self.guard_base = self.stack_base - STACK_GUARD
+        self.scratch_end = self.guard_base
         self.scratch_base = self.scratch_end - profile.scratch_size
         if self.space.translate(self.scratch_base, self.stack_top - self.scratch_base) is None:
+            needed = profile.stack_size + STACK_GUARD + profile.scratch_size
             raise ConfigError(f"{profile.source}: stack_top 0x{profile.stack_top:08x} leaves no "
-                              f"room for {profile.stack_size + profile.scratch_size:#x} bytes of "
-                              "stack and scratch inside one RAM view")
+                              f"room for {needed:#x} bytes of stack, stack guard and scratch "
+                              "inside one RAM view")
         self._scratch_next = self.scratch_base
+        # access size -> address bits the CPU wants clear (see "Unaligned" in the module doc)
+        self._alignment = tuple(cpu.alignment.get(size, 0) for size in range(9))
+        self._fetch_alignment = cpu.fetch_alignment
+        #: where redone instructions continue (see the module docstring)
+        self.fixup = (self.sentinel & ~(PAGE - 1)) + FIXUP_OFFSET
 
         self.symbols: dict[str, int] = {}
         self._symbols = Symbolizer()
@@ -173,6 +215,9 @@ class Machine:
         self._running = False
         #: instructions of the translation blocks entered so far (see the module docstring)
         self.instructions = 0
+        #: unaligned accesses made the way the CPU makes them (ARM rotated loads): legal,
+        #: so never reported, but what the same C does on the other consoles is a fault
+        self.unaligned_accesses = 0
         #: address of the trap instruction being serviced (valid inside a trap handler)
         self.trap_pc: int | None = None
         self._in_trap = False
@@ -182,6 +227,9 @@ class Machine:
         self._fault: FaultReport | None = None
         self._block: tuple[int, int] | None = None
         self._engine_suspect = False
+        # (physical address, bytes) a store the machine aborted had already overwritten
+        self._clobbered: tuple[int, bytes] | None = None
+        self._redo: tuple[Redo, tuple[int, int] | None] | None = None
         self.uc = self._new_engine()
 
     # ------------------------------------------------------------------ engine
@@ -199,6 +247,13 @@ class Machine:
 
         uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        self._add_stack_guard(uc)            # first: an overflow is the fault to report
+        if any(self._alignment):
+            uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_access)
+        if self.cpu.redoes_accesses:
+            fixup = self.cpu.physical(self.fixup)
+            uc.mem_write(fixup, self.cpu.poison(4))     # only the hook below leaves it
+            uc.hook_add(unicorn.UC_HOOK_CODE, self._on_fixup, None, self.fixup, self.fixup)
         if self.track_blocks:
             uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         for addr, handler in getattr(self, "_breakpoints", {}).items():
@@ -379,14 +434,15 @@ class Machine:
         Raises
         ------
         EmulationError
-            When the scratch area (``SCRATCH_SIZE`` bytes) is full; see
+            When the scratch area (``memory.scratch_size`` bytes) is full; see
             :meth:`reset_scratch`.
         """
         addr = (self._scratch_next + align - 1) & -align
         if addr + size > self.scratch_end:
             raise EmulationError(f"scratch area full: cannot allocate {size} bytes "
-                                 f"({self.scratch_end - self._scratch_next} of {SCRATCH_SIZE} left)"
-                                 "; call reset_scratch() between uses")
+                                 f"({self.scratch_end - self._scratch_next} of "
+                                 f"{self.profile.scratch_size} left); call reset_scratch() "
+                                 "between uses")
         self._scratch_next = addr + size
         self.write(addr, bytes(size))
         return addr
@@ -438,11 +494,12 @@ class Machine:
     # ------------------------------------------------------------- executables
 
     def load_elf(self, path: str | os.PathLike) -> dict[str, int]:
-        """Load a statically linked executable's ``PT_LOAD`` segments that lie in RAM.
+        """Load a statically linked executable's ``PT_LOAD`` segments into RAM.
 
-        Segments wholly outside RAM (binutils' ``.MIPS.abiflags`` segment at
-        ``0x00400000``) are skipped; ``.bss`` is zero-filled.  ``$gp`` is set
-        from ``_gp`` if defined.
+        ``.bss`` is zero-filled.  ``$gp`` is set from ``_gp`` if defined.  A
+        segment wholly outside RAM is skipped only when it holds ABI records
+        alone (binutils' ``.MIPS.abiflags`` segment at ``0x00400000``): one
+        that is executable or holds code or data is an error.
 
         Returns
         -------
@@ -454,31 +511,39 @@ class Machine:
         InputError
             Not an executable for this target.
         EmulationError
-            A segment lies partly outside RAM, or over the stack/scratch area.
+            A program segment lies outside RAM, partly or wholly, or over the
+            stack/scratch area; the message names the segment and the RAM.
         """
         image = read_elf(path, self.profile)
         for seg in image.segments:
-            self._load_segment(image, seg.vaddr, seg.data)
+            self._load_segment(image, seg)
         self._symbols.add(image)
         self.symbols.update(image.symbols)
         if "_gp" in image.symbols:
             self.gp = image.symbols["_gp"]
         return dict(image.symbols)
 
-    def _load_segment(self, image: ElfImage, vaddr: int, data: bytes) -> None:
-        end = vaddr + len(data)
-        paddr = self.space.translate(vaddr, len(data))
+    def _load_segment(self, image: ElfImage, seg: Segment) -> None:
+        paddr = self.space.translate(seg.vaddr, len(seg.data))
         if paddr is None:
-            if self.space.view_for(vaddr) or self.space.view_for(end - 1):
-                raise EmulationError(f"{image.path}: segment 0x{vaddr:08x}..0x{end:08x} "
-                                     "extends past the end of RAM")
-            return
+            problem = self.space.placement_problem(seg.vaddr, seg.end)
+            if problem is None and not seg.program:
+                return
+            raise EmulationError(f"{image.path}: {seg.describe()} "
+                                 f"{problem or self._outside_ram()}")
         reserved = self.space.translate(self.scratch_base)
-        if paddr < reserved + (self.stack_top - self.scratch_base) and paddr + len(data) > reserved:
-            raise EmulationError(f"{image.path}: segment 0x{vaddr:08x}..0x{end:08x} overlaps the "
-                                 f"emulator's scratch area and stack 0x{self.scratch_base:08x}.."
-                                 f"0x{self.stack_top:08x}")
-        self.write(vaddr, data)
+        reserved_end = reserved + (self.stack_top - self.scratch_base)
+        if paddr < reserved_end and paddr + len(seg.data) > reserved:
+            raise EmulationError(f"{image.path}: {seg.describe()} overlaps the emulator's scratch "
+                                 "area, stack guard and stack "
+                                 f"0x{self.scratch_base:08x}..0x{self.stack_top:08x}")
+        self.write(seg.vaddr, seg.data)
+
+    def _outside_ram(self) -> str:
+        return (f"lies outside the RAM of target '{self.profile.name}' "
+                f"({self.space.memory_map()}): link it into one of these regions; residents "
+                f"go at memory.resident_base 0x{self.profile.resident_base:08x} "
+                f"({self._profile_file})")
 
     def symbolize(self, addr: int | None) -> str | None:
         """Name of ``addr`` from :attr:`symbolizer` (None when unknown)."""
@@ -543,6 +608,7 @@ class Machine:
         start = self.cpu.setup_call(self, addr, args)
 
         self._fault, self._block, self._function = None, None, addr
+        self._clobbered = self._redo = None
         self._running = True
         try:
             self.uc.emu_start(start, self.sentinel, count=max_instructions)
@@ -558,6 +624,9 @@ class Machine:
                                                pc=self.reg("pc"), pc_exact=False)
         finally:
             self._running = False
+            if self._redo is not None and self._fault is None:
+                self._on_fixup(self.uc, self.fixup, 0, None)   # the budget ran out just before
+            self._restore_clobbered()          # a store the machine stopped must not land
         if self._fault is not None:
             raise EmulationFault(f"emulated CPU fault: {self._fault}", self._fault)
         pc = self.reg("pc")
@@ -601,6 +670,9 @@ class Machine:
         self.uc.emu_stop()
 
     def _on_block(self, uc, address, size, _user_data):
+        if address & self._fetch_alignment:     # before _block: the report names the jumper
+            self._record_exception(self.cpu.fetch_fault(address))
+            return
         self._block = (address, size)
         self.instructions += self.cpu.instructions_in_block(self, address, size)
         if self._noexec:
@@ -646,10 +718,96 @@ class Machine:
         event = self.cpu.interrupt(self, intno)
         if isinstance(event, Trap):
             self._trap(event)
-            return
+        elif isinstance(event, Redo):
+            self.unaligned_accesses += 1
+            self._apply(event)              # raised before the access: nothing to undo
+        else:
+            self._record_exception(event)
+
+    def _record_exception(self, event: Exception_) -> None:
         self._engine_suspect |= event.engine_suspect
         self._record(self._report(event.cause, event.access, event.address, pc=event.pc,
                                   pc_exact=event.exact, size=event.size, detail=event.detail))
+
+    # ------------------------------------------------- unaligned accesses, stack guard
+
+    def _on_access(self, uc, access, paddr, size, _value, _user_data):
+        # every data access of the program: keep the common path to one test
+        if paddr & self._alignment[size]:
+            self._misaligned(access, paddr, size)
+
+    def _misaligned(self, access: int, paddr: int, size: int) -> None:
+        if self._fault is not None or self._redo is not None:
+            return                  # a later access of an instruction already being stopped
+        pc = self.reg("pc")
+        kind = _ACCESS.get(access, "access")
+        if kind == "write":
+            self._clobbered = (paddr, self._bytes_at(paddr, size))
+        vaddr = self.cpu.access_address(self, pc, paddr)
+        event = self.cpu.misaligned(self, pc, kind, paddr if vaddr is None else vaddr, size)
+        if isinstance(event, Redo):
+            self.unaligned_accesses += 1
+            self._redo = (event, self._block)
+            self.cpu.set_pc(self, self.fixup)          # ends the instruction after this access
+        else:
+            self._record_exception(event)
+
+    def _bytes_at(self, paddr: int, size: int) -> bytes:
+        try:
+            return bytes(self.uc.mem_read(paddr, size))
+        except unicorn.UcError:
+            return b""                # runs off mapped memory: that part faults anyway
+
+    def _restore_clobbered(self) -> None:
+        if self._clobbered is not None:
+            paddr, data = self._clobbered
+            self._clobbered = None
+            if data:
+                self.uc.mem_write(paddr, data)
+
+    def _on_fixup(self, uc, address, size, _user_data):
+        if self._redo is None:
+            return                    # a jump here: the poison faults
+        (redo, block), self._redo = self._redo, None
+        self._restore_clobbered()
+        self._apply(redo)
+        self._block = block           # a later fault must not blame the fixup
+
+    def _apply(self, redo: Redo) -> None:
+        for addr, data in redo.writes:
+            self.write(addr, data)
+        for name, value in redo.registers:
+            self.set_reg(name, value)
+        self.cpu.set_pc(self, redo.resume)
+
+    def _add_stack_guard(self, uc: unicorn.Uc) -> None:
+        pstart = self.space.translate(self.guard_base)
+        uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_stack_guard,
+                    None, pstart, pstart + STACK_GUARD - 1)
+
+    def _on_stack_guard(self, uc, access, paddr, size, _value, _user_data):
+        pc = self.reg("pc")
+        vaddr = self.cpu.access_address(self, pc, paddr)
+        if vaddr is None:
+            vaddr = self.guard_base + paddr - self.space.translate(self.guard_base)
+        self._record(self._report("stack overflow", _ACCESS.get(access, "access"), vaddr, pc=pc,
+                                  size=size, detail=self._overflow_hint()))
+
+    def _overflow_hint(self) -> str:
+        size = self.profile.stack_size
+        return (f"the call needs more than the {size} bytes (0x{size:x}) of stack "
+                f"0x{self.stack_base:08x}..0x{self.stack_top:08x} target '{self.profile.name}' "
+                "gives it: use less stack (large local arrays, deep recursion) or raise "
+                f"memory.stack_size in {self._profile_file}")
+
+    @property
+    def _profile_file(self) -> str:
+        """The profile's TOML file, relative to the project when it is one of gamevm_build's."""
+        source = Path(self.profile.source)
+        try:
+            return source.resolve().relative_to(_PROJECT).as_posix()
+        except (ValueError, OSError):
+            return str(source) if source.name else f"the profile of target '{self.profile.name}'"
 
     def _trap(self, trap: Trap) -> None:
         self.trap_pc, self._resume = trap.pc, None

@@ -201,6 +201,36 @@ class AddressSpace:
                 return view
         return None
 
+    def memory_map(self) -> str:
+        """The RAM (and ROM) views, one region a clause: ``main 0x80000000..0x80200000 (also
+        at 0xa0000000, 0x00000000), scratchpad ...``."""
+        regions: dict[str, list[View]] = {}
+        for view in self.views:
+            regions.setdefault(view.name, []).append(view)
+        parts = []
+        for name, views in regions.items():
+            first = views[0]
+            also = ", ".join(f"0x{v.start:08x}" for v in views[1:])
+            parts.append(f"{name} 0x{first.start:08x}..0x{first.end:08x}"
+                         + (f" (also at {also})" if also else ""))
+        return ", ".join(parts)
+
+    def placement_problem(self, start: int, end: int) -> str | None:
+        """What is wrong with ``[start, end)`` reaching into RAM without fitting one view;
+        None when it lies wholly outside every view."""
+        first, last = self.view_for(start), self.view_for(end - 1)
+        if first is not None:
+            return (f"extends past the end of RAM region '{first.name}' "
+                    f"0x{first.start:08x}..0x{first.end:08x} by 0x{end - first.end:x} bytes")
+        if last is not None:
+            return (f"starts before RAM region '{last.name}' at 0x{last.start:08x} "
+                    f"(0x{last.start - start:x} bytes too low)")
+        inside = next((v for v in self.views if start < v.start and v.end < end), None)
+        if inside is not None:
+            return (f"covers RAM region '{inside.name}' 0x{inside.start:08x}..0x{inside.end:08x} "
+                    "and runs past both of its ends")
+        return None
+
     def translate(self, addr: int, size: int = 1) -> int | None:
         """Physical address of ``[addr, addr+size)`` if one view covers it all, else None."""
         addr &= MASK32
