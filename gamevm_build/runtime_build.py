@@ -48,6 +48,19 @@ RUNTIME_CFLAGS = ("-Os", "-ffunction-sections", "-fdata-sections",
                   "-fno-store-merging")
 
 
+#: per-operation costs measured from the runtime (bench/measure_runtime_costs.py)
+COSTS_FILE = LOADER_DIR / "costs.json"
+
+
+def runtime_sha256() -> str:
+    """SHA-256 over the runtime's sources (what its measured costs depend on)."""
+    import hashlib
+    h = hashlib.sha256()
+    for p in runtime_sources("target"):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def runtime_sources(runtime: str) -> list[Path]:
     """Every file the loader ``runtime`` is built from (a resident depends on them)."""
     if runtime == "target":

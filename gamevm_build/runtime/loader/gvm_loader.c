@@ -58,6 +58,7 @@ typedef struct load_ctx {
     u32 slot_first[SL_COUNT], slot_last[SL_COUNT];   /* section index + 1, 0 if absent */
     u32 *bound;                      /* per symbol: address an import is bound to */
     u8 **rel;                        /* section index -> its relocation entries */
+    u32 *nrel;                       /* section index -> how many */
     u32 checked_types;               /* relocations whose value may not fit its field */
     u32 machine, family;
     u32 nexports, export_names;      /* count and name bytes, for the pool */
@@ -577,20 +578,20 @@ static int import_is_weak(load_ctx *c, const char *name)
     return weak;
 }
 
-/* Each relocation section holds only what a loader applies, inside its section.
- * apply < 0: check the entries (read into the work area, kept for the next passes);
- * apply = 0: check that every value fits its field at `base`; apply > 0: patch. */
-static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
+/* Each relocation section holds only what a loader applies, inside its section: its
+ * entries are read into the work area (kept for the passes at `base`) and checked. */
+static TLoadStatus check_relocations(load_ctx *c)
 {
     u32 i, k;
     TLoadStatus st;
-    if (apply < 0 && !(c->rel = work_alloc(c->shnum * sizeof(u8 *))))
+    if (!(c->rel = work_alloc(c->shnum * sizeof(u8 *))) ||
+        !(c->nrel = work_alloc(c->shnum * sizeof(u32))))
         return lsOutOfMemory;
-    if (apply < 0)
-        c->checked_types = 0;
+    c->checked_types = 0;
     for (i = 0; i < c->shnum; i++) {
-        u32 type = SH(c, i, F_TYPE), info, t_off, t_size, size, n;
+        u32 type = SH(c, i, F_TYPE), info, t_off, t_end, size, n;
         u8 *rel;
+        c->rel[i] = 0;
         if (type != SHT_RELA && type != SHT_REL)
             continue;
         if (type == SHT_REL || SH(c, i, F_LINK) != c->symtab_index)
@@ -599,61 +600,56 @@ static TLoadStatus check_relocations(load_ctx *c, int apply, u32 base)
         if (!loadable(c, info))
             return lsBadFormat;
         t_off = section_addr(c, c->slot_of[info]);
-        t_size = section_size(c, c->slot_of[info]);
-        size = SH(c, i, F_SIZE);
-        if (apply < 0 && (st = section_data(c, i, &c->rel[i], &size)) != lsSuccess)
+        t_end = t_off + section_size(c, c->slot_of[info]);
+        if ((st = section_data(c, i, &c->rel[i], &size)) != lsSuccess)
             return st;
         rel = c->rel[i];
-        n = 0;
-        for (k = 0; k < size; k += 12)
+        for (n = 0, k = 0; k < size; k += 12)
             n++;
         if (n * 12u != size)
             return lsBadFormat;
-        for (k = 0; k < n; k++)
-            if ((gvm_rd32(rel + 12u * k + 4, c->big) >> 8) >= c->nsym)
-                return lsBadFormat;
-        for (k = 0; k < n; k++) {
-            u8 *r = rel + 12u * k;
-            u32 off = gvm_rd32(r, c->big), rinfo = gvm_rd32(r + 4, c->big);
-            u32 addend = gvm_rd32(r + 8, c->big), rtype = rinfo & 0xFF, symi = rinfo >> 8;
-            u32 rsize = gvm_reloc_size(c->family, rtype), S, shndx, stype;
+        c->nrel[i] = n;
+        for (k = 0; k < n; k++, rel += 12) {
+            u32 off = gvm_rd32(rel, c->big), rinfo = gvm_rd32(rel + 4, c->big);
+            u32 rtype = rinfo & 0xFF, symi = rinfo >> 8;
+            u32 rsize = gvm_reloc_size(c->family, rtype);
             u8 *sym;
-            int import;
-            if (!rsize || off < t_off || off > t_off + t_size || rsize > t_off + t_size - off)
-                return lsBadFormat;
-            if (symi == 0)
+            if (symi >= c->nsym || !rsize || off < t_off || off > t_end || rsize > t_end - off ||
+                symi == 0)
                 return lsBadFormat;
             sym = c->sym + (symi << 4);
-            shndx = gvm_rd16(sym + 14, c->big);
-            stype = sym[12] & 15;
-            import = 0;
-            if (stype == STT_SECTION) {
-                S = base + section_addr(c, c->slot_of[shndx]);
-            } else if (shndx == SHN_UNDEF) {
-                import = 1;
-                S = apply >= 0 ? c->bound[symi] : 0;
-            } else {
-                return lsBadFormat;
-            }
-            if (apply < 0) {
-                c->checked_types += gvm_reloc_may_overflow(rtype);
-                continue;
-            }
-            if (gvm_reloc_check(rtype, S, addend, base + off) != 0) {
-                if (import && S == 0 &&
-                    import_is_weak(c, (const char *)c->str + gvm_rd32(sym, c->big)))
-                    continue;      /* an unresolved weak call: the code tests it first */
-                return lsRelocationError;
-            }
-            if (apply > 0)
-                gvm_reloc_apply(rtype, (u8 *)(base + off), S, addend, base + off);
+            if ((sym[12] & 15) != STT_SECTION && gvm_rd16(sym + 14, c->big) != SHN_UNDEF)
+                return lsBadFormat;        /* internal targets are section symbols */
+            c->checked_types += gvm_reloc_may_overflow(rtype);
         }
     }
     return lsSuccess;
 }
 
-/* Bind every import (sorted-name order does not matter: all strong misses fail). */
-static TLoadStatus bind_imports(load_ctx *c, u32 self)
+/* The relocations whose field can overflow, checked at `base` before anything is
+ * written (the values of the symbols are in c->bound). */
+static TLoadStatus check_fields(load_ctx *c, u32 base)
+{
+    u32 i, k;
+    for (i = 0; i < c->shnum; i++) {
+        const gvm_word *r = (const gvm_word *)(const void *)c->rel[i];
+        for (k = 0; r && k < c->nrel[i]; k++, r += 3) {
+            u32 type = r[1] & 0xFF, symi = r[1] >> 8, S = c->bound[symi];
+            u8 *sym = c->sym + (symi << 4);
+            if (!gvm_reloc_may_overflow(type) || gvm_reloc_check(type, S, r[2], base + r[0]) == 0)
+                continue;
+            if ((sym[12] & 15) != STT_SECTION && S == 0 &&
+                import_is_weak(c, (const char *)c->str + gvm_rd32(sym, c->big)))
+                continue;          /* an unresolved weak call: the code tests it first */
+            return lsRelocationError;
+        }
+    }
+    return lsSuccess;
+}
+
+/* The value of every symbol a relocation may name: an import's binding (any strong miss
+ * fails), a section symbol's address at `base`. */
+static TLoadStatus bind_imports(load_ctx *c, u32 base)
 {
     u32 i, order[GVM_MAX_MODULES], n = in_load_order(order);
     if (!(c->bound = work_alloc(c->nsym * 4u)))
@@ -662,14 +658,17 @@ static TLoadStatus bind_imports(load_ctx *c, u32 self)
         u8 *s = c->sym + (i << 4);
         u32 v = 0;
         c->bound[i] = 0;
-        if ((s[12] & 15) == STT_SECTION || gvm_rd16(s + 14, c->big) != SHN_UNDEF)
+        if ((s[12] & 15) == STT_SECTION) {
+            c->bound[i] = base + section_addr(c, c->slot_of[gvm_rd16(s + 14, c->big)]);
+            continue;
+        }
+        if (gvm_rd16(s + 14, c->big) != SHN_UNDEF)
             continue;
         if (!resolve((const char *)c->str + gvm_rd32(s, c->big), &v, order, n) &&
             !import_is_weak(c, (const char *)c->str + gvm_rd32(s, c->big)))
             return lsUndefinedSymbol;
         c->bound[i] = v;
     }
-    (void)self;
     return lsSuccess;
 }
 
@@ -757,9 +756,9 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
         return st;
     if (base & (c->meta.align - 1) || base > 0xFFFFFFFFu - image)
         return lsRelocationError;
-    if ((st = bind_imports(c, slot_index(m))) != lsSuccess)
+    if ((st = bind_imports(c, base)) != lsSuccess)
         return st;
-    if (c->checked_types && (st = check_relocations(c, 0, base)) != lsSuccess)
+    if (c->checked_types && (st = check_fields(c, base)) != lsSuccess)
         return st;
     if ((st = make_record(c, m, base)) != lsSuccess)
         return st;
@@ -787,7 +786,9 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
             return lsFileNotFound;
         }
     }
-    check_relocations(c, 1, base);             /* checked above: cannot fail */
+    for (i = 0; i < c->shnum; i++)
+        if (c->rel[i])
+            gvm_relocate(c->rel[i], c->nrel[i], base, c->bound);
     code_end = 0;
     for (slot = SL_TEXT; slot <= SL_RODATA; slot++)
         if (c->slot_last[slot] && section_addr(c, slot) + section_size(c, slot) > code_end)
@@ -873,7 +874,7 @@ static TLoadStatus read_module(load_ctx *c)
     if (!known_target(c))
         return lsBadFormat;
     if ((st = check_sections(c)) != lsSuccess || (st = check_symbols(c)) != lsSuccess ||
-        (st = check_relocations(c, -1, 0)) != lsSuccess)
+        (st = check_relocations(c)) != lsSuccess)
         return st;
     if (gvm_strcmp(c->meta.target, GVM_TARGET_NAME) != 0)
         return lsIncompatibleTarget;

@@ -86,6 +86,15 @@ static const char *string(cursor *c)
     start = out = c->p;
     while (c->p < c->end) {
         u8 ch = *c->p;
+        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+            /* the common case, plain ASCII, in registers */
+            u8 *p = c->p, *end = c->end;
+            do
+                *out++ = *p++;
+            while (p < end && (ch = *p) >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\');
+            c->p = p;
+            continue;
+        }
         if (ch == '"') {
             c->p++;
             *out = 0;

@@ -61,17 +61,31 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
     return (target & 3) || (target & 0xF0000000u) != ((P + 4) & 0xF0000000u) ? -1 : 0;
 }
 
-void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+/* The relocation loop: RELA entries in the CPU's byte order (the module was checked to
+ * be this console's), S[symbol] the value of each symbol.  A field that does not fit
+ * is left alone: the check before writing let only unresolved weak imports through. */
+void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 {
-    u32 word = rd(site, 4), v = S + A;
-    (void)P;
-    switch (type) {
-    case R_32: word = v; break;
-    case R_26: word = (word & 0xFC000000u) | (v >> 2 & 0x3FFFFFFu); break;
-    case R_HI16: word = (word & 0xFFFF0000u) | ((v + 0x8000u) >> 16 & 0xFFFFu); break;
-    case R_LO16: word = (word & 0xFFFF0000u) | (v & 0xFFFFu); break;
+    const gvm_word *r = (const gvm_word *)(const void *)rela;
+    for (; n--; r += 3) {
+        u32 off = r[0], type = r[1] & 0xFF, v = S[r[1] >> 8] + r[2];
+        u8 *site = (u8 *)(base + off);
+        u32 word = off & 3 ? rd(site, 4) : *(gvm_word *)(void *)site;
+        switch (type) {
+        case R_32: word = v; break;
+        case R_26:
+            if (gvm_reloc_check(R_26, v, 0, base + off))
+                continue;
+            word = (word & 0xFC000000u) | (v >> 2 & 0x3FFFFFFu);
+            break;
+        case R_HI16: word = (word & 0xFFFF0000u) | ((v + 0x8000u) >> 16 & 0xFFFFu); break;
+        default: word = (word & 0xFFFF0000u) | (v & 0xFFFFu); break;    /* R_LO16 */
+        }
+        if (off & 3)
+            wr(site, word, 4);
+        else
+            *(gvm_word *)(void *)site = word;
     }
-    wr(site, word, 4);
 }
 
 #elif defined(__m68k__)
@@ -94,10 +108,17 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
     return 0;
 }
 
-void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 {
-    (void)P;
-    wr(site, S + A, gvm_reloc_size(GVM_FAMILY_M68K, type));
+    const gvm_word *r = (const gvm_word *)(const void *)rela;
+    for (; n--; r += 3) {
+        u32 off = r[0], type = r[1] & 0xFF, v = S[r[1] >> 8] + r[2];
+        u8 *site = (u8 *)(base + off);
+        if (type == R_32 && !(off & 1))
+            *(gvm_word *)(void *)site = v;        /* the 68000 moves longs at even addresses */
+        else if (!gvm_reloc_check(type, v, 0, 0))
+            wr(site, v, gvm_reloc_size(GVM_FAMILY_M68K, type));
+    }
 }
 
 #elif defined(__arm__)
@@ -113,11 +134,18 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
     return 0;
 }
 
-void gvm_reloc_apply(u32 type, u8 *site, u32 S, u32 A, u32 P)
+/* (S + A) | T: a Thumb target's bit 0 is already in S (symbol) or A (section) */
+void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 {
-    /* (S + A) | T: a Thumb target's bit 0 is already in S (symbol) or A (section) */
-    (void)type, (void)P;
-    wr(site, S + A, 4);
+    const gvm_word *r = (const gvm_word *)(const void *)rela;
+    for (; n--; r += 3) {
+        u32 off = r[0], v = S[r[1] >> 8] + r[2];
+        u8 *site = (u8 *)(base + off);
+        if (off & 3)
+            wr(site, v, 4);                      /* an unaligned str would store elsewhere */
+        else
+            *(gvm_word *)(void *)site = v;
+    }
 }
 
 #else
