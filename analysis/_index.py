@@ -137,7 +137,9 @@ class Index:
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
                                 symbols=symbols, constructors=i.constructors,
-                                init_ms=mods[m]["init_ms"])
+                                init_ms=mods[m]["init_ms"], exports=len(i.exports),
+                                local_symbols=i.local_symbols,
+                                metadata_bytes=i.metadata_bytes)
                     for m, i in zip(self.names, self.info)]
         self.cpu_s = [c.total_s for c in self.cpu]
         self.cpu_steps = [{k: c.step_s(k) for k in ("fixed", "copy", "zero", "relocate", "bind",

@@ -18,7 +18,7 @@ Examples
 ...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
 >>> result = analyze(G)
 >>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.42 CPU
-(True, [13.65])
+(True, [13.75])
 >>> result.to_dict()["summary"]["worst"]["to"]
 'level'
 """

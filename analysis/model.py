@@ -49,6 +49,8 @@ class ModuleInfo:
     align: int = 4
     path: str | None = None
     estimated: bool = False
+    local_symbols: int = 0               # symbols a loader checks besides exports and imports
+    metadata_bytes: int = 0              # the metadata note a loader parses
 
     @property
     def footprint(self) -> int:
@@ -95,7 +97,8 @@ def module_info(module, *, name: str | None = None) -> ModuleInfo:
         relocations=dict(sorted(counts.items())), imports=tuple(sorted(module.imports)),
         weak_imports=frozenset(n for n, i in module.imports.items() if i.weak),
         import_count=len(module.imports), exports=tuple(sorted(module.exports)),
-        needs=tuple(module.needs), constructors=ctors, align=module.align, path=module.path)
+        needs=tuple(module.needs), constructors=ctors, align=module.align, path=module.path,
+        local_symbols=module.local_symbols, metadata_bytes=module.metadata_size)
 
 
 def estimated_module(name: str, estimate: Estimate, *, align: int = 4) -> ModuleInfo:

@@ -7,15 +7,15 @@ loads the module's needs first and then the module itself with the runtime's
 (``Machine.instructions``: every instruction of every translation block entered).
 It prints, per console and module, the instructions, the milliseconds they take at
 the profile's clock at one instruction per cycle (a lower bound: memory stalls
-come on top), the analyzer's modelled CPU cycles for the same load (the estimate
-the load budgets use today, ``gamevm_build.loadcost``) and the ratio of the two;
+come on top), the analyzer's modelled CPU cycles for the same load (its costs are
+measured from this runtime, ``bench/measure_runtime_costs.py``) and the ratio;
 then the runtime's size (code, data, Global Symbol Table) per console.
 
     python bench/bench_runtime_c.py                 # all five consoles
     python bench/bench_runtime_c.py --target psx --target gba
 
-Reading: ``measured/model`` below 1 means the analyzer's CPU charge is pessimistic
-for that load (which keeps bounds sound); far below 1, the bound is loose.
+Reading: ``measured/model`` at most 1 means the analyzer's CPU charge covers the load
+(a bound must never be below a run); far below 1, the bound is loose.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def build(root: Path, target: str) -> Path:
 
 def measure(out: Path, target: str) -> list[tuple]:
     from gamevm_build.console import Console
-    from gamevm_build.loadcost import cpu_costs, module_cost
-    from gamevm_build.loadtime import module_counts
+    from gamevm_build.console import Console
+    from gamevm_build.loadcost import cpu_costs
+    from gamevm_build.loadtime import cpu_steps
     from gamevm_build.module import read_module
     from gamevm_build.profile import load_profile
 
@@ -68,14 +69,9 @@ def measure(out: Path, target: str) -> list[tuple]:
         before = c.machine.instructions
         c.loader.load_module(name)
         n = c.machine.instructions - before
-        relocs: dict[str, int] = {}
-        for r in mod.relocations:
-            relocs[r.type_name] = relocs.get(r.type_name, 0) + 1
         symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
-        model = module_cost(costs, copy_bytes=mod.code_size + mod.data_size,
-                            zero_bytes=mod.bss_size, relocations=relocs,
-                            imports=len(mod.imports), symbols=symbols,
-                            constructors=module_counts(mod)[1]).total_cycles
+        model = sum(cpu_steps(costs, mod, symbols=symbols,
+                              eager_imports=len(mod.imports)).values()) * costs.clock_hz
         rows.append((name, len(mod.relocations), len(mod.imports), n,
                      n / profile.clock_hz * 1e3, model, n / model))
     return rows

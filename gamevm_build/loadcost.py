@@ -1,65 +1,32 @@
-"""CPU cost of loading a module on a target: copy, relocate, bind, construct.
+"""CPU cost of loading a module on a target: read checks, relocate, bind, construct.
 
-Every number the load-budget analyzer (and later the emulated runtime, which
-reports measured values to cross-check) uses for the CPU side of a load lives
-here, except one: the cycles per relocation, which are the ``cycles`` attribute
-of each relocation class in the architecture's table
-(:mod:`gamevm_build.arch.mips`: ``R_MIPS_32`` 19, ``R_MIPS_26`` 27,
-``R_MIPS_HI16`` 21, ``R_MIPS_LO16`` 25), so a relocation type and its cost are
-defined together.  Costs are converted to seconds at the profile's clock
-(``[cpu] clock_hz``: 33.8688 MHz psx, 93.75 MHz n64).
-
-The relocation cycles are the instructions a reference relocation loop
-(:data:`REFERENCE_RELOC_LOOP_C`, RELA entries, a ``switch`` on the type)
-executes per entry, compiled by the target's gcc (``-O2``, the psx profile's
-``-march=r3000`` flags, load-delay slots included) and counted on unicorn by
-:func:`reference_reloc_instructions`: ``R_MIPS_32`` 19, ``R_MIPS_26`` 27,
-``R_MIPS_HI16`` 21, ``R_MIPS_LO16`` 25 (the n64 build needs no more).  The
-test suite re-measures them against the arch table.
+The load-budget analyzer (and the emulated console's clock for host-loader loads)
+charges the CPU side of a load with these costs.  They are **measured from the
+console-side runtime** (docs/runtime-c.md) on each console's emulated CPU by
+``bench/measure_runtime_costs.py``, which writes them with the SHA-256 of the
+runtime's sources to ``gamevm_build/runtime/loader/costs.json``; a test fails
+when the runtime changes and the file was not re-measured.  The unit is the
+instruction, charged as one cycle at the profile's clock (``[cpu] clock_hz``), as
+the emulated console's clock counts constructors; memory wait states on top of
+that are not modelled yet.
 
 The cost of one module (seed §3.1 loader steps 3-5)::
 
-    cycles = module_fixed                       # header, section table, allocation
-           + copy_per_byte   * (text + rodata + data bytes)
-           + zero_per_byte   * bss bytes
-           + Σ_type cycles(type) * relocations of that type
+    cycles = module_fixed                          # headers, note, allocation, bookkeeping
+           + per_local_symbol  * local symbols     # every symbol is checked
+           + per_export        * exports           # checked, then kept in a sorted table
+           + per_metadata_byte * metadata bytes    # the JSON note is parsed
+           + copy_per_byte     * (text + rodata + data bytes)   # the reader's copy
+           + zero_per_byte     * bss bytes
+           + Σ_type reloc(type) * relocations of that type     # checked, then applied
            + imports * (bind_fixed + bind_per_probe * ceil(log2(symbols + 1)))
            + ctor_call * constructors
     seconds = cycles / clock_hz + init_ms / 1000   (the module's own constructor time)
 
-Derivation of the constants
----------------------------
-The reference loader is the straightforward C/assembly loop a GameVM runtime
-uses; the counts are of its instructions, on a single-issue pipeline (R3000A,
-VR4300: one instruction per cycle outside stalls), plus memory stalls:
-
-``copy_per_byte``
-    Word copy loop ``lw; addiu; addiu; sw; bne; nop`` = 6 instructions per
-    4 bytes.  psx: the R3000A has no data cache, each ``lw`` from main RAM
-    stalls (estimated 4 cycles; writes are absorbed by the write buffer):
-    10 cycles/word = **2.5 cycles/byte**.  n64: cached, an RDRAM line fill per
-    16 bytes (estimated 8 stall cycles/word amortised 2): 8 cycles/word =
-    **2.0 cycles/byte**.
-``zero_per_byte``
-    ``sw; addiu; bne; nop`` = 4 instructions per word = **1.0 cycle/byte**
-    (both targets; stores do not stall).
-``bind_fixed`` + ``bind_per_probe`` × probes
-    Imports are bound by binary search of the sorted global symbol table
-    (seed §9.1, O(log n)): ⌈log2(n+1)⌉ probes, each a ``strcmp`` that usually
-    decides on the first 1-4 characters plus the index arithmetic: **40
-    cycles/probe** (psx, with RAM stalls) / **30** (n64); **60 cycles**
-    per import to fetch its name and store the address.
-``ctor_call``
-    Loading a pointer from ``.init_array`` and ``jalr`` through it, with the
-    callee's minimal prologue/epilogue: **12 cycles** per constructor; the
-    constructor's own work is the module's ``init_ms`` in the project config.
-``module_fixed``
-    Parsing the ELF header, program and section headers (≈8 headers × ~60
-    instructions), allocation and bookkeeping: **2000 cycles** per module.
-
-All of these are estimates to be replaced by the emulated runtime's measured
-values (issue 3); they are deliberately pessimistic (no overlap of CPU work
-with the drive's reading, no cache hits on the psx).
+Everything but ``copy_per_byte`` is measured.  The copy is the game's reader's
+work (a CD or cartridge DMA costs the CPU nothing; a copy out of a sector buffer
+or from memory-mapped ROM does): :data:`READER_COPY_PER_BYTE` keeps the estimate of
+a CPU word copy per console, a deliberately pessimistic charge.
 
 Examples
 --------
@@ -67,14 +34,17 @@ Examples
 >>> c = module_cost(costs, copy_bytes=2048, zero_bytes=0,
 ...                 relocations={"R_MIPS_26": 10, "R_MIPS_HI16": 5, "R_MIPS_LO16": 5},
 ...                 imports=2, symbols=100, constructors=1)
->>> c.cycles
-{'fixed': 2000.0, 'copy': 5120.0, 'zero': 0.0, 'relocate': 500.0, 'bind': 680.0, 'init': 12.0}
->>> round(c.total_s * 1e3, 4)          # 8312 cycles at 33.8688 MHz
-0.2454
+>>> sorted(c.cycles)
+['bind', 'copy', 'fixed', 'init', 'relocate', 'zero']
+>>> per_type = [costs.reloc(t) for t in ("R_MIPS_26", "R_MIPS_HI16", "R_MIPS_LO16")]
+>>> c.cycles["relocate"] == 10 * per_type[0] + 5 * per_type[1] + 5 * per_type[2]
+True
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -83,8 +53,8 @@ from .arch import get_arch
 from .errors import ConfigError
 from .profile import Profile, load_profile
 
-__all__ = ["CpuCosts", "ModuleCost", "cpu_costs", "module_cost", "TARGET_COSTS",
-           "REFERENCE_RELOC_LOOP_C", "reference_reloc_instructions"]
+__all__ = ["CpuCosts", "ModuleCost", "cpu_costs", "module_cost", "measured_costs",
+           "READER_COPY_PER_BYTE"]
 
 
 @dataclass(frozen=True)
@@ -100,14 +70,17 @@ class CpuCosts:
     bind_per_probe: float
     ctor_call: float
     module_fixed: float
+    per_local_symbol: float = 0.0
+    per_export: float = 0.0
+    per_metadata_byte: float = 0.0
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def seconds(self, cycles: float) -> float:
         """``cycles`` at this target's clock, in seconds."""
         return cycles / self.clock_hz
 
-    def reloc(self, type_name: str) -> int:
-        """Cycles per relocation of ``type_name`` (the arch table's ``cycles``).
+    def reloc(self, type_name: str) -> float:
+        """Cycles per relocation of ``type_name`` (measured).
 
         ``"*"`` (a count of unknown types, from an estimate) costs the dearest type.
         """
@@ -124,45 +97,58 @@ class CpuCosts:
                 "reloc_cycles": dict(sorted(self.reloc_cycles.items())),
                 "copy_per_byte": self.copy_per_byte, "zero_per_byte": self.zero_per_byte,
                 "bind_fixed": self.bind_fixed, "bind_per_probe": self.bind_per_probe,
-                "ctor_call": self.ctor_call, "module_fixed": self.module_fixed}
+                "ctor_call": self.ctor_call, "module_fixed": self.module_fixed,
+                "per_local_symbol": self.per_local_symbol, "per_export": self.per_export,
+                "per_metadata_byte": self.per_metadata_byte}
 
 
-#: Per-target constants other than relocations (see the module docstring for each).
-TARGET_COSTS: dict[str, dict] = {
-    "psx": {"copy_per_byte": 2.5, "zero_per_byte": 1.0, "bind_fixed": 60, "bind_per_probe": 40,
-            "ctor_call": 12, "module_fixed": 2000},
-    "n64": {"copy_per_byte": 2.0, "zero_per_byte": 1.0, "bind_fixed": 60, "bind_per_probe": 30,
-            "ctor_call": 12, "module_fixed": 2000},
-    # 68000: move.l (a0)+,(a1)+ / dbra = 30 cycles per 4 bytes; clr.l (a0)+ / dbra 22 per 4;
-    # a binary-search probe (string compare of ~8 bytes at 18 cycles per byte pair) ~150.
-    "segacd": {"copy_per_byte": 7.5, "zero_per_byte": 5.5, "bind_fixed": 200,
-               "bind_per_probe": 150, "ctor_call": 40, "module_fixed": 6000},
-    # ARM7TDMI on the GBA's 16-bit EWRAM (3/3/2 wait states): ldmia/stmia of 8 words costs
-    # ~3 cycles per byte; probes ~60 cycles (Thumb strcmp from ROM with wait states).
-    "gba": {"copy_per_byte": 3.0, "zero_per_byte": 1.5, "bind_fixed": 80, "bind_per_probe": 60,
-            "ctor_call": 12, "module_fixed": 2500},
-    # ARM60 at 12.5 MHz on 3DO DRAM (no cache): ldmia/stmia ~2 cycles per byte.
-    "3do": {"copy_per_byte": 2.0, "zero_per_byte": 1.0, "bind_fixed": 60, "bind_per_probe": 45,
-            "ctor_call": 12, "module_fixed": 2000},
-}
-#: Used for a profile without its own row (a new console): the psx row, the more pessimistic.
-_FALLBACK = "psx"
+#: Cycles per byte of the reader's copy into place when the CPU does it (a word copy
+#: loop: psx 2.5 with RAM stalls, n64 2.0 with line fills, 68000 7.5 for move.l (a0)+,
+#: (a1)+ / dbra, ARM7TDMI on 16-bit EWRAM 3.0, ARM60 on DRAM 2.0).  Estimates.
+READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 3.0, "3do": 2.0}
+_MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
+             "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call")
+
+
+@functools.lru_cache(maxsize=None)
+def measured_costs() -> dict:
+    """The runtime's measured costs file (``{"targets": {name: row}, ...}``)."""
+    from .runtime_build import COSTS_FILE
+    try:
+        return json.loads(COSTS_FILE.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{COSTS_FILE}: cannot read the runtime's measured costs ({exc}); "
+                          "run bench/measure_runtime_costs.py --write") from None
 
 
 def cpu_costs(profile: Profile | str) -> CpuCosts:
     """The loader cost constants of ``profile`` (a Profile or a target name).
 
-    Relocation cycles come from the profile's architecture table
-    (``RelocType.cycles``); the other constants from :data:`TARGET_COSTS`.
+    A console the runtime was not measured on gets, field by field, the dearest
+    measured console's figure (relocations: the dearest type's), which keeps its
+    bounds sound until ``bench/measure_runtime_costs.py --target NAME --write`` runs.
     """
     profile = load_profile(profile)
     arch = get_arch(profile.arch)
-    row = TARGET_COSTS.get(profile.name, TARGET_COSTS[_FALLBACK])
-    reloc = {cls.name(): cls.cycles for cls in arch.relocations.values() if not cls.pc_relative}
-    return CpuCosts(profile.name, profile.clock_hz, reloc, **row,
-                    sources=(f"relocations: gamevm_build/arch/{profile.arch}.py RelocType.cycles",
-                             "other constants: gamevm_build/loadcost.py TARGET_COSTS "
-                             "(reference loader instruction counts)"))
+    rows = measured_costs()["targets"]
+    row = rows.get(profile.name)
+    types = [cls.name() for cls in arch.relocations.values() if not cls.pc_relative]
+    if row is None:
+        dearest = max(x for r in rows.values() for x in r["reloc"].values())
+        row = {k: max(r[k] for r in rows.values()) for k in _MEASURED}
+        row["reloc"] = {t: dearest for t in types}
+        source = "no measurement for this console: the dearest measured console's figures"
+    else:
+        source = "measured: gamevm_build/runtime/loader/costs.json"
+    missing = [t for t in types if t not in row["reloc"]]
+    if missing:
+        raise ConfigError(f"target {profile.name}: no measured cost for relocation types "
+                          f"{', '.join(missing)}; run bench/measure_runtime_costs.py --write")
+    copy = READER_COPY_PER_BYTE.get(profile.name, max(READER_COPY_PER_BYTE.values()))
+    return CpuCosts(profile.name, profile.clock_hz, {t: row["reloc"][t] for t in types},
+                    copy_per_byte=copy, **{k: row[k] for k in _MEASURED},
+                    sources=(source, "copy_per_byte: gamevm_build/loadcost.py "
+                                     "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
 
 @dataclass(frozen=True)
@@ -189,7 +175,8 @@ class ModuleCost:
 
 def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
-                constructors: int = 0, init_ms: float = 0.0) -> ModuleCost:
+                constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
+                local_symbols: int = 0, metadata_bytes: int = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -208,10 +195,15 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         Constructor calls (``.init_array`` and ``.ctors`` entries).
     init_ms : float
         The constructors' own run time (from the project configuration).
+    exports, local_symbols, metadata_bytes : int
+        What the loader checks and keeps besides: exported symbols, other symbols
+        (sections, statics), bytes of the metadata note.
     """
     probes = math.ceil(math.log2(symbols + 1)) if symbols > 0 else 0
     cycles = {
-        "fixed": float(costs.module_fixed),
+        "fixed": float(costs.module_fixed + costs.per_export * exports
+                       + costs.per_local_symbol * local_symbols
+                       + costs.per_metadata_byte * metadata_bytes),
         "copy": costs.copy_per_byte * copy_bytes,
         "zero": costs.zero_per_byte * zero_bytes,
         "relocate": float(sum(costs.reloc(t) * n for t, n in relocations.items())),
@@ -219,87 +211,3 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         "init": float(costs.ctor_call * constructors),
     }
     return ModuleCost(cycles, init_ms / 1000.0, costs.clock_hz)
-
-
-#: The reference relocation loop of the MIPS cost model: what a GameVM loader does per
-#: RELA entry (``sym`` holds the resolved address of every symbol index).
-REFERENCE_RELOC_LOOP_C = r"""
-typedef unsigned int u32;
-typedef struct { u32 r_offset, r_info; int r_addend; } Rela;
-
-void relocate(unsigned char *base, const Rela *r, const Rela *end, const u32 *sym)
-{
-    for (; r != end; r++) {
-        u32 *p = (u32 *)(base + r->r_offset);
-        u32 s = sym[r->r_info >> 8] + r->r_addend;
-        switch (r->r_info & 0xff) {
-        case 2: *p = s; break;                                                   /* R_MIPS_32 */
-        case 4: *p = (*p & 0xfc000000) | ((s >> 2) & 0x03ffffff); break;         /* R_MIPS_26 */
-        case 5: *p = (*p & 0xffff0000) | (((s + 0x8000) >> 16) & 0xffff); break; /* R_MIPS_HI16 */
-        case 6: *p = (*p & 0xffff0000) | (s & 0xffff); break;                    /* R_MIPS_LO16 */
-        }
-    }
-}
-"""
-
-
-def reference_reloc_instructions(target: Profile | str = "psx") -> dict[str, int]:
-    """Instructions :data:`REFERENCE_RELOC_LOOP_C` executes per entry, by relocation type.
-
-    Compiles the loop with the target's cross compiler and flags, runs it on
-    unicorn over tables of one and two entries of each type, and returns the
-    difference (so the prologue and epilogue cancel out).  Needs the target's
-    toolchain; MIPS targets only.
-
-    Raises
-    ------
-    ConfigError
-        The target is not a MIPS one.
-    ToolchainError
-        The cross compiler is missing or fails.
-    """
-    import struct
-    import tempfile
-    from pathlib import Path
-
-    import unicorn
-    from unicorn import mips_const
-
-    from . import elf32
-    from .toolchain import find_toolchain
-
-    profile = load_profile(target)
-    if profile.arch != "mips":
-        raise ConfigError(f"target {profile.name}: the reference relocation loop is MIPS code")
-    arch = get_arch(profile.arch)
-    with tempfile.TemporaryDirectory(prefix="gamevm-reloc-") as tmp:
-        src = Path(tmp) / "reloc_loop.c"
-        src.write_text(REFERENCE_RELOC_LOOP_C)
-        obj = find_toolchain(profile.name).compile(src, Path(tmp) / "reloc_loop.o",
-                                                   extra_flags=["-O2"])
-        elf = elf32.parse(obj.read_bytes(), str(obj))
-        code = elf.section_by_name(".text").data
-    mode = 0
-    for name in profile.unicorn_mode:
-        mode |= getattr(unicorn, name)
-    e = ">" if profile.big_endian else "<"
-    CODE, BASE, TABLE, SYMS, RET = 0x10000, 0x20000, 0x30000, 0x40000, 0x48000
-
-    def executed(rtype: int, entries: int) -> int:
-        uc = unicorn.Uc(unicorn.UC_ARCH_MIPS, mode)
-        uc.mem_map(CODE, 0x40000)
-        uc.mem_write(CODE, code)
-        table = b"".join(struct.pack(e + "IIi", 4 * i, rtype, 0) for i in range(entries))
-        uc.mem_write(TABLE, table)
-        uc.mem_write(SYMS, struct.pack(e + "I", 0x80100000))
-        count = [0]
-        uc.hook_add(unicorn.UC_HOOK_CODE, lambda *_: count.__setitem__(0, count[0] + 1))
-        for reg, value in ((mips_const.UC_MIPS_REG_A0, BASE), (mips_const.UC_MIPS_REG_A1, TABLE),
-                           (mips_const.UC_MIPS_REG_A2, TABLE + len(table)),
-                           (mips_const.UC_MIPS_REG_A3, SYMS), (mips_const.UC_MIPS_REG_RA, RET)):
-            uc.reg_write(reg, value)
-        uc.emu_start(CODE, RET, count=100_000)
-        return count[0]
-
-    return {cls.name(): executed(num, 2) - executed(num, 1)
-            for num, cls in sorted(arch.relocations.items()) if not cls.pc_relative}

@@ -81,6 +81,13 @@ class Module:
     init: dict[str, list[int]] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     file_size: int = 0
+    metadata_size: int = 0       #: bytes of the metadata note's descriptor
+    symbol_count: int = 0        #: entries of .symtab, the null symbol included
+
+    @property
+    def local_symbols(self) -> int:
+        """Symbols that are neither exports nor imports (sections, statics): each is checked."""
+        return max(self.symbol_count - 1 - len(self.exports) - len(self.imports), 0)
 
     @property
     def profile(self) -> Profile:
@@ -238,7 +245,9 @@ def parse_note(sec: E.Section, endian: str, path: str) -> dict:
                            object_pairs_hook=_Pairs, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _bad(path, f".note.gamevm metadata is not JSON ({exc})") from None
-    return check_metadata(pairs, path)
+    meta = check_metadata(pairs, path)
+    meta["__bytes__"] = descsz               # what a loader parses (costed per byte)
+    return meta
 
 
 def read_module(source, *, name: str | None = None, expect_target: str | None = None) -> Module:
@@ -377,12 +386,14 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
                 raise _bad(path, f"{sec.name}[{i}]: relocation against defined symbol "
                                  f"'{sym.name}' (modules use section symbols for internal targets)")
     needs = meta.get("needs", [])
+    metadata_size = meta.pop("__bytes__", 0)
     return Module(
         path=path, target=target, name=meta["name"], needs=needs,
         entry=meta.get("entry"), hash=str(meta.get("hash", "")), format=fmt,
         endian=elf.endian, e_flags=elf.e_flags, sections=sections, image_size=image_size,
         align=meta.get("align", 4), exports=exports, imports=imports, relocations=relocs,
         locals=locals_, init=meta.get("init", {}), metadata=meta, file_size=len(data),
+        metadata_size=metadata_size, symbol_count=len(elf.symbols),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import copy
 import doctest
 import importlib
@@ -9,6 +11,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from gamevm_build.loadcost import cpu_costs
 
 from analysis import analyze, build_graph, graph_from_dict, render
 from analysis.closure import (closure_findings, dependency_cycles, unreachable_scenes,
@@ -141,7 +145,8 @@ def test_transition_time_by_hand_duckstation():
     assert s.seek_s == pytest.approx(seek)
     assert s.access_s == pytest.approx(ACK + seek + sec)
     assert s.read_s == pytest.approx(2 * sec)
-    cpu = (2000 + 2.5 * 4096) / PS1_CLOCK_HZ         # fixed + copy, no relocations or imports
+    fixed = cpu_costs("psx").module_fixed            # measured from the console-side runtime
+    cpu = (fixed + 2.5 * 4096) / PS1_CLOCK_HZ        # fixed + copy, no relocations or imports
     assert s.cpu_s == pytest.approx(cpu)
     expected = (ACK + seek + sec + 2 * sec + cpu) * 1e3
     assert t.worst_ms == pytest.approx(expected)
@@ -154,7 +159,7 @@ def test_transition_time_by_hand_mednafen_resume_from_pause():
     t, = transition_times(G)
     c = PS1_CLOCK_HZ
     seek = (20_000 + 1_237_952 + 25_000) / c          # floor + pause resume + jitter
-    cpu = (2000 + 2.5 * 4096) / c
+    cpu = (cpu_costs("psx").module_fixed + 2.5 * 4096) / c
     assert t.worst_ms == pytest.approx((ACK + seek + 3 / 150 + cpu) * 1e3)
 
 
@@ -286,15 +291,16 @@ def test_stream_frames_by_hand():
     G = stream_graph()
     s, = stream_times(G)
     media = (256 * 84 + 65536 * 23) / 62.5e6                 # 24.46 ms of PI DMA
-    cpu = (2000 + 2.0 * 131072) / 93.75e6                     # 2.82 ms of copying
+    cpu = (cpu_costs("n64").module_fixed + 2.0 * 131072) / 93.75e6   # 2.92 ms, mostly copying
     assert s.load.media_s == pytest.approx(media) and s.load.cpu_s == pytest.approx(cpu)
     assert s.media_frames == 2                                # ceil(24.46 ms * 60)
-    assert s.cpu_frames == 3                                  # ceil(2.82 ms / 1 ms)
+    assert s.cpu_frames == 3                                  # ceil(2.92 ms / 1 ms)
     assert s.frames == 5 and not s.ok
     f, = stream_findings(G, [s])
     assert f.check == "stream" and f.subject == "streams[0] (nxt during lvl)"
     assert f.message == "completes after 5 frames (2 media + 3 CPU at 1 ms/frame), deadline 4"
-    assert f.suggestions[0] == "raise cpu_slice_ms to 1.41 (the CPU work is 2.82 ms)"
+    assert f.suggestions[0] == (f"raise cpu_slice_ms to {math.ceil(cpu * 1e3 / 2 * 100) / 100:.2f}"
+                                f" (the CPU work is {cpu * 1e3:.2f} ms)")
     # the streamed module is resident when leaving: the transition loads nothing
     t, = transition_times(G)
     assert t.load.plan.modules == () and t.ok

@@ -264,3 +264,38 @@ def test_consoles_without_caches_need_no_sync():
     from gamevm_build.profile import load_profile
     assert {t: load_profile(t).code_sync for t in ALL_TARGETS} == {
         "psx": "psx-bios", "n64": "vr4300", "segacd": "", "gba": "", "3do": ""}
+
+
+# --- the cost model the analyzer charges is measured from this runtime -----------------------
+
+def test_measured_costs_are_of_this_runtime():
+    from gamevm_build.loadcost import measured_costs
+    from gamevm_build.runtime_build import runtime_sha256
+    doc = measured_costs()
+    assert doc["runtime_sha256"] == runtime_sha256(), (
+        "the console-side runtime changed since its costs were measured: run "
+        "python bench/measure_runtime_costs.py --write")
+    assert set(doc["targets"]) == set(ALL_TARGETS)
+
+
+def test_the_model_covers_every_example_load(built):
+    """What the analyzer charges for a module's CPU time is at least what the runtime
+    executes to load it on the console's CPU, and not far above."""
+    from gamevm_build.console import Console
+    from gamevm_build.loadcost import cpu_costs
+    from gamevm_build.loadtime import cpu_steps
+    target, out, kernel = built
+    costs = cpu_costs(target)
+    for name in ("physics", "level1", "boss"):
+        c = Console(target, kernel, search_paths=[out], loader="target")
+        mod = read_module(out / f"{name}.elf")
+        for need in mod.needs:
+            c.load(need)
+        before = c.machine.instructions
+        c.loader.load_module(name)
+        measured = c.machine.instructions - before
+        symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
+        steps = cpu_steps(costs, mod, symbols=symbols, eager_imports=len(mod.imports))
+        model = sum(steps.values()) * costs.clock_hz
+        assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
+        assert model <= 2.0 * measured, f"{target} {name}: model {model:.0f} loose"

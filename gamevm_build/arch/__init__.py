@@ -45,8 +45,6 @@ class RelocType:
     size: ClassVar[int] = 4
     #: PC-relative within a module: resolved at link time, never emitted.
     pc_relative: ClassVar[bool] = False
-    #: CPU cycles a reference relocation loop spends per entry (cost model).
-    cycles: ClassVar[int] = 20
 
     @classmethod
     def name(cls) -> str:

@@ -35,7 +35,6 @@ class R_ARM_ABS32(RelocType):
     """Word: (S + A) | T (pointers, jump tables, veneer literals)."""
 
     number = 2
-    cycles = 14        # ldr/ldr/add/str per entry in an ARM loop (~1 cycle each + waits)
 
     @staticmethod
     def addend(word):

@@ -50,7 +50,6 @@ class R_68K_32(RelocType):
     """Absolute long: S + A (jsr/lea/move.l #sym, pointers in data)."""
 
     number = 1
-    cycles = 30        # move.l (a0)+ / add.l / move.l to (a1): ~30 68000 cycles per entry
 
     @staticmethod
     def addend(word):
@@ -66,7 +65,6 @@ class R_68K_16(RelocType):
 
     number = 2
     size = 2
-    cycles = 34
     addend = staticmethod(lambda word: _sext(word, 16))
     apply = _absolute(16)
 
@@ -76,7 +74,6 @@ class R_68K_8(RelocType):
 
     number = 3
     size = 1
-    cycles = 34
     addend = staticmethod(lambda word: _sext(word, 8))
     apply = _absolute(8)
 

@@ -23,7 +23,6 @@ class R_MIPS_32(RelocType):
     """Word: S + A (pointers in .data/.rodata, jump tables, constructor tables)."""
 
     number = 2
-    cycles = 19        # loadcost.reference_reloc_instructions('psx')
 
     @staticmethod
     def addend(word):
@@ -38,7 +37,6 @@ class R_MIPS_26(RelocType):
     """j/jal target: ((S + A) >> 2) in 26 bits, within the 256 MB segment of P + 4."""
 
     number = 4
-    cycles = 27        # loadcost.reference_reloc_instructions('psx')
 
     @staticmethod
     def addend(word):
@@ -63,7 +61,6 @@ class R_MIPS_HI16(RelocType):
     """lui: high half of S + A, rounded so the signed LO16 add lands on the value."""
 
     number = 5
-    cycles = 21        # loadcost.reference_reloc_instructions('psx')
 
     @staticmethod
     def addend(word):  # only the high half: completed by pairing, see MipsArch.rel_addends
@@ -78,7 +75,6 @@ class R_MIPS_LO16(RelocType):
     """addiu/lw/sw immediate: low half of S + A."""
 
     number = 6
-    cycles = 25        # loadcost.reference_reloc_instructions('psx')
 
     @staticmethod
     def addend(word):
