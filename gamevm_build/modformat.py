@@ -137,26 +137,11 @@ def encode_note(metadata: dict, byteorder: str = "<") -> bytes:
             + b"\0" * ((-len(NOTE_NAME)) % 4) + desc)
 
 
-def serialize(img: ModuleImage) -> bytes:
-    """The module file's bytes (deterministic for a given image)."""
-    e = "<" if img.endian == "little" else ">"
-    meta = img.build_metadata()
-    img.metadata = meta
-    present = [s for s in SECTION_ORDER if s in img.sections]
-    code = [s for s in present if s in CODE_SECTIONS]
-    data = [s for s in present if s in DATA_SECTIONS]
-    phnum = (1 if code else 0) + (1 if data else 0) + 1
-    max_align = max([img.alignments[s] for s in present] + [16])
-    load_off = -(-(E.EHDR_SIZE + phnum * E.PHDR_SIZE) // max_align) * max_align
-
-    out = bytearray(load_off)
-    for s in present:
-        if s == ".bss":
-            continue
-        pos = load_off + img.addresses[s]
-        out.extend(b"\0" * (pos - len(out)))
-        out.extend(img.sections[s])
-
+def _metadata(img: ModuleImage, e: str, meta: dict, present: list, load_off: int,
+              phnum: int) -> tuple[bytearray, list, tuple]:
+    """The file up to the loadable bytes: ELF and program header room, relocations,
+    symbols, strings, the note, section names and the section headers."""
+    out = bytearray(E.EHDR_SIZE + phnum * E.PHDR_SIZE)
     # section header indices: NULL, output sections, .rela.*, .symtab, .strtab, .note, .shstrtab
     shidx = {s: i + 1 for i, s in enumerate(present)}
     rela_secs = [s for s in present if any(r.section == s for r in img.relocations)]
@@ -222,6 +207,40 @@ def serialize(img: ModuleImage) -> bytes:
     for h in headers:
         out.extend(struct.pack(e + "10I", *h))
 
+    return out, headers, (note_off, shoff, shstr_idx)
+
+
+def serialize(img: ModuleImage) -> bytes:
+    """The module file's bytes (deterministic for a given image)."""
+    e = "<" if img.endian == "little" else ">"
+    meta = img.build_metadata()
+    img.metadata = meta
+    present = [s for s in SECTION_ORDER if s in img.sections]
+    code = [s for s in present if s in CODE_SECTIONS]
+    data = [s for s in present if s in DATA_SECTIONS]
+    phnum = (1 if code else 0) + (1 if data else 0) + 1
+    max_align = max([img.alignments[s] for s in present] + [16])
+    # Metadata first, then the loadable bytes: a loader reads the file front to back in
+    # one stream (headers, symbols, relocations, note; then the image), never seeking
+    # back on a CD.  The section offsets of the image are only known once the metadata
+    # is laid out, so it is laid out twice (the second time with the final load_off).
+    load_off = 0
+    for _ in range(2):
+        out, headers, meta_parts = _metadata(img, e, meta, present, load_off, phnum)
+        new_off = -(-len(out) // max_align) * max_align
+        if new_off == load_off:
+            break
+        load_off = new_off
+    note_off, shoff, shstr_idx = meta_parts
+    out.extend(b"\0" * (load_off - len(out)))
+    for s in present:
+        if s == ".bss":
+            continue
+        pos = load_off + img.addresses[s]
+        out.extend(b"\0" * (pos - len(out)))
+        out.extend(img.sections[s])
+    note_len = len(encode_note(meta, e))
+
     phdrs = []
     if code:
         end = max(img.addresses[s] + len(img.sections[s]) for s in code)
@@ -234,7 +253,7 @@ def serialize(img: ModuleImage) -> bytes:
         mem_end = max(img.addresses[s] + len(img.sections[s]) for s in data)
         phdrs.append((E.PT_LOAD, load_off + start, start, start, file_end - start,
                       mem_end - start, E.PF_R | E.PF_W, max(img.alignments[s] for s in data)))
-    phdrs.append((E.PT_NOTE, note_off, 0, 0, len(note), 0, E.PF_R, 4))
+    phdrs.append((E.PT_NOTE, note_off, 0, 0, note_len, 0, E.PF_R, 4))
     entry_value = 0
     if img.entry:
         entry_value = next(s.value for s in img.exports if s.name == img.entry)

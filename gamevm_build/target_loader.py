@@ -129,7 +129,14 @@ class TargetLoader:
         self.machine = machine
         self.reader = reader
         self.resident = resident
+        if timer is None:
+            from .loadtime import LoadTimer
+            timer = LoadTimer(machine.profile)
         self.timer = timer
+        #: one entry per LoadModuleEx: the module asked for, simulated start and end, the
+        #: media and CPU seconds, and the device's reads ``(path, offset, bytes)``
+        self.load_times: list[dict] = []
+        self._timing: dict | None = None
         self.output = output if output is not None else []
         self._placed: dict[str, str] = {}
         self.regions = list(regions)
@@ -138,6 +145,8 @@ class TargetLoader:
             raise InputError("the resident has no console-side runtime: link it with "
                              "'gamevm resident --runtime target'")
         self.files: dict[int, tuple[str, bytes]] = {}
+        self._open: dict[int, dict] = {}
+        self._reading = False           # the drive streams until a load ends
         self._next_file = 0
         self.bytes_read = 0
         self.loaded: dict[int, TargetModule] = {}
@@ -191,13 +200,80 @@ class TargetLoader:
 
     # --- the API, called on the emulated CPU -----------------------------------------
     def load_module(self, name: str) -> tuple[int, TLoadStatus]:
-        """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status."""
+        """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status.
+
+        The load takes simulated time: each read of the media device at the drive
+        model's timing, and every instruction the CPU executes at one cycle
+        (:attr:`load_times`).
+        """
         m = self.machine
         m.reset_scratch()
         s = m.alloc_string(name)
         st = m.alloc(4)
-        handle = m.call("LoadModuleEx", s, st)
-        return handle, TLoadStatus(m.read_u32(st))
+        clock = self.timer.clock
+        self._timing = {"request": name, "start_s": clock.now_s, "media_s": 0.0, "cpu_s": 0.0,
+                        "reads": [], "mark": m.instructions}
+        try:
+            handle = m.call("LoadModuleEx", s, st)
+        finally:
+            self._cpu_until_now()
+            t, self._timing = self._timing, None
+        status = TLoadStatus(m.read_u32(st))
+        t.pop("mark")
+        t.update(end_s=clock.now_s, status=status.name)
+        self.load_times.append(t)
+        self._reading = False
+        return handle, status
+
+    def _cpu_until_now(self) -> None:
+        t = self._timing
+        if t is None:
+            return
+        n = self.machine.instructions - t["mark"]
+        t["mark"] = self.machine.instructions
+        d = self.timer.instructions_s(n)
+        t["cpu_s"] += d
+        self.timer.clock.now_s += d
+
+    def _media_read(self, fd: int, offset: int, length: int) -> None:
+        """The drive reads ``[offset, offset+length)`` of file ``fd`` on the simulated clock.
+
+        A read that goes on where the previous read of the file ended (inside it, or
+        skipping less than a sector of padding) is the same stream: it costs only the
+        transfer of the new bytes, so reading a file front to back in pieces takes as
+        long as one read of it, which is what the analyzer charges.  Any other read is a
+        new access (a seek on a disc).
+        """
+        if self._timing is None or length == 0:
+            return
+        self._cpu_until_now()
+        entry = self._open[fd]
+        model, drive, clock = self.timer.model, self.timer.drive, self.timer.clock
+        self._timing["reads"].append((entry["path"], offset, length))
+        end = offset + length
+        if entry["start"] is not None and entry["start"] <= offset \
+                and offset - entry["end"] < model.sector_size and drive.head == entry["head"]:
+            if end <= entry["end"]:
+                return
+            d = (model.transfer_s(end - entry["start"])
+                 - model.transfer_s(entry["end"] - entry["start"]))
+            start = max(clock.now_s, drive.free_s)
+            media, finish = d, start + d
+        else:
+            size = model.sector_size
+            lba = None if entry["lba"] is None else entry["lba"] + offset // size
+            step = drive.read(entry["name"], lba, length, at_s=clock.now_s,
+                              first=not self._reading)
+            media, finish = step.media_s, step.end_s
+            entry["start"], entry["lba0"] = offset, lba
+        entry["end"] = max(entry["end"], end)
+        if entry["lba0"] is not None:
+            drive.head = entry["lba0"] + model.sectors_for(entry["end"] - entry["start"])
+        entry["head"] = drive.head
+        drive.free_s = finish
+        self._reading = True
+        self._timing["media_s"] += media
+        clock.now_s = finish
 
     def get_proc(self, handle: int, name: str) -> int:
         self.machine.reset_scratch()
@@ -310,6 +386,14 @@ class TargetLoader:
             fd = self._next_file
             self._next_file += 1
             self.files[fd] = (path, data)
+            stem = path.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+            stem = stem.split(";")[0]
+            stem = stem[:-4] if stem.lower().endswith(".elf") else stem
+            self._open[fd] = {"path": path, "name": name, "start": None, "end": 0,
+                              "lba0": None, "head": None,
+                              "lba": self.timer.position(name)
+                              if self.timer.position(name) is not None
+                              else self.timer.position(stem)}
             self._by_path[path] = data
             machine.write_u32(size_ptr, len(data))
             machine.set_result(fd)
@@ -324,6 +408,7 @@ class TargetLoader:
             if length:
                 machine.write(dst, entry[1][offset:offset + length])
             self.bytes_read += length
+            self._media_read(fd, offset, length)
             machine.set_result(0)
             return None
         if code == SYS_MEDIA_CLOSE:

@@ -299,3 +299,38 @@ def test_the_model_covers_every_example_load(built):
         model = sum(steps.values()) * costs.clock_hz
         assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
         assert model <= 2.0 * measured, f"{target} {name}: model {model:.0f} loose"
+
+
+def test_a_load_takes_the_time_the_analyzer_charges(built):
+    """The emulated media device times the runtime's reads with the console's drive model:
+    the runtime reads each file front to back, so its media time is the analyzer's one
+    read of the file, and with the CPU time the load stays within the analyzer's charge."""
+    from gamevm_build.console import Console
+    from gamevm_build.loadtime import Drive, cpu_steps
+    target, out, kernel = built
+    names = ("physics", "level1", "boss")
+    positions = {n: 1000 + 40 * i for i, n in enumerate(names)}
+    for name in names:
+        c = Console(target, kernel, search_paths=[out], loader="target")
+        c.loader.timer.positions.update(positions)
+        mod = read_module(out / f"{name}.elf")
+        for need in mod.needs:
+            c.load(need)
+        c.loader.timer.drive.head = None                      # unknown, as the analyzer assumes
+        _handle, status = c.loader.load_module(name)
+        assert status == TLoadStatus.lsSuccess
+        t = c.loader.load_times[-1]
+        offsets = [off for path, off, _n in t["reads"] if path.endswith(f"{name}.elf")]
+        assert offsets[0] == 0 and offsets == sorted(offsets)       # front to back
+        model = c.loader.timer.model
+        media = Drive(model, "paused").read(name, positions[name], mod.file_size, at_s=0.0,
+                                            first=True).media_s
+        symbols = len(c.resident.symbols) + sum(len(x.symbols) for x in c.loader.loaded.values())
+        cpu = sum(cpu_steps(c.loader.timer.costs, mod, symbols=symbols,
+                            eager_imports=len(mod.imports)).values())
+        observed = t["end_s"] - t["start_s"]
+        # one stream: no more than one read of the file (a cartridge bus moves bytes, so
+        # padding the runtime skips at the end costs nothing)
+        assert 0.98 * media <= t["media_s"] <= media * (1 + 1e-9)
+        assert observed <= media + cpu + 1e-12, f"{target} {name}"
+        assert media + cpu <= 1.3 * observed, f"{target} {name}: the charge is loose"

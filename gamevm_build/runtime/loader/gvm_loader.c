@@ -45,6 +45,8 @@ typedef struct load_ctx {
     int file;
     u32 fsize;
     int big;
+    u8 *pre;                         /* the file's metadata, read in one piece (see fetch) */
+    u32 pre_lo, pre_hi;
     u8 *sh;                          /* section headers, 40 bytes each */
     u32 shnum;
     u8 *shstr;
@@ -159,15 +161,45 @@ static void *work_alloc(u32 size)
     return (u8 *)G.cfg.work + at;
 }
 
-/* Read `size` bytes at `off` of the file into the work area. */
+/* `size` bytes at `off` of the file, in the work area and 4-byte aligned: from the
+ * metadata read in one piece when they lie there, else read now. */
 static TLoadStatus fetch(load_ctx *c, u32 off, u32 size, u8 **out)
 {
-    u8 *p = work_alloc(size);
-    if (!p)
+    u8 *p;
+    if (c->pre && off >= c->pre_lo && off <= c->pre_hi && size <= c->pre_hi - off) {
+        p = c->pre + (off - c->pre_lo);
+        if (!(off & 3)) {                  /* pre starts at a 4-aligned file offset */
+            *out = p;
+            return lsSuccess;
+        }
+        if (!(*out = work_alloc(size)))
+            return lsOutOfMemory;
+        copy(*out, p, size);
+        return lsSuccess;
+    }
+    if (!(p = work_alloc(size)))
         return lsOutOfMemory;
     if (size && G.cfg.reader->read(G.cfg.reader->ctx, c->file, off, p, size) != 0)
         return lsFileNotFound;
     *out = p;
+    return lsSuccess;
+}
+
+/* Modules keep everything but the image in front of it (docs/format.md), ending with
+ * the section headers: read all of it in one request, so a CD streams the file front
+ * to back.  A file laid out otherwise is read piece by piece. */
+static TLoadStatus read_prefix(load_ctx *c, u32 end)
+{
+    u32 at = (G.work_top + 3u) & ~3u, free = at < G.cfg.work_size ? G.cfg.work_size - at : 0;
+    c->pre = 0;
+    if (end <= 52 || end - 52 > free)
+        return lsSuccess;
+    if (!(c->pre = work_alloc(end - 52)))
+        return lsOutOfMemory;
+    if (G.cfg.reader->read(G.cfg.reader->ctx, c->file, 52, c->pre, end - 52) != 0)
+        return lsFileNotFound;
+    c->pre_lo = 52;
+    c->pre_hi = end;
     return lsSuccess;
 }
 
@@ -383,6 +415,7 @@ static TLoadStatus read_headers(load_ctx *c)
 
     if (c->fsize < 52)
         return lsBadFormat;
+    c->pre = 0;
     if ((st = fetch(c, 0, 52, &eh)) != lsSuccess)
         return st;
     if (eh[0] != 0x7F || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F' || eh[4] != 1 ||
@@ -404,7 +437,8 @@ static TLoadStatus read_headers(load_ctx *c)
                   phnum * 32u > c->fsize - phoff))
         return lsBadFormat;
     c->shnum = shnum;
-    if ((st = fetch(c, shoff, shnum * 40u, &c->sh)) != lsSuccess)
+    if ((st = read_prefix(c, shoff + shnum * 40u)) != lsSuccess ||
+        (st = fetch(c, shoff, shnum * 40u, &c->sh)) != lsSuccess)
         return st;
     {
         u32 off = SH(c, shstrndx, F_OFFSET), size = SH(c, shstrndx, F_SIZE);
