@@ -118,6 +118,9 @@ class TargetLoader:
         The work area and pool given to ``GameVMInit`` (docs/runtime-c.md).
     placement : dict, optional
         Module name -> region name, handed to ``GameVMPlaceModule``.
+    safe_mode : bool
+        Give the runtime the stack's top (``TGameVMConfig.stack_top``): unloading or
+        evicting a module a live return address points into is refused.
     output : list, optional
         Where failed loads are reported (``[loader] LoadModule("x"): status: why``),
         as the host loader reports them.
@@ -125,7 +128,7 @@ class TargetLoader:
 
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
                  sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE,
-                 placement=None, output: list | None = None):
+                 placement=None, output: list | None = None, safe_mode: bool = True):
         self.machine = machine
         self.reader = reader
         self.resident = resident
@@ -165,11 +168,11 @@ class TargetLoader:
         names = [machine.reserve(len(r.name) + 1) for r in self.regions]
         for addr, r in zip(names, self.regions):
             machine.write(addr, r.name.encode() + b"\0")
-        config = machine.reserve(24)
+        config = machine.reserve(28)
         machine.write(config, b"".join(
             (v & MASK32).to_bytes(4, machine.profile.byteorder) for v in (
                 self.symbols["GameVMEmulatorReader"], self.work, work_size, self.pool,
-                pool_size, sync_code)))
+                pool_size, sync_code, machine.stack_top if safe_mode else 0)))
         status = machine.call("GameVMInit", config)
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMInit failed with status {status}")

@@ -334,3 +334,29 @@ def test_a_load_takes_the_time_the_analyzer_charges(built):
         assert 0.98 * media <= t["media_s"] <= media * (1 + 1e-9)
         assert observed <= media + cpu + 1e-12, f"{target} {name}"
         assert media + cpu <= 1.3 * observed, f"{target} {name}: the charge is loose"
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_safe_mode_refuses_to_unload_a_running_module(tmp_path, target):
+    """A module asking to unload itself is running (the call's return address is in it):
+    both loaders refuse with lsModuleInUse and change nothing; from outside it goes."""
+    src = tmp_path / "selfish.c"
+    src.write_text('#include "gamevm.h"\n'
+                   "int drop_me(TModuleHandle h) { return (int)UnloadModule(h) + 100; }\n")
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text("void _start(void) {}\n")
+    for runtime in ("host", "target"):
+        for args in (["module", "-t", target, "-o", tmp_path / "selfish.elf", src],
+                     ["resident", "-t", target, "-o", tmp_path / f"kernel-{runtime}.elf",
+                      "--runtime", runtime, "--modules", tmp_path / "selfish.elf", kernel_c]):
+            proc = run_gamevm(*args)
+            assert proc.returncode == 0, proc.stderr
+    from gamevm_build.console import Console
+    for runtime in ("host", "target"):
+        c = Console(target, tmp_path / f"kernel-{runtime}.elf", search_paths=[tmp_path])
+        assert c.loader_kind == runtime
+        lm = c.load("selfish")
+        assert c.call(lm.symbols["drop_me"], lm.handle) == 100 + TLoadStatus.lsModuleInUse
+        assert c.loader.by_name("selfish") is not None             # nothing changed
+        c.loader.unload(lm.handle)                                  # from the host: it goes
+        assert c.loader.by_name("selfish") is None

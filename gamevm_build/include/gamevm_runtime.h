@@ -47,6 +47,10 @@ typedef struct TGameVMConfig {
      * default for the console: PS1 BIOS FlushCache, N64 D-cache writeback and
      * I-cache invalidate, nothing on CPUs without caches). */
     void (*sync_code)(void *addr, unsigned long size);
+    /* Safe mode (seed §4.2): the top of the stack the game's code runs on.  Unloading
+     * or evicting a module whose code a return address on that stack (or the caller's)
+     * points into is refused with lsModuleInUse.  0: safe mode off. */
+    void *stack_top;
 } TGameVMConfig;
 
 /* GameVMAddRegion flags */

@@ -28,6 +28,7 @@
 #define MODULE_RAM_SIZE  0x00020000ul    /* 128 KiB after the kernel */
 #endif
 
+extern u8 gvm_stack[];
 static unsigned char loader_work[LOADER_WORK] __attribute__((aligned(4)));
 static unsigned char loader_pool[LOADER_POOL] __attribute__((aligned(4)));
 
@@ -48,6 +49,7 @@ int gvm_loader_start(void)
     config.pool = loader_pool;
     config.pool_size = sizeof loader_pool;
     config.sync_code = 0;                  /* the console's own: FlushCache, cache ops, none */
+    config.stack_top = gvm_stack + GVM_STACK_SIZE;   /* safe mode (kernel/main.c's stack) */
     status = GameVMInit(&config);
     if (status == lsSuccess)
         status = GameVMAddRegion("heap", start, MODULE_RAM_SIZE, GVM_REGION_HEAP);

@@ -82,7 +82,17 @@ static struct {
     module_t mods[GVM_MAX_MODULES];
     u32 next_seq;
     u32 work_top;
+    u32 caller_sp, caller_ra;        /* where the game called the API from (safe mode) */
 } G;
+
+/* The game's stack pointer at its call of the API function this is expanded in. */
+#if defined(__arm__)
+#define CALLER_SP(param) ((u32)__builtin_frame_address(0) + 4u)   /* fp: the saved lr */
+#else
+#define CALLER_SP(param) ((u32)&(param))    /* MIPS o32 home slot; 68000 first argument */
+#endif
+#define AT_API_ENTRY(param) (G.caller_sp = CALLER_SP(param), \
+                             G.caller_ra = (u32)__builtin_return_address(0))
 
 static const char *const slot_names[SL_COUNT] = {
     ".text", ".rodata", ".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss"};
@@ -327,6 +337,7 @@ static s32 placed_region(const char *name)
 }
 
 static void evict(module_t *m);
+static int in_use(module_t *m, u32 caller);
 
 /* The placed region (an overlay's occupants are evicted first: seed §4), else the
  * first general region with room (regions are stacks: allocation goes on top). */
@@ -336,10 +347,14 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
     s32 placed = placed_region(name);
     if (placed >= 0) {
         r = (u32)placed;
-        if (G.regions[r].flags & GVM_REGION_OVERLAY)
+        if (G.regions[r].flags & GVM_REGION_OVERLAY) {
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                if (G.mods[i].seq && G.mods[i].region == r && in_use(&G.mods[i], 0))
+                    return lsModuleInUse;          /* safe mode: the occupant is running */
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (G.mods[i].seq && G.mods[i].region == r)
                     evict(&G.mods[i]);
+        }
         *region = r;
         return fits(r, size, align, base) ? lsSuccess : lsOutOfMemory;
     }
@@ -991,6 +1006,7 @@ TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
     module_t *m = 0;
     u32 first = G.next_seq, i, order[GVM_MAX_MODULES], n;
 
+    AT_API_ENTRY(name);
     if (G.ready && name) {
         G.work_top = 0;
         st = load(name, 0, 0, &m);
@@ -1040,6 +1056,26 @@ void *GetModuleProc(TModuleHandle handle, const char *proc_name)
     return s ? (void *)s->value : 0;
 }
 
+/* Safe mode: is `m`'s code live?  The return address into the game's code that called
+ * the API, or a word of the game's stack (from where it called to the stack's top),
+ * points into it after a call instruction: the reference loader's conservative rule,
+ * without its frame unwinding.  The runtime's own frames are not scanned. */
+static int in_use(module_t *m, u32 unused)
+{
+    u32 lo = m->base, hi = m->base + m->code_end, top = (u32)G.cfg.stack_top, a;
+    (void)unused;
+    if (!top)
+        return 0;
+    if (G.caller_ra - lo < hi - lo && gvm_after_call(G.caller_ra))
+        return 1;
+    for (a = (G.caller_sp + 3u) & ~3u; a < top; a += 4) {
+        u32 v = *(const gvm_word *)(const void *)a;
+        if (v - lo < hi - lo && v - lo >= 8 && gvm_after_call(v))
+            return 1;
+    }
+    return 0;
+}
+
 /* Does any loaded module outside `gone` bind into slot `k`? */
 static int bound_into(u32 k, u32 gone)
 {
@@ -1077,6 +1113,10 @@ TLoadStatus UnloadModule(TModuleHandle handle)
             changed = 1;
         }
     }
+    AT_API_ENTRY(handle);
+    for (j = 0; j < nplan; j++)
+        if (in_use(&G.mods[plan[j]], 0))
+            return lsModuleInUse;        /* safe mode: nothing changed */
     m->refcount--;
     for (j = 0; j < nplan; j++)
         for (i = 0; i < GVM_MAX_MODULES; i++)
@@ -1135,6 +1175,7 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.cfg.pool = config->pool;
     G.cfg.pool_size = config->pool_size;
     G.cfg.sync_code = config->sync_code;
+    G.cfg.stack_top = config->stack_top;
     G.ready = 1;
     return lsSuccess;
 }

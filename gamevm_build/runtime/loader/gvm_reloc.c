@@ -88,6 +88,18 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
     }
 }
 
+
+/* `v` follows a call: jal, jalr, or bal/bgezal (the return address skips the delay slot). */
+int gvm_after_call(u32 v)
+{
+    u32 w;
+    if (v & 3)
+        return 0;
+    w = *(const gvm_word *)(const void *)(v - 8);
+    return (w >> 26) == 3 || ((w >> 26) == 0 && (w & 0x3F) == 9) ||
+           ((w >> 26) == 1 && ((w >> 16 & 0x1F) == 17 || (w >> 16 & 0x1F) == 16));
+}
+
 #elif defined(__m68k__)
 enum { R_32 = 1, R_16 = 2, R_8 = 3 };
 
@@ -121,6 +133,22 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
     }
 }
 
+
+/* `v` follows a call: jsr (an), jsr d16(an)/(d8,an,xn)/abs.w/pc-relative, jsr abs.l, bsr. */
+int gvm_after_call(u32 v)
+{
+    const u8 *p = (const u8 *)v;
+    u32 op2, op4, op6;
+    if (v & 1)
+        return 0;
+    op2 = (u32)p[-2] << 8 | p[-1];
+    op4 = (u32)p[-4] << 8 | p[-3];
+    op6 = (u32)p[-6] << 8 | p[-5];
+    return (op2 & 0xFFF8) == 0x4E90 || ((op2 & 0xFF00) == 0x6100 && (op2 & 0xFF)) ||
+           (op4 & 0xFFF8) == 0x4EA8 || (op4 & 0xFFF8) == 0x4EB0 || op4 == 0x4EB8 ||
+           op4 == 0x4EBA || op4 == 0x4EBB || op4 == 0x6100 || op6 == 0x4EB9;
+}
+
 #elif defined(__arm__)
 u32 gvm_reloc_may_overflow(u32 type)
 {
@@ -146,6 +174,21 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
         else
             *(gvm_word *)(void *)site = v;
     }
+}
+
+
+/* `v` follows a call: ARM bl, or mov lr, pc before a jump; Thumb (bit 0) a bl pair. */
+int gvm_after_call(u32 v)
+{
+    if (v & 1) {
+        const u8 *p = (const u8 *)(v & ~1u);
+        u32 hi = rd(p - 4, 2), lo = rd(p - 2, 2);
+        return (hi & 0xF800) == 0xF000 && ((lo & 0xF800) == 0xF800 || (lo & 0xF800) == 0xE800);
+    }
+    if (v & 3)
+        return 0;
+    return (*(const gvm_word *)(const void *)(v - 4) & 0x0F000000u) == 0x0B000000u ||
+           (*(const gvm_word *)(const void *)(v - 8) & 0x0FFFFFFFu) == 0x01A0E00Fu;
 }
 
 #else
