@@ -54,6 +54,7 @@ class ArmCpu(Cpu):
     trap_registers = ("r0", "r1", "r2", "r3")
     alignment = {2: 1, 4: 3}
     redoes_accesses = True
+    counts_vary = True            # 2 or 4 bytes per instruction, by the Thumb bit of cpsr
 
     def __init__(self, profile):
         super().__init__(profile)

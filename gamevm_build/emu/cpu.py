@@ -94,6 +94,10 @@ class Cpu:
     redoes_accesses = False
     #: low address bits a fetched instruction must have clear (the 68000's odd pc)
     fetch_alignment = 0
+    #: :meth:`instructions_in_block` depends on more than the block's size (its bytes, or
+    #: the state the CPU runs it in): the machine then remembers each block's count and
+    #: forgets every count when code it counted is written (see ``Machine._on_block``)
+    counts_vary = False
 
     def __init__(self, profile):
         self.profile = profile
@@ -158,6 +162,8 @@ class Cpu:
         return paddr
 
     def instructions_in_block(self, machine, address: int, size: int) -> int:
+        """Instructions in the translation block of ``size`` bytes at ``address``, which
+        the CPU is about to run (registers as at its first instruction)."""
         return size >> 2
 
     def set_pc(self, machine, addr: int) -> None:

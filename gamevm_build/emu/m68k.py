@@ -63,6 +63,7 @@ class M68kCpu(Cpu):
     stub_trap_offset = 6
     alignment = {2: 1, 4: 1}
     fetch_alignment = 1
+    counts_vary = True            # instructions are 2 to 10 bytes: the count is the code's
 
     def reg_id(self, name: str) -> int:
         try:

@@ -62,9 +62,29 @@ Notes on unicorn 2.1.4 (MIPS) that shaped this module, all exercised by
   with ``count``, 0.155 s counting block sizes in a Python ``UC_HOOK_BLOCK``
   (~0.35 us per block; on a 2-instruction loop 50x slower than ``count``).
   The budget is therefore ``count``.  The block hook runs only with
-  ``track_blocks=True`` (the default), to locate exceptions.
+  ``track_blocks=True`` (the default), to locate exceptions.  It looks each
+  block's instruction count up by ``(address, size)`` (see "Block counts" below).
 * Host ``mem_write`` does not invalidate translated code, so every host write
   drops the translation blocks of what it wrote.
+
+Block counts: the block hook adds the block's instructions to
+:attr:`Machine.instructions` and checks the execution guards (:meth:`Machine.guard`
+``"noexec"``).  On MIPS the count is ``size / 4``; on the 68000 it takes
+disassembling the block's bytes, and on ARM reading ``cpsr`` for the Thumb bit
+(:attr:`.cpu.Cpu.counts_vary`), each costing several times the rest of the hook.
+So the machine does both once, on a block's first entry, and remembers the count
+by ``(address, size)`` when no guard forbids the block; a remembered block costs a
+dict lookup.  It forgets every count when the execution guards change, and, on
+the CPUs whose counts vary, as soon as anything writes to a counted block's
+bytes: a host :meth:`Machine.write` (through :meth:`Machine.invalidate_code`) or
+a guest store (the write half of the access hook those CPUs have anyway looks the
+store's first halfword up in the set of halfwords where a store that changes
+counted code may begin: one set lookup per store).  A recount reads the bytes and
+``cpsr`` as they are then, as every block entry used to, so counts stay exact for
+rewritten and self-modifying code.  One case differs from
+reading ``cpsr`` at every entry: the same bytes run both as ARM and as Thumb code
+(only after a wrong interworking jump) with the same block address and size and
+no write in between count with the state of the first run.
 
 Runtime support for the loader (docs/runtime.md): :attr:`Machine.instructions`
 counts the instructions of every translation block entered (with
@@ -141,7 +161,8 @@ class Machine:
     track_blocks
         Track the last translation block entered (a Python ``UC_HOOK_BLOCK``),
         needed to locate ``break`` and the CPU exceptions that unicorn
-        misreports.  ``False`` runs compiled code ~6x faster, but ``break``
+        misreports.  ``False`` runs compiled code faster (~6x on MIPS, ~1.4x on
+        the 68000 and ARM, whose access hook stays), but ``break``
         then faults instead of reaching trap handlers, exception reports
         lack the pc, and a 68000 jump to an odd address is reported only once
         the misread code raises an exception.
@@ -215,6 +236,11 @@ class Machine:
         self._running = False
         #: instructions of the translation blocks entered so far (see the module docstring)
         self.instructions = 0
+        # "Block counts" in the module doc: (address, size) -> instructions, and the
+        # physical halfwords (address >> 1) where a store may begin that changes counted
+        # code (counts_vary CPUs)
+        self._block_counts: dict[tuple[int, int], int] = {}
+        self._code_halves: set[int] = set()
         #: unaligned accesses made the way the CPU makes them (ARM rotated loads): legal,
         #: so never reported, but what the same C does on the other consoles is a fault
         self.unaligned_accesses = 0
@@ -248,8 +274,17 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
         self._add_stack_guard(uc)            # first: an overflow is the fault to report
+        self._forget_counts()
+        watch = self.track_blocks and self.cpu.counts_vary     # "Block counts" in the module doc
         if any(self._alignment):
-            uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_access)
+            if watch:
+                uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_access)
+                uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_write)
+            else:
+                uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
+                            self._on_access)
+        elif watch:
+            uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_code_write)
         if self.cpu.redoes_accesses:
             fixup = self.cpu.physical(self.fixup)
             uc.mem_write(fixup, self.cpu.poison(4))     # only the hook below leaves it
@@ -341,10 +376,21 @@ class Machine:
         """Drop translated code for RAM ``[addr, addr+size)`` (done by :meth:`write`).
 
         Translations are tracked by physical page, so this covers every mirror.
+        Block instruction counts the range may change are forgotten too.
         """
+        paddr = self._physical(addr, size)
         # Unicorn translates the address as a fetch: use an alias the CPU always reaches.
-        alias = self.cpu.code_alias(self._physical(addr, size))
+        alias = self.cpu.code_alias(paddr)
         self.uc.ctl_remove_cache(alias, alias + size)
+        if self._code_halves:
+            halves = self._code_halves
+            first, last = paddr >> 1, (paddr + size - 1) >> 1
+            if last - first < len(halves):
+                hit = not halves.isdisjoint(range(first, last + 1))
+            else:
+                hit = any(first <= half <= last for half in halves)
+            if hit:
+                self._forget_counts()
 
     def fault(self, cause: str, access: str | None = None, address: int | None = None,
               detail: str = "") -> None:
@@ -425,6 +471,7 @@ class Machine:
         self._noexec = sorted([(gs, ge, label, self._describers.get(token))
                                for token, (kind, gs, ge, label) in self._guards.items()
                                if kind == "noexec"], key=lambda g: g[:3])
+        self._forget_counts()          # remembered blocks passed the old guards' check
 
     # ------------------------------------------------------------ scratch area
 
@@ -670,21 +717,49 @@ class Machine:
         self.uc.emu_stop()
 
     def _on_block(self, uc, address, size, _user_data):
+        # every translation block executed: keep the common path to one dict lookup
         if address & self._fetch_alignment:     # before _block: the report names the jumper
             self._record_exception(self.cpu.fetch_fault(address))
             return
-        self._block = (address, size)
-        self.instructions += self.cpu.instructions_in_block(self, address, size)
-        if self._noexec:
-            paddr = self.cpu.physical(address)
-            if paddr is not None:
-                for start, end, label, describe in self._noexec:
-                    if start <= paddr < end:
-                        better = describe(address) if describe is not None else None
-                        self._record(self._report(
-                            f"{label} (not executable)", "fetch", address, pc=address,
-                            detail=better or "a jump to something that is not loaded code"))
-                        return
+        self._block = block = (address, size)
+        count = self._block_counts.get(block)
+        if count is None:
+            self._enter_new_block(block)
+        else:
+            self.instructions += count
+
+    def _enter_new_block(self, block: tuple[int, int]) -> None:
+        """A block not counted since its code, or the execution guards, last changed.
+
+        Counts it and checks the execution guards, then remembers the count unless a
+        guard forbids the block: a remembered block passed the guards' check, and
+        :meth:`_rebuild_noexec` forgets every count (see "Block counts").
+        """
+        address, size = block
+        self.instructions += (count := self.cpu.instructions_in_block(self, address, size))
+        paddr = self.cpu.physical(address)
+        if paddr is None:
+            return
+        for start, end, label, describe in self._noexec:
+            if start <= paddr < end:
+                better = describe(address) if describe is not None else None
+                self._record(self._report(
+                    f"{label} (not executable)", "fetch", address, pc=address,
+                    detail=better or "a jump to something that is not loaded code"))
+                return
+        if self.cpu.counts_vary:
+            # a store of up to 4 bytes changes the block iff it starts in [paddr-3, paddr+size)
+            self._code_halves.update(range((paddr - 3) >> 1, ((paddr + size - 1) >> 1) + 1))
+        self._block_counts[block] = count
+
+    def _forget_counts(self) -> None:
+        self._block_counts.clear()
+        self._code_halves.clear()
+
+    def _on_code_write(self, uc, access, paddr, size, _value, _user_data):
+        # a store that may rewrite counted code (stores are at most 4 bytes)
+        if paddr >> 1 in self._code_halves or size > 4:
+            self._forget_counts()
 
     def _on_guard_write(self, uc, access, paddr, size, value, token):
         guard = self._guards.get(token)
@@ -735,6 +810,13 @@ class Machine:
         # every data access of the program: keep the common path to one test
         if paddr & self._alignment[size]:
             self._misaligned(access, paddr, size)
+
+    def _on_write(self, uc, access, paddr, size, _value, _user_data):
+        # _on_access and _on_code_write in one hook: every store of the program
+        if paddr & self._alignment[size]:
+            self._misaligned(access, paddr, size)
+        if paddr >> 1 in self._code_halves or size > 4:
+            self._forget_counts()
 
     def _misaligned(self, access: int, paddr: int, size: int) -> None:
         if self._fault is not None or self._redo is not None:
