@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .commands import COMMANDS
 from .commands._build import INPUT_SUFFIXES
-from .errors import ConfigError, GameVMError, LinkError
+from .errors import ConfigError, GameVMError
 from .profile import available_targets, load_profile
 
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except GameVMError as exc:
         print(f"gamevm: error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, LinkError) else exc.exit_status
+        return exc.exit_status
     except KeyboardInterrupt:
         return 130
 

@@ -29,6 +29,21 @@ class ToolchainError(GameVMError):
     """A cross toolchain program is missing or failed (compiler, ld, ar)."""
 
 
+class CompileError(ToolchainError):
+    """The cross compiler refused a source file: the build failed (exit status 1).
+
+    ``source`` is the file given to the compiler; ``header`` the ``#include`` it
+    could not find, when that is why (``stdio.h``).
+    """
+
+    exit_status = 1
+
+    def __init__(self, message: str, *, source: str | None = None, header: str | None = None):
+        super().__init__(message)
+        self.source = source
+        self.header = header
+
+
 class InputError(GameVMError):
     """An input file (object, archive, module, resident) cannot be used.
 
@@ -39,6 +54,17 @@ class InputError(GameVMError):
 
 class LinkError(GameVMError):
     """Linking failed: duplicate or undefined symbols, unsupported sections."""
+
+    exit_status = 1
+
+
+class IsaError(LinkError):
+    """Code uses instructions the console's CPU does not have (a build failure, exit 1).
+
+    Raised for objects and archive members (module links), for the linked
+    resident and for the library members a resident link pulls in, whether the
+    code came from a C file, an assembly file or a prebuilt ``.o``.
+    """
 
 
 class RelocationError(LinkError):

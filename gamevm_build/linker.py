@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import elf32 as E
 from .arch import WORD, RelocationOverflow, get_arch
-from .errors import InputError, LinkError, RelocationError, location
+from .errors import InputError, IsaError, LinkError, RelocationError, location
 from .modformat import ModuleImage, OutReloc, OutSymbol, write_module
 from .profile import Profile, load_profile
 
@@ -112,8 +112,13 @@ def _align(value: int, align: int) -> int:
     return (value + align - 1) & ~(align - 1) if align > 1 else value
 
 
-def load_inputs(paths, profile: Profile) -> tuple[list[_Input], list[list[tuple[str, bytes]]]]:
-    """Read objects and archives; archive members are returned unparsed for lazy pulling."""
+def load_inputs(paths, profile: Profile, sources=None
+                ) -> tuple[list[_Input], list[list[tuple[str, bytes]]]]:
+    """Read objects and archives; archive members are returned unparsed for lazy pulling.
+
+    Objects ``sources`` (a :class:`~gamevm_build.sources.SourceMap`) knows are
+    named after their source file in every message.
+    """
     arch = get_arch(profile.arch)
     objects, archives = [], []
     for p in paths:
@@ -125,11 +130,13 @@ def load_inputs(paths, profile: Profile) -> tuple[list[_Input], list[list[tuple[
         if E.is_archive(data):
             archives.append([(f"{path}({m.name})", m.data) for m in E.read_archive(data, path)])
         else:
-            objects.append(_Input(_parse_object(data, path, profile, arch)))
+            name = sources.name(path) if sources is not None else path
+            objects.append(_Input(_parse_object(data, name, profile, arch, path, sources)))
     return objects, archives
 
 
-def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
+def _parse_object(data: bytes, name: str, profile: Profile, arch, path: str | None = None,
+                  sources=None) -> E.ElfFile:
     elf = E.parse(data, name)
     if elf.e_type != E.ET_REL:
         raise InputError(f"{name}: is not a relocatable object (ELF type {elf.e_type}); "
@@ -144,15 +151,24 @@ def _parse_object(data: bytes, name: str, profile: Profile, arch) -> E.ElfFile:
                          "toolchain")
     _reject_relocations(elf, arch)
     arch.check_object(elf, profile)
-    check_isa(elf, profile, arch)
+    check_isa(elf, profile, arch, path, sources)
     return elf
 
 
-def check_isa(elf: E.ElfFile, profile: Profile, arch) -> None:
-    """Fail when the object's code uses instructions the console's CPU lacks (disassembled)."""
-    report = arch.isa_report(elf, profile, elf.name)
+def check_isa(elf: E.ElfFile, profile: Profile, arch, path: str | None = None,
+              sources=None) -> None:
+    """Fail when the object's code uses instructions the console's CPU lacks (disassembled).
+
+    Each instruction is reported at its source line when the object (at
+    ``path``) has line info or ``sources`` can compile a copy with it.
+    """
+    def describe(violations):
+        from .sources import SourceMap, describe_lines
+        return describe_lines(violations, path, sources or SourceMap(), elf.name, profile)
+
+    report = arch.isa_report(elf, profile, elf.name, describe if path else None)
     if report:
-        raise InputError(f"{elf.name}: {report}")
+        raise IsaError(f"{elf.name}: {report}")
 
 
 def _reject_relocations(elf: E.ElfFile, arch) -> None:
@@ -362,14 +378,14 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
     return plan
 
 
-def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None
-         ) -> tuple[ModuleImage, list[MapEntry], list[str]]:
+def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None,
+         sources=None) -> tuple[ModuleImage, list[MapEntry], list[str]]:
     """Link ``inputs`` into an in-memory :class:`ModuleImage` (no file written)."""
     profile = load_profile(target) if isinstance(target, str) else target
     arch = get_arch(profile.arch)
     if not inputs:
         raise InputError("no input files: give at least one .c/.s/.o/.a file")
-    objects, archives = load_inputs(inputs, profile)
+    objects, archives = load_inputs(inputs, profile, sources)
     resolver = _Resolver()
     for inp in objects:
         resolver.add(inp)
@@ -607,7 +623,8 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
 
 
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
-                resident=None, entry: str | None = None, map_file=None) -> LinkResult:
+                resident=None, entry: str | None = None, map_file=None,
+                sources=None) -> LinkResult:
     """Link ``inputs`` (.o/.a paths) into the module file ``output``.
 
     Parameters
@@ -630,10 +647,14 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         Exported symbol recorded as the module's entry point.
     map_file : path, optional
         Write a link map (input section -> module offset).
+    sources : gamevm_build.sources.SourceMap, optional
+        The source file of each compiled object: messages (and the map) name
+        it instead of the object, and code the CPU cannot run is reported at
+        its source line.
 
     Raises
     ------
-    InputError, LinkError, RelocationError, UndefinedSymbolError
+    InputError, LinkError, IsaError, RelocationError, UndefinedSymbolError
     """
     from .module import read_module
 
@@ -656,7 +677,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         else:
             need_names.append(str(need))
     image, smap, warnings = link(profile, list(inputs), name=name or output.stem,
-                                 needs=need_names, entry=entry)
+                                 needs=need_names, entry=entry, sources=sources)
     if resident is not None:
         from .resident import check_imports, read_resident  # pyelftools: only when needed
         res = read_resident(resident, profile)

@@ -20,7 +20,7 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .errors import InputError, LinkError, UndefinedSymbolError
+from .errors import InputError, IsaError, LinkError, UndefinedSymbolError
 from .fileutil import atomic_write
 from .profile import Profile, load_profile
 from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
@@ -174,12 +174,14 @@ _BENIGN = re.compile(r"linking abicalls files with non-abicalls files|LOAD segme
 RUNTIME_DIR = Path(__file__).with_name("runtime")
 
 
-def compile_runtime(profile: Profile, tc: Toolchain, workdir: Path) -> list[Path]:
+def compile_runtime(profile: Profile, tc: Toolchain, workdir: Path, sources=None) -> list[Path]:
     """Compile the profile's runtime helpers (``toolchain.runtime``) for a resident link."""
     objs = []
     for name in profile.runtime:
         obj = workdir / f"gamevm_runtime_{Path(name).stem}.o"
         tc.compile(RUNTIME_DIR / name, obj, extra_flags=["-ffunction-sections"])
+        if sources is not None:
+            sources.add_compiled(tc, RUNTIME_DIR / name, obj, ["-ffunction-sections"])
         objs.append(obj)
     return objs
 
@@ -209,8 +211,38 @@ def pulled_members(map_text: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def check_pulled_members(map_text: str, profile: Profile) -> None:
-    """Fail when the link pulled archive code the console's CPU cannot run."""
+_WHY = re.compile(r"^(?:(?P<file>.*\S)\s+)?\((?P<symbol>[^()]+)\)$")
+
+
+def _pulled_by(why: str, sources=None, importers=None) -> str:
+    """ld's reason for pulling a member ("file (symbol)"), in the user's terms.
+
+    A bare "(symbol)" is an ``ld --undefined``: the resident keeps the symbol
+    for the modules that import it (``--modules``), or for ``--keep``.
+    """
+    m = _WHY.match(why)
+    if m is None:
+        return why
+    symbol = m["symbol"]
+    if m["file"]:
+        member = _MEMBER.match(m["file"])
+        if member:
+            name = f"{Path(member[1]).name}({member[2]})"
+        else:
+            name = sources.name(m["file"]) if sources is not None else m["file"]
+        return f"{name} ({symbol})"
+    users = (importers or {}).get(symbol)
+    if users:
+        return (", ".join(users) + (" import " if len(users) > 1 else " imports ") + symbol)
+    return f"the resident's kept symbols ({symbol}: --keep, or gamevm.h's loader API)"
+
+
+def check_pulled_members(map_text: str, profile: Profile, sources=None, importers=None) -> None:
+    """Fail when the link pulled archive code the console's CPU cannot run.
+
+    ``importers`` maps a symbol the resident keeps for modules to descriptions
+    of the modules that import it, so that a refusal names them.
+    """
     from . import elf32
     from .arch import get_arch
 
@@ -227,30 +259,135 @@ def check_pulled_members(map_text: str, profile: Profile) -> None:
         body = cache[archive].get(member)
         if body is None:
             continue
-        problem = arch.isa_problem(elf32.parse(body, f"{archive}({member})"),
-                                   profile)
+        elf = elf32.parse(body, f"{archive}({member})")
+        # ld --no-warn-mismatch links a little-endian member into a big-endian resident
+        # (arm-none-eabi's libgcc on the 3DO); disassembled, its bytes are nonsense
+        if elf.endian != profile.endian:
+            problem = (f"{elf.endian}-endian code, and the {profile.cpu_name} of target "
+                       f"{profile.name} is {profile.endian}-endian")
+        else:
+            problem = arch.isa_problem(elf, profile)
         if problem:
-            problems.append(f"  {Path(archive).name}({member}), pulled in by {why}: {problem}")
+            problems.append(f"  {Path(archive).name}({member}), pulled in by "
+                            f"{_pulled_by(why, sources, importers)}: {problem}")
     if problems:
-        raise LinkError(
+        others = profile.toolchain_prefixes[:-1]
+        raise IsaError(
             "the resident would contain library code the console cannot execute:\n"
             + "\n".join(problems) + "\nprovide these functions in the resident's own sources "
-            "(compiled with the profile's flags), or use a toolchain whose libgcc is built for "
-            f"this CPU ({', '.join(profile.toolchain_prefixes[:-1])})")
+            "(compiled with the profile's flags), or "
+            + (f"use a toolchain whose libgcc is built for this CPU ({', '.join(others)})"
+               if others else "link a library built for this CPU ahead of libgcc"))
 
 
-def check_resident_isa(path: Path, output: Path, profile: Profile) -> None:
-    """Fail when the linked resident's code uses instructions the console's CPU lacks."""
-    if not profile.isa:
+def check_resident_inputs(inputs, profile: Profile, sources=None) -> None:
+    """Fail for input objects whose ELF flags name an instruction set the CPU lacks.
+
+    That is how MIPS objects are judged (``-march=mips32r2`` code says so in
+    e_flags; there is no disassembler check); consoles with one
+    (``elf.isa``) have the linked code disassembled instead
+    (:func:`check_resident_isa`), and archive members are checked when ld
+    pulls them (:func:`check_pulled_members`).
+    """
+    if profile.isa:
         return
     from . import elf32
     from .arch import get_arch
 
+    arch = get_arch(profile.arch)
+    march = next((f for f in profile.cflags if f.startswith(("-march=", "-mcpu="))),
+                 "the profile's flags")
+    problems = []
+    for path in map(str, inputs):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read input: {exc.strerror}") from None
+        if elf32.is_archive(data):
+            continue
+        name = sources.name(path) if sources is not None else path
+        problem = arch.isa_problem(elf32.parse(data, name, want_symbols=False), profile)
+        if problem:
+            problems.append(f"  {name}: {problem}")
+    if problems:
+        raise IsaError("the resident would contain code the console cannot execute:\n"
+                       + "\n".join(problems) + f"\ncompile with {march}")
+
+
+_MAP_INPUT = re.compile(r"^ (?P<section>\.\S+)(?:\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)"
+                        r"\s+(?P<file>\S.*))?$")
+_MAP_CONT = re.compile(r"^\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)\s+(?P<file>\S.*)$")
+
+
+def input_sections(map_text: str) -> list[tuple[int, int, str, str]]:
+    """``(address, size, file, section)`` of each input section a GNU ld ``-Map`` placed.
+
+    ``file`` is an object as given to ld or ``archive(member)``; addresses are
+    masked to 32 bits (MIPS ld may print them sign-extended).
+    """
+    lines = map_text.split("\n")
+    try:
+        start = lines.index("Linker script and memory map")
+    except ValueError:
+        return []
+    out, pending = [], None
+    for line in lines[start:]:
+        if line.startswith("/DISCARD/"):
+            break
+        m = _MAP_INPUT.match(line)
+        if m and m["addr"] is None:
+            pending = m["section"]          # a long name: address and size on the next line
+            continue
+        if m is None and pending and (c := _MAP_CONT.match(line)):
+            m, section = c, pending
+        elif m is not None:
+            section = m["section"]
+        else:
+            pending = None
+            continue
+        pending = None
+        size = int(m["size"], 16)
+        if size:
+            out.append((int(m["addr"], 16) & 0xFFFFFFFF, size, m["file"].strip(), section))
+    return out
+
+
+def check_resident_isa(path: Path, output: Path, profile: Profile, map_text: str = "",
+                       sources=None) -> None:
+    """Fail when the linked resident's code uses instructions the console's CPU lacks.
+
+    Each instruction is reported at its source line (or its object) through
+    the link map, since the resident's own symbols only name functions.
+    """
+    if not profile.isa:
+        return
+    import bisect
+    from dataclasses import replace
+
+    from . import elf32
+    from .arch import get_arch
+    from .sources import SourceMap, describe_lines
+
+    placed = sorted(input_sections(map_text))
+    starts = [p[0] for p in placed]
+    sources = sources if sources is not None else SourceMap()
+
+    def describe(violations):
+        out = []
+        for v in violations:
+            i = bisect.bisect_right(starts, v.offset) - 1
+            if i < 0 or v.offset >= placed[i][0] + placed[i][1]:
+                out.append(v.describe(str(output)))
+                continue
+            addr, _, obj, section = placed[i]
+            local = replace(v, section=section, offset=v.offset - addr)
+            out += describe_lines([local], obj, sources, sources.name(obj), profile)
+        return out
+
     report = get_arch(profile.arch).isa_report(
-        elf32.parse(Path(path).read_bytes(), str(output)), profile, str(output))
+        elf32.parse(Path(path).read_bytes(), str(output)), profile, str(output), describe)
     if report:
-        raise LinkError(f"the resident contains {report}\nchange the source as each hint "
-                        "says (the object names are in the link map: --map)")
+        raise IsaError(f"the resident contains {report}\nchange the source as each hint says")
 
 
 @dataclass
@@ -263,12 +400,14 @@ class ResidentResult:
     runtime: str = "host"
     #: bytes the loader adds: ``{"code", "data", "table"}`` (runtime_build.runtime_bytes)
     runtime_bytes: dict = field(default_factory=dict)
+    #: library members ld pulled in, as ``archive(member)`` (each checked against the CPU)
+    pulled: list[str] = field(default_factory=list)
 
 
 def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
                    strict: bool = False, entry: str = "_start", keep=(),
                    toolchain: Toolchain | None = None, ldflags=(),
-                   runtime: str = "host") -> ResidentResult:
+                   runtime: str = "host", sources=None) -> ResidentResult:
     """Link the resident kernel at ``base`` with the target toolchain and libgcc.
 
     Parameters
@@ -294,12 +433,16 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         The loader gamevm.h's API calls: ``"target"`` links the console-side C
         runtime and a Global Symbol Table, ``"host"`` the traps to the emulated
         console's reference loader (:mod:`gamevm_build.runtime_build`).
+    sources : gamevm_build.sources.SourceMap, optional
+        The source file of each compiled input: messages name it (and the
+        source line of code the CPU cannot run) instead of the object.
 
     Raises
     ------
-    ToolchainError, InputError, UndefinedSymbolError, LinkError
+    ToolchainError, InputError, UndefinedSymbolError, LinkError, IsaError
     """
     from .module import read_module
+    from .sources import SourceMap
 
     profile = load_profile(target) if isinstance(target, str) else target
     tc = toolchain or find_toolchain(profile)
@@ -310,12 +453,18 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
     mods = [read_module(m, expect_target=profile.name) for m in modules]
     by_name = {m.name: m for m in mods}
     forced: set[str] = set()
+    importers: dict[str, list[str]] = {}     # symbol -> the modules it is kept for
     for m in mods:
         from_needs = set()
         for dep in _needed_closure(m, by_name):
             from_needs |= set(dep.exports)
-        forced |= {n for n in m.imports if n not in from_needs}
+        for n in m.imports:
+            if n not in from_needs:
+                forced.add(n)
+                importers.setdefault(n, []).append(f"module '{m.name}' ({m.path})")
     forced |= set(keep)
+    sources = sources if sources is not None else SourceMap(tc)
+    check_resident_inputs(inputs, profile, sources)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".gamevm-resident-", dir=output.parent) as tmp:
@@ -324,8 +473,8 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                                                entry=entry, base=base))
         tmp_out = Path(tmp) / output.name
         link_map = Path(tmp) / "resident.map"
-        helpers = compile_runtime(profile, tc, Path(tmp))
-        loader = compile_runtime_loader(profile, tc, Path(tmp), runtime)
+        helpers = compile_runtime(profile, tc, Path(tmp), sources)
+        loader = compile_runtime_loader(profile, tc, Path(tmp), runtime, sources)
         api = sorted(set(keep_symbols(runtime)) - forced)
 
         def link(extra: list[Path]) -> str:
@@ -341,8 +490,12 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
                    *(f"-Wl,--undefined={s}" for s in sorted(forced) + api),
                    *map(str, inputs), *map(str, loader + extra + helpers), "-lgcc",
                    *profile.ldflags, *ldflags, "-o", str(tmp_out)]
-            stderr = run(cmd, check=False)
+            stderr = sources.rewrite(run(cmd, check=False))
             if not tmp_out.exists():
+                # library code built for another CPU often fails ld itself (Debian's MIPS
+                # libgcc wants a GOT): say what it is and who pulled it, when the map tells
+                if link_map.exists():
+                    check_pulled_members(link_map.read_text(), profile, sources, importers)
                 raise LinkError(f"resident link failed for target {profile.name}:\n{stderr.strip()}")
             return stderr
 
@@ -356,8 +509,9 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         # the host traps linked beside the runtime only serve the emulator: not counted
         sizes = runtime_bytes(link_map.read_text(),
                               [o for o in loader if "api_host" not in o.name] + gst)
-        check_pulled_members(link_map.read_text(), profile)
-        check_resident_isa(tmp_out, output, profile)
+        map_text = link_map.read_text()
+        check_pulled_members(map_text, profile, sources, importers)
+        check_resident_isa(tmp_out, output, profile, map_text, sources)
         warnings = [line for line in stderr.splitlines()
                     if "warning" in line and not _BENIGN.search(line)]
         resident = read_resident(tmp_out, profile)
@@ -387,4 +541,5 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         if strict and dup:
             raise LinkError("strict mode (--strict, GAMEVM_STRICT): " + "; ".join(dup))
         atomic_write(output, tmp_out.read_bytes())
-    return ResidentResult(output, resident, sorted(forced), warnings, runtime, sizes)
+    pulled = [f"{archive}({member})" for archive, member, _ in pulled_members(map_text)]
+    return ResidentResult(output, resident, sorted(forced), warnings, runtime, sizes, pulled)

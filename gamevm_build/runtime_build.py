@@ -101,8 +101,11 @@ def target_header(profile: Profile) -> str:
 
 
 def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runtime: str,
-                           ) -> list[Path]:
-    """Compile the loader implementation ``runtime`` selects; return the objects."""
+                           source_map=None) -> list[Path]:
+    """Compile the loader implementation ``runtime`` selects; return the objects.
+
+    ``source_map`` (a :class:`~gamevm_build.sources.SourceMap`) learns each object's source.
+    """
     if runtime not in RUNTIMES:
         from .errors import ConfigError
         raise ConfigError(f"unknown runtime '{runtime}': choose {' or '.join(RUNTIMES)}")
@@ -116,8 +119,10 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     objs = []
     for src, defines in sources:
         obj = workdir / f"gamevm_{runtime}_{src.stem}.o"
-        tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS, *defines],
-                   include_dirs=[str(gen), str(INCLUDE_DIR), str(LOADER_DIR)])
+        flags, dirs = [*RUNTIME_CFLAGS, *defines], [str(gen), str(INCLUDE_DIR), str(LOADER_DIR)]
+        tc.compile(src, obj, extra_flags=flags, include_dirs=dirs)
+        if source_map is not None:
+            source_map.add_compiled(tc, src, obj, flags, dirs)
         objs.append(obj)
     return objs
 

@@ -17,6 +17,7 @@ loader (gamevm call) on each CPU.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -379,3 +380,63 @@ def test_3do_resident_code_is_disassembled(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "<half+" in proc.stderr and "ldrsh" in proc.stderr and "16-bit types" in proc.stderr
     assert not (tmp_path / "k.elf").exists()
+
+
+# --------------------------------------------------------------------------- refusals name sources
+
+HALF_AND_WIDE = """\
+int keep(int x) { return x; }
+
+short pick(short *p, int i) { return p[i]; }
+long long wide(long long a, long long b) { return a * b; }
+void _start(void) { for (;;) ; }
+"""
+
+
+@pytest.mark.parametrize("command", ["module", "resident"])
+def test_isa_refusal_of_a_c_file_names_the_file_and_line(tmp_path, command):
+    """Not the temporary object it was compiled to (gone by then); exit status 1 either way,
+    and the same lines whether or not the user compiles with -g."""
+    (tmp_path / "hw.c").write_text(HALF_AND_WIDE)
+    keep = ["--keep=pick", "--keep=wide"] if command == "resident" else []
+    for flags in ([], ["--cflags=-g"]):
+        proc = run_gamevm(command, "-t", "3do", "-o", "out.elf", "hw.c", *keep, *flags,
+                          cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        err = proc.stderr
+        assert "code the ARM60 of target 3do cannot execute" in err
+        assert re.search(r"\n  hw\.c:3: \.text(\.pick)?\+0x[0-9a-f]+ <pick\+0x[0-9a-f]+>: ldrsh ", err), err
+        assert re.search(r"\n  hw\.c:4: \.text(\.wide)?\+0x[0-9a-f]+ <wide\+0x[0-9a-f]+>: umull ", err), err
+        assert "gamevm-" not in err and ".o" not in err and "Traceback" not in err
+        assert not (tmp_path / "out.elf").exists()
+
+
+@pytest.mark.parametrize("command", ["module", "resident"])
+def test_isa_refusal_exit_status_is_1_for_objects_and_sources(tmp_path, command):
+    b = Builder(tmp_path, find_toolchain("segacd"))
+    obj = b.obj("wide.c", "int mul(int a, int b) { return a * b; }\nvoid _start(void) {}\n",
+                "-m68020")
+    keep = ["--keep=mul"] if command == "resident" else []
+    proc = run_gamevm(command, "-t", "segacd", "-o", "out.elf", obj, *keep, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "wide.o" in proc.stderr and "<mul+" in proc.stderr and "68020" in proc.stderr
+    proc = run_gamevm(command, "-t", "segacd", "-o", "out.elf", "wide.c", "--cflags=-m68020",
+                      *keep, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"wide\.c:1: \.text(\.mul)?\+0x[0-9a-f]+ <mul\+", proc.stderr), proc.stderr
+    assert "gamevm-" not in proc.stderr
+
+
+@pytest.mark.parametrize("target", ["psx", "n64", "segacd", "gba", "3do"])
+def test_module_bytes_do_not_depend_on_g(tmp_path, target):
+    """Debug sections are dropped, and gcc generates the same code with -g: a module is
+    the same file whether or not the user asks for line info."""
+    repo = Path(__file__).resolve().parents[1] / "examples" / "game"
+    outs = []
+    for tag, flags in (("plain", []), ("g", ["--cflags=-g"])):
+        out = tmp_path / tag / "physics.elf"
+        proc = run_gamevm("module", "-t", target, "-o", out, *sorted((repo / "physics").glob("*.c")),
+                          "-I", repo / "include", *flags)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

@@ -1,5 +1,6 @@
 """The emulator on the 68000 and ARM consoles: gamevm.h traps, CPU faults, freed memory,
-unaligned accesses as the real CPUs make them, and the stack guard (on every console).
+unaligned accesses as the real CPUs make them, the stack guard (on every console), and the
+blocks the machine remembers: counts of rewritten code, and execution guards (on every console).
 
 Runs real cross-compiled code on unicorn's CPU models through the loader (the
 quirks each family's :class:`gamevm_build.emu.cpu.Cpu` works around are in
@@ -489,3 +490,91 @@ def test_stack_overflow_is_a_fault_naming_the_profile_key(tmp_path, target):
         m.call("peek", m.guard_base + 8)                     # reads count too
     assert (exc.value.report.cause, exc.value.report.access) == ("stack overflow", "read")
     assert m.call("depth", 10) == 55
+
+
+# ----------------------------------------------------------------------------------------
+# Blocks the machine remembers (machine.py, "Block counts"): code rewritten at the same
+# address, into a block of the same size but another instruction count, counts as the new
+# code, whether the host or the guest rewrote it; a guard set on a block already run stops it.
+
+#: per console: ``blk`` and ``alt`` are blocks of the same size; ``(blk's instructions,
+#: alt's instructions, alt's result, alt runs in Thumb state)``
+REWRITE_ASM = {
+    "segacd": (r"""
+        .text
+        .globl blk, alt
+blk:    move.l #0x12345678, %d0
+        rts
+alt:    moveq #1, %d0
+        moveq #2, %d1
+        moveq #3, %d0
+        rts
+""", 2, 4, 3, False),
+    "gba": (r"""
+        .text
+        .globl blk, alt
+        .arm
+        .align 2
+blk:    mov r0, #1
+        mov r1, #2
+        bx lr
+        .thumb
+        .align 2
+alt:    movs r0, #1
+        movs r1, #2
+        movs r0, #3
+        movs r1, #4
+        movs r0, #5
+        bx lr
+""", 3, 6, 5, True),
+}
+COPY_C = r"""
+void copy(volatile unsigned char *dst, const unsigned char *src, int n)
+{
+    while (n-- > 0)
+        *dst++ = *src++;
+}
+"""
+
+
+@pytest.mark.parametrize("target", sorted(REWRITE_ASM))
+@pytest.mark.parametrize("writer", ["host", "guest"])
+def test_instruction_counts_follow_rewritten_code(tmp_path, target, writer):
+    asm, n_blk, n_alt, result, thumb = REWRITE_ASM[target]
+    m = machine_with(tmp_path, target, {"r.s": asm, "c.c": COPY_C})
+    blk, alt = m.symbols["blk"] & ~1, m.symbols["alt"] & ~1
+    size = alt - blk
+
+    def run(addr: int) -> tuple[int, int]:
+        before = m.instructions
+        value = m.call(addr)
+        return value, m.instructions - before
+
+    assert run(blk)[1] == n_blk and run(blk)[1] == n_blk          # counted, then remembered
+    assert m.last_block == (blk, size)
+    if writer == "host":
+        m.write(blk, m.read(alt, size))
+    else:
+        m.call("copy", blk, alt, size)                            # self-modifying code
+    entry = blk | 1 if thumb else blk
+    assert run(entry) == (result, n_alt)
+    assert m.last_block == (blk, size)                            # the same block, recounted
+    assert run(entry) == (result, n_alt)
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_execution_guards_apply_to_blocks_already_counted(tmp_path, target):
+    m = machine_with(tmp_path, target, {"s.c": "int seven(void) { return 7; }\n"})
+    seven = m.symbols["seven"] & ~1
+    before = m.instructions
+    assert m.call("seven") == 7
+    n = m.instructions - before
+    token = m.guard(seven, 4, "noexec", "freed memory")
+    for _ in range(2):
+        with pytest.raises(EmulationFault) as exc:
+            m.call("seven")
+        r = exc.value.report
+        assert (r.cause, r.access, r.address) == ("freed memory (not executable)", "fetch", seven)
+    m.unguard(token)
+    before = m.instructions
+    assert m.call("seven") == 7 and m.instructions - before == n

@@ -8,7 +8,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from gamevm_build import elf32
-from gamevm_build.errors import InputError, LinkError, RelocationError
+from gamevm_build.errors import InputError, IsaError, LinkError, RelocationError
 from gamevm_build.linker import link_module
 from gamevm_build.module import read_module
 from gamevm_build.prelink import prelink_module
@@ -209,7 +209,8 @@ def test_host_object_rejected(build, tmp_path):
 
 def test_isa_too_new_rejected(build, profile):
     o = build.obj("isa.c", "int f(int a, int b){ return a * b; }\n", "-march=mips32r2")
-    with pytest.raises(InputError, match=r"isa\.o: built for mips32r2.*-march="):
+    # a build failure (exit status 1), like every refusal of code the CPU cannot run
+    with pytest.raises(IsaError, match=r"isa\.o: built for mips32r2.*-march="):
         link(build, "m", o)
 
 

@@ -183,3 +183,32 @@ def test_missing_needed_module_file_is_an_error(build, target):
     proc = run_gamevm("module", "-t", target, "-o", build.tmp / "m.elf", "--needs",
                       build.tmp / "physic.elf", src)
     assert proc.returncode == 2 and "needed module" in proc.stderr and "physic.elf" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["module", "resident"])
+def test_isa_refusal_names_the_source_and_exits_1(build, target, profile, command):
+    """Code the CPU cannot run is a build failure (exit 1) for every command, and the message
+    names the C file, not the temporary object it was compiled to."""
+    build.source("mul.c", "int mul(int a, int b) { return a * b; }\nvoid _start(void) {}\n")
+    keep = ["--keep=mul"] if command == "resident" else []
+    proc = run_gamevm(command, "-t", target, "-o", "out.elf", "mul.c", "--cflags=-march=mips32r2",
+                      *keep, cwd=build.tmp)
+    assert proc.returncode == 1, proc.stderr
+    assert f"mul.c: built for mips32r2, which the {profile.cpu_name} of target {target} cannot run" \
+        in proc.stderr
+    assert "-march=" in proc.stderr and "gamevm-" not in proc.stderr and ".o" not in proc.stderr
+    assert not (build.tmp / "out.elf").exists()
+
+
+def test_messages_name_sources_not_temporary_objects(build, target):
+    build.source("a.c", "int twice(int x) { return 2 * x; }\n")
+    build.source("b.c", "int twice(int x) { return x + x; }\n")
+    proc = run_gamevm("module", "-t", target, "-o", "m.elf", "a.c", "b.c", "--map", "m.map",
+                      cwd=build.tmp)
+    assert proc.returncode == 1
+    assert "multiple definition of 'twice': first defined in a.c (.text), again in b.c" in proc.stderr
+    build.source("b.c", "int thrice(int x) { return 3 * x; }\n")
+    proc = run_gamevm("module", "-t", target, "-o", "m.elf", "a.c", "b.c", "--map", "m.map",
+                      cwd=build.tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert "a.c(.text)" in (build.tmp / "m.map").read_text()

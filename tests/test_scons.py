@@ -324,6 +324,37 @@ def test_link_error_in_module_is_a_user_error(built):
     assert re.search(r"scons: \*\*\* \[build/game\.elf\]", out), out
 
 
+def test_freestanding_headers_and_hosted_header_message(built):
+    """limits.h & co. compile (Debian's *-linux-gnu gcc would read /usr/include); stdio.h
+    fails, and the compile's error is followed by what to do instead."""
+    edit(built / "kernel/kernel.c", '#include "api.h"',
+         '#include <limits.h>\n#include <stdint.h>\n#include <stdarg.h>\n#include "api.h"')
+    edit(built / "kernel/kernel.c", "int k_add(int a, int b) { return a + b; }",
+         "int k_add(int a, int b) { return a + b + (INT_MAX - INT32_MAX); }")
+    ok(scons(built))
+    edit(built / "other/other.c", '#include "api.h"', '#include "api.h"\n#include <stdio.h>')
+    out = failed(scons(built))
+    assert "gamevm: error: other/other.c:2: #include <stdio.h>: stdio.h belongs to the hosted " \
+           "C library" in out, out
+    assert "target psx has only the compiler's own headers" in out and "GameVMPrint()" in out
+    assert re.search(r"scons: \*\*\* \[other/other\.o\] Error 1", out), out
+
+
+def test_isa_refusal_names_the_source_line(project):
+    """The object is a real file here, but messages name its source, at the line (SCons
+    compiles it again with -g for that, into a temporary file)."""
+    (project / "hw").mkdir()
+    (project / "hw/hw.c").write_text("int keep(int x) { return x; }\n\n"
+                                     "short pick(short *p, int i) { return p[i]; }\n")
+    edit(project / "SConstruct", "# @EXTRA",
+         "env3 = env.Clone(GAMEVM_TARGET='3do')\n"
+         "env3.GameVMModule('build/3do/hw', ['hw/hw.c'], OBJPREFIX='3do-')\n")
+    out = failed(scons(project, "build/3do/hw.elf"))
+    assert re.search(r"scons: \*\*\* \[build/3do/hw\.elf\] hw/hw\.c: code the ARM60", out), out
+    assert re.search(r"hw/hw\.c:3: \.text\+0x[0-9a-f]+ <pick\+0x[0-9a-f]+>: ldrsh", out), out
+    assert not (project / "build/3do/hw.elf").exists()
+
+
 # --------------------------------------------------------------------------- (e)
 
 def test_loads_from_site_scons(tmp_path):
@@ -355,6 +386,8 @@ def test_user_flags_add_to_profile_flags(project):
     # profile flags first, then the user's (which therefore win)
     assert words.index("-march=vr4300") < words.index("-Os") < words.index("-DFROM_USER=1")
     assert "-O2" not in words
+    # never the build machine's headers: the compiler's freestanding ones (as the CLI)
+    assert words.index("-nostdinc") < words.index("-isystem") < words.index("-Os")
     f = elf(project / "build/n64/other.elf")
     assert not f.little_endian
 

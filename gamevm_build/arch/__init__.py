@@ -114,12 +114,17 @@ class Arch:
             return violations[0].describe(elf.name).split(": ", 1)[1] + more
         return None
 
-    def isa_report(self, elf, profile, name: str) -> str | None:
-        """"code the CPU of target T cannot execute:" and up to 8 violations, or None."""
+    def isa_report(self, elf, profile, name: str, describe=None) -> str | None:
+        """"code the CPU of target T cannot execute:" and up to 8 violations, or None.
+
+        ``describe(violations)`` may return the lines itself (naming source lines,
+        :func:`gamevm_build.sources.describe_lines`); by default each names ``name``.
+        """
         violations = self.isa_violations(elf, profile)
         if not violations:
             return None
-        shown = "\n  ".join(v.describe(name) for v in violations[:8])
+        shown = "\n  ".join(describe(violations[:8]) if describe else
+                            [v.describe(name) for v in violations[:8]])
         more = f"\n  ... and {len(violations) - 8} more" if len(violations) > 8 else ""
         return (f"code the {profile.cpu_name} of target {profile.name} cannot execute:"
                 f"\n  {shown}{more}")

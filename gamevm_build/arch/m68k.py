@@ -14,7 +14,7 @@ carries ``R_68K_32`` (and, rarely, absolute short ``R_68K_16``) for the loader.
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import IsaError
 from . import Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
 
@@ -163,7 +163,7 @@ class M68kArch(Arch):
         """Refuse objects for another member of the family than the profile's CPU."""
         problem = self._family_problem(elf, profile)
         if problem:
-            raise InputError(f"{elf.name}: {problem}; compile and assemble with -m68000")
+            raise IsaError(f"{elf.name}: {problem}; compile and assemble with -m68000")
 
     def _family_problem(self, elf, profile) -> str | None:
         # e_flags 0 is gas's default: 68020+ code, or no instructions at all (a data-only

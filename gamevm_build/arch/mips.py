@@ -12,7 +12,7 @@ RELA with full addends, so a loader never pairs anything.
 
 from __future__ import annotations
 
-from ..errors import InputError, RelocationError, location
+from ..errors import InputError, IsaError, RelocationError, location
 from . import WORD, Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
 
@@ -159,8 +159,8 @@ class MipsArch(Arch):
                              f"target {profile.name} uses the o32 ABI: compile with -mabi=32")
         problem = self.isa_problem(elf, profile)
         if problem:
-            raise InputError(f"{elf.name}: {problem}; compile with "
-                             f"{self.MARCH_HINT.get(profile.name, 'the profile flags')}")
+            raise IsaError(f"{elf.name}: {problem}; compile with "
+                           f"{self.MARCH_HINT.get(profile.name, 'the profile flags')}")
         fp = self.fp_abi(elf)
         if fp is not None and fp != 0:
             soft = fp == 3

@@ -12,8 +12,12 @@ INPUT_SUFFIXES = SOURCE_SUFFIXES + (".o", ".a", ".obj")
 
 
 def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[str],
-                   include_dirs: list[str], resident: bool = False) -> list[str]:
-    """Compile sources among ``inputs`` with the profile's toolchain; keep .o/.a as given."""
+                   include_dirs: list[str], resident: bool = False, sources=None) -> list[str]:
+    """Compile sources among ``inputs`` with the profile's toolchain; keep .o/.a as given.
+
+    ``sources`` (a :class:`~gamevm_build.sources.SourceMap`) learns which source
+    each temporary object comes from, so that messages name the source.
+    """
     from ..toolchain import find_toolchain
 
     out = []
@@ -27,7 +31,10 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[st
                 raise ConfigError(f"{p}: source file not found")
             tc = tc or find_toolchain(target)
             obj = workdir / f"{i:04d}_{p.stem}.o"
-            tc.compile(p, obj, extra_flags=flags, include_dirs=[*include_dirs, INCLUDE_DIR])
+            dirs = [*include_dirs, INCLUDE_DIR]
+            tc.compile(p, obj, extra_flags=flags, include_dirs=dirs)
+            if sources is not None:
+                sources.add_compiled(tc, p, obj, flags, dirs)
             out.append(str(obj))
         elif p.suffix in (".o", ".a", ".obj"):
             if not p.is_file():

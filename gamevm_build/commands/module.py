@@ -11,11 +11,14 @@ from ._build import add_build_options, compile_inputs
 
 def run(args) -> int:
     from ..linker import link_module
+    from ..sources import SourceMap
 
-    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp:
-        objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include)
+    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
+        objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
+                              sources=sources)
         result = link_module(args.target, objs, args.output, name=args.name, needs=args.needs,
-                             resident=args.resident, entry=args.entry, map_file=args.map)
+                             resident=args.resident, entry=args.entry, map_file=args.map,
+                             sources=sources)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     img = result.image

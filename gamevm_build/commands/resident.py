@@ -11,13 +11,14 @@ from ._build import add_build_options, compile_inputs
 
 def run(args) -> int:
     from ..resident import build_resident
+    from ..sources import SourceMap
 
-    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
-                              resident=True)
+                              resident=True, sources=sources)
         result = build_resident(args.target, objs, args.output, base=args.base,
                                 modules=args.modules, strict=args.strict, entry=args.entry,
-                                keep=args.keep, runtime=args.runtime)
+                                keep=args.keep, runtime=args.runtime, sources=sources)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     if not args.quiet:

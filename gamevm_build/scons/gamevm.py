@@ -57,8 +57,10 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_CC``, ``GAMEVM_AR``, ``GAMEVM_RANLIB``
                         cross tools (``${GAMEVM_PREFIX}gcc`` ...); ``CC``, ``AS``,
                         ``AR`` and ``RANLIB`` point at them.
-``GAMEVM_CFLAGS``       the profile's C flags, placed *before* ``$CFLAGS $CCFLAGS``
-                        in ``$CCCOM`` so your flags add to (and override) them.
+``GAMEVM_CFLAGS``       the profile's C flags, then ``-nostdinc`` and the compiler's
+                        freestanding header directories (never the build machine's
+                        ``/usr/include``), placed *before* ``$CFLAGS $CCFLAGS`` in
+                        ``$CCCOM`` so your flags add to (and override) them.
 ``GAMEVM_ASFLAGS``      the profile's assembler flags (``.s``, before ``$ASFLAGS``).
 ``GAMEVM_ASPPFLAGS``    flags for preprocessed assembly (``.S``); default ``$GAMEVM_CFLAGS``.
 ``GAMEVM_OPTFLAGS``     default optimisation, ``-O2`` (a ``-O`` in ``CCFLAGS`` wins).
@@ -107,7 +109,12 @@ prefix and flags are computed from it when command lines are built.
 
 Errors caused by the user (bad target, missing toolchain, link errors) are
 raised as :class:`SCons.Errors.UserError`, which SCons reports as
-``scons: *** [target] message`` without a traceback.
+``scons: *** [target] message`` without a traceback.  Link messages name the
+source file of each object SCons compiled, and code the CPU cannot run is
+reported at its source line (the object is compiled again with ``-g`` for
+that, into a temporary file, only when it happens).  A compile that fails on
+a missing header (``#include <stdio.h>``) is followed by ``gamevm: error:``
+and what to do instead (``$SPAWN`` wraps console compiles to say it).
 """
 
 from __future__ import annotations
@@ -179,8 +186,11 @@ def _prefix_for_path(tc, path: str) -> str:
 
 
 def _cflags(target, source, env, for_signature):
-    """``$GAMEVM_CFLAGS``: the profile's C compiler flags."""
-    return list(_profile(_target_name(env)).cflags)
+    """``$GAMEVM_CFLAGS``: the profile's C compiler flags and the freestanding headers.
+
+    The same :attr:`gamevm_build.toolchain.Toolchain.cflags` the CLI compiles with.
+    """
+    return list(_toolchain(_target_name(env)).cflags)
 
 
 def _asflags(target, source, env, for_signature):
@@ -259,6 +269,86 @@ def _conclude(env, result, out, details: list[str]) -> int:
     return 0
 
 
+def _sources(env, nodes):
+    """A SourceMap naming the source of each object SCons compiled (for link messages)."""
+    from gamevm_build.sources import SourceMap
+
+    sources = SourceMap()
+    for node in nodes:
+        srcs = getattr(node, "sources", None) or []
+        if node.has_builder() and len(srcs) == 1 and \
+                SCons.Util.splitext(srcs[0].name)[1] in (".c", ".s", ".S"):
+            sources.add(str(node), str(srcs[0]), _recompiler(node))
+    return sources
+
+
+def _recompiler(node):
+    """``recompile(path)``: the object's own compile command, with ``-g``, writing to ``path``.
+
+    Only run when a message wants a source line and the object has none.
+    """
+    def recompile(out) -> None:
+        import subprocess
+
+        import SCons.Executor
+
+        # SCons drops a node's executor once it is built: make the same one again
+        executor = SCons.Executor.Executor(node.builder.action, node.env or node.builder.env,
+                                           [node.builder.overrides], [node], node.sources)
+        env = executor.get_build_env()
+        command = {".c": "$CCCOM", ".S": "$ASPPCOM", ".s": "$ASCOM"}[
+            SCons.Util.splitext(node.sources[0].name)[1]]
+        cmd_list = env.subst_list(command, 0, [node], node.sources)
+        names = {str(node), node.get_abspath()}
+        for cmd in cmd_list:
+            args = [str(out) if str(a) in names else str(a) for a in cmd]
+            subprocess.run([*args, "-g"], env={k: str(v) for k, v in env["ENV"].items()},
+                           cwd=env.Dir("#").get_abspath(), check=True, capture_output=True)
+    return recompile
+
+
+def _spawn(original, piped):
+    """``$SPAWN`` that explains a console compile failing on a missing header.
+
+    gcc's own "fatal error: stdio.h: No such file or directory" is passed on
+    unchanged; ``gamevm: error:`` and what to do instead follow it
+    (:func:`gamevm_build.toolchain.explain_compile_failure`).  Console compiles
+    (the ones with our header flags) run through ``$PSPAWN`` to capture
+    stderr; other commands, and other platforms, run as before.
+    """
+    from gamevm_build.toolchain import SYSINCLUDE_DIR
+
+    def spawn(sh, escape, cmd, args, env):
+        if piped is None or os.name != "posix" or not any(SYSINCLUDE_DIR in str(a) for a in args):
+            return original(sh, escape, cmd, args, env)
+        import tempfile
+
+        from gamevm_build.profile import available_targets
+
+        with tempfile.TemporaryFile("w+") as err:
+            status = piped(sh, escape, cmd, args, env, None, err)
+            err.seek(0)
+            text = err.read()
+        sys.stderr.write(text)
+        if status:
+            from gamevm_build.toolchain import explain_compile_failure
+            explained = explain_compile_failure(text, _profile_of(args, available_targets()))
+            if explained:
+                sys.stderr.write(f"gamevm: error: {explained[0]}\n")
+        return status
+    return spawn
+
+
+def _profile_of(args, targets):
+    """The profile whose flags the command carries (consoles may share a compiler), or None."""
+    words = {str(a).strip('"') for a in args}
+    for name in targets:
+        profile = _profile(name)
+        if set(profile.cflags) <= words:
+            return profile
+    return None
+
+
 # --------------------------------------------------------------------------- emitters
 
 def _module_emitter(target, source, env):
@@ -311,6 +401,7 @@ def gamevm_link_module(target, source, env):
             resident=str(resident) if resident is not None else None,
             entry=env.subst("$GAMEVM_ENTRY") or None,
             map_file=str(target[1]) if len(target) > 1 else None,
+            sources=_sources(env, source),
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -334,6 +425,7 @@ def gamevm_build_resident(target, source, env):
             entry=env.subst("$GAMEVM_ENTRY") or "_start",
             keep=_keep(env),
             runtime=_runtime(env),
+            sources=_sources(env, source),
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -770,6 +862,9 @@ def generate(env):
     env["ASCOM"] = "$AS $GAMEVM_ASFLAGS $ASFLAGS -c -o $TARGET $SOURCES"
     env["ASPPCOM"] = "$CC $GAMEVM_ASPPFLAGS $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
                      "-c -o $TARGET $SOURCES"
+    if "SPAWN" in env and not getattr(env["SPAWN"], "gamevm", False):
+        env["SPAWN"] = _spawn(env["SPAWN"], env.get("PSPAWN"))
+        env["SPAWN"].gamevm = True
 
     env["BUILDERS"]["GameVMLinkModule"] = SCons.Builder.Builder(
         action=_module_action,
