@@ -53,11 +53,15 @@ COSTS_FILE = LOADER_DIR / "costs.json"
 
 
 def runtime_sha256() -> str:
-    """SHA-256 over the runtime's sources (what its measured costs depend on)."""
+    """SHA-256 over what the runtime's measured costs depend on: its sources and the
+    flags every console compiles it with."""
     import hashlib
     h = hashlib.sha256()
     for p in runtime_sources("target"):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    h.update(" ".join(RUNTIME_CFLAGS).encode() + b"\0")
+    for name in available_targets():
+        h.update(name.encode() + b":" + " ".join(load_profile(name).cflags).encode() + b"\0")
     return h.hexdigest()
 
 
