@@ -52,26 +52,13 @@ def build(root: Path, target: str) -> Path:
 
 def measure(out: Path, target: str) -> list[tuple]:
     from gamevm_build.console import Console
-    from gamevm_build.console import Console
-    from gamevm_build.loadcost import cpu_costs
-    from gamevm_build.loadtime import cpu_steps
-    from gamevm_build.module import read_module
     from gamevm_build.profile import load_profile
+    from gamevm_build.target_loader import measure_load
 
     profile = load_profile(target)
-    costs = cpu_costs(profile)
     rows = []
     for name in MODULES:
-        c = Console(target, out / "kernel.elf", search_paths=[out], loader="target")
-        mod = read_module(out / f"{name}.elf")
-        for need in mod.needs:
-            c.load(need)
-        before = c.machine.instructions
-        c.loader.load_module(name)
-        n = c.machine.instructions - before
-        symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
-        model = sum(cpu_steps(costs, mod, symbols=symbols,
-                              eager_imports=len(mod.imports)).values()) * costs.clock_hz
+        n, model, mod = measure_load(target, out / "kernel.elf", out, name)
         rows.append((name, len(mod.relocations), len(mod.imports), n,
                      n / profile.clock_hz * 1e3, model, n / model))
     return rows

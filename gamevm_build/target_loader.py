@@ -46,6 +46,30 @@ def has_target_runtime(symbols) -> bool:
     return "GameVMInit" in symbols and "gvm_debug_event" in symbols
 
 
+def measure_load(target: str, resident, directory, name: str) -> tuple[int, float, object]:
+    """Load module ``name`` from ``directory`` with the resident's runtime on a fresh
+    emulated console, its needs first: the instructions that one load executed, what
+    the analyzer charges for its CPU time (cycles), and the module."""
+    from .console import Console
+    from .loadtime import cpu_steps
+    from .module import read_module
+    from .readers import DirectoryReader
+
+    c = Console(target, resident, search_paths=[directory], loader="target")
+    path, data = DirectoryReader([directory]).read(name)
+    mod = read_module(data, name=path)
+    for need in mod.needs:
+        c.load(need)
+    before = c.machine.instructions
+    c.loader.load_module(name)
+    executed = c.machine.instructions - before
+    costs = c.loader.timer.costs
+    symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
+    charged = sum(cpu_steps(costs, mod, symbols=symbols,
+                            eager_imports=len(mod.imports)).values()) * costs.clock_hz
+    return executed, charged, mod
+
+
 def entry_args(machine, n: int) -> list[int]:
     """The first ``n`` word arguments of a function at its first instruction."""
     arch = machine.profile.arch

@@ -281,22 +281,10 @@ def test_measured_costs_are_of_this_runtime():
 def test_the_model_covers_every_example_load(built):
     """What the analyzer charges for a module's CPU time is at least what the runtime
     executes to load it on the console's CPU, and not far above."""
-    from gamevm_build.console import Console
-    from gamevm_build.loadcost import cpu_costs
-    from gamevm_build.loadtime import cpu_steps
+    from gamevm_build.target_loader import measure_load
     target, out, kernel = built
-    costs = cpu_costs(target)
     for name in ("physics", "level1", "boss"):
-        c = Console(target, kernel, search_paths=[out], loader="target")
-        mod = read_module(out / f"{name}.elf")
-        for need in mod.needs:
-            c.load(need)
-        before = c.machine.instructions
-        c.loader.load_module(name)
-        measured = c.machine.instructions - before
-        symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
-        steps = cpu_steps(costs, mod, symbols=symbols, eager_imports=len(mod.imports))
-        model = sum(steps.values()) * costs.clock_hz
+        measured, model, _mod = measure_load(target, kernel, out, name)
         assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
         assert model <= 2.0 * measured, f"{target} {name}: model {model:.0f} loose"
 
