@@ -36,7 +36,8 @@ API = ("LoadModuleEx", "LoadModule", "LoadModuleFlags", "GetModuleProc", "Unload
 HOST_ONLY_API = ("LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVMAsyncStatus",
                  "GameVMFrame")
 #: what the emulated console and games call to set the C runtime up
-TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMResidentSymbol",
+TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPairRegions",
+                "GameVMResidentSymbol",
                 "GameVMSyncCode",
                 "GameVMEmulatorReader", "gvm_debug_event")
 #: flags every runtime object gets on top of the profile's: each function in its own

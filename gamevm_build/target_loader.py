@@ -204,6 +204,13 @@ class TargetLoader:
             flags = REGION_OVERLAY if r.overlay else REGION_HEAP
             if machine.call("GameVMAddRegion", addr, r.start, r.size, flags) != 0:
                 raise EmulationError(f"GameVMAddRegion refused region {r.name}")
+        for addr, r in zip(names, self.regions):
+            pair = getattr(r, "pair", None)
+            if pair:
+                other = names[[x.name for x in self.regions].index(pair)] \
+                    if pair in [x.name for x in self.regions] else None
+                if other is None or machine.call("GameVMPairRegions", addr, other) != 0:
+                    raise EmulationError(f"GameVMPairRegions refused {r.name} + {pair}")
         for module, region in (placement or {}).items():
             if region is not None:
                 self.place(module, region)

@@ -348,3 +348,58 @@ def test_safe_mode_refuses_to_unload_a_running_module(tmp_path, target):
         assert c.loader.by_name("selfish") is not None             # nothing changed
         c.loader.unload(lm.handle)                                  # from the host: it goes
         assert c.loader.by_name("selfish") is None
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_double_buffering_like_the_host(tmp_path, target):
+    """An overlay's occupant that is running asks for a module placed in its region: it
+    goes to the other half of the double buffer; once nothing runs, a load evicts."""
+    from types import SimpleNamespace
+
+    from gamevm_build.console import Console
+    sources = {
+        "roomer": "extern void *k_load_other(const char *);\n"       # not a tail call
+                  "int roomer_loads(const char *n) { return 2 * (int)k_load_other(n) + 1; }\n",
+        "other": "int other_f(void) { return 99; }\n",
+        "prov": "int prov_f(int x) { return x + 7; }\n"}
+    for name, text in sources.items():
+        (tmp_path / f"{name}.c").write_text(text)
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    (tmp_path / "kernel.c").write_text(
+        '#include "gamevm.h"\nvoid _start(void) {}\n'
+        "TModuleHandle k_load_other(const char *n) { return LoadModule(n); }\n")
+    outcome = {}
+    for runtime in ("host", "target"):
+        kernel = tmp_path / f"k-{runtime}.elf"
+        proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
+                          "--modules", tmp_path / "roomer.elf", tmp_path / "kernel.c")
+        assert proc.returncode == 0, proc.stderr
+        m = Machine(target)
+        m.load_elf(kernel)
+        heap = default_regions(m, read_resident(kernel, target))[0]
+        size, top = 0x2000, heap.end - 0x4000
+        regions = [SimpleNamespace(name="Main", start=heap.start, capacity=top - heap.start,
+                                   overlay=False, pair=None),
+                   SimpleNamespace(name="Ovl", start=top, capacity=size, overlay=True,
+                                   pair="OvlB"),
+                   SimpleNamespace(name="OvlB", start=top + size, capacity=size, overlay=True,
+                                   pair="Ovl")]
+        c = Console(target, kernel, search_paths=[tmp_path], regions=regions, loader=runtime)
+        for module in sources:
+            if runtime == "host":
+                c.loader.placement[module] = "Ovl"
+            else:
+                c.loader.place(module, "Ovl")
+        roomer = c.load("roomer")
+        handle = c.call(roomer.symbols["roomer_loads"], c.machine.alloc_string("other")) // 2
+        assert handle
+        where = {x.name: (x.base, x.region.name) for x in c.loader.loaded.values()}
+        c.load("prov")                       # nothing runs now: evicts Ovl's occupant
+        after = {x.name: (x.base, x.region.name) for x in c.loader.loaded.values()}
+        outcome[runtime] = (where, after)
+    where, after = outcome["target"]
+    assert where["other"][1] == "OvlB" and where["roomer"][1] == "Ovl"
+    assert after["prov"][1] == "Ovl" and "roomer" not in after
+    assert outcome["host"] == outcome["target"]

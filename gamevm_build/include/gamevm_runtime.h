@@ -72,6 +72,11 @@ TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long
  * region, lsOutOfMemory when the placement table is full. */
 TLoadStatus GameVMPlaceModule(const char *module, const char *region);
 
+/* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):
+ * a load placed in `region` while its occupant is running (safe mode) goes to
+ * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */
+TLoadStatus GameVMPairRegions(const char *region, const char *other);
+
 /* The address of a symbol of the resident's Global Symbol Table, or 0. */
 void *GameVMResidentSymbol(const char *name);
 

@@ -37,6 +37,7 @@ typedef struct {
     const char *name;
     u32 start, end;
     u32 flags;
+    s32 pair;                       /* the other half of a double buffer, or -1 */
 } region_t;
 
 /* What the loader knows about a module file while loading it (in the work area). */
@@ -339,6 +340,16 @@ static s32 placed_region(const char *name)
 static void evict(module_t *m);
 static int in_use(module_t *m, u32 caller);
 
+/* Is an occupant of region `r` running (safe mode)? */
+static int region_busy(u32 r)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && G.mods[i].region == r && in_use(&G.mods[i], 0))
+            return 1;
+    return 0;
+}
+
 /* The placed region (an overlay's occupants are evicted first: seed §4), else the
  * first general region with room (regions are stacks: allocation goes on top). */
 static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *region, u32 *base)
@@ -347,10 +358,12 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
     s32 placed = placed_region(name);
     if (placed >= 0) {
         r = (u32)placed;
+        if ((G.regions[r].flags & GVM_REGION_OVERLAY) && region_busy(r) &&
+            G.regions[r].pair >= 0 && !region_busy((u32)G.regions[r].pair))
+            r = (u32)G.regions[r].pair;            /* double buffer: load into the other half */
         if (G.regions[r].flags & GVM_REGION_OVERLAY) {
-            for (i = 0; i < GVM_MAX_MODULES; i++)
-                if (G.mods[i].seq && G.mods[i].region == r && in_use(&G.mods[i], 0))
-                    return lsModuleInUse;          /* safe mode: the occupant is running */
+            if (region_busy(r))
+                return lsModuleInUse;              /* safe mode: the occupant is running */
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (G.mods[i].seq && G.mods[i].region == r)
                     evict(&G.mods[i]);
@@ -1191,6 +1204,20 @@ TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long
     r->start = (u32)start;
     r->end = (u32)(start + size);
     r->flags = flags;
+    r->pair = -1;
+    return lsSuccess;
+}
+
+TLoadStatus GameVMPairRegions(const char *region, const char *other)
+{
+    u32 a, b;
+    for (a = 0; a < G.nregions && gvm_strcmp(G.regions[a].name, region) != 0; a++)
+        ;
+    for (b = 0; b < G.nregions && gvm_strcmp(G.regions[b].name, other) != 0; b++)
+        ;
+    if (a == G.nregions || b == G.nregions)
+        return lsSymbolNotFound;
+    G.regions[a].pair = (s32)b;
     return lsSuccess;
 }
 
