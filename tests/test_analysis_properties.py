@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 
+from conftest import examples
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from analysis import analyze, graph_from_dict
@@ -100,7 +101,7 @@ def walk_from(G, choices):
     return walk
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 def test_no_concrete_walk_is_slower_than_the_bound(case):
     data, choices = case
@@ -123,7 +124,7 @@ def test_no_concrete_walk_is_slower_than_the_bound(case):
             assert set(load.modules) <= set(splans[load.stream].modules)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 def test_residency_invariants(case):
     data, _ = case
@@ -136,7 +137,7 @@ def test_residency_invariants(case):
         assert set(ix.names_of(ix.scene_mask[s])) <= R.must(s, at="entry")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 def test_plan_time_is_the_exact_maximum(case):
     """The DP equals brute force over head positions and subsets of uncertain modules."""
@@ -202,7 +203,7 @@ def reference_residency(G):
     return must, may
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 def test_residency_matches_the_textbook_fixpoint(case):
     data, _ = case

@@ -10,6 +10,7 @@ import itertools
 import random
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,7 +119,7 @@ def random_arrangement(p, rng) -> Arrangement:
     return arr
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flows(), st.integers(0, 2 ** 16))
 def test_cost_model_is_the_budget_analyzer(data, seed):
     """Every load's worst case equals the analyzer's, with copies, padding, a boot head and
@@ -136,7 +137,7 @@ def test_cost_model_is_the_budget_analyzer(data, seed):
                                                      abs=1e-12), ld.name
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flows())
 def test_bound_below_plan_below_naive_orders(data):
     p = problem(data)

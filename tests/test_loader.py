@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_gamevm
+from conftest import run_gamevm, examples
 from gamevm_build.allocator import Region
 from gamevm_build.console import Console
 from gamevm_build.errors import EmulationFault
@@ -189,7 +189,7 @@ def test_failed_constructor_unwinds(build, target):
     expect_failure(c, "boom", TLoadStatus.lsInitFailed, r"constructor of module 'boom' failed.*write")
 
 
-MODULE_FUZZ_SETTINGS = settings(max_examples=60, deadline=None,
+MODULE_FUZZ_SETTINGS = settings(max_examples=examples(60), deadline=None,
                                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                        HealthCheck.too_slow])
 

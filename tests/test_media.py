@@ -6,6 +6,7 @@ import doctest
 import math
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings, strategies as st
 
 from gamevm_build import media
@@ -239,7 +240,7 @@ def test_every_model_cites_sources():
 DISC_MODELS = [n for n in available_models() if get_model(n).kind == "disc"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.sampled_from(DISC_MODELS), st.integers(0, CD_CAPACITY_SECTORS - 1),
        st.integers(0, CD_CAPACITY_SECTORS - 1), st.sampled_from(list(HeadState)))
 def test_seeks_are_bounded_by_the_worst_seek(name, a, b, state):

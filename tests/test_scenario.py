@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_gamevm
+from conftest import run_gamevm, examples
 from example_game import example_game  # noqa: F401  (fixture)
 
 SCENARIOS = ("walk", "stream", "runtime")
@@ -218,7 +218,7 @@ def _bound(out, target):
 FLOW = {"title": ["level1"], "level1": ["boss_room", "title"], "boss_room": ["level1", "title"]}
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=examples(25), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_walks_never_exceed_the_bound(example_game, target, data):

@@ -20,7 +20,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import ALL_TARGETS, REPO, run_gamevm
+from conftest import ALL_TARGETS, REPO, run_gamevm, examples
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.emu.machine import Machine
 from gamevm_build.errors import EmulationError
@@ -203,7 +203,7 @@ def fuzz_pair(built, tmp_path_factory):
     return target, out, d, host, tl
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(victim=st.sampled_from(["level1", "boss", "physics_copy"]), change=mutations())
 def test_corrupted_modules_get_the_same_status(fuzz_pair, victim, change):
