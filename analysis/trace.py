@@ -90,6 +90,8 @@ class Comparison:
     bound_frames: int | None = None
     bound_steps: list = field(default_factory=list)
     observations: list = field(default_factory=list)
+    #: stream loads still pending when their scenario ended: not runs, nothing to compare
+    pending: list = field(default_factory=list)
 
     @property
     def worst(self) -> Observation | None:
@@ -134,7 +136,7 @@ class Comparison:
         w = self.worst
         return {"kind": self.kind, "label": self.label, "ok": self.ok,
                 "bound_ms": round(self.bound_ms, 6), "bound_frames": self.bound_frames,
-                "observed": len(self.observations),
+                "observed": len(self.observations), "pending": len(self.pending),
                 "worst_ms": None if w is None else round(w.observed_ms, 6),
                 "worst_frames": None if w is None else w.frames,
                 "worst_trace": None if w is None else w.trace,
@@ -193,7 +195,7 @@ class TraceCheck:
             w = c.worst
             if c.kind == "stream":
                 bound = f"{c.bound_frames} fr"
-                seen = "-" if w is None else f"{w.frames} fr"
+                seen = ("pending" if c.pending else "-") if w is None else f"{w.frames} fr"
             else:
                 bound = f"{c.bound_ms:.3f} ms"
                 seen = "-" if w is None else f"{w.observed_ms:.3f} ms"
@@ -302,7 +304,9 @@ def check_trace(result, traces) -> TraceCheck:
                 key = ("transition", ld.get("from"), ld.get("to"))
             elif kind == "stream":
                 key = ("stream", ld.get("stream"))
-            if key in comps:
+            if key in comps and kind == "stream" and obs.frames is None:
+                comps[key].pending.append(obs)
+            elif key in comps:
                 comps[key].observations.append(obs)
             elif ld.get("modules"):
                 unbudgeted.append({"trace": name, "kind": kind, "request": ld.get("request"),

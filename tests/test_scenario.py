@@ -115,6 +115,27 @@ def test_check_trace_reports_tightness_and_unsoundness(example_game, target, tmp
     assert p.returncode == 2 and "timed with media model ps1-mednafen-1x" in p.stderr
 
 
+def test_a_stream_still_pending_at_the_end_is_reported_pending(example_game, target, tmp_path):
+    """A scenario that ends before its stream completed observed no run of the stream."""
+    out = example_game(target)
+    config, layout = config_of(out, target), out / "layout.json"
+    trace = json.loads((out / "walk.trace.json").read_text())
+    streams = [x for x in trace["loads"] if x["kind"] == "stream"]
+    assert streams
+    for x in streams:
+        x["frames"] = None
+    pending = tmp_path / "pending.json"
+    pending.write_text(json.dumps(trace))
+    p = run_gamevm("budget", "-c", config, "--layout", layout, "--check-trace", pending)
+    assert p.returncode == 0, p.stdout + p.stderr
+    row = next(x for x in p.stdout.splitlines() if "streams[0]" in x).split()
+    assert row[-3:] == ["pending", "0", "-"] and "None" not in p.stdout
+    doc = json.loads(run_gamevm("budget", "-c", config, "--layout", layout,
+                                "--check-trace", pending, "-f", "json").stdout)
+    s = next(c for c in doc["comparisons"] if c["label"].startswith("streams[0]"))
+    assert (s["observed"], s["pending"], s["worst_frames"]) == (0, len(streams), None)
+
+
 def test_stream_completes_on_the_bound_when_the_head_is_known(example_game, target, tmp_path):
     """With one path into level1 the analyzer knows the head: its frames are exact."""
     from analysis import check_project
