@@ -219,8 +219,18 @@ class Index:
             for i, p in over.items():
                 self.end_owner.setdefault(p + self.sectors[i], self.names[i])
         self.boot_heads = frozenset({G.graph.get("boot_head")})
-        #: (lo, hi) sectors of the disc layout's data: an unknown head is in there
+        #: (lo, hi) sectors an unknown head can be in: the disc layout's data, widened to
+        #: every sector a module is read from or ends at (a disc.positions override or a
+        #: copy may lie outside the layout's data, and the head goes where it reads)
         self.span = G.graph.get("span")
+        if self.span is not None:
+            lo, hi = self.span
+            extents = [(p, e) for p, e in zip(self.pos, self.end) if p is not None]
+            extents += [(p, p + self.sectors[i]) for over in self.reads.values()
+                        for i, p in over.items()]
+            for p, e in extents:
+                lo, hi = min(lo, p), max(hi, e + 1)
+            self.span = (lo, hi)
 
     # -- sets ------------------------------------------------------------------------
     def mask(self, names) -> int:
