@@ -92,6 +92,9 @@ class Comparison:
     observations: list = field(default_factory=list)
     #: stream loads still pending when their scenario ended: not runs, nothing to compare
     pending: list = field(default_factory=list)
+    #: loads that started with the head where an unbudgeted load left it (the analysis
+    #: cannot know that position): ``(observation, the load that moved the head)``
+    displaced: list = field(default_factory=list)
 
     @property
     def worst(self) -> Observation | None:
@@ -137,6 +140,9 @@ class Comparison:
         return {"kind": self.kind, "label": self.label, "ok": self.ok,
                 "bound_ms": round(self.bound_ms, 6), "bound_frames": self.bound_frames,
                 "observed": len(self.observations), "pending": len(self.pending),
+                "displaced": [{"trace": o.trace, "load": o.load_id,
+                               "observed_ms": o.observed_ms, "after": cause}
+                              for o, cause in self.displaced],
                 "worst_ms": None if w is None else round(w.observed_ms, 6),
                 "worst_frames": None if w is None else w.frames,
                 "worst_trace": None if w is None else w.trace,
@@ -227,6 +233,15 @@ class TraceCheck:
                 lines.append(f"  constructor time: {o['module']} measured {o['measured_ms']:.4f} ms"
                              f" > declared init_ms {o['declared_ms']:g} ({o['trace']}): declare "
                              "a larger init_ms")
+        displaced = [(c, o, cause) for c in self.comparisons for o, cause in c.displaced]
+        if displaced:
+            lines.append("")
+            lines.append(f"  not compared (the head was where an unbudgeted load left it): "
+                         f"{len(displaced)}")
+            for c, o, cause in displaced[:10]:
+                lines.append(f"    {c.label} in {o.trace} (load {o.load_id}, {o.observed_ms:.3f} "
+                             f"ms) after {cause['kind']} {cause['request']} (load "
+                             f"{cause['load']})")
         if self.unbudgeted:
             lines.append("")
             lines.append(f"  unbudgeted loads (no transition or stream of the flow graph): "
@@ -291,6 +306,7 @@ def check_trace(result, traces) -> TraceCheck:
                               f"the project uses {model}: run the scenario with this project's "
                               "configuration")
         _same_disc(name, tr.get("disc"), index(G))
+        moved_by = None           # the last unbudgeted load that read from the disc
         for ld in tr["loads"]:
             kind = ld.get("kind")
             if ld.get("status", "lsSuccess") != "lsSuccess":
@@ -306,11 +322,20 @@ def check_trace(result, traces) -> TraceCheck:
                 key = ("stream", ld.get("stream"))
             if key in comps and kind == "stream" and obs.frames is None:
                 comps[key].pending.append(obs)
+            elif key in comps and moved_by is not None and ld.get("modules"):
+                # the head is where an unbudgeted load left it: this run says nothing
+                # about the bound, and the cause is reported, not this load
+                comps[key].displaced.append((obs, moved_by))
+                moved_by = None
             elif key in comps:
                 comps[key].observations.append(obs)
+                if ld.get("modules"):
+                    moved_by = None
             elif ld.get("modules"):
                 unbudgeted.append({"trace": name, "kind": kind, "request": ld.get("request"),
                                    "total_ms": obs.observed_ms, "load": obs.load_id})
+                moved_by = {"kind": kind, "request": ld.get("request"), "load": obs.load_id,
+                            "step": ld.get("step")}
             for m in ld.get("modules", []):
                 meas = m.get("init_measured")
                 if meas and meas["ms"] > m.get("init_declared_ms", 0.0) + _EPS_MS:

@@ -115,6 +115,32 @@ def test_check_trace_reports_tightness_and_unsoundness(example_game, target, tmp
     assert p.returncode == 2 and "timed with media model ps1-mednafen-1x" in p.stderr
 
 
+def test_a_load_after_an_unbudgeted_head_move_is_not_blamed(example_game, target, tmp_path):
+    """An explicit load (or prefetch, jump, reload) the flow graph does not budget moves the
+    head; the next transition starts from a position the analysis cannot know, so its run
+    is reported with that cause instead of as a violation of its bound."""
+    out = example_game(target)
+    config, layout = config_of(out, target), out / "layout.json"
+    trace = json.loads((out / "walk.trace.json").read_text())
+    i, ld = next((i, x) for i, x in enumerate(trace["loads"])
+                 if x["kind"] == "transition" and x["modules"])
+    mover = dict(ld, kind="load", request="boss", id=999, **{"from": None, "to": None})
+    slow = dict(ld, total_ms=ld["total_ms"] * 1.5)
+    trace["loads"][i:i + 1] = [mover, slow]
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(trace))
+    p = run_gamevm("budget", "-c", config, "--layout", layout, "--check-trace", moved)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "UNSOUND" not in p.stdout
+    assert "not compared (the head was where an unbudgeted load left it): 1" in p.stdout
+    assert "after load boss (load 999)" in p.stdout
+    # without the unbudgeted load before it, the same slow run is a violation
+    trace["loads"][i:i + 2] = [slow]
+    moved.write_text(json.dumps(trace))
+    p = run_gamevm("budget", "-c", config, "--layout", layout, "--check-trace", moved)
+    assert p.returncode == 1 and "UNSOUND" in p.stdout
+
+
 def test_a_stream_still_pending_at_the_end_is_reported_pending(example_game, target, tmp_path):
     """A scenario that ends before its stream completed observed no run of the stream."""
     out = example_game(target)
