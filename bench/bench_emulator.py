@@ -55,17 +55,6 @@ int fib(int n)
     return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 """
-SCRIPT = """\
-SECTIONS
-{{
-  . = 0x{base:08x};
-  .text : {{ *(.text .text.*) }}
-  .rodata : {{ *(.rodata .rodata.*) }}
-  .data : {{ *(.data .data.*) }}
-  .bss : {{ *(.bss .bss.* COMMON) }}
-  /DISCARD/ : {{ *(.comment) *(.note*) *(.MIPS.abiflags) *(.reginfo) *(.pdr) *(.gnu.attributes) }}
-}}
-"""
 #: variant -> (target, extra compiler flags)
 VARIANTS = {"psx": ("psx", []), "n64": ("n64", []), "segacd": ("segacd", []),
             "gba": ("gba", []), "gba-thumb": ("gba", ["-mthumb"]), "3do": ("3do", [])}
@@ -73,6 +62,7 @@ CALLS = (("work", 20000), ("fib", 18))
 
 
 def build(tmp: Path, variant: str) -> Path:
+    from gamevm_build.emu.elfimage import BARE_METAL_SCRIPT
     from gamevm_build.profile import load_profile
     from gamevm_build.toolchain import find_toolchain, run
 
@@ -84,7 +74,7 @@ def build(tmp: Path, variant: str) -> Path:
     obj = src.with_suffix(".o")
     tc.compile(src, obj, extra_flags=flags)
     script = tmp / f"{variant}.ld"
-    script.write_text(SCRIPT.format(base=profile.resident_base))
+    script.write_text(BARE_METAL_SCRIPT.format(base=profile.resident_base))
     out = tmp / f"{variant}.elf"
     endian = ["-EB"] if profile.big_endian and profile.arch == "arm" else []
     run([tc.ld, *endian, "-T", str(script), str(obj), "-o", str(out)])

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ALL_TARGETS, NEW_TARGETS, Builder, run_gamevm
 from gamevm_build.console import Console
+from gamevm_build.emu.elfimage import BARE_METAL_SCRIPT
 from gamevm_build.emu.machine import Machine
 from gamevm_build.errors import EmulationFault, EmulationTimeout
 from gamevm_build.profile import load_profile
@@ -96,17 +97,6 @@ def test_call_into_unloaded_module_faults(console):
 # Unaligned accesses as the real CPUs make them, and the stack guard.  Programs are linked
 # at the profile's resident base and loaded into a bare Machine.
 
-SCRIPT = """\
-SECTIONS
-{{
-  . = 0x{base:08x};
-  .text : {{ *(.text .text.*) }}
-  .rodata : {{ *(.rodata .rodata.*) }}
-  .data : {{ *(.data .data.*) }}
-  .bss : {{ *(.bss .bss.* COMMON) }}
-  /DISCARD/ : {{ *(.comment) *(.note*) *(.MIPS.abiflags) *(.reginfo) *(.pdr) *(.gnu.attributes) }}
-}}
-"""
 #: bytes every unaligned test reads from (an 8-aligned scratch buffer)
 PATTERN = bytes(range(0x30, 0x70))
 
@@ -115,7 +105,7 @@ def machine_with(tmp_path, target: str, sources: dict[str, str]) -> Machine:
     b = Builder(tmp_path, find_toolchain(target))
     profile = load_profile(target)
     objects = [b.obj(name, text) for name, text in sources.items()]
-    script = b.source("prog.ld", SCRIPT.format(base=profile.resident_base))
+    script = b.source("prog.ld", BARE_METAL_SCRIPT.format(base=profile.resident_base))
     out = tmp_path / "prog.elf"
     endian = ["-EB"] if profile.big_endian and profile.arch == "arm" else []
     run([b.tc.ld, *endian, "-T", str(script), *map(str, objects), "-o", str(out)])

@@ -160,3 +160,18 @@ class Symbolizer:
         name = self._entries[i - 1][3]
         offset = addr - base
         return name if offset == 0 else f"{name}+0x{offset:x}"
+
+
+#: A GNU ld script for bare programs loaded straight into a Machine (tests, benchmarks):
+#: everything at ``base`` (``BARE_METAL_SCRIPT.format(base=...)``), no binutils extras.
+BARE_METAL_SCRIPT = """\
+SECTIONS
+{{
+  . = 0x{base:08x};
+  .text : {{ *(.text .text.*) }}
+  .rodata : {{ *(.rodata .rodata.*) }}
+  .data : {{ *(.data .data.*) }}
+  .bss : {{ *(.bss .bss.* COMMON) }}
+  /DISCARD/ : {{ *(.comment) *(.note*) *(.MIPS.abiflags) *(.reginfo) *(.pdr) *(.gnu.attributes) }}
+}}
+"""
