@@ -50,9 +50,11 @@ SAME_AS = {"R_68K_16": "R_68K_32", "R_68K_8": "R_68K_32", "R_ARM_TARGET1": "R_AR
 
 
 def asm(arch: str, text: str = "", data: str = "", bss: int = 0, locals_: int = 0,
-        exports: int = 0, ctors: int = 0, imports: int = 0) -> str:
+        exports: int = 0, ctors: int = 0, imports: int = 0, isa: str = "") -> str:
     word = ".long" if arch == "m68k" else ".word"
-    ret = {"mips": "jr $31\n        nop", "m68k": "rts", "arm": "mov pc, lr"}[arch]
+    # a constructor called from Thumb code must return with bx on ARMv4T (the ARMv3 has none)
+    ret = {"mips": "jr $31\n        nop", "m68k": "rts",
+           "arm": "bx lr" if isa == "armv4t" else "mov pc, lr"}[arch]
     out = ["        .text", "        .globl entry", "entry:", "t:      " + ret]
     if text:
         out += ["        " + text]
@@ -129,10 +131,13 @@ def measure(target: str, tmp: Path) -> dict:
     import math
     b = Bench(target, tmp)
     a = b.arch
+
+    def src(arch, **kw):                   # with this console's return instruction
+        return asm(arch, isa=b.profile.isa, **kw)
     row: dict = {"reloc": {}}
     for rtype, (where, snippet) in SITES[a].items():
         kw = "text" if where == "text" else "data"
-        row["reloc"][rtype] = b.slope(lambda n: asm(a, **{kw: repeat(snippet, n)}))
+        row["reloc"][rtype] = b.slope(lambda n: src(a, **{kw: repeat(snippet, n)}))
     if a == "mips":
         pair = row["reloc"].pop("R_MIPS_HI16+R_MIPS_LO16")
         row["reloc"]["R_MIPS_HI16"] = pair - row["reloc"]["R_MIPS_LO16"]
@@ -140,22 +145,22 @@ def measure(target: str, tmp: Path) -> dict:
         if same in row["reloc"]:
             row["reloc"][rtype] = row["reloc"][same]
     word = next(iter(t for t in row["reloc"] if t.endswith(("_32", "ABS32"))))
-    row["per_local_symbol"] = b.slope(lambda n: asm(a, locals_=n))
-    row["per_export"] = b.slope(lambda n: asm(a, exports=n))
-    row["zero_per_byte"] = b.slope(lambda n: asm(a, bss=64 * n)) / 64
+    row["per_local_symbol"] = b.slope(lambda n: src(a, locals_=n))
+    row["per_export"] = b.slope(lambda n: src(a, exports=n))
+    row["zero_per_byte"] = b.slope(lambda n: src(a, bss=64 * n)) / 64
     ctor_body = 2 if a == "mips" else 1
-    row["ctor_call"] = b.slope(lambda n: asm(a, ctors=n)) - row["reloc"][word] - ctor_body
+    row["ctor_call"] = b.slope(lambda n: src(a, ctors=n)) - row["reloc"][word] - ctor_body
     # an import: its relocation, its symbol, and a lookup of ceil(log2(n+1)) probes
-    small, large = (b.slope(lambda n: asm(a, imports=n), gst=g) - row["reloc"][word]
+    small, large = (b.slope(lambda n: src(a, imports=n), gst=g) - row["reloc"][word]
                     for g in (GST_SMALL, GST_LARGE))
     from gamevm_build.resident import read_resident
     probes = [math.ceil(math.log2(len(read_resident(b.residents[g], target).symbols) + 1))
               for g in (GST_SMALL, GST_LARGE)]
     row["bind_per_probe"] = max((large - small) / (probes[1] - probes[0]), 0.0)
     row["bind_fixed"] = small - row["bind_per_probe"] * probes[0]
-    row["per_metadata_byte"] = (b.instructions(asm(a), name="m" + "x" * 160)
-                                - b.instructions(asm(a), name="m")) / 160
-    row["module_fixed"] = b.instructions(asm(a))
+    row["per_metadata_byte"] = (b.instructions(src(a), name="m" + "x" * 160)
+                                - b.instructions(src(a), name="m")) / 160
+    row["module_fixed"] = b.instructions(src(a))
     return {k: (round(v, 2) if isinstance(v, float) else
                 {t: round(x, 2) for t, x in sorted(v.items())} if isinstance(v, dict) else v)
             for k, v in sorted(row.items())}
