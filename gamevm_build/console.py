@@ -165,7 +165,8 @@ class Console:
         if self.loader_kind == "target":
             self.loader = TargetLoader(self.machine, reader, alloc_regions,
                                        resident=self.resident, timer=timer,
-                                       placement=placement, output=self.output)
+                                       placement=placement, output=self.output,
+                                       extra_needs=needs)
             self.async_ = None
         else:
             self.loader = self.reference

@@ -37,6 +37,7 @@ HOST_ONLY_API = ("LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVM
                  "GameVMFrame")
 #: what the emulated console and games call to set the C runtime up
 TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPairRegions",
+                "GameVMAddNeed",
                 "GameVMResidentSymbol",
                 "GameVMSyncCode",
                 "GameVMEmulatorReader", "gvm_debug_event")

@@ -142,6 +142,8 @@ class TargetLoader:
         The work area and pool given to ``GameVMInit`` (docs/runtime-c.md).
     placement : dict, optional
         Module name -> region name, handed to ``GameVMPlaceModule``.
+    extra_needs : dict, optional
+        Module name -> the project configuration's needs, handed to ``GameVMAddNeed``.
     safe_mode : bool
         Give the runtime the stack's top (``TGameVMConfig.stack_top``): unloading or
         evicting a module a live return address points into is refused.
@@ -152,7 +154,8 @@ class TargetLoader:
 
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
                  sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE,
-                 placement=None, output: list | None = None, safe_mode: bool = True):
+                 placement=None, output: list | None = None, safe_mode: bool = True,
+                 extra_needs=None):
         self.machine = machine
         self.reader = reader
         self.resident = resident
@@ -214,6 +217,14 @@ class TargetLoader:
         for module, region in (placement or {}).items():
             if region is not None:
                 self.place(module, region)
+        for module, needs in (extra_needs or {}).items():
+            for need in needs:
+                strings = [machine.reserve(len(t.encode()) + 1) for t in (module, need)]
+                for addr, text in zip(strings, (module, need)):
+                    machine.write(addr, text.encode() + b"\0")
+                if machine.call("GameVMAddNeed", *strings) != 0:
+                    raise EmulationError(f"GameVMAddNeed({module}, {need}) refused: the "
+                                         "runtime's table of project needs is full")
 
     def place(self, module: str, region: str) -> None:
         """``GameVMPlaceModule(module, region)`` (a ConfigError for an unknown region)."""

@@ -403,3 +403,37 @@ def test_double_buffering_like_the_host(tmp_path, target):
     assert where["other"][1] == "OvlB" and where["roomer"][1] == "Ovl"
     assert after["prov"][1] == "Ovl" and "roomer" not in after
     assert outcome["host"] == outcome["target"]
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_the_projects_needs_are_loaded_first_like_the_host(tmp_path, target):
+    """A module whose file does not declare what it needs (the project configuration's
+    modules.NAME.needs does): both loaders load the need first and hold it."""
+    for name, text in (("b", "int b_f(int x) { return x + 1; }\n"),
+                       ("a", "extern int b_f(int);\nint a_f(int x) { return b_f(x) * 2; }\n")):
+        (tmp_path / f"{name}.c").write_text(text)
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
+    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
+                      "target", tmp_path / "kernel.c")
+    assert proc.returncode == 0, proc.stderr
+    kernel = tmp_path / "kernel.elf"
+    resident = read_resident(kernel, target)
+    host_m, target_m = Machine(target), Machine(target)
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+    host = Loader(host_m, resident, DirectoryReader([tmp_path]), extra_needs={"a": ["b"]})
+    tl = TargetLoader(target_m, DirectoryReader([tmp_path]),
+                      default_regions(target_m, resident), resident=resident,
+                      extra_needs={"a": ["b"]})
+    lm, status = host_load(host, "a")
+    handle, t_status = tl.load_module("a")
+    assert status == t_status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    assert {m.name for m in tl.loaded.values()} == {"a", "b"}
+    assert target_m.call(tl.get_proc(handle, "a_f"), 20) == 42
+    host.unload(lm.handle)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    assert not tl.loaded and not host.loaded                  # the need went with it

@@ -72,6 +72,11 @@ TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long
  * region, lsOutOfMemory when the placement table is full. */
 TLoadStatus GameVMPlaceModule(const char *module, const char *region);
 
+/* Module `module` needs `need` besides the needs its file declares (the project
+ * configuration's modules.NAME.needs): loaded first, held while it is.  Both strings
+ * must stay valid.  lsOutOfMemory when the table (16) is full. */
+TLoadStatus GameVMAddNeed(const char *module, const char *need);
+
 /* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):
  * a load placed in `region` while its occupant is running (safe mode) goes to
  * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */

@@ -80,6 +80,8 @@ static struct {
     u32 nregions;
     struct { const char *module; u32 region; } placements[GVM_MAX_PLACEMENTS];
     u32 nplacements;
+    struct { const char *module, *need; } needs[GVM_MAX_PLACEMENTS];   /* GameVMAddNeed */
+    u32 nneeds;
     module_t mods[GVM_MAX_MODULES];
     u32 next_seq;
     u32 work_top;
@@ -966,6 +968,19 @@ static TLoadStatus load(const char *request, load_ctx *parent, u32 depth, module
     c->request = request;
     c->parent = parent;
     st = read_module(c);
+    for (i = 0; st == lsSuccess && i < G.nneeds; i++) {   /* the project's needs, after the file's */
+        u32 j;
+        if (gvm_strcmp(G.needs[i].module, c->meta.name) != 0)
+            continue;
+        for (j = 0; j < c->meta.nneeds && gvm_strcmp(c->meta.needs[j], G.needs[i].need); j++)
+            ;
+        if (j < c->meta.nneeds)
+            continue;
+        if (c->meta.nneeds == META_MAX_NEEDS)
+            st = lsOutOfMemory;
+        else
+            c->meta.needs[c->meta.nneeds++] = G.needs[i].need;
+    }
     if (st == lsSuccess && (m = by_name(c->meta.name)) != 0) {
         *out = m;
     } else if (st == lsSuccess) {
@@ -1176,6 +1191,7 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.ready = 0;
     G.nregions = 0;
     G.nplacements = 0;
+    G.nneeds = 0;
     G.next_seq = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].seq = 0;
@@ -1218,6 +1234,15 @@ TLoadStatus GameVMPairRegions(const char *region, const char *other)
     if (a == G.nregions || b == G.nregions)
         return lsSymbolNotFound;
     G.regions[a].pair = (s32)b;
+    return lsSuccess;
+}
+
+TLoadStatus GameVMAddNeed(const char *module, const char *need)
+{
+    if (G.nneeds == GVM_MAX_PLACEMENTS)
+        return lsOutOfMemory;
+    G.needs[G.nneeds].module = module;
+    G.needs[G.nneeds++].need = need;
     return lsSuccess;
 }
 
