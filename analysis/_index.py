@@ -193,6 +193,13 @@ class Index:
         self.streams: dict[str, list] = {s: [] for s in self.scenes}
         for st in G.graph["streams"]:
             self.streams[st.scene].append((st, self.close(self.mask(st.modules))))
+        #: per scene, what its prefetch may load (closed over needs) and may evict
+        self.prefetch: dict[str, int] = {}
+        self.prefetch_kill: dict[str, int] = {}
+        for s in self.scenes:
+            p = self.close(self.mask(G.nodes[("scene", s)].get("prefetch", ())))
+            self.prefetch[s] = p
+            self.prefetch_kill[s] = self.evict_any(p)
         # reverse postorder from the start scene: worklists visit scenes in this order
         self.rpo: dict[str, int] = {}
         if self.start in self.succs:
@@ -220,14 +227,16 @@ class Index:
                 self.end_owner.setdefault(p + self.sectors[i], self.names[i])
         self.boot_heads = frozenset({G.graph.get("boot_head")})
         #: (lo, hi) sectors an unknown head can be in: the disc layout's data, widened to
-        #: every sector a module is read from or ends at (a disc.positions override or a
-        #: copy may lie outside the layout's data, and the head goes where it reads)
+        #: every sector a module is read from or ends at and to the boot head (a
+        #: disc.positions override, a copy or a hand-given boot_head may lie outside the
+        #: layout's data, and the head goes where it reads)
         self.span = G.graph.get("span")
         if self.span is not None:
             lo, hi = self.span
             extents = [(p, e) for p, e in zip(self.pos, self.end) if p is not None]
             extents += [(p, p + self.sectors[i]) for over in self.reads.values()
                         for i, p in over.items()]
+            extents += [(h, h) for h in self.boot_heads if h is not None]
             for p, e in extents:
                 lo, hi = min(lo, p), max(hi, e + 1)
             self.span = (lo, hi)
@@ -274,6 +283,14 @@ class Index:
                     hit |= self.region_mask[r]
             hit &= ~loaded
             self._evict[loaded] = hit
+        return hit
+
+    def evict_any(self, mask: int) -> int:
+        """Modules that loading *any part* of ``mask`` can evict (a prefetch may load some
+        of its modules and not others, so one of them can evict another)."""
+        hit = 0
+        for i in bits(mask & self.overlay_bits):
+            hit |= self.region_mask[self.region[i]] & ~(1 << i)
         return hit
 
     def apply(self, resident: int, loaded: int) -> int:

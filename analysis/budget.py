@@ -3,7 +3,8 @@
 :func:`analyze` computes residency, load plans and head positions once and
 runs the checks on them: transition budgets (:mod:`analysis.timing`),
 streams (:mod:`analysis.streaming`), memory (:mod:`analysis.memory`) and
-closure (:mod:`analysis.closure`).  :meth:`BudgetResult.to_dict` is the JSON
+closure (:mod:`analysis.closure`), and the worst case of every declared prefetch
+(:func:`analysis.timing.prefetch_times`).  :meth:`BudgetResult.to_dict` is the JSON
 report (schema :data:`REPORT_SCHEMA`, documented in ``docs/budget.md``) that
 every renderer of :mod:`analysis.report` formats.
 
@@ -36,7 +37,7 @@ from .memory import memory_findings, scene_memory
 from .model import load_project
 from .plans import head_positions, load_plans, residency, stream_plans
 from .streaming import stream_findings, stream_times
-from .timing import TransitionTime, boot_time, seek_advice, transition_times
+from .timing import TransitionTime, boot_time, prefetch_times, seek_advice, transition_times
 
 __all__ = ["REPORT_SCHEMA", "BudgetResult", "analyze", "budget_findings", "check_project"]
 
@@ -126,6 +127,10 @@ class BudgetResult:
     boot: object
     residency: object = field(repr=False)
     source: str | None = None
+    #: :class:`~analysis.timing.PrefetchTime` of every scene that declares a prefetch
+    prefetches: list = field(default_factory=list)
+    #: :class:`~analysis.plans.Heads`: where the head can be at each scene (trace check)
+    heads: object = field(default=None, repr=False)
 
     @property
     def errors(self) -> list[Finding]:
@@ -202,6 +207,11 @@ class BudgetResult:
             "media_ms": _r(s.load.media_s), "cpu_ms": _r(s.load.cpu_s),
             "plan": plan_dict(s.load.plan), "steps": [x.to_dict() for x in s.load.steps]}
             for s in self.streams]
+        prefetches = [{
+            "scene": p.scene, "modules": list(p.modules), "worst_ms": round(p.worst_ms, 3),
+            "media_ms": _r(p.load.media_s), "cpu_ms": _r(p.load.cpu_s),
+            "heads": heads(p.load.heads), "plan": plan_dict(p.load.plan),
+            "steps": [x.to_dict() for x in p.load.steps]} for p in self.prefetches]
         scenes = []
         for name in ix.scenes:
             must, may = R.exit_must.get(name, 0), R.exit_may.get(name, 0)
@@ -240,6 +250,7 @@ class BudgetResult:
                      "steps": [s.to_dict() for s in self.boot.steps]},
             "transitions": transitions,
             "streams": streams,
+            "prefetches": prefetches,
             "scenes": scenes,
             "flow": {"start": ix.start, "scenes": list(ix.scenes),
                      "transitions": [{"from": u[1], "to": v[1], "budget_ms": d["budget_ms"]}
@@ -267,11 +278,12 @@ def analyze(G, *, source: str | None = None) -> BudgetResult:
         heads = head_positions(G, R, plans, splans)
         times = transition_times(G, R=R, plans=plans, heads=heads)
         streams = stream_times(G, R=R, heads=heads, splans=splans)
+        prefetches = prefetch_times(G, R=R, heads=heads)
         mem = scene_memory(G, R)
         findings = (budget_findings(G, times) + stream_findings(G, streams, R)
                     + memory_findings(G, R, mem) + closure_findings(G))
         return BudgetResult(G, times, streams, mem, sort_findings(findings), boot_time(G, R=R),
-                            R, source)
+                            R, source, prefetches, heads)
 
 
 def check_project(config, *, module_files=None, resident_file=None,

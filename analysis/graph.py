@@ -7,7 +7,8 @@ Nodes are tuples ``(kind, name)`` so a scene and a module may share a name:
     (bool), ``footprint`` (RAM bytes), ``position`` (disc LBA or ``None``),
     ``init_ms``, ``needs`` (tuple of module names, from the file and the config).
 ``("scene", name)``
-    ``modules`` (the modules the scene requires), ``start`` (bool).
+    ``modules`` (the modules the scene requires), ``start`` (bool), ``prefetch`` (the
+    modules it may load in the background).
 ``("resident", name)``
     ``exports``, ``start``, ``end``, ``region``, ``size``.
 
@@ -19,8 +20,8 @@ Edges (attribute ``kind``):
     module → provider (a module it does *not* declare in its needs, or the
     resident) for imported ``symbols``.
 ``"uses"``
-    scene → module; ``required`` (bool) and ``streams`` (indices into
-    ``G.graph["streams"]``).
+    scene → module; ``required`` (bool), ``streams`` (indices into
+    ``G.graph["streams"]``) and ``prefetch`` (True when only the scene's prefetch loads it).
 ``"transition"``
     scene → scene; ``budget_ms``, ``index``, ``description``.
 
@@ -192,9 +193,14 @@ def _build(config, infos, resident):
             G.add_edge(u, v, kind="imports", symbols=tuple(syms))
     for name, spec in config.scenes.items():
         G.add_node(scene_node(name), kind="scene", name=name, modules=spec.modules,
-                   start=name == config.start, description=spec.description)
+                   start=name == config.start, description=spec.description,
+                   prefetch=spec.prefetch)
         for m in spec.modules:
             G.add_edge(scene_node(name), module_node(m), kind="uses", required=True, streams=())
+        for m in spec.prefetch:
+            if not G.has_edge(scene_node(name), module_node(m)):
+                G.add_edge(scene_node(name), module_node(m), kind="uses", required=False,
+                           streams=(), prefetch=True)
     for st in config.streams:
         for m in st.modules:
             key = (scene_node(st.scene), module_node(m))

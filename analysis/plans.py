@@ -20,7 +20,11 @@ Semantics (also used by :mod:`analysis.simulate`):
 * a scene's streams load their modules (closed over needs) after the entry
   load, in configuration order; a transition leaving the scene counts them as
   resident (the game must not leave before its streams complete: their
-  deadlines are checked by :mod:`analysis.streaming`).
+  deadlines are checked by :mod:`analysis.streaming`);
+* after its streams, a scene may **prefetch** (``scenes.NAME.prefetch``): load any
+  part of those modules, any number of times, or nothing.  Nothing it loads is
+  counted on (it is *may* resident only), everything it can evict is no longer
+  *must* resident, and the head may be at the end of any module it reads.
 
 Examples
 --------
@@ -55,7 +59,8 @@ from dataclasses import dataclass, field
 from ._index import BOOT, bits, index
 
 __all__ = ["Residency", "LoadPlan", "Heads", "residency", "load_plans", "stream_plans",
-           "boot_plan", "head_positions", "heads_after", "MAX_HEADS", "UNKNOWN"]
+           "prefetch_plans", "boot_plan", "head_positions", "heads_after", "MAX_HEADS",
+           "UNKNOWN"]
 
 #: More possible head positions than this at a scene collapse to "unknown" (sound: the
 #: worst seek is charged), which keeps the analysis linear on large flow graphs.
@@ -84,7 +89,7 @@ class Residency:
 
     def must(self, scene: str, *, at: str = "exit") -> frozenset:
         """Modules resident on every path at ``scene``'s entry (after its load) or exit
-        (after its streams)."""
+        (after its streams and a possible prefetch)."""
         return frozenset(self._get(self.exit_must if at == "exit" else self.entry_must, scene))
 
     def may(self, scene: str, *, at: str = "exit") -> frozenset:
@@ -96,7 +101,7 @@ class Residency:
 class LoadPlan:
     """The modules one load reads, in load order.
 
-    ``kind`` is ``transition``, ``stream`` or ``boot``; ``certain`` modules are
+    ``kind`` is ``transition``, ``stream``, ``prefetch`` or ``boot``; ``certain`` modules are
     loaded on every path, ``uncertain`` ones on some; ``skipped`` modules of
     the target's closure are guaranteed resident; ``evicts`` are modules the
     load may evict from overlay regions.  Module sets are kept as bitsets over
@@ -120,11 +125,14 @@ class LoadPlan:
 
     @property
     def load(self) -> str:
-        """The load's name: ``boot``, ``from -> to`` or ``streams[i]`` (disc layouts use it)."""
+        """The load's name: ``boot``, ``from -> to``, ``streams[i]`` or ``prefetch[scene]``
+        (disc layouts use it)."""
         if self.kind == "boot":
             return "boot"
         if self.kind == "stream":
             return f"streams[{self.stream}]"
+        if self.kind == "prefetch":
+            return f"prefetch[{self.target}]"
         return f"{self.source} -> {self.target}"
 
     @property
@@ -152,7 +160,9 @@ def _functions(ix):
     """Per scene: (entry kill, entry gen, exit kill, exit gen) of its load and its streams.
 
     Every transfer is ``X -> (X & ~kill) | gen``; a scene's streams compose into
-    one such function.
+    one such function.  Its prefetch is not in there: it is optional, so it kills
+    only for *must* (``ix.prefetch_kill``) and generates only for *may*
+    (``ix.prefetch``).
     """
     out = {}
     for v in ix.scenes:
@@ -213,7 +223,7 @@ def residency(G) -> Residency:
         if must is None or entry_must.get(v) == must:
             continue
         entry_must[v] = must
-        exit_must[v] = (must & ~skill) | sgen
+        exit_must[v] = ((must & ~skill) | sgen) & ~ix.prefetch_kill[v]
         for w in ix.succs[v]:
             if w not in queued:
                 queued.add(w)
@@ -223,7 +233,8 @@ def residency(G) -> Residency:
     for v in entry_must:
         kill, gen, skill, sgen = fn[v]
         entry_may[v] = gen
-        exit_may[v] = (gen & ~skill) | sgen
+        # a prefetch kills nothing for may: what it evicts stays possible (not loading)
+        exit_may[v] = (gen & ~skill) | sgen | ix.prefetch[v]
     work = [(rpo[v], v) for v in entry_must]
     heapq.heapify(work)
     queued = set(entry_must)
@@ -348,6 +359,28 @@ def heads_after(ix, heads: frozenset, plan_mask: int, uncertain: int,
     return frozenset(out)
 
 
+def prefetch_plans(G, R: Residency | None = None) -> dict:
+    """The :class:`LoadPlan` of every reachable scene's prefetch: ``scene -> plan``.
+
+    Every module is *uncertain*: the game may prefetch any part of the declared
+    modules (a scenario's ``prefetch`` step loads one scene's missing modules),
+    after the scene's streams.  Modules resident on every path at that point are
+    skipped; one the prefetch itself may evict stays in the plan.
+    """
+    ix = index(G)
+    R = R if R is not None else residency(G)
+    out = {}
+    for s in ix.scenes:
+        want = ix.prefetch[s]
+        if not want or s not in R.entry_must:
+            continue
+        must = R.exit_must[s]               # after the streams, without what it may evict
+        plan = want & ~must
+        out[s] = LoadPlan("prefetch", s, s, None, plan, plan, want & must,
+                          ix.evict_any(want) & R.exit_may[s], ix)
+    return out
+
+
 def head_positions(G, R: Residency | None = None, plans: dict | None = None,
                    streams: dict | None = None) -> Heads:
     """Every place the drive head can be when each scene is entered and left.
@@ -356,13 +389,16 @@ def head_positions(G, R: Residency | None = None, plans: dict | None = None,
     disc layout knows it (after the boot executable).  After a load it is at the end of
     the last module read: of the last certain module, or of any uncertain
     module after it; without a certain module it may also stay where it was.
-    A module without a disc position leaves the head unknown.  Sets larger
-    than :data:`MAX_HEADS` collapse to unknown.
+    A module without a disc position leaves the head unknown.  A scene's exit
+    includes where its prefetch may leave the head (the end of any module it reads),
+    which is also where a prefetch may start.  Sets larger than :data:`MAX_HEADS`
+    collapse to unknown.
     """
     ix = index(G)
     R = R if R is not None else residency(G)
     plans = plans if plans is not None else load_plans(G, R)
     streams = streams if streams is not None else stream_plans(G, R)
+    prefetch = prefetch_plans(G, R)
     entry: dict = {}
     exit_: dict = {}
     rpo = ix.rpo
@@ -389,6 +425,10 @@ def head_positions(G, R: Residency | None = None, plans: dict | None = None,
         h = hv
         for st, _ in ix.streams[v]:
             h = heads_after(ix, h, *streams[st.index].masks, streams[st.index].load)
+        if v in prefetch:
+            # every module uncertain: the ends of all of them join the set, so a second
+            # prefetch starting where the first stopped is covered too
+            h = heads_after(ix, h, *prefetch[v].masks, prefetch[v].load)
         if exit_.get(v) != h:
             exit_[v] = h
             for w in ix.succs[v]:

@@ -168,6 +168,13 @@ def render_text(rep: dict) -> str:
                 for s in rep["streams"]]
         out += _table(["stream", "scene", "modules", "frames", "deadline", "media", "CPU",
                        "slice", ""], rows, right={3, 4, 5, 6, 7})
+    if rep.get("prefetches"):
+        out += ["", "Prefetches (optional background loads: no budget; the transitions "
+                    "leaving the scene start where they may leave the head)"]
+        rows = [[p["scene"], ", ".join(p["modules"]),
+                 ", ".join(p["plan"]["modules"]) or "nothing (resident)", _ms(p["worst_ms"])]
+                for p in rep["prefetches"]]
+        out += _table(["scene", "declared", "may load", "worst"], rows, right={3})
     headers, rows = _memory_rows(rep)
     if rows:
         out += ["", "Memory (worst case per scene, used / size)"]

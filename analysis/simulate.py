@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from gamevm_build.media import HeadState
 
@@ -42,7 +42,7 @@ __all__ = ["SimLoad", "simulate_walk"]
 class SimLoad:
     """One load of a simulated walk (seconds; ``frames`` for streams, from scene entry)."""
 
-    kind: str                       # boot | transition | stream
+    kind: str                       # boot | transition | stream | prefetch
     source: str | None
     target: str
     modules: tuple[str, ...]
@@ -70,7 +70,9 @@ def _load(ix, mask: int, head, idle: HeadState, load: str | None = None):
     return media, cpu, head
 
 
-def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
+def simulate_walk(G, walk: Sequence[str], *, head=None,
+                  prefetch: Mapping[int, Sequence[Sequence[str]]] | None = None
+                  ) -> list[SimLoad]:
     """Simulate entering ``walk[0]`` (the start scene) from boot, then each transition.
 
     Parameters
@@ -81,17 +83,23 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
     head : int, optional
         Head position at boot (default: the disc layout's ``boot_head``, else
         unknown: charged the worst seek, as the analysis does).
+    prefetch : mapping, optional
+        ``k -> [modules, ...]``: after entering ``walk[k]`` and its streams, prefetch
+        each list in turn (the modules with their needs that are not resident, as a
+        scenario's ``prefetch`` step does); each must be part of that scene's
+        ``prefetch`` declaration.
 
     Returns
     -------
     list of SimLoad
         The boot load, then per transition its load followed by the target
-        scene's streams.
+        scene's streams and prefetches.
 
     Raises
     ------
     ValueError
-        ``walk`` does not start at the start scene or uses a missing transition.
+        ``walk`` does not start at the start scene or uses a missing transition, or a
+        prefetch loads what its scene does not declare.
     """
     ix = index(G)
     if not walk or walk[0] != ix.start:
@@ -102,7 +110,7 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
     resident = 0
     out: list[SimLoad] = []
     prev = None
-    for scene in walk:
+    for k, scene in enumerate(walk):
         if prev is not None and scene not in ix.succs[prev]:
             raise ValueError(f"no transition {prev} -> {scene}")
         want = ix.scene_mask[scene]
@@ -124,5 +132,17 @@ def simulate_walk(G, walk: Sequence[str], *, head=None) -> list[SimLoad]:
                                math.ceil(media_cum * fps - 1e-9) + math.ceil(cpu_frames - 1e-9)))
             head = new_head
             resident = ix.apply(resident, smask)
+        for names in (prefetch or {}).get(k, ()):
+            want = ix.close(ix.mask(names))
+            if want & ~ix.prefetch[scene]:
+                raise ValueError(f"scene {scene} does not declare a prefetch of "
+                                 f"{', '.join(ix.names_of(want & ~ix.prefetch[scene]))}")
+            loaded = want & ~resident
+            media, cpu, new_head = _load(ix, loaded, head, idle, f"prefetch[{scene}]")
+            out.append(SimLoad("prefetch", scene, scene, tuple(ix.names_of(loaded)), media,
+                               cpu, head, new_head))
+            head = new_head
+            # only what is missing is loaded, and it evicts what shares its overlays
+            resident = ix.apply(resident, loaded)
         prev = scene
     return out

@@ -9,9 +9,12 @@ counted in frames from the scene's entry, after::
     frames = ceil(media_s · frame_rate) + ceil(Σ cpu_ms / cpu_slice_ms)
 
 with the media and CPU times of its own and the earlier streams of the scene
-(the worst case of :func:`analysis.timing.plan_time`; media and CPU work are
-assumed not to overlap, which a pipelined loader can only beat).  It must not
-exceed ``deadline_frames``.
+(media and CPU work are assumed not to overlap, which a pipelined loader can
+only beat), maximized over every head position and subset of uncertain
+modules.  The two terms are weighed and rounded differently, so the slowest
+load in seconds (:func:`analysis.timing.plan_time`) need not be the latest in
+frames: the maximum is taken over the Pareto front of (media, CPU) pairs
+(:func:`analysis.timing.plan_frontier`).  It must not exceed ``deadline_frames``.
 
 A stream must not load a module into an overlay region whose occupant the
 scene uses (the point of a double buffer: load into the *other* half), nor
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 from ._index import bits, index
 from .findings import Finding, ms
 from .plans import UNKNOWN, head_positions, heads_after, load_plans, residency, stream_plans
-from .timing import LoadTime, plan_time, seek_advice
+from .timing import LoadTime, pareto_front, plan_frontier, plan_time, seek_advice
 
 __all__ = ["StreamTime", "stream_times", "stream_findings"]
 
@@ -92,23 +95,27 @@ def stream_times(G, *, R=None, heads=None, splans=None) -> list[StreamTime]:
         if s not in R.entry_must:
             continue
         h = heads.entry.get(s, UNKNOWN)
-        media = 0.0
-        cpu_frames = 0.0
+        # (media seconds, CPU frames) so far, from the scene's entry: the Pareto front
+        # over every way the scene's streams up to this one can go
+        front = [(0.0, 0.0)]
         for st, _ in ix.streams[s]:
             plan = splans[st.index]
             lt = plan_time(G, plan, h)
-            media += lt.media_s
-            cpu_frames += lt.cpu_s * 1e3 / st.cpu_slice_ms
+            per = 1e3 / st.cpu_slice_ms
+            front = pareto_front([(m0 + m, c0 + c * per) for m0, c0 in front
+                             for m, c in plan_frontier(G, plan, h)])
+            media_frames, cpu_frames = max(
+                ((math.ceil(m * fps - _EPS), math.ceil(c - _EPS)) for m, c in front),
+                key=lambda mc: (mc[0] + mc[1], mc[0]))
             out.append(StreamTime(st.index, s, st.modules, st.deadline_frames, st.cpu_slice_ms,
-                                  lt, math.ceil(media * fps - _EPS),
-                                  math.ceil(cpu_frames - _EPS), st.description))
+                                  lt, media_frames, cpu_frames, st.description))
             h = heads_after(ix, h, *plan.masks, plan.load)
     out.sort(key=lambda t: t.index)
     return out
 
 
 def stream_findings(G, times: list[StreamTime] | None = None, R=None) -> list[Finding]:
-    """Missed deadlines and streams that overwrite modules in use."""
+    """Missed deadlines, and streams or prefetches that overwrite modules in use."""
     ix = index(G)
     R = R if R is not None else residency(G)
     times = times if times is not None else stream_times(G, R=R)
@@ -177,4 +184,26 @@ def stream_findings(G, times: list[StreamTime] | None = None, R=None) -> list[Fi
                         f"that streams[{prev[0]}] loaded in the same scene",
                         (f"put {ix.names[i]} and {ix.names[prev[1]]} in different regions",)))
                 loaded_by[rname] = (st.index, i)
+    # a prefetch is the same kind of background load: it must not overwrite what the
+    # scene runs either
+    for s in ix.scenes:
+        if s not in R.entry_must or not ix.prefetch[s]:
+            continue
+        need = ix.scene_mask[s]
+        key = f"scene {s} prefetch"
+        for i in bits(ix.prefetch[s] & ix.overlay_bits & ~need):
+            rname = ix.region[i]
+            reg = regions[rname]
+            for j in bits(need & ix.region_mask[rname]):
+                sugg = []
+                if reg.pair and not (need & ix.region_mask[reg.pair]) and \
+                        ix.footprint[i] <= regions[reg.pair].capacity:
+                    sugg.append(f"move {ix.names[i]} to region {reg.pair} (the other half "
+                                f"of the double buffer {rname}/{reg.pair})")
+                sugg.append(f"do not prefetch {ix.names[i]} during {s}")
+                out.append(Finding(
+                    "error", "double-buffer" if reg.pair else "overlay", key,
+                    f"may load {ix.names[i]} into region {rname} while scene {s} uses "
+                    f"{ix.names[j]} there: the prefetch would overwrite a module in use",
+                    tuple(sugg)))
     return out

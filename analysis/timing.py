@@ -44,10 +44,10 @@ from gamevm_build.media import HeadState
 
 from ._index import index
 from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
-    residency, stream_plans
+    prefetch_plans, residency, stream_plans
 
-__all__ = ["Step", "LoadTime", "TransitionTime", "plan_time", "transition_times",
-           "boot_time", "seek_advice"]
+__all__ = ["Step", "LoadTime", "TransitionTime", "PrefetchTime", "plan_time", "plan_frontier",
+           "pareto_front", "transition_times", "prefetch_times", "boot_time", "seek_advice"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,51 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
     return LoadTime(plan, tuple(reversed(steps)), frozenset(heads))
 
 
+#: Pareto points kept per state by :func:`plan_frontier`; beyond it a state's points
+#: collapse into their corner (the largest media and the largest CPU time), which is
+#: sound and only loosens the bound.
+FRONTIER_LIMIT = 32
+
+
+def pareto_front(points, limit: int = FRONTIER_LIMIT) -> list:
+    """The points no other point beats in both media and CPU time (largest media first)."""
+    out = []
+    for m, c in sorted(points, key=lambda p: (-p[0], -p[1])):
+        if not out or c > out[-1][1]:
+            out.append((m, c))
+    if len(out) > limit:
+        return [(out[0][0], out[-1][1])]
+    return out
+
+
+def plan_frontier(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
+                  idle_state: HeadState | str | None = None) -> list[tuple[float, float]]:
+    """Every ``(media_s, cpu_s)`` a load of ``plan`` can take that no other one beats in both.
+
+    :func:`plan_time` maximizes their sum; a stream's completion in frames weighs them
+    differently (``media · frame_rate`` and ``cpu / cpu_slice_ms``, each rounded up), so
+    the head and the subset of uncertain modules that make a load slowest need not make
+    it latest.  This is the same dynamic program keeping, per state, the Pareto front of
+    (media, CPU) instead of the largest sum; every concrete load is dominated by a point
+    of the front (a front larger than :data:`FRONTIER_LIMIT` collapses to its corner).
+    """
+    ix = index(G)
+    idle = HeadState(idle_state or ix.drive)
+    plan_mask, unc_mask = plan.masks
+    states: dict = {(False, h): [(0.0, 0.0)] for h in heads}
+    for i, to, end in ix.order(plan_mask, plan.load):
+        cand = []
+        for (read_yet, head), pts in states.items():
+            media = ix.access(head, to, HeadState.READING if read_yet else idle) + \
+                ix.transfer_s[i]
+            cand += [(m + media, c + ix.cpu_s[i]) for m, c in pts]
+        new = dict(states) if unc_mask >> i & 1 else {}
+        key = (True, end)
+        new[key] = pareto_front(new.get(key, []) + cand)
+        states = new
+    return pareto_front([p for pts in states.values() for p in pts])
+
+
 def _paths_to(G, start: str) -> dict:
     """Shortest flow-graph path from the start scene to every reachable scene."""
     ix = index(G)
@@ -257,6 +302,36 @@ def transition_times(G, *, R=None, plans=None, heads: Heads | None = None) -> li
         out.append(TransitionTime(u, v, d["index"], d["budget_ms"], lt, d.get("description", ""),
                                   paths.get(u, (u,)) + (v,)))
     out.sort(key=lambda t: (-t.ratio, t.index))
+    return out
+
+
+@dataclass(frozen=True)
+class PrefetchTime:
+    """The worst-case time of a scene's prefetch (``scenes.NAME.prefetch``): it runs in the
+    background, so it has no budget; the trace check compares runs with it."""
+
+    scene: str
+    modules: tuple[str, ...]
+    load: LoadTime
+
+    @property
+    def worst_ms(self) -> float:
+        return self.load.total_s * 1e3
+
+
+def prefetch_times(G, *, R=None, heads: Heads | None = None) -> list[PrefetchTime]:
+    """The worst-case time of every reachable scene's prefetch, by scene name.
+
+    A prefetch starts where the scene's streams or an earlier prefetch left the head:
+    the scene's exit heads (:func:`analysis.plans.head_positions`).
+    """
+    R = R if R is not None else residency(G)
+    heads = heads if heads is not None else head_positions(G, R)
+    out = []
+    for s, plan in sorted(prefetch_plans(G, R).items()):
+        declared = G.nodes[("scene", s)].get("prefetch", ())
+        out.append(PrefetchTime(s, tuple(declared),
+                                plan_time(G, plan, heads.exit.get(s, UNKNOWN))))
     return out
 
 

@@ -9,14 +9,29 @@ its bound:
 * ``transition`` ``A -> B`` with the transition's worst case
   (:func:`analysis.timing.transition_times`);
 * ``stream`` ``i`` with ``streams[i]``'s worst completion in frames (and its
-  worst media + CPU time).
+  worst media + CPU time);
+* ``prefetch`` during scene ``S`` that reads only what ``S`` declares
+  (``scenes.S.prefetch``) with that prefetch's worst case.
 
 An observed value above its bound means **the analysis is unsound** (or the
 trace comes from another configuration): it is a failure, reported with both
 breakdowns, module by module.  Constructors that ran longer than the declared
 ``init_ms`` are reported too (the analyzer charges ``init_ms``).  Loads the
 flow graph does not budget (explicit ``load`` steps, ``LoadModule`` calls,
-jumps between scenes without a transition) are listed as unbudgeted.
+undeclared prefetches, jumps between scenes without a transition, reloads after
+a stale call) are listed as unbudgeted, with the scenario step that made them.
+
+Such a load moves the head where the analysis cannot know it.  Every budgeted
+load says where its head was (``from_lba`` of its first read): when that is not
+a position the analysis has for the load, the load is compared with its bound
+from an unknown head (the worst access from anywhere the disc's modules lie)
+and reported with the unbudgeted load that moved the head, never as a
+violation of its own bound.  The same holds for a load that skips a module the
+analysis reads on every path (an unbudgeted load brought it in): that bound lets
+any part of the load's modules be read.  A load that reads a module the analysis has
+resident on every path (after an explicit unload, or a load that evicted it)
+cannot be bounded at all: after an unbudgeted load or unload it is listed as not
+compared, with the cause.
 
 **Tightness** is bound ÷ worst observed, per transition or stream: 1.0 means
 some run hit the bound exactly; the project's goal is at most 1.15 and never
@@ -35,12 +50,13 @@ Examples
 >>> trace = {"media": "n64-pi", "loads": [{"id": 1, "kind": "transition", "from": "menu",
 ...          "to": "level", "total_ms": 13.0, "media_ms": 12.23, "cpu_ms": 0.77, "modules": []}]}
 >>> check = check_trace(analyze(G), [trace])
->>> check.ok, [(c.label, round(c.tightness, 3)) for c in check.comparisons]
-(True, [('menu -> level', 1.05)])
+>>> check.ok, [(c.label, round(c.tightness, 3)) for c in check.comparisons if c.observations]
+(True, [('menu -> level', 1.058)])
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +96,19 @@ class Observation:
         return out
 
 
+def cause_text(cause: dict) -> str:
+    """``load boss (steps[5], load 6)``: an unbudgeted load or unload, for reports."""
+    where = [f"steps[{cause['step']}]"] if cause.get("step") is not None else []
+    if cause.get("load") is not None:
+        where.append(f"load {cause['load']}")
+    return f"{cause['kind']} {cause['request']}" + (f" ({', '.join(where)})" if where else "")
+
+
 @dataclass
 class Comparison:
     """One budgeted load of the flow graph and every observation of it."""
 
-    kind: str                           # boot | transition | stream
+    kind: str                           # boot | transition | stream | prefetch
     label: str
     bound_ms: float
     bound_frames: int | None = None
@@ -92,9 +116,18 @@ class Comparison:
     observations: list = field(default_factory=list)
     #: stream loads still pending when their scenario ended: not runs, nothing to compare
     pending: list = field(default_factory=list)
-    #: loads that started with the head where an unbudgeted load left it (the analysis
-    #: cannot know that position): ``(observation, the load that moved the head)``
+    #: runs that started with the head where an unbudgeted load left it (or skipped what
+    #: an unbudgeted load brought in), compared with the bound from an unknown head and
+    #: any part of the modules: ``(observation, cause, bound_ms, bound_frames)``
     displaced: list = field(default_factory=list)
+    #: runs that read what the analysis has resident on every path, after the residency
+    #: changed outside the flow graph: ``(observation, cause, those modules)``
+    not_compared: list = field(default_factory=list)
+    #: the analysis' facts for classifying runs: the load plan, the head positions it
+    #: assumes before the load, and (computed on demand) the bound from an unknown head
+    plan: object = field(default=None, repr=False)
+    heads: frozenset = field(default=frozenset({None}), repr=False)
+    anywhere: object = field(default=None, repr=False)
 
     @property
     def worst(self) -> Observation | None:
@@ -104,22 +137,25 @@ class Comparison:
             return max(self.observations, key=lambda o: (o.frames or 0, o.observed_ms))
         return max(self.observations, key=lambda o: o.observed_ms)
 
+    @staticmethod
+    def _over(o: Observation, bound_ms: float, bound_frames: int | None) -> bool:
+        if bound_frames is not None and o.frames is not None and o.frames > bound_frames:
+            return True
+        return o.observed_ms > bound_ms + _EPS_MS
+
     @property
     def violations(self) -> list[Observation]:
-        out = []
-        for o in self.observations:
-            if self.kind == "stream":
-                if o.frames is not None and o.frames > self.bound_frames:
-                    out.append(o)
-                elif o.observed_ms > self.bound_ms + _EPS_MS:
-                    out.append(o)
-            elif o.observed_ms > self.bound_ms + _EPS_MS:
-                out.append(o)
-        return out
+        return [o for o in self.observations
+                if self._over(o, self.bound_ms, self.bound_frames)]
+
+    @property
+    def displaced_violations(self) -> list:
+        """Runs above even the bound from an unknown head: the analysis is unsound."""
+        return [d for d in self.displaced if self._over(d[0], d[2], d[3])]
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        return not self.violations and not self.displaced_violations
 
     @property
     def tightness(self) -> float | None:
@@ -141,8 +177,13 @@ class Comparison:
                 "bound_ms": round(self.bound_ms, 6), "bound_frames": self.bound_frames,
                 "observed": len(self.observations), "pending": len(self.pending),
                 "displaced": [{"trace": o.trace, "load": o.load_id,
-                               "observed_ms": o.observed_ms, "after": cause}
-                              for o, cause in self.displaced],
+                               "observed_ms": o.observed_ms, "frames": o.frames,
+                               "bound_ms": round(b_ms, 6), "bound_frames": b_fr,
+                               "ok": not self._over(o, b_ms, b_fr), "after": cause}
+                              for o, cause, b_ms, b_fr in self.displaced],
+                "not_compared": [{"trace": o.trace, "load": o.load_id,
+                                  "observed_ms": o.observed_ms, "resident": mods,
+                                  "after": cause} for o, cause, mods in self.not_compared],
                 "worst_ms": None if w is None else round(w.observed_ms, 6),
                 "worst_frames": None if w is None else w.frames,
                 "worst_trace": None if w is None else w.trace,
@@ -175,12 +216,15 @@ class TraceCheck:
     def summary_line(self) -> str:
         lo, hi = self.tightness
         n = sum(len(c.observations) for c in self.comparisons)
+        moved = sum(len(c.displaced) for c in self.comparisons)
         bad = [c for c in self.comparisons if not c.ok]
         t = "" if lo is None else f"; tightness (bound / worst observed) {lo:.3f}..{hi:.3f}"
         if bad:
             return (f"trace check FAILED: {len(bad)} load(s) slower than their static bound "
                     f"(the analysis is unsound){t}")
-        return f"trace check ok: {n} budgeted load(s) observed, none above its bound{t}"
+        extra = (f" ({moved} more after an unbudgeted load moved the head, within their "
+                 "bound from an unknown head)") if moved else ""
+        return f"trace check ok: {n} budgeted load(s) observed, none above its bound{extra}{t}"
 
     def to_dict(self) -> dict:
         lo, hi = self.tightness
@@ -227,27 +271,49 @@ class TraceCheck:
                     lines.append(f"      {s['module']}: access {s['access_ms']:.3f} ms "
                                  f"({s['from']}, {s['drive']}), read {s['read_ms']:.3f} ms, "
                                  f"cpu {s['cpu_ms']:.3f} ms")
+            for o, cause, b_ms, b_fr in c.displaced_violations:
+                lines.append("")
+                lines.append(f"  UNSOUND: {c.label}: observed {o.observed_ms:.3f} ms"
+                             + (f" / {o.frames} frames" if o.frames is not None else "")
+                             + f" in {o.trace} (load {o.load_id}) > its bound from an unknown "
+                             f"head {b_ms:.3f} ms" + (f" / {b_fr} frames" if b_fr is not None
+                                                      else "")
+                             + f" (the head was moved by {cause_text(cause)})")
+                lines.append("    observed:")
+                lines += [f"      {x}" for x in o.breakdown()]
         if self.init_overruns:
             lines.append("")
             for o in self.init_overruns:
                 lines.append(f"  constructor time: {o['module']} measured {o['measured_ms']:.4f} ms"
                              f" > declared init_ms {o['declared_ms']:g} ({o['trace']}): declare "
                              "a larger init_ms")
-        displaced = [(c, o, cause) for c in self.comparisons for o, cause in c.displaced]
+        displaced = [(c, d) for c in self.comparisons for d in c.displaced]
         if displaced:
             lines.append("")
-            lines.append(f"  not compared (the head was where an unbudgeted load left it): "
-                         f"{len(displaced)}")
-            for c, o, cause in displaced[:10]:
-                lines.append(f"    {c.label} in {o.trace} (load {o.load_id}, {o.observed_ms:.3f} "
-                             f"ms) after {cause['kind']} {cause['request']} (load "
-                             f"{cause['load']})")
+            lines.append(f"  after an unbudgeted load or unload: {len(displaced)} load(s) "
+                         "compared with their bound from an unknown head")
+            for c, (o, cause, b_ms, b_fr) in displaced[:10]:
+                seen = f"{o.frames} fr" if c.kind == "stream" else f"{o.observed_ms:.3f} ms"
+                bound = f"{b_fr} fr" if c.kind == "stream" else f"{b_ms:.3f} ms"
+                rel = "<=" if not c._over(o, b_ms, b_fr) else ">"
+                lines.append(f"    {c.label} in {o.trace} (load {o.load_id}): {seen} {rel} "
+                             f"{bound}; after {cause_text(cause)}")
+        skipped = [(c, d) for c in self.comparisons for d in c.not_compared]
+        if skipped:
+            lines.append("")
+            lines.append(f"  not compared (residency changed outside the flow graph): "
+                         f"{len(skipped)}")
+            for c, (o, cause, mods) in skipped[:10]:
+                lines.append(f"    {c.label} in {o.trace} (load {o.load_id}) reads {mods}, "
+                             f"resident on every path in the analysis; after "
+                             f"{cause_text(cause)}")
         if self.unbudgeted:
             lines.append("")
-            lines.append(f"  unbudgeted loads (no transition or stream of the flow graph): "
-                         f"{len(self.unbudgeted)}")
+            lines.append(f"  unbudgeted loads (no transition, stream or declared prefetch of "
+                         f"the flow graph): {len(self.unbudgeted)}")
             for u in self.unbudgeted[:10]:
-                lines.append(f"    {u['kind']} {u['request']}: {u['total_ms']:.3f} ms "
+                where = f"steps[{u['step']}] " if u.get("step") is not None else ""
+                lines.append(f"    {where}{u['kind']} {u['request']}: {u['total_ms']:.3f} ms "
                              f"({u['trace']})")
         lines.append("")
         lines.append(self.summary_line())
@@ -271,6 +337,46 @@ def _same_disc(name: str, disc, ix) -> None:
                           f"{min(heads)}: use the same disc layout (--layout)")
 
 
+def _optional(plan):
+    """``plan`` with every module optional: any part of it may have been resident."""
+    return dataclasses.replace(plan, uncertain_mask=plan.plan_mask)
+
+
+def _anywhere(result, comp: Comparison, key):
+    """``(ms, frames)``: ``comp``'s bound when the head may be anywhere before it and any
+    part of its modules may already be resident."""
+    if comp.anywhere is None:
+        from .plans import UNKNOWN, Heads, stream_plans
+        from .streaming import stream_times
+        from .timing import plan_time
+
+        G = result.G
+        if comp.kind == "stream":
+            s = next(x for x in result.streams if x.index == key[1])
+            heads = result.heads
+            entry = dict(heads.entry)
+            entry[s.scene] = entry.get(s.scene, UNKNOWN) | UNKNOWN
+            splans = {i: _optional(p) for i, p in stream_plans(G, result.residency).items()}
+            t = next(x for x in stream_times(G, R=result.residency, splans=splans,
+                                             heads=Heads(entry, heads.exit))
+                     if x.index == s.index)
+            comp.anywhere = (t.load.total_s * 1e3, t.frames)
+        else:
+            lt = plan_time(G, _optional(comp.plan), comp.heads | UNKNOWN)
+            comp.anywhere = (lt.total_s * 1e3, None)
+    return comp.anywhere
+
+
+def _off_model_events(tr) -> list:
+    """Unloads, which the flow graph never does, as ``(step, cause)`` in trace order."""
+    out = []
+    for e in tr.get("events", ()):
+        if e.get("event") == "unload" and e.get("step") is not None:
+            out.append((e["step"], {"kind": "unload", "request": e.get("module"),
+                                    "load": None, "step": e["step"]}))
+    return out
+
+
 def check_trace(result, traces) -> TraceCheck:
     """Compare ``traces`` (dicts from :func:`load_trace`) with ``result`` (a BudgetResult).
 
@@ -282,21 +388,30 @@ def check_trace(result, traces) -> TraceCheck:
     from analysis._index import index
 
     G = result.G
+    ix = index(G)
     model = G.graph["model"].name
     names = []
     comps: dict = {}
     boot = result.boot
-    comps["boot"] = Comparison("boot", f"boot -> {index(G).start}", boot.total_s * 1e3,
-                               bound_steps=[s.to_dict() for s in boot.steps])
+    comps["boot"] = Comparison("boot", f"boot -> {ix.start}", boot.total_s * 1e3,
+                               bound_steps=[s.to_dict() for s in boot.steps],
+                               plan=boot.plan, heads=boot.heads)
     for t in result.transitions:
         comps[("transition", t.source, t.target)] = Comparison(
             "transition", f"{t.source} -> {t.target}", t.worst_ms,
-            bound_steps=[s.to_dict() for s in t.load.steps])
+            bound_steps=[s.to_dict() for s in t.load.steps], plan=t.load.plan,
+            heads=t.load.heads)
     for s in result.streams:
         comps[("stream", s.index)] = Comparison(
             "stream", f"streams[{s.index}] ({', '.join(s.modules)} during {s.scene})",
             s.load.total_s * 1e3, bound_frames=s.frames,
-            bound_steps=[x.to_dict() for x in s.load.steps])
+            bound_steps=[x.to_dict() for x in s.load.steps], plan=s.load.plan,
+            heads=s.load.heads)
+    for p in result.prefetches:
+        comps[("prefetch", p.scene)] = Comparison(
+            "prefetch", f"prefetch during {p.scene}", p.worst_ms,
+            bound_steps=[x.to_dict() for x in p.load.steps], plan=p.load.plan,
+            heads=p.load.heads)
     unbudgeted, overruns = [], []
     for i, tr in enumerate(traces):
         name = tr.get("_path") or tr.get("scenario") or f"trace {i}"
@@ -305,38 +420,80 @@ def check_trace(result, traces) -> TraceCheck:
             raise ConfigError(f"{name}: the trace was timed with media model {tr.get('media')}, "
                               f"the project uses {model}: run the scenario with this project's "
                               "configuration")
-        _same_disc(name, tr.get("disc"), index(G))
+        _same_disc(name, tr.get("disc"), ix)
+        unloads = _off_model_events(tr)
         moved_by = None           # the last unbudgeted load that read from the disc
+        changed_by = None         # the last unbudgeted load or unload (residency)
+        stream_cause = None       # a displaced stream delays the later ones of its scene
         for ld in tr["loads"]:
             kind = ld.get("kind")
-            if ld.get("status", "lsSuccess") != "lsSuccess":
-                continue
+            step = ld.get("step")
+            while unloads and step is not None and unloads[0][0] < step:
+                changed_by = unloads.pop(0)[1]
+            mods = ld.get("modules", [])
             obs = Observation(name, ld.get("id", 0), float(ld.get("total_ms", 0.0)),
-                              ld.get("frames"), ld.get("modules", []))
+                              ld.get("frames"), mods)
+            status = ld.get("status", "lsSuccess")
+            if status != "lsSuccess":
+                # not a run of anything, but what it read before failing moved the head
+                if mods:
+                    moved_by = changed_by = {"kind": f"{kind} (failed: {status})",
+                                             "request": ld.get("request"),
+                                             "load": obs.load_id, "step": step}
+                continue
             key = None
-            if kind == "boot" and ld.get("to") == index(G).start:
+            if kind == "boot" and ld.get("to") == ix.start:
                 key = "boot"
             elif kind == "transition":
                 key = ("transition", ld.get("from"), ld.get("to"))
             elif kind == "stream":
                 key = ("stream", ld.get("stream"))
-            if key in comps and kind == "stream" and obs.frames is None:
-                comps[key].pending.append(obs)
-            elif key in comps and moved_by is not None and ld.get("modules"):
-                # the head is where an unbudgeted load left it: this run says nothing
-                # about the bound, and the cause is reported, not this load
-                comps[key].displaced.append((obs, moved_by))
-                moved_by = None
-            elif key in comps:
-                comps[key].observations.append(obs)
-                if ld.get("modules"):
+            elif kind == "prefetch" and ("prefetch", ld.get("to")) in comps:
+                plan = comps["prefetch", ld.get("to")].plan
+                if {m["module"] for m in mods} <= set(plan.modules):
+                    key = ("prefetch", ld.get("to"))
+            if kind in ("boot", "transition", "jump"):
+                stream_cause = None
+            if key not in comps:
+                if mods or kind == "jump":
+                    cause = {"kind": kind, "request": ld.get("request"), "load": obs.load_id,
+                             "step": step}
+                    unbudgeted.append({"trace": name, "kind": kind,
+                                       "request": ld.get("request"),
+                                       "total_ms": obs.observed_ms, "load": obs.load_id,
+                                       "step": step})
+                    changed_by = cause
+                    if mods:
+                        moved_by = cause
+            else:
+                comp = comps[key]
+                read = [m["module"] for m in mods]
+                # what the analysis has resident here on every path: no bound covers it
+                resident = [m for m in read if m not in set(comp.plan.modules)]
+                head = mods[0].get("from_lba") if mods else None
+                cause = None
+                if kind == "stream" and stream_cause is not None:
+                    cause = stream_cause
+                elif mods and None not in comp.heads and head not in comp.heads:
+                    cause = moved_by or changed_by
+                elif comp.plan.certain - set(read):
+                    # what the analysis has loaded on every path was already there: the
+                    # order of reads is not one the bound took, but any subset's is
+                    cause = changed_by
+                if resident and changed_by is not None:
+                    comp.not_compared.append((obs, changed_by, ", ".join(resident)))
+                elif kind == "stream" and obs.frames is None:
+                    comp.pending.append(obs)
+                elif cause is not None:
+                    b_ms, b_fr = _anywhere(result, comp, key)
+                    comp.displaced.append((obs, cause, b_ms, b_fr))
+                    if kind == "stream":
+                        stream_cause = cause
+                else:
+                    comp.observations.append(obs)
+                if mods:
                     moved_by = None
-            elif ld.get("modules"):
-                unbudgeted.append({"trace": name, "kind": kind, "request": ld.get("request"),
-                                   "total_ms": obs.observed_ms, "load": obs.load_id})
-                moved_by = {"kind": kind, "request": ld.get("request"), "load": obs.load_id,
-                            "step": ld.get("step")}
-            for m in ld.get("modules", []):
+            for m in mods:
                 meas = m.get("init_measured")
                 if meas and meas["ms"] > m.get("init_declared_ms", 0.0) + _EPS_MS:
                     overruns.append({"trace": name, "module": m["module"],

@@ -376,6 +376,9 @@ class SceneSpec:
     name: str
     modules: tuple[str, ...]
     description: str = ""
+    #: modules the scene may load in the background (seed §5.1 pre-fetching), any part of
+    #: them, any number of times, or not at all: budgeted as optional loads
+    prefetch: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -626,10 +629,12 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
 
     scenes: dict[str, SceneSpec] = {}
     for name, raw in data["scenes"].items():
-        for i, m in enumerate(raw["modules"]):
-            if m not in names:
-                fail(f"scenes.{name}.modules[{i}]", f"no module '{m}' in modules")
-        scenes[name] = SceneSpec(name, tuple(raw["modules"]), raw.get("description", ""))
+        for key in ("modules", "prefetch"):
+            for i, m in enumerate(raw.get(key, ())):
+                if m not in names:
+                    fail(f"scenes.{name}.{key}[{i}]", f"no module '{m}' in modules")
+        scenes[name] = SceneSpec(name, tuple(raw["modules"]), raw.get("description", ""),
+                                 tuple(raw.get("prefetch", ())))
     start = data.get("start", next(iter(data["scenes"])))
     if start not in scenes:
         fail("start", f"no scene '{start}' in scenes")

@@ -32,7 +32,8 @@ Steps (one action key each; docs/runtime.md has every option):
                  order, evicting overlay occupants; then start the scene's streams
 ``load``         synchronous load (``region``, ``lazy``, ``needs`` [true], ``expect`` status)
 ``load_async``   asynchronous load (``slice_ms``, ``region``, ``lazy``, ``expect_frames``)
-``prefetch``     asynchronous load of a scene's missing modules (``slice_ms``)
+``prefetch``     asynchronous load of a scene's missing modules into their configured
+                 regions (``slice_ms``); budgeted when the current scene declares them
 ``import``       dynamic import by name (ELF dispatch) (``slice_ms``, ``expect``)
 ``unload``       drop a reference (``expect`` status)
 ``call``         call EXPR (``expect`` value or null, ``expect_fault`` text, ``max_instructions``)
@@ -240,6 +241,8 @@ class ScenarioResult:
     steps: list
     config: object = field(repr=False, default=None)
     header: list = field(default_factory=list)
+    #: load record id -> index of the scenario step that made it
+    record_steps: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -295,7 +298,8 @@ class ScenarioResult:
                      "boot_head": getattr(self, "_boot_head", None),
                      "span": list(timer.drive.span) if timer.drive.span else None},
             "end_ms": round(timer.clock.now_s * 1e3, 6), "frames": timer.clock.frame,
-            "loads": [r.to_dict() for r in timer.records],
+            "loads": [dict(r.to_dict(), step=self.record_steps.get(r.id))
+                      for r in timer.records],
             "memory": list(timer.memory),
             "events": [_jsonable(e) for e in loader.events],
             "lazy": {"resolutions": loader.lazy_resolutions,
@@ -502,9 +506,14 @@ class _Runner:
                 if not names:
                     self.log(f"prefetch {step.arg}: everything is resident")
                     return
+            extra = {}
+            if kind == "prefetch":
+                # the scene it runs in names the declaration the trace check matches it
+                # with; like a scene's own load, its modules go to their configured regions
+                extra = {"scene": self.scene, "alternate": False}
             job = c.async_.request(names, kind=kind, slice_ms=d.get("slice_ms"),
                                    region=d.get("region"), lazy=d.get("lazy"),
-                                   needs=d.get("needs", True))
+                                   needs=d.get("needs", True), **extra)
             self.jobs[step.arg] = job
             if job.state == "failed":
                 self.last_status = job.status.name
@@ -707,8 +716,10 @@ def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=N
     results: list[StepResult] = []
     runner.log(f"scenario {scenario.name} on {console.profile.name}"
                + (f" ({cfg.where}, media {console.timer.model.name})" if cfg else ""))
+    record_steps: dict = {}
     for step in scenario.steps:
         mark = len(runner.out)
+        n_records, n_events = len(console.timer.records), len(console.loader.events)
         res = StepResult(step, True, console.clock.now_s, console.clock.frame)
         try:
             runner.run_step(step)
@@ -721,6 +732,11 @@ def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=N
         except LoadError as exc:             # a scene's load failed
             res.ok, res.error = False, f"{exc.status.name}: {exc}"
             runner.log(f"FAILED: steps[{step.index}] ({step.kind}): {exc.status.name}: {exc}")
+        # the trace check names the step that moved the head or changed what is resident
+        for rec in console.timer.records[n_records:]:
+            record_steps[rec.id] = step.index
+        for e in console.loader.events[n_events:]:
+            e.setdefault("step", step.index)
         res.log = runner.out[mark:]
         results.append(res)
         if not res.ok:
@@ -730,7 +746,8 @@ def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=N
             runner.report_completions()
         except _Expectation as exc:
             results[-1].ok, results[-1].error = False, str(exc)
-    out = ScenarioResult(scenario, console, results, cfg, header=runner.out[:1])
+    out = ScenarioResult(scenario, console, results, cfg, header=runner.out[:1],
+                         record_steps=record_steps)
     out._boot_head = getattr(cfg, "boot_head", None) if cfg is not None else None
     return out
 

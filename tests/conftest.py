@@ -23,18 +23,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Property tests are reproducible in the suite: "ci" (the default) derives every example
 # from the test itself, with no example database, so a run fails or passes the same way
-# on every machine.  "explore" looks for new failures with fresh random examples, more
-# of them: GAMEVM_HYPOTHESIS_PROFILE=explore python -m pytest -m property (bench/README.md);
-# pin what it finds with @example(...) next to the test.
-PROFILE = os.environ.get("GAMEVM_HYPOTHESIS_PROFILE", "ci")
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
-settings.load_profile(PROFILE)
+# on every machine.  "explore" looks for new failures with fresh random examples, twenty
+# times as many: python -m pytest -m property --hypothesis-profile=explore (or
+# GAMEVM_HYPOTHESIS_PROFILE=explore; bench/README.md); pin what it finds with
+# @example(...) next to the test.  The counts scale by the loaded profile's max_examples,
+# so a test's own @settings(max_examples=examples(n)) follows the profile too.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True,
+                          max_examples=100)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True,
+                          max_examples=2000)
+settings.load_profile(os.environ.get("GAMEVM_HYPOTHESIS_PROFILE", "ci"))
 
 
 def examples(n: int) -> int:
-    """A property test's example count: ``n`` in the suite, 20 times more when exploring."""
-    return n * 20 if PROFILE == "explore" else n
+    """A property test's example count: ``n`` in the suite, 20 times more when exploring.
+
+    Read when the test module is imported, after ``--hypothesis-profile`` was applied.
+    """
+    return max(1, n * settings.default.max_examples // settings.get_profile("ci").max_examples)
 
 
 def pytest_collection_modifyitems(items):
@@ -42,6 +48,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             item.add_marker(pytest.mark.property)
+
+
 MIPS_TARGETS = ["psx", "n64"]
 #: every console: MIPS, 68000 (segacd) and ARM (gba ARMv4T, 3do ARMv3)
 ALL_TARGETS = ["psx", "n64", "segacd", "gba", "3do"]

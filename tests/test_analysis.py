@@ -492,3 +492,74 @@ def test_an_unknown_head_can_be_wherever_a_module_is_read():
     worst_from_far = m.access_s(far_head, 50, head_state=HeadState.PAUSED) * 1e3
     # menu -> b: the head is unknown (boot), and may be where `far` was read
     assert near_bound[("menu", "b")] >= worst_from_far
+
+
+def prefetch_graph(prefetch_region="LevelB"):
+    """menu -> lvl -> nxt, menu <-> old; the menu may prefetch nxt (far away on disc), which
+    shares its overlay with old."""
+    return graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x",
+        "memoryMap": {"regions": [
+            {"name": "Main", "start": "0x80010000", "size": "256KB"},
+            {"name": "LevelA", "start": "0x80100000", "size": "256KB", "type": "overlay",
+             "pair": "LevelB"},
+            {"name": "LevelB", "start": "0x80140000", "size": "256KB", "type": "overlay"}]},
+        "modules": {"lvl": est("16KB", "LevelA"), "nxt": est("16KB", prefetch_region),
+                    "old": est("16KB", prefetch_region)},
+        "scenes": {"menu": {"modules": [], "prefetch": ["nxt"]}, "lvl": {"modules": ["lvl"]},
+                   "nxt": {"modules": ["nxt"]}, "old": {"modules": ["old"]}},
+        "start": "menu",
+        "transitions": [{"from": "menu", "to": "lvl", "budget_ms": 5000},
+                        {"from": "lvl", "to": "nxt", "budget_ms": 5000},
+                        {"from": "menu", "to": "old", "budget_ms": 5000},
+                        {"from": "old", "to": "menu", "budget_ms": 5000}],
+        "disc": {"positions": {"lvl": 100, "nxt": 200_000, "old": 108}, "boot_head": 90}})
+
+
+def test_a_prefetch_is_optional_may_resident_and_moves_the_head():
+    from analysis.budget import analyze
+    from analysis.plans import prefetch_plans
+    G = prefetch_graph()
+    R = residency(G)
+    # optional: the prefetched module may be resident when leaving the menu, never must;
+    # what it may evict in its overlay is no longer counted on
+    assert "nxt" in R.may("menu") and "nxt" not in R.must("menu")
+    assert "old" not in R.must("menu") and "old" in R.may("menu")
+    assert "old" in R.must("old", at="entry")
+    p = prefetch_plans(G, R)["menu"]
+    assert p.modules == ("nxt",) and p.uncertain == {"nxt"} and p.load == "prefetch[menu]"
+    # the head may be where it leaves it: lvl's load from the menu pays the seek back
+    heads = head_positions(G, R)
+    assert 200_000 + 8 in heads.exit["menu"]
+    times = {(t.source, t.target): t for t in transition_times(G, R=R, heads=heads)}
+    t = times["menu", "lvl"]
+    assert t.load.steps[0].from_lba == 200_008 and t.worst_ms > 100
+    # and nxt is only maybe there when the game reaches it through lvl
+    assert "nxt" in times["lvl", "nxt"].load.plan.modules
+    result = analyze(G)
+    pf, = result.prefetches
+    assert pf.scene == "menu" and pf.worst_ms > 0
+    assert result.to_dict()["prefetches"][0]["plan"]["uncertain"] == ["nxt"]
+    # memory counts it at the menu
+    assert "nxt" in scene_memory(G, R)["menu"].region("LevelB").occupants
+    # no prefetch declared: the menu's head stays where the boot or old left it
+    plain = graph_from_dict({**G.graph["config"].raw, "scenes": {
+        **G.graph["config"].raw["scenes"], "menu": {"modules": []}}})
+    assert 200_008 not in head_positions(plain).exit["menu"]
+
+
+def test_a_prefetch_into_the_half_in_use_is_an_error():
+    G = graph_from_dict({
+        "target": "n64", "memoryMap": {"regions": [
+            {"name": "LevelA", "start": "0x80100000", "size": "512KB", "type": "overlay",
+             "pair": "LevelB"},
+            {"name": "LevelB", "start": "0x80180000", "size": "512KB", "type": "overlay"}]},
+        "modules": {"lvl": est("64KB", "LevelA"), "nxt": est("64KB", "LevelA")},
+        "scenes": {"lvl": {"modules": ["lvl"], "prefetch": ["nxt"]},
+                   "nxt": {"modules": ["nxt"]}},
+        "transitions": [{"from": "lvl", "to": "nxt", "budget_ms": 50}]})
+    f, = stream_findings(G)
+    assert (f.check, f.subject) == ("double-buffer", "scene lvl prefetch")
+    assert f.message == ("may load nxt into region LevelA while scene lvl uses lvl there: the "
+                         "prefetch would overwrite a module in use")
+    assert f.suggestions[0].startswith("move nxt to region LevelB")

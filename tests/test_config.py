@@ -198,6 +198,11 @@ def test_the_issue_example_message():
     (lambda d: d["modules"]["level1"].update(needs="physics"), "modules.level1.needs: expected a list"),
     (lambda d: d.update(disc={"positions": {"boss": -1}}),
      "disc.positions.boss: expected a sector number (LBA) >= 0"),
+    (lambda d: d["scenes"]["level1"].update(prefetch="boss"),
+     "scenes.level1.prefetch: expected a list of module names (what the scene may load in the "
+     "background)"),
+    (lambda d: d["scenes"]["level1"].update(prefetch=["boss", "boss"]),
+     "scenes.level1.prefetch: expected no duplicate items"),
 ])
 def test_schema_errors_name_the_key_path(mutate, expected):
     d = data()
@@ -230,6 +235,8 @@ def test_several_errors_are_listed_sorted():
      "modules.level1.needs[0]: a module cannot need itself"),
     (lambda d: d["scenes"]["level1"].update(modules=["level2"]),
      "scenes.level1.modules[0]: no module 'level2' in modules"),
+    (lambda d: d["scenes"]["level1"].update(prefetch=["boss", "bos"]),
+     "scenes.level1.prefetch[1]: no module 'bos' in modules"),
     (lambda d: d.update(start="menu"), "start: no scene 'menu' in scenes"),
     (lambda d: d["transitions"][1].update(to="boss"), "transitions[1].to: no scene 'boss' in scenes"),
     (lambda d: d["transitions"].append({"from": "title", "to": "level1", "budget_ms": 9}),
@@ -254,6 +261,7 @@ def test_loaded_config(tmp_path):
     d = data(media={"model": "ps1-mednafen-1x", "drive": "stopped"}, frame_rate=50,
              resident={"file": "build/kernel.elf", "size": "64KB"},
              disc={"positions": {"level1": 40}, "layout": "layout.json"})
+    d["scenes"]["title"]["prefetch"] = ["physics"]
     (tmp_path / "layout.json").write_text(json.dumps({"positions": {"physics": 24, "level1": 1}}))
     (tmp_path / "sub").mkdir()
     path = tmp_path / "sub" / ".." / "gamevm.json"
@@ -271,6 +279,7 @@ def test_loaded_config(tmp_path):
     assert [t.key for t in cfg.transitions] == ["transitions[0]", "transitions[1]",
                                                 "transitions[2]"]
     assert cfg.streams[0].cpu_slice_ms == 2.0 and cfg.streams[0].key == "streams[0]"
+    assert cfg.scenes["level1"].prefetch == () and cfg.scenes["title"].prefetch == ("physics",)
     assert cfg.region("LevelA").pair == "LevelB"
     # overrides (the SCons builder passes the modules it built)
     cfg2 = load_config(path, module_files={"boss": "x/boss.elf"}, resident_file="k.elf")

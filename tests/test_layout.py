@@ -69,7 +69,7 @@ def names_of(p, arr) -> list:
 @st.composite
 def flows(draw):
     """Small random projects: overlay and resident modules, needs, scenes, a flow graph with
-    cycles, streams, optional likelihoods, models and drive states."""
+    cycles, streams, prefetches, optional likelihoods, models and drive states."""
     n = draw(st.integers(2, 7))
     mods = {}
     for i in range(n):
@@ -82,6 +82,10 @@ def flows(draw):
     k = draw(st.integers(2, 5))
     scenes = {f"s{j}": {"modules": sorted(draw(st.sets(st.sampled_from(sorted(mods)),
                                                         max_size=3)))} for j in range(k)}
+    for scene in scenes.values():
+        if draw(st.integers(0, 3)) == 0:           # a prefetch moves the head too
+            scene["prefetch"] = sorted(draw(st.sets(st.sampled_from(sorted(mods)), min_size=1,
+                                                    max_size=2)))
     pairs = draw(st.sets(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)).filter(
         lambda t: t[0] != t[1]), min_size=1, max_size=8))
     likely = draw(st.booleans())

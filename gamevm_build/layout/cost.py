@@ -233,6 +233,9 @@ class Evaluator:
             h = hv
             for lid in p.streams[v]:
                 h = after(h, orders[lid])
+            if v in p.prefetch:
+                # every module optional: the ends of all of them (analysis.plans)
+                h = after(h, [(arr.primary[m], m, True) for m in p.prefetch[v]])
             if exit_.get(v) != h:
                 exit_[v] = h
                 for w in p.succs[v]:

@@ -123,6 +123,9 @@ class Problem:
     config: ProjectConfig | None = field(default=None, repr=False)
     likelihoods: bool = False
     project: object = field(default=None, repr=False)   # analysis.model.Project (no positions)
+    #: scene -> module ids its prefetch may read (analysis.plans.prefetch_plans): not a
+    #: load (it runs in the background, nothing waits for it) but it moves the head
+    prefetch: dict = field(default_factory=dict)
 
     @property
     def by_name(self) -> dict:
@@ -184,7 +187,7 @@ def problem_from_project(project) -> Problem:
     from analysis._index import BOOT, index
     from analysis.graph import build_graph
     from analysis.model import Project
-    from analysis.plans import boot_plan, load_plans, residency, stream_plans
+    from analysis.plans import boot_plan, load_plans, prefetch_plans, residency, stream_plans
 
     config = project.config
     if config.positions or config.reads or config.boot_head is not None:
@@ -244,6 +247,8 @@ def problem_from_project(project) -> Problem:
             if st.index in splans:
                 w = entries.get(s, 0.0) + (1.0 if s == ix.start else 0.0)
                 streams[s].append(add(splans[st.index], "stream", s, s, w))
+    prefetch = {s: tuple(mid[n] for n in plan.modules)
+                for s, plan in prefetch_plans(G, R).items() if plan.plan_mask}
     resident = None
     if config.resident_file is not None and model.kind == "disc":
         rpath = Path(config.resident_file)
@@ -262,6 +267,7 @@ def problem_from_project(project) -> Problem:
         start=ix.start, reachable=frozenset(R.entry_must),
         preds={s: [None if u is BOOT else u for u in ix.preds[s]] for s in ix.scenes},
         succs={s: list(ix.succs[s]) for s in ix.scenes}, rpo=dict(ix.rpo),
-        transition=transition, streams=streams, boot=boot_id, resident=resident,
+        transition=transition, streams=streams, boot=boot_id, prefetch=prefetch,
+        resident=resident,
         options=options, config=config, likelihoods=has_likelihood,
         project=Project(config, project.modules, project.resident))
