@@ -18,8 +18,8 @@ Examples
 ...     "scenes": {"menu": {"modules": []}, "level": {"modules": ["level"]}},
 ...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
 >>> result = analyze(G)
->>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.42 CPU
-(True, [13.75])
+>>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.54 CPU
+(True, [13.77])
 >>> result.to_dict()["summary"]["worst"]["to"]
 'level'
 """

@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from gamevm_build.config import Estimate, ProjectConfig, load_config
 from gamevm_build.errors import ConfigError, InputError
 
 __all__ = ["ModuleInfo", "ResidentInfo", "Project", "module_info", "estimated_module",
-           "resident_info", "load_project"]
+           "resident_info", "load_project", "check_position_extents"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def load_project(config, *, module_files: Mapping[str, str] | None = None,
             try:
                 mod = read_module(spec.file, expect_target=config.target)
             except InputError as exc:
-                hint = "" if Path(spec.file).exists() else " (build the modules first, e.g. scons)"
+                hint = "" if os.path.exists(spec.file) else " (build the modules first, e.g. scons)"
                 raise type(exc)(f"{config.where}: modules.{name}.file: {exc}{hint}") from None
             modules[name] = module_info(mod, name=name)
         elif spec.estimate is not None:
@@ -157,10 +158,32 @@ def load_project(config, *, module_files: Mapping[str, str] | None = None,
         try:
             resident = resident_info(config.resident_file, config.target)
         except InputError as exc:
-            hint = "" if Path(config.resident_file).exists() else \
+            hint = "" if os.path.exists(config.resident_file) else \
                 " (build the kernel first, e.g. scons)"
             raise type(exc)(f"{config.where}: resident.file: {exc}{hint}") from None
     elif config.resident_size is not None:
         resident = ResidentInfo(None, None, None, frozenset())
+    check_position_extents(config, modules)
     return Project(config, modules, resident)
+
+
+def check_position_extents(config: ProjectConfig, modules: Mapping[str, ModuleInfo]) -> None:
+    """ConfigError naming the first two modules whose ``disc.positions`` extents overlap.
+
+    Only positions the configuration gives itself are checked: a disc layout file
+    (``disc.layout``) may place copies and is checked by the tool that wrote it.
+    """
+    from gamevm_build.media import get_model
+
+    given = (config.raw.get("disc") or {}).get("positions") or {}
+    if not given:
+        return
+    sector = get_model(config.media).sector_size
+    extents = sorted((lba, -(-max(modules[m].file_size, 1) // sector), m)
+                     for m, lba in given.items() if m in modules)
+    for (a, na, ma), (b, _nb, mb) in zip(extents, extents[1:]):
+        if a + na > b:
+            raise ConfigError(
+                f"{config.where}: disc.positions.{mb}: module '{mb}' at sector {b} overlaps "
+                f"module '{ma}' (sectors {a}-{a + na - 1}); move one of them past the other")
 

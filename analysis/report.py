@@ -31,7 +31,7 @@ Examples
 ...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
 >>> report = analyze(G).to_dict()
 >>> print(render(report, "text").splitlines()[1])
-Result: OK - budgets hold: 1 transition(s), 0 stream(s); worst menu -> level 13.7 ms of 20 ms
+Result: OK - budgets hold: 1 transition(s), 0 stream(s); worst menu -> level 13.8 ms of 20 ms
 >>> render(report, "junit").count("<testcase ")   # 1 transition, 2 scenes, closure
 4
 """

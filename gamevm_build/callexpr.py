@@ -138,7 +138,8 @@ def format_value(value: int) -> str:
     return f"{signed32(value)} (0x{value & MASK32:08x})"
 
 
-def run_call(console, expr: CallExpr, *, max_instructions: int | None = None) -> int:
+def run_call(console, expr: CallExpr, *, max_instructions: int | None = None,
+             max_seconds: float | None = None) -> int:
     """Run ``expr`` on ``console``; return ``v0`` (unsigned 32-bit).
 
     String arguments are copied into the machine's scratch area first.
@@ -151,4 +152,5 @@ def run_call(console, expr: CallExpr, *, max_instructions: int | None = None) ->
     """
     function = console.symbol(expr.name)
     args = [console.machine.alloc_string(a) if isinstance(a, bytes) else a for a in expr.args]
-    return console.call(function, *args, max_instructions=max_instructions) & MASK32
+    return console.call(function, *args, max_instructions=max_instructions,
+                        max_seconds=max_seconds) & MASK32

@@ -28,13 +28,21 @@ def parse_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer (use decimal or 0x hex)")
 
 
+def parse_address(text: str) -> int:
+    """A 32-bit address, decimal or 0x hex (argparse type): no negative or wider values."""
+    value = parse_int(text)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a 32-bit address (0 to 0xffffffff)")
+    return value
+
+
 def parse_placed(text: str) -> tuple[str, int]:
     """``MODULE@ADDR`` (argparse type)."""
     path, sep, addr = text.rpartition("@")
     if not sep or not path:
         raise argparse.ArgumentTypeError(
             f"'{text}': expected MODULE@ADDR, e.g. physics.elf@0x80100000")
-    return path, parse_int(addr)
+    return path, parse_address(addr)
 
 
 def target_type(text: str) -> str:
@@ -91,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.inputs:
             parser.error(f"{args.command}: give at least one INPUT (.c .s .S .o .a)")
     try:
+        # outputs the command line names are checked before any work (a directory or a
+        # device named by -o is an error, never replaced): docs/cli.md, "Files"
+        from .fileutil import check_output
+        for option in ("output", "trace", "map"):
+            if isinstance(getattr(args, option, None), str):
+                check_output(args.__dict__[option], f"--{option}")
         return args.func(args)
     except GameVMError as exc:
         print(f"gamevm: error: {exc}", file=sys.stderr)

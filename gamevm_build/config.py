@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import ConfigError, InputError
-from .fileutil import read_json as _read_json
+from .fileutil import check_json, read_json as _read_json
 
 __all__ = [
     "SCHEMA_PATH", "load_schema", "parse_size", "parse_address", "MemoryRegion",
@@ -266,11 +266,13 @@ def _inline_refs(node, defs: dict):
     return node
 
 
-@functools.lru_cache(maxsize=1)
-def _validator():
+@functools.lru_cache(maxsize=None)
+def _validator(name: str = SCHEMA_PATH.name):
+    """A validator for the published schema ``name`` (gamevm.json's, or scenarios')."""
     import jsonschema
 
-    schema = load_schema()
+    schema = load_schema() if name == SCHEMA_PATH.name else \
+        json.loads(SCHEMA_PATH.with_name(name).read_text())
     return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
@@ -311,6 +313,13 @@ def _message(error) -> tuple[str, str]:
                                 else f"expected a number > {error.validator_value}")
     if v == "minimum":
         return key_path(path), f"expected a number >= {error.validator_value}"
+    if v == "maximum":
+        return key_path(path), f"expected a number <= {error.validator_value}"
+    if v in ("maxItems", "maxProperties", "maxLength"):
+        what = {"maxItems": "item", "maxProperties": "entr", "maxLength": "character"}[v]
+        n = error.validator_value
+        plural = ("ies" if n != 1 else "y") if what == "entr" else ("s" if n != 1 else "")
+        return key_path(path), f"expected at most {n} {what}{plural}"
     if v == "enum":
         return key_path(path), "expected one of " + ", ".join(map(json.dumps, error.validator_value))
     if v == "const":
@@ -328,15 +337,16 @@ def _message(error) -> tuple[str, str]:
     return key_path(path), error.message
 
 
-def validate(data: Any, *, where: str = "gamevm.json") -> None:
-    """Validate ``data`` against the published schema.
+def validate(data: Any, *, where: str = "gamevm.json", schema: str = SCHEMA_PATH.name) -> None:
+    """Validate ``data`` against the published schema (``schema``: another file of
+    ``gamevm_build/schemas``, e.g. ``scenario.schema.json``).
 
     Raises
     ------
     ConfigError
         Listing every error as ``key.path: expected ...``, sorted by key path.
     """
-    errors = sorted({_message(e) for e in _validator().iter_errors(data)})
+    errors = sorted({_message(e) for e in _validator(schema).iter_errors(data)})
     if not errors:
         return
     if len(errors) == 1:
@@ -564,6 +574,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
     path = Path(path) if path is not None else None
     where = str(path) if path else "<config>"
     base = Path(base_dir) if base_dir is not None else (path.parent if path else Path("."))
+    check_json(data, where)       # NaN, Infinity, absurd nesting: before anything compares
     validate(data, where=where)
 
     def fail(key: str, message: str):
@@ -681,7 +692,12 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
     layout_path = _join(base, disc["layout"]) if "layout" in disc else None
     # a layout file not written yet (the disc is built with the modules) is reported by
     # analysis.model.load_project, like a module file that is not built yet
-    layout_missing = layout_path is not None and not layout_path.exists()
+    # os.path: False, not an OSError, for a name too long for the OS
+    layout_missing = layout_path is not None and not os.path.exists(layout_path)
+    if layout_missing and layout_file is not None:
+        # named on the command line (or by the build): it must be there
+        raise InputError(f"{layout_file}: disc layout not found (lay the disc out first: "
+                         "gamevm layout, or scons)")
     if layout_path is not None and not layout_missing:
         layout = _read_json(layout_path, "disc layout")
         lay, extra = _layout_file(layout, names, {t.key_name for t in transitions},
@@ -698,6 +714,14 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
         if m not in names:
             fail(f"disc.positions.{m}", f"no module '{m}' in modules")
         positions[m] = lba
+    # two modules cannot start at one sector; extents (which need the file sizes) are
+    # checked by analysis.model.load_project
+    at: dict[int, str] = {}
+    for m, lba in disc.get("positions", {}).items():
+        if lba in at:
+            fail(f"disc.positions.{m}", f"sector {lba} is already where module '{at[lba]}' "
+                                        "starts; two modules cannot share disc sectors")
+        at[lba] = m
 
     resident = data.get("resident", {})
     res_file = Path(resident_file) if resident_file is not None else (

@@ -107,6 +107,9 @@ class Console:
         self.machine = machine or Machine(self.profile)
         self.resident = read_resident(resident, self.profile)
         self.machine.load_elf(resident)
+        for start, end in self.resident.code:
+            # like module code: a module's wild store must not rewrite the resident
+            self.machine.guard(start, end - start, "code", "code of the resident")
         if config is not None and not hasattr(config, "modules"):
             from .config import load_config
             config = load_config(config)
@@ -163,10 +166,14 @@ class Console:
                                 extra_needs=needs)
         self.output: list[str] = []
         if self.loader_kind == "target":
+            from .target_loader import needs_table
+            names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
+            if config is not None:
+                names |= set(config.modules)
             self.loader = TargetLoader(self.machine, reader, alloc_regions,
                                        resident=self.resident, timer=timer,
                                        placement=placement, output=self.output,
-                                       extra_needs=needs)
+                                       extra_needs=needs_table(reader, names, needs))
             self.async_ = None
         else:
             self.loader = self.reference
@@ -214,10 +221,14 @@ class Console:
             raise EmulationError(f"no symbol '{name}' in the resident or any loaded module")
         return addr
 
-    def call(self, function: int | str, *args: int, max_instructions: int | None = None) -> int:
-        """Call ``function`` on the emulated CPU; a fault's report gains a backtrace."""
+    def call(self, function: int | str, *args: int, max_instructions: int | None = None,
+             max_seconds: float | None = None) -> int:
+        """Call ``function`` on the emulated CPU; a fault's report gains a backtrace.
+
+        The budget: ``max_instructions``, else ``max_seconds`` of console time (default
+        :data:`gamevm_build.emu.machine.DEFAULT_SECONDS`)."""
         addr = self.symbol(function) if isinstance(function, str) else function
-        kw = {} if max_instructions is None else {"max_instructions": max_instructions}
+        kw = {"max_instructions": max_instructions, "max_seconds": max_seconds}
         try:
             return self.machine.call(addr, *args, **kw)
         except EmulationFault as exc:
@@ -247,10 +258,16 @@ class Console:
         return EmulationFault(f"emulated CPU fault: {report}", report)
 
     def load_async(self, name, **kw):
-        """Start an asynchronous load (see :meth:`AsyncLoader.request`)."""
+        """Start an asynchronous load (see :meth:`AsyncLoader.request`; on the console-side
+        runtime :meth:`TargetLoader.load_async`, which takes ``callback`` and ``kind``)."""
         if self.async_ is None:
-            raise EmulationError("asynchronous loads run on the host loader (--loader host); "
-                                 "the console-side runtime loads synchronously for now")
+            extra = sorted(set(kw) - {"callback", "kind"})
+            if extra:
+                raise EmulationError(f"the console-side runtime's LoadModuleAsync takes no "
+                                     f"{', '.join(extra)} (the host loader's model does: "
+                                     "--loader host)")
+            return self.loader.load_async(name, callback=kw.get("callback", 0),
+                                          import_=kw.get("kind") == "import")
         return self.async_.request(name, **kw)
 
     def advance(self, frames: int = 1) -> list:
@@ -262,6 +279,13 @@ class Console:
         clock = self.clock
         clock.snap()
         done = []
+        if self.async_ is None:                  # the console-side runtime's frame loop
+            for _ in range(frames):
+                k = clock.frame
+                done += self.loader.frame()
+                clock.now_s = max(clock.now_s, clock.frame_start(k + 1))
+                clock.snap()
+            return done
         for _ in range(frames):
             k = clock.frame
             completing = self.async_.tick(k)
@@ -274,10 +298,12 @@ class Console:
     def wait(self, *, max_frames: int = 100_000) -> int:
         """Advance until no async load is pending; return the frames it took."""
         n = 0
-        while self.async_.jobs and n < max_frames:
+        pending = (lambda: self.loader.pending) if self.async_ is None else \
+            (lambda: self.async_.jobs)
+        while pending() and n < max_frames:
             self.advance(1)
             n += 1
-        if self.async_.jobs:
+        if pending():
             raise EmulationError(f"async loads still pending after {max_frames} frames")
         return n
 

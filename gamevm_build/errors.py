@@ -100,6 +100,18 @@ class ModuleFormatError(InputError):
     """A file claimed to be a GameVM module does not follow the Minimal ELF profile."""
 
 
+class ModuleChecksumError(ModuleFormatError):
+    """A well-formed module whose contents do not hash to the ``hash`` its metadata
+    records: changed after it was linked (``lsBadChecksum``)."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, *, recorded: str = "", actual: str = ""):
+        super().__init__(message)
+        self.recorded = recorded
+        self.actual = actual
+
+
 def location(obj: str | None = None, section: str | None = None, offset: int | None = None,
              symbol: str | None = None) -> str:
     """Format ``obj:section+0xOFF (symbol 'x')`` consistently for messages."""

@@ -1,35 +1,147 @@
-"""Writing outputs atomically: a failed build never leaves a half-written file."""
+"""Reading inputs and writing outputs safely (docs/cli.md, "Files gamevm reads and writes").
+
+Reads: every input (module, object, archive, resident, configuration, scenario,
+manifest, trace, ISO image) must be a regular file, and at most
+:data:`MAX_INPUT_BYTES` of it is read; a FIFO, device, socket or directory is
+refused before anything waits on it or reads it without end.
+
+Writes: outputs are written to a temporary file in the destination directory
+and renamed, so a failed build never leaves a half-written file; they get the
+mode a new file gets under the umask (0644 under 022).  An existing output
+that is not a regular file (directory, device, FIFO, socket) is an error
+naming it, never replaced.  An output *named by a configuration file* must
+resolve, symlinks followed, inside the project's directory (or the build
+directory): only the command line may send an output anywhere.
+:class:`Outputs` stages several outputs and renames them together at the end
+of a command, so a command that fails writes none of them.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+__all__ = ["MAX_INPUT_BYTES", "MAX_JSON_DEPTH", "read_input", "require_regular", "read_json",
+           "check_json", "check_output", "confined_output", "atomic_write", "Outputs"]
 
-def atomic_write(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+#: The most bytes gamevm reads from one input file: far more than any console's RAM (a
+#: module or resident larger than it cannot load anywhere), and bounded for a mistaken
+#: ``/dev/zero`` or a multi-gigabyte file.  ISO images are opened, not read whole.
+MAX_INPUT_BYTES = 64 << 20
+
+#: The deepest nesting of arrays and objects a JSON input may have (configurations and
+#: scenarios use 6 levels); deeper documents are refused before anything recurses on them.
+MAX_JSON_DEPTH = 64
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _errors():
+    from .errors import InputError
+    return InputError
+
+
+def require_regular(path, what: str = "input") -> os.stat_result:
+    """``os.stat`` of ``path``; InputError unless it is a regular file (symlinks followed).
+
+    Missing files raise ``FileNotFoundError`` as before, so callers keep their own
+    "not found (build it first)" messages.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise _errors()(f"{path}: {what} is {_kind(st.st_mode)}, not a regular file; "
+                        "name the file itself")
+    return st
+
+
+def read_input(path, what: str = "input", limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Opened without blocking (a FIFO cannot hang the open) and checked with
+    ``fstat`` on the open file (no race with a rename).
+
+    Raises
+    ------
+    InputError
+        ``path`` is a directory, device, FIFO or socket, or larger than ``limit``.
+    OSError
+        As ``open`` raises it (``FileNotFoundError``, ``PermissionError``, ...);
+        callers word those themselves.
+    """
+    InputError = _errors()
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: {what} is {_kind(st.st_mode)}, not a regular file; "
+                             "name the file itself")
+        if st.st_size > limit:
+            raise InputError(f"{path}: {what} is {st.st_size} bytes, more than the "
+                             f"{limit >> 20} MiB gamevm reads from one file")
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:        # grew while we read it
+            raise InputError(f"{path}: {what} grows past the {limit >> 20} MiB gamevm reads "
+                             "from one file")
+        return data
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------- JSON
+
+def check_json(data, where: str) -> None:
+    """ConfigError unless every number in ``data`` is finite and it nests at most
+    :data:`MAX_JSON_DEPTH` levels; the message names the key.
+
+    JSON has no NaN or Infinity, but Python's parser accepts them (and ``1e999``
+    becomes infinity); comparisons with NaN are all false, so one would silently
+    drop out of every budget.  Iterative: safe on any depth.
+    """
+    from .config import key_path
+    from .errors import ConfigError
+
+    stack = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ConfigError(f"{where}: {key_path(path)}: expected a finite number, not "
+                              f"{node!r} (JSON has no NaN or Infinity)")
+        if isinstance(node, (dict, list)):
+            if len(path) >= MAX_JSON_DEPTH:
+                raise ConfigError(f"{where}: {key_path(path)}: nested more than "
+                                  f"{MAX_JSON_DEPTH} levels deep")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((v, path + (k,)) for k, v in items)
 
 
 def read_json(path, what: str, hint: str = ""):
     """Parse the JSON file ``path``; errors name the file, say what it was for, and where.
 
     ``what`` ("project configuration", "scenario", …) goes into the messages;
-    ``hint`` is appended to "not found" (e.g. how to produce the file).
+    ``hint`` is appended to "not found" (e.g. how to produce the file).  The file
+    must be a regular file of at most :data:`MAX_INPUT_BYTES`; NaN, Infinity and
+    nesting deeper than :data:`MAX_JSON_DEPTH` are refused (:func:`check_json`).
     Raises InputError (missing/unreadable) or ConfigError (not valid JSON).
     """
     import json
@@ -38,13 +150,134 @@ def read_json(path, what: str, hint: str = ""):
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_input(path, what).decode()
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found{' (' + hint + ')' if hint else ''}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
                           f"column {exc.colno}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {what} nests arrays or objects more than "
+                          f"{MAX_JSON_DEPTH} levels deep") from None
+    check_json(data, str(path))
+    return data
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output(path, what: str = "output") -> Path:
+    """``path`` as a Path; InputError if it exists and is not a regular file (or a symlink:
+    renaming over a symlink replaces the link, not what it points to)."""
+    InputError = _errors()
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write {what}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: {what} names a directory; give a file name "
+                         f"(e.g. {path / 'out'})")
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        raise InputError(f"{path}: {what} is {_kind(st.st_mode)}; gamevm replaces only "
+                         "regular files")
+    return path
+
+
+def confined_output(value: str, base, key: str, roots=(), option: str = "") -> Path:
+    """The path an output *named by a configuration* means, checked to stay in the project.
+
+    ``value`` is relative to ``base`` (the configuration's directory).  The result,
+    symlinks resolved, must lie inside ``base`` or one of ``roots`` (a build
+    directory): a configuration cannot make gamevm write ``/etc/passwd`` or follow a
+    symlink out of the project.  Paths given on the command line are not checked.
+
+    Raises ConfigError naming ``key``.
+    """
+    from .errors import ConfigError
+
+    base = Path(base)
+    path = Path(os.path.normpath(base / value))
+    real = Path(os.path.realpath(path))
+    allowed = [Path(os.path.realpath(r)) for r in (base, *roots)]
+    if not any(real == r or r in real.parents for r in allowed):
+        raise ConfigError(f"{key}: {value!r} resolves to {real}, outside the project "
+                          f"directory {allowed[0]}; name a file inside it, or give the path "
+                          f"on the command line{f' ({option})' if option else ''}")
+    return path
+
+
+def atomic_write(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and rename."""
+    with Outputs() as out:
+        out.write(path, data)
+    return Path(path)
+
+
+class Outputs:
+    """A command's outputs, written together: each :meth:`write` stages a temporary file
+    next to its destination; leaving the ``with`` block normally renames them all into
+    place, an exception deletes them, so a failing command leaves no outputs."""
+
+    def __init__(self):
+        self._staged: list[tuple[Path, Path]] = []
+
+    def __enter__(self) -> "Outputs":
+        return self
+
+    def temporary(self, path, what: str = "output") -> Path:
+        """A fresh temporary path next to ``path`` that becomes ``path`` on success (for
+        files a tool writes, e.g. an ISO image)."""
+        path = check_output(path, what)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise _errors()(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
+        os.close(fd)
+        self._staged.append((Path(tmp), path))
+        return Path(tmp)
+
+    def write(self, path, data: bytes, what: str = "output") -> Path:
+        tmp = self.temporary(path, what)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        return tmp
+
+    def commit(self) -> None:
+        mode = 0o666 & ~_umask()
+        for tmp, path in self._staged:
+            check_output(path)                  # may have changed while the command ran
+            os.chmod(tmp, mode)
+        while self._staged:
+            tmp, path = self._staged.pop(0)
+            os.replace(tmp, path)
+
+    def discard(self) -> None:
+        while self._staged:
+            tmp, _path = self._staged.pop()
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.discard()
+                raise
+        else:
+            self.discard()

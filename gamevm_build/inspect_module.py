@@ -12,8 +12,12 @@ from .module import Module
 INSPECT_SCHEMA = 1
 
 
-def describe(module: Module) -> dict:
-    """A JSON-serialisable summary of ``module`` (see docs/cli.md, "gamevm inspect")."""
+def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = None) -> dict:
+    """A JSON-serialisable summary of ``module`` (see docs/cli.md, "gamevm inspect").
+
+    ``hash_ok`` False: the module was read without checking its hash, which failed;
+    ``actual_hash`` is then what the contents hash to.
+    """
     counts = Counter(r.type_name for r in module.relocations)
     return {
         "schema": INSPECT_SCHEMA,
@@ -22,6 +26,8 @@ def describe(module: Module) -> dict:
         "target": module.target,
         "format": module.format,
         "hash": module.hash,
+        "hash_ok": hash_ok,
+        "actual_hash": None if hash_ok else actual_hash or None,
         "needs": list(module.needs),
         "entry": module.entry,
         "align": module.align,
@@ -56,7 +62,9 @@ def render_text(info: dict) -> str:
     lines = [
         f"module   {info['name']}  ({info['file']})",
         f"target   {info['target']}   format {info['format']}   align {info['align']}",
-        f"hash     {info['hash']}",
+        f"hash     {info['hash'] or '- (none recorded)'}"
+        + ("" if info["hash_ok"] else "  HASH MISMATCH"
+           + (f": the contents hash to {info['actual_hash']}" if info["actual_hash"] else "")),
         f"needs    {', '.join(info['needs']) or '-'}",
         f"sizes    text {s['text']}  rodata {s['rodata']}  data {s['data']}  bss {s['bss']}"
         f"  = {s['image']} bytes in RAM ({s['file']} bytes on disc)",

@@ -20,7 +20,8 @@ from pathlib import Path
 from . import elf32 as E
 from .arch import WORD, RelocationOverflow, get_arch
 from .errors import InputError, IsaError, LinkError, RelocationError, location
-from .modformat import ModuleImage, OutReloc, OutSymbol, write_module
+from .fileutil import Outputs, read_input
+from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
 from .profile import Profile, load_profile
 
 #: output sections in layout order; the first two form the code segment
@@ -55,6 +56,8 @@ class LinkResult:
     image: ModuleImage
     section_map: list[MapEntry]
     warnings: list[str] = field(default_factory=list)
+    #: the debug file written beside the module (None: no input has debug info)
+    debug_file: Path | None = None
 
 
 @dataclass
@@ -124,7 +127,7 @@ def load_inputs(paths, profile: Profile, sources=None
     for p in paths:
         path = str(p)
         try:
-            data = Path(path).read_bytes()
+            data = read_input(path, "input")
         except OSError as exc:
             raise InputError(f"{path}: cannot read input: {exc.strerror}") from None
         if E.is_archive(data):
@@ -378,9 +381,27 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
     return plan
 
 
+@dataclass
+class _Linked:
+    """A link in memory, with what the debug file needs (:mod:`gamevm_build.debugfile`)."""
+
+    image: ModuleImage
+    section_map: list[MapEntry]
+    warnings: list[str]
+    objects: list[_Input]                       # each with where its sections were placed
+    dropped_groups: dict[int, set[int]]
+    export_addr: dict[str, tuple[int, str | None]]
+
+
 def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None,
          sources=None) -> tuple[ModuleImage, list[MapEntry], list[str]]:
     """Link ``inputs`` into an in-memory :class:`ModuleImage` (no file written)."""
+    linked = _link(target, inputs, name=name, needs=needs, entry=entry, sources=sources)
+    return linked.image, linked.section_map, linked.warnings
+
+
+def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None,
+          sources=None) -> _Linked:
     profile = load_profile(target) if isinstance(target, str) else target
     arch = get_arch(profile.arch)
     if not inputs:
@@ -619,7 +640,7 @@ def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | Non
     )
     if entry and entry not in export_addr:
         raise LinkError(f"entry symbol '{entry}' is not defined in the module")
-    return image, section_map, warnings
+    return _Linked(image, section_map, warnings, objects, dropped_groups, export_addr)
 
 
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
@@ -676,17 +697,28 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
             need_names.append(mod.name)
         else:
             need_names.append(str(need))
-    image, smap, warnings = link(profile, list(inputs), name=name or output.stem,
-                                 needs=need_names, entry=entry, sources=sources)
+    linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
+                   entry=entry, sources=sources)
+    image, smap, warnings = linked.image, linked.section_map, linked.warnings
     if resident is not None:
         from .resident import check_imports, read_resident  # pyelftools: only when needed
         res = read_resident(resident, profile)
         warnings += check_imports(image.name, {i.name: i.bind == E.STB_WEAK for i in image.imports},
                                   [x.name for x in image.exports], res, need_mods)
-    write_module(image, output)
+    from .debugfile import debug_path, module_debug_file, remove_stale
+
+    debug, debug_warnings = module_debug_file(linked, profile, get_arch(profile.arch))
+    warnings += debug_warnings
+    debug_file = debug_path(output) if debug is not None else None
+    with Outputs() as outs:
+        outs.write(output, serialize(image))
+        if debug is not None:
+            outs.write(debug_file, debug, "debug file")
+    if debug is None:
+        remove_stale(output)
     if map_file:
         _write_map(map_file, smap)
-    return LinkResult(output, image, smap, warnings)
+    return LinkResult(output, image, smap, warnings, debug_file)
 
 
 def _write_map(path, smap: list[MapEntry]) -> None:

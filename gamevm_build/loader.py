@@ -44,8 +44,8 @@ from pathlib import PurePosixPath
 from . import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
 from .arch import RelocationOverflow, get_arch
-from .errors import (EmulationError, GameVMError, InputError, ModuleFormatError,
-                     RelocationError, UndefinedSymbolError)
+from .errors import (EmulationError, GameVMError, InputError, ModuleChecksumError,
+                     ModuleFormatError, RelocationError, UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
 from .module import Module, read_module
 from .prelink import module_symbols, relocate
@@ -72,6 +72,7 @@ class TLoadStatus(enum.IntEnum):
     lsSymbolNotFound = 9        #: GetModuleProc: the module exports no such name
     lsModuleInUse = 10          #: safe mode: a frame or register still points into the module
     lsPending = 11              #: an asynchronous load has not completed yet
+    lsBadChecksum = 12          #: well-formed, but its contents do not match the metadata's hash
 
 
 class LoadError(GameVMError):
@@ -100,12 +101,17 @@ class LoaderPolicy:
     double_buffer
         A load into an overlay region with a ``pair`` whose occupant is in use
         goes to the other half instead of evicting it.
+    verify_hash
+        Refuse a module whose contents do not hash to its metadata's ``hash``
+        (``lsBadChecksum``).  On by default; the console-side C runtime does not
+        check it yet (docs/runtime-c.md).
     """
 
     safe_mode: bool = True
     lazy: bool = False
     stale: str = "fault"
     double_buffer: bool = True
+    verify_hash: bool = True
 
 
 @dataclass
@@ -416,7 +422,9 @@ class Loader:
         except OSError as exc:
             raise LoadError(TLoadStatus.lsFileNotFound, f"module '{name}': {exc}") from None
         try:
-            module = read_module(data, name=path)
+            module = read_module(data, name=path, verify_hash=self.policy.verify_hash)
+        except ModuleChecksumError as exc:
+            raise LoadError(TLoadStatus.lsBadChecksum, str(exc)) from None
         except ModuleFormatError as exc:
             raise LoadError(TLoadStatus.lsBadFormat, str(exc)) from None
         if module.target != self.machine.profile.name:
@@ -1164,6 +1172,8 @@ def status_of(exc: Exception) -> TLoadStatus:
     """The TLoadStatus for an exception raised while loading."""
     if isinstance(exc, LoadError):
         return exc.status
+    if isinstance(exc, ModuleChecksumError):
+        return TLoadStatus.lsBadChecksum
     if isinstance(exc, ModuleFormatError):
         return TLoadStatus.lsBadFormat
     if isinstance(exc, InputError):

@@ -81,36 +81,58 @@ class ModuleImage:
 
     def content_hash(self) -> str:
         """sha256 of everything a loader uses (seed 001's source_hash for rebuild detection)."""
-        h = hashlib.sha256()
-        h.update(f"{self.target}\0{self.name}\0{','.join(self.needs)}\0{self.entry}\0".encode())
-        for name in SECTION_ORDER:
-            if name in self.sections:
-                data = self.sections[name]
-                h.update(f"{name}@{self.addresses[name]}:{len(data)}\0".encode())
-                if name != ".bss":
-                    h.update(data)
-        for r in self.relocations:
-            h.update(f"R{r.offset},{r.type},{r.symbol},{r.addend}\0".encode())
-        for s in self.exports + self.imports:
-            h.update(f"S{s.name},{s.value},{s.size},{s.type},{s.bind},{s.section}\0".encode())
-        return "sha256:" + h.hexdigest()
+        return content_hash(
+            self.target, self.name, self.needs, self.entry, self.image_size, self.align,
+            self.init_tables(),
+            ((n, self.addresses[n], len(self.sections[n]), self.sections[n])
+             for n in SECTION_ORDER if n in self.sections),
+            self.relocations,
+            [(s.name, s.value, s.size, s.type, s.bind, s.section)
+             for s in sorted(self.exports, key=lambda s: s.name)]
+            + [(s.name, s.value, s.size, s.type, s.bind, s.section)
+               for s in sorted(self.imports, key=lambda s: s.name)])
+
+    def init_tables(self) -> dict[str, list[int]]:
+        """The metadata's ``init``: ``{table: [offset, count]}`` of the tables present."""
+        return {t.lstrip("."): [self.addresses[t], len(self.sections[t]) // 4]
+                for t in TABLES if t in self.sections}
 
     def build_metadata(self) -> dict:
-        tables = {}
-        for t in TABLES:
-            if t in self.sections:
-                tables[t.lstrip(".")] = [self.addresses[t], len(self.sections[t]) // 4]
         return {
             "format": FORMAT_VERSION,
             "target": self.target,
             "name": self.name,
             "needs": list(self.needs),
             "entry": self.entry,
-            "init": tables,
+            "init": self.init_tables(),
             "image_size": self.image_size,
             "align": self.align,
             "hash": self.content_hash(),
         }
+
+
+def content_hash(target: str, name: str, needs, entry, image_size: int, align: int,
+                 init: dict, sections, relocations, symbols) -> str:
+    """The metadata's ``hash``: sha256 of everything a loader uses.
+
+    The writer (:meth:`ModuleImage.content_hash`) and the reader
+    (:func:`gamevm_build.module.read_module`, which checks it) both call this, with
+    the parts in file order: ``sections`` as ``(name, address, size, bytes)`` in
+    :data:`SECTION_ORDER` (``.bss`` hashed by size), ``relocations`` as ``(offset,
+    type, symbol, addend, ...)`` in ``.rela`` order, ``symbols`` as ``(name, value,
+    size, type, bind, section)``: the exports, then the imports, each by name.
+    """
+    h = hashlib.sha256()
+    h.update(f"{target}\0{name}\0{','.join(needs)}\0{entry}\0".encode())
+    h.update(f"{image_size}\0{align}\0{sorted(init.items())}\0".encode())
+    for sec, addr, size, data in sections:
+        h.update(f"{sec}@{addr}:{size}\0".encode())
+        if sec != ".bss":
+            h.update(data)
+    # one update per table: the bytes are the same as one per entry, in a fifth of the time
+    h.update("".join([f"R{r[0]},{r[1]},{r[2]},{r[3]}\0" for r in relocations]).encode())
+    h.update("".join([f"S{s[0]},{s[1]},{s[2]},{s[3]},{s[4]},{s[5]}\0" for s in symbols]).encode())
+    return "sha256:" + h.hexdigest()
 
 
 class _StrTab:

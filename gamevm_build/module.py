@@ -2,11 +2,14 @@
 
 :func:`read_module` checks everything a loader relies on before anything uses
 it: ELF identity, the GameVM note and its format version, the target's
-machine and byte order, section and segment bounds, symbol and relocation
-indices, relocation types and that every site lies inside its section.  Any
-violation is a :class:`~gamevm_build.errors.ModuleFormatError` naming the file
-and the field, so a corrupted module is rejected before a byte of RAM is
-touched.
+machine, byte order and ABI (``e_flags``, as the linker checks objects),
+section and segment bounds, symbol and relocation indices, relocation types
+and that every site lies inside its section.  Any violation is a
+:class:`~gamevm_build.errors.ModuleFormatError` naming the file and the field,
+so a corrupted module is rejected before a byte of RAM is touched.  Last, the
+contents must hash to the metadata's ``hash``
+(:class:`~gamevm_build.errors.ModuleChecksumError` otherwise): a byte changed
+in code, data, relocations or symbols after linking is caught.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 
 from . import elf32 as E
 from .arch import get_arch
-from .errors import ConfigError, GameVMError, InputError, ModuleFormatError
-from .modformat import FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER
+from .errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
+from .fileutil import read_input
+from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
+                        content_hash)
 from .profile import Profile, load_profile
 
 _KIND = {E.STT_FUNC: "func", E.STT_OBJECT: "object", E.STT_NOTYPE: "notype"}
@@ -250,7 +255,25 @@ def parse_note(sec: E.Section, endian: str, path: str) -> dict:
     return meta
 
 
-def read_module(source, *, name: str | None = None, expect_target: str | None = None) -> Module:
+def _check_segments(elf: E.ElfFile, image_size: int, path: str) -> None:
+    """PT_LOAD bounds, as ``readelf -l`` checks them, and inside the image."""
+    for i, seg in enumerate(elf.segments):
+        if seg.type != E.PT_LOAD:
+            continue
+        where = f"program header [{i}] (PT_LOAD)"
+        if seg.offset + seg.filesz > len(elf.data):
+            raise _bad(path, f"{where} p_offset 0x{seg.offset:x} + p_filesz 0x{seg.filesz:x} "
+                             f"runs past the end of the file ({len(elf.data)} bytes)")
+        if seg.filesz > seg.memsz:
+            raise _bad(path, f"{where} p_filesz 0x{seg.filesz:x} is larger than p_memsz "
+                             f"0x{seg.memsz:x}")
+        if seg.vaddr + seg.memsz > image_size:
+            raise _bad(path, f"{where} [0x{seg.vaddr:x}, +0x{seg.memsz:x}) lies outside the "
+                             f"image (size 0x{image_size:x})")
+
+
+def read_module(source, *, name: str | None = None, expect_target: str | None = None,
+                verify_hash: bool = True) -> Module:
     """Parse and validate a module from a path or bytes.
 
     Parameters
@@ -260,9 +283,15 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         What messages call the module when ``source`` is bytes.
     expect_target : str, optional
         Reject a module built for another target (``IncompatibleTarget``).
+    verify_hash : bool
+        Check the contents against the metadata's ``hash`` (a module without one
+        is refused too).  ``gamevm inspect`` reads with ``False`` to show a module
+        whatever its hash once the checked read has failed.
 
     Raises
     ------
+    ModuleChecksumError
+        Well-formed, but the contents do not match the recorded ``hash``.
     ModuleFormatError
         Malformed or not a GameVM module.
     InputError
@@ -273,7 +302,7 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
     else:
         path = str(source)
         try:
-            data = Path(path).read_bytes()
+            data = read_input(path, "module")
         except FileNotFoundError:
             raise InputError(f"{path}: module file not found") from None
         except OSError as exc:
@@ -303,7 +332,12 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         raise _bad(path, f"ELF machine {elf.e_machine}/{elf.endian}-endian does not match "
                          f"target {target} ({profile.e_machine_name}, {profile.endian}-endian)")
     arch = get_arch(profile.arch)
+    try:
+        arch.check_object(elf, profile)
+    except GameVMError as exc:    # the linker's own check of objects, on the module
+        raise _bad(path, f"ELF header: {str(exc).removeprefix(path + ': ')}") from None
     image_size = meta["image_size"]
+    _check_segments(elf, image_size, path)
 
     sections: dict[str, tuple[int, bytes | int]] = {}
     by_index: dict[int, str] = {}
@@ -321,6 +355,8 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
     exports: dict[str, Export] = {}
     imports: dict[str, Import] = {}
     locals_: list[Export] = []
+    hashed_exports: list[tuple] = []      # (name, value, size, type, bind, section) in file order
+    hashed_imports: list[tuple] = []
     section_syms: dict[int, str] = {}
     for sym in elf.symbols[1:]:
         if sym.type == E.STT_SECTION:
@@ -333,6 +369,7 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             if sym.bind == E.STB_LOCAL:
                 raise _bad(path, f"undefined local symbol [{sym.index}] '{sym.name}'")
             imports[sym.name] = Import(sym.name, sym.bind == E.STB_WEAK)
+            hashed_imports.append((sym.name, 0, 0, sym.type, sym.bind, None))
             continue
         sec = by_index.get(sym.shndx)
         if sec is None and sym.shndx != E.SHN_ABS:
@@ -346,6 +383,7 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             locals_.append(exp)
         else:
             exports[sym.name] = exp
+            hashed_exports.append((sym.name, sym.value, sym.size, sym.type, sym.bind, sec))
 
     relocs: list[Reloc] = []
     for sec in elf.sections:
@@ -367,7 +405,8 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         for i, r in enumerate(entries):
             recipe = arch.relocations.get(r.type)
             if recipe is None or recipe.pc_relative:   # PC-relative ones are resolved at link time
-                raise _bad(path, f"{sec.name}[{i}]: relocation type {arch.type_name(r.type)} "
+                raise _bad(path, f"{sec.name}[{i}]: relocation type "
+                                 f"{arch.type_name(r.type).removeprefix('type ')} "
                                  "is not one a loader applies")
             if not (t_off <= r.offset and r.offset + recipe.size <= t_off + t_size):
                 raise _bad(path, f"{sec.name}[{i}]: offset 0x{r.offset:x} is outside section "
@@ -387,6 +426,25 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
                                  f"'{sym.name}' (modules use section symbols for internal targets)")
     needs = meta.get("needs", [])
     metadata_size = meta.pop("__bytes__", 0)
+    recorded = meta.get("hash")
+    if verify_hash and not recorded:
+        # the linker always records one: without it a changed key name ("hasx") would
+        # switch the check off
+        raise ModuleChecksumError(f"{path}: hash mismatch: the metadata records no hash; "
+                                  "rebuild the module with 'gamevm module'", actual="")
+    if verify_hash:
+        actual = content_hash(
+            target, meta["name"], needs, meta.get("entry"), image_size, meta.get("align", 4),
+            meta.get("init", {}),
+            ((n, off, body if isinstance(body, int) else len(body), body)
+             for n, (off, body) in sorted(sections.items(), key=lambda kv: SECTION_ORDER.index(kv[0]))),
+            ((r.offset, r.type, r.symbol, r.addend) for r in relocs),
+            hashed_exports + hashed_imports)
+        if actual != recorded:
+            raise ModuleChecksumError(
+                f"{path}: hash mismatch: the metadata records {recorded}, but the module's "
+                f"contents hash to {actual}; the file changed after it was linked (corrupted "
+                "on the way?): rebuild or copy it again", recorded=recorded, actual=actual)
     return Module(
         path=path, target=target, name=meta["name"], needs=needs,
         entry=meta.get("entry"), hash=str(meta.get("hash", "")), format=fmt,

@@ -10,6 +10,7 @@ table in :mod:`gamevm_build.arch`.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,9 +192,14 @@ def load_profile(target: str) -> Profile:
     """
     if isinstance(target, Profile):  # convenience for callers that already hold one
         return target
+    # a target is a profile's name, never a path (nor a 5000-character file name)
     path = PROFILE_DIR / f"{target}.toml"
-    if not path.is_file():
+    if not (isinstance(target, str) and _TARGET_NAME.fullmatch(target) and path.is_file()):
+        shown = str(target) if len(str(target)) <= 40 else str(target)[:40] + "..."
         raise ConfigError(
-            f"unknown target '{target}': choose one of {', '.join(available_targets())}"
+            f"unknown target '{shown}': choose one of {', '.join(available_targets())}"
         )
     return _parse_profile(path)
+
+
+_TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")

@@ -9,13 +9,23 @@ console can load modules from the very disc image the build produced.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError
+from .fileutil import MAX_INPUT_BYTES, read_input, require_regular
 
 
 class ModuleNotFound(InputError):
-    """No reader has a file for the requested module name."""
+    """No reader has a file for the requested module name.
+
+    ``final``: the module was named to one file, which is missing; a
+    :class:`ChainReader` does not look further (no silent substitute).
+    """
+
+    def __init__(self, message: str, *, final: bool = False):
+        super().__init__(message)
+        self.final = final
 
 
 def candidate_names(name: str) -> list[str]:
@@ -52,7 +62,7 @@ class DirectoryReader:
         if path is None:
             raise ModuleNotFound(f"module '{name}' not found in {self.describe()} "
                                  f"(tried {', '.join(candidate_names(name))})")
-        return str(path), path.read_bytes()
+        return str(path), read_input(path, "module")
 
 
 class IsoReader:
@@ -65,10 +75,14 @@ class IsoReader:
         self.directory = "/" + directory.strip("/")
         self._iso = pycdlib.PyCdlib()
         try:
+            require_regular(self.image, "disc image")
             self._iso.open(self.image)
-        except (OSError, pycdlib.pycdlibexception.PyCdlibException) as exc:
-            raise InputError(f"{self.image}: cannot open ISO 9660 image: {exc}") from None
-        self._names = self._index()
+            self._names = self._index()
+        except InputError:
+            raise
+        except Exception as exc:     # noqa: BLE001  pycdlib on damaged bytes raises anything
+            raise InputError(f"{self.image}: cannot open ISO 9660 image: "
+                             f"{type(exc).__name__}: {exc}") from None
 
     def _index(self) -> dict[str, str]:
         """Lower-case plain file name -> ISO 9660 path (version suffix stripped)."""
@@ -86,9 +100,21 @@ class IsoReader:
         for candidate in candidate_names(name):
             iso_path = self._names.get(PurePosixPath(candidate).name.lower())
             if iso_path is not None:
+                where = f"{self.image}:{iso_path}"
                 buf = io.BytesIO()
-                self._iso.get_file_from_iso_fp(buf, iso_path=iso_path)
-                return f"{self.image}:{iso_path}", buf.getvalue()
+                try:
+                    size = self._iso.get_record(iso_path=iso_path).get_data_length()
+                    if size > MAX_INPUT_BYTES:
+                        raise InputError(f"{where}: module is {size} bytes, more than the "
+                                         f"{MAX_INPUT_BYTES >> 20} MiB gamevm reads from one "
+                                         "file")
+                    self._iso.get_file_from_iso_fp(buf, iso_path=iso_path)
+                except InputError:
+                    raise
+                except Exception as exc:     # noqa: BLE001  damaged image, as above
+                    raise InputError(f"{where}: cannot read from the ISO 9660 image: "
+                                     f"{type(exc).__name__}: {exc}") from None
+                return where, buf.getvalue()
         raise ModuleNotFound(f"module '{name}' not found in {self.describe()} "
                              f"(tried {', '.join(c.upper() for c in candidate_names(name))})")
 
@@ -111,6 +137,8 @@ class ChainReader:
             try:
                 return reader.read(name)
             except ModuleNotFound as exc:
+                if exc.final:
+                    raise
                 misses.append(str(exc))
         if len(misses) == 1:
             raise ModuleNotFound(misses[0])
@@ -146,11 +174,11 @@ class ManifestReader:
         self.sector_size = data.get("sector_size") if isinstance(data, dict) else None
         if base is None and isinstance(data, dict) and isinstance(data.get("image"), str):
             image = Path(manifest).parent / data["image"]
-            if not image.is_file():
+            if not os.path.isfile(image):    # os.path: any odd name is just not a file
                 image = Path(data["image"])
-            if image.is_file() and image.suffix.lower() == ".iso":
+            if os.path.isfile(image) and image.suffix.lower() == ".iso":
                 base = IsoReader(image)
-            elif image.is_file() and isinstance(self.sector_size, int):
+            elif os.path.isfile(image) and isinstance(self.sector_size, int):
                 self.rom = image
         self.base = base or DirectoryReader([Path(manifest).parent])
         self.files: dict[str, str] = {}
@@ -201,12 +229,12 @@ class ManifestReader:
             lba, size = self.extents[key]
             with open(self.rom, "rb") as fh:
                 fh.seek(lba * self.sector_size)
-                data = fh.read(size)
+                data = fh.read(min(size, MAX_INPUT_BYTES + 1))
             if len(data) == size:
                 return f"{self.rom}@{lba}", data
         if f is None and self._source(key) is not None:
             src = self._source(key)
-            return str(src), src.read_bytes()
+            return str(src), read_input(src, "module")
         if f is None:
             raise ModuleNotFound(f"module '{name}' not found in {self.describe()} "
                                  f"(it lists {', '.join(sorted(set(self.files) | set(self.sources) | set(self.extents)))})")
@@ -216,7 +244,7 @@ class ManifestReader:
             src = self._source(key)
             if src is None:
                 raise
-            return str(src), src.read_bytes()
+            return str(src), read_input(src, "module")
 
     def _source(self, key: str) -> Path | None:
         """The file a manifest entry was made from (relative: to the build's top directory,
@@ -227,7 +255,7 @@ class ManifestReader:
         p = Path(src)
         for base in [Path.cwd(), *Path(self.path).resolve().parents]:
             cand = p if p.is_absolute() else base / p
-            if cand.is_file():
+            if os.path.isfile(cand):
                 return cand
         return None
 
@@ -245,7 +273,14 @@ class MappingReader:
         stem = PurePosixPath(name).name
         stem = stem[:-4] if stem.lower().endswith(".elf") else stem
         path = self.files.get(name) or self.files.get(stem)
-        if path is None or not path.is_file():
-            raise ModuleNotFound(f"module '{name}' not found in {self.describe()}"
-                                 + (f" ({path} does not exist)" if path is not None else ""))
-        return str(path), path.read_bytes()
+        if path is None:
+            raise ModuleNotFound(f"module '{name}' not found in {self.describe()}")
+        # the file named for this module is the module: when it cannot be used, no
+        # other file of that name (search path, disc) silently stands in for it
+        try:
+            return str(path), read_input(path, f"module '{name}'")
+        except FileNotFoundError:
+            raise ModuleNotFound(f"module '{name}' not found: {path} does not exist",
+                                 final=True) from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read module '{name}': {exc.strerror}") from None

@@ -11,6 +11,7 @@ and PSn00bSDK with a DO_NOT_STRIP array.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -21,7 +22,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from .errors import InputError, IsaError, LinkError, UndefinedSymbolError
-from .fileutil import atomic_write
+from .fileutil import Outputs, read_input
 from .profile import Profile, load_profile
 from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
 from .toolchain import Toolchain, find_toolchain, run
@@ -37,6 +38,10 @@ class Resident:
     segments: list[tuple[int, bytes, int, int]]  # (vaddr, file bytes, memsz, p_flags)
     sizes: dict[str, int] = field(default_factory=dict)   # symbol -> st_size
     kinds: dict[str, str] = field(default_factory=dict)   # symbol -> func/object/notype
+    #: ``(start, end)`` of its executable sections: what the console guards against writes
+    #: (its segments are read+write+execute, since it writes its own .data and, with the
+    #: C runtime, module images)
+    code: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def end(self) -> int:
@@ -57,7 +62,7 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
         profile = load_profile(profile)
     path = str(path)
     try:
-        f = open(path, "rb")
+        f = io.BytesIO(read_input(path, "resident"))
     except FileNotFoundError:
         raise InputError(f"{path}: resident file not found") from None
     except OSError as exc:
@@ -90,11 +95,16 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
             segments = [(seg["p_vaddr"] & 0xFFFFFFFF, seg.data(), seg["p_memsz"], seg["p_flags"])
                         for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
             entry = elf["e_entry"] & 0xFFFFFFFF
+            code = [(sec["sh_addr"] & 0xFFFFFFFF, (sec["sh_addr"] + sec["sh_size"]) & 0xFFFFFFFF)
+                     for sec in elf.iter_sections()
+                     if sec["sh_flags"] & 0x6 == 0x6 and sec["sh_size"]   # SHF_ALLOC|SHF_EXECINSTR
+                     and sec["sh_type"] == "SHT_PROGBITS"]
         except ELFError as exc:
             raise InputError(f"{path}: not a valid ELF file: {exc}") from None
     if profile is not None:
         segments = [s for s in segments if profile.ram_region_for(s[0], max(s[2], 1))]
-    return Resident(path, entry, symbols, segments, sizes, kinds)
+        code = [c for c in code if profile.ram_region_for(c[0], c[1] - c[0])]
+    return Resident(path, entry, symbols, segments, sizes, kinds, code)
 
 
 def _needed_closure(mod, by_name: dict) -> list:
@@ -252,7 +262,7 @@ def check_pulled_members(map_text: str, profile: Profile, sources=None, importer
     for archive, member, why in pulled_members(map_text):
         if archive not in cache:
             try:
-                data = Path(archive).read_bytes()
+                data = read_input(archive, "archive")
             except OSError:
                 continue
             cache[archive] = {m.name: m.data for m in elf32.read_archive(data, archive)}
@@ -300,7 +310,7 @@ def check_resident_inputs(inputs, profile: Profile, sources=None) -> None:
     problems = []
     for path in map(str, inputs):
         try:
-            data = Path(path).read_bytes()
+            data = read_input(path, "input")
         except OSError as exc:
             raise InputError(f"{path}: cannot read input: {exc.strerror}") from None
         if elf32.is_archive(data):
@@ -402,6 +412,8 @@ class ResidentResult:
     runtime_bytes: dict = field(default_factory=dict)
     #: library members ld pulled in, as ``archive(member)`` (each checked against the CPU)
     pulled: list[str] = field(default_factory=list)
+    #: the debug file written beside the resident (None: no input has debug info)
+    debug_file: Path | None = None
 
 
 def build_resident(target, inputs, output, *, base: int | None = None, modules=(),
@@ -540,6 +552,16 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
         dup = [w for w in warnings if "also defines" in w]
         if strict and dup:
             raise LinkError("strict mode (--strict, GAMEVM_STRICT): " + "; ".join(dup))
-        atomic_write(output, tmp_out.read_bytes())
+        from .debugfile import debug_path, inputs_have_debug, remove_stale, split_resident
+
+        debug = split_resident(tc, tmp_out, keep=inputs_have_debug(inputs))
+        debug_file = debug_path(output) if debug is not None else None
+        with Outputs() as outs:
+            outs.write(output, tmp_out.read_bytes())
+            if debug is not None:
+                outs.write(debug_file, debug, "debug file")
+        if debug is None:
+            remove_stale(output)
     pulled = [f"{archive}({member})" for archive, member, _ in pulled_members(map_text)]
-    return ResidentResult(output, resident, sorted(forced), warnings, runtime, sizes, pulled)
+    return ResidentResult(output, resident, sorted(forced), warnings, runtime, sizes, pulled,
+                          debug_file)

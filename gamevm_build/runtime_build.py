@@ -32,9 +32,10 @@ RUNTIMES = ("host", "target")
 
 #: gamevm.h's loader API: kept in every resident whatever the resident itself calls,
 #: because modules loaded later import it
-API = ("LoadModuleEx", "LoadModule", "LoadModuleFlags", "GetModuleProc", "UnloadModule")
-HOST_ONLY_API = ("LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVMAsyncStatus",
-                 "GameVMFrame")
+API = ("LoadModuleEx", "LoadModule", "LoadModuleFlags", "GetModuleProc", "UnloadModule",
+       "LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVMAsyncStatus",
+       "GameVMFrame")
+HOST_ONLY_API = ()
 #: what the emulated console and games call to set the C runtime up
 TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPairRegions",
                 "GameVMAddNeed",

@@ -49,7 +49,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fileutil import read_json
+from .fileutil import check_json, read_json
 from .errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 
 __all__ = ["Scenario", "Step", "ScenarioResult", "load_scenario", "scenario_from_dict",
@@ -128,6 +128,7 @@ def scenario_from_dict(data, *, path=None, target: str | None = None) -> Scenari
     base = Path(path).parent if path else Path(".")
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a JSON object with 'config' and 'steps'")
+    check_json(data, where)
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         _fail(where, unknown[0], f"unknown key (expected one of: {', '.join(sorted(_TOP_KEYS))})")
@@ -199,6 +200,7 @@ def scenario_from_dict(data, *, path=None, target: str | None = None) -> Scenari
             except CallExprError as exc:
                 _fail(where, f"{key}.call", str(exc))
         steps.append(Step(i, kind, dict(raw)))
+    _check_schema(data, where)        # after the checks above, whose messages say more
     return Scenario(
         name=str(data.get("name") or (Path(path).stem if path else "scenario")), path=
         Path(path) if path else None, config=base / cfg if cfg else None, steps=steps,
@@ -206,6 +208,33 @@ def scenario_from_dict(data, *, path=None, target: str | None = None) -> Scenari
         modules={k: base / v for k, v in modules.items()}, search=[base / s for s in search],
         disc=p("disc"), manifest=p("manifest"), layout=p("layout"), policy=dict(policy),
         max_instructions=data.get("max_instructions"))
+
+
+#: the published JSON Schema of scenario files (next to gamevm.json's); it bounds every
+#: count (steps, frames, instructions) so that no scenario runs without end
+SCENARIO_SCHEMA = "scenario.schema.json"
+
+
+def _check_schema(data: dict, where: str) -> None:
+    """The published schema, and load status names (the loader's TLoadStatus)."""
+    from .config import validate
+    from .loader import TLoadStatus
+
+    validate(data, where=where, schema=SCENARIO_SCHEMA)
+    names = set(TLoadStatus.__members__)
+    numbers = {int(s) for s in TLoadStatus}
+    for i, raw in enumerate(data["steps"]):
+        want = raw.get("expect")
+        if "expect" not in raw or "call" in raw:
+            continue
+        key = f"steps[{i}].expect"
+        if isinstance(want, dict):
+            want, key = want.get("status"), key + ".status"
+        if want is None:
+            continue
+        if (want not in numbers) if isinstance(want, int) else (want not in names):
+            _fail(where, key, f"{want!r} is not a load status (expected one of "
+                              f"{', '.join(TLoadStatus.__members__)})")
 
 
 def load_scenario(path, *, target: str | None = None) -> Scenario:
@@ -682,10 +711,12 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
 
 
 def _in_config(cfg_path, name: str) -> bool:
+    from .errors import GameVMError
+
     try:
-        data = json.loads(Path(cfg_path).read_text())
+        data = read_json(cfg_path, "project configuration")
         return name in data.get("modules", {})
-    except (OSError, ValueError, AttributeError):
+    except (GameVMError, AttributeError):
         return False
 
 

@@ -30,6 +30,7 @@ from .readers import ModuleNotFound
 MASK32 = 0xFFFFFFFF
 #: gamevm.h GVM_SYS_MEDIA_*
 SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
+SYS_MEDIA_START, SYS_MEDIA_POLL = 0x4723, 0x4724
 #: gvm_int.h GVM_EV_*
 EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
@@ -68,6 +69,29 @@ def measure_load(target: str, resident, directory, name: str) -> tuple[int, floa
     charged = sum(cpu_steps(costs, mod, symbols=symbols,
                             eager_imports=len(mod.imports)).values()) * costs.clock_hz
     return executed, charged, mod
+
+
+def needs_table(reader, names, extra_needs=None) -> dict[str, list[str]]:
+    """What a game's build registers with ``GameVMAddNeed``: for each module of ``names``
+    (and of ``extra_needs``), its file's needs, then the project's (``extra_needs``: the
+    configuration's ``modules.NAME.needs``), the reference loader's order.  The runtime
+    loads registered needs before it opens a module's file, so files are read in the
+    order the analyzer plans (needs first) instead of the module's headers first."""
+    from .module import read_module
+    extra_needs = extra_needs or {}
+    table: dict[str, list[str]] = {}
+    for name in sorted(set(names) | set(extra_needs)):
+        try:
+            path, data = reader.read(name)
+            mod = read_module(data, name=path)
+        except (ModuleNotFound, OSError, GameVMError):
+            own, key = [], name
+        else:
+            own, key = list(mod.needs), mod.name
+        merged = own + [n for n in extra_needs.get(name, ()) if n not in own]
+        if merged:
+            table[key] = merged
+    return table
 
 
 def entry_args(machine, n: int) -> list[int]:
@@ -143,7 +167,8 @@ class TargetLoader:
     placement : dict, optional
         Module name -> region name, handed to ``GameVMPlaceModule``.
     extra_needs : dict, optional
-        Module name -> the project configuration's needs, handed to ``GameVMAddNeed``.
+        Module name -> its needs, handed to ``GameVMAddNeed`` in order (see
+        :func:`needs_table`: the file's needs, then the project configuration's).
     safe_mode : bool
         Give the runtime the stack's top (``TGameVMConfig.stack_top``): unloading or
         evicting a module a live return address points into is refused.
@@ -167,6 +192,12 @@ class TargetLoader:
         #: media and CPU seconds, and the device's reads ``(path, offset, bytes)``
         self.load_times: list[dict] = []
         self._timing: dict | None = None
+        #: one entry per asynchronous request (LoadModuleAsyncEx / GameVMImport), in order:
+        #: id, request, frames requested and completed, status, the device's reads
+        self.async_loads: list[dict] = []
+        self._inflight: dict[int, tuple[int, bytes, float]] = {}   # fd -> dst, bytes, end
+        self._mark = machine.instructions   # the clock follows the CPU from here on
+        self._names: dict[str, int] = {}
         self.output = output if output is not None else []
         self._placed: dict[str, str] = {}
         self.regions = list(regions)
@@ -256,29 +287,82 @@ class TargetLoader:
         s = m.alloc_string(name)
         st = m.alloc(4)
         clock = self.timer.clock
+        self._cpu_until_now()
         self._timing = {"request": name, "start_s": clock.now_s, "media_s": 0.0, "cpu_s": 0.0,
-                        "reads": [], "mark": m.instructions}
+                        "reads": []}
         try:
-            handle = m.call("LoadModuleEx", s, st)
+            handle = self._run("LoadModuleEx", s, st)
         finally:
-            self._cpu_until_now()
             t, self._timing = self._timing, None
         status = TLoadStatus(m.read_u32(st))
-        t.pop("mark")
         t.update(end_s=clock.now_s, status=status.name)
         self.load_times.append(t)
         self._reading = False
         return handle, status
 
+    def _run(self, function: str, *args: int) -> int:
+        """Call the runtime's ``function``: its instructions take simulated time."""
+        self._cpu_until_now()
+        try:
+            return self.machine.call(function, *args)
+        finally:
+            self._cpu_until_now()
+
     def _cpu_until_now(self) -> None:
-        t = self._timing
-        if t is None:
-            return
-        n = self.machine.instructions - t["mark"]
-        t["mark"] = self.machine.instructions
+        """Move the clock on by the instructions the CPU ran since it last looked (game
+        code too: a game that polls GameVMFrame in a loop sees its reads end)."""
+        n = self.machine.instructions - self._mark
+        self._mark = self.machine.instructions
         d = self.timer.instructions_s(n)
-        t["cpu_s"] += d
+        if self._timing is not None:
+            self._timing["cpu_s"] += d
         self.timer.clock.now_s += d
+
+    # --- asynchronous loads ------------------------------------------------------------
+    def _string(self, text: str) -> int:
+        """``text`` in memory that stays valid (the runtime keeps a request's name)."""
+        if text not in self._names:
+            data = text.encode() + b"\0"
+            self._names[text] = self.machine.reserve(len(data))
+            self.machine.write(self._names[text], data)
+        return self._names[text]
+
+    def load_async(self, name: str, *, callback: int = 0, import_: bool = False) -> dict:
+        """``LoadModuleAsyncEx(name, callback, 0)`` (or ``GameVMImport``): the request's
+        record in :attr:`async_loads`; its ``id`` is 0 when the runtime refused it."""
+        clock = self.timer.clock
+        rec = {"request": name, "id": 0, "kind": "import" if import_ else "load_async",
+               "frame_requested": clock.frame, "start_s": clock.now_s, "media_s": 0.0,
+               "reads": [], "status": "lsPending", "frame_completed": None, "end_s": None}
+        self.async_loads.append(rec)
+        rec["id"] = self._run("GameVMImport" if import_ else "LoadModuleAsyncEx",
+                              self._string(name), callback, 0)
+        if not rec["id"]:
+            self.async_loads.remove(rec)
+            raise LoadError(TLoadStatus.lsOutOfMemory,
+                            f"LoadModuleAsync(\"{name}\"): the runtime's request queue is full "
+                            "(or GameVMInit was not called)")
+        return rec
+
+    @property
+    def pending(self) -> list[dict]:
+        return [r for r in self.async_loads if r["frame_completed"] is None]
+
+    def frame(self) -> list[dict]:
+        """``GameVMFrame()`` at the clock's time; the requests it completed."""
+        clock = self.timer.clock
+        k = clock.frame
+        self._run("GameVMFrame")
+        done = []
+        for rec in self.pending:
+            status = TLoadStatus(self.machine.call("GameVMAsyncStatus", rec["id"]))
+            if status != TLoadStatus.lsPending:
+                rec.update(status=status.name, frame_completed=k, end_s=clock.now_s)
+                done.append(rec)
+        return done
+
+    def async_status(self, request_id: int) -> TLoadStatus:
+        return TLoadStatus(self.machine.call("GameVMAsyncStatus", request_id))
 
     def _media_read(self, fd: int, offset: int, length: int) -> None:
         """The drive reads ``[offset, offset+length)`` of file ``fd`` on the simulated clock.
@@ -292,14 +376,24 @@ class TargetLoader:
         if self._timing is None or length == 0:
             return
         self._cpu_until_now()
+        self._timing["reads"].append((self._open[fd]["path"], offset, length))
+        media, finish = self._schedule(fd, offset, length, first=not self._reading)
+        if media is None:
+            return
+        self._reading = True
+        self._timing["media_s"] += media
+        self.timer.clock.now_s = finish
+
+    def _schedule(self, fd: int, offset: int, length: int, *, first: bool):
+        """Put a read on the drive at the clock's time: ``(media_s, end_s)``, or
+        ``(None, now)`` when the stream already brought the bytes."""
         entry = self._open[fd]
         model, drive, clock = self.timer.model, self.timer.drive, self.timer.clock
-        self._timing["reads"].append((entry["path"], offset, length))
         end = offset + length
         if entry["start"] is not None and entry["start"] <= offset \
                 and offset - entry["end"] < model.sector_size and drive.head == entry["head"]:
             if end <= entry["end"]:
-                return
+                return None, clock.now_s
             d = (model.transfer_s(end - entry["start"])
                  - model.transfer_s(entry["end"] - entry["start"]))
             start = max(clock.now_s, drive.free_s)
@@ -307,8 +401,7 @@ class TargetLoader:
         else:
             size = model.sector_size
             lba = None if entry["lba"] is None else entry["lba"] + offset // size
-            step = drive.read(entry["name"], lba, length, at_s=clock.now_s,
-                              first=not self._reading)
+            step = drive.read(entry["name"], lba, length, at_s=clock.now_s, first=first)
             media, finish = step.media_s, step.end_s
             entry["start"], entry["lba0"] = offset, lba
         entry["end"] = max(entry["end"], end)
@@ -316,9 +409,7 @@ class TargetLoader:
             drive.head = entry["lba0"] + model.sectors_for(entry["end"] - entry["start"])
         entry["head"] = drive.head
         drive.free_s = finish
-        self._reading = True
-        self._timing["media_s"] += media
-        clock.now_s = finish
+        return media, finish
 
     def get_proc(self, handle: int, name: str) -> int:
         self.machine.reset_scratch()
@@ -456,9 +547,42 @@ class TargetLoader:
             self._media_read(fd, offset, length)
             machine.set_result(0)
             return None
+        if code == SYS_MEDIA_START:
+            (req,) = machine.trap_args(1)
+            fd, offset, dst, length = (machine.read_u32(req + 4 * i) for i in range(4))
+            entry = self.files.get(fd)
+            if entry is None or offset + length > len(entry[1]) or fd in self._inflight:
+                machine.set_result(MASK32)
+                return None
+            self._cpu_until_now()
+            rec = next(iter(self.pending), None)
+            media, finish = self._schedule(fd, offset, length,
+                                           first=rec is None or not rec["reads"])
+            if rec is not None:
+                rec["reads"].append((entry[0], offset, length))
+                rec["media_s"] += media or 0.0
+            self._inflight[fd] = (dst, entry[1][offset:offset + length], finish)
+            self.bytes_read += length
+            machine.set_result(0)
+            return None
+        if code == SYS_MEDIA_POLL:
+            (fd,) = machine.trap_args(1)
+            self._cpu_until_now()
+            read = self._inflight.get(fd)
+            if read is None:
+                machine.set_result(MASK32)
+            elif self.timer.clock.now_s + 1e-12 >= read[2]:
+                del self._inflight[fd]
+                if read[1]:
+                    machine.write(read[0], read[1])   # the bytes arrive when the read ends
+                machine.set_result(1)
+            else:
+                machine.set_result(0)
+            return None
         if code == SYS_MEDIA_CLOSE:
             (fd,) = machine.trap_args(1)
             self.files.pop(fd, None)
+            self._inflight.pop(fd, None)
             machine.set_result(0)
             return None
         return NotImplemented

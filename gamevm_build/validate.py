@@ -261,7 +261,8 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         what the resident's ``LoadModule`` asks for) before the modules' own
         directories, which are always searched.
     max_instructions : int, optional
-        Budget of each call (default :data:`gamevm_build.emu.machine.DEFAULT_BUDGET`).
+        Budget of each call in instructions (default :data:`gamevm_build.emu.machine.DEFAULT_SECONDS`
+        of console time).
     scenarios : list of path, optional
         Scenarios (:mod:`gamevm_build.scenario`) to play, each on a fresh console
         with ``modules`` in place of the files their configuration names: one

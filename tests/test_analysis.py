@@ -8,6 +8,7 @@ import copy
 import doctest
 import importlib
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -22,7 +23,7 @@ from analysis.model import ModuleInfo, ResidentInfo
 from analysis.plans import boot_plan, head_positions, load_plans, residency
 from analysis.simulate import simulate_walk
 from analysis.streaming import stream_findings, stream_times
-from analysis.timing import transition_times
+from analysis.timing import boot_time, transition_times
 from gamevm_build.config import config_from_dict
 from gamevm_build.media import PS1_CLOCK_HZ
 
@@ -563,3 +564,82 @@ def test_a_prefetch_into_the_half_in_use_is_an_error():
     assert f.message == ("may load nxt into region LevelA while scene lvl uses lvl there: the "
                          "prefetch would overwrite a module in use")
     assert f.suggestions[0].startswith("move nxt to region LevelB")
+
+
+def plain_overlays(stream=True, b_size="64KB"):
+    """lvl and nxt share overlay A (no double-buffer pair); B fits nxt exactly, C too."""
+    d = {"target": "n64", "memoryMap": {"regions": [
+        {"name": "A", "start": "0x80100000", "size": "512KB", "type": "overlay"},
+        {"name": "B", "start": "0x80180000", "size": b_size, "type": "overlay"},
+        {"name": "C", "start": "0x801A0000", "size": "512KB", "type": "overlay"}]},
+        "modules": {"lvl": est("64KB", "A"), "nxt": est("64KB", "A")},
+        "scenes": {"lvl": {"modules": ["lvl"]}, "nxt": {"modules": ["nxt"]}},
+        "transitions": [{"from": "lvl", "to": "nxt", "budget_ms": 50}]}
+    if stream:
+        d["streams"] = [{"scene": "lvl", "modules": ["nxt"], "deadline_frames": 600,
+                         "cpu_slice_ms": 1}]
+    else:
+        d["scenes"]["lvl"]["prefetch"] = ["nxt"]
+    return graph_from_dict(d)
+
+
+def test_stream_into_a_plain_overlay_in_use_suggests_the_first_free_overlay_that_fits():
+    f, = stream_findings(plain_overlays())
+    assert (f.check, f.subject) == ("overlay", "streams[0] (nxt during lvl)")
+    assert f.suggestions == ("move nxt to region B",        # 64 KB: fits exactly
+                             "load nxt when leaving lvl instead of streaming it")
+    f, = stream_findings(plain_overlays(b_size="60KB"))
+    assert f.suggestions[0] == "move nxt to region C"
+    f, = stream_findings(plain_overlays(stream=False))
+    assert (f.check, f.subject, f.suggestions) == ("overlay", "scene lvl prefetch",
+                                                  ("do not prefetch nxt during lvl",))
+
+
+def far_stream_graph():
+    return graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x", "memoryMap": {"regions": [
+            {"name": "Main", "start": "0x80010000", "size": "256KB"},
+            {"name": "LevelA", "start": "0x80100000", "size": "256KB", "type": "overlay",
+             "pair": "LevelB"},
+            {"name": "LevelB", "start": "0x80140000", "size": "256KB", "type": "overlay"}]},
+        "modules": {"lvlX": est("16KB", "LevelA"), "nxt": est("16KB", "LevelB")},
+        "scenes": {"lvl": {"modules": ["lvlX"]}, "nxt": {"modules": ["nxt"]}},
+        "transitions": [{"from": "lvl", "to": "nxt", "budget_ms": 5000,
+                         "description": "on to the next level"}],
+        "streams": [{"scene": "lvl", "modules": ["nxt"], "deadline_frames": 2,
+                     "cpu_slice_ms": 5}],
+        "disc": {"positions": {"lvlX": 100, "nxt": 200_000}, "boot_head": 90}})
+
+
+def test_a_late_stream_far_away_on_disc_gets_seek_advice():
+    G = far_stream_graph()
+    f, = stream_findings(G)
+    assert f.message == "completes after 47 frames (46 media + 1 CPU at 5 ms/frame), deadline 2"
+    assert re.fullmatch(r"place nxt right after lvlX on disc \(read through instead of a "
+                        r"7\d\d\.\d ms access\)", f.suggestions[0])
+    assert f.suggestions[1] == "raise deadline_frames to 47 or start the stream in an earlier scene"
+    # the same through analyze(), which passes its residency and heads along
+    assert stream_times(G) == analyze(G).streams
+
+
+def test_the_boot_load_starts_at_the_boot_head():
+    G = far_stream_graph()
+    step, = boot_time(G).steps
+    assert (step.from_lba, step.from_label) == (90, "head at 90 (after the boot executable)")
+    t, = transition_times(G)
+    assert t.description == "on to the next level"
+    plain = graph_from_dict({**G.graph["config"].raw, "transitions": [
+        {"from": "lvl", "to": "nxt", "budget_ms": 5000}]})
+    assert transition_times(plain)[0].description == ""
+
+
+def test_transition_times_use_the_heads_they_are_given():
+    G = prefetch_graph()
+    R = residency(G)
+    plain = graph_from_dict({**G.graph["config"].raw, "scenes": {
+        **G.graph["config"].raw["scenes"], "menu": {"modules": []}}})
+    far = {(t.source, t.target): t for t in transition_times(G, R=R)}["menu", "lvl"]
+    near = {(t.source, t.target): t for t in transition_times(G, R=R, heads=head_positions(plain))}
+    near = near["menu", "lvl"]
+    assert 200_008 in far.load.heads and 200_008 not in near.load.heads
+    assert near.worst_ms < far.worst_ms

@@ -93,6 +93,14 @@ def projects(draw):
             "memoryMap": {"regions": regions}, "modules": modules, "scenes": scenes,
             "transitions": transitions, "streams": streams}
     if positions:
+        # modules cannot share sectors (a config error): slide each extent past the one
+        # before it, keeping the gaps and the near and far placements drawn above
+        sector = 512 if n64 else 2048
+        sizes = {m: -(-modules[m]["estimate"]["size"] // sector) for m in positions}
+        end = 0
+        for m in sorted(positions, key=lambda m: (positions[m], m)):
+            positions[m] = max(positions[m], end)
+            end = positions[m] + sizes[m]
         data["disc"] = {"positions": positions}
     walk_choices = draw(st.lists(st.integers(0, 1000), max_size=10))
     prefetch_choices = draw(st.lists(st.integers(0, 1000), max_size=10))

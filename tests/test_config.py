@@ -129,7 +129,13 @@ def test_pairs_are_symmetric():
 
 
 def test_check_overlaps_adjacent_is_fine():
-    check_overlaps([MemoryRegion("A", 0, 16, "resident"), MemoryRegion("B", 16, 16, "overlay")])
+    # [0, 16) and [16, 32) touch but do not overlap (the end is exclusive); one byte lower does
+    a, b = MemoryRegion("A", 0, 16, "resident"), MemoryRegion("B", 16, 16, "overlay")
+    assert check_overlaps([a, b]) is None and check_overlaps([b, a]) is None
+    assert not a.overlaps(b) and not b.overlaps(a)
+    with pytest.raises(ConfigError, match=r"\[1\]: region 'B' \[0x0000000f, 0x0000001f\) overlaps "
+                                          r"region 'A' \[0x00000000, 0x00000010\)"):
+        check_overlaps([a, MemoryRegion("B", 15, 16, "overlay")])
 
 
 def test_key_path():
@@ -324,7 +330,15 @@ def test_file_errors(tmp_path):
 
 
 def test_validate_accepts_the_minimal_config():
-    validate({"target": "n64", "memoryMap": {"regions": [{"name": "R", "start": 0x80100000,
-                                                          "size": 4096}]},
-              "modules": {"m": {"region": "R", "estimate": {"size": 1}}},
-              "scenes": {"s": {"modules": ["m"]}}})
+    minimal = {"target": "n64", "memoryMap": {"regions": [{"name": "R", "start": 0x80100000,
+                                                           "size": 4096}]},
+               "modules": {"m": {"region": "R", "estimate": {"size": 1}}},
+               "scenes": {"s": {"modules": ["m"]}}}
+    assert validate(copy.deepcopy(minimal)) is None          # no error
+    cfg = config_from_dict(copy.deepcopy(minimal))
+    assert (cfg.target, list(cfg.modules), list(cfg.scenes)) == ("n64", ["m"], ["s"])
+    assert cfg.modules["m"].estimate.size == 1
+    # and it is minimal: without any one of its keys the same validation fails
+    for key in minimal:
+        with pytest.raises(ConfigError, match=key):
+            validate({k: v for k, v in minimal.items() if k != key})

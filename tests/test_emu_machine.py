@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from gamevm_build.emu.machine import DEFAULT_BUDGET, SCRATCH_SIZE, SENTINEL, Machine
+from gamevm_build.emu.machine import SCRATCH_SIZE, SENTINEL, Machine
 from gamevm_build.emu.memory import tlb_entries
 from gamevm_build.errors import EmulationError, EmulationFault, EmulationTimeout, InputError
 from gamevm_build.toolchain import run
@@ -379,7 +379,7 @@ def test_default_budget_stops_quickly(machine):
     with pytest.raises(EmulationTimeout):
         machine.call("spin_write", cell)
     assert time.perf_counter() - t0 < 5
-    assert 0 < machine.read_u32(cell) < DEFAULT_BUDGET
+    assert 0 < machine.read_u32(cell) < machine.default_budget
 
 
 def test_null_pointer_write_faults(machine, profile):

@@ -713,8 +713,8 @@ def _flags_of(src: Path) -> list[str]:
 
 def _build_corpus(spec: Spec, target, profile, toolchain, tmp_path_factory) -> Corpus:
     key = (spec.name, target)
-    if key in _CORPORA:
-        return _CORPORA[key]
+    if key in _CORPORA and _CORPORA[key].dir.exists():    # a later session in this process
+        return _CORPORA[key]                               # may find an earlier one's removed
     work = tmp_path_factory.mktemp(f"oracle-{spec.name}-{target}")
     b = Builder(work, toolchain)
     inputs = [b.obj(s, (CORPUS / s).read_text(), *_flags_of(CORPUS / s)) for s in spec.objects]

@@ -58,6 +58,77 @@ def test_common_symbols_merge_to_largest(build):
     assert (e.section, e.size, e.kind) == (".bss", 64, "object")
 
 
+def test_common_symbols_keep_the_largest_size_and_alignment_in_any_order(build):
+    # each of size and alignment wins whether its declaration comes first or last
+    pad = build.obj("pad.s", ".comm pad,4,4\n")
+    big = build.obj("big.s", ".comm shared,64,4\n")
+    strict = build.obj("strict.s", ".comm shared,16,64\n")
+    for order in ((pad, big, strict), (pad, strict, big)):
+        mod = link(build, "m", *order)
+        shared = mod.exports["shared"]
+        assert (shared.section, shared.size, mod.exports["pad"].size) == (".bss", 64, 4)
+        assert shared.value % 64 == 0 and shared.value > mod.exports["pad"].value
+        assert mod.align >= 64
+
+
+def test_input_sections_keep_their_alignment(build):
+    a = build.obj("a.s", ".data\n.globl first\nfirst: .byte 1\n")
+    b = build.obj("b.s", ".data\n.balign 32\n.globl second\nsecond: .word 5\n")
+    mod = link(build, "m", a, b)
+    assert mod.exports["second"].value % 32 == 0
+    assert mod.exports["second"].value > mod.exports["first"].value
+
+
+def _words(image, offset, count, endian):
+    return [int.from_bytes(image[offset + 4 * i:offset + 4 * i + 4], endian)
+            for i in range(count)]
+
+
+def test_hi16_lo16_pairs_carry_and_sign_extend(build):
+    # %hi/%lo of an import and of a module symbol, each with a negative addend, at
+    # addresses whose low half is >= 0x8000: %hi must carry (+1) and %lo sign-extend
+    o = build.obj("hilo.s", ".text\n.globl get_ext\nget_ext:\n"
+                            " lui $2, %hi(ext_sym-8)\n addiu $2, $2, %lo(ext_sym-8)\n"
+                            " lui $3, %hi(ext_sym-8)\n lw $3, %lo(ext_sym-8)($3)\n"
+                            " lui $4, %hi(ext_sym+0x12344)\n addiu $4, $4, %lo(ext_sym+0x12344)\n"
+                            " jr $ra\n nop\n"
+                            ".globl get_own\nget_own:\n"
+                            " lui $2, %hi(table-4)\n addiu $2, $2, %lo(table-4)\n"
+                            " jr $ra\n nop\n"
+                            ".data\n.globl table\ntable: .word 1, 2, 3, 4\n")
+    mod = link(build, "m", o)
+    base = 0x80108000
+    ext = 0x80128010
+    image = prelink_module(mod, base, {"ext_sym": ext})
+
+    def hilo(hi_word, lo_word):
+        hi, lo = hi_word & 0xFFFF, lo_word & 0xFFFF
+        return ((hi << 16) + (lo - 0x10000 if lo & 0x8000 else lo)) & 0xFFFFFFFF
+
+    w = _words(image, mod.exports["get_ext"].value, 4, mod.endian)
+    want = ext - 8                                   # 0x80128008: low half 0x8008
+    assert want & 0x8000
+    assert [x & 0xFFFF for x in w] == [0x8013, 0x8008, 0x8013, 0x8008]
+    assert hilo(w[0], w[1]) == want and hilo(w[2], w[3]) == want
+    w = _words(image, mod.exports["get_ext"].value + 16, 2, mod.endian)
+    assert hilo(w[0], w[1]) == ext + 0x12344 == 0x8013A354
+    w = _words(image, mod.exports["get_own"].value, 2, mod.endian)
+    own = base + mod.exports["table"].value - 4
+    assert own & 0x8000
+    assert w[0] & 0xFFFF == ((own + 0x8000) >> 16) & 0xFFFF and hilo(w[0], w[1]) == own
+    # the module records each LO16 with the full addend of its pair, as the HI16
+    pairs = {}
+    for r in mod.relocations:
+        pairs.setdefault((r.symbol, r.type_name), []).append(r.addend)
+    assert pairs[("ext_sym", "R_MIPS_HI16")] == pairs[("ext_sym", "R_MIPS_LO16")] == \
+        [-8, -8, 0x12344]
+    own = [a for (s, n), a in sorted(pairs.items()) if s != "ext_sym"]
+    assert len(own) == 2 and own[0] == own[1] and len(own[0]) == 1, pairs
+    # the opcodes are untouched (lui, addiu, lui, lw)
+    assert [x >> 26 for x in _words(image, mod.exports["get_ext"].value, 4, mod.endian)] == \
+        [0x0F, 0x09, 0x0F, 0x23]
+
+
 def test_static_functions_and_data_of_same_name_stay_separate(build):
     a = build.obj("a.c", "static int k = 3; static int f(void){ return k; }\n"
                          "int fa(void){ return f(); }\n", "-O0")
@@ -226,6 +297,123 @@ def test_truncated_object_is_input_error(build, tmp_path):
     bad.write_bytes(o.read_bytes()[:300])
     with pytest.raises(InputError, match=r"trunc\.o: not a valid ELF file"):
         link(build, "m", bad)
+
+
+def with_reloc_past_end(obj, tmp_path, back: int, entry: int = 0):
+    """A copy of ``obj`` whose .rel.text entry number ``entry`` points ``back`` bytes before
+    the end of .text; returns it and that offset."""
+    import io
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray(obj.read_bytes())
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    rel = elf.get_section_by_name(".rel.text")
+    offset = elf.get_section_by_name(".text")["sh_size"] - back
+    order = "little" if elf.little_endian else "big"
+    at = rel["sh_offset"] + 8 * (entry % rel.num_relocations())
+    data[at:at + 4] = offset.to_bytes(4, order)
+    out = tmp_path / f"past-{obj.name}"
+    out.write_bytes(bytes(data))
+    return out, offset
+
+
+def test_relocation_site_past_the_section_end_rejected(build, tmp_path):
+    o = build.obj("s.c", "extern int v;\nint f(void){ return v; }\n")     # HI16/LO16 pair
+    bad, offset = with_reloc_past_end(o, tmp_path, 2)
+    with pytest.raises(RelocationError, match=rf"/past-s\.o: section \.text offset 0x{offset:x}: "
+                                              "relocation site runs past the end of the section$"):
+        link(build, "m", bad)
+
+
+
+# --- the module's metadata rules and symbolization ---------------------------------------
+
+def _meta(**keys):
+    import json
+    from gamevm_build.module import _Pairs
+
+    base = {"format": 1, "target": "psx", "name": "m", "image_size": 64}
+    base.update(keys)
+    return json.loads(json.dumps({k: v for k, v in base.items() if v is not None}),
+                      object_pairs_hook=_Pairs)
+
+
+@pytest.mark.parametrize("keys, error", [
+    ({"image_size": -1}, "metadata key 'image_size' has an invalid value"),
+    ({"image_size": 0x100000000}, "metadata key 'image_size' has an invalid value"),
+    ({"image_size": 64.0}, "metadata key 'image_size' has an invalid value"),
+    ({"align": True}, "metadata key 'align' has an invalid value"),
+    ({"align": 0}, "metadata align 0 is not a power of two up to 65536"),
+    ({"align": 12}, "metadata align 12 is not a power of two up to 65536"),
+    ({"align": 0x20000}, "metadata align 131072 is not a power of two up to 65536"),
+    ({"format": 2}, "format version 2; this gamevm_build reads version 1"),
+    ({"name": ""}, "metadata name is empty"),
+    ({"name": None}, "metadata has no 'name'"),
+    ({"target": 5}, "metadata key 'target' has an invalid value"),
+    ({"needs": ["a"] * 17}, "metadata key 'needs' has an invalid value"),
+    ({"init": {"init_array": [62, 0]}}, r"metadata init table init_array \[62, 0\] lies outside"),
+    ({"init": {"init_array": [68, 0]}}, r"metadata init table init_array \[68, 0\] lies outside"),
+    ({"init": {"fini_array": [56, 3]}}, r"metadata init table fini_array \[56, 3\] lies outside"),
+    ({"init": {"ctors": [0, 0x40000000]}}, "metadata init table ctors"),
+    ({"init": {"nope": [0, 1]}}, "metadata key 'init' has an invalid value"),
+    ({"x": ["a\0b"]}, r"\.note\.gamevm metadata has a NUL character in a string"),
+])
+def test_metadata_rules(keys, error):
+    from gamevm_build.errors import ModuleFormatError
+    from gamevm_build.module import check_metadata
+
+    with pytest.raises(ModuleFormatError, match=f"^m.elf: not a valid GameVM module: {error}"):
+        check_metadata(_meta(**keys), "m.elf")
+
+
+def test_metadata_limits_are_inclusive():
+    from gamevm_build.module import META_MAX_NESTING, check_metadata
+
+    deep = 0
+    for _ in range(META_MAX_NESTING - 1):
+        deep = [deep]
+    meta = check_metadata(_meta(image_size=0xFFFFFFFF, align=0x10000, needs=["a"] * 16,
+                                init={"init_array": [0xFFFFFFF0, 3], "dtors": [0xFFFFFFFC, 0]},
+                                extra=deep), "m.elf")
+    assert (meta["image_size"], meta["align"], len(meta["needs"])) == (0xFFFFFFFF, 0x10000, 16)
+    assert meta["init"] == {"init_array": [0xFFFFFFF0, 3], "dtors": [0xFFFFFFFC, 0]}
+    assert check_metadata(_meta(image_size=0, align=1), "m.elf")["image_size"] == 0
+    from gamevm_build.errors import ModuleFormatError
+    with pytest.raises(ModuleFormatError, match="metadata key 'extra' has an invalid value"):
+        check_metadata(_meta(extra=[deep]), "m.elf")
+
+
+def test_symbolize_prefers_the_innermost_symbol(build):
+    from dataclasses import replace
+
+    from gamevm_build.module import Export
+
+    mod = link(build, "m", build.obj("a.c", "int f(void){ return 1; }\n"))
+    syms = [Export("f", 0x11, 8, "func", "global", ".text"),          # a Thumb function
+            Export("big", 0x40, 0x10, "object", "global", ".data"),
+            Export("small", 0x44, 4, "object", "global", ".data"),
+            Export("label", 0x60, 0, "notype", "global", ".data"),
+            Export("one", 0x80, 1, "object", "global", ".data"),
+            Export("absolute", 0, 4, "object", "global", None)]
+    mod = replace(mod, exports={s.name: s for s in syms[:3]}, locals=syms[3:])
+    assert [mod.symbolize(o) for o in (0x0, 0x10, 0x14, 0x46, 0x4C, 0x64, 0x80, 0x81)] == \
+        [None, "f", "f+0x4", "small+0x2", "big+0xc", "label+0x4", "one", "label+0x21"]
+
+
+def test_map_file_lists_every_input_section(build, tmp_path):
+    a = build.obj("a.c", "int x = 1;\nint f(void){ return x; }\n")
+    b = build.obj("b.c", "const char s[] = \"hi\";\nint g(void){ return s[0]; }\n")
+    link_module(build.tc.profile.name, [a, b], tmp_path / "m.elf", map_file=tmp_path / "m.map")
+    lines = (tmp_path / "m.map").read_text().splitlines()
+    mod = read_module(tmp_path / "m.elf")
+    rows = [line.split() for line in lines]
+    assert {(r[0], r[3].rsplit("/", 1)[-1]) for r in rows} >= {
+        (".text", "a.o(.text)"), (".text", "b.o(.text)"), (".data", "a.o(.data)"),
+        (".rodata", "b.o(.rodata)")}
+    assert all(len(r) == 4 and r[1].startswith("0x") and len(r[1]) == 10 for r in rows)
+    g = int(next(r[1] for r in rows if r[3].endswith("b.o(.text)")), 16)
+    assert g == mod.exports["g"].value
+    assert (tmp_path / "m.map").read_text().endswith(")\n")
 
 
 # --- the fast reader agrees with pyelftools ----------------------------------------------

@@ -237,6 +237,23 @@ def test_self_modifying_module_faults(build, target):
     assert "code of module 'smc' (read+execute)" in str(err.value)
 
 
+
+def test_rodata_write_faults(build, target):
+    # .text and .rodata are one read+execute range: the last word of .rodata is in it
+    c = tiny_console(build, target, EMPTY_KERNEL, {
+        "ro": "const unsigned table[4] = {1, 2, 3, 4};\n"
+              "int peek(void){ return table[3]; }\n"
+              "int poke(void){ *(volatile unsigned *)(void *)&table[3] = 9; return 0; }\n"})
+    lm = c.load("ro")
+    assert lm.module.exports["table"].section == ".rodata"
+    assert c.call("ro:peek") == 4
+    with pytest.raises(EmulationFault) as err:
+        c.call("ro:poke")
+    rep = err.value.report
+    assert rep.access == "write" and rep.address_symbol.startswith("ro:table")
+    assert "code of module 'ro' (read+execute)" in str(err.value)
+    assert c.call("ro:peek") == 4
+
 def test_call_into_unloaded_module_faults(game, target):
     tmp, kernel, *_ = game
     c = Console(target, kernel, search_paths=[tmp])

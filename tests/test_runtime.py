@@ -78,6 +78,8 @@ MODULES = {
                    "int top_quit(void) { int r = k_unload_level(); return r + 1000; }\n"),
     "lazy": ("", "extern int k_twice(int);\n"
                  "int lz(int x) { return k_twice(x) + k_twice(x + 1); }\n"),
+    "lazy2": ("", "extern int k_twice(int); extern void note(int);\n"
+                  "int lz2(int x) { note(x); return k_twice(x) + 1; }\n"),
     "ghost": ("", "extern int no_such_function(int);\n"
                   "int haunt(int x) { return no_such_function(x); }\n"
                   "int calm(void) { return 3; }\n"),
@@ -187,6 +189,69 @@ def test_freed_only_when_nothing_binds_to_it(built, target):
     assert [m.name for m in freed] == ["squatter", "prov"] and not c.loader.loaded
 
 
+
+def test_unload_lowers_the_refcounts_of_needed_modules(built, target):
+    c = console(built(target), target)
+    base = c.load("base")
+    top = c.load("top", needs=True)               # top needs mid, which needs base
+    assert refcounts(c) == {"base": 2, "mid": 1, "top": 1}
+    assert [m.name for m in c.loader.unload(top.handle)] == ["top", "mid"]
+    assert refcounts(c) == {"base": 1}            # mid's reference to base is dropped
+    assert [m.name for m in c.loader.unload(base.handle)] == ["base"] and not c.loader.loaded
+    assert notes(c) == [1, 2, 3, -3, -2, -1]
+
+
+def test_a_region_is_a_stack_of_named_blocks():
+    import re
+
+    from gamevm_build.allocator import OutOfMemory
+
+    r = Region("Heap", 0x1000, 0x100)
+    a = r.alloc(0x10, 8, "a")
+    b = r.alloc(0x20, 0x40, "b")                  # aligned up: a hole below it
+    assert r.snapshot() == ((0x1000, 0x10, "a", False), (0x1040, 0x20, "b", False))
+    assert (r.top, r.used, r.available, [x.owner for x in r.occupants]) == (0x1060, 0x30, 0xA0,
+                                                                           ["a", "b"])
+    message = ("region 'Heap' (0x00001000-0x00001100) has 160 bytes free at the top but 'c' "
+               "needs 161; unload modules loaded after it, or give it a larger region in memoryMap")
+    with pytest.raises(OutOfMemory, match=f"^{re.escape(message)}$"):
+        r.alloc(161, 1, "c")
+    assert r.alloc(160, 1, "c").end == r.end      # exactly full
+    r.free(a)                                     # below the top: a hole until the rest goes
+    assert r.top == r.end and [x.owner for x in r.occupants] == ["b", "c"]
+    r.free(r.blocks[-1])
+    r.free(b)
+    assert r.blocks == [] and r.top == 0x1000
+
+
+def test_events_and_the_memory_timeline_record_loads_evictions_and_frees(built, target):
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(prov="Ovl", other="Ovl")
+    prov = c.load("prov")
+    other = c.load("other")                       # evicts prov
+    c.loader.unload(other.handle)
+    assert [{k: e[k] for k in ("event", "module", "base")} for e in c.loader.events
+            if e["event"] in ("load", "evict")] == [
+        {"event": "load", "module": "prov", "base": prov.base},
+        {"event": "evict", "module": "prov", "base": prov.base},
+        {"event": "load", "module": "other", "base": prov.base}]
+    assert c.loader.events[0]["size"] == prov.module.image_size
+    assert c.loader.events[0]["region"] == "Ovl"
+    assert [(m["event"], m["module"]) for m in c.timer.memory] == [
+        ("alloc", "prov"), ("evict", "prov"), ("alloc", "other"), ("free", "other")]
+    assert c.timer.memory[-1]["reason"] == "unloaded"
+
+
+def test_a_failed_import_names_every_candidate_and_the_first_miss(built, target):
+    c = console(built(target), target)
+    with pytest.raises(LoadError) as err:
+        c.loader.dispatch("no.such")
+    assert err.value.status == TLoadStatus.lsFileNotFound
+    head, _, miss = str(err.value).partition("): ")
+    assert head == "import 'no.such': no module found (tried no.such, no_such, no/such"
+    assert "no.such" in miss and "None" not in miss
+
 # --- safe mode: reference tracking ------------------------------------------------------------
 
 def test_unload_refused_while_a_frame_is_inside(built, target):
@@ -271,8 +336,36 @@ def test_stale_call_reloads_by_policy(built, target):
     assert c.call("user:use_f", 1) == 16          # reloaded prov (evicting other), rebound
     assert c.loader.by_name("prov") is not None and c.loader.by_name("other") is None
     assert c.call("user:use_d") == 42
-    assert [e["symbol"] for e in c.loader.events if e["event"] == "reload"] == ["prov_f"]
+    assert [(e["module"], e["symbol"], e["holder"]) for e in c.loader.events
+            if e["event"] == "reload"] == [("prov", "prov_f", "user")]
 
+
+
+def test_stub_addresses_are_named_and_a_failed_reload_is_reported(built, target, tmp_path):
+    import shutil
+
+    for n in ("prov", "user", "other"):
+        shutil.copy(built(target).parent / f"{n}.elf", tmp_path / f"{n}.elf")
+    c = Console(target, built(target), search_paths=[tmp_path], policy=LoaderPolicy(stale="reload"))
+    with_overlay(c)
+    c.loader.placement.update(prov="Ovl", other="Ovl")
+    c.load("prov")
+    c.load("user")
+    c.load("other")                                # evicts prov: user's bindings -> stubs
+    m = c.machine
+    stub = next(a for a, s in c.loader.stubs.slots.items() if s["symbol"] == "prov_f")
+    assert m.symbolize(stub) == m.symbolize(stub + 4) == "stale stub prov:prov_f"
+    assert m.symbolize(c.loader.stubs.first - 4) == "loader: reload trampoline"
+    assert m.symbolize(c.loader.stubs.first + 64 * c.loader.stubs.stub_size) == "loader: free stub"
+    # each stale data binding has its own address, named after it
+    d = c.loader.stubs.data_address()
+    assert c.loader.stubs.data_address() == d + 16
+    (tmp_path / "prov.elf").unlink()               # the reload cannot find it
+    with pytest.raises(EmulationFault) as err:
+        c.call("user:use_f", 1)
+    assert str(err.value).startswith("emulated CPU fault: call to unloaded module 'prov' symbol "
+                                     "'prov_f' (reloading it failed: lsFileNotFound: ")
+    assert err.value.report.pc_symbol == "stale stub prov:prov_f"
 
 # --- lazy binding ------------------------------------------------------------------------------
 
@@ -296,6 +389,17 @@ def test_lazy_stub_resolves_once(built, target):
     c.call("k_load", c.machine.alloc_string("lazy"))
     assert not c.loader.by_name("lazy").lazy
 
+
+
+def test_each_lazy_stub_binds_its_own_name(built, target):
+    c = console(built(target), target)
+    lm = c.load("lazy2", lazy=True)
+    assert set(lm.lazy) == {"k_twice", "note"}
+    assert c.call("lazy2:lz2", 5) == 11 and notes(c) == [5]
+    assert c.call("lazy2:lz2", 6) == 13 and notes(c) == [5, 6]
+    binds = [e["symbol"] for e in c.loader.events if e["event"] == "lazy-bind"]
+    assert sorted(binds) == ["k_twice", "note"] and c.loader.lazy_resolutions == 2
+    assert not lm.lazy
 
 def test_lazy_binding_defers_undefined_functions(built, target):
     c = console(built(target), target)
@@ -348,6 +452,20 @@ def test_async_load_completes_on_the_predicted_frame(built, target):
     assert rec["frames"] == frames and len(rec["slices"]) > 1
     assert [m["module"] for m in rec["modules"]] == ["base", "mid", "top"]
 
+
+
+def test_async_loads_racing_for_one_module_load_it_once(built, target):
+    c = console(built(target), target)
+    first = c.load_async("base")
+    second = c.load_async("mid")                  # needs base, which the first is loading
+    done = []
+    while len(done) < 2:
+        assert c.clock.frame < 600, "late"
+        done += c.advance(1)
+    assert {j.status for j in (first, second)} == {TLoadStatus.lsSuccess}
+    assert [e["module"] for e in c.loader.events if e["event"] == "load"] == ["base", "mid"]
+    assert refcounts(c) == {"base": 2, "mid": 1}  # its requester and mid hold base
+    assert notes(c) == [1, 2]
 
 def test_async_load_from_target_code(built, target):
     c = console(built(target), target)

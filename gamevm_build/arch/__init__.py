@@ -111,7 +111,7 @@ class Arch:
         violations = self.isa_violations(elf, profile)
         if violations:
             more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-            return violations[0].describe(elf.name).split(": ", 1)[1] + more
+            return violations[0].describe("").removeprefix(": ") + more     # without a file name
         return None
 
     def isa_report(self, elf, profile, name: str, describe=None) -> str | None:

@@ -236,10 +236,15 @@ class ArmArch(Arch):
 
     EF_ARM_ABI_FLOAT_SOFT, EF_ARM_ABI_FLOAT_HARD = 0x200, 0x400
     EF_ARM_BE8 = 0x00800000
+    #: EF_ARM_EABIMASK's versions: 0 (GNU, pre-EABI) to 5 (what arm-none-eabi writes)
+    EABI_VERSIONS = range(0, 6)
 
     def check_object(self, elf, profile) -> None:
-        """Refuse objects with the wrong float ABI or BE8 byte order."""
+        """Refuse objects with an unknown EABI version, the wrong float ABI or BE8 byte order."""
         flags = elf.e_flags
+        if flags >> 24 not in self.EABI_VERSIONS:
+            raise InputError(f"{elf.name}: unknown ARM EABI version {flags >> 24} (e_flags "
+                             f"0x{flags:08x}); build it with arm-none-eabi-gcc")
         if flags & self.EF_ARM_ABI_FLOAT_HARD and profile.float_abi == "soft":
             raise InputError(f"{elf.name}: uses the hard-float ABI (e_flags 0x{flags:08x}) but "
                              f"target {profile.name} has no FPU; compile with -mfloat-abi=soft")

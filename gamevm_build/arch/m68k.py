@@ -21,29 +21,26 @@ from . import sext as _sext
 MASK32 = 0xFFFFFFFF
 
 
-def _absolute(bits: int):
-    """Recipe body for an absolute field of ``bits``: fits signed or unsigned ("bitfield")."""
-    def apply(word, S, A, P):
-        value = _sext(S + A, 32)
-        if not -(1 << (bits - 1)) <= value < (1 << bits):
-            raise RelocationOverflow(
-                f"address 0x{(S + A) & MASK32:08x} does not fit a {bits}-bit absolute field; "
-                "use absolute long addressing (drop the .w/.b size suffix) for symbols "
-                "outside the first/last 32 KiB")
-        return value & ((1 << bits) - 1)
-    return staticmethod(apply)
+def _absolute(bits: int, S: int, A: int) -> int:
+    """An absolute field of ``bits``: S + A fits signed or unsigned ("bitfield")."""
+    value = _sext(S + A, 32)
+    if not -(1 << (bits - 1)) <= value < (1 << bits):
+        raise RelocationOverflow(
+            f"address 0x{(S + A) & MASK32:08x} does not fit a {bits}-bit absolute field; "
+            "use absolute long addressing (drop the .w/.b size suffix) for symbols "
+            "outside the first/last 32 KiB")
+    return value & ((1 << bits) - 1)
 
 
-def _relative(bits: int, what: str):
-    def apply(word, S, A, P):
-        delta = _sext(S + A - P, 32)
-        if not -(1 << (bits - 1)) <= delta < (1 << (bits - 1)):
-            raise RelocationOverflow(
-                f"PC-relative displacement {delta} does not fit {bits} signed bits on the "
-                f"68000 ({what}); use a longer form (bra.w/bsr.w or jmp/jsr with absolute "
-                "long addressing), or move the target closer")
-        return delta & ((1 << bits) - 1)
-    return staticmethod(apply)
+def _relative(bits: int, what: str, S: int, A: int, P: int) -> int:
+    """A PC-relative field of ``bits`` (signed): S + A - P."""
+    delta = _sext(S + A - P, 32)
+    if not -(1 << (bits - 1)) <= delta < (1 << (bits - 1)):
+        raise RelocationOverflow(
+            f"PC-relative displacement {delta} does not fit {bits} signed bits on the "
+            f"68000 ({what}); use a longer form (bra.w/bsr.w or jmp/jsr with absolute "
+            "long addressing), or move the target closer")
+    return delta & ((1 << bits) - 1)
 
 
 class R_68K_32(RelocType):
@@ -66,7 +63,7 @@ class R_68K_16(RelocType):
     number = 2
     size = 2
     addend = staticmethod(lambda word: _sext(word, 16))
-    apply = _absolute(16)
+    apply = staticmethod(lambda word, S, A, P: _absolute(16, S, A))
 
 
 class R_68K_8(RelocType):
@@ -75,7 +72,7 @@ class R_68K_8(RelocType):
     number = 3
     size = 1
     addend = staticmethod(lambda word: _sext(word, 8))
-    apply = _absolute(8)
+    apply = staticmethod(lambda word, S, A, P: _absolute(8, S, A))
 
 
 class R_68K_PC32(RelocType):
@@ -97,7 +94,8 @@ class R_68K_PC16(RelocType):
     size = 2
     pc_relative = True
     addend = staticmethod(lambda word: _sext(word, 16))
-    apply = _relative(16, "bsr.w/bra.w/bcc.w or (d16,pc) reach +-32 KiB")
+    apply = staticmethod(lambda word, S, A, P: _relative(
+        16, "bsr.w/bra.w/bcc.w or (d16,pc) reach +-32 KiB", S, A, P))
 
 
 class R_68K_PC8(RelocType):
@@ -107,7 +105,8 @@ class R_68K_PC8(RelocType):
     size = 1
     pc_relative = True
     addend = staticmethod(lambda word: _sext(word, 8))
-    apply = _relative(8, "short branches and (d8,pc,Xn) reach +-128 bytes")
+    apply = staticmethod(lambda word, S, A, P: _relative(
+        8, "short branches and (d8,pc,Xn) reach +-128 bytes", S, A, P))
 
 
 _PIC = Rejection("PIC/GOT/PLT relocation",

@@ -195,7 +195,6 @@ class MipsArch(Arch):
         data, word = section.data, WORD[elf.endian, 4]
         size = len(data)
         out = []
-        his: list[int] = []               # site words of pending HI16s (index-aligned with out)
         pending: list[int] = []
         last_hi: dict[int, int] = {}
         for i, r in enumerate(relocs):

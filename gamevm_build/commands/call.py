@@ -22,9 +22,10 @@ import sys
 from pathlib import Path
 
 PRINT_PREFIX = "print: "
-#: Machine.call's default instruction budget (gamevm_build.emu.machine.DEFAULT_BUDGET; spelled
-#: out so that registering the command does not import unicorn; tests/test_cli_startup.py checks)
-DEFAULT_BUDGET = 5_000_000
+#: Machine.call's default budget in console seconds (gamevm_build.emu.machine.DEFAULT_SECONDS;
+#: spelled out so that registering the command does not import unicorn;
+#: tests/test_cli_startup.py checks)
+DEFAULT_SECONDS = 0.25
 
 
 def _module_arg(text: str) -> tuple[str, str | None]:
@@ -61,6 +62,15 @@ def _loaded_json(lm) -> dict:
             "size": lm.module.image_size, "region": lm.region.name}
 
 
+def print_progress(machine, instructions: int, wall: float) -> None:
+    """Machine.progress for the CLI: a long call says what it is doing, on stderr."""
+    pc = machine.reg("pc")
+    where = machine.symbolize(pc)
+    print(f"gamevm: still running after {wall:.0f} s: {machine.console_seconds(instructions):.3g} s "
+          f"of console time ({instructions} instructions), now at 0x{pc:08x}"
+          + (f" <{where}>" if where else ""), file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
     from ..callexpr import format_value, parse_call, run_call, signed32
     from ..console import Console
@@ -80,6 +90,10 @@ def run(args) -> int:
     for item in args.load:
         text, region = _module_arg(item)
         p = Path(text)
+        if p.exists() and not p.is_file():
+            kind = "a directory" if p.is_dir() else "not a regular file (a FIFO, device or socket)"
+            raise GameVMError(f"--load {text}: is {kind}; give a module file (.elf) or a "
+                              "module name to find in the search path")
         if p.suffix == ".elf" or "/" in text or p.is_file():
             # a path: its directory joins the search path (a missing file is
             # then lsFileNotFound, like a missing name)
@@ -99,6 +113,10 @@ def run(args) -> int:
 
     console = Console(args.target, args.resident, search_paths=search, disc=args.disc,
                       regions=regions, loader=args.loader)
+    if args.max_seconds is not None and not 0 < args.max_seconds < 1e6:
+        raise GameVMError(f"--max-seconds {args.max_seconds}: give a positive number of "
+                          "console seconds")
+    console.machine.progress = print_progress
     doc = {"target": profile.name, "resident": str(args.resident),
            "search_path": [str(d) for d in search], "disc": args.disc,
            "modules": [], "calls": [], "output": [], "status": "ok"}
@@ -143,13 +161,15 @@ def run(args) -> int:
                  "args": [a.decode("utf-8", "replace") if isinstance(a, bytes) else a
                           for a in expr.args]}
         try:
-            value = run_call(console, expr, max_instructions=args.max_instructions)
+            value = run_call(console, expr, max_instructions=args.max_instructions,
+                             max_seconds=args.max_seconds)
         except EmulationFault as exc:
             report = exc.report if exc.report is not None else exc
             return fail("fault", f"{expr.text}: emulated CPU fault: {report}", call=expr.text,
                         report=_fault_json(exc.report))
         except EmulationTimeout as exc:
-            return fail("timeout", f"{expr.text}: {exc} (option --max-instructions N)",
+            return fail("timeout", f"{expr.text}: {exc} (option --max-seconds S or "
+                                   "--max-instructions N)",
                         call=expr.text,
                         budget=exc.budget, pc=None if exc.pc is None else f"0x{exc.pc:08x}")
         flush()
@@ -202,8 +222,11 @@ def register(sub, cli) -> None:
                    help="load modules with the resident's console-side C runtime ('target', the "
                         "default when the resident has it) or the host's reference loader")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--max-instructions", type=cli.parse_int, default=DEFAULT_BUDGET, metavar="N",
-                   help=f"instruction budget of each call (default {DEFAULT_BUDGET})")
+    p.add_argument("--max-seconds", type=float, metavar="S",
+                   help=f"budget of each call in console seconds, at one instruction per cycle "
+                        f"of the console's clock (default {DEFAULT_SECONDS})")
+    p.add_argument("--max-instructions", type=cli.parse_int, metavar="N",
+                   help="budget of each call in instructions (instead of --max-seconds)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not list loaded modules")
     p.add_argument("exprs", nargs="*", metavar="EXPR",
                    help="call expression, e.g. 'level1:level1_score()' or 'gvm_strlen(\"hi\")'")

@@ -7,14 +7,26 @@ import sys
 
 
 def run(args) -> int:
+    from ..errors import ModuleChecksumError
     from ..inspect_module import describe, render_text
     from ..module import read_module
 
-    info = describe(read_module(args.module))
+    mismatch = None
+    try:
+        module = read_module(args.module)
+    except ModuleChecksumError as exc:
+        # show what the file holds anyway: that is what one wants to look at
+        mismatch = exc
+        module = read_module(args.module, verify_hash=False)
+    info = describe(module, hash_ok=mismatch is None,
+                    actual_hash=mismatch.actual if mismatch else None)
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         sys.stdout.write(render_text(info))
+    if mismatch is not None:
+        print(f"gamevm: error: {mismatch}", file=sys.stderr)
+        return mismatch.exit_status
     return 0
 
 

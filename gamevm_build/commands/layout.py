@@ -21,15 +21,17 @@ def run(args) -> int:
     files = module_files(args.module or ())
     manifest = args.manifest
     if manifest is None:
-        import json
         from pathlib import Path
 
-        try:
-            disc = json.loads(Path(args.config).read_text()).get("disc", {})
-        except (OSError, ValueError, AttributeError):
-            disc = {}
+        from ..fileutil import confined_output, read_json
+
+        data = read_json(args.config, "project configuration")
+        disc = data.get("disc") if isinstance(data, dict) else None
         if isinstance(disc, dict) and isinstance(disc.get("layout"), str):
-            manifest = str(Path(args.config).parent / disc["layout"])
+            # named by the config, not the command line: it stays in the project
+            manifest = str(confined_output(disc["layout"], Path(args.config).parent,
+                                           f"{args.config}: disc.layout",
+                                           option="--manifest FILE"))
     result = build_disc(args.config, args.output, module_files=files or None,
                         resident_file=args.resident, manifest=manifest, mkpsxiso=args.mkpsxiso,
                         lba_header=args.lba_header, report=args.report, tool=args.tool,

@@ -16,7 +16,7 @@ def run(args) -> int:
 def register(sub, cli) -> None:
     pl = sub.add_parser("prelink", help="write a module's RAM image for a fixed address")
     pl.add_argument("module")
-    pl.add_argument("--base", required=True, type=cli.parse_int)
+    pl.add_argument("--base", required=True, type=cli.parse_address)
     pl.add_argument("--resident", required=True)
     pl.add_argument("--needs", nargs="+", default=[], type=cli.parse_placed, metavar="MODULE@ADDR")
     pl.add_argument("-o", "--output", required=True)

@@ -39,7 +39,7 @@ def register(sub, cli) -> None:
     p.add_argument("-t", "--target", required=True, type=cli.target_type,
                    help=f"console: {cli.targets_help()}")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="C file to write")
-    p.add_argument("--base", type=cli.parse_int, metavar="ADDR",
+    p.add_argument("--base", type=cli.parse_address, metavar="ADDR",
                    help="place modules given without @ADDR one after the other from ADDR")
     p.add_argument("-q", "--quiet", action="store_true", help="do not list the placements")
     p.add_argument("modules", nargs="+", type=_placed, metavar="MODULE[@ADDR]",

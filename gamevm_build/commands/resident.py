@@ -36,7 +36,7 @@ def run(args) -> int:
 def register(sub, cli) -> None:
     r = sub.add_parser("resident", help="link the resident kernel at its fixed base")
     add_build_options(r, cli.targets_help(), cli.target_type)
-    r.add_argument("--base", type=cli.parse_int, help="link address (default: profile's)")
+    r.add_argument("--base", type=cli.parse_address, help="link address (default: profile's)")
     r.add_argument("--modules", nargs="+", default=[], metavar="MODULE",
                    help="modules whose imports the resident must provide")
     r.add_argument("--strict", action="store_true",

@@ -9,6 +9,6 @@ target's C calling convention; faults and runaway loops become
 """
 
 from .fault import FaultReport
-from .machine import DEFAULT_BUDGET, Machine
+from .machine import DEFAULT_SECONDS, Machine
 
-__all__ = ["DEFAULT_BUDGET", "FaultReport", "Machine"]
+__all__ = ["DEFAULT_SECONDS", "FaultReport", "Machine"]

@@ -9,6 +9,7 @@ addresses sign-extended).
 from __future__ import annotations
 
 import bisect
+import io
 import os
 from dataclasses import dataclass
 
@@ -74,7 +75,9 @@ def read_elf(path: str | os.PathLike, profile: Profile) -> ElfImage:
     """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as stream:
+        from ..fileutil import read_input
+
+        with io.BytesIO(read_input(path, "executable")) as stream:
             elf = ELFFile(stream)
             _check(elf, path, profile)
             segments = tuple(_segment(elf, seg) for seg in elf.iter_segments(type="PT_LOAD")

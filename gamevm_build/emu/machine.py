@@ -99,6 +99,7 @@ top of the scratch area.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -111,13 +112,21 @@ from .elfimage import ElfImage, Segment, Symbolizer, read_elf
 from .fault import FaultReport
 from .memory import PAGE, SENTINEL, AddressSpace
 
-__all__ = ["DEFAULT_BUDGET", "SCRATCH_SIZE", "SENTINEL", "STACK_GUARD", "STACK_SIZE", "Machine",
+__all__ = ["DEFAULT_SECONDS", "SCRATCH_SIZE", "SENTINEL", "STACK_GUARD", "STACK_SIZE", "Machine",
            "TrapHandler"]
 
 MASK32 = 0xFFFFFFFF
 _PROJECT = Path(__file__).resolve().parents[2]
-#: Instructions one :meth:`Machine.call` may run unless told otherwise.
-DEFAULT_BUDGET = 5_000_000
+#: Console time one :meth:`Machine.call` may run unless told otherwise, in emulated
+#: seconds: ``DEFAULT_SECONDS * clock_hz`` instructions, at one cycle each as the load-time
+#: models count them (gamevm_build.loadtime), so at least this long on the real console.
+#: About 8.5 M instructions on the PS1, 23 M on the N64, 4.2 M on the GBA, 3.1 M on the 3DO,
+#: 1.9 M on the Sega CD (the 3DO example's self-test takes 1.36 M, 0.11 s).
+DEFAULT_SECONDS = 0.25
+#: Wall-clock seconds after which a call reports its progress (:attr:`Machine.progress`).
+PROGRESS_AFTER = 2.0
+#: Instructions between two looks at the wall clock while a call runs.
+_PROGRESS_STRIDE = 1 << 18
 #: Bytes of stack below ``profile.stack_top`` unless the profile says (``memory.stack_size``).
 STACK_SIZE = 0x10000
 #: Bytes of scratch area below the stack guard unless the profile says (``memory.scratch_size``).
@@ -236,6 +245,12 @@ class Machine:
         self._running = False
         #: instructions of the translation blocks entered so far (see the module docstring)
         self.instructions = 0
+        #: ``progress(machine, instructions_so_far, wall_seconds)``, called every
+        #: :data:`PROGRESS_AFTER` wall seconds while a long call runs (with ``track_blocks``):
+        #: the CLI prints it, so a long or endless call is never silent
+        self.progress: Callable[["Machine", int, float], None] | None = None
+        self._progress_at = 1 << 62
+        self._call_start = (0.0, 0, 0.0)      # (wall time, instructions, next report)
         # "Block counts" in the module doc: (address, size) -> instructions, and the
         # physical halfwords (address >> 1) where a store may begin that changes counted
         # code (counts_vary CPUs)
@@ -622,7 +637,21 @@ class Machine:
 
     # ------------------------------------------------------------------- calls
 
-    def call(self, function: int | str, *args: int, max_instructions: int = DEFAULT_BUDGET) -> int:
+    @property
+    def default_budget(self) -> int:
+        """Instructions of :data:`DEFAULT_SECONDS` on this console (one per cycle)."""
+        return self.budget_for(DEFAULT_SECONDS)
+
+    def budget_for(self, seconds: float) -> int:
+        """Instructions a call may run for ``seconds`` of console time (one per cycle)."""
+        return max(1, round(seconds * self.profile.clock_hz))
+
+    def console_seconds(self, instructions: int) -> float:
+        """Console time of ``instructions`` at one cycle each (the load-time models' rate)."""
+        return instructions / self.profile.clock_hz
+
+    def call(self, function: int | str, *args: int, max_instructions: int | None = None,
+             max_seconds: float | None = None) -> int:
         """Call ``function`` (address or symbol) with the o32 convention; return ``v0``.
 
         The first four arguments go in ``a0``-``a3``, the rest on the stack at
@@ -642,8 +671,13 @@ class Machine:
             Unmapped access, unhandled trap or CPU exception; ``.report`` tells
             where.
         EmulationTimeout
-            More than ``max_instructions`` instructions ran.
+            More than ``max_instructions`` instructions ran, or ``max_seconds`` of console
+            time at one instruction per cycle (default :data:`DEFAULT_SECONDS`).
         """
+        explicit = max_instructions is not None
+        if max_instructions is None:
+            max_seconds = DEFAULT_SECONDS if max_seconds is None else max_seconds
+            max_instructions = self.budget_for(max_seconds)
         if self._running:
             raise EmulationError("Machine.call cannot be nested (called from a trap handler?)")
         if max_instructions < 1:
@@ -657,6 +691,9 @@ class Machine:
         self._fault, self._block, self._function = None, None, addr
         self._clobbered = self._redo = None
         self._running = True
+        if self.progress is not None:
+            self._call_start = (time.monotonic(), self.instructions, PROGRESS_AFTER)
+            self._progress_at = self.instructions + _PROGRESS_STRIDE
         try:
             self.uc.emu_start(start, self.sentinel, count=max_instructions)
         except unicorn.UcError as exc:
@@ -671,6 +708,7 @@ class Machine:
                                                pc=self.reg("pc"), pc_exact=False)
         finally:
             self._running = False
+            self._progress_at = 1 << 62
             if self._redo is not None and self._fault is None:
                 self._on_fixup(self.uc, self.fixup, 0, None)   # the budget ran out just before
             self._restore_clobbered()          # a store the machine stopped must not land
@@ -678,10 +716,16 @@ class Machine:
             raise EmulationFault(f"emulated CPU fault: {self._fault}", self._fault)
         pc = self.reg("pc")
         if pc != self.sentinel:
+            mhz = f"{self.profile.clock_hz / 1e6:g} MHz"
+            budget = (f"{max_instructions} instructions "
+                      f"({self.console_seconds(max_instructions):.3g} s on the console at "
+                      f"{mhz}, one instruction per cycle)" if explicit else
+                      f"{max_seconds:g} s on the console ({max_instructions} instructions at "
+                      f"{mhz}, one per cycle)")
             raise EmulationTimeout(
-                f"call to {self._describe(addr)} did not return within its budget of "
-                f"{max_instructions} instructions (stopped at pc {self._describe(pc)}); an "
-                "endless loop?  Pass a larger max_instructions if the work is legitimately long",
+                f"call to {self._describe(addr)} did not return within its budget of {budget}; "
+                f"stopped at pc {self._describe(pc)}: an endless loop?  Pass a larger budget "
+                "if the work is legitimately long",
                 function=addr, budget=max_instructions, pc=pc)
         return self.cpu.result(self)
 
@@ -721,14 +765,24 @@ class Machine:
         if address & self._fetch_alignment:     # before _block: the report names the jumper
             self._record_exception(self.cpu.fetch_fault(address))
             return
-        self._block = block = (address, size)
-        count = self._block_counts.get(block)
+        jumper, self._block = self._block, (address, size)
+        count = self._block_counts.get(self._block)
         if count is None:
-            self._enter_new_block(block)
+            self._enter_new_block(self._block, jumper)
         else:
             self.instructions += count
+        if self.instructions >= self._progress_at:
+            self._report_progress()
 
-    def _enter_new_block(self, block: tuple[int, int]) -> None:
+    def _report_progress(self) -> None:
+        self._progress_at = self.instructions + _PROGRESS_STRIDE
+        start, first, due = self._call_start
+        wall = time.monotonic() - start
+        if wall >= due and self.progress is not None:
+            self._call_start = (start, first, wall + PROGRESS_AFTER)
+            self.progress(self, self.instructions - first, wall)
+
+    def _enter_new_block(self, block: tuple[int, int], jumper: tuple[int, int] | None) -> None:
         """A block not counted since its code, or the execution guards, last changed.
 
         Counts it and checks the execution guards, then remembers the count unless a
@@ -747,10 +801,35 @@ class Machine:
                     f"{label} (not executable)", "fetch", address, pc=address,
                     detail=better or "a jump to something that is not loaded code"))
                 return
+        if self._zeroed_jump_target(address, paddr, size, jumper):
+            # Memory nothing was loaded into (the PS1's low RAM, a module's bss), which
+            # every CPU here runs as no-ops up to whatever code lies beyond.  Stop at the
+            # jump, and blame the block that made it.
+            self._block = jumper
+            self._record(self._report(
+                "zeroed memory (not code)", "fetch", address, pc=address,
+                detail=f"a wild jump from {self._jumper(jumper)}"))
+            return
         if self.cpu.counts_vary:
             # a store of up to 4 bytes changes the block iff it starts in [paddr-3, paddr+size)
             self._code_halves.update(range((paddr - 3) >> 1, ((paddr + size - 1) >> 1) + 1))
         self._block_counts[block] = count
+
+    def _zeroed_jump_target(self, address: int, paddr: int, size: int, jumper) -> bool:
+        """A jump (not a fall-through: a MIPS delay slot or a page split may be one lone
+        ``nop`` block) to 16 or more zero bytes, which compiled code never branches to."""
+        if jumper is not None and jumper[0] + jumper[1] == address:
+            return False
+        try:
+            return not any(self.uc.mem_read(paddr, max(size, 16)))
+        except unicorn.UcError:
+            return False
+
+    def _jumper(self, block: tuple[int, int] | None) -> str:
+        """The block that jumped, for "a wild jump from ..." (the caller's frame)."""
+        if block is None:
+            return f"the call's start {self._describe(self._function or 0)}"
+        return self._describe(block[0])
 
     def _forget_counts(self) -> None:
         self._block_counts.clear()
@@ -766,6 +845,8 @@ class Machine:
         if guard is None:
             return
         _kind, pstart, _pend, label = guard
+        if self._clobbered is None:       # the store lands before the stop: put it back
+            self._clobbered = (paddr, self._bytes_at(paddr, size))
         pc = self.reg("pc")
         vaddr = self.cpu.access_address(self, pc, paddr)
         if vaddr is None:
@@ -927,6 +1008,9 @@ class Machine:
         link = self.cpu.link_register
         ra = self.reg(link) if link else None
         block = self._block
+        if access == "fetch" and not detail:
+            # a fetch fault is a jump to where no code is: name the code that jumped
+            detail = f"a wild jump from {self._jumper(block)}"
         return FaultReport(
             cause=cause, access=access, address=address, pc=pc, ra=ra, pc_exact=pc_exact,
             size=size, detail=detail, function=self._function, block=block,

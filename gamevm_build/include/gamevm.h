@@ -36,6 +36,7 @@ typedef enum {
     lsSymbolNotFound = 9,     /* GetModuleProc: no such export */
     lsModuleInUse = 10,       /* safe mode: a stack frame or register still points into it */
     lsPending = 11,           /* GameVMAsyncStatus: the asynchronous load is still running */
+    lsBadChecksum = 12,       /* well-formed, but its contents do not match the metadata's hash */
     lsForceInt = 0x7fffffff   /* keeps the type int-sized: the loader writes 32-bit statuses,
                                  and ARM EABI compilers default to -fshort-enums */
 } TLoadStatus;
@@ -65,6 +66,8 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
 #define GVM_SYS_MEDIA_OPEN  0x4720 /* a0 = name, a1 = unsigned long *size -> v0 file or -1 */
 #define GVM_SYS_MEDIA_READ  0x4721 /* a0 = {file, offset, dst, len} -> v0 0 or -1 */
 #define GVM_SYS_MEDIA_CLOSE 0x4722 /* a0 = file -> v0 0 */
+#define GVM_SYS_MEDIA_START 0x4723 /* a0 = {file, offset, dst, len} -> v0 0 or -1 (read goes on) */
+#define GVM_SYS_MEDIA_POLL  0x4724 /* a0 = file -> v0 1 done, 0 running, -1 failed */
 
 #if defined(__mips__)
 #define GVM__STR2(x) #x
@@ -140,10 +143,11 @@ TModuleHandle LoadModule(const char *name);
  * binds everything now. */
 TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status);
 
-/* Asynchronous load: reads while the game runs and relocates in per-frame CPU
- * slices; completes in a later GameVMFrame(), which runs the module's
- * constructors and then on_complete(handle, status).  Returns a request id
- * (for GameVMAsyncStatus).  Host loader only for now. */
+/* Asynchronous load: reads while the game runs; completes in a later
+ * GameVMFrame(), which runs the module's constructors and then
+ * on_complete(handle, status).  Returns a request id (for GameVMAsyncStatus);
+ * the C runtime returns 0 when its queue (8 requests) is full or it is not set
+ * up.  `name` must stay valid until the load completes. */
 unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags);
 void LoadModuleAsync(const char *name, TLoadCallback on_complete);
 
@@ -163,9 +167,10 @@ typedef struct {
     unsigned request;
 } TGameVMCompletion;
 
-/* The frame loop's hook: call once per frame (vblank).  Advances the loader's
- * clock one frame; for each load that completed, runs its constructors and its
- * callback.  Returns the number of loads completed. */
+/* The frame loop's hook: call once per frame (vblank).  Takes the asynchronous
+ * loads as far as they go without waiting for the drive; for each load that
+ * completed, runs its constructors and its callback.  Returns the number of
+ * loads completed. */
 unsigned GameVMFrame(void);
 
 /* Drop a reference to a module.  At zero, and once no other module binds to

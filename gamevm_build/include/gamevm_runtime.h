@@ -30,6 +30,15 @@ typedef struct TGameVMReader {
     int (*read)(void *ctx, int file, unsigned long offset, void *dst, unsigned long len);
     void (*close)(void *ctx, int file);
     void *ctx;
+    /* Optional, for LoadModuleAsync: reads that go on while the game runs.
+     *   start: begin what read would do; return 0, or -1 when it cannot start.
+     *   poll:  1 once the read `start` began last has put its bytes at `dst`, 0 while
+     *          it runs, -1 if it failed.  The runtime has at most one read running,
+     *          and may call read (a synchronous LoadModule) while it runs: the reader
+     *          finishes the started read first (the drive does one thing at a time).
+     * Without them an asynchronous load reads with `read`, in GameVMFrame. */
+    int (*start)(void *ctx, int file, unsigned long offset, void *dst, unsigned long len);
+    int (*poll)(void *ctx, int file);
 } TGameVMReader;
 
 typedef struct TGameVMConfig {
@@ -72,9 +81,12 @@ TLoadStatus GameVMAddRegion(const char *name, unsigned long start, unsigned long
  * region, lsOutOfMemory when the placement table is full. */
 TLoadStatus GameVMPlaceModule(const char *module, const char *region);
 
-/* Module `module` needs `need` besides the needs its file declares (the project
- * configuration's modules.NAME.needs): loaded first, held while it is.  Both strings
- * must stay valid.  lsOutOfMemory when the table (16) is full. */
+/* Module `module` needs `need`: loaded first, held while it is.  For needs its file
+ * does not declare (the project configuration's modules.NAME.needs), and for those it
+ * does: registered needs load before the module's file is opened, so a game that
+ * registers the build's whole needs table (the file's needs, then the project's, in
+ * order) has its files read in the order the load budgets plan.  Both strings must
+ * stay valid.  lsOutOfMemory when the table (32) is full. */
 TLoadStatus GameVMAddNeed(const char *module, const char *need);
 
 /* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from .bundles import head_sources
 from .cost import RESIDENT, Evaluator
 
-__all__ = ["Bound", "lower_bound", "cheapest_access"]
+__all__ = ["Bound", "lower_bound", "cheapest_access", "NO_SOURCES"]
 
 #: Distances probed around each probe position.
 _DELTAS = range(-64, 65)
@@ -136,27 +136,40 @@ def _matching(arcs: dict) -> tuple[float, str]:
     return min(sum(out_best.values()), sum(in_best.values())), "dual"
 
 
-def lower_bound(problem, ev: Evaluator | None = None, *, copies: bool | None = None) -> Bound:
+#: ``sources`` argument of :func:`lower_bound`: the head sources were not computed
+#: (time limit), so every load gets the cheapest access (still a lower bound)
+NO_SOURCES = "not computed"
+
+
+def lower_bound(problem, ev: Evaluator | None = None, *, copies: bool | None = None,
+                sources=None) -> Bound:
     """The best of the bounds above for ``problem`` (``copies``: may the layout duplicate
-    modules; default: the problem's policy)."""
+    modules; default: the problem's policy).
+
+    ``sources`` is :func:`~.bundles.head_sources` of the problem when the caller has
+    it, or :data:`NO_SOURCES` when it ran out of time: then no load is known to start
+    from an unknown head and the floor uses the cheapest access for all (sound, looser).
+    """
     ev = ev or Evaluator(problem)
     if copies is None:
         copies = problem.options.policy != "none"
     c0, c1 = cheapest_access(ev)
     cmin = min(c0, c1)
     unknown, span_min = unknown_access(ev)
-    sources = head_sources(problem)
+    if sources is None:
+        sources = head_sources(problem)
+    known = sources is not NO_SOURCES
     floors = []
     for ld in problem.loads:
         if not ld.modules:
             floors.append(0.0)
             continue
-        a = unknown if None in sources[ld.id] else cmin
+        a = unknown if known and None in sources[ld.id] else cmin
         floors.append(a + ev.read_s(ld))
     floor_total = sum(ld.weight * f for ld, f in zip(problem.loads, floors))
     bound = Bound(floor_total, "floor", floors, floor_total, c0, c1, unknown,
-                  span_min=span_min)
-    if copies or not problem.disc or c1 <= c0 * (1 + 1e-12):
+                  {} if known else {"head_sources": NO_SOURCES}, span_min=span_min)
+    if copies or not problem.disc or c1 <= c0 * (1 + 1e-12) or not known:
         return bound
     gain = c1 - c0
     arcs: dict = {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-__all__ = ["Bundle", "head_sources", "form_bundles", "follow_arcs"]
+__all__ = ["Bundle", "head_sources", "HeadSourcesTimeout", "form_bundles", "follow_arcs"]
 
 
 @dataclass
@@ -54,7 +54,11 @@ def _distinct(heads, plans) -> int:
     return n
 
 
-def head_sources(problem, *, cap: bool = True) -> list:
+class HeadSourcesTimeout(Exception):
+    """:func:`head_sources` ran past its deadline (callers fall back to what is sound)."""
+
+
+def head_sources(problem, *, cap: bool = True, deadline: float | None = None) -> list:
     """Load id -> frozenset of what can have left the head where the load starts.
 
     Elements are load ids, ``"R"`` (the end of the boot executable, when the
@@ -63,7 +67,15 @@ def head_sources(problem, *, cap: bool = True) -> list:
     different places becomes ``{None}`` as the analyzer's would in every
     layout (:func:`analysis.plans.heads_after` collapses such sets to
     unknown); sets that may or may not exceed it are kept.
+
+    ``deadline`` (``time.perf_counter()`` seconds): raise
+    :class:`HeadSourcesTimeout` past it.  Dense flow graphs (thousands of
+    transitions) revisit a scene once per predecessor that changes, so the
+    step after a set of sources and the cap of a set are memoized: the sets
+    repeat.
     """
+    import time
+
     from .cost import MAX_HEADS
 
     p = problem
@@ -71,31 +83,47 @@ def head_sources(problem, *, cap: bool = True) -> list:
     mods = {ld.id: frozenset(ld.modules) for ld in p.loads}
     mods["R"] = frozenset({-1})
     unknown = frozenset({None})
+    certain = [bool(ld.certain) for ld in p.loads]
+    capped_memo: dict = {}
+    after_memo: dict = {}
 
     def capped(hs: frozenset) -> frozenset:
         if not cap or len(hs) <= MAX_HEADS or hs == unknown:
             return hs
-        return unknown if _distinct(hs, mods.__getitem__) > MAX_HEADS else hs
+        got = capped_memo.get(hs)
+        if got is None:
+            got = unknown if _distinct(hs, mods.__getitem__) > MAX_HEADS else hs
+            capped_memo[hs] = got
+        return got
 
     def _after(heads: frozenset, ld) -> frozenset:
         if not ld.modules:
             return heads
-        if ld.certain:
+        if certain[ld.id]:
             return frozenset({ld.id})
-        return capped(heads | {ld.id})
+        key = (heads, ld.id)
+        got = after_memo.get(key)
+        if got is None:
+            got = after_memo[key] = capped(heads | {ld.id})
+        return got
     out: list = [frozenset()] * len(p.loads)
     out[p.boot] = init
     entry: dict = {}
     exit_: dict = {}
     work = sorted((p.rpo[s], s) for s in p.scenes if s in p.reachable)
     queued = {s for _, s in work}
+    boot_after = _after(init, p.loads[p.boot])
+    visits = 0
     while work:
         v = heapq.heappop(work)[1]
         queued.discard(v)
+        visits += 1
+        if deadline is not None and visits % 64 == 0 and time.perf_counter() > deadline:
+            raise HeadSourcesTimeout()
         hs = set(entry.get(v, ()))
         for u in p.preds[v]:
             if u is None:
-                hs |= _after(init, p.loads[p.boot])
+                hs |= boot_after
             elif u in exit_:
                 hs |= _after(exit_[u], p.loads[p.transition[u, v]])
         hv = unknown if entry.get(v) == unknown else capped(frozenset(hs))

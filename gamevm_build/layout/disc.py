@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..fileutil import atomic_write
+from ..errors import GameVMError, InputError
+from ..fileutil import Outputs, check_output, read_input
 from .cost import RESIDENT, Evaluator
 from .iso import master_iso, verify_iso, write_rom
 from .plan import Plan, plan_layout
@@ -29,7 +29,11 @@ class DiscResult:
 
     def summary_line(self) -> str:
         s = self.summary
-        parts = [f"{s['files']} file(s), {s['sectors']} sectors",
+        # each medium in its own terms: a CD has 2048-byte sectors, a cartridge ROM bytes
+        # (its "sectors" are the model's transfer units: 4 bytes on the GBA)
+        extent = (f"{s['sectors'] * s['sector_size']} bytes of ROM"
+                  if s.get("medium") == "cartridge" else f"{s['sectors']} sectors")
+        parts = [f"{s['files']} file(s), {extent}",
                  f"plan {s['cost_ms']:.1f} ms",
                  f"{s['plan_over_bound']:.3f}x the bound",
                  f"alphabetical {s['alphabetical_over_plan']:.2f}x the plan"]
@@ -50,7 +54,7 @@ def module_files(pairs) -> dict:
     digest: dict = {}
     for name, path in pairs:
         try:
-            h = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            h = hashlib.sha256(read_input(path, "module")).hexdigest()
         except FileNotFoundError:
             raise InputError(f"{path}: module file not found (build the modules first, "
                              "e.g. scons)") from None
@@ -94,6 +98,7 @@ def _summary(plan: Plan, image, tool) -> dict:
     reads = sum(ld.weight * Evaluator(p).read_s(ld) for ld in p.loads)
     return {
         "image": str(image), "tool": tool, "medium": p.model.kind, "model": p.model.name,
+        "sector_size": p.model.sector_size,
         "files": len(arr.seq), "copies": sum(len(es) - 1 for es in arr.copies().values()),
         "padding_sectors": sum(arr.pad.values()), "first_lba": plan.base,
         "sectors": max(end[e] for e in arr.seq) - plan.base if arr.seq else 0,
@@ -128,9 +133,6 @@ def build_disc(config, output, *, module_files: dict | None = None, resident_fil
     ToolchainError
         No mastering tool (names the Debian package), or it failed.
     """
-    from . import lbaheader, mkpsxiso as mk, report as rep
-    from .manifest import dumps, manifest as manifest_doc
-
     problem = load_problem(config, module_files=module_files, resident_file=resident_file)
     missing = [m.name for m in problem.modules if m.path is None]
     if problem.resident is not None and problem.resident["path"] is None:
@@ -138,9 +140,34 @@ def build_disc(config, output, *, module_files: dict | None = None, resident_fil
     if missing:
         raise InputError(f"{problem.config.where}: modules {', '.join(missing)} have no file "
                          "(only an estimate): a disc needs the built modules")
-    plan = plan_layout(problem, time_limit=time_limit, seed=seed)
     output = Path(output)
+    extras = {"manifest": manifest, "mkpsxiso": mkpsxiso, "lba_header": lba_header,
+              "report": report}
+    # every output is checked before the work, and all are written together at the end:
+    # a command that fails leaves none of them (not even the image)
+    for kind, path in [("image", output), *extras.items()]:
+        if path:
+            check_output(path, f"{kind} output")
+    if mkpsxiso and problem.config.target != "psx":
+        # mkpsxiso masters PlayStation discs (license sectors, XA, SYSTEM.CNF)
+        medium = "a CD" if problem.disc else "a cartridge"
+        raise InputError(f"--mkpsxiso: a mkpsxiso project masters a PlayStation disc; target "
+                         f"{problem.config.target} uses {medium}: its image is the "
+                         f"{'ISO 9660 image' if problem.disc else 'ROM segment'} -o writes")
+    plan = plan_layout(problem, time_limit=time_limit, seed=seed)
+    with Outputs() as outs:
+        result = _write_image(problem, plan, output, outs, tool)
+        texts = _extra_outputs(problem, plan, result, output, extras)
+        for kind, text in texts.items():
+            outs.write(extras[kind], text.encode(), f"{kind} output")
+            result.outputs[kind] = str(extras[kind])
+    return result
+
+
+def _write_image(problem, plan, output: Path, outs: Outputs, tool) -> DiscResult:
+    """Master (disc) or assemble (cartridge) the image into a staged file of ``outs``; verify it."""
     arr = plan.arrangement
+    staged = outs.temporary(output, "image output")
     tool_used = None
     if problem.disc:
         start, end = plan.positions()
@@ -149,50 +176,52 @@ def build_disc(config, output, *, module_files: dict | None = None, resident_fil
         for e in arr.seq:
             m = arr.extents[e]
             src = problem.resident["path"] if m == RESIDENT else problem.modules[m].path
-            data = Path(src).read_bytes()
+            data = read_input(src, "module")
             entries.append((plan.names[e], src, arr.pad.get(e, 0)))
             expected[plan.names[e]] = (start[e] - plan.base, len(data),
                                        hashlib.sha256(data).hexdigest())
         system = "PLAYSTATION" if problem.config.target == "psx" else None
-        tool_used = master_iso(entries, output, tool=tool, system_id=system)
-        base = verify_iso(output, expected, tool_used)
+        tool_used = master_iso(entries, staged, tool=tool, system_id=system)
+        try:
+            base = verify_iso(staged, expected, tool_used)
+        except GameVMError as exc:        # name the output, not the staged file
+            raise type(exc)(str(exc).replace(str(staged), str(output))) from None
         if base != plan.base:
             plan.rebase(base)
     else:
         start, _end = plan.positions()
         write_rom([(problem.modules[arr.extents[e]].path, start[e]) for e in arr.seq
-                   if arr.extents[e] != RESIDENT], output, problem.model.sector_size)
+                   if arr.extents[e] != RESIDENT], staged, problem.model.sector_size)
     check_with_analyzer(plan)
-    result = DiscResult(plan, output, tool_used, {"image": str(output)},
-                        _summary(plan, output, tool_used))
+    return DiscResult(plan, output, tool_used, {"image": str(output)},
+                      _summary(plan, output, tool_used))
+
+
+def _extra_outputs(problem, plan, result: DiscResult, output: Path, extras: dict) -> dict:
+    """kind -> text of the manifest, mkpsxiso project, LBA header and report asked for."""
+    from . import lbaheader, mkpsxiso as mk, report as rep
+    from .manifest import dumps, manifest as manifest_doc
+
+    arr = plan.arrangement
     bundles = plan.bundles()
     start, end = plan.positions()
     names = plan.names or {e: problem.modules[arr.extents[e]].name for e in arr.seq
                            if arr.extents[e] != RESIDENT}
-    if manifest:
+    out = {}
+    if extras["manifest"]:
         doc = manifest_doc(problem, arr, plan.base, image=os.path.basename(output),
                            names=plan.names or None, bundles=bundles,
                            extra={"summary": {k: (round(v, 6) if isinstance(v, float) else v)
                                               for k, v in result.summary.items()}})
-        atomic_write(manifest, dumps(doc).encode())
-        result.outputs["manifest"] = str(manifest)
-    if mkpsxiso:
-        if not problem.disc:
-            raise InputError("--mkpsxiso: a mkpsxiso project describes a CD; "
-                             f"target {problem.config.target} uses a cartridge")
-        text = mk.project_xml(problem, arr, plan.names, image_name=output.with_suffix(
-            ".bin").name, relative_to=Path(mkpsxiso).parent)
-        atomic_write(mkpsxiso, text.encode())
-        result.outputs["mkpsxiso"] = str(mkpsxiso)
-    if lba_header:
-        text = lbaheader.header(problem, arr, start, end, names, bundles,
-                                image=os.path.basename(output))
-        atomic_write(lba_header, text.encode())
-        result.outputs["lba_header"] = str(lba_header)
-    if report:
+        out["manifest"] = dumps(doc)
+    if extras["mkpsxiso"]:
+        out["mkpsxiso"] = mk.project_xml(problem, arr, plan.names, image_name=output.with_suffix(
+            ".bin").name, relative_to=Path(extras["mkpsxiso"]).parent)
+    if extras["lba_header"]:
+        out["lba_header"] = lbaheader.header(problem, arr, start, end, names, bundles,
+                                             image=os.path.basename(output))
+    if extras["report"]:
         data = rep.report_data(plan, result.summary, bundles)
-        text = rep.render_html(data) if str(report).endswith((".html", ".htm")) else \
-            rep.render_text(data)
-        atomic_write(report, text.encode())
-        result.outputs["report"] = str(report)
-    return result
+        out["report"] = rep.render_html(data) if str(extras["report"]).endswith(
+            (".html", ".htm")) else rep.render_text(data)
+    return out

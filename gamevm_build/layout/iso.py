@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError, InputError, LayoutError, ToolchainError
+from ..fileutil import read_input, require_regular
 from .cost import RESIDENT
 
 __all__ = ["TOOLS", "iso_name", "file_names", "find_tool", "master_iso", "read_extents",
@@ -226,6 +227,7 @@ def read_extents(image) -> dict:
 
     iso = pycdlib.PyCdlib()
     try:
+        require_regular(image, "disc image")
         iso.open(str(image))
     except (OSError, pycdlib.pycdlibexception.PyCdlibException) as exc:
         raise InputError(f"{image}: cannot open ISO 9660 image: {exc}") from None
@@ -281,7 +283,7 @@ def write_rom(entries, output, sector_size: int) -> None:
     size = 0
     chunks = []
     for src, off in entries:
-        data = Path(src).read_bytes()
+        data = read_input(src, "module")
         chunks.append((off * sector_size, data))
         size = max(size, off * sector_size + len(data))
     size = -(-size // sector_size) * sector_size

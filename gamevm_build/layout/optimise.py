@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 from .bundles import follow_arcs, form_bundles, head_sources
-from .cost import RESIDENT, Arrangement, Evaluator
+from .cost import RESIDENT, Arrangement, Evaluation, Evaluator
 from .problem import MAX_PAD
 
 __all__ = ["best_pad", "chain_order", "spectral_order", "alphabetical_order",
@@ -125,18 +125,37 @@ def chain_order(problem, bundles, arcs) -> tuple[list, set]:
     if "R" in chains:
         placed += chains["R"]
         placed_set |= set(chains["R"])
+    # a chain's affinity (the weight of arcs from placed bundles into it) grows as chains
+    # are placed: kept up to date arc by arc, not recomputed over every pair (dense flow
+    # graphs have thousands of chains)
+    chain_of = {b: h for h, chain in chains.items() for b in chain}
+    out_arcs: dict = {}
+    for (a, b), w in arcs.items():
+        out_arcs.setdefault(a, []).append((b, w))
+    affinity = {h: 0.0 for h in left}
+
+    def place(members):
+        for a in members:
+            for b, w in out_arcs.get(a, ()):
+                h = chain_of.get(b)
+                if h in affinity:
+                    affinity[h] += w
+    place(placed_set)
     while left:
-        def affinity(h):
-            return sum(arcs.get((a, b), 0.0) for b in chains[h] for a in placed_set)
-        h = max(left, key=lambda h: (affinity(h), by_id[h].weight, -h))
+        h = max(left, key=lambda h: (affinity[h], by_id[h].weight, -h))
         left.remove(h)
+        del affinity[h]
         placed += chains[h]
-        placed_set |= set(chains[h])
+        new = set(chains[h]) - placed_set
+        placed_set |= new
+        place(new)
     return _emit(problem, [by_id[i] for i in placed])
 
 
-def _fiedler(n: int, adj: list, seed: int = 0, iters: int = 40) -> list:
-    """Fiedler vector of a connected weighted graph (inverse iteration, conjugate gradients)."""
+def _fiedler(n: int, adj: list, seed: int = 0, iters: int = 40,
+             deadline: float | None = None) -> list:
+    """Fiedler vector of a connected weighted graph (inverse iteration, conjugate gradients);
+    past ``deadline`` (``time.perf_counter()``) the current approximation."""
     if n <= 2:
         return [float(i) for i in range(n)]
     deg = [sum(w for _, w in adj[i]) for i in range(n)]
@@ -154,6 +173,8 @@ def _fiedler(n: int, adj: list, seed: int = 0, iters: int = 40) -> list:
     rng = random.Random(seed)
     x = center([i + 0.01 * rng.random() for i in range(n)])
     for _ in range(iters):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         # solve (L + eps I) y = x by conjugate gradients
         y = [0.0] * n
         r = list(x)
@@ -178,7 +199,8 @@ def _fiedler(n: int, adj: list, seed: int = 0, iters: int = 40) -> list:
     return x
 
 
-def spectral_order(problem, bundles, arcs, seed: int = 0) -> tuple[list, set]:
+def spectral_order(problem, bundles, arcs, seed: int = 0,
+                   deadline: float | None = None) -> tuple[list, set]:
     """Bundles sorted by the Fiedler vector of the follow graph and of shared modules.
 
     Each connected component is ordered on its own; components follow each
@@ -228,7 +250,7 @@ def spectral_order(problem, bundles, arcs, seed: int = 0) -> tuple[list, set]:
     for comp in comps:
         local = {g: i for i, g in enumerate(comp)}
         sub = [[(local[v], x) for v, x in adj[g] if v in local] for g in comp]
-        f = _fiedler(len(comp), sub, seed)
+        f = _fiedler(len(comp), sub, seed, deadline=deadline)
         ranked = sorted(range(len(comp)), key=lambda i: (f[i], comp[i]))
         # orient: start from the end that holds the bundle entered from the boot executable
         if from_r and any(comp[i] in from_r for i in ranked):
@@ -655,27 +677,52 @@ class OptimiseResult:
     seconds: float
     bundles: list = field(default_factory=list)
     pad: int = 0
+    #: exact evaluations of the arrangement and of the constructions evaluated
+    evaluation: Evaluation | None = None
+    evaluations: dict = field(default_factory=dict)
 
 
 def optimise(problem, *, base: int, floors: list, names: dict, time_limit: float = 20.0,
-             seed: int = 0, ev: Evaluator | None = None) -> OptimiseResult:
-    """Plan the disc order of ``problem`` (see the module docstring)."""
+             seed: int = 0, ev: Evaluator | None = None, sources=None) -> OptimiseResult:
+    """Plan the disc order of ``problem`` (see the module docstring).
+
+    ``sources``: :func:`~.bundles.head_sources` when the caller has them; an empty
+    list when they could not be computed in time (the orders then follow no arcs).
+    """
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     ev = ev or Evaluator(problem)
     bundles = form_bundles(problem)
-    sources = head_sources(problem)
+    if sources is None:
+        sources = head_sources(problem)
+    elif not sources:
+        sources = [frozenset()] * len(problem.loads)
     arcs = follow_arcs(problem, bundles, sources)
     pad = best_pad(ev, base)
+    # the naive orders are evaluated first (the report compares the plan with them), which
+    # also times one exact evaluation: the constructions and the search share what is left,
+    # less one evaluation of the result
+    naive = {"declaration order": declaration_order(problem),
+             "alphabetical order": alphabetical_order(problem, names)}
+    t_eval = time.perf_counter()
+    evaluations = {k: ev.evaluate(a, base) for k, a in naive.items()}
+    t_eval = (time.perf_counter() - t_eval) / len(naive)
+    # still to come: the constructions' evaluations (two), the exact costs after the
+    # search (about one) and the result's
+    deadline -= 4 * t_eval
     candidates = {}
     order, starts = chain_order(problem, bundles, arcs)
     candidates["follow the most likely path"] = _arrangement(problem, order, starts, pad)
-    if len(bundles) > 1:
-        order, starts = spectral_order(problem, bundles, arcs, seed)
+    left = deadline - time.perf_counter()
+    if len(bundles) > 1 and left > t_eval:
+        # at most half of what is left: the local search needs time too
+        order, starts = spectral_order(problem, bundles, arcs, seed,
+                                       deadline=time.perf_counter() + left / 2)
         candidates["spectral ordering"] = _arrangement(problem, order, starts, pad)
-    candidates["declaration order"] = declaration_order(problem)
-    candidates["alphabetical order"] = alphabetical_order(problem, names)
-    costs = {k: ev.evaluate(a, base).total for k, a in candidates.items()}
+    evaluations.update({k: ev.evaluate(a, base) for k, a in candidates.items()})
+    candidates.update(naive)
+    evaluations = {k: evaluations[k] for k in candidates}
+    costs = {k: e.total for k, e in evaluations.items()}
     chosen = min(costs, key=lambda k: (costs[k], list(costs).index(k)))
     state = SearchState(ev, candidates[chosen].copy(), base)
     moves = copies = 0
@@ -694,9 +741,10 @@ def optimise(problem, *, base: int, floors: list, names: dict, time_limit: float
         state.exact()
         moves += improve(state, floors, deadline, pad=pad)
     final = state.arr
-    cost = ev.evaluate(final, base).total
+    evaluation = ev.evaluate(final, base) if moves or copies else evaluations[chosen]
+    cost = evaluation.total
     if cost > costs[chosen]:            # the approximate deltas misled the search: keep the start
-        final, cost = candidates[chosen], costs[chosen]
+        final, cost, evaluation = candidates[chosen], costs[chosen], evaluations[chosen]
     ncopies = sum(len(es) - 1 for es in final.copies().values())
     return OptimiseResult(final, cost, costs, chosen, moves, ncopies,
-                          time.perf_counter() - t0, bundles, pad)
+                          time.perf_counter() - t0, bundles, pad, evaluation, evaluations)

@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import LayoutError
-from .bound import Bound, lower_bound
+from .bound import NO_SOURCES, Bound, lower_bound
+from .bundles import HeadSourcesTimeout, head_sources
 from .cost import RESIDENT, Arrangement, Evaluation, Evaluator
 from .iso import estimate_base, file_names, name_table
 from .optimise import OptimiseResult, alphabetical_order, declaration_order, optimise
@@ -98,17 +99,27 @@ def plan_layout(problem, *, time_limit: float | None = None, seed: int = 0,
     if base is None:
         n_files = len(problem.modules) + (1 if problem.resident else 0)
         base = estimate_base(n_files) if problem.disc else 0
+    limit = default_time_limit(problem) if time_limit is None else time_limit
     # the plain declaration order must fit, or nothing will
     check_fit(problem, declaration_order(problem), base)
-    bound = lower_bound(problem, ev)
-    limit = default_time_limit(problem) if time_limit is None else time_limit
-    result = optimise(problem, base=base, floors=bound.floors, names=names, time_limit=limit,
-                      seed=seed, ev=ev)
+    # the time limit holds for the whole plan: the head sources (dense flow graphs make
+    # them slow) get part of it; without them the bound is looser but still a bound
+    try:
+        sources = head_sources(problem, deadline=t0 + 0.3 * limit)
+    except HeadSourcesTimeout:
+        sources = None
+    bound = lower_bound(problem, ev, sources=sources if sources is not None else NO_SOURCES)
+    # 90%: the search stops between moves, and the last one may run over a little
+    left = max(0.9 * (t0 + limit - time.perf_counter()), 0.0)
+    result = optimise(problem, base=base, floors=bound.floors, names=names, time_limit=left,
+                      seed=seed, ev=ev, sources=sources if sources is not None else [])
     arr = result.arrangement
     check_fit(problem, arr, base)
-    naive = {"alphabetical": alphabetical_order(problem, names),
-             "declaration": declaration_order(problem)}
-    naive = {k: (a, ev.evaluate(a, base)) for k, a in naive.items()}
-    evaluation = ev.evaluate(arr, base)
+    # the optimiser evaluated both naive orders among its starting points
+    naive = {"alphabetical": "alphabetical order", "declaration": "declaration order"}
+    naive = {k: (alphabetical_order(problem, names) if k == "alphabetical"
+                 else declaration_order(problem), result.evaluations[name])
+             for k, name in naive.items()}
+    evaluation = result.evaluation
     return Plan(problem, arr, base, evaluation, bound, naive, result,
                 file_names(problem, arr) if problem.disc else {}, time.perf_counter() - t0)

@@ -18,6 +18,7 @@ the boot load 1.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,7 +253,7 @@ def problem_from_project(project) -> Problem:
     resident = None
     if config.resident_file is not None and model.kind == "disc":
         rpath = Path(config.resident_file)
-        if not rpath.exists():
+        if not os.path.exists(rpath):
             raise InputError(f"{config.where}: resident.file: {rpath}: not found "
                              "(build the kernel first, e.g. scons)")
         size = rpath.stat().st_size

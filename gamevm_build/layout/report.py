@@ -226,7 +226,7 @@ def _svg(d: dict, files: list, loads: list, span: list, colors: dict | None = No
         if lx + 24 + 7 * len(s) > W - M:
             lx, ly = M, ly + 18
         parts.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" '
-                     f'fill="{color[s]}"/><text x="{lx + 16}" y="{ly + 10}">'
+                     f'fill="{color.get(s, "#999")}"/><text x="{lx + 16}" y="{ly + 10}">'
                      f'{html.escape(s)}</text>')
         lx += 24 + 7 * len(s)
     parts.append("</svg>")
@@ -257,7 +257,9 @@ def render_html(d: dict) -> str:
 
     rows_loads = "\n".join(load_row(ld) for ld in
                            sorted(d["loads"], key=lambda x: -x["weight"] * x["worst_ms"]))
-    colors = scene_colors(d["files"])
+    # one color per scene across both maps: a scene may own a file in the alphabetical
+    # order's bundles only (e.g. an unreachable scene's)
+    colors = scene_colors(d["files"] + d["alphabetical"]["files"])
     pos = (s["alphabetical_ms"] - s["cost_ms"]) / (s["alphabetical_ms"] - s["bound_ms"]) \
         if s["alphabetical_ms"] > s["bound_ms"] else 1.0
     return f"""<!DOCTYPE html>

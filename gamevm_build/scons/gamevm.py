@@ -73,6 +73,12 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
                         metadata) or the resident's (default ``_start``).
 ``GAMEVM_MAP``          when true, a module link also writes a link map
                         (``<module>$GAMEVMMAPSUFFIX``, declared as a second target).
+``GAMEVM_DEBUG``        when true, C and assembly sources are compiled with
+                        ``$GAMEVM_DEBUGFLAGS`` (default ``-g``).  Whenever a link's
+                        inputs have DWARF, the link writes ``<output>.debug`` beside its
+                        output (docs/debugging.md), a side effect that ``scons -c``
+                        removes; with ``GAMEVM_DEBUG`` links skip the CacheDir so that it
+                        is always written.
 ``GAMEVM_RESIDENT``     resident ELF used to check a module's imports (optional;
                         do not combine with that resident's ``GAMEVM_MODULES``
                         listing the module: that would be a dependency cycle).
@@ -245,6 +251,24 @@ def _paths(nodes) -> list[str]:
     return [str(n) for n in nodes]
 
 
+def _regular(nodes, what: str) -> list:
+    """``nodes``, checked: SCons reads every dependency to sign it, and would wait on a FIFO
+    or read /dev/zero without end; a file that is not built yet is fine."""
+    from gamevm_build.fileutil import require_regular
+
+    for node in nodes:
+        path = node.abspath if hasattr(node, "abspath") else str(node)
+        try:
+            require_regular(path, what)
+        except FileNotFoundError:
+            pass
+        except GameVMError as exc:
+            raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+        except OSError as exc:
+            raise SCons.Errors.UserError(f"gamevm: {path}: {what}: {exc.strerror}") from None
+    return list(nodes)
+
+
 def _keep(env) -> list[str]:
     """``$GAMEVM_KEEP``: symbol names (a list or a space-separated string)."""
     names = []
@@ -368,7 +392,29 @@ def _module_emitter(target, source, env):
         t.attributes.gamevm_resident = resident[0] if resident else None
     if needs or resident:
         env.Depends(target, needs + resident)
+    _debug_side_effect(env, target[0])
     return target, source
+
+
+def _debug_side_effect(env, out) -> None:
+    """The debug file a link writes beside ``out`` when its inputs have DWARF (``-g``):
+    a side effect (only there when compiled with -g), cleaned by ``scons -c``.  A
+    CacheDir does not keep side effects, so a ``GAMEVM_DEBUG`` link is never fetched from
+    it: the debug file is always written beside its output."""
+    from gamevm_build.debugfile import DEBUG_SUFFIX
+
+    debug = out.dir.File(SCons.Util.splitext(out.name)[0] + DEBUG_SUFFIX)
+    if debug is out:
+        return
+    env.SideEffect(debug, out)
+    env.Clean(out, debug)
+    if _as_bool(env.get("GAMEVM_DEBUG")):
+        env.NoCache(out)
+
+
+def _debugflags(target, source, env, for_signature):
+    """``$_GAMEVM_DEBUGFLAGS``: ``$GAMEVM_DEBUGFLAGS`` (``-g``) when ``$GAMEVM_DEBUG`` is true."""
+    return env.get("GAMEVM_DEBUGFLAGS") if _as_bool(env.get("GAMEVM_DEBUG")) else []
 
 
 def _resident_emitter(target, source, env):
@@ -380,6 +426,7 @@ def _resident_emitter(target, source, env):
     # the runtime's C sources are inputs too (a changed loader relinks every resident)
     from gamevm_build.runtime_build import runtime_sources
     env.Depends(target, [env.File(str(p)) for p in runtime_sources(_runtime(env))])
+    _debug_side_effect(env, target[0])
     return target, source
 
 
@@ -549,7 +596,8 @@ def _budget_emitter(target, source, env):
         extra += [env.File(os.path.abspath(str(f))) for f in files]
     extra += layout
     if extra:
-        env.Depends(target, extra)
+        env.Depends(target, _regular(extra, "a file the budget check reads"))
+    _regular(source, "a source of GameVMBudget")
     return target, source
 
 
@@ -654,7 +702,7 @@ def _validate_emitter(target, source, env):
 
         report = target[0]
         target = list(target) + [report.dir.File(scenario_trace_name(n.name)) for n in scenarios]
-        env.Depends(target, scenarios + config + layout)
+        env.Depends(target, _regular(scenarios + config + layout, "a file validation reads"))
         report.attributes.gamevm_scenarios = scenarios
         report.attributes.gamevm_config = config[0] if config else None
         report.attributes.gamevm_layout = layout[0] if layout else None
@@ -726,13 +774,12 @@ def _disc_emitter(target, source, env):
         raise SCons.Errors.UserError(
             f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a disc boots one resident")
     cfg = None
-    cartridge = False
+    target = env.get("GAMEVM_TARGET")
     try:
         from gamevm_build.config import load_config
-        from gamevm_build.media import get_model
 
         cfg = load_config(source[0].srcnode().abspath)
-        cartridge = get_model(cfg.media).kind == "cartridge"
+        target = cfg.target
     except GameVMError:
         pass                            # reported (as a build error) by the action
     outputs = {}
@@ -740,10 +787,21 @@ def _disc_emitter(target, source, env):
         value = env.subst(f"${var}", target=[image])
         if kind == "manifest" and not value:
             layout = cfg.raw.get("disc", {}).get("layout") if cfg is not None else None
-            outputs[kind] = (env.File(os.path.abspath(str(cfg.base_dir / layout))) if layout
-                             else image.dir.File(SCons.Util.splitext(image.name)[0] + ".json"))
+            if layout:
+                from gamevm_build.fileutil import confined_output
+
+                # named by the config: inside the project (its directory or the build's top)
+                try:
+                    path = confined_output(layout, cfg.base_dir, f"{cfg.where}: disc.layout",
+                                           roots=[env.Dir("#").abspath],
+                                           option="GAMEVM_DISC_MANIFEST")
+                except GameVMError as exc:
+                    raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+                outputs[kind] = env.File(os.path.abspath(str(path)))
+            else:
+                outputs[kind] = image.dir.File(SCons.Util.splitext(image.name)[0] + ".json")
             continue
-        if value and not (kind == "mkpsxiso" and cartridge):
+        if value and not (kind == "mkpsxiso" and target != "psx"):   # a PS1 mastering tool
             outputs[kind] = _disc_file(env, image, value)
     image.attributes.gamevm_disc = outputs
     image.attributes.gamevm_resident = resident[0] if resident else None
@@ -755,7 +813,8 @@ def _disc_emitter(target, source, env):
         if cfg.resident_file is not None and not resident:
             deps.append(env.File(os.path.abspath(str(cfg.resident_file))))
     if deps:
-        env.Depends(image, deps)
+        env.Depends(image, _regular(deps, "a file the disc layout reads"))
+    _regular(source, "a source of GameVMDisc")
     return [image] + list(outputs.values()), source
 
 
@@ -840,6 +899,9 @@ def generate(env):
         GAMEVM_RUNTIME="host",
         GAMEVM_ENTRY=None,
         GAMEVM_MAP=False,
+        GAMEVM_DEBUG=False,
+        GAMEVM_DEBUGFLAGS=["-g"],
+        _GAMEVM_DEBUGFLAGS=_debugflags,
         GAMEVMMODULESUFFIX=".elf",
         GAMEVMRESIDENTSUFFIX=".elf",
         GAMEVMMAPSUFFIX=".map",
@@ -857,11 +919,11 @@ def generate(env):
     env["AS"] = "$GAMEVM_CC"      # the profile's asflags are gcc-driver flags
     env["AR"] = "$GAMEVM_AR"
     env["RANLIB"] = "$GAMEVM_RANLIB"
-    env["CCCOM"] = "$CC -o $TARGET -c $GAMEVM_CFLAGS $GAMEVM_OPTFLAGS $CFLAGS $CCFLAGS " \
-                   "$_CCCOMCOM $SOURCES"
-    env["ASCOM"] = "$AS $GAMEVM_ASFLAGS $ASFLAGS -c -o $TARGET $SOURCES"
-    env["ASPPCOM"] = "$CC $GAMEVM_ASPPFLAGS $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
-                     "-c -o $TARGET $SOURCES"
+    env["CCCOM"] = "$CC -o $TARGET -c $GAMEVM_CFLAGS $GAMEVM_OPTFLAGS $_GAMEVM_DEBUGFLAGS " \
+                   "$CFLAGS $CCFLAGS $_CCCOMCOM $SOURCES"
+    env["ASCOM"] = "$AS $GAMEVM_ASFLAGS $_GAMEVM_DEBUGFLAGS $ASFLAGS -c -o $TARGET $SOURCES"
+    env["ASPPCOM"] = "$CC $GAMEVM_ASPPFLAGS $_GAMEVM_DEBUGFLAGS $ASPPFLAGS $_CPPDEFFLAGS " \
+                     "$_CPPINCFLAGS -c -o $TARGET $SOURCES"
     if "SPAWN" in env and not getattr(env["SPAWN"], "gamevm", False):
         env["SPAWN"] = _spawn(env["SPAWN"], env.get("PSPAWN"))
         env["SPAWN"].gamevm = True

@@ -55,3 +55,42 @@ int gvm_loader_start(void)
         status = GameVMAddRegion("heap", start, MODULE_RAM_SIZE, GVM_REGION_HEAP);
     return (int)status;
 }
+
+/* Asynchronous loads (docs/runtime-c.md "Asynchronous loads"): kernel_stream asks for
+ * a module in the background, the frame loop calls kernel_frame once per vblank, and
+ * no frame waits for the drive; the callback gets the module when it is ready. */
+static char stream_name[32];
+static TModuleHandle streamed;
+static TLoadStatus streamed_status = lsPending;
+
+static void stream_done(TModuleHandle handle, TLoadStatus status)
+{
+    streamed = handle;
+    streamed_status = status;
+}
+
+unsigned kernel_stream(const char *name)
+{
+    unsigned i;
+    for (i = 0; name[i] && i + 1 < sizeof stream_name; i++)   /* the request keeps it */
+        stream_name[i] = name[i];
+    stream_name[i] = 0;
+    streamed = 0;
+    streamed_status = lsPending;
+    return LoadModuleAsyncEx(stream_name, stream_done, 0);
+}
+
+unsigned kernel_frame(void)
+{
+    return GameVMFrame();
+}
+
+int kernel_stream_status(void)
+{
+    return (int)streamed_status;
+}
+
+TModuleHandle kernel_streamed(void)
+{
+    return streamed;
+}

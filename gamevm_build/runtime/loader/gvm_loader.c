@@ -31,6 +31,7 @@ typedef struct {
     u32 pool_lo, pool_hi;           /* its pool block */
     u32 init_off[T_COUNT], init_count[T_COUNT];
     u8 init_has[T_COUNT];
+    u8 job;                         /* placed by the asynchronous load in progress */
 } module_t;
 
 typedef struct {
@@ -49,7 +50,7 @@ typedef struct load_ctx {
     u8 *pre;                         /* the file's metadata, read in one piece (see fetch) */
     u32 pre_lo, pre_hi;
     u8 *sh;                          /* section headers, 40 bytes each */
-    u32 shnum;
+    u32 shnum, shoff, shstrndx;
     u8 *shstr;
     u32 shstr_size, shstr_names;     /* names may start below shstr_names (its last NUL + 1) */
     u8 *sym;                         /* symbols, 16 bytes each */
@@ -67,11 +68,43 @@ typedef struct load_ctx {
     u32 nexports, export_names;      /* count and name bytes, for the pool */
     gvm_meta meta;
     struct load_ctx *parent;
+    u32 depth;
+    u8 phase;                        /* P_*: how far this load got */
+    u8 waiting;                      /* a read was started and has not finished */
+    u32 head;                        /* bytes of the file's start read before its headers */
+    u32 next;                        /* P_NEEDS: the next need; P_IMAGE: the next slot */
+    u32 gap_lo, gap_hi;              /* P_IMAGE: slots of the piece whose gaps to clear */
+    u32 order[SL_COUNT], norder;     /* loadable slots in order of first appearance */
+    u8 merge;                        /* no two slots overlap: a piece may span several */
+    module_t *m;
 } load_ctx;
+
+/* The phases of one module's load.  A synchronous load runs them back to back; an
+ * asynchronous one (LoadModuleAsync) stops wherever a read is in flight and goes on
+ * in a later GameVMFrame, so no frame waits for the drive. */
+enum { P_OPEN, P_HEAD, P_PREFIX, P_NEEDS, P_LINK, P_IMAGE, P_LINKED };
 
 #ifndef GVM_MAX_PLACEMENTS
 #define GVM_MAX_PLACEMENTS 16
 #endif
+#ifndef GVM_MAX_NEEDS
+#define GVM_MAX_NEEDS 32            /* GameVMAddNeed entries */
+#endif
+#ifndef GVM_MAX_ASYNC
+#define GVM_MAX_ASYNC 8             /* asynchronous requests queued, and statuses kept */
+#endif
+/* The first read of a module file: one CD sector, so a small module's headers,
+ * symbols and relocations arrive in one request (what follows is read where it is). */
+#ifndef GVM_HEAD_READ
+#define GVM_HEAD_READ 2048u
+#endif
+
+typedef struct {
+    const char *name;
+    TLoadCallback callback;
+    u32 id;
+    u32 import;                      /* GameVMImport: the name may name the file otherwise */
+} request_t;
 
 static struct {
     TGameVMConfig cfg;
@@ -80,12 +113,24 @@ static struct {
     u32 nregions;
     struct { const char *module; u32 region; } placements[GVM_MAX_PLACEMENTS];
     u32 nplacements;
-    struct { const char *module, *need; } needs[GVM_MAX_PLACEMENTS];   /* GameVMAddNeed */
+    struct { const char *module, *need; } needs[GVM_MAX_NEEDS];   /* GameVMAddNeed */
     u32 nneeds;
     module_t mods[GVM_MAX_MODULES];
     u32 next_seq;
     u32 work_top;
     u32 caller_sp, caller_ra;        /* where the game called the API from (safe mode) */
+    /* asynchronous loads: a queue worked through in order, one chain of loads at a time */
+    request_t queue[GVM_MAX_ASYNC];
+    u32 qhead, qcount, next_id;
+    struct { u32 id; TLoadStatus status; } done[GVM_MAX_ASYNC];
+    u32 ndone;
+    load_ctx *job_top, *job_root;    /* the chain in progress (in the work area's bottom) */
+    u32 job_work;                    /* the work area it uses: synchronous loads go above */
+    u32 job_first;                   /* next_seq when it started */
+    TLoadStatus job_status;          /* lsPending until the first request ended */
+    u8 async;                        /* stepping the asynchronous chain */
+    char import_name[64];            /* the file name a GameVMImport found */
+    u8 in_frame;
 } G;
 
 /* The game's stack pointer at its call of the API function this is expanded in. */
@@ -96,6 +141,9 @@ static struct {
 #endif
 #define AT_API_ENTRY(param) (G.caller_sp = CALLER_SP(param), \
                              G.caller_ra = (u32)__builtin_return_address(0))
+/* The same for a function without parameters: from its own frame (more conservative). */
+#define AT_FRAME_ENTRY() (G.caller_sp = (u32)__builtin_frame_address(0), \
+                          G.caller_ra = (u32)__builtin_return_address(0))
 
 static const char *const slot_names[SL_COUNT] = {
     ".text", ".rodata", ".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss"};
@@ -198,22 +246,20 @@ static TLoadStatus fetch(load_ctx *c, u32 off, u32 size, u8 **out)
     return lsSuccess;
 }
 
-/* Modules keep everything but the image in front of it (docs/format.md), ending with
- * the section headers: read all of it in one request, so a CD streams the file front
- * to back.  A file laid out otherwise is read piece by piece. */
-static TLoadStatus read_prefix(load_ctx *c, u32 end)
+/* Read [off, off + len) of the file to `dst`: started, when the load is asynchronous and
+ * the reader can (the load then waits for it), else read now. */
+static TLoadStatus read_to(load_ctx *c, u32 off, void *dst, u32 len)
 {
-    u32 at = (G.work_top + 3u) & ~3u, free = at < G.cfg.work_size ? G.cfg.work_size - at : 0;
-    c->pre = 0;
-    if (end <= 52 || end - 52 > free)
+    const TGameVMReader *r = G.cfg.reader;
+    if (!len)
         return lsSuccess;
-    if (!(c->pre = work_alloc(end - 52)))
-        return lsOutOfMemory;
-    if (G.cfg.reader->read(G.cfg.reader->ctx, c->file, 52, c->pre, end - 52) != 0)
-        return lsFileNotFound;
-    c->pre_lo = 52;
-    c->pre_hi = end;
-    return lsSuccess;
+    if (G.async && r->start && r->poll) {
+        if (r->start(r->ctx, c->file, off, dst, len) != 0)
+            return lsFileNotFound;
+        c->waiting = 1;
+        return lsSuccess;
+    }
+    return r->read(r->ctx, c->file, off, dst, len) == 0 ? lsSuccess : lsFileNotFound;
 }
 
 /* ---- the Global Symbol Table and loaded modules' exports ------------------------- */
@@ -239,12 +285,13 @@ void *GameVMResidentSymbol(const char *name)
     return s ? (void *)s->value : 0;
 }
 
-/* Modules in load order (their slots), for binding and unload plans. */
+/* Modules in load order (their slots), for binding and unload plans; what an
+ * asynchronous load is placing counts only for that load. */
 static u32 in_load_order(u32 *out)
 {
     u32 n = 0, i, j;
     for (i = 0; i < GVM_MAX_MODULES; i++) {
-        if (!G.mods[i].seq)
+        if (!G.mods[i].seq || (G.mods[i].job && !G.async))
             continue;
         for (j = n; j > 0 && G.mods[out[j - 1]].seq > G.mods[i].seq; j--)
             out[j] = out[j - 1];
@@ -340,14 +387,14 @@ static s32 placed_region(const char *name)
 }
 
 static void evict(module_t *m);
-static int in_use(module_t *m, u32 caller);
+static int in_use(module_t *m);
 
-/* Is an occupant of region `r` running (safe mode)? */
+/* Is an occupant of region `r` running (safe mode), or still being loaded? */
 static int region_busy(u32 r)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq && G.mods[i].region == r && in_use(&G.mods[i], 0))
+        if (G.mods[i].seq && G.mods[i].region == r && (G.mods[i].job || in_use(&G.mods[i])))
             return 1;
     return 0;
 }
@@ -437,51 +484,62 @@ static int known_target(load_ctx *c)
     return 0;
 }
 
-static TLoadStatus read_headers(load_ctx *c)
+/* P_HEAD: the ELF header, from the file's first bytes.  Modules keep everything but
+ * the image in front of it (docs/format.md), ending with the section headers: what the
+ * first read did not bring is read in one more request, so a CD streams the file front
+ * to back.  A file laid out otherwise is read piece by piece (and waited for). */
+static TLoadStatus read_elf_header(load_ctx *c)
 {
-    u8 *eh;
-    u32 shoff, shnum, shstrndx, phoff, phnum, i, machine;
-    TLoadStatus st;
+    const u8 *eh = c->pre;
+    u32 phoff, phnum, end, at;
 
-    if (c->fsize < 52)
-        return lsBadFormat;
-    c->pre = 0;
-    if ((st = fetch(c, 0, 52, &eh)) != lsSuccess)
-        return st;
     if (eh[0] != 0x7F || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F' || eh[4] != 1 ||
         (eh[5] != 1 && eh[5] != 2))
         return lsBadFormat;
     c->big = eh[5] == 2;
-    machine = gvm_rd16(eh + 18, c->big);
+    c->machine = gvm_rd16(eh + 18, c->big);
     phoff = gvm_rd32(eh + 28, c->big);
-    shoff = gvm_rd32(eh + 32, c->big);
+    c->shoff = gvm_rd32(eh + 32, c->big);
     phnum = gvm_rd16(eh + 44, c->big);
-    shnum = gvm_rd16(eh + 48, c->big);
-    shstrndx = gvm_rd16(eh + 50, c->big);
-    if (gvm_rd16(eh + 16, c->big) != ET_DYN || shnum == 0)
+    c->shnum = gvm_rd16(eh + 48, c->big);
+    c->shstrndx = gvm_rd16(eh + 50, c->big);
+    if (gvm_rd16(eh + 16, c->big) != ET_DYN || c->shnum == 0)
         return lsBadFormat;
-    if (gvm_rd16(eh + 46, c->big) != 40 || shoff > c->fsize || shnum * 40u > c->fsize - shoff ||
-        shstrndx >= shnum)
+    if (gvm_rd16(eh + 46, c->big) != 40 || c->shoff > c->fsize ||
+        c->shnum * 40u > c->fsize - c->shoff || c->shstrndx >= c->shnum)
         return lsBadFormat;
     if (phnum && (gvm_rd16(eh + 42, c->big) != 32 || phoff > c->fsize ||
                   phnum * 32u > c->fsize - phoff))
         return lsBadFormat;
-    c->shnum = shnum;
-    if ((st = read_prefix(c, shoff + shnum * 40u)) != lsSuccess ||
-        (st = fetch(c, shoff, shnum * 40u, &c->sh)) != lsSuccess)
+    c->phase = P_PREFIX;
+    end = c->shoff + c->shnum * 40u;
+    at = (u32)(c->pre + c->head - (u8 *)G.cfg.work);
+    if (end <= c->head || at != G.work_top || (c->head & 3) || !work_alloc(end - c->head))
+        return lsSuccess;
+    c->pre_hi = end;
+    return read_to(c, c->head, c->pre + c->head, end - c->head);
+}
+
+/* P_PREFIX, first: the section headers and their names. */
+static TLoadStatus read_sections(load_ctx *c)
+{
+    u32 i, off, size;
+    TLoadStatus st;
+    if ((st = fetch(c, c->shoff, c->shnum * 40u, &c->sh)) != lsSuccess)
         return st;
-    {
-        u32 off = SH(c, shstrndx, F_OFFSET), size = SH(c, shstrndx, F_SIZE);
-        if (off > c->fsize || size > c->fsize - off)
-            return lsBadFormat;
-        c->shstr_size = size;
-        if ((st = fetch(c, off, size, &c->shstr)) != lsSuccess)
-            return st;
-        c->shstr_names = names_end(c->shstr, size);
-    }
+    off = SH(c, c->shstrndx, F_OFFSET);
+    size = SH(c, c->shstrndx, F_SIZE);
+    if (off > c->fsize || size > c->fsize - off)
+        return lsBadFormat;
+    c->shstr_size = size;
+    if ((st = fetch(c, off, size, &c->shstr)) != lsSuccess)
+        return st;
+    c->shstr_names = names_end(c->shstr, size);
     c->symtab_index = 0xFFFFFFFFu;
-    for (i = 0; i < shnum; i++) {
-        u32 type = SH(c, i, F_TYPE), off = SH(c, i, F_OFFSET), size = SH(c, i, F_SIZE);
+    for (i = 0; i < c->shnum; i++) {
+        u32 type = SH(c, i, F_TYPE);
+        off = SH(c, i, F_OFFSET);
+        size = SH(c, i, F_SIZE);
         if (SH(c, i, F_NAME) >= c->shstr_names)
             return lsBadFormat;
         if (type != SHT_NOBITS && type != 0 && (off > c->fsize || size > c->fsize - off))
@@ -489,7 +547,6 @@ static TLoadStatus read_headers(load_ctx *c)
         if (type == SHT_SYMTAB && c->symtab_index == 0xFFFFFFFFu)
             c->symtab_index = i;
     }
-    c->machine = machine;
     return lsSuccess;
 }
 
@@ -805,14 +862,14 @@ static module_t *containing(u32 addr, module_t *except)
     return 0;
 }
 
-/* Allocate, bind, relocate in place and record one checked module. */
-static TLoadStatus link_one(load_ctx *c, module_t **out)
+/* P_LINK: allocate, bind and check at the module's place, record it, and clear its
+ * memory (nothing can fail once its image is being written but a read). */
+static TLoadStatus link_prepare(load_ctx *c)
 {
-    u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, code_end;
-    u32 image = c->meta.image_size;
+    u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, j;
+    u32 image = c->meta.image_size, n = 0, last = 0;
     module_t *m = free_slot();
     TLoadStatus st;
-    u32 order[SL_COUNT], n;
 
     if (!m)
         return lsOutOfMemory;
@@ -827,45 +884,17 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
     if ((st = make_record(c, m, base)) != lsSuccess)
         return st;
 
-    /* nothing can fail from here on: write the image */
-    event(GVM_EV_WRITING, base, image, 0, c->meta.name);
-    fill((u8 *)base, image);
-    n = 0;                       /* sections in order of first appearance, last copy wins */
-    for (slot = 0; slot < SL_COUNT; slot++) {
-        u32 j;
-        if (!c->slot_first[slot])
-            continue;
-        for (j = n; j > 0 && c->slot_first[order[j - 1]] > c->slot_first[slot]; j--)
-            order[j] = order[j - 1];
-        order[j] = slot;
-        n++;
-    }
-    for (i = 0; i < n; i++) {
-        u32 s = c->slot_last[order[i]] - 1, size = SH(c, s, F_SIZE);
-        if (SH(c, s, F_TYPE) == SHT_NOBITS || !size)
-            continue;
-        if (G.cfg.reader->read(G.cfg.reader->ctx, c->file, SH(c, s, F_OFFSET),
-                               (void *)(base + SH(c, s, F_ADDR)), size) != 0) {
-            event(GVM_EV_FREED, base, image, 0, c->meta.name);
-            return lsFileNotFound;
-        }
-    }
-    for (i = 0; i < c->shnum; i++)
-        if (c->rel[i])
-            gvm_relocate(c->rel[i], c->nrel[i], base, c->bound);
-    code_end = 0;
-    for (slot = SL_TEXT; slot <= SL_RODATA; slot++)
-        if (c->slot_last[slot] && section_addr(c, slot) + section_size(c, slot) > code_end)
-            code_end = section_addr(c, slot) + section_size(c, slot);
-    sync_code(base, image);
-
-    m->seq = ++G.next_seq;
+    m->seq = ++G.next_seq;           /* its memory is taken from now on */
+    m->job = G.async;
     m->base = base;
     m->size = image;
-    m->code_end = code_end;
     m->region = region;
     m->refcount = 0;
     m->deps = m->providers = 0;
+    m->code_end = 0;
+    for (slot = SL_TEXT; slot <= SL_RODATA; slot++)
+        if (c->slot_last[slot] && section_addr(c, slot) + section_size(c, slot) > m->code_end)
+            m->code_end = section_addr(c, slot) + section_size(c, slot);
     for (i = 0; i < T_COUNT; i++) {
         m->init_has[i] = c->meta.init_has[i];
         m->init_off[i] = c->meta.init_off[i];
@@ -876,10 +905,101 @@ static TLoadStatus link_one(load_ctx *c, module_t **out)
         if (p)
             m->providers |= 1u << slot_index(p);
     }
-    event(GVM_EV_LOADED, base, image, code_end, m->name);
-    *out = m;
+    c->m = m;
+    event(GVM_EV_WRITING, base, image, 0, c->meta.name);
+    fill((u8 *)base, image);
+
+    /* sections in order of first appearance, the last copy of a slot winning; when their
+     * places ascend without overlapping, neighbours in the file are read together */
+    c->merge = 1;
+    for (slot = 0; slot < SL_COUNT; slot++) {
+        if (!c->slot_first[slot])
+            continue;
+        for (j = n; j > 0 && c->slot_first[c->order[j - 1]] > c->slot_first[slot]; j--)
+            c->order[j] = c->order[j - 1];
+        c->order[j] = slot;
+        n++;
+    }
+    for (i = 0; i < n; i++) {
+        u32 s = c->slot_last[c->order[i]] - 1;
+        if (!SH(c, s, F_SIZE))
+            continue;
+        if (SH(c, s, F_ADDR) < last)
+            c->merge = 0;
+        last = SH(c, s, F_ADDR) + SH(c, s, F_SIZE);
+    }
+    c->norder = n;
+    c->next = c->gap_lo = c->gap_hi = 0;
+    c->phase = P_IMAGE;
     return lsSuccess;
 }
+
+/* Zero what a piece read between its sections (the image is zero there). */
+static void clear_gaps(load_ctx *c)
+{
+    u32 k;
+    for (k = c->gap_lo + 1; k < c->gap_hi; k++) {
+        u32 a = c->slot_last[c->order[k - 1]] - 1, b = c->slot_last[c->order[k]] - 1;
+        u8 *p = (u8 *)(c->m->base + SH(c, a, F_ADDR) + SH(c, a, F_SIZE));
+        u8 *end = (u8 *)(c->m->base + SH(c, b, F_ADDR));
+        while (p < end)
+            *p++ = 0;
+    }
+    c->gap_lo = c->gap_hi = 0;
+}
+
+/* P_IMAGE: the sections' bytes, a piece (neighbouring sections) per read; what the
+ * first read already brought is copied.  Then relocate, and make the code visible. */
+static TLoadStatus next_piece(load_ctx *c)
+{
+    module_t *m = c->m;
+    u32 i, k;
+    TLoadStatus st;
+    clear_gaps(c);
+    while (c->next < c->norder) {
+        u32 first = c->next, s = c->slot_last[c->order[c->next++]] - 1;
+        u32 off = SH(c, s, F_OFFSET), addr = SH(c, s, F_ADDR), end = off + SH(c, s, F_SIZE);
+        u32 aend = addr + SH(c, s, F_SIZE);
+        if (SH(c, s, F_TYPE) == SHT_NOBITS || off == end)
+            continue;
+        while (c->merge && c->next < c->norder) {
+            u32 t = c->slot_last[c->order[c->next]] - 1, size = SH(c, t, F_SIZE);
+            if (SH(c, t, F_TYPE) == SHT_NOBITS || !size || SH(c, t, F_ADDR) < aend ||
+                SH(c, t, F_OFFSET) - SH(c, t, F_ADDR) != off - addr)
+                break;
+            end = SH(c, t, F_OFFSET) + size;
+            aend = SH(c, t, F_ADDR) + size;
+            c->next++;
+        }
+        c->gap_lo = first;
+        c->gap_hi = c->next;
+        if (off < c->head) {
+            k = (end < c->head ? end : c->head) - off;
+            copy((u8 *)(m->base + addr), c->pre + off, k);
+            off += k;
+            addr += k;
+        }
+        if ((st = read_to(c, off, (void *)(m->base + addr), end - off)) != lsSuccess ||
+            c->waiting)
+            return st;
+        clear_gaps(c);
+    }
+    for (i = 0; i < c->shnum; i++)
+        if (c->rel[i])
+            gvm_relocate(c->rel[i], c->nrel[i], m->base, c->bound);
+    sync_code(m->base, m->size);
+    for (i = 0; i < c->meta.nneeds; i++) {   /* references follow the needs' names */
+        module_t *d = by_name(c->meta.needs[i]);
+        if (d && d != m && !(m->deps & (1u << slot_index(d)))) {
+            m->deps |= 1u << slot_index(d);
+            d->refcount++;
+        }
+    }
+    event(GVM_EV_LOADED, m->base, m->size, m->code_end, m->name);
+    c->phase = P_LINKED;
+    return lsSuccess;
+}
+
 
 static void release(module_t *m)
 {
@@ -916,23 +1036,150 @@ static void run_destructors(module_t *m)
 }
 
 /* ---- loading ------------------------------------------------------------------------- */
+/* Does `request` ("level1", "dir/level1.elf") name module `name`? */
+static int names_module(const char *request, const char *name)
+{
+    const char *p, *base = request;
+    u32 n;
+    for (p = request; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    for (n = 0; base[n] && base[n] == name[n]; n++)
+        ;
+    return !name[n] && (!base[n] || ((base[n] == '.') && (base[n + 1] | 32) == 'e' &&
+                                     (base[n + 2] | 32) == 'l' && (base[n + 3] | 32) == 'f' &&
+                                     !base[n + 4]));
+}
+
+/* Is module `name` being loaded by `c` or a load that waits for it? */
 static int in_chain(load_ctx *c, const char *name)
 {
     for (; c; c = c->parent)
-        if (gvm_strcmp(c->meta.name, name) == 0)
+        if (c->meta.name ? gvm_strcmp(c->meta.name, name) == 0 : names_module(c->request, name))
             return 1;
     return 0;
 }
 
+static load_ctx *new_load(const char *request, load_ctx *parent)
+{
+    load_ctx *c = work_alloc(sizeof *c);
+    if (c) {
+        fill((u8 *)c, sizeof *c);
+        c->request = request;
+        c->parent = parent;
+        c->depth = parent ? parent->depth + 1 : 0;
+        c->file = -1;
+    }
+    return c;
+}
+
+/* A module that is there already (an asynchronous load still placing it is not, yet,
+ * for anything but that load). */
+static TLoadStatus found(load_ctx *c, module_t *m)
+{
+    if (m->job && !G.async)
+        return lsPending;
+    c->m = m;
+    c->phase = P_LINKED;
+    return lsSuccess;
+}
+
+static TLoadStatus opened(load_ctx *c, u32 size);
+
+/* GameVMImport's other spellings of a name (seed §9.2): "gfx.vga" is also the module
+ * gfx_vga, or gfx/vga, whichever is there first (gamevm_build.loader.dispatch). */
+static TLoadStatus import_candidates(load_ctx *c, unsigned long *size)
+{
+    const char *name = c->request;
+    char *alt = G.import_name, stem[64];
+    u32 n = slen(name), k, i;
+    module_t *m;
+    if (n < 4 || name[n - 4] != '.' || (name[n - 3] | 32) != 'e' || (name[n - 2] | 32) != 'l' ||
+        (name[n - 1] | 32) != 'f')
+        for (k = 0; k < 2 && n < sizeof G.import_name; k++) {
+            for (i = 0; i <= n; i++)
+                alt[i] = name[i] == '.' ? (k ? '/' : '_') : name[i];
+            if (gvm_strcmp(alt, name) == 0)
+                break;
+            c->request = alt;
+            if ((m = loaded_for(alt, stem, sizeof stem)) != 0)
+                return found(c, m);
+            c->file = G.cfg.reader->open(G.cfg.reader->ctx, alt, size);
+            if (c->file >= 0)
+                return opened(c, (u32)*size);
+        }
+    c->request = name;
+    return lsFileNotFound;
+}
+
+/* P_OPEN: the module loaded already, or its file, whose first bytes are read. */
+#define ST_PUSHED ((TLoadStatus)0x100)   /* step: a need is to be loaded first */
+
+static TLoadStatus open_module(load_ctx **top)
+{
+    load_ctx *c = *top;
+    unsigned long size = 0;
+    char stem[64];
+    module_t *m;
+
+    if (c->depth > GVM_MAX_DEPTH)
+        return lsOutOfMemory;
+    if ((m = loaded_for(c->request, stem, sizeof stem)) != 0)
+        return found(c, m);
+    /* the needs the game registered for it load before its file is opened: with the
+     * build's whole needs table (GameVMAddNeed), files are read in load-plan order */
+    for (; c->next < G.nneeds; c->next++) {
+        const char *need = G.needs[c->next].need;
+        if (!names_module(c->request, G.needs[c->next].module) || in_chain(c, need))
+            continue;
+        if ((m = by_name(need)) != 0) {
+            if (m->job && !G.async)
+                return lsPending;
+            continue;
+        }
+        c->next++;
+        return (*top = new_load(need, c)) != 0 ? ST_PUSHED : lsOutOfMemory;
+    }
+    c->file = G.cfg.reader->open(G.cfg.reader->ctx, c->request, &size);
+    if (c->file < 0 && c == G.job_root && G.queue[G.qhead].import)
+        return import_candidates(c, &size);
+    if (c->file < 0)
+        return lsFileNotFound;
+    return opened(c, (u32)size);
+}
+
+/* The file is open: read its first bytes. */
+static TLoadStatus opened(load_ctx *c, u32 size)
+{
+    u32 at, room, head;
+    c->fsize = size;
+    if (c->fsize < 52)
+        return lsBadFormat;
+    at = (G.work_top + 3u) & ~3u;
+    room = at < G.cfg.work_size ? (G.cfg.work_size - at) & ~3u : 0;
+    /* an asynchronous load reads the whole file in one request when the work area holds
+     * it and a quarter more (what the checks allocate): each read waits for a frame, and
+     * the image is copied from there */
+    head = c->fsize < GVM_HEAD_READ ? c->fsize : GVM_HEAD_READ;
+    if (G.async && c->fsize < room && c->fsize + (c->fsize >> 2) + 256u <= room)
+        head = c->fsize;
+    if (head > room)
+        head = room;
+    if (head < 52 || !(c->pre = work_alloc(head)))
+        return lsOutOfMemory;
+    c->pre_lo = 0;
+    c->pre_hi = c->head = head;
+    c->phase = P_HEAD;
+    return read_to(c, 0, c->pre, head);
+}
+
+/* P_PREFIX: read and check everything but the image (gamevm_build.module.read_module). */
 static TLoadStatus read_module(load_ctx *c)
 {
     TLoadStatus st;
-    unsigned long size = 0;
-    c->file = G.cfg.reader->open(G.cfg.reader->ctx, c->request, &size);
-    if (c->file < 0)
-        return lsFileNotFound;
-    c->fsize = (u32)size;
-    if ((st = read_headers(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
+    module_t *m;
+    u32 i;
+    if ((st = read_sections(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
         (st = read_note(c)) != lsSuccess)
         return st;
     if (!known_target(c))
@@ -944,31 +1191,7 @@ static TLoadStatus read_module(load_ctx *c)
         return lsIncompatibleTarget;
     if (c->meta.image_size > 0x7FFFFFFFu)
         return lsBadFormat;
-    return lsSuccess;
-}
-
-/* Load `request` and the modules it needs; *out is the module (new or already
- * loaded) with a reference counted for whoever asked. */
-static TLoadStatus load(const char *request, load_ctx *parent, u32 depth, module_t **out)
-{
-    load_ctx *c;
-    module_t *m;
-    TLoadStatus st;
-    u32 i, deps = 0;
-    char stem[64];
-
-    if (depth > GVM_MAX_DEPTH)
-        return lsOutOfMemory;
-    if ((m = loaded_for(request, stem, sizeof stem)) != 0) {
-        *out = m;
-        return lsSuccess;
-    }
-    if (!(c = work_alloc(sizeof *c)))
-        return lsOutOfMemory;
-    c->request = request;
-    c->parent = parent;
-    st = read_module(c);
-    for (i = 0; st == lsSuccess && i < G.nneeds; i++) {   /* the project's needs, after the file's */
+    for (i = 0; i < G.nneeds; i++) {      /* the project's needs, after the file's */
         u32 j;
         if (gvm_strcmp(G.needs[i].module, c->meta.name) != 0)
             continue;
@@ -977,78 +1200,149 @@ static TLoadStatus load(const char *request, load_ctx *parent, u32 depth, module
         if (j < c->meta.nneeds)
             continue;
         if (c->meta.nneeds == META_MAX_NEEDS)
-            st = lsOutOfMemory;
-        else
-            c->meta.needs[c->meta.nneeds++] = G.needs[i].need;
+            return lsOutOfMemory;
+        c->meta.needs[c->meta.nneeds++] = G.needs[i].need;
     }
-    if (st == lsSuccess && (m = by_name(c->meta.name)) != 0) {
-        *out = m;
-    } else if (st == lsSuccess) {
-        for (i = 0; i < c->meta.nneeds && st == lsSuccess; i++) {
-            const char *need = c->meta.needs[i];
-            module_t *d;
-            if (gvm_strcmp(need, c->meta.name) == 0 || in_chain(c, need))
-                continue;                  /* itself, or a cycle: what stays unbound fails */
-            if ((d = by_name(need)) == 0)
-                st = load(need, c, depth + 1, &d);
-        }
-        if (st == lsSuccess)
-            st = link_one(c, &m);
-        if (st == lsSuccess) {
-            for (i = 0; i < c->meta.nneeds; i++) {   /* references follow the needs' names */
-                module_t *d = by_name(c->meta.needs[i]);
-                if (d && d != m && !(deps & (1u << slot_index(d)))) {
-                    deps |= 1u << slot_index(d);
-                    d->refcount++;
-                }
-            }
-            m->deps = deps;
-            *out = m;
-        }
-    }
-    if (c->file >= 0 && G.cfg.reader->close)
-        G.cfg.reader->close(G.cfg.reader->ctx, c->file);
-    return st;
+    if ((m = by_name(c->meta.name)) != 0)         /* loaded under another request */
+        return found(c, m);
+    c->phase = P_NEEDS;
+    c->next = 0;
+    return lsSuccess;
 }
 
-static void unload_newer_than(u32 seq)
+/* P_NEEDS: the next need that is not there yet becomes the innermost load. */
+static TLoadStatus next_need(load_ctx **top)
+{
+    load_ctx *c = *top;
+    while (c->next < c->meta.nneeds) {
+        const char *need = c->meta.needs[c->next++];
+        module_t *d;
+        if (gvm_strcmp(need, c->meta.name) == 0 || in_chain(c, need))
+            continue;                  /* itself, or a cycle: what stays unbound fails */
+        if ((d = by_name(need)) != 0) {
+            if (d->job && !G.async)
+                return lsPending;
+            continue;
+        }
+        if (!(*top = new_load(need, c)))
+            return lsOutOfMemory;
+        return ST_PUSHED;
+    }
+    c->phase = P_LINK;
+    return lsSuccess;
+}
+
+/* Take the innermost load as far as it goes now: lsPending while a read runs,
+ * ST_PUSHED when it needs a module loaded first, lsSuccess once linked, else why not. */
+static TLoadStatus step(load_ctx **top)
+{
+    load_ctx *c = *top;
+    TLoadStatus st;
+    for (;;) {
+        if (c->waiting) {
+            int r = G.cfg.reader->poll(G.cfg.reader->ctx, c->file);
+            if (r == 0)
+                return lsPending;
+            c->waiting = 0;
+            if (r < 0)
+                return lsFileNotFound;
+        }
+        switch (c->phase) {
+        case P_OPEN:   st = open_module(top); break;
+        case P_HEAD:   st = read_elf_header(c); break;
+        case P_PREFIX: st = read_module(c); break;
+        case P_NEEDS:  st = next_need(top); break;
+        case P_LINK:   st = link_prepare(c); break;
+        case P_IMAGE:  st = next_piece(c); break;
+        default:       return lsSuccess;
+        }
+        if (st != lsSuccess)
+            return st;
+    }
+}
+
+static void close_file(load_ctx *c)
+{
+    if (c->file >= 0 && G.cfg.reader->close)
+        G.cfg.reader->close(G.cfg.reader->ctx, c->file);
+    c->file = -1;
+}
+
+/* Run the chain of loads from *top: lsPending while a read runs, else how the outermost
+ * load ended (every file closed).  *top moves to the load in progress. */
+static TLoadStatus run(load_ctx **top)
+{
+    for (;;) {
+        load_ctx *c = *top;
+        TLoadStatus st = step(top);
+        if (st == ST_PUSHED)
+            continue;
+        if (st == lsPending)
+            return st;
+        close_file(c);
+        if (st != lsSuccess) {
+            while ((c = c->parent) != 0)
+                close_file(c);
+            return st;
+        }
+        if (!c->parent)
+            return st;
+        *top = c->parent;
+    }
+}
+
+/* Undo a failed load: free what it placed (seq > first; job: the asynchronous one's). */
+static void rollback(u32 first, u32 job)
 {
     u32 i, j;
     for (i = 0; i < GVM_MAX_MODULES; i++) {
         module_t *m = &G.mods[i];
-        if (!m->seq || m->seq <= seq)
+        if (!m->seq || m->seq <= first || m->job != job)
             continue;
         for (j = 0; j < GVM_MAX_MODULES; j++)
             if (m->deps & (1u << j))
                 G.mods[j].refcount--;
     }
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq > seq)
+        if (G.mods[i].seq > first && G.mods[i].job == job)
             release(&G.mods[i]);
-    G.next_seq = seq;
+}
+
+/* Constructors of the modules a load placed (`mask`), in load order. */
+static void construct(u32 mask)
+{
+    u32 i, order[GVM_MAX_MODULES], n = in_load_order(order);
+    for (i = 0; i < n; i++)
+        if (mask & (1u << order[i]))
+            run_constructors(&G.mods[order[i]]);
 }
 
 TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
 {
     TLoadStatus st = lsFileNotFound;         /* no reader before GameVMInit */
     module_t *m = 0;
-    u32 first = G.next_seq, i, order[GVM_MAX_MODULES], n;
+    u32 first = G.next_seq, i, mask = 0;
+    load_ctx *root, *top;
+    char stem[64];
 
     AT_API_ENTRY(name);
     if (G.ready && name) {
-        G.work_top = 0;
-        st = load(name, 0, 0, &m);
-        G.work_top = 0;
+        G.work_top = G.job_work;             /* above an asynchronous load's */
+        m = loaded_for(name, stem, sizeof stem);
+        root = top = m ? 0 : new_load(name, 0);
+        st = m && m->job ? lsPending : m ? lsSuccess : root ? run(&top) : lsOutOfMemory;
+        m = st == lsSuccess && root ? root->m : m;
+        G.work_top = G.job_work;
         if (st != lsSuccess) {
-            unload_newer_than(first);
+            rollback(first, 0);
             m = 0;
             event(GVM_EV_FAILED, (u32)st, 0, 0, name);
         } else {
             m->refcount++;
-            n = in_load_order(order);
-            for (i = 0; i < n; i++)
-                if (G.mods[order[i]].seq > first)
-                    run_constructors(&G.mods[order[i]]);
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                if (G.mods[i].seq > first && !G.mods[i].job)
+                    mask |= 1u << i;
+            construct(mask);
         }
     }
     if (status)
@@ -1068,11 +1362,124 @@ TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *sta
     return LoadModuleEx(name, status);
 }
 
+/* ---- asynchronous loads (seed §5.1) ---------------------------------------------------
+ * Requests are worked through in order, one chain of loads at a time, in the work
+ * area's bottom.  Each GameVMFrame takes the first request as far as it goes without
+ * waiting for a read; when it is done, its modules' constructors and its callback run. */
+#define Q_MASK (GVM_MAX_ASYNC - 1u)
+typedef char gvm_async_pow2[(GVM_MAX_ASYNC & Q_MASK) == 0 ? 1 : -1];
+
+/* Take the first request as far as it goes: lsPending while a read runs. */
+static TLoadStatus advance_job(void)
+{
+    TLoadStatus st;
+    G.work_top = G.job_work;
+    if (!G.job_top) {
+        G.job_first = G.next_seq;
+        G.job_root = G.job_top = new_load(G.queue[G.qhead].name, 0);
+        if (!G.job_top)
+            return lsOutOfMemory;
+    }
+    G.async = 1;
+    st = run(&G.job_top);
+    G.job_work = G.work_top;
+    G.async = 0;
+    return st;
+}
+
+static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import)
+{
+    request_t *q;
+    if (!G.ready || !name || G.qcount == GVM_MAX_ASYNC)
+        return 0;
+    q = &G.queue[(G.qhead + G.qcount++) & Q_MASK];
+    q->name = name;
+    q->callback = on_complete;
+    q->import = import;
+    if (!(q->id = ++G.next_id))
+        q->id = ++G.next_id;
+    if (G.qcount == 1 && !G.in_frame)
+        G.job_status = advance_job();  /* the drive starts now, not at the next frame */
+    return q->id;
+}
+
+unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags)
+{
+    (void)flags;                       /* binding is eager on the console */
+    AT_API_ENTRY(name);
+    return enqueue(name, on_complete, 0);
+}
+
+unsigned GameVMImport(const char *name, TLoadCallback on_complete)
+{
+    AT_API_ENTRY(name);
+    return enqueue(name, on_complete, 1);
+}
+
+void LoadModuleAsync(const char *name, TLoadCallback on_complete)
+{
+    (void)LoadModuleAsyncEx(name, on_complete, 0);
+}
+
+unsigned GameVMFrame(void)
+{
+    unsigned n = 0;
+    AT_FRAME_ENTRY();
+    if (G.in_frame)
+        return 0;
+    G.in_frame = 1;
+    while (G.qcount) {
+        request_t q = G.queue[G.qhead];
+        TLoadStatus st = G.job_status == lsPending ? advance_job() : G.job_status;
+        module_t *m = 0;
+        u32 i, mask = 0;
+        if (st == lsPending)
+            break;
+        if (st == lsSuccess) {
+            m = G.job_root->m;
+            m->refcount++;
+        } else {
+            rollback(G.job_first, 1);
+            event(GVM_EV_FAILED, (u32)st, 0, 0, q.name);
+        }
+        for (i = 0; i < GVM_MAX_MODULES; i++)
+            if (G.mods[i].seq && G.mods[i].job) {
+                G.mods[i].job = 0;
+                mask |= 1u << i;
+            }
+        G.job_top = G.job_root = 0;
+        G.job_work = 0;
+        G.job_status = lsPending;
+        G.qhead = (G.qhead + 1) & Q_MASK;
+        G.qcount--;
+        G.done[G.ndone++ & Q_MASK].id = q.id;
+        G.done[(G.ndone - 1) & Q_MASK].status = st;
+        n++;
+        construct(mask);
+        if (q.callback)
+            q.callback((TModuleHandle)m, st);
+    }
+    G.in_frame = 0;
+    return n;
+}
+
+TLoadStatus GameVMAsyncStatus(unsigned id)
+{
+    u32 i;
+    for (i = 0; i < G.qcount; i++)
+        if (id && G.queue[(G.qhead + i) & Q_MASK].id == id)
+            return lsPending;
+    for (i = 0; i < GVM_MAX_ASYNC; i++)
+        if (id && G.done[i].id == id)
+            return G.done[i].status;
+    return lsInvalidHandle;
+}
+
 static module_t *handle_module(TModuleHandle h)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq)
+        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq && !G.mods[i].job)
             return &G.mods[i];
     return 0;
 }
@@ -1088,10 +1495,9 @@ void *GetModuleProc(TModuleHandle handle, const char *proc_name)
  * the API, or a word of the game's stack (from where it called to the stack's top),
  * points into it after a call instruction: the reference loader's conservative rule,
  * without its frame unwinding.  The runtime's own frames are not scanned. */
-static int in_use(module_t *m, u32 unused)
+static int in_use(module_t *m)
 {
     u32 lo = m->base, hi = m->base + m->code_end, top = (u32)G.cfg.stack_top, a;
-    (void)unused;
     if (!top)
         return 0;
     if (G.caller_ra - lo < hi - lo && gvm_after_call(G.caller_ra))
@@ -1143,7 +1549,7 @@ TLoadStatus UnloadModule(TModuleHandle handle)
     }
     AT_API_ENTRY(handle);
     for (j = 0; j < nplan; j++)
-        if (in_use(&G.mods[plan[j]], 0))
+        if (in_use(&G.mods[plan[j]]))
             return lsModuleInUse;        /* safe mode: nothing changed */
     m->refcount--;
     for (j = 0; j < nplan; j++)
@@ -1193,6 +1599,13 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.nplacements = 0;
     G.nneeds = 0;
     G.next_seq = 0;
+    G.qcount = G.ndone = 0;
+    G.job_top = G.job_root = 0;
+    G.job_work = 0;
+    G.job_status = lsPending;
+    G.in_frame = 0;
+    for (i = 0; i < GVM_MAX_ASYNC; i++)
+        G.done[i].id = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].seq = 0;
     if (!config || !config->reader || !config->reader->open || !config->reader->read ||
@@ -1239,7 +1652,7 @@ TLoadStatus GameVMPairRegions(const char *region, const char *other)
 
 TLoadStatus GameVMAddNeed(const char *module, const char *need)
 {
-    if (G.nneeds == GVM_MAX_PLACEMENTS)
+    if (G.nneeds == GVM_MAX_NEEDS)
         return lsOutOfMemory;
     G.needs[G.nneeds].module = module;
     G.needs[G.nneeds++].need = need;

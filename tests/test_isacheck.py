@@ -1,0 +1,159 @@
+"""The disassembler check (gamevm_build/arch/isacheck.py) on hand-assembled code: literal
+pools and switch tables without mapping symbols are data, not instructions; the pyelftools
+and the project's own ELF readers agree (docs/consoles.md, "The disassembler check").
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from conftest import Builder
+from gamevm_build import elf32
+from gamevm_build.arch.isacheck import check_code, check_elf, check_elf32
+from gamevm_build.toolchain import find_toolchain
+
+CLZ = 0xE16F0F11             # clz r0, r1: ARMv5, so data that decodes as it is a violation
+MOV_PC_LR = 0xE1A0F00E
+NOP = 0xE1A00000
+
+
+def arm(*words: int) -> bytes:
+    return struct.pack(f"<{len(words)}I", *words)
+
+
+def violations(code: bytes, isa: str = "armv4t", thumb: bool = False) -> list[str]:
+    found = check_code([(".text", 0x100, code)], [("f", 0x100 | thumb, len(code), "FUNC", ".text"),
+                                                  ("g", 0x100, 4, "FUNC", ".data")],
+                       isa=isa, big_endian=False)
+    assert all((v.function, v.function_offset) == ("f", v.offset - 0x100) for v in found)
+    return [f"{v.offset - 0x100:#x} {v.instruction}" for v in found]
+
+
+@pytest.mark.parametrize("load, literal", [
+    (0xE59F0004, 0xC),            # ldr r0, [pc, #4]: reads . + 8 + 4
+    (0xE51F0004, 0x4),            # ldr r0, [pc, #-4]: reads . + 8 - 4
+    (0xE1DF01B4, 0x1C),           # ldrh r0, [pc, #0x14]: split immediate, reads . + 8 + 0x14
+    (0xE15F00B4, 0x4),            # ldrh r0, [pc, #-4]
+])
+def test_pc_relative_loads_mark_their_literal_as_data(load, literal):
+    words = [load, MOV_PC_LR] + [NOP] * 6
+    words[literal // 4] = CLZ
+    assert violations(arm(*words)) == []
+    # the same word where nothing reads it is code, and reported
+    words[literal // 4], words[7 if literal != 0x1C else 6] = NOP, CLZ
+    assert violations(arm(*words)) == [f"{0x1C if literal != 0x1C else 0x18:#x} clz r0, r1"]
+
+
+def test_only_pc_relative_loads_and_function_symbols_mark_data_or_thumb():
+    # mov r0, r0, rrx has the bits of an ldrh's type field but reads no literal
+    assert violations(arm(0xE1A00060, MOV_PC_LR, CLZ)) == ["0x8 clz r0, r1"]
+    # an odd-valued object symbol is no Thumb function
+    found = check_code([(".text", 0x100, arm(MOV_PC_LR, NOP, CLZ))],
+                       [("f", 0x100, 12, "FUNC", ".text"), ("odd", 0x109, 1, "OBJECT", ".text")],
+                       isa="armv4t", big_endian=False)
+    assert [(v.offset, v.instruction) for v in found] == [(0x108, "clz r0, r1")]
+
+
+def test_code_without_any_symbol_is_arm():
+    found = check_code([(".text", 0, arm(MOV_PC_LR, CLZ))], [], isa="armv4t", big_endian=False)
+    assert [(v.offset, v.instruction, v.function) for v in found] == [(4, "clz r0, r1", None)]
+
+
+def test_a_switch_table_of_256_cases_and_more():
+    # cmp r0, #0x100 (a rotated immediate): 257 entries
+    table = [0xE3500C01, 0x979FF100, 0xEA000000 | 257, *[CLZ] * 257, MOV_PC_LR]
+    assert violations(arm(*table)) == []
+
+
+def test_switch_table_after_ldrls_pc_is_data():
+    table = [0xE3500002, 0x979FF100, 0xEA000002, CLZ, CLZ, CLZ, MOV_PC_LR]   # cmp r0, #2
+    assert violations(arm(*table)) == []
+    one_more = [0xE3500001] + table[1:]          # cmp r0, #1: two entries, the third is code
+    assert violations(arm(*one_more)) == ["0x14 clz r0, r1"]
+    other_reg = [0xE3510002] + table[1:]         # cmp r1: not the index register
+    assert len(violations(arm(*other_reg))) == 3
+    by_r1 = [0xE3510002, 0x979FF101] + table[2:]  # cmp r1, #2; ldrls pc, [pc, r1, lsl #2]
+    assert violations(arm(*by_r1)) == []
+
+
+def test_thumb_literal_pool_is_data():
+    thumb = struct.pack("<4H", 0x4801, 0x4770, 0x46C0, 0x46C0) + struct.pack("<2H", 0xF8D1, 0)
+    assert violations(thumb, thumb=True) == []    # ldr r0, [pc, #4]: reads (. + 4 & ~3) + 4
+    unread = struct.pack("<4H", 0x46C0, 0x4770, 0x46C0, 0x46C0) + thumb[8:]
+    assert violations(unread, thumb=True) == ["0x8 ldr.w r0, [r1]"]
+
+
+def test_both_elf_readers_find_the_same_violations(tmp_path):
+    b = Builder(tmp_path, find_toolchain("3do"))
+    obj = b.obj("h.c", "int sh(short *p) { return p[1]; }\n"
+                       "long long mul(long long a, long long b) { return a * b; }\n", "-O2")
+    data = obj.read_bytes()
+    ours = check_elf32(elf32.parse(data, obj.name), isa="armv3")
+    assert ours and {v.function for v in ours} >= {"sh"}
+    assert check_elf(obj, isa="armv3") == ours == check_elf(data, isa="armv3")
+    assert any(v.instruction.startswith("ldrsh") for v in ours)
+    with pytest.raises(ValueError, match="cannot be checked as m68000"):
+        check_elf(data, isa="m68000")
+    with pytest.raises(ValueError, match="cannot be checked as m68000"):
+        check_elf32(elf32.parse(data, obj.name), isa="m68000")
+
+
+def test_isa_problem_is_the_first_violation_and_a_count(tmp_path):
+    from gamevm_build.arch import get_arch
+    from gamevm_build.profile import load_profile
+
+    profile = load_profile("3do")
+    b = Builder(tmp_path, find_toolchain("3do"))
+    one = b.obj("one.c", "int sh(short *p) { return p[1]; }\n", "-O2")
+    two = b.obj("two.c", "int sh(short *p) { return p[1]; }\n"
+                         "int sb(signed char *p) { return p[2]; }\n", "-O2")
+    arch = get_arch(profile.arch)
+    # the object's name is not part of it, even when it holds ": "
+    elf = elf32.parse(one.read_bytes(), "lib: one.o")
+    first = check_elf32(elf, isa="armv3")[0]
+    assert arch.isa_problem(elf, profile) == (f".text+0x{first.offset:x} "
+                                              f"<sh+0x{first.function_offset:x}>: "
+                                              f"{first.instruction}: {first.hint}")
+    problem = arch.isa_problem(elf32.parse(two.read_bytes(), "two.o"), profile)
+    assert problem.startswith(".text+0x") and problem.endswith(" (and 1 more)")
+    assert arch.isa_problem(elf32.parse(one.read_bytes(), "one.o"), load_profile("gba")) is None
+
+
+def m68k(*halfwords: int) -> bytes:
+    return struct.pack(f">{len(halfwords)}H", *halfwords)
+
+
+def m68k_violations(code: bytes, symbols=()) -> list[str]:
+    symbols = [("f", 0x200, len(code), "FUNC", ".text"),
+               *((n, 0x200 + v, z, k, ".text") for n, v, z, k in symbols)]
+    return [f"{v.offset - 0x200:#x} {v.instruction}"
+            for v in check_code([(".text", 0x200, code)], symbols, isa="m68000", big_endian=True)]
+
+
+EXTB = 0x49C0               # extb.l d0: 68020
+NOP, RTS = 0x4E71, 0x4E75
+
+
+def test_m68k_data_objects_are_skipped_and_code_resumes_after_them():
+    code = m68k(NOP, RTS, EXTB, EXTB, RTS)        # the first extb.l is the object's bytes
+    assert m68k_violations(code, [("tab", 4, 2, "OBJECT")]) == ["0x6 extb.l d0"]
+    assert m68k_violations(code, [("tab", 4, 2, "NOTYPE")]) == ["0x4 extb.l d0", "0x6 extb.l d0"]
+    # an undecodable word is reported and skipped by its two bytes
+    assert m68k_violations(m68k(0xA000, EXTB, RTS)) == ["0x0 dc.w $a000", "0x2 extb.l d0"]
+
+
+def test_m68k_addressing_the_68000_lacks_is_reported():
+    # move.l (0,a0,d0.l*4),d1: the 68000 decodes it, but has no scaled index
+    found = m68k_violations(m68k(0x2230, 0x0C00, RTS))
+    assert len(found) == 1 and found[0].startswith("0x0 move.l")
+
+
+def test_m68k_switch_table_after_its_jmp_is_data():
+    # jmp (2,pc,d0.w); .word 6, 8, 0x49c0 (the table ends at the nearest case, +6); case code
+    code = m68k(0x4EFB, 0x0002, 0x0006, 0x0008, EXTB, EXTB, RTS)
+    assert m68k_violations(code) == ["0xa extb.l d0"]
+    # a jmp elsewhere (4,pc,d0.w) starts no table there: its words are decoded
+    code = m68k(0x4EFB, 0x0004, 0x0006, 0x0008, EXTB, EXTB, RTS)
+    assert "0x8 extb.l d0" in m68k_violations(code)

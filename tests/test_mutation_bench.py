@@ -1,0 +1,78 @@
+"""bench/mutation.py stays runnable: its packages name files that exist, and the equivalent
+mutants documented in docs/testing.md parse and point at real code (docs/testing.md).
+
+The mutation run itself takes half an hour and needs mutmut; these checks take a second.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import mutation  # noqa: E402
+
+
+def test_every_package_names_existing_sources_and_tests():
+    seen = set()
+    for pkg in mutation.PACKAGES:
+        files = [f for pattern in pkg.sources for f in glob.glob(str(REPO / pattern))]
+        assert files, pkg
+        assert not seen & set(files), f"{pkg.name}: a file is in two packages"
+        seen |= set(files)
+        for test in pkg.tests:
+            assert (REPO / test).is_file(), (pkg.name, test)
+
+
+def test_list_prints_the_packages():
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation.py"), "--help"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and "--recheck" in proc.stdout, proc.stderr
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation.py"), "--list"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    for pkg in mutation.PACKAGES:
+        assert f"{pkg.name}: {' '.join(pkg.sources)}" in proc.stdout
+
+
+def _functions(path: Path) -> set[str]:
+    """mutmut's names of the functions in ``path``: x_f, and xǁClassǁmethod for methods."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            names.add(f"x_{node.name}")
+        elif isinstance(node, ast.ClassDef):
+            names |= {f"xǁ{node.name}ǁ{f.name}" for f in node.body
+                      if isinstance(f, ast.FunctionDef)}
+    return names
+
+
+def test_documented_equivalent_mutants_point_at_real_lines():
+    known = mutation.equivalents()
+    assert known, "docs/testing.md lists the equivalent mutants in a toml block"
+    for e in known:
+        assert set(e) == {"file", "function", "line", "mutant", "why"}, e
+        path = REPO / e["file"]
+        assert e["function"] in _functions(path), e
+        assert e["line"] in {line.strip() for line in path.read_text().splitlines()}, e
+        assert e["line"] != e["mutant"] and e["why"].strip()
+
+
+@pytest.mark.parametrize("diff, lines", [
+    ("--- a.py\n+++ a.py\n@@ -1,3 +1,3 @@\n x = 1\n-    y = a + b\n+    y = a - b\n",
+     ("y = a + b", "y = a - b")),
+    ("--- a.py\n+++ a.py\n@@ -1 +1 @@\n-f(a, b)\n+f(b)\n", ("f(a, b)", "f(b)")),
+])
+def test_a_survivor_is_matched_by_its_changed_line(diff, lines):
+    assert mutation.changed_lines(diff) == lines
+    m = mutation.Mutant("pkg.a.x_f__mutmut_3", "a.py", "survived", diff)
+    entry = {"file": "a.py", "function": "x_f", "line": lines[0], "mutant": lines[1], "why": "."}
+    assert mutation.is_equivalent(m, [entry])
+    assert not mutation.is_equivalent(m, [dict(entry, function="x_g")])
