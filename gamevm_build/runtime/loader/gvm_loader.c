@@ -51,6 +51,7 @@ typedef struct load_ctx {
     u32 pre_lo, pre_hi;
     u8 *sh;                          /* section headers, 40 bytes each */
     u32 shnum, shoff, shstrndx;
+    u32 phoff, phnum, flags;
     u8 *shstr;
     u32 shstr_size, shstr_names;     /* names may start below shstr_names (its last NUL + 1) */
     u8 *sym;                         /* symbols, 16 bytes each */
@@ -472,6 +473,20 @@ static u32 section_addr(load_ctx *c, u32 slot)
     return c->slot_addr[slot];
 }
 
+/* The ABI in e_flags is one target `t`'s CPU runs (gamevm_build.arch's check_object). */
+static int flags_ok(u32 f, u32 t)
+{
+    static const u8 mips_level[11] = {1, 2, 3, 4, 5, 32, 64, 32, 64, 32, 64};
+    if (gvm_targets[t].family == GVM_FAMILY_MIPS)
+        return !(f & 0x26) && ((f & 0xF000) == 0 || (f & 0xF000) == 0x1000) &&
+               (f >> 28) < 11 && mips_level[f >> 28] <= gvm_targets[t].isa_max;
+    if (gvm_targets[t].family == GVM_FAMILY_ARM)
+        return (f >> 24) <= 5 && !(f & 0x00800000) && !((f & 0x400) && gvm_targets[t].soft);
+    if (!gvm_targets[t].m68000 || (f & 0x01000000))
+        return 1;                                 /* any family, or the 68000 */
+    return !(f & 0x800F) && !(f & 0x02000000) && (f & 0x00810000) != 0x00810000;
+}
+
 static int known_target(load_ctx *c)
 {
     u32 machine = c->machine;
@@ -479,7 +494,8 @@ static int known_target(load_ctx *c)
     for (i = 0; i < GVM_TARGET_COUNT; i++)
         if (gvm_strcmp(c->meta.target, gvm_targets[i].name) == 0) {
             c->family = gvm_targets[i].family;
-            return gvm_targets[i].machine == machine && gvm_targets[i].big == (u32)c->big;
+            return gvm_targets[i].machine == machine && gvm_targets[i].big == (u32)c->big &&
+                   flags_ok(c->flags, i);
         }
     return 0;
 }
@@ -498,9 +514,10 @@ static TLoadStatus read_elf_header(load_ctx *c)
         return lsBadFormat;
     c->big = eh[5] == 2;
     c->machine = gvm_rd16(eh + 18, c->big);
-    phoff = gvm_rd32(eh + 28, c->big);
+    c->flags = gvm_rd32(eh + 36, c->big);
+    c->phoff = phoff = gvm_rd32(eh + 28, c->big);
     c->shoff = gvm_rd32(eh + 32, c->big);
-    phnum = gvm_rd16(eh + 44, c->big);
+    c->phnum = phnum = gvm_rd16(eh + 44, c->big);
     c->shnum = gvm_rd16(eh + 48, c->big);
     c->shstrndx = gvm_rd16(eh + 50, c->big);
     if (gvm_rd16(eh + 16, c->big) != ET_DYN || c->shnum == 0)
@@ -1173,6 +1190,28 @@ static TLoadStatus opened(load_ctx *c, u32 size)
     return read_to(c, 0, c->pre, head);
 }
 
+/* PT_LOAD program headers inside the file (as readelf checks them) and the image. */
+static TLoadStatus check_segments(load_ctx *c)
+{
+    u32 i;
+    u8 *ph;
+    TLoadStatus st;
+    if (!c->phnum)
+        return lsSuccess;
+    if ((st = fetch(c, c->phoff, c->phnum * 32u, &ph)) != lsSuccess)
+        return st;
+    for (i = 0; i < c->phnum; i++, ph += 32) {
+        u32 off = gvm_rd32(ph + 4, c->big), vaddr = gvm_rd32(ph + 8, c->big);
+        u32 filesz = gvm_rd32(ph + 16, c->big), memsz = gvm_rd32(ph + 20, c->big);
+        if (gvm_rd32(ph, c->big) != 1)           /* PT_LOAD */
+            continue;
+        if (off > c->fsize || filesz > c->fsize - off || filesz > memsz ||
+            vaddr > c->meta.image_size || memsz > c->meta.image_size - vaddr)
+            return lsBadFormat;
+    }
+    return lsSuccess;
+}
+
 /* P_PREFIX: read and check everything but the image (gamevm_build.module.read_module). */
 static TLoadStatus read_module(load_ctx *c)
 {
@@ -1186,6 +1225,8 @@ static TLoadStatus read_module(load_ctx *c)
         return lsBadFormat;
     if ((st = check_sections(c)) != lsSuccess || (st = check_symbols(c)) != lsSuccess ||
         (st = check_relocations(c)) != lsSuccess)
+        return st;
+    if ((st = check_segments(c)) != lsSuccess)
         return st;
     if (gvm_strcmp(c->meta.target, GVM_TARGET_NAME) != 0)
         return lsIncompatibleTarget;
