@@ -250,10 +250,7 @@ class TargetLoader:
                 self.place(module, region)
         for module, needs in (extra_needs or {}).items():
             for need in needs:
-                strings = [machine.reserve(len(t.encode()) + 1) for t in (module, need)]
-                for addr, text in zip(strings, (module, need)):
-                    machine.write(addr, text.encode() + b"\0")
-                if machine.call("GameVMAddNeed", *strings) != 0:
+                if machine.call("GameVMAddNeed", self._string(module), self._string(need)) != 0:
                     raise EmulationError(f"GameVMAddNeed({module}, {need}) refused: the "
                                          "runtime's table of project needs is full")
 
@@ -265,11 +262,8 @@ class TargetLoader:
             from .errors import ConfigError
             raise ConfigError(f"no memory region named '{region}' (memoryMap.regions has: "
                               f"{', '.join(r.name for r in self.regions)})")
-        m = self.machine
-        strings = [m.reserve(len(t.encode()) + 1) for t in (module, region)]
-        for addr, text in zip(strings, (module, region)):
-            m.write(addr, text.encode() + b"\0")
-        status = TLoadStatus(m.call("GameVMPlaceModule", *strings))
+        status = TLoadStatus(self.machine.call("GameVMPlaceModule", self._string(module),
+                                               self._string(region)))
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMPlaceModule({module}, {region}): {status.name}")
         self._placed[module] = region
