@@ -342,3 +342,43 @@ def test_validate_accepts_the_minimal_config():
     for key in minimal:
         with pytest.raises(ConfigError, match=key):
             validate({k: v for k, v in minimal.items() if k != key})
+
+
+def _paths(node, at=()):
+    """Every (path, value) of a JSON document."""
+    yield at, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, at + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, at + (i,))
+
+
+#: values put in place of a config's values: each of another JSON type or out of range
+ODD_VALUES = (None, True, -1, 0, 1.5, 2 ** 40, "", "x", "-bad name", [], [1], {}, {"x": 1})
+
+
+def test_the_fast_check_accepts_exactly_what_jsonschema_accepts():
+    """validate() asks fastjsonschema first and jsonschema only for the words: over every
+    value of the example config replaced by values of every other kind, both agree."""
+    import fastjsonschema
+    doc = json.loads((Path(__file__).resolve().parents[1] / "examples" / "game" /
+                      "gamevm.json").read_text())
+    fast, slow = cfgmod._fast_check(), cfgmod._validator()
+    checked = 0
+    for path, _value in list(_paths(doc))[1:]:
+        for odd in ODD_VALUES:
+            d = copy.deepcopy(doc)
+            node = d
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = odd
+            try:
+                fast(d)
+                fast_ok = True
+            except fastjsonschema.JsonSchemaException:
+                fast_ok = False
+            assert fast_ok == (next(slow.iter_errors(d), None) is None), (path, odd)
+            checked += 1
+    assert checked > 500
