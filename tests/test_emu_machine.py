@@ -13,7 +13,6 @@ import json
 import re
 import struct
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -361,10 +360,8 @@ def test_scratchpad_is_mapped_when_profile_has_one(machine, profile):
 
 
 def test_timeout_on_endless_loop(machine):
-    t0 = time.perf_counter()
     with pytest.raises(EmulationTimeout) as info:
         machine.call("spin", max_instructions=200_000)
-    assert time.perf_counter() - t0 < 2
     err = info.value
     assert err.budget == 200_000 and err.function == machine.symbols["spin"]
     assert "spin" in str(err) and "200000" in str(err)
@@ -373,12 +370,14 @@ def test_timeout_on_endless_loop(machine):
     assert machine.call("get_counter") == 2
 
 
-def test_default_budget_stops_quickly(machine):
+def test_default_budget_stops_an_endless_loop(machine):
+    """The default budget stops a call after that many instructions (how long that takes
+    on this machine is bench/bench_emulator.py's business, not a test's)."""
     cell = machine.alloc(4)
-    t0 = time.perf_counter()
+    before = machine.instructions
     with pytest.raises(EmulationTimeout):
         machine.call("spin_write", cell)
-    assert time.perf_counter() - t0 < 5
+    assert machine.instructions - before <= machine.default_budget + 64
     assert 0 < machine.read_u32(cell) < machine.default_budget
 
 
