@@ -110,6 +110,17 @@ def build(tmp_path, toolchain) -> Builder:
     return Builder(tmp_path, toolchain)
 
 
+def shell_env(root: Path) -> dict:
+    """An environment in which a shell's ``gamevm`` runs this checkout (a shim in
+    ``root/bin``), as documented commands are typed."""
+    bindir = root / "bin"
+    bindir.mkdir(exist_ok=True)
+    (bindir / "gamevm").write_text(f"#!/bin/sh\nexec {sys.executable} -m gamevm_build \"$@\"\n")
+    (bindir / "gamevm").chmod(0o755)
+    return dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
+                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def run_gamevm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real ``gamevm`` CLI in a subprocess (python -m gamevm_build)."""
     env = dict(os.environ)

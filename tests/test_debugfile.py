@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import ALL_TARGETS, REPO
+from conftest import ALL_TARGETS, REPO, shell_env
 from example_game import scons
 from gamevm_build import INCLUDE_DIR
 from gamevm_build.commands._build import compile_inputs
@@ -170,13 +170,7 @@ def test_debugging_md_commands_run_as_shown(tmp_path):
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     shutil.copy(REPO / "SConstruct", tmp_path / "SConstruct")
     shutil.copytree(REPO / "site_scons", tmp_path / "site_scons")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "gamevm").write_text(f"#!/bin/sh\nexec {sys.executable} -m gamevm_build \"$@\"\n")
-    (bindir / "gamevm").chmod(0o755)
-    import os
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = shell_env(tmp_path)
     ran = 0
     for block in re.findall(r"^```sh\n(.*?)^```", doc, re.S | re.M):
         lines = block.replace("\\\n", " ").splitlines()

@@ -19,16 +19,14 @@ and ``level.c``) are in :data:`SOURCES`.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, shell_env
 from example_game import example_game  # noqa: F401  (fixture)
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -115,12 +113,7 @@ def checkout(example_game, tmp_path_factory):
         shutil.copy(root / "build" / "psx" / f"{m}.elf", root / "build" / f"{m}.elf")
     for name, text in SOURCES.items():
         (root / name).write_text(text)
-    bindir = root / "bin"
-    bindir.mkdir()
-    (bindir / "gamevm").write_text(f"#!/bin/sh\nexec {sys.executable} -m gamevm_build \"$@\"\n")
-    (bindir / "gamevm").chmod(0o755)
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = shell_env(root)
     return root, env
 
 

@@ -1,8 +1,6 @@
 """The repository keeps its promises: CI runs the README's test command."""
 
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, shell_env
 
 
 def test_ci_runs_the_readme_test_command():
@@ -25,10 +23,8 @@ def test_readme_has_exactly_two_setup_commands():
 
 def test_readme_by_hand_example_runs(tmp_path):
     """The "A first module by hand" commands work as written (gamevm on PATH)."""
-    import os
     import shutil
     import subprocess
-    import sys
 
     readme = (REPO / "README.md").read_text()
     block = readme.split("## A first module by hand", 1)[1].split("```sh\n", 1)[1].split("\n```")[0]
@@ -36,12 +32,7 @@ def test_readme_by_hand_example_runs(tmp_path):
     assert commands[0].startswith(". .venv/bin/activate")
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     (tmp_path / "build").mkdir()
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "gamevm").write_text(f"#!/bin/sh\nexec {sys.executable} -m gamevm_build \"$@\"\n")
-    (bindir / "gamevm").chmod(0o755)
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = shell_env(tmp_path)
     for cmd in commands[1:]:
         proc = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, (cmd, proc.stderr)
