@@ -349,7 +349,7 @@ class TargetLoader:
         self._run("GameVMFrame")
         done = []
         for rec in self.pending:
-            status = TLoadStatus(self.machine.call("GameVMAsyncStatus", rec["id"]))
+            status = self.async_status(rec["id"])
             if status != TLoadStatus.lsPending:
                 rec.update(status=status.name, frame_completed=k, end_s=clock.now_s)
                 done.append(rec)
@@ -528,13 +528,15 @@ class TargetLoader:
             machine.write_u32(size_ptr, len(data))
             machine.set_result(fd)
             return None
-        if code == SYS_MEDIA_READ:
+        if code in (SYS_MEDIA_READ, SYS_MEDIA_START):
             (req,) = machine.trap_args(1)
             fd, offset, dst, length = (machine.read_u32(req + 4 * i) for i in range(4))
             entry = self.files.get(fd)
-            if entry is None or offset + length > len(entry[1]):
+            if entry is None or offset + length > len(entry[1]) or \
+                    (code == SYS_MEDIA_START and fd in self._inflight):
                 machine.set_result(MASK32)
                 return None
+        if code == SYS_MEDIA_READ:
             if length:
                 machine.write(dst, entry[1][offset:offset + length])
             self.bytes_read += length
@@ -542,12 +544,6 @@ class TargetLoader:
             machine.set_result(0)
             return None
         if code == SYS_MEDIA_START:
-            (req,) = machine.trap_args(1)
-            fd, offset, dst, length = (machine.read_u32(req + 4 * i) for i in range(4))
-            entry = self.files.get(fd)
-            if entry is None or offset + length > len(entry[1]) or fd in self._inflight:
-                machine.set_result(MASK32)
-                return None
             self._cpu_until_now()
             rec = next(iter(self.pending), None)
             media, finish = self._schedule(fd, offset, length,
