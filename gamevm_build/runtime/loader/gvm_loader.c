@@ -332,20 +332,33 @@ static module_t *by_name(const char *name)
 }
 
 /* The request as a module name: its last path part without ".elf". */
+static int elf_suffix(const char *s, u32 n)
+{
+    return n >= 4 && s[n - 4] == '.' && (s[n - 3] | 32) == 'e' && (s[n - 2] | 32) == 'l' &&
+           (s[n - 1] | 32) == 'f';
+}
+
+/* The module name a request spells: its last path part without ".elf" (*n bytes). */
+static const char *request_stem(const char *request, u32 *n)
+{
+    const char *p, *base = request;
+    for (p = request; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    *n = slen(base);
+    if (elf_suffix(base, *n))
+        *n -= 4;
+    return base;
+}
+
 static module_t *loaded_for(const char *request, char *stem, u32 cap)
 {
-    const char *p = request, *base = request;
     u32 n;
+    const char *base;
     module_t *m = by_name(request);
     if (m)
         return m;
-    for (; *p; p++)
-        if (*p == '/')
-            base = p + 1;
-    n = slen(base);
-    if (n >= 4 && base[n - 4] == '.' && (base[n - 3] | 32) == 'e' && (base[n - 2] | 32) == 'l' &&
-        (base[n - 1] | 32) == 'f')
-        n -= 4;
+    base = request_stem(request, &n);
     if (n >= cap)
         return 0;
     copy((u8 *)stem, (const u8 *)base, n);
@@ -1056,16 +1069,11 @@ static void run_destructors(module_t *m)
 /* Does `request` ("level1", "dir/level1.elf") name module `name`? */
 static int names_module(const char *request, const char *name)
 {
-    const char *p, *base = request;
-    u32 n;
-    for (p = request; *p; p++)
-        if (*p == '/')
-            base = p + 1;
-    for (n = 0; base[n] && base[n] == name[n]; n++)
+    u32 n, i;
+    const char *base = request_stem(request, &n);
+    for (i = 0; i < n && base[i] == name[i]; i++)
         ;
-    return !name[n] && (!base[n] || ((base[n] == '.') && (base[n + 1] | 32) == 'e' &&
-                                     (base[n + 2] | 32) == 'l' && (base[n + 3] | 32) == 'f' &&
-                                     !base[n + 4]));
+    return (i == n && !name[n]) || gvm_strcmp(base, name) == 0;
 }
 
 /* Is module `name` being loaded by `c` or a load that waits for it? */
@@ -1111,8 +1119,7 @@ static TLoadStatus import_candidates(load_ctx *c, unsigned long *size)
     char *alt = G.import_name, stem[64];
     u32 n = slen(name), k, i;
     module_t *m;
-    if (n < 4 || name[n - 4] != '.' || (name[n - 3] | 32) != 'e' || (name[n - 2] | 32) != 'l' ||
-        (name[n - 1] | 32) != 'f')
+    if (!elf_suffix(name, n))
         for (k = 0; k < 2 && n < sizeof G.import_name; k++) {
             for (i = 0; i <= n; i++)
                 alt[i] = name[i] == '.' ? (k ? '/' : '_') : name[i];
