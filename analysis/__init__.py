@@ -1,27 +1,27 @@
 """Static analysis of a GameVM game: load budgets, memory fit and overlay safety.
 
-One networkx graph holds the project (:mod:`analysis.graph`): modules with
+One networkx graph holds the project (:mod:`gamevm_build.analysis.graph`): modules with
 their sizes, relocation counts, imports and exports, import edges to their
 providers, scenes and the flow graph of transitions between them.  Pure
 functions over it, by topic:
 
-* :mod:`analysis.plans`: residency dataflow over the flow graph, load plans,
+* :mod:`gamevm_build.analysis.plans`: residency dataflow over the flow graph, load plans,
   head positions;
-* :mod:`analysis.timing`: worst-case load time of every transition, module by module;
-* :mod:`analysis.streaming`: stream deadlines and double-buffer safety;
-* :mod:`analysis.memory`: region fit, overlay occupancy, peak RAM per scene;
-* :mod:`analysis.closure`: unresolved imports, dependency cycles, unreachable
+* :mod:`gamevm_build.analysis.timing`: worst-case load time of every transition, module by module;
+* :mod:`gamevm_build.analysis.streaming`: stream deadlines and double-buffer safety;
+* :mod:`gamevm_build.analysis.memory`: region fit, overlay occupancy, peak RAM per scene;
+* :mod:`gamevm_build.analysis.closure`: unresolved imports, dependency cycles, unreachable
   scenes, unused modules;
-* :mod:`analysis.budget`: all of them at once (:func:`analyze`) and the report dict;
-* :mod:`analysis.report`: text, JSON, Markdown, JUnit and HTML renderers;
-* :mod:`analysis.simulate`: one concrete walk, step by step, with the same models.
+* :mod:`gamevm_build.analysis.budget`: all of them at once (:func:`analyze`) and the report dict;
+* :mod:`gamevm_build.analysis.report`: text, JSON, Markdown, JUnit and HTML renderers;
+* :mod:`gamevm_build.analysis.simulate`: one concrete walk, step by step, with the same models.
 
 ``gamevm budget`` (docs/budget.md) and the SCons builder ``GameVMBudget`` use
 :func:`check_project`.
 
 Examples
 --------
->>> import analysis
+>>> from gamevm_build import analysis
 >>> G = analysis.graph_from_dict({
 ...     "target": "psx",
 ...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "1MB"}]},

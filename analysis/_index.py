@@ -17,8 +17,8 @@ import heapq
 
 import networkx as nx
 
-from gamevm_build.loadcost import module_cost
-from gamevm_build.media import HeadState
+from gamevm_build.runtime.loadcost import module_cost
+from gamevm_build.project.media import HeadState
 
 BOOT = None          # the virtual predecessor of the start scene (nothing loaded yet)
 

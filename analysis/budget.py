@@ -1,16 +1,16 @@
 """Run every check of a project and collect the result: the load-budget analyzer.
 
 :func:`analyze` computes residency, load plans and head positions once and
-runs the checks on them: transition budgets (:mod:`analysis.timing`),
-streams (:mod:`analysis.streaming`), memory (:mod:`analysis.memory`) and
-closure (:mod:`analysis.closure`), and the worst case of every declared prefetch
-(:func:`analysis.timing.prefetch_times`).  :meth:`BudgetResult.to_dict` is the JSON
+runs the checks on them: transition budgets (:mod:`gamevm_build.analysis.timing`),
+streams (:mod:`gamevm_build.analysis.streaming`), memory (:mod:`gamevm_build.analysis.memory`) and
+closure (:mod:`gamevm_build.analysis.closure`), and the worst case of every declared prefetch
+(:func:`gamevm_build.analysis.timing.prefetch_times`).  :meth:`BudgetResult.to_dict` is the JSON
 report (schema :data:`REPORT_SCHEMA`, documented in ``docs/budget.md``) that
-every renderer of :mod:`analysis.report` formats.
+every renderer of :mod:`gamevm_build.analysis.report` formats.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "n64",
 ...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80100000", "size": "1MB"}]},
@@ -127,9 +127,9 @@ class BudgetResult:
     boot: object
     residency: object = field(repr=False)
     source: str | None = None
-    #: :class:`~analysis.timing.PrefetchTime` of every scene that declares a prefetch
+    #: :class:`~gamevm_build.analysis.timing.PrefetchTime` of every scene that declares a prefetch
     prefetches: list = field(default_factory=list)
-    #: :class:`~analysis.plans.Heads`: where the head can be at each scene (trace check)
+    #: :class:`~gamevm_build.analysis.plans.Heads`: where the head can be at each scene (trace check)
     heads: object = field(default=None, repr=False)
 
     @property
@@ -263,7 +263,7 @@ class BudgetResult:
 
 
 def analyze(G, *, source: str | None = None) -> BudgetResult:
-    """Run every check on the project graph ``G`` (from :mod:`analysis.graph`).
+    """Run every check on the project graph ``G`` (from :mod:`gamevm_build.analysis.graph`).
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx",
 ...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "1MB"}]},

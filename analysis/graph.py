@@ -3,7 +3,7 @@
 Nodes are tuples ``(kind, name)`` so a scene and a module may share a name:
 
 ``("module", name)``
-    ``info`` (:class:`~analysis.model.ModuleInfo`), ``region``, ``overlay``
+    ``info`` (:class:`~gamevm_build.analysis.model.ModuleInfo`), ``region``, ``overlay``
     (bool), ``footprint`` (RAM bytes), ``position`` (disc LBA or ``None``),
     ``init_ms``, ``needs`` (tuple of module names, from the file and the config).
 ``("scene", name)``
@@ -57,10 +57,10 @@ from typing import Iterator, Mapping
 
 import networkx as nx
 
-from gamevm_build.config import ProjectConfig, config_from_dict
-from gamevm_build.loadcost import cpu_costs
-from gamevm_build.media import HeadState, get_model
-from gamevm_build.profile import load_profile
+from gamevm_build.project.config import ProjectConfig, config_from_dict
+from gamevm_build.runtime.loadcost import cpu_costs
+from gamevm_build.project.media import HeadState, get_model
+from gamevm_build.project.profile import load_profile
 
 from ._index import gc_paused
 from .model import ModuleInfo, Project, ResidentInfo, estimated_module
@@ -123,9 +123,9 @@ def build_graph(config: ProjectConfig, infos: Mapping[str, ModuleInfo],
     Parameters
     ----------
     config : ProjectConfig
-        From :func:`gamevm_build.config.load_config`.
+        From :func:`gamevm_build.project.config.load_config`.
     infos : mapping
-        Module name -> :class:`~analysis.model.ModuleInfo`, one per configured module.
+        Module name -> :class:`~gamevm_build.analysis.model.ModuleInfo`, one per configured module.
     resident : ResidentInfo, optional
         The resident kernel; without it imports from the kernel are not checked.
 
@@ -222,7 +222,7 @@ def _build(config, infos, resident):
 
 
 def graph_from_project(project: Project) -> nx.DiGraph:
-    """:func:`build_graph` of a :class:`~analysis.model.Project`."""
+    """:func:`build_graph` of a :class:`~gamevm_build.analysis.model.Project`."""
     return build_graph(project.config, project.modules, project.resident)
 
 

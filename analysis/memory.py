@@ -1,7 +1,7 @@
 """Memory: every region fits at every scene, overlays hold one module, peak RAM per scene.
 
 At each reachable scene, with the *may* resident sets of
-:func:`analysis.plans.residency` (modules resident on some path, before or
+:func:`gamevm_build.analysis.plans.residency` (modules resident on some path, before or
 after the scene's streams):
 
 * a **resident** region holds the kernel (if it lies there), its reserved
@@ -17,7 +17,7 @@ paths are both counted.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx",
 ...     "memoryMap": {"regions": [

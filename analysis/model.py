@@ -3,13 +3,13 @@
 :class:`ModuleInfo` is the analyzer's summary of one module: sizes,
 relocation counts by type, imports, exports, needs and constructors.  It
 comes from a built module file (:func:`module_info`, via
-:func:`gamevm_build.module.read_module`) or from an ``estimate`` in the
+:func:`gamevm_build.link.module.read_module`) or from an ``estimate`` in the
 project configuration (:func:`estimated_module`), so budgets can be planned
 before a module is written.
 
 Examples
 --------
->>> from gamevm_build.config import Estimate
+>>> from gamevm_build.project.config import Estimate
 >>> m = estimated_module("boss", Estimate(size=40960, image=45056, bss=4096,
 ...                                       relocations={"*": 300}, import_count=12))
 >>> m.file_size, m.copy_size, m.bss_size, m.import_count, m.estimated
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from gamevm_build.config import Estimate, ProjectConfig, load_config
+from gamevm_build.project.config import Estimate, ProjectConfig, load_config
 from gamevm_build.errors import ConfigError, InputError
 
 __all__ = ["ModuleInfo", "ResidentInfo", "Project", "module_info", "estimated_module",
@@ -89,7 +89,7 @@ class Project:
 
 
 def module_info(module, *, name: str | None = None) -> ModuleInfo:
-    """The :class:`ModuleInfo` of a parsed :class:`gamevm_build.module.Module`."""
+    """The :class:`ModuleInfo` of a parsed :class:`gamevm_build.link.module.Module`."""
     counts = Counter(r.type_name for r in module.relocations)
     ctors = sum(int(v[1]) for k, v in module.init.items() if k in ("init_array", "ctors"))
     return ModuleInfo(
@@ -114,7 +114,7 @@ def estimated_module(name: str, estimate: Estimate, *, align: int = 4) -> Module
 
 def resident_info(path, target: str) -> ResidentInfo:
     """Read the resident kernel ELF at ``path`` (extent of its RAM segments, exports)."""
-    from gamevm_build.resident import read_resident
+    from gamevm_build.link.resident import read_resident
 
     res = read_resident(path, target)
     starts = [v for v, _, m, _ in res.segments if m]
@@ -132,7 +132,7 @@ def load_project(config, *, module_files: Mapping[str, str] | None = None,
         Invalid configuration, or a module or resident file that is missing,
         malformed or built for another target.
     """
-    from gamevm_build.module import read_module
+    from gamevm_build.link.module import read_module
 
     if not isinstance(config, ProjectConfig):
         config = load_config(config, module_files=module_files, resident_file=resident_file,
@@ -173,7 +173,7 @@ def check_position_extents(config: ProjectConfig, modules: Mapping[str, ModuleIn
     Only positions the configuration gives itself are checked: a disc layout file
     (``disc.layout``) may place copies and is checked by the tool that wrote it.
     """
-    from gamevm_build.media import get_model
+    from gamevm_build.project.media import get_model
 
     given = (config.raw.get("disc") or {}).get("positions") or {}
     if not given:

@@ -12,7 +12,7 @@ over ``needs``, minus those guaranteed resident when leaving ``u``.  Plan
 modules not possibly resident are *certain* to be loaded; the others
 (*uncertain*) are loaded on some paths only.
 
-Semantics (also used by :mod:`analysis.simulate`):
+Semantics (also used by :mod:`gamevm_build.analysis.simulate`):
 
 * the game starts in the start scene with nothing but the resident kernel loaded;
 * entering a scene loads its closure; loading a module into an overlay region
@@ -20,7 +20,7 @@ Semantics (also used by :mod:`analysis.simulate`):
 * a scene's streams load their modules (closed over needs) after the entry
   load, in configuration order; a transition leaving the scene counts them as
   resident (the game must not leave before its streams complete: their
-  deadlines are checked by :mod:`analysis.streaming`);
+  deadlines are checked by :mod:`gamevm_build.analysis.streaming`);
 * after its streams, a scene may **prefetch** (``scenes.NAME.prefetch``): load any
   part of those modules, any number of times, or nothing.  Nothing it loads is
   counted on (it is *may* resident only), everything it can evict is no longer
@@ -28,7 +28,7 @@ Semantics (also used by :mod:`analysis.simulate`):
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx",
 ...     "memoryMap": {"regions": [

@@ -1,4 +1,4 @@
-"""Render a budget report (the dict of :meth:`analysis.budget.BudgetResult.to_dict`).
+"""Render a budget report (the dict of :meth:`gamevm_build.analysis.budget.BudgetResult.to_dict`).
 
 Formats (:data:`FORMATS`):
 
@@ -21,8 +21,8 @@ Every renderer is deterministic (no timestamps) and uses ms, frames and KiB.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
->>> from analysis.budget import analyze
+>>> from gamevm_build.analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.budget import analyze
 >>> G = graph_from_dict({
 ...     "target": "n64",
 ...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80100000", "size": "1MB"}]},

@@ -2,7 +2,7 @@
 
 Where the analyses bound every path at once, :func:`simulate_walk` follows
 one path, with the same media model, CPU costs and loader semantics
-(:mod:`analysis.plans`): it keeps the actual resident set and head position,
+(:mod:`gamevm_build.analysis.plans`): it keeps the actual resident set and head position,
 loads exactly the modules that are missing, in load order, and times each
 read from where the head really is.  The property tests check that no
 simulated load is slower than its bound; the emulated runtime can compare its
@@ -10,7 +10,7 @@ measured loads with the same numbers.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx", "media": "ps1-duckstation-2x",
 ...     "memoryMap": {"regions": [
@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from gamevm_build.media import HeadState
+from gamevm_build.project.media import HeadState
 
 from ._index import index
 

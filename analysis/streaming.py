@@ -12,9 +12,9 @@ with the media and CPU times of its own and the earlier streams of the scene
 (media and CPU work are assumed not to overlap, which a pipelined loader can
 only beat), maximized over every head position and subset of uncertain
 modules.  The two terms are weighed and rounded differently, so the slowest
-load in seconds (:func:`analysis.timing.plan_time`) need not be the latest in
+load in seconds (:func:`gamevm_build.analysis.timing.plan_time`) need not be the latest in
 frames: the maximum is taken over the Pareto front of (media, CPU) pairs
-(:func:`analysis.timing.plan_frontier`).  It must not exceed ``deadline_frames``.
+(:func:`gamevm_build.analysis.timing.plan_frontier`).  It must not exceed ``deadline_frames``.
 
 A stream must not load a module into an overlay region whose occupant the
 scene uses (the point of a double buffer: load into the *other* half), nor
@@ -22,7 +22,7 @@ evict what an earlier stream of the scene loaded.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx", "frame_rate": 60,
 ...     "memoryMap": {"regions": [

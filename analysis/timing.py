@@ -1,26 +1,26 @@
 """Worst-case load time of every transition, explained module by module.
 
-A load reads its plan's modules in load order (:mod:`analysis._index`).  Each
+A load reads its plan's modules in load order (:mod:`gamevm_build.analysis._index`).  Each
 module costs, with the project's media model and the target's CPU costs:
 
 * **access**: command + seek + first-sector latency from where the head can
   be (0 when the module directly follows the previous one: the drive reads on);
 * **read**: its file's sectors at the medium's rate;
 * **CPU**: copy, zero bss, relocate, bind imports, call constructors
-  (:mod:`gamevm_build.loadcost`), plus its configured ``init_ms``.
+  (:mod:`gamevm_build.runtime.loadcost`), plus its configured ``init_ms``.
 
 The bound is the worst case over all paths into the transition's source
 scene: over every place the flow graph can leave the head (a set of positions
-per scene, from :func:`analysis.plans.head_positions`; unknown when disc
+per scene, from :func:`gamevm_build.analysis.plans.head_positions`; unknown when disc
 positions are not given) and over every subset of the plan's *uncertain*
 modules (those resident on some paths only), computed exactly by dynamic
 programming in :func:`plan_time`.  Every concrete path reads one such subset
 in the same order from one such head position, so no path is slower (tested
-against :func:`analysis.simulate.simulate_walk`).
+against :func:`gamevm_build.analysis.simulate.simulate_walk`).
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.graph import graph_from_dict
 >>> G = graph_from_dict({
 ...     "target": "psx", "media": "ps1-mednafen-2x",
 ...     "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "1MB"}]},
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gamevm_build.media import HeadState
+from gamevm_build.project.media import HeadState
 
 from ._index import index
 from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
@@ -94,7 +94,7 @@ class Step:
 
 @dataclass(frozen=True)
 class LoadTime:
-    """The worst-case time of one :class:`~analysis.plans.LoadPlan`."""
+    """The worst-case time of one :class:`~gamevm_build.analysis.plans.LoadPlan`."""
 
     plan: LoadPlan
     steps: tuple[Step, ...]
@@ -323,7 +323,7 @@ def prefetch_times(G, *, R=None, heads: Heads | None = None) -> list[PrefetchTim
     """The worst-case time of every reachable scene's prefetch, by scene name.
 
     A prefetch starts where the scene's streams or an earlier prefetch left the head:
-    the scene's exit heads (:func:`analysis.plans.head_positions`).
+    the scene's exit heads (:func:`gamevm_build.analysis.plans.head_positions`).
     """
     R = R if R is not None else residency(G)
     heads = heads if heads is not None else head_positions(G, R)

@@ -5,9 +5,9 @@ console performed, timed with the analyzer's own media and CPU models and the
 simulated head position.  :func:`check_trace` matches each budgeted load with
 its bound:
 
-* ``boot`` (entering the start scene) with :func:`analysis.timing.boot_time`;
+* ``boot`` (entering the start scene) with :func:`gamevm_build.analysis.timing.boot_time`;
 * ``transition`` ``A -> B`` with the transition's worst case
-  (:func:`analysis.timing.transition_times`);
+  (:func:`gamevm_build.analysis.timing.transition_times`);
 * ``stream`` ``i`` with ``streams[i]``'s worst completion in frames (and its
   worst media + CPU time);
 * ``prefetch`` during scene ``S`` that reads only what ``S`` declares
@@ -39,8 +39,8 @@ below 1.
 
 Examples
 --------
->>> from analysis.graph import graph_from_dict
->>> from analysis.budget import analyze
+>>> from gamevm_build.analysis.graph import graph_from_dict
+>>> from gamevm_build.analysis.budget import analyze
 >>> G = graph_from_dict({
 ...     "target": "n64", "memoryMap": {"regions": [
 ...         {"name": "Main", "start": "0x80100000", "size": "1MB"}]},
@@ -385,7 +385,7 @@ def check_trace(result, traces) -> TraceCheck:
     ConfigError
         A trace timed with another media model than the project's.
     """
-    from analysis._index import index
+    from gamevm_build.analysis._index import index
 
     G = result.G
     ix = index(G)

@@ -47,9 +47,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analysis import analyze, build_graph, render  # noqa: E402
-from analysis.model import estimated_module  # noqa: E402
-from gamevm_build.config import config_from_dict  # noqa: E402
+from gamevm_build.analysis import analyze, build_graph, render  # noqa: E402
+from gamevm_build.analysis.model import estimated_module  # noqa: E402
+from gamevm_build.project.config import config_from_dict  # noqa: E402
 
 GOAL_S = 2.0
 OVERLAYS = 24
@@ -156,7 +156,7 @@ def measure(n_modules: int, n_scenes: int, repeat: int) -> dict:
         config = config_from_dict(data)
         t1 = time.perf_counter()
         infos = {n: estimated_module(n, s.estimate) for n, s in config.modules.items()}
-        from analysis.model import ResidentInfo
+        from gamevm_build.analysis.model import ResidentInfo
         G = build_graph(config, infos, ResidentInfo("kernel.elf", 0x80010000, 0x80020000,
                                                     frozenset({"k_print", "k_alloc"})))
         t2 = time.perf_counter()

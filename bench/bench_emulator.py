@@ -63,8 +63,8 @@ CALLS = (("work", 20000), ("fib", 18))
 
 def build(tmp: Path, variant: str) -> Path:
     from gamevm_build.emu.elfimage import BARE_METAL_SCRIPT
-    from gamevm_build.profile import load_profile
-    from gamevm_build.toolchain import find_toolchain, run
+    from gamevm_build.project.profile import load_profile
+    from gamevm_build.link.toolchain import find_toolchain, run
 
     target, flags = VARIANTS[variant]
     tc = find_toolchain(target)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The cost of checking a module's hash at load (issue 13: "measure the cost").
 
-Reads each module with :func:`gamevm_build.module.read_module` with the hash check on
+Reads each module with :func:`gamevm_build.link.module.read_module` with the hash check on
 (the default: the contents hashed and compared with the metadata's ``hash``) and off,
 interleaved, best of ``--repeat``, and prints the time per read and the check's share.
 Modules: the files given, or the example game's built for ``--target`` (scons in a
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gamevm_build.module import read_module  # noqa: E402
+from gamevm_build.link.module import read_module  # noqa: E402
 
 
 def best(fn, repeat: int, n: int) -> float:

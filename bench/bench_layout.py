@@ -51,7 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gamevm_build.config import config_from_dict  # noqa: E402
+from gamevm_build.project.config import config_from_dict  # noqa: E402
 from gamevm_build.layout.plan import plan_layout  # noqa: E402
 from gamevm_build.layout.problem import load_problem, problem_from_project  # noqa: E402
 
@@ -161,7 +161,7 @@ def dense(n_scenes: int, n_transitions: int, seed: int = 1) -> dict:
 
 
 def synthetic_problem(n_modules: int, seed: int = 1):
-    from analysis.model import load_project
+    from gamevm_build.analysis.model import load_project
 
     config = config_from_dict(synthetic(n_modules, seed))
     return problem_from_project(load_project(config))
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     for n in (int(x) for x in args.sizes.split(",") if x):
         rows.append(row(f"synthetic-{n}", synthetic_problem(n), args.time_limit))
     for spec in (x for x in args.dense.split(",") if x):
-        from analysis.model import load_project
+        from gamevm_build.analysis.model import load_project
 
         s, tr = (int(v) for v in spec.split(":"))
         problem = problem_from_project(load_project(config_from_dict(dense(s, tr))))

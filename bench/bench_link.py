@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gamevm_build.errors import GameVMError  # noqa: E402
-from gamevm_build.toolchain import find_toolchain  # noqa: E402
+from gamevm_build.link.toolchain import find_toolchain  # noqa: E402
 
 GOAL_RATIO = 3.0
 

@@ -5,14 +5,14 @@ Builds the example game (examples/game) for ``--target`` with the real scons
 in a temporary directory (or uses ``--build-dir DIR`` holding kernel.elf,
 physics.elf, level1.elf and boss.elf), then times, best of ``--repeat``:
 
-* **boot**: a fresh :class:`~gamevm_build.console.Console` (unicorn engine,
+* **boot**: a fresh :class:`~gamevm_build.play.console.Console` (unicorn engine,
   TLB set-up, resident loaded), ``--boots`` times;
 * **load (reused machine)**: on one console, load physics, level1 and boss
   (read from disk, validate, allocate, relocate, bind, copy, guard, run
   constructors on the emulated CPU) and unload them again, ``--loads`` times:
   modules/s and relocations/s of the emulated loader;
 * **load (fresh machine)**: boot + load the three modules, ``--boots`` times;
-* **validate**: :func:`gamevm_build.validate.validate` of the whole example
+* **validate**: :func:`gamevm_build.play.validate.validate` of the whole example
   with the SConstruct's declared tests (boot, loads, 3 self tests, 6 calls
   including ``kernel_selftest``, which LoadModule()s level1 twice from target
   code) and the JUnit report.
@@ -43,9 +43,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gamevm_build.console import Console  # noqa: E402
-from gamevm_build.module import read_module  # noqa: E402
-from gamevm_build.validate import validate  # noqa: E402
+from gamevm_build.play.console import Console  # noqa: E402
+from gamevm_build.link.module import read_module  # noqa: E402
+from gamevm_build.play.validate import validate  # noqa: E402
 
 MODULES = ["physics", "level1", "boss"]
 TESTS = [("kernel_selftest()", 0), ("physics:fx_mul(0x30000, -0x20000)", -0x60000),

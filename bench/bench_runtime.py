@@ -16,7 +16,7 @@ modules and layout.json), then:
   the frame loop, and simulated frames per load;
 * **bound ÷ observed**: plays examples/game/scenarios/*.json on the build's disc
   layout and checks each trace against the static analysis
-  (``analysis.trace.check_trace``): tightness = bound ÷ worst observed per
+  (``gamevm_build.analysis.trace.check_trace``): tightness = bound ÷ worst observed per
   transition and stream.  Goal: every tightness <= 1.15, none < 1.
 
 Output (2-core VM, unicorn 2.1.4)::
@@ -56,7 +56,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gamevm_build.console import Console  # noqa: E402
+from gamevm_build.play.console import Console  # noqa: E402
 
 GOAL = 1.15
 
@@ -73,7 +73,7 @@ def build(target: str, root: Path) -> Path:
 
 def project(out: Path, target: str, root: Path):
     """The example's configuration with this build's modules and disc layout."""
-    from gamevm_build.config import load_config
+    from gamevm_build.project.config import load_config
 
     config = root / "examples" / "game" / ("gamevm.json" if target == "psx"
                                            else f"gamevm-{target}.json")
@@ -142,9 +142,9 @@ def async_throughput(out: Path, target: str, loads: int, cfg) -> None:
 
 
 def tightness(out: Path, target: str, root: Path) -> tuple[float | None, float | None]:
-    from analysis import check_project
-    from analysis.trace import check_trace
-    from gamevm_build.scenario import run_scenario
+    from gamevm_build.analysis import check_project
+    from gamevm_build.analysis.trace import check_trace
+    from gamevm_build.play.scenario import run_scenario
 
     config, modules, lay, _cfg = project(out, target, root)
     layout = out / "layout.json"

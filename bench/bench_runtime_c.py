@@ -51,9 +51,9 @@ def build(root: Path, target: str) -> Path:
 
 
 def measure(out: Path, target: str) -> list[tuple]:
-    from gamevm_build.console import Console
-    from gamevm_build.profile import load_profile
-    from gamevm_build.target_loader import measure_load
+    from gamevm_build.play.console import Console
+    from gamevm_build.project.profile import load_profile
+    from gamevm_build.runtime.target import measure_load
 
     profile = load_profile(target)
     rows = []
@@ -65,7 +65,7 @@ def measure(out: Path, target: str) -> list[tuple]:
 
 
 def main(argv=None) -> int:
-    from gamevm_build.profile import available_targets
+    from gamevm_build.project.profile import available_targets
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", action="append", choices=available_targets(),

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from gamevm_build.console import Console  # noqa: E402
-from gamevm_build.loader import LoadError  # noqa: E402
-from gamevm_build.module import read_module  # noqa: E402
+from gamevm_build.play.console import Console  # noqa: E402
+from gamevm_build.runtime.reference import LoadError  # noqa: E402
+from gamevm_build.link.module import read_module  # noqa: E402
 
 
 def main(argv=None) -> int:

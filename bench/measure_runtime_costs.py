@@ -1,7 +1,7 @@
 """Measure what the console-side runtime costs, per operation, on each console's emulated CPU.
 
 The load-budget analyzer charges a module's CPU time from per-operation costs
-(``gamevm_build.loadcost``).  This script measures those costs from the runtime
+(``gamevm_build.runtime.loadcost``).  This script measures those costs from the runtime
 itself (docs/runtime-c.md): for each console it links synthetic modules that
 differ in exactly one quantity (relocations of one type, local symbols, exported
 symbols, imports, bss bytes, constructors, metadata bytes), loads each with the
@@ -79,8 +79,8 @@ def repeat(snippet: str, n: int) -> str:
 
 class Bench:
     def __init__(self, target: str, tmp: Path):
-        from gamevm_build.profile import load_profile
-        from gamevm_build.toolchain import find_toolchain
+        from gamevm_build.project.profile import load_profile
+        from gamevm_build.link.toolchain import find_toolchain
         self.target, self.tmp = target, tmp
         self.profile = load_profile(target)
         self.arch = self.profile.arch
@@ -89,7 +89,7 @@ class Bench:
         self.count = 0
 
     def resident(self, symbols: int) -> Path:
-        from gamevm_build.resident import build_resident
+        from gamevm_build.link.resident import build_resident
         src = self.tmp / f"kernel{symbols}.c"
         src.write_text("void _start(void) {}\n" + "".join(
             f"int k_fn{i}(void) {{ return {i}; }}\n" for i in range(symbols)))
@@ -101,7 +101,7 @@ class Bench:
         return out
 
     def module(self, source: str, name: str = "m") -> Path:
-        from gamevm_build.linker import link_module
+        from gamevm_build.link.linker import link_module
         self.count += 1
         d = self.tmp / f"mod{self.count}"
         d.mkdir()
@@ -112,8 +112,8 @@ class Bench:
         return d
 
     def instructions(self, source: str, *, gst: int = GST_SMALL, name: str = "m") -> int:
-        from gamevm_build.console import Console
-        from gamevm_build.loader import TLoadStatus
+        from gamevm_build.play.console import Console
+        from gamevm_build.runtime.reference import TLoadStatus
         d = self.module(source, name)
         c = Console(self.target, self.residents[gst], search_paths=[d], loader="target")
         before = c.machine.instructions
@@ -153,7 +153,7 @@ def measure(target: str, tmp: Path) -> dict:
     # an import: its relocation, its symbol, and a lookup of ceil(log2(n+1)) probes
     small, large = (b.slope(lambda n: src(a, imports=n), gst=g) - row["reloc"][word]
                     for g in (GST_SMALL, GST_LARGE))
-    from gamevm_build.resident import read_resident
+    from gamevm_build.link.resident import read_resident
     probes = [math.ceil(math.log2(len(read_resident(b.residents[g], target).symbols) + 1))
               for g in (GST_SMALL, GST_LARGE)]
     row["bind_per_probe"] = max((large - small) / (probes[1] - probes[0]), 0.0)
@@ -167,7 +167,7 @@ def measure(target: str, tmp: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    from gamevm_build.runtime_build import COSTS_FILE, runtime_sha256
+    from gamevm_build.runtime.build import COSTS_FILE, runtime_sha256
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", action="append", choices=TARGETS)
     p.add_argument("--write", action="store_true",

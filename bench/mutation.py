@@ -68,10 +68,10 @@ PACKAGES = (
     Package("arch", ("gamevm_build/arch/*.py",),
             ("tests/test_relocations.py", "tests/test_isacheck.py", "tests/test_linker.py",
              "tests/test_ld_oracle.py", "tests/test_consoles.py")),
-    Package("linker", ("gamevm_build/linker.py", "gamevm_build/modformat.py",
-                       "gamevm_build/module.py", "gamevm_build/elf32.py"),
+    Package("linker", ("gamevm_build/link/linker.py", "gamevm_build/link/modformat.py",
+                       "gamevm_build/link/module.py", "gamevm_build/link/elf32.py"),
             ("tests/test_linker.py", "tests/test_ld_oracle.py", "tests/test_consoles.py")),
-    Package("loader", ("gamevm_build/loader.py", "gamevm_build/allocator.py"),
+    Package("loader", ("gamevm_build/runtime/reference.py", "gamevm_build/runtime/allocator.py"),
             ("tests/test_loader.py", "tests/test_runtime.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),
             ("tests/test_analysis.py", "tests/test_analysis_properties.py")),
@@ -150,7 +150,7 @@ def changed_lines(diff: str) -> tuple[str, str]:
 def is_equivalent(mutant: Mutant, known: list[dict]) -> bool:
     func = mutant.name.rsplit(".", 1)[-1].split("__mutmut_")[0]
     old, new = changed_lines(mutant.diff)
-    return any(e["file"] == mutant.path and e["function"] == func and e["line"] == old
+    return any(wheel_path(e["file"]) == mutant.path and e["function"] == func and e["line"] == old
                and e["mutant"] == new for e in known)
 
 
@@ -168,24 +168,34 @@ def snapshot(root: Path, dest: Path) -> None:
     except (OSError, subprocess.CalledProcessError):
         shutil.copytree(root, dest, ignore=shutil.ignore_patterns(
             ".git", ".venv", "build", "mutants", "__pycache__", ".hypothesis", "*.egg-info"))
+        if (dest / "analysis").is_dir():
+            shutil.move(dest / "analysis", dest / "gamevm_build" / "analysis")
         return
     for rel in files:
         src = root / rel
         if rel.startswith("mutants/") or not src.is_file():
             continue  # deleted in the working tree, or a leftover mutmut run
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest / rel)
+        (dest / wheel_path(rel)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / wheel_path(rel))
+
+
+def wheel_path(rel: str) -> str:
+    """Where a checkout's file sits in the installed package: analysis/ installs as
+    gamevm_build/analysis (pyproject.toml's package-dir), and the copy is laid out the
+    same way so that mutmut's mutants of it are the ones ``gamevm_build.analysis`` imports."""
+    return "gamevm_build/" + rel if rel.startswith("analysis/") else rel
 
 
 def mutmut_config(pkg: Package, tree: Path) -> str:
     """setup.cfg's [mutmut] section for one package (the project's pyproject.toml has no
     [tool.mutmut], so mutmut reads this)."""
-    tops = sorted({s.split("/")[0] for s in pkg.sources})
+    sources = [wheel_path(s) for s in pkg.sources]
+    tops = sorted({s.split("/")[0] for s in sources})
     also = sorted(p.name for p in tree.iterdir()
                   if p.name not in tops and p.name not in {"tests", "setup.cfg", "mutants"})
     lines = ["[mutmut]",
              "source_paths =\n" + "".join(f"    {t}\n" for t in tops).rstrip(),
-             "only_mutate =\n" + "".join(f"    {s}\n" for s in pkg.sources).rstrip(),
+             "only_mutate =\n" + "".join(f"    {s}\n" for s in sources).rstrip(),
              "pytest_add_cli_args_test_selection =\n"
              + "".join(f"    {t}\n" for t in pkg.tests).rstrip(),
              "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n"

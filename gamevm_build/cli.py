@@ -17,7 +17,7 @@ from . import __version__
 from .commands import COMMANDS
 from .commands._build import INPUT_SUFFIXES
 from .errors import ConfigError, GameVMError
-from .profile import available_targets, load_profile
+from .project.profile import available_targets, load_profile
 
 
 def parse_int(text: str) -> int:

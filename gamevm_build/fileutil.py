@@ -118,7 +118,7 @@ def check_json(data, where: str) -> None:
     becomes infinity); comparisons with NaN are all false, so one would silently
     drop out of every budget.  Iterative: safe on any depth.
     """
-    from .config import key_path
+    from .project.config import key_path
     from .errors import ConfigError
 
     stack = [(data, ())]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import find_toolchain
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -53,8 +53,8 @@ def scons(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProc
 
 def build_example(root: Path, target: str) -> Path:
     """Build the example for ``target`` in ``root`` (a fresh directory); return build/<target>."""
-    from gamevm_build.linker import link_module
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
 
     if not (root / "SConstruct").exists():
         shutil.copy(REPO / "SConstruct", root / "SConstruct")

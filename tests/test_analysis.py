@@ -13,24 +13,24 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gamevm_build.loadcost import cpu_costs
+from gamevm_build.runtime.loadcost import cpu_costs
 
-from analysis import analyze, build_graph, graph_from_dict, render
-from analysis.closure import (closure_findings, dependency_cycles, unreachable_scenes,
+from gamevm_build.analysis import analyze, build_graph, graph_from_dict, render
+from gamevm_build.analysis.closure import (closure_findings, dependency_cycles, unreachable_scenes,
                               unresolved_imports, unused_modules)
-from analysis.memory import memory_findings, scene_memory
-from analysis.model import ModuleInfo, ResidentInfo
-from analysis.plans import boot_plan, head_positions, load_plans, residency
-from analysis.simulate import simulate_walk
-from analysis.streaming import stream_findings, stream_times
-from analysis.timing import boot_time, transition_times
-from gamevm_build.config import config_from_dict
-from gamevm_build.media import PS1_CLOCK_HZ
+from gamevm_build.analysis.memory import memory_findings, scene_memory
+from gamevm_build.analysis.model import ModuleInfo, ResidentInfo
+from gamevm_build.analysis.plans import boot_plan, head_positions, load_plans, residency
+from gamevm_build.analysis.simulate import simulate_walk
+from gamevm_build.analysis.streaming import stream_findings, stream_times
+from gamevm_build.analysis.timing import boot_time, transition_times
+from gamevm_build.project.config import config_from_dict
+from gamevm_build.project.media import PS1_CLOCK_HZ
 
-ANALYSIS_MODULES = ["analysis", "analysis.graph", "analysis.model", "analysis.plans",
-                    "analysis.timing", "analysis.memory", "analysis.streaming",
-                    "analysis.closure", "analysis.budget", "analysis.report",
-                    "analysis.findings", "analysis.simulate", "gamevm_build.loadcost"]
+ANALYSIS_MODULES = ["analysis", "gamevm_build.analysis.graph", "gamevm_build.analysis.model", "gamevm_build.analysis.plans",
+                    "gamevm_build.analysis.timing", "gamevm_build.analysis.memory", "gamevm_build.analysis.streaming",
+                    "gamevm_build.analysis.closure", "gamevm_build.analysis.budget", "gamevm_build.analysis.report",
+                    "gamevm_build.analysis.findings", "gamevm_build.analysis.simulate", "gamevm_build.runtime.loadcost"]
 ACK = 25_000 / PS1_CLOCK_HZ
 
 
@@ -227,7 +227,7 @@ def memory_graph():
         "scenes": {"s1": {"modules": ["p", "o1"]}, "s2": {"modules": ["q", "o1"]}},
         "transitions": [{"from": "s1", "to": "s2", "budget_ms": 9000},
                         {"from": "s2", "to": "s1", "budget_ms": 9000}]})
-    from analysis.model import estimated_module
+    from gamevm_build.analysis.model import estimated_module
     infos = {n: estimated_module(n, s.estimate) for n, s in config.modules.items()}
     resident = ResidentInfo("kernel.elf", 0x80010000, 0x80012000, frozenset({"k_print"}))
     return build_graph(config, infos, resident)
@@ -345,7 +345,7 @@ def test_closure_with_a_known_resident():
                     "b": est(64, "Main", exports=["phys"]),
                     "c": est(64, "Main")},
         "scenes": {"s": {"modules": ["a"]}}})
-    from analysis.model import estimated_module
+    from gamevm_build.analysis.model import estimated_module
     infos = {n: estimated_module(n, s.estimate) for n, s in config.modules.items()}
     infos["c"] = ModuleInfo("c", 64, 64, 64, 0, {}, needs=("ghost",))
     G = build_graph(config, infos, ResidentInfo("kernel.elf", 0x80010000, 0x80010100,
@@ -486,7 +486,7 @@ def test_an_unknown_head_can_be_wherever_a_module_is_read():
             "disc": {"positions": {"near": 50, "far": 250_000}}})
         G.graph["span"] = span
         return G
-    from gamevm_build.media import HeadState, get_model
+    from gamevm_build.project.media import HeadState, get_model
     near_bound = {(t.source, t.target): t.worst_ms for t in transition_times(graph((0, 100)))}
     m = get_model("ps1-duckstation-2x")
     far_head = 250_000 + m.sectors_for(2048)
@@ -518,8 +518,8 @@ def prefetch_graph(prefetch_region="LevelB"):
 
 
 def test_a_prefetch_is_optional_may_resident_and_moves_the_head():
-    from analysis.budget import analyze
-    from analysis.plans import prefetch_plans
+    from gamevm_build.analysis.budget import analyze
+    from gamevm_build.analysis.plans import prefetch_plans
     G = prefetch_graph()
     R = residency(G)
     # optional: the prefetched module may be resident when leaving the menu, never must;

@@ -11,17 +11,17 @@ import math
 
 import pytest
 
-from gamevm_build import loadcost
+from gamevm_build.runtime import loadcost
 from gamevm_build.arch import get_arch
 from gamevm_build.errors import ConfigError
-from gamevm_build.loadcost import READER_COPY_PER_BYTE, cpu_costs, measured_costs, module_cost
+from gamevm_build.runtime.loadcost import READER_COPY_PER_BYTE, cpu_costs, measured_costs, module_cost
 
 TARGETS = ("psx", "n64", "segacd", "gba", "3do")
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_costs_are_the_measured_ones(target):
-    from gamevm_build.profile import load_profile
+    from gamevm_build.project.profile import load_profile
     profile = load_profile(target)
     row = measured_costs()["targets"][target]
     costs = cpu_costs(target)

@@ -2,9 +2,9 @@
 
 Every transition (and stream, and prefetch) of a random walk through a random
 project is simulated step by step with the same media model, CPU costs and
-loader semantics (:func:`analysis.simulate.simulate_walk`); its time must never
+loader semantics (:func:`gamevm_build.analysis.simulate.simulate_walk`); its time must never
 exceed the analyzer's worst case for that transition.  The dynamic programs
-of :func:`analysis.timing.plan_time` and :func:`analysis.timing.plan_frontier`
+of :func:`gamevm_build.analysis.timing.plan_time` and :func:`gamevm_build.analysis.timing.plan_frontier`
 are also checked against brute force over every head position and every subset
 of uncertain modules.
 
@@ -18,13 +18,13 @@ import itertools
 from conftest import examples
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from analysis import analyze, graph_from_dict
-from analysis._index import bits, index
-from analysis.plans import head_positions, heads_after, load_plans, prefetch_plans, residency, \
+from gamevm_build.analysis import analyze, graph_from_dict
+from gamevm_build.analysis._index import bits, index
+from gamevm_build.analysis.plans import head_positions, heads_after, load_plans, prefetch_plans, residency, \
     stream_plans
-from analysis.simulate import simulate_walk
-from analysis.timing import plan_frontier, plan_time
-from gamevm_build.media import HeadState
+from gamevm_build.analysis.simulate import simulate_walk
+from gamevm_build.analysis.timing import plan_frontier, plan_time
+from gamevm_build.project.media import HeadState
 
 PSX_MODELS = ["ps1-duckstation-1x", "ps1-duckstation-2x", "ps1-mednafen-1x", "ps1-mednafen-2x",
               "ps1-worst-2x"]

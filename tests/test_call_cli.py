@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_gamevm
 from example_game import example_game  # noqa: F401  (fixture)
-from gamevm_build.callexpr import CallExprError, format_value, parse_call, signed32
+from gamevm_build.play.callexpr import CallExprError, format_value, parse_call, signed32
 
 
 def call(out, target, *args, resident="kernel.elf"):

@@ -16,7 +16,7 @@ def test_cli_start_imports_no_emulator_or_analysis():
 
 
 def test_spelled_out_constants_match_their_sources():
-    from analysis.report import FORMATS
+    from gamevm_build.analysis.report import FORMATS
     from gamevm_build.commands import budget, call
     from gamevm_build.emu.machine import DEFAULT_SECONDS
     assert tuple(budget.FORMATS) == tuple(FORMATS)

@@ -10,12 +10,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gamevm_build import config as cfgmod
-from gamevm_build.config import (SCHEMA_PATH, MemoryRegion, check_overlaps, config_from_dict,
+from gamevm_build.project import config as cfgmod
+from gamevm_build.project.config import (SCHEMA_PATH, MemoryRegion, check_overlaps, config_from_dict,
                                  key_path, load_config, load_schema, memory_regions,
                                  parse_address, parse_size, validate)
 from gamevm_build.errors import ConfigError, InputError
-from gamevm_build.profile import load_profile
+from gamevm_build.project.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -321,7 +321,7 @@ def test_file_errors(tmp_path):
     path = tmp_path / "g.json"
     path.write_text(json.dumps(d))
     assert load_config(path).layout_missing       # a build output, reported when analysed
-    from analysis.model import load_project
+    from gamevm_build.analysis.model import load_project
     with pytest.raises(InputError, match="missing.json: disc layout not found"):
         load_project(path)
     (tmp_path / "missing.json").write_text('{"positions": {"boss": "far"}}')

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_gamevm
 from example_game import example_game  # noqa: F401  (fixture)
-from gamevm_build.console import Console
+from gamevm_build.play.console import Console
 from gamevm_build.emu.machine import DEFAULT_SECONDS
 from gamevm_build.errors import EmulationFault, EmulationTimeout
 

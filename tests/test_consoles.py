@@ -26,11 +26,11 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
 from conftest import NEW_TARGETS, Builder, run_gamevm
-from gamevm_build.linker import link_module
-from gamevm_build.module import read_module
-from gamevm_build.prelink import chain_resolver, relocate
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.link.linker import link_module
+from gamevm_build.link.module import read_module
+from gamevm_build.link.prelink import chain_resolver, relocate
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import find_toolchain
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "consoles"
 #: where the corpus module is placed, and the resident symbols both links see
@@ -238,7 +238,7 @@ def _game(console, tmp_path):
 
 
 def test_loaded_module_returns_host_results(console, tmp_path, host_expected):
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
     mod, kernel = _game(console, tmp_path)
     c = Console(console, kernel, search_paths=[tmp_path])
     lm = c.loader.load("calls")

@@ -17,10 +17,10 @@ from example_game import scons
 from gamevm_build import INCLUDE_DIR
 from gamevm_build.commands._build import compile_inputs
 from gamevm_build.errors import InputError
-from gamevm_build.linker import link_module
-from gamevm_build.module import read_module
-from gamevm_build.resident import build_resident
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.link.linker import link_module
+from gamevm_build.link.module import read_module
+from gamevm_build.link.resident import build_resident
+from gamevm_build.link.toolchain import find_toolchain
 
 GAME = REPO / "examples" / "game"
 PHYSICS = [GAME / "physics" / "body.c", GAME / "physics" / "fixed.c"]

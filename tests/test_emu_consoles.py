@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import ALL_TARGETS, NEW_TARGETS, Builder, run_gamevm
-from gamevm_build.console import Console
+from gamevm_build.play.console import Console
 from gamevm_build.emu.elfimage import BARE_METAL_SCRIPT
 from gamevm_build.emu.machine import Machine
 from gamevm_build.errors import EmulationFault, EmulationTimeout
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import find_toolchain, run
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import find_toolchain, run
 
 MODULE = r"""
 #include "gamevm.h"

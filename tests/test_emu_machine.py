@@ -21,7 +21,7 @@ from hypothesis import given, strategies as st
 from gamevm_build.emu.machine import SCRATCH_SIZE, SENTINEL, Machine
 from gamevm_build.emu.memory import tlb_entries
 from gamevm_build.errors import EmulationError, EmulationFault, EmulationTimeout, InputError
-from gamevm_build.toolchain import run
+from gamevm_build.link.toolchain import run
 
 DISCARD = "*(.MIPS.abiflags) *(.reginfo) *(.pdr) *(.comment) *(.gnu.attributes) *(.note*)"
 

@@ -3,7 +3,7 @@
 Debian's ``*-linux-gnu`` cross compilers search the build machine's /usr/include
 (x86 glibc headers) and their limits.h reaches for a C library's limits.h;
 every console compile therefore uses -nostdinc with the compiler's header
-directories (gamevm_build.toolchain).  A hosted header (stdio.h) fails the build
+directories (gamevm_build.link.toolchain).  A hosted header (stdio.h) fails the build
 with exit status 1 and a message saying what to do instead.
 """
 
@@ -16,8 +16,8 @@ import pytest
 
 from conftest import ALL_TARGETS, run_gamevm
 from gamevm_build.emu.machine import Machine
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import FREESTANDING_HEADERS, SYSINCLUDE_DIR, find_toolchain
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import FREESTANDING_HEADERS, SYSINCLUDE_DIR, find_toolchain
 
 #: Each freestanding header, used the way a first C file would use it; check()
 #: returns a bit per failed expectation (0: all hold on this console).
@@ -138,7 +138,7 @@ def test_no_header_comes_from_the_build_machine(tmp_path, target):
 
 def test_every_profile_is_freestanding():
     """gcc's stdint.h wraps the C library's (#include_next) unless -ffreestanding."""
-    from gamevm_build.profile import available_targets
+    from gamevm_build.project.profile import available_targets
     for name in available_targets():
         assert "-ffreestanding" in load_profile(name).cflags, name
 

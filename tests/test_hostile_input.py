@@ -716,12 +716,12 @@ def test_layout_time_limit_holds_on_a_dense_flow_graph():
     sys.path.insert(0, str(REPO / "bench"))
     from bench_layout import synthetic
 
-    from gamevm_build.config import config_from_dict
+    from gamevm_build.project.config import config_from_dict
     from gamevm_build.layout.bound import NO_SOURCES, lower_bound
     from gamevm_build.layout.bundles import HeadSourcesTimeout, head_sources
     from gamevm_build.layout.plan import plan_layout
     from gamevm_build.layout.problem import problem_from_project
-    from analysis.model import load_project
+    from gamevm_build.analysis.model import load_project
 
     doc = synthetic(550)
     rng = random.Random(3)

@@ -10,9 +10,9 @@ import struct
 import pytest
 
 from conftest import Builder
-from gamevm_build import elf32
+from gamevm_build.link import elf32
 from gamevm_build.arch.isacheck import check_code, check_elf, check_elf32
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.link.toolchain import find_toolchain
 
 CLZ = 0xE16F0F11             # clz r0, r1: ARMv5, so data that decodes as it is a violation
 MOV_PC_LR = 0xE1A0F00E
@@ -102,7 +102,7 @@ def test_both_elf_readers_find_the_same_violations(tmp_path):
 
 def test_isa_problem_is_the_first_violation_and_a_count(tmp_path):
     from gamevm_build.arch import get_arch
-    from gamevm_build.profile import load_profile
+    from gamevm_build.project.profile import load_profile
 
     profile = load_profile("3do")
     b = Builder(tmp_path, find_toolchain("3do"))

@@ -14,10 +14,10 @@ from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.budget import analyze
-from analysis.graph import build_graph
-from analysis.model import load_project
-from gamevm_build.config import config_from_dict
+from gamevm_build.analysis.budget import analyze
+from gamevm_build.analysis.graph import build_graph
+from gamevm_build.analysis.model import load_project
+from gamevm_build.project.config import config_from_dict
 from gamevm_build.errors import ConfigError, LayoutError
 from gamevm_build.layout.bound import lower_bound
 from gamevm_build.layout.bundles import form_bundles, head_sources

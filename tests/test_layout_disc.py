@@ -107,7 +107,7 @@ def test_lba_header_compiles_with_the_planned_values(game, tmp_path):
 
 
 def test_emulated_console_loads_the_modules_from_the_disc(game):
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
 
     c = Console("psx", game / "kernel.elf", disc=game / "game.iso")
     for name in ("physics", "level1", "boss"):

@@ -678,9 +678,9 @@ class Corpus:
     def ours(self):
         """(Layout, LinkResult, module) of the corpus linked by gamevm_build."""
         if self._ours is None:
-            from gamevm_build.linker import link_module
-            from gamevm_build.module import read_module
-            from gamevm_build.prelink import prelink_module
+            from gamevm_build.link.linker import link_module
+            from gamevm_build.link.module import read_module
+            from gamevm_build.link.prelink import prelink_module
 
             out = self.dir / "ours" / "oracle.elf"
             out.parent.mkdir(exist_ok=True)
@@ -982,7 +982,7 @@ def test_module_binutils_clean(corpus):
 
 
 def test_link_is_deterministic(corpus, tmp_path, monkeypatch):
-    from gamevm_build.linker import link_module
+    from gamevm_build.link.linker import link_module
 
     _, res, _ = corpus.ours()
     first = res.output.read_bytes()

@@ -7,11 +7,11 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gamevm_build import elf32
+from gamevm_build.link import elf32
 from gamevm_build.errors import InputError, IsaError, LinkError, RelocationError
-from gamevm_build.linker import link_module
-from gamevm_build.module import read_module
-from gamevm_build.prelink import prelink_module
+from gamevm_build.link.linker import link_module
+from gamevm_build.link.module import read_module
+from gamevm_build.link.prelink import prelink_module
 
 
 def link(build, name, *objs, **kw):
@@ -259,7 +259,7 @@ def test_wrong_float_abi_rejected(build, profile):
 
 
 def test_other_target_object_rejected(build, target, tmp_path):
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.toolchain import find_toolchain
     other = find_toolchain("n64" if target == "psx" else "psx")
     src = tmp_path / "other.c"
     src.write_text("int f(void){ return 1; }\n")
@@ -330,7 +330,7 @@ def test_relocation_site_past_the_section_end_rejected(build, tmp_path):
 
 def _meta(**keys):
     import json
-    from gamevm_build.module import _Pairs
+    from gamevm_build.link.module import _Pairs
 
     base = {"format": 1, "target": "psx", "name": "m", "image_size": 64}
     base.update(keys)
@@ -360,14 +360,14 @@ def _meta(**keys):
 ])
 def test_metadata_rules(keys, error):
     from gamevm_build.errors import ModuleFormatError
-    from gamevm_build.module import check_metadata
+    from gamevm_build.link.module import check_metadata
 
     with pytest.raises(ModuleFormatError, match=f"^m.elf: not a valid GameVM module: {error}"):
         check_metadata(_meta(**keys), "m.elf")
 
 
 def test_metadata_limits_are_inclusive():
-    from gamevm_build.module import META_MAX_NESTING, check_metadata
+    from gamevm_build.link.module import META_MAX_NESTING, check_metadata
 
     deep = 0
     for _ in range(META_MAX_NESTING - 1):
@@ -386,7 +386,7 @@ def test_metadata_limits_are_inclusive():
 def test_symbolize_prefers_the_innermost_symbol(build):
     from dataclasses import replace
 
-    from gamevm_build.module import Export
+    from gamevm_build.link.module import Export
 
     mod = link(build, "m", build.obj("a.c", "int f(void){ return 1; }\n"))
     syms = [Export("f", 0x11, 8, "func", "global", ".text"),          # a Thumb function

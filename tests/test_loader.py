@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import run_gamevm, examples
-from gamevm_build.allocator import Region
-from gamevm_build.console import Console
+from gamevm_build.runtime.allocator import Region
+from gamevm_build.play.console import Console
 from gamevm_build.errors import EmulationFault
-from gamevm_build.loader import LoadError, TLoadStatus
-from gamevm_build.module import read_module
-from gamevm_build.prelink import chain_resolver, relocate
+from gamevm_build.runtime.reference import LoadError, TLoadStatus
+from gamevm_build.link.module import read_module
+from gamevm_build.link.prelink import chain_resolver, relocate
 from test_native_diff import CALLS, build_game, host_results
 
 INCLUDE = Path(__file__).resolve().parents[1] / "gamevm_build" / "include"
@@ -355,7 +355,7 @@ def test_modules_load_from_an_iso_image(game, target):
 
 
 def test_memory_map_from_the_seed_shape(game, target, profile):
-    from gamevm_build.config import memory_regions
+    from gamevm_build.project.config import memory_regions
     from gamevm_build.errors import ConfigError
     tmp, kernel, *_ = game
     ram = profile.main_ram.start

@@ -9,9 +9,9 @@ import pytest
 from conftest import examples
 from hypothesis import given, settings, strategies as st
 
-from gamevm_build import media
+from gamevm_build.project import media
 from gamevm_build.errors import ConfigError
-from gamevm_build.media import (CD_CAPACITY_SECTORS, PS1_CLOCK_HZ, DuckStationCD, GBACartridge,
+from gamevm_build.project.media import (CD_CAPACITY_SECTORS, PS1_CLOCK_HZ, DuckStationCD, GBACartridge,
                                 GenesisPlusGXCD, HeadState, MednafenCD, N64PIDMA, ThreeDOSpecCD,
                                 available_models, default_model_for, get_model, models_for,
                                 worst_of)
@@ -211,7 +211,7 @@ def test_registry():
     assert [m.name for m in models_for("psx")] == [
         "ps1-duckstation-1x", "ps1-duckstation-2x", "ps1-mednafen-1x", "ps1-mednafen-2x",
         "ps1-worst-1x", "ps1-worst-2x"]
-    from gamevm_build.profile import load_profile
+    from gamevm_build.project.profile import load_profile
     assert [m.name for m in models_for(load_profile("n64"))] == ["n64-pi"]
     assert default_model_for("psx").name == "ps1-worst-2x"
     assert default_model_for("n64").name == "n64-pi"

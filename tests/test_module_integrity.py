@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import ALL_TARGETS, examples, run_gamevm
 from example_game import example_game  # noqa: F401  (fixture)
-from gamevm_build.console import Console
+from gamevm_build.play.console import Console
 from gamevm_build.errors import ModuleChecksumError, ModuleFormatError
-from gamevm_build.loader import LoadError, LoaderPolicy, TLoadStatus
-from gamevm_build.module import read_module
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.runtime.reference import LoadError, LoaderPolicy, TLoadStatus
+from gamevm_build.link.module import read_module
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import find_toolchain
 
 
 def section_file_offset(data: bytes, module, name: str) -> int:

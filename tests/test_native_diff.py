@@ -19,9 +19,9 @@ import pytest
 
 from conftest import ALL_TARGETS, module_base, run_gamevm
 from gamevm_build.emu.machine import Machine
-from gamevm_build.module import read_module
-from gamevm_build.prelink import chain_resolver, module_symbols, relocate
-from gamevm_build.resident import read_resident
+from gamevm_build.link.module import read_module
+from gamevm_build.link.prelink import chain_resolver, module_symbols, relocate
+from gamevm_build.link.resident import read_resident
 
 CORPUS = Path(__file__).parent / "corpus" / "native"
 
@@ -118,7 +118,7 @@ def test_modules_return_host_results(tmp_path, target, profile, expected):
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_console_side_runtime_gives_host_results(tmp_path, target, expected):
     """The same corpus loaded by the C runtime on the console's CPU (level needs physics)."""
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
 
     kernel, _phys, _level = build_game(tmp_path, target, runtime="target")
     c = Console(target, kernel, search_paths=[tmp_path])

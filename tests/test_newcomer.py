@@ -17,9 +17,9 @@ import pytest
 from conftest import ALL_TARGETS, REPO, run_gamevm
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.errors import ModuleFormatError
-from gamevm_build.media import _DEFAULTS, models_for
-from gamevm_build.module import read_module
-from gamevm_build.profile import load_profile
+from gamevm_build.project.media import _DEFAULTS, models_for
+from gamevm_build.link.module import read_module
+from gamevm_build.project.profile import load_profile
 
 
 # --- messages ---------------------------------------------------------------------------------

@@ -21,6 +21,13 @@ def test_wheel_contains_every_module_and_data_file(tmp_path):
         for path in (REPO / top).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix in (
                     ".py", ".toml", ".h", ".c", ".S", ".json"):
-                wanted.add(path.relative_to(REPO).as_posix())
+                rel = path.relative_to(REPO).as_posix()
+                wanted.add(rel if top == "gamevm_build" else "gamevm_build/" + rel)
     assert wanted - names == set()
+    # one top-level name: a generic one (``analysis``, ``tests``...) would clash with the game's own
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert tops == {"gamevm_build"}
+    top_level = [n for n in names if n.endswith("top_level.txt")]
+    if top_level:
+        assert zipfile.ZipFile(wheel).read(top_level[0]).decode().split() == ["gamevm_build"]
     assert any(n.endswith("entry_points.txt") for n in names)

@@ -4,8 +4,8 @@ import pytest
 import unicorn
 
 from gamevm_build.errors import ConfigError
-from gamevm_build.profile import _parse_profile, available_targets, load_profile
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.project.profile import _parse_profile, available_targets, load_profile
+from gamevm_build.link.toolchain import find_toolchain
 
 
 @pytest.mark.parametrize("name", available_targets())

@@ -183,8 +183,8 @@ def test_m68k_relative_fields_are_signed(rtype, bits):
 def test_relocation_site_past_the_section_end_rejected_on_arm(tmp_path):
     from conftest import Builder
     from gamevm_build.errors import RelocationError
-    from gamevm_build.linker import link_module
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
     from test_linker import with_reloc_past_end
 
     b = Builder(tmp_path, find_toolchain("gba"))
@@ -219,8 +219,8 @@ def _with_e_flags(obj, tmp_path, flags: int):
 def test_objects_for_another_cpu_are_refused_by_their_flags(target, flags, message, tmp_path):
     from conftest import Builder
     from gamevm_build.errors import InputError, IsaError
-    from gamevm_build.linker import link_module
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
 
     o = Builder(tmp_path, find_toolchain(target)).obj("a.c", "int f(int x) { return x + 1; }\n")
     fine = {"psx": 0x00001000, "segacd": flags & 0x01000000, "gba": 0x05000200}[target]

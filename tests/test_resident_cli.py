@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import run_gamevm
-from gamevm_build.module import read_module
-from gamevm_build.resident import read_resident
+from gamevm_build.link.module import read_module
+from gamevm_build.link.resident import read_resident
 
 KERNEL = """
 int kernel_counter;
@@ -166,7 +166,7 @@ def test_python_m_and_console_script_agree():
 
 
 def test_warning_names_the_output_not_a_temporary_file(build, target):
-    from gamevm_build.resident import build_resident
+    from gamevm_build.link.resident import build_resident
     kernel = build.obj("kernel.c", "__attribute__((noinline)) int k_add(int a, int b){ return a + b; }\n"
                                    "int r; void _start(void){ r = k_add(1, 2); for(;;); }\n")
     mod = build.tmp / "m.elf"

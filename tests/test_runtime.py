@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from gamevm_build import INCLUDE_DIR
-from gamevm_build.allocator import Region
-from gamevm_build.console import Console
+from gamevm_build.runtime.allocator import Region
+from gamevm_build.play.console import Console
 from gamevm_build.errors import EmulationFault
-from gamevm_build.linker import link_module
-from gamevm_build.loader import LoaderPolicy, LoadError, TLoadStatus
-from gamevm_build.resident import build_resident
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.link.linker import link_module
+from gamevm_build.runtime.reference import LoaderPolicy, LoadError, TLoadStatus
+from gamevm_build.link.resident import build_resident
+from gamevm_build.link.toolchain import find_toolchain
 
 KERNEL = r"""
 #include "gamevm.h"
@@ -204,7 +204,7 @@ def test_unload_lowers_the_refcounts_of_needed_modules(built, target):
 def test_a_region_is_a_stack_of_named_blocks():
     import re
 
-    from gamevm_build.allocator import OutOfMemory
+    from gamevm_build.runtime.allocator import OutOfMemory
 
     r = Region("Heap", 0x1000, 0x100)
     a = r.alloc(0x10, 8, "a")
@@ -417,8 +417,8 @@ def test_lazy_binding_defers_undefined_functions(built, target):
 
 def predicted(c: Console, names, slice_s, head=None, first_state="paused") -> int:
     """ceil(media · fps) + ceil(cpu / slice), computed here from media.py and loadcost.py."""
-    from gamevm_build.loadtime import cpu_steps
-    from gamevm_build.module import read_module
+    from gamevm_build.runtime.loadtime import cpu_steps
+    from gamevm_build.link.module import read_module
     model = c.timer.model
     media, cpu = 0.0, 0.0
     state = first_state
@@ -530,14 +530,14 @@ void _start(void) { for (;;); }
 
 
 def test_registry_lookup_present_and_absent(built, target, tmp_path):
-    from gamevm_build.module import read_module
-    from gamevm_build.registry import pack_bases, registry_source
+    from gamevm_build.link.module import read_module
+    from gamevm_build.runtime.registry import pack_bases, registry_source
 
     out = built(target).parent
     names = ["prov", "base", "other", "gfx_vga", "lazy"]
     mods = [read_module(out / f"{n}.elf") for n in names]
     ram = c_ram = None
-    from gamevm_build.profile import load_profile
+    from gamevm_build.project.profile import load_profile
     ram = load_profile(target).main_ram
     bases = pack_bases(mods, ram.start + 0x100000)
     src = tmp_path / "registry.c"

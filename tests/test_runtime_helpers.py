@@ -19,9 +19,9 @@ import pytest
 from conftest import ALL_TARGETS, REPO, run_gamevm
 from gamevm_build.emu.machine import Machine
 from gamevm_build.errors import EmulationFault
-from gamevm_build.profile import load_profile
-from gamevm_build.resident import RUNTIME_DIR, build_resident
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.resident import RUNTIME_DIR, build_resident
+from gamevm_build.link.toolchain import find_toolchain
 
 CORPUS = REPO / "tests" / "corpus" / "helpers"
 LEVELS = ["-O0", "-O1", "-O2", "-O3", "-Os"]

@@ -132,9 +132,9 @@ def project_copy(out, tmp_path, name, edit=None, target="psx"):
 
 def play(config, steps, **top):
     """Run ``steps`` on ``config``; the result and its trace check."""
-    from analysis import check_project
-    from analysis.trace import check_trace
-    from gamevm_build.scenario import run_scenario, scenario_from_dict
+    from gamevm_build.analysis import check_project
+    from gamevm_build.analysis.trace import check_trace
+    from gamevm_build.play.scenario import run_scenario, scenario_from_dict
 
     result = run_scenario(scenario_from_dict({"config": str(config), "steps": steps, **top}))
     assert result.ok, result.log_lines()
@@ -191,8 +191,8 @@ def causes_config(out, tmp_path, name, *, prefetch=None, reload=False):
 
 
 def filler_module(out):
-    from gamevm_build.linker import link_module
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
 
     path = out / "filler.elf"
     if not path.exists():
@@ -267,7 +267,7 @@ def test_a_declared_prefetch_is_budgeted(example_game, tmp_path):
     assert set(rep["prefetches"][0]["plan"]["modules"]) == {"physics", "crashy"}
     title = next(x for x in rep["scenes"] if x["scene"] == "title")
     assert "crashy" in title["may_resident"] and "crashy" not in title["must_resident"]
-    from analysis import render
+    from gamevm_build.analysis import render
     assert "Prefetches" in render(rep, "text")
     # its loads go into the configured regions, as entering the scene would
     crashy = next(m for ld in result.trace()["loads"] for m in ld["modules"]
@@ -313,9 +313,9 @@ def test_a_stream_still_pending_at_the_end_is_reported_pending(example_game, tar
 
 def test_stream_completes_on_the_bound_when_the_head_is_known(example_game, target, tmp_path):
     """With one path into level1 the analyzer knows the head: its frames are exact."""
-    from analysis import check_project
-    from analysis.trace import check_trace
-    from gamevm_build.scenario import run_scenario
+    from gamevm_build.analysis import check_project
+    from gamevm_build.analysis.trace import check_trace
+    from gamevm_build.play.scenario import run_scenario
 
     out = example_game(target)
     data = json.loads(config_of(out, target).read_text())
@@ -379,7 +379,7 @@ def test_scenario_errors(example_game, tmp_path):
 
 
 def test_scenario_faults_and_validate_failures(example_game, tmp_path):
-    from gamevm_build.validate import validate
+    from gamevm_build.play.validate import validate
     out = example_game("psx")
     cfg = config_of(out, "psx")
     sc = tmp_path / "crash.json"
@@ -405,7 +405,7 @@ _BOUNDS: dict = {}
 
 
 def _bound(out, target):
-    from analysis import check_project
+    from gamevm_build.analysis import check_project
     if target not in _BOUNDS:
         _BOUNDS[target] = check_project(config_of(out, target))
     return _BOUNDS[target]
@@ -418,8 +418,8 @@ FLOW = {"title": ["level1"], "level1": ["boss_room", "title"], "boss_room": ["le
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_walks_never_exceed_the_bound(example_game, target, data):
-    from analysis.trace import check_trace
-    from gamevm_build.scenario import run_scenario, scenario_from_dict
+    from gamevm_build.analysis.trace import check_trace
+    from gamevm_build.play.scenario import run_scenario, scenario_from_dict
 
     out = example_game(target)
     steps = [{"enter": "title"}]
@@ -445,7 +445,7 @@ def test_random_walks_never_exceed_the_bound(example_game, target, data):
 
 def test_modules_read_through_the_builds_disc_manifest(example_game, target):
     """GameVMDisc's layout.json is a disc manifest: names -> files on the disc, LBAs, boot head."""
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
 
     out = example_game(target)
     # asynchronous loads are the reference loader's (the console-side runtime's are to come)

@@ -209,7 +209,7 @@ def test_build_outputs_are_elf(built):
     # every kernel symbol a module imports was forced into the resident link
     assert {"_start", "k_add", "k_print", "k_counter"} <= symbols
 
-    from gamevm_build.module import read_module
+    from gamevm_build.link.module import read_module
     game = read_module(built / "build/game.elf")
     assert game.name == "game" and game.target == "psx"
     assert game.needs == ["mathx"]
@@ -267,7 +267,7 @@ def test_needs_and_name_changes_relink(built):
     out = ok(scons(built))
     assert lines_starting(out, "Module") == {"build/game.elf"}, out
     assert not lines_starting(out, "CC")
-    from gamevm_build.module import read_module
+    from gamevm_build.link.module import read_module
     assert read_module(built / "build/game.elf").needs == ["mathx", "other"]
 
     # GAMEVM_NAME is not a file: only the action's varlist sees it.
@@ -450,8 +450,8 @@ def test_repo_example_builds(repo_copy, target):
     assert f"validate: 12 passed, 0 failed ({target})" in out
     assert "budgets hold" in out
     build = repo_copy / "build" / target
-    from gamevm_build.module import read_module
-    from gamevm_build.profile import load_profile
+    from gamevm_build.link.module import read_module
+    from gamevm_build.project.profile import load_profile
 
     profile = load_profile(target)
     kernel = elf(build / "kernel.elf")
@@ -481,10 +481,10 @@ def _run_selftests(build: Path, target: str) -> dict[str, int]:
     import unicorn
     from unicorn import mips_const
 
-    from gamevm_build.module import read_module
-    from gamevm_build.prelink import module_symbols, prelink_file
-    from gamevm_build.profile import load_profile
-    from gamevm_build.resident import read_resident
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.prelink import module_symbols, prelink_file
+    from gamevm_build.project.profile import load_profile
+    from gamevm_build.link.resident import read_resident
 
     profile = load_profile(target)
     ram = profile.main_ram
@@ -572,7 +572,7 @@ env.GameVMModule('build/fromlib', ['libuser/use.c', lib])
 """)
     out = ok(scons(project, "build/fromlib.elf"))
     assert lines_starting(out, "AR") == {"build/libother.a"}
-    from gamevm_build.module import read_module
+    from gamevm_build.link.module import read_module
     mod = read_module(project / "build/fromlib.elf")
     assert {"use_other", "other_value"} <= set(mod.exports)   # member pulled from the .a
     assert "k_add" in mod.imports

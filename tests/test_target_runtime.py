@@ -2,7 +2,7 @@
 
 The runtime (gamevm_build/runtime/loader, linked with ``gamevm resident --runtime
 target``) runs on unicorn's model of each console's CPU; the Python loader
-(gamevm_build/loader.py) is the oracle.  Both get the same console state (the
+(gamevm_build/runtime/reference.py) is the oracle.  Both get the same console state (the
 same resident, regions and module files) and the same request, and must agree:
 the same base and byte-identical RAM for every module loaded (relocated and
 bound alike), the same TLoadStatus for every bad module, the same modules left
@@ -24,11 +24,11 @@ from conftest import ALL_TARGETS, REPO, run_gamevm, examples
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.emu.machine import Machine
 from gamevm_build.errors import EmulationError
-from gamevm_build.loader import LoadError, Loader, LoaderPolicy, TLoadStatus, default_regions
-from gamevm_build.module import read_module
-from gamevm_build.readers import DirectoryReader
-from gamevm_build.resident import read_resident
-from gamevm_build.target_loader import TargetLoader
+from gamevm_build.runtime.reference import LoadError, Loader, LoaderPolicy, TLoadStatus, default_regions
+from gamevm_build.link.module import read_module
+from gamevm_build.runtime.readers import DirectoryReader
+from gamevm_build.link.resident import read_resident
+from gamevm_build.runtime.target import TargetLoader
 
 EXAMPLE = REPO / "examples" / "game"
 MODULES = ("physics", "level1", "boss", "crashy")
@@ -291,7 +291,7 @@ def test_code_not_synced_is_a_stale_instruction_cache_fault(tmp_path, target):
 
 
 def test_consoles_without_caches_need_no_sync():
-    from gamevm_build.profile import load_profile
+    from gamevm_build.project.profile import load_profile
     assert {t: load_profile(t).code_sync for t in ALL_TARGETS} == {
         "psx": "psx-bios", "n64": "vr4300", "segacd": "", "gba": "", "3do": ""}
 
@@ -299,8 +299,8 @@ def test_consoles_without_caches_need_no_sync():
 # --- the cost model the analyzer charges is measured from this runtime -----------------------
 
 def test_measured_costs_are_of_this_runtime():
-    from gamevm_build.loadcost import measured_costs
-    from gamevm_build.runtime_build import runtime_sha256
+    from gamevm_build.runtime.loadcost import measured_costs
+    from gamevm_build.runtime.build import runtime_sha256
     doc = measured_costs()
     assert doc["runtime_sha256"] == runtime_sha256(), (
         "the console-side runtime changed since its costs were measured: run "
@@ -311,7 +311,7 @@ def test_measured_costs_are_of_this_runtime():
 def test_the_model_covers_every_example_load(built):
     """What the analyzer charges for a module's CPU time is at least what the runtime
     executes to load it on the console's CPU, and not far above."""
-    from gamevm_build.target_loader import measure_load
+    from gamevm_build.runtime.target import measure_load
     target, out, kernel = built
     for name in ("physics", "level1", "boss"):
         measured, model, _mod = measure_load(target, kernel, out, name)
@@ -323,8 +323,8 @@ def test_a_load_takes_the_time_the_analyzer_charges(built):
     """The emulated media device times the runtime's reads with the console's drive model:
     the runtime reads each file front to back, so its media time is the analyzer's one
     read of the file, and with the CPU time the load stays within the analyzer's charge."""
-    from gamevm_build.console import Console
-    from gamevm_build.loadtime import Drive, cpu_steps
+    from gamevm_build.play.console import Console
+    from gamevm_build.runtime.loadtime import Drive, cpu_steps
     target, out, kernel = built
     names = ("physics", "level1", "boss")
     positions = {n: 1000 + 40 * i for i, n in enumerate(names)}
@@ -369,7 +369,7 @@ def test_safe_mode_refuses_to_unload_a_running_module(tmp_path, target):
                       "--runtime", runtime, "--modules", tmp_path / "selfish.elf", kernel_c]):
             proc = run_gamevm(*args)
             assert proc.returncode == 0, proc.stderr
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
     for runtime in ("host", "target"):
         c = Console(target, tmp_path / f"kernel-{runtime}.elf", search_paths=[tmp_path])
         assert c.loader_kind == runtime
@@ -386,7 +386,7 @@ def test_double_buffering_like_the_host(tmp_path, target):
     goes to the other half of the double buffer; once nothing runs, a load evicts."""
     from types import SimpleNamespace
 
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
     sources = {
         "roomer": "extern void *k_load_other(const char *);\n"       # not a tail call
                   "int roomer_loads(const char *n) { return 2 * (int)k_load_other(n) + 1; }\n",
@@ -489,7 +489,7 @@ def frames_until_done(tl, rec, *, limit: int = 2000) -> list[float]:
 def observe_calls(tl, function: str) -> list[tuple[int, int]]:
     """Use resident function ``function`` as a callback target: record its two arguments
     and return at once (the function itself does not run)."""
-    from gamevm_build.target_loader import entry_args, return_now
+    from gamevm_build.runtime.target import entry_args, return_now
     calls = []
 
     def hit(machine):
@@ -608,7 +608,7 @@ def test_an_async_load_completes_within_the_analyzers_frames(built):
     the host's reference schedule).  The runtime does a module's CPU work in the frame its
     read completes (not in slices yet), so on cartridge consoles it finishes earlier."""
     import json
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
     target, out, kernel = built
     layout = json.loads((out / "layout.json").read_text())
     positions = {f["module"]: f["lba"] for f in layout["files"] if f.get("module")}
@@ -635,7 +635,7 @@ def test_the_example_kernel_streams_a_module_while_its_frames_go_on(example_game
     """examples/game/kernel/loader.c: kernel_stream asks for boss in the background and
     the frame loop's kernel_frame (GameVMFrame) never takes a frame; the callback gets
     boss, which then runs."""
-    from gamevm_build.console import Console
+    from gamevm_build.play.console import Console
     out = example_game(target)
     c = Console(target, out / "kernel.elf", search_paths=[out])
     assert isinstance(c.loader, TargetLoader)

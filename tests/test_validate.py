@@ -1,4 +1,4 @@
-"""Validation on the emulated console: :func:`gamevm_build.validate.validate` and GameVMValidate.
+"""Validation on the emulated console: :func:`gamevm_build.play.validate.validate` and GameVMValidate.
 
 ``validate()`` runs in-process on the real example game (built by scons,
 tests/example_game.py); the JUnit XML it writes is read back with
@@ -16,7 +16,7 @@ import pytest
 
 from example_game import REPO, example_game, scons  # noqa: F401  (fixture)
 from gamevm_build.errors import ConfigError
-from gamevm_build.validate import parse_tests, validate
+from gamevm_build.play.validate import parse_tests, validate
 
 EXAMPLE_TESTS = [("kernel_selftest()", 0), ("physics:fx_isqrt(144)", 12),
                  {"call": "boss:boss_spawn()", "expect": None},
@@ -30,8 +30,8 @@ def cases(xml_path: Path):
 
 
 def build_module(out: Path, target: str, name: str, source: str, needs=()) -> Path:
-    from gamevm_build.linker import link_module
-    from gamevm_build.toolchain import find_toolchain
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
 
     src = out / f"{name}.c"
     src.write_text(source)

@@ -118,7 +118,7 @@ class Arch:
         """"code the CPU of target T cannot execute:" and up to 8 violations, or None.
 
         ``describe(violations)`` may return the lines itself (naming source lines,
-        :func:`gamevm_build.sources.describe_lines`); by default each names ``name``.
+        :func:`gamevm_build.link.sources.describe_lines`); by default each names ``name``.
         """
         violations = self.isa_violations(elf, profile)
         if not violations:

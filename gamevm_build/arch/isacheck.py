@@ -554,7 +554,7 @@ _STT = {0: "NOTYPE", 1: "OBJECT", 2: "FUNC", 3: "SECTION", 4: "FILE"}
 
 
 def check_elf32(elf, *, isa: str) -> list[IsaViolation]:
-    """:func:`check_code` on a file parsed by :func:`gamevm_build.elf32.parse`.
+    """:func:`check_code` on a file parsed by :func:`gamevm_build.link.elf32.parse`.
 
     Without symbols (``want_symbols=False``) ARM code has no mapping symbols
     and gets the weaker fallback (literal pools decoded as code).

@@ -15,10 +15,10 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[st
                    include_dirs: list[str], resident: bool = False, sources=None) -> list[str]:
     """Compile sources among ``inputs`` with the profile's toolchain; keep .o/.a as given.
 
-    ``sources`` (a :class:`~gamevm_build.sources.SourceMap`) learns which source
+    ``sources`` (a :class:`~gamevm_build.link.sources.SourceMap`) learns which source
     each temporary object comes from, so that messages name the source.
     """
-    from ..toolchain import find_toolchain
+    from ..link.toolchain import find_toolchain
 
     out = []
     tc = None

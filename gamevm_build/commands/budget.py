@@ -36,7 +36,7 @@ def build_layout(args) -> tuple[str | None, str]:
     the resident: what the build's own ``budget.txt`` checks).  That file is never used
     unasked: it may be a layout of another configuration.
     """
-    from ..config import load_config
+    from ..project.config import load_config
 
     if args.layout:
         return args.layout, f"Disc layout: {args.layout} (--layout)"
@@ -56,7 +56,7 @@ def build_layout(args) -> tuple[str | None, str]:
 
 
 def run(args) -> int:
-    from analysis import check_project, render
+    from gamevm_build.analysis import check_project, render
 
     layout, note = build_layout(args)
     result = check_project(args.config, module_files=dict(args.module or ()),
@@ -92,7 +92,7 @@ def _check_traces(args, result, note: str = "") -> int:
     """``--check-trace``: observed load times of ``gamevm run`` traces against the bounds."""
     import json
 
-    from analysis.trace import check_trace, load_trace
+    from gamevm_build.analysis.trace import check_trace, load_trace
 
     check = check_trace(result, [load_trace(t) for t in args.check_trace])
     text = (json.dumps(check.to_dict(), indent=2) + "\n" if args.format == "json"
@@ -100,7 +100,7 @@ def _check_traces(args, result, note: str = "") -> int:
     return _emit(args, text, check, note)
 
 
-#: report formats (analysis.report.FORMATS; spelled out so that registering the command
+#: report formats (gamevm_build.analysis.report.FORMATS; spelled out so that registering the command
 #: does not import networkx on every ``gamevm`` start; tests/test_cli_startup.py checks)
 FORMATS = ("text", "json", "markdown", "junit", "html")
 

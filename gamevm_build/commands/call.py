@@ -38,7 +38,7 @@ def _module_arg(text: str) -> tuple[str, str | None]:
 
 def _config_regions(path: str, profile):
     """memoryMap regions (and module -> region) from a gamevm.json; only those parts are read."""
-    from ..config import memory_regions
+    from ..project.config import memory_regions
     from ..errors import ConfigError
     from ..fileutil import read_json
 
@@ -72,12 +72,12 @@ def print_progress(machine, instructions: int, wall: float) -> None:
 
 
 def run(args) -> int:
-    from ..callexpr import format_value, parse_call, run_call, signed32
-    from ..console import Console
+    from ..play.callexpr import format_value, parse_call, run_call, signed32
+    from ..play.console import Console
     from ..errors import EmulationFault, EmulationTimeout, GameVMError
-    from ..loader import LoadError
-    from ..profile import load_profile
-    from ..validate import load_with_needs
+    from ..runtime.reference import LoadError
+    from ..project.profile import load_profile
+    from ..play.validate import load_with_needs
 
     exprs = [parse_call(e) for e in args.exprs]          # usage errors before any work
     if not exprs and not args.load:

@@ -8,8 +8,8 @@ import sys
 
 def run(args) -> int:
     from ..errors import ModuleChecksumError
-    from ..inspect_module import describe, render_text
-    from ..module import read_module
+    from ..link.inspect_module import describe, render_text
+    from ..link.module import read_module
 
     mismatch = None
     try:

@@ -10,8 +10,8 @@ from ._build import add_build_options, compile_inputs
 
 
 def run(args) -> int:
-    from ..linker import link_module
-    from ..sources import SourceMap
+    from ..link.linker import link_module
+    from ..link.sources import SourceMap
 
     with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..prelink import prelink_file
+    from ..link.prelink import prelink_file
 
     image = prelink_file(args.module, args.base, args.resident, args.needs, args.output)
     if not args.quiet:

@@ -20,7 +20,7 @@ def _placed(text: str):
 
 
 def run(args) -> int:
-    from ..registry import write_registry
+    from ..runtime.registry import write_registry
 
     placed = write_registry(args.target, args.modules, args.output, base=args.base)
     if not args.quiet:

@@ -10,8 +10,8 @@ from ._build import add_build_options, compile_inputs
 
 
 def run(args) -> int:
-    from ..resident import build_resident
-    from ..sources import SourceMap
+    from ..link.resident import build_resident
+    from ..link.sources import SourceMap
 
     with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 def run(args) -> int:
     from ..fileutil import atomic_write
-    from ..scenario import run_scenario
+    from ..play.scenario import run_scenario
 
     echo = None if (args.quiet or args.json) else print
     result = run_scenario(args.scenario, config=args.config, resident=args.resident,

@@ -5,7 +5,11 @@ loads statically linked executables and calls their functions with the
 target's C calling convention; faults and runaway loops become
 :class:`~gamevm_build.errors.EmulationFault` (with a
 :class:`~gamevm_build.emu.fault.FaultReport`) and
-:class:`~gamevm_build.errors.EmulationTimeout`.
+:class:`~gamevm_build.errors.EmulationTimeout`; :mod:`~gamevm_build.emu.stackwalk`
+walks the emulated CPU's stack (safe mode, fault reports, debug).
+
+This world knows CPUs and memory only: it imports :mod:`gamevm_build.project`
+(profiles), :mod:`gamevm_build.arch` and the shared ``errors``, never the loaders.
 """
 
 from .fault import FaultReport

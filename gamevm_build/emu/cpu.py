@@ -179,7 +179,7 @@ class Cpu:
         raise NotImplementedError
 
     def trampoline(self, next_code: int, resume_code: int) -> bytes:
-        """The reload trampoline (:mod:`gamevm_build.loader`): keep the arguments, call
+        """The reload trampoline (:mod:`gamevm_build.runtime.reference`): keep the arguments, call
         each function the ``next_code`` trap returns until it returns 0, then jump to
         what the ``resume_code`` trap returns."""
         raise NotImplementedError

@@ -18,7 +18,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from ..errors import InputError
-from ..profile import Profile
+from ..project.profile import Profile
 
 MASK32 = 0xFFFFFFFF
 

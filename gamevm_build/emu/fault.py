@@ -39,7 +39,7 @@ class FaultReport:
         Names from the machine's symbolizer (``"fn+0x10"``), or None.
     backtrace
         ``((address, symbol), ...)``, innermost first, added by the console
-        (:meth:`gamevm_build.console.Console.with_backtrace`) where the stack can
+        (:meth:`gamevm_build.play.console.Console.with_backtrace`) where the stack can
         be walked; ``backtrace_complete`` is False when unwinding stopped early.
     """
 

@@ -106,7 +106,7 @@ from typing import Callable
 import unicorn
 
 from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
-from ..profile import Profile, load_profile
+from ..project.profile import Profile, load_profile
 from .cpu import Exception_, Redo, Trap, cpu_for
 from .elfimage import ElfImage, Segment, Symbolizer, read_elf
 from .fault import FaultReport
@@ -119,7 +119,7 @@ MASK32 = 0xFFFFFFFF
 _PROJECT = Path(__file__).resolve().parents[2]
 #: Console time one :meth:`Machine.call` may run unless told otherwise, in emulated
 #: seconds: ``DEFAULT_SECONDS * clock_hz`` instructions, at one cycle each as the load-time
-#: models count them (gamevm_build.loadtime), so at least this long on the real console.
+#: models count them (gamevm_build.runtime.loadtime), so at least this long on the real console.
 #: About 8.5 M instructions on the PS1, 23 M on the N64, 4.2 M on the GBA, 3.1 M on the 3DO,
 #: 1.9 M on the Sega CD (the 3DO example's self-test takes 1.36 M, 0.11 s).
 DEFAULT_SECONDS = 0.25

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import unicorn
 
 from ..errors import ConfigError
-from ..profile import Profile
+from ..project.profile import Profile
 from .cpu import SENTINEL_PHYS
 
 PAGE = 0x1000

@@ -22,7 +22,7 @@
 
 typedef void *TModuleHandle;
 
-/* TLoadStatus: numbering shared with gamevm_build.loader.TLoadStatus. */
+/* TLoadStatus: numbering shared with gamevm_build.runtime.reference.TLoadStatus. */
 typedef enum {
     lsSuccess = 0,            /* loaded */
     lsFileNotFound = 1,       /* no file for the name in the search path / on the disc */

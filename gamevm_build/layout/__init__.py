@@ -13,7 +13,7 @@ text or HTML report with a disc map.
 
 Modules, by concern:
 
-* :mod:`.problem`: what each load reads and how often (from :mod:`analysis.plans`);
+* :mod:`.problem`: what each load reads and how often (from :mod:`gamevm_build.analysis.plans`);
 * :mod:`.cost`: arrangements and their exact weighted worst-case cost;
 * :mod:`.bundles`: bundles and the follow graph;
 * :mod:`.optimise`: constructions, local search, copies, padding;

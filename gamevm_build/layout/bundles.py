@@ -12,7 +12,7 @@ Which load can precede which (whose last read leaves the head where the next
 load starts) is the **follow graph**: :func:`head_sources` computes, for every
 load, the loads (``"R"``: the boot executable; ``None``: unknown) whose reads
 can have left the head where it starts, with the same flow-graph semantics as
-:func:`analysis.plans.head_positions` but independent of any disc order.
+:func:`gamevm_build.analysis.plans.head_positions` but independent of any disc order.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def head_sources(problem, *, cap: bool = True, deadline: float | None = None) ->
     problem has one on the disc) or ``None`` (unknown).  With ``cap``, a set
     that holds more than :data:`~.cost.MAX_HEADS` sources that provably end at
     different places becomes ``{None}`` as the analyzer's would in every
-    layout (:func:`analysis.plans.heads_after` collapses such sets to
+    layout (:func:`gamevm_build.analysis.plans.heads_after` collapses such sets to
     unknown); sets that may or may not exceed it are kept.
 
     ``deadline`` (``time.perf_counter()`` seconds): raise

@@ -8,8 +8,8 @@ is
     Σ over loads ℓ of  weight(ℓ) · worst-case time(ℓ)
 
 where the worst-case time is exactly what the budget analyzer computes
-(:func:`analysis.timing.plan_time` over the head positions of
-:func:`analysis.plans.head_positions`): the maximum over every place the
+(:func:`gamevm_build.analysis.timing.plan_time` over the head positions of
+:func:`gamevm_build.analysis.plans.head_positions`): the maximum over every place the
 flow graph can leave the head and every subset of the load's uncertain
 modules, of access (command, seek, first sector, with the project's media
 model) + read + loader CPU, modules read in LBA order.  The functions here
@@ -27,13 +27,13 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from ..media import HeadState
+from ..project.media import HeadState
 
 __all__ = ["RESIDENT", "Arrangement", "Evaluation", "Evaluator", "MAX_HEADS"]
 
 #: Module id of the boot executable's extent (it is not a module: nothing loads it).
 RESIDENT = -1
-#: As analysis.plans.MAX_HEADS: more possible head positions collapse to unknown.
+#: As gamevm_build.analysis.plans.MAX_HEADS: more possible head positions collapse to unknown.
 MAX_HEADS = 8
 _UNKNOWN = frozenset({None})
 
@@ -137,7 +137,7 @@ class Evaluator:
         t = self._access.get(key)
         if t is None:
             if frm is None and self.span is not None:
-                from analysis._index import span_access
+                from gamevm_build.analysis._index import span_access
 
                 t = span_access(self.model, to, state, self.span)
             else:
@@ -156,7 +156,7 @@ class Evaluator:
 
     @staticmethod
     def heads_after(heads: frozenset, order: list) -> frozenset:
-        """Head extents after a load that reads ``order`` (analysis.plans.heads_after)."""
+        """Head extents after a load that reads ``order`` (gamevm_build.analysis.plans.heads_after)."""
         if not order:
             return heads
         last = None
@@ -173,7 +173,7 @@ class Evaluator:
         return _UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
 
     def time(self, order: list, heads: frozenset, start, end) -> float:
-        """Worst-case seconds of a load (analysis.timing.plan_time's dynamic program)."""
+        """Worst-case seconds of a load (gamevm_build.analysis.timing.plan_time's dynamic program)."""
         idle = self.idle
         reading = HeadState.READING
         access = self.access
@@ -203,7 +203,7 @@ class Evaluator:
         return frozenset({r}) if r is not None else _UNKNOWN
 
     def head_sets(self, arr: Arrangement, orders: list) -> list:
-        """Load id -> head extents before it (analysis.plans.head_positions, symbolically)."""
+        """Load id -> head extents before it (gamevm_build.analysis.plans.head_positions, symbolically)."""
         p = self.p
         heads: list = [None] * len(p.loads)
         boot = p.boot
@@ -234,7 +234,7 @@ class Evaluator:
             for lid in p.streams[v]:
                 h = after(h, orders[lid])
             if v in p.prefetch:
-                # every module optional: the ends of all of them (analysis.plans)
+                # every module optional: the ends of all of them (gamevm_build.analysis.plans)
                 h = after(h, [(arr.primary[m], m, True) for m in p.prefetch[v]])
             if exit_.get(v) != h:
                 exit_[v] = h

@@ -70,8 +70,8 @@ def module_files(pairs) -> dict:
 
 def check_with_analyzer(plan: Plan) -> None:
     """Assert the budget analyzer, given the layout file's contents, computes the plan's times."""
-    from analysis.budget import analyze
-    from analysis.graph import build_graph
+    from gamevm_build.analysis.budget import analyze
+    from gamevm_build.analysis.graph import build_graph
 
     from .manifest import analyzer_config
 

@@ -1,7 +1,7 @@
 """The layout problem: what each load reads, how often, and from where the head comes.
 
 A :class:`Problem` is extracted once from a project with the budget analyzer's
-own machinery (:mod:`analysis.plans`): residency over the flow graph, the load
+own machinery (:mod:`gamevm_build.analysis.plans`): residency over the flow graph, the load
 plan of every transition and stream and of the boot load, with *certain* and
 *uncertain* modules.  None of that depends on where modules are on the disc,
 so the optimiser (:mod:`.optimise`) and the cost function (:mod:`.cost`) work
@@ -22,9 +22,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ProjectConfig, config_from_dict, parse_size
+from ..project.config import ProjectConfig, config_from_dict, parse_size
 from ..errors import ConfigError, InputError
-from ..media import HeadState, get_model
+from ..project.media import HeadState, get_model
 
 __all__ = ["LayoutOptions", "Module", "Load", "Problem", "strip_disc", "load_problem",
            "problem_from_project", "DEFAULT_MAX_COPIES", "MAX_PAD"]
@@ -123,8 +123,8 @@ class Problem:
     options: LayoutOptions
     config: ProjectConfig | None = field(default=None, repr=False)
     likelihoods: bool = False
-    project: object = field(default=None, repr=False)   # analysis.model.Project (no positions)
-    #: scene -> module ids its prefetch may read (analysis.plans.prefetch_plans): not a
+    project: object = field(default=None, repr=False)   # gamevm_build.analysis.model.Project (no positions)
+    #: scene -> module ids its prefetch may read (gamevm_build.analysis.plans.prefetch_plans): not a
     #: load (it runs in the background, nothing waits for it) but it moves the head
     prefetch: dict = field(default_factory=dict)
 
@@ -172,7 +172,7 @@ def strip_disc(data: dict) -> dict:
 
 def load_problem(config_path, *, module_files=None, resident_file=None) -> Problem:
     """Read ``gamevm.json`` (without its positions) and its modules; build the :class:`Problem`."""
-    from analysis.model import load_project
+    from gamevm_build.analysis.model import load_project
 
     from ..fileutil import read_json
 
@@ -184,11 +184,11 @@ def load_problem(config_path, *, module_files=None, resident_file=None) -> Probl
 
 
 def problem_from_project(project) -> Problem:
-    """The :class:`Problem` of an :class:`analysis.model.Project` (positions are ignored)."""
-    from analysis._index import BOOT, index
-    from analysis.graph import build_graph
-    from analysis.model import Project
-    from analysis.plans import boot_plan, load_plans, prefetch_plans, residency, stream_plans
+    """The :class:`Problem` of an :class:`gamevm_build.analysis.model.Project` (positions are ignored)."""
+    from gamevm_build.analysis._index import BOOT, index
+    from gamevm_build.analysis.graph import build_graph
+    from gamevm_build.analysis.model import Project
+    from gamevm_build.analysis.plans import boot_plan, load_plans, prefetch_plans, residency, stream_plans
 
     config = project.config
     if config.positions or config.reads or config.boot_head is not None:

@@ -19,7 +19,7 @@
  * them in the same archive members as the __aeabi_ ones: a reference to one
  * would pull in a member that clashes with the definitions here.
  * Works big- and little-endian.  Compiled with the profile's flags by
- * gamevm_build.resident.
+ * gamevm_build.link.resident.
  */
 #include "gvm_libgcc.h"
 

@@ -5,7 +5,7 @@
  * Why: the GBA uses arm-none-eabi's ARMv4T libgcc for everything else, but
  * its -ftrapv helpers call abort(), which no console resident defines, so a
  * module built with -ftrapv could not be linked.  These trap instead
- * (gvm_libgcc.h).  Compiled with the profile's flags by gamevm_build.resident.
+ * (gvm_libgcc.h).  Compiled with the profile's flags by gamevm_build.link.resident.
  */
 #define GVM_LIBGCC_TRAPV_ONLY
 #include "gvm_libgcc.h"

@@ -3,7 +3,7 @@
  *
  * Linked into a resident built without the console-side runtime (`gamevm
  * resident` without --runtime target): on the emulated console each call traps
- * (`syscall` / `trap #15` / `svc`) and gamevm_build.loader services it.  The
+ * (`syscall` / `trap #15` / `svc`) and gamevm_build.runtime.reference services it.  The
  * constructors and destructors still run here, on the console's CPU: the loader
  * hands out each table entry in order and this code calls it.
  */

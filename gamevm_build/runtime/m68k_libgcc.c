@@ -13,7 +13,7 @@
  * when optimising (at -O0, or with casts from 32 bits, it calls __mulsi3), so the
  * 16x16->32 multiply and 32/16 divide are one-instruction inline asm (mulu.w,
  * divu.w); nothing here uses C '*', '/' or '%'.
- * Compiled with the profile's flags by gamevm_build.resident.
+ * Compiled with the profile's flags by gamevm_build.link.resident.
  */
 #include "gvm_libgcc.h"
 

@@ -9,7 +9,7 @@
  * parity/clrsb/bswap (LZ4 and friends use them) and -ftrapv.  The code is in
  * gvm_libgcc.h; the MIPS primitives below use the 32-bit mult/multu/divu
  * instructions gcc emits inline on any MIPS (with the hazard nops MIPS I
- * needs).  Compiled with the profile's flags by gamevm_build.resident.
+ * needs).  Compiled with the profile's flags by gamevm_build.link.resident.
  */
 #include "gvm_libgcc.h"
 

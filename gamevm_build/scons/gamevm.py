@@ -3,8 +3,8 @@
 Thin wiring over :mod:`gamevm_build`: C and assembly sources are compiled by
 SCons's own ``Object`` builder with the target's cross compiler and flags (so
 SCons's C scanner tracks ``#include`` dependencies), then linked by
-:func:`gamevm_build.linker.link_module` or
-:func:`gamevm_build.resident.build_resident` inside a Python function action.
+:func:`gamevm_build.link.linker.link_module` or
+:func:`gamevm_build.link.resident.build_resident` inside a Python function action.
 
 Usage::
 
@@ -137,8 +137,8 @@ import SCons.Util
 
 import gamevm_build
 from gamevm_build.errors import GameVMError
-from gamevm_build.profile import load_profile
-from gamevm_build.toolchain import find_toolchain
+from gamevm_build.project.profile import load_profile
+from gamevm_build.link.toolchain import find_toolchain
 
 __all__ = ["generate", "exists"]
 
@@ -194,7 +194,7 @@ def _prefix_for_path(tc, path: str) -> str:
 def _cflags(target, source, env, for_signature):
     """``$GAMEVM_CFLAGS``: the profile's C compiler flags and the freestanding headers.
 
-    The same :attr:`gamevm_build.toolchain.Toolchain.cflags` the CLI compiles with.
+    The same :attr:`gamevm_build.link.toolchain.Toolchain.cflags` the CLI compiles with.
     """
     return list(_toolchain(_target_name(env)).cflags)
 
@@ -295,7 +295,7 @@ def _conclude(env, result, out, details: list[str]) -> int:
 
 def _sources(env, nodes):
     """A SourceMap naming the source of each object SCons compiled (for link messages)."""
-    from gamevm_build.sources import SourceMap
+    from gamevm_build.link.sources import SourceMap
 
     sources = SourceMap()
     for node in nodes:
@@ -336,18 +336,18 @@ def _spawn(original, piped):
 
     gcc's own "fatal error: stdio.h: No such file or directory" is passed on
     unchanged; ``gamevm: error:`` and what to do instead follow it
-    (:func:`gamevm_build.toolchain.explain_compile_failure`).  Console compiles
+    (:func:`gamevm_build.link.toolchain.explain_compile_failure`).  Console compiles
     (the ones with our header flags) run through ``$PSPAWN`` to capture
     stderr; other commands, and other platforms, run as before.
     """
-    from gamevm_build.toolchain import SYSINCLUDE_DIR
+    from gamevm_build.link.toolchain import SYSINCLUDE_DIR
 
     def spawn(sh, escape, cmd, args, env):
         if piped is None or os.name != "posix" or not any(SYSINCLUDE_DIR in str(a) for a in args):
             return original(sh, escape, cmd, args, env)
         import tempfile
 
-        from gamevm_build.profile import available_targets
+        from gamevm_build.project.profile import available_targets
 
         with tempfile.TemporaryFile("w+") as err:
             status = piped(sh, escape, cmd, args, env, None, err)
@@ -355,7 +355,7 @@ def _spawn(original, piped):
             text = err.read()
         sys.stderr.write(text)
         if status:
-            from gamevm_build.toolchain import explain_compile_failure
+            from gamevm_build.link.toolchain import explain_compile_failure
             explained = explain_compile_failure(text, _profile_of(args, available_targets()))
             if explained:
                 sys.stderr.write(f"gamevm: error: {explained[0]}\n")
@@ -401,7 +401,7 @@ def _debug_side_effect(env, out) -> None:
     a side effect (only there when compiled with -g), cleaned by ``scons -c``.  A
     CacheDir does not keep side effects, so a ``GAMEVM_DEBUG`` link is never fetched from
     it: the debug file is always written beside its output."""
-    from gamevm_build.debugfile import DEBUG_SUFFIX
+    from gamevm_build.link.debugfile import DEBUG_SUFFIX
 
     debug = out.dir.File(SCons.Util.splitext(out.name)[0] + DEBUG_SUFFIX)
     if debug is out:
@@ -424,7 +424,7 @@ def _resident_emitter(target, source, env):
     if modules:
         env.Depends(target, modules)
     # the runtime's C sources are inputs too (a changed loader relinks every resident)
-    from gamevm_build.runtime_build import runtime_sources
+    from gamevm_build.runtime.build import runtime_sources
     env.Depends(target, [env.File(str(p)) for p in runtime_sources(_runtime(env))])
     _debug_side_effect(env, target[0])
     return target, source
@@ -434,7 +434,7 @@ def _resident_emitter(target, source, env):
 
 def gamevm_link_module(target, source, env):
     """Link ``source`` (objects, archives) into the module ``target[0]``."""
-    from gamevm_build.linker import link_module
+    from gamevm_build.link.linker import link_module
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -458,7 +458,7 @@ def gamevm_link_module(target, source, env):
 
 def gamevm_build_resident(target, source, env):
     """Link ``source`` (objects, archives) into the resident kernel ``target[0]``."""
-    from gamevm_build.resident import build_resident
+    from gamevm_build.link.resident import build_resident
 
     out = target[0]
     try:
@@ -552,7 +552,7 @@ BUDGET_VARLIST = ["GAMEVM_REPORT", "GAMEVM_VERSION"]
 
 
 def _budget_format(env) -> str:
-    from analysis.report import FORMATS
+    from gamevm_build.analysis.report import FORMATS
 
     fmt = env.subst("$GAMEVM_REPORT") or "text"
     if fmt not in FORMATS:
@@ -563,7 +563,7 @@ def _budget_format(env) -> str:
 
 def _budget_suffix(target, source, env, for_signature):
     """``$GAMEVMBUDGETSUFFIX``: ``.txt``, ``.json``, ``.md``, ``.xml`` or ``.html`` by format."""
-    from analysis.report import SUFFIXES
+    from gamevm_build.analysis.report import SUFFIXES
 
     return SUFFIXES[_budget_format(env)]
 
@@ -582,7 +582,7 @@ def _budget_emitter(target, source, env):
         t.attributes.gamevm_resident = extra[0] if extra else None
         t.attributes.gamevm_layout = layout[0] if layout else None
     try:
-        from gamevm_build.config import load_config
+        from gamevm_build.project.config import load_config
 
         cfg = load_config(source[0].srcnode().abspath)
     except GameVMError:
@@ -603,8 +603,8 @@ def _budget_emitter(target, source, env):
 
 def gamevm_budget(target, source, env):
     """Check the budgets of the project ``source[0]`` and write the report to ``target[0]``."""
-    from analysis import check_project, render
-    from gamevm_build.config import load_config
+    from gamevm_build.analysis import check_project, render
+    from gamevm_build.project.config import load_config
     from gamevm_build.fileutil import atomic_write
 
     out = target[0]
@@ -639,7 +639,7 @@ _budget_action = SCons.Action.Action(gamevm_budget, "$GAMEVMBUDGETCOMSTR",
 # env.GameVMValidate(target, [resident, modules...], GAMEVM_TESTS=[...]) boots the
 # emulated console with the resident, loads every module (needs first), runs each
 # module's exported gamevm_selftest() and each declared test, and writes a JUnit
-# XML report to target (gamevm_build.validate, docs/loader.md).  Any failure fails
+# XML report to target (gamevm_build.play.validate, docs/loader.md).  Any failure fails
 # the build with the summary (the report is still written).  With GAMEVM_RESIDENT
 # set, every source is a module.  GAMEVM_SCENARIOS plays scenarios (docs/runtime.md)
 # with the built modules, one testcase each, writes their traces next to the report
@@ -655,7 +655,7 @@ GAMEVM_INCLUDE = gamevm_build.INCLUDE_DIR
 
 
 def _validate_tests(env):
-    from gamevm_build.validate import parse_tests
+    from gamevm_build.play.validate import parse_tests
 
     tests = env.get("GAMEVM_TESTS") or []
     if isinstance(tests, (str, dict)):
@@ -698,7 +698,7 @@ def _validate_emitter(target, source, env):
     config = _file_nodes(env, env.get("GAMEVM_CONFIG"), ".json")
     layout = _file_nodes(env, env.get("GAMEVM_LAYOUT"), ".json") if scenarios else []
     if scenarios:
-        from gamevm_build.validate import scenario_trace_name
+        from gamevm_build.play.validate import scenario_trace_name
 
         report = target[0]
         target = list(target) + [report.dir.File(scenario_trace_name(n.name)) for n in scenarios]
@@ -713,7 +713,7 @@ def _validate_emitter(target, source, env):
 
 def gamevm_validate(target, source, env):
     """Validate the resident and modules ``source`` on the emulator; JUnit XML to ``target[0]``."""
-    from gamevm_build.validate import validate
+    from gamevm_build.play.validate import validate
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -776,7 +776,7 @@ def _disc_emitter(target, source, env):
     cfg = None
     target = env.get("GAMEVM_TARGET")
     try:
-        from gamevm_build.config import load_config
+        from gamevm_build.project.config import load_config
 
         cfg = load_config(source[0].srcnode().abspath)
         target = cfg.target
@@ -824,7 +824,7 @@ def _config_module_pairs(sources, names) -> list:
     A source is matched by the name in its metadata, else by its file stem;
     duplicates are kept (GameVMDisc rejects two different files for one name).
     """
-    from gamevm_build.module import read_module
+    from gamevm_build.link.module import read_module
 
     pairs = []
     for node in sources:
@@ -845,7 +845,7 @@ def _config_module_pairs(sources, names) -> list:
 
 def gamevm_disc(target, source, env):
     """Lay out the project ``source[0]`` with the module sources; write ``target``."""
-    from gamevm_build.config import load_config
+    from gamevm_build.project.config import load_config
     from gamevm_build.layout.disc import build_disc, module_files
 
     image = target[0]

@@ -2,7 +2,7 @@
  * The "system" limits.h of a console: there is none.
  *
  * Console code is compiled with -nostdinc and the compiler's own freestanding
- * headers (gamevm_build.toolchain).  The limits.h of gcc's *-linux-gnu
+ * headers (gamevm_build.link.toolchain).  The limits.h of gcc's *-linux-gnu
  * cross compilers expects a C library's limits.h after its own and reaches
  * for it with #include_next even under -ffreestanding; without one it fails
  * ("no include path in which to search for limits.h").  gcc's limits.h

@@ -4,7 +4,7 @@
  * The loader is freestanding C99: no libc, no division, no 64-bit arithmetic,
  * every multi-byte field read byte by byte (module files and relocation sites
  * need not be aligned, and the 68000 faults on odd word accesses).  It mirrors
- * the Python reference loader (gamevm_build/loader.py) step by step so the two
+ * the Python reference loader (gamevm_build/runtime/reference.py) step by step so the two
  * can be compared byte for byte: docs/runtime-c.md.
  */
 #ifndef GVM_INT_H
@@ -20,7 +20,7 @@ typedef unsigned char u8;
 /* CPU families, for the relocation types a module of any known console may carry */
 enum { GVM_FAMILY_MIPS, GVM_FAMILY_M68K, GVM_FAMILY_ARM };
 
-#include "gvm_target.h"          /* generated per console by gamevm_build.runtime_build */
+#include "gvm_target.h"          /* generated per console by gamevm_build.runtime.build */
 
 /* The runtime is compiled as one translation unit (gvm_runtime.c includes the
  * others), so what its files share is static: the resident's symbol table lists

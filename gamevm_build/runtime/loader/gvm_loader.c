@@ -11,13 +11,13 @@
  * Unloading follows reference counts and needs (libdragon's rule: a module is
  * freed at refcount 0 once nothing binds to it), running destructors.
  *
- * Every rule mirrors gamevm_build/loader.py and gamevm_build/module.py, the
+ * Every rule mirrors gamevm_build/runtime/reference.py and gamevm_build/link/module.py, the
  * reference the tests compare this file against on each console's CPU.
  */
 #include "gvm_int.h"
 
 /* A loaded module's record; its address is the TModuleHandle.  The emulated
- * console reads `base` at offset 8 (gamevm_build.target_loader): keep the order. */
+ * console reads `base` at offset 8 (gamevm_build.runtime.target): keep the order. */
 typedef struct {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
@@ -458,7 +458,7 @@ static u8 *pool_alloc(u32 size, u32 *lo)
     return (u8 *)G.cfg.pool + top;
 }
 
-/* ---- reading and checking a module file (gamevm_build.module.read_module) ---------- */
+/* ---- reading and checking a module file (gamevm_build.link.module.read_module) ---------- */
 static u8 *shdr(load_ctx *c, u32 i)
 {
     return c->sh + i * 40u;
@@ -1112,7 +1112,7 @@ static TLoadStatus found(load_ctx *c, module_t *m)
 static TLoadStatus opened(load_ctx *c, u32 size);
 
 /* GameVMImport's other spellings of a name (seed §9.2): "gfx.vga" is also the module
- * gfx_vga, or gfx/vga, whichever is there first (gamevm_build.loader.dispatch). */
+ * gfx_vga, or gfx/vga, whichever is there first (gamevm_build.runtime.reference.dispatch). */
 static TLoadStatus import_candidates(load_ctx *c, unsigned long *size)
 {
     const char *name = c->request;
@@ -1219,7 +1219,7 @@ static TLoadStatus check_segments(load_ctx *c)
     return lsSuccess;
 }
 
-/* P_PREFIX: read and check everything but the image (gamevm_build.module.read_module). */
+/* P_PREFIX: read and check everything but the image (gamevm_build.link.module.read_module). */
 static TLoadStatus read_module(load_ctx *c)
 {
     TLoadStatus st;

@@ -2,7 +2,7 @@
  * gvm_meta.c - the module metadata (.note.gamevm) as the console reads it.
  *
  * The note is canonical JSON.  This is a validating JSON parser for exactly the
- * rules gamevm_build.module.check_metadata applies on the host (docs/format.md,
+ * rules gamevm_build.link.module.check_metadata applies on the host (docs/format.md,
  * "Metadata note"): any JSON is accepted around the known keys, the known keys
  * must have their types, and anything else is lsBadFormat.  Strings are
  * unescaped in place, so the names it returns point into the note's buffer.

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .arch import RelocationOverflow, get_arch
-from .errors import ConfigError, RelocationError, UndefinedSymbolError
-from .fileutil import atomic_write
+from ..arch import RelocationOverflow, get_arch
+from ..errors import ConfigError, RelocationError, UndefinedSymbolError
+from ..fileutil import atomic_write
 from .module import Module, read_module
 
 Resolver = Callable[[str], "int | None"]

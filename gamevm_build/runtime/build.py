@@ -11,7 +11,7 @@ resident gets one of two implementations:
   so GNU ld fills in the addresses; its symbol set comes from a first link, and a
   second link adds the table (docs/runtime-c.md).
 * ``"host"`` (default): ``gamevm_build/runtime/gvm_api_host.c``, whose traps reach
-  the host's reference loader (:mod:`gamevm_build.loader`) on the emulated console.
+  the host's reference loader (:mod:`gamevm_build.runtime.reference`) on the emulated console.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .profile import Profile, available_targets, load_profile
-from .toolchain import Toolchain
+from ..project.profile import Profile, available_targets, load_profile
+from ..link.toolchain import Toolchain
 
-RUNTIME_DIR = Path(__file__).with_name("runtime")
+RUNTIME_DIR = Path(__file__).resolve().parent
 LOADER_DIR = RUNTIME_DIR / "loader"
-INCLUDE_DIR = Path(__file__).with_name("include")
+INCLUDE_DIR = Path(__file__).resolve().parents[1] / "include"
 #: the runtime is one translation unit that includes the others (see its comment)
 LOADER_SOURCES = ("gvm_runtime.c",)
 HOST_SOURCES = ("gvm_api_host.c",)
@@ -115,10 +115,10 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
                            source_map=None) -> list[Path]:
     """Compile the loader implementation ``runtime`` selects; return the objects.
 
-    ``source_map`` (a :class:`~gamevm_build.sources.SourceMap`) learns each object's source.
+    ``source_map`` (a :class:`~gamevm_build.link.sources.SourceMap`) learns each object's source.
     """
     if runtime not in RUNTIMES:
-        from .errors import ConfigError
+        from ..errors import ConfigError
         raise ConfigError(f"unknown runtime '{runtime}': choose {' or '.join(RUNTIMES)}")
     gen = workdir / "gvm_gen"
     gen.mkdir(exist_ok=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .errors import InputError, IsaError, LinkError, UndefinedSymbolError
-from .fileutil import Outputs, read_input
-from .profile import Profile, load_profile
-from .runtime_build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
+from ..errors import InputError, IsaError, LinkError, UndefinedSymbolError
+from ..fileutil import Outputs, read_input
+from ..project.profile import Profile, load_profile
+from ..runtime.build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
 from .toolchain import Toolchain, find_toolchain, run
 
 
@@ -181,7 +181,7 @@ _BENIGN = re.compile(r"linking abicalls files with non-abicalls files|LOAD segme
                      r"requires executable stack")
 
 
-RUNTIME_DIR = Path(__file__).with_name("runtime")
+RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
 
 
 def compile_runtime(profile: Profile, tc: Toolchain, workdir: Path, sources=None) -> list[Path]:
@@ -254,7 +254,7 @@ def check_pulled_members(map_text: str, profile: Profile, sources=None, importer
     of the modules that import it, so that a refusal names them.
     """
     from . import elf32
-    from .arch import get_arch
+    from ..arch import get_arch
 
     arch = get_arch(profile.arch)
     cache: dict[str, dict[str, bytes]] = {}
@@ -302,7 +302,7 @@ def check_resident_inputs(inputs, profile: Profile, sources=None) -> None:
     if profile.isa:
         return
     from . import elf32
-    from .arch import get_arch
+    from ..arch import get_arch
 
     arch = get_arch(profile.arch)
     march = next((f for f in profile.cflags if f.startswith(("-march=", "-mcpu="))),
@@ -375,7 +375,7 @@ def check_resident_isa(path: Path, output: Path, profile: Profile, map_text: str
     from dataclasses import replace
 
     from . import elf32
-    from .arch import get_arch
+    from ..arch import get_arch
     from .sources import SourceMap, describe_lines
 
     placed = sorted(input_sections(map_text))
@@ -444,8 +444,8 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
     runtime : str
         The loader gamevm.h's API calls: ``"target"`` links the console-side C
         runtime and a Global Symbol Table, ``"host"`` the traps to the emulated
-        console's reference loader (:mod:`gamevm_build.runtime_build`).
-    sources : gamevm_build.sources.SourceMap, optional
+        console's reference loader (:mod:`gamevm_build.runtime.build`).
+    sources : gamevm_build.link.sources.SourceMap, optional
         The source file of each compiled input: messages name it (and the
         source line of code the CPU cannot run) instead of the object.
 

@@ -2,7 +2,7 @@
 
 A scenario names a project (its ``gamevm.json``: resident, modules, memory map,
 scenes, media) and a list of steps; :func:`run_scenario` plays them on a fresh
-:class:`~gamevm_build.console.Console`, prints a readable log and returns a
+:class:`~gamevm_build.play.console.Console`, prints a readable log and returns a
 :class:`ScenarioResult` whose :meth:`~ScenarioResult.trace` records every load
 with simulated timestamps (seek, read, copy, relocate, bind, init) and every
 memory event.  ``gamevm budget --check-trace`` compares the trace with the
@@ -49,8 +49,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fileutil import check_json, read_json
-from .errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
+from ..fileutil import check_json, read_json
+from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 
 __all__ = ["Scenario", "Step", "ScenarioResult", "load_scenario", "scenario_from_dict",
            "run_scenario", "STEP_KINDS", "TRACE_SCHEMA"]
@@ -217,8 +217,8 @@ SCENARIO_SCHEMA = "scenario.schema.json"
 
 def _check_schema(data: dict, where: str) -> None:
     """The published schema, and load status names (the loader's TLoadStatus)."""
-    from .config import validate
-    from .loader import TLoadStatus
+    from ..project.config import validate
+    from ..runtime.reference import TLoadStatus
 
     validate(data, where=where, schema=SCENARIO_SCHEMA)
     names = set(TLoadStatus.__members__)
@@ -500,7 +500,7 @@ class _Runner:
     # -- steps --------------------------------------------------------------------------
     def run_step(self, step: Step) -> None:
         from .callexpr import format_value, parse_call, run_call
-        from .loader import LoadError, TLoadStatus
+        from ..runtime.reference import LoadError, TLoadStatus
 
         c, loader, d = self.c, self.c.loader, step.data
         kind = step.kind
@@ -619,7 +619,7 @@ class _Runner:
                 self.log(f"print: {line}", indent=True)
 
     def check_status(self, want, what: str) -> None:
-        from .loader import TLoadStatus
+        from ..runtime.reference import TLoadStatus
         if isinstance(want, int):
             want = TLoadStatus(want).name
         if want != self.last_status:
@@ -664,9 +664,9 @@ class _Expectation(Exception):
 def build_console(scenario: Scenario, *, config=None, module_files=None, resident=None,
                   search_paths=(), target: str | None = None, layout=None):
     """The console a scenario runs on, and its project configuration."""
-    from .config import load_config
+    from ..project.config import load_config
     from .console import Console
-    from .loader import LoaderPolicy
+    from ..runtime.reference import LoaderPolicy
 
     cfg_path = config if config is not None else scenario.config
     files = {**(module_files or {})}
@@ -711,7 +711,7 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
 
 
 def _in_config(cfg_path, name: str) -> bool:
-    from .errors import GameVMError
+    from ..errors import GameVMError
 
     try:
         data = read_json(cfg_path, "project configuration")
@@ -736,7 +736,7 @@ def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=N
     ConfigError, InputError
         A malformed scenario or project, or unusable files.
     """
-    from .loader import LoadError
+    from ..runtime.reference import LoadError
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, target=target)

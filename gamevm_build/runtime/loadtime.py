@@ -4,7 +4,7 @@ Every load the emulated console performs is timed with **the same models the
 load-budget analyzer uses** (``analysis/timing.py``), so an observed load and
 its static bound are directly comparable (``gamevm budget --check-trace``):
 
-* **media** (:class:`Drive`): the project's media model (:mod:`gamevm_build.media`,
+* **media** (:class:`Drive`): the project's media model (:mod:`gamevm_build.project.media`,
   e.g. ``ps1-worst-2x`` or ``n64-pi``) with the *simulated head position*.  A
   read at LBA ``p`` from head ``h`` costs ``model.access_s(h, p, state) +
   model.transfer_s(bytes)``; the first read of a load finds the drive in the
@@ -15,14 +15,14 @@ its static bound are directly comparable (``gamevm budget --check-trace``):
   does.  At boot the head is unknown, or where the disc layout says the boot
   executable left it (``boot_head``).  With a disc layout an unknown head is
   somewhere in the sectors its data occupies (``span``; the access is the worst
-  from there, :func:`analysis._index.span_access`), and a load reads the copy of
+  from there, :func:`gamevm_build.analysis._index.span_access`), and a load reads the copy of
   a duplicated module the layout assigns to it (``reads``).
-* **CPU** (:func:`cpu_steps`): :func:`gamevm_build.loadcost.module_cost` for the
+* **CPU** (:func:`cpu_steps`): :func:`gamevm_build.runtime.loadcost.module_cost` for the
   loader's own work (header and allocation, copy, bss, relocations by type,
   binding each eager import by binary search of the global symbol table, one
   call per constructor).  The host performs these steps, so they are modelled;
   the per-relocation cycles are themselves emulated instruction counts of the
-  reference relocation loop (:mod:`gamevm_build.loadcost`).
+  reference relocation loop (:mod:`gamevm_build.runtime.loadcost`).
 * **constructors** are *measured*: the instructions the emulated CPU executes in
   them (:attr:`gamevm_build.emu.machine.Machine.instructions`), at one cycle per
   instruction at the profile's clock.  The project's declared ``init_ms`` (what
@@ -31,7 +31,7 @@ its static bound are directly comparable (``gamevm budget --check-trace``):
 
 :class:`SimClock` counts seconds and frames.  Synchronous loads advance it by
 their whole duration (the game is blocked); asynchronous loads read while the
-game runs and relocate in per-frame CPU slices (:mod:`gamevm_build.asyncload`).
+game runs and relocate in per-frame CPU slices (:mod:`gamevm_build.runtime.asyncload`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .loadcost import CpuCosts, cpu_costs, module_cost
-from .media import HeadState, MediaModel, default_model_for, get_model
+from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
            "cpu_steps", "CPU_STEPS"]
@@ -126,7 +126,7 @@ class Drive:
 
     def _access(self, lba, state, *, seek: bool) -> float:
         if self.head is None and lba is not None and self.span is not None:
-            from analysis._index import span_access          # the analyzer's own rule
+            from gamevm_build.analysis._index import span_access  # the analyzer's own rule
             return span_access(self.model, lba, state, self.span, seek=seek)
         if seek:
             return self.model.seek_s(self.head, lba, head_state=state)
@@ -164,8 +164,8 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
               init_s: float = 0.0) -> dict[str, float]:
     """Seconds of each CPU step of loading ``module`` (:data:`CPU_STEPS`).
 
-    Exactly the analyzer's accounting (``analysis.model.module_info`` +
-    :func:`~gamevm_build.loadcost.module_cost`), with ``eager_imports`` bound
+    Exactly the analyzer's accounting (``gamevm_build.analysis.model.module_info`` +
+    :func:`~gamevm_build.runtime.loadcost.module_cost`), with ``eager_imports`` bound
     now (lazy imports are bound at their first call) and ``init_s`` the
     constructors' own time (measured, or declared).
     """

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import ConfigError, InputError
-from .fileutil import check_json, read_json as _read_json
+from ..errors import ConfigError, InputError
+from ..fileutil import check_json, read_json as _read_json
 
 __all__ = [
     "SCHEMA_PATH", "load_schema", "parse_size", "parse_address", "MemoryRegion",
@@ -52,7 +52,7 @@ __all__ = [
     "validate",
 ]
 
-SCHEMA_PATH = Path(__file__).with_name("schemas") / "gamevm.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "gamevm.schema.json"
 REGION_TYPES = ("resident", "overlay")
 DRIVE_STATES = ("paused", "stopped", "reading")
 
@@ -713,7 +713,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
     boot_head = disc.get("boot_head")
     layout_path = _join(base, disc["layout"]) if "layout" in disc else None
     # a layout file not written yet (the disc is built with the modules) is reported by
-    # analysis.model.load_project, like a module file that is not built yet
+    # gamevm_build.analysis.model.load_project, like a module file that is not built yet
     # os.path: False, not an OSError, for a name too long for the OS
     layout_missing = layout_path is not None and not os.path.exists(layout_path)
     if layout_missing and layout_file is not None:
@@ -737,7 +737,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
             fail(f"disc.positions.{m}", f"no module '{m}' in modules")
         positions[m] = lba
     # two modules cannot start at one sector; extents (which need the file sizes) are
-    # checked by analysis.model.load_project
+    # checked by gamevm_build.analysis.model.load_project
     at: dict[int, str] = {}
     for m, lba in disc.get("positions", {}).items():
         if lba in at:

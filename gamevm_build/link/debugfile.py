@@ -24,8 +24,8 @@ import struct
 from pathlib import Path
 
 from . import elf32 as E
-from .arch import WORD, RelocationOverflow
-from .errors import InputError, RelocationError, location
+from ..arch import WORD, RelocationOverflow
+from ..errors import InputError, RelocationError, location
 
 #: sh_flags bit of a compressed section (``-gz``): its parts cannot be concatenated
 SHF_COMPRESSED = 0x800
@@ -229,7 +229,7 @@ def inputs_have_debug(paths) -> bool:
     Only the inputs given count: Debian's and Arm's libgcc carry line info for their
     assembly helpers, which must not make every build write a debug file.
     """
-    from .fileutil import read_input
+    from ..fileutil import read_input
 
     for path in map(str, paths):
         try:
@@ -253,7 +253,7 @@ def split_resident(tc, linked: Path, keep: bool) -> bytes | None:
     (``-g`` also changes the ``STT_FILE`` symbols, which stripping drops); the
     debug file (``objcopy --only-keep-debug``) only when ``keep`` and there is DWARF.
     """
-    from .errors import ToolchainError
+    from ..errors import ToolchainError
     from .toolchain import run
 
     debug = None

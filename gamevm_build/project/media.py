@@ -84,7 +84,7 @@ import functools
 import math
 from typing import Iterable
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "HeadState", "MediaModel", "DiscModel", "CartridgeModel",

@@ -19,9 +19,9 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-PROFILE_DIR = Path(__file__).with_name("profiles")
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 
 #: ELF e_machine numbers of the CPU families profiles may name (System V gABI)
 E_MACHINE = {"EM_68K": 4, "EM_MIPS": 8, "EM_ARM": 40}

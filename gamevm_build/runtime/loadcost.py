@@ -49,9 +49,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .arch import get_arch
-from .errors import ConfigError
-from .profile import Profile, load_profile
+from ..arch import get_arch
+from ..errors import ConfigError
+from ..project.profile import Profile, load_profile
 
 __all__ = ["CpuCosts", "ModuleCost", "cpu_costs", "module_cost", "measured_costs",
            "READER_COPY_PER_BYTE"]
@@ -113,7 +113,7 @@ _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byt
 @functools.lru_cache(maxsize=None)
 def measured_costs() -> dict:
     """The runtime's measured costs file (``{"targets": {name: row}, ...}``)."""
-    from .runtime_build import COSTS_FILE
+    from .build import COSTS_FILE
     try:
         return json.loads(COSTS_FILE.read_text())
     except (OSError, ValueError) as exc:
@@ -147,7 +147,7 @@ def cpu_costs(profile: Profile | str) -> CpuCosts:
     copy = READER_COPY_PER_BYTE.get(profile.name, max(READER_COPY_PER_BYTE.values()))
     return CpuCosts(profile.name, profile.clock_hz, {t: row["reloc"][t] for t in types},
                     copy_per_byte=copy, **{k: row[k] for k in _MEASURED},
-                    sources=(source, "copy_per_byte: gamevm_build/loadcost.py "
+                    sources=(source, "copy_per_byte: gamevm_build/runtime/loadcost.py "
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
 

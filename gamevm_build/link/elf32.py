@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from .errors import InputError
+from ..errors import InputError
 
 ELFMAG = b"\x7fELF"
 ELFCLASS32 = 1

@@ -7,7 +7,7 @@ Shared by ``gamevm call`` (docs/loader.md) and ``GameVMValidate``'s
 
 * ``symbol`` is a C identifier; ``module:symbol`` picks a loaded module's
   export, a bare ``symbol`` is looked up in the resident first, then in the
-  loaded modules in load order (:meth:`gamevm_build.console.Console.symbol`).
+  loaded modules in load order (:meth:`gamevm_build.play.console.Console.symbol`).
 * each ``arg`` is an integer (decimal, ``0x`` hex, ``0o``/``0b``; a leading
   ``-`` or ``+``; it must fit 32 bits signed or unsigned), or a string literal
   (``"..."`` or ``'...'``, Python escapes; ``b"..."`` for raw bytes), which is
@@ -25,7 +25,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["CallExpr", "CallExprError", "parse_call", "format_value", "signed32",
            "run_call"]

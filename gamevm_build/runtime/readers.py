@@ -12,8 +12,8 @@ import io
 import os
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError
-from .fileutil import MAX_INPUT_BYTES, read_input, require_regular
+from ..errors import InputError
+from ..fileutil import MAX_INPUT_BYTES, read_input, require_regular
 
 
 class ModuleNotFound(InputError):
@@ -164,7 +164,7 @@ class ManifestReader:
     """
 
     def __init__(self, manifest, base=None):
-        from .fileutil import read_json
+        from ..fileutil import read_json
 
         self.path = str(manifest)
         data = read_json(manifest, "disc manifest")

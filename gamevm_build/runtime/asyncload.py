@@ -3,16 +3,16 @@
 An asynchronous load reads while the game runs and relocates in slices of CPU
 time the game gives it each frame (seed §5.1 "Pre-fetching"; the project's
 ``streams[].cpu_slice_ms``).  It is driven by the frame loop: the host's
-(:meth:`gamevm_build.console.Console.advance`, a scenario's ``advance`` step)
+(:meth:`gamevm_build.play.console.Console.advance`, a scenario's ``advance`` step)
 or the game's own (``GameVMFrame()`` in ``gamevm.h``).
 
 Timing, matching the analyzer's stream model (``analysis/streaming.py``):
 
 * the reads are scheduled on the drive when the load is requested, after any
-  read in flight (:class:`gamevm_build.loadtime.Drive`); the first read of a
+  read in flight (:class:`gamevm_build.runtime.loadtime.Drive`); the first read of a
   request finds the drive in its idle state;
 * the CPU work (copy, relocation, binding, constructor calls and the declared
-  constructor time, :func:`gamevm_build.loadtime.cpu_steps`) starts at the first
+  constructor time, :func:`gamevm_build.runtime.loadtime.cpu_steps`) starts at the first
   frame that begins after the last read ended, and gets ``slice_ms`` of each
   frame; requests share the frame's slice in request order (a request's CPU work
   never starts before the previous request's finished);
@@ -31,7 +31,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from .loader import LoadError, TLoadStatus
+from .reference import LoadError, TLoadStatus
 
 __all__ = ["AsyncJob", "AsyncLoader", "DEFAULT_SLICE_MS"]
 

@@ -1,7 +1,7 @@
 """The console-side C runtime, running on the emulated console.
 
 A resident linked with ``--runtime target`` carries the GameVM loader in C
-(:mod:`gamevm_build.runtime_build`, docs/runtime-c.md).  :class:`TargetLoader`
+(:mod:`gamevm_build.runtime.build`, docs/runtime-c.md).  :class:`TargetLoader`
 sets it up the way a game's kernel does (``GameVMInit`` with a reader, a work
 area and a pool, then ``GameVMAddRegion`` per region) and calls its API on the
 emulated CPU.  The emulated console supplies what hardware would:
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import EmulationError, GameVMError, InputError
-from .loader import LoadError, TLoadStatus
+from ..errors import EmulationError, GameVMError, InputError
+from .reference import LoadError, TLoadStatus
 from .readers import ModuleNotFound
 
 MASK32 = 0xFFFFFFFF
@@ -51,9 +51,9 @@ def measure_load(target: str, resident, directory, name: str) -> tuple[int, floa
     """Load module ``name`` from ``directory`` with the resident's runtime on a fresh
     emulated console, its needs first: the instructions that one load executed, what
     the analyzer charges for its CPU time (cycles), and the module."""
-    from .console import Console
+    from ..play.console import Console
     from .loadtime import cpu_steps
-    from .module import read_module
+    from ..link.module import read_module
     from .readers import DirectoryReader
 
     c = Console(target, resident, search_paths=[directory], loader="target")
@@ -77,7 +77,7 @@ def needs_table(reader, names, extra_needs=None) -> dict[str, list[str]]:
     configuration's ``modules.NAME.needs``), the reference loader's order.  The runtime
     loads registered needs before it opens a module's file, so files are read in the
     order the analyzer plans (needs first) instead of the module's headers first."""
-    from .module import read_module
+    from ..link.module import read_module
     extra_needs = extra_needs or {}
     table: dict[str, list[str]] = {}
     for name in sorted(set(names) | set(extra_needs)):
@@ -120,14 +120,14 @@ def return_now(machine) -> None:
 
 @dataclass
 class TargetModule:
-    """A module the C runtime reported loaded (what :class:`~gamevm_build.loader.LoadedModule`
+    """A module the C runtime reported loaded (what :class:`~gamevm_build.runtime.reference.LoadedModule`
     offers to reports and calls: name, base, symbols, handle)."""
 
     name: str
     base: int
     size: int
     code_size: int
-    module: object | None = None                 #: gamevm_build.module.Module, for symbols
+    module: object | None = None                 #: gamevm_build.link.module.Module, for symbols
     guards: list = field(default_factory=list)
     handle: int = 0
     symbols: dict = field(default_factory=dict)
@@ -157,7 +157,7 @@ class TargetLoader:
     machine : Machine
         With the resident (built with ``--runtime target``) loaded.
     reader
-        Where the media device finds module files (:mod:`gamevm_build.readers`).
+        Where the media device finds module files (:mod:`gamevm_build.runtime.readers`).
     regions : list of Region
         Memory for modules, handed to ``GameVMAddRegion`` in order.
     sync_code : int
@@ -259,7 +259,7 @@ class TargetLoader:
         if self._placed.get(module) == region:
             return
         if region not in {r.name for r in self.regions}:
-            from .errors import ConfigError
+            from ..errors import ConfigError
             raise ConfigError(f"no memory region named '{region}' (memoryMap.regions has: "
                               f"{', '.join(r.name for r in self.regions)})")
         status = TLoadStatus(self.machine.call("GameVMPlaceModule", self._string(module),
@@ -412,7 +412,7 @@ class TargetLoader:
     def unload_module(self, handle: int) -> TLoadStatus:
         return TLoadStatus(self.machine.call("UnloadModule", handle))
 
-    # --- what the console's reports and calls need (as gamevm_build.loader.Loader) ----
+    # --- what the console's reports and calls need (as gamevm_build.runtime.reference.Loader) ----
     def load(self, name: str, *, region: str | None = None, needs: bool = True,
              **_ignored) -> TargetModule:
         """Load ``name`` with the C runtime; raise :class:`LoadError` with its status.
@@ -446,7 +446,7 @@ class TargetLoader:
             path, data = self.reader.read(name)
         except (ModuleNotFound, OSError, InputError) as exc:
             return str(exc)
-        from .module import read_module
+        from ..link.module import read_module
         try:
             mod = read_module(data, name=path)
         except GameVMError as exc:
@@ -608,7 +608,7 @@ class TargetLoader:
         t.path, t.module = self._module_named(name)
         t.region = next((r for r in self.regions if r.start <= base < r.start + r.size), None)
         if t.module is not None:
-            from .prelink import module_symbols
+            from ..link.prelink import module_symbols
             t.symbols = module_symbols(t.module, base)
         if token is not None:
             # still not synced: leave the stale-cache guard on the code, the data is data
@@ -652,7 +652,7 @@ class TargetLoader:
 
     def _module_named(self, name: str):
         """``(path, Module)`` of the file the runtime read for module ``name``."""
-        from .module import read_module
+        from ..link.module import read_module
         for path, data in reversed(list(self._by_path.items())):
             try:
                 mod = read_module(data, name=path)

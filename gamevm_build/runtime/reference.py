@@ -5,12 +5,12 @@ It does what the target loader does (seed §3.1), in the same order:
 1. **I/O**: read the module's bytes through a reader (directory, disc image),
    and, when asked (``needs=True``), the modules it declares it needs, first;
 2. **validate** the header, target, format version and every index and offset
-   (:func:`gamevm_build.module.read_module`) before touching memory;
+   (:func:`gamevm_build.link.module.read_module`) before touching memory;
 3. **allocate** a block from a stack/region allocator (seed §8); loading into
    an occupied **overlay** region evicts its occupant (seed §4), or, for a
    **double buffer**, uses the other half when the occupant is in use;
 4. **relocate and bind** in host memory with the one relocation implementation
-   (:func:`gamevm_build.prelink.relocate`), against the resident's global
+   (:func:`gamevm_build.link.prelink.relocate`), against the resident's global
    symbol table, then modules already loaded with global scope, in load order;
    imports of functions may be bound **lazily**, at their first call (seed §6.2);
 5. **copy** the image into emulated RAM and run the constructors
@@ -25,11 +25,11 @@ Loading a module that is already loaded returns it and counts a reference;
 once no other loaded module binds to it (libdragon's rule).  Freeing runs the
 destructors, poisons the memory and, in **safe mode** (seed §4.2), is refused
 while an emulated stack frame, saved return address or register points into
-the module (:mod:`gamevm_build.stackwalk`); bindings other modules still hold
+the module (:mod:`gamevm_build.emu.stackwalk`); bindings other modules still hold
 to an evicted module are redirected to stubs that stop with "call to unloaded
 module X symbol Y" (or reload it, by policy).
 
-Every load is timed with the analyzer's models (:mod:`gamevm_build.loadtime`)
+Every load is timed with the analyzer's models (:mod:`gamevm_build.runtime.loadtime`)
 and recorded for traces.  Results use the seed's ``TLoadStatus`` (extended).
 docs/loader.md and docs/runtime.md describe all of it.
 """
@@ -41,14 +41,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from . import stackwalk
+from ..emu import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
-from .arch import RelocationOverflow, get_arch
-from .errors import (EmulationError, GameVMError, InputError, ModuleChecksumError,
+from ..arch import RelocationOverflow, get_arch
+from ..errors import (EmulationError, GameVMError, InputError, ModuleChecksumError,
                      ModuleFormatError, RelocationError, UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
-from .module import Module, read_module
-from .prelink import module_symbols, relocate
+from ..link.module import Module, read_module
+from ..link.prelink import module_symbols, relocate
 from .readers import ModuleNotFound
 
 MASK32 = 0xFFFFFFFF
@@ -257,10 +257,10 @@ class Loader:
     ----------
     machine : gamevm_build.emu.machine.Machine
         The emulated console, with the resident already loaded.
-    resident : gamevm_build.resident.Resident
+    resident : gamevm_build.link.resident.Resident
         Its global symbol table is what modules bind against first.
     reader : reader
-        Where module files come from (:mod:`gamevm_build.readers`).
+        Where module files come from (:mod:`gamevm_build.runtime.readers`).
     regions : list of Region, optional
         Memory for modules (from the project's memoryMap); default: RAM after
         the resident, below the stack.

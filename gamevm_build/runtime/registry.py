@@ -21,16 +21,16 @@ Example::
     gamevm registry -t n64 -o registry.c physics.elf@0x80200000 boss.elf@0x80210000
 
 The addresses are those the modules get when prelinked at their bases
-(:func:`gamevm_build.prelink.module_symbols`).  docs/runtime.md has the C side.
+(:func:`gamevm_build.link.prelink.module_symbols`).  docs/runtime.md has the C side.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ConfigError
-from .module import Module, read_module
-from .prelink import module_symbols
+from ..errors import ConfigError
+from ..link.module import Module, read_module
+from ..link.prelink import module_symbols
 
 __all__ = ["registry_entries", "registry_source", "pack_bases", "write_registry"]
 
@@ -107,7 +107,7 @@ def write_registry(target: str, modules, output, *, base: int | None = None) -> 
     Paths without a base are packed after ``base`` (required then).  Returns
     ``[(module name, base), ...]``.
     """
-    from .fileutil import atomic_write
+    from ..fileutil import atomic_write
 
     placed: list[tuple[Module, int | None]] = []
     for item in modules:

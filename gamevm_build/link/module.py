@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import elf32 as E
-from .arch import get_arch
-from .errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
-from .fileutil import read_input
+from ..arch import get_arch
+from ..errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
+from ..fileutil import read_input
 from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
                         content_hash)
-from .profile import Profile, load_profile
+from ..project.profile import Profile, load_profile
 
 _KIND = {E.STT_FUNC: "func", E.STT_OBJECT: "object", E.STT_NOTYPE: "notype"}
 _BIND = {E.STB_GLOBAL: "global", E.STB_WEAK: "weak", E.STB_LOCAL: "local"}

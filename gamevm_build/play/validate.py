@@ -1,6 +1,6 @@
 """Validate built modules on the emulated console (``env.GameVMValidate``, docs/loader.md).
 
-:func:`validate` boots a :class:`~gamevm_build.console.Console` with the
+:func:`validate` boots a :class:`~gamevm_build.play.console.Console` with the
 resident, loads every module (the modules a module ``needs`` first), runs
 each module's exported ``gamevm_selftest()`` (0 = pass) and then each declared
 test (``GAMEVM_TESTS``), and writes a JUnit XML report::
@@ -13,7 +13,7 @@ test (``GAMEVM_TESTS``), and writes a JUnit XML report::
 
 A declared test is ``(EXPR, expect)``, ``{"call": EXPR, "expect": N}`` (``expect``
 optional: then the call only has to return), or a bare ``EXPR`` (expects 0).
-``EXPR`` is a call expression (:mod:`gamevm_build.callexpr`).  Results compare
+``EXPR`` is a call expression (:mod:`gamevm_build.play.callexpr`).  Results compare
 as 32-bit values, so ``-1`` and ``0xffffffff`` are the same expectation.
 
 The report is deterministic: no timestamps or durations, cases in run order.
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .callexpr import CallExpr, CallExprError, format_value, parse_call, run_call
-from .errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout, GameVMError
-from .loader import LoadError, LoadedModule, TLoadStatus
+from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout, GameVMError
+from ..runtime.reference import LoadError, LoadedModule, TLoadStatus
 
 __all__ = ["Check", "Case", "ValidationResult", "parse_tests", "load_with_needs", "validate",
            "SELFTEST"]
@@ -102,7 +102,7 @@ def load_with_needs(console, name: str, *, region: str | None = None,
     maps module names to memoryMap regions (for the needs).  Returns the
     modules loaded, in load order.  Raises :class:`LoadError`.
     """
-    from .module import read_module
+    from ..link.module import read_module
 
     loaded = []
     needs: list[str] = []
@@ -264,10 +264,10 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         Budget of each call in instructions (default :data:`gamevm_build.emu.machine.DEFAULT_SECONDS`
         of console time).
     scenarios : list of path, optional
-        Scenarios (:mod:`gamevm_build.scenario`) to play, each on a fresh console
+        Scenarios (:mod:`gamevm_build.play.scenario`) to play, each on a fresh console
         with ``modules`` in place of the files their configuration names: one
         testcase each (classname ``TARGET.scenario``).  With a configuration, each
-        trace is also checked against the static bounds (:mod:`analysis.trace`):
+        trace is also checked against the static bounds (:mod:`gamevm_build.analysis.trace`):
         an observed load above its bound fails the case.
     config : path, optional
         The project configuration the scenarios use (overrides theirs).
@@ -290,7 +290,7 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         resident or memoryMap.
     """
     from .console import Console
-    from .module import read_module
+    from ..link.module import read_module
 
     checks = parse_tests(tests)
     modules = [str(m) for m in modules]
@@ -341,7 +341,7 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
     result = ValidationResult(target, str(resident), cases, loaded, output,
                               str(report_path) if report_path is not None else None)
     if report_path is not None:
-        from .fileutil import atomic_write
+        from ..fileutil import atomic_write
 
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(report_path), result.to_junit())
@@ -358,8 +358,8 @@ def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
     """One testcase per scenario (docs/runtime.md); traces checked against the bounds."""
     import json
 
-    from .fileutil import atomic_write
-    from .module import read_module
+    from ..fileutil import atomic_write
+    from ..link.module import read_module
     from .scenario import run_scenario
 
     files = {}
@@ -395,8 +395,8 @@ def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
                             f"({f.step.kind}): {f.error}" if f else result.summary_line())
         elif result.config is not None:
             try:
-                from analysis import check_project
-                from analysis.trace import check_trace
+                from gamevm_build.analysis import check_project
+                from gamevm_build.analysis.trace import check_trace
 
                 if budget is None or budget[0] != result.config.path:
                     lay = getattr(result.config, "layout_file", None)

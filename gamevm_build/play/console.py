@@ -2,8 +2,8 @@
 
 :class:`Console` is what ``gamevm call``, ``gamevm run`` and ``env.GameVMValidate``
 run: a :class:`~gamevm_build.emu.machine.Machine` with the resident loaded, a
-:class:`~gamevm_build.loader.Loader` reading modules from search paths, a disc
-image or a disc manifest, an :class:`~gamevm_build.asyncload.AsyncLoader` driven
+:class:`~gamevm_build.runtime.reference.Loader` reading modules from search paths, a disc
+image or a disc manifest, an :class:`~gamevm_build.runtime.asyncload.AsyncLoader` driven
 by a frame loop on a simulated clock, and the service behind the target-side
 API in ``gamevm.h`` (``LoadModule``, ``LoadModuleAsync``, ``GameVMFrame``,
 ``GameVMImport``, ``GetModuleProc``, ``UnloadModule``, ``GameVMPrint``).
@@ -19,18 +19,18 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from . import stackwalk
+from ..emu import stackwalk
 
-from .allocator import Region
-from .asyncload import AsyncLoader
-from .emu.machine import Machine
-from .errors import ConfigError, EmulationError, EmulationFault
-from .loader import (SYS_LAZY, SYS_STALE, SYS_TRAMP_NEXT, SYS_TRAMP_RESUME, LoadError,
+from ..runtime.allocator import Region
+from ..runtime.asyncload import AsyncLoader
+from ..emu.machine import Machine
+from ..errors import ConfigError, EmulationError, EmulationFault
+from ..runtime.reference import (SYS_LAZY, SYS_STALE, SYS_TRAMP_NEXT, SYS_TRAMP_RESUME, LoadError,
                      LoadedModule, Loader, LoaderPolicy, TLoadStatus, default_regions)
-from .loadtime import LoadTimer
-from .profile import load_profile
-from .readers import ChainReader, DirectoryReader, IsoReader, ManifestReader, MappingReader
-from .resident import read_resident
+from ..runtime.loadtime import LoadTimer
+from ..project.profile import load_profile
+from ..runtime.readers import ChainReader, DirectoryReader, IsoReader, ManifestReader, MappingReader
+from ..link.resident import read_resident
 
 #: trap codes, as in gamevm.h (GVM_SYS_*)
 (SYS_LOAD, SYS_UNLOAD, SYS_GETPROC, SYS_PRINT, SYS_INIT_ENTRY, SYS_FINI_ENTRY,
@@ -83,7 +83,7 @@ class Console:
     disc : path, optional
         An ISO 9660 image to read modules from (after the search paths).
     regions : list of MemoryRegion, optional
-        The project's ``memoryMap`` (see :mod:`gamevm_build.config`).
+        The project's ``memoryMap`` (see :mod:`gamevm_build.project.config`).
     config : ProjectConfig or path, optional
         The project configuration: regions (unless ``regions`` is given),
         module placement and needs, media model, disc positions, ``init_ms``,
@@ -96,7 +96,7 @@ class Console:
         Module name -> file, tried before the search paths.
     loader : str, optional
         ``"target"``: load modules with the resident's console-side C runtime
-        (:mod:`gamevm_build.target_loader`); ``"host"``: with the host's reference
+        (:mod:`gamevm_build.runtime.target`); ``"host"``: with the host's reference
         loader; default: ``"target"`` when the resident contains the runtime.
     """
 
@@ -111,7 +111,7 @@ class Console:
             # like module code: a module's wild store must not rewrite the resident
             self.machine.guard(start, end - start, "code", "code of the resident")
         if config is not None and not hasattr(config, "modules"):
-            from .config import load_config
+            from ..project.config import load_config
             config = load_config(config)
         self.config = config
         readers = []
@@ -152,7 +152,7 @@ class Console:
         timer = LoadTimer(self.profile, model, drive=drive, positions=positions,
                           init_ms=init_ms, frame_rate=fps, boot_head=boot_head, span=span,
                           reads=reads)
-        from .target_loader import TargetLoader, has_target_runtime
+        from ..runtime.target import TargetLoader, has_target_runtime
         if loader not in (None, "host", "target"):
             raise ConfigError(f"unknown loader '{loader}': choose target or host")
         has_runtime = has_target_runtime(self.resident.symbols)
@@ -166,7 +166,7 @@ class Console:
                                 extra_needs=needs)
         self.output: list[str] = []
         if self.loader_kind == "target":
-            from .target_loader import needs_table
+            from ..runtime.target import needs_table
             names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
             if config is not None:
                 names |= set(config.modules)
@@ -186,7 +186,7 @@ class Console:
     def _bypass_target_runtime(self) -> None:
         """Send the resident's C runtime API to its host-trap twins (``gvm_host_*``), so
         target code's LoadModule reaches the reference loader this console runs."""
-        from .runtime_build import API, HOST_ONLY_API, HOST_PREFIX
+        from ..runtime.build import API, HOST_ONLY_API, HOST_PREFIX
         syms = self.resident.symbols
         for name in API + HOST_ONLY_API:
             twin = syms.get(HOST_PREFIX + name)
@@ -237,7 +237,7 @@ class Console:
     def with_backtrace(self, exc: EmulationFault) -> EmulationFault:
         """``exc`` with the frames of the faulting call, where the stack allows unwinding.
 
-        The walk is :func:`gamevm_build.stackwalk.walk` (prologue analysis, then a
+        The walk is :func:`gamevm_build.emu.stackwalk.walk` (prologue analysis, then a
         conservative scan). A bad fetch never ran its target, so the walk starts at
         ``ra`` with the bad address as frame #0.
         """

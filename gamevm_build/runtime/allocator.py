@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ConfigError, GameVMError
+from ..errors import ConfigError, GameVMError
 
 
 class OutOfMemory(GameVMError):

@@ -25,12 +25,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CompileError, ToolchainError
-from .profile import Profile, load_profile
+from ..errors import CompileError, ToolchainError
+from ..project.profile import Profile, load_profile
 
 #: Searched after the compiler's headers: holds the empty C library limits.h that the
 #: limits.h of gcc's *-linux-gnu cross compilers includes (sysinclude/limits.h says why)
-SYSINCLUDE_DIR = str(Path(__file__).resolve().with_name("sysinclude"))
+SYSINCLUDE_DIR = str(Path(__file__).resolve().parents[1] / "sysinclude")
 
 #: The headers every console build has: the compiler's freestanding ones (C11 section 4)
 FREESTANDING_HEADERS = ("float.h", "iso646.h", "limits.h", "stdalign.h", "stdarg.h",

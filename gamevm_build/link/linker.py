@@ -5,7 +5,7 @@ profile -> resolve symbols (strong/weak/COMMON, pulling archive members on
 demand) -> merge sections into ``.text .rodata | .init_array .fini_array
 .ctors .dtors .data .bss`` -> lay them out from address 0 -> apply every
 relocation for base 0 and record it as RELA for the loader -> write the Minimal
-ELF file (:mod:`gamevm_build.modwriter`).
+ELF file (:mod:`gamevm_build.link.modformat`).
 
 The format is described in ``docs/format.md``.
 """
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import elf32 as E
-from .arch import WORD, RelocationOverflow, get_arch
-from .errors import InputError, IsaError, LinkError, RelocationError, location
-from .fileutil import Outputs, read_input
+from ..arch import WORD, RelocationOverflow, get_arch
+from ..errors import InputError, IsaError, LinkError, RelocationError, location
+from ..fileutil import Outputs, read_input
 from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
-from .profile import Profile, load_profile
+from ..project.profile import Profile, load_profile
 
 #: output sections in layout order; the first two form the code segment
 CODE_SECTIONS = (".text", ".rodata")
@@ -119,7 +119,7 @@ def load_inputs(paths, profile: Profile, sources=None
                 ) -> tuple[list[_Input], list[list[tuple[str, bytes]]]]:
     """Read objects and archives; archive members are returned unparsed for lazy pulling.
 
-    Objects ``sources`` (a :class:`~gamevm_build.sources.SourceMap`) knows are
+    Objects ``sources`` (a :class:`~gamevm_build.link.sources.SourceMap`) knows are
     named after their source file in every message.
     """
     arch = get_arch(profile.arch)
@@ -383,7 +383,7 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
 
 @dataclass
 class _Linked:
-    """A link in memory, with what the debug file needs (:mod:`gamevm_build.debugfile`)."""
+    """A link in memory, with what the debug file needs (:mod:`gamevm_build.link.debugfile`)."""
 
     image: ModuleImage
     section_map: list[MapEntry]
@@ -668,7 +668,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         Exported symbol recorded as the module's entry point.
     map_file : path, optional
         Write a link map (input section -> module offset).
-    sources : gamevm_build.sources.SourceMap, optional
+    sources : gamevm_build.link.sources.SourceMap, optional
         The source file of each compiled object: messages (and the map) name
         it instead of the object, and code the CPU cannot run is reported at
         its source line.
@@ -724,5 +724,5 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
 def _write_map(path, smap: list[MapEntry]) -> None:
     lines = [f"{e.out_section:<12} 0x{e.offset:08x} 0x{e.size:06x} {e.obj}({e.section})"
              for e in smap]
-    from .fileutil import atomic_write
+    from ..fileutil import atomic_write
     atomic_write(path, ("\n".join(lines) + "\n").encode())

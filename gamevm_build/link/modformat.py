@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import elf32 as E
-from .fileutil import atomic_write
+from ..fileutil import atomic_write
 
 FORMAT_VERSION = 1
 NOTE_NAME = b"GameVM\0"
@@ -116,7 +116,7 @@ def content_hash(target: str, name: str, needs, entry, image_size: int, align: i
     """The metadata's ``hash``: sha256 of everything a loader uses.
 
     The writer (:meth:`ModuleImage.content_hash`) and the reader
-    (:func:`gamevm_build.module.read_module`, which checks it) both call this, with
+    (:func:`gamevm_build.link.module.read_module`, which checks it) both call this, with
     the parts in file order: ``sections`` as ``(name, address, size, bytes)`` in
     :data:`SECTION_ORDER` (``.bss`` hashed by size), ``relocations`` as ``(offset,
     type, symbol, addend, ...)`` in ``.rela`` order, ``symbols`` as ``(name, value,

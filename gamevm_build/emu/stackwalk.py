@@ -33,8 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .emu import mips
-from .errors import EmulationError
+from . import mips
+from ..errors import EmulationError
 
 __all__ = ["Frame", "Reference", "walk", "references", "prologue"]
 

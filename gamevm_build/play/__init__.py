@@ -1,0 +1,12 @@
+"""Running a game on the emulated console: boot, call, validate, play scenarios.
+
+:mod:`~gamevm_build.play.console` boots a resident on a console's emulated CPU
+(:mod:`gamevm_build.emu`) with a loader (:mod:`gamevm_build.runtime`) behind its
+traps; :mod:`~gamevm_build.play.callexpr` parses ``gamevm call`` expressions;
+:mod:`~gamevm_build.play.validate` runs the modules' self tests (``GameVMValidate``);
+:mod:`~gamevm_build.play.scenario` plays scripted scenes and records the load
+trace the budget analyzer checks (``gamevm budget --check-trace``).
+
+This is the top world: it may import every other, and only ``cli``, ``commands``
+and the SCons tool import it.
+"""
