@@ -50,6 +50,20 @@ def _near_worst(fn, to_lba, state, a: int, b: int) -> float:
     return max(fn(h, to_lba, head_state=state) for h in range(a, b + 1))
 
 
+def head_span(span, extents) -> tuple[int, int]:
+    """``(lo, hi)`` sectors an unknown head can be in, for :func:`span_access`.
+
+    ``span`` is the disc layout's data; ``extents`` are ``(first, end)`` sectors the
+    drive reads (``end`` exclusive).  After a read the head sits *at* ``end``, so the
+    span reaches ``end + 1``.  The budget analyzer and the layout's cost model
+    (gamevm_build.layout.cost) both call this, so they cannot disagree on it.
+    """
+    lo, hi = span
+    for first, end in extents:
+        lo, hi = min(lo, first), max(hi, end + 1)
+    return lo, hi
+
+
 def span_access(model, to_lba, state, span, *, seek: bool = False) -> float:
     """Worst access (or seek) to ``to_lba`` from a head that is *somewhere* in ``span``.
 
@@ -232,14 +246,11 @@ class Index:
         #: layout's data, and the head goes where it reads)
         self.span = G.graph.get("span")
         if self.span is not None:
-            lo, hi = self.span
             extents = [(p, e) for p, e in zip(self.pos, self.end) if p is not None]
             extents += [(p, p + self.sectors[i]) for over in self.reads.values()
                         for i, p in over.items()]
             extents += [(h, h) for h in self.boot_heads if h is not None]
-            for p, e in extents:
-                lo, hi = min(lo, p), max(hi, e + 1)
-            self.span = (lo, hi)
+            self.span = head_span(self.span, extents)
 
     # -- sets ------------------------------------------------------------------------
     def mask(self, names) -> int:

@@ -151,8 +151,12 @@ def load_project(config, *, module_files: Mapping[str, str] | None = None,
             modules[name] = module_info(mod, name=name)
         elif spec.estimate is not None:
             modules[name] = estimated_module(name, spec.estimate)
-        else:  # pragma: no cover - the schema requires one of them
-            raise ConfigError(f"{config.where}: modules.{name}: give a file or an estimate")
+        else:
+            # SCons builders supply every module they build; the CLI needs a file for it
+            raise ConfigError(
+                f"{config.where}: modules.{name}.file: no file for module '{name}': give "
+                f"modules.{name}.file (the built module) or modules.{name}.estimate in the "
+                f"config, or --module {name}=FILE on the command line")
     resident = None
     if config.resident_file is not None:
         try:

@@ -91,6 +91,7 @@ def read_input(path, what: str = "input", limit: int = MAX_INPUT_BYTES) -> bytes
         if st.st_size > limit:
             raise InputError(f"{path}: {what} is {st.st_size} bytes, more than the "
                              f"{limit >> 20} MiB gamevm reads from one file")
+        _check_elf(fd, path, what, st.st_size)
         chunks = []
         left = limit + 1
         while left > 0:
@@ -106,6 +107,60 @@ def read_input(path, what: str = "input", limit: int = MAX_INPUT_BYTES) -> bytes
         return data
     finally:
         os.close(fd)
+
+
+#: ELF header fields by class (EI_CLASS 1: ELF32, 2: ELF64): header size, then the
+#: struct formats and offsets of (e_phoff, e_shoff) and of (e_phentsize, e_phnum,
+#: e_shentsize, e_shnum), and of a program header's (p_type, p_offset, p_filesz).
+_ELF = {1: (52, "I", 0x1c, 0x2a, ("I", 0, 4, 16)), 2: (64, "Q", 0x20, 0x36, ("Q", 0, 8, 32))}
+_PT = {1: "PT_LOAD", 2: "PT_DYNAMIC", 3: "PT_INTERP", 4: "PT_NOTE", 6: "PT_PHDR", 7: "PT_TLS"}
+
+
+def _check_elf(fd: int, path, what: str, size: int) -> None:
+    """An ELF file's header first, then the tables and segments it declares: each must lie
+    inside the file's ``size`` bytes, before the rest is read (a truncated file, or one
+    whose sizes were damaged, is an error naming the offset, not a short read that a
+    parser later takes for zeros).  Other files, and ELF classes or byte orders this does
+    not know, pass through to their own parsers."""
+    import struct
+
+    if what.startswith("module"):
+        # a module's readers check every size it declares (link.elf32, link.module; the
+        # console-side loader too) and must see its bytes to answer with a load status
+        return
+    head = os.pread(fd, 64, 0)
+    if head[:4] != b"\x7fELF" or len(head) < 6 or head[4] not in _ELF or head[5] not in (1, 2):
+        return
+    from .errors import InputError as error
+
+    hsize, word, at_off, at_num, (pword, at_type, at_poff, at_pfilesz) = _ELF[head[4]]
+    e = "<" if head[5] == 1 else ">"
+    if len(head) < hsize:
+        raise error(f"{path}: not a valid ELF file: the ELF header needs {hsize} bytes, the "
+                    f"file has {len(head)} (truncated?)")
+    phoff, shoff = struct.unpack_from(e + word * 2, head, at_off)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "4H", head, at_num)
+    if shnum and shoff + shnum * shentsize > size:
+        raise error(f"{path}: not a valid ELF file: section headers at 0x{shoff:x} ({shnum} "
+                    f"entries) run past the end of the file ({size} bytes)")
+    if not phnum:
+        return
+    if phoff + phnum * phentsize > size:
+        raise error(f"{path}: not a valid ELF file: program headers at 0x{phoff:x} ({phnum} "
+                    f"entries) run past the end of the file ({size} bytes)")
+    if phentsize < at_pfilesz + struct.calcsize(e + pword):
+        return                                  # odd entry size: the ELF parsers say so
+    table = os.pread(fd, phnum * phentsize, phoff)
+    for i in range(phnum):
+        at = i * phentsize
+        p_type, = struct.unpack_from(e + "I", table, at + at_type)
+        p_offset, = struct.unpack_from(e + pword, table, at + at_poff)
+        p_filesz, = struct.unpack_from(e + pword, table, at + at_pfilesz)
+        if p_filesz and p_offset + p_filesz > size:
+            kind = _PT.get(p_type, f"type 0x{p_type:x}")
+            raise error(f"{path}: not a valid ELF file: program header [{i}] ({kind}) p_offset "
+                        f"0x{p_offset:x} + p_filesz 0x{p_filesz:x} runs past the end of the "
+                        f"file ({size} bytes)")
 
 
 # ------------------------------------------------------------------------------- JSON

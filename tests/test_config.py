@@ -187,9 +187,6 @@ def test_the_issue_example_message():
     (lambda d: d["memoryMap"]["regions"][1].update(type="heap"),
      "memoryMap.regions[1].type: expected resident (modules stay once loaded) or overlay "
      "(one module at a time)"),
-    (lambda d: d["modules"]["boss"].pop("estimate"),
-     "modules.boss: expected an object with a 'region' and a 'file' (built module) or an "
-     "'estimate'"),
     (lambda d: d["modules"]["boss"].pop("region"), "modules.boss: missing required key 'region'"),
     (lambda d: d["streams"][0].update(deadline_frames=2.5),
      "streams[0].deadline_frames: expected a positive whole number of frames"),
@@ -214,6 +211,26 @@ def test_schema_errors_name_the_key_path(mutate, expected):
     d = data()
     mutate(d)
     assert error_of(d) == f"<config>: {expected}"
+
+
+def test_module_without_file_loads_and_names_its_key_when_read():
+    """``file`` is optional (SCons builders supply the modules they build, issue 19);
+    reading the project without one is an error naming the module, the key and the fix."""
+    from gamevm_build.analysis.model import load_project
+
+    d = data()
+    for name in ("physics", "level1"):
+        d["modules"][name] = {**d["modules"][name], "estimate": {"size": "8KB"}}
+        d["modules"][name].pop("file")
+    d["modules"]["boss"].pop("estimate")
+    cfg = config_from_dict(d)
+    assert cfg.modules["boss"].file is None and cfg.modules["boss"].estimate is None
+    with pytest.raises(ConfigError) as exc:
+        load_project(cfg)
+    assert str(exc.value) == (
+        "<config>: modules.boss.file: no file for module 'boss': give modules.boss.file (the "
+        "built module) or modules.boss.estimate in the config, or --module boss=FILE on the "
+        "command line")
 
 
 def test_several_errors_are_listed_sorted():

@@ -706,33 +706,44 @@ def test_scons_builders_refuse_hostile_configs(example_game, tmp_path, case):
 
 # ------------------------------------------------------------------- layout time limit
 
-def test_layout_time_limit_holds_on_a_dense_flow_graph():
-    """100 scenes, 2,000 transitions: plan_layout honours its time limit, within the
-    evaluation of the plan (docs/layout.md); the head sources give up at their deadline
-    and the bound stays a bound."""
+def dense_project(n_modules: int, transitions: int, seed: int = 3) -> dict:
+    """bench_layout's synthetic project (``n_modules`` // 5.5 scenes) with random extra
+    transitions up to ``transitions``: the dense flow graphs of issue 13."""
     import sys
-    import time
 
     sys.path.insert(0, str(REPO / "bench"))
     from bench_layout import synthetic
 
-    from gamevm_build.project.config import config_from_dict
-    from gamevm_build.layout.bound import NO_SOURCES, lower_bound
-    from gamevm_build.layout.bundles import HeadSourcesTimeout, head_sources
-    from gamevm_build.layout.plan import plan_layout
-    from gamevm_build.layout.problem import problem_from_project
-    from gamevm_build.analysis.model import load_project
-
-    doc = synthetic(550)
-    rng = random.Random(3)
+    doc = synthetic(n_modules)
+    rng = random.Random(seed)
     scenes = list(doc["scenes"])
     pairs = {(t["from"], t["to"]) for t in doc["transitions"]}
-    while len(pairs) < 2000:
+    while len(pairs) < transitions:
         a, b = rng.sample(scenes, 2)
         if (a, b) not in pairs:
             pairs.add((a, b))
             doc["transitions"].append({"from": a, "to": b, "budget_ms": 3000,
                                        "likelihood": 0.01})
+    return doc
+
+
+def test_layout_time_limit_holds_on_a_dense_flow_graph():
+    """100 scenes, 2,000 transitions: plan_layout honours its time limit, within the
+    evaluation of the plan (docs/layout.md); the head sources give up at their deadline
+    and the bound stays a bound; the budget analyzer computes the plan's times (the
+    unknown head's span was one sector short in the layout's copy: a 3 us disagreement
+    that ended `gamevm layout` in an AssertionError)."""
+    import time
+
+    from gamevm_build.project.config import config_from_dict
+    from gamevm_build.layout.bound import NO_SOURCES, lower_bound
+    from gamevm_build.layout.bundles import HeadSourcesTimeout, head_sources
+    from gamevm_build.layout.disc import check_with_analyzer
+    from gamevm_build.layout.plan import plan_layout
+    from gamevm_build.layout.problem import problem_from_project
+    from gamevm_build.analysis.model import load_project
+
+    doc = dense_project(550, 2000)
     problem = problem_from_project(load_project(config_from_dict(doc)))
     with pytest.raises(HeadSourcesTimeout):
         head_sources(problem, deadline=time.perf_counter())
@@ -744,3 +755,194 @@ def test_layout_time_limit_holds_on_a_dense_flow_graph():
     plan = plan_layout(problem, time_limit=1.0)
     assert time.perf_counter() - t0 < 1.0 + 3.0
     assert plan.bound.total <= plan.cost * (1 + 1e-9)
+    check_with_analyzer(plan)
+
+
+def test_layout_and_analyzer_share_the_unknown_head_span():
+    """One rule for where an unknown head can be (analysis._index.head_span): the
+    layout's cost model and the analyzer's index give the same span for a plan."""
+    from gamevm_build.analysis._index import index
+    from gamevm_build.analysis.graph import build_graph
+    from gamevm_build.project.config import config_from_dict
+    from gamevm_build.layout.cost import Evaluator
+    from gamevm_build.layout.manifest import analyzer_config
+    from gamevm_build.layout.plan import plan_layout
+    from gamevm_build.layout.problem import problem_from_project
+    from gamevm_build.analysis.model import load_project
+
+    problem = problem_from_project(load_project(config_from_dict(dense_project(120, 60))))
+    plan = plan_layout(problem, time_limit=0.3)
+    G = build_graph(analyzer_config(problem, plan.arrangement, plan.base),
+                    problem.project.modules, problem.project.resident)
+    _start, end = plan.positions()
+    span = Evaluator(problem).span_of(plan.arrangement, plan.base)
+    assert span == index(G).span == (0, max(end) + 1)
+
+
+def test_layout_cost_disagreement_is_a_typed_error(project, monkeypatch):
+    """An internal consistency check never surfaces as a traceback: exit 1, a message
+    naming the load, and no outputs."""
+    from gamevm_build.layout import plan as plan_mod
+
+    real = plan_mod.plan_layout
+
+    def skewed(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        orig = plan.rebase
+
+        def rebase(base, ev=None):
+            orig(base, ev)
+            plan.evaluation.times[plan.problem.boot] += 3e-6
+        plan.rebase = rebase
+        plan.evaluation.times[plan.problem.boot] += 3e-6
+        return plan
+    from gamevm_build.layout import disc
+    monkeypatch.setattr(disc, "plan_layout", skewed)
+    proj = project["dir"]
+    outcome, _out, err = gamevm("layout", "-c", project["config"], "-o", proj / "game.iso",
+                                "--time-limit", "0.2")
+    assert outcome == "1", err
+    assert "internal error" in err and "'boot'" in err and "no disc was written" in err
+    assert sorted(files_under(proj)) == ["gamevm.json", "walk.json"]
+
+
+@pytest.mark.parametrize("n_modules, limit", [(550, 5.0), (1650, 5.0)])
+def test_layout_command_honours_its_time_limit(project, tmp_path, n_modules, limit):
+    """`gamevm layout --time-limit N` covers the whole command (loading, bound, search,
+    mastering, the analyzer's check, the report) on 100 and 300 scenes with 3,000
+    transitions (issue 13: 25 s and > 180 s for a limit of 5 s; then an AssertionError)."""
+    import time
+
+    doc = dense_project(n_modules, 3000)
+    elf = str(project["build"] / "level1.elf")
+    for spec in doc["modules"].values():
+        spec.pop("estimate", None)
+        spec["file"] = elf
+    cfg = tmp_path / "dense.json"
+    cfg.write_text(json.dumps(doc))
+    t0 = time.perf_counter()
+    outcome, _out, err = gamevm("layout", "-q", "-c", cfg, "-o", tmp_path / "dense.iso",
+                                "--report", tmp_path / "dense.html", "--time-limit", limit,
+                                timeout=60)
+    wall = time.perf_counter() - t0
+    assert outcome == "0", err
+    # measured 4.0 s (100 scenes) and 5.4 s (300 scenes) on a loaded 2-core machine
+    assert wall < limit + 2.5, wall
+
+
+# ------------------------------------------------------------------- executing data
+
+EVIL_DATA = r"""
+int wild_jump(unsigned a) { return ((int (*)(void))a)(); }
+static int cell[16] = {0x12345678, 0x9abcdef0, 0x0badf00d, 0x1337};
+unsigned data_addr(void) { return (unsigned)cell; }
+int jump_stack(void)
+{
+    volatile unsigned buf[16];
+    for (int i = 0; i < 16; i++)
+        buf[i] = 0x12345678u * (i + 1);
+    return ((int (*)(void))(unsigned)buf)();
+}
+"""
+
+
+@pytest.mark.parametrize("target", ["psx", "n64", "segacd", "gba", "3do"])
+def test_a_jump_into_data_is_a_wild_jump_on_every_console(example_game, tmp_path, target):
+    """A jump into a module's .data or onto the stack stops there, naming the address, what
+    it is and the code that jumped, with both loaders; not the fault the garbage it decodes
+    to makes somewhere else (gba, segacd and 3do reported a null write or read)."""
+    from conftest import run_gamevm
+    from gamevm_build.errors import EmulationFault
+    from gamevm_build.play.console import Console
+
+    out = example_game(target)
+    (tmp_path / "evil.c").write_text(EVIL_DATA)
+    p = run_gamevm("module", "-t", target, "-o", tmp_path / "evil.elf", tmp_path / "evil.c")
+    assert p.returncode == 0, p.stderr
+    for loader in ("host", "target"):
+        c = Console(target, out / "kernel.elf", search_paths=[tmp_path, out], loader=loader)
+        c.load("evil")
+        cell = c.call("evil:data_addr")
+        with pytest.raises(EmulationFault) as err:
+            c.call("evil:wild_jump", cell)
+        text = str(err.value)
+        assert f"fetch of data of module 'evil' (not executable) 0x{cell:08x} <evil:cell>" \
+            in text, text
+        assert "a wild jump (executing data) from" in text and "<evil:wild_jump" in text, text
+        with pytest.raises(EmulationFault) as err:
+            c.call("evil:jump_stack")
+        text = str(err.value)
+        assert "fetch of the stack (not executable)" in text, text
+        assert "a wild jump (executing data) from" in text and "<evil:jump_stack" in text, text
+
+
+# ------------------------------------------------------------------- progress of long runs
+
+def test_run_reports_progress_of_a_long_call_on_stderr_only(project, monkeypatch):
+    """`gamevm run --progress` (or a terminal on stderr) says a long emulated call is still
+    running, on stderr; stdout (the log tests compare) is the same without it, and the
+    timeout names the budget in seconds on the console."""
+    import gamevm_build.emu.machine as machine_mod
+
+    monkeypatch.setattr(machine_mod, "PROGRESS_AFTER", 0.0)     # report at the first look
+    scenario = project["dir"] / "spin.json"
+    scenario.write_text(json.dumps({
+        "config": "gamevm.json", "search": [str(project["build"])],
+        "steps": [{"enter": "title"}, {"load": "crashy"},
+                  {"call": "crashy:crashy_spin(1)", "max_instructions": 3 << 18}]}))
+    runs = {flag: gamevm("run", scenario, *flag, timeout=120)
+            for flag in ((), ("--progress",))}
+    (quiet, out_q, err_q), (loud, out_l, err_l) = runs[()], runs[("--progress",)]
+    assert quiet == loud == "1", (err_q, err_l)
+    assert "still running after" not in err_q + out_q
+    assert "still running after" in err_l and "of console time" in err_l, err_l
+    assert "still running after" not in out_l and out_q == out_l
+    assert "s on the console at" in out_q + err_q, out_q + err_q
+
+
+# ------------------------------------------------------------------- ELF sizes before reading
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", r"section headers at 0x[0-9a-f]+ \(\d+ entries\) run past the end of the file"),
+    ("p_filesz", r"program header \[0\] \(.*\) p_offset 0x[0-9a-f]+ \+ p_filesz 0x7fffffff runs "
+                 r"past the end of the file"),
+    ("e_phoff", r"program headers at 0x7ffffff0 \(\d+ entries\) run past the end of the file"),
+])
+def test_elf_sizes_are_checked_before_reading(project, tmp_path, damage, message):
+    """fileutil.read_input reads an ELF file's header first and checks the tables and
+    segments it declares against the file's size before reading the rest: the resident
+    (which loaded with a PT_LOAD past the end of the file, its code short) and modules
+    alike get an error naming the file and the offset (docs/cli.md, "Files")."""
+    import re
+    import struct
+
+    def damaged(path: Path) -> bytes:
+        data = bytearray(path.read_bytes())
+        if damage == "truncate":
+            data = data[:len(data) // 2]
+        elif damage == "p_filesz":
+            phoff, = struct.unpack_from("<I", data, 0x1c)
+            struct.pack_into("<I", data, phoff + 16, 0x7fffffff)
+        else:
+            struct.pack_into("<I", data, 0x1c, 0x7ffffff0)
+        return bytes(data)
+
+    bad = tmp_path / "kernel.elf"
+    bad.write_bytes(damaged(project["build"] / "kernel.elf"))
+    outcome, _out, err = gamevm("call", "-t", "psx", "--resident", bad, "gvm_strlen(0)")
+    assert outcome == "2" and str(bad) in err and re.search(message, err), err
+    # a module's own readers check the same sizes (and the loaders answer lsBadFormat)
+    module = tmp_path / "physics.elf"
+    module.write_bytes(damaged(project["build"] / "physics.elf"))
+    outcome, _out, err = gamevm("inspect", module)
+    assert outcome == "2" and str(module) in err, err
+    assert re.search(r"past the end of the file|headers at 0x7ffffff0 \(\d+ entries\)", err), err
+
+
+def test_layout_names_at_most_ten_modules_without_files(tmp_path):
+    """550 modules with only an estimate: the message names ten and counts the rest."""
+    cfg = tmp_path / "estimates.json"
+    cfg.write_text(json.dumps(dense_project(550, 0)))
+    outcome, _out, err = gamevm("layout", "-c", cfg, "-o", tmp_path / "x.iso")
+    assert outcome == "2" and "core9 and 540 more have no file (only an estimate)" in err, err
+    assert not (tmp_path / "x.iso").exists()

@@ -24,6 +24,11 @@ def test_wheel_contains_every_module_and_data_file(tmp_path):
                 rel = path.relative_to(REPO).as_posix()
                 wanted.add(rel if top == "gamevm_build" else "gamevm_build/" + rel)
     assert wanted - names == set()
+    # gamevm new's project templates, whatever their suffix (SConstruct, README.md, gitignore)
+    templates = {p.relative_to(REPO).as_posix()
+                 for p in (REPO / "gamevm_build" / "templates").rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts}
+    assert "gamevm_build/templates/new/SConstruct" in templates and templates - names == set()
     # one top-level name: a generic one (``analysis``, ``tests``...) would clash with the game's own
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert tops == {"gamevm_build"}

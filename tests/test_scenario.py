@@ -45,7 +45,10 @@ def test_default_build_plays_the_example_scenarios(example_game, target):
 def test_run_cli_log_and_trace(example_game, target, tmp_path):
     out = example_game(target)
     trace_path = tmp_path / "walk.json"
-    p = run_gamevm("run", scenario_path(out, "walk"), "-t", target, "--trace", trace_path)
+    # the reference loader's trace: its CPU phases are the cost model's steps
+    # (the console-side runtime's: tests/test_target_scenarios.py)
+    p = run_gamevm("run", scenario_path(out, "walk"), "-t", target, "--trace", trace_path,
+                   "--loader", "host")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "scenario walk: 15/15 steps" in p.stderr and "ok (trace:" in p.stderr
     log = p.stdout
@@ -333,7 +336,9 @@ def test_stream_completes_on_the_bound_when_the_head_is_known(example_game, targ
     sc = tmp_path / "sc.json"
     sc.write_text(json.dumps({"config": str(cfg), "steps": [
         {"enter": "title"}, {"enter": "level1"}, {"wait": True}, {"enter": "boss_room"}]}))
-    result = run_scenario(sc)
+    # the host's model slices the CPU work as the analysis does (the console-side runtime
+    # does a module's CPU work in one frame: tests/test_target_scenarios.py)
+    result = run_scenario(sc, loader="host")
     assert result.ok, result.log_lines()
     stream = next(r for r in result.console.timer.records if r.kind == "stream")
     bound = check_project(cfg)

@@ -627,3 +627,81 @@ def test_module_checked_against_resident(project):
     out = failed(scons(project, "build/late.elf"))
     assert "k_nope" in out
     assert re.search(r"scons: \*\*\* \[build/late\.elf\]", out), out
+
+
+def test_missing_needs_names_the_providing_module(project):
+    """A module importing from another module it does not list in GAMEVM_NEEDS: the
+    resident's error names the module that exports the symbol and the fix (issue 19)."""
+    edit(project / "SConstruct", "GAMEVM_NEEDS=[mathx],  # @NEEDS", "")
+    out = failed(scons(project))
+    assert re.search(r"scons: \*\*\* \[build/kernel\.elf\]", out), out
+    assert "module 'game' (build/game.elf) imports: mathx_scale" in out
+    assert "exported by module 'mathx' (build/mathx.elf)" in out
+    assert "GAMEVM_NEEDS=['#build/mathx.elf']" in out
+
+
+# A project config for the small project, written where SCons does not build: its
+# module files say out/*.elf (or nothing), the build writes build/*.elf (issue 19).
+DECOUPLED_CONFIG = """\
+{
+  "version": 1,
+  "target": "psx",
+  "memoryMap": {"regions": [
+    {"name": "Main", "start": "0x80010000", "size": "1MB"}]},
+  "resident": {"file": "out/kernel.elf"},
+  "modules": {
+    "mathx": {"file": "out/mathx.elf", "region": "Main"},
+    "game": {"region": "Main", "needs": ["mathx"]},
+    "other": {"region": "Main"}
+  },
+  "scenes": {"title": {"modules": []}, "play": {"modules": ["game", "other"]}},
+  "start": "title",
+  "transitions": [{"from": "title", "to": "play", "budget_ms": 5000}]
+}
+"""
+
+DECOUPLED_BUILDERS = """\
+env.GameVMBudget('build/budget', ['gamevm.json', mathx, game, other], GAMEVM_RESIDENT=kernel)
+env.GameVMDisc('build/disc.iso', ['gamevm.json', mathx, game, other], GAMEVM_RESIDENT=kernel)
+env.GameVMValidate('build/validate', [mathx, game, other], GAMEVM_RESIDENT=kernel,
+                   GAMEVM_CONFIG='gamevm.json')
+"""
+
+
+#: every module's file named where the build does not write it (the original failure:
+#: "Explicit dependency 'out/mathx.elf' not found"), or some files left out
+DECOUPLED_VARIANTS = {
+    "elsewhere": DECOUPLED_CONFIG.replace('"game": {"region"', '"game": {"file": "out/game.elf", '
+                                          '"region"').replace(
+        '"other": {"region"', '"other": {"file": "out/other.elf", "region"'),
+    "omitted": DECOUPLED_CONFIG,
+}
+
+
+@pytest.mark.parametrize("variant", sorted(DECOUPLED_VARIANTS))
+def test_builders_supply_modules_the_config_names_elsewhere_or_not_at_all(project, variant):
+    """Budget, disc and validation take the modules the build made, whatever (or whether)
+    the config's ``file`` says: a config path is only the CLI's default."""
+    (project / "gamevm.json").write_text(DECOUPLED_VARIANTS[variant])
+    edit(project / "SConstruct", "# @EXTRA", DECOUPLED_BUILDERS)
+    out = ok(scons(project))
+    assert "Explicit dependency" not in out
+    assert (project / "build/budget.txt").is_file()
+    assert (project / "build/disc.iso").is_file()
+    assert (project / "build/validate.xml").is_file()
+    assert not (project / "out").exists()
+    assert "up to date" in ok(scons(project, "build"))
+
+
+def test_cli_budget_names_the_module_without_a_file(built):
+    """Outside a build, a module with neither ``file`` nor ``estimate`` is an error naming
+    the module and the key, with the two ways to give its file (exit 2)."""
+    (built / "gamevm.json").write_text(DECOUPLED_CONFIG)
+    proc = subprocess.run([sys.executable, "-m", "gamevm_build", "budget", "-c", "gamevm.json",
+                           "--module", "mathx=build/mathx.elf", "--resident",
+                           "build/kernel.elf"], cwd=built, env=_env(),
+                          capture_output=True, text=True, timeout=SCONS_TIMEOUT)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "modules.game.file" in proc.stderr
+    assert "--module game=" in proc.stderr

@@ -654,3 +654,193 @@ def test_the_example_kernel_streams_a_module_while_its_frames_go_on(example_game
     boss = c.loader.by_name("boss")
     assert m.read_u32(c.call("kernel_streamed") + 8) == boss.base
     assert c.call(boss.symbols["gamevm_selftest"]) == 0
+
+
+# --- lazy binding and stale bindings: the same stubs as the reference loader ------------------
+
+def same_stubs(host: Loader, tl: TargetLoader) -> None:
+    """The runtime's stub table (gvm_stub_area) holds the same bytes on both consoles, and
+    the reference loader used it (not a stub area of its own)."""
+    base, size = tl.symbols["gvm_stub_area"], tl.resident.sizes["gvm_stub_area"]
+    assert size > 0
+    if host.stubs is not None:
+        assert (host.stubs.base, host.stubs.size) == (base, size)
+    assert host.machine.read(base, size) == tl.machine.read(base, size)
+
+
+def build_modules(tmp_path: Path, target: str, sources: dict, kernel_c: str = "",
+                  keep=()) -> Path:
+    """Modules from C ``sources`` and a resident with the runtime (``kernel_c`` and the
+    functions it defines that ``keep`` names)."""
+    for name, text in sources.items():
+        (tmp_path / f"{name}.c").write_text(text)
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    (tmp_path / "kernel.c").write_text("void _start(void) {}\n" + kernel_c)
+    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
+                      "target", *[a for k in keep for a in ("--keep", k)], tmp_path / "kernel.c")
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "kernel.elf"
+
+
+def fault_of(machine, addr: int, *args: int) -> str:
+    with pytest.raises(EmulationError) as err:
+        machine.call(addr, *args)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("name", ["level1", "boss"])
+def test_lazy_loads_leave_the_same_ram_before_and_after_the_first_calls(built, name):
+    """LoadModuleFlags(name, GVM_LOAD_LAZY): the module and its needs load with their called
+    functions pointing at the runtime's stubs, the same slots and bytes as the reference
+    loader's; the self tests' first calls bind them (every call site patched, the stubs
+    freed) alike, and later calls are direct."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    target, out, kernel = built
+    host, tl = pair(target, kernel, out)
+    lm = host.load(name, needs=True, lazy=True)
+    handle, status = tl.load_module(name, LOAD_LAZY)
+    assert status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    lazy = {m.name: dict(m.lazy) for m in host.loaded.values()}
+    assert any(lazy.values()) == (target in ("psx", "n64")), lazy   # jal imports: MIPS only
+    for m in tl.loaded.values():
+        if "gamevm_selftest" in m.symbols:
+            assert tl.machine.call(m.symbols["gamevm_selftest"]) == 0, m.name
+            assert host.machine.call(m.symbols["gamevm_selftest"]) == 0, m.name
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    if target in ("psx", "n64"):
+        assert {m.name: dict(m.lazy) for m in host.loaded.values()} != lazy   # some bound
+        assert host.events and any(e["event"] == "lazy-bind" for e in host.events)
+        # the runtime made the patched calls visible to instruction fetch
+        patched = [e for e in tl.events if e["event"] == 5]
+        assert patched and all(any(a <= e["base"] and e["base"] + e["size"] <= a + n
+                                   for a, n in tl.sync_calls) for e in patched)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    host.unload(lm.handle)
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_a_lazy_import_nobody_provides_fails_at_its_first_call_alike(tmp_path, target):
+    """A lazy load does not need its called functions yet (RTLD_LAZY); the first call of
+    one nobody provides stops with the reference loader's report.  A lazy load that fails
+    (a data import nobody provides) frees its stubs as the reference loader does, so the
+    next load's stubs take the same slots."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    kernel = build_modules(tmp_path, target, {
+        "ghost": "extern int no_such_function(int);\nextern int k_twice(int);\n"
+                 "int ghost_ok(int x) { return k_twice(x) + 1; }\n"
+                 "int ghost_bad(int x) { return no_such_function(x) + 1; }\n",
+        "broken": "extern int k_twice(int);\nextern int k_other(int);\nextern int no_data;\n"
+                  "int broken_f(int x) { return k_twice(x) + k_other(x) + no_data; }\n"},
+        "int k_twice(int x) { return 2 * x; }\n", keep=["k_twice"])
+    resident = read_resident(kernel, target)
+    host, tl = pair(target, kernel, tmp_path)
+    with pytest.raises(LoadError) as err:
+        host.load("broken", lazy=True)
+    assert err.value.status == TLoadStatus.lsUndefinedSymbol
+    assert tl.load_module("broken", LOAD_LAZY) == (0, TLoadStatus.lsUndefinedSymbol)
+    same_stubs(host, tl)
+    lm = host.load("ghost", lazy=True)
+    handle, status = tl.load_module("ghost", LOAD_LAZY)
+    assert status == TLoadStatus.lsSuccess
+    assert tl.load_module("ghost")[1] == TLoadStatus.lsSuccess     # a reference more
+    host.load("ghost")
+    assert resident.symbols["k_twice"]
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    ok, bad = lm.symbols["ghost_ok"], lm.symbols["ghost_bad"]
+    assert tl.machine.call(ok, 20) == host.machine.call(ok, 20) == 41
+    assert tl.machine.call(ok, 1) == 3                               # direct now
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    reports = [fault_of(m, bad, 1) for m in (host.machine, tl.machine)]
+    want = ("lazy binding: module 'ghost' calls 'no_such_function', which neither the "
+            "resident nor any loaded module provides")
+    assert all(want in r and "undefined symbol at first call" in r for r in reports), reports
+
+
+STALE_SOURCES = {
+    "prov": "int prov_data = 5;\nint prov_f(int x) { return x + 7; }\n",
+    "user": "extern int prov_f(int);\nextern int prov_data;\n"
+            "int user_call(int x) { return prov_f(x) * 2; }\n"
+            "int user_read(void) { return prov_data; }\n",
+    "other": "int other_f(void) { return 99; }\n"}
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_an_evicted_providers_bindings_go_to_stale_stubs_alike(tmp_path, target):
+    """Safe mode: when an overlay's occupant is evicted while another module binds to it,
+    both loaders point those bindings at the same stale stub (functions) or unmapped
+    address (data), with the same bytes at every site; calling the stale function stops
+    with the same report, instead of running what replaced the provider."""
+    from gamevm_build.runtime.allocator import Region
+    kernel = build_modules(tmp_path, target, STALE_SOURCES)
+    resident = read_resident(kernel, target)
+    host_m, target_m = Machine(target), Machine(target)
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+
+    def regions(m):
+        heap = default_regions(m, resident)[0]
+        top = heap.end - 0x4000
+        return [Region("Main", heap.start, top - heap.start),
+                Region("Ovl", top, 0x2000, "overlay")]
+    place = {"prov": "Ovl", "other": "Ovl"}
+    host = Loader(host_m, resident, DirectoryReader([tmp_path]), regions(host_m),
+                  policy=LoaderPolicy(verify_hash=False), placement=place)
+    tl = TargetLoader(target_m, DirectoryReader([tmp_path]), regions(target_m),
+                      resident=resident, placement=place)
+    handles = {}
+    for name in ("prov", "user"):
+        host.load(name)
+        handles[name], status = tl.load_module(name)
+        assert status == TLoadStatus.lsSuccess
+    user = host.by_name("user")
+    call, read = user.symbols["user_call"], user.symbols["user_read"]
+    assert host_m.call(call, 1) == target_m.call(call, 1) == 16
+    host.load("other")                                   # evicts prov
+    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
+    assert tl.by_name("prov") is None and host.by_name("prov") is None
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    assert user.stubbed["prov_f"][1] != 0 and host.stubs.contains(user.stubbed["prov_f"][1])
+    reports = [fault_of(m, call, 1) for m in (host_m, target_m)]
+    want = ("call to unloaded module 'prov' symbol 'prov_f'",
+            "through a binding of module 'user', stubbed when 'prov' was freed")
+    assert all(w in r for w in want for r in reports), reports
+    reports = [fault_of(m, read) for m in (host_m, target_m)]
+    assert all("0x7f000000" in r for r in reports), reports
+    # the holder goes: its stale stub is free again, for the next stub alike
+    host.unload(user.handle)
+    assert tl.unload_module(handles["user"]) == TLoadStatus.lsSuccess
+    assert not host.stubs.slots
+    same_stubs(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_a_patched_call_site_not_synced_is_a_stale_instruction_cache_fault(tmp_path, target):
+    """The runtime synchronises what a lazy binding patches; a sync that does nothing from
+    then on leaves the patched module unexecutable on the emulated psx/n64."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    kernel = build_modules(tmp_path, target, {
+        "lazy": "extern int k_twice(int);\nint lazy_f(int x) { return k_twice(x) + 1; }\n"},
+        "void GameVMSyncCode(void *addr, unsigned long size);\nint k_twice(int x) "
+        "{ return 2 * x; }\nstatic int allow = 1;\nvoid stop_sync(void) { allow = 0; }\n"
+        "void picky_sync(void *a, unsigned long n) { if (allow) GameVMSyncCode(a, n); }\n",
+        keep=["k_twice", "stop_sync", "picky_sync"])
+    resident = read_resident(kernel, target)
+    m = Machine(target)
+    m.load_elf(kernel)
+    tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),
+                      resident=resident, sync_code=resident.symbols["picky_sync"])
+    handle, status = tl.load_module("lazy", LOAD_LAZY)
+    assert status == TLoadStatus.lsSuccess
+    fn = tl.get_proc(handle, "lazy_f")
+    m.call(resident.symbols["stop_sync"])
+    report = fault_of(m, fn, 20)
+    assert "stale instruction cache: module 'lazy'" in report, report

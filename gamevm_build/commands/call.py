@@ -117,6 +117,9 @@ def run(args) -> int:
         raise GameVMError(f"--max-seconds {args.max_seconds}: give a positive number of "
                           "console seconds")
     console.machine.progress = print_progress
+    if args.gdb is not None:
+        from ..play.gdbserver import GdbServer, default_script
+        GdbServer(console, args.gdb, args.gdbinit or default_script()).arm()
     doc = {"target": profile.name, "resident": str(args.resident),
            "search_path": [str(d) for d in search], "disc": args.disc,
            "modules": [], "calls": [], "output": [], "status": "ok"}
@@ -228,6 +231,12 @@ def register(sub, cli) -> None:
     p.add_argument("--max-instructions", type=cli.parse_int, metavar="N",
                    help="budget of each call in instructions (instead of --max-seconds)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not list loaded modules")
+    p.add_argument("--gdb", type=cli.parse_int, metavar="PORT",
+                   help="serve gdb on 127.0.0.1:PORT, stopped at the first call's first "
+                        "instruction (docs/debugging.md)")
+    p.add_argument("--gdbinit", metavar="FILE",
+                   help="with --gdb: write gdb's script here (target remote, the resident's "
+                        "and the loaded modules' symbols; default: in a new temporary directory)")
     p.add_argument("exprs", nargs="*", metavar="EXPR",
                    help="call expression, e.g. 'level1:level1_score()' or 'gvm_strlen(\"hi\")'")
     p.set_defaults(func=run)

@@ -19,7 +19,8 @@ def run(args) -> int:
     echo = None if (args.quiet or args.json) else print
     result = run_scenario(args.scenario, config=args.config, resident=args.resident,
                           target=args.target, search_paths=args.search, echo=echo,
-                          layout=args.layout)
+                          layout=args.layout, loader=args.loader,
+                          on_console=_with_progress(args, _gdb_server(args)))
     trace = result.trace()
     if args.trace:
         atomic_write(Path(args.trace), (json.dumps(trace, indent=1) + "\n").encode())
@@ -30,6 +31,30 @@ def run(args) -> int:
     print(f"gamevm run: {result.summary_line()}"
           + (f" (trace: {args.trace})" if args.trace else ""), file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _with_progress(args, then):
+    """A long emulated call says what it is doing on stderr (`gamevm call`'s lines), when
+    stderr is a terminal or with ``--progress``: never in the outputs tests compare."""
+    if not (getattr(args, "progress", False) or sys.stderr.isatty()):
+        return then
+    from .call import print_progress
+
+    def hook(console):
+        console.machine.progress = print_progress
+        if then is not None:
+            then(console)
+    return hook
+
+
+def _gdb_server(args):
+    """``--gdb PORT``: serve gdb on the scenario's console, stopped at its first call; gdb's
+    script goes to ``--gdbinit``, else beside the trace (``TRACE.json.gdbinit``)."""
+    if args.gdb is None:
+        return None
+    from ..play.gdbserver import GdbServer, default_script
+    script = args.gdbinit or (f"{args.trace}.gdbinit" if args.trace else default_script())
+    return lambda console: GdbServer(console, args.gdb, script).arm()
 
 
 def register(sub, cli) -> None:
@@ -53,6 +78,18 @@ def register(sub, cli) -> None:
                         "positions, as 'gamevm budget --layout' does")
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="more directories to read modules from (repeatable)")
+    p.add_argument("--loader", choices=("target", "host"),
+                   help="load modules with the resident's console-side C runtime ('target', the "
+                        "default when the resident has it) or the host's reference loader")
+    p.add_argument("--gdb", type=cli.parse_int, metavar="PORT",
+                   help="serve gdb on 127.0.0.1:PORT, stopped at the first call's first "
+                        "instruction (docs/debugging.md)")
+    p.add_argument("--gdbinit", metavar="FILE",
+                   help="with --gdb: write gdb's script here (default: TRACE.json.gdbinit "
+                        "beside --trace, else in a new temporary directory)")
+    p.add_argument("--progress", action="store_true",
+                   help="report a call still running after 2 s on stderr (default: only "
+                        "when stderr is a terminal)")
     p.add_argument("--json", action="store_true", help="print the trace instead of the log")
     p.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
     p.set_defaults(func=run)

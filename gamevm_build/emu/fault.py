@@ -61,6 +61,8 @@ class FaultReport:
     #: ``((address, symbol), ...)`` innermost first, when the stack could be walked
     backtrace: tuple = ()
     backtrace_complete: bool = True
+    #: how each backtrace frame was found: "pc", "cfi", "prologue", "link", "scan"
+    backtrace_how: tuple = ()
 
     def __str__(self) -> str:
         if self.access is not None:
@@ -83,5 +85,6 @@ class FaultReport:
         if self.backtrace:
             text += "\nbacktrace" + ("" if self.backtrace_complete else " (partial)") + ":"
             for i, (addr, symbol) in enumerate(self.backtrace):
-                text += f"\n  #{i} {_at(addr, symbol)}"
+                how = self.backtrace_how[i] if i < len(self.backtrace_how) else ""
+                text += f"\n  #{i} {_at(addr, symbol)}" + (f" [{how}]" if i and how else "")
         return text

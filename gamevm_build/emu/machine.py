@@ -272,6 +272,9 @@ class Machine:
         self._clobbered: tuple[int, bytes] | None = None
         self._redo: tuple[Redo, tuple[int, int] | None] | None = None
         self.uc = self._new_engine()
+        # no code runs from the stack (issue 13): a jump there is "executing data", named
+        # at the jump, not the garbage it decodes to faulting somewhere else
+        self.guard(self.stack_base, self.stack_top - self.stack_base, "noexec", "the stack")
 
     # ------------------------------------------------------------------ engine
 
@@ -799,7 +802,8 @@ class Machine:
                 better = describe(address) if describe is not None else None
                 self._record(self._report(
                     f"{label} (not executable)", "fetch", address, pc=address,
-                    detail=better or "a jump to something that is not loaded code"))
+                    detail=better or f"a wild jump (executing data) from "
+                                     f"{self._jumper(jumper)}"))
                 return
         if self._zeroed_jump_target(address, paddr, size, jumper):
             # Memory nothing was loaded into (the PS1's low RAM, a module's bss), which

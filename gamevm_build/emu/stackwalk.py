@@ -26,6 +26,16 @@ over-approximates, because a return address is a very specific value.
 
 :func:`references` combines both with the registers: which frames, saved
 return addresses or registers point into a given address range.
+
+Where a module or the resident has a debug file with DWARF call frame info
+(``.debug_frame``), its frames are unwound **by CFI** first (``cfi=``, a lookup
+of :class:`gamevm_build.link.lines.FrameRule` by address): the canonical frame
+address, the saved return address and the saved registers come from the table
+the compiler wrote, which is exact at every instruction (in prologues,
+epilogues, and functions whose prologue the heuristics cannot read).  A frame
+without CFI continues with prologue analysis (MIPS) or the scan.  Each
+:class:`Frame` says how it was found (``method``: ``"pc"``, ``"cfi"``,
+``"prologue"``, ``"link"``, ``"scan"``).
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ class Frame:
     pc: int
     sp: int
     how: str                      # "pc", "saved ra at sp+0x14 of frame #0", "ra register", "scan"
+    #: how the frame was found: "pc", "cfi", "prologue", "link" (register) or "scan"
+    method: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,54 +127,144 @@ def looks_like_return(machine, value: int, is_code: Callable[[int], bool]) -> bo
     return machine.cpu.is_return_address(machine, value, is_code)
 
 
-def _scan(machine, pc: int, is_code) -> tuple[list[Frame], bool]:
-    """Frames of a CPU without prologue analysis: pc, the link register, then the stack."""
+def _scan(machine, pc: int, is_code, *, sp: int | None = None, frames=None,
+          link: bool = True) -> tuple[list[Frame], bool]:
+    """Frames of a CPU without prologue analysis: pc, the link register, then the stack.
+
+    ``frames`` already found (by CFI) are kept and the scan goes on from ``sp``; the
+    link register only counts for the innermost frame."""
     sentinel = machine.sentinel
-    sp = machine.reg("sp")
-    frames = [Frame(0, pc, sp, "pc")]
-    link = machine.cpu.link_register
-    if link:
-        v = machine.reg(link)
+    frames = list(frames) if frames else [Frame(0, pc, machine.reg("sp"), "pc", "pc")]
+    if sp is None:
+        sp = machine.reg("sp")
+    reg = machine.cpu.link_register
+    if reg and link and len(frames) == 1:
+        v = machine.reg(reg)
         if v == sentinel:
             return frames, True
         if v != pc and looks_like_return(machine, v, is_code):
-            frames.append(Frame(1, v, sp, f"{link} register"))
-    addr = sp & ~3 if link else sp & ~1
-    step = 4 if link else 2
+            frames.append(Frame(1, v, sp, f"{reg} register", "link"))
+    addr = sp & ~3 if reg else sp & ~1
+    step = 4 if reg else 2
     while addr < machine.stack_top and len(frames) < MAX_FRAMES:
         v = _word(machine, addr)
         if v == sentinel:
             return frames, True
         if v is not None and looks_like_return(machine, v, is_code) and v != frames[-1].pc:
-            frames.append(Frame(len(frames), v, addr, f"return address at 0x{addr:08x} (scan)"))
+            frames.append(Frame(len(frames), v, addr, f"return address at 0x{addr:08x} (scan)",
+                                "scan"))
             addr += 4
             continue
         addr += step
     return frames, len(frames) < MAX_FRAMES
 
 
+#: DWARF register numbers of the stack pointer, per CPU family
+_DWARF_SP = {"mips": 29, "arm": 13, "m68k": 15}
+
+
+def _dwarf_name(arch: str, n: int) -> str | None:
+    """Machine register name of DWARF register ``n`` (None for columns that are none)."""
+    if arch in ("mips",) and 0 <= n < 32 or arch == "arm" and 0 <= n < 16:
+        return f"r{n}"
+    if arch == "m68k" and 0 <= n < 16:
+        return f"d{n}" if n < 8 else f"a{n - 8}"
+    return None
+
+
+def _cfi_walk(machine, pc: int, cfi, is_code):
+    """Frames unwound by CFI from the innermost: ``(frames, state, complete)``, where
+    ``state`` is ``(pc, sp, registers)`` of the first frame CFI does not cover (None
+    when the walk ended at the host's return address or could go no further)."""
+    arch = machine.cpu.arch
+    sp_col = _DWARF_SP[arch]
+    cache: dict[int, int] = {}
+
+    def reg0(n: int) -> int | None:
+        if n not in cache:
+            name = _dwarf_name(arch, n)
+            cache[n] = None if name is None else machine.reg(name)
+        return cache[n]
+
+    regs: dict[int, int | None] = {}
+    sp = machine.reg("sp")
+    frames: list[Frame] = []
+    how, method = "pc", "pc"
+    for depth in range(MAX_FRAMES):
+        if pc == machine.sentinel:
+            return frames, None, True
+        frames.append(Frame(depth, pc, sp, how, method))
+        rule = cfi(pc & ~1 if arch == "arm" else pc, depth > 0)
+        if rule is None:
+            return frames, (pc, sp, regs), False
+
+        def get(n):
+            if n == sp_col:
+                return sp
+            return regs[n] if n in regs else (reg0(n) if depth == 0 else None)
+
+        base = get(rule.cfa_reg)
+        if base is None:
+            return frames, None, False
+        cfa = (base + rule.cfa_offset) & MASK32
+        caller = dict(regs)
+        for n, off in rule.saved.items():
+            caller[n] = _word(machine, (cfa + off) & MASK32)
+        if rule.return_column in rule.saved:
+            ret = caller[rule.return_column]
+            how = f"return address saved at CFA{rule.saved[rule.return_column]:+d} (CFI)"
+        else:
+            ret = get(rule.return_column)
+            how = "return address in the link register (CFI)"
+        if ret is None or (ret == pc and cfa == sp):
+            return frames, None, False
+        if depth == 0:
+            for n in range(32):
+                if n not in caller and n != sp_col and _dwarf_name(arch, n):
+                    caller[n] = reg0(n)
+        regs, sp, pc, method = caller, cfa, ret, "cfi"
+        if pc != machine.sentinel and (sp > machine.stack_top or
+                                       not is_code(pc & ~1 if arch == "arm" else pc)):
+            return frames, None, False
+    return frames, None, False
+
+
 def walk(machine, function_start: Callable[[int], int | None], is_code: Callable[[int], bool],
-         *, pc: int | None = None) -> tuple[list[Frame], bool]:
+         *, pc: int | None = None, cfi=None) -> tuple[list[Frame], bool]:
     """Frames of the running call, innermost first; ``complete`` is False when unwinding stopped.
 
     ``function_start(addr)`` names the start of the function holding ``addr``
-    (None when unknown); ``is_code(addr)`` says whether an address is code.
+    (None when unknown); ``is_code(addr)`` says whether an address is code;
+    ``cfi(addr, caller)`` gives the :class:`~gamevm_build.link.lines.FrameRule`
+    at ``addr`` where a debug file has one (``caller``: ``addr`` is a return
+    address), tried first for every frame.
     """
     pc = machine.trap_pc if pc is None else pc
     if pc is None:
         pc = machine.reg("pc")
-    if machine.cpu.arch != "mips":
-        return _scan(machine, pc, is_code)
-    SENTINEL = machine.sentinel
     sp = machine.reg("sp")
-    ra = machine.reg("ra")
     frames: list[Frame] = []
-    how = "pc"
+    if cfi is not None:
+        frames, state, complete = _cfi_walk(machine, pc, cfi, is_code)
+        if state is None:
+            return frames, complete
+        pc, sp, _regs = state
+        if len(frames) == 1:
+            frames = []                       # nothing unwound: the usual walk from the top
+    if machine.cpu.arch != "mips":
+        if not frames:
+            return _scan(machine, pc, is_code)
+        return _scan(machine, pc, is_code, sp=sp, frames=frames)
+    SENTINEL = machine.sentinel
+    ra = machine.reg("ra") if not frames else None
+    how, method = ("pc", "pc") if not frames else (frames[-1].how, frames[-1].method)
+    first = len(frames)
+    frames = frames[:-1]
     top = machine.stack_top
-    for depth in range(MAX_FRAMES):
+    for depth in range(first - 1 if first else 0, MAX_FRAMES):
         if pc == SENTINEL:
             return frames, True
-        frames.append(Frame(depth, pc, sp, how))
+        frames.append(Frame(depth, pc, sp, how, method))
         start = function_start(pc)
         if start is None:
             start = _backward_start(machine, pc)
@@ -172,9 +274,10 @@ def walk(machine, function_start: Callable[[int], int | None], is_code: Callable
         if ra_off is not None and size is not None:
             ret = _word(machine, sp + ra_off)
             how = f"return address saved at sp+0x{ra_off:x} of frame #{depth}"
-        elif depth == 0:
+            method = "prologue"
+        elif depth == 0 and ra is not None:
             ret = ra
-            how = "ra register"
+            how, method = "ra register", "link"
         else:
             return frames, False
         if ret is None:
@@ -187,7 +290,7 @@ def walk(machine, function_start: Callable[[int], int | None], is_code: Callable
 
 
 def references(machine, ranges: list[tuple[int, int]], function_start, is_code,
-               *, pc: int | None = None) -> list[Reference]:
+               *, pc: int | None = None, cfi=None) -> list[Reference]:
     """Frames, saved return addresses and registers pointing into any of ``ranges``.
 
     ``ranges`` are ``[start, end)`` code ranges (the module being unloaded).
@@ -200,7 +303,7 @@ def references(machine, ranges: list[tuple[int, int]], function_start, is_code,
     def inside(a: int) -> bool:
         return any(lo <= a < hi for lo, hi in ranges)
 
-    frames, complete = walk(machine, function_start, is_code, pc=pc)
+    frames, complete = walk(machine, function_start, is_code, pc=pc, cfi=cfi)
     out: list[Reference] = []
     for f in frames:
         if inside(f.pc):

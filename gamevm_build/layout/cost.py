@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from ..analysis._index import head_span
 from ..project.media import HeadState
 
 __all__ = ["RESIDENT", "Arrangement", "Evaluation", "Evaluator", "MAX_HEADS"]
@@ -128,7 +129,10 @@ class Evaluator:
         the drive reads nothing but the layout's data (``disc.data_only``), else None."""
         if not self.p.disc or not self.p.options.data_only:
             return None
-        return (0, base + arr.used_sectors(self.p))
+        # the extents lie back to back from base, the last one ending at `end`; the
+        # analyzer widens the layout file's span by the same rule (one function)
+        end = base + arr.used_sectors(self.p)
+        return head_span((0, end), ((base, end),) if arr.seq else ())
 
     # -- the media model, memoised -------------------------------------------------------
     def access(self, frm, to, state) -> float:

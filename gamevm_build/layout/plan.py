@@ -33,6 +33,7 @@ class Plan:
     result: OptimiseResult
     names: dict = field(default_factory=dict)   # extent -> file name (disc media)
     seconds: float = 0.0
+    t_eval: float = 0.0                         # seconds of one exact evaluation
 
     @property
     def cost(self) -> float:
@@ -89,9 +90,16 @@ def check_fit(problem, arr: Arrangement, base: int) -> None:
 
 
 def plan_layout(problem, *, time_limit: float | None = None, seed: int = 0,
-                base: int | None = None) -> Plan:
-    """Plan the layout of ``problem`` (see :mod:`gamevm_build.layout`)."""
-    t0 = time.perf_counter()
+                base: int | None = None, started: float | None = None,
+                reserve: float = 0.0) -> Plan:
+    """Plan the layout of ``problem`` (see :mod:`gamevm_build.layout`).
+
+    The time limit counts from ``started`` (``time.perf_counter()``; default now), so a
+    caller's own work before the plan (loading the project) is inside it; ``reserve`` is
+    the caller's work after the plan, in exact evaluations of an arrangement (the search
+    leaves that much time, measured on this problem, before the limit).
+    """
+    t0 = time.perf_counter() if started is None else started
     names = name_table(problem) if problem.disc else {
         m.id: m.name for m in problem.modules} | ({RESIDENT: "resident"}
                                                  if problem.resident else {})
@@ -112,7 +120,8 @@ def plan_layout(problem, *, time_limit: float | None = None, seed: int = 0,
     # 90%: the search stops between moves, and the last one may run over a little
     left = max(0.9 * (t0 + limit - time.perf_counter()), 0.0)
     result = optimise(problem, base=base, floors=bound.floors, names=names, time_limit=left,
-                      seed=seed, ev=ev, sources=sources if sources is not None else [])
+                      seed=seed, ev=ev, sources=sources if sources is not None else [],
+                      reserve=reserve)
     arr = result.arrangement
     check_fit(problem, arr, base)
     # the optimiser evaluated both naive orders among its starting points
@@ -122,4 +131,5 @@ def plan_layout(problem, *, time_limit: float | None = None, seed: int = 0,
              for k, name in naive.items()}
     evaluation = result.evaluation
     return Plan(problem, arr, base, evaluation, bound, naive, result,
-                file_names(problem, arr) if problem.disc else {}, time.perf_counter() - t0)
+                file_names(problem, arr) if problem.disc else {}, time.perf_counter() - t0,
+                result.t_eval)

@@ -107,6 +107,32 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
     return Resident(path, entry, symbols, segments, sizes, kinds, code)
 
 
+def _missing_imports_message(missing: dict[str, list[str]], mods, by_name) -> str:
+    """The resident's error for imports nothing provides: per importing module, the
+    symbols, and for those another listed module exports, that module and the fix
+    (a missing ``needs`` is the usual cause, and the module is right there)."""
+    lines = []
+    for mod, syms in sorted(missing.items()):
+        lines.append(f"  module '{mod}' ({by_name[mod].path}) imports: {', '.join(syms)}")
+        providers: dict[str, list[str]] = {}
+        for sym in syms:
+            for m in mods:
+                if m.name != mod and sym in m.exports:
+                    providers.setdefault(m.name, []).append(sym)
+        for provider, provided in sorted(providers.items()):
+            path = str(by_name[provider].path)
+            # SCons runs links from the top directory: '#' keeps the path right in any
+            # SConscript (a bare name would mean the calling SConscript's directory)
+            top = path if os.path.isabs(path) else "#" + path
+            lines.append(f"    {', '.join(provided)} exported by module '{provider}' "
+                         f"({path}), which is not among the needs of '{mod}': add it "
+                         f"(SCons: GAMEVM_NEEDS=[{top!r}], or the module's node, on the "
+                         f"GameVMModule of '{mod}'; CLI: gamevm module ... --needs {path})")
+    return ("imports provided by neither the resident nor the modules' needs:\n"
+            + "\n".join(lines) + "\ndefine them in the resident's sources or add the "
+            "providing module to the importing module's needs")
+
+
 def _needed_closure(mod, by_name: dict) -> list:
     seen, stack, out = set(), list(mod.needs), []
     while stack:
@@ -543,12 +569,8 @@ def build_resident(target, inputs, output, *, base: int | None = None, modules=(
             except UndefinedSymbolError as exc:
                 missing.update(exc.missing)
         if missing:
-            lines = [f"  module '{mod}' ({by_name[mod].path}) imports: {', '.join(syms)}"
-                     for mod, syms in sorted(missing.items())]
-            raise UndefinedSymbolError(
-                "imports provided by neither the resident nor the modules' needs:\n"
-                + "\n".join(lines) + "\ndefine them in the resident's sources or add the "
-                "providing module to the importing module's needs", missing)
+            raise UndefinedSymbolError(_missing_imports_message(missing, mods, by_name),
+                                       missing)
         dup = [w for w in warnings if "also defines" in w]
         if strict and dup:
             raise LinkError("strict mode (--strict, GAMEVM_STRICT): " + "; ".join(dup))

@@ -20,6 +20,7 @@ import dataclasses
 from pathlib import Path
 
 from ..emu import stackwalk
+from .sources import SourceMap
 
 from ..runtime.allocator import Region
 from ..runtime.asyncload import AsyncLoader
@@ -98,11 +99,16 @@ class Console:
         ``"target"``: load modules with the resident's console-side C runtime
         (:mod:`gamevm_build.runtime.target`); ``"host"``: with the host's reference
         loader; default: ``"target"`` when the resident contains the runtime.
+    target_loader : class, optional
+        The :class:`~gamevm_build.runtime.target.TargetLoader` (sub)class to drive the
+        runtime with (scenarios record loads with
+        :class:`~gamevm_build.play.target_trace.TracedTargetLoader`).
     """
 
     def __init__(self, target: str, resident, *, search_paths=(), disc=None, regions=None,
                  machine: Machine | None = None, config=None, policy: LoaderPolicy | None = None,
-                 manifest=None, module_files=None, loader: str | None = None):
+                 manifest=None, module_files=None, loader: str | None = None,
+                 target_loader=None):
         self.profile = load_profile(target)
         self.machine = machine or Machine(self.profile)
         self.resident = read_resident(resident, self.profile)
@@ -170,10 +176,12 @@ class Console:
             names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
             if config is not None:
                 names |= set(config.modules)
-            self.loader = TargetLoader(self.machine, reader, alloc_regions,
-                                       resident=self.resident, timer=timer,
-                                       placement=placement, output=self.output,
-                                       extra_needs=needs_table(reader, names, needs))
+            cls = target_loader or TargetLoader
+            extra = {"lazy_names": self.reference._lazy_names} if target_loader else {}
+            self.loader = cls(self.machine, reader, alloc_regions, resident=self.resident,
+                              timer=timer, placement=placement, output=self.output,
+                              extra_needs=needs_table(reader, names, needs),
+                              safe_mode=self.reference.policy.safe_mode, **extra)
             self.async_ = None
         else:
             self.loader = self.reference
@@ -182,6 +190,9 @@ class Console:
                 self._bypass_target_runtime()
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
+        # names gain file:line where a debug file lies beside a module or the resident
+        self.sources = SourceMap(self)
+        self.sources.install()
 
     def _bypass_target_runtime(self) -> None:
         """Send the resident's C runtime API to its host-trap twins (``gvm_host_*``), so
@@ -237,9 +248,10 @@ class Console:
     def with_backtrace(self, exc: EmulationFault) -> EmulationFault:
         """``exc`` with the frames of the faulting call, where the stack allows unwinding.
 
-        The walk is :func:`gamevm_build.emu.stackwalk.walk` (prologue analysis, then a
-        conservative scan). A bad fetch never ran its target, so the walk starts at
-        ``ra`` with the bad address as frame #0.
+        The walk is :func:`gamevm_build.emu.stackwalk.walk` (DWARF CFI where a debug
+        file has it, then prologue analysis, then a conservative scan). A bad fetch
+        never ran its target, so the walk starts at ``ra`` with the bad address as
+        frame #0.  Frames past #0 are return addresses: they name the line of the call.
         """
         report = exc.report
         if report is None or report.backtrace:
@@ -247,14 +259,20 @@ class Console:
         try:
             start = report.pc if report.access != "fetch" else report.ra
             frames, complete = stackwalk.walk(self.machine, self.loader.function_start,
-                                              self.loader.is_code, pc=start)
+                                              self.loader.is_code, pc=start,
+                                              cfi=self.sources.frame_rule)
         except EmulationError:
             return exc
-        addrs = [f.pc for f in frames]
+        found = [(f.pc, f.method) for f in frames]
         if report.access == "fetch" and report.pc is not None:
-            addrs.insert(0, report.pc)
-        trace = tuple((a, self.machine.symbolize(a)) for a in addrs[:12])
-        report = dataclasses.replace(report, backtrace=trace, backtrace_complete=complete)
+            found.insert(0, (report.pc, "pc"))
+            if len(found) > 1:
+                found[1] = (found[1][0], "link")
+        found = found[:12]
+        trace = tuple((a, self.sources.symbolize(a, caller=i > 0))
+                      for i, (a, _m) in enumerate(found))
+        report = dataclasses.replace(report, backtrace=trace, backtrace_complete=complete,
+                                     backtrace_how=tuple(m for _a, m in found))
         return EmulationFault(f"emulated CPU fault: {report}", report)
 
     def load_async(self, name, **kw):

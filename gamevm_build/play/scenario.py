@@ -41,6 +41,10 @@ Steps (one action key each; docs/runtime.md has every option):
 ``wait``         advance until no async load is pending (``max_frames``)
 ``expect``       check state: ``loaded``, ``not_loaded``, ``refcount``, ``region``,
                  ``pending``, ``frame``, ``output``, ``status``
+
+The steps run on the host's reference loader (:class:`_Runner`), or on the resident's
+console-side C runtime when it has one (``loader="target"``, the default then:
+:mod:`gamevm_build.play.target_scenario`); both write the same trace.
 """
 
 from __future__ import annotations
@@ -304,8 +308,9 @@ class ScenarioResult:
         cfg = self.config
         timer = c.timer
         loader = c.loader
+        policy = c.reference.policy
         return {
-            "schema": TRACE_SCHEMA, "tool": "gamevm run",
+            "schema": TRACE_SCHEMA, "tool": "gamevm run", "loader": c.loader_kind,
             "scenario": self.scenario.name,
             "scenario_file": str(self.scenario.path) if self.scenario.path else None,
             "config": str(cfg.path) if cfg is not None and cfg.path else None,
@@ -314,15 +319,9 @@ class ScenarioResult:
             "target": c.profile.name, "media": timer.model.name,
             "drive": timer.drive.idle.value, "frame_rate": timer.clock.frame_rate,
             "clock_hz": timer.clock_hz, "ok": self.ok,
-            "policy": {"safe_mode": loader.policy.safe_mode, "lazy": loader.policy.lazy,
-                       "stale": loader.policy.stale,
-                       "double_buffer": loader.policy.double_buffer},
-            "timing": {"media": "media.py model with the simulated head position",
-                       "cpu": "loadcost.py model (fixed, copy, zero, relocate, bind, "
-                              "constructor calls)",
-                       "init": "constructors measured on the emulated CPU (1 cycle per "
-                               "instruction); async loads are scheduled with the declared "
-                               "init_ms"},
+            "policy": {"safe_mode": policy.safe_mode, "lazy": policy.lazy,
+                       "stale": policy.stale, "double_buffer": policy.double_buffer},
+            "timing": _TIMING[c.loader_kind],
             "disc": {"positions": dict(sorted(timer.positions.items())),
                      "boot_head": getattr(self, "_boot_head", None),
                      "span": list(timer.drive.span) if timer.drive.span else None},
@@ -331,12 +330,27 @@ class ScenarioResult:
                       for r in timer.records],
             "memory": list(timer.memory),
             "events": [_jsonable(e) for e in loader.events],
-            "lazy": {"resolutions": loader.lazy_resolutions,
+            "lazy": {"resolutions": getattr(loader, "lazy_resolutions", None),
                      "binds": [_jsonable(e) for e in loader.events
                                if e.get("event") == "lazy-bind"]},
             "output": list(c.output),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+#: where a trace's times come from, per loader
+_TIMING = {
+    "host": {"media": "media.py model with the simulated head position",
+             "cpu": "loadcost.py model (fixed, copy, zero, relocate, bind, constructor calls)",
+             "init": "constructors measured on the emulated CPU (1 cycle per instruction); "
+                     "async loads are scheduled with the declared init_ms"},
+    "target": {"media": "media.py model with the simulated head position, for each read "
+                        "the console-side runtime made",
+               "cpu": "instructions the console-side runtime executed on the emulated CPU "
+                      "(1 cycle each): load (checks, copy, relocation, binding) and init "
+                      "(constructors)",
+               "init": "constructors measured on the emulated CPU (1 cycle per instruction)"},
+}
 
 
 def _jsonable(e: dict) -> dict:
@@ -613,6 +627,13 @@ class _Runner:
         elif kind == "expect":
             self.expect(step.arg)
 
+    def refcount(self, name: str) -> int | None:
+        lm = self.c.loader.by_name(name)
+        return lm.refcount if lm else None
+
+    def pending_count(self) -> int:
+        return len(self.c.async_.jobs)
+
     def print_output(self, mark: int) -> None:
         for text in self.c.output[mark:]:
             for line in text.rstrip("\n").split("\n"):
@@ -635,8 +656,7 @@ class _Runner:
             if loader.by_name(n) is not None:
                 problems.append(f"{n} is loaded")
         for n, want in e.get("refcount", {}).items():
-            lm = loader.by_name(n)
-            got = lm.refcount if lm else None
+            got = self.refcount(n)
             if got != want:
                 problems.append(f"refcount of {n} is {got}, expected {want}")
         for n, want in e.get("region", {}).items():
@@ -644,8 +664,9 @@ class _Runner:
             got = lm.region.name if lm else None
             if got != want:
                 problems.append(f"{n} is in region {got}, expected {want}")
-        if "pending" in e and len(c.async_.jobs) != e["pending"]:
-            problems.append(f"{len(c.async_.jobs)} async load(s) pending, expected {e['pending']}")
+        if "pending" in e and self.pending_count() != e["pending"]:
+            problems.append(f"{self.pending_count()} async load(s) pending, expected "
+                            f"{e['pending']}")
         if "frame" in e and c.clock.frame != e["frame"]:
             problems.append(f"frame is {c.clock.frame}, expected {e['frame']}")
         if "output" in e and not any(e["output"] in o for o in c.output):
@@ -662,8 +683,12 @@ class _Expectation(Exception):
 
 
 def build_console(scenario: Scenario, *, config=None, module_files=None, resident=None,
-                  search_paths=(), target: str | None = None, layout=None):
-    """The console a scenario runs on, and its project configuration."""
+                  search_paths=(), target: str | None = None, layout=None,
+                  loader: str | None = None):
+    """The console a scenario runs on, and its project configuration.
+
+    ``loader``: ``"target"`` (the resident's console-side runtime), ``"host"`` (the
+    reference loader), default the runtime when the resident has it."""
     from ..project.config import load_config
     from .console import Console
     from ..runtime.reference import LoaderPolicy
@@ -702,11 +727,25 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
         if d not in dirs:
             dirs.append(d)
     policy = LoaderPolicy(**{k: v for k, v in scenario.policy.items()})
-    # scenarios drive the reference loader's overlays, async loads and lazy binding,
-    # which the console-side runtime does not have yet: they run on the host loader
+    traced = None
+    if loader != "host":
+        from ..link.resident import read_resident
+        from ..project.profile import load_profile
+        from ..runtime.target import has_target_runtime
+        from .target_trace import TracedTargetLoader, check_target_policy
+
+        if loader == "target":
+            check_target_policy(policy, scenario.where)
+            traced = TracedTargetLoader
+        elif has_target_runtime(read_resident(res, load_profile(tgt)).symbols):
+            try:
+                check_target_policy(policy, scenario.where)
+                traced = TracedTargetLoader
+            except ConfigError:
+                loader = "host"     # the scenario's policy is the host loader's only
     console = Console(tgt, res, search_paths=dirs, disc=scenario.disc, config=cfg,
                       policy=policy, manifest=scenario.manifest, module_files=files,
-                      loader="host")
+                      loader=loader, target_loader=traced)
     return console, cfg
 
 
@@ -722,14 +761,18 @@ def _in_config(cfg_path, name: str) -> bool:
 
 def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=None,
                  resident=None, search_paths=(), target: str | None = None,
-                 echo=None, layout=None) -> ScenarioResult:
+                 echo=None, layout=None, loader: str | None = None,
+                 on_console=None) -> ScenarioResult:
     """Play ``scenario`` on a fresh console; failures are results (``result.ok``).
 
     ``config``, ``module_files``, ``resident`` override the scenario's (the SCons
     builder passes the modules it built); ``layout`` is a disc layout file
     (``GameVMDisc``'s manifest) replacing the config's disc positions, as for
     ``gamevm budget``.  ``echo(line)`` gets each log line as
-    it happens.
+    it happens.  ``loader`` is ``"target"`` (the resident's console-side C runtime,
+    :mod:`gamevm_build.play.target_scenario`), ``"host"`` (the reference loader) or
+    ``None``: the runtime when the resident contains it.  ``on_console(console)`` is
+    called once the console is built, before the first step (``gamevm run --gdb``).
 
     Raises
     ------
@@ -742,11 +785,18 @@ def run_scenario(scenario: Scenario | str | Path, *, config=None, module_files=N
         scenario = load_scenario(scenario, target=target)
     console, cfg = build_console(scenario, config=config, module_files=module_files,
                                  resident=resident, search_paths=search_paths, target=target,
-                                 layout=layout)
-    runner = _Runner(scenario, console, cfg, echo)
+                                 layout=layout, loader=loader)
+    if on_console is not None:
+        on_console(console)
+    if console.loader_kind == "target":
+        from .target_scenario import TargetRunner
+        runner = TargetRunner(scenario, console, cfg, echo)
+    else:
+        runner = _Runner(scenario, console, cfg, echo)
     results: list[StepResult] = []
     runner.log(f"scenario {scenario.name} on {console.profile.name}"
-               + (f" ({cfg.where}, media {console.timer.model.name})" if cfg else ""))
+               + (f" ({cfg.where}, media {console.timer.model.name})" if cfg else "")
+               + f", {console.loader_kind} loader")
     record_steps: dict = {}
     for step in scenario.steps:
         mark = len(runner.out)

@@ -176,26 +176,77 @@ STALE_DATA_BASE = 0x7F000000
 STUB_AREA_SIZE = 0x4000
 
 
-class StubArea:
-    """Loader-owned code in RAM (reserved from the machine's scratch area): the reload
-    trampoline, then stubs that trap with a code (MIPS ``nop; syscall CODE``) for lazy
-    and stale bindings; the CPU family writes both (:class:`gamevm_build.emu.cpu.Cpu`)."""
+#: a resident linked with the console-side runtime has its own stub table, ``gvm_stub_area``
+#: (gamevm_build/runtime/loader/gvm_stubs.c): stubs of this many bytes that put their slot
+#: number in a scratch register and jump to ``gvm_stub_entry``
+RUNTIME_STUB_BYTES = {"mips": 8, "m68k": 8, "arm": 12}
+RUNTIME_STUB_REGISTER = {"mips": "t8", "m68k": "d0", "arm": "r12"}
 
-    def __init__(self, machine, size: int = STUB_AREA_SIZE):
+
+def runtime_stub(arch: str, byteorder: str, entry: int, slot: int) -> bytes:
+    """The console-side runtime's stub for ``slot`` (gvm_stubs.c ``stub_alloc``)."""
+    if arch == "mips":
+        words = (0x08000000 | (entry >> 2 & 0x03FFFFFF), 0x24180000 | slot)  # j entry; li t8
+    elif arch == "m68k":
+        words = ((0x7000 | slot) << 16 | 0x4EF9, entry)      # moveq #slot, d0; jmp entry.l
+    else:
+        words = (0xE3A0C000 | slot, 0xE51FF004, entry)       # mov ip, #slot; ldr pc, =entry
+    return b"".join((w & MASK32).to_bytes(4, byteorder) for w in words)
+
+
+class StubArea:
+    """Loader-owned code in RAM for lazy and stale bindings.
+
+    With a resident that links the console-side runtime, the runtime's own table
+    (``gvm_stub_area``) and its stubs, byte for byte (:func:`runtime_stub`): the
+    loader follows them at ``gvm_stub_entry``, so either loader leaves the same RAM.
+    Otherwise 16 KiB reserved from the machine's scratch area: the reload trampoline,
+    then stubs that trap with a code (MIPS ``nop; syscall CODE``); the CPU family writes
+    both (:class:`gamevm_build.emu.cpu.Cpu`).
+    """
+
+    def __init__(self, machine, size: int = STUB_AREA_SIZE, *, resident=None):
         self.machine = machine
-        self.base = machine.reserve(size)
-        self.size = size
         cpu = machine.cpu
-        code = cpu.trampoline(SYS_TRAMP_NEXT, SYS_TRAMP_RESUME)
-        self.trampoline = self.base
-        machine.write(self.base, code)
-        self.stub_size = cpu.stub_size
-        self.first = self.base + -(-len(code) // self.stub_size) * self.stub_size
+        syms = resident.symbols if resident is not None else {}
+        self.entry = syms.get("gvm_stub_entry")
         self.slots: dict[int, dict] = {}
         self._free: list[int] = []
-        self._next = self.first
-        self.guard = machine.guard(self.base, size, "code", "the loader's stubs")
         self._data_next = 0
+        self._trampoline: int | None = None
+        if self.entry is not None and "gvm_stub_area" in syms:
+            self.base = syms["gvm_stub_area"]
+            self.size = resident.sizes["gvm_stub_area"]
+            self.stub_size = RUNTIME_STUB_BYTES[machine.profile.arch]
+            self.first = self.base
+            self.guard = None
+        else:
+            self.entry = None
+            self.base = machine.reserve(size)
+            self.size = size
+            code = cpu.trampoline(SYS_TRAMP_NEXT, SYS_TRAMP_RESUME)
+            self._trampoline = self.base
+            machine.write(self.base, code)
+            self.stub_size = cpu.stub_size
+            self.first = self.base + -(-len(code) // self.stub_size) * self.stub_size
+            self.guard = machine.guard(self.base, size, "code", "the loader's stubs")
+        self._next = self.first
+
+    @property
+    def trampoline(self) -> int:
+        """The reload trampoline (beside the runtime's table, which has none)."""
+        if self._trampoline is None:
+            code = self.machine.cpu.trampoline(SYS_TRAMP_NEXT, SYS_TRAMP_RESUME)
+            self._trampoline = self.machine.reserve(len(code))
+            self.machine.write(self._trampoline, code)
+            self.machine.guard(self._trampoline, len(code), "code", "the loader's trampoline")
+        return self._trampoline
+
+    def at_slot(self, slot: int) -> tuple[int, dict] | None:
+        """The runtime stub ``slot`` names (the register it jumped with)."""
+        addr = self.base + slot * self.stub_size
+        info = self.slots.get(addr)
+        return (addr, info) if info is not None else None
 
     def alloc(self, code: int, info: dict) -> int:
         if self._free:
@@ -206,7 +257,12 @@ class StubArea:
         else:
             raise LoadError(TLoadStatus.lsOutOfMemory,
                             f"the loader's stub area ({self.size} bytes) is full")
-        self.machine.write(addr, self.machine.cpu.stub(code))
+        if self.entry is not None:
+            self.machine.write(addr, runtime_stub(self.machine.profile.arch,
+                                                  self.machine.profile.byteorder, self.entry,
+                                                  (addr - self.base) // self.stub_size))
+        else:
+            self.machine.write(addr, self.machine.cpu.stub(code))
         self.slots[addr] = dict(info, code=code)
         return addr
 
@@ -706,29 +762,38 @@ class Loader:
     def _occupants(self, r: Region) -> list[LoadedModule]:
         return [lm for lm in self.loaded.values() if lm.region is r]
 
-    def _lazy_names(self, module: Module) -> set[str]:
-        """Imports bound at first call: functions only ever called (every site a jal)."""
+    def _lazy_names(self, module: Module) -> list[str]:
+        """Imports bound at first call, in the module's import order: those only ever
+        called (every site a ``jal``) and not weak.  (A ``jal`` is a call whatever the
+        provider's symbol type says: the console-side runtime's symbol table has none.)"""
         kinds: dict[str, set] = {}
         for rel in module.relocations:
             if rel.is_import:
                 kinds.setdefault(rel.symbol, set()).add(rel.type_name)
-        out = set()
-        for name, types in kinds.items():
-            if types != {"R_MIPS_26"} or module.imports[name].weak:
-                continue
-            kind = self.resident.kinds.get(name)
-            if kind is None:
-                provider = next((lm for lm in self.loaded.values() if name in lm.symbols), None)
-                exp = provider.module.exports.get(name) if provider else None
-                kind = exp.kind if exp is not None else "func"
-            if kind in ("func", "notype"):
-                out.add(name)
-        return out
+        return [name for name, imp in module.imports.items()
+                if kinds.get(name) == {"R_MIPS_26"} and not imp.weak]
 
     def _ensure_stubs(self) -> StubArea:
         if self.stubs is None:
-            self.stubs = StubArea(self.machine)
+            self.stubs = StubArea(self.machine, resident=self.resident)
+            if self.stubs.entry is not None:
+                self.machine.breakpoint(self.stubs.entry, self._stub_entry)
         return self.stubs
+
+    def _stub_entry(self, machine) -> None:
+        """A call reached the console-side runtime's ``gvm_stub_entry`` through a stub of
+        this loader's: what its trap would do (the runtime itself does not run)."""
+        slot = machine.reg(RUNTIME_STUB_REGISTER[machine.profile.arch]) & 0xFF
+        hit = self.stubs.at_slot(slot)
+        if hit is None:
+            machine.fault("a jump into the loader's stub area outside a stub")
+            return
+        stub, info = hit
+        goto = lambda addr: machine.set_reg("pc", addr)          # noqa: E731
+        if info["code"] == SYS_LAZY:
+            self._lazy_bind(machine, stub, info, goto)
+        else:
+            self._stale_call(machine, stub, info, goto)
 
     def _link_one(self, it: _Item, *, lazy: bool, at: int | None, alternate: bool,
                   record: LoadRecord) -> LoadedModule:
@@ -755,7 +820,7 @@ class Loader:
             if names:
                 area = self._ensure_stubs()
                 try:
-                    for n in sorted(names):
+                    for n in names:
                         stubs[n] = area.alloc(SYS_LAZY, {"holder": module.name, "handle": handle,
                                                          "symbol": n})
                 except LoadError:
@@ -810,8 +875,7 @@ class Loader:
             self.machine.unguard(token)
         self.machine.write(lm.base, lm._saved)
         lm.region.free(lm.block)
-        for a in lm.lazy.values():
-            self.stubs.free(a)
+        self._free_stubs(lm)
         self.pending_init.pop(lm.handle, None)
         self.timer.memory_event("free", module=lm.name, region=lm.region.name,
                                 base=f"0x{lm.base:08x}", reason="load failed")
@@ -984,8 +1048,7 @@ class Loader:
         self.machine.poison(lm.base, lm.module.image_size, f"unloaded module '{lm.name}'",
                             self._describe_grave)
         lm.region.free(lm.block)
-        for a in lm.lazy.values():
-            self.stubs.free(a)
+        self._free_stubs(lm)
         for m in list(self.loaded.values()):
             m.providers.discard(lm.handle)
             if self.policy.safe_mode:
@@ -995,6 +1058,13 @@ class Loader:
         self.timer.memory_event("evict" if evicted else "free", module=lm.name,
                                 region=lm.region.name, base=f"0x{lm.base:08x}",
                                 size=lm.module.image_size, reason=reason)
+
+    def _free_stubs(self, lm: LoadedModule) -> None:
+        """Return the stubs ``lm`` holds (lazy and stale), in its imports' order."""
+        for name in lm.module.imports:
+            stub = lm.lazy.get(name, lm.stubbed.get(name, (None, None))[1])
+            if stub is not None and self.stubs is not None:
+                self.stubs.free(stub)
 
     def _describe_grave(self, addr: int) -> str | None:
         for g in reversed(self.graves):
@@ -1079,7 +1149,8 @@ class Loader:
         probes = math.ceil(math.log2(n + 1)) if n > 0 else 0
         return costs.bind_fixed + costs.bind_per_probe * probes + costs.reloc("R_MIPS_26") * sites
 
-    def _lazy_bind(self, machine, stub: int, info: dict):
+    def _lazy_bind(self, machine, stub: int, info: dict, goto=None):
+        goto = goto or machine.resume_at          # from a trap; a breakpoint sets the pc
         m = self.loaded.get(info["handle"])
         name = info["symbol"]
         if m is None or m.lazy.get(name) != stub:
@@ -1105,10 +1176,11 @@ class Loader:
                             "resolver_cycles": self.lazy_overhead_cycles(sites),
                             "t_ms": round(self.timer.clock.now_s * 1e3, 6)})
         self.timer.clock.advance(self.timer.costs.seconds(self.lazy_overhead_cycles(sites)))
-        machine.resume_at(target)
+        goto(target)
         return None
 
-    def _stale_call(self, machine, stub: int, info: dict):
+    def _stale_call(self, machine, stub: int, info: dict, goto=None):
+        goto = goto or machine.resume_at
         what = f"call to unloaded module '{info['module']}' symbol '{info['symbol']}'"
         if self.policy.stale != "reload":
             machine.fault(what, None, None, f"through a binding of module '{info['holder']}', "
@@ -1128,7 +1200,7 @@ class Loader:
                             "i": 0, "target": target})
         self.events.append({"event": "reload", "module": lm.name, "symbol": info["symbol"],
                             "holder": info["holder"]})
-        machine.resume_at(self.stubs.trampoline)
+        goto(self.stubs.trampoline)
         return None
 
     def _rebind_stubbed(self, lm: LoadedModule) -> None:

@@ -33,6 +33,9 @@ SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
 SYS_MEDIA_START, SYS_MEDIA_POLL = 0x4723, 0x4724
 #: gvm_int.h GVM_EV_*
 EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
+EV_PATCHING, EV_STALE, EV_UNBOUND = 5, 6, 7
+#: gamevm.h GVM_LOAD_LAZY
+LOAD_LAZY = 1
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
 WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
@@ -213,6 +216,8 @@ class TargetLoader:
         self.loaded: dict[int, TargetModule] = {}
         self.events: list[dict] = []
         self._stale: dict[int, int] = {}          # base -> noexec guard token until synced
+        self._rebinding: dict[int, tuple] = {}     # base -> range being rebound until synced
+        self.graves: list[tuple[str, set]] = []    # freed modules: name, exports
         self.sync_calls: list[tuple[int, int]] = []
         self._by_path: dict[str, bytes] = {}
         machine.on_trap(self._service)
@@ -269,8 +274,9 @@ class TargetLoader:
         self._placed[module] = region
 
     # --- the API, called on the emulated CPU -----------------------------------------
-    def load_module(self, name: str) -> tuple[int, TLoadStatus]:
-        """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status.
+    def load_module(self, name: str, flags: int = 0) -> tuple[int, TLoadStatus]:
+        """``LoadModuleEx(name, &status)``: the handle (0 on failure) and the status
+        (``LoadModuleFlags(name, flags, &status)`` with ``flags``, e.g. :data:`LOAD_LAZY`).
 
         The load takes simulated time: each read of the media device at the drive
         model's timing, and every instruction the CPU executes at one cycle
@@ -285,7 +291,8 @@ class TargetLoader:
         self._timing = {"request": name, "start_s": clock.now_s, "media_s": 0.0, "cpu_s": 0.0,
                         "reads": []}
         try:
-            handle = self._run("LoadModuleEx", s, st)
+            handle = (self._run("LoadModuleFlags", s, flags, st) if flags
+                      else self._run("LoadModuleEx", s, st))
         finally:
             t, self._timing = self._timing, None
         status = TLoadStatus(m.read_u32(st))
@@ -321,8 +328,9 @@ class TargetLoader:
             self.machine.write(self._names[text], data)
         return self._names[text]
 
-    def load_async(self, name: str, *, callback: int = 0, import_: bool = False) -> dict:
-        """``LoadModuleAsyncEx(name, callback, 0)`` (or ``GameVMImport``): the request's
+    def load_async(self, name: str, *, callback: int = 0, import_: bool = False,
+                   flags: int = 0) -> dict:
+        """``LoadModuleAsyncEx(name, callback, flags)`` (or ``GameVMImport``): the request's
         record in :attr:`async_loads`; its ``id`` is 0 when the runtime refused it."""
         clock = self.timer.clock
         rec = {"request": name, "id": 0, "kind": "import" if import_ else "load_async",
@@ -330,7 +338,7 @@ class TargetLoader:
                "reads": [], "status": "lsPending", "frame_completed": None, "end_s": None}
         self.async_loads.append(rec)
         rec["id"] = self._run("GameVMImport" if import_ else "LoadModuleAsyncEx",
-                              self._string(name), callback, 0)
+                              self._string(name), callback, flags)
         if not rec["id"]:
             self.async_loads.remove(rec)
             raise LoadError(TLoadStatus.lsOutOfMemory,
@@ -414,7 +422,7 @@ class TargetLoader:
 
     # --- what the console's reports and calls need (as gamevm_build.runtime.reference.Loader) ----
     def load(self, name: str, *, region: str | None = None, needs: bool = True,
-             **_ignored) -> TargetModule:
+             lazy: bool | None = None, **_ignored) -> TargetModule:
         """Load ``name`` with the C runtime; raise :class:`LoadError` with its status.
 
         The runtime loads needs itself and places modules in the first heap region
@@ -423,7 +431,7 @@ class TargetLoader:
         if region is not None:
             stem = name.rsplit("/", 1)[-1]
             self.place(stem[:-4] if stem.lower().endswith(".elf") else stem, region)
-        handle, status = self.load_module(name)
+        handle, status = self.load_module(name, LOAD_LAZY if lazy else 0)
         if status != TLoadStatus.lsSuccess:
             raise LoadError(status, self.explain(name, status))
         t = self.loaded.get(self.machine.read_u32(handle + HANDLE_BASE_OFFSET))
@@ -597,6 +605,10 @@ class TargetLoader:
             self._loaded(machine, name, base, size, code_size)
         elif what == EV_FREED:
             self._freed(machine, name, base, size)
+        elif what == EV_PATCHING:
+            self._patching(machine, name, base, size)
+        elif what in (EV_STALE, EV_UNBOUND):
+            self._stub_report(machine, what, name, base, size, code_size)
         elif what == EV_FAILED:
             status = TLoadStatus(base)
             self.output.append(f"[loader] LoadModule(\"{name}\"): {status.name}: "
@@ -622,8 +634,41 @@ class TargetLoader:
                                       f"data of module '{name}'")]
         self.loaded[base] = t
 
+    def _patching(self, machine, name, addr, size) -> None:
+        """The runtime rebinds ``[addr, addr+size)`` of a loaded module (a lazy import's
+        first call, or a stale stub): its code is writable until the runtime syncs it, and
+        on psx/n64 not executable before (the instruction cache)."""
+        t = self.module_at(addr)
+        if t is None or not t.guards or self._guard_kind(t.guards[0]) != "code":
+            return
+        machine.unguard(t.guards[0])
+        t.guards[0] = machine.guard(
+            t.base, t.code_size, "noexec", f"stale instruction cache: module '{name}'",
+            lambda a: (f"code the loader rebound at 0x{addr:08x} was not made visible to "
+                       "instruction fetch (GameVMSyncCode)")) if machine.profile.code_sync \
+            else 0
+        self._rebinding[t.base] = (addr, addr + size)
+
+    def _stub_report(self, machine, what, name, base, holder, stub) -> None:
+        """A call the runtime's stubs cannot continue: stop with the reference loader's words."""
+        h = self.module_at(holder)
+        holder_name = h.name if h is not None else f"0x{holder:08x}"
+        if what == EV_UNBOUND:
+            machine.fault(f"lazy binding: module '{holder_name}' calls '{name}', which neither "
+                          "the resident nor any loaded module provides", "fetch", base,
+                          "undefined symbol at first call (imports bound lazily)")
+            return
+        gone = next((g for g in reversed(self.graves) if name in g[1]), None)
+        if not base or gone is None:
+            machine.fault(f"a jump into the loader's stub area outside a stub (0x{stub:08x})")
+            return
+        machine.fault(f"call to unloaded module '{gone[0]}' symbol '{name}'", None, None,
+                      f"through a binding of module '{holder_name}', stubbed when "
+                      f"'{gone[0]}' was freed")
+
     def _freed(self, machine, name, base, size) -> None:
         t = self.loaded.pop(base, None)
+        self.graves.append((name, set(t.symbols) if t is not None else set()))
         token = self._stale.pop(base, None)
         for g in (t.guards if t else []) + ([token] if token else []):
             machine.unguard(g)
@@ -637,6 +682,13 @@ class TargetLoader:
             if addr <= base and base < addr + size:
                 machine.unguard(token)
                 del self._stale[base]
+        for base, (lo, hi) in list(self._rebinding.items()):
+            t = self.loaded.get(base)
+            if t is not None and addr <= lo and hi <= addr + size:
+                machine.unguard(t.guards[0])
+                t.guards[0] = machine.guard(t.base, t.code_size, "code",
+                                            f"code of module '{t.name}'")
+                del self._rebinding[base]
         for t in self.loaded.values():            # synced after the load was reported
             if addr <= t.base < addr + size and t.guards and len(t.guards) <= 2 \
                     and self._guard_kind(t.guards[0]) == "noexec":

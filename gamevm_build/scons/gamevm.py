@@ -542,7 +542,9 @@ def GameVMResident(env, target, source=None, **overrides):
 # docs/budget.md) and writes the report in $GAMEVM_REPORT format (text, json,
 # markdown, junit, html; suffix $GAMEVMBUDGETSUFFIX follows it).  Module
 # sources replace the files the config names (matched by module name, else
-# file stem); GAMEVM_RESIDENT replaces resident.file.  A violated budget fails
+# file stem), which the config may leave out or put anywhere: they are only the
+# CLI's defaults and never dependencies of a module given as a source;
+# GAMEVM_RESIDENT replaces resident.file.  A violated budget fails
 # the build with a short summary (the full report is still written).
 
 #: Variables whose values are part of a budget check's build signature.
@@ -588,7 +590,10 @@ def _budget_emitter(target, source, env):
     except GameVMError:
         cfg = None                      # reported (as a build error) by the action
     if cfg is not None:
-        files = [spec.file for spec in cfg.modules.values() if spec.file is not None]
+        # the modules given as sources replace the config's files: only the others are read
+        given = _given_module_names(source[1:])
+        files = [spec.file for n, spec in cfg.modules.items()
+                 if spec.file is not None and n not in given]
         if cfg.resident_file is not None and not extra:
             files.append(cfg.resident_file)
         if "layout" in cfg.raw.get("disc", {}) and not layout:
@@ -807,7 +812,7 @@ def _disc_emitter(target, source, env):
     image.attributes.gamevm_resident = resident[0] if resident else None
     deps = list(resident)
     if cfg is not None:
-        given = {SCons.Util.splitext(n.name)[0] for n in source[1:]}
+        given = _given_module_names(source[1:])
         deps += [env.File(os.path.abspath(str(s.file))) for n, s in cfg.modules.items()
                  if s.file is not None and n not in given]
         if cfg.resident_file is not None and not resident:
@@ -816,6 +821,20 @@ def _disc_emitter(target, source, env):
         env.Depends(image, _regular(deps, "a file the disc layout reads"))
     _regular(source, "a source of GameVMDisc")
     return [image] + list(outputs.values()), source
+
+
+def _given_module_names(nodes) -> set[str]:
+    """The config module names that module sources (GameVMBudget, GameVMDisc) stand for,
+    as far as they are known before the modules are built: ``GAMEVM_NAME`` of the
+    GameVMModule that builds one, and its file stem (what :func:`_config_module_pairs`
+    matches once the module's metadata can be read)."""
+    names = set()
+    for node in nodes:
+        names.add(SCons.Util.splitext(node.name)[0])
+        env = node.get_build_env() if node.has_builder() else None
+        if env is not None and env.get("GAMEVM_NAME"):
+            names.add(env.subst("$GAMEVM_NAME"))
+    return names
 
 
 def _config_module_pairs(sources, names) -> list:

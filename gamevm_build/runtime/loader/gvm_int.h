@@ -34,6 +34,20 @@ enum { GVM_FAMILY_MIPS, GVM_FAMILY_M68K, GVM_FAMILY_ARM };
 #define GVM_MAX_REGIONS 8
 #endif
 #define GVM_MAX_DEPTH 16         /* nested needs of one load */
+#ifndef GVM_MAX_STUBS
+#define GVM_MAX_STUBS 32         /* lazy and stale stubs at once (at most 127) */
+#endif
+#if defined(__mips__)
+#define GVM_LAZY 1               /* lazy binding patches `jal`s: MIPS modules only */
+#else
+#define GVM_LAZY 0
+#endif
+#if defined(__arm__)
+#define GVM_STUB_WORDS 3         /* mov ip, #slot; ldr pc, [pc, #-4]; .word gvm_stub_entry */
+#else
+#define GVM_STUB_WORDS 2         /* MIPS j gvm_stub_entry; li t8, slot -- 68000 moveq #slot,
+                                  * d0; jmp gvm_stub_entry */
+#endif
 
 /* section slots, in the module format's order (docs/format.md) */
 enum { SL_TEXT, SL_RODATA, SL_INIT_ARRAY, SL_FINI_ARRAY, SL_CTORS, SL_DTORS, SL_DATA, SL_BSS,
@@ -103,6 +117,10 @@ typedef struct {
 extern const gvm_symbol gvm_gst[];
 extern const u32 gvm_gst_count;
 
+/* Lazy and stale stubs (gvm_stubs.c): GVM_STUB_WORDS words each; a stub jumps to
+ * gvm_stub_entry with its slot number.  Global, so the emulated console finds them. */
+extern gvm_word gvm_stub_area[GVM_MAX_STUBS * GVM_STUB_WORDS];
+
 /* Called with a module's place before and after each change, so debuggers and the
  * emulated console can follow loads (a no-op the linker keeps; break on it). */
 typedef struct {
@@ -114,6 +132,12 @@ void gvm_debug_event(const gvm_event *event);      /* global: debuggers break on
 #define GVM_EV_LOADED   2    /* loaded: code is [base, base+code_size) */
 #define GVM_EV_FREED    3    /* unloaded or rolled back */
 #define GVM_EV_FAILED   4    /* LoadModule(name) failed: `base` holds the TLoadStatus */
+#define GVM_EV_PATCHING 5    /* about to rebind [base, base+size) of loaded module `name` */
+#define GVM_EV_STALE    6    /* a call through a binding stubbed when its provider went:
+                              * `base` 2 (0: a free stub), `size` the holder's base,
+                              * `code_size` the stub, `name` the symbol; never returns */
+#define GVM_EV_UNBOUND  7    /* a lazy import's first call finds no provider: `base` the
+                              * stub, `size` the holder's base, `name` the symbol; never returns */
 
 
 #endif /* GVM_INT_H */

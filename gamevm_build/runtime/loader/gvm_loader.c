@@ -22,17 +22,32 @@ typedef struct {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
     u32 base, size, code_end;
-    u32 region;
     s32 refcount;
     u32 deps;                       /* slots this one holds a reference to (its needs) */
     u32 providers;                  /* slots its imports are bound into */
     gvm_symbol *exports;            /* sorted by name, in the pool */
     u32 nexports;
-    u32 pool_lo, pool_hi;           /* its pool block */
+    u32 pool_hi;                    /* its pool block's end */
     u32 init_off[T_COUNT], init_count[T_COUNT];
-    u8 init_has[T_COUNT];
+    u8 init_has;                    /* a bit per table the metadata lists */
     u8 job;                         /* placed by the asynchronous load in progress */
+    u8 region;
+    u8 nimports;                    /* imports kept for lazy and stale stubs */
+    u32 nirel;                      /* relocations of those */
 } module_t;
+
+/* A module's pool block: its imports' relocations (offset, type | import << 8, addend),
+ * its imports, its exports, then the names. */
+#define IMPORTS(m) ((struct gvm_import *)(void *)(m)->exports - (m)->nimports)
+#define IRELS(m) ((const gvm_word *)(const void *)IMPORTS(m) - 3 * (m)->nirel)
+
+/* An import a loaded module keeps (lazy loads, safe mode): what it is bound to now, and
+ * its stub (slot + 1) while that is a lazy or stale stub (gvm_stubs.c). */
+typedef struct gvm_import {
+    const char *name;
+    u32 value;
+    u32 stub;
+} gvm_import;
 
 typedef struct {
     const char *name;
@@ -46,7 +61,6 @@ typedef struct load_ctx {
     const char *request;
     int file;
     u32 fsize;
-    int big;
     u8 *pre;                         /* the file's metadata, read in one piece (see fetch) */
     u32 pre_lo, pre_hi;
     u8 *sh;                          /* section headers, 40 bytes each */
@@ -69,7 +83,8 @@ typedef struct load_ctx {
     u32 nexports, export_names;      /* count and name bytes, for the pool */
     gvm_meta meta;
     struct load_ctx *parent;
-    u32 depth;
+    u8 big;                          /* the file is big-endian */
+    u8 depth;                        /* needs nested above this load */
     u8 phase;                        /* P_*: how far this load got */
     u8 waiting;                      /* a read was started and has not finished */
     u32 head;                        /* bytes of the file's start read before its headers */
@@ -77,8 +92,20 @@ typedef struct load_ctx {
     u32 gap_lo, gap_hi;              /* P_IMAGE: slots of the piece whose gaps to clear */
     u32 order[SL_COUNT], norder;     /* loadable slots in order of first appearance */
     u8 merge;                        /* no two slots overlap: a piece may span several */
+    u8 lazy;                         /* GVM_LOAD_LAZY: bind called functions at first call */
     module_t *m;
+    struct imp_scan *imp;            /* its imports, when it keeps them (gvm_stubs.c) */
 } load_ctx;
+
+/* A load's imports, in the work area (a lazy load, or one bound into an overlay's
+ * occupant): symbol -> import + 1; per import its first symbol, how its relocations use
+ * it (IMP_*), its stub (slot + 1); their name bytes and relocations. */
+struct imp_scan {
+    u32 *of, *sym, *stub;
+    u8 *use;
+    u32 n, names, nirel;
+};
+#define NIMP(c) ((c)->imp ? (c)->imp->n : 0u)
 
 /* The phases of one module's load.  A synchronous load runs them back to back; an
  * asynchronous one (LoadModuleAsync) stops wherever a read is in flight and goes on
@@ -104,7 +131,8 @@ typedef struct {
     const char *name;
     TLoadCallback callback;
     u32 id;
-    u32 import;                      /* GameVMImport: the name may name the file otherwise */
+    u8 import;                       /* GameVMImport: the name may name the file otherwise */
+    u8 lazy;                         /* LoadModuleAsyncEx(GVM_LOAD_LAZY) */
 } request_t;
 
 static struct {
@@ -132,6 +160,12 @@ static struct {
     u8 async;                        /* stepping the asynchronous chain */
     char import_name[64];            /* the file name a GameVMImport found */
     u8 in_frame;
+    u8 lazy_next;                    /* LoadModuleFlags: the next LoadModuleEx is lazy */
+    /* the stub area (gvm_stubs.c): per slot its kind, holder and import; freed slots are
+     * reused last freed first (a list through `next`), as the reference loader's */
+    struct { u8 kind, holder, imp, next; } stubs[GVM_MAX_STUBS];
+    u32 free_stub, next_stub;        /* the free list's head (slot + 1), slots never used */
+    u32 stale_data;                  /* stale data bindings made (each 16 bytes apart) */
 } G;
 
 /* The game's stack pointer at its call of the API function this is expanded in. */
@@ -402,6 +436,12 @@ static s32 placed_region(const char *name)
 
 static void evict(module_t *m);
 static int in_use(module_t *m);
+static TLoadStatus lazy_stubs(load_ctx *c, module_t *m);
+static void free_load_stubs(load_ctx *c);
+static void free_stubs(module_t *m);
+static void stub_bindings(module_t *gone);
+static u32 scan_imports(load_ctx *c, u32 keep);
+static u32 binds_into_overlay(u32 providers);
 
 /* Is an occupant of region `r` running (safe mode), or still being loaded? */
 static int region_busy(u32 r)
@@ -815,6 +855,11 @@ static TLoadStatus bind_imports(load_ctx *c, u32 base)
         }
         if (gvm_rd16(s + 14, c->big) != SHN_UNDEF)
             continue;
+        if (GVM_LAZY && c->imp && c->imp->stub[c->imp->of[i] - 1]) {     /* lazy: its stub */
+            c->bound[i] = (u32)gvm_stub_area + (c->imp->stub[c->imp->of[i] - 1] - 1) *
+                          (GVM_STUB_WORDS * 4u);
+            continue;
+        }
         if (!resolve((const char *)c->str + gvm_rd32(s, c->big), &v, order, n) &&
             !import_is_weak(c, (const char *)c->str + gvm_rd32(s, c->big)))
             return lsUndefinedSymbol;
@@ -838,16 +883,42 @@ static void sort_exports(gvm_symbol *e, u32 n)
 /* The module's record, exports (last definition of a name wins) and name in the pool. */
 static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
 {
-    u32 lo, i, j, n = 0, bytes, name_len = slen(c->meta.name) + 1;
+    u32 lo, i, j, k, n = 0, bytes, name_len = slen(c->meta.name) + 1;
     u8 *p;
     char *names;
-    bytes = c->nexports * 8u + c->export_names + name_len;
+    gvm_word *w;
+    gvm_import *im;
+    /* imports' relocations, imports, exports, then the names (an export's symbol type in
+     * the byte before its name) */
+    bytes = c->nexports * 9u + c->export_names + name_len +
+            (c->imp ? c->imp->n * 12u + c->imp->names + c->imp->nirel * 12u : 0u);
     if (!(p = pool_alloc(bytes, &lo)))
         return lsOutOfMemory;
-    m->pool_lo = lo;
     m->pool_hi = lo + bytes;
-    m->exports = (gvm_symbol *)p;
-    names = (char *)p + c->nexports * 8u;
+    w = (gvm_word *)(void *)p;
+    m->nirel = c->imp ? c->imp->nirel : 0;
+    m->nimports = (u8)NIMP(c);
+    im = (gvm_import *)(void *)(w + 3 * m->nirel);
+    m->exports = (gvm_symbol *)(void *)(im + m->nimports);
+    names = (char *)(m->exports + c->nexports);
+    for (k = 0; k < m->nimports; k++) {
+        const char *name = (const char *)c->str + gvm_rd32(c->sym + (c->imp->sym[k] << 4), c->big);
+        u32 len = slen(name) + 1;
+        copy((u8 *)names, (const u8 *)name, len);
+        im[k].name = names;
+        im[k].value = c->bound[c->imp->sym[k]];
+        im[k].stub = GVM_LAZY ? c->imp->stub[k] : 0;
+        names += len;
+    }
+    for (i = 0; c->imp && i < c->shnum; i++) {
+        const gvm_word *r = (const gvm_word *)(const void *)c->rel[i];
+        for (k = 0; r && k < c->nrel[i]; k++, r += 3)
+            if (c->imp->of[r[1] >> 8]) {
+                *w++ = r[0];
+                *w++ = (r[1] & 0xFF) | (u32)(c->imp->of[r[1] >> 8] - 1) << 8;
+                *w++ = r[2];
+            }
+    }
     for (i = 1; i < c->nsym; i++) {
         u8 *s = c->sym + (i << 4);
         u32 shndx = gvm_rd16(s + 14, c->big), value = gvm_rd32(s + 4, c->big), info = s[12];
@@ -855,6 +926,7 @@ static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
         u32 len = slen(name) + 1;
         if ((info & 15) == STT_SECTION || shndx == SHN_UNDEF || (info >> 4) == STB_LOCAL)
             continue;
+        *names++ = (char)(info & 15);
         copy((u8 *)names, (const u8 *)name, len);
         m->exports[n].name = names;
         m->exports[n++].value = shndx == SHN_ABS ? value : base + value;
@@ -897,44 +969,49 @@ static module_t *containing(u32 addr, module_t *except)
 static TLoadStatus link_prepare(load_ctx *c)
 {
     u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, j;
-    u32 image = c->meta.image_size, n = 0, last = 0;
-    module_t *m = free_slot();
+    u32 image = c->meta.image_size, n = 0, last = 0, providers = 0;
+    module_t *m = free_slot(), *p;
     TLoadStatus st;
 
-    if (!m)
+    if (!m || !scan_imports(c, GVM_LAZY && c->lazy))
         return lsOutOfMemory;
     if ((st = region_alloc(c->meta.name, image, align, &region, &base)) != lsSuccess)
         return st;
     if (base & (c->meta.align - 1) || base > 0xFFFFFFFFu - image)
         return lsRelocationError;
-    if ((st = bind_imports(c, base)) != lsSuccess)
+    if ((st = lazy_stubs(c, m)) != lsSuccess)
         return st;
-    if (c->checked_types && (st = check_fields(c, base)) != lsSuccess)
+    if ((st = bind_imports(c, base)) == lsSuccess)
+        for (i = 1; i < c->nsym; i++)
+            if ((p = c->bound[i] ? containing(c->bound[i], 0) : 0) != 0)
+                providers |= 1u << slot_index(p);
+    if (st != lsSuccess ||
+        (c->checked_types && (st = check_fields(c, base)) != lsSuccess) ||
+        (!c->imp && binds_into_overlay(providers) && !scan_imports(c, 1) &&
+         (st = lsOutOfMemory)) ||
+        (st = make_record(c, m, base)) != lsSuccess) {
+        free_load_stubs(c);
         return st;
-    if ((st = make_record(c, m, base)) != lsSuccess)
-        return st;
+    }
 
     m->seq = ++G.next_seq;           /* its memory is taken from now on */
     m->job = G.async;
     m->base = base;
     m->size = image;
-    m->region = region;
+    m->region = (u8)region;
     m->refcount = 0;
-    m->deps = m->providers = 0;
+    m->deps = 0;
     m->code_end = 0;
+    m->init_has = 0;
     for (slot = SL_TEXT; slot <= SL_RODATA; slot++)
         if (c->slot_last[slot] && section_addr(c, slot) + section_size(c, slot) > m->code_end)
             m->code_end = section_addr(c, slot) + section_size(c, slot);
     for (i = 0; i < T_COUNT; i++) {
-        m->init_has[i] = c->meta.init_has[i];
+        m->init_has |= (u8)((c->meta.init_has[i] != 0) << i);
         m->init_off[i] = c->meta.init_off[i];
         m->init_count[i] = c->meta.init_count[i];
     }
-    for (i = 1; i < c->nsym; i++) {
-        module_t *p = c->bound[i] ? containing(c->bound[i], m) : 0;
-        if (p)
-            m->providers |= 1u << slot_index(p);
-    }
+    m->providers = providers;
     c->m = m;
     event(GVM_EV_WRITING, base, image, 0, c->meta.name);
     fill((u8 *)base, image);
@@ -1035,6 +1112,7 @@ static void release(module_t *m)
 {
     event(GVM_EV_FREED, m->base, m->size, m->code_end, m->name);
     m->seq = 0;
+    free_stubs(m);
 }
 
 /* ---- constructors and destructors ------------------------------------------------- */
@@ -1043,7 +1121,7 @@ typedef void (*fn_t)(void);
 static void run_table(module_t *m, int table, int backwards)
 {
     u32 i, n = m->init_count[table];
-    if (!m->init_has[table])
+    if (!(m->init_has >> table & 1))
         return;
     for (i = 0; i < n; i++) {
         u32 k = backwards ? n - 1 - i : i;
@@ -1092,7 +1170,8 @@ static load_ctx *new_load(const char *request, load_ctx *parent)
         fill((u8 *)c, sizeof *c);
         c->request = request;
         c->parent = parent;
-        c->depth = parent ? parent->depth + 1 : 0;
+        c->depth = parent ? (u8)(parent->depth + 1) : 0;
+        c->lazy = parent ? parent->lazy : 0;
         c->file = -1;
     }
     return c;
@@ -1351,9 +1430,10 @@ static void rollback(u32 first, u32 job)
             if (m->deps & (1u << j))
                 G.mods[j].refcount--;
     }
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq > first && G.mods[i].job == job)
-            release(&G.mods[i]);
+    for (j = G.next_seq; j > first; j--)        /* newest first, as the reference loader */
+        for (i = 0; i < GVM_MAX_MODULES; i++)
+            if (G.mods[i].seq == j && G.mods[i].job == job)
+                release(&G.mods[i]);
 }
 
 /* Constructors of the modules a load placed (`mask`), in load order. */
@@ -1378,6 +1458,8 @@ TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
         G.work_top = G.job_work;             /* above an asynchronous load's */
         m = loaded_for(name, stem, sizeof stem);
         root = top = m ? 0 : new_load(name, 0);
+        if (root)
+            root->lazy = G.lazy_next;
         st = m && m->job ? lsPending : m ? lsSuccess : root ? run(&top) : lsOutOfMemory;
         m = st == lsSuccess && root ? root->m : m;
         G.work_top = G.job_work;
@@ -1393,6 +1475,7 @@ TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
             construct(mask);
         }
     }
+    G.lazy_next = 0;
     if (status)
         *status = st;
     return (TModuleHandle)m;
@@ -1403,10 +1486,10 @@ TModuleHandle LoadModule(const char *name)
     return LoadModuleEx(name, 0);
 }
 
-/* Binding is eager on the console: GVM_LOAD_LAZY is accepted and binds now. */
+/* GVM_LOAD_LAZY: the load's (and its needs') called functions bind at first call. */
 TModuleHandle LoadModuleFlags(const char *name, unsigned flags, TLoadStatus *status)
 {
-    (void)flags;
+    G.lazy_next = (u8)(flags & GVM_LOAD_LAZY);
     return LoadModuleEx(name, status);
 }
 
@@ -1427,6 +1510,7 @@ static TLoadStatus advance_job(void)
         G.job_root = G.job_top = new_load(G.queue[G.qhead].name, 0);
         if (!G.job_top)
             return lsOutOfMemory;
+        G.job_top->lazy = G.queue[G.qhead].lazy;
     }
     G.async = 1;
     st = run(&G.job_top);
@@ -1435,7 +1519,7 @@ static TLoadStatus advance_job(void)
     return st;
 }
 
-static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import)
+static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import, u32 lazy)
 {
     request_t *q;
     if (!G.ready || !name || G.qcount == GVM_MAX_ASYNC)
@@ -1443,7 +1527,8 @@ static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import)
     q = &G.queue[(G.qhead + G.qcount++) & Q_MASK];
     q->name = name;
     q->callback = on_complete;
-    q->import = import;
+    q->import = (u8)import;
+    q->lazy = (u8)(lazy & GVM_LOAD_LAZY);
     if (!(q->id = ++G.next_id))
         q->id = ++G.next_id;
     if (G.qcount == 1 && !G.in_frame)
@@ -1453,15 +1538,14 @@ static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import)
 
 unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags)
 {
-    (void)flags;                       /* binding is eager on the console */
     AT_API_ENTRY(name);
-    return enqueue(name, on_complete, 0);
+    return enqueue(name, on_complete, 0, flags);
 }
 
 unsigned GameVMImport(const char *name, TLoadCallback on_complete)
 {
     AT_API_ENTRY(name);
-    return enqueue(name, on_complete, 1);
+    return enqueue(name, on_complete, 1, 0);
 }
 
 void LoadModuleAsync(const char *name, TLoadCallback on_complete)
@@ -1610,12 +1694,14 @@ TLoadStatus UnloadModule(TModuleHandle handle)
         for (i = 0; i < GVM_MAX_MODULES; i++)
             G.mods[i].providers &= ~(1u << plan[j]);
         release(x);
+        stub_bindings(x);
     }
     return lsSuccess;
 }
 
 /* An overlay's occupant makes room, whatever its references: it and what only it held
- * are freed, destructors first (the modules still binding to it are not stubbed). */
+ * are freed, destructors first; in safe mode, the bindings other modules still hold to
+ * what goes are pointed at stubs (gvm_stubs.c). */
 static void evict(module_t *m)
 {
     u32 i, order[GVM_MAX_MODULES], n, j;
@@ -1626,6 +1712,7 @@ static void evict(module_t *m)
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].providers &= ~(1u << slot_index(m));
     release(m);
+    stub_bindings(m);
     n = in_load_order(order);
     for (j = n; j-- > 0;) {
         module_t *x = &G.mods[order[j]];
@@ -1634,6 +1721,7 @@ static void evict(module_t *m)
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 G.mods[i].providers &= ~(1u << order[j]);
             release(x);
+            stub_bindings(x);
         }
     }
 }
@@ -1652,6 +1740,10 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.job_work = 0;
     G.job_status = lsPending;
     G.in_frame = 0;
+    G.lazy_next = 0;
+    G.free_stub = G.next_stub = G.stale_data = 0;
+    for (i = 0; i < GVM_MAX_STUBS; i++)
+        G.stubs[i].kind = 0;
     for (i = 0; i < GVM_MAX_ASYNC; i++)
         G.done[i].id = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)

@@ -10,3 +10,4 @@
 #include "gvm_sync.c"
 #include "gvm_emu_reader.c"
 #include "gvm_loader.c"
+#include "gvm_stubs.c"
