@@ -436,3 +436,54 @@ def test_elf32_reader_matches_pyelftools(build):
                 theirs = [(r["r_offset"], r["r_info_type"], r["r_info_sym"])
                           for r in ref.get_section(sec.index).iter_relocations()]
                 assert mine == theirs
+
+
+# Mutation survivors (issue 20): rare input errors name the file and what is wrong.
+
+def _note_section(desc: bytes) -> elf32.Section:
+    from gamevm_build.link.modformat import NOTE_NAME, NT_GAMEVM_MODULE
+    import struct
+    desc += b"\0" * ((-len(desc)) % 4)
+    data = (struct.pack("<III", len(NOTE_NAME), len(desc), NT_GAMEVM_MODULE) + NOTE_NAME
+            + b"\0" * ((-len(NOTE_NAME)) % 4) + desc)
+    return elf32.Section(1, ".note.gamevm", 7, 0, 0, 0, len(data), 0, 0, 4, 0, data)
+
+
+@pytest.mark.parametrize("desc, why", [(b'{"image_size": NaN}', "NaN is not JSON"),
+                                       (b'{"image_size": Infinity}', "Infinity is not JSON"),
+                                       (b"{not json", "Expecting property name")])
+def test_module_note_that_is_not_strict_json_is_refused_naming_the_file(desc, why):
+    from gamevm_build.link.module import parse_note
+    with pytest.raises(InputError) as exc:
+        parse_note(_note_section(desc), "little", "mods/bad.gvm")
+    assert str(exc.value).startswith("mods/bad.gvm")
+    assert "metadata is not JSON" in str(exc.value) and why in str(exc.value)
+
+
+def test_elf_with_unknown_data_encoding_is_refused_saying_so():
+    data = bytearray(b"\x7fELF" + bytes(48))
+    data[4], data[5], data[6] = 1, 3, 1
+    with pytest.raises(InputError, match=r"bad\.o.*unknown data encoding 3"):
+        elf32.parse(bytes(data), "bad.o")
+
+
+def test_metadata_limits_hold_for_objects_and_the_largest_table():
+    """Objects nest as deep as lists; a table of 0x3FFFFFFF words fits a 4 GiB image."""
+    from gamevm_build.link.module import META_MAX_NESTING, check_metadata
+
+    deep = 0
+    for _ in range(META_MAX_NESTING - 1):
+        deep = {"k": deep}
+    meta = check_metadata(_meta(image_size=0xFFFFFFFF, init={"ctors": [0, 0x3FFFFFFF]},
+                                extra=deep), "m.elf")
+    assert meta["init"] == {"ctors": [0, 0x3FFFFFFF]}
+
+
+@pytest.mark.parametrize("table, offset, error", [
+    ("", 1, "name offset 0x1 is outside the string table"),
+    ("a\0", 5, "name offset 0x5 is outside the string table"),
+    ("\0ab", 1, "name at 0x1 is not NUL-terminated"),
+])
+def test_string_table_names_past_the_end_are_told_from_unterminated_ones(table, offset, error):
+    with pytest.raises(InputError, match=f"^x.o: .*symbol {error}"):
+        elf32._cstr(table, offset, "x.o", "symbol")

@@ -576,3 +576,31 @@ def test_registry_cli(built, target, tmp_path):
     assert '{"prov_f", (void *)0x80200000u}' in text and "gvm_registry_count = 2u" in text
     p = run_gamevm("registry", "-t", target, "-o", tmp_path / "r.c", out / "prov.elf")
     assert p.returncode == 2 and "--base" in p.stderr
+
+
+def test_allocator_places_an_unnamed_request_in_a_general_region_never_an_overlay():
+    """Overlay regions hold only what names them (mutation survivor, issue 20)."""
+    from gamevm_build.runtime.allocator import Allocator
+    alloc = Allocator([Region("ovl", 0x1000, 0x1000, "overlay"), Region("heap", 0x8000, 0x1000)])
+    region, block = alloc.alloc(0x100, 4, "mod")
+    assert region.name == "heap" and 0x8000 <= block.start < 0x9000
+    region, block = alloc.alloc(0x100, 4, "ovl_mod", region="ovl")
+    assert region.name == "ovl" and block.start == 0x1000
+
+
+def test_stub_area_reuses_a_freed_stub_once_and_ignores_unknown_addresses():
+    """A full stub area gives back a freed slot, exactly once (mutation survivor, issue 20)."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.runtime.reference import StubArea
+
+    area = StubArea(Machine("psx"), size=256)
+    stubs = []
+    with pytest.raises(LoadError, match="stub area .* is full"):
+        while True:
+            stubs.append(area.alloc(1, {"name": f"f{len(stubs)}"}))
+    area.free(stubs[2])
+    area.free(stubs[2])                       # already free: no second copy
+    area.free(0x1234)                         # not a stub: ignored
+    assert area.alloc(1, {"name": "again"}) == stubs[2]
+    with pytest.raises(LoadError, match="is full"):
+        area.alloc(1, {"name": "one too many"})
