@@ -376,6 +376,19 @@ class _Runner:
         clock = self.c.clock
         return f"[{clock.now_s * 1e3:9.2f} ms  f{clock.frame:<5}]"
 
+    def log_scene_load(self, kind: str, source, scene: str, rec) -> None:
+        """The log line of a scene's load (boot, transition or jump), whichever loader ran it."""
+        arrow = f"{source} -> {scene}" if source else f"boot -> {scene}"
+        label = {"boot": "", "transition": "transition ", "jump": "jump (no transition "
+                 "in the flow graph) "}[kind]
+        if rec.modules:
+            self.log(f"{label}{arrow}: loaded {', '.join(m.module for m in rec.modules)} in "
+                     f"{rec.total_s * 1e3:.3f} ms (media {rec.media_s * 1e3:.3f}, cpu "
+                     f"{rec.cpu_s * 1e3:.3f})")
+            self.describe_record(rec)
+        else:
+            self.log(f"{label}{arrow}: nothing to load")
+
     def log(self, text: str, indent: bool = False) -> None:
         line = (" " * 25 if indent else self.stamp() + " ") + text
         self.out.append(line)
@@ -451,16 +464,7 @@ class _Runner:
             lm = loader.by_name(n)
             if lm is not None:
                 lm.pinned = True
-        arrow = f"{source} -> {scene}" if source else f"boot -> {scene}"
-        label = {"boot": "", "transition": "transition ", "jump": "jump (no transition "
-                 "in the flow graph) "}[kind]
-        if rec.modules:
-            self.log(f"{label}{arrow}: loaded {', '.join(m.module for m in rec.modules)} in "
-                     f"{rec.total_s * 1e3:.3f} ms (media {rec.media_s * 1e3:.3f}, cpu "
-                     f"{rec.cpu_s * 1e3:.3f})")
-            self.describe_record(rec)
-        else:
-            self.log(f"{label}{arrow}: nothing to load")
+        self.log_scene_load(kind, source, scene, rec)
         self.scene = scene
         c.clock.snap()
         for st in cfg.streams:

@@ -115,16 +115,7 @@ class TargetRunner(_Runner):
             if name not in cfg.scenes[scene].modules:
                 loader.record_load(rec, name)
         rec.end_s = c.clock.now_s
-        arrow = f"{source} -> {scene}" if source else f"boot -> {scene}"
-        label = {"boot": "", "transition": "transition ", "jump": "jump (no transition "
-                 "in the flow graph) "}[kind]
-        if rec.modules:
-            self.log(f"{label}{arrow}: loaded {', '.join(m.module for m in rec.modules)} in "
-                     f"{rec.total_s * 1e3:.3f} ms (media {rec.media_s * 1e3:.3f}, cpu "
-                     f"{rec.cpu_s * 1e3:.3f})")
-            self.describe_record(rec)
-        else:
-            self.log(f"{label}{arrow}: nothing to load")
+        self.log_scene_load(kind, source, scene, rec)
         self.scene = scene
         c.clock.snap()
         for st in cfg.streams:
