@@ -39,7 +39,7 @@ def test_new_writes_the_same_bytes_every_time(tmp_path):
         assert main(["new", "-q", str(tmp_path / run / "game"), "-t", "psx", "-t", "gba"]) == 0
     first, second = tree(tmp_path / "a" / "game"), tree(tmp_path / "b" / "game")
     assert first == second
-    assert set(first) == {".gitignore", "README.md", "SConstruct", "gamevm.json",
+    assert set(first) == {".gitignore", "README.md", "SConstruct", "gamevm.json", "gamevm.schema.json",
                           "gamevm-gba.json", "src/kernel/start.S", "src/kernel/kernel.c",
                           "src/kernel/kernel.h", "src/game/game.c"}
 
@@ -114,7 +114,7 @@ def test_new_fills_an_empty_directory(tmp_path):
     (tmp_path / "game").mkdir()
     proc = run_gamevm("new", "game", cwd=tmp_path)             # no --target: psx
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "gamevm: wrote 8 files to game for psx; next: cd game && scons\n"
+    assert proc.stdout == "gamevm: wrote 9 files to game for psx; next: cd game && scons\n"
     assert '"target": "psx"' in (tmp_path / "game" / "gamevm.json").read_text()
 
 

@@ -49,6 +49,10 @@ def _template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
+#: written as it is packaged: what ``gamevm schema`` prints
+SCHEMA_FILE = "gamevm.schema.json"
+
+
 def config_name(target: str, targets: list[str]) -> str:
     """The project configuration of ``target``: ``gamevm.json`` for the first console."""
     return "gamevm.json" if target == targets[0] else f"gamevm-{target}.json"
@@ -58,7 +62,8 @@ def _config(target: str, title: str) -> str:
     consoles = json.loads(_template("consoles.json"))
     # values go in JSON-escaped: a directory name may hold quotes or backslashes
     escaped = {"target": target, "title": json.dumps(title)[1:-1]}
-    config = json.loads(_render(_template("gamevm.json"), escaped))
+    # the schema beside the project, so editors check keys without the package's path
+    config = {"$schema": f"./{SCHEMA_FILE}", **json.loads(_render(_template("gamevm.json"), escaped))}
     config["media"] = consoles[target]["media"]
     config["memoryMap"] = {"regions": consoles[target]["regions"]}
     return json.dumps(config, indent=2) + "\n"
@@ -97,6 +102,7 @@ def project_files(title: str, targets: list[str]) -> dict[str, str]:
     }
     files = {path: _render(_template(name), values) for name, path in FILES.items()}
     files["src/kernel/start.S"] = _start(targets)
+    files[SCHEMA_FILE] = (Path(__file__).resolve().parents[1] / "schemas" / SCHEMA_FILE).read_text()
     for target in targets:
         files[config_name(target, targets)] = _config(target, title)
     return dict(sorted(files.items()))
