@@ -112,3 +112,18 @@ def test_the_cli_says_the_budget_in_console_seconds(evil):
     assert p.returncode == 1, p.stderr
     assert "budget of 0.01 s on the console" in p.stderr
     assert "--max-seconds S" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_validation_reports_progress_of_a_long_test(evil, monkeypatch, capsys):
+    """GameVMValidate passes print_progress: a long test says where it is, on stderr."""
+    import gamevm_build.emu.machine as machine_mod
+    from gamevm_build.play.validate import parse_tests, print_progress, validate
+
+    monkeypatch.setattr(machine_mod, "PROGRESS_AFTER", 0.0)     # report at the first look
+    target, out, _ = evil
+    result = validate(target, out / "kernel.elf", [out / "crashy.elf"],
+                      parse_tests(["crashy:crashy_spin(1)"]), max_instructions=3 << 18,
+                      progress=print_progress)
+    err = capsys.readouterr().err
+    assert not result.ok
+    assert "gamevm: still running after" in err and "<crashy:crashy_spin" in err

@@ -62,22 +62,13 @@ def _loaded_json(lm) -> dict:
             "size": lm.module.image_size, "region": lm.region.name}
 
 
-def print_progress(machine, instructions: int, wall: float) -> None:
-    """Machine.progress for the CLI: a long call says what it is doing, on stderr."""
-    pc = machine.reg("pc")
-    where = machine.symbolize(pc)
-    print(f"gamevm: still running after {wall:.0f} s: {machine.console_seconds(instructions):.3g} s "
-          f"of console time ({instructions} instructions), now at 0x{pc:08x}"
-          + (f" <{where}>" if where else ""), file=sys.stderr, flush=True)
-
-
 def run(args) -> int:
     from ..play.callexpr import format_value, parse_call, run_call, signed32
     from ..play.console import Console
     from ..errors import EmulationFault, EmulationTimeout, GameVMError
     from ..runtime.reference import LoadError
     from ..project.profile import load_profile
-    from ..play.validate import load_with_needs
+    from ..play.validate import load_with_needs, print_progress
 
     exprs = [parse_call(e) for e in args.exprs]          # usage errors before any work
     if not exprs and not args.load:

@@ -38,7 +38,7 @@ def _with_progress(args, then):
     stderr is a terminal or with ``--progress``: never in the outputs tests compare."""
     if not (getattr(args, "progress", False) or sys.stderr.isatty()):
         return then
-    from .call import print_progress
+    from ..play.validate import print_progress
 
     def hook(console):
         console.machine.progress = print_progress

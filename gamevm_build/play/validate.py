@@ -21,6 +21,7 @@ The report is deterministic: no timestamps or durations, cases in run order.
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -236,9 +237,18 @@ def _run(console, classname: str, name: str, expr: CallExpr, expect: int | None,
     return case
 
 
+def print_progress(machine, instructions: int, wall: float) -> None:
+    """``Machine.progress`` for commands and builds: a long call says what it is doing, on stderr."""
+    pc = machine.reg("pc")
+    where = machine.symbolize(pc)
+    print(f"gamevm: still running after {wall:.0f} s: {machine.console_seconds(instructions):.3g} s "
+          f"of console time ({instructions} instructions), now at 0x{pc:08x}"
+          + (f" <{where}>" if where else ""), file=sys.stderr, flush=True)
+
+
 def validate(target: str, resident, modules, tests=(), report_path=None, *, regions=None,
              search_paths=None, max_instructions: int | None = None, scenarios=(),
-             config=None, trace_dir=None, layout=None) -> ValidationResult:
+             config=None, trace_dir=None, layout=None, progress=None) -> ValidationResult:
     """Load ``modules`` into an emulated console with ``resident``, run self tests and ``tests``.
 
     Parameters
@@ -263,6 +273,9 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
     max_instructions : int, optional
         Budget of each call in instructions (default :data:`gamevm_build.emu.machine.DEFAULT_SECONDS`
         of console time).
+    progress : callable, optional
+        ``Machine.progress`` for the calls (e.g. :func:`print_progress`): told of a call
+        still running after a few wall-clock seconds.
     scenarios : list of path, optional
         Scenarios (:mod:`gamevm_build.play.scenario`) to play, each on a fresh console
         with ``modules`` in place of the files their configuration names: one
@@ -300,6 +313,7 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         if d not in search_paths:
             search_paths.append(d)
     console = Console(target, resident, search_paths=search_paths, regions=regions)
+    console.machine.progress = progress
     cases: list[Case] = []
     loaded: list[LoadedModule] = []
 
@@ -337,7 +351,7 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
         cases += _run_scenarios(target, resident, modules, scenarios, config,
                                 trace_dir if trace_dir is not None else
                                 (Path(report_path).parent if report_path is not None else None),
-                                search_paths, layout)
+                                search_paths, layout, progress)
     result = ValidationResult(target, str(resident), cases, loaded, output,
                               str(report_path) if report_path is not None else None)
     if report_path is not None:
@@ -348,13 +362,22 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
     return result
 
 
+def _with_progress(progress):
+    if progress is None:
+        return None
+
+    def on_console(console):
+        console.machine.progress = progress
+    return on_console
+
+
 def scenario_trace_name(scenario) -> str:
     """File name of a scenario's trace: ``<scenario stem>.trace.json``."""
     return f"{Path(str(scenario)).stem}.trace.json"
 
 
 def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
-                   search_paths, layout=None) -> list[Case]:
+                   search_paths, layout=None, progress=None) -> list[Case]:
     """One testcase per scenario (docs/runtime.md); traces checked against the bounds."""
     import json
 
@@ -380,7 +403,7 @@ def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
             # that puts a module before its needs makes the runtime slower than its bound
             result = run_scenario(path, config=config, module_files=files, resident=resident,
                                   search_paths=search_paths, target=target, layout=layout,
-                                  loader="host")
+                                  loader="host", on_console=_with_progress(progress))
         except GameVMError as exc:
             case.ok, case.kind, case.message = False, "error", f"scenario {name}: {exc}"
             cases.append(case)

@@ -718,7 +718,7 @@ def _validate_emitter(target, source, env):
 
 def gamevm_validate(target, source, env):
     """Validate the resident and modules ``source`` on the emulator; JUnit XML to ``target[0]``."""
-    from gamevm_build.play.validate import validate
+    from gamevm_build.play.validate import print_progress, validate
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -732,7 +732,8 @@ def gamevm_validate(target, source, env):
                           str(out), max_instructions=budget,
                           scenarios=_paths(getattr(out.attributes, "gamevm_scenarios", ())),
                           config=str(config) if config is not None else None,
-                          layout=str(layout) if layout is not None else None)
+                          layout=str(layout) if layout is not None else None,
+                          progress=print_progress)
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     return _conclude(env, result, out, result.failure_lines())
