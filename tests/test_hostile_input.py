@@ -826,8 +826,10 @@ def test_layout_command_honours_its_time_limit(project, tmp_path, n_modules, lim
                                 timeout=60)
     wall = time.perf_counter() - t0
     assert outcome == "0", err
-    # measured 4.0 s (100 scenes) and 5.4 s (300 scenes) on a loaded 2-core machine
-    assert wall < limit + 2.5, wall
+    # measured 4.0 s (100 scenes) and 5.4 s (300 scenes) on a 2-core machine, 7.5 s while
+    # a mutation run shared it; the bug was 25 s and > 180 s.  A wall-clock bound in a test
+    # must hold on a busy CI machine, so it only catches a limit that is not honoured at all
+    assert wall < 3 * limit, wall
 
 
 # ------------------------------------------------------------------- executing data
