@@ -428,7 +428,9 @@ class _Runner:
             present += [x for x in pr if x not in present]
         return items, present
 
-    def enter(self, scene: str, step: Step) -> None:
+    def leave_for(self, scene: str, step: Step) -> tuple:
+        """Checks and waits before entering ``scene``: the scene exists, pending async loads
+        finish; returns ``(source scene, kind)`` with kind boot, transition or jump."""
         cfg = self.config
         if cfg is None:
             raise ConfigError(f"{self.sc.where}: steps[{step.index}]: 'enter' needs a project "
@@ -436,19 +438,22 @@ class _Runner:
         if scene not in cfg.scenes:
             raise ConfigError(f"{self.sc.where}: steps[{step.index}].enter: no scene '{scene}' "
                               f"(scenes: {', '.join(cfg.scenes)})")
-        c, loader = self.c, self.c.loader
-        if c.async_.jobs:
-            n = c.wait()
+        if self.pending_count():
+            n = self.c.wait()
             self.log(f"waited {n} frame(s) for pending async loads before leaving "
                      f"{self.scene}")
             self.report_completions()
         source = self.scene
         if source is None:
-            kind = "boot"
-        elif any(t.source == source and t.target == scene for t in cfg.transitions):
-            kind = "transition"
-        else:
-            kind = "jump"
+            return source, "boot"
+        if any(t.source == source and t.target == scene for t in cfg.transitions):
+            return source, "transition"
+        return source, "jump"
+
+    def enter(self, scene: str, step: Step) -> None:
+        cfg = self.config
+        source, kind = self.leave_for(scene, step)
+        c, loader = self.c, self.c.loader
         items, present = self.closure_items(cfg.scenes[scene].modules, ())
         rec = c.timer.begin(kind, scene, source=source, target=scene)
         if items:

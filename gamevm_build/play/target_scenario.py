@@ -82,25 +82,8 @@ class TargetRunner(_Runner):
     # -- scenes -----------------------------------------------------------------------
     def enter(self, scene: str, step: Step) -> None:
         cfg = self.config
-        if cfg is None:
-            raise ConfigError(f"{self.sc.where}: steps[{step.index}]: 'enter' needs a project "
-                              "configuration with scenes")
-        if scene not in cfg.scenes:
-            raise ConfigError(f"{self.sc.where}: steps[{step.index}].enter: no scene '{scene}' "
-                              f"(scenes: {', '.join(cfg.scenes)})")
+        source, kind = self.leave_for(scene, step)
         c, loader = self.c, self.c.loader
-        if self.pending_count():
-            n = c.wait()
-            self.log(f"waited {n} frame(s) for pending async loads before leaving "
-                     f"{self.scene}")
-            self.report_completions()
-        source = self.scene
-        if source is None:
-            kind = "boot"
-        elif any(t.source == source and t.target == scene for t in cfg.transitions):
-            kind = "transition"
-        else:
-            kind = "jump"
         rec = c.timer.begin(kind, scene, source=source, target=scene)
         # the scene's modules, each with its needs in the same call (the drive keeps
         # reading from one file to the next); then every module the scene brought in
