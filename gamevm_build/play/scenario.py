@@ -624,17 +624,22 @@ class _Runner:
                 raise _Expectation(f"{expr.text} returned {format_value(value)}, expected "
                                    f"{format_value(int(want))}")
             self.report_completions()
-        elif kind == "advance":
-            done = c.advance(step.arg)
-            self.log(f"advance {step.arg} frame(s)" + (f": {len(done)} load(s) completed"
-                                                         if done else ""))
-            self.report_completions()
-        elif kind == "wait":
-            n = c.wait(max_frames=int(d.get("max_frames", 100_000)))
-            self.log(f"wait: {n} frame(s) until no async load is pending")
-            self.report_completions()
+        elif kind in ("advance", "wait"):
+            self.run_frames(kind, step, d, "load(s)")
         elif kind == "expect":
             self.expect(step.arg)
+
+    def run_frames(self, kind: str, step: Step, d: dict, completed: str) -> None:
+        """``advance`` N frames or ``wait`` until nothing is pending; ``completed`` names what
+        the loader completes (loads, or the runtime's requests)."""
+        if kind == "advance":
+            done = self.c.advance(step.arg)
+            self.log(f"advance {step.arg} frame(s)" + (f": {len(done)} {completed} completed"
+                                                         if done else ""))
+        else:
+            n = self.c.wait(max_frames=int(d.get("max_frames", 100_000)))
+            self.log(f"wait: {n} frame(s) until no async load is pending")
+        self.report_completions()
 
     def refcount(self, name: str) -> int | None:
         lm = self.c.loader.by_name(name)

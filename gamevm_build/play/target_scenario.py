@@ -256,12 +256,5 @@ class TargetRunner(_Runner):
                 else:
                     self.log(f"unload {step.arg}: {status.name}")
             self.check_status(want, f"unload {step.arg}")
-        elif kind == "advance":
-            done = c.advance(step.arg)
-            self.log(f"advance {step.arg} frame(s)" + (f": {len(done)} request(s) completed"
-                                                         if done else ""))
-            self.report_completions()
-        elif kind == "wait":
-            n = c.wait(max_frames=int(d.get("max_frames", 100_000)))
-            self.log(f"wait: {n} frame(s) until no async load is pending")
-            self.report_completions()
+        elif kind in ("advance", "wait"):
+            self.run_frames(kind, step, d, "request(s)")
