@@ -62,6 +62,22 @@ def _loaded_json(lm) -> dict:
             "size": lm.module.image_size, "region": lm.region.name}
 
 
+def add_loader_option(p) -> None:
+    """``--loader``, shared by the commands that run code on the emulated console."""
+    p.add_argument("--loader", choices=("target", "host"),
+                   help="load modules with the resident's console-side C runtime ('target', the "
+                        "default when the resident has it) or the host's reference loader")
+
+
+def add_gdb_options(p, cli, gdbinit: str) -> None:
+    """``--gdb PORT`` and ``--gdbinit FILE`` (``gdbinit``: what the script holds, its default)."""
+    p.add_argument("--gdb", type=cli.parse_int, metavar="PORT",
+                   help="serve gdb on 127.0.0.1:PORT, stopped at the first call's first "
+                        "instruction (docs/debugging.md)")
+    p.add_argument("--gdbinit", metavar="FILE",
+                   help=f"with --gdb: write gdb's script here ({gdbinit})")
+
+
 def run(args) -> int:
     from ..play.callexpr import format_value, parse_call, run_call, signed32
     from ..play.console import Console
@@ -212,9 +228,7 @@ def register(sub, cli) -> None:
                         "of the --load paths, then the resident's)")
     p.add_argument("--disc", metavar="IMAGE", help="ISO 9660 image to read modules from "
                                                    "(after --search)")
-    p.add_argument("--loader", choices=("target", "host"),
-                   help="load modules with the resident's console-side C runtime ('target', the "
-                        "default when the resident has it) or the host's reference loader")
+    add_loader_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--max-seconds", type=float, metavar="S",
                    help=f"budget of each call in console seconds, at one instruction per cycle "
@@ -222,12 +236,8 @@ def register(sub, cli) -> None:
     p.add_argument("--max-instructions", type=cli.parse_int, metavar="N",
                    help="budget of each call in instructions (instead of --max-seconds)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not list loaded modules")
-    p.add_argument("--gdb", type=cli.parse_int, metavar="PORT",
-                   help="serve gdb on 127.0.0.1:PORT, stopped at the first call's first "
-                        "instruction (docs/debugging.md)")
-    p.add_argument("--gdbinit", metavar="FILE",
-                   help="with --gdb: write gdb's script here (target remote, the resident's "
-                        "and the loaded modules' symbols; default: in a new temporary directory)")
+    add_gdb_options(p, cli, "target remote, the resident's and the loaded modules' symbols; "
+                       "default: in a new temporary directory")
     p.add_argument("exprs", nargs="*", metavar="EXPR",
                    help="call expression, e.g. 'level1:level1_score()' or 'gvm_strlen(\"hi\")'")
     p.set_defaults(func=run)

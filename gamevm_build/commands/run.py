@@ -58,6 +58,8 @@ def _gdb_server(args):
 
 
 def register(sub, cli) -> None:
+    from .call import add_gdb_options, add_loader_option
+
     p = sub.add_parser(
         "run", help="play a scenario on the emulated console and write its load trace",
         description="Play SCENARIO.json (a project config, then steps: enter a scene, load, "
@@ -78,15 +80,9 @@ def register(sub, cli) -> None:
                         "positions, as 'gamevm budget --layout' does")
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="more directories to read modules from (repeatable)")
-    p.add_argument("--loader", choices=("target", "host"),
-                   help="load modules with the resident's console-side C runtime ('target', the "
-                        "default when the resident has it) or the host's reference loader")
-    p.add_argument("--gdb", type=cli.parse_int, metavar="PORT",
-                   help="serve gdb on 127.0.0.1:PORT, stopped at the first call's first "
-                        "instruction (docs/debugging.md)")
-    p.add_argument("--gdbinit", metavar="FILE",
-                   help="with --gdb: write gdb's script here (default: TRACE.json.gdbinit "
-                        "beside --trace, else in a new temporary directory)")
+    add_loader_option(p)
+    add_gdb_options(p, cli, "default: TRACE.json.gdbinit beside --trace, else in a new temporary "
+                       "directory")
     p.add_argument("--progress", action="store_true",
                    help="report a call still running after 2 s on stderr (default: only "
                         "when stderr is a terminal)")

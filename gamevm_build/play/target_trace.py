@@ -29,13 +29,9 @@ from ..errors import GameVMError
 from ..runtime.loadtime import LoadRecord, ModuleTiming
 from ..runtime.reference import TLoadStatus
 from ..runtime.target import (EV_FREED, EV_LOADED, EV_WRITING, HANDLE_BASE_OFFSET,
-                              SYS_MEDIA_OPEN, TargetLoader, entry_args)
+                              HANDLE_REFCOUNT_OFFSET, SYS_MEDIA_OPEN, TargetLoader, entry_args)
 
-__all__ = ["TracedTargetLoader", "HANDLE_REFCOUNT_OFFSET"]
-
-#: where a handle (gvm_loader.c ``module_t``: seq, name, base, size, code_end, refcount)
-#: keeps the reference count
-HANDLE_REFCOUNT_OFFSET = HANDLE_BASE_OFFSET + 12
+__all__ = ["TracedTargetLoader"]
 
 
 class TracedTargetLoader(TargetLoader):

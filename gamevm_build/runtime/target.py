@@ -41,8 +41,10 @@ WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
 #: GameVMAddRegion flags
 REGION_HEAP, REGION_OVERLAY = 0, 1
-#: where a handle (the runtime's module record, gvm_loader.c module_t) keeps the base
+#: where a handle (the runtime's module record, gvm_loader.c module_t, which checks
+#: both offsets when it compiles) keeps the base and the reference count
 HANDLE_BASE_OFFSET = 8
+HANDLE_REFCOUNT_OFFSET = 20
 
 
 def has_target_runtime(symbols) -> bool:

@@ -17,7 +17,8 @@
 #include "gvm_int.h"
 
 /* A loaded module's record; its address is the TModuleHandle.  The emulated
- * console reads `base` at offset 8 (gamevm_build.runtime.target): keep the order. */
+ * console reads `base` at offset 8 and `refcount` at offset 20
+ * (gamevm_build.runtime.target, HANDLE_*_OFFSET): the checks below keep them there. */
 typedef struct {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
@@ -35,6 +36,8 @@ typedef struct {
     u8 nimports;                    /* imports kept for lazy and stale stubs */
     u32 nirel;                      /* relocations of those */
 } module_t;
+typedef char gvm_check_base_offset[__builtin_offsetof(module_t, base) == 8 ? 1 : -1];
+typedef char gvm_check_refcount_offset[__builtin_offsetof(module_t, refcount) == 20 ? 1 : -1];
 
 /* A module's pool block: its imports' relocations (offset, type | import << 8, addend),
  * its imports, its exports, then the names. */
