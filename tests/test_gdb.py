@@ -232,3 +232,21 @@ def test_gamevm_run_serves_gdb_at_the_scenarios_first_call(tmp_path):
     assert re.search(r"^#2\s+0x[0-9a-f]+ in kernel_selftest \(\)", session.stdout, re.M)
     assert server.returncode == 0 and b"scenario runtime" in seen + err, err
     assert trace.is_file()
+
+
+def test_gdb_port_and_script_path_are_checked_before_serving(tmp_path):
+    """A port outside 1..65535 (2**64 included) and a --gdbinit that is a FIFO, a device or
+    a directory are usage errors naming what to give: exit 2, nothing served or written."""
+    kernel = build(tmp_path, "psx")
+    base = ["call", "-t", "psx", "--resident", kernel, "--search", tmp_path]
+    for port in ("0", "-1", "70000", str(2 ** 64)):
+        proc = run_gamevm(*base, "--gdb", port, "k_run(1)")
+        assert proc.returncode == 2, proc.stderr
+        assert f"--gdb {port}: give a TCP port (1..65535)" in proc.stderr
+    os.mkfifo(tmp_path / "fifo")
+    for path, what in ((tmp_path / "fifo", "FIFO"), ("/dev/null", "device"),
+                       (tmp_path, "directory")):
+        proc = run_gamevm(*base, "--gdb", str(free_port()), "--gdbinit", path, "k_run(1)")
+        assert proc.returncode == 2, proc.stderr
+        assert what in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "fifo").is_fifo()

@@ -77,19 +77,22 @@ def test_new_refuses_a_directory_that_is_not_empty(tmp_path):
     assert tree(project) == {"notes.txt": b"mine"}
 
 
-@pytest.mark.parametrize("case", ["file", "symlink", "no parent", "unknown console"])
+@pytest.mark.parametrize("case", ["file", "fifo", "symlink", "no parent", "unknown console"])
 def test_new_refuses_and_writes_nothing(tmp_path, case):
     args = {"no parent": ["missing/game", "-t", "psx"],
             "unknown console": ["game", "-t", "snes"]}.get(case, ["game", "-t", "psx"])
     if case == "file":
         (tmp_path / "game").write_text("mine")
+    if case == "fifo":
+        os.mkfifo(tmp_path / "game")
     if case == "symlink":
         (tmp_path / "elsewhere").mkdir()
         (tmp_path / "game").symlink_to(tmp_path / "elsewhere")
     before = tree(tmp_path)
     proc = run_gamevm("new", *args, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert {"file": "exists and is not a directory", "symlink": "is a symbolic link",
+    assert {"file": "exists and is not a directory", "fifo": "exists and is not a directory",
+            "symlink": "is a symbolic link",
             "no parent": "parent directory", "unknown console": "snes"}[case] in proc.stderr
     assert tree(tmp_path) == before and not list((tmp_path / "elsewhere").glob("*"))
 
