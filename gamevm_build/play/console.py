@@ -20,7 +20,7 @@ import dataclasses
 from pathlib import Path
 
 from ..emu import stackwalk
-from .sources import SourceMap
+from .debuglines import ConsoleLines
 
 from ..runtime.allocator import Region
 from ..runtime.asyncload import AsyncLoader
@@ -191,8 +191,8 @@ class Console:
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
         # names gain file:line where a debug file lies beside a module or the resident
-        self.sources = SourceMap(self)
-        self.sources.install()
+        self.lines = ConsoleLines(self)
+        self.lines.install()
 
     def _bypass_target_runtime(self) -> None:
         """Send the resident's C runtime API to its host-trap twins (``gvm_host_*``), so
@@ -260,7 +260,7 @@ class Console:
             start = report.pc if report.access != "fetch" else report.ra
             frames, complete = stackwalk.walk(self.machine, self.loader.function_start,
                                               self.loader.is_code, pc=start,
-                                              cfi=self.sources.frame_rule)
+                                              cfi=self.lines.frame_rule)
         except EmulationError:
             return exc
         found = [(f.pc, f.method) for f in frames]
@@ -269,7 +269,7 @@ class Console:
             if len(found) > 1:
                 found[1] = (found[1][0], "link")
         found = found[:12]
-        trace = tuple((a, self.sources.symbolize(a, caller=i > 0))
+        trace = tuple((a, self.lines.symbolize(a, caller=i > 0))
                       for i, (a, _m) in enumerate(found))
         report = dataclasses.replace(report, backtrace=trace, backtrace_complete=complete,
                                      backtrace_how=tuple(m for _a, m in found))

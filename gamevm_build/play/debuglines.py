@@ -1,6 +1,6 @@
 """Source lines and CFI for console addresses, from the debug files beside modules and the resident.
 
-A :class:`SourceMap` answers for any address of a running console: which debug
+A :class:`ConsoleLines` answers for any address of a running console: which debug
 file describes it (the loaded module's ``X.debug`` at ``address - base``, or
 the resident's at ``address``) and so its ``file:line``
 (:mod:`gamevm_build.link.lines`).  It wraps the machine's symbolizer, so every
@@ -16,10 +16,10 @@ from pathlib import Path
 from ..link.debugfile import DEBUG_SUFFIX
 from ..link.lines import FrameRule, debug_info, describe
 
-__all__ = ["SourceMap"]
+__all__ = ["ConsoleLines"]
 
 
-class SourceMap:
+class ConsoleLines:
     """Debug files of a console's resident and loaded modules (looked up per file once)."""
 
     def __init__(self, console):
