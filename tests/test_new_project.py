@@ -265,3 +265,14 @@ def test_install_md_and_the_project_readme_run_as_written(installed, tmp_path):
     fresh = tmp_path / "fresh"
     sh("gamevm new fresh --target psx --target gba", tmp_path, env)
     assert tree(project / "src") == tree(fresh / "src")
+
+
+def test_the_starter_example_is_what_gamevm_new_writes():
+    """examples/starter is `gamevm new examples/starter --target psx --target gba`, kept in
+    the repository to read; it must not drift from the templates."""
+    from gamevm_build.commands.new import project_files
+
+    kept = {rel: data for rel, data in tree(REPO / "examples" / "starter").items()
+            if not rel.startswith(("build/", ".sconsign"))}       # what its scons writes
+    assert kept == {rel: text.encode() for rel, text in
+                    project_files("starter", ["psx", "gba"]).items()}
