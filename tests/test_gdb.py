@@ -1,7 +1,8 @@
 """gdb on the emulated console (docs/debugging.md): ``gamevm call --gdb PORT`` serves gdb
-(udbserver), Debian's gdb-multiarch attaches in batch mode with the generated gdbinit,
-breaks by file:line in a module the resident loads at run time, prints a local and a
-global, steps, and reads the backtrace into the resident.
+(udbserver; on the N64 our own play/rsp.py), Debian's gdb-multiarch attaches in batch mode
+with the generated gdbinit, breaks by file:line in a module the resident loads at run time,
+prints a local and a global, steps, and reads the backtrace into the resident.  The N64's
+server is also tested packet by packet (checksums, escapes, bad packets, stops).
 
 Every test picks a free port and bounds each process with a timeout, so they run in
 parallel and a hung gdb or server fails the test instead of hanging the suite."""
@@ -21,7 +22,13 @@ from conftest import REPO, run_gamevm
 from gamevm_build import INCLUDE_DIR
 from gamevm_build.play.gdbserver import free_port
 
-pytest.importorskip("udbserver", reason="gamevm_build[debug] (tools/bootstrap installs it)")
+try:
+    import udbserver  # noqa: F401
+except ImportError:
+    udbserver = None
+#: the consoles udbserver serves (the N64's server is play/rsp.py, always there)
+needs_udbserver = pytest.mark.skipif(udbserver is None, reason="gamevm_build[debug] "
+                                     "(tools/bootstrap installs udbserver)")
 
 DEEP = """\
 int deep_global = 42;
@@ -107,12 +114,15 @@ def gdb(script, *commands: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
 
 
-CONSOLES = [("psx", ()), ("segacd", ()), ("gba", ("-marm",)), ("gba", ("-mthumb",)),
-            ("3do", ())]
+CONSOLES = [pytest.param("psx", (), id="psx", marks=needs_udbserver),
+            pytest.param("n64", (), id="n64"),
+            pytest.param("segacd", (), id="segacd", marks=needs_udbserver),
+            pytest.param("gba", ("-marm",), id="gba-arm", marks=needs_udbserver),
+            pytest.param("gba", ("-mthumb",), id="gba-thumb", marks=needs_udbserver),
+            pytest.param("3do", (), id="3do", marks=needs_udbserver)]
 
 
-@pytest.mark.parametrize("target,flags", CONSOLES,
-                         ids=["psx", "segacd", "gba-arm", "gba-thumb", "3do"])
+@pytest.mark.parametrize("target,flags", CONSOLES)
 def test_gdb_session_on_the_emulated_console(tmp_path, target, flags):
     kernel = build(tmp_path, target, *flags)
     store = line_of(DEEP, "deep_global = local + 1")
@@ -141,6 +151,7 @@ def test_gdb_session_on_the_emulated_console(tmp_path, target, flags):
     assert server.returncode == 0
 
 
+@needs_udbserver
 def test_module_symbols_follow_loads_and_unloads(tmp_path):
     """modules.gdb is rewritten at the loader's hook: the module is listed at its load
     address while it is loaded, and gone once it is unloaded."""
@@ -182,15 +193,7 @@ def test_memory_packets_are_made_physical():
     assert r.feed(b"$Z0,80010000,4#00") .startswith(b"$Z0,80010000")   # breakpoints stay virtual
 
 
-def test_big_endian_mips_is_refused_with_the_reason(tmp_path):
-    kernel = build(tmp_path, "n64")
-    proc = run_gamevm("call", "-t", "n64", "--resident", kernel, "--search", tmp_path,
-                      "--gdb", str(free_port()), "k_run(1)")
-    assert proc.returncode == 2
-    assert "udbserver 0.3.0 cannot serve unicorn's big-endian MIPS engine" in proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
+@needs_udbserver
 def test_gamevm_run_serves_gdb_at_the_scenarios_first_call(tmp_path):
     """``gamevm run --gdb`` on the example's runtime scenario built with ``debug=1``: gdb's
     script lies beside the trace; a breakpoint in level1 (which kernel_selftest loads with
@@ -234,6 +237,7 @@ def test_gamevm_run_serves_gdb_at_the_scenarios_first_call(tmp_path):
     assert trace.is_file()
 
 
+@needs_udbserver
 def test_gdb_port_and_script_path_are_checked_before_serving(tmp_path):
     """A port outside 1..65535 (2**64 included) and a --gdbinit that is a FIFO, a device or
     a directory are usage errors naming what to give: exit 2, nothing served or written."""
@@ -250,3 +254,307 @@ def test_gdb_port_and_script_path_are_checked_before_serving(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert what in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "fifo").is_fifo()
+
+
+# --- play/rsp.py: the N64's own server, packet by packet ------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from gamevm_build.play import rsp  # noqa: E402
+
+
+def test_packets_are_framed_with_their_checksum():
+    assert rsp.checksum(b"") == 0
+    assert rsp.frame(b"OK") == b"$OK#9a"                     # 0x4f + 0x4b
+    assert rsp.frame(b"qSupported") == b"$qSupported#37"
+
+
+@given(st.binary(max_size=64))
+def test_escaped_binary_data_comes_back_and_has_no_raw_special_bytes(data):
+    escaped = rsp.escape(data)
+    assert rsp.unescape(escaped) == data
+    assert not set(escaped) & set(b"#$*")
+    assert escaped.count(b"}") == sum(data.count(c) for c in b"#$}*")
+
+
+def test_a_trailing_escape_is_malformed():
+    assert rsp.unescape(b"a}]") == b"a}"
+    with pytest.raises(ValueError):
+        rsp.unescape(b"ab}")
+
+
+def _pair():
+    import socket
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(10)
+    return rsp.Channel(ours), theirs
+
+
+def _recv_exactly(sock, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "connection closed"
+        data += chunk
+    return data
+
+
+def test_channel_acks_good_packets_and_naks_bad_ones(monkeypatch):
+    monkeypatch.setattr(rsp, "PACKET_SECONDS", 0.2)
+    chan, gdb = _pair()
+    # noise and acks between packets are skipped; a good packet is acknowledged
+    gdb.sendall(b"+junk$g#67")
+    assert chan.read_packet() == b"g"
+    assert _recv_exactly(gdb, 1) == b"+"
+    # a wrong checksum, then a non-hex one: '-' each, then the retransmission is read
+    gdb.sendall(b"$g#00$g#zz$m0,4#fd")
+    assert chan.read_packet() == b"m0,4"
+    assert _recv_exactly(gdb, 3) == b"--+"
+    # ^C between packets
+    gdb.sendall(b"\x03")
+    assert chan.read_packet() is rsp.INTERRUPT
+    # a packet cut short: dropped after PACKET_SECONDS with '-', the next one is read
+    gdb.sendall(b"$m80")
+    started = time.monotonic()
+    threading_reply = []
+
+    def later():
+        time.sleep(0.5)
+        threading_reply.append(True)
+        gdb.sendall(b"$?#3f")
+    import threading
+    t = threading.Thread(target=later)
+    t.start()
+    assert chan.read_packet() == b"?"
+    t.join(10)
+    assert _recv_exactly(gdb, 2) == b"-+"
+    assert time.monotonic() - started < 5
+    # gdb closes the connection: no packet, no hang
+    gdb.close()
+    assert chan.read_packet() is None
+
+
+def test_channel_answers_an_overlong_packet_with_an_error(monkeypatch):
+    monkeypatch.setattr(rsp, "PACKET_SIZE", 16)
+    chan, gdb = _pair()
+    body = b"M0,40:" + b"00" * 40
+    gdb.sendall(rsp.frame(body) + b"+" + rsp.frame(b"?"))
+    assert chan.read_packet() == b"?"
+    assert _recv_exactly(gdb, 1 + len(rsp.frame(b"E01")) + 1) == b"+" + rsp.frame(b"E01") + b"+"
+
+
+def test_channel_drops_an_overlong_packet_that_stops_coming(monkeypatch):
+    monkeypatch.setattr(rsp, "PACKET_SIZE", 16)
+    monkeypatch.setattr(rsp, "PACKET_SECONDS", 0.2)
+    chan, gdb = _pair()
+    gdb.sendall(b"$M0,40:" + b"00" * 20)                     # no '#': it never ends
+    import threading
+    t = threading.Timer(0.6, lambda: gdb.sendall(rsp.frame(b"g")))
+    t.start()
+    assert chan.read_packet() == b"g"
+    t.join()
+    assert _recv_exactly(gdb, 2) == b"-+"
+
+
+def test_channel_resends_until_acknowledged_then_gives_up(monkeypatch):
+    monkeypatch.setattr(rsp, "ACK_SECONDS", 0.1)
+    chan, gdb = _pair()
+    gdb.sendall(b"-+")
+    assert chan.send(b"OK")                                  # '-' asked again, '+' took it
+    assert _recv_exactly(gdb, 12) == b"$OK#9a" * 2
+    started = time.monotonic()
+    assert not chan.send(b"OK")                              # silence: RETRIES resends
+    assert time.monotonic() - started < 2
+    assert _recv_exactly(gdb, 6 * (rsp.RETRIES + 1)) == b"$OK#9a" * (rsp.RETRIES + 1)
+    assert chan.closed
+
+
+#: at 0x80100000: v0 = a0 + 1; a branch whose delay slot adds 10 and which skips + 100;
+#: a return whose delay slot adds 1000
+FUNCTION = 0x80100000
+CODE = [0x24820001,            # addiu v0, a0, 1
+        0x10000002,            # b     +2
+        0x2442000A,            #  addiu v0, v0, 10        (delay slot)
+        0x24420064,            # addiu v0, v0, 100        (skipped)
+        0x03E00008,            # jr    ra
+        0x244203E8]            #  addiu v0, v0, 1000      (delay slot)
+
+
+class RawGdb:
+    """The client side of the protocol, byte by byte (gdb's part, with timeouts)."""
+
+    def __init__(self, port: int):
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _more(self):
+        chunk = self.sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        self.buf += chunk
+
+    def reply(self) -> bytes:
+        while True:
+            self.buf = self.buf.lstrip(b"+")
+            if b"#" in self.buf and len(self.buf) >= self.buf.index(b"#") + 3:
+                break
+            self._more()
+        assert self.buf[:1] == b"$", self.buf
+        end = self.buf.index(b"#")
+        payload, sent = self.buf[1:end], self.buf[end + 1:end + 3]
+        self.buf = self.buf[end + 3:]
+        assert int(sent, 16) == rsp.checksum(payload)
+        self.sock.sendall(b"+")
+        return payload
+
+    def ask(self, payload: bytes) -> bytes:
+        self.sock.sendall(rsp.frame(payload))
+        return self.reply()
+
+
+@pytest.fixture
+def n64_stopped():
+    """A call on an N64 machine, stopped at its first instruction with a raw client
+    attached; yields ``(client, outcome, server)``; ``outcome`` gets the call's result."""
+    import socket
+    import threading
+
+    from gamevm_build.emu.machine import Machine
+
+    machine = Machine("n64")
+    machine.write(FUNCTION, b"".join(w.to_bytes(4, "big") for w in CODE))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    server = rsp.RspServer(machine, listener)
+    server.stop_at(FUNCTION)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["v0"] = machine.call(FUNCTION, 1)
+        except Exception as exc:        # noqa: BLE001  (the test looks at it)
+            outcome["error"] = exc
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    client = RawGdb(listener.getsockname()[1])
+    try:
+        yield client, outcome, server
+    finally:
+        client.sock.close()
+        thread.join(10)
+        assert not thread.is_alive(), "the emulated call hangs after gdb left"
+
+
+def test_rsp_answers_bad_packets_with_errors_and_unknown_ones_empty(n64_stopped):
+    gdb, outcome, server = n64_stopped
+    for bad in (b"m80100000", b"mZZ,4", b"m80100000,4,5", b"G12", b"Gzz", b"p99", b"pq",
+                b"P25=1", b"P99=00000000", b"M80100000,4:00", b"X80100000,2:}", b"Z0",
+                b"Z0,zz,4", b"qXfer:features:read:target.xml:zz", b"vCont;x"):
+        assert gdb.ask(bad) == b"E01", bad
+    assert gdb.ask(b"qXfer:features:read:other.xml:0,10") == b"E00"
+    for unknown in (b"qFoo", b"vMustReplyEmpty", b"", b"Z2,80100000,4", b"\x00\xff"):
+        assert gdb.ask(unknown) == b"", unknown
+    # still serving: the state is as it was
+    assert gdb.ask(b"?") == b"T0525:%08x;thread:1;" % FUNCTION
+    gdb.sock.sendall(b"$k#6b")                             # kill: the call runs on
+    assert gdb.sock.recv(1) == b"+"
+    assert gdb.sock.recv(1) == b""                          # and the server lets go
+
+
+def test_rsp_serves_registers_memory_breakpoints_and_steps(n64_stopped):
+    gdb, outcome, server = n64_stopped
+    supported = gdb.ask(b"qSupported:multiprocess+;swbreak+;xmlRegisters=i386")
+    assert b"qXfer:features:read+" in supported and b"PacketSize=" in supported
+    xml = b""
+    while True:                                              # read in small chunks
+        part = gdb.ask(b"qXfer:features:read:target.xml:%x,40" % len(xml))
+        xml += rsp.unescape(part[1:])
+        if part[:1] == b"l":
+            break
+    assert xml == rsp.MIPS32.xml and b"org.gnu.gdb.mips.fpu" in xml
+    regs = gdb.ask(b"g")
+    assert len(regs) == 72 * 8                               # 72 registers, 32-bit, hex
+    assert regs[4 * 8:5 * 8] == b"00000001"                  # a0 = 1
+    assert regs[35 * 8:37 * 8] == b"x" * 16                  # badvaddr, cause: unavailable
+    assert regs[37 * 8:38 * 8] == b"%08x" % FUNCTION         # pc, big-endian
+    assert gdb.ask(b"p25") == b"%08x" % FUNCTION
+    assert gdb.ask(b"p23") == b"xxxxxxxx"
+    # memory through the CPU's kseg0 -> physical translation, kseg1 sees the same bytes
+    assert gdb.ask(b"m%x,8" % FUNCTION) == b"2482000110000002"
+    assert gdb.ask(b"m%x,4" % (FUNCTION + 0x20000000)) == b"24820001"
+    assert gdb.ask(b"m0,4") == b"E01"                         # the null guard: no RAM
+    assert gdb.ask(b"M80200000,3:aabbcc") == b"OK"
+    assert gdb.ask(b"X80200003,2:" + rsp.escape(b"#}")) == b"OK"
+    assert gdb.ask(b"m80200000,5") == b"aabbcc237d"
+    # a register write: a0 = 2 (the result becomes 2 + 1 + 10 + 1000)
+    assert gdb.ask(b"P4=00000002") == b"OK"
+    # step: the branch and its delay slot are one step; the skipped add never runs
+    assert gdb.ask(b"s") == b"T0525:%08x;thread:1;" % (FUNCTION + 4)
+    assert gdb.ask(b"vCont?") == b"vCont;c;C;s;S"
+    assert gdb.ask(b"vCont;s:1") == b"T0525:%08x;thread:1;" % (FUNCTION + 16)
+    assert gdb.ask(b"p2") == b"%08x" % 13                    # v0 = 2 + 1 + 10
+    # a breakpoint on the current instruction is not hit by continuing from it; a run
+    # to the end tells gdb the program exited once the console is done
+    assert gdb.ask(b"Z0,%x,4" % (FUNCTION + 16)) == b"OK"
+    gdb.sock.sendall(rsp.frame(b"c"))
+    deadline = time.monotonic() + 10
+    while "v0" not in outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == {"v0": 1013}
+    server.close()                                 # the command is done (atexit does it)
+    assert gdb.reply() == b"W00"
+
+
+def test_rsp_stops_at_breakpoints_and_detaches(n64_stopped):
+    gdb, outcome, server = n64_stopped
+    assert gdb.ask(b"Z0,%x,4" % (FUNCTION + 16)) == b"OK"
+    assert gdb.ask(b"c") == b"T0525:%08x;thread:1;" % (FUNCTION + 16)
+    assert gdb.ask(b"z0,%x,4" % (FUNCTION + 16)) == b"OK"
+    assert gdb.ask(b"QStartNoAckMode") == b"OK"
+    gdb.sock.sendall(b"$D#44")
+    assert gdb.sock.recv(16) == b"$OK#9a"                    # no acks any more
+    deadline = time.monotonic() + 10
+    while "v0" not in outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == {"v0": 1012}
+
+
+def test_rsp_interrupts_a_running_cpu_on_ctrl_c(n64_stopped, monkeypatch):
+    """gdb's ^C stops an endless loop (gdb moved pc there); moving pc to the return
+    lets the call end."""
+    gdb, outcome, server = n64_stopped
+    monkeypatch.setattr(rsp, "POLL_BLOCKS", 64)
+    loop = FUNCTION + 0x100
+    assert gdb.ask(b"M%x,8:1000ffff00000000" % loop) == b"OK"        # b . ; nop
+    assert gdb.ask(b"P25=%08x" % loop) == b"OK"
+    gdb.sock.sendall(rsp.frame(b"c"))
+    time.sleep(0.3)
+    assert "v0" not in outcome                                         # still looping
+    gdb.sock.sendall(b"\x03")
+    assert gdb.reply() == b"T0225:%08x;thread:1;" % loop                # SIGINT, at the loop
+    assert gdb.ask(b"P25=%08x" % (FUNCTION + 16)) == b"OK"             # jr ra
+    assert gdb.ask(b"P2=00000007") == b"OK"
+    assert gdb.ask(b"D") == b"OK"
+    deadline = time.monotonic() + 10
+    while "v0" not in outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == {"v0": 1007}
+
+
+def test_rsp_shows_gdb_a_fault_of_the_running_call(n64_stopped):
+    """A call gdb let run that faults stops with SIGSEGV at the faulting instruction;
+    resuming it ends the session (X0b) and the fault reaches the caller."""
+    gdb, outcome, server = n64_stopped
+    store = FUNCTION + 0x200
+    assert gdb.ask(b"M%x,8:ac00001000000000" % store) == b"OK"      # sw zero, 16(zero)
+    assert gdb.ask(b"P25=%08x" % store) == b"OK"
+    assert gdb.ask(b"c") == b"T0b25:%08x;thread:1;" % store
+    assert gdb.ask(b"p25") == b"%08x" % store
+    assert gdb.ask(b"c") == b"X0b"
+    deadline = time.monotonic() + 10
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "write of unmapped address 0x00000010" in str(outcome["error"])
+    assert server.done and "call" not in server.machine.__dict__     # Machine.call again

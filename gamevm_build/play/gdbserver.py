@@ -2,7 +2,9 @@
 
 The server is ``udbserver`` (gdbstub on unicorn: MIPS, 68000 and ARM registers,
 breakpoints as code hooks, single steps), stopping at the first instruction of
-the first call.  Between gdb and udbserver sits a small relay that translates
+the first call; on big-endian MIPS (the N64), which udbserver 0.3.0 cannot serve,
+it is this package's own :mod:`.rsp` (the same stop and script; it translates
+addresses itself).  Between gdb and udbserver sits a small relay that translates
 the addresses of gdb's memory packets (``m``, ``M``, ``X``) from the CPU's
 virtual addresses to the engine's physical ones: unicorn's MIPS maps RAM at
 its physical address, so a read of kseg0 ``0x80010000`` must go to
@@ -123,22 +125,19 @@ class GdbServer:
     """Serves gdb on ``port`` for ``console``; :meth:`stop_at` arms it before the first call."""
 
     def __init__(self, console, port: int, script: Path):
-        try:
-            import udbserver  # noqa: F401  (checked before any work)
-        except ImportError as exc:
-            raise GameVMError("--gdb needs the udbserver package: pip install "
-                              "'gamevm_build[debug]' (or run tools/bootstrap)") from exc
+        profile = console.profile
+        #: big-endian MIPS (the N64) is served by rsp.RspServer: udbserver 0.3.0 (src/emu.rs)
+        #: reads the engine's mode with Mode::try_from(uc_query(UC_QUERY_MODE)), which
+        #: rejects MIPS32|BIG_ENDIAN (0x40000004) and panics before gdb is served
+        self.own_server = profile.arch == "mips" and profile.byteorder == "big"
+        if not self.own_server:
+            try:
+                import udbserver  # noqa: F401  (checked before any work)
+            except ImportError as exc:
+                raise GameVMError("--gdb needs the udbserver package: pip install "
+                                  "'gamevm_build[debug]' (or run tools/bootstrap)") from exc
         if not 0 < port < 65536:
             raise GameVMError(f"--gdb {port}: give a TCP port (1..65535)")
-        profile = console.profile
-        if profile.arch == "mips" and profile.byteorder == "big":
-            # udbserver 0.3.0 (src/emu.rs) reads the engine's mode with
-            # Mode::try_from(uc_query(UC_QUERY_MODE)), which rejects MIPS32|BIG_ENDIAN
-            # (0x40000004) and panics before gdb is served
-            raise GameVMError(f"--gdb: not available for {profile.name} (big-endian MIPS): "
-                              "udbserver 0.3.0 cannot serve unicorn's big-endian MIPS engine "
-                              "(mode 0x40000004); read reports with file:line instead "
-                              "(docs/debugging.md)")
         self.console = console
         self.port = port
         self.script = Path(script)
@@ -194,15 +193,19 @@ class GdbServer:
         """Stop at ``addr`` (the first call's function) and wait there for gdb."""
         if self._armed:
             return
-        import udbserver
         self._armed = True
         self.write_modules()
-        inner = free_port()
-        threading.Thread(target=self._relay, args=(inner,), daemon=True).start()
         if self.console.profile.arch == "arm":
             addr &= ~1
         print(f"gamevm: gdb: waiting on 127.0.0.1:{self.port} at 0x{addr:08x}: "
               f"gdb-multiarch -x {self.script}", file=sys.stderr, flush=True)
+        if self.own_server:
+            from .rsp import RspServer
+            RspServer(self.console.machine, self._listener).stop_at(addr)
+            return
+        import udbserver
+        inner = free_port()
+        threading.Thread(target=self._relay, args=(inner,), daemon=True).start()
         _keep_stdout_for_python()
         udbserver.udbserver(self.console.machine.uc, inner, addr)
 
