@@ -1,11 +1,12 @@
 """Dense per-graph tables the analyses share (internal).
 
 Module sets are Python ints used as bitsets (bit ``i`` = the ``i``-th module
-in *load order*), which keeps the dataflows over 10k modules and 1k scenes
-fast.  The load order is the order a loader reads a plan's modules in:
-modules with a disc position by position, then the others with providers
-before the modules that need them (ties by name).  The index is computed once
-per graph and cached in ``G.graph["_index"]``.
+by disc position, then the unpositioned ones providers first, ties by name),
+which keeps the dataflows over 10k modules and 1k scenes fast.  The order a
+load *reads* its modules in is not the bit order but the loader's
+(:meth:`Index.order`): the modules it was asked for in turn, each after its
+needs, depth first, as both loaders do.  The index is computed once per graph
+and cached in ``G.graph["_index"]``.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ class Index:
             if e is not None:
                 self.end_owner.setdefault(e, name)
         self.transfer_s = [self.model.transfer_s(i.file_size) for i in self.info]
+        #: per module, the bits of its needs in the order a loader loads them (the
+        #: file's, then the project's: the build's GameVMAddNeed table)
+        self.needs = [[self.bit[p] for p in needs[m]] for m in self.names]
         symbols = G.graph["symbols"]
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
@@ -207,6 +211,18 @@ class Index:
         self.streams: dict[str, list] = {s: [] for s in self.scenes}
         for st in G.graph["streams"]:
             self.streams[st.scene].append((st, self.close(self.mask(st.modules))))
+        #: per load name (LoadPlan.load), the modules it asks for, in the order it asks
+        self.roots: dict[str, list[int]] = {}
+        for s in self.scenes:
+            asked = [self.bit[m] for m in G.nodes[("scene", s)]["modules"]]
+            for u in self.preds[s]:
+                self.roots["boot" if u is BOOT else f"{u} -> {s}"] = asked
+            self.roots[f"prefetch[{s}]"] = [
+                self.bit[m] for m in G.nodes[("scene", s)].get("prefetch", ())]
+        for st in G.graph["streams"]:
+            self.roots[f"streams[{st.index}]"] = [self.bit[m] for m in st.modules]
+        self._walk: dict[str, list[int]] = {}
+        self._ends: dict[str, tuple] = {}
         #: per scene, what its prefetch may load (closed over needs) and may evict
         self.prefetch: dict[str, int] = {}
         self.prefetch_kill: dict[str, int] = {}
@@ -265,17 +281,68 @@ class Index:
             out |= self.closure[i]
         return out
 
+    def walk(self, load: str) -> list[int]:
+        """Every module load ``load`` would read with nothing resident, in reading order:
+        the modules it asks for in turn, each after its needs, depth first, needs in
+        declaration order (both loaders' order; a need on the chain is a cycle, skipped).
+        """
+        out = self._walk.get(load)
+        if out is not None:
+            return out
+        out, seen = [], set()
+        for root in self.roots.get(load, ()):
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(self.needs[root]))]
+            while stack:
+                node, it = stack[-1]
+                for p in it:
+                    if p not in seen:
+                        seen.add(p)
+                        stack.append((p, iter(self.needs[p])))
+                        break
+                else:
+                    out.append(node)
+                    stack.pop()
+        self._walk[load] = out
+        return out
+
+    def may_end(self, load: str | None, i: int) -> bool:
+        """Whether module ``i`` can be the last one load ``load`` reads.
+
+        A loader reads a module it was not asked for only on its way to a module that
+        needs it, which it reads later: the last read is always a module the load asked
+        for (or one it does not reach from those).  Any module of an unknown load can."""
+        if load is None or load not in self.roots:
+            return True
+        sets = self._ends.get(load)
+        if sets is None:
+            sets = self._ends[load] = (frozenset(self.roots[load]), frozenset(self.walk(load)))
+        return i in sets[0] or i not in sets[1]
+
+    def sequence(self, mask: int, load: str | None = None) -> list[int]:
+        """The bits of ``mask`` in the order load ``load`` reads them: :meth:`walk`
+        without what is resident.  A loader skips a resident module and does not look at
+        its needs, which are resident too (a module holds its needs), so this is also the
+        order for every subset of a plan.  Bits the load does not reach follow in bit
+        order."""
+        if load is None or load not in self.roots:
+            return list(bits(mask))
+        out = [i for i in self.walk(load) if mask >> i & 1]
+        if len(out) < mask.bit_count():
+            got = set(out)
+            out += [i for i in bits(mask) if i not in got]
+        return out
+
     def order(self, mask: int, load: str | None = None) -> list[tuple[int, object, object]]:
-        """``(bit, position, end)`` of the modules of ``mask`` in the order load ``load`` reads
-        them: by position, with the copies it reads (:attr:`reads`), then unpositioned ones."""
+        """``(bit, position, end)`` of the modules of ``mask`` in the order load ``load``
+        reads them (:meth:`sequence`), at the copies it reads (:attr:`reads`)."""
         over = self.reads.get(load) if load is not None else None
-        if not over:
-            return [(i, self.pos[i], self.end[i]) for i in bits(mask)]
         out = []
-        for i in bits(mask):
-            p = over.get(i, self.pos[i])
-            out.append((i, p, p + self.sectors[i] if p is not None else None))
-        out.sort(key=lambda t: (t[1] is None, t[1] if t[1] is not None else 0, t[0]))
+        for i in self.sequence(mask, load):
+            p = over.get(i, self.pos[i]) if over else self.pos[i]
+            out.append((i, p, p + self.sectors[i] if p is not None else self.end[i]))
         return out
 
     def names_of(self, mask: int) -> list[str]:

@@ -29,11 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._index import bits, gc_paused, index
+from ._index import gc_paused, index
 from .closure import closure_findings
 from .findings import Finding, kib, ms, sort_findings
 from .graph import graph_from_project
-from .memory import memory_findings, scene_memory
+from .memory import lowest_bits, memory_findings, scene_memory
 from .model import load_project
 from .plans import head_positions, load_plans, residency, stream_plans
 from .streaming import stream_findings, stream_times
@@ -169,6 +169,7 @@ class BudgetResult:
             bad.append(f"{other} other error(s)")
         return "budget check failed: " + ", ".join(bad) + worst
 
+    @gc_paused()      # a dict per region per scene: with the collector on, superlinear
     def to_dict(self) -> dict:
         """The JSON report (schema 1; docs/budget.md)."""
         G = self.G
@@ -177,15 +178,10 @@ class BudgetResult:
         R = self.residency
 
         def capped(mask, limit=100):
-            names = []
-            for i in bits(mask):
-                if len(names) == limit:
-                    break
-                names.append(ix.names[i])
-            return sorted(names)
+            return sorted(ix.names[i] for i in lowest_bits(mask, limit))
 
         def plan_dict(p):
-            return {"modules": list(p.modules), "certain": sorted(p.certain),
+            return {"modules": list(p.read_order), "certain": sorted(p.certain),
                     "uncertain": sorted(p.uncertain), "skipped": list(p.skipped),
                     "evicts_count": p.evicts_mask.bit_count(), "evicts": capped(p.evicts_mask)}
 

@@ -38,13 +38,79 @@ needs a and b at the same time, but both live in overlay region Ovl, which holds
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 
 from ._index import bits, index
 from .findings import Finding, kib
 from .plans import residency
 
-__all__ = ["RegionUse", "SceneMemory", "scene_memory", "memory_findings"]
+__all__ = ["RegionUse", "SceneMemory", "scene_memory", "memory_findings", "lowest_bits"]
+
+#: occupants a region's report lists per scene (the rest are counted)
+LISTED = 50
+
+_NONZERO = re.compile(rb"[^\x00]")
+_BYTE_BITS = tuple(tuple(j for j in range(8) if b >> j & 1) for b in range(256))
+
+
+def lowest_bits(mask: int, limit: int) -> list[int]:
+    """The indices of the ``limit`` lowest set bits of ``mask``, ascending (all of them
+    when it has fewer).
+
+    :func:`~gamevm_build.analysis._index.bits` costs the whole integer per bit (``mask &
+    -mask`` on 30,000 bits), so listing 50 occupants of every region at every scene grew
+    with the square of the project.  A mask of a few bits still goes that way (a few
+    steps cost less than converting it); others are read as bytes from the low end, in
+    windows that grow until they hold the bits asked for, scanned by ``re``: the Python
+    work is per bit listed, and the rest grows with the span of those bits.
+
+    >>> lowest_bits(0b1011_0000_0001, 3), lowest_bits(1 << 40 | 1 << 3, 5), lowest_bits(0, 2)
+    ([0, 8, 9], [3, 40], [])
+    >>> lowest_bits(sum(1 << (7 * i) for i in range(100)), 12)[-3:]
+    [63, 70, 77]
+    """
+    if limit <= 0 or mask <= 0:
+        return []
+    count = mask.bit_count()
+    if count <= 8:
+        return list(itertools.islice(bits(mask), limit))
+    need = min(limit, count)
+    width = 64                                    # bytes
+    while 8 * width < mask.bit_length():
+        window = mask & ((1 << 8 * width) - 1)
+        if window.bit_count() >= need:
+            break
+        width *= 8
+    else:
+        window, width = mask, (mask.bit_length() + 7) // 8
+    data = window.to_bytes(width, "little")
+    out: list[int] = []
+    for m in _NONZERO.finditer(data):
+        at = m.start()
+        for j in _BYTE_BITS[data[at]]:
+            out.append(8 * at + j)
+            if len(out) == limit:
+                return out
+    return out
+
+
+class Occupants:
+    """The first :data:`LISTED` modules of one set of region occupants, read from its mask
+    on first use: once for every scene (and report) with the same set."""
+
+    __slots__ = ("mask", "_first")
+
+    def __init__(self, mask: int, first: list | None = None):
+        self.mask = mask
+        self._first = first
+
+    @property
+    def first(self) -> list[int]:
+        if self._first is None:
+            self._first = lowest_bits(self.mask, LISTED)
+        return self._first
 
 
 @dataclass(frozen=True)
@@ -60,11 +126,13 @@ class RegionUse:
     count: int                               # modules that may be resident in it
     mask: int = field(default=0, repr=False, compare=False)
     names: list = field(default_factory=list, repr=False, compare=False)
+    #: the first occupants (:class:`Occupants`), shared by the scenes with the same ones
+    listed: object = field(default=None, repr=False, compare=False)
 
     @property
     def occupants(self) -> tuple[str, ...]:
         """Modules that may be resident in the region, in load order."""
-        return tuple(self.names[i] for i in bits(self.mask))
+        return tuple(self.names[i] for i in lowest_bits(self.mask, self.count))
 
     @property
     def free(self) -> int:
@@ -74,12 +142,10 @@ class RegionUse:
     def fits(self) -> bool:
         return self.used <= self.size
 
-    def to_dict(self, limit: int = 50) -> dict:
-        occ = []
-        for i in bits(self.mask):
-            if len(occ) == limit:
-                break
-            occ.append(self.names[i])
+    def to_dict(self, limit: int = LISTED) -> dict:
+        first = self.listed.first if self.listed is not None and limit <= LISTED \
+            else lowest_bits(self.mask, limit)
+        occ = [self.names[i] for i in first[:limit]]
         return {"region": self.region, "type": self.type, "size": self.size, "used": self.used,
                 "free": self.free, "kernel": self.kernel, "reserved": self.reserved,
                 "occupant_count": self.count, "occupants": occ}
@@ -116,8 +182,9 @@ def scene_memory(G, R=None) -> dict:
     regions = G.graph["regions"]
     k_region, k_size = _kernel(G)
     out = {}
-    cache: dict = {}          # (region, modules inside) -> (bytes of modules, count)
-    by_size = {name: sorted(bits(ix.region_mask[name]), key=lambda i: -ix.footprint[i])
+    cache: dict = {}          # (region, modules inside) -> (bytes of modules, count, listed)
+    by_size = {name: sorted(lowest_bits(ix.region_mask[name], len(ix.names)),
+                            key=lambda i: -ix.footprint[i])
                for name, reg in regions.items() if reg.overlay}
     for s in ix.scenes:
         if s not in R.exit_may:
@@ -131,17 +198,22 @@ def scene_memory(G, R=None) -> dict:
             if hit is None:
                 count = inside.bit_count()
                 if reg.overlay and count > 8:       # the largest possible occupant
-                    biggest = next(ix.footprint[i] for i in by_size[name] if inside >> i & 1)
-                    hit = (biggest, count)
+                    data = inside.to_bytes((ix.region_mask[name].bit_length() + 7) // 8,
+                                           "little")
+                    biggest = next(ix.footprint[i] for i in by_size[name]
+                                   if data[i >> 3] >> (i & 7) & 1)
+                    hit = (biggest, count, Occupants(inside))
                 else:
-                    sizes = [ix.footprint[i] for i in bits(inside)]
-                    hit = (max(sizes, default=0) if reg.overlay else sum(sizes), count)
+                    occupants = list(bits(inside)) if count <= 8 else lowest_bits(inside, count)
+                    sizes = [ix.footprint[i] for i in occupants]
+                    hit = (max(sizes, default=0) if reg.overlay else sum(sizes), count,
+                           Occupants(inside, occupants[:LISTED]))
                 cache[name, inside] = hit
             kernel = k_size if k_region == name else 0
             used = kernel + reg.reserved + hit[0]
             peak += used
             uses.append(RegionUse(name, reg.type, reg.size, used, kernel, reg.reserved, hit[1],
-                                  inside, ix.names))
+                                  inside, ix.names, hit[2]))
         out[s] = SceneMemory(s, tuple(uses), peak)
     return out
 

@@ -140,6 +140,13 @@ class LoadPlan:
         return tuple(self._index.names_of(self.plan_mask))
 
     @property
+    def read_order(self) -> tuple[str, ...]:
+        """:attr:`modules` in the order the load reads them: each module it asks for
+        after its needs, depth first (both loaders' order)."""
+        ix = self._index
+        return tuple(ix.names[i] for i in ix.sequence(self.plan_mask, self.load))
+
+    @property
     def certain(self) -> frozenset:
         return frozenset(self._index.names_of(self.plan_mask & ~self.uncertain_mask))
 
@@ -327,36 +334,23 @@ def heads_after(ix, heads: frozenset, plan_mask: int, uncertain: int,
                 load: str | None = None) -> frozenset:
     """Where the head can be after reading a plan (see :func:`head_positions`).
 
-    ``load`` names the load (:attr:`LoadPlan.load`) when it may read copies of modules
-    that are on the disc more than once.
+    ``load`` names the load (:attr:`LoadPlan.load`): which modules it asks for, so in
+    which order it reads (:meth:`~gamevm_build.analysis._index.Index.order`), and the
+    copies it reads of modules that are on the disc more than once.
     """
     if not plan_mask:
         return heads
-    out = set()
-    if load is not None and ix.reads.get(load):
-        order = ix.order(plan_mask, load)
-        certain = [k for k, (i, _p, _e) in enumerate(order) if not uncertain >> i & 1]
-        if certain:
-            out.add(order[certain[-1]][2])
-            trailing = order[certain[-1] + 1:]
-        else:
-            out |= heads
-            trailing = order
-        out.update(e for _i, _p, e in trailing)
-        return UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
-    certain = plan_mask & ~uncertain
-    if certain:
-        last = certain.bit_length() - 1
-        out.add(ix.end[last])
-        trailing = uncertain >> (last + 1) << (last + 1)
-    else:
+    order = ix.order(plan_mask, load)
+    last = max((k for k, (i, _p, _e) in enumerate(order) if not uncertain >> i & 1),
+               default=None)
+    # the head stops after the last module read: at or after the last certain one, and
+    # one the load asked for (what it reads on the way comes before those)
+    out = {e for i, _p, e in order[last or 0:] if ix.may_end(load, i)}
+    if last is None:
         out |= heads
-        trailing = uncertain
-    for i in bits(trailing):
-        out.add(ix.end[i])
-    if len(out) > MAX_HEADS:
-        return UNKNOWN
-    return frozenset(out)
+    elif not out:
+        out.add(order[last][2])
+    return UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
 
 
 def prefetch_plans(G, R: Residency | None = None) -> dict:

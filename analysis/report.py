@@ -42,6 +42,8 @@ import html
 import json
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
+from ._index import gc_paused
+
 __all__ = ["FORMATS", "SUFFIXES", "render"]
 
 FORMATS = ("text", "json", "markdown", "junit", "html")
@@ -50,6 +52,7 @@ SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "junit": ".xml",
             "html": ".html"}
 
 
+@gc_paused()      # many small strings: with the collector on, superlinear in the project
 def render(report: dict, fmt: str = "text") -> str:
     """``report`` in format ``fmt`` (one of :data:`FORMATS`), ending with a newline."""
     try:

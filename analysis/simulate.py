@@ -27,13 +27,14 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from gamevm_build.project.media import HeadState
+from gamevm_build.runtime.loadtime import completion_frames
 
 from ._index import index
+from .timing import file_frames
 
 __all__ = ["SimLoad", "simulate_walk"]
 
@@ -58,13 +59,18 @@ class SimLoad:
         return self.media_s + self.cpu_s
 
 
-def _load(ix, mask: int, head, idle: HeadState, load: str | None = None):
+def _load(ix, mask: int, head, idle: HeadState, load: str | None = None, files=None):
+    """``(media_s, cpu_s, head after)`` of loading ``mask``; ``files`` gets each file's
+    ``(media_s, cpu_s)``."""
     media = cpu = 0.0
     first = True
     for i, pos, end in ix.order(mask, load):
         state = idle if first else HeadState.READING
-        media += ix.access(head, pos, state) + ix.transfer_s[i]
+        m = ix.access(head, pos, state) + ix.transfer_s[i]
+        media += m
         cpu += ix.cpu_s[i]
+        if files is not None:
+            files.append((m, ix.cpu_s[i]))
         head = end
         first = False
     return media, cpu, head
@@ -121,15 +127,17 @@ def simulate_walk(G, walk: Sequence[str], *, head=None,
                            tuple(ix.names_of(loaded)), media, cpu, head, new_head))
         head = new_head
         resident = ix.apply(resident, want)
-        media_cum = cpu_frames = 0.0
+        media_frames = cpu_frames = 0           # the files' frames (analysis.timing.plan_frames)
         for st, smask in ix.streams[scene]:
             loaded = smask & ~resident
-            media, cpu, new_head = _load(ix, loaded, head, idle, f"streams[{st.index}]")
-            media_cum += media
-            cpu_frames += cpu * 1e3 / st.cpu_slice_ms
+            files: list = []
+            media, cpu, new_head = _load(ix, loaded, head, idle, f"streams[{st.index}]", files)
+            for m, c in files:
+                fm, fc = file_frames(m, c, fps, st.cpu_slice_ms)
+                media_frames, cpu_frames = media_frames + fm, cpu_frames + fc
             out.append(SimLoad("stream", scene, scene, tuple(ix.names_of(loaded)), media, cpu,
                                head, new_head, st.index,
-                               math.ceil(media_cum * fps - 1e-9) + math.ceil(cpu_frames - 1e-9)))
+                               completion_frames(media_frames, cpu_frames)))
             head = new_head
             resident = ix.apply(resident, smask)
         for names in (prefetch or {}).get(k, ()):

@@ -3,18 +3,20 @@
 A stream loads modules in the background while its scene runs (seed §5.1
 "Pre-fetching").  The drive works on its own; the loader's CPU work (copy,
 relocation, binding, constructors) gets at most ``cpu_slice_ms`` per frame.
-The streams of one scene run one after the other, so a stream completes,
-counted in frames from the scene's entry, after::
+A loader reads an asynchronous load's files one after the other: a read is found
+done when the next frame starts (``GameVMFrame``), then the file's CPU work gets its
+slices, one per frame from that frame on, and the next file's read starts when it is
+done.  The streams of one scene run one after the other, so a stream completes,
+counted in frames from the scene's entry, in frame::
 
-    frames = ceil(media_s · frame_rate) + ceil(Σ cpu_ms / cpu_slice_ms)
+    frames = Σ ceil(media_s · frame_rate) + Σ ceil(cpu_ms / cpu_slice_ms) - 1
 
-with the media and CPU times of its own and the earlier streams of the scene
-(media and CPU work are assumed not to overlap, which a pipelined loader can
-only beat), maximized over every head position and subset of uncertain
-modules.  The two terms are weighed and rounded differently, so the slowest
-load in seconds (:func:`gamevm_build.analysis.timing.plan_time`) need not be the latest in
-frames: the maximum is taken over the Pareto front of (media, CPU) pairs
-(:func:`gamevm_build.analysis.timing.plan_frontier`).  It must not exceed ``deadline_frames``.
+summed over the files of the stream and of the scene's earlier streams
+(:func:`gamevm_build.runtime.loadtime.completion_frames`), the largest over every
+head position and subset of uncertain modules
+(:func:`gamevm_build.analysis.timing.plan_frames`).  It must not exceed
+``deadline_frames``.  The reference loader's frame loop and the console-side
+runtime complete in that frame when the head is where the analysis assumed.
 
 A stream must not load a module into an overlay region whose occupant the
 scene uses (the point of a double buffer: load into the *other* half), nor
@@ -35,7 +37,7 @@ Examples
 ...                  "cpu_slice_ms": 2}]})
 >>> s, = stream_times(G)
 >>> s.media_frames, s.cpu_frames, s.frames, s.ok     # 1336 ms worst access + 10 sectors
-(85, 1, 86, True)
+(85, 1, 85, True)
 >>> f, = stream_findings(G, [s])
 >>> f.check, f.suggestions[0]
 ('double-buffer', 'move next to region B (the other half of the double buffer A/B)')
@@ -46,10 +48,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gamevm_build.runtime.loadtime import completion_frames
+
 from ._index import bits, index
 from .findings import Finding, ms
 from .plans import UNKNOWN, head_positions, heads_after, load_plans, residency, stream_plans
-from .timing import LoadTime, pareto_front, plan_frontier, plan_time, seek_advice
+from .timing import LoadTime, plan_frames, plan_time, seek_advice
 
 __all__ = ["StreamTime", "stream_times", "stream_findings"]
 
@@ -65,14 +69,15 @@ class StreamTime:
     modules: tuple[str, ...]
     deadline_frames: int
     cpu_slice_ms: float
-    load: LoadTime
+    load: LoadTime                     # the slowest in milliseconds
     media_frames: int
     cpu_frames: int
     description: str = ""
+    latest: LoadTime | None = None     # the one completing last (plan_frames)
 
     @property
     def frames(self) -> int:
-        return self.media_frames + self.cpu_frames
+        return completion_frames(self.media_frames, self.cpu_frames)
 
     @property
     def ok(self) -> bool:
@@ -89,26 +94,20 @@ def stream_times(G, *, R=None, heads=None, splans=None) -> list[StreamTime]:
     R = R if R is not None else residency(G)
     splans = splans if splans is not None else stream_plans(G, R)
     heads = heads if heads is not None else head_positions(G, R, load_plans(G, R), splans)
-    fps = G.graph["frame_rate"]
     out = []
     for s in ix.scenes:
         if s not in R.entry_must:
             continue
         h = heads.entry.get(s, UNKNOWN)
-        # (media seconds, CPU frames) so far, from the scene's entry: the Pareto front
-        # over every way the scene's streams up to this one can go
-        front = [(0.0, 0.0)]
+        # the scene's streams one after the other: each adds its files' frames
+        media_frames = cpu_frames = 0
         for st, _ in ix.streams[s]:
             plan = splans[st.index]
-            lt = plan_time(G, plan, h)
-            per = 1e3 / st.cpu_slice_ms
-            front = pareto_front([(m0 + m, c0 + c * per) for m0, c0 in front
-                             for m, c in plan_frontier(G, plan, h)])
-            media_frames, cpu_frames = max(
-                ((math.ceil(m * fps - _EPS), math.ceil(c - _EPS)) for m, c in front),
-                key=lambda mc: (mc[0] + mc[1], mc[0]))
+            m, c, latest = plan_frames(G, plan, h, slice_ms=st.cpu_slice_ms)
+            media_frames, cpu_frames = media_frames + m, cpu_frames + c
             out.append(StreamTime(st.index, s, st.modules, st.deadline_frames, st.cpu_slice_ms,
-                                  lt, media_frames, cpu_frames, st.description))
+                                  plan_time(G, plan, h), media_frames, cpu_frames,
+                                  st.description, latest))
             h = heads_after(ix, h, *plan.masks, plan.load)
     out.sort(key=lambda t: t.index)
     return out
@@ -126,8 +125,11 @@ def stream_findings(G, times: list[StreamTime] | None = None, R=None) -> list[Fi
         key = f"streams[{t.index}] ({', '.join(t.modules)} during {t.scene})"
         if not t.ok:
             sugg = []
-            earlier = t.frames - (t.media_frames + math.ceil(t.load.cpu_s * 1e3 / t.cpu_slice_ms))
-            room = t.deadline_frames - t.media_frames - max(earlier, 0)
+            # CPU frames of the scene's earlier streams, and what this one's files may take:
+            # n files' frames, each rounded up, are at most n - 1 more than the total's
+            own = [s.cpu_s for s in (t.latest or t.load).steps]
+            earlier = t.cpu_frames - sum(math.ceil(c * 1e3 / t.cpu_slice_ms - _EPS) for c in own)
+            room = t.deadline_frames - t.media_frames + 1 - earlier - (len(own) - 1)
             if room > 0 and t.load.cpu_s > 0:
                 need = t.load.cpu_s * 1e3 / room
                 if need < 1000.0 / fps:
@@ -143,7 +145,8 @@ def stream_findings(G, times: list[StreamTime] | None = None, R=None) -> list[Fi
             out.append(Finding(
                 "error", "stream", key,
                 f"completes after {t.frames} frames ({t.media_frames} media + {t.cpu_frames} "
-                f"CPU at {t.cpu_slice_ms:g} ms/frame), deadline {t.deadline_frames}",
+                f"CPU at {t.cpu_slice_ms:g} ms/frame, the first in the frame that finds the "
+                f"reads done), deadline {t.deadline_frames}",
                 tuple(sugg)))
     # overwriting a module in use, or what an earlier stream loaded
     for s in ix.scenes:

@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from gamevm_build.project.media import HeadState
@@ -46,7 +47,8 @@ from ._index import index
 from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
     prefetch_plans, residency, stream_plans
 
-__all__ = ["Step", "LoadTime", "TransitionTime", "PrefetchTime", "plan_time", "plan_frontier",
+__all__ = ["Step", "LoadTime", "TransitionTime", "PrefetchTime", "plan_time", "plan_frames",
+           "file_frames", "plan_frontier",
            "pareto_front", "transition_times", "prefetch_times", "boot_time", "seek_advice"]
 
 
@@ -181,10 +183,18 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
     uncertain modules, in O(len(plan) · (len(heads) + uncertain)) accesses.
     """
     ix = index(G)
+    return _worst(G, plan, heads, idle_state,
+                  lambda val, i, access: val + access + ix.transfer_s[i] + ix.cpu_s[i])[1]
+
+
+def _worst(G, plan: LoadPlan, heads: frozenset, idle_state, add):
+    """The dynamic program of :func:`plan_time`: ``add(value so far, bit, access_s)`` is the
+    value after reading module ``bit`` too; ``(the largest value, its LoadTime)``."""
+    ix = index(G)
     idle = HeadState(idle_state or ix.drive)
     plan_mask, unc_mask = plan.masks
     ends = ix.end_owner
-    # state key: (read_yet, head) -> (seconds, chain, label); chain links (step, previous)
+    # state key: (read_yet, head) -> (value, chain, label); chain links (step, previous)
     states: dict = {}
     for h in sorted(heads, key=lambda h: (h is None, h or 0)):
         states[(False, h)] = (0.0, None, _head_label(ix, h, ends))
@@ -194,8 +204,9 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
         for (read_yet, head), (val, chain, label) in states.items():
             state = HeadState.READING if read_yet else idle
             access = ix.access(head, to, state)
-            if best is None or val + access > best[0]:
-                best = (val + access, chain, label, head, state, access)
+            v = add(val, i, access)
+            if best is None or v > best[0]:
+                best = (v, chain, label, head, state, access)
         total, chain, label, head, state, access = best
         seek = 0.0 if access == 0.0 else ix.seek(head, to, state)
         info = ix.info[i]
@@ -206,19 +217,55 @@ def plan_time(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
             seek_s=seek, read_s=ix.transfer_s[i],
             cpu=ix.cpu_steps[i],
             relocations=info.relocation_count)
-        entry = (total + ix.transfer_s[i] + ix.cpu_s[i], (step, chain), f"after {ix.names[i]}")
+        entry = (total, (step, chain), f"after {ix.names[i]}")
         new = dict(states) if uncertain else {}
         key = (True, end)
         if key not in new or entry[0] > new[key][0]:
             new[key] = entry
         states = new
-    _val, chain, _label = max(states.values(), key=lambda v: v[0])
+    val, chain, _label = max(states.values(), key=lambda v: v[0])
     steps = []
     while chain is not None:
         steps.append(chain[0])
         chain = chain[1]
-    return LoadTime(plan, tuple(reversed(steps)), frozenset(heads))
+    return val, LoadTime(plan, tuple(reversed(steps)), frozenset(heads))
 
+
+def file_frames(media_s: float, cpu_s: float, fps: float, slice_ms: float) -> tuple[int, int]:
+    """Frames one file of an asynchronous load takes: its read, from the frame it starts in
+    to the one that finds it done, and its CPU slices (``(media, cpu)`` frames)."""
+    return (math.ceil(media_s * fps - _FRAME_EPS),
+            math.ceil(cpu_s * 1e3 / slice_ms - _FRAME_EPS) if slice_ms > 0 else 0)
+
+
+def plan_frames(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *, slice_ms: float,
+                idle_state: HeadState | str | None = None) -> tuple[int, int, LoadTime]:
+    """Worst-case frames of ``plan`` loaded in the background: ``(media, cpu, LoadTime)``.
+
+    The loaders read an asynchronous load's files one after the other: a read is found
+    done when the next frame starts (``GameVMFrame``), then that file's CPU work takes
+    ``cpu_slice_ms`` a frame, and the next file's read starts when it is done.  So each
+    file costs its own frames, rounded up (:func:`file_frames`); this is the largest sum
+    over every head position and subset of uncertain modules (the same dynamic program
+    as :func:`plan_time`), split into its media and CPU frames.
+    """
+    ix = index(G)
+    fps = G.graph["frame_rate"]
+
+    def add(val, i, access):
+        m, c = file_frames(access + ix.transfer_s[i], ix.cpu_s[i], fps, slice_ms)
+        return val + m + c
+
+    _total, lt = _worst(G, plan, heads, idle_state, add)
+    media = cpu = 0
+    for st in lt.steps:
+        m, c = file_frames(st.media_s, st.cpu_s, fps, slice_ms)
+        media, cpu = media + m, cpu + c
+    return media, cpu, lt
+
+
+#: rounding slack of :func:`file_frames` (a read ending on a frame boundary is found then)
+_FRAME_EPS = 1e-9
 
 #: Pareto points kept per state by :func:`plan_frontier`; beyond it a state's points
 #: collapse into their corner (the largest media and the largest CPU time), which is

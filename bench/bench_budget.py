@@ -24,15 +24,16 @@ positions follow module order, with small gaps.  Output (2-core machine)::
 
     bench_budget: synthetic psx projects, best of 3
       modules  scenes  transitions   config    graph  analyze   report    total
-         1000     100          224    0.20s    0.01s    0.04s    0.02s    0.27s
-        10000    1000         2290    2.02s    0.16s    0.51s    0.55s    3.24s
-      growth (10x the project): graph+analyze 13.0x, total 12.0x   goal graph+analyze <= 2 s for 10000/1000: met (0.67 s)
+         1000     100          224    0.02s    0.01s    0.04s    0.01s    0.08s
+        10000    1000         2290    0.22s    0.14s    0.47s    0.22s    1.05s
+      growth (10x the project): graph+analyze 12.6x, total 13.4x   goal graph+analyze <= 2 s for 10000/1000: met (0.61 s)
 
 The goal: graph + analysis of 10k modules / 1k scenes in at most 2 s on a
 2-core machine, growing near-linearly (ratio close to 10; module sets are
 bitsets, whose operations grow with the module count).  Config validation
-(jsonschema) is reported separately.  ``--check`` exits 1 when the goal is
-missed.
+(fastjsonschema, then cross-references) is reported separately
+(``bench_config.py`` compares the schema check with ``json.loads``).
+``--check`` exits 1 when the goal is missed.
 
     python bench/bench_budget.py [--repeat 3] [--sizes 1000:100,10000:1000] [--check]
 """

@@ -65,16 +65,32 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``gamevm`` parser: every subcommand, or only ``command`` when it names one.
+
+    The command line names one command; registering only that one imports one command
+    module instead of all of them at every start (``gamevm --help``, no command or an
+    unknown one still get the full list)."""
     p = _Parser(prog="gamevm",
                 description="Build, link, inspect and check GameVM modules for retro consoles.")
     p.add_argument("--version", action="version", version=f"gamevm {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     this = sys.modules[__name__]
-    for name in COMMANDS:
+    for name in [command] if command in COMMANDS else COMMANDS:
         importlib.import_module(f".commands.{name}", __package__).register(sub, this)
     return p
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top-level
+    options take no value); None after ``--help``, which lists every command."""
+    for arg in argv:
+        if arg in ("-h", "--help"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _split_greedy(args) -> None:
@@ -92,7 +108,8 @@ def _split_greedy(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     if hasattr(args, "inputs"):
         _split_greedy(args)

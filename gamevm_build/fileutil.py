@@ -173,9 +173,12 @@ def check_json(data, where: str) -> None:
     becomes infinity); comparisons with NaN are all false, so one would silently
     drop out of every budget.  Iterative: safe on any depth.
     """
+    if _json_is_sound(data):
+        return
     from .project.config import key_path
     from .errors import ConfigError
 
+    # the same walk, with the key path of every node, says where (the first found)
     stack = [(data, ())]
     while stack:
         node, path = stack.pop()
@@ -188,6 +191,30 @@ def check_json(data, where: str) -> None:
                                   f"{MAX_JSON_DEPTH} levels deep")
             items = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend((v, path + (k,)) for k, v in items)
+
+
+def _json_is_sound(data) -> bool:
+    """True when :func:`check_json` has nothing to say: the walk without key paths.
+
+    Paths cost a tuple per value, which is most of the check on a large project: the
+    common case (nothing wrong) needs only the nesting depth of each container."""
+    isfinite = math.isfinite
+    if isinstance(data, float):
+        return isfinite(data)
+    if not isinstance(data, (dict, list)):
+        return True
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for v in (node.values() if isinstance(node, dict) else node):
+            if isinstance(v, float):
+                if not isfinite(v):
+                    return False
+            elif isinstance(v, (dict, list)):
+                if depth + 1 >= MAX_JSON_DEPTH:
+                    return False
+                stack.append((v, depth + 1))
+    return True
 
 
 def read_json(path, what: str, hint: str = ""):

@@ -337,3 +337,62 @@ def test_residency_matches_the_textbook_fixpoint(case):
     must, may = reference_residency(G)
     assert R.entry_must == must
     assert R.entry_may == may
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.one_of(st.sets(st.integers(0, 40_000), max_size=200),
+                 st.sets(st.integers(0, 600), max_size=400),
+                 st.integers(0, 3000).map(lambda k: set(range(k, 40_000, 97)))),
+       st.integers(0, 120))
+def test_lowest_bits_are_the_first_bits(members, limit):
+    """memory.lowest_bits (bytes, growing windows) lists what stepping through bits() does."""
+    from gamevm_build.analysis.memory import lowest_bits
+    mask = sum(1 << i for i in members)
+    assert lowest_bits(mask, limit) == list(itertools.islice(bits(mask), limit))
+    assert lowest_bits(mask, limit) == sorted(members)[:limit]
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects(), st.integers(0, 60))
+def test_region_reports_list_the_first_occupants(case, limit):
+    """Each region's report lists its first occupants in bit (load) order, however many
+    are asked for, from the occupants scene_memory shares between scenes."""
+    from gamevm_build.analysis.memory import scene_memory
+    data, _, _ = case
+    G = graph_from_dict(data)
+    names = index(G).names
+    for mem in scene_memory(G).values():
+        for use in mem.regions:
+            expected = [names[i] for i in itertools.islice(bits(use.mask), limit)]
+            assert use.to_dict(limit)["occupants"] == expected
+            assert use.to_dict()["occupants"] == [names[i] for i in bits(use.mask)][:50]
+            assert use.occupants == tuple(names[i] for i in bits(use.mask))
+
+
+def test_region_reports_of_a_crowded_overlay():
+    """An overlay that may hold any of 70 modules at the hub (one per level): its report
+    lists the first 50 in bit order (read once, shared by the scenes with that set), the
+    largest is what it holds, and a longer list is read from the mask."""
+    from gamevm_build.analysis.memory import scene_memory
+    n = 70
+    data = {"target": "psx",
+            "memoryMap": {"regions": [
+                {"name": "Main", "start": "0x80010000", "size": "64KB"},
+                {"name": "Ovl", "start": "0x80020000", "size": "256KB", "type": "overlay"}]},
+            "modules": {f"lvl{i:02d}": {"region": "Ovl", "estimate": {"size": 1000 + 37 * i}}
+                        for i in range(n)},
+            "scenes": {"hub": {"modules": []},
+                       **{f"s{i:02d}": {"modules": [f"lvl{i:02d}"]} for i in range(n)}},
+            "start": "hub",
+            "transitions": [t for i in range(n) for t in (
+                {"from": "hub", "to": f"s{i:02d}", "budget_ms": 5000},
+                {"from": f"s{i:02d}", "to": "hub", "budget_ms": 5000})]}
+    G = graph_from_dict(data)
+    names = index(G).names
+    hub = scene_memory(G)["hub"].region("Ovl")
+    assert hub.count == n
+    everyone = [names[i] for i in bits(hub.mask)]
+    assert hub.to_dict()["occupants"] == everyone[:50]
+    assert hub.to_dict(60)["occupants"] == everyone[:60]
+    assert hub.to_dict(3)["occupants"] == everyone[:3]
+    assert hub.used == max(index(G).footprint)

@@ -376,13 +376,39 @@ def _paths(node, at=()):
 ODD_VALUES = (None, True, -1, 0, 1.5, 2 ** 40, "", "x", "-bad name", [], [1], {}, {"x": 1})
 
 
-def test_the_fast_check_accepts_exactly_what_jsonschema_accepts():
-    """validate() asks fastjsonschema first and jsonschema only for the words: over every
-    value of the example config replaced by values of every other kind, both agree."""
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "game"
+
+#: a config whose modules are estimates in every form the schema allows (sizes as numbers
+#: and strings, relocations and imports as counts and as an object / a list)
+ESTIMATES = {
+    "target": "psx", "media": {"model": "ps1-worst-2x", "drive": "paused"},
+    "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "448KB",
+                               "reserved": 4096},
+                              {"name": "O", "start": 0x80080000, "size": 65536,
+                               "type": "overlay"}]},
+    "modules": {"a": {"region": "Main", "estimate": {"size": 4096, "bss": "1K",
+                                                     "relocations": 12, "imports": 3}},
+                "b": {"region": "O", "needs": ["a"], "estimate": {
+                    "size": "6KB", "image": 9000, "relocations": {"R_MIPS_26": 40},
+                    "imports": ["a_f"], "exports": ["b_f"], "constructors": 1}}},
+    "scenes": {"s": {"modules": ["b"]}},
+    "disc": {"capacity": "650MB", "positions": {"a": 100, "b": 200}},
+}
+
+
+@pytest.mark.parametrize("doc, schema", [
+    ("gamevm.json", SCHEMA_PATH.name),
+    (ESTIMATES, SCHEMA_PATH.name),
+    ("scenarios/runtime.json", "scenario.schema.json"),
+    ("scenarios/stream.json", "scenario.schema.json"),
+], ids=["example", "estimates", "scenario-runtime", "scenario-stream"])
+def test_the_fast_check_accepts_exactly_what_jsonschema_accepts(doc, schema):
+    """validate() asks fastjsonschema first (on the schema with its anyOf-of-types merged,
+    cfgmod._merge_type_branches) and jsonschema only for the words: over every value of
+    the document replaced by values of every other kind, both agree."""
     import fastjsonschema
-    doc = json.loads((Path(__file__).resolve().parents[1] / "examples" / "game" /
-                      "gamevm.json").read_text())
-    fast, slow = cfgmod._fast_check(), cfgmod._validator()
+    doc = json.loads((EXAMPLE / doc).read_text()) if isinstance(doc, str) else doc
+    fast, slow = cfgmod._fast_check(schema), cfgmod._validator(schema)
     checked = 0
     for path, _value in list(_paths(doc))[1:]:
         for odd in ODD_VALUES:
@@ -398,4 +424,20 @@ def test_the_fast_check_accepts_exactly_what_jsonschema_accepts():
                 fast_ok = False
             assert fast_ok == (next(slow.iter_errors(d), None) is None), (path, odd)
             checked += 1
-    assert checked > 500
+    assert checked > 200
+
+
+def test_merging_type_branches_leaves_no_raising_anyof_in_the_config_schema():
+    """Every anyOf of the config schema is one of types (a size, an address, a count or
+    a list, ...): the compiled check needs none, so it raises only on invalid data."""
+    schema = load_schema()
+    merged = cfgmod._merge_type_branches(cfgmod._inline_refs(schema, schema["$defs"]))
+    assert "anyOf" not in json.dumps(merged)
+    assert merged["properties"]["media"]["type"] == ["string", "object"]
+    size = merged["properties"]["disc"]["properties"]["capacity"]
+    assert size["type"] == ["integer", "string"] and size["minimum"] == 0 and "pattern" in size
+    # branches of overlapping or unknown types are kept as they are
+    kept = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "number", "maximum": 0}]}
+    assert cfgmod._merge_type_branches(kept) == kept
+    kept = {"anyOf": [{"type": "integer"}, {"enum": ["x"]}]}
+    assert cfgmod._merge_type_branches(kept) == kept

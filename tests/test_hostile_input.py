@@ -545,6 +545,30 @@ def test_deeply_nested_json_is_a_config_error(project, depth):
     assert outcome == "2" and "more than 64 levels deep" in err, err
 
 
+def test_check_json_walk_without_paths_agrees_with_the_walk_with_them():
+    """check_json looks for trouble without key paths and walks again, with them, only
+    to say where: the same documents pass, the limit is the same, the message names the
+    first bad value of the walk with paths."""
+    from gamevm_build.errors import ConfigError
+    from gamevm_build.fileutil import MAX_JSON_DEPTH, check_json
+
+    def nested(n):
+        return json.loads("[" * n + "]" * n)
+
+    check_json(nested(MAX_JSON_DEPTH), "t.json")                  # 64 levels: fine
+    with pytest.raises(ConfigError, match=r"^t.json: (\[0\]){64}: nested more than 64"):
+        check_json(nested(MAX_JSON_DEPTH + 1), "t.json")
+    check_json({"a": [1, 2.5, "x", None, True, {"b": -0.0}]}, "t.json")
+    for doc, message in [
+            (math.nan, "t.json: (top level): expected a finite number, not nan"),
+            ({"a": [1, {"b": math.inf}], "c": 2}, "t.json: a[1].b: expected a finite number, not inf"),
+            ({"a": [math.nan], "z": [-math.inf]}, "t.json: z[0]: expected a finite number, not -inf"),
+            ({"a": 1.0, "b": [[[[math.nan]]]]}, "t.json: b[0][0][0][0]: expected a finite number")]:
+        with pytest.raises(ConfigError) as info:
+            check_json(doc, "t.json")
+        assert str(info.value).startswith(message), str(info.value)
+
+
 # ---------------------------------------------------------------------------- scenarios
 
 @pytest.mark.parametrize("step,message", [

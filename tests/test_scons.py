@@ -471,6 +471,36 @@ def test_repo_example_builds(repo_copy, target):
     assert scons(repo_copy, "-q", *args).returncode == 0
 
 
+#: runs scons in this process and says which heavy packages it imported
+_SCONS_IMPORTS = """\
+import sys
+sys.argv = ['scons'] + sys.argv[1:]
+import SCons.Script
+try:
+    SCons.Script.main()
+except SystemExit as exc:
+    status = exc.code
+heavy = {'networkx', 'unicorn', 'jsonschema', 'elftools', 'pycdlib', 'capstone'}
+print('heavy imports:', sorted({m.split('.')[0] for m in sys.modules} & heavy))
+sys.exit(status)
+"""
+
+
+def test_repo_example_no_op_imports_nothing_heavy(repo_copy):
+    """The SCons tool is thin wiring (issue 16): reading the example's SConstruct and
+    SConscript and finding everything up to date imports no emulator, ELF reader, graph
+    library or jsonschema; the builders import them when they run."""
+    if not (repo_copy / "build" / "psx" / "validate.xml").exists():
+        ok(scons(repo_copy))
+    for args in (["-Q"], ["-Q", "-n", "--clean"]):
+        proc = subprocess.run([sys.executable, "-c", _SCONS_IMPORTS, *args], cwd=repo_copy,
+                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=SCONS_TIMEOUT)
+        assert proc.returncode == 0, proc.stdout
+        assert "heavy imports: []" in proc.stdout, (args, proc.stdout)
+    assert "is up to date" in ok(scons(repo_copy, "game", "budget", "validate"))
+
+
 def _run_selftests(build: Path, target: str) -> dict[str, int]:
     """Load the example's kernel and modules into unicorn and call their self tests.
 

@@ -68,6 +68,7 @@ typedef void (*TLoadCallback)(TModuleHandle handle, TLoadStatus status);
 #define GVM_SYS_MEDIA_CLOSE 0x4722 /* a0 = file -> v0 0 */
 #define GVM_SYS_MEDIA_START 0x4723 /* a0 = {file, offset, dst, len} -> v0 0 or -1 (read goes on) */
 #define GVM_SYS_MEDIA_POLL  0x4724 /* a0 = file -> v0 1 done, 0 running, -1 failed */
+#define GVM_SYS_CLOCK       0x4725 /* -> v0 CPU cycles executed (wraps at 2^32) */
 
 #if defined(__mips__)
 #define GVM__STR2(x) #x

@@ -60,6 +60,12 @@ typedef struct TGameVMConfig {
      * or evicting a module whose code a return address on that stack (or the caller's)
      * points into is refused with lsModuleInUse.  0: safe mode off. */
     void *stack_top;
+    /* CPU slices: a free-running counter the game reads its time from (a root counter on
+     * the PS1, COUNT on the N64, a cascaded timer on the GBA; any rate, wrapping at 2^32).
+     * With it, an asynchronous load does at most the slice GameVMSetSlice gave it of CPU
+     * work per GameVMFrame (docs/runtime-c.md, "CPU slices").  0: an asynchronous load
+     * does all its CPU work in the GameVMFrame that finds its read done. */
+    unsigned long (*clock)(void);
 } TGameVMConfig;
 
 /* GameVMAddRegion flags */
@@ -94,11 +100,20 @@ TLoadStatus GameVMAddNeed(const char *module, const char *need);
  * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */
 TLoadStatus GameVMPairRegions(const char *region, const char *other);
 
+/* CPU time per frame, in `clock` ticks, that asynchronous requests made from now on may
+ * use (LoadModuleAsync, GameVMImport); 0 (the default): no limit.  The requests of one
+ * GameVMFrame share the first one's slice.  A game sets a stream's cpu_slice_ms before
+ * requesting it: ticks = cpu_slice_ms * clock rate / 1000. */
+void GameVMSetSlice(unsigned long ticks);
+
 /* The address of a symbol of the resident's Global Symbol Table, or 0. */
 void *GameVMResidentSymbol(const char *name);
 
 /* The emulated console's media device as a reader (gamevm call/run, GameVMValidate). */
 extern const TGameVMReader GameVMEmulatorReader;
+/* The emulated console's clock: CPU cycles executed (one per instruction, as the load-time
+ * model counts them), for TGameVMConfig.clock. */
+unsigned long GameVMEmulatorClock(void);
 
 /* The console's default code synchronisation (what sync_code = 0 selects). */
 void GameVMSyncCode(void *addr, unsigned long size);

@@ -4,9 +4,9 @@ A **bundle** is the set of modules a load reads (certain and uncertain),
 shared by every load that reads the same set (entering ``level1`` from the
 title or from the boss room).  Placed contiguously, one seek and one
 sequential read serve it (seed §5.1, "Batching").  Inside a bundle the
-modules some paths already have resident (*uncertain*) come first and the
-certain ones last, so the head ends at one place whatever was skipped; ties
-in the analyzer's providers-first order.
+modules lie in the order the loader reads them (each after its needs, see
+:meth:`gamevm_build.analysis._index.Index.order`), the order of its heaviest
+load, so the drive reads forward.
 
 Which load can precede which (whose last read leaves the head where the next
 load starts) is the **follow graph**: :func:`head_sources` computes, for every
@@ -156,10 +156,9 @@ def form_bundles(problem) -> list[Bundle]:
         if ld.modules:
             groups.setdefault(frozenset(ld.modules), []).append(ld)
     out = []
-    rank = {m.id: m.rank for m in problem.modules}
     for key, lds in groups.items():
-        unc = set().union(*(ld.uncertain for ld in lds))
-        mods = sorted(key, key=lambda m: (m not in unc, rank[m]))
+        heaviest = min(lds, key=lambda ld: (-ld.weight, ld.id))
+        mods = heaviest.modules
         out.append(Bundle(0, tuple(mods), tuple(ld.id for ld in lds),
                           sum(ld.weight for ld in lds)))
     out.sort(key=lambda b: (-b.weight, b.modules))

@@ -12,7 +12,7 @@ where the worst-case time is exactly what the budget analyzer computes
 :func:`gamevm_build.analysis.plans.head_positions`): the maximum over every place the
 flow graph can leave the head and every subset of the load's uncertain
 modules, of access (command, seek, first sector, with the project's media
-model) + read + loader CPU, modules read in LBA order.  The functions here
+model) + read + loader CPU, modules read in the loader's order (each after its needs).  The functions here
 re-implement those two on integer tables so an arrangement is evaluated in
 milliseconds; ``tests/test_layout_cost.py`` checks that they agree with the
 analyzer to the last bit.
@@ -151,16 +151,15 @@ class Evaluator:
 
     # -- one load --------------------------------------------------------------------------
     def order(self, ld, arr: Arrangement, start) -> list:
-        """``(extent, module, uncertain)`` of the load's reads, in LBA order."""
-        out = [(start[arr.reads.get((ld.id, m), arr.primary[m])],
-                arr.reads.get((ld.id, m), arr.primary[m]), m) for m in ld.modules]
-        out.sort()
+        """``(extent, module, uncertain)`` of the load's reads, in the order it reads them
+        (:attr:`Load.modules`: the loader's order, whatever the disc order)."""
         unc = ld.uncertain
-        return [(e, m, m in unc) for _s, e, m in out]
+        return [(arr.reads.get((ld.id, m), arr.primary[m]), m, m in unc) for m in ld.modules]
 
     @staticmethod
-    def heads_after(heads: frozenset, order: list) -> frozenset:
-        """Head extents after a load that reads ``order`` (gamevm_build.analysis.plans.heads_after)."""
+    def heads_after(heads: frozenset, order: list, ends: frozenset) -> frozenset:
+        """Head extents after a load that reads ``order``; ``ends``: the modules that can be
+        its last read (gamevm_build.analysis.plans.heads_after)."""
         if not order:
             return heads
         last = None
@@ -168,12 +167,11 @@ class Evaluator:
             if not order[k][2]:
                 last = k
                 break
-        if last is not None:
-            out = {order[last][0]}
-            out.update(e for e, _m, _u in order[last + 1:])
-        else:
-            out = set(heads)
-            out.update(e for e, _m, _u in order)
+        out = {e for e, m, _u in order[last or 0:] if m in ends}
+        if last is None:
+            out |= heads
+        elif not out:
+            out.add(order[last][0])
         return _UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
 
     def time(self, order: list, heads: frozenset, start, end) -> float:
@@ -224,10 +222,10 @@ class Evaluator:
             hs: set = set()
             for u in p.preds[v]:
                 if u is None:
-                    hs |= after(heads[boot], orders[boot])
+                    hs |= after(heads[boot], orders[boot], p.loads[boot].ends)
                 elif u in exit_:
                     lid = p.transition[u, v]
-                    hs |= after(exit_[u], orders[lid])
+                    hs |= after(exit_[u], orders[lid], p.loads[lid].ends)
             hs |= entry.get(v, frozenset())
             hv = frozenset(hs) if len(hs) <= MAX_HEADS and entry.get(v) != _UNKNOWN \
                 else _UNKNOWN
@@ -236,10 +234,11 @@ class Evaluator:
             entry[v] = hv
             h = hv
             for lid in p.streams[v]:
-                h = after(h, orders[lid])
+                h = after(h, orders[lid], p.loads[lid].ends)
             if v in p.prefetch:
                 # every module optional: the ends of all of them (gamevm_build.analysis.plans)
-                h = after(h, [(arr.primary[m], m, True) for m in p.prefetch[v]])
+                h = after(h, [(arr.primary[m], m, True) for m in p.prefetch[v]],
+                          p.prefetch_ends[v])
             if exit_.get(v) != h:
                 exit_[v] = h
                 for w in p.succs[v]:
@@ -252,7 +251,7 @@ class Evaluator:
             h = entry.get(s, _UNKNOWN)
             for lid in lids:
                 heads[lid] = h
-                h = after(h, orders[lid])
+                h = after(h, orders[lid], p.loads[lid].ends)
         return heads
 
     def evaluate(self, arr: Arrangement, base: int) -> Evaluation:

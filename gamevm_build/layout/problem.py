@@ -92,10 +92,12 @@ class Load:
     kind: str                # boot | transition | stream
     source: str | None
     target: str
-    modules: tuple[int, ...]          # in the analyzer's providers-first order
+    modules: tuple[int, ...]          # in the order the load reads them (LoadPlan.read_order)
     uncertain: frozenset              # module ids loaded on some paths only
     weight: float
     budget_ms: float | None = None
+    #: modules that can be its last read (gamevm_build.analysis._index.Index.may_end)
+    ends: frozenset = frozenset()
 
     @property
     def certain(self) -> tuple[int, ...]:
@@ -127,6 +129,8 @@ class Problem:
     #: scene -> module ids its prefetch may read (gamevm_build.analysis.plans.prefetch_plans): not a
     #: load (it runs in the background, nothing waits for it) but it moves the head
     prefetch: dict = field(default_factory=dict)
+    #: scene -> module ids its prefetch can read last
+    prefetch_ends: dict = field(default_factory=dict)
 
     @property
     def by_name(self) -> dict:
@@ -229,10 +233,14 @@ def problem_from_project(project) -> Problem:
 
     loads: list[Load] = []
 
+    def ends(plan) -> frozenset:
+        return frozenset(mid[n] for n in plan.modules if ix.may_end(plan.load, ix.bit[n]))
+
     def add(plan, kind, source, target, w, budget_ms=None) -> int:
-        mods = tuple(mid[n] for n in plan.modules)
+        mods = tuple(mid[n] for n in plan.read_order)
         unc = frozenset(mid[n] for n in plan.uncertain)
-        loads.append(Load(len(loads), plan.load, kind, source, target, mods, unc, w, budget_ms))
+        loads.append(Load(len(loads), plan.load, kind, source, target, mods, unc, w, budget_ms,
+                          ends(plan)))
         return len(loads) - 1
 
     boot_id = add(boot, "boot", None, ix.start, 1.0)
@@ -248,8 +256,9 @@ def problem_from_project(project) -> Problem:
             if st.index in splans:
                 w = entries.get(s, 0.0) + (1.0 if s == ix.start else 0.0)
                 streams[s].append(add(splans[st.index], "stream", s, s, w))
-    prefetch = {s: tuple(mid[n] for n in plan.modules)
-                for s, plan in prefetch_plans(G, R).items() if plan.plan_mask}
+    pplans = {s: plan for s, plan in prefetch_plans(G, R).items() if plan.plan_mask}
+    prefetch = {s: tuple(mid[n] for n in plan.read_order) for s, plan in pplans.items()}
+    prefetch_ends = {s: ends(plan) for s, plan in pplans.items()}
     resident = None
     if config.resident_file is not None and model.kind == "disc":
         rpath = Path(config.resident_file)
@@ -269,6 +278,7 @@ def problem_from_project(project) -> Problem:
         preds={s: [None if u is BOOT else u for u in ix.preds[s]] for s in ix.scenes},
         succs={s: list(ix.succs[s]) for s in ix.scenes}, rpo=dict(ix.rpo),
         transition=transition, streams=streams, boot=boot_id, prefetch=prefetch,
+        prefetch_ends=prefetch_ends,
         resident=resident,
         options=options, config=config, likelihoods=has_likelihood,
         project=Project(config, project.modules, project.resident))

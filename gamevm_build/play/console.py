@@ -277,15 +277,17 @@ class Console:
 
     def load_async(self, name, **kw):
         """Start an asynchronous load (see :meth:`AsyncLoader.request`; on the console-side
-        runtime :meth:`TargetLoader.load_async`, which takes ``callback`` and ``kind``)."""
+        runtime :meth:`TargetLoader.load_async`, which takes ``callback``, ``kind`` and
+        ``slice_ms``)."""
         if self.async_ is None:
-            extra = sorted(set(kw) - {"callback", "kind"})
+            extra = sorted(set(kw) - {"callback", "kind", "slice_ms"})
             if extra:
                 raise EmulationError(f"the console-side runtime's LoadModuleAsync takes no "
                                      f"{', '.join(extra)} (the host loader's model does: "
                                      "--loader host)")
             return self.loader.load_async(name, callback=kw.get("callback", 0),
-                                          import_=kw.get("kind") == "import")
+                                          import_=kw.get("kind") == "import",
+                                          slice_ms=kw.get("slice_ms"))
         return self.async_.request(name, **kw)
 
     def advance(self, frames: int = 1) -> list:
@@ -306,11 +308,13 @@ class Console:
             return done
         for _ in range(frames):
             k = clock.frame
-            completing = self.async_.tick(k)
-            clock.now_s = clock.frame_start(k + 1)
-            for job in completing:
-                self.async_.finish(job, k + 1)
+            # a job completes in the frame of its last slice, when that slice ends
+            for job in self.async_.tick(k):
+                if job.slices:
+                    clock.now_s = max(clock.now_s, job.slices[-1][2])
+                self.async_.finish(job, k)
                 done.append(job)
+            clock.now_s = max(clock.now_s, clock.frame_start(k + 1))
         return done
 
     def wait(self, *, max_frames: int = 100_000) -> int:

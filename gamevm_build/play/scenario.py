@@ -457,8 +457,7 @@ class _Runner:
         items, present = self.closure_items(cfg.scenes[scene].modules, ())
         rec = c.timer.begin(kind, scene, source=source, target=scene)
         if items:
-            topo = {it.module.name: i for i, it in enumerate(items)}
-            loader.read_items(items, rec, topo=topo,
+            loader.read_items(items, rec,
                               load="boot" if kind == "boot" else f"{source} -> {scene}")
             loader.link_items(items, present, rec, alternate=False, hold_all=True)
         else:

@@ -78,7 +78,9 @@ class TracedTargetLoader(TargetLoader):
         finally:
             self._attribute()
             self._active = False
-            if self._record is None:
+            # an asynchronous request's work goes on in the next GameVMFrame, for the
+            # module it was working on (its checks run before anything is written)
+            if self._record is None and not self.pending:
                 self._current = None
 
     def _owner(self) -> LoadRecord | None:
@@ -308,6 +310,7 @@ class TracedTargetLoader(TargetLoader):
                "frame_requested": clock.frame, "start_s": clock.now_s, "media_s": 0.0,
                "reads": [], "status": "lsPending", "frame_completed": None, "end_s": None,
                "record": rec, "lazy": lazy}
+        self.set_slice(rec.slice_ms)
         self.async_loads.append(raw)
         self._lazy_load = lazy
         try:
@@ -331,6 +334,8 @@ class TracedTargetLoader(TargetLoader):
             rec = raw.get("record")
             if rec is not None:
                 self._close(rec)
+        if not self.pending and self._record is None:
+            self._current = None
         return done
 
     def _close(self, rec: LoadRecord) -> None:

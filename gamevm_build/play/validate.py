@@ -22,14 +22,16 @@ The report is deterministic: no timestamps or durations, cases in run order.
 from __future__ import annotations
 
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .callexpr import CallExpr, CallExprError, format_value, parse_call, run_call
 from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout, GameVMError
-from ..runtime.reference import LoadError, LoadedModule, TLoadStatus
+
+# The emulator (runtime.reference, emu) is imported by the functions that run it: the SCons
+# tool parses GAMEVM_TESTS (parse_tests) while SConscripts are read, where nothing heavy
+# may be imported.
 
 __all__ = ["Check", "Case", "ValidationResult", "parse_tests", "load_with_needs", "validate",
            "SELFTEST"]
@@ -180,6 +182,8 @@ class ValidationResult:
 
     def to_junit(self) -> bytes:
         """The JUnit XML report (deterministic: no timestamps or times)."""
+        import xml.etree.ElementTree as ET
+
         failures = sum(c.kind == "mismatch" for c in self.cases if not c.ok)
         errors = self.failed - failures
         root = ET.Element("testsuites", name="gamevm validate", tests=str(len(self.cases)),
@@ -210,6 +214,8 @@ class ValidationResult:
 
 def _run(console, classname: str, name: str, expr: CallExpr, expect: int | None,
          max_instructions: int | None) -> Case:
+    from ..runtime.reference import LoadError
+
     mark = len(console.output)
     case = Case(classname, name, True)
     try:
@@ -304,6 +310,7 @@ def validate(target: str, resident, modules, tests=(), report_path=None, *, regi
     """
     from .console import Console
     from ..link.module import read_module
+    from ..runtime.reference import LoadError, TLoadStatus
 
     checks = parse_tests(tests)
     modules = [str(m) for m in modules]
@@ -397,13 +404,10 @@ def _run_scenarios(target, resident, modules, scenarios, config, trace_dir,
         name = Path(str(path)).stem
         case = Case(f"{target}.scenario", name, True)
         try:
-            # on the host's reference loader for now: the console-side runtime reads a
-            # module's needs before it (docs/runtime.md, "Scenarios on the console-side
-            # runtime"), the analysis reads a scene's modules in disc order, and a layout
-            # that puts a module before its needs makes the runtime slower than its bound
+            # on the loader the resident contains: the console-side runtime when it has it
             result = run_scenario(path, config=config, module_files=files, resident=resident,
                                   search_paths=search_paths, target=target, layout=layout,
-                                  loader="host", on_console=_with_progress(progress))
+                                  on_console=_with_progress(progress))
         except GameVMError as exc:
             case.ok, case.kind, case.message = False, "error", f"scenario {name}: {exc}"
             cases.append(case)

@@ -6,23 +6,25 @@ time the game gives it each frame (seed §5.1 "Pre-fetching"; the project's
 (:meth:`gamevm_build.play.console.Console.advance`, a scenario's ``advance`` step)
 or the game's own (``GameVMFrame()`` in ``gamevm.h``).
 
-Timing, matching the analyzer's stream model (``analysis/streaming.py``):
+Timing, the console-side runtime's (``gvm_loader.c``) and the analyzer's stream model
+(``analysis/streaming.py``):
 
-* the reads are scheduled on the drive when the load is requested, after any
-  read in flight (:class:`gamevm_build.runtime.loadtime.Drive`); the first read of a
-  request finds the drive in its idle state;
-* the CPU work (copy, relocation, binding, constructor calls and the declared
-  constructor time, :func:`gamevm_build.runtime.loadtime.cpu_steps`) starts at the first
-  frame that begins after the last read ended, and gets ``slice_ms`` of each
-  frame; requests share the frame's slice in request order (a request's CPU work
-  never starts before the previous request's finished);
-* the load completes at the frame boundary after its CPU work is done: it is
-  then linked into RAM, its constructors run and ``on_complete(handle, status)``
-  is called.
+* requests are worked through in order, one at a time; a request reads its files
+  (the module, its needs first) one after the other, on the drive
+  (:class:`gamevm_build.runtime.loadtime.Drive`): the first read of the first request
+  starts when it is made, the drive in its idle state;
+* a read is found done when the next frame starts; that file's CPU work (copy,
+  relocation, binding, constructor calls and the declared constructor time,
+  :func:`gamevm_build.runtime.loadtime.cpu_steps`) then gets ``slice_ms`` of each frame
+  (the requests of a frame share the first one's slice), and when it is done the next
+  file's read starts, or the next request's;
+* the load completes in the frame of its last slice: it is then linked into RAM,
+  its constructors run and ``on_complete(handle, status)`` is called.
 
-So a request made at frame ``F`` with media time ``m`` and CPU work ``c``
-completes at frame ``F + ceil(m · fps) + ceil(c / slice)``: the analyzer's
-prediction when the head is where the analysis assumed.
+So a request made at a frame boundary completes ``Σ ceil(m_i · fps) + Σ ceil(c_i /
+slice) - 1`` frames later over its files ``i`` (media time ``m_i``, CPU work ``c_i``;
+:func:`gamevm_build.runtime.loadtime.completion_frames`), at most: the analyzer's
+bound when the head is where the analysis assumed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from .loadtime import completion_frames
 from .reference import LoadError, TLoadStatus
 
 __all__ = ["AsyncJob", "AsyncLoader", "DEFAULT_SLICE_MS"]
@@ -38,6 +41,7 @@ __all__ = ["AsyncJob", "AsyncLoader", "DEFAULT_SLICE_MS"]
 #: CPU slice per frame of a LoadModuleAsync that does not say (ms)
 DEFAULT_SLICE_MS = 2.0
 _EPS = 1e-12
+_FRAME_EPS = 1e-9                      # as gamevm_build.analysis.timing.file_frames
 
 
 @dataclass
@@ -58,6 +62,13 @@ class AsyncJob:
     cpu_left_s: float = 0.0
     cpu: dict = field(default_factory=dict)          # module -> scheduled CPU steps
     slices: list = field(default_factory=list)       # (frame, start_s, end_s)
+    #: the file being loaded (index into items; -1: the first read has not started),
+    #: when its read ends, and its CPU work still to do once it is read
+    file: int = -1
+    read_end_s: float = 0.0
+    file_cpu_left_s: float | None = None
+    #: per file, frames its read and its CPU work took (media, cpu)
+    file_frames: list = field(default_factory=list)
     state: str = "reading"                            # reading | linking | done | failed
     status: TLoadStatus = TLoadStatus.lsPending
     handle: int = 0
@@ -68,6 +79,7 @@ class AsyncJob:
     stream: int | None = None
     alternate: bool | None = None
     hold_all: bool = False
+    load_name: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -136,12 +148,7 @@ class AsyncLoader:
             record.status, record.message = exc.status.name, str(exc)
             job.media_end_s = clock.now_s
             return job
-        if job.items:
-            job.media_end_s = self.loader.read_items(
-                job.items, record, at_s=clock.now_s,
-                load=f"streams[{stream}]" if kind == "stream" else None)
-        else:
-            job.media_end_s = clock.now_s
+        job.load_name = f"streams[{stream}]" if kind == "stream" else None
         for it in job.items:
             lazy_n = len(self.loader._lazy_names(it.module)) if (
                 self.loader.policy.lazy if lazy is None else lazy) else 0
@@ -150,38 +157,64 @@ class AsyncLoader:
             job.cpu_total_s += sum(cpu.values())
         job.cpu_left_s = job.cpu_total_s
         job.state = "reading"
+        if self.active and self.active[0] is job:
+            self._next_file(job, clock.now_s)      # the drive starts now
         self.loader.events.append({"event": "async-request", "id": job.id, "kind": kind,
                                    "request": job.request, "modules": job.names,
                                    "frame": clock.frame})
         return job
 
     # --- the frame loop ---------------------------------------------------------------
+    def _next_file(self, job: AsyncJob, at_s: float) -> bool:
+        """Start reading ``job``'s next file at ``at_s``; False when it has none left."""
+        job.file += 1
+        job.file_cpu_left_s = None
+        if job.file >= len(job.items):
+            return False
+        it = job.items[job.file]
+        job.read_end_s = self.loader.read_items([it], job.record, at_s=at_s,
+                                                load=job.load_name, first=job.file == 0)
+        job.media_end_s = job.read_end_s
+        return True
+
     def tick(self, k: int) -> list[AsyncJob]:
         """CPU slices of frame ``k`` (the clock is at its start); the jobs it completes."""
-        start = self.timer.clock.frame_start(k)
-        frame_left = 1.0                       # fraction of the frame's slice still free
+        clock = self.timer.clock
+        start = clock.frame_start(k)
+        fps = clock.frame_rate
         done: list[AsyncJob] = []
+        budget = next((j.slice_s for j in self.jobs if j.pending), 0.0)
+        used = 0.0                              # CPU seconds of the frame's slice used
         for job in list(self.jobs):
             if not job.pending:
                 continue
-            if job.state == "failed":
-                continue
-            if job.media_end_s > start + 1e-9:
-                break                           # CPU work is done in request order
-            job.state = "linking"
-            avail = frame_left * job.slice_s
-            use = min(avail, job.cpu_left_s)
-            if use > 0:
-                used_before = (1.0 - frame_left) * job.slice_s
-                job.slices.append((k, start + used_before, start + used_before + use))
-            job.cpu_left_s -= use
-            frame_left -= use / job.slice_s if job.slice_s > 0 else 1.0
-            if job.cpu_left_s <= _EPS:
-                done.append(job)
-                if frame_left <= _EPS:
-                    break
-            else:
+            if job.file < 0 and job.items:      # its turn came in this frame: reading
+                self._next_file(job, start + used)
                 break
+            while job.items and job.file < len(job.items):
+                if job.file_cpu_left_s is None:
+                    if job.read_end_s > start + _EPS:
+                        break                   # not read yet: this frame does nothing more
+                    it = job.items[job.file]
+                    job.file_cpu_left_s = sum(job.cpu[it.module.name].values())
+                    media = it.timing.media.media_s if it.timing is not None else 0.0
+                    job.file_frames.append([math.ceil(media * fps - _FRAME_EPS), 0])
+                use = min(max(budget - used, 0.0), job.file_cpu_left_s)
+                if use > 0:
+                    job.slices.append((k, start + used, start + used + use))
+                    used += use
+                    job.file_cpu_left_s -= use
+                    job.cpu_left_s -= use
+                    job.file_frames[-1][1] += 1
+                if job.file_cpu_left_s > _EPS:
+                    break                       # the frame's slice is used up
+                if not self._next_file(job, start + used):
+                    break
+                break                           # its read is found done in a later frame
+            if job.items and job.file < len(job.items):
+                break                           # one request at a time
+            job.state = "linking"
+            done.append(job)
         failed = [j for j in self.jobs if j.state == "failed" and j.frame_completed is None]
         return failed + done
 
@@ -234,7 +267,14 @@ class AsyncLoader:
         return job.status if not job.pending else TLoadStatus.lsPending
 
     def predicted_frames(self, job: AsyncJob) -> int:
-        """``ceil(media · fps) + ceil(cpu / slice)`` from the request (analyzer formula)."""
+        """Frames from the request to its completion by the analyzer's count over its files
+        (:func:`~gamevm_build.runtime.loadtime.completion_frames`): known once its files
+        are read."""
         fps = self.timer.clock.frame_rate
-        media = max(job.media_end_s - self.timer.clock.frame_start(job.frame_requested), 0.0)
-        return math.ceil(media * fps - 1e-9) + math.ceil(job.cpu_total_s / job.slice_s - 1e-9)
+        media = cpu = 0
+        for it in job.items:
+            m = it.timing.media.media_s if it.timing is not None else 0.0
+            c = sum(job.cpu[it.module.name].values())
+            media += math.ceil(m * fps - _FRAME_EPS)
+            cpu += math.ceil(c / job.slice_s - _FRAME_EPS) if job.slice_s > 0 else 0
+        return completion_frames(media, cpu)

@@ -41,7 +41,8 @@ TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPai
                 "GameVMAddNeed",
                 "GameVMResidentSymbol",
                 "GameVMSyncCode",
-                "GameVMEmulatorReader", "gvm_debug_event")
+                "GameVMEmulatorReader", "GameVMEmulatorClock", "GameVMSetSlice",
+                "gvm_debug_event")
 #: flags every runtime object gets on top of the profile's: each function in its own
 #: section (what the game never calls is dropped), and no loop turned into a
 #: memcpy/memset call the resident may not provide

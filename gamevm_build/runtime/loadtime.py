@@ -51,6 +51,18 @@ _EPS = 1e-9
 CPU_STEPS = ("fixed", "copy", "zero", "relocate", "bind", "init")
 
 
+def completion_frames(media_frames: int, cpu_frames: int) -> int:
+    """Frames from an asynchronous request to the frame it completes in (its callback runs).
+
+    Its reads end in the ``media_frames``-th frame; the loader finds them done when the
+    next frame starts (``GameVMFrame``) and does one CPU slice per frame from there, so
+    the last of ``cpu_frames`` slices, and the completion, fall in frame
+    ``media_frames + cpu_frames - 1``.  The analyzer's stream deadlines, the reference
+    loader's frame loop and the console-side runtime all count this way.
+    """
+    return media_frames + max(cpu_frames - 1, 0)
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1e3, 6)
 
@@ -352,11 +364,3 @@ class LoadTimer:
         if over and name in over:
             return over[name]
         return self.positions.get(name)
-
-    def read_order(self, names: list[str], topo: dict[str, int],
-                   load: str | None = None) -> list[str]:
-        """The analyzer's load order: modules with a disc position by position, then the rest."""
-        def key(n):
-            pos = self.position(n, load)
-            return (0, pos, topo.get(n, 0)) if pos is not None else (1, topo.get(n, 0), 0)
-        return sorted(names, key=key)

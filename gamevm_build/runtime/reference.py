@@ -564,21 +564,23 @@ class Loader:
                             "why": why})
 
     def read_items(self, items: list[_Item], record: LoadRecord, *, at_s: float | None = None,
-                   topo: dict | None = None, load: str | None = None) -> float:
-        """Schedule the reads of ``items`` on the drive (analyzer load order); return the end.
+                   load: str | None = None, first: bool = True) -> float:
+        """Schedule the reads of ``items`` on the drive, in their order (each module after
+        its needs: what :meth:`collect` gives, the console-side runtime's order too);
+        return the end.
 
         ``load`` names the load for a disc layout's duplicated modules
-        (``boot``, ``from -> to``, ``streams[i]``).
+        (``boot``, ``from -> to``, ``streams[i]``); ``first=False``: the load read before
+        these, so the drive is reading (an asynchronous load's next file).
         """
-        topo = topo or {it.module.name: i for i, it in enumerate(items)}
-        order = self.timer.read_order([it.module.name for it in items], topo, load)
+        order = [it.module.name for it in items]
         by = {it.module.name: it for it in items}
         t = self.timer.clock.now_s if at_s is None else at_s
         end = t
         for i, n in enumerate(order):
             it = by[n]
             step = self.timer.drive.read(n, self.timer.position(n, load), it.module.file_size,
-                                         at_s=t, first=i == 0)
+                                         at_s=t, first=first and i == 0)
             it.timing = ModuleTiming(n, step, init_declared_s=self.timer.init_ms.get(n, 0.0) / 1e3)
             it.timing.phases += [("seek", step.start_s, step.start_s + step.access_s),
                                  ("read", step.start_s + step.access_s, step.end_s)]

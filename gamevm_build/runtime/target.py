@@ -30,7 +30,7 @@ from .readers import ModuleNotFound
 MASK32 = 0xFFFFFFFF
 #: gamevm.h GVM_SYS_MEDIA_*
 SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
-SYS_MEDIA_START, SYS_MEDIA_POLL = 0x4723, 0x4724
+SYS_MEDIA_START, SYS_MEDIA_POLL, SYS_CLOCK = 0x4723, 0x4724, 0x4725
 #: gvm_int.h GVM_EV_*
 EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
 EV_PATCHING, EV_STALE, EV_UNBOUND = 5, 6, 7
@@ -233,11 +233,12 @@ class TargetLoader:
         names = [machine.reserve(len(r.name) + 1) for r in self.regions]
         for addr, r in zip(names, self.regions):
             machine.write(addr, r.name.encode() + b"\0")
-        config = machine.reserve(28)
+        config = machine.reserve(32)
         machine.write(config, b"".join(
             (v & MASK32).to_bytes(4, machine.profile.byteorder) for v in (
                 self.symbols["GameVMEmulatorReader"], self.work, work_size, self.pool,
-                pool_size, sync_code, machine.stack_top if safe_mode else 0)))
+                pool_size, sync_code, machine.stack_top if safe_mode else 0,
+                self.symbols.get("GameVMEmulatorClock", 0))))
         status = machine.call("GameVMInit", config)
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMInit failed with status {status}")
@@ -330,10 +331,21 @@ class TargetLoader:
             self.machine.write(self._names[text], data)
         return self._names[text]
 
+    def set_slice(self, slice_ms: float | None) -> None:
+        """``GameVMSetSlice``: the CPU time per frame of the requests made from now on
+        (``None``: the reference loader's default for a LoadModuleAsync that does not
+        say), in the emulated clock's cycles."""
+        from .asyncload import DEFAULT_SLICE_MS
+        if "GameVMSetSlice" in self.symbols:
+            ms = DEFAULT_SLICE_MS if slice_ms is None else slice_ms
+            self._run("GameVMSetSlice", max(1, round(ms * self.timer.costs.clock_hz / 1e3)))
+
     def load_async(self, name: str, *, callback: int = 0, import_: bool = False,
-                   flags: int = 0) -> dict:
+                   flags: int = 0, slice_ms: float | None = None) -> dict:
         """``LoadModuleAsyncEx(name, callback, flags)`` (or ``GameVMImport``): the request's
-        record in :attr:`async_loads`; its ``id`` is 0 when the runtime refused it."""
+        record in :attr:`async_loads`; its ``id`` is 0 when the runtime refused it.
+        ``slice_ms``: its CPU time per frame (:meth:`set_slice`)."""
+        self.set_slice(slice_ms)
         clock = self.timer.clock
         rec = {"request": name, "id": 0, "kind": "import" if import_ else "load_async",
                "frame_requested": clock.frame, "start_s": clock.now_s, "media_s": 0.0,
@@ -578,6 +590,9 @@ class TargetLoader:
                 machine.set_result(1)
             else:
                 machine.set_result(0)
+            return None
+        if code == SYS_CLOCK:
+            machine.set_result(machine.instructions & MASK32)
             return None
         if code == SYS_MEDIA_CLOSE:
             (fd,) = machine.trap_args(1)

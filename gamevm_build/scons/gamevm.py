@@ -142,6 +142,11 @@ from gamevm_build.link.toolchain import find_toolchain
 
 __all__ = ["generate", "exists"]
 
+#: The suffix of a link's debug file (gamevm_build.link.debugfile.DEBUG_SUFFIX, spelled out:
+#: it is needed while SConscripts are read, and the ELF machinery need not load for that;
+#: tests/test_cli_startup.py checks that the two agree).
+DEBUG_SUFFIX = ".debug"
+
 #: Variables whose values are part of a module link's build signature.
 MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
                   "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_VERSION"]
@@ -401,8 +406,6 @@ def _debug_side_effect(env, out) -> None:
     a side effect (only there when compiled with -g), cleaned by ``scons -c``.  A
     CacheDir does not keep side effects, so a ``GAMEVM_DEBUG`` link is never fetched from
     it: the debug file is always written beside its output."""
-    from gamevm_build.link.debugfile import DEBUG_SUFFIX
-
     debug = out.dir.File(SCons.Util.splitext(out.name)[0] + DEBUG_SUFFIX)
     if debug is out:
         return
@@ -553,21 +556,24 @@ BUDGET_VARLIST = ["GAMEVM_REPORT", "GAMEVM_VERSION"]
 # disc.layout and disc.positions; it is a dependency, so the disc is laid out first.
 
 
-def _budget_format(env) -> str:
-    from gamevm_build.analysis.report import FORMATS
+#: report format -> file suffix (gamevm_build.analysis.report.SUFFIXES, spelled out: the
+#: suffix is needed while SConscripts are read, and the analysis imports networkx;
+#: tests/test_cli_startup.py checks that the two agree)
+REPORT_SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "junit": ".xml",
+                   "html": ".html"}
 
+
+def _budget_format(env) -> str:
     fmt = env.subst("$GAMEVM_REPORT") or "text"
-    if fmt not in FORMATS:
+    if fmt not in REPORT_SUFFIXES:
         raise SCons.Errors.UserError(
-            f"gamevm: GAMEVM_REPORT must be one of {', '.join(FORMATS)}, not '{fmt}'")
+            f"gamevm: GAMEVM_REPORT must be one of {', '.join(REPORT_SUFFIXES)}, not '{fmt}'")
     return fmt
 
 
 def _budget_suffix(target, source, env, for_signature):
     """``$GAMEVMBUDGETSUFFIX``: ``.txt``, ``.json``, ``.md``, ``.xml`` or ``.html`` by format."""
-    from gamevm_build.analysis.report import SUFFIXES
-
-    return SUFFIXES[_budget_format(env)]
+    return REPORT_SUFFIXES[_budget_format(env)]
 
 
 def _budget_emitter(target, source, env):

@@ -50,6 +50,7 @@ int gvm_loader_start(void)
     config.pool_size = sizeof loader_pool;
     config.sync_code = 0;                  /* the console's own: FlushCache, cache ops, none */
     config.stack_top = gvm_stack + GVM_STACK_SIZE;   /* safe mode (kernel/main.c's stack) */
+    config.clock = GameVMEmulatorClock;    /* CPU slices; a root counter on a real PS1 */
     status = GameVMInit(&config);
     if (status == lsSuccess)
         status = GameVMAddRegion("heap", start, MODULE_RAM_SIZE, GVM_REGION_HEAP);

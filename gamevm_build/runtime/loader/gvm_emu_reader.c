@@ -53,3 +53,8 @@ static void emu_close(void *ctx, int file)
 
 const TGameVMReader GameVMEmulatorReader = {emu_open, emu_read, emu_close, 0, emu_start,
                                             emu_poll};
+
+unsigned long GameVMEmulatorClock(void)
+{
+    return (unsigned long)GVM__TRAP(GVM_SYS_CLOCK, 0, 0);
+}

@@ -95,6 +95,7 @@ typedef struct load_ctx {
     u32 gap_lo, gap_hi;              /* P_IMAGE: slots of the piece whose gaps to clear */
     u32 order[SL_COUNT], norder;     /* loadable slots in order of first appearance */
     u8 merge;                        /* no two slots overlap: a piece may span several */
+    u32 rel_sec, rel_done;           /* P_IMAGE: relocations applied (section, entries) */
     u8 lazy;                         /* GVM_LOAD_LAZY: bind called functions at first call */
     module_t *m;
     struct imp_scan *imp;            /* its imports, when it keeps them (gvm_stubs.c) */
@@ -136,6 +137,7 @@ typedef struct {
     u32 id;
     u8 import;                       /* GameVMImport: the name may name the file otherwise */
     u8 lazy;                         /* LoadModuleAsyncEx(GVM_LOAD_LAZY) */
+    u32 slice;                       /* clock ticks of CPU per frame (GameVMSetSlice), 0: all */
 } request_t;
 
 static struct {
@@ -164,6 +166,9 @@ static struct {
     char import_name[64];            /* the file name a GameVMImport found */
     u8 in_frame;
     u8 lazy_next;                    /* LoadModuleFlags: the next LoadModuleEx is lazy */
+    /* CPU slices (GameVMSetSlice): the slice of requests made from now on; in a frame, when
+     * it began (clock) and the ticks its asynchronous work may use */
+    u32 slice_next, frame_t0, frame_budget;
     /* the stub area (gvm_stubs.c): per slot its kind, holder and import; freed slots are
      * reused last freed first (a list through `next`), as the reference loader's */
     struct { u8 kind, holder, imp, next; } stubs[GVM_MAX_STUBS];
@@ -211,8 +216,18 @@ static void fill(u8 *p, u32 n)
         *p++ = 0;
 }
 
+/* A word at a time when both ends are word-aligned (an asynchronous load copies a whole
+ * image out of the work area: within the reader's per-byte charge, loadcost.py). */
 static void copy(u8 *d, const u8 *s, u32 n)
 {
+    if (!(((u32)d | (u32)s) & 3)) {
+        gvm_word *wd = (gvm_word *)(void *)d;
+        const gvm_word *ws = (const gvm_word *)(const void *)s;
+        for (; n >= 4; n -= 4)
+            *wd++ = *ws++;
+        d = (u8 *)wd;
+        s = (const u8 *)ws;
+    }
     while (n--)
         *d++ = *s++;
 }
@@ -258,6 +273,19 @@ static void *work_alloc(u32 size)
         return 0;
     G.work_top = at + size;
     return (u8 *)G.cfg.work + at;
+}
+
+/* An asynchronous load has used the CPU time the frame gives it (GameVMSetSlice):
+ * it goes on in the next GameVMFrame.  Checked between phases and relocation chunks,
+ * so a frame's share is exceeded by one of those at most. */
+#define GVM_UNLIMITED 0xFFFFFFFFu
+#ifndef GVM_RELOC_CHUNK
+#define GVM_RELOC_CHUNK 32u          /* relocations applied between two checks */
+#endif
+static int out_of_time(void)
+{
+    return G.async && G.frame_budget != GVM_UNLIMITED && G.cfg.clock &&
+           (u32)G.cfg.clock() - G.frame_t0 >= G.frame_budget;
 }
 
 /* `size` bytes at `off` of the file, in the work area and 4-byte aligned: from the
@@ -1040,6 +1068,7 @@ static TLoadStatus link_prepare(load_ctx *c)
     }
     c->norder = n;
     c->next = c->gap_lo = c->gap_hi = 0;
+    c->rel_sec = c->rel_done = 0;
     c->phase = P_IMAGE;
     return lsSuccess;
 }
@@ -1094,9 +1123,20 @@ static TLoadStatus next_piece(load_ctx *c)
             return st;
         clear_gaps(c);
     }
-    for (i = 0; i < c->shnum; i++)
-        if (c->rel[i])
-            gvm_relocate(c->rel[i], c->nrel[i], m->base, c->bound);
+    while (c->rel_sec < c->shnum) {          /* in chunks: a slice may end between */
+        i = c->rel_sec;
+        if (c->rel[i] && c->rel_done < c->nrel[i]) {
+            if (out_of_time())
+                return lsPending;
+            k = c->nrel[i] - c->rel_done < GVM_RELOC_CHUNK ? c->nrel[i] - c->rel_done
+                                                          : GVM_RELOC_CHUNK;
+            gvm_relocate(c->rel[i] + 12u * c->rel_done, k, m->base, c->bound);
+            c->rel_done += k;
+            continue;
+        }
+        c->rel_sec++;
+        c->rel_done = 0;
+    }
     sync_code(m->base, m->size);
     for (i = 0; i < c->meta.nneeds; i++) {   /* references follow the needs' names */
         module_t *d = by_name(c->meta.needs[i]);
@@ -1377,6 +1417,8 @@ static TLoadStatus step(load_ctx **top)
             if (r < 0)
                 return lsFileNotFound;
         }
+        if (c->phase != P_OPEN && c->phase != P_LINKED && out_of_time())
+            return lsPending;                /* the frame's CPU slice is used up */
         switch (c->phase) {
         case P_OPEN:   st = open_module(top); break;
         case P_HEAD:   st = read_elf_header(c); break;
@@ -1532,10 +1574,16 @@ static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import,
     q->callback = on_complete;
     q->import = (u8)import;
     q->lazy = (u8)(lazy & GVM_LOAD_LAZY);
+    q->slice = G.slice_next;
     if (!(q->id = ++G.next_id))
         q->id = ++G.next_id;
-    if (G.qcount == 1 && !G.in_frame)
-        G.job_status = advance_job();  /* the drive starts now, not at the next frame */
+    if (G.qcount == 1 && !G.in_frame) {
+        /* the drive starts now, not at the next frame; the CPU work waits for a frame */
+        G.frame_budget = q->slice ? 0 : GVM_UNLIMITED;
+        if (G.cfg.clock)
+            G.frame_t0 = (u32)G.cfg.clock();
+        G.job_status = advance_job();
+    }
     return q->id;
 }
 
@@ -1551,6 +1599,11 @@ unsigned GameVMImport(const char *name, TLoadCallback on_complete)
     return enqueue(name, on_complete, 1, 0);
 }
 
+void GameVMSetSlice(unsigned long ticks)
+{
+    G.slice_next = (u32)ticks;
+}
+
 void LoadModuleAsync(const char *name, TLoadCallback on_complete)
 {
     (void)LoadModuleAsyncEx(name, on_complete, 0);
@@ -1563,6 +1616,11 @@ unsigned GameVMFrame(void)
     if (G.in_frame)
         return 0;
     G.in_frame = 1;
+    /* the requests share the CPU time of the first one's slice, from now on */
+    G.frame_budget = G.qcount && G.queue[G.qhead].slice ? G.queue[G.qhead].slice
+                                                         : GVM_UNLIMITED;
+    if (G.cfg.clock)
+        G.frame_t0 = (u32)G.cfg.clock();
     while (G.qcount) {
         request_t q = G.queue[G.qhead];
         TLoadStatus st = G.job_status == lsPending ? advance_job() : G.job_status;
@@ -1761,6 +1819,8 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.cfg.pool_size = config->pool_size;
     G.cfg.sync_code = config->sync_code;
     G.cfg.stack_top = config->stack_top;
+    G.cfg.clock = config->clock;
+    G.slice_next = 0;
     G.ready = 1;
     return lsSuccess;
 }

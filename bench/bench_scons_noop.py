@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""A no-op ``scons`` of the example game against an empty SConstruct and plain SCons.
+
+Copies the repository's SConstruct, site_scons and examples/ into a temporary
+directory, builds the example once (``scons target=T``: modules, kernel, disc,
+budget check, validation), then times whole ``python -m SCons -Q`` processes that
+have nothing to do, interleaved, ``--repeat`` times each:
+
+* **example**: the example's SConstruct, everything up to date;
+* **empty**: an empty SConstruct (SCons's own start-up: the reference of issue 16);
+* **plain SCons**: an SConstruct without the gamevm tool that compiles the example's
+  same C and assembly sources with the same cross compiler and flags into the same
+  variant directory layout, and combines each module's objects and the kernel's with
+  ``ld -r`` (``Command``), everything up to date: what SCons itself needs for this
+  dependency graph.
+
+and prints the medians and the ratios example / empty and example / plain SCons.
+The goal (issue 16) is example <= 1.5x empty; ``--check`` exits 1 when it is missed.
+Python writes its bytecode caches to a temporary ``PYTHONPYCACHEPREFIX`` (a warm-up
+run fills it), as an installed package has them::
+
+    python bench/bench_scons_noop.py [--target psx] [--repeat 9] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+GOAL = 1.5
+
+#: the example's sources (examples/game/SConscript): module -> sources
+SOURCES = {
+    "physics": ["physics/fixed.c", "physics/body.c"],
+    "level1": ["level1/level1.c", "level1/map.c"],
+    "boss": ["boss/boss.c"],
+    "kernel": ["kernel/start.S", "kernel/main.c", "kernel/console.c", "kernel/mem.c",
+               "kernel/services.c", "kernel/boot.c", "kernel/loader.c"],
+}
+
+PLAIN = """\
+# plain SCons: the example's sources, compiled and combined with ld -r, no gamevm tool
+env = Environment(tools=['default'], CC={cc!r}, AS={cc!r},
+                  CCFLAGS={cflags!r} + ['-O2', '-Wall', '-Wextra'],
+                  ASFLAGS={asflags!r}, ASPPFLAGS={cflags!r},
+                  CPPPATH=['#examples/game/include', {include!r}])
+VariantDir('build/plain', 'examples/game', duplicate=False)
+outputs = []
+for name, sources in {sources!r}.items():
+    objects = [env.Object('build/plain/' + s) for s in sources]
+    outputs += env.Command('build/plain/' + name + '.o', objects,
+                           {ld!r} + ' -r -o $TARGET $SOURCES')
+Default(Alias('game', outputs))
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def scons(cwd: Path, env: dict, *args: str) -> float:
+    """Seconds of one whole ``python -m SCons -Q`` process; exits when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "SCons", "-Q", *args], cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"bench_scons_noop: scons {' '.join(args)} in {cwd} failed:\n{proc.stdout}")
+    return elapsed
+
+
+def setup(root: Path, target: str) -> dict[str, tuple[Path, list[str]]]:
+    """The three projects under ``root``: name -> (directory, scons arguments)."""
+    from gamevm_build import INCLUDE_DIR
+    from gamevm_build.link.toolchain import find_toolchain
+    from gamevm_build.project.profile import load_profile
+
+    example = root / "example"
+    example.mkdir()
+    shutil.copy(REPO / "SConstruct", example / "SConstruct")
+    for sub in ("site_scons", "examples"):
+        shutil.copytree(REPO / sub, example / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    empty = root / "empty"
+    empty.mkdir()
+    (empty / "SConstruct").write_text("")
+    plain = root / "plain"
+    plain.mkdir()
+    shutil.copytree(REPO / "examples", plain / "examples",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    tc = find_toolchain(target)
+    (plain / "SConstruct").write_text(PLAIN.format(
+        cc=tc.prefix + "gcc", ld=tc.prefix + "ld", cflags=list(tc.cflags),
+        asflags=list(load_profile(target).asflags), include=str(INCLUDE_DIR),
+        sources=SOURCES))
+    return {"example": (example, [f"target={target}"]), "empty": (empty, []),
+            "plain SCons": (plain, [])}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", default="psx", help="console to build the example for")
+    ap.add_argument("--repeat", type=int, default=9, help="runs of each, interleaved (default 9)")
+    ap.add_argument("--check", action="store_true", help="exit 1 when the goal is missed")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-scons-") as tmp:
+        root = Path(tmp)
+        env = _env()
+        env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+        projects = setup(root, args.target)
+        t0 = time.perf_counter()
+        for cwd, sargs in projects.values():
+            scons(cwd, env, *sargs)            # the build (and the bytecode caches)
+        build = time.perf_counter() - t0
+        times: dict[str, list[float]] = {k: [] for k in projects}
+        for _ in range(args.repeat):
+            for name, (cwd, sargs) in projects.items():
+                times[name].append(scons(cwd, env, *sargs))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"bench_scons_noop: no-op scons -Q, target {args.target}, median of {args.repeat} "
+          f"interleaved runs (first builds {build:.1f} s)")
+    for name, t in med.items():
+        print(f"  {name:<12}: {t * 1000:7.0f} ms   (best {min(times[name]) * 1000:.0f} ms)")
+    ratio = med["example"] / med["empty"]
+    print(f"  example / empty SConstruct : {ratio:5.2f}x   goal <= {GOAL:g}x: "
+          f"{'met' if ratio <= GOAL else 'NOT met'}")
+    print(f"  example / plain SCons      : {med['example'] / med['plain SCons']:5.2f}x")
+    return 1 if args.check and ratio > GOAL else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
