@@ -29,11 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._index import gc_paused, index
+from ._index import gc_paused, index, lowest_bits
 from .closure import closure_findings
 from .findings import Finding, kib, ms, sort_findings
 from .graph import graph_from_project
-from .memory import lowest_bits, memory_findings, scene_memory
+from .memory import memory_findings, scene_memory
 from .model import load_project
 from .plans import head_positions, load_plans, residency, stream_plans
 from .streaming import stream_findings, stream_times

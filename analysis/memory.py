@@ -38,62 +38,16 @@ needs a and b at the same time, but both live in overlay region Ovl, which holds
 
 from __future__ import annotations
 
-import itertools
-import re
 from dataclasses import dataclass, field
 
-from ._index import bits, index
+from ._index import bits, index, lowest_bits
 from .findings import Finding, kib
 from .plans import residency
 
-__all__ = ["RegionUse", "SceneMemory", "scene_memory", "memory_findings", "lowest_bits"]
+__all__ = ["RegionUse", "SceneMemory", "scene_memory", "memory_findings"]
 
 #: occupants a region's report lists per scene (the rest are counted)
 LISTED = 50
-
-_NONZERO = re.compile(rb"[^\x00]")
-_BYTE_BITS = tuple(tuple(j for j in range(8) if b >> j & 1) for b in range(256))
-
-
-def lowest_bits(mask: int, limit: int) -> list[int]:
-    """The indices of the ``limit`` lowest set bits of ``mask``, ascending (all of them
-    when it has fewer).
-
-    :func:`~gamevm_build.analysis._index.bits` costs the whole integer per bit (``mask &
-    -mask`` on 30,000 bits), so listing 50 occupants of every region at every scene grew
-    with the square of the project.  A mask of a few bits still goes that way (a few
-    steps cost less than converting it); others are read as bytes from the low end, in
-    windows that grow until they hold the bits asked for, scanned by ``re``: the Python
-    work is per bit listed, and the rest grows with the span of those bits.
-
-    >>> lowest_bits(0b1011_0000_0001, 3), lowest_bits(1 << 40 | 1 << 3, 5), lowest_bits(0, 2)
-    ([0, 8, 9], [3, 40], [])
-    >>> lowest_bits(sum(1 << (7 * i) for i in range(100)), 12)[-3:]
-    [63, 70, 77]
-    """
-    if limit <= 0 or mask <= 0:
-        return []
-    count = mask.bit_count()
-    if count <= 8:
-        return list(itertools.islice(bits(mask), limit))
-    need = min(limit, count)
-    width = 64                                    # bytes
-    while 8 * width < mask.bit_length():
-        window = mask & ((1 << 8 * width) - 1)
-        if window.bit_count() >= need:
-            break
-        width *= 8
-    else:
-        window, width = mask, (mask.bit_length() + 7) // 8
-    data = window.to_bytes(width, "little")
-    out: list[int] = []
-    for m in _NONZERO.finditer(data):
-        at = m.start()
-        for j in _BYTE_BITS[data[at]]:
-            out.append(8 * at + j)
-            if len(out) == limit:
-                return out
-    return out
 
 
 class Occupants:

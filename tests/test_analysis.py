@@ -30,7 +30,8 @@ from gamevm_build.project.media import PS1_CLOCK_HZ
 ANALYSIS_MODULES = ["analysis", "gamevm_build.analysis.graph", "gamevm_build.analysis.model", "gamevm_build.analysis.plans",
                     "gamevm_build.analysis.timing", "gamevm_build.analysis.memory", "gamevm_build.analysis.streaming",
                     "gamevm_build.analysis.closure", "gamevm_build.analysis.budget", "gamevm_build.analysis.report",
-                    "gamevm_build.analysis.findings", "gamevm_build.analysis.simulate", "gamevm_build.runtime.loadcost"]
+                    "gamevm_build.analysis.findings", "gamevm_build.analysis.simulate", "gamevm_build.runtime.loadcost",
+                    "gamevm_build.analysis._index"]
 ACK = 25_000 / PS1_CLOCK_HZ
 
 

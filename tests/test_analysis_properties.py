@@ -345,8 +345,8 @@ def test_residency_matches_the_textbook_fixpoint(case):
                  st.integers(0, 3000).map(lambda k: set(range(k, 40_000, 97)))),
        st.integers(0, 120))
 def test_lowest_bits_are_the_first_bits(members, limit):
-    """memory.lowest_bits (bytes, growing windows) lists what stepping through bits() does."""
-    from gamevm_build.analysis.memory import lowest_bits
+    """_index.lowest_bits (bytes, growing windows) lists what stepping through bits() does."""
+    from gamevm_build.analysis._index import lowest_bits
     mask = sum(1 << i for i in members)
     assert lowest_bits(mask, limit) == list(itertools.islice(bits(mask), limit))
     assert lowest_bits(mask, limit) == sorted(members)[:limit]
