@@ -114,9 +114,8 @@ class TargetRunner(_Runner):
                                 frame_requested=c.clock.frame)
             group = self.request(rec, names, "stream", step)
             group["hold"] = [n for n in closure if n not in names]
-            self.log(f"stream {st.index} started: {', '.join(names)} (deadline "
-                     f"{st.deadline_frames} frames; the runtime does a module's CPU work in "
-                     "the frame its read completes)")
+            self.log(f"stream {st.index} started: {', '.join(names)} ({st.cpu_slice_ms:g} ms "
+                     f"CPU per frame, deadline {st.deadline_frames} frames)")
 
     def request(self, rec, names, kind: str, step: Step, *, lazy: bool = False) -> dict:
         """Ask the runtime for ``names`` in the background, one request each, for ``rec``."""

@@ -268,13 +268,20 @@ class AsyncLoader:
 
     def predicted_frames(self, job: AsyncJob) -> int:
         """Frames from the request to its completion by the analyzer's count over its files
-        (:func:`~gamevm_build.runtime.loadtime.completion_frames`): known once its files
-        are read."""
+        (:func:`~gamevm_build.runtime.loadtime.completion_frames`): the reads done so far
+        as they went, the others as the drive (a copy of it) would do them from here."""
+        import copy
         fps = self.timer.clock.frame_rate
+        drive = copy.copy(self.timer.drive)
         media = cpu = 0
-        for it in job.items:
-            m = it.timing.media.media_s if it.timing is not None else 0.0
-            c = sum(job.cpu[it.module.name].values())
+        for k, it in enumerate(job.items):
+            name = it.module.name
+            if it.timing is not None:
+                m = it.timing.media.media_s
+            else:
+                m = drive.read(name, self.timer.position(name, job.load_name),
+                               it.module.file_size, at_s=drive.free_s, first=k == 0).media_s
+            c = sum(job.cpu[name].values())
             media += math.ceil(m * fps - _FRAME_EPS)
             cpu += math.ceil(c / job.slice_s - _FRAME_EPS) if job.slice_s > 0 else 0
         return completion_frames(media, cpu)
