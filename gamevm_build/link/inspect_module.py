@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .module import Module
+from .packrel import packed_size
 
 INSPECT_SCHEMA = 1
 
@@ -19,6 +20,7 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
     ``actual_hash`` is then what the contents hash to.
     """
     counts = Counter(r.type_name for r in module.relocations)
+    packed = packed_size(module)
     return {
         "schema": INSPECT_SCHEMA,
         "file": module.path,
@@ -52,7 +54,9 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
             {"name": i.name, "weak": i.weak, "refs": i.refs}
             for i in sorted(module.imports.values(), key=lambda i: i.name)
         ],
-        "relocations": {"total": len(module.relocations), "by_type": dict(sorted(counts.items()))},
+        "relocations": {"total": len(module.relocations), "by_type": dict(sorted(counts.items())),
+                        "packed_bytes": len(packed.data),
+                        "packed_per_relocation": round(packed.bytes_per_relocation, 3)},
         "init": module.init,
     }
 
@@ -81,7 +85,9 @@ def render_text(info: dict) -> str:
     for i in info["imports"]:
         lines.append(f"  {i['refs']:>4} refs  {'weak ' if i['weak'] else ''}{i['name']}")
     rel = info["relocations"]
-    lines.append(f"\nrelocations ({rel['total']})")
+    packed = (f", packed {rel['packed_bytes']} bytes = {rel['packed_per_relocation']:.2f} "
+              f"per relocation (RELA: 12 each)") if rel["total"] else ""
+    lines.append(f"\nrelocations ({rel['total']}{packed})")
     for t, n in rel["by_type"].items():
         lines.append(f"  {n:>6}  {t}")
     return "\n".join(lines) + "\n"
