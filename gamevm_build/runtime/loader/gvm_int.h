@@ -120,6 +120,7 @@ extern const u32 gvm_gst_count;
 /* Lazy and stale stubs (gvm_stubs.c): GVM_STUB_WORDS words each; a stub jumps to
  * gvm_stub_entry with its slot number.  Global, so the emulated console finds them. */
 extern gvm_word gvm_stub_area[GVM_MAX_STUBS * GVM_STUB_WORDS];
+#define STUB_PATCH 0xFFFFFFFFu   /* stub_bindings: patch (no region's dry run) */
 
 /* Called with a module's place before and after each change, so debuggers and the
  * emulated console can follow loads (a no-op the linker keeps; break on it). */

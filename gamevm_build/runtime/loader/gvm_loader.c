@@ -470,7 +470,8 @@ static int in_use(module_t *m);
 static TLoadStatus lazy_stubs(load_ctx *c, module_t *m);
 static void free_load_stubs(load_ctx *c);
 static void free_stubs(module_t *m);
-static void stub_bindings(module_t *gone);
+static u32 stub_bindings(module_t *gone, u32 dry);
+static int stubs_for_eviction(u32 r);
 static u32 scan_imports(load_ctx *c, u32 keep);
 static u32 binds_into_overlay(u32 providers);
 
@@ -498,6 +499,8 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
         if (G.regions[r].flags & GVM_REGION_OVERLAY) {
             if (region_busy(r))
                 return lsModuleInUse;              /* safe mode: the occupant is running */
+            if (!stubs_for_eviction(r))
+                return lsOutOfMemory;              /* no stale stubs for its binders */
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (G.mods[i].seq && G.mods[i].region == r)
                     evict(&G.mods[i]);
@@ -571,17 +574,33 @@ static int flags_ok(u32 f, u32 t)
     return !(f & 0x800F) && !(f & 0x02000000) && (f & 0x00810000) != 0x00810000;
 }
 
-static int known_target(load_ctx *c)
+static TLoadStatus section_data(load_ctx *c, u32 i, u8 **out, u32 *size);
+
+/* The module's target is known and its ELF header and float ABI are that target's:
+ * lsBadFormat otherwise (gamevm_build.link.module.read_module). */
+static TLoadStatus known_target(load_ctx *c)
 {
-    u32 machine = c->machine;
-    u32 i;
+    u32 i, j, size;
+    u8 *d;
+    TLoadStatus st;
     for (i = 0; i < GVM_TARGET_COUNT; i++)
         if (gvm_strcmp(c->meta.target, gvm_targets[i].name) == 0) {
             c->family = gvm_targets[i].family;
-            return gvm_targets[i].machine == machine && gvm_targets[i].big == (u32)c->big &&
-                   flags_ok(c->flags, i);
+            if (gvm_targets[i].machine != c->machine || gvm_targets[i].big != (u32)c->big ||
+                !flags_ok(c->flags, i))
+                break;
+            /* MIPS: the first .MIPS.abiflags section's fp_abi byte, unless 0 (any), is soft
+             * (3) exactly when the target is (gamevm_build.arch.mips's check_object) */
+            for (j = 0; c->family == GVM_FAMILY_MIPS && j < c->shnum; j++)
+                if (gvm_strcmp((const char *)c->shstr + SH(c, j, F_NAME), ".MIPS.abiflags") == 0) {
+                    if ((st = section_data(c, j, &d, &size)) != lsSuccess)
+                        return st;
+                    return size >= 8 && d[7] && (d[7] == 3) != gvm_targets[i].soft
+                               ? lsBadFormat : lsSuccess;
+                }
+            return lsSuccess;
         }
-    return 0;
+    return lsBadFormat;
 }
 
 /* P_HEAD: the ELF header, from the file's first bytes.  Modules keep everything but
@@ -1350,8 +1369,8 @@ static TLoadStatus read_module(load_ctx *c)
     if ((st = read_sections(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
         (st = read_note(c)) != lsSuccess)
         return st;
-    if (!known_target(c))
-        return lsBadFormat;
+    if ((st = known_target(c)) != lsSuccess)
+        return st;
     if ((st = check_sections(c)) != lsSuccess || (st = check_symbols(c)) != lsSuccess ||
         (st = check_relocations(c)) != lsSuccess)
         return st;
@@ -1755,7 +1774,7 @@ TLoadStatus UnloadModule(TModuleHandle handle)
         for (i = 0; i < GVM_MAX_MODULES; i++)
             G.mods[i].providers &= ~(1u << plan[j]);
         release(x);
-        stub_bindings(x);
+        stub_bindings(x, STUB_PATCH);
     }
     return lsSuccess;
 }
@@ -1773,7 +1792,7 @@ static void evict(module_t *m)
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].providers &= ~(1u << slot_index(m));
     release(m);
-    stub_bindings(m);
+    stub_bindings(m, STUB_PATCH);
     n = in_load_order(order);
     for (j = n; j-- > 0;) {
         module_t *x = &G.mods[order[j]];
@@ -1782,7 +1801,7 @@ static void evict(module_t *m)
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 G.mods[i].providers &= ~(1u << order[j]);
             release(x);
-            stub_bindings(x);
+            stub_bindings(x, STUB_PATCH);
         }
     }
 }

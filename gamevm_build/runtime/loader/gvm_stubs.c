@@ -204,16 +204,18 @@ static void patch_import(module_t *m, u32 imp, u32 S, int calls)
     sync_code(m->base + lo, hi - lo);
 }
 
-/* Safe mode: `gone` was freed; the bindings loaded modules still hold to its exports go to
- * stale stubs (functions) or unmapped addresses (data), every site of each. */
-static void stub_bindings(module_t *gone)
+/* Safe mode: `gone` is freed; the bindings loaded modules still hold to its exports go to
+ * stale stubs (functions) or unmapped addresses (data), every site of each.  Returns the
+ * stubs they take.  With `dry` a region's number: only counts them, for the modules
+ * outside that region (all of it is being evicted). */
+static u32 stub_bindings(module_t *gone, u32 dry)
 {
-    u32 order[GVM_MAX_MODULES], n = in_load_order(order), j, k;
+    u32 order[GVM_MAX_MODULES], n = in_load_order(order), j, k, need = 0;
     if (!G.cfg.stack_top)
-        return;
+        return 0;
     for (j = 0; j < n; j++) {
         module_t *m = &G.mods[order[j]];
-        for (k = 0; k < m->nimports; k++) {
+        for (k = 0; m->region != dry && k < m->nimports; k++) {
             gvm_import *im = IMPORTS(m) + k;
             const gvm_symbol *e;
             u32 S;
@@ -223,10 +225,13 @@ static void stub_bindings(module_t *gone)
                 !(e = search(gone->exports, gone->nexports, im->name)) || e->value != im->value)
                 continue;
             if (e->name[-1] == 1) {                         /* STT_OBJECT */
+                if (dry != STUB_PATCH)
+                    continue;
                 S = STALE_DATA_BASE + 16u * G.stale_data++;
             } else {
-                if ((slot = stub_alloc(STUB_STALE, order[j], k)) < 0)
-                    continue;                               /* full: the binding stays */
+                need++;
+                if (dry != STUB_PATCH || (slot = stub_alloc(STUB_STALE, order[j], k)) < 0)
+                    continue;             /* counting; or full (an unload's): it stays */
                 im->stub = (u32)slot + 1;
                 S = stub_address((u32)slot);
             }
@@ -234,6 +239,22 @@ static void stub_bindings(module_t *gone)
             im->value = S;
         }
     }
+    return need;
+}
+
+/* Are there stubs enough for evicting region `r`'s occupants?  The reference loader fails
+ * such a load with lsOutOfMemory; the runtime checks first, so nothing changes. */
+static int stubs_for_eviction(u32 r)
+{
+    u32 i;
+    s32 have = 0;
+    for (i = 0; i < GVM_MAX_STUBS; i++)       /* free, or held by what goes */
+        if (i >= G.next_stub || !G.stubs[i].kind || G.mods[G.stubs[i].holder].region == r)
+            have++;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && G.mods[i].region == r)
+            have -= (s32)stub_bindings(&G.mods[i], r);
+    return have >= 0;
 }
 
 /* Where every stub goes (from gvm_stub_entry, the arguments kept): a lazy import's
@@ -265,15 +286,26 @@ __attribute__((used, noinline, noclone)) static u32 gvm_stub_call(u32 slot)
 /* The stub's slot is in $t8 (MIPS), d0 (68000), ip (ARM); the arguments in registers (and
  * on the 68000's stack) stay as the caller left them, and so does the return address. */
 #if defined(__mips__)
+/* o32: a0-a3 and, with hard float (n64), $f12-$f15 (the first two float/double arguments,
+ * which gvm_stub_call and the game's sync_code may use); `sdc1` keeps an even/odd pair. */
+#if defined(__mips_hard_float)
+#define FP_SAVE "\tsdc1 $f12, 40($sp)\n\tsdc1 $f14, 48($sp)\n"
+#define FP_LOAD "\tldc1 $f12, 40($sp)\n\tldc1 $f14, 48($sp)\n"
+#define FRAME "56"
+#else
+#define FP_SAVE ""
+#define FP_LOAD ""
+#define FRAME "40"
+#endif
 __asm__(".section .text.gvm_stub_entry,\"ax\",@progbits\n"
         "\t.globl gvm_stub_entry\n\t.type gvm_stub_entry, @function\n"
         "\t.set push\n\t.set noreorder\n"
         "gvm_stub_entry:\n"
-        "\taddiu $sp, $sp, -40\n\tsw $4, 16($sp)\n\tsw $5, 20($sp)\n\tsw $6, 24($sp)\n"
-        "\tsw $7, 28($sp)\n\tsw $31, 32($sp)\n"
-        "\tjal gvm_stub_call\n\tmove $4, $24\n"
+        "\taddiu $sp, $sp, -" FRAME "\n\tsw $4, 16($sp)\n\tsw $5, 20($sp)\n\tsw $6, 24($sp)\n"
+        "\tsw $7, 28($sp)\n\tsw $31, 32($sp)\n" FP_SAVE
+        "\tjal gvm_stub_call\n\tmove $4, $24\n" FP_LOAD
         "\tlw $4, 16($sp)\n\tlw $5, 20($sp)\n\tlw $6, 24($sp)\n\tlw $7, 28($sp)\n"
-        "\tlw $31, 32($sp)\n\tjr $2\n\taddiu $sp, $sp, 40\n"
+        "\tlw $31, 32($sp)\n\tjr $2\n\taddiu $sp, $sp, " FRAME "\n"
         "\t.set pop\n\t.size gvm_stub_entry, . - gvm_stub_entry\n\t.previous\n");
 #elif defined(__m68k__)
 __asm__(".section .text.gvm_stub_entry,\"ax\",@progbits\n"
