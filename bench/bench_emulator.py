@@ -16,7 +16,9 @@ calls each (after one warm-up call that translates the code), on three machines:
 
 It prints the instructions per call (``Machine.instructions`` of the tracked
 machine), milliseconds and millions of instructions per second on each machine, and
-the ratio tracked / untracked.  ``gba-thumb`` is the gba with ``-mthumb``.
+the ratio tracked / untracked.  ``gba-thumb`` is the gba with ``-mthumb``: with both
+it prints the ARM code's rate / the Thumb code's rate (tracked), and with ``--check``
+exits 1 when that is above 1.5.
 
     python bench/bench_emulator.py                          # every console, best of 5
     python bench/bench_emulator.py --target segacd --target gba-thumb --repeat 9
@@ -114,11 +116,16 @@ def measure(elf: Path, variant: str, repeat: int) -> list[tuple]:
     return rows
 
 
+THUMB_GOAL = 1.5
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", action="append", choices=list(VARIANTS),
                    help="console (repeatable; default: all)")
     p.add_argument("--repeat", type=int, default=5, help="calls timed, best kept (default 5)")
+    p.add_argument("--check", action="store_true",
+                   help=f"exit 1 when Thumb code runs more than {THUMB_GOAL:g}x slower than ARM")
     args = p.parse_args(argv)
     variants = args.target or list(VARIANTS)
     print(f"bench_emulator: best of {args.repeat} calls; M/s = millions of instructions "
@@ -126,13 +133,25 @@ def main(argv=None) -> int:
     print(f"{'console':10} {'call':11} {'instructions':>12}"
           + "".join(f" {h:>19}" for h in ("tracked", "guarded", "untracked"))
           + "  tracked/untracked")
+    rates: dict[tuple[str, str], float] = {}       # (console, call) -> tracked M/s
     with tempfile.TemporaryDirectory(prefix="bench-emulator-") as tmp:
         for variant in variants:
             elf = build(Path(tmp), variant)
             for function, arg, n, *times in measure(elf, variant, args.repeat):
                 call = f"{function}({arg})"
+                rates[variant, call] = n / times[0] / 1e6
                 cells = "".join(f" {t * 1e3:6.1f} ms {n / t / 1e6:5.1f} M/s" for t in times)
                 print(f"{variant:10} {call:11} {n:12}{cells}  {times[0] / times[2]:16.2f}x")
+    # issue 16: Thumb code within 1.5x of ARM code's rate, tracked, in the same run
+    worst = 0.0
+    for (variant, call), rate in rates.items():
+        if variant == "gba-thumb" and ("gba", call) in rates:
+            ratio = rates["gba", call] / rate
+            worst = max(worst, ratio)
+            print(f"Thumb/ARM {call:11}: {rate:5.1f} vs {rates['gba', call]:5.1f} M/s tracked, "
+                  f"ARM rate / Thumb rate {ratio:.2f}x (goal <= {THUMB_GOAL:g}x)")
+    if args.check and worst > THUMB_GOAL:
+        return 1
     return 0
 
 

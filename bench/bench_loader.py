@@ -11,6 +11,9 @@ physics.elf, level1.elf and boss.elf), then times, best of ``--repeat``:
   (read from disk, validate, allocate, relocate, bind, copy, guard, run
   constructors on the emulated CPU) and unload them again, ``--loads`` times:
   modules/s and relocations/s of the emulated loader;
+* **the same, parsing every load** (host loader): the reused machine with the
+  reference loader's cache of parsed modules cleared before each round (the loader
+  before issue 16): what the cache saves, in the same run;
 * **load (fresh machine)**: boot + load the three modules, ``--boots`` times;
 * **validate**: :func:`gamevm_build.play.validate.validate` of the whole example
   with the SConstruct's declared tests (boot, loads, 3 self tests, 6 calls
@@ -19,12 +22,13 @@ physics.elf, level1.elf and boss.elf), then times, best of ``--repeat``:
 
 Output (2-core VM, unicorn 2.1.4)::
 
-    bench_loader: example game, target psx, best of 3 (3 modules, 196 relocations per round)
-      boot (fresh Console)            :    5.19 ms per boot
-      load+unload, reused machine     :    1.22 ms per round of 3 modules
-                                           2466 modules/s, 161118 relocations/s
-      boot + load, fresh machine      :    6.05 ms (3 modules)
-      validate() of the example       :   86.10 ms (9 passed, 0 failed)
+    bench_loader: example game, target psx, host loader, best of 3 (3 modules, 196 relocations per round)
+      boot (fresh Console)            :    8.37 ms per boot
+      load+unload, reused machine     :    0.79 ms per round of 3 modules
+                                           3812 modules/s, 249034 relocations/s
+      the same, parsing every load    :    1.65 ms per round (cached parse: 2.10x faster)
+      boot + load, fresh machine      :    9.48 ms (3 modules)
+      validate() of the example       :  110.33 ms (9 passed, 0 failed)
 
     python bench/bench_loader.py [--target psx|n64] [--loads 200] [--boots 20] [--repeat 3]
 """
@@ -46,6 +50,7 @@ sys.path.insert(0, str(REPO))
 from gamevm_build.play.console import Console  # noqa: E402
 from gamevm_build.link.module import read_module  # noqa: E402
 from gamevm_build.play.validate import validate  # noqa: E402
+from gamevm_build.runtime import reference  # noqa: E402
 
 MODULES = ["physics", "level1", "boss"]
 TESTS = [("kernel_selftest()", 0), ("physics:fx_mul(0x30000, -0x20000)", -0x60000),
@@ -91,6 +96,14 @@ def run(target: str, out: Path, loads: int, boots: int, repeat: int, loader: str
             for h in reversed(handles):
                 console.loader.unload(h)
 
+    def reparsed():
+        # the loader before issue 16: every load parsed and hash-checked its file again
+        for _ in range(loads):
+            reference._PARSED.clear()
+            handles = [console.load(m).handle for m in MODULES]
+            for h in reversed(handles):
+                console.loader.unload(h)
+
     def fresh():
         for _ in range(boots):
             c = Console(target, kernel, search_paths=[out], loader=loader)
@@ -107,6 +120,7 @@ def run(target: str, out: Path, loads: int, boots: int, repeat: int, loader: str
 
     t_boot = best(boot_only, repeat) / boots
     t_reused = best(reused, repeat) / loads
+    t_reparsed = best(reparsed, repeat) / loads if loader == "host" else None
     t_fresh = best(fresh, repeat) / boots
     t_validate = best(whole, repeat)
     print(f"bench_loader: example game, target {target}, {loader} loader, best of {repeat} "
@@ -116,6 +130,9 @@ def run(target: str, out: Path, loads: int, boots: int, repeat: int, loader: str
           f"{len(MODULES)} modules")
     print(f"                                    {len(MODULES) / t_reused:7.0f} modules/s, "
           f"{relocs / t_reused:.0f} relocations/s")
+    if t_reparsed is not None:
+        print(f"  the same, parsing every load    : {t_reparsed * 1e3:7.2f} ms per round "
+              f"(cached parse: {t_reparsed / t_reused:.2f}x faster)")
     print(f"  boot + load, fresh machine      : {t_fresh * 1e3:7.2f} ms "
           f"({len(MODULES)} modules)")
     print(f"  validate() of the example       : {t_validate * 1e3:7.2f} ms "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 
 import pytest
@@ -183,6 +184,45 @@ def test_output_is_deterministic(build, tmp_path):
     link_module(build.tc.profile.name, [a, b], out1, name="x")
     link_module(build.tc.profile.name, [a, b], out2, name="x")
     assert out1.read_bytes() == out2.read_bytes()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_link_leaves_the_garbage_collector_as_it_found_it(build, enabled):
+    """The link pauses the cyclic collector (issue 16) and restores it, after a failure too."""
+    a = build.obj("a.c", "int score = 1;\nint get(void){ return score; }\n")
+    b = build.obj("b.c", "int score = 2;\n")
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        link(build, "ok", a)
+        assert gc.isenabled() == enabled
+        with pytest.raises(LinkError):
+            link(build, "twice", a, b)
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_section_headers_point_at_the_loaded_bytes(build):
+    """The metadata is laid out once and the image placed after it on the largest
+    alignment: every section header's offset holds that section's bytes."""
+    a = build.obj("a.c", "const char *names[] = {\"one\", \"two\"};\n"
+                         "int (*hooks[2])(int);\nint counter = 3;\nint zero[8];\n"
+                         "__attribute__((constructor)) void init(void){ counter++; }\n"
+                         "int pick(int i){ return names[i][0] + counter + zero[i]; }\n")
+    out = build.tmp / "layout.elf"
+    link_module(build.tc.profile.name, [a], out)
+    mod = read_module(out)
+    with open(out, "rb") as f:
+        elf = ELFFile(f)
+        starts = []
+        for name, (offset, body) in mod.sections.items():
+            sec = elf.get_section_by_name(name)
+            if name != ".bss":
+                assert sec.data() == body, name
+                starts.append(sec["sh_offset"] - offset)
+        assert len(set(starts)) == 1 and starts[0] % mod.align == 0
+        assert starts[0] >= elf["e_shoff"] + elf["e_shnum"] * elf["e_shentsize"]
 
 
 def test_metadata_records_needs_and_hash(build):

@@ -426,3 +426,33 @@ def test_pc_relative_relocation_in_a_module_is_bad_format(game, target):
     (bad / "m.elf").write_bytes(bytes(data))
     c = Console(target, kernel, search_paths=[bad])
     expect_failure(c, "m", TLoadStatus.lsBadFormat, r"relocation type R_MIPS_PC16 is not one a loader applies")
+
+
+def test_reload_parses_a_rewritten_file_again(game, target):
+    """Parsed modules are remembered by content: a file changed between loads is
+    read and checked again, the unchanged file loads as before."""
+    tmp, kernel, phys, _ = game
+    data = phys.read_bytes()
+    c = Console(target, kernel, search_paths=[tmp])
+    lm = c.load("physics")
+    first = c.machine.read(lm.base, lm.module.image_size)
+    c.loader.unload(lm.handle)
+    text = read_module(phys).sections[".text"][1]
+    at = data.find(text) + 8
+    phys.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+    expect_failure(c, "physics", TLoadStatus.lsBadChecksum, r"hash")
+    phys.write_bytes(data)
+    again = c.load("physics")
+    assert again.module is lm.module          # the same content: parsed once
+    assert c.machine.read(again.base, again.module.image_size) == first
+
+
+def test_unloaded_module_memory_is_poisoned_whole(game, target):
+    tmp, kernel, *_ = game
+    c = Console(target, kernel, search_paths=[tmp])
+    lm = c.load("physics")
+    size = lm.module.image_size
+    c.loader.unload(lm.handle)
+    fill = c.machine.cpu.poison(8)[:4]
+    assert fill != bytes(4)
+    assert c.machine.read(lm.base, size - size % 4) == fill * (size // 4)

@@ -116,7 +116,7 @@ class ArmCpu(Cpu):
         return size >> 1 if self.thumb(machine) else size >> 2
 
     def poison(self, size: int) -> bytes:
-        return self._words(*[UDF] * (size // 4)) + bytes(size % 4)
+        return self._words(UDF) * (size // 4) + bytes(size % 4)
 
     def stub(self, code: int) -> bytes:
         # Reached through a veneer or a function pointer with bit 0 clear: ARM state.

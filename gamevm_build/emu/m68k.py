@@ -107,7 +107,7 @@ class M68kCpu(Cpu):
         return _count(machine.read(address, size), address)
 
     def poison(self, size: int) -> bytes:
-        return self._halves(*[ILLEGAL] * (size // 2)) + bytes(size % 2)
+        return self._halves(ILLEGAL) * (size // 2) + bytes(size % 2)
 
     def stub(self, code: int) -> bytes:
         return self._halves(*_move_l_imm_d0(code), 0x4E40 | TRAP_SERVICE)

@@ -371,7 +371,7 @@ class MipsCpu(_Cpu):
         return vaddr if vaddr is not None and self.physical(vaddr) == paddr else None
 
     def poison(self, size: int) -> bytes:
-        return self._words(*[POISON_WORD] * (size // 4)) + bytes(size % 4)
+        return self._words(POISON_WORD) * (size // 4) + bytes(size % 4)
 
     def stub(self, code: int) -> bytes:
         return self._words(NOP, enc_syscall(code))

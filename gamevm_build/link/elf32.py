@@ -223,13 +223,17 @@ def _read_symbols(elf: ElfFile) -> None:
             raise _fail(elf.name, f"{sec.name}: size 0x{sec.size:x} is not a multiple of {SYM_SIZE}")
         nsec = len(elf.sections)
         syms = []
+        keep, find = syms.append, strtab.find
         for i, (st_name, value, sz, info, other, shndx) in enumerate(
                 struct.iter_unpack(e + "IIIBBH", sec.data)):
             if shndx >= nsec and shndx < SHN_LORESERVE:
                 raise _fail(elf.name, f"{sec.name}: symbol [{i}] has section index {shndx} "
                                       f"but the file has {nsec} sections")
-            syms.append(Symbol(i, _cstr(strtab, st_name, elf.name, f"symbol [{i}]"), value, sz,
-                               info >> 4, info & 0xF, other & 0x3, shndx))
+            end = find("\0", st_name)            # _cstr inline for the common case
+            name = strtab[st_name:end]
+            if end < 0 or not name.isascii():
+                name = _cstr(strtab, st_name, elf.name, f"symbol [{i}]")
+            keep(Symbol(i, name, value, sz, info >> 4, info & 0xF, other & 0x3, shndx))
         elf.symbols = syms
         elf.symtab_index = sec.index
         return
@@ -242,17 +246,16 @@ def _read_relocs(elf: ElfFile, sec: Section) -> list[Reloc]:
     if sec.size % entsize:
         raise _fail(elf.name, f"{sec.name}: size 0x{sec.size:x} is not a multiple of {entsize}")
     nsyms = len(elf.symbols)
-    out = []
     if rela:
-        for i, (off, info, addend) in enumerate(struct.iter_unpack(e + "IIi", sec.data)):
-            out.append(Reloc(off, info & 0xFF, info >> 8, addend))
+        out = [Reloc(off, info & 0xFF, info >> 8, addend)
+               for off, info, addend in struct.iter_unpack(e + "IIi", sec.data)]
     else:
-        for i, (off, info) in enumerate(struct.iter_unpack(e + "II", sec.data)):
-            out.append(Reloc(off, info & 0xFF, info >> 8, None))
-    for i, r in enumerate(out):
-        if r.sym >= nsyms:
-            raise _fail(elf.name, f"{sec.name}: relocation [{i}] at offset 0x{r.offset:x} names "
-                                  f"symbol index {r.sym} but the symbol table has {nsyms} entries")
+        out = [Reloc(off, info & 0xFF, info >> 8, None)
+               for off, info in struct.iter_unpack(e + "II", sec.data)]
+    if out and max([r.sym for r in out]) >= nsyms:
+        i, r = next((i, r) for i, r in enumerate(out) if r.sym >= nsyms)
+        raise _fail(elf.name, f"{sec.name}: relocation [{i}] at offset 0x{r.offset:x} names "
+                              f"symbol index {r.sym} but the symbol table has {nsyms} entries")
     return out
 
 

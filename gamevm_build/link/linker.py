@@ -12,6 +12,9 @@ The format is described in ``docs/format.md``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import operator
 import os
 import re
 from dataclasses import dataclass, field
@@ -109,6 +112,28 @@ def _sort_key(out: str, sec: E.Section) -> tuple:
         suffix = sec.name.rpartition(".")[2]
         return (0, int(suffix)) if suffix.isdigit() else (1, 0)
     return (0, 0)
+
+
+_OFFSET = operator.itemgetter(0)       # OutReloc.offset
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause Python's cyclic collector for the link's batch work.
+
+    A link allocates a few objects per symbol and relocation, all alive until it
+    returns; the collector's passes over them were 16% of a 500-object link and a
+    third at 2000 (issue 16).  Garbage cycles, if any, wait for it to resume.  As
+    ``gamevm_build.analysis._index.gc_paused``, which is not imported here: the
+    analysis pulls in networkx.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _align(value: int, align: int) -> int:
@@ -537,19 +562,27 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
     # --- relocations ---------------------------------------------------------------------
     relocs: list[OutReloc] = []
+    keep = relocs.append
     order = "little" if profile.endian == "little" else "big"
     recipes, ignored = arch.relocations, arch.ignored
+    # type -> (recipe, site struct, recipe.apply, recipe.pc_relative, recipe.size)
+    by_type: dict[int, tuple] = {}
     for n, inp in enumerate(objects):
         elf = inp.elf
         symbols = elf.symbols
+        placed = inp.placed
         drop = dropped_groups.get(n, ())
+        # symbol index -> (S, output section or None, import name or None): an object's
+        # relocations name few symbols many times (section symbols above all)
+        targets: dict[int, tuple] = {}
         for rsec in elf.sections:
-            if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info not in inp.placed:
+            if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info not in placed:
                 continue
             if rsec.index in drop:
                 continue
             tsec = elf.sections[rsec.info]
-            out, sec_off = inp.placed[tsec.index]
+            tsize = tsec.size
+            out, sec_off = placed[tsec.index]
             buf = sections[out]
             base_in_buf = sec_off - addr[out]
             entries = elf.relocations(rsec)
@@ -558,79 +591,97 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
             else:
                 addends = [r.addend for r in entries]
             for r, A in zip(entries, addends):
-                if r.type in ignored:
-                    if r.type in arch.fixups and r.offset + 4 <= tsec.size:
+                rtype, roff = r.type, r.offset
+                if rtype in ignored:
+                    if rtype in arch.fixups and roff + 4 <= tsize:
                         site = WORD[order, 4]
-                        i = base_in_buf + r.offset
-                        site.pack_into(buf, i, arch.fixup(profile, r.type,
+                        i = base_in_buf + roff
+                        site.pack_into(buf, i, arch.fixup(profile, rtype,
                                                           site.unpack_from(buf, i)[0]))
                     continue
-                sym = symbols[r.sym]
-                recipe = recipes.get(r.type)
-                if recipe is None or r.offset + recipe.size > tsec.size:
-                    where = location(elf.name, tsec.name, r.offset, sym.name or None)
-                    recipe = arch.recipe(r.type, where=where, symbol=sym.name or None)
+                kind = by_type.get(rtype)
+                if kind is None:
+                    recipe = recipes.get(rtype)
+                    if recipe is not None:
+                        kind = by_type[rtype] = (recipe, WORD[order, recipe.size], recipe.apply,
+                                                 recipe.pc_relative, recipe.size)
+                if kind is None or roff + kind[4] > tsize:
+                    sym = symbols[r.sym]
+                    where = location(elf.name, tsec.name, roff, sym.name or None)
+                    recipe = arch.recipe(rtype, where=where, symbol=sym.name or None)
                     raise RelocationError(f"{where}: relocation site runs past the end of the "
                                           "section", obj=elf.name, section=tsec.name,
-                                          offset=r.offset, symbol=sym.name)
-                P = sec_off + r.offset
-                # resolve the target: internal (module offset + output section), absolute, or import
-                target_out: str | None
-                import_name: str | None = None
-                if sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
-                    if sym.shndx == E.SHN_ABS:
-                        S, target_out = sym.value, None
-                    elif sym.shndx in inp.placed:
-                        t_out, t_off = inp.placed[sym.shndx]
-                        S, target_out = t_off + sym.value, t_out
+                                          offset=roff, symbol=sym.name)
+                recipe, site, apply, pc_relative, _ = kind
+                P = sec_off + roff
+                # the target: internal (module offset + output section), absolute, or import
+                target = targets.get(r.sym)
+                if target is None:
+                    sym = symbols[r.sym]
+                    if sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
+                        if sym.shndx == E.SHN_ABS:
+                            target = (sym.value, None, None)
+                        elif sym.shndx in placed:
+                            t_out, t_off = placed[sym.shndx]
+                            target = (t_off + sym.value, t_out, None)
+                        else:
+                            tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
+                            raise RelocationError(
+                                f"{location(elf.name, tsec.name, roff, sym.name)}: refers to section {tname}, which is discarded; "
+                                "only loadable sections can be referenced", obj=elf.name,
+                                section=tsec.name, offset=roff, symbol=sym.name)
+                    elif sym.name in export_addr:
+                        target = (*export_addr[sym.name], None)
                     else:
-                        tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
-                        raise RelocationError(
-                            f"{location(elf.name, tsec.name, r.offset, sym.name)}: refers to section {tname}, which is discarded; "
-                            "only loadable sections can be referenced", obj=elf.name,
-                            section=tsec.name, offset=r.offset, symbol=sym.name)
-                elif sym.name in export_addr:
-                    S, target_out = export_addr[sym.name]
-                else:
-                    S, target_out, import_name = 0, None, sym.name
-                via = veneers.entry_for(n, rsec.index, r) if veneers.planned else None
-                if via is not None:
-                    S, target_out, import_name = via, ".text", None
-                if recipe.pc_relative and import_name:
+                        target = (0, None, sym.name)
+                    targets[r.sym] = target
+                S, target_out, import_name = target
+                if veneers.planned:
+                    via = veneers.entry_for(n, rsec.index, r)
+                    if via is not None:
+                        S, target_out, import_name = via, ".text", None
+                if pc_relative and import_name:
+                    sym = symbols[r.sym]
                     raise RelocationError(
-                        f"{location(elf.name, tsec.name, r.offset, sym.name)}: {recipe.name()} to imported symbol '{sym.name}' cannot "
+                        f"{location(elf.name, tsec.name, roff, sym.name)}: {recipe.name()} to imported symbol '{sym.name}' cannot "
                         f"reach another module; {arch.far_reference_hint}",
-                        obj=elf.name, section=tsec.name, offset=r.offset, symbol=sym.name,
+                        obj=elf.name, section=tsec.name, offset=roff, symbol=sym.name,
                         rtype=recipe.name())
-                i = base_in_buf + r.offset
-                site = WORD[order, recipe.size]
-                word = site.unpack_from(buf, i)[0]
+                i = base_in_buf + roff
                 try:
-                    new = recipe.apply(word, S, A, P)
+                    new = apply(site.unpack_from(buf, i)[0], S, A, P)
                 except RelocationOverflow as exc:
-                    where = location(elf.name, tsec.name, r.offset, sym.name or None)
+                    sym = symbols[r.sym]
+                    where = location(elf.name, tsec.name, roff, sym.name or None)
                     raise RelocationError(f"{where}: {recipe.name()}: {exc}", obj=elf.name,
-                                          section=tsec.name, offset=r.offset, symbol=sym.name,
+                                          section=tsec.name, offset=roff, symbol=sym.name,
                                           rtype=recipe.name()) from None
                 site.pack_into(buf, i, new)
-                if recipe.pc_relative:
+                if pc_relative:
                     if target_out is None:
-                        raise RelocationError(f"{location(elf.name, tsec.name, r.offset)}: "
+                        raise RelocationError(f"{location(elf.name, tsec.name, roff)}: "
                                               f"{recipe.name()} against an absolute "
                                               "symbol cannot be relocated", obj=elf.name,
-                                              section=tsec.name, offset=r.offset)
+                                              section=tsec.name, offset=roff)
                     continue
                 if import_name:
-                    relocs.append(OutReloc(P, r.type, import_name, A, out))
+                    keep(OutReloc(P, rtype, import_name, A, out))
                 elif target_out is not None:
-                    relocs.append(OutReloc(P, r.type, target_out, S + A - addr[target_out], out))
+                    keep(OutReloc(P, rtype, target_out, S + A - addr[target_out], out))
                 # absolute targets are final: nothing to do at load time
 
     if veneers.planned:
         relocs += veneers.literals(sections[".text"], addr, export_addr, order)
 
-    rank = {name: n for n, name in enumerate(OUTPUT_ORDER)}
-    relocs.sort(key=lambda r: (rank[r.section], r.offset))
+    # by output section in layout order, then by offset (a stable sort: sites at the same
+    # offset keep their input order)
+    by_section: dict[str, list[OutReloc]] = {o: [] for o in OUTPUT_ORDER}
+    for r in relocs:
+        by_section[r.section].append(r)
+    relocs = []
+    for rows in by_section.values():
+        rows.sort(key=_OFFSET)
+        relocs += rows
     image = ModuleImage(
         target=profile.name, name=name, needs=list(needs), e_flags=objects[0].elf.e_flags,
         e_machine=profile.e_machine, endian=profile.endian,
@@ -677,8 +728,6 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     ------
     InputError, LinkError, IsaError, RelocationError, UndefinedSymbolError
     """
-    from .module import read_module
-
     output = Path(output)
     profile = load_profile(target) if isinstance(target, str) else target
     need_names, need_mods = [], []
@@ -689,6 +738,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
             raise InputError(f"needed module '{need}' not found: give a built module file "
                              "or a plain module name")
         if looks_like_file:
+            from .module import read_module
             mod = read_module(p)
             if mod.target != profile.name:
                 raise InputError(f"{p}: needed module is for target {mod.target}, not "
@@ -697,21 +747,27 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
             need_names.append(mod.name)
         else:
             need_names.append(str(need))
-    linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
-                   entry=entry, sources=sources)
-    image, smap, warnings = linked.image, linked.section_map, linked.warnings
-    if resident is not None:
-        from .resident import check_imports, read_resident  # pyelftools: only when needed
-        res = read_resident(resident, profile)
-        warnings += check_imports(image.name, {i.name: i.bind == E.STB_WEAK for i in image.imports},
-                                  [x.name for x in image.exports], res, need_mods)
-    from .debugfile import debug_path, module_debug_file, remove_stale
+    # the collector stays paused until the parsed inputs are gone (by reference count):
+    # resumed with them alive, its first pass walks all of them
+    with _gc_paused():
+        linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
+                       entry=entry, sources=sources)
+        image, smap, warnings = linked.image, linked.section_map, linked.warnings
+        if resident is not None:
+            from .resident import check_imports, read_resident  # pyelftools: only when needed
+            res = read_resident(resident, profile)
+            warnings += check_imports(image.name,
+                                      {i.name: i.bind == E.STB_WEAK for i in image.imports},
+                                      [x.name for x in image.exports], res, need_mods)
+        from .debugfile import debug_path, module_debug_file, remove_stale
 
-    debug, debug_warnings = module_debug_file(linked, profile, get_arch(profile.arch))
-    warnings += debug_warnings
+        debug, debug_warnings = module_debug_file(linked, profile, get_arch(profile.arch))
+        warnings += debug_warnings
+        del linked
+        body = serialize(image)
     debug_file = debug_path(output) if debug is not None else None
     with Outputs() as outs:
-        outs.write(output, serialize(image))
+        outs.write(output, body)
         if debug is not None:
             outs.write(debug_file, debug, "debug file")
     if debug is None:

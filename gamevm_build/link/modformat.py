@@ -159,14 +159,19 @@ def encode_note(metadata: dict, byteorder: str = "<") -> bytes:
             + b"\0" * ((-len(NOTE_NAME)) % 4) + desc)
 
 
-def _metadata(img: ModuleImage, e: str, meta: dict, present: list, load_off: int,
+def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
               phnum: int) -> tuple[bytearray, list, tuple]:
     """The file up to the loadable bytes: ELF and program header room, relocations,
-    symbols, strings, the note, section names and the section headers."""
+    symbols, strings, the note and section names; and the section headers, unpacked,
+    the output sections' offsets relative to the loadable bytes (their file offset is
+    only known once the headers' size is)."""
     out = bytearray(E.EHDR_SIZE + phnum * E.PHDR_SIZE)
     # section header indices: NULL, output sections, .rela.*, .symtab, .strtab, .note, .shstrtab
     shidx = {s: i + 1 for i, s in enumerate(present)}
-    rela_secs = [s for s in present if any(r.section == s for r in img.relocations)]
+    by_section: dict[str, list[OutReloc]] = {}
+    for r in img.relocations:
+        by_section.setdefault(r.section, []).append(r)
+    rela_secs = [s for s in present if s in by_section]
     n = len(present) + 1
     rela_idx = {s: n + i for i, s in enumerate(rela_secs)}
     symtab_idx = n + len(rela_secs)
@@ -196,15 +201,16 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list, load_off: int
     for s in present:
         headers.append((shstr.add(s), _SECTION_TYPE.get(s, E.SHT_PROGBITS),
                         _SECTION_FLAGS.get(s, E.SHF_ALLOC | E.SHF_WRITE), img.addresses[s],
-                        load_off + img.addresses[s], len(img.sections[s]), 0, 0,
+                        img.addresses[s], len(img.sections[s]), 0, 0,
                         img.alignments[s], 4 if s in TABLES else 0))
     for s in rela_secs:
         _pad(out, 4)
-        body = b"".join(
-            struct.pack(e + "IIi", r.offset,
-                        ((symidx[r.symbol] if r.symbol in symidx else symidx["\0" + r.symbol]) << 8)
-                        | r.type, r.addend)
-            for r in img.relocations if r.section == s)
+        rows = by_section[s]
+        fields: list[int] = []
+        for r in rows:
+            index = symidx[r.symbol] if r.symbol in symidx else symidx["\0" + r.symbol]
+            fields += (r.offset, (index << 8) | r.type, r.addend)
+        body = struct.pack(e + "IIi" * len(rows), *fields)     # one call for the table
         headers.append((shstr.add(".rela" + s), E.SHT_RELA, E.SHF_INFO_LINK, 0, len(out),
                         len(body), symtab_idx, shidx[s], 4, E.RELA_SIZE))
         out.extend(body)
@@ -225,11 +231,7 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list, load_off: int
     headers.append((name_off, E.SHT_STRTAB, 0, 0, len(out), len(shstr.data) + 0, 0, 0, 1, 0))
     out.extend(shstr.data)
     _pad(out, 4)
-    shoff = len(out)
-    for h in headers:
-        out.extend(struct.pack(e + "10I", *h))
-
-    return out, headers, (note_off, shoff, shstr_idx)
+    return out, headers, (note_off, len(out), shstr_idx)
 
 
 def serialize(img: ModuleImage) -> bytes:
@@ -245,15 +247,15 @@ def serialize(img: ModuleImage) -> bytes:
     # Metadata first, then the loadable bytes: a loader reads the file front to back in
     # one stream (headers, symbols, relocations, note; then the image), never seeking
     # back on a CD.  The section offsets of the image are only known once the metadata
-    # is laid out, so it is laid out twice (the second time with the final load_off).
-    load_off = 0
-    for _ in range(2):
-        out, headers, meta_parts = _metadata(img, e, meta, present, load_off, phnum)
-        new_off = -(-len(out) // max_align) * max_align
-        if new_off == load_off:
-            break
-        load_off = new_off
+    # is laid out: its size does not depend on them, so they are added to the output
+    # sections' headers last.
+    out, headers, meta_parts = _metadata(img, e, meta, present, phnum)
     note_off, shoff, shstr_idx = meta_parts
+    load_off = -(-(shoff + len(headers) * E.SHDR_SIZE) // max_align) * max_align
+    for i, h in enumerate(headers):
+        if 1 <= i <= len(present):
+            h = h[:4] + (load_off + h[4],) + h[5:]
+        out.extend(struct.pack(e + "10I", *h))
     out.extend(b"\0" * (load_off - len(out)))
     for s in present:
         if s == ".bss":

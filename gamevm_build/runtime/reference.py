@@ -37,7 +37,7 @@ docs/loader.md and docs/runtime.md describe all of it.
 from __future__ import annotations
 
 import enum
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -52,6 +52,32 @@ from ..link.prelink import module_symbols, relocate
 from .readers import ModuleNotFound
 
 MASK32 = 0xFFFFFFFF
+
+#: modules parsed (and checked) by content: loading the same file again, as a game
+#: does with its levels, skips the parse and the hash check, which were most of a
+#: load's host time (issue 16).  Keyed by the bytes themselves, so a rewritten file
+#: is parsed and checked again; nothing mutates a parsed :class:`Module`, so loads
+#: may share one.  Bounded by count and by the files' bytes.
+_PARSED: OrderedDict[tuple[bytes, str, bool], Module] = OrderedDict()
+_PARSED_MAX = 64
+_PARSED_MAX_BYTES = 32 << 20
+
+
+def _parsed(data: bytes, path: str, verify_hash: bool) -> Module:
+    """:func:`read_module` of ``data``, remembered for the most recently loaded modules."""
+    key = (data, path, verify_hash)
+    module = _PARSED.get(key)
+    if module is not None:
+        _PARSED.move_to_end(key)
+        return module
+    module = read_module(data, name=path, verify_hash=verify_hash)
+    if len(data) <= _PARSED_MAX_BYTES:
+        _PARSED[key] = module
+        total = sum(len(k[0]) for k in _PARSED)
+        while len(_PARSED) > _PARSED_MAX or total > _PARSED_MAX_BYTES:
+            old, _ = _PARSED.popitem(last=False)
+            total -= len(old[0])
+    return module
 
 
 class TLoadStatus(enum.IntEnum):
@@ -478,7 +504,7 @@ class Loader:
         except OSError as exc:
             raise LoadError(TLoadStatus.lsFileNotFound, f"module '{name}': {exc}") from None
         try:
-            module = read_module(data, name=path, verify_hash=self.policy.verify_hash)
+            module = _parsed(data, path, self.policy.verify_hash)
         except ModuleChecksumError as exc:
             raise LoadError(TLoadStatus.lsBadChecksum, str(exc)) from None
         except ModuleFormatError as exc:
