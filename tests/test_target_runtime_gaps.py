@@ -111,8 +111,8 @@ def overlay_pair(tmp_path: Path, target: str, sources: dict, place: dict):
 def test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothing(tmp_path, target):
     """All GVM_MAX_STUBS stubs are stale ones (``fill_prov``'s 32 functions, evicted while
     ``fill_user`` binds them); evicting ``prov``, which ``user`` binds, takes one more: the
-    load fails with the reference loader's lsOutOfMemory, and on the runtime nothing
-    changed: ``prov`` stays, ``user``'s binding still calls it, the stub table is as it was."""
+    load fails with lsOutOfMemory and on both loaders nothing changed: ``prov`` stays,
+    ``user``'s binding still calls it, the stub table is as it was."""
     sources = {
         "fill_prov": "".join(f"int g{i}(int x) {{ return x + {i}; }}\n" for i in range(FILL)),
         "fill_user": "".join(f"extern int g{i}(int);\n" for i in range(FILL)) +
@@ -141,9 +141,11 @@ def test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothin
     _lm, status = host_load(host, "other")
     assert status == TLoadStatus.lsOutOfMemory
     assert tl.load_module("other") == (0, TLoadStatus.lsOutOfMemory)
-    # the reference loader failed at the first stale stub: the same stub table and the
-    # same bytes in user (it has freed prov already: see the report)
+    # both loaders counted the stubs first: the same stub table, the same modules (prov
+    # stays on both), the same bytes in user
     same_stubs(host, tl)
+    same_modules(host, tl)
+    assert host.by_name("prov") is not None and host.by_name("other") is None
     assert tl.machine.read(user.base, user.size) == host.machine.read(user.base, user.size)
     # the runtime: nothing half-done
     assert {m.name: tl.machine.read(m.base, m.size) for m in tl.loaded.values()} == before

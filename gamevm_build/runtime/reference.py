@@ -292,6 +292,10 @@ class StubArea:
         self.slots[addr] = dict(info, code=code)
         return addr
 
+    def free_count(self) -> int:
+        """Stubs :meth:`alloc` can still hand out."""
+        return len(self._free) + (self.base + self.size - self._next) // self.stub_size
+
     def free(self, addr: int) -> None:
         if self.slots.pop(addr, None) is not None:
             self._free.append(addr)
@@ -827,6 +831,8 @@ class Loader:
                   record: LoadRecord) -> LoadedModule:
         module, path = it.module, it.path
         region, evict = self._choose_region(it, at=at, alternate=alternate)
+        if evict:
+            self._check_stubs_for(evict, module.name)
         for o in evict:
             self.evict(o, f"evicted by '{module.name}' (overlay region {region.name})")
         if evict and it.timing is not None:
@@ -1086,6 +1092,38 @@ class Loader:
         self.timer.memory_event("evict" if evicted else "free", module=lm.name,
                                 region=lm.region.name, base=f"0x{lm.base:08x}",
                                 size=lm.module.image_size, reason=reason)
+
+    def _check_stubs_for(self, evict, by: str) -> None:
+        """Refuse (lsOutOfMemory, nothing changed) an eviction whose stale bindings need more
+        stubs than the area has free plus what the evicted modules give back (the
+        console-side runtime's ``stubs_for_eviction``)."""
+        if not self.policy.safe_mode:
+            return
+        going = {o.handle for o in evict}
+        need = 0
+        for m in self.loaded.values():
+            if m.handle in going:
+                continue
+            for name, addr in m.bindings.items():
+                if name in m.lazy:
+                    continue
+                for o in evict:
+                    exp = o.module.exports.get(name)
+                    if o.contains(addr) and o.symbols.get(name) == addr and \
+                            not (exp is not None and exp.kind == "object"):
+                        need += 1
+                        break
+        if not need:
+            return
+        area = self._ensure_stubs()
+        given_back = sum(1 for o in evict for name in o.module.imports
+                         if o.lazy.get(name, o.stubbed.get(name, (None, None))[1]) is not None)
+        if need > area.free_count() + given_back:
+            raise LoadError(TLoadStatus.lsOutOfMemory,
+                            f"loading '{by}' evicts {', '.join(o.name for o in evict)}, whose "
+                            f"{need} bound function(s) need stale stubs: the loader's stub area "
+                            f"({area.size} bytes) has {area.free_count() + given_back} free; "
+                            "unload modules that bind into them first")
 
     def _free_stubs(self, lm: LoadedModule) -> None:
         """Return the stubs ``lm`` holds (lazy and stale), in its imports' order."""
