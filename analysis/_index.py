@@ -11,15 +11,14 @@ and cached in ``G.graph["_index"]``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import heapq
 import itertools
 import re
 
 import networkx as nx
 
+from gamevm_build.gcpause import gc_paused
 from gamevm_build.runtime.loadcost import module_cost
 from gamevm_build.project.media import HeadState
 
@@ -27,23 +26,6 @@ __all__ = ["BOOT", "SPAN_NEAR", "Index", "index", "forget", "bits", "lowest_bits
            "head_span", "span_access", "gc_paused"]
 
 BOOT = None          # the virtual predecessor of the start scene (nothing loaded yet)
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause Python's cyclic garbage collector for a batch computation.
-
-    The analyses allocate many small objects and create no reference cycles;
-    with the collector running, its full passes make large projects
-    superlinear.  Nesting is fine; the previous state is restored.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 #: Distance around the target within which span_access probes every sector: one track

@@ -12,8 +12,6 @@ The format is described in ``docs/format.md``.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import operator
 import os
 import re
@@ -24,6 +22,7 @@ from . import elf32 as E
 from ..arch import WORD, RelocationOverflow, get_arch
 from ..errors import InputError, IsaError, LinkError, RelocationError, location
 from ..fileutil import Outputs, read_input
+from ..gcpause import gc_paused
 from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
 from ..project.profile import Profile, load_profile
 
@@ -115,25 +114,6 @@ def _sort_key(out: str, sec: E.Section) -> tuple:
 
 
 _OFFSET = operator.itemgetter(0)       # OutReloc.offset
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause Python's cyclic collector for the link's batch work.
-
-    A link allocates a few objects per symbol and relocation, all alive until it
-    returns; the collector's passes over them were 16% of a 500-object link and a
-    third at 2000 (issue 16).  Garbage cycles, if any, wait for it to resume.  As
-    ``gamevm_build.analysis._index.gc_paused``, which is not imported here: the
-    analysis pulls in networkx.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _align(value: int, align: int) -> int:
@@ -749,7 +729,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
             need_names.append(str(need))
     # the collector stays paused until the parsed inputs are gone (by reference count):
     # resumed with them alive, its first pass walks all of them
-    with _gc_paused():
+    with gc_paused():
         linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
                        entry=entry, sources=sources)
         image, smap, warnings = linked.image, linked.section_map, linked.warnings

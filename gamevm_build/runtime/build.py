@@ -226,30 +226,20 @@ def compile_gst(tc: Toolchain, workdir: Path, names, tag: str) -> Path:
 #: the console-side decoders of compressed segments (gvm_lz4.c)
 CODEC_DIR = RUNTIME_DIR / "codec"
 
-_CODEC_SCRIPT = """ENTRY(gvm_lz4_decode)
-SECTIONS
-{{
-  . = 0x{base:08x};
-  .text : {{ *(.text .text.*) }}
-  .rodata : {{ *(.rodata .rodata.*) }}
-  .data : {{ *(.data .data.*) }}
-  .bss : {{ *(.bss .bss.* COMMON) }}
-  /DISCARD/ : {{ *(.comment) *(.note*) *(.reginfo) *(.MIPS.*) *(.pdr) *(.mdebug*) *(.gnu.attributes) *(.ARM.attributes) }}
-}}
-"""
 
 
 def link_codecs(profile: Profile, tc: Toolchain, workdir: Path) -> Path:
     """The decoders alone, linked at the resident's base for the emulated console (their
     tests and bench/bench_codecs.py call ``gvm_lz4_decode`` there)."""
+    from ..emu.elfimage import BARE_METAL_SCRIPT
     from ..link.toolchain import run
     workdir = Path(workdir)
     obj = workdir / "gvm_lz4.o"
     tc.compile(CODEC_DIR / "gvm_lz4.c", obj, extra_flags=list(RUNTIME_CFLAGS),
                include_dirs=[str(CODEC_DIR)])
     script = workdir / "codecs.ld"
-    script.write_text(_CODEC_SCRIPT.format(base=profile.resident_base))
+    script.write_text(BARE_METAL_SCRIPT.format(base=profile.resident_base))
     out = workdir / "codecs.elf"
     run([tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static", f"-Wl,-T,{script}",
-         str(obj), *profile.ldflags, "-o", str(out)])
+         "-Wl,-e,gvm_lz4_decode", str(obj), *profile.ldflags, "-o", str(out)])
     return out

@@ -14,6 +14,19 @@
  */
 #include "gvm_lz4.h"
 
+/* A length nibble of 15 goes on in bytes, each added, until one is not 255. */
+static int more(const unsigned char **ip, const unsigned char *iend, unsigned long *len)
+{
+    unsigned b;
+    do {
+        if (*ip >= iend)
+            return 0;
+        b = *(*ip)++;
+        *len += b;
+    } while (b == 255);
+    return 1;
+}
+
 long gvm_lz4_decode(const unsigned char *src, unsigned long srclen, unsigned char *dst,
                     unsigned long dstlen)
 {
@@ -22,20 +35,15 @@ long gvm_lz4_decode(const unsigned char *src, unsigned long srclen, unsigned cha
 
     for (;;) {
         unsigned long len, off;
-        unsigned tok, b;
+        unsigned tok;
         const unsigned char *m;
 
         if (ip >= iend)
             return -1;
         tok = *ip++;
         len = tok >> 4;                              /* literals */
-        if (len == 15)
-            do {
-                if (ip >= iend)
-                    return -1;
-                b = *ip++;
-                len += b;
-            } while (b == 255);
+        if (len == 15 && !more(&ip, iend, &len))
+            return -1;
         if (len > (unsigned long)(iend - ip) || len > (unsigned long)(oend - op))
             return -1;
         while (len--)
@@ -53,13 +61,8 @@ long gvm_lz4_decode(const unsigned char *src, unsigned long srclen, unsigned cha
         if (!off || off > (unsigned long)(op - dst))
             return -1;
         len = tok & 15;                              /* match, 4 bytes at least */
-        if (len == 15)
-            do {
-                if (ip >= iend)
-                    return -1;
-                b = *ip++;
-                len += b;
-            } while (b == 255);
+        if (len == 15 && !more(&ip, iend, &len))
+            return -1;
         len += 4;
         if (len > (unsigned long)(oend - op))
             return -1;
