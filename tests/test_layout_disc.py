@@ -248,3 +248,44 @@ def test_iso_image_is_byte_reproducible(tmp_path):
         images.append(out.read_bytes())
         time.sleep(1.1)           # a tool that stamps the clock would differ now
     assert images[0] == images[1]
+
+
+@pytest.mark.parametrize("tool", ["xorriso", "genisoimage"])
+def test_first_data_sector_is_where_the_tool_puts_the_data(tmp_path, tool):
+    """The plan is placed at the tool's real first data sector (no re-evaluation after
+    mastering): it depends on the tool and on every name's length."""
+    import shutil as sh
+
+    from gamevm_build.layout.iso import estimate_base, first_data_sector, master_iso
+    if sh.which(tool) is None:
+        pytest.skip(f"{tool} not installed")
+    names = [f"GEO{i:04d}.ELF" for i in range(300)]
+    src = tmp_path / "m.bin"
+    src.write_bytes(b"x" * 3000)
+    master_iso([(n, src, 0) for n in names], tmp_path / "d.iso", tool=tool)
+    real = min(lba for lba, _s, _h in read_extents(tmp_path / "d.iso").values())
+    assert first_data_sector(names, tool=tool) == real
+    if tool == "xorriso":
+        assert estimate_base(len(names)) != real     # what the old guess got wrong
+
+
+def test_layout_time_limit_bounds_the_whole_command(tmp_path):
+    """A generated dense project (module files) with a tiny limit: `gamevm layout` ends
+    within a generous multiple of it, start-up, mastering and the cross-check included."""
+    import sys
+    import time
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_layout_cli import command, write_project
+
+    cfg = write_project(tmp_path / "p", 40, 400)
+    out = tmp_path / "out"
+    out.mkdir()
+    limit = 0.5
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, *command(cfg, out, limit)], capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - t
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["disc.iso", "layout.html", "layout.json"]
+    assert wall < 8 * limit, f"{wall:.2f} s for --time-limit {limit}"

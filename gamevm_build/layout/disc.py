@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import GameVMError, InputError, LayoutError
 from ..fileutil import Outputs, check_output, read_input
 from .cost import RESIDENT, Evaluator
-from .iso import master_iso, verify_iso, write_rom
+from .iso import first_data_sector, master_iso, name_table, verify_iso, write_rom
 from .plan import Plan, plan_layout
 from .problem import load_problem
 
@@ -167,8 +167,13 @@ def build_disc(config, output, *, module_files: dict | None = None, resident_fil
         raise InputError(f"--mkpsxiso: a mkpsxiso project masters a PlayStation disc; target "
                          f"{problem.config.target} uses {medium}: its image is the "
                          f"{'ISO 9660 image' if problem.disc else 'ROM segment'} -o writes")
+    base = None
+    if problem.disc:
+        # planned where the tool will put the data: no re-evaluation after mastering
+        # (copies' names may still move it by a sector; then the plan is rebased)
+        base = first_data_sector(sorted(name_table(problem).values()), tool=tool)
     plan = plan_layout(problem, time_limit=time_limit, seed=seed, started=started,
-                       reserve=AFTER_PLAN)
+                       reserve=AFTER_PLAN, base=base)
     with Outputs() as outs:
         result = _write_image(problem, plan, output, outs, tool)
         texts = _extra_outputs(problem, plan, result, output, extras)
