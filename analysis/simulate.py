@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from gamevm_build.project.media import HeadState
-from gamevm_build.runtime.loadtime import completion_frames
+from gamevm_build.runtime.loadtime import completion_frames, file_frames
 
 from ._index import index
-from .timing import file_frames
 
 __all__ = ["SimLoad", "simulate_walk"]
 

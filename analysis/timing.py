@@ -38,18 +38,17 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from gamevm_build.project.media import HeadState
+from gamevm_build.runtime.loadtime import file_frames
 
 from ._index import index
 from .plans import Heads, LoadPlan, UNKNOWN, boot_plan, head_positions, load_plans, \
     prefetch_plans, residency, stream_plans
 
 __all__ = ["Step", "LoadTime", "TransitionTime", "PrefetchTime", "plan_time", "plan_frames",
-           "file_frames", "plan_frontier",
-           "pareto_front", "transition_times", "prefetch_times", "boot_time", "seek_advice"]
+           "transition_times", "prefetch_times", "boot_time", "seek_advice"]
 
 
 @dataclass(frozen=True)
@@ -231,13 +230,6 @@ def _worst(G, plan: LoadPlan, heads: frozenset, idle_state, add):
     return val, LoadTime(plan, tuple(reversed(steps)), frozenset(heads))
 
 
-def file_frames(media_s: float, cpu_s: float, fps: float, slice_ms: float) -> tuple[int, int]:
-    """Frames one file of an asynchronous load takes: its read, from the frame it starts in
-    to the one that finds it done, and its CPU slices (``(media, cpu)`` frames)."""
-    return (math.ceil(media_s * fps - _FRAME_EPS),
-            math.ceil(cpu_s * 1e3 / slice_ms - _FRAME_EPS) if slice_ms > 0 else 0)
-
-
 def plan_frames(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *, slice_ms: float,
                 idle_state: HeadState | str | None = None) -> tuple[int, int, LoadTime]:
     """Worst-case frames of ``plan`` loaded in the background: ``(media, cpu, LoadTime)``.
@@ -262,54 +254,6 @@ def plan_frames(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *, slice_ms: floa
         m, c = file_frames(st.media_s, st.cpu_s, fps, slice_ms)
         media, cpu = media + m, cpu + c
     return media, cpu, lt
-
-
-#: rounding slack of :func:`file_frames` (a read ending on a frame boundary is found then)
-_FRAME_EPS = 1e-9
-
-#: Pareto points kept per state by :func:`plan_frontier`; beyond it a state's points
-#: collapse into their corner (the largest media and the largest CPU time), which is
-#: sound and only loosens the bound.
-FRONTIER_LIMIT = 32
-
-
-def pareto_front(points, limit: int = FRONTIER_LIMIT) -> list:
-    """The points no other point beats in both media and CPU time (largest media first)."""
-    out = []
-    for m, c in sorted(points, key=lambda p: (-p[0], -p[1])):
-        if not out or c > out[-1][1]:
-            out.append((m, c))
-    if len(out) > limit:
-        return [(out[0][0], out[-1][1])]
-    return out
-
-
-def plan_frontier(G, plan: LoadPlan, heads: frozenset = UNKNOWN, *,
-                  idle_state: HeadState | str | None = None) -> list[tuple[float, float]]:
-    """Every ``(media_s, cpu_s)`` a load of ``plan`` can take that no other one beats in both.
-
-    :func:`plan_time` maximizes their sum; a stream's completion in frames weighs them
-    differently (``media · frame_rate`` and ``cpu / cpu_slice_ms``, each rounded up), so
-    the head and the subset of uncertain modules that make a load slowest need not make
-    it latest.  This is the same dynamic program keeping, per state, the Pareto front of
-    (media, CPU) instead of the largest sum; every concrete load is dominated by a point
-    of the front (a front larger than :data:`FRONTIER_LIMIT` collapses to its corner).
-    """
-    ix = index(G)
-    idle = HeadState(idle_state or ix.drive)
-    plan_mask, unc_mask = plan.masks
-    states: dict = {(False, h): [(0.0, 0.0)] for h in heads}
-    for i, to, end in ix.order(plan_mask, plan.load):
-        cand = []
-        for (read_yet, head), pts in states.items():
-            media = ix.access(head, to, HeadState.READING if read_yet else idle) + \
-                ix.transfer_s[i]
-            cand += [(m + media, c + ix.cpu_s[i]) for m, c in pts]
-        new = dict(states) if unc_mask >> i & 1 else {}
-        key = (True, end)
-        new[key] = pareto_front(new.get(key, []) + cand)
-        states = new
-    return pareto_front([p for pts in states.values() for p in pts])
 
 
 def _paths_to(G, start: str) -> dict:

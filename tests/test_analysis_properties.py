@@ -4,7 +4,7 @@ Every transition (and stream, and prefetch) of a random walk through a random
 project is simulated step by step with the same media model, CPU costs and
 loader semantics (:func:`gamevm_build.analysis.simulate.simulate_walk`); its time must never
 exceed the analyzer's worst case for that transition.  The dynamic programs
-of :func:`gamevm_build.analysis.timing.plan_time` and :func:`gamevm_build.analysis.timing.plan_frontier`
+of :func:`gamevm_build.analysis.timing.plan_time` and :func:`gamevm_build.analysis.timing.plan_frames`
 are also checked against brute force over every head position and every subset
 of uncertain modules.
 
@@ -23,7 +23,8 @@ from gamevm_build.analysis._index import bits, index
 from gamevm_build.analysis.plans import head_positions, heads_after, load_plans, prefetch_plans, residency, \
     stream_plans
 from gamevm_build.analysis.simulate import simulate_walk
-from gamevm_build.analysis.timing import plan_frontier, plan_time
+from gamevm_build.analysis.timing import plan_frames, plan_time
+from gamevm_build.runtime.loadtime import file_frames
 from gamevm_build.project.media import HeadState
 
 PSX_MODELS = ["ps1-duckstation-1x", "ps1-duckstation-2x", "ps1-mednafen-1x", "ps1-mednafen-2x",
@@ -216,8 +217,9 @@ def test_residency_invariants(case):
         assert set(ix.names_of(ix.scene_mask[s])) <= R.must(s, at="entry")
 
 
-def _concrete_loads(G, plan, heads):
-    """``(media_s, cpu_s)`` of every way to load ``plan``: each head and uncertain subset."""
+def _concrete_loads(G, plan, heads, files: bool = False):
+    """``(media_s, cpu_s)`` of every way to load ``plan``: each head and uncertain subset
+    (with ``files``, the list of each file's ``(media_s, cpu_s)`` instead)."""
     ix = index(G)
     plan_mask, unc_mask = plan.masks
     unc = list(bits(unc_mask))
@@ -226,13 +228,15 @@ def _concrete_loads(G, plan, heads):
         for subset in itertools.combinations(unc, r):
             mask = (plan_mask & ~unc_mask) | sum(1 << i for i in subset)
             for h in heads:
-                media, cpu, head, first = 0.0, 0.0, h, True
+                media, cpu, head, first, per_file = 0.0, 0.0, h, True, []
                 for i, pos, end in ix.order(mask, plan.load):
                     state = ix.drive if first else HeadState.READING
-                    media += ix.access(head, pos, state) + ix.transfer_s[i]
+                    m = ix.access(head, pos, state) + ix.transfer_s[i]
+                    media += m
                     cpu += ix.cpu_s[i]
+                    per_file.append((m, ix.cpu_s[i]))
                     head, first = end, False
-                out.append((media, cpu))
+                out.append(per_file if files else (media, cpu))
     return out
 
 
@@ -268,18 +272,18 @@ def test_plan_time_is_the_exact_maximum(case):
 @settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 @example(STREAM_FRAMES_53_52)
-def test_plan_frontier_dominates_every_load(case):
-    """Every concrete (media, CPU) pair lies under the front, whose extremes are attained."""
+def test_plan_frames_is_the_exact_maximum(case):
+    """The frames DP equals brute force: each file's read and CPU rounded up on their own,
+    summed, the largest over every head position and subset of uncertain modules."""
     data, _, _ = case
     G = graph_from_dict(data)
+    fps = G.graph["frame_rate"]
     for plan, hs in _plans_with_heads(G):
-        loads = _concrete_loads(G, plan, hs)
-        front = plan_frontier(G, plan, hs)
-        eps = 1e-12
-        for m, c in loads:
-            assert any(fm >= m - eps and fc >= c - eps for fm, fc in front), (plan.load, m, c)
-        assert max(m for m, _ in front) == max(m for m, _ in loads)
-        assert max(c for _, c in front) <= max(c for _, c in loads) + eps
+        for slice_ms in (0.5, 2.0):
+            best = max(sum(sum(file_frames(m, c, fps, slice_ms)) for m, c in files)
+                       for files in _concrete_loads(G, plan, hs, files=True))
+            media, cpu, _lt = plan_frames(G, plan, hs, slice_ms=slice_ms)
+            assert media + cpu == best, (plan.load, slice_ms, media, cpu, best)
 
 
 def reference_residency(G):

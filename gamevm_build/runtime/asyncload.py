@@ -29,11 +29,10 @@ bound when the head is where the analysis assumed.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from .loadtime import completion_frames
+from .loadtime import completion_frames, file_frames
 from .reference import LoadError, TLoadStatus
 
 __all__ = ["AsyncJob", "AsyncLoader", "DEFAULT_SLICE_MS"]
@@ -41,7 +40,6 @@ __all__ = ["AsyncJob", "AsyncLoader", "DEFAULT_SLICE_MS"]
 #: CPU slice per frame of a LoadModuleAsync that does not say (ms)
 DEFAULT_SLICE_MS = 2.0
 _EPS = 1e-12
-_FRAME_EPS = 1e-9                      # as gamevm_build.analysis.timing.file_frames
 
 
 @dataclass
@@ -57,9 +55,7 @@ class AsyncJob:
     present: list = field(default_factory=list)
     region: str | None = None
     lazy: bool | None = None
-    media_end_s: float = 0.0
     cpu_total_s: float = 0.0
-    cpu_left_s: float = 0.0
     cpu: dict = field(default_factory=dict)          # module -> scheduled CPU steps
     slices: list = field(default_factory=list)       # (frame, start_s, end_s)
     #: the file being loaded (index into items; -1: the first read has not started),
@@ -67,8 +63,6 @@ class AsyncJob:
     file: int = -1
     read_end_s: float = 0.0
     file_cpu_left_s: float | None = None
-    #: per file, frames its read and its CPU work took (media, cpu)
-    file_frames: list = field(default_factory=list)
     state: str = "reading"                            # reading | linking | done | failed
     status: TLoadStatus = TLoadStatus.lsPending
     handle: int = 0
@@ -146,7 +140,6 @@ class AsyncLoader:
         except LoadError as exc:
             job.state, job.status, job.error = "failed", exc.status, str(exc)
             record.status, record.message = exc.status.name, str(exc)
-            job.media_end_s = clock.now_s
             return job
         job.load_name = f"streams[{stream}]" if kind == "stream" else None
         for it in job.items:
@@ -155,7 +148,6 @@ class AsyncLoader:
             cpu = self.loader.cpu_model(it.module, eager_imports=len(it.module.imports) - lazy_n)
             job.cpu[it.module.name] = cpu
             job.cpu_total_s += sum(cpu.values())
-        job.cpu_left_s = job.cpu_total_s
         job.state = "reading"
         if self.active and self.active[0] is job:
             self._next_file(job, clock.now_s)      # the drive starts now
@@ -174,14 +166,11 @@ class AsyncLoader:
         it = job.items[job.file]
         job.read_end_s = self.loader.read_items([it], job.record, at_s=at_s,
                                                 load=job.load_name, first=job.file == 0)
-        job.media_end_s = job.read_end_s
         return True
 
     def tick(self, k: int) -> list[AsyncJob]:
         """CPU slices of frame ``k`` (the clock is at its start); the jobs it completes."""
-        clock = self.timer.clock
-        start = clock.frame_start(k)
-        fps = clock.frame_rate
+        start = self.timer.clock.frame_start(k)
         done: list[AsyncJob] = []
         budget = next((j.slice_s for j in self.jobs if j.pending), 0.0)
         used = 0.0                              # CPU seconds of the frame's slice used
@@ -195,17 +184,12 @@ class AsyncLoader:
                 if job.file_cpu_left_s is None:
                     if job.read_end_s > start + _EPS:
                         break                   # not read yet: this frame does nothing more
-                    it = job.items[job.file]
-                    job.file_cpu_left_s = sum(job.cpu[it.module.name].values())
-                    media = it.timing.media.media_s if it.timing is not None else 0.0
-                    job.file_frames.append([math.ceil(media * fps - _FRAME_EPS), 0])
+                    job.file_cpu_left_s = sum(job.cpu[job.items[job.file].module.name].values())
                 use = min(max(budget - used, 0.0), job.file_cpu_left_s)
                 if use > 0:
                     job.slices.append((k, start + used, start + used + use))
                     used += use
                     job.file_cpu_left_s -= use
-                    job.cpu_left_s -= use
-                    job.file_frames[-1][1] += 1
                 if job.file_cpu_left_s > _EPS:
                     break                       # the frame's slice is used up
                 if not self._next_file(job, start + used):
@@ -281,7 +265,6 @@ class AsyncLoader:
             else:
                 m = drive.read(name, self.timer.position(name, job.load_name),
                                it.module.file_size, at_s=drive.free_s, first=k == 0).media_s
-            c = sum(job.cpu[name].values())
-            media += math.ceil(m * fps - _FRAME_EPS)
-            cpu += math.ceil(c / job.slice_s - _FRAME_EPS) if job.slice_s > 0 else 0
+            fm, fc = file_frames(m, sum(job.cpu[name].values()), fps, job.slice_s * 1e3)
+            media, cpu = media + fm, cpu + fc
         return completion_frames(media, cpu)

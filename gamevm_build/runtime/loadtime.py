@@ -44,7 +44,7 @@ from .loadcost import CpuCosts, cpu_costs, module_cost
 from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
-           "cpu_steps", "CPU_STEPS"]
+           "cpu_steps", "CPU_STEPS", "completion_frames", "file_frames"]
 
 _EPS = 1e-9
 #: CPU steps of a load, in the order they happen (loadcost names)
@@ -61,6 +61,14 @@ def completion_frames(media_frames: int, cpu_frames: int) -> int:
     loader's frame loop and the console-side runtime all count this way.
     """
     return media_frames + max(cpu_frames - 1, 0)
+
+
+def file_frames(media_s: float, cpu_s: float, fps: float, slice_ms: float) -> tuple[int, int]:
+    """Frames one file of an asynchronous load takes: its read, from the frame it starts in
+    to the one that finds it done, and its CPU slices (``(media, cpu)`` frames; a read
+    ending on a frame boundary is found then)."""
+    return (math.ceil(media_s * fps - _EPS),
+            math.ceil(cpu_s * 1e3 / slice_ms - _EPS) if slice_ms > 0 else 0)
 
 
 def _ms(seconds: float) -> float:
