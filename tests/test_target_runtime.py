@@ -772,14 +772,13 @@ STALE_SOURCES = {
     "other": "int other_f(void) { return 99; }\n"}
 
 
-@pytest.mark.parametrize("target", ALL_TARGETS)
-def test_an_evicted_providers_bindings_go_to_stale_stubs_alike(tmp_path, target):
-    """Safe mode: when an overlay's occupant is evicted while another module binds to it,
-    both loaders point those bindings at the same stale stub (functions) or unmapped
-    address (data), with the same bytes at every site; calling the stale function stops
-    with the same report, instead of running what replaced the provider."""
+def overlay_loaders(tmp_path, target: str, sources: dict, place: dict, *,
+                    overlays: int = 1, **target_kw):
+    """Both loaders (reference, safe mode; console-side runtime) over the heap and
+    ``overlays`` overlay regions of 8 KiB at its top (``Ovl``, ``Ovl2``...), modules built
+    from ``sources``, ``place`` as the placements."""
     from gamevm_build.runtime.allocator import Region
-    kernel = build_modules(tmp_path, target, STALE_SOURCES)
+    kernel = build_modules(tmp_path, target, sources)
     resident = read_resident(kernel, target)
     host_m, target_m = Machine(target), Machine(target)
     for m in (host_m, target_m):
@@ -787,14 +786,25 @@ def test_an_evicted_providers_bindings_go_to_stale_stubs_alike(tmp_path, target)
 
     def regions(m):
         heap = default_regions(m, resident)[0]
-        top = heap.end - 0x4000
-        return [Region("Main", heap.start, top - heap.start),
-                Region("Ovl", top, 0x2000, "overlay")]
-    place = {"prov": "Ovl", "other": "Ovl"}
+        top = heap.end - 0x4000 * overlays
+        return [Region("Main", heap.start, top - heap.start)] + [
+            Region("Ovl" + (str(k + 1) if k else ""), top + 0x4000 * k, 0x2000, "overlay")
+            for k in range(overlays)]
     host = Loader(host_m, resident, DirectoryReader([tmp_path]), regions(host_m),
                   policy=LoaderPolicy(verify_hash=False), placement=place)
     tl = TargetLoader(target_m, DirectoryReader([tmp_path]), regions(target_m),
-                      resident=resident, placement=place)
+                      resident=resident, placement=place, **target_kw)
+    return host, tl
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_an_evicted_providers_bindings_go_to_stale_stubs_alike(tmp_path, target):
+    """Safe mode: when an overlay's occupant is evicted while another module binds to it,
+    both loaders point those bindings at the same stale stub (functions) or unmapped
+    address (data), with the same bytes at every site; calling the stale function stops
+    with the same report, instead of running what replaced the provider."""
+    host, tl = overlay_loaders(tmp_path, target, STALE_SOURCES, {"prov": "Ovl", "other": "Ovl"})
+    host_m, target_m = host.machine, tl.machine
     handles = {}
     for name in ("prov", "user"):
         host.load(name)

@@ -14,12 +14,11 @@ import pytest
 from conftest import ALL_TARGETS
 from gamevm_build.emu.machine import Machine
 from gamevm_build.link.resident import read_resident
-from gamevm_build.runtime.allocator import Region
 from gamevm_build.runtime.readers import DirectoryReader
 from gamevm_build.runtime.reference import LoadError, Loader, LoaderPolicy, TLoadStatus, default_regions
 from gamevm_build.runtime.target import LOAD_LAZY, TargetLoader
 from test_target_runtime import (build_modules, built, frames_until_done, host_load,  # noqa: F401
-                                 observe_calls, pair, same_modules, same_stubs)
+                                 observe_calls, overlay_loaders, pair, same_modules, same_stubs)
 from example_game import example_game  # noqa: F401  (fixture)
 
 SHT_MIPS_ABIFLAGS = 0x7000002A
@@ -89,22 +88,7 @@ FILL = 32          # GVM_MAX_STUBS
 
 def overlay_pair(tmp_path: Path, target: str, sources: dict, place: dict):
     """Both loaders over a heap and two overlay regions, safe mode on."""
-    kernel = build_modules(tmp_path, target, sources)
-    resident = read_resident(kernel, target)
-    host_m, target_m = Machine(target), Machine(target)
-    for m in (host_m, target_m):
-        m.load_elf(kernel)
-
-    def regions(m):
-        heap = default_regions(m, resident)[0]
-        top = heap.end - 0x8000
-        return [Region("Main", heap.start, top - heap.start),
-                Region("Ovl", top, 0x2000, "overlay"), Region("Ovl2", top + 0x4000, 0x2000, "overlay")]
-    host = Loader(host_m, resident, DirectoryReader([tmp_path]), regions(host_m),
-                  policy=LoaderPolicy(verify_hash=False), placement=place)
-    tl = TargetLoader(target_m, DirectoryReader([tmp_path]), regions(target_m),
-                      resident=resident, placement=place, pool_size=0x2000)
-    return host, tl
+    return overlay_loaders(tmp_path, target, sources, place, overlays=2, pool_size=0x2000)
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
