@@ -279,6 +279,8 @@ class Index:
             self.roots[f"streams[{st.index}]"] = [self.bit[m] for m in st.modules]
         self._walk: dict[str, list[int]] = {}
         self._ends: dict[str, tuple] = {}
+        #: plans.heads_after's summary of a plan: (mask, uncertain, load) -> its ends
+        self.after: dict = {}
         #: per scene, what its prefetch may load (closed over needs) and may evict
         self.prefetch: dict[str, int] = {}
         self.prefetch_kill: dict[str, int] = {}
@@ -292,7 +294,7 @@ class Index:
             post = postorder([self.start], self.succs.__getitem__)
             self.rpo = {s: i for i, s in enumerate(reversed(post))}
         self._evict: dict[int, int] = {}
-        self._access: dict = {}
+        self._access = self.model.access_memo()
         self._seek: dict = {}
         # copies: per load name, the LBA of the copy it reads (bit -> position)
         self.reads: dict[str, dict[int, int]] = {
@@ -418,7 +420,8 @@ class Index:
         return t
 
     def access(self, from_lba, to_lba, state) -> float:
-        key = (from_lba, to_lba, state)
+        key = (from_lba, to_lba, state) if from_lba is not None or self.span is None else \
+            (from_lba, to_lba, state, self.span)
         t = self._access.get(key)
         if t is None:
             if from_lba is None and to_lba is not None and self.span is not None:

@@ -340,17 +340,21 @@ def heads_after(ix, heads: frozenset, plan_mask: int, uncertain: int,
     """
     if not plan_mask:
         return heads
-    order = ix.order(plan_mask, load)
-    last = max((k for k, (i, _p, _e) in enumerate(order) if not uncertain >> i & 1),
-               default=None)
-    # the head stops after the last module read: at or after the last certain one, and
-    # one the load asked for (what it reads on the way comes before those)
-    out = {e for i, _p, e in order[last or 0:] if ix.may_end(load, i)}
-    if last is None:
-        out |= heads
-    elif not out:
-        out.add(order[last][2])
-    return UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
+    key = (plan_mask, uncertain, load)
+    known = ix.after.get(key)
+    if known is None:           # the worklist asks again for every pass over a scene
+        order = ix.order(plan_mask, load)
+        last = max((k for k, (i, _p, _e) in enumerate(order) if not uncertain >> i & 1),
+                   default=None)
+        # the head stops after the last module read: at or after the last certain one,
+        # and one the load asked for (what it reads on the way comes before those)
+        ends = frozenset(e for i, _p, e in order[last or 0:] if ix.may_end(load, i))
+        if last is not None and not ends:
+            ends = frozenset({order[last][2]})
+        known = ix.after[key] = (ends, last is None)
+    ends, stays = known
+    out = ends | heads if stays else ends
+    return UNKNOWN if len(out) > MAX_HEADS else out
 
 
 def prefetch_plans(G, R: Residency | None = None) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -289,3 +290,82 @@ def test_layout_time_limit_bounds_the_whole_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["disc.iso", "layout.html", "layout.json"]
     assert wall < 8 * limit, f"{wall:.2f} s for --time-limit {limit}"
+
+
+def test_master_iso_runs_work_meanwhile_and_reports_the_tool_first(tmp_path):
+    """The analyzer's cross-check runs while the tool masters (`meanwhile`): its error
+    comes after the tool ends and leaves no image; a failing tool is reported first."""
+    from gamevm_build.errors import LayoutError, ToolchainError
+    from gamevm_build.layout.iso import master_iso
+
+    src = tmp_path / "mod.elf"
+    src.write_bytes(b"\x7fELF" + bytes(300))
+    calls = []
+    out = tmp_path / "a.iso"
+    assert master_iso([("MOD.ELF", src, 0)], out, tool="xorriso",
+                      meanwhile=lambda: calls.append(1)) == "xorriso"
+    assert calls == [1] and out.stat().st_size > 0
+
+    def disagree():
+        raise LayoutError("the check disagrees")
+
+    out = tmp_path / "b.iso"
+    with pytest.raises(LayoutError, match="the check disagrees"):
+        master_iso([("MOD.ELF", src, 0)], out, tool="xorriso", meanwhile=disagree)
+    assert not out.exists()
+    # a volume id longer than ISO 9660's 32 characters: xorriso itself refuses it
+    with pytest.raises(ToolchainError, match=r"xorriso failed \(exit 5\).*-volid"):
+        master_iso([("MOD.ELF", src, 0)], out, tool="xorriso", volume_id="V" * 40,
+                   meanwhile=disagree)
+    assert not out.exists()
+
+
+def test_a_layout_over_its_limit_says_what_took_the_time(tmp_path):
+    """Work no limit shortens (reading, the orders' evaluations, mastering, the check)
+    can outlast a tiny limit: the command still succeeds and says so, even with -q."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_layout_cli import command, write_project
+
+    cfg = write_project(tmp_path / "p", 40, 400)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([sys.executable, *command(cfg, out, 0.01)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    note = [line for line in proc.stderr.splitlines() if "note:" in line]
+    assert len(note) == 1, proc.stderr
+    assert re.search(r"gamevm layout: note: took \d+\.\d s, over the time limit of 0\.01 s: "
+                     r"reading the project \d+\.\d s, evaluating the plan and the naive "
+                     r"orders \d+\.\d s, mastering, the analyzer's cross-check and the "
+                     r"outputs \d+\.\d s: work no limit shortens \(the search made 0 "
+                     r"move\(s\)\); a larger --time-limit leaves it time", note[0]), note[0]
+
+
+def test_strip_disc_leaves_the_configuration_alone():
+    from gamevm_build.layout.problem import strip_disc
+
+    data = {"disc": {"positions": {"a": 30}, "layout": "l.json", "boot_head": 20,
+                     "capacity": 100}, "modules": {"a": {"file": "a.elf"}}}
+    before = json.dumps(data, sort_keys=True)
+    assert strip_disc(data) == {"disc": {"capacity": 100}, "modules": {"a": {"file": "a.elf"}}}
+    assert json.dumps(data, sort_keys=True) == before
+
+
+def test_layout_outputs_are_byte_identical_run_to_run(game, tmp_path):
+    """The same inputs give the same files: the manifest (a build input of the budget
+    check) and the reports carry no run time (the optimiser's seconds used to be in them)."""
+    root = game.parents[1]
+    names = ("g.iso", "g.json", "g.html", "g.txt")
+    runs = []
+    for _ in range(2):
+        p = run_gamevm("layout", "-c", CONFIG, "-o", tmp_path / "g.iso", "--manifest",
+                       tmp_path / "g.json", "--report", tmp_path / "g.html", "-q", cwd=root)
+        assert p.returncode == 0, p.stderr
+        p = run_gamevm("layout", "-c", CONFIG, "-o", tmp_path / "g.iso", "--report",
+                       tmp_path / "g.txt", "-q", cwd=root)
+        assert p.returncode == 0, p.stderr
+        runs.append({n: (tmp_path / n).read_bytes() for n in names})
+    assert runs[0] == runs[1]
+    assert b"optimiser_s" not in runs[0]["g.json"]

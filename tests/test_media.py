@@ -251,3 +251,42 @@ def test_seeks_are_bounded_by_the_worst_seek(name, a, b, state):
     w = get_model("ps1-worst-2x")
     if name.endswith("2x") and name.startswith("ps1"):
         assert w.seek_s(a, b, head_state=state) >= s
+
+
+def _access_by_definition(m, a, b, state):
+    """MediaModel.access_s as documented: 0 when it continues, else command + seek + first sector."""
+    if m.continues(a, b, head_state=state):
+        return 0.0
+    return m.command_s + m.seek_s(a, b, head_state=state) + m.first_sector_s
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.sampled_from(DISC_MODELS), st.one_of(st.none(), st.integers(0, CD_CAPACITY_SECTORS - 1)),
+       st.one_of(st.none(), st.integers(0, CD_CAPACITY_SECTORS - 1)),
+       st.sampled_from([*HeadState, "reading", "paused", "stopped"]), st.booleans())
+def test_the_inlined_access_is_the_definition(name, a, b, state, same):
+    # DiscModel and WorstOf compute access_s in one call (the layout search's hot path):
+    # the same value as the definition, for every model, position and state, for a head
+    # already at the target too, and the worst of the components for a WorstOf
+    m = get_model(name)
+    if same:
+        b = a
+    assert m.access_s(a, b, head_state=state) == _access_by_definition(m, a, b, state)
+    if isinstance(m, media.WorstOf):
+        assert m.access_s(a, b, head_state=state) == max(
+            c.access_s(a, b, head_state=state) for c in m.models)
+
+
+def test_access_memo_is_shared_per_model_and_bounded(monkeypatch):
+    m = get_model("ps1-worst-2x")
+    memo = m.access_memo()
+    assert m.access_memo() is memo and get_model("n64-pi").access_memo() is not memo
+    monkeypatch.setattr(type(m), "MEMO_LIMIT", 3)
+    memo.clear()
+    memo.update({k: 0.0 for k in range(4)})
+    assert m.access_memo() == {}          # past the limit: emptied when asked for
+
+
+def test_a_bad_head_state_is_still_refused():
+    with pytest.raises(ConfigError, match="head state 'spinning'"):
+        get_model("ps1-worst-2x").access_s(1, 2, head_state="spinning")

@@ -41,6 +41,9 @@ def run(args) -> int:
         for kind, path in result.outputs.items():
             if kind != "image":
                 print(f"  {kind}: {path}", file=sys.stderr)
+    note = result.over_limit()
+    if note:                    # even with -q: the limit a build asked for did not hold
+        print(f"gamevm layout: note: {note}", file=sys.stderr)
     return 0
 
 

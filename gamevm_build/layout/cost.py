@@ -119,7 +119,7 @@ class Evaluator:
         self.p = problem
         self.model = problem.model
         self.idle = problem.idle
-        self._access: dict = {}
+        self._access = self.model.access_memo()
         self.fixed = [(m.transfer_s, m.cpu_s) for m in problem.modules]
         #: (lo, hi) sectors holding the data: an unknown head is in there (see span_of)
         self.span = None
@@ -157,22 +157,27 @@ class Evaluator:
         return [(arr.reads.get((ld.id, m), arr.primary[m]), m, m in unc) for m in ld.modules]
 
     @staticmethod
-    def heads_after(heads: frozenset, order: list, ends: frozenset) -> frozenset:
-        """Head extents after a load that reads ``order``; ``ends``: the modules that can be
-        its last read (gamevm_build.analysis.plans.heads_after)."""
-        if not order:
-            return heads
+    def read_ends(order: list, ends: frozenset) -> tuple[frozenset, bool]:
+        """``(extents, stays)``: where a load that reads ``order`` can leave the head, and
+        whether it may also leave it where it was (no certain read); ``ends``: the
+        modules that can be its last read (gamevm_build.analysis.plans.heads_after)."""
         last = None
         for k in range(len(order) - 1, -1, -1):
             if not order[k][2]:
                 last = k
                 break
-        out = {e for e, m, _u in order[last or 0:] if m in ends}
-        if last is None:
-            out |= heads
-        elif not out:
-            out.add(order[last][0])
-        return _UNKNOWN if len(out) > MAX_HEADS else frozenset(out)
+        out = frozenset(e for e, m, _u in order[last or 0:] if m in ends)
+        if last is not None and not out:
+            out = frozenset({order[last][0]})
+        return out, last is None
+
+    @staticmethod
+    def heads_after(heads: frozenset, read_ends: tuple) -> frozenset:
+        """Head extents after a load, from its :meth:`read_ends`."""
+        out, stays = read_ends
+        if stays:
+            out = out | heads
+        return _UNKNOWN if len(out) > MAX_HEADS else out
 
     def time(self, order: list, heads: frozenset, start, end) -> float:
         """Worst-case seconds of a load (gamevm_build.analysis.timing.plan_time's dynamic program)."""
@@ -216,16 +221,19 @@ class Evaluator:
         work = sorted((rpo[s], s) for s in p.scenes if s in p.reachable)
         queued = {s for _, s in work}
         after = self.heads_after
+        # the worklist passes over a scene many times: each load's ends once
+        read_ends = self.read_ends
+        leaves = [read_ends(o, ld.ends) if o else None for o, ld in zip(orders, p.loads)]
         while work:
             v = heapq.heappop(work)[1]
             queued.discard(v)
             hs: set = set()
             for u in p.preds[v]:
                 if u is None:
-                    hs |= after(heads[boot], orders[boot], p.loads[boot].ends)
+                    hs |= after(heads[boot], leaves[boot]) if leaves[boot] else heads[boot]
                 elif u in exit_:
                     lid = p.transition[u, v]
-                    hs |= after(exit_[u], orders[lid], p.loads[lid].ends)
+                    hs |= after(exit_[u], leaves[lid]) if leaves[lid] else exit_[u]
             hs |= entry.get(v, frozenset())
             hv = frozenset(hs) if len(hs) <= MAX_HEADS and entry.get(v) != _UNKNOWN \
                 else _UNKNOWN
@@ -234,11 +242,12 @@ class Evaluator:
             entry[v] = hv
             h = hv
             for lid in p.streams[v]:
-                h = after(h, orders[lid], p.loads[lid].ends)
+                if leaves[lid]:
+                    h = after(h, leaves[lid])
             if v in p.prefetch:
                 # every module optional: the ends of all of them (gamevm_build.analysis.plans)
-                h = after(h, [(arr.primary[m], m, True) for m in p.prefetch[v]],
-                          p.prefetch_ends[v])
+                h = after(h, read_ends([(arr.primary[m], m, True) for m in p.prefetch[v]],
+                                       p.prefetch_ends[v]))
             if exit_.get(v) != h:
                 exit_[v] = h
                 for w in p.succs[v]:
@@ -251,7 +260,8 @@ class Evaluator:
             h = entry.get(s, _UNKNOWN)
             for lid in lids:
                 heads[lid] = h
-                h = after(h, orders[lid], p.loads[lid].ends)
+                if leaves[lid]:
+                    h = after(h, leaves[lid])
         return heads
 
     def evaluate(self, arr: Arrangement, base: int) -> Evaluation:

@@ -727,9 +727,11 @@ def optimise(problem, *, base: int, floors: list, names: dict, time_limit: float
     evaluations = {k: evaluations[k] for k in candidates}
     costs = {k: e.total for k, e in evaluations.items()}
     chosen = min(costs, key=lambda k: (costs[k], list(costs).index(k)))
-    state = SearchState(ev, candidates[chosen].copy(), base)
     moves = copies = 0
-    if problem.disc and len(problem.modules) > 1:
+    # past the deadline already (large projects at a short limit): no move could be tried,
+    # and the search state costs an evaluation
+    if problem.disc and len(problem.modules) > 1 and time.perf_counter() < deadline:
+        state = SearchState(ev, candidates[chosen].copy(), base)
         moves += improve(state, floors, deadline, pad=pad)
         if problem.options.policy == "auto":
             copies = duplicate(state, floors, deadline)
@@ -743,7 +745,7 @@ def optimise(problem, *, base: int, floors: list, names: dict, time_limit: float
                 break
         state.exact()
         moves += improve(state, floors, deadline, pad=pad)
-    final = state.arr
+    final = state.arr if moves or copies else candidates[chosen].copy()
     evaluation = ev.evaluate(final, base) if moves or copies else evaluations[chosen]
     cost = evaluation.total
     if cost > costs[chosen]:            # the approximate deltas misled the search: keep the start

@@ -17,7 +17,6 @@ the boot load 1.
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,12 +164,14 @@ def strip_disc(data: dict) -> dict:
 
     The layout tool plans from scratch: the file it writes is the one ``disc.layout``
     names, and hand-written ``disc.positions`` would only pin what it is about to choose.
+    The rest is shared with ``data`` (nothing changes a configuration once read; a deep
+    copy cost 0.14 s on 1,650 modules).
     """
-    data = copy.deepcopy(data)
+    data = dict(data)
     disc = data.get("disc")
     if isinstance(disc, dict):
-        for key in ("positions", "layout", "boot_head"):
-            disc.pop(key, None)
+        data["disc"] = {k: v for k, v in disc.items()
+                        if k not in ("positions", "layout", "boot_head")}
     return data
 
 

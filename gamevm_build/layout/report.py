@@ -122,7 +122,7 @@ def render_text(d: dict) -> str:
            f"{s['files']} file(s) from LBA {s['first_lba']}, {s['sectors']} sectors, "
            f"{s['copies']} extra cop{'y' if s['copies'] == 1 else 'ies'}, "
            f"{s['padding_sectors']} padding sector(s); chosen start: {d['chosen']}, "
-           f"{d['moves']} improving move(s), {s['optimiser_s']:.2f} s", ""]
+           f"{d['moves']} improving move(s)", ""]
     out.append("Files (disc order)")
     out.append(f"  {'LBA':>7} {'sectors':>7}  {'file':<13} {'module':<16} {'bundle':>6}  scene")
     for f in d["files"]:
@@ -287,8 +287,7 @@ th {{ background: #f4f4f4; }} td:nth-child(n+3) {{ text-align: left; }}
 <p>The plan closes {100 * pos:.0f}% of the gap between alphabetical order and the lower bound.
 {s['files']} file(s) from LBA {s['first_lba']}, {s['sectors']} sectors, {s['copies']} extra
 cop{'y' if s['copies'] == 1 else 'ies'}, {s['padding_sectors']} padding sector(s).
-Started from <em>{e(d['chosen'])}</em>, {d['moves']} improving move(s), optimiser
-{s['optimiser_s']:.2f} s.</p>
+Started from <em>{e(d['chosen'])}</em>, {d['moves']} improving move(s).</p>
 <h2>Disc map</h2>
 <p>Sectors along the disc; files coloured by the scene their bundle loads, extra copies
 hatched (&times;n), padding as gaps; arcs: the costliest accesses, from where the head is to

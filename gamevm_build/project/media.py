@@ -125,6 +125,8 @@ class HeadState(str, enum.Enum):
 
 
 def _state(head_state) -> HeadState:
+    if head_state.__class__ is HeadState:      # the hot path: the layout search's millions of calls
+        return head_state
     try:
         return HeadState(head_state)
     except ValueError:
@@ -157,6 +159,25 @@ class MediaModel:
     sources : tuple of str
         Where every constant comes from.
     """
+
+    #: entries :meth:`access_memo` holds before it starts again (tens of MB)
+    MEMO_LIMIT = 1 << 18
+
+    def access_memo(self) -> dict:
+        """The access times computed with this model, for every caller to share.
+
+        ``(from_lba, to_lba, state)`` -> :meth:`access_s`, and ``(None, to_lba, state,
+        span)`` -> :func:`gamevm_build.analysis._index.span_access` over ``span``.  The
+        layout's evaluations, its report and the budget analyzer's cross-check ask for
+        the same positions of one disc; sharing the answers saves the model's arithmetic
+        (millions of calls on a large project).  Emptied when past :attr:`MEMO_LIMIT`
+        at the time a caller asks for it.
+        """
+        memo = self.__dict__.setdefault("_access_memo", {})
+        if len(memo) > self.MEMO_LIMIT:
+            memo.clear()
+        return memo
+
 
     name: str = ""
     title: str = ""
@@ -282,8 +303,26 @@ class DiscModel(MediaModel):
     def _seek(self, from_lba: int, to_lba: int, state: HeadState) -> float:
         raise NotImplementedError
 
+    def access_s(self, from_lba, to_lba, *, head_state=HeadState.PAUSED):
+        # MediaModel.access_s in one call: the layout search and the analyzer's span
+        # probes call it millions of times (same result, no re-validation per step)
+        state = _state(head_state)
+        if from_lba is None or to_lba is None:
+            return self.command_s + _max_seek(self, state) + self.first_sector_s
+        if state is HeadState.READING and from_lba == to_lba:
+            return 0.0
+        return self.command_s + self._seek(int(from_lba), int(to_lba), state) \
+            + self.first_sector_s
+
 
 # --------------------------------------------------------------------------- PS1
+
+#: DuckStation's track table: (last minute, sectors per track) up to minute 74, then 22
+_PS1_TRACK_TABLE = ((0, 8), (4, 9), (7, 10), (11, 11), (16, 12), (23, 13), (27, 14),
+                    (32, 15), (39, 16), (44, 17), (52, 18), (60, 19), (67, 20), (74, 21))
+#: the same by minute: the seek is on the layout search's hot path
+_PS1_SPT_BY_MINUTE = tuple(next((spt for last, spt in _PS1_TRACK_TABLE if mm <= last), 22)
+                           for mm in range(76))
 
 class DuckStationCD(DiscModel):
     """PS1 CD-ROM as DuckStation times it (``src/core/cdrom.cpp``, ``GetTicksForSeek``).
@@ -330,11 +369,7 @@ class DuckStationCD(DiscModel):
     def sectors_per_track(lba: int) -> int:
         """Sectors per track at ``lba``: 8 at minute 0 growing to 22 (DuckStation's table)."""
         mm = max(lba, 0) // FRAMES_PER_MINUTE
-        for limit, spt in ((0, 8), (4, 9), (7, 10), (11, 11), (16, 12), (23, 13), (27, 14),
-                           (32, 15), (39, 16), (44, 17), (52, 18), (60, 19), (67, 20), (74, 21)):
-            if mm <= limit:
-                return spt
-        return 22
+        return _PS1_SPT_BY_MINUTE[mm] if mm < len(_PS1_SPT_BY_MINUTE) else 22
 
     def _seek(self, from_lba, to_lba, state):
         ticks_s = 0.0
@@ -626,6 +661,9 @@ class WorstOf(MediaModel):
         self.title = title or "worst of " + ", ".join(m.title for m in self.models)
         self.targets = tuple(sorted(set.intersection(*(set(m.targets) for m in self.models))))
         self.sources = tuple(s for m in self.models for s in m.sources)
+        # drives: each one's fixed access terms and its seek, read once (the hot path)
+        self._drives = [(m.command_s + m.first_sector_s, m._seek) for m in self.models] \
+            if all(isinstance(m, DiscModel) for m in self.models) else None
 
     def seek_s(self, from_lba, to_lba, *, head_state=HeadState.PAUSED):
         return max(m.seek_s(from_lba, to_lba, head_state=head_state) for m in self.models)
@@ -634,9 +672,16 @@ class WorstOf(MediaModel):
         return all(m.continues(from_lba, to_lba, head_state=head_state) for m in self.models)
 
     def access_s(self, from_lba, to_lba, *, head_state=HeadState.PAUSED):
-        if self.continues(from_lba, to_lba, head_state=head_state):
+        state = _state(head_state)
+        if self._drives is not None and from_lba is not None and to_lba is not None:
+            # DiscModel.access_s of each drive, inlined
+            if state is HeadState.READING and from_lba == to_lba:
+                return 0.0
+            f, t = int(from_lba), int(to_lba)
+            return max([fixed + seek(f, t, state) for fixed, seek in self._drives])
+        if self.continues(from_lba, to_lba, head_state=state):
             return 0.0
-        return max(m.access_s(from_lba, to_lba, head_state=head_state) for m in self.models)
+        return max([m.access_s(from_lba, to_lba, head_state=state) for m in self.models])
 
     def read_s(self, sectors):
         return max(m.read_s(sectors) for m in self.models)

@@ -287,10 +287,20 @@ def _report(target, result) -> None:
         sys.stderr.write(f"scons: warning: [{target}] {warning}\n")
 
 
+def _forget_build(node) -> None:
+    """Make the next build redo ``node``: a check that fails still writes its report, and
+    SCons keeps the signature of the build before (it records only successful ones), so
+    the next build with those inputs would take the failed report for up to date."""
+    sconsign = node.dir.sconsign()
+    if sconsign.entries.pop(node.name, None) is not None:
+        sconsign.dirty = True
+
+
 def _conclude(env, result, out, details: list[str]) -> int:
     """End a check's action: a failure stops the build with the summary and ``details``
     (no traceback); success prints the one-line summary unless ``scons -s``."""
     if not result.ok:
+        _forget_build(out)
         raise SCons.Errors.UserError("\n".join([f"{result.summary_line()} (report: {out})",
                                                 *details]))
     if not env.GetOption("silent"):
