@@ -441,3 +441,28 @@ def test_merging_type_branches_leaves_no_raising_anyof_in_the_config_schema():
     assert cfgmod._merge_type_branches(kept) == kept
     kept = {"anyOf": [{"type": "integer"}, {"enum": ["x"]}]}
     assert cfgmod._merge_type_branches(kept) == kept
+
+
+def test_config_files_name_the_files_load_config_resolves(tmp_path):
+    """The SCons emitters' light reader (no schema check) and the full reader agree on
+    every file a config names; a config it cannot read names none (the action reports it)."""
+    import json as _json
+
+    from gamevm_build.project.config import load_config
+    from gamevm_build.project.configfiles import config_files
+
+    repo = Path(__file__).resolve().parents[1]
+    for cfg in sorted((repo / "examples" / "game").glob("gamevm*.json")):
+        light, full = config_files(cfg), load_config(cfg)
+        assert light.target == full.target, cfg
+        assert light.modules == {n: s.file for n, s in full.modules.items() if s.file}, cfg
+        assert light.resident_file == full.resident_file, cfg
+        assert light.layout == full.raw.get("disc", {}).get("layout"), cfg
+    for text in ("{", "[]", '{"modules": 3, "resident": [], "disc": "x"}'):
+        p = tmp_path / "c.json"
+        p.write_text(text)
+        got = config_files(p)
+        assert got is None or (got.modules == {} and got.resident_file is None
+                               and got.layout is None), text
+    p.write_text(_json.dumps({"modules": {"a": {"file": "../m/a.elf"}, "b": {"file": 7}}}))
+    assert config_files(p).modules == {"a": tmp_path.parent / "m" / "a.elf"}

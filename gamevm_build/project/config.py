@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .configfiles import config_path
 from ..errors import ConfigError, InputError
 from ..fileutil import check_json, read_json as _read_json
 
@@ -569,7 +570,7 @@ def _estimate(raw: Mapping, where: str) -> Estimate:
 
 def _join(base: Path, rel: str) -> Path:
     """``rel`` relative to ``base`` (the config's directory), normalised (``a/../b`` -> ``b``)."""
-    return Path(os.path.normpath(base / rel))
+    return config_path(base, rel)
 
 
 

@@ -599,21 +599,18 @@ def _budget_emitter(target, source, env):
     for t in target:
         t.attributes.gamevm_resident = extra[0] if extra else None
         t.attributes.gamevm_layout = layout[0] if layout else None
-    try:
-        from gamevm_build.project.config import load_config
+    from gamevm_build.project.configfiles import config_files
 
-        cfg = load_config(source[0].srcnode().abspath)
-    except GameVMError:
-        cfg = None                      # reported (as a build error) by the action
+    # the files only: the action checks the whole config (a broken one names no files here)
+    cfg = config_files(source[0].srcnode().abspath)
     if cfg is not None:
         # the modules given as sources replace the config's files: only the others are read
         given = _given_module_names(source[1:])
-        files = [spec.file for n, spec in cfg.modules.items()
-                 if spec.file is not None and n not in given]
+        files = [f for n, f in cfg.modules.items() if n not in given]
         if cfg.resident_file is not None and not extra:
             files.append(cfg.resident_file)
-        if "layout" in cfg.raw.get("disc", {}) and not layout:
-            files.append(cfg.base_dir / cfg.raw["disc"]["layout"])
+        if cfg.layout and not layout:
+            files.append(cfg.base_dir / cfg.layout)
         extra += [env.File(os.path.abspath(str(f))) for f in files]
     extra += layout
     if extra:
@@ -795,20 +792,16 @@ def _disc_emitter(target, source, env):
     if len(resident) > 1:
         raise SCons.Errors.UserError(
             f"gamevm: GAMEVM_RESIDENT names {len(resident)} files; a disc boots one resident")
-    cfg = None
-    target = env.get("GAMEVM_TARGET")
-    try:
-        from gamevm_build.project.config import load_config
+    from gamevm_build.project.configfiles import config_files
 
-        cfg = load_config(source[0].srcnode().abspath)
-        target = cfg.target
-    except GameVMError:
-        pass                            # reported (as a build error) by the action
+    # the files only: the action checks the whole config (a broken one names no files here)
+    cfg = config_files(source[0].srcnode().abspath)
+    target = (cfg.target if cfg is not None else None) or env.get("GAMEVM_TARGET")
     outputs = {}
     for kind, var in DISC_OUTPUTS:
         value = env.subst(f"${var}", target=[image])
         if kind == "manifest" and not value:
-            layout = cfg.raw.get("disc", {}).get("layout") if cfg is not None else None
+            layout = cfg.layout if cfg is not None else None
             if layout:
                 from gamevm_build.fileutil import confined_output
 
@@ -830,8 +823,8 @@ def _disc_emitter(target, source, env):
     deps = list(resident)
     if cfg is not None:
         given = _given_module_names(source[1:])
-        deps += [env.File(os.path.abspath(str(s.file))) for n, s in cfg.modules.items()
-                 if s.file is not None and n not in given]
+        deps += [env.File(os.path.abspath(str(f))) for n, f in cfg.modules.items()
+                 if n not in given]
         if cfg.resident_file is not None and not resident:
             deps.append(env.File(os.path.abspath(str(cfg.resident_file))))
     if deps:
