@@ -34,8 +34,8 @@ SPAN_NEAR = 24
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _near_worst(fn, to_lba, state, a: int, b: int) -> float:
-    return max(fn(h, to_lba, head_state=state) for h in range(a, b + 1))
+def _near_worst(model, seek: bool, to_lba, state, a: int, b: int) -> float:
+    return model.worst_access_s(a, b, to_lba, head_state=state, seek=seek)
 
 
 def head_span(span, extents) -> tuple[int, int]:
@@ -64,7 +64,7 @@ def span_access(model, to_lba, state, span, *, seek: bool = False) -> float:
     lo, hi = span
     hi = max(hi - 1, lo)
     fn = model.seek_s if seek else model.access_s
-    near = _near_worst(fn, to_lba, state, max(lo, to_lba - SPAN_NEAR),
+    near = _near_worst(model, seek, to_lba, state, max(lo, to_lba - SPAN_NEAR),
                        min(hi, to_lba + SPAN_NEAR)) if lo <= to_lba + SPAN_NEAR and \
         to_lba - SPAN_NEAR <= hi else 0.0
     return max(near, fn(lo, to_lba, head_state=state), fn(hi, to_lba, head_state=state))

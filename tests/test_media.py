@@ -290,3 +290,18 @@ def test_access_memo_is_shared_per_model_and_bounded(monkeypatch):
 def test_a_bad_head_state_is_still_refused():
     with pytest.raises(ConfigError, match="head state 'spinning'"):
         get_model("ps1-worst-2x").access_s(1, 2, head_state="spinning")
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.sampled_from(DISC_MODELS), st.integers(0, CD_CAPACITY_SECTORS - 60),
+       st.integers(0, 48), st.integers(-30, 80), st.sampled_from(list(HeadState)),
+       st.booleans())
+def test_the_worst_access_over_a_window_is_the_worst_of_its_heads(name, lo, width, off, state,
+                                                                   seek):
+    # the analyzer's span probes ask for the worst over 49 heads at once; a WorstOf
+    # inlines its drives there: the same value as asking head by head
+    m = get_model(name)
+    hi, to = lo + width, max(lo + off, 0)
+    fn = m.seek_s if seek else m.access_s
+    assert m.worst_access_s(lo, hi, to, head_state=state, seek=seek) == \
+        max(fn(h, to, head_state=state) for h in range(lo, hi + 1))

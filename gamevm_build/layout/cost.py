@@ -25,6 +25,7 @@ changes, not when the disc shifts under them (:mod:`.optimise` relies on it).
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from ..analysis._index import head_span
@@ -78,23 +79,28 @@ class Arrangement:
         return out
 
     def sectors(self, problem, e: int) -> int:
-        m = self.extents[e]
-        return problem.resident["sectors"] if m == RESIDENT else problem.modules[m].sectors
+        return problem.sectors_of[self.extents[e]]          # RESIDENT (-1): the last entry
 
     def positions(self, problem, base: int) -> tuple[list, list]:
         """``(start, end)`` LBA of every extent (indexed by extent id)."""
         start = [0] * len(self.extents)
         end = [0] * len(self.extents)
+        sectors, extents, pad = problem.sectors_of, self.extents, self.pad
         lba = base
         for e in self.seq:
-            lba += self.pad.get(e, 0)
+            if pad:
+                lba += pad.get(e, 0)
             start[e] = lba
-            lba += self.sectors(problem, e)
+            lba += sectors[extents[e]]
             end[e] = lba
         return start, end
 
     def used_sectors(self, problem) -> int:
-        return sum(self.sectors(problem, e) + self.pad.get(e, 0) for e in self.seq)
+        # every move of the search asks (the span of an unknown head): loops in C
+        total = sum(map(problem.sectors_of.__getitem__, map(self.extents.__getitem__, self.seq)))
+        if self.pad:
+            total += sum(map(self.pad.get, self.seq, itertools.repeat(0)))
+        return total
 
     def resident_extent(self) -> int | None:
         for e in self.seq:

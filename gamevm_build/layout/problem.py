@@ -17,6 +17,8 @@ the boot load 1.
 
 from __future__ import annotations
 
+import functools
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +136,13 @@ class Problem:
     @property
     def by_name(self) -> dict:
         return {m.name: m for m in self.modules}
+
+    @functools.cached_property
+    def sectors_of(self) -> list[int]:
+        """Sectors by module id, the boot executable's last: ``sectors_of[m]`` for any
+        extent's module, ``RESIDENT`` (-1) included (the search asks millions of times)."""
+        return [m.sectors for m in self.modules] + \
+            [self.resident["sectors"] if self.resident is not None else 0]
 
     @property
     def load_by_name(self) -> dict:

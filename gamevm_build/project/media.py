@@ -244,6 +244,15 @@ class MediaModel:
         return self.command_s + self.seek_s(from_lba, to_lba, head_state=head_state) \
             + self.first_sector_s
 
+    def worst_access_s(self, from_lo: int, from_hi: int, to_lba: int, *,
+                       head_state: HeadState | str = HeadState.PAUSED,
+                       seek: bool = False) -> float:
+        """The largest :meth:`access_s` (``seek``: :meth:`seek_s`) to ``to_lba`` from any
+        head position in ``[from_lo, from_hi]`` (the analyzer's span probes)."""
+        state = _state(head_state)
+        fn = self.seek_s if seek else self.access_s
+        return max(fn(h, to_lba, head_state=state) for h in range(from_lo, from_hi + 1))
+
     def load_s(self, from_lba: int | None, to_lba: int | None, nbytes: int, *,
                head_state: HeadState | str = HeadState.PAUSED) -> float:
         """Whole time of one read of ``nbytes`` at ``to_lba``: :meth:`access_s` + :meth:`transfer_s`."""
@@ -670,6 +679,26 @@ class WorstOf(MediaModel):
 
     def continues(self, from_lba, to_lba, *, head_state=HeadState.PAUSED):
         return all(m.continues(from_lba, to_lba, head_state=head_state) for m in self.models)
+
+    def worst_access_s(self, from_lo, from_hi, to_lba, *, head_state=HeadState.PAUSED,
+                       seek=False):
+        if self._drives is None:
+            return super().worst_access_s(from_lo, from_hi, to_lba, head_state=head_state,
+                                          seek=seek)
+        # the drives' seeks inlined (tens of thousands of windows of 49 heads on a large
+        # layout); a head already at the target while reading continues (access 0)
+        state = _state(head_state)
+        t = int(to_lba)
+        best = 0.0
+        for fixed, seek_fn in self._drives:
+            extra = 0.0 if seek else fixed
+            for h in range(from_lo, from_hi + 1):
+                if not seek and state is HeadState.READING and h == t:
+                    continue
+                v = extra + seek_fn(h, t, state)
+                if v > best:
+                    best = v
+        return best
 
     def access_s(self, from_lba, to_lba, *, head_state=HeadState.PAUSED):
         state = _state(head_state)
