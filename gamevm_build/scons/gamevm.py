@@ -129,6 +129,7 @@ import functools
 import os
 import shutil
 import sys
+import threading
 
 import SCons.Action
 import SCons.Builder
@@ -153,6 +154,14 @@ MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDE
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
                     "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
+
+
+#: Actions import what they need when they run, in SCons's worker threads (``-j``).
+#: gamevm_build's packages import one another (the layout and the analysis), and two
+#: threads that start such imports at once can deadlock in Python's per-module import
+#: locks (``_DeadlockError``, seen with GameVMDisc and GameVMBudget under ``-j2``): the
+#: actions take their imports one at a time (:func:`_imports`).
+_IMPORT_LOCK = threading.RLock()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -310,7 +319,8 @@ def _conclude(env, result, out, details: list[str]) -> int:
 
 def _sources(env, nodes):
     """A SourceMap naming the source of each object SCons compiled (for link messages)."""
-    from gamevm_build.link.sources import SourceMap
+    with _IMPORT_LOCK:
+        from gamevm_build.link.sources import SourceMap
 
     sources = SourceMap()
     for node in nodes:
@@ -447,7 +457,8 @@ def _resident_emitter(target, source, env):
 
 def gamevm_link_module(target, source, env):
     """Link ``source`` (objects, archives) into the module ``target[0]``."""
-    from gamevm_build.link.linker import link_module
+    with _IMPORT_LOCK:
+        from gamevm_build.link.linker import link_module
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -471,7 +482,8 @@ def gamevm_link_module(target, source, env):
 
 def gamevm_build_resident(target, source, env):
     """Link ``source`` (objects, archives) into the resident kernel ``target[0]``."""
-    from gamevm_build.link.resident import build_resident
+    with _IMPORT_LOCK:
+        from gamevm_build.link.resident import build_resident
 
     out = target[0]
     try:
@@ -621,9 +633,10 @@ def _budget_emitter(target, source, env):
 
 def gamevm_budget(target, source, env):
     """Check the budgets of the project ``source[0]`` and write the report to ``target[0]``."""
-    from gamevm_build.analysis import check_project, render
-    from gamevm_build.project.config import load_config
-    from gamevm_build.fileutil import atomic_write
+    with _IMPORT_LOCK:
+        from gamevm_build.analysis import check_project, render
+        from gamevm_build.fileutil import atomic_write
+        from gamevm_build.project.config import load_config
 
     out = target[0]
     fmt = _budget_format(env)
@@ -731,7 +744,8 @@ def _validate_emitter(target, source, env):
 
 def gamevm_validate(target, source, env):
     """Validate the resident and modules ``source`` on the emulator; JUnit XML to ``target[0]``."""
-    from gamevm_build.play.validate import print_progress, validate
+    with _IMPORT_LOCK:
+        from gamevm_build.play.validate import print_progress, validate
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -853,7 +867,8 @@ def _config_module_pairs(sources, names) -> list:
     A source is matched by the name in its metadata, else by its file stem;
     duplicates are kept (GameVMDisc rejects two different files for one name).
     """
-    from gamevm_build.link.module import read_module
+    with _IMPORT_LOCK:
+        from gamevm_build.link.module import read_module
 
     pairs = []
     for node in sources:
@@ -874,8 +889,9 @@ def _config_module_pairs(sources, names) -> list:
 
 def gamevm_disc(target, source, env):
     """Lay out the project ``source[0]`` with the module sources; write ``target``."""
-    from gamevm_build.project.config import load_config
-    from gamevm_build.layout.disc import build_disc, module_files
+    with _IMPORT_LOCK:
+        from gamevm_build.layout.disc import build_disc, module_files
+        from gamevm_build.project.config import load_config
 
     image = target[0]
     outputs = getattr(image.attributes, "gamevm_disc", {})
