@@ -20,6 +20,14 @@ Python writes its bytecode caches to a temporary ``PYTHONPYCACHEPREFIX`` (a warm
 run fills it), as an installed package has them::
 
     python bench/bench_scons_noop.py [--target psx] [--repeat 9] [--check]
+
+``--modules N`` times a generated project of N one-file modules instead (issue 16's
+"200-module project: keep a no-op ``scons -j2`` <= 1.1x plain SCons + ``ld -r``"): its
+SConstruct with one ``GameVMModule`` per module against plain SCons compiling the same
+files with the same compiler and flags and combining each with ``ld -r``, both with
+``-j2`` and ``DefaultEnvironment(tools=[])``::
+
+    python bench/bench_scons_noop.py --modules 200 [--check]
 """
 
 from __future__ import annotations
@@ -62,6 +70,25 @@ for name, sources in {sources!r}.items():
                            {ld!r} + ' -r -o $TARGET $SOURCES')
 Default(Alias('game', outputs))
 """
+
+
+#: --modules: the generated project with the gamevm tool, and without it
+MODULES_GAMEVM = """\
+import gamevm_build.scons
+DefaultEnvironment(tools=[])
+env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH],
+                  GAMEVM_TARGET={target!r})
+Default([env.GameVMModule('build/m%d' % i, ['src/m%d.c' % i]) for i in range({n})])
+"""
+MODULES_PLAIN = """\
+DefaultEnvironment(tools=[])
+env = Environment(tools=['default'], CC={cc!r}, CCFLAGS={cflags!r} + ['-O2'],
+                  CPPPATH=[{include!r}])
+Default([env.Command('build/m%d.o' % i, env.Object('build/o/m%d.o' % i, 'src/m%d.c' % i),
+                     {ld!r} + ' -r -o $TARGET $SOURCES') for i in range({n})])
+"""
+#: --modules: the goal against plain SCons + ld -r
+MODULES_GOAL = 1.1
 
 
 def _env() -> dict:
@@ -108,17 +135,41 @@ def setup(root: Path, target: str) -> dict[str, tuple[Path, list[str]]]:
             "plain SCons": (plain, [])}
 
 
+def setup_modules(root: Path, target: str, n: int) -> dict[str, tuple[Path, list[str]]]:
+    """--modules: the generated project of ``n`` modules, with and without the tool."""
+    from gamevm_build import INCLUDE_DIR
+    from gamevm_build.link.toolchain import find_toolchain
+
+    tc = find_toolchain(target)
+    out = {}
+    for name, text in (("gamevm", MODULES_GAMEVM), ("plain SCons + ld -r", MODULES_PLAIN)):
+        d = root / name.split()[0]
+        (d / "src").mkdir(parents=True)
+        for i in range(n):
+            (d / "src" / f"m{i}.c").write_text(
+                f"int m{i}_value(int x) {{ return x * {i + 3} + {i}; }}\n"
+                f"int m{i}_table[4] = {{{i}, {i + 1}, {i + 2}, {i + 3}}};\n")
+        (d / "SConstruct").write_text(text.format(
+            target=target, n=n, cc=tc.prefix + "gcc", ld=tc.prefix + "ld",
+            cflags=list(tc.cflags), include=str(INCLUDE_DIR)))
+        out[name] = (d, ["-j2"])
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="psx", help="console to build the example for")
     ap.add_argument("--repeat", type=int, default=9, help="runs of each, interleaved (default 9)")
     ap.add_argument("--check", action="store_true", help="exit 1 when the goal is missed")
+    ap.add_argument("--modules", type=int, metavar="N",
+                    help="time a generated N-module project (-j2) against plain SCons + ld -r")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-scons-") as tmp:
         root = Path(tmp)
         env = _env()
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
-        projects = setup(root, args.target)
+        projects = setup_modules(root, args.target, args.modules) if args.modules \
+            else setup(root, args.target)
         t0 = time.perf_counter()
         for cwd, sargs in projects.values():
             scons(cwd, env, *sargs)            # the build (and the bytecode caches)
@@ -128,6 +179,16 @@ def main(argv=None) -> int:
             for name, (cwd, sargs) in projects.items():
                 times[name].append(scons(cwd, env, *sargs))
     med = {k: statistics.median(v) for k, v in times.items()}
+    if args.modules:
+        print(f"bench_scons_noop: no-op scons -Q -j2, a generated {args.modules}-module "
+              f"project, target {args.target}, median of {args.repeat} interleaved runs "
+              f"(first builds {build:.1f} s)")
+        for name, t in med.items():
+            print(f"  {name:<20}: {t * 1000:7.0f} ms   (best {min(times[name]) * 1000:.0f} ms)")
+        ratio = med["gamevm"] / med["plain SCons + ld -r"]
+        print(f"  gamevm / plain SCons + ld -r : {ratio:5.2f}x   goal <= {MODULES_GOAL:g}x: "
+              f"{'met' if ratio <= MODULES_GOAL else 'NOT met'}")
+        return 1 if args.check and ratio > MODULES_GOAL else 0
     print(f"bench_scons_noop: no-op scons -Q, target {args.target}, median of {args.repeat} "
           f"interleaved runs (first builds {build:.1f} s)")
     for name, t in med.items():
