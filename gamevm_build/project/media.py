@@ -178,7 +178,6 @@ class MediaModel:
             memo.clear()
         return memo
 
-
     name: str = ""
     title: str = ""
     kind: str = "disc"
