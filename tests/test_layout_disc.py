@@ -222,7 +222,9 @@ def test_scons_disc_errors_and_options(game, tmp_path):
         "env.GameVMDisc('out/disc.iso', ['game.json', 'physics.elf', 'level1.elf'],\n"
         "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_REPORT='report.txt',\n"
         "               GAMEVM_DISC_HEADER='', GAMEVM_DISC_MKPSXISO='')\n"
-        "env.GameVMDisc('out/bad.iso', ['game.json', 'boss.elf', 'boss2.elf'])\n")
+        "env.GameVMDisc('out/bad.iso', ['game.json', 'boss.elf', 'boss2.elf'])\n"
+        "env.GameVMDisc('out/tiny.iso', ['game.json', 'physics.elf', 'level1.elf'],\n"
+        "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_TIME_LIMIT='0.0001')\n")
     (root / "boss2.elf").write_bytes((game / "boss.elf").read_bytes() + b"\0" * 4)
     from example_game import scons
 
@@ -235,6 +237,11 @@ def test_scons_disc_errors_and_options(game, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stdout
     assert "scons: *** [out/bad.iso] module 'boss' is listed twice with different contents: " \
         "boss.elf and boss2.elf" in proc.stdout, proc.stdout
+    # a limit no layout can keep: built all the same, and the build says what took the time
+    proc = scons(root, "-s", "out/tiny.iso")
+    assert proc.returncode == 0, proc.stdout
+    assert "gamevm: out/tiny.iso: note: took " in proc.stdout and \
+        "over the time limit of 0.0001 s" in proc.stdout, proc.stdout
 
 
 def test_iso_image_is_byte_reproducible(tmp_path):

@@ -914,6 +914,9 @@ def gamevm_disc(target, source, env):
                                      f"{exc}") from None
     if not env.GetOption("silent"):
         sys.stdout.write(f"gamevm: {result.summary_line()}\n")
+    note = result.over_limit()
+    if note:                    # even with -s: the limit GAMEVM_DISC_TIME_LIMIT asked for
+        sys.stdout.write(f"gamevm: {image}: note: {note}\n")
     return 0
 
 
