@@ -100,11 +100,18 @@ def game(tmp_path, target):
 
 def expect_failure(console, name, status, pattern, **kw):
     before = state(console)
+    records = len(console.timer.records)
     with pytest.raises(LoadError) as err:
         console.load(name, **kw)
     assert err.value.status == status, str(err.value)
     assert re.search(pattern, str(err.value), re.S), str(err.value)
     assert state(console) == before
+    if len(console.timer.records) > records:      # it failed after its reads: on the record
+        rec = console.timer.records[-1]
+        assert rec.status == status.name and rec.message and rec.message in str(err.value)
+        assert rec.end_s is not None and rec.end_s >= max(
+            [rec.start_s] + [m.media.end_s for m in rec.modules])
+        assert rec.to_dict()["end_ms"] is not None
     return err.value
 
 
@@ -187,6 +194,36 @@ def test_failed_constructor_unwinds(build, target):
         "boom": "__attribute__((constructor)) static void init(void){ *(volatile int *)0x10 = 1; }\n"
                 "int f(void){ return 1; }\n"})
     expect_failure(c, "boom", TLoadStatus.lsInitFailed, r"constructor of module 'boom' failed.*write")
+    assert c.timer.records[-1].message == "constructor of module 'boom' failed"
+    # the memory timeline shows the block given back where it was taken
+    heap = f"0x{c.loader.allocator.regions[0].start:08x}"
+    assert [(m["event"], m["module"], m["region"], m["base"]) for m in c.timer.memory] == [
+        ("alloc", "boom", "heap", heap), ("free", "boom", "heap", heap)]
+    assert c.timer.memory[-1]["reason"] == "load failed"
+
+
+def test_a_loader_without_regions_uses_ram_after_the_resident(game, target):
+    """``Loader(machine, resident, reader)``: no memoryMap, no placement (the differential
+    harness builds it so): one heap from the resident's end, 16-aligned, to below the stack."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.readers import DirectoryReader
+    from gamevm_build.runtime.reference import Loader
+    tmp, kernel, *_ = game
+    resident = read_resident(kernel, target)
+    console_base = Console(target, kernel, search_paths=[tmp]).load("physics").base
+    for regions in (None, []):
+        machine = Machine(target)
+        machine.load_elf(kernel)
+        loader = Loader(machine, resident, DirectoryReader([tmp]), regions)
+        ram = machine.profile.main_ram
+        start = -(-resident.end // 16) * 16
+        end = min(ram.end - 0x10000, machine.scratch_base)
+        assert [(r.name, r.start, r.size, r.type) for r in loader.allocator.regions] == [
+            ("heap", start, end - start, "heap")]
+        assert loader.placement == {} and loader.extra_needs == {}
+        lm = loader.load("physics")
+        assert lm.base == start == console_base and lm.region is loader.allocator.regions[0]
 
 
 MODULE_FUZZ_SETTINGS = settings(max_examples=examples(60), deadline=None,
@@ -408,6 +445,49 @@ def test_fault_report_has_a_backtrace(build, target):
     names = [sym.split("+")[0] for _, sym in err.value.report.backtrace if sym]
     assert names[:3] == ["deep:c3", "deep:c2", "deep:c1"]
     assert "backtrace:" in str(err.value) and "#2 " in str(err.value)
+
+
+# gate: a function with an early return (its epilogue's ``jr ra``) between its prologue
+# and its call: scanning back from the call finds that ``jr ra`` and not the prologue, so
+# only the module's symbol table gives the function's start (and its frame)
+GATE = r"""
+__attribute__((noinline)) int boom(int x) { *(volatile int *)0x10 = x; return x; }
+__asm__(
+"   .text\n"
+"   .globl gate\n"
+"   .type gate, @function\n"
+"   .set push\n"
+"   .set noreorder\n"
+"gate:\n"
+"   addiu $sp, $sp, -24\n"
+"   sw $ra, 20($sp)\n"
+"   bnez $a0, 1f\n"
+"   nop\n"
+"   lw $ra, 20($sp)\n"
+"   jr $ra\n"
+"   addiu $sp, $sp, 24\n"
+"1: jal boom\n"
+"   nop\n"
+"   lw $ra, 20($sp)\n"
+"   jr $ra\n"
+"   addiu $sp, $sp, 24\n"
+"   .set pop\n"
+"   .size gate, .-gate\n");
+int gate(int x);
+__attribute__((noinline)) int outer(int x) { return gate(x) * 3 + 1; }
+"""
+
+
+def test_backtrace_unwinds_a_module_function_from_its_symbol(build, target):
+    c = tiny_console(build, target, EMPTY_KERNEL, {"walk": GATE})
+    lm = c.load("walk")
+    assert c.call("walk:outer", 0) == 1                            # the early return
+    gate = c.symbol("walk:gate")
+    assert c.loader.function_start(gate + 0x24) == gate            # gate's return address
+    with pytest.raises(EmulationFault) as err:
+        c.call("walk:outer", 1)
+    names = [sym.split("+")[0] for _, sym in err.value.report.backtrace if sym]
+    assert names[:3] == ["walk:boom", "walk:gate", "walk:outer"]
 
 
 def test_pc_relative_relocation_in_a_module_is_bad_format(game, target):

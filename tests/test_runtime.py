@@ -93,6 +93,32 @@ MODULES = {
     "roomer": ("", "extern void *k_load_other(const char *);\n"    # not a tail call:
                    "int roomer_loads(const char *n) { return 2 * (int)k_load_other(n) + 1; }\n"),
     "gfx_vga": ("", "int vga_mode(void) { return 0x13; }\n"),
+    # two constructors: the first does most of the work (measured per module, summed)
+    "twoctor": ("", "extern void note(int);\nstatic volatile int spin;\n"
+                    "__attribute__((constructor(101))) static void c1(void)\n"
+                    "{ for (int i = 0; i < 400; i++) spin += i; note(7); }\n"
+                    "__attribute__((constructor(102))) static void c2(void) { note(8); }\n"
+                    "int two_val(void) { return spin; }\n"),
+    # an absolute export (a constant, not memory of the module) and a module using it
+    "absk": ("", "__asm__(\".globl abs_k\\n.set abs_k, 0x1234\\n\");\n"
+                 "int absk_f(void) { return 1; }\n"),
+    "absu": ("", "extern char abs_k[];\nint absu_k(void) { return (int)abs_k; }\n"),
+    # crtstuff-style tables: .ctors and .dtors between a -1 and a 0, run backwards/forwards,
+    # after (before) the .init_array (.fini_array) of a constructor (destructor) attribute
+    "oldctor": ("", "extern void note(int);\n"
+                    "__attribute__((constructor)) static void c(void) { note(9); }\n"
+                    "__attribute__((destructor)) static void d(void) { note(-9); }\n"
+                    "static void a(void) { note(10); }\nstatic void b(void) { note(11); }\n"
+                    "static void y(void) { note(-10); }\nstatic void z(void) { note(-11); }\n"
+                    "typedef void (*fn)(void);\n"
+                    "__attribute__((used, section(\".ctors\"))) static const fn ctors[] = "
+                    "{(fn)-1, a, b, 0};\n"
+                    "__attribute__((used, section(\".dtors\"))) static const fn dtors[] = "
+                    "{(fn)-1, y, z, 0};\n"
+                    "int old_val(void) { return 4; }\n"),
+    # a call (bound lazily) and a datum nothing provides
+    "ghostd": ("", "extern int k_twice(int); extern int no_such_datum;\n"
+                   "int haunt_d(int x) { return k_twice(x) + no_such_datum; }\n"),
 }
 
 
@@ -109,7 +135,7 @@ def build_runtime(out: Path, target: str) -> Path:
     k.write_text(KERNEL)
     kobj = tc.compile(k, out / "kernel.o", include_dirs=[INCLUDE_DIR])
     build_resident(target, [kobj], out / "kernel.elf", keep=KEEP,
-                   modules=[out / f"{n}.elf" for n in MODULES if n not in ("ghost", "squatter")])
+                   modules=[out / f"{n}.elf" for n in MODULES if n not in ("ghost", "squatter", "absu", "ghostd")])
     return out / "kernel.elf"
 
 
@@ -251,6 +277,122 @@ def test_a_failed_import_names_every_candidate_and_the_first_miss(built, target)
     head, _, miss = str(err.value).partition("): ")
     assert head == "import 'no.such': no module found (tried no.such, no_such, no/such"
     assert "no.such" in miss and "None" not in miss
+    # a file name (.elf, any case) is tried as given: its dot is not a path separator
+    for name in ("no.such.elf", "NO.SUCH.ELF"):
+        with pytest.raises(LoadError) as err:
+            c.loader.dispatch(name)
+        assert str(err.value).startswith(f"import '{name}': no module found (tried {name}): ")
+    assert c.loader.dispatch("gfx_vga.elf") == "gfx_vga.elf"
+
+def test_a_module_ends_where_the_next_begins(built, target):
+    """A module's last byte is its own and the byte after it the next module's: bindings,
+    names and reports of the address where one ends and the other starts go to the second."""
+    c = console(built(target), target)
+    other = c.load("other")
+    prov = c.load("prov")
+    assert prov.base == other.end                 # adjacent in the heap
+    c.load("squatter")                            # binds prov_f, at prov's first byte
+    assert c.machine.symbolize(prov.base) == "prov:prov_f"
+    assert c.machine.symbolize(other.end - 4).startswith("other:other_f")
+    # squatter binds to prov, not to other: other goes, prov stays while squatter binds
+    assert [m.name for m in c.loader.unload(other.handle)] == ["other"]
+    assert c.loader.unload(prov.handle) == [] and c.loader.by_name("prov") is prov
+    # both freed, the later-freed first in the graves: a call at the boundary names prov
+    c = console(built(target), target)
+    other, prov = c.load("other"), c.load("prov")
+    stale = c.symbol("prov:prov_f")
+    c.loader.unload(prov.handle)
+    c.loader.unload(other.handle)
+    with pytest.raises(EmulationFault) as err:
+        c.call(stale, 1)
+    assert "call to unloaded module 'prov' symbol 'prov_f'" in str(err.value)
+
+
+def test_an_absolute_export_stays_bound_when_its_module_goes(built, target):
+    """An absolute symbol is a constant, not memory of its module: a binding to it is not
+    stubbed when the module is freed (only bindings into the module's image are)."""
+    c = console(built(target), target)
+    absk = c.load("absk")
+    absu = c.load("absu")                         # binds abs_k, declares no need
+    assert absk.module.exports["abs_k"].section is None
+    assert c.call("absu:absu_k") == 0x1234
+    assert [m.name for m in c.loader.unload(absk.handle)] == ["absk"]    # nothing binds into it
+    assert c.call("absu:absu_k") == 0x1234
+    assert absu.bindings == {"abs_k": 0x1234} and not absu.stubbed
+    assert not [e for e in c.loader.events if e["event"] == "stub"]
+
+
+def test_an_eviction_frees_the_chain_only_the_occupant_held(built, target):
+    """Evicting top (in the overlay) frees mid, which only top held, and then base, which
+    only mid held: destructors newest first, each freed module's needs released as an
+    unload releases them (found by a mutation survivor, issue 20: base stayed loaded with
+    a reference nothing held)."""
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(top="Ovl", other="Ovl")
+    c.load("top", needs=True)
+    assert refcounts(c) == {"base": 1, "mid": 1, "top": 1}
+    c.load("other")                               # evicts top
+    assert refcounts(c) == {"other": 1}
+    assert notes(c) == [1, 2, 3, -3, -2, -1]
+    why = "evicted by 'other' (overlay region Ovl)"
+    assert [(e["event"], e["module"], e["why"]) for e in c.loader.events
+            if e["event"] in ("evict", "unload")] == [
+        ("evict", "top", why), ("unload", "mid", f"no longer needed after {why}"),
+        ("unload", "base", f"no longer needed after {why}")]
+    # a module something else still holds stays
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(top="Ovl", other="Ovl")
+    base = c.load("base")
+    c.load("top", needs=True)
+    c.load("other")
+    assert refcounts(c) == {"base": 1, "other": 1} and c.loader.by_name("base") is base
+    assert notes(c) == [1, 2, 3, -3, -2]
+
+
+def test_constructor_time_is_summed_over_a_modules_constructors(built, target):
+    """Target code runs a module's constructors one by one (init_entry); the module's
+    measured init is all of them, as when the host runs them.  An asynchronous load is
+    charged its declared init_ms (the schedule's), whatever the constructors measure."""
+    c = console(built(target), target)
+    assert c.call("k_load", c.machine.alloc_string("twoctor")) == 1
+    target_side = c.loader.by_name("twoctor").timing
+    h = console(built(target), target)
+    host_side = h.load("twoctor").timing
+    assert notes(c) == notes(h) == [7, 8]
+    # the first constructor's loop is most of it; the target's count adds its table walk
+    assert host_side.init_instructions > 1000
+    assert 0 <= target_side.init_instructions - host_side.init_instructions < 100
+    a = console(built(target), target)
+    a.timer.init_ms["twoctor"] = 3.0
+    rid = a.call("k_async", a.machine.alloc_string("twoctor"))
+    a.call("k_frames_until_done", 10_000)
+    t = a.loader.by_name("twoctor").timing
+    assert notes(a) == [7, 8] and t.init_instructions == target_side.init_instructions
+    costs = a.timer.costs
+    assert t.cpu["init"] == pytest.approx(costs.seconds(costs.ctor_call * 2) + 3e-3)
+    assert t.cpu == a.async_.history[rid].cpu["twoctor"]
+    assert t.init_measured_s < 1e-3 and t.init_declared_s == 3e-3
+
+
+def test_ctors_and_dtors_tables_skip_their_markers(built, target):
+    """Old-style tables (crtstuff's: -1 first, 0 last) after the .init_array: .ctors run
+    last entry first, .dtors first entry first (after the .fini_array), the markers never
+    called; on the host and from target code alike."""
+    c = console(built(target), target)
+    lm = c.load("oldctor")
+    assert notes(c) == [9, 11, 10]
+    assert lm.module.init["ctors"][1] == 4                 # -1, a, b, 0
+    fns = c.loader.init_functions(lm) + c.loader.fini_functions(lm)
+    assert len(fns) == 6 and all(lm.in_code(f) for f in fns)
+    c.loader.unload(lm.handle)
+    assert notes(c) == [9, 11, 10, -9, -10, -11]
+    t = console(built(target), target)
+    assert t.call("k_load", t.machine.alloc_string("oldctor")) == 1
+    assert t.call("k_unload") == TLoadStatus.lsSuccess
+    assert notes(t) == [9, 11, 10, -9, -10, -11]
+
 
 # --- safe mode: reference tracking ------------------------------------------------------------
 
@@ -308,6 +450,13 @@ def test_stale_call_through_a_binding_is_caught(built, target):
     assert c.call("user:use_f", 1) == 16 and c.call("user:use_d") == 42
     c.load("other")                                # evicts prov; user's bindings -> stubs
     assert c.loader.by_name("prov") is None
+    user = c.loader.by_name("user")
+    stubs = {e["symbol"]: e for e in c.loader.events if e["event"] == "stub"}
+    assert sorted(stubs) == ["prov_data", "prov_f"]
+    for name, e in stubs.items():                  # each names the holder, what went, where
+        assert (e["module"], e["target"], e["stub"]) == ("user", "prov", user.bindings[name])
+        assert e["sites"] >= 1 and user.stubbed[name] == ("prov", e["stub"])
+    assert c.loader.stubs.contains(stubs["prov_f"]["stub"])
     with pytest.raises(EmulationFault) as err:
         c.call("user:use_f", 1)
     assert "call to unloaded module 'prov' symbol 'prov_f'" in str(err.value)
@@ -374,6 +523,10 @@ def test_lazy_stub_resolves_once(built, target):
     assert c.call("k_load_lazy", c.machine.alloc_string("lazy")) == 0
     lm = c.loader.by_name("lazy")
     assert set(lm.lazy) == {"k_twice"} and lm.timing.lazy_imports == 1
+    # the load's bind step counts only the imports bound now (none): cheaper than eager
+    assert lm.timing.eager_imports == 0
+    lazy_bind = lm.timing.cpu["bind"]
+    assert lazy_bind == c.loader.cpu_model(lm.module, eager_imports=0)["bind"]
     m = c.machine
     i0 = m.instructions
     assert c.call("lazy:lz", 3) == 14
@@ -384,10 +537,20 @@ def test_lazy_stub_resolves_once(built, target):
     assert (i1 - i0) - (i2 - i1) == 2              # first call: the stub (nop; syscall) once
     binds = [e for e in c.loader.events if e["event"] == "lazy-bind"]
     assert binds[0]["sites"] == 2 and binds[0]["resolver_cycles"] > 0
+    # each stamped when it binds; the resolver's modelled cycles move the clock on
+    c.call("k_load_lazy", c.machine.alloc_string("lazy2"))
+    t = c.timer.clock.now_s                        # after its reads
+    assert c.call("lazy2:lz2", 1) == 3
+    for e in [e for e in c.loader.events if e["event"] == "lazy-bind"][1:]:
+        assert e["t_ms"] == round(t * 1e3, 6)
+        t += c.timer.costs.seconds(e["resolver_cycles"])
+    assert c.timer.clock.now_s == pytest.approx(t)
     # eager by default: no stub at all
     c = console(built(target), target)
     c.call("k_load", c.machine.alloc_string("lazy"))
-    assert not c.loader.by_name("lazy").lazy
+    eager = c.loader.by_name("lazy")
+    assert not eager.lazy and eager.timing.eager_imports == 1
+    assert eager.timing.cpu["bind"] > lazy_bind
 
 
 
@@ -406,11 +569,60 @@ def test_lazy_binding_defers_undefined_functions(built, target):
     with pytest.raises(LoadError) as err:          # eager: refused at load
         c.load("ghost")
     assert err.value.status == TLoadStatus.lsUndefinedSymbol
-    c.load("ghost", lazy=True)                     # lazy (as RTLD_LAZY): fails at first call
+    ghost = c.load("ghost", lazy=True)             # lazy (as RTLD_LAZY): fails at first call
     assert c.call("ghost:calm") == 3
     with pytest.raises(EmulationFault) as err:
         c.call("ghost:haunt", 1)
     assert "lazy binding: module 'ghost' calls 'no_such_function'" in str(err.value)
+    # a fetch fault at the stub the call went through
+    assert err.value.report.access == "fetch"
+    assert err.value.report.address == ghost.lazy["no_such_function"]
+
+
+def test_a_failed_lazy_load_gives_its_stubs_back(built, target):
+    """A lazy load whose relocation fails (a datum nothing provides) returns the stubs
+    it took for its calls with its memory: the next lazy load gets the same stub."""
+    c = console(built(target), target)
+    before = c.loader.allocator.snapshot()
+    with pytest.raises(LoadError) as err:
+        c.load("ghostd", lazy=True)
+    assert err.value.status == TLoadStatus.lsUndefinedSymbol
+    assert "module 'ghostd'" in str(err.value) and "no_such_datum" in str(err.value)
+    assert c.loader.allocator.snapshot() == before and not c.loader.loaded
+    area = c.loader.stubs
+    assert area.slots == {}
+    lm = c.load("lazy", lazy=True)
+    assert lm.lazy == {"k_twice": area.first} and list(area.slots) == [area.first]
+    assert c.call("lazy:lz", 3) == 14
+
+
+def test_a_lazy_binding_holds_its_provider(built, target):
+    """Once a lazy import is bound into a loaded module, that module stays while the
+    binding does, as an eager binding holds it (the binder is among its providers)."""
+    c = console(built(target), target)
+    prov = c.load("prov")
+    squatter = c.load("squatter", lazy=True)       # binds prov_f at its first call
+    assert set(squatter.lazy) == {"prov_f"} and not squatter.providers
+    assert c.call("squatter:squat", 1) == 9
+    assert squatter.providers == {prov.handle}
+    assert c.loader.unload(prov.handle) == [] and c.loader.by_name("prov") is prov
+    assert c.call("squatter:squat", 2) == 10
+    assert [m.name for m in c.loader.unload(squatter.handle)] == ["squatter", "prov"]
+
+
+def test_a_load_reads_the_copy_its_layout_names(built, target):
+    """With a disc layout a module may be on the disc more than once: a named load
+    (a transition, a stream) reads the copy the layout gives it, others the default."""
+    c = console(built(target), target)
+    c.timer.positions.update(prov=100)
+    c.timer.reads.update({"a -> b": {"prov": 500}})
+    lbas = []
+    for load in ("a -> b", None, "elsewhere"):
+        items, _ = c.loader.collect("prov", needs=True)
+        rec = c.timer.begin("transition", "prov")
+        c.loader.read_items(items, rec, load=load)
+        lbas.append(rec.modules[0].media.lba)
+    assert lbas == [500, 100, 100]
 
 
 # --- asynchronous loading ------------------------------------------------------------------------

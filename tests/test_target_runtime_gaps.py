@@ -256,3 +256,37 @@ def test_an_async_lazy_load_that_fails_frees_its_stubs_alike(tmp_path):
     assert tl.machine.call(fn, 20) == host.machine.call(fn, 20) == 41
     same_modules(host, tl)
     same_stubs(host, tl)
+
+
+# --- 5. an eviction frees the chain only the occupant held ----------------------------------
+
+CHAIN_SOURCES = {
+    "base": "int base_f(int x) { return x + 1; }\n",
+    "mid": "extern int base_f(int);\nint mid_f(int x) { return base_f(x) * 3; }\n",
+    "top": "extern int mid_f(int);\nint top_f(int x) { return mid_f(x) + 5; }\n",
+    "other": "int other_f(void) { return 99; }\n"}
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_an_eviction_frees_the_whole_chain_its_occupant_held_in_both_loaders(tmp_path, target):
+    """top (in the overlay) needs mid, which needs base; evicting top frees mid, and then
+    base, which only mid held: each module freed with it drops its own needs' references,
+    as an unload does (issue 20's survivor found the reference loader keeping base with a
+    reference nothing held; the runtime had the same gap)."""
+    from conftest import run_gamevm
+    host, tl = overlay_loaders(tmp_path, target, {"base": CHAIN_SOURCES["base"],
+                                                  "other": CHAIN_SOURCES["other"]},
+                               {"top": "Ovl", "other": "Ovl"})
+    for name, needs in (("mid", "base"), ("top", "mid")):      # with their needs declared
+        (tmp_path / f"{name}.c").write_text(CHAIN_SOURCES[name])
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          "--needs", tmp_path / f"{needs}.elf", tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    host.load("top", needs=True)
+    assert tl.load_module("top")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    host.load("other")                                      # evicts top
+    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
+    assert {lm.name for lm in host.loaded.values()} == {"other"}
+    assert tl.by_name("base") is None and tl.by_name("mid") is None and tl.by_name("top") is None
+    same_modules(host, tl)

@@ -1052,16 +1052,23 @@ class Loader:
 
     def evict(self, lm: LoadedModule, reason: str, *, run_fini: bool = True) -> None:
         """Free ``lm`` whatever its refcount (an overlay occupant being replaced)."""
+        self._drop_needs(lm)
+        self._free(lm, run_fini=run_fini, reason=reason, evicted=True)
+        # what it held and nothing else holds goes too, newest first: a module freed here
+        # drops its own needs' references as unload does, so a chain goes whole (a needs
+        # module is loaded before what needs it, so one pass reaches it after its holder)
+        for m in sorted(self.loaded.values(), key=lambda x: -x.handle):
+            if m.refcount <= 0 and not self.binders(m) and m.handle in self.loaded \
+                    and not self.references(m):
+                self._drop_needs(m)
+                self._free(m, run_fini=run_fini, reason=f"no longer needed after {reason}")
+
+    def _drop_needs(self, lm: LoadedModule) -> None:
+        """``lm`` is going: the modules it needs lose the reference it held."""
         for d in lm.deps:
             dm = self.loaded.get(d)
             if dm is not None:
                 dm.refcount -= 1
-        self._free(lm, run_fini=run_fini, reason=reason, evicted=True)
-        # what it held and nothing else holds goes too
-        for m in sorted(self.loaded.values(), key=lambda x: -x.handle):
-            if m.refcount <= 0 and not self.binders(m) and m.handle in self.loaded \
-                    and not self.references(m):
-                self._free(m, run_fini=run_fini, reason=f"no longer needed after {reason}")
 
     def _free(self, lm: LoadedModule, *, run_fini: bool, reason: str,
               evicted: bool = False) -> None:

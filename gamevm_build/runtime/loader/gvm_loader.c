@@ -1794,9 +1794,15 @@ static void evict(module_t *m)
     release(m);
     stub_bindings(m, STUB_PATCH);
     n = in_load_order(order);
+    /* what it held and nothing else holds goes too, newest first; each one freed here
+     * drops its own needs' references, so a chain goes whole (a need is older than what
+     * needs it, so this pass reaches it after its holder) */
     for (j = n; j-- > 0;) {
         module_t *x = &G.mods[order[j]];
         if (x->seq && x->refcount <= 0 && !bound_into(order[j], 0)) {
+            for (i = 0; i < GVM_MAX_MODULES; i++)
+                if (x->deps & (1u << i))
+                    G.mods[i].refcount--;
             run_destructors(x);
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 G.mods[i].providers &= ~(1u << order[j]);
