@@ -78,13 +78,11 @@ class Arrangement:
                 out.setdefault(m, []).append(e)
         return out
 
-    def sectors(self, problem, e: int) -> int:
-        return problem.sectors_of[self.extents[e]]          # RESIDENT (-1): the last entry
-
     def positions(self, problem, base: int) -> tuple[list, list]:
         """``(start, end)`` LBA of every extent (indexed by extent id)."""
         start = [0] * len(self.extents)
         end = [0] * len(self.extents)
+        # sectors by module, RESIDENT (-1) the last entry
         sectors, extents, pad = problem.sectors_of, self.extents, self.pad
         lba = base
         for e in self.seq:
@@ -229,17 +227,17 @@ class Evaluator:
         after = self.heads_after
         # the worklist passes over a scene many times: each load's ends once
         read_ends = self.read_ends
-        leaves = [read_ends(o, ld.ends) if o else None for o, ld in zip(orders, p.loads)]
+        leaves = [read_ends(o, ld.ends) for o, ld in zip(orders, p.loads)]
         while work:
             v = heapq.heappop(work)[1]
             queued.discard(v)
             hs: set = set()
             for u in p.preds[v]:
                 if u is None:
-                    hs |= after(heads[boot], leaves[boot]) if leaves[boot] else heads[boot]
+                    hs |= after(heads[boot], leaves[boot])
                 elif u in exit_:
                     lid = p.transition[u, v]
-                    hs |= after(exit_[u], leaves[lid]) if leaves[lid] else exit_[u]
+                    hs |= after(exit_[u], leaves[lid])
             hs |= entry.get(v, frozenset())
             hv = frozenset(hs) if len(hs) <= MAX_HEADS and entry.get(v) != _UNKNOWN \
                 else _UNKNOWN
@@ -248,8 +246,7 @@ class Evaluator:
             entry[v] = hv
             h = hv
             for lid in p.streams[v]:
-                if leaves[lid]:
-                    h = after(h, leaves[lid])
+                h = after(h, leaves[lid])
             if v in p.prefetch:
                 # every module optional: the ends of all of them (gamevm_build.analysis.plans)
                 h = after(h, read_ends([(arr.primary[m], m, True) for m in p.prefetch[v]],
@@ -266,8 +263,7 @@ class Evaluator:
             h = entry.get(s, _UNKNOWN)
             for lid in lids:
                 heads[lid] = h
-                if leaves[lid]:
-                    h = after(h, leaves[lid])
+                h = after(h, leaves[lid])
         return heads
 
     def evaluate(self, arr: Arrangement, base: int) -> Evaluation:

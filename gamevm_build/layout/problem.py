@@ -18,7 +18,6 @@ the boot load 1.
 from __future__ import annotations
 
 import functools
-
 import os
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -568,9 +568,6 @@ def _estimate(raw: Mapping, where: str) -> Estimate:
                     tuple(raw.get("exports", ())), int(raw.get("constructors", 0)))
 
 
-def _join(base: Path, rel: str) -> Path:
-    """``rel`` relative to ``base`` (the config's directory), normalised (``a/../b`` -> ``b``)."""
-    return config_path(base, rel)
 
 
 
@@ -717,7 +714,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
                 fail(f"{key}.needs[{i}]", "a module cannot need itself")
         file = overrides.get(name)
         if file is None and "file" in raw:
-            file = _join(base, raw["file"])
+            file = config_path(base, raw["file"])
         modules[name] = ModuleSpec(
             name=name, region=region_ref(f"{key}.region", raw["region"]), file=file,
             estimate=_estimate(raw["estimate"], f"{key}.estimate")
@@ -775,7 +772,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
         disc = {k: v for k, v in disc.items() if k not in ("positions", "boot_head")}
         disc["layout"] = str(Path(layout_file).absolute())
     boot_head = disc.get("boot_head")
-    layout_path = _join(base, disc["layout"]) if "layout" in disc else None
+    layout_path = config_path(base, disc["layout"]) if "layout" in disc else None
     # a layout file not written yet (the disc is built with the modules) is reported by
     # gamevm_build.analysis.model.load_project, like a module file that is not built yet
     # os.path: False, not an OSError, for a name too long for the OS
@@ -811,7 +808,7 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
 
     resident = data.get("resident", {})
     res_file = Path(resident_file) if resident_file is not None else (
-        _join(base, resident["file"]) if "file" in resident else None)
+        config_path(base, resident["file"]) if "file" in resident else None)
     res_region = region_ref("resident.region", resident["region"]) if "region" in resident else None
     res_size = parse_size(resident["size"], where="resident.size") if "size" in resident else None
 
