@@ -224,7 +224,9 @@ def test_scons_disc_errors_and_options(game, tmp_path):
         "               GAMEVM_DISC_HEADER='', GAMEVM_DISC_MKPSXISO='')\n"
         "env.GameVMDisc('out/bad.iso', ['game.json', 'boss.elf', 'boss2.elf'])\n"
         "env.GameVMDisc('out/tiny.iso', ['game.json', 'physics.elf', 'level1.elf'],\n"
-        "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_TIME_LIMIT='0.0001')\n")
+        "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_TIME_LIMIT='0.0001')\n"
+        "env.GameVMDisc('out/nan.iso', ['game.json', 'physics.elf', 'level1.elf'],\n"
+        "               GAMEVM_RESIDENT='kernel.elf', GAMEVM_DISC_TIME_LIMIT='nan')\n")
     (root / "boss2.elf").write_bytes((game / "boss.elf").read_bytes() + b"\0" * 4)
     from example_game import scons
 
@@ -242,6 +244,10 @@ def test_scons_disc_errors_and_options(game, tmp_path):
     assert proc.returncode == 0, proc.stdout
     assert "gamevm: out/tiny.iso: note: took " in proc.stdout and \
         "over the time limit of 0.0001 s" in proc.stdout, proc.stdout
+    proc = scons(root, "out/nan.iso")
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout
+    assert "gamevm: GAMEVM_DISC_TIME_LIMIT: 'nan': expected a time in seconds" in proc.stdout
+    assert not (root / "out" / "nan.iso").exists()
 
 
 def test_iso_image_is_byte_reproducible(tmp_path):
@@ -376,3 +382,18 @@ def test_layout_outputs_are_byte_identical_run_to_run(game, tmp_path):
         runs.append({n: (tmp_path / n).read_bytes() for n in names})
     assert runs[0] == runs[1]
     assert b"optimiser_s" not in runs[0]["g.json"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e400", "five"])
+def test_a_time_limit_must_be_a_finite_number_of_seconds(game, value):
+    """--time-limit and GAMEVM_DISC_TIME_LIMIT refuse NaN, infinities, negatives and words
+    (exit 2, naming the option), writing nothing; 2**64 seconds is a limit like any other."""
+    root = game.parents[1]
+    out = game / "tl" / "x.iso"
+    p = run_gamevm("layout", "-c", CONFIG, "-o", out, f"--time-limit={value}", cwd=root)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert f"argument --time-limit: '{value}': expected a time in seconds, a finite number " \
+        ">= 0" in p.stderr
+    assert not out.parent.exists()
+    from gamevm_build.commands.layout import time_limit_seconds
+    assert time_limit_seconds(str(2 ** 64)) == 2.0 ** 64 and time_limit_seconds("0") == 0.0

@@ -15,6 +15,22 @@ import sys
 TOOLS = ("genisoimage", "xorriso")
 
 
+def time_limit_seconds(text: str) -> float:
+    """A time limit in seconds: a finite number >= 0 (argparse type; GameVMDisc's
+    ``GAMEVM_DISC_TIME_LIMIT`` too).  0 plans without searching."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a time in seconds, a finite "
+                                         "number >= 0 (e.g. 5)")
+    return value
+
+
 def run(args) -> int:
     from ..layout.disc import build_disc, module_files
 
@@ -77,7 +93,7 @@ def register(sub, cli) -> None:
                    help="resident kernel ELF (overrides resident.file); placed on the disc")
     p.add_argument("--tool", choices=TOOLS, help="ISO mastering tool (default: genisoimage, "
                                                  "else xorriso)")
-    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+    p.add_argument("--time-limit", type=time_limit_seconds, metavar="SECONDS",
                    help="optimiser time limit (default: 2 s + 20 ms per module, at most 25 s)")
     p.add_argument("--seed", type=int, default=0, help="optimiser seed (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")

@@ -898,6 +898,14 @@ def gamevm_disc(target, source, env):
     resident = getattr(image.attributes, "gamevm_resident", None)
     limit = env.subst("$GAMEVM_DISC_TIME_LIMIT")
     seed = env.subst("$GAMEVM_DISC_SEED")
+    if limit:
+        import argparse
+
+        from gamevm_build.commands.layout import time_limit_seconds
+        try:
+            limit = time_limit_seconds(limit)
+        except argparse.ArgumentTypeError as exc:
+            raise SCons.Errors.UserError(f"gamevm: GAMEVM_DISC_TIME_LIMIT: {exc}") from None
     try:
         names = set(load_config(str(source[0])).modules)
         result = build_disc(
@@ -905,7 +913,7 @@ def gamevm_disc(target, source, env):
             module_files=module_files(_config_module_pairs(source[1:], names)) or None,
             resident_file=str(resident) if resident is not None else None,
             tool=env.subst("$GAMEVM_DISC_TOOL") or None,
-            time_limit=float(limit) if limit else None, seed=int(seed or 0),
+            time_limit=limit if limit else None, seed=int(seed or 0),
             **{kind: str(node) for kind, node in outputs.items()})
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
