@@ -447,6 +447,7 @@ def test_config_files_name_the_files_load_config_resolves(tmp_path):
     """The SCons emitters' light reader (no schema check) and the full reader agree on
     every file a config names; a config it cannot read names none (the action reports it)."""
     import json as _json
+    import os
 
     from gamevm_build.project.config import load_config
     from gamevm_build.project.configfiles import config_files
@@ -464,5 +465,10 @@ def test_config_files_name_the_files_load_config_resolves(tmp_path):
         got = config_files(p)
         assert got is None or (got.modules == {} and got.resident_file is None
                                and got.layout is None), text
+    # not a regular file (a FIFO would block a plain read), a device, a directory: none
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert config_files(fifo) is None and config_files("/dev/zero") is None
+    assert config_files(tmp_path) is None
     p.write_text(_json.dumps({"modules": {"a": {"file": "../m/a.elf"}, "b": {"file": 7}}}))
     assert config_files(p).modules == {"a": tmp_path.parent / "m" / "a.elf"}
