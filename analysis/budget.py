@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gamevm_build.errors import GameVMError
 from ._index import gc_paused, index, lowest_bits
 from .closure import closure_findings
 from .findings import Finding, kib, ms, sort_findings
@@ -220,6 +221,7 @@ class BudgetResult:
             scenes.append(entry)
         w = self.worst
         errors, warnings = self.errors, self.warnings
+        forms = _forms(ix, model, G.graph["costs"])
         return {
             "schema": REPORT_SCHEMA,
             "tool": "gamevm budget",
@@ -247,6 +249,7 @@ class BudgetResult:
             "transitions": transitions,
             "streams": streams,
             "prefetches": prefetches,
+            **({"forms": forms} if forms else {}),
             "scenes": scenes,
             "flow": {"start": ix.start, "scenes": list(ix.scenes),
                      "transitions": [{"from": u[1], "to": v[1], "budget_ms": d["budget_ms"]}
@@ -300,3 +303,38 @@ def check_project(config, *, module_files=None, resident_file=None,
         source = str(config) if isinstance(config, (str, Path)) else (
             str(project.config.path) if project.config.path else None)
         return analyze(graph_from_project(project), source=source)
+
+
+def _forms(ix, model, costs) -> list[dict]:
+    """Per module, its shipping form and what the form saves and costs (issue #14), when a
+    module is not plain: the bytes read less than the plain module's, in ms, the ms its
+    LZ4 image takes to decode, and each form's read and CPU time (why this one)."""
+    if all(i.form == "plain" for i in ix.info):
+        return []
+    out = []
+    for i in sorted(ix.info, key=lambda i: i.name):
+        plain = i.plain_size or i.file_size
+        decode = costs.seconds(costs.lz4_token * i.lz4[0] + costs.lz4_literal * i.lz4[1]
+                               + costs.lz4_match * i.lz4[2])
+        saved = model.transfer_s(plain) - model.transfer_s(i.file_size)
+        out.append({"module": i.name, "form": i.form, "bytes": i.file_size,
+                    "plain_bytes": plain, "read_ms_saved": _r(saved),
+                    "decode_ms": _r(decode), "why": _why(i, model, len(ix.info))})
+    return out
+
+
+def _why(info, model, modules: int) -> str:
+    """Each form's read + CPU ms for ``info`` (the choice ``--form auto`` makes), or what
+    the form saves when there are too many modules to weigh each."""
+    from gamevm_build.fileutil import read_input
+    from gamevm_build.link.shipform import form_costs
+    if info.path is None or modules > 200:
+        return ""
+    try:
+        rows = form_costs(read_input(info.path, "module"), path=info.path, media=model)
+    except (OSError, GameVMError):
+        return ""
+    plain = next(r["ram"] for r in rows if r["form"] == "plain")
+    return ", ".join(f"{r['form']} {(r['read_s'] + r['cpu_s']) * 1e3:.2f} ms"
+                     + (f" (+{r['ram'] - plain} B RAM)" if r["ram"] > plain else "")
+                     for r in rows)

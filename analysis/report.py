@@ -178,6 +178,12 @@ def render_text(rep: dict) -> str:
                  ", ".join(p["plan"]["modules"]) or "nothing (resident)", _ms(p["worst_ms"])]
                 for p in rep["prefetches"]]
         out += _table(["scene", "declared", "may load", "worst"], rows, right={3})
+    if rep.get("forms"):
+        out += ["", "Shipping forms (docs/format.md; read saved against the plain module)"]
+        rows = [[f["module"], f["form"], f["bytes"], f["plain_bytes"], f"{f['read_ms_saved']:.2f}",
+                 f"{f['decode_ms']:.2f}", f["why"]] for f in rep["forms"]]
+        out += _table(["module", "form", "bytes", "plain", "read ms saved", "decode ms", "why"],
+                      rows, right={2, 3, 4, 5})
     headers, rows = _memory_rows(rep)
     if rows:
         out += ["", "Memory (worst case per scene, used / size)"]

@@ -100,21 +100,26 @@ class Bench:
                        keep=[f"k_fn{i}" for i in range(symbols)])
         return out
 
-    def module(self, source: str, name: str = "m") -> Path:
+    def module(self, source: str, name: str = "m", form: str = "plain") -> Path:
         from gamevm_build.link.linker import link_module
+        from gamevm_build.link.shipform import convert
         self.count += 1
         d = self.tmp / f"mod{self.count}"
         d.mkdir()
         src = d / "m.s"
         src.write_text(source)
         obj = self.tc.compile(src, d / "m.o")
-        link_module(self.target, [obj], d / f"{name}.elf", name=name)
+        out = d / f"{name}.elf"
+        link_module(self.target, [obj], out, name=name)
+        if form != "plain":
+            out.write_bytes(convert(out.read_bytes(), form, path=str(out)))
         return d
 
-    def instructions(self, source: str, *, gst: int = GST_SMALL, name: str = "m") -> int:
+    def instructions(self, source: str, *, gst: int = GST_SMALL, name: str = "m",
+                     form: str = "plain") -> int:
         from gamevm_build.play.console import Console
         from gamevm_build.runtime.reference import TLoadStatus
-        d = self.module(source, name)
+        d = self.module(source, name, form)
         c = Console(self.target, self.residents[gst], search_paths=[d], loader="target")
         before = c.machine.instructions
         _handle, status = c.loader.load_module(name)
@@ -161,9 +166,132 @@ def measure(target: str, tmp: Path) -> dict:
     row["per_metadata_byte"] = (b.instructions(src(a), name="m" + "x" * 160)
                                 - b.instructions(src(a), name="m")) / 160
     row["module_fixed"] = b.instructions(src(a))
+    measure_packed(b, row, src, word)
     return {k: (round(v, 2) if isinstance(v, float) else
                 {t: round(x, 2) for t, x in sorted(v.items())} if isinstance(v, dict) else v)
             for k, v in sorted(row.items())}
+
+
+def measure_packed(b, row: dict, src, word: str) -> None:
+    """Format 2 (docs/format.md "Shipping forms"): a packed relocation of each type, what a
+    packed module adds per import and in all, and the LZ4 decoder per token, literal byte
+    and match byte (:func:`lz4_costs`)."""
+    a = b.arch
+    packed = {}
+    for rtype, (where, snippet) in SITES[a].items():
+        kw = "text" if where == "text" else "data"
+        packed[rtype] = b.slope(lambda n: src(a, **{kw: repeat(snippet, n)}), form="packed")
+    if a == "mips":
+        pair = packed.pop("R_MIPS_HI16+R_MIPS_LO16")
+        packed["R_MIPS_HI16"] = pair - packed["R_MIPS_LO16"]
+    for rtype, same in SAME_AS.items():
+        if same in packed:
+            packed[rtype] = packed[same]
+    row["reloc_packed"] = packed
+    row["packed_per_import"] = (b.slope(lambda n: src(a, imports=n), form="packed")
+                                - packed[word]) - (b.slope(lambda n: src(a, imports=n))
+                                                   - row["reloc"][word])
+    row["packed_fixed"] = b.instructions(src(a), form="packed") - row["module_fixed"]
+    row["lz4"] = lz4_costs(b)
+
+
+def lz4_costs(b) -> dict:
+    """The console's LZ4 decoder (gvm_lz4.c, as the runtime includes it) on blocks of
+    several kinds of data, each decoded on the emulated CPU: least squares for the cost
+    per token, literal byte and match byte, then scaled so that every sample is charged
+    at least what it cost (an envelope: the model's bounds stay sound on data of these
+    shapes; 2 % on top)."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.compress import lz4_block_stats, lz4_compress
+    from gamevm_build.runtime.build import link_codecs
+    m = Machine(b.profile)
+    m.load_elf(link_codecs(b.profile, b.tc, b.tmp))
+    buf = b.profile.main_ram.start + b.profile.main_ram.size // 2
+    rows, spent = [], []
+    for kind in ("noise", "zeros", "short", "runs", "text", "tiles", "code"):
+        for n in (128, 512):
+            data = _sample(kind, n, b)
+            block = lz4_compress(data)
+            src = buf + len(data) + 64
+            m.write(src, block)
+            before = m.instructions
+            if m.call("gvm_lz4_decode", src, len(block), buf, len(data)) != len(data):
+                raise SystemExit(f"measure: {b.target}: the LZ4 decoder failed on {kind}")
+            spent.append(m.instructions - before)
+            rows.append(lz4_block_stats(block))
+    # normal equations of the least-squares fit
+    ata = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
+    aty = [sum(r[i] * y for r, y in zip(rows, spent)) for i in range(3)]
+    coef = [max(c, 0.0) for c in _solve3(ata, aty)]
+    scale = max(y / sum(c * x for c, x in zip(coef, r)) for r, y in zip(rows, spent)) * 1.02
+    return {"token": coef[0] * scale, "literal": coef[1] * scale, "match": coef[2] * scale}
+
+
+def _sample(kind: str, lines: int, b) -> bytes:
+    """``lines`` 64-byte lines of data of one kind (raw bytes; see :func:`_rodata`)."""
+    import random
+    rng = random.Random(f"{kind}/{lines}")
+    out = bytearray()
+    if kind == "code":            # the runtime's own machine code, repeated
+        code = (b.residents[GST_SMALL]).read_bytes()
+        while len(out) < 64 * lines:
+            out += code
+        return bytes(out[:64 * lines])
+    if kind == "tiles":           # 4-bit tiles: patterns, dithering, noise
+        while len(out) < 64 * lines:
+            base = rng.randrange(16)
+            for y in range(8):
+                for x in range(0, 8, 2):
+                    v = [base if (x + y) % 3 else rng.randrange(16) for _ in range(2)]
+                    out.append(v[0] | v[1] << 4)
+        return bytes(out[:64 * lines])
+    text = _rodata(lines, kind)
+    for line in text.split("\n"):
+        out += bytes(int(v) for v in line.strip()[len(".byte "):].split(","))
+    return bytes(out)
+
+
+def _solve3(m, y) -> tuple[float, float, float]:
+    """x with m x = y (3 x 3, Cramer's rule)."""
+    def det(a):
+        return (a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+                - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+                + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]))
+    d = det(m)
+    if abs(d) < 1e-9:
+        raise SystemExit("measure: the LZ4 samples do not tell tokens, literals and matches apart")
+    return tuple(det([[y[r] if c == k else m[r][c] for c in range(3)] for r in range(3)]) / d
+                 for k in range(3))
+
+
+def _rodata(n: int, kind: str) -> str:
+    """``n`` 64-byte lines of data directives of one kind."""
+    import random
+    rng = random.Random(n)
+    lines = []
+    for i in range(n):
+        if kind == "noise":      # mostly literals (a line of zeros ends each: it compresses)
+            lines.append(".byte " + ",".join([str(rng.randrange(256)) for _ in range(48)]
+                                             + ["0"] * 16))
+        elif kind == "zeros":
+            lines.append(".byte " + ",".join("0" for _ in range(64)))
+        elif kind == "runs":     # a tile map: runs of 16-bit tile numbers
+            row = []
+            while len(row) < 64:
+                row += [rng.randrange(12), 0] * rng.randrange(1, 9)
+            lines.append(".byte " + ",".join(map(str, row[:64])))
+        elif kind == "text":     # words from a small vocabulary
+            words = [b"gate", b"ember", b"the", b"of", b"river", b"keeper", b"stone"]
+            row = bytearray()
+            while len(row) < 64:
+                row += rng.choice(words) + b" "
+            lines.append(".byte " + ",".join(map(str, row[:64])))
+        else:        # a fresh byte and a four-byte repeat, alternating: many short tokens
+            row = []
+            for _k in range(8):
+                row += [rng.randrange(256), 1, 2, 3, 4, 1, 2, 3][:8]
+            lines.append(".byte " + ",".join(map(str, row)))
+    return "\n        ".join(lines)
 
 
 def main(argv=None) -> int:

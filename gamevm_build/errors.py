@@ -96,6 +96,12 @@ class UndefinedSymbolError(LinkError):
         self.missing = dict(missing or {})
 
 
+class PackError(GameVMError):
+    """A module cannot be written in the shipping form asked for (``gamevm pack``)."""
+
+    exit_status = 1
+
+
 class ModuleFormatError(InputError):
     """A file claimed to be a GameVM module does not follow the Minimal ELF profile."""
 

@@ -386,7 +386,7 @@ def _meta(**keys):
     ({"align": 0}, "metadata align 0 is not a power of two up to 65536"),
     ({"align": 12}, "metadata align 12 is not a power of two up to 65536"),
     ({"align": 0x20000}, "metadata align 131072 is not a power of two up to 65536"),
-    ({"format": 2}, "format version 2; this gamevm_build reads version 1"),
+    ({"format": 3}, r"format version 3; this gamevm_build reads versions 1 \(plain\) and 2 \(packed\)"),
     ({"name": ""}, "metadata name is empty"),
     ({"name": None}, "metadata has no 'name'"),
     ({"target": 5}, "metadata key 'target' has an invalid value"),

@@ -47,8 +47,17 @@ def flip(data: bytes, at: int) -> bytes:
 
 
 @pytest.fixture(scope="module", params=["psx", "gba", "segacd"])
-def built(request, example_game):
-    return request.param, example_game(request.param)
+def built(request, example_game, tmp_path_factory):
+    """The example's kernel and modules, the modules in the plain form (the build ships
+    some packed: tests/test_shipforms.py mutates those)."""
+    from gamevm_build.link.shipform import convert
+    out = example_game(request.param)
+    plain = tmp_path_factory.mktemp(f"plain-{request.param}")
+    for f in out.glob("*.elf"):
+        data = f.read_bytes()
+        is_module = f.name != "kernel.elf"
+        (plain / f.name).write_bytes(convert(data, "plain", path=str(f)) if is_module else data)
+    return request.param, plain
 
 
 # --- the hash ------------------------------------------------------------------------------

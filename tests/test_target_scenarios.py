@@ -171,8 +171,10 @@ def test_a_stream_does_its_cpu_work_in_slices(example_game, runs, target):
         assert frames[0] == math.ceil(read_end * fps / 1e3 - 1e-9), name
         assert frames == list(range(frames[0], frames[0] + len(frames))), name
         assert frames[-1] == ld["frame_completed"]
-        for sl in ld["slices"]:     # over by a step at most (the 68000's slowest: 0.62 ms)
-            assert sl["end_ms"] - sl["start_ms"] <= 1.5 * s.cpu_slice_ms, (name, sl)
+        # over by a step at most: the 68000's slowest, binding and placing the boss
+        # (P_LINK), is 13.4k instructions = 1.07 ms at 12.5 MHz
+        for sl in ld["slices"]:
+            assert sl["end_ms"] - sl["start_ms"] <= s.cpu_slice_ms + 1.25, (name, sl)
         assert ld["frames"] <= s.frames, (name, ld["frames"], s)
 
 

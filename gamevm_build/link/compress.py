@@ -10,19 +10,130 @@ the output.  The decoder's cost per byte on each console's CPU is measured by
 
 from __future__ import annotations
 
-__all__ = ["lz4_compress", "lz4_inplace_margin"]
+import threading
+
+__all__ = ["lz4_compress", "lz4_decode", "lz4_inplace_margin", "lz4_block_stats"]
 
 
 def lz4_compress(data: bytes) -> bytes:
     """``data`` as one LZ4 block (no size header), at the encoder's best ratio."""
-    import lz4.block
     if not data:
         raise ValueError("nothing to compress")
-    return lz4.block.compress(bytes(data), mode="high_compression", compression=12,
-                              store_size=False)
+    if threading.current_thread() is threading.main_thread():
+        return _compress(bytes(data))
+    # LZ4's high-compression encoder keeps its state (about 256 KiB) on the stack, more
+    # than a worker thread may have (SCons's -j threads get 256 KiB): in a thread of its own
+    out: list = []
+    with _STACK_LOCK:
+        old = threading.stack_size(_STACK)
+        try:
+            worker = threading.Thread(target=lambda: out.append(_compress(bytes(data))))
+            worker.start()
+        finally:
+            threading.stack_size(old)
+    worker.join()
+    if not out:
+        raise RuntimeError("the LZ4 encoder failed")
+    return out[0]
+
+
+_STACK = 8 << 20
+_STACK_LOCK = threading.Lock()
+
+
+def _compress(data: bytes) -> bytes:
+    import lz4.block
+    return lz4.block.compress(data, mode="high_compression", compression=12, store_size=False)
 
 
 def lz4_inplace_margin(compressed_size: int) -> int:
     """Bytes a block of ``compressed_size`` must end after its output's end to decode in
     place (``GVM_LZ4_INPLACE_MARGIN`` in gvm_lz4.h, as lz4.h documents it)."""
     return (compressed_size >> 8) + 32
+
+
+def lz4_block_stats(block: bytes) -> tuple[int, int, int]:
+    """``(tokens, literal bytes, match bytes)`` of an LZ4 block: what the console's decoder
+    spends its time on (the load-time model charges each at its measured cost).
+    ``ValueError`` for a block that ends inside a sequence."""
+    tokens = literals = matches = 0
+    at, end = 0, len(block)
+
+    def length(n: int) -> int:
+        nonlocal at
+        if n == 15:
+            while True:
+                if at >= end:
+                    raise ValueError("LZ4 block ends inside a length")
+                b = block[at]
+                at += 1
+                n += b
+                if b != 255:
+                    break
+        return n
+    while at < end:
+        token = block[at]
+        at += 1
+        tokens += 1
+        lit = length(token >> 4)
+        literals += lit
+        at += lit
+        if at >= end:
+            break                      # the last sequence: literals only
+        at += 2                        # the match offset
+        matches += length(token & 15) + 4
+    if at > end:
+        raise ValueError("LZ4 block ends inside its literals or an offset")
+    return tokens, literals, matches
+
+
+def lz4_decode(block: bytes, size: int) -> bytes | None:
+    """The ``size`` bytes LZ4 block ``block`` decodes to, or None when it is corrupt or
+    decodes to more.  Step for step what the console's decoder (gvm_lz4.c) accepts and
+    writes, so the reference loader and the runtime agree on every block, valid or not
+    (LZ4's own decoder is stricter about how a block ends)."""
+    out = bytearray()
+    at, end = 0, len(block)
+
+    def length(n: int) -> int | None:
+        nonlocal at
+        if n == 15:
+            while True:
+                if at >= end:
+                    return None
+                b = block[at]
+                at += 1
+                n += b
+                if b != 255:
+                    break
+        return n
+    while True:
+        if at >= end:
+            return None
+        token = block[at]
+        at += 1
+        lit = length(token >> 4)
+        if lit is None or lit > end - at or lit > size - len(out):
+            return None
+        out += block[at:at + lit]
+        at += lit
+        if at == end:                                  # the last sequence: literals only
+            return bytes(out)
+        if end - at < 2:
+            return None
+        off = block[at] | block[at + 1] << 8
+        at += 2
+        if not off or off > len(out):
+            return None
+        match = length(token & 15)
+        if match is None:
+            return None
+        match += 4
+        if match > size - len(out):
+            return None
+        start = len(out) - off
+        if off >= match:
+            out += out[start:start + match]
+        else:                                          # overlaps its own output: repeats
+            pattern = bytes(out[start:])
+            out += (pattern * (match // off + 1))[:match]

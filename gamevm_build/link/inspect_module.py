@@ -20,7 +20,8 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
     ``actual_hash`` is then what the contents hash to.
     """
     counts = Counter(r.type_name for r in module.relocations)
-    packed = packed_size(module)
+    # a packed module's own table; a plain one's as `gamevm pack` would write it
+    packed_bytes = module.relpack_size if module.form != "plain" else len(packed_size(module).data)
     return {
         "schema": INSPECT_SCHEMA,
         "file": module.path,
@@ -54,9 +55,12 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
             {"name": i.name, "weak": i.weak, "refs": i.refs}
             for i in sorted(module.imports.values(), key=lambda i: i.name)
         ],
+        "form": {"name": module.form, "load_size": module.load_size,
+                 "stored_image": module.stored_image or None},
         "relocations": {"total": len(module.relocations), "by_type": dict(sorted(counts.items())),
-                        "packed_bytes": len(packed.data),
-                        "packed_per_relocation": round(packed.bytes_per_relocation, 3)},
+                        "packed_bytes": packed_bytes,
+                        "packed_per_relocation": round(packed_bytes / len(module.relocations), 3)
+                        if module.relocations else 0.0},
         "init": module.init,
     }
 
@@ -73,6 +77,11 @@ def render_text(info: dict) -> str:
         f"sizes    text {s['text']}  rodata {s['rodata']}  data {s['data']}  bss {s['bss']}"
         f"  = {s['image']} bytes in RAM ({s['file']} bytes on disc)",
     ]
+    form = info["form"]
+    if form["name"] != "plain":
+        lines.append(f"form     {form['name']}" + (
+            f": image stored in {form['stored_image']} bytes, {form['load_size']} bytes of "
+            "RAM to decode in place" if form["stored_image"] else ": packed relocations"))
     if info["entry"]:
         lines.append(f"entry    {info['entry']}")
     for table, (off, count) in sorted(info["init"].items()):
@@ -87,6 +96,8 @@ def render_text(info: dict) -> str:
     rel = info["relocations"]
     packed = (f", packed {rel['packed_bytes']} bytes = {rel['packed_per_relocation']:.2f} "
               f"per relocation (RELA: 12 each)") if rel["total"] else ""
+    if rel["total"] and form["name"] == "plain":
+        packed += "; 'gamevm pack --form packed' writes them so"
     lines.append(f"\nrelocations ({rel['total']}{packed})")
     for t, n in rel["by_type"].items():
         lines.append(f"  {n:>6}  {t}")

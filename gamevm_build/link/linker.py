@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import elf32 as E
 from ..arch import WORD, RelocationOverflow, get_arch
-from ..errors import InputError, IsaError, LinkError, RelocationError, location
+from ..errors import ConfigError, InputError, IsaError, LinkError, RelocationError, location
 from ..fileutil import Outputs, read_input
 from ..gcpause import gc_paused
 from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
@@ -60,6 +60,9 @@ class LinkResult:
     warnings: list[str] = field(default_factory=list)
     #: the debug file written beside the module (None: no input has debug info)
     debug_file: Path | None = None
+    #: the shipping form written (docs/format.md "Shipping forms") and, for ``auto``, why
+    form: str = "plain"
+    form_why: str = ""
 
 
 @dataclass
@@ -676,7 +679,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
                 resident=None, entry: str | None = None, map_file=None,
-                sources=None) -> LinkResult:
+                sources=None, form: str = "plain") -> LinkResult:
     """Link ``inputs`` (.o/.a paths) into the module file ``output``.
 
     Parameters
@@ -703,6 +706,10 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         The source file of each compiled object: messages (and the map) name
         it instead of the object, and code the CPU cannot run is reported at
         its source line.
+    form : str
+        Shipping form of the file (:data:`gamevm_build.link.shipform.FORMS`), or ``auto``:
+        the one the load-time model loads soonest
+        (:func:`gamevm_build.link.shipform.choose`).
 
     Raises
     ------
@@ -745,6 +752,18 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         warnings += debug_warnings
         del linked
         body = serialize(image)
+    why = ""
+    if form != "plain":
+        from .shipform import FORMS, choose, convert
+        if form == "auto":
+            form, body, why = choose(body, path=str(output))
+        elif form in FORMS:
+            try:
+                body = convert(body, form, path=str(output))
+            except ValueError as exc:
+                raise LinkError(str(exc)) from None
+        else:
+            raise ConfigError(f"form {form!r}: one of {', '.join(FORMS)} or auto")
     debug_file = debug_path(output) if debug is not None else None
     with Outputs() as outs:
         outs.write(output, body)
@@ -754,7 +773,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         remove_stale(output)
     if map_file:
         _write_map(map_file, smap)
-    return LinkResult(output, image, smap, warnings, debug_file)
+    return LinkResult(output, image, smap, warnings, debug_file, form, why)
 
 
 def _write_map(path, smap: list[MapEntry]) -> None:

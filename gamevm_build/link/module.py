@@ -23,6 +23,8 @@ from . import elf32 as E
 from ..arch import get_arch
 from ..errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
 from ..fileutil import read_input
+from .shipform import (CHDR_SIZE, ELFCOMPRESS_GVM_LZ4, PACKED_FORMAT, SHF_COMPRESSED,
+                       SHT_GVM_RELPACK, file_image_size, footprint, relocations_from_rows)
 from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
                         content_hash)
 from ..project.profile import Profile, load_profile
@@ -88,6 +90,32 @@ class Module:
     file_size: int = 0
     metadata_size: int = 0       #: bytes of the metadata note's descriptor
     symbol_count: int = 0        #: entries of .symtab, the null symbol included
+    form: str = "plain"          #: shipping form (gamevm_build.link.shipform.FORMS)
+    footprint: int = 0           #: bytes a loader allocates (image_size, or more to decode)
+    relpack_size: int = 0        #: bytes of .gvm.relpack (packed forms)
+    stored_image: int = 0        #: bytes of .gvm.image (lz4: the Chdr and the block)
+    hashed_symbols: list = field(default_factory=list)   #: as the content hash takes them
+    lz4_stats: tuple = (0, 0, 0)  #: lz4: the block's tokens, literal and match bytes
+
+    @property
+    def load_size(self) -> int:
+        """Bytes a loader allocates: the image, or for a compressed module the room to
+        decode it in place (:func:`gamevm_build.link.shipform.footprint`)."""
+        return max(self.footprint, self.image_size)
+
+    @property
+    def copy_bytes(self) -> int:
+        """Bytes the reader puts in place: the stored block of a compressed module, else
+        the file-backed sections."""
+        return self.stored_image if self.form == "lz4" else self.image_size - self.bss_size
+
+    @property
+    def zero_bytes(self) -> int:
+        """Bytes the loader zeroes: bss, or all a compressed module's block does not decode."""
+        if self.form != "lz4":
+            return self.bss_size
+        return self.load_size - file_image_size(
+            {n: (off, self.section_size(n)) for n, (off, _b) in self.sections.items()})
 
     @property
     def local_symbols(self) -> int:
@@ -218,9 +246,9 @@ def check_metadata(pairs: "_Pairs", path: str) -> dict:
     for key in ("format", "target", "name", "image_size"):
         if key not in meta:
             raise _bad(path, f"metadata has no {key!r}")
-    if meta["format"] != FORMAT_VERSION:
-        raise _bad(path, f"format version {meta['format']!r}; this gamevm_build reads version "
-                         f"{FORMAT_VERSION}")
+    if meta["format"] not in (FORMAT_VERSION, PACKED_FORMAT):
+        raise _bad(path, f"format version {meta['format']!r}; this gamevm_build reads versions "
+                         f"{FORMAT_VERSION} (plain) and {PACKED_FORMAT} (packed)")
     if not meta["name"]:
         raise _bad(path, "metadata name is empty")
     align = meta.get("align", 4)
@@ -340,15 +368,29 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
     _check_segments(elf, image_size, path)
 
     sections: dict[str, tuple[int, bytes | int]] = {}
+    spans: dict[str, tuple[int, int]] = {}
     by_index: dict[int, str] = {}
+    packed = fmt == PACKED_FORMAT
+    zimage = _compressed_image(elf, path) if packed else None
     for sec in elf.sections:
         if sec.name in SECTION_ORDER and sec.alloc:
             size = sec.size
             if sec.addr + size > image_size:
                 raise _bad(path, f"section {sec.name} [0x{sec.addr:x}, +0x{size:x}) lies outside "
                                  f"the image (size 0x{image_size:x})")
-            sections[sec.name] = (sec.addr, size if sec.type == E.SHT_NOBITS else sec.data)
+            body = size if sec.type == E.SHT_NOBITS else sec.data
+            if zimage is not None and sec.name != ".bss":
+                body = None                       # from the decoded block, below
+            sections[sec.name] = (sec.addr, body)
+            spans[sec.name] = (sec.addr, size)
             by_index[sec.index] = sec.name
+    stored = footprint_ = None
+    if zimage is not None:
+        plain = _decode_image(zimage, spans, image_size, elf.endian, meta.get("align", 4), path)
+        stored = zimage.size
+        for name, (off, body) in list(sections.items()):
+            if body is None:
+                sections[name] = (off, plain[off:off + spans[name][1]])
     if not elf.symbols:
         raise _bad(path, "no .symtab")
 
@@ -386,9 +428,18 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             hashed_exports.append((sym.name, sym.value, sym.size, sym.type, sym.bind, sec))
 
     relocs: list[Reloc] = []
+    relpack = [sec for sec in elf.sections if sec.type == SHT_GVM_RELPACK]
+    if packed:
+        relocs = _packed_relocations(elf, relpack, sections, imports, arch, path)
+    elif relpack:
+        raise _bad(path, f"{relpack[0].name}: packed relocations in a format 1 module "
+                         f"(packed modules are format {PACKED_FORMAT})")
     for sec in elf.sections:
         if sec.type not in (E.SHT_RELA, E.SHT_REL):
             continue
+        if packed:
+            raise _bad(path, f"{sec.name}: a packed (format {PACKED_FORMAT}) module carries its "
+                             "relocations in .gvm.relpack only")
         if sec.type == E.SHT_REL:
             raise _bad(path, f"{sec.name}: modules carry RELA relocations only")
         if sec.link != elf.symtab_index:
@@ -452,7 +503,98 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         align=meta.get("align", 4), exports=exports, imports=imports, relocations=relocs,
         locals=locals_, init=meta.get("init", {}), metadata=meta, file_size=len(data),
         metadata_size=metadata_size, symbol_count=len(elf.symbols),
+        form="lz4" if zimage is not None else "packed" if packed else "plain",
+        footprint=footprint(image_size, file_image_size(spans), stored),
+        relpack_size=sum(s.size for s in relpack), stored_image=stored or 0,
+        lz4_stats=_lz4_stats(zimage, path) if zimage is not None else (0, 0, 0),
+        hashed_symbols=hashed_exports + hashed_imports,
     )
+
+
+def _lz4_stats(sec: E.Section, path: str) -> tuple:
+    from .compress import lz4_block_stats
+    try:
+        return lz4_block_stats(sec.data[CHDR_SIZE:])
+    except ValueError as exc:               # decoded already: cannot happen
+        raise _bad(path, f".gvm.image: {exc}") from None
+
+
+def _compressed_image(elf: E.ElfFile, path: str):
+    """The ``.gvm.image`` section of a packed module, or None (docs/format.md)."""
+    found = [s for s in elf.sections if s.name == ".gvm.image"]
+    if not found:
+        return None
+    sec = found[0]
+    if not sec.flags & SHF_COMPRESSED or sec.type != E.SHT_PROGBITS or sec.alloc \
+            or len(found) > 1:
+        raise _bad(path, ".gvm.image: one SHT_PROGBITS section flagged SHF_COMPRESSED, not "
+                         "SHF_ALLOC, is what a packed module stores its image in")
+    return sec
+
+
+def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, align: int,
+                  path: str) -> bytes:
+    """The loadable bytes a ``.gvm.image`` section holds, checked as a loader decodes it."""
+    e = "<" if endian == "little" else ">"
+    data = sec.data
+    want = file_image_size(spans)
+    if len(data) < CHDR_SIZE:
+        raise _bad(path, ".gvm.image: shorter than its 12-byte compression header")
+    ch_type, ch_size, ch_align = struct.unpack_from(e + "III", data)
+    if ch_type != ELFCOMPRESS_GVM_LZ4:
+        raise _bad(path, f".gvm.image: compression type 0x{ch_type:x} (this gamevm_build "
+                         f"decodes 0x{ELFCOMPRESS_GVM_LZ4:x}, LZ4)")
+    if ch_size != want or ch_align != align or want == 0:
+        raise _bad(path, f".gvm.image: the header says {ch_size} bytes aligned to {ch_align}, "
+                         f"the sections {want} aligned to {align}")
+    room = footprint(image_size, want, len(data))
+    if len(data) > room:
+        raise _bad(path, f".gvm.image: {len(data)} bytes do not fit the module's {room}")
+    block = data[CHDR_SIZE:]
+    if want > 255 * len(block) + 16:          # LZ4 expands a byte to at most 255
+        raise _bad(path, f".gvm.image: {len(block)} bytes cannot decode to {want}")
+    from .compress import lz4_decode
+    plain = lz4_decode(block, want)             # as the console decodes it
+    if plain is None or len(plain) != want:
+        raise _bad(path, f".gvm.image: the LZ4 block is corrupt (it does not decode to the "
+                         f"{want} bytes its header says); build the module again")
+    return plain
+
+
+def _packed_relocations(elf, relpack, sections, imports, arch, path) -> list[Reloc]:
+    """A packed module's relocations, as :func:`gamevm_build.link.packrel.decode` gives
+    them back over the module's loadable bytes, each site inside a section with contents."""
+    from . import packrel
+    if len(relpack) != 1:
+        raise _bad(path, f"a packed module has one .gvm.relpack section, not {len(relpack)}")
+    sec = relpack[0]
+    if sec.link != elf.symtab_index:
+        raise _bad(path, f"{sec.name}: sh_link {sec.link} is not the symbol table")
+    names = [s.name for s in elf.symbols[1:] if s.type != E.STT_SECTION and s.shndx == E.SHN_UNDEF]
+    if any(a >= b for a, b in zip(names, names[1:])):
+        raise _bad(path, f"{sec.name}: the imports are not in strictly ascending name order "
+                         "(packed relocations name them by rank)")
+    spans = {n: (off, b if isinstance(b, int) else len(b)) for n, (off, b) in sections.items()}
+    image = bytearray(file_image_size(spans))
+    for n, (off, b) in sections.items():
+        if not isinstance(b, int):
+            image[off:off + len(b)] = b
+    numbers = {arch.type_name(n): n for n, r in arch.relocations.items() if not r.pc_relative}
+    try:
+        rows = packrel.decode(sec.data, bytes(image), names, numbers, big=elf.endian == "big")
+    except ValueError as exc:
+        raise _bad(path, f"{sec.name}: {exc}") from None
+    with_contents = sorted((off, off + size, n) for n, (off, size) in spans.items() if n != ".bss")
+
+    def section_of(off: int, size: int = 1) -> str:
+        for lo, hi, n in with_contents:
+            if lo <= off and off + size <= hi:
+                return n
+        raise _bad(path, f"{sec.name}: the relocation at 0x{off:x} does not lie inside a "
+                         "section with contents")
+    for off, t, _target, _v in rows:
+        section_of(off, arch.relocations[numbers[t]].size)
+    return relocations_from_rows(rows, sections, imports, arch, section_of)
 
 
 __all__ = ["Module", "Export", "Import", "Reloc", "read_module", "GameVMError"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Packed", "pack", "unpack", "canonical", "packed_size"]
+__all__ = ["Packed", "pack", "decode", "unpack", "canonical", "packed_size"]
 
 FORMAT = 1
 _NONE = 0xFF                     # a target without relocations
@@ -45,6 +45,7 @@ _MIPS26, _HI16, _LO16 = "R_MIPS_26", "R_MIPS_HI16", "R_MIPS_LO16"
 _WORD = {"R_MIPS_32", "R_ARM_ABS32", "R_ARM_TARGET1", "R_68K_32"}
 _HALF = {"R_68K_16"}
 _BYTE = {"R_68K_8"}
+_SIZE = {**{t: 2 for t in _HALF}, **{t: 1 for t in _BYTE}}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class _Reader:
         self.data, self.at = data, 0
 
     def uleb(self) -> int:
+        """A ULEB128 number of at most 32 bits (five bytes), as the console decodes them."""
         v = shift = 0
         while True:
             if self.at >= len(self.data):
@@ -92,14 +94,19 @@ class _Reader:
             self.at += 1
             v |= (b & 0x7F) << shift
             shift += 7
+            if v > 0xFFFFFFFF or (b & 0x80 and shift >= 35):
+                raise ValueError("packed relocations: a number of more than 32 bits")
             if not b & 0x80:
                 return v
-            if shift > 70:
-                raise ValueError("packed relocations: a number of more than 10 bytes")
 
     def sleb(self) -> int:
         z = self.uleb()
         return (z >> 1) ^ -(z & 1)
+
+
+def _s32(v: int) -> int:
+    """``v`` as the signed 32-bit number a loader's arithmetic sees (modulo 2**32)."""
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 def canonical(relocs, section_offsets: dict) -> list[tuple]:
@@ -140,8 +147,12 @@ def _store(type_name: str, image, off: int, v: int, big: bool) -> bool:
             return False
         _put(image, off, 4, v, big)
     elif type_name in _HALF:
+        if not -0x8000 <= v < 0x8000:      # the loader sign-extends the field
+            return False
         _put(image, off, 2, v, big)
     elif type_name in _BYTE:
+        if not -0x80 <= v < 0x80:
+            return False
         _put(image, off, 1, v, big)
     elif type_name == _MIPS26:
         if v & 3 or not 0 <= v < 1 << 28:
@@ -161,12 +172,16 @@ def _load(type_name: str, image, off: int, big: bool) -> int:
     if type_name in _WORD:
         return _field(image, off, 4, big)
     if type_name in _HALF:
-        return _field(image, off, 2, big)
+        return _sext(_field(image, off, 2, big), 16)
     if type_name in _BYTE:
-        return _field(image, off, 1, big)
+        return _sext(_field(image, off, 1, big), 8)
     if type_name == _MIPS26:
         return (_field(image, off, 4, big) & 0x3FFFFFF) << 2
     return _field(image, off, 4, big) & 0xFFFF                 # HI16, LO16: the half
+
+
+def _sext(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) & 1 else v
 
 
 def _unit(sites) -> int:
@@ -232,19 +247,23 @@ def pack(relocs, image: bytes, section_offsets: dict, imports, types: dict, *,
                 _uleb(out, (off - prev) // unit)
                 prev = off
                 if explicit:
-                    _sleb(out, value)
+                    _sleb(out, _s32(value))
                 elif t == _HI16:
                     _sleb(out, (partner - off) // 2)
     return Packed(bytes(out), bytes(img), len(relocs))
 
 
-def unpack(data: bytes, image: bytes, imports, types: dict, *, big: bool) -> list[tuple]:
-    """The relocations of ``data`` (packed by :func:`pack`) over ``image``, as
-    :func:`canonical` lists them."""
+def decode(data: bytes, image: bytes, imports, types: dict, *, big: bool) -> list[tuple]:
+    """``(offset, type name, target, value)`` of every relocation packed in ``data`` over
+    ``image``, in stream order: ``value`` is what the loader adds to the target (a
+    ``LO16``'s the low half as stored).  ``ValueError`` names what is wrong."""
     names = {v: k for k, v in types.items()}
     rd = _Reader(data)
     table = []
-    for _i in range(rd.uleb()):
+    count = rd.uleb()
+    if count > 7:
+        raise ValueError(f"packed relocations: {count} relocation types (at most 7)")
+    for _i in range(count):
         n = rd.uleb()
         if n not in names:
             raise ValueError(f"packed relocations: relocation type {n} is not this target's")
@@ -264,21 +283,35 @@ def unpack(data: bytes, image: bytes, imports, types: dict, *, big: bool) -> lis
             off = 0
             for _s in range(1 if head & 0x40 else rd.uleb()):
                 off += rd.uleb() * unit
+                if off + _SIZE.get(t, 4) > len(image):
+                    raise ValueError(f"packed relocations: a site at 0x{off:x} outside the "
+                                     "module's loadable bytes")
                 if explicit:
                     value = rd.sleb()
                 elif t == _HI16:
                     partner = off + rd.sleb() * 2
+                    if not 0 <= partner <= len(image) - 4:
+                        raise ValueError(f"packed relocations: the R_MIPS_HI16 at 0x{off:x} "
+                                         f"pairs with 0x{partner:x}, outside the module")
                     hi = _load(t, image, off, big)
                     lo = _load(_LO16, image, partner, big)
                     value = (hi << 16) + (lo - 0x10000 if lo & 0x8000 else lo)
                 else:
                     value = _load(t, image, off, big)
-                out.append((off, t, target, _kept(t, value)))
+                out.append((off, t, target, value))
             if head & 0x80:
                 break
     if rd.at != len(data):
         raise ValueError(f"packed relocations: {len(data) - rd.at} bytes after the last group")
-    return sorted(out, key=lambda r: (r[0], r[1], str(r[2]), r[3]))
+    return out
+
+
+def unpack(data: bytes, image: bytes, imports, types: dict, *, big: bool) -> list[tuple]:
+    """The relocations of ``data`` (packed by :func:`pack`) over ``image``, as
+    :func:`canonical` lists them."""
+    rows = [(off, t, target, _kept(t, value))
+            for off, t, target, value in decode(data, image, imports, types, big=big)]
+    return sorted(rows, key=lambda r: (r[0], r[1], str(r[2]), r[3]))
 
 
 def packed_size(module) -> Packed:

@@ -25,6 +25,7 @@ from ..link.toolchain import Toolchain
 RUNTIME_DIR = Path(__file__).resolve().parent
 LOADER_DIR = RUNTIME_DIR / "loader"
 INCLUDE_DIR = Path(__file__).resolve().parents[1] / "include"
+CODEC_DIR = RUNTIME_DIR / "codec"          # decoders the runtime includes (gvm_runtime.c)
 #: the runtime is one translation unit that includes the others (see its comment)
 LOADER_SOURCES = ("gvm_runtime.c",)
 HOST_SOURCES = ("gvm_api_host.c",)
@@ -72,7 +73,8 @@ def runtime_sha256() -> str:
 def runtime_sources(runtime: str) -> list[Path]:
     """Every file the loader ``runtime`` is built from (a resident depends on them)."""
     if runtime == "target":
-        return sorted(LOADER_DIR.glob("*.[ch]")) + [INCLUDE_DIR / "gamevm_runtime.h",
+        return sorted(LOADER_DIR.glob("*.[ch]")) + sorted(CODEC_DIR.glob("*.[ch]")) + [
+                                                   INCLUDE_DIR / "gamevm_runtime.h",
                                                    INCLUDE_DIR / "gamevm.h"]
     return [RUNTIME_DIR / s for s in HOST_SOURCES] + [INCLUDE_DIR / "gamevm.h"]
 
@@ -224,7 +226,6 @@ def compile_gst(tc: Toolchain, workdir: Path, names, tag: str) -> Path:
 
 
 #: the console-side decoders of compressed segments (gvm_lz4.c)
-CODEC_DIR = RUNTIME_DIR / "codec"
 
 
 

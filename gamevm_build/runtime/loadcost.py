@@ -23,6 +23,14 @@ The cost of one module (seed §3.1 loader steps 3-5)::
            + ctor_call * constructors
     seconds = cycles / clock_hz + init_ms / 1000   (the module's own constructor time)
 
+A packed module (format 2, docs/format.md "Shipping forms") is charged what its form
+adds: ``packed_fixed`` once, ``packed_per_import`` per import (their name order is
+checked), ``reloc_packed(type)`` instead of ``reloc(type)`` (decoded, the addend taken
+from the field, then applied); an LZ4 image adds to the copy step the decoder's
+``lz4_token * tokens + lz4_literal * literal bytes + lz4_match * match bytes`` (counted
+in the module's block, :func:`gamevm_build.link.compress.lz4_block_stats`), the reader's
+copy being of the stored bytes, and zeroes what follows the decoded bytes.
+
 Everything but ``copy_per_byte`` is measured.  The copy is the game's reader's
 work (a CD or cartridge DMA costs the CPU nothing; a copy out of a sector buffer
 or from memory-mapped ROM does): :data:`READER_COPY_PER_BYTE` keeps the estimate of
@@ -73,6 +81,12 @@ class CpuCosts:
     per_local_symbol: float = 0.0
     per_export: float = 0.0
     per_metadata_byte: float = 0.0
+    reloc_packed_cycles: Mapping[str, float] = field(default_factory=dict)
+    packed_fixed: float = 0.0
+    packed_per_import: float = 0.0
+    lz4_token: float = 0.0
+    lz4_literal: float = 0.0
+    lz4_match: float = 0.0
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def seconds(self, cycles: float) -> float:
@@ -92,6 +106,13 @@ class CpuCosts:
             raise ConfigError(f"relocation type {type_name} is not one target {self.target} "
                               f"applies (known: {', '.join(sorted(self.reloc_cycles))})") from None
 
+    def reloc_packed(self, type_name: str) -> float:
+        """Cycles per packed relocation of ``type_name`` (measured; the dearest for ``"*"``)."""
+        table = self.reloc_packed_cycles or self.reloc_cycles
+        if type_name == "*" or type_name not in table:
+            return max(table.values())
+        return table[type_name]
+
     def describe(self) -> dict:
         return {"target": self.target, "clock_hz": self.clock_hz,
                 "reloc_cycles": dict(sorted(self.reloc_cycles.items())),
@@ -99,7 +120,11 @@ class CpuCosts:
                 "bind_fixed": self.bind_fixed, "bind_per_probe": self.bind_per_probe,
                 "ctor_call": self.ctor_call, "module_fixed": self.module_fixed,
                 "per_local_symbol": self.per_local_symbol, "per_export": self.per_export,
-                "per_metadata_byte": self.per_metadata_byte}
+                "per_metadata_byte": self.per_metadata_byte,
+                "reloc_packed_cycles": dict(sorted(self.reloc_packed_cycles.items())),
+                "packed_fixed": self.packed_fixed, "packed_per_import": self.packed_per_import,
+                "lz4_token": self.lz4_token, "lz4_literal": self.lz4_literal,
+                "lz4_match": self.lz4_match}
 
 
 #: Cycles per byte of the reader's copy into place when the CPU does it (a word copy
@@ -107,7 +132,9 @@ class CpuCosts:
 #: (a1)+ / dbra, ARM7TDMI on 16-bit EWRAM 3.0, ARM60 on DRAM 2.0).  Estimates.
 READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 3.0, "3do": 2.0}
 _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
-             "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call")
+             "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
+             "packed_per_import")
+_LZ4 = ("token", "literal", "match")
 
 
 @functools.lru_cache(maxsize=None)
@@ -137,6 +164,9 @@ def cpu_costs(profile: Profile | str) -> CpuCosts:
         dearest = max(x for r in rows.values() for x in r["reloc"].values())
         row = {k: max(r[k] for r in rows.values()) for k in _MEASURED}
         row["reloc"] = {t: dearest for t in types}
+        row["reloc_packed"] = {t: max(x for r in rows.values() for x in r["reloc_packed"].values())
+                               for t in types}
+        row["lz4"] = {k: max(r["lz4"][k] for r in rows.values()) for k in _LZ4}
         source = "no measurement for this console: the dearest measured console's figures"
     else:
         source = "measured: gamevm_build/runtime/loader/costs.json"
@@ -146,7 +176,10 @@ def cpu_costs(profile: Profile | str) -> CpuCosts:
                           f"{', '.join(missing)}; run bench/measure_runtime_costs.py --write")
     copy = READER_COPY_PER_BYTE.get(profile.name, max(READER_COPY_PER_BYTE.values()))
     return CpuCosts(profile.name, profile.clock_hz, {t: row["reloc"][t] for t in types},
-                    copy_per_byte=copy, **{k: row[k] for k in _MEASURED},
+                    copy_per_byte=copy, **{k: row.get(k, 0.0) for k in _MEASURED},
+                    reloc_packed_cycles={t: row.get("reloc_packed", row["reloc"]).get(
+                        t, max(row.get("reloc_packed", row["reloc"]).values())) for t in types},
+                    **{"lz4_" + k: max(row.get("lz4", {}).get(k, 0.0), 0.0) for k in _LZ4},
                     sources=(source, "copy_per_byte: gamevm_build/runtime/loadcost.py "
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
@@ -176,7 +209,8 @@ class ModuleCost:
 def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
                 constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
-                local_symbols: int = 0, metadata_bytes: int = 0) -> ModuleCost:
+                local_symbols: int = 0, metadata_bytes: int = 0, form: str = "plain",
+                lz4: tuple[int, int, int] = (0, 0, 0)) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -198,15 +232,24 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     exports, local_symbols, metadata_bytes : int
         What the loader checks and keeps besides: exported symbols, other symbols
         (sections, statics), bytes of the metadata note.
+    form : str
+        The module's shipping form (``plain``, ``packed``, ``lz4``).
+    lz4 : tuple
+        An ``lz4`` module's block: (tokens, literal bytes, match bytes).
     """
     probes = math.ceil(math.log2(symbols + 1)) if symbols > 0 else 0
+    packed = form != "plain"
+    reloc = costs.reloc_packed if packed else costs.reloc
     cycles = {
         "fixed": float(costs.module_fixed + costs.per_export * exports
                        + costs.per_local_symbol * local_symbols
-                       + costs.per_metadata_byte * metadata_bytes),
-        "copy": costs.copy_per_byte * copy_bytes,
+                       + costs.per_metadata_byte * metadata_bytes
+                       + (costs.packed_fixed + costs.packed_per_import * imports
+                          if packed else 0.0)),
+        "copy": costs.copy_per_byte * copy_bytes + (
+            costs.lz4_token * lz4[0] + costs.lz4_literal * lz4[1] + costs.lz4_match * lz4[2]),
         "zero": costs.zero_per_byte * zero_bytes,
-        "relocate": float(sum(costs.reloc(t) * n for t, n in relocations.items())),
+        "relocate": float(sum(reloc(t) * n for t, n in relocations.items())),
         "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)),
         "init": float(costs.ctor_call * constructors),
     }

@@ -190,11 +190,12 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     constructors' own time (measured, or declared).
     """
     relocations, ctors = module_counts(module)
-    cost = module_cost(costs, copy_bytes=module.image_size - module.bss_size,
-                       zero_bytes=module.bss_size, relocations=relocations,
-                       imports=eager_imports, symbols=symbols, constructors=ctors,
-                       exports=len(module.exports), local_symbols=module.local_symbols,
-                       metadata_bytes=module.metadata_size)
+    cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
+                       relocations=relocations, imports=eager_imports, symbols=symbols,
+                       constructors=ctors, exports=len(module.exports),
+                       local_symbols=module.local_symbols,
+                       metadata_bytes=module.metadata_size, form=module.form,
+                       lz4=module.lz4_stats)
     steps = {k: cost.step_s(k) for k in CPU_STEPS}
     steps["init"] += init_s
     return steps

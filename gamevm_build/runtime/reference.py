@@ -166,7 +166,7 @@ class LoadedModule:
 
     @property
     def end(self) -> int:
-        return self.base + self.module.image_size
+        return self.base + self.module.load_size
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.end
@@ -742,7 +742,7 @@ class Loader:
         for lm in new:
             lm._saved = None
             self.events.append({"event": "load", "module": lm.name, "base": lm.base,
-                                "size": lm.module.image_size, "region": lm.region.name})
+                                "size": lm.module.load_size, "region": lm.region.name})
         out = list(new)
         top = self.by_name(top_name) if top_name else None
         if top is not None and (not out or out[-1] is not top):
@@ -840,9 +840,9 @@ class Loader:
         try:
             owner = module.name
             if at is not None:
-                reg, block = region, region.alloc_at(at, module.image_size, owner)
+                reg, block = region, region.alloc_at(at, module.load_size, owner)
             else:
-                reg, block = self.allocator.alloc(module.image_size, max(module.align, 4), owner,
+                reg, block = self.allocator.alloc(module.load_size, max(module.align, 4), owner,
                                                   region.name if region else None)
         except OutOfMemory as exc:
             raise LoadError(TLoadStatus.lsOutOfMemory, f"{path}: {exc}") from None
@@ -885,21 +885,21 @@ class Loader:
             p = self.module_at(addr)
             if p is not None:
                 lm.providers.add(p.handle)
-        lm._saved = self.machine.read(base, module.image_size)
-        self.machine.unguard_range(base, module.image_size)     # reusing freed memory
+        lm._saved = self.machine.read(base, module.load_size)
+        self.machine.unguard_range(base, module.load_size)     # reusing freed memory
         for g in self.graves:
-            if g.base < base + module.image_size and base < g.end:
+            if g.base < base + module.load_size and base < g.end:
                 g.memory_reused = True
-        self.machine.write(base, bytes(image))
+        self.machine.write(base, bytes(image) + bytes(module.load_size - len(image)))
         lm.code_end = max((off + module.section_size(n) for n, (off, _) in module.sections.items()
                            if n in (".text", ".rodata")), default=0)
         lm.guards = [self.machine.guard(base, lm.code_end, "code", f"code of module '{module.name}'"),
-                     self.machine.guard(base + lm.code_end, module.image_size - lm.code_end,
+                     self.machine.guard(base + lm.code_end, module.load_size - lm.code_end,
                                         "noexec", f"data of module '{module.name}'")]
         self.loaded[handle] = lm
         self._next_handle += 1
         self.timer.memory_event("alloc", module=lm.name, region=reg.name,
-                                base=f"0x{base:08x}", size=module.image_size)
+                                base=f"0x{base:08x}", size=module.load_size)
         return lm
 
     def _rollback(self, lm: LoadedModule) -> None:
@@ -1086,7 +1086,7 @@ class Loader:
                        {addr: n for n, addr in lm.symbols.items() if lm.contains(addr)})
         self.graves = [g for g in self.graves if not (g.base < lm.end and lm.base < g.end)]
         self.graves.append(grave)
-        self.machine.poison(lm.base, lm.module.image_size, f"unloaded module '{lm.name}'",
+        self.machine.poison(lm.base, lm.module.load_size, f"unloaded module '{lm.name}'",
                             self._describe_grave)
         lm.region.free(lm.block)
         self._free_stubs(lm)
@@ -1098,7 +1098,7 @@ class Loader:
                             "base": lm.base, "why": reason})
         self.timer.memory_event("evict" if evicted else "free", module=lm.name,
                                 region=lm.region.name, base=f"0x{lm.base:08x}",
-                                size=lm.module.image_size, reason=reason)
+                                size=lm.module.load_size, reason=reason)
 
     def _check_stubs_for(self, evict, by: str) -> None:
         """Refuse (lsOutOfMemory, nothing changed) an eviction whose stale bindings need more

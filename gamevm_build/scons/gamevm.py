@@ -71,6 +71,9 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_NAME``         module name (default: the output file's stem).
 ``GAMEVM_ENTRY``        entry symbol: a module's (optional, recorded in its
                         metadata) or the resident's (default ``_start``).
+``GAMEVM_FORM``         a module's shipping form (docs/format.md): ``plain`` (default),
+                        ``packed``, ``lz4``, or ``auto``: the form the load-time model
+                        loads soonest on this console.
 ``GAMEVM_MAP``          when true, a module link also writes a link map
                         (``<module>$GAMEVMMAPSUFFIX``, declared as a second target).
 ``GAMEVM_DEBUG``        when true, C and assembly sources are compiled with
@@ -105,6 +108,9 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
                         ``<stem>.html``, ``<stem>.h``, ``<stem>.xml``; ``''`` turns one off).
 ``GAMEVM_DISC_TOOL``, ``GAMEVM_DISC_TIME_LIMIT``, ``GAMEVM_DISC_SEED``  mastering tool
                         (genisoimage or xorriso), optimiser time limit and seed.
+``GAMEVM_SIGN_KEY``     GameVMDisc: an Ed25519 private key (PEM); when set, the disc's
+                        module manifest is signed into ``GAMEVM_DISC_SIGNED`` (default
+                        ``<stem>.gvmsig``, next to the image; docs/signing.md).
 ``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``);
 ``GAMEVMMAPSUFFIX``     link map suffix (``.map``).
 ``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
@@ -150,7 +156,7 @@ DEBUG_SUFFIX = ".debug"
 
 #: Variables whose values are part of a module link's build signature.
 MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
-                  "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_VERSION"]
+                  "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_FORM", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
                     "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
@@ -457,8 +463,14 @@ def _resident_emitter(target, source, env):
 
 def gamevm_link_module(target, source, env):
     """Link ``source`` (objects, archives) into the module ``target[0]``."""
+    form = env.subst("$GAMEVM_FORM") or "plain"
     with _IMPORT_LOCK:
         from gamevm_build.link.linker import link_module
+        if form != "plain":          # what choosing and writing a form imports
+            import gamevm_build.link.shipform  # noqa: F401
+            import gamevm_build.runtime.loadcost  # noqa: F401
+            import gamevm_build.project.media  # noqa: F401
+            import lz4.block  # noqa: F401
 
     out = target[0]
     resident = getattr(out.attributes, "gamevm_resident", None)
@@ -473,6 +485,7 @@ def gamevm_link_module(target, source, env):
             entry=env.subst("$GAMEVM_ENTRY") or None,
             map_file=str(target[1]) if len(target) > 1 else None,
             sources=_sources(env, source),
+            form=form,
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
@@ -782,7 +795,7 @@ _validate_action = SCons.Action.Action(gamevm_validate, "$GAMEVMVALIDATECOMSTR",
 
 #: Variables whose values are part of a disc layout's build signature.
 DISC_VARLIST = ["GAMEVM_TARGET", "GAMEVM_DISC_TOOL", "GAMEVM_DISC_TIME_LIMIT",
-                "GAMEVM_DISC_SEED", "GAMEVM_VERSION"]
+                "GAMEVM_DISC_SEED", "GAMEVM_VERSION", "GAMEVM_SIGN_KEY"]
 #: Extra outputs: build_disc keyword -> construction variable naming the file.
 DISC_OUTPUTS = (("manifest", "GAMEVM_DISC_MANIFEST"), ("report", "GAMEVM_DISC_REPORT"),
                 ("lba_header", "GAMEVM_DISC_HEADER"), ("mkpsxiso", "GAMEVM_DISC_MKPSXISO"))
@@ -835,6 +848,13 @@ def _disc_emitter(target, source, env):
     image.attributes.gamevm_disc = outputs
     image.attributes.gamevm_resident = resident[0] if resident else None
     deps = list(resident)
+    signed = None
+    if env.subst("$GAMEVM_SIGN_KEY"):     # the signed module manifest (docs/signing.md)
+        key = env.File(env.subst("$GAMEVM_SIGN_KEY"))
+        signed = _disc_file(env, image, env.subst("$GAMEVM_DISC_SIGNED", target=[image]))
+        image.attributes.gamevm_signed = (signed, key)
+        if key.has_builder() or os.path.exists(key.abspath):
+            deps.append(key)        # else the action says how to make one (not SCons)
     if cfg is not None:
         given = _given_module_names(source[1:])
         deps += [env.File(os.path.abspath(str(f))) for n, f in cfg.modules.items()
@@ -844,7 +864,7 @@ def _disc_emitter(target, source, env):
     if deps:
         env.Depends(image, _regular(deps, "a file the disc layout reads"))
     _regular(source, "a source of GameVMDisc")
-    return [image] + list(outputs.values()), source
+    return [image] + list(outputs.values()) + ([signed] if signed else []), source
 
 
 def _given_module_names(nodes) -> set[str]:
@@ -906,7 +926,15 @@ def gamevm_disc(target, source, env):
             limit = time_limit_seconds(limit)
         except argparse.ArgumentTypeError as exc:
             raise SCons.Errors.UserError(f"gamevm: GAMEVM_DISC_TIME_LIMIT: {exc}") from None
+    signed, key = getattr(image.attributes, "gamevm_signed", (None, None))
     try:
+        if key is not None:         # a bad key fails before anything is written
+            with _IMPORT_LOCK:
+                from gamevm_build.link.signing import load_private_key
+            try:
+                load_private_key(str(key))
+            except GameVMError as exc:
+                raise type(exc)(f"GAMEVM_SIGN_KEY: {exc}") from None
         names = set(load_config(str(source[0])).modules)
         result = build_disc(
             str(source[0]), str(image),
@@ -915,6 +943,10 @@ def gamevm_disc(target, source, env):
             tool=env.subst("$GAMEVM_DISC_TOOL") or None,
             time_limit=limit if limit else None, seed=int(seed or 0),
             **{kind: str(node) for kind, node in outputs.items()})
+        if key is not None:
+            with _IMPORT_LOCK:
+                from gamevm_build.link.signing import sign_manifest
+            sign_manifest([str(outputs["manifest"])], str(key), str(signed))
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     except ValueError as exc:
@@ -955,6 +987,7 @@ def generate(env):
         GAMEVM_RUNTIME="host",
         GAMEVM_ENTRY=None,
         GAMEVM_MAP=False,
+        GAMEVM_FORM="plain",
         GAMEVM_DEBUG=False,
         GAMEVM_DEBUGFLAGS=["-g"],
         _GAMEVM_DEBUGFLAGS=_debugflags,
@@ -1019,7 +1052,8 @@ def generate(env):
                    GAMEVM_DISC_HEADER="${TARGET.filebase}.h",
                    GAMEVM_DISC_MKPSXISO="${TARGET.filebase}.xml",
                    GAMEVM_DISC_TOOL="", GAMEVM_DISC_TIME_LIMIT="", GAMEVM_DISC_SEED=0,
-                   GAMEVM_LAYOUT=None)
+                   GAMEVM_LAYOUT=None, GAMEVM_SIGN_KEY="",
+                   GAMEVM_DISC_SIGNED="${TARGET.filebase}.gvmsig")
     env["BUILDERS"]["GameVMDisc"] = SCons.Builder.Builder(
         action=_disc_action, src_suffix=".json", emitter=_disc_emitter)
 

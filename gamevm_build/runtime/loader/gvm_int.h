@@ -102,6 +102,8 @@ GVM_INTERNAL u32 gvm_reloc_size(u32 family, u32 type);
 GVM_INTERNAL u32 gvm_reloc_may_overflow(u32 type);
 /* Check that `type` can hold S + A at P (0) or not (-1), without touching memory. */
 GVM_INTERNAL int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
+/* The addend a format 2 module keeps in the `type` field at `site` (before relocation). */
+GVM_INTERNAL u32 gvm_reloc_field(u32 type, const u8 *site);
 /* 1 if code address `v` follows a call instruction (it can be a return address). */
 GVM_INTERNAL int gvm_after_call(u32 v);
 /* Apply `n` RELA entries at `rela` (this CPU's byte order, 4-byte aligned) to the

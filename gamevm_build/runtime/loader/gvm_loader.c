@@ -28,7 +28,7 @@ typedef struct {
     u32 providers;                  /* slots its imports are bound into */
     gvm_symbol *exports;            /* sorted by name, in the pool */
     u32 nexports;
-    u32 pool_hi;                    /* its pool block's end */
+    u32 pool_lo, pool_hi;           /* its pool block */
     u32 init_off[T_COUNT], init_count[T_COUNT];
     u8 init_has;                    /* a bit per table the metadata lists */
     u8 job;                         /* placed by the asynchronous load in progress */
@@ -97,6 +97,13 @@ typedef struct load_ctx {
     u8 merge;                        /* no two slots overlap: a piece may span several */
     u32 rel_sec, rel_done;           /* P_IMAGE: relocations applied (section, entries) */
     u8 lazy;                         /* GVM_LOAD_LAZY: bind called functions at first call */
+    /* format 2 (gvm_relpack.c): .gvm.relpack and .gvm.image (section index + 1, or 0), how
+     * each packed entry's addend is found, the loadable bytes the file stores, the bytes
+     * the module takes (its image, or room to decode in place) */
+    u32 relpack, zimage, file_image, footprint;
+    u8 *how;
+    u8 zstate;                       /* .gvm.image: 0 not read, 1 being read, 2 decoded */
+    u8 addends;                      /* the packed addends are taken from the image */
     module_t *m;
     struct imp_scan *imp;            /* its imports, when it keeps them (gvm_stubs.c) */
 } load_ctx;
@@ -114,13 +121,23 @@ struct imp_scan {
 /* The phases of one module's load.  A synchronous load runs them back to back; an
  * asynchronous one (LoadModuleAsync) stops wherever a read is in flight and goes on
  * in a later GameVMFrame, so no frame waits for the drive. */
-enum { P_OPEN, P_HEAD, P_PREFIX, P_NEEDS, P_LINK, P_IMAGE, P_LINKED };
+enum { P_OPEN, P_HEAD, P_PREFIX, P_CHECK, P_NEEDS, P_LINK, P_IMAGE, P_LINKED };
 
+/* GameVMPlaceModule and GameVMAddNeed entries: a game of 30-odd modules (the CD game
+ * example) needs about 40 and 70; the Sega CD's main CPU has 64 KiB of work RAM */
 #ifndef GVM_MAX_PLACEMENTS
+#if defined(__m68k__)
 #define GVM_MAX_PLACEMENTS 16
+#else
+#define GVM_MAX_PLACEMENTS 48
+#endif
 #endif
 #ifndef GVM_MAX_NEEDS
-#define GVM_MAX_NEEDS 32            /* GameVMAddNeed entries */
+#if defined(__m68k__)
+#define GVM_MAX_NEEDS 32
+#else
+#define GVM_MAX_NEEDS 96
+#endif
 #endif
 #ifndef GVM_MAX_ASYNC
 #define GVM_MAX_ASYNC 8             /* asynchronous requests queued, and statuses kept */
@@ -194,6 +211,10 @@ static const char *const slot_names[SL_COUNT] = {
 enum { SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9, SHF_ALLOC = 2,
        SHN_UNDEF = 0, SHN_LORESERVE = 0xFF00, SHN_ABS = 0xFFF1,
        STB_LOCAL = 0, STB_WEAK = 2, STT_SECTION = 3, ET_DYN = 3 };
+/* format 2 (docs/format.md, "Shipping forms"; gamevm_build.link.shipform) */
+#define SHT_GVM_RELPACK 0x80474D52u
+#define ELFCOMPRESS_GVM_LZ4 0x60474D01u
+enum { SHT_PROGBITS = 1, SHF_COMPRESSED = 0x800, CHDR_SIZE = 12 };
 
 /* ---- small helpers ------------------------------------------------------------- */
 
@@ -519,17 +540,27 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
     return lsOutOfMemory;
 }
 
+/* `size` bytes of the pool, at the lowest 4-aligned gap between the live modules' blocks
+ * that holds them (modules come and go in any order: overlays evict old ones). */
 static u8 *pool_alloc(u32 size, u32 *lo)
 {
-    u32 i, top = 0;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq && G.mods[i].pool_hi > top)
-            top = G.mods[i].pool_hi;
-    top = (top + 3u) & ~3u;
-    if (top > G.cfg.pool_size || size > G.cfg.pool_size - top)
+    u32 i, at = 0, next, moved = 1;
+    while (moved) {                  /* first fit: past every block that overlaps [at, +size) */
+        moved = 0;
+        for (i = 0; i < GVM_MAX_MODULES; i++) {
+            module_t *m = &G.mods[i];
+            if (!m->seq || m->pool_hi <= at || (size <= G.cfg.pool_size - at &&
+                                                 m->pool_lo >= at + size))
+                continue;
+            next = (m->pool_hi + 3u) & ~3u;
+            if (next > at)
+                at = next, moved = 1;
+        }
+    }
+    if (at > G.cfg.pool_size || size > G.cfg.pool_size - at)
         return 0;
-    *lo = top;
-    return (u8 *)G.cfg.pool + top;
+    *lo = at;
+    return (u8 *)G.cfg.pool + at;
 }
 
 /* ---- reading and checking a module file (gamevm_build.link.module.read_module) ---------- */
@@ -575,6 +606,10 @@ static int flags_ok(u32 f, u32 t)
 }
 
 static TLoadStatus section_data(load_ctx *c, u32 i, u8 **out, u32 *size);
+static TLoadStatus relpack_read(load_ctx *c, u32 i);
+static void relpack_addends(load_ctx *c, u32 base);
+static TLoadStatus zimage_check(load_ctx *c, u32 i);
+static TLoadStatus zimage_load(load_ctx *c);
 
 /* The module's target is known and its ELF header and float ABI are that target's:
  * lsBadFormat otherwise (gamevm_build.link.module.read_module). */
@@ -768,6 +803,10 @@ static TLoadStatus check_sections(load_ctx *c)
         c->slot_addr[j] = SH(c, i, F_ADDR);
         c->slot_size[j] = SH(c, i, F_SIZE);
     }
+    for (c->file_image = 0, j = 0; j < SL_BSS; j++)      /* what the file stores */
+        if (c->slot_last[j] && c->slot_addr[j] + c->slot_size[j] > c->file_image)
+            c->file_image = c->slot_addr[j] + c->slot_size[j];
+    c->footprint = image;
     return lsSuccess;
 }
 
@@ -833,9 +872,17 @@ static TLoadStatus check_relocations(load_ctx *c)
         u32 type = SH(c, i, F_TYPE), info, t_off, t_end, size, n;
         u8 *rel;
         c->rel[i] = 0;
+        if (type == SHT_GVM_RELPACK) {            /* format 2: the only relocations */
+            if (c->meta.format != 2 || c->relpack)
+                return lsBadFormat;
+            c->relpack = i + 1;
+            if ((st = relpack_read(c, i)) != lsSuccess)
+                return st;
+            continue;
+        }
         if (type != SHT_RELA && type != SHT_REL)
             continue;
-        if (type == SHT_REL || SH(c, i, F_LINK) != c->symtab_index)
+        if (type == SHT_REL || SH(c, i, F_LINK) != c->symtab_index || c->meta.format == 2)
             return lsBadFormat;
         info = SH(c, i, F_INFO);
         if (!loadable(c, info))
@@ -864,7 +911,7 @@ static TLoadStatus check_relocations(load_ctx *c)
             c->checked_types += gvm_reloc_may_overflow(rtype);
         }
     }
-    return lsSuccess;
+    return c->meta.format == 2 && !c->relpack ? lsBadFormat : lsSuccess;
 }
 
 /* The relocations whose field can overflow, checked at `base` before anything is
@@ -895,6 +942,7 @@ static TLoadStatus bind_imports(load_ctx *c, u32 base)
     u32 i, order[GVM_MAX_MODULES], n = in_load_order(order);
     if (!(c->bound = work_alloc(c->nsym * 4u)))
         return lsOutOfMemory;
+    c->bound[0] = base;                  /* what a packed module's own relocations name */
     for (i = 1; i < c->nsym; i++) {
         u8 *s = c->sym + (i << 4);
         u32 v = 0;
@@ -930,6 +978,22 @@ static void sort_exports(gvm_symbol *e, u32 n)
     }
 }
 
+/* The relocations of imports a module keeps in its pool block (for rebinding). */
+static void keep_import_relocs(load_ctx *c, module_t *m)
+{
+    u32 i, k;
+    gvm_word *w = (gvm_word *)(void *)IRELS(m);
+    for (i = 0; c->imp && i < c->shnum; i++) {
+        const gvm_word *r = (const gvm_word *)(const void *)c->rel[i];
+        for (k = 0; r && k < c->nrel[i]; k++, r += 3)
+            if (c->imp->of[r[1] >> 8]) {
+                *w++ = r[0];
+                *w++ = (r[1] & 0xFF) | (u32)(c->imp->of[r[1] >> 8] - 1) << 8;
+                *w++ = r[2];
+            }
+    }
+}
+
 /* The module's record, exports (last definition of a name wins) and name in the pool. */
 static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
 {
@@ -944,6 +1008,7 @@ static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
             (c->imp ? c->imp->n * 12u + c->imp->names + c->imp->nirel * 12u : 0u);
     if (!(p = pool_alloc(bytes, &lo)))
         return lsOutOfMemory;
+    m->pool_lo = lo;
     m->pool_hi = lo + bytes;
     w = (gvm_word *)(void *)p;
     m->nirel = c->imp ? c->imp->nirel : 0;
@@ -960,15 +1025,8 @@ static TLoadStatus make_record(load_ctx *c, module_t *m, u32 base)
         im[k].stub = GVM_LAZY ? c->imp->stub[k] : 0;
         names += len;
     }
-    for (i = 0; c->imp && i < c->shnum; i++) {
-        const gvm_word *r = (const gvm_word *)(const void *)c->rel[i];
-        for (k = 0; r && k < c->nrel[i]; k++, r += 3)
-            if (c->imp->of[r[1] >> 8]) {
-                *w++ = r[0];
-                *w++ = (r[1] & 0xFF) | (u32)(c->imp->of[r[1] >> 8] - 1) << 8;
-                *w++ = r[2];
-            }
-    }
+    if (!c->relpack)                 /* a packed module's addends come with its image */
+        keep_import_relocs(c, m);
     for (i = 1; i < c->nsym; i++) {
         u8 *s = c->sym + (i << 4);
         u32 shndx = gvm_rd16(s + 14, c->big), value = gvm_rd32(s + 4, c->big), info = s[12];
@@ -1019,7 +1077,7 @@ static module_t *containing(u32 addr, module_t *except)
 static TLoadStatus link_prepare(load_ctx *c)
 {
     u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, j;
-    u32 image = c->meta.image_size, n = 0, last = 0, providers = 0;
+    u32 image = c->footprint, n = 0, last = 0, providers = 0;
     module_t *m = free_slot(), *p;
     TLoadStatus st;
 
@@ -1036,7 +1094,7 @@ static TLoadStatus link_prepare(load_ctx *c)
             if ((p = c->bound[i] ? containing(c->bound[i], 0) : 0) != 0)
                 providers |= 1u << slot_index(p);
     if (st != lsSuccess ||
-        (c->checked_types && (st = check_fields(c, base)) != lsSuccess) ||
+        (c->checked_types && !c->relpack && (st = check_fields(c, base)) != lsSuccess) ||
         (!c->imp && binds_into_overlay(providers) && !scan_imports(c, 1) &&
          (st = lsOutOfMemory)) ||
         (st = make_record(c, m, base)) != lsSuccess) {
@@ -1064,7 +1122,8 @@ static TLoadStatus link_prepare(load_ctx *c)
     m->providers = providers;
     c->m = m;
     event(GVM_EV_WRITING, base, image, 0, c->meta.name);
-    fill((u8 *)base, image);
+    if (!c->zimage)                  /* a compressed image zeroes what it does not decode */
+        fill((u8 *)base, image);
 
     /* sections in order of first appearance, the last copy of a slot winning; when their
      * places ascend without overlapping, neighbours in the file are read together */
@@ -1114,6 +1173,11 @@ static TLoadStatus next_piece(load_ctx *c)
     u32 i, k;
     TLoadStatus st;
     clear_gaps(c);
+    if (c->zimage && c->zstate < 2) {
+        if ((st = zimage_load(c)) != lsSuccess || c->waiting)
+            return st;
+        c->next = c->norder;
+    }
     while (c->next < c->norder) {
         u32 first = c->next, s = c->slot_last[c->order[c->next++]] - 1;
         u32 off = SH(c, s, F_OFFSET), addr = SH(c, s, F_ADDR), end = off + SH(c, s, F_SIZE);
@@ -1141,6 +1205,13 @@ static TLoadStatus next_piece(load_ctx *c)
             c->waiting)
             return st;
         clear_gaps(c);
+    }
+    if (c->relpack && !c->addends) {         /* format 2: now that the fields are there */
+        relpack_addends(c, m->base);
+        c->addends = 1;
+        if (c->checked_types && (st = check_fields(c, m->base)) != lsSuccess)
+            return st;
+        keep_import_relocs(c, m);
     }
     while (c->rel_sec < c->shnum) {          /* in chunks: a slice may end between */
         i = c->rel_sec;
@@ -1172,8 +1243,16 @@ static TLoadStatus next_piece(load_ctx *c)
 
 static void release(module_t *m)
 {
+    u32 i, bit = 1u << slot_index(m);
     event(GVM_EV_FREED, m->base, m->size, m->code_end, m->name);
     m->seq = 0;
+    /* the references its holders keep and their bindings into it go with it: the slot
+     * is reused, and a holder freed later must not drop a reference of (or an eviction
+     * find a binding into) the slot's next module */
+    for (i = 0; i < GVM_MAX_MODULES; i++) {
+        G.mods[i].deps &= ~bit;
+        G.mods[i].providers &= ~bit;
+    }
     free_stubs(m);
 }
 
@@ -1360,20 +1439,33 @@ static TLoadStatus check_segments(load_ctx *c)
     return lsSuccess;
 }
 
-/* P_PREFIX: read and check everything but the image (gamevm_build.link.module.read_module). */
+/* P_PREFIX: read everything but the image and parse the metadata; P_CHECK checks it
+ * (gamevm_build.link.module.read_module), a phase of its own so that a CPU slice may
+ * end between the two halves of the work. */
 static TLoadStatus read_module(load_ctx *c)
 {
     TLoadStatus st;
-    module_t *m;
-    u32 i;
     if ((st = read_sections(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
         (st = read_note(c)) != lsSuccess)
         return st;
     if ((st = known_target(c)) != lsSuccess)
         return st;
+    c->phase = P_CHECK;
+    return lsSuccess;
+}
+
+static TLoadStatus check_module(load_ctx *c)
+{
+    TLoadStatus st;
+    module_t *m;
+    u32 i;
     if ((st = check_sections(c)) != lsSuccess || (st = check_symbols(c)) != lsSuccess ||
         (st = check_relocations(c)) != lsSuccess)
         return st;
+    for (i = 0; c->meta.format == 2 && i < c->shnum; i++)
+        if (gvm_strcmp((const char *)c->shstr + SH(c, i, F_NAME), ".gvm.image") == 0 &&
+            (st = zimage_check(c, i)) != lsSuccess)
+            return st;
     if ((st = check_segments(c)) != lsSuccess)
         return st;
     if (gvm_strcmp(c->meta.target, GVM_TARGET_NAME) != 0)
@@ -1442,6 +1534,7 @@ static TLoadStatus step(load_ctx **top)
         case P_OPEN:   st = open_module(top); break;
         case P_HEAD:   st = read_elf_header(c); break;
         case P_PREFIX: st = read_module(c); break;
+        case P_CHECK:  st = check_module(c); break;
         case P_NEEDS:  st = next_need(top); break;
         case P_LINK:   st = link_prepare(c); break;
         case P_IMAGE:  st = next_piece(c); break;
@@ -1784,7 +1877,7 @@ TLoadStatus UnloadModule(TModuleHandle handle)
  * what goes are pointed at stubs (gvm_stubs.c). */
 static void evict(module_t *m)
 {
-    u32 i, order[GVM_MAX_MODULES], n, j;
+    u32 i, order[GVM_MAX_MODULES], n, j, dropped = m->deps;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         if (m->deps & (1u << i))
             G.mods[i].refcount--;
@@ -1796,10 +1889,13 @@ static void evict(module_t *m)
     n = in_load_order(order);
     /* what it held and nothing else holds goes too, newest first; each one freed here
      * drops its own needs' references, so a chain goes whole (a need is older than what
-     * needs it, so this pass reaches it after its holder) */
+     * needs it, so this pass reaches it after its holder).  Only what lost a reference
+     * here: a need a load in progress just placed holds none yet. */
     for (j = n; j-- > 0;) {
         module_t *x = &G.mods[order[j]];
-        if (x->seq && x->refcount <= 0 && !bound_into(order[j], 0)) {
+        if (x->seq && (dropped >> order[j] & 1) && x->refcount <= 0 &&
+            !bound_into(order[j], 0)) {
+            dropped |= x->deps;
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (x->deps & (1u << i))
                     G.mods[i].refcount--;

@@ -417,7 +417,7 @@ int gvm_meta_parse(u8 *text, u32 len, gvm_meta *m)
     }
     if (peek(&c) != -1 || c.bad)
         return -1;
-    if (!m->has_format || m->format != 1 || !m->target || !m->name || !m->name[0] ||
+    if (!m->has_format || (m->format != 1 && m->format != 2) || !m->target || !m->name || !m->name[0] ||
         !m->has_image_size || m->align == 0 || m->align > 0x10000 || (m->align & (m->align - 1)))
         return -1;
     for (i = 0; i < T_COUNT; i++) {

@@ -61,6 +61,14 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
     return (target & 3) || (target & 0xF0000000u) != ((P + 4) & 0xF0000000u) ? -1 : 0;
 }
 
+/* The addend a packed module keeps in the field at `site` (gamevm_build.link.packrel):
+ * a word, a jump's target, a half (HI16 and LO16: the low 16 bits). */
+u32 gvm_reloc_field(u32 type, const u8 *site)
+{
+    u32 word = (u32)site & 3 ? rd(site, 4) : *(const gvm_word *)(const void *)site;
+    return type == R_32 ? word : type == R_26 ? (word & 0x3FFFFFFu) << 2 : word & 0xFFFFu;
+}
+
 /* The relocation loop: RELA entries in the CPU's byte order (the module was checked to
  * be this console's), S[symbol] the value of each symbol.  A field that does not fit
  * is left alone: the check before writing let only unresolved weak imports through. */
@@ -120,6 +128,14 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
     return 0;
 }
 
+/* The addend a packed module keeps in the field at `site`: the 16- and 8-bit ones
+ * sign-extended (the packer stores only what comes back so). */
+u32 gvm_reloc_field(u32 type, const u8 *site)
+{
+    u32 v = rd(site, gvm_reloc_size(GVM_FAMILY_M68K, type));
+    return type == R_16 ? (v ^ 0x8000u) - 0x8000u : type == R_8 ? (v ^ 0x80u) - 0x80u : v;
+}
+
 void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 {
     const gvm_word *r = (const gvm_word *)(const void *)rela;
@@ -160,6 +176,13 @@ int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P)
 {
     (void)type, (void)S, (void)A, (void)P;
     return 0;
+}
+
+/* The addend a packed module keeps in the field at `site`: the word. */
+u32 gvm_reloc_field(u32 type, const u8 *site)
+{
+    (void)type;
+    return (u32)site & 3 ? rd(site, 4) : *(const gvm_word *)(const void *)site;
 }
 
 /* (S + A) | T: a Thumb target's bit 0 is already in S (symbol) or A (section) */

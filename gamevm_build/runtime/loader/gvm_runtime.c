@@ -5,9 +5,11 @@
  * functions (nothing but the API reaches the resident's symbol table) and -Os
  * optimises the loader as a whole.  Each part stays its own file to read.
  */
+#include "../codec/gvm_lz4.c"
 #include "gvm_meta.c"
 #include "gvm_reloc.c"
 #include "gvm_sync.c"
 #include "gvm_emu_reader.c"
 #include "gvm_loader.c"
 #include "gvm_stubs.c"
+#include "gvm_relpack.c"

@@ -88,6 +88,7 @@ static u32 scan_imports(load_ctx *c, u32 keep)
         !(p->sym = work_alloc(c->nsym * 4u)))
         return 0;
     p->n = p->names = p->nirel = 0;
+    p->of[0] = 0;                           /* a packed module's own base */
     for (i = 1; i < c->nsym; i++) {
         u8 *s = c->sym + (i << 4);
         const char *name;

@@ -1,0 +1,247 @@
+"""Shipping forms (issue #14): packed relocations and LZ4-compressed images, format 2.
+
+The oracle is the plain module: a module in every form reads back with the same image
+and the same relocations (packrel.canonical), loads to the same bytes, and the console
+side C runtime loads each form to the bytes the Python reference loader places, on every
+console's CPU.  Corrupt packed files get the same TLoadStatus from both loaders.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import ALL_TARGETS, examples, run_gamevm
+from example_game import example_game  # noqa: F401  (fixture)
+from test_target_runtime import (MODULES, host_load, mutate, mutations, pair, same_modules,
+                                 target_resident)
+from gamevm_build.errors import EmulationError, ModuleFormatError
+from gamevm_build.link import packrel
+from gamevm_build.link.module import read_module
+from gamevm_build.link.shipform import FORMS, convert
+from gamevm_build.runtime.reference import TLoadStatus
+
+PACKED_FORMS = ("packed", "lz4")
+
+
+@pytest.fixture(scope="module", params=ALL_TARGETS)
+def built(request, example_game):
+    target = request.param
+    out = example_game(target)
+    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES])
+    return target, out, kernel
+
+
+def offsets(module) -> dict:
+    return {n: off for n, (off, _b) in module.sections.items()}
+
+
+def shipped(out, tmp_path, form: str):
+    """The example's modules in ``form`` (a module LZ4 cannot shrink stays packed)."""
+    d = tmp_path / form
+    d.mkdir()
+    for m in MODULES:
+        data = (out / f"{m}.elf").read_bytes()
+        try:
+            packed = convert(data, form, path=m)
+        except ValueError:
+            packed = convert(data, "packed", path=m)
+        (d / f"{m}.elf").write_bytes(packed)
+    return d
+
+
+def test_every_form_reads_back_the_same_module(built):
+    """Image and relocations survive every form and the way back to plain; converting is
+    deterministic; the files are smaller; binutils read them without a warning."""
+    target, out, _kernel = built
+    for m in MODULES:
+        data = convert((out / f"{m}.elf").read_bytes(), "plain")    # the example ships auto
+        plain = read_module(data)
+        for form in FORMS:
+            try:
+                packed = convert(data, form, path=m)
+            except ValueError as exc:
+                assert form == "lz4" and "do not compress" in str(exc)
+                continue
+            assert convert(data, form, path=m) == packed                  # deterministic
+            back = read_module(packed, name=f"{m}.{form}")
+            assert back.form == form
+            assert back.unrelocated_image() == plain.unrelocated_image()
+            assert packrel.canonical(back.relocations, offsets(back)) == \
+                packrel.canonical(plain.relocations, offsets(plain))
+            if form != "plain":
+                assert len(packed) <= len(data), (m, form)
+                again = read_module(convert(packed, "plain", path=m))
+                assert again.unrelocated_image() == plain.unrelocated_image()
+                assert packrel.canonical(again.relocations, offsets(again)) == \
+                    packrel.canonical(plain.relocations, offsets(plain))
+
+
+@pytest.mark.parametrize("form", PACKED_FORMS)
+def test_readelf_reads_a_packed_module_without_warnings(built, tmp_path, form):
+    target, out, _kernel = built
+    f = tmp_path / "level1.elf"
+    f.write_bytes(convert((out / "level1.elf").read_bytes(), form))
+    proc = subprocess.run(["readelf", "-a", "-W", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "warning" not in (proc.stdout + proc.stderr).lower()
+    assert ".gvm.relpack" in proc.stdout
+    assert (".gvm.image" in proc.stdout) == (form == "lz4")
+
+
+@pytest.mark.parametrize("form", PACKED_FORMS)
+def test_the_c_runtime_loads_every_form_like_the_reference(built, tmp_path, form):
+    """Same status, base and RAM on both loaders; the self tests pass; a packed (not
+    compressed) module takes the place and bytes its plain module takes."""
+    target, out, kernel = built
+    d = shipped(out, tmp_path, form)
+    plain_dir = shipped(out, tmp_path, "plain")
+    for name in MODULES:
+        host, tl = pair(target, kernel, d)
+        lm, status = host_load(host, name)
+        handle, t_status = tl.load_module(name)
+        assert status == t_status == TLoadStatus.lsSuccess, name
+        same_modules(host, tl)
+        for sym, addr in lm.symbols.items():
+            assert tl.get_proc(handle, sym) == addr
+        for m in tl.loaded.values():
+            if "gamevm_selftest" in m.symbols:
+                assert tl.machine.call(m.symbols["gamevm_selftest"]) == 0, m.name
+        if form == "packed":
+            plain_host, _ = pair(target, kernel, plain_dir)
+            host_load(plain_host, name)
+            for p in plain_host.loaded.values():
+                q = host.by_name(p.name)
+                assert (q.base, q.module.load_size) == (p.base, p.module.image_size)
+                assert host.machine.read(q.base, q.module.load_size) == \
+                    plain_host.machine.read(p.base, p.module.image_size), p.name
+        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+        host.unload(lm.handle)
+        same_modules(host, tl)
+
+
+def test_an_async_load_of_compressed_modules_places_what_the_reference_places(built, tmp_path):
+    from test_target_runtime import frames_until_done
+    target, out, kernel = built
+    d = shipped(out, tmp_path, "lz4")
+    host, tl = pair(target, kernel, d)
+    rec = tl.load_async("level1")
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    host_load(host, "level1")
+    same_modules(host, tl)
+
+
+@pytest.fixture(scope="module")
+def packed_fuzz(built, tmp_path_factory):
+    target, out, kernel = built
+    d = tmp_path_factory.mktemp(f"shipfuzz-{target}")
+    (d / "physics.elf").write_bytes(convert((out / "physics.elf").read_bytes(), "packed"))
+    host, tl = pair(target, kernel, d)
+    host_load(host, "physics")
+    tl.load_module("physics")
+    sources = {f"{m}.{form}": convert((out / f"{m}.elf").read_bytes(), form)
+               for m in ("level1", "boss") for form in PACKED_FORMS}
+    return d, host, tl, sources
+
+
+@settings(max_examples=examples(40), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(victim=st.sampled_from(["level1.packed", "level1.lz4", "boss.packed", "boss.lz4"]),
+       change=mutations())
+def test_corrupted_packed_modules_get_the_same_status(packed_fuzz, victim, change):
+    d, host, tl, sources = packed_fuzz
+    (d / "victim.elf").write_bytes(mutate(sources[victim], *change))
+    lm, status = host_load(host, "victim")
+    if status == TLoadStatus.lsInitFailed:
+        with pytest.raises(EmulationError):
+            tl.load_module("victim")
+        return
+    handle, t_status = tl.load_module("victim")
+    assert t_status == status, f"{victim} {change}: host {status.name}, target {t_status.name}"
+    if status == TLoadStatus.lsSuccess:
+        same_modules(host, tl)
+        host.unload(lm.handle)
+        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+def _section(data: bytes, name: bytes):
+    """(header offset, file offset, size) of section ``name`` of an ELF32 file."""
+    order = "big" if data[5] == 2 else "little"
+    word = lambda at: int.from_bytes(data[at:at + 4], order)            # noqa: E731
+    shoff, shnum, shstrndx = word(32), int.from_bytes(data[48:50], order), \
+        int.from_bytes(data[50:52], order)
+    names = word(shoff + 40 * shstrndx + 16)
+    for i in range(shnum):
+        h = shoff + 40 * i
+        at = names + word(h)
+        if data[at:at + len(name) + 1] == name + b"\0":
+            return h, word(h + 16), word(h + 20)
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("what", ["relpack_trailing", "relpack_cut", "block_corrupt",
+                                  "chdr_type", "relpack_in_format_1"])
+def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, what):
+    d, host, tl, sources = packed_fuzz
+    target, out, _kernel = built
+    data = bytearray(sources["level1.lz4" if what in ("block_corrupt", "chdr_type")
+                             else "level1.packed"])
+    _h, off, size = _section(bytes(data), b".gvm.relpack")
+    if what == "relpack_trailing":
+        data[off + size - 1] = 0xFF        # a group's end turns into "no groups" + a byte
+    elif what == "relpack_cut":
+        h, _o, _s = _section(bytes(data), b".gvm.relpack")
+        order = "big" if data[5] == 2 else "little"
+        data[h + 20:h + 24] = (size - 2).to_bytes(4, order)
+    elif what == "block_corrupt":
+        _h, zoff, zsize = _section(bytes(data), b".gvm.image")
+        data[zoff + 12] ^= 0xF0            # the first token: lengths past the block
+    elif what == "chdr_type":
+        _h, zoff, _z = _section(bytes(data), b".gvm.image")
+        data[zoff] ^= 1
+    else:                                   # a plain module's note with packed relocations
+        plain = read_module(bytes(data))
+        assert plain.form == "packed"
+        data = bytearray(bytes(data).replace(b'"format":2', b'"format":1'))
+    (d / "victim.elf").write_bytes(bytes(data))
+    with pytest.raises(ModuleFormatError):
+        read_module(bytes(data), verify_hash=False)
+    _lm, status = host_load(host, "victim")
+    assert status == TLoadStatus.lsBadFormat
+    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("form", PACKED_FORMS)
+def test_the_model_covers_loads_of_every_form(built, tmp_path, form):
+    """The analyzer's CPU charge for a packed or compressed module (its decoder's tokens,
+    literals and matches, its packed relocations) is at least what the runtime executes,
+    and not far above."""
+    from gamevm_build.runtime.target import measure_load
+    target, out, kernel = built
+    d = shipped(out, tmp_path, form)
+    for name in ("physics", "level1", "boss"):
+        measured, model, mod = measure_load(target, kernel, d, name)
+        assert mod.form in (form, "packed")
+        assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
+        assert model <= 2.0 * measured, f"{target} {name}: model {model:.0f} loose"
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"ab", b"\0" * 7, b"tile", b"\xff\x01"]),
+                     max_size=400).map(b"".join) | st.binary(max_size=2000))
+def test_the_reference_decoder_decodes_what_lz4_encodes(data):
+    """The host's LZ4 decoder (the console's, step for step) gives back what LZ4's encoder
+    took, as LZ4's own decoder does."""
+    import lz4.block
+    from gamevm_build.link.compress import lz4_compress, lz4_decode
+    if not data:
+        return
+    block = lz4_compress(data)
+    assert lz4_decode(block, len(data)) == data == lz4.block.decompress(
+        block, uncompressed_size=len(data))
+    assert lz4_decode(block, len(data) - 1) is None          # no room: refused
