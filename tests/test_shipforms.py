@@ -13,25 +13,17 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import ALL_TARGETS, examples, run_gamevm
+from conftest import examples
 from example_game import example_game  # noqa: F401  (fixture)
-from test_target_runtime import (MODULES, host_load, mutate, mutations, pair, same_modules,
-                                 target_resident)
-from gamevm_build.errors import EmulationError, ModuleFormatError
+from test_target_runtime import (MODULES, built, host_load, mutate, mutations,  # noqa: F401
+                                 pair, same_modules, same_status_on_both)
+from gamevm_build.errors import ModuleFormatError
 from gamevm_build.link import packrel
 from gamevm_build.link.module import read_module
 from gamevm_build.link.shipform import FORMS, convert
 from gamevm_build.runtime.reference import TLoadStatus
 
 PACKED_FORMS = ("packed", "lz4")
-
-
-@pytest.fixture(scope="module", params=ALL_TARGETS)
-def built(request, example_game):
-    target = request.param
-    out = example_game(target)
-    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES])
-    return target, out, kernel
 
 
 def offsets(module) -> dict:
@@ -154,18 +146,7 @@ def packed_fuzz(built, tmp_path_factory):
 def test_corrupted_packed_modules_get_the_same_status(packed_fuzz, victim, change):
     d, host, tl, sources = packed_fuzz
     (d / "victim.elf").write_bytes(mutate(sources[victim], *change))
-    lm, status = host_load(host, "victim")
-    if status == TLoadStatus.lsInitFailed:
-        with pytest.raises(EmulationError):
-            tl.load_module("victim")
-        return
-    handle, t_status = tl.load_module("victim")
-    assert t_status == status, f"{victim} {change}: host {status.name}, target {t_status.name}"
-    if status == TLoadStatus.lsSuccess:
-        same_modules(host, tl)
-        host.unload(lm.handle)
-        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
-    same_modules(host, tl)
+    same_status_on_both(host, tl, f"{victim} {change}")
 
 
 def _section(data: bytes, name: bytes):

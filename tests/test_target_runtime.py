@@ -211,8 +211,12 @@ def fuzz_pair(built, tmp_path_factory):
 def test_corrupted_modules_get_the_same_status(fuzz_pair, victim, change):
     target, out, d, host, tl = fuzz_pair
     source = out / ("physics.elf" if victim == "physics_copy" else f"{victim}.elf")
-    data = mutate(source.read_bytes(), *change)
-    (d / "victim.elf").write_bytes(data)
+    (d / "victim.elf").write_bytes(mutate(source.read_bytes(), *change))
+    same_status_on_both(host, tl, f"{victim} {change}")
+
+
+def same_status_on_both(host, tl, label: str) -> None:
+    """Both loaders load ``victim`` alike: the same status, the same RAM, nothing left."""
     lm, status = host_load(host, "victim")
     if status == TLoadStatus.lsInitFailed:
         # a constructor that faults is a crash on the console: the runtime cannot return
@@ -220,7 +224,7 @@ def test_corrupted_modules_get_the_same_status(fuzz_pair, victim, change):
             tl.load_module("victim")
         return
     handle, t_status = tl.load_module("victim")
-    assert t_status == status, f"{victim} {change}: host {status.name}, target {t_status.name}"
+    assert t_status == status, f"{label}: host {status.name}, target {t_status.name}"
     if status == TLoadStatus.lsSuccess:
         same_modules(host, tl)
         host.unload(lm.handle)

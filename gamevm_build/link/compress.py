@@ -52,36 +52,42 @@ def lz4_inplace_margin(compressed_size: int) -> int:
     return (compressed_size >> 8) + 32
 
 
+def _length(block: bytes, at: int, n: int) -> tuple[int, int] | None:
+    """An LZ4 length: a nibble of 15 goes on in bytes, each added, until one is not 255.
+    ``(length, next position)``, or None when the block ends first."""
+    if n == 15:
+        while True:
+            if at >= len(block):
+                return None
+            b = block[at]
+            at += 1
+            n += b
+            if b != 255:
+                break
+    return n, at
+
+
 def lz4_block_stats(block: bytes) -> tuple[int, int, int]:
     """``(tokens, literal bytes, match bytes)`` of an LZ4 block: what the console's decoder
     spends its time on (the load-time model charges each at its measured cost).
     ``ValueError`` for a block that ends inside a sequence."""
     tokens = literals = matches = 0
     at, end = 0, len(block)
-
-    def length(n: int) -> int:
-        nonlocal at
-        if n == 15:
-            while True:
-                if at >= end:
-                    raise ValueError("LZ4 block ends inside a length")
-                b = block[at]
-                at += 1
-                n += b
-                if b != 255:
-                    break
-        return n
     while at < end:
         token = block[at]
-        at += 1
         tokens += 1
-        lit = length(token >> 4)
-        literals += lit
-        at += lit
+        got = _length(block, at + 1, token >> 4)
+        if got is None:
+            raise ValueError("LZ4 block ends inside a length")
+        literals += got[0]
+        at = got[1] + got[0]
         if at >= end:
             break                      # the last sequence: literals only
-        at += 2                        # the match offset
-        matches += length(token & 15) + 4
+        got = _length(block, at + 2, token & 15)      # after the match offset
+        if got is None:
+            raise ValueError("LZ4 block ends inside a length")
+        matches += got[0] + 4
+        at = got[1]
     if at > end:
         raise ValueError("LZ4 block ends inside its literals or an offset")
     return tokens, literals, matches
@@ -94,26 +100,15 @@ def lz4_decode(block: bytes, size: int) -> bytes | None:
     (LZ4's own decoder is stricter about how a block ends)."""
     out = bytearray()
     at, end = 0, len(block)
-
-    def length(n: int) -> int | None:
-        nonlocal at
-        if n == 15:
-            while True:
-                if at >= end:
-                    return None
-                b = block[at]
-                at += 1
-                n += b
-                if b != 255:
-                    break
-        return n
     while True:
         if at >= end:
             return None
         token = block[at]
-        at += 1
-        lit = length(token >> 4)
-        if lit is None or lit > end - at or lit > size - len(out):
+        got = _length(block, at + 1, token >> 4)
+        if got is None:
+            return None
+        lit, at = got
+        if lit > end - at or lit > size - len(out):
             return None
         out += block[at:at + lit]
         at += lit
@@ -122,13 +117,12 @@ def lz4_decode(block: bytes, size: int) -> bytes | None:
         if end - at < 2:
             return None
         off = block[at] | block[at + 1] << 8
-        at += 2
         if not off or off > len(out):
             return None
-        match = length(token & 15)
-        if match is None:
+        got = _length(block, at + 2, token & 15)
+        if got is None:
             return None
-        match += 4
+        match, at = got[0] + 4, got[1]
         if match > size - len(out):
             return None
         start = len(out) - off

@@ -281,15 +281,22 @@ def serialize(img: ModuleImage) -> bytes:
     entry_value = 0
     if img.entry:
         entry_value = next(s.value for s in img.exports if s.name == img.entry)
-    ident = E.ELFMAG + bytes([E.ELFCLASS32, 1 if img.endian == "little" else 2, 1, 0]) + bytes(8)
-    header = ident + struct.pack(e + "HHIIIIIHHHHHH", E.ET_DYN, img.e_machine, 1, entry_value,
-                                 E.EHDR_SIZE, shoff, img.e_flags, E.EHDR_SIZE, E.PHDR_SIZE,
-                                 len(phdrs), E.SHDR_SIZE, len(headers), shstr_idx)
-    out[:E.EHDR_SIZE] = header
+    put_headers(out, e, img.endian, img.e_machine, entry_value, img.e_flags, phdrs, shoff,
+                len(headers), shstr_idx)
+    return bytes(out)
+
+
+def put_headers(out: bytearray, e: str, endian: str, machine: int, entry: int, flags: int,
+                phdrs, shoff: int, shnum: int, shstrndx: int) -> None:
+    """The ELF header and the program headers at the start of ``out`` (room left for them)."""
+    ident = E.ELFMAG + bytes([E.ELFCLASS32, 1 if endian == "little" else 2, 1, 0]) + bytes(8)
+    out[:E.EHDR_SIZE] = ident + struct.pack(e + "HHIIIIIHHHHHH", E.ET_DYN, machine, 1, entry,
+                                            E.EHDR_SIZE, shoff, flags, E.EHDR_SIZE,
+                                            E.PHDR_SIZE, len(phdrs), E.SHDR_SIZE, shnum,
+                                            shstrndx)
     for i, ph in enumerate(phdrs):
         pos = E.EHDR_SIZE + i * E.PHDR_SIZE
         out[pos:pos + E.PHDR_SIZE] = struct.pack(e + "8I", *ph)
-    return bytes(out)
 
 
 def write_module(img: ModuleImage, path) -> None:

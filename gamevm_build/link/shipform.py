@@ -28,7 +28,7 @@ import struct
 
 from . import elf32 as E
 from .modformat import (CODE_SECTIONS, DATA_SECTIONS, SECTION_ORDER, TABLES, content_hash,
-                        encode_note, _StrTab, _pad)
+                        encode_note, put_headers, _StrTab, _pad)
 from ..errors import ModuleFormatError
 
 __all__ = ["FORMS", "SHT_GVM_RELPACK", "ELFCOMPRESS_GVM_LZ4", "SHF_COMPRESSED", "CHDR_SIZE",
@@ -281,14 +281,8 @@ def _write(elf, module, meta: dict, relpack: bytes | None, relas, image: bytes,
                       0 if compressed else file_end - start, end(data, True) - start,
                       E.PF_R | E.PF_W, max(in_secs[s].addralign for s in data)))
     phdrs.append((E.PT_NOTE, note_off, 0, 0, len(note), 0, E.PF_R, 4))
-    eh = elf.data[:E.EHDR_SIZE]
-    header = eh[:24] + struct.pack(e + "IIIIHHHHHH", struct.unpack_from(e + "I", eh, 24)[0],
-                                   E.EHDR_SIZE, shoff, elf.e_flags, E.EHDR_SIZE, E.PHDR_SIZE,
-                                   len(phdrs), E.SHDR_SIZE, len(headers), shstr_idx)
-    out[:E.EHDR_SIZE] = header
-    for i, ph in enumerate(phdrs):
-        pos = E.EHDR_SIZE + i * E.PHDR_SIZE
-        out[pos:pos + E.PHDR_SIZE] = struct.pack(e + "8I", *ph)
+    put_headers(out, e, module.endian, elf.e_machine, elf.e_entry, elf.e_flags, phdrs, shoff,
+                len(headers), shstr_idx)
     return bytes(out)
 
 

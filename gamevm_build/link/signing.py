@@ -86,13 +86,19 @@ def public_key_path(private: Path) -> Path:
 
 
 def _read_key(path, what: str) -> bytes:
+    return _read(path, what, MAX_KEY_BYTES,
+                 "create a key pair with `gamevm sign --new-key KEY.pem`")
+
+
+def _read(path, what: str, limit: int, how: str) -> bytes:
+    """The bytes of ``path`` (at most ``limit``), or a SigningError naming it and ``how``
+    to make it when it is missing."""
     from ..fileutil import read_input
 
     try:
-        return read_input(path, what, limit=MAX_KEY_BYTES)
+        return read_input(path, what, limit=limit)
     except FileNotFoundError:
-        raise SigningError(f"{path}: {what} not found (create a key pair with "
-                           "`gamevm sign --new-key KEY.pem`)") from None
+        raise SigningError(f"{path}: {what} not found ({how})") from None
     except OSError as exc:
         raise SigningError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     except InputError as exc:
@@ -442,17 +448,8 @@ class Report:
 
 
 def read_signed(path) -> bytes:
-    from ..fileutil import read_input
-
-    try:
-        return read_input(path, "signed manifest", limit=MAX_SIGNED_BYTES)
-    except FileNotFoundError:
-        raise SigningError(f"{path}: signed manifest not found (write it with `gamevm sign "
-                           "--key KEY.pem LAYOUT.json -o SIGNED`)") from None
-    except OSError as exc:
-        raise SigningError(f"{path}: cannot read signed manifest: {exc.strerror or exc}") from None
-    except InputError as exc:
-        raise SigningError(str(exc)) from None
+    return _read(path, "signed manifest", MAX_SIGNED_BYTES,
+                 "write it with `gamevm sign --key KEY.pem LAYOUT.json -o SIGNED`")
 
 
 def check_signature(data: bytes, public_key, where: str, key_name: str) -> dict:
