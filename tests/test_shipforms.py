@@ -139,7 +139,7 @@ def packed_fuzz(built, tmp_path_factory):
     return d, host, tl, sources
 
 
-@settings(max_examples=examples(40), deadline=None,
+@settings(max_examples=examples(25), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(victim=st.sampled_from(["level1.packed", "level1.lz4", "boss.packed", "boss.lz4"]),
        change=mutations())
