@@ -219,19 +219,26 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
     headers.append((shstr.add(".symtab"), E.SHT_SYMTAB, 0, 0, len(out), len(symbody),
                     strtab_idx, first_global, 4, E.SYM_SIZE))
     out.extend(symbody)
-    headers.append((shstr.add(".strtab"), E.SHT_STRTAB, 0, 0, len(out), len(strtab.data), 0, 0,
-                    1, 0))
-    out.extend(strtab.data)
-    _pad(out, 4)
-    note = encode_note(meta, e)
-    note_off = len(out)
-    headers.append((shstr.add(".note.gamevm"), E.SHT_NOTE, 0, 0, note_off, len(note), 0, 0, 4, 0))
-    out.extend(note)
+    note_off, _note_len = put_strings_and_note(out, headers, shstr, bytes(strtab.data), meta, e)
     name_off = shstr.add(".shstrtab")
     headers.append((name_off, E.SHT_STRTAB, 0, 0, len(out), len(shstr.data) + 0, 0, 0, 1, 0))
     out.extend(shstr.data)
     _pad(out, 4)
     return out, headers, (note_off, len(out), shstr_idx)
+
+
+def put_strings_and_note(out: bytearray, headers: list, shstr: _StrTab, strtab: bytes,
+                         meta: dict, e: str) -> tuple[int, int]:
+    """Append ``.strtab`` and the metadata note (and their section headers):
+    ``(note offset, note size)``."""
+    headers.append((shstr.add(".strtab"), E.SHT_STRTAB, 0, 0, len(out), len(strtab), 0, 0, 1, 0))
+    out.extend(strtab)
+    _pad(out, 4)
+    note = encode_note(meta, e)
+    note_off = len(out)
+    headers.append((shstr.add(".note.gamevm"), E.SHT_NOTE, 0, 0, note_off, len(note), 0, 0, 4, 0))
+    out.extend(note)
+    return note_off, len(note)
 
 
 def serialize(img: ModuleImage) -> bytes:

@@ -28,7 +28,7 @@ import struct
 
 from . import elf32 as E
 from .modformat import (CODE_SECTIONS, DATA_SECTIONS, SECTION_ORDER, TABLES, content_hash,
-                        encode_note, put_headers, _StrTab, _pad)
+                        put_headers, put_strings_and_note, _StrTab, _pad)
 from ..errors import ModuleFormatError
 
 __all__ = ["FORMS", "SHT_GVM_RELPACK", "ELFCOMPRESS_GVM_LZ4", "SHF_COMPRESSED", "CHDR_SIZE",
@@ -237,13 +237,7 @@ def _write(elf, module, meta: dict, relpack: bytes | None, relas, image: bytes,
     headers.append((shstr.add(".symtab"), E.SHT_SYMTAB, 0, 0, len(out), symtab.size,
                     symtab_idx + 1, symtab.info, 4, E.SYM_SIZE))
     out.extend(symtab.data)
-    headers.append((shstr.add(".strtab"), E.SHT_STRTAB, 0, 0, len(out), strtab.size, 0, 0, 1, 0))
-    out.extend(strtab.data)
-    _pad(out, 4)
-    note = encode_note(meta, e)
-    note_off = len(out)
-    headers.append((shstr.add(".note.gamevm"), E.SHT_NOTE, 0, 0, note_off, len(note), 0, 0, 4, 0))
-    out.extend(note)
+    note_off, note_len = put_strings_and_note(out, headers, shstr, strtab.data, meta, e)
     if compressed:
         headers.append((shstr.add(".gvm.image"), E.SHT_PROGBITS, SHF_COMPRESSED, 0, 0,
                         len(stored), 0, 0, 4, 0))
@@ -280,7 +274,7 @@ def _write(elf, module, meta: dict, relpack: bytes | None, relas, image: bytes,
         phdrs.append((E.PT_LOAD, load_off + (0 if compressed else start), start, start,
                       0 if compressed else file_end - start, end(data, True) - start,
                       E.PF_R | E.PF_W, max(in_secs[s].addralign for s in data)))
-    phdrs.append((E.PT_NOTE, note_off, 0, 0, len(note), 0, E.PF_R, 4))
+    phdrs.append((E.PT_NOTE, note_off, 0, 0, note_len, 0, E.PF_R, 4))
     put_headers(out, e, module.endian, elf.e_machine, elf.e_entry, elf.e_flags, phdrs, shoff,
                 len(headers), shstr_idx)
     return bytes(out)
