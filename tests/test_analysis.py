@@ -647,3 +647,23 @@ def test_transition_times_use_the_heads_they_are_given():
     near = near["menu", "lvl"]
     assert 200_008 in far.load.heads and 200_008 not in near.load.heads
     assert near.worst_ms < far.worst_ms
+
+
+def test_a_transition_loading_two_unrelated_modules_from_a_disc_is_a_warning():
+    """The console-side runtime loads a scene's modules one LoadModule each (a module's
+    needs in its request): each request's first read starts from the idle drive, which
+    the one-stream bound does not charge.  A warning says how to make it one request; a
+    cartridge has no drive to wait for."""
+    def project(target, needs):
+        return graph_from_dict({
+            "target": target,
+            "memoryMap": regions(("Main", "256KB", False)),
+            "modules": {"a": est(4096, "Main", needs=needs), "b": est(4096, "Main")},
+            "scenes": {"menu": {"modules": []}, "play": {"modules": ["a", "b"]}},
+            "transitions": [{"from": "menu", "to": "play", "budget_ms": 5000}]})
+    warned = [f for f in analyze(project("psx", None)).findings if f.check == "requests"]
+    assert [(f.severity, f.subject) for f in warned] == [("warning", "menu -> play")]
+    assert "a, b as 2 LoadModule requests" in warned[0].message
+    assert "make a need b" in warned[0].suggestions[0]
+    assert not [f for f in analyze(project("psx", ["b"])).findings if f.check == "requests"]
+    assert not [f for f in analyze(project("n64", None)).findings if f.check == "requests"]
