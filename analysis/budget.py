@@ -344,14 +344,14 @@ def request_findings(G, times) -> list[Finding]:
 def _forms(ix, model, costs) -> list[dict]:
     """Per module, its shipping form and what the form saves and costs (issue #14), when a
     module is not plain: the bytes read less than the plain module's, in ms, the ms its
-    LZ4 image takes to decode, and each form's read and CPU time (why this one)."""
+    LZ4 image takes to decode, and each form's read and CPU time (why this one).  Read
+    here, for the report only: reading a project does not convert its modules."""
     if all(i.form == "plain" for i in ix.info):
         return []
     out = []
     for i in sorted(ix.info, key=lambda i: i.name):
-        plain = i.plain_size or i.file_size
-        decode = costs.seconds(costs.lz4_token * i.lz4[0] + costs.lz4_literal * i.lz4[1]
-                               + costs.lz4_match * i.lz4[2])
+        plain = i.file_size if i.form == "plain" else _plain_size(i)
+        decode = costs.seconds(costs.lz4_cycles(i.lz4))
         saved = model.transfer_s(plain) - model.transfer_s(i.file_size)
         out.append({"module": i.name, "form": i.form, "bytes": i.file_size,
                     "plain_bytes": plain, "read_ms_saved": _r(saved),
@@ -359,9 +359,21 @@ def _forms(ix, model, costs) -> list[dict]:
     return out
 
 
+def _plain_size(info) -> int:
+    """Bytes of the module's file in the plain form (what its packed form saves)."""
+    from gamevm_build.fileutil import read_input
+    from gamevm_build.link.shipform import convert
+    if info.path is None:
+        return info.file_size
+    try:
+        return len(convert(read_input(info.path, "module"), "plain", path=info.path))
+    except (OSError, GameVMError):
+        return info.file_size
+
+
 def _why(info, model, modules: int) -> str:
-    """Each form's read + CPU ms for ``info`` (the choice ``--form auto`` makes), or what
-    the form saves when there are too many modules to weigh each."""
+    """Each form's read + CPU ms for ``info`` (the choice ``--form auto`` makes); empty
+    past 200 modules, where weighing every form of each would slow the report down."""
     from gamevm_build.fileutil import read_input
     from gamevm_build.link.shipform import form_costs
     if info.path is None or modules > 200:

@@ -53,7 +53,6 @@ class ModuleInfo:
     local_symbols: int = 0               # symbols a loader checks besides exports and imports
     metadata_bytes: int = 0              # the metadata note a loader parses
     form: str = "plain"                  # shipping form (gamevm_build.link.shipform)
-    plain_size: int = 0                  # the file's bytes in the plain form
     lz4: tuple = (0, 0, 0)               # lz4 form: the block's tokens, literal and match bytes
 
     @property
@@ -103,16 +102,7 @@ def module_info(module, *, name: str | None = None) -> ModuleInfo:
         import_count=len(module.imports), exports=tuple(sorted(module.exports)),
         needs=tuple(module.needs), constructors=ctors, align=module.align, path=module.path,
         local_symbols=module.local_symbols, metadata_bytes=module.metadata_size,
-        form=module.form, lz4=module.lz4_stats, plain_size=_plain_size(module))
-
-
-def _plain_size(module) -> int:
-    """Bytes of ``module``'s file in the plain form (what a packed form saves)."""
-    if module.form == "plain":
-        return module.file_size
-    from gamevm_build.link.shipform import convert
-    from gamevm_build.fileutil import read_input
-    return len(convert(read_input(module.path, "module"), "plain", path=module.path))
+        form=module.form, lz4=module.lz4_stats)
 
 
 def estimated_module(name: str, estimate: Estimate, *, align: int = 4) -> ModuleInfo:

@@ -226,3 +226,20 @@ def test_the_reference_decoder_decodes_what_lz4_encodes(data):
     assert lz4_decode(block, len(data)) == data == lz4.block.decompress(
         block, uncompressed_size=len(data))
     assert lz4_decode(block, len(data) - 1) is None          # no room: refused
+
+
+def test_the_budget_report_says_what_each_form_saves_and_costs(example_game):
+    """The example ships GAMEVM_FORM='auto': on the PlayStation level1 goes LZ4 (a sector
+    less to read, for a decode the model charges), the others stay plain; the report says
+    so per module, with each form's read and CPU time."""
+    from gamevm_build.analysis import check_project
+    from test_scenario import config_of
+    out = example_game("psx")
+    rep = check_project(config_of(out, "psx"), layout_file=str(out / "layout.json")).to_dict()
+    forms = {f["module"]: f for f in rep["forms"]}
+    assert forms["level1"]["form"] == "lz4" and forms["physics"]["form"] == "plain"
+    lz4 = forms["level1"]
+    assert lz4["plain_bytes"] == len(convert((out / "level1.elf").read_bytes(), "plain"))
+    assert lz4["bytes"] < lz4["plain_bytes"] and lz4["read_ms_saved"] > 0 < lz4["decode_ms"]
+    assert forms["physics"]["read_ms_saved"] == forms["physics"]["decode_ms"] == 0
+    assert lz4["why"].startswith("plain ") and ", lz4 " in lz4["why"]

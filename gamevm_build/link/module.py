@@ -24,7 +24,7 @@ from ..arch import get_arch
 from ..errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
 from ..fileutil import read_input
 from .shipform import (CHDR_SIZE, ELFCOMPRESS_GVM_LZ4, PACKED_FORMAT, SHF_COMPRESSED,
-                       SHT_GVM_RELPACK, file_image_size, footprint, relocations_from_rows)
+                       SHT_GVM_RELPACK, decoded_relocations, file_image_size, footprint)
 from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
                         content_hash)
 from ..project.profile import Profile, load_profile
@@ -564,7 +564,6 @@ def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, ali
 def _packed_relocations(elf, relpack, sections, imports, arch, path) -> list[Reloc]:
     """A packed module's relocations, as :func:`gamevm_build.link.packrel.decode` gives
     them back over the module's loadable bytes, each site inside a section with contents."""
-    from . import packrel
     if len(relpack) != 1:
         raise _bad(path, f"a packed module has one .gvm.relpack section, not {len(relpack)}")
     sec = relpack[0]
@@ -579,22 +578,11 @@ def _packed_relocations(elf, relpack, sections, imports, arch, path) -> list[Rel
     for n, (off, b) in sections.items():
         if not isinstance(b, int):
             image[off:off + len(b)] = b
-    numbers = {arch.type_name(n): n for n, r in arch.relocations.items() if not r.pc_relative}
-    try:
-        rows = packrel.decode(sec.data, bytes(image), names, numbers, big=elf.endian == "big")
-    except ValueError as exc:
-        raise _bad(path, f"{sec.name}: {exc}") from None
-    with_contents = sorted((off, off + size, n) for n, (off, size) in spans.items() if n != ".bss")
 
-    def section_of(off: int, size: int = 1) -> str:
-        for lo, hi, n in with_contents:
-            if lo <= off and off + size <= hi:
-                return n
-        raise _bad(path, f"{sec.name}: the relocation at 0x{off:x} does not lie inside a "
-                         "section with contents")
-    for off, t, _target, _v in rows:
-        section_of(off, arch.relocations[numbers[t]].size)
-    return relocations_from_rows(rows, sections, imports, arch, section_of)
+    def fail(message: str):
+        raise _bad(path, f"{sec.name}: {message}")
+    return decoded_relocations(sec.data, bytes(image), sections, imports, arch,
+                               big=elf.endian == "big", fail=fail)
 
 
 __all__ = ["Module", "Export", "Import", "Reloc", "read_module", "GameVMError"]

@@ -32,8 +32,7 @@ from .modformat import (CODE_SECTIONS, DATA_SECTIONS, SECTION_ORDER, TABLES, con
 from ..errors import ModuleFormatError
 
 __all__ = ["FORMS", "SHT_GVM_RELPACK", "ELFCOMPRESS_GVM_LZ4", "SHF_COMPRESSED", "CHDR_SIZE",
-           "PACKED_FORMAT", "convert", "footprint", "image_place", "file_image_size",
-           "relocations_from_rows"]
+           "PACKED_FORMAT", "convert", "footprint", "file_image_size", "decoded_relocations"]
 
 FORMS = ("plain", "packed", "lz4")
 PACKED_FORMAT = 2                 #: the note's ``format`` of the packed forms
@@ -59,12 +58,6 @@ def footprint(image_size: int, file_image: int, stored: int | None) -> int:
     return max(image_size, need)
 
 
-def image_place(size: int, stored: int) -> int:
-    """Module offset a loader reads ``.gvm.image`` to: 4-aligned, ending inside the
-    module's ``size`` bytes (its footprint)."""
-    return (size - stored) & ~3
-
-
 def file_image_size(sections) -> int:
     """The loadable bytes a file stores: up to the end of the last section but ``.bss``
     (``sections``: name -> (offset, size))."""
@@ -72,21 +65,35 @@ def file_image_size(sections) -> int:
                default=0)
 
 
-def relocations_from_rows(rows, sections: dict, imports: dict, arch, section_of):
-    """:class:`~gamevm_build.link.module.Reloc` objects for :func:`packrel.decode`'s rows:
-    an internal target through the module's first section (its offset is subtracted from
-    the value); ``section_of(offset)`` names the section holding a site."""
+def decoded_relocations(data: bytes, image: bytes, sections: dict, imports: dict, arch, *,
+                        big: bool, fail) -> list:
+    """The :class:`~gamevm_build.link.module.Reloc` objects packed in ``data`` (a
+    ``.gvm.relpack``) over the module's stored bytes ``image``: each site inside a
+    section with contents, an internal target through the module's first section (its
+    offset taken from the value), each import's ``refs`` counted in ``imports`` (name ->
+    Import, whose name order ranks them).  ``fail(message)`` raises for what is wrong."""
+    from . import packrel
     from .module import Reloc
+    numbers = _type_numbers(arch)
+    try:
+        rows = packrel.decode(data, image, sorted(imports), numbers, big=big)
+    except ValueError as exc:
+        fail(str(exc))
+    spans = sorted((off, off + (b if isinstance(b, int) else len(b)), n)
+                   for n, (off, b) in sections.items() if n != ".bss")
     first = next(n for n in SECTION_ORDER if n in sections)
     base = sections[first][0]
-    numbers = _type_numbers(arch)
     out = []
     for off, t, target, value in rows:
+        end = off + arch.relocations[numbers[t]].size
+        where = next((n for lo, hi, n in spans if lo <= off and end <= hi), None)
+        if where is None:
+            fail(f"the relocation at 0x{off:x} does not lie inside a section with contents")
         if target[0] == "import":
             imports[target[1]].refs += 1
-            out.append(Reloc(off, numbers[t], t, target[1], value, section_of(off), True))
+            out.append(Reloc(off, numbers[t], t, target[1], value, where, True))
         else:
-            out.append(Reloc(off, numbers[t], t, first, value - base, section_of(off), False))
+            out.append(Reloc(off, numbers[t], t, first, value - base, where, False))
     return out
 
 
@@ -102,11 +109,7 @@ def packed_hash(module, relocs) -> str:
         ((n, module.sections[n][0], module.section_size(n), module.sections[n][1])
          for n in SECTION_ORDER if n in module.sections),
         ((r.offset, r.type, r.symbol, r.addend) for r in relocs),
-        _hashed_symbols(module))
-
-
-def _hashed_symbols(module) -> list[tuple]:
-    return module.hashed_symbols
+        module.hashed_symbols)
 
 
 def convert(data: bytes, form: str, *, path: str = "<module>") -> bytes:
@@ -128,7 +131,6 @@ def convert(data: bytes, form: str, *, path: str = "<module>") -> bytes:
     image = bytes(module.unrelocated_image())
     file_image = file_image_size({n: (off, module.section_size(n))
                                   for n, (off, _b) in module.sections.items()})
-    numbers = _type_numbers(arch)
     imports = sorted(module.imports)
     if form == "plain":
         relpack, relocs = None, _rela_rows(module)          # in the order the file holds them
@@ -139,11 +141,13 @@ def convert(data: bytes, form: str, *, path: str = "<module>") -> bytes:
         if packed.image[:file_image] != image[:file_image]:
             raise AssertionError(f"{path}: packing changed the image")   # the format's promise
         relpack = packed.data
-        rows = packrel.decode(relpack, image[:file_image], imports, numbers, big=big)
         from .module import Import
-        scratch = {n: Import(n, i.weak) for n, i in module.imports.items()}
-        relocs = relocations_from_rows(rows, module.sections, scratch, arch,
-                                       _section_of(module))
+
+        def fail(message: str):
+            raise ModuleFormatError(f"{path}: .gvm.relpack: {message}")
+        relocs = decoded_relocations(relpack, image[:file_image], module.sections,
+                                     {n: Import(n, i.weak) for n, i in module.imports.items()},
+                                     arch, big=big, fail=fail)
     meta = dict(module.metadata)
     meta["format"] = 1 if form == "plain" else PACKED_FORMAT
     meta["hash"] = packed_hash(module, relocs)
@@ -168,23 +172,10 @@ def convert(data: bytes, form: str, *, path: str = "<module>") -> bytes:
                   image[:file_image], stored_bytes)
 
 
-def _section_of(module):
-    spans = sorted((off, off + module.section_size(n), n) for n, (off, _b) in
-                   module.sections.items() if n != ".bss")
-
-    def section_of(offset: int) -> str:
-        for lo, hi, n in spans:
-            if lo <= offset < hi:
-                return n
-        raise ModuleFormatError(f"{module.path}: a relocation at 0x{offset:x} lies in no "
-                                "section with contents")
-    return section_of
-
-
 def _rela_rows(module):
     """A packed module's relocations as a plain module's RELA rows in file order: by
     section, then offset (the target through the first section's symbol, as
-    :func:`relocations_from_rows` made them)."""
+    :func:`decoded_relocations` made them)."""
     return [r for s in SECTION_ORDER
             for r in sorted((r for r in module.relocations if r.section == s),
                             key=lambda r: r.offset)]
@@ -298,12 +289,13 @@ def _s32(v: int) -> int:
 def form_costs(data: bytes, *, path: str = "<module>", media=None) -> list[dict]:
     """What loading the module in ``data`` costs in each form, by the analyzer's model:
     per form its ``bytes`` on the medium, ``read_s`` (their transfer on the target's
-    media model, or ``media``), ``cpu_s`` (:func:`gamevm_build.runtime.loadcost.module_cost`
+    media model, or ``media``), ``cpu_s`` (:func:`gamevm_build.runtime.loadtime.cpu_steps`
     with every import bound), of which ``decode_s`` is LZ4's, ``ram`` (what it takes),
     ``data`` (the file) — forms this module cannot take are left out."""
     from .module import read_module
     from ..project.media import default_model_for
-    from ..runtime.loadcost import cpu_costs, module_cost
+    from ..runtime.loadcost import cpu_costs
+    from ..runtime.loadtime import cpu_steps
     module = read_module(data, name=path)
     model = media if media is not None else default_model_for(module.profile)
     costs = cpu_costs(module.target)
@@ -314,17 +306,9 @@ def form_costs(data: bytes, *, path: str = "<module>", media=None) -> list[dict]
         except ValueError:
             continue
         m = module if blob is data else read_module(blob, name=path, verify_hash=False)
-        counts: dict = {}
-        for r in m.relocations:
-            counts[r.type_name] = counts.get(r.type_name, 0) + 1
-        cost = module_cost(costs, copy_bytes=m.copy_bytes, zero_bytes=m.zero_bytes,
-                           relocations=counts, imports=len(m.imports), symbols=0,
-                           exports=len(m.exports), local_symbols=m.local_symbols,
-                           metadata_bytes=m.metadata_size, form=m.form, lz4=m.lz4_stats)
-        decode = (costs.lz4_token * m.lz4_stats[0] + costs.lz4_literal * m.lz4_stats[1]
-                  + costs.lz4_match * m.lz4_stats[2])
+        cpu_s = sum(cpu_steps(costs, m, symbols=0, eager_imports=len(m.imports)).values())
         out.append({"form": form, "bytes": len(blob), "read_s": model.transfer_s(len(blob)),
-                    "cpu_s": cost.total_s, "decode_s": costs.seconds(decode),
+                    "cpu_s": cpu_s, "decode_s": costs.seconds(costs.lz4_cycles(m.lz4_stats)),
                     "ram": -(-m.load_size // m.align) * m.align, "data": blob})
     return out
 

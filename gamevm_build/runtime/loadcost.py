@@ -113,6 +113,12 @@ class CpuCosts:
             return max(table.values())
         return table[type_name]
 
+    def lz4_cycles(self, stats) -> float:
+        """Cycles the LZ4 decoder takes for a block of ``stats`` = (tokens, literal bytes,
+        match bytes) (:func:`gamevm_build.link.compress.lz4_block_stats`)."""
+        return (self.lz4_token * stats[0] + self.lz4_literal * stats[1]
+                + self.lz4_match * stats[2])
+
     def describe(self) -> dict:
         return {"target": self.target, "clock_hz": self.clock_hz,
                 "reloc_cycles": dict(sorted(self.reloc_cycles.items())),
@@ -246,8 +252,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.per_metadata_byte * metadata_bytes
                        + (costs.packed_fixed + costs.packed_per_import * imports
                           if packed else 0.0)),
-        "copy": costs.copy_per_byte * copy_bytes + (
-            costs.lz4_token * lz4[0] + costs.lz4_literal * lz4[1] + costs.lz4_match * lz4[2]),
+        "copy": costs.copy_per_byte * copy_bytes + costs.lz4_cycles(lz4),
         "zero": costs.zero_per_byte * zero_bytes,
         "relocate": float(sum(reloc(t) * n for t, n in relocations.items())),
         "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)),
