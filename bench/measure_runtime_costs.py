@@ -139,16 +139,7 @@ def measure(target: str, tmp: Path) -> dict:
 
     def src(arch, **kw):                   # with this console's return instruction
         return asm(arch, isa=b.profile.isa, **kw)
-    row: dict = {"reloc": {}}
-    for rtype, (where, snippet) in SITES[a].items():
-        kw = "text" if where == "text" else "data"
-        row["reloc"][rtype] = b.slope(lambda n: src(a, **{kw: repeat(snippet, n)}))
-    if a == "mips":
-        pair = row["reloc"].pop("R_MIPS_HI16+R_MIPS_LO16")
-        row["reloc"]["R_MIPS_HI16"] = pair - row["reloc"]["R_MIPS_LO16"]
-    for rtype, same in SAME_AS.items():
-        if same in row["reloc"]:
-            row["reloc"][rtype] = row["reloc"][same]
+    row: dict = {"reloc": reloc_costs(b, src)}
     word = next(iter(t for t in row["reloc"] if t.endswith(("_32", "ABS32"))))
     row["per_local_symbol"] = b.slope(lambda n: src(a, locals_=n))
     row["per_export"] = b.slope(lambda n: src(a, exports=n))
@@ -172,22 +163,29 @@ def measure(target: str, tmp: Path) -> dict:
             for k, v in sorted(row.items())}
 
 
+def reloc_costs(b, src, form: str = "plain") -> dict:
+    """Instructions per relocation of each type the console applies, in modules of
+    ``form``: the slope over modules of 8 and 72 sites of that type."""
+    a = b.arch
+    out = {}
+    for rtype, (where, snippet) in SITES[a].items():
+        kw = "text" if where == "text" else "data"
+        out[rtype] = b.slope(lambda n: src(a, **{kw: repeat(snippet, n)}), form=form)
+    if a == "mips":
+        pair = out.pop("R_MIPS_HI16+R_MIPS_LO16")
+        out["R_MIPS_HI16"] = pair - out["R_MIPS_LO16"]
+    for rtype, same in SAME_AS.items():
+        if same in out:
+            out[rtype] = out[same]
+    return out
+
+
 def measure_packed(b, row: dict, src, word: str) -> None:
     """Format 2 (docs/format.md "Shipping forms"): a packed relocation of each type, what a
     packed module adds per import and in all, and the LZ4 decoder per token, literal byte
     and match byte (:func:`lz4_costs`)."""
     a = b.arch
-    packed = {}
-    for rtype, (where, snippet) in SITES[a].items():
-        kw = "text" if where == "text" else "data"
-        packed[rtype] = b.slope(lambda n: src(a, **{kw: repeat(snippet, n)}), form="packed")
-    if a == "mips":
-        pair = packed.pop("R_MIPS_HI16+R_MIPS_LO16")
-        packed["R_MIPS_HI16"] = pair - packed["R_MIPS_LO16"]
-    for rtype, same in SAME_AS.items():
-        if same in packed:
-            packed[rtype] = packed[same]
-    row["reloc_packed"] = packed
+    packed = row["reloc_packed"] = reloc_costs(b, src, "packed")
     row["packed_per_import"] = (b.slope(lambda n: src(a, imports=n), form="packed")
                                 - packed[word]) - (b.slope(lambda n: src(a, imports=n))
                                                    - row["reloc"][word])

@@ -14,12 +14,11 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import run_gamevm, shell_env
+from conftest import run_gamevm
 from gamevm_build.cli import main
 from gamevm_build.link import signing
 
@@ -309,26 +308,3 @@ def test_gamevmdisc_signs_the_disc(project, keys):
         "(create a key pair with `gamevm sign --new-key KEY.pem`)" in proc.stdout, proc.stdout
     assert not (root / "out" / "nokey.iso").exists()
     assert (root / "out" / "disc.gvmsig").read_bytes() == first
-
-
-def test_the_commands_docs_signing_shows_run_as_shown(project):
-    """docs/signing.md's commands, in order, on this project laid out like the example
-    (build/psx/layout.json, build/psx/game.iso); tests/test_docs_commands.py runs them
-    on the built example too."""
-    from test_docs_commands import doc_commands, shows_in_order
-
-    commands = [c for c in doc_commands() if c[0] == "docs/signing.md"]
-    assert len(commands) >= 4
-    root = project / "docs-checkout"
-    shutil.copytree(project / "build", root / "build")
-    env = shell_env(root)
-    for doc, line, cmd, expected in commands:
-        proc = subprocess.run(cmd, shell=True, cwd=root, env=env, capture_output=True,
-                              text=True, timeout=60)
-        output = proc.stdout + proc.stderr
-        assert "Traceback" not in output, output
-        fails = expected is not None and any("gamevm: error:" in e for e in expected)
-        assert (proc.returncode != 0) == fails, f"{doc}:{line}: {cmd}\n{output}"
-        if expected:
-            missing = shows_in_order(expected, output)
-            assert missing is None, f"{doc}:{line}: {cmd}\nthe docs show {missing}\ngot {output}"

@@ -349,6 +349,19 @@ static TLoadStatus read_to(load_ctx *c, u32 off, void *dst, u32 len)
     return r->read(r->ctx, c->file, off, dst, len) == 0 ? lsSuccess : lsFileNotFound;
 }
 
+/* Bytes [off, off + len) of the file to `dst`: what the first read brought is copied, the
+ * rest read (started, for an asynchronous load: it then waits). */
+static TLoadStatus read_into(load_ctx *c, u32 off, u8 *dst, u32 len)
+{
+    u32 k;
+    if (off < c->head) {
+        k = (len < c->head - off ? len : c->head - off);
+        copy(dst, c->pre + off, k);
+        off += k, dst += k, len -= k;
+    }
+    return read_to(c, off, dst, len);
+}
+
 /* ---- the Global Symbol Table and loaded modules' exports ------------------------- */
 static const gvm_symbol *search(const gvm_symbol *table, u32 n, const char *name)
 {
@@ -1195,13 +1208,7 @@ static TLoadStatus next_piece(load_ctx *c)
         }
         c->gap_lo = first;
         c->gap_hi = c->next;
-        if (off < c->head) {
-            k = (end < c->head ? end : c->head) - off;
-            copy((u8 *)(m->base + addr), c->pre + off, k);
-            off += k;
-            addr += k;
-        }
-        if ((st = read_to(c, off, (void *)(m->base + addr), end - off)) != lsSuccess ||
+        if ((st = read_into(c, off, (u8 *)(m->base + addr), end - off)) != lsSuccess ||
             c->waiting)
             return st;
         clear_gaps(c);

@@ -220,12 +220,7 @@ static TLoadStatus zimage_load(load_ctx *c)
     TLoadStatus st;
     if (c->zstate == 0) {
         c->zstate = 1;
-        if (off < c->head) {
-            k = (off + size < c->head ? off + size : c->head) - off;
-            copy(dst, c->pre + off, k);
-            if ((st = read_to(c, off + k, dst + k, size - k)) != lsSuccess || c->waiting)
-                return st;
-        } else if ((st = read_to(c, off, dst, size)) != lsSuccess || c->waiting)
+        if ((st = read_into(c, off, dst, size)) != lsSuccess || c->waiting)
             return st;
     }
     c->zstate = 2;
