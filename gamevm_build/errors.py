@@ -116,6 +116,17 @@ class ModuleChecksumError(ModuleFormatError):
         super().__init__(message)
         self.recorded = recorded
         self.actual = actual
+        self.module_name = ""          #: the metadata's name (read_module sets it)
+
+
+class ImageDecodeError(ModuleFormatError):
+    """A compressed module's ``.gvm.image`` header or block does not decode: what a
+    loader finds only after reading the whole file (so after a trusted manifest's digest
+    check, which a changed block fails first)."""
+
+    def __init__(self, message: str, module_name: str = ""):
+        super().__init__(message)
+        self.module_name = module_name
 
 
 def location(obj: str | None = None, section: str | None = None, offset: int | None = None,

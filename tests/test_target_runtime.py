@@ -34,12 +34,14 @@ EXAMPLE = REPO / "examples" / "game"
 MODULES = ("physics", "level1", "boss", "crashy")
 
 
-def target_resident(out: Path, target: str, modules) -> Path:
-    """The example kernel linked with the console-side runtime."""
-    kernel = out / "kernel-target.elf"
+def target_resident(out: Path, target: str, modules, *, keep=()) -> Path:
+    """The example kernel linked with the console-side runtime (and the API functions
+    ``keep`` names, which the example kernel does not call)."""
+    kernel = out / ("kernel-target.elf" if not keep else f"kernel-{'-'.join(keep)}.elf")
     if not kernel.exists():
         sources = sorted((EXAMPLE / "kernel").glob("*.c")) + [EXAMPLE / "kernel" / "start.S"]
         proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", "target",
+                          *(a for k in keep for a in ("--keep", k)),
                           "-I", EXAMPLE / "include", "--modules", *modules, *sources)
         assert proc.returncode == 0, proc.stderr
         assert "console-side runtime:" in proc.stdout

@@ -22,7 +22,8 @@ def run(args) -> int:
     if not args.key or not args.sources or not args.output:
         args.parser.error("sign needs --key KEY.pem, what to sign (LAYOUT.json, a directory "
                           "or module files) and -o SIGNED; or --new-key KEY.pem")
-    _data, doc = signing.sign_manifest(args.sources, args.key, args.output, target=args.target)
+    _data, doc = signing.sign_manifest(args.sources, args.key, args.output, target=args.target,
+                                       table=args.table)
     if not args.quiet:
         n = len(doc["modules"])
         extra = " and the resident" if "resident" in doc else ""
@@ -45,6 +46,9 @@ def register(sub, cli) -> None:
     p.add_argument("--key", "-k", metavar="KEY.pem", help="Ed25519 private key (PEM)")
     p.add_argument("-o", "--output", metavar="SIGNED",
                    help="the signed manifest to write (e.g. build/psx/game.gvmsig)")
+    p.add_argument("--table", metavar="TABLE",
+                   help="also write the console's trust table of the same modules, for "
+                        "GameVMTrust (TABLE.c: as a C source to link into the resident)")
     p.add_argument("--target", type=cli.target_type, metavar="TARGET",
                    help="the console (default: the modules' own)")
     p.add_argument("--new-key", metavar="KEY.pem",

@@ -37,6 +37,7 @@ typedef enum {
     lsModuleInUse = 10,       /* safe mode: a stack frame or register still points into it */
     lsPending = 11,           /* GameVMAsyncStatus: the asynchronous load is still running */
     lsBadChecksum = 12,       /* well-formed, but its contents do not match the metadata's hash */
+    lsBadSignature = 13,      /* GameVMTrust: not in the trusted manifest, or not its digest */
     lsForceInt = 0x7fffffff   /* keeps the type int-sized: the loader writes 32-bit statuses,
                                  and ARM EABI compilers default to -fshort-enums */
 } TLoadStatus;

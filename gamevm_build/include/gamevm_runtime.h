@@ -95,6 +95,15 @@ TLoadStatus GameVMPlaceModule(const char *module, const char *region);
  * stay valid.  lsOutOfMemory when the table (32) is full. */
 TLoadStatus GameVMAddNeed(const char *module, const char *need);
 
+/* Check every module loaded from now on against `table`, the binary manifest the game
+ * trusts (`gamevm sign --table`; docs/signing.md): a module the table does not list,
+ * whose file has another size, or whose bytes as read do not hash (SHA-256) to the
+ * table's digest is refused with lsBadSignature, loading nothing; the digest is checked
+ * before the module's bytes are decompressed, relocated or run.  The table must stay
+ * valid; 0 turns the check off.  lsBadFormat (and no check) for a malformed table.
+ * Call after GameVMInit, which forgets it. */
+TLoadStatus GameVMTrust(const void *table, unsigned long size);
+
 /* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):
  * a load placed in `region` while its occupant is running (safe mode) goes to
  * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from . import elf32 as E
 from ..arch import get_arch
-from ..errors import ConfigError, GameVMError, InputError, ModuleChecksumError, ModuleFormatError
+from ..errors import (ConfigError, GameVMError, ImageDecodeError, InputError, ModuleChecksumError,
+                      ModuleFormatError)
 from ..fileutil import read_input
 from .shipform import (CHDR_SIZE, ELFCOMPRESS_GVM_LZ4, PACKED_FORMAT, SHF_COMPRESSED,
                        SHT_GVM_RELPACK, decoded_relocations, file_image_size, footprint)
@@ -386,7 +387,12 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             by_index[sec.index] = sec.name
     stored = footprint_ = None
     if zimage is not None:
-        plain = _decode_image(zimage, spans, image_size, elf.endian, meta.get("align", 4), path)
+        try:
+            plain = _decode_image(zimage, spans, image_size, elf.endian, meta.get("align", 4),
+                                  path)
+        except ImageDecodeError as exc:
+            exc.module_name = meta["name"]
+            raise
         stored = zimage.size
         for name, (off, body) in list(sections.items()):
             if body is None:
@@ -492,10 +498,12 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             ((r.offset, r.type, r.symbol, r.addend) for r in relocs),
             hashed_exports + hashed_imports)
         if actual != recorded:
-            raise ModuleChecksumError(
+            exc = ModuleChecksumError(
                 f"{path}: hash mismatch: the metadata records {recorded}, but the module's "
                 f"contents hash to {actual}; the file changed after it was linked (corrupted "
                 "on the way?): rebuild or copy it again", recorded=recorded, actual=actual)
+            exc.module_name = meta["name"]
+            raise exc
     return Module(
         path=path, target=target, name=meta["name"], needs=needs,
         entry=meta.get("entry"), hash=str(meta.get("hash", "")), format=fmt,
@@ -542,11 +550,13 @@ def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, ali
         raise _bad(path, ".gvm.image: shorter than its 12-byte compression header")
     ch_type, ch_size, ch_align = struct.unpack_from(e + "III", data)
     if ch_type != ELFCOMPRESS_GVM_LZ4:
-        raise _bad(path, f".gvm.image: compression type 0x{ch_type:x} (this gamevm_build "
-                         f"decodes 0x{ELFCOMPRESS_GVM_LZ4:x}, LZ4)")
+        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: compression "
+                               f"type 0x{ch_type:x} (this gamevm_build decodes "
+                               f"0x{ELFCOMPRESS_GVM_LZ4:x}, LZ4)")
     if ch_size != want or ch_align != align or want == 0:
-        raise _bad(path, f".gvm.image: the header says {ch_size} bytes aligned to {ch_align}, "
-                         f"the sections {want} aligned to {align}")
+        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the header "
+                               f"says {ch_size} bytes aligned to {ch_align}, the sections "
+                               f"{want} aligned to {align}")
     room = footprint(image_size, want, len(data))
     if len(data) > room:
         raise _bad(path, f".gvm.image: {len(data)} bytes do not fit the module's {room}")
@@ -556,8 +566,9 @@ def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, ali
     from .compress import lz4_decode
     plain = lz4_decode(block, want)             # as the console decodes it
     if plain is None or len(plain) != want:
-        raise _bad(path, f".gvm.image: the LZ4 block is corrupt (it does not decode to the "
-                         f"{want} bytes its header says); build the module again")
+        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the LZ4 "
+                               f"block is corrupt (it does not decode to the {want} bytes its "
+                               "header says); build the module again")
     return plain
 
 

@@ -395,21 +395,33 @@ def pack(doc: dict, private_key) -> bytes:
     return head + private_key.sign(head)
 
 
-def sign_manifest(sources, key_path, output=None, *,
-                  target: str | None = None) -> tuple[bytes, dict]:
+def sign_manifest(sources, key_path, output=None, *, target: str | None = None,
+                  table=None) -> tuple[bytes, dict]:
     """Sign ``sources`` (see :func:`collect`) with the private key at ``key_path``; write
-    the signed manifest to ``output`` when given (via a temporary file).  Returns the
-    bytes and the manifest document."""
-    from ..fileutil import atomic_write, check_output
+    the signed manifest to ``output`` when given, and with ``table`` the console's trust
+    table of the same modules (:mod:`gamevm_build.runtime.trust`; a C source when the
+    name ends in ``.c``), all or nothing.  Returns the bytes and the manifest document."""
+    from ..fileutil import Outputs, check_output
+    from ..runtime import trust
 
-    if output is not None:
-        check_output(output, "signed manifest")
+    for path, what in ((output, "signed manifest"), (table, "trust table")):
+        if path is not None:
+            check_output(path, what)
     key = load_private_key(key_path)
     modules, resident, target = collect(sources, target=target)
     doc = manifest_doc(modules, resident, target, key_id(key.public_key()))
     data = pack(doc, key)
-    if output is not None:
-        atomic_write(output, data)
+    files = [(output, data)] if output is not None else []
+    if table is not None:
+        try:
+            raw = trust.from_manifest(doc)
+        except trust.TrustTableError as exc:
+            raise SigningError(f"--table {table}: {exc}") from None
+        text = trust.c_source(raw) if str(table).endswith(".c") else None
+        files.append((table, text.encode() if text else raw))
+    with Outputs() as out:
+        for path, blob in files:
+            out.write(path, blob)
     return data, doc
 
 

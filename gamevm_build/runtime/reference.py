@@ -44,8 +44,9 @@ from pathlib import PurePosixPath
 from ..emu import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
 from ..arch import RelocationOverflow, get_arch
-from ..errors import (EmulationError, GameVMError, InputError, ModuleChecksumError,
-                     ModuleFormatError, RelocationError, UndefinedSymbolError)
+from ..errors import (EmulationError, GameVMError, ImageDecodeError, InputError,
+                      ModuleChecksumError, ModuleFormatError, RelocationError,
+                      UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
 from ..link.module import Module, read_module
 from ..link.prelink import module_symbols, relocate
@@ -99,6 +100,7 @@ class TLoadStatus(enum.IntEnum):
     lsModuleInUse = 10          #: safe mode: a frame or register still points into the module
     lsPending = 11              #: an asynchronous load has not completed yet
     lsBadChecksum = 12          #: well-formed, but its contents do not match the metadata's hash
+    lsBadSignature = 13         #: not in the trusted manifest, or not its digest (GameVMTrust)
 
 
 class LoadError(GameVMError):
@@ -381,6 +383,8 @@ class Loader:
         self._tramp: list[dict] = []                  # reload trampoline stack
         self._stale_data: dict[int, dict] = {}        # stale data binding address -> what
         self._arch = get_arch(machine.profile.arch)
+        self.trusted: dict | None = None              # GameVMTrust's table, decoded
+        self._files: dict[str, bytes] = {}            # path -> bytes read, while trusted
         previous = getattr(machine, "symbolizer", None)
         machine.symbolizer = self._symbolizer(previous)
 
@@ -500,6 +504,30 @@ class Loader:
             lm = self.by_name(stem)
         return lm
 
+    def trust(self, table: bytes | None) -> None:
+        """``GameVMTrust``: check every module loaded from now on against ``table`` (a
+        :mod:`~gamevm_build.runtime.trust` table; None: no check).  A malformed table is
+        lsBadFormat and turns the check off, as on the console."""
+        from . import trust
+        self.trusted = None
+        if table is None:
+            return
+        try:
+            self.trusted = trust.decode(table)
+        except trust.TrustTableError as exc:
+            raise LoadError(TLoadStatus.lsBadFormat, f"GameVMTrust: {exc}") from None
+
+    def _untrusted(self, name: str, path: str) -> str | None:
+        from .trust import untrusted
+        return untrusted(self.trusted, name, self._files[path], path)
+
+    def _check_trusted_entry(self, module: Module, path: str) -> None:
+        """Before its needs: listed, with this size (the console's check_module)."""
+        entry = self.trusted.get(module.name)
+        size = len(self._files[path])
+        if entry is None or entry.size != size:
+            raise LoadError(TLoadStatus.lsBadSignature, self._untrusted(module.name, path))
+
     def _read(self, name: str) -> tuple[str, Module]:
         try:
             path, data = self.reader.read(name)
@@ -507,9 +535,18 @@ class Loader:
             raise LoadError(TLoadStatus.lsFileNotFound, str(exc)) from None
         except OSError as exc:
             raise LoadError(TLoadStatus.lsFileNotFound, f"module '{name}': {exc}") from None
+        if self.trusted is not None:
+            self._files[path] = data
         try:
             module = _parsed(data, path, self.policy.verify_hash)
-        except ModuleChecksumError as exc:
+        except (ImageDecodeError, ModuleChecksumError) as exc:
+            # what the console finds only after the whole file, so after the digest
+            if self.trusted is not None and exc.module_name:
+                reason = self._untrusted(exc.module_name, path)
+                if reason:
+                    raise LoadError(TLoadStatus.lsBadSignature, reason) from None
+            if isinstance(exc, ImageDecodeError):
+                raise LoadError(TLoadStatus.lsBadFormat, str(exc)) from None
             raise LoadError(TLoadStatus.lsBadChecksum, str(exc)) from None
         except ModuleFormatError as exc:
             raise LoadError(TLoadStatus.lsBadFormat, str(exc)) from None
@@ -544,6 +581,8 @@ class Loader:
             path, module = self._read(req)
             if module.name in seen or self.by_name(module.name) is not None:
                 return
+            if self.trusted is not None:
+                self._check_trusted_entry(module, path)
             seen.add(module.name)
             item = _Item(req, path, module, reg, self.needs_of(module))
             if needs:
@@ -866,15 +905,24 @@ class Loader:
         def resolve(n: str) -> int | None:
             return stubs[n] if n in stubs else self.resolve(n)
 
+        failed = None
         try:
             image = relocate(module, base, resolve)
         except (UndefinedSymbolError, RelocationError, GameVMError) as exc:
+            failed = LoadError(TLoadStatus.lsUndefinedSymbol if isinstance(
+                exc, UndefinedSymbolError) else TLoadStatus.lsRelocationError, str(exc))
+        # the console binds, and checks a format 1 module's fields, before it reads the
+        # image; it checks the digest then, before it looks at a format 2 module's fields
+        if self.trusted is not None and (failed is None or (
+                failed.status == TLoadStatus.lsRelocationError and module.format != 1)):
+            reason = self._untrusted(module.name, path)
+            if reason:
+                failed = LoadError(TLoadStatus.lsBadSignature, reason)
+        if failed is not None:
             for a in stubs.values():
                 self.stubs.free(a)
             reg.free(block)
-            status = (TLoadStatus.lsUndefinedSymbol if isinstance(exc, UndefinedSymbolError)
-                      else TLoadStatus.lsRelocationError)
-            raise LoadError(status, str(exc)) from None
+            raise failed
         bindings = {n: resolve(n) or 0 for n in module.imports}
         lm = LoadedModule(handle, module.name, path, module, base, reg, block,
                           module_symbols(module, base), bindings, request=it.request)

@@ -222,6 +222,7 @@ class TargetLoader:
         self.graves: list[tuple[str, set]] = []    # freed modules: name, exports
         self.sync_calls: list[tuple[int, int]] = []
         self._by_path: dict[str, bytes] = {}
+        self._trusted = None                       # trust(): the table, decoded
         machine.on_trap(self._service)
         machine.breakpoint(self.symbols["gvm_debug_event"], self._on_event)
         machine.breakpoint(self.symbols["GameVMSyncCode"], self._on_sync)
@@ -261,6 +262,21 @@ class TargetLoader:
                 if machine.call("GameVMAddNeed", self._string(module), self._string(need)) != 0:
                     raise EmulationError(f"GameVMAddNeed({module}, {need}) refused: the "
                                          "runtime's table of project needs is full")
+
+    def trust(self, table: bytes | None) -> TLoadStatus:
+        """``GameVMTrust(table, size)``: the runtime checks every module loaded from now on
+        against ``table`` (:mod:`~gamevm_build.runtime.trust`), kept in memory that stays
+        valid as the API requires; None turns the check off."""
+        from .trust import TrustTableError, decode
+        try:
+            self._trusted = decode(table) if table is not None else None
+        except TrustTableError:
+            self._trusted = None
+        if table is None:
+            return TLoadStatus(self.machine.call("GameVMTrust", 0, 0))
+        addr = self.machine.reserve(len(table))
+        self.machine.write(addr, table)
+        return TLoadStatus(self.machine.call("GameVMTrust", addr, len(table)))
 
     def place(self, module: str, region: str) -> None:
         """``GameVMPlaceModule(module, region)`` (a ConfigError for an unknown region)."""
@@ -469,6 +485,17 @@ class TargetLoader:
         except (ModuleNotFound, OSError, InputError) as exc:
             return str(exc)
         from ..link.module import read_module
+        if status == TLoadStatus.lsBadSignature and self._trusted is not None:
+            from ..errors import ImageDecodeError
+            from .trust import untrusted
+            try:
+                name = read_module(data, name=path, verify_hash=False).name
+            except ImageDecodeError as exc:
+                name = exc.module_name
+            except GameVMError as exc:
+                return str(exc)
+            return untrusted(self._trusted, name, data, path) or (
+                f"{path}: a module '{name}' needs does not match the trusted manifest")
         try:
             mod = read_module(data, name=path)
         except GameVMError as exc:

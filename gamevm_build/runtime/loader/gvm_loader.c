@@ -106,6 +106,11 @@ typedef struct load_ctx {
     u8 addends;                      /* the packed addends are taken from the image */
     module_t *m;
     struct imp_scan *imp;            /* its imports, when it keeps them (gvm_stubs.c) */
+    /* GameVMTrust: the file's digest so far (bytes [0, hashed)) and
+     * the piece a read is bringing, hashed when it has arrived */
+    struct gvm_sha256 *sha;
+    u32 hashed, hp_off, hp_len;
+    u8 *hp_dst;
 } load_ctx;
 
 /* A load's imports, in the work area (a lazy load, or one bound into an overlay's
@@ -191,6 +196,9 @@ static struct {
     struct { u8 kind, holder, imp, next; } stubs[GVM_MAX_STUBS];
     u32 free_stub, next_stub;        /* the free list's head (slot + 1), slots never used */
     u32 stale_data;                  /* stale data bindings made (each 16 bytes apart) */
+    const u8 *trust;                 /* GameVMTrust: the manifest's entries, or 0 */
+    u32 ntrust;
+    TLoadStatus (*trust_step)(struct load_ctx *c, u32 step);
 } G;
 
 /* The game's stack pointer at its call of the API function this is expanded in. */
@@ -360,6 +368,15 @@ static TLoadStatus read_into(load_ctx *c, u32 off, u8 *dst, u32 len)
         off += k, dst += k, len -= k;
     }
     return read_to(c, off, dst, len);
+}
+
+/* GameVMTrust (gvm_trust.c): the digest check's steps, reached through a pointer that
+ * GameVMTrust sets, so a game that never calls it links none of it (the Sega CD's main
+ * CPU has 64 KiB of RAM) */
+enum { TRUST_OPEN, TRUST_HEAD, TRUST_ENTRY, TRUST_PIECE, TRUST_CHECK };
+static TLoadStatus __attribute__((noinline)) trust_hook(load_ctx *c, u32 step)
+{
+    return G.trust_step ? G.trust_step(c, step) : lsSuccess;
 }
 
 /* ---- the Global Symbol Table and loaded modules' exports ------------------------- */
@@ -659,6 +676,7 @@ static TLoadStatus read_elf_header(load_ctx *c)
 {
     const u8 *eh = c->pre;
     u32 phoff, phnum, end, at;
+    trust_hook(c, TRUST_HEAD);                /* the first read, before anything parses it */
 
     if (eh[0] != 0x7F || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F' || eh[4] != 1 ||
         (eh[5] != 1 && eh[5] != 2))
@@ -1185,6 +1203,8 @@ static TLoadStatus next_piece(load_ctx *c)
     module_t *m = c->m;
     u32 i, k;
     TLoadStatus st;
+    if ((st = trust_hook(c, TRUST_PIECE)) != lsSuccess)   /* the bytes as read, before gaps */
+        return st;
     clear_gaps(c);
     if (c->zimage && c->zstate < 2) {
         if ((st = zimage_load(c)) != lsSuccess || c->waiting)
@@ -1208,11 +1228,15 @@ static TLoadStatus next_piece(load_ctx *c)
         }
         c->gap_lo = first;
         c->gap_hi = c->next;
-        if ((st = read_into(c, off, (u8 *)(m->base + addr), end - off)) != lsSuccess ||
-            c->waiting)
+        c->hp_off = off, c->hp_len = end - off, c->hp_dst = (u8 *)(m->base + addr);
+        if ((st = read_into(c, off, c->hp_dst, end - off)) != lsSuccess || c->waiting)
+            return st;
+        if ((st = trust_hook(c, TRUST_PIECE)) != lsSuccess)
             return st;
         clear_gaps(c);
     }
+    if ((st = trust_hook(c, TRUST_CHECK)) != lsSuccess)
+        return st;
     if (c->relpack && !c->addends) {         /* format 2: now that the fields are there */
         relpack_addends(c, m->base);
         c->addends = 1;
@@ -1403,9 +1427,12 @@ static TLoadStatus open_module(load_ctx **top)
 static TLoadStatus opened(load_ctx *c, u32 size)
 {
     u32 at, room, head;
+    TLoadStatus st;
     c->fsize = size;
     if (c->fsize < 52)
         return lsBadFormat;
+    if ((st = trust_hook(c, TRUST_OPEN)) != lsSuccess)   /* below the first read, which grows */
+        return st;
     at = (G.work_top + 3u) & ~3u;
     room = at < G.cfg.work_size ? (G.cfg.work_size - at) & ~3u : 0;
     /* an asynchronous load reads the whole file in one request when the work area holds
@@ -1452,6 +1479,7 @@ static TLoadStatus check_segments(load_ctx *c)
 static TLoadStatus read_module(load_ctx *c)
 {
     TLoadStatus st;
+    trust_hook(c, TRUST_HEAD);                /* the rest of the headers, before parsing */
     if ((st = read_sections(c)) != lsSuccess || (st = read_symbols(c)) != lsSuccess ||
         (st = read_note(c)) != lsSuccess)
         return st;
@@ -1493,6 +1521,8 @@ static TLoadStatus check_module(load_ctx *c)
     }
     if ((m = by_name(c->meta.name)) != 0)         /* loaded under another request */
         return found(c, m);
+    if ((st = trust_hook(c, TRUST_ENTRY)) != lsSuccess)
+        return st;
     c->phase = P_NEEDS;
     c->next = 0;
     return lsSuccess;
@@ -1931,6 +1961,9 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.in_frame = 0;
     G.lazy_next = 0;
     G.free_stub = G.next_stub = G.stale_data = 0;
+    G.trust = 0;
+    G.ntrust = 0;
+    G.trust_step = 0;
     for (i = 0; i < GVM_MAX_STUBS; i++)
         G.stubs[i].kind = 0;
     for (i = 0; i < GVM_MAX_ASYNC; i++)

@@ -220,10 +220,13 @@ static TLoadStatus zimage_load(load_ctx *c)
     TLoadStatus st;
     if (c->zstate == 0) {
         c->zstate = 1;
+        c->hp_off = off, c->hp_len = size, c->hp_dst = dst;
         if ((st = read_into(c, off, dst, size)) != lsSuccess || c->waiting)
             return st;
     }
     c->zstate = 2;
+    if ((st = trust_hook(c, TRUST_CHECK)) != lsSuccess)    /* nothing decoded before it */
+        return st;
     if (gvm_rd32(dst, c->big) != ELFCOMPRESS_GVM_LZ4 || gvm_rd32(dst + 4, c->big) != c->file_image ||
         gvm_rd32(dst + 8, c->big) != c->meta.align ||
         gvm_lz4_decode(dst + CHDR_SIZE, size - CHDR_SIZE, (u8 *)c->m->base, c->file_image) !=

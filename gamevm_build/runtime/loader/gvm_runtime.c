@@ -13,3 +13,4 @@
 #include "gvm_loader.c"
 #include "gvm_stubs.c"
 #include "gvm_relpack.c"
+#include "gvm_trust.c"

@@ -1,0 +1,225 @@
+"""GameVMTrust (issue #14, signing on the console): both loaders check each module's
+SHA-256 against the manifest the game trusts, and refuse a changed, missing or resized
+module with lsBadSignature, loading nothing (nothing decoded or relocated first).
+
+The oracle: the Python reference loader and the console-side C runtime give the same
+status and the same RAM for the same table and files, on every console's CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from example_game import example_game  # noqa: F401  (fixture)
+from test_target_runtime import (ALL_TARGETS, MODULES, host_load, pair, same_modules,
+                                 target_resident)
+from gamevm_build.link.shipform import convert
+from gamevm_build.runtime import trust
+from gamevm_build.runtime.reference import LoadError, TLoadStatus
+
+FORMS = ("plain", "packed", "lz4")
+
+
+@pytest.fixture(scope="module", params=ALL_TARGETS)
+def built(request, example_game):
+    """The example, and its kernel with GameVMTrust (a kernel that never calls it links
+    none of the check)."""
+    target = request.param
+    out = example_game(target)
+    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES],
+                             keep=("GameVMTrust",))
+    return target, out, kernel
+
+
+def shipped(out, d, form: str) -> dict[str, bytes]:
+    """The example's modules in ``form`` in directory ``d`` (what LZ4 cannot shrink stays
+    packed); their bytes by module name."""
+    d.mkdir(exist_ok=True)
+    files = {}
+    for m in MODULES:
+        data = convert((out / f"{m}.elf").read_bytes(), "plain")
+        try:
+            data = convert(data, form, path=m)
+        except ValueError:
+            data = convert(data, "packed", path=m)
+        (d / f"{m}.elf").write_bytes(data)
+        files[m] = data
+    return files
+
+
+def table_of(files: dict[str, bytes]) -> bytes:
+    return trust.encode({m: trust.TrustEntry(len(b), hashlib.sha256(b).digest())
+                         for m, b in files.items()})
+
+
+def trusted_pair(target, kernel, d, table):
+    host, tl = pair(target, kernel, d)
+    host.trust(table)
+    assert tl.trust(table) == TLoadStatus.lsSuccess
+    return host, tl
+
+
+def both(host, tl, name: str) -> TLoadStatus:
+    """Load ``name`` on both loaders: the same status and RAM; returns the status."""
+    lm, status = host_load(host, name)
+    handle, t_status = tl.load_module(name)
+    assert status == t_status, f"{name}: host {status.name}, target {t_status.name}"
+    same_modules(host, tl)
+    return status
+
+
+def image_offset(data: bytes) -> int:
+    """A file offset inside the loadable bytes as stored (the LZ4 block in an lz4 module)."""
+    import io
+    elf = ELFFile(io.BytesIO(data))
+    for sec in elf.iter_sections():
+        if sec.name in (".text", ".gvm.image") and sec["sh_type"] != "SHT_NOBITS":
+            return sec["sh_offset"] + sec["sh_size"] // 2
+    raise AssertionError("no .text or .gvm.image")
+
+
+def gap(data: bytes) -> tuple[int, int]:
+    """The bytes between the section headers and the first stored section after them."""
+    import io
+    elf = ELFFile(io.BytesIO(data))
+    end = elf["e_shoff"] + elf["e_shnum"] * elf["e_shentsize"]
+    starts = [s["sh_offset"] for s in elf.iter_sections()
+              if s["sh_type"] != "SHT_NOBITS" and s["sh_offset"] >= end and s["sh_size"]]
+    return end, min(starts)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_trusted_modules_load_as_without_the_check(built, tmp_path, form):
+    target, out, kernel = built
+    files = shipped(out, tmp_path / form, form)
+    host, tl = trusted_pair(target, kernel, tmp_path / form, table_of(files))
+    plain_host, plain_tl = pair(target, kernel, tmp_path / form)
+    for name in ("level1", "boss"):
+        assert both(host, tl, name) == TLoadStatus.lsSuccess
+        host_load(plain_host, name)
+        plain_tl.load_module(name)
+    same_modules(plain_host, tl)
+    for m in tl.loaded.values():
+        if "gamevm_selftest" in m.symbols:
+            assert tl.machine.call(m.symbols["gamevm_selftest"]) == 0, m.name
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_changed_byte_is_refused_before_anything_is_loaded(built, tmp_path, form):
+    """A byte of the stored image (for lz4: of the compressed block) and the file's last
+    byte: lsBadSignature on both loaders, no module loaded, not even the needs that were
+    fine (the chain rolls back)."""
+    target, out, kernel = built
+    files = shipped(out, tmp_path / form, form)
+    table = table_of(files)
+    for where in ("image", "last"):
+        data = bytearray(files["level1"])
+        at = image_offset(data) if where == "image" else len(data) - 1
+        data[at] ^= 0x5A
+        (tmp_path / form / "level1.elf").write_bytes(data)
+        host, tl = trusted_pair(target, kernel, tmp_path / form, table)
+        assert both(host, tl, "level1") == TLoadStatus.lsBadSignature, where
+        assert not tl.loaded and not host.loaded
+        with pytest.raises(LoadError, match="does not match the trusted manifest"):
+            host.load("level1", needs=True)
+        assert "does not match the trusted manifest" in tl.explain("level1",
+                                                                   TLoadStatus.lsBadSignature)
+    (tmp_path / form / "level1.elf").write_bytes(files["level1"])
+
+
+def test_the_padding_nothing_else_reads_is_checked_too(built, tmp_path):
+    """The bytes between the section headers and the image: the loader reads them only
+    for the digest."""
+    target, out, kernel = built
+    files = shipped(out, tmp_path / "p", "plain")
+    lo, hi = gap(files["boss"])
+    if lo == hi:
+        pytest.skip(f"{target}: boss.elf has no padding after its section headers")
+    data = bytearray(files["boss"])
+    data[lo] ^= 1
+    (tmp_path / "p" / "boss.elf").write_bytes(data)
+    host, tl = trusted_pair(target, kernel, tmp_path / "p", table_of(files))
+    assert both(host, tl, "boss") == TLoadStatus.lsBadSignature
+
+
+def test_a_need_that_fails_its_digest_fails_the_load(built, tmp_path):
+    target, out, kernel = built
+    files = shipped(out, tmp_path / "n", "packed")
+    needs = [m for m in MODULES if m != "level1" and
+             m in __import__("gamevm_build.link.module", fromlist=["read_module"])
+             .read_module(files["level1"]).needs]
+    if not needs:
+        pytest.skip("level1 needs nothing")
+    data = bytearray(files[needs[0]])
+    data[image_offset(data)] ^= 0xFF
+    (tmp_path / "n" / f"{needs[0]}.elf").write_bytes(data)
+    host, tl = trusted_pair(target, kernel, tmp_path / "n", table_of(files))
+    assert both(host, tl, "level1") == TLoadStatus.lsBadSignature
+    assert not tl.loaded
+
+
+def test_unlisted_and_resized_modules_are_refused(built, tmp_path):
+    target, out, kernel = built
+    files = shipped(out, tmp_path / "u", "plain")
+    table = trust.decode(table_of(files))
+    del table["boss"]
+    table["crashy"] = trust.TrustEntry(table["crashy"].size + 4, table["crashy"].sha256)
+    host, tl = trusted_pair(target, kernel, tmp_path / "u", trust.encode(table))
+    assert both(host, tl, "boss") == TLoadStatus.lsBadSignature
+    assert both(host, tl, "crashy") == TLoadStatus.lsBadSignature
+    assert both(host, tl, "physics") == TLoadStatus.lsSuccess
+    host.trust(None)
+    assert tl.trust(None) == TLoadStatus.lsSuccess
+    assert both(host, tl, "boss") == TLoadStatus.lsSuccess
+
+
+def test_a_malformed_table_is_refused_and_checks_nothing(built, tmp_path):
+    target, out, kernel = built
+    files = shipped(out, tmp_path / "m", "plain")
+    good = table_of(files)
+    entry = trust.HEADER + trust.ENTRY
+    swapped = good[:trust.HEADER] + good[entry:entry + trust.ENTRY] + \
+        good[trust.HEADER:entry] + good[entry + trust.ENTRY:]
+    for bad in (b"GVMX" + good[4:], good[:-1], good[:4] + b"\x02" + good[5:], swapped,
+                good[:trust.HEADER] + b"\0" * trust.ENTRY + good[entry:]):
+        host, tl = pair(target, kernel, tmp_path / "m")
+        with pytest.raises(LoadError) as exc:
+            host.trust(bad)
+        assert exc.value.status == TLoadStatus.lsBadFormat
+        assert tl.trust(bad) == TLoadStatus.lsBadFormat
+        assert both(host, tl, "boss") == TLoadStatus.lsSuccess     # no check then
+
+
+def test_the_table_reads_back_and_rejects_what_the_runtime_rejects():
+    entries = {"level1": trust.TrustEntry(5680, bytes(range(32))),
+               "boss": trust.TrustEntry(3584, bytes(32))}
+    data = trust.encode(entries)
+    assert len(data) == trust.HEADER + 2 * trust.ENTRY
+    assert data[trust.HEADER:trust.HEADER + 4] == b"boss"      # name order
+    assert trust.decode(data) == entries
+    with pytest.raises(trust.TrustTableError, match="1 to 31 bytes"):
+        trust.encode({"x" * 32: trust.TrustEntry(1, bytes(32))})
+
+
+def test_gamevm_sign_writes_the_table_the_loaders_trust(built, tmp_path):
+    """`gamevm sign --table` gives the table of the signed modules, as bytes or as a C
+    source that compiles; a table the loaders then accept."""
+    from conftest import run_gamevm
+    target, out, kernel = built
+    files = shipped(out, tmp_path / "s", "lz4")
+    key = tmp_path / "k.pem"
+    assert run_gamevm("sign", "--new-key", key).returncode == 0
+    for name in ("table.bin", "table.c"):
+        proc = run_gamevm("sign", "--key", key, tmp_path / "s", "-o", tmp_path / "s.gvmsig",
+                          "--table", tmp_path / name, "-q")
+        assert proc.returncode == 0, proc.stderr
+    raw = (tmp_path / "table.bin").read_bytes()
+    assert raw == table_of(files)
+    c = (tmp_path / "table.c").read_text()
+    assert f"gvm_trust_table[{len(raw)}]" in c and f"gvm_trust_table_size = {len(raw)};" in c
+    assert bytes(int(x, 16) for x in __import__("re").findall(r"0x([0-9a-f]{2})", c)) == raw
+    host, tl = trusted_pair(target, kernel, tmp_path / "s", raw)
+    assert both(host, tl, "level1") == TLoadStatus.lsSuccess
