@@ -59,6 +59,7 @@ import networkx as nx
 
 from gamevm_build.project.config import ProjectConfig, config_from_dict
 from gamevm_build.runtime.loadcost import cpu_costs
+from gamevm_build.runtime.trust import TABLE_SYMBOL as TRUST_TABLE
 from gamevm_build.project.media import HeadState, get_model
 from gamevm_build.project.profile import load_profile
 
@@ -215,7 +216,9 @@ def _build(config, infos, resident):
     G.graph.update(
         config=config, target=profile.name, profile=profile, model=get_model(config.media),
         drive=HeadState(config.drive), frame_rate=config.frame_rate, regions=regions,
-        costs=cpu_costs(profile), symbols=symbols, start=config.start,
+        costs=cpu_costs(profile, trusted=TRUST_TABLE in G.nodes[res_node]["exports"]
+                        if res_node is not None else False),
+        symbols=symbols, start=config.start,
         streams=list(config.streams), resident=res_node, missing_needs=missing_needs,
         reads=dict(config.reads), boot_head=config.boot_head, span=config.span)
     return G

@@ -34,7 +34,7 @@ Examples
 ...                 "next": {"region": "A", "estimate": {"size": "20KB"}}},
 ...     "scenes": {"level": {"modules": ["level"]}, "next": {"modules": ["next"]}},
 ...     "streams": [{"scene": "level", "modules": ["next"], "deadline_frames": 120,
-...                  "cpu_slice_ms": 2}]})
+...                  "cpu_slice_ms": 4}]})
 >>> s, = stream_times(G)
 >>> s.media_frames, s.cpu_frames, s.frames, s.ok     # 1336 ms worst access + 10 sectors
 (85, 1, 85, True)

@@ -33,7 +33,7 @@ Examples
 >>> [(s.module, s.from_label, round(s.access_s * 1e3, 2)) for s in t.load.steps]
 [('a', 'head unknown', 1335.92), ('b', 'after a', 0.0)]
 >>> round(t.worst_ms, 1), t.ok
-(1357.3, False)
+(1357.4, False)
 """
 
 from __future__ import annotations

@@ -86,18 +86,21 @@ class Bench:
         self.arch = self.profile.arch
         self.tc = find_toolchain(target)
         self.residents = {n: self.resident(n) for n in (GST_SMALL, GST_LARGE)}
+        # GameVMTrust is linked only into residents that call it, as in a game
+        self.trusting = self.resident(GST_SMALL, keep=("GameVMTrust",))
         self.count = 0
 
-    def resident(self, symbols: int) -> Path:
+    def resident(self, symbols: int, keep=()) -> Path:
         from gamevm_build.link.resident import build_resident
-        src = self.tmp / f"kernel{symbols}.c"
+        tag = f"{symbols}{'-'.join(('',) + tuple(keep))}"
+        src = self.tmp / f"kernel{tag}.c"
         src.write_text("void _start(void) {}\n" + "".join(
             f"int k_fn{i}(void) {{ return {i}; }}\n" for i in range(symbols)))
-        obj = self.tc.compile(src, self.tmp / f"kernel{symbols}.o",
+        obj = self.tc.compile(src, self.tmp / f"kernel{tag}.o",
                               extra_flags=["-ffunction-sections"])
-        out = self.tmp / f"kernel{symbols}.elf"
+        out = self.tmp / f"kernel{tag}.elf"
         build_resident(self.target, [obj], out, runtime="target",
-                       keep=[f"k_fn{i}" for i in range(symbols)])
+                       keep=[f"k_fn{i}" for i in range(symbols)] + list(keep))
         return out
 
     def module(self, source: str, name: str = "m", form: str = "plain") -> Path:
@@ -116,11 +119,19 @@ class Bench:
         return d
 
     def instructions(self, source: str, *, gst: int = GST_SMALL, name: str = "m",
-                     form: str = "plain") -> int:
+                     form: str = "plain", trusted: bool = False) -> int:
+        import hashlib
         from gamevm_build.play.console import Console
+        from gamevm_build.runtime import trust
         from gamevm_build.runtime.reference import TLoadStatus
         d = self.module(source, name, form)
-        c = Console(self.target, self.residents[gst], search_paths=[d], loader="target")
+        c = Console(self.target, self.trusting if trusted else self.residents[gst],
+                    search_paths=[d], loader="target")
+        if trusted:
+            data = (d / f"{name}.elf").read_bytes()
+            self.file_size = len(data)
+            c.loader.trust(trust.encode({name: trust.TrustEntry(
+                len(data), hashlib.sha256(data).digest())}))
         before = c.machine.instructions
         _handle, status = c.loader.load_module(name)
         if status != TLoadStatus.lsSuccess:
@@ -158,6 +169,7 @@ def measure(target: str, tmp: Path) -> dict:
                                 - b.instructions(src(a), name="m")) / 160
     row["module_fixed"] = b.instructions(src(a))
     measure_packed(b, row, src, word)
+    row.update(digest_costs(b, src))
     return {k: (round(v, 2) if isinstance(v, float) else
                 {t: round(x, 2) for t, x in sorted(v.items())} if isinstance(v, dict) else v)
             for k, v in sorted(row.items())}
@@ -178,6 +190,22 @@ def reloc_costs(b, src, form: str = "plain") -> dict:
         if same in out:
             out[rtype] = out[same]
     return out
+
+
+def digest_costs(b, src) -> dict:
+    """GameVMTrust (gvm_trust.c): what checking a module's SHA-256 adds to its load, per
+    byte of its file (the slope over files of 8 and 72 lines of 64 bytes) and in all; the
+    fixed part gets one 64-byte block more, since a file that ends a byte into a block
+    costs a whole block."""
+    a = b.arch
+    points = []
+    for n in (SMALL, LARGE):
+        s = src(a, data=f".space {64 * n}")
+        extra = b.instructions(s, trusted=True) - b.instructions(s)
+        points.append((b.file_size, extra))
+    (x0, y0), (x1, y1) = points
+    per_byte = (y1 - y0) / (x1 - x0)
+    return {"digest_per_byte": per_byte, "digest_fixed": y0 - per_byte * x0 + 64 * per_byte}
 
 
 def measure_packed(b, row: dict, src, word: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from conftest import run_gamevm
 from gamevm_build.cli import main
 from gamevm_build.link import signing
+from gamevm_build.link.module import read_module
 
 NAMES = ("alpha", "beta", "gamma")
 CONFIG = {
@@ -308,3 +310,41 @@ def test_gamevmdisc_signs_the_disc(project, keys):
         "(create a key pair with `gamevm sign --new-key KEY.pem`)" in proc.stdout, proc.stdout
     assert not (root / "out" / "nokey.iso").exists()
     assert (root / "out" / "disc.gvmsig").read_bytes() == first
+
+
+def test_gamevmsign_writes_the_trust_table_a_resident_links(project, keys):
+    """GameVMSign('trust.c', modules, GAMEVM_SIGN_KEY=...) writes the console's trust table
+    (a C source) and the signed manifest; it is up to date the second time; a missing key
+    is a user error and writes nothing."""
+    from example_game import scons
+    from gamevm_build.runtime import trust
+
+    root = project / "sign-builder"
+    shutil.copytree(project / "build" / "psx", root / "mods",
+                    ignore=shutil.ignore_patterns("game.*", "layout.*", "kernel*"))
+    shutil.copy(keys[0][0], root / "dev.pem")
+    (root / "SConstruct").write_text(
+        "import gamevm_build.scons\n"
+        "env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH])\n"
+        "mods = sorted(Glob('mods/*.elf'), key=str)\n"
+        "env.GameVMSign('out/trust.c', mods, GAMEVM_SIGN_KEY='dev.pem')\n"
+        "env.GameVMSign('out/nokey.c', mods, GAMEVM_SIGN_KEY='missing.pem')\n")
+    proc = scons(root, "out/trust.c")
+    assert proc.returncode == 0, proc.stdout
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["trust.c", "trust.gvmsig"]
+    text = (root / "out" / "trust.c").read_text()
+    table = bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", text))
+    entries = trust.decode(table)
+    mods = sorted((root / "mods").glob("*.elf"))
+    assert sorted(entries) == sorted(read_module(m).name for m in mods)
+    for m in mods:
+        e = entries[read_module(m).name]
+        assert (e.size, e.sha256) == (m.stat().st_size, hashlib.sha256(m.read_bytes()).digest())
+    report = signing.verify(root / "out" / "trust.gvmsig", keys[0][1], directory=root / "mods")
+    assert len(report.checked) == len(mods)
+    proc = scons(root, "out/trust.c")
+    assert proc.returncode == 0 and "is up to date" in proc.stdout, proc.stdout
+    proc = scons(root, "out/nokey.c")
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout
+    assert "GAMEVM_SIGN_KEY: missing.pem: private key not found" in proc.stdout, proc.stdout
+    assert not (root / "out" / "nokey.c").exists()

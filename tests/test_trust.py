@@ -223,3 +223,57 @@ def test_gamevm_sign_writes_the_table_the_loaders_trust(built, tmp_path):
     assert bytes(int(x, 16) for x in __import__("re").findall(r"0x([0-9a-f]{2})", c)) == raw
     host, tl = trusted_pair(target, kernel, tmp_path / "s", raw)
     assert both(host, tl, "level1") == TLoadStatus.lsSuccess
+
+
+@pytest.fixture(scope="module")
+def trusting(built, tmp_path_factory):
+    """The example's modules (lz4 form) signed, and a kernel that links their trust table
+    (`gamevm sign --table trust.c`): what a signed game ships."""
+    from conftest import run_gamevm
+    from test_target_runtime import EXAMPLE
+    target, out, _kernel = built
+    d = tmp_path_factory.mktemp(f"trusting-{target}")
+    files = shipped(out, d / "mods", "lz4")
+    key = d / "k.pem"
+    assert run_gamevm("sign", "--new-key", key).returncode == 0
+    proc = run_gamevm("sign", "--key", key, d / "mods", "-o", d / "game.gvmsig",
+                      "--table", d / "trust.c", "-q")
+    assert proc.returncode == 0, proc.stderr
+    kernel = d / "kernel.elf"
+    sources = sorted((EXAMPLE / "kernel").glob("*.c")) + [EXAMPLE / "kernel" / "start.S"]
+    proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", "target",
+                      *(a for k in ("GameVMTrust", trust.TABLE_SYMBOL,
+                                    trust.TABLE_SYMBOL + "_size") for a in ("--keep", k)),
+                      "-I", EXAMPLE / "include", "--modules", *(out / f"{m}.elf" for m in MODULES),
+                      *sources, d / "trust.c")
+    assert proc.returncode == 0, proc.stderr
+    return target, d / "mods", kernel, files
+
+
+def test_a_resident_with_a_trust_table_checks_every_load(trusting, tmp_path):
+    """The emulated console hands the resident's table to GameVMTrust as the kernel does at
+    boot: signed modules load, a changed one is refused."""
+    from gamevm_build.play.console import Console
+    target, mods, kernel, files = trusting
+    c = Console(target, kernel, search_paths=[mods], loader="target")
+    assert c.reference.trusted is not None
+    _h, status = c.loader.load_module("level1")
+    assert status == TLoadStatus.lsSuccess
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for m, data in files.items():
+        (bad / f"{m}.elf").write_bytes(data if m != "boss" else data[:-1] + bytes([data[-1] ^ 1]))
+    c = Console(target, kernel, search_paths=[bad], loader="target")
+    _h, status = c.loader.load_module("boss")
+    assert status == TLoadStatus.lsBadSignature
+
+
+def test_the_model_charges_the_digest(trusting):
+    """A resident that checks digests: the analyzer's CPU charge covers the SHA-256 the
+    runtime computes (and is not far above)."""
+    from gamevm_build.runtime.target import measure_load
+    target, mods, kernel, _files = trusting
+    for name in ("physics", "level1", "boss"):
+        measured, model, _mod = measure_load(target, kernel, mods, name)
+        assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
+        assert model <= 1.5 * measured, f"{target} {name}: model {model:.0f} loose"

@@ -188,11 +188,32 @@ class Console:
             self.async_ = AsyncLoader(self)
             if has_runtime:
                 self._bypass_target_runtime()
+        self._trust_resident_table()
         self.trap_log: list[dict] = []
         self.machine.on_trap(self._service)
         # names gain file:line where a debug file lies beside a module or the resident
         self.lines = ConsoleLines(self)
         self.lines.install()
+
+    def _trust_resident_table(self) -> None:
+        """A resident that links a trust table (``gamevm sign --table``) hands it to
+        GameVMTrust at boot; this console, which sets the runtime up itself, does the same
+        for both loaders (docs/signing.md)."""
+        from ..runtime.trust import TrustTableError, resident_table
+        try:
+            table = resident_table(self.machine, self.resident.symbols)
+        except TrustTableError as exc:
+            raise ConfigError(f"{self.resident.path}: {exc}") from None
+        if table is None:
+            return
+        self.reference.trust(table)
+        if self.loader is not self.reference:
+            from ..runtime.reference import TLoadStatus
+            status = self.loader.trust(table)
+            if status != TLoadStatus.lsSuccess:
+                raise ConfigError(f"{self.resident.path}: GameVMTrust refused the resident's "
+                                  f"trust table ({status.name}); write it again with "
+                                  "gamevm sign --table")
 
     def _bypass_target_runtime(self) -> None:
         """Send the resident's C runtime API to its host-trap twins (``gvm_host_*``), so

@@ -759,6 +759,8 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
     console = Console(tgt, res, search_paths=dirs, disc=scenario.disc, config=cfg,
                       policy=policy, manifest=scenario.manifest, module_files=files,
                       loader=loader, target_loader=traced)
+    if scenario.max_instructions is not None and hasattr(console.loader, "call_budget"):
+        console.loader.call_budget = scenario.max_instructions    # each runtime call too
     return console, cfg
 
 

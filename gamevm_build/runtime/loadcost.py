@@ -87,6 +87,10 @@ class CpuCosts:
     lz4_token: float = 0.0
     lz4_literal: float = 0.0
     lz4_match: float = 0.0
+    digest_fixed: float = 0.0
+    digest_per_byte: float = 0.0
+    #: the resident checks every module's SHA-256 (GameVMTrust; it links a trust table)
+    trusted: bool = False
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def seconds(self, cycles: float) -> float:
@@ -119,6 +123,11 @@ class CpuCosts:
         return (self.lz4_token * stats[0] + self.lz4_literal * stats[1]
                 + self.lz4_match * stats[2])
 
+    def digest_cycles(self, file_bytes: int) -> float:
+        """Cycles of the SHA-256 of a module file of ``file_bytes`` when the resident
+        checks digests (:attr:`trusted`), else 0."""
+        return self.digest_fixed + self.digest_per_byte * file_bytes if self.trusted else 0.0
+
     def describe(self) -> dict:
         return {"target": self.target, "clock_hz": self.clock_hz,
                 "reloc_cycles": dict(sorted(self.reloc_cycles.items())),
@@ -130,7 +139,8 @@ class CpuCosts:
                 "reloc_packed_cycles": dict(sorted(self.reloc_packed_cycles.items())),
                 "packed_fixed": self.packed_fixed, "packed_per_import": self.packed_per_import,
                 "lz4_token": self.lz4_token, "lz4_literal": self.lz4_literal,
-                "lz4_match": self.lz4_match}
+                "lz4_match": self.lz4_match, "digest_fixed": self.digest_fixed,
+                "digest_per_byte": self.digest_per_byte, "trusted": self.trusted}
 
 
 #: Cycles per byte of the reader's copy into place when the CPU does it (a word copy
@@ -139,7 +149,7 @@ class CpuCosts:
 READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 3.0, "3do": 2.0}
 _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
-             "packed_per_import")
+             "packed_per_import", "digest_fixed", "digest_per_byte")
 _LZ4 = ("token", "literal", "match")
 
 
@@ -154,8 +164,9 @@ def measured_costs() -> dict:
                           "run bench/measure_runtime_costs.py --write") from None
 
 
-def cpu_costs(profile: Profile | str) -> CpuCosts:
-    """The loader cost constants of ``profile`` (a Profile or a target name).
+def cpu_costs(profile: Profile | str, *, trusted: bool = False) -> CpuCosts:
+    """The loader cost constants of ``profile`` (a Profile or a target name); ``trusted``:
+    the resident checks each module's digest (:meth:`CpuCosts.digest_cycles`).
 
     A console the runtime was not measured on gets, field by field, the dearest
     measured console's figure (relocations: the dearest type's), which keeps its
@@ -168,7 +179,7 @@ def cpu_costs(profile: Profile | str) -> CpuCosts:
     types = [cls.name() for cls in arch.relocations.values() if not cls.pc_relative]
     if row is None:
         dearest = max(x for r in rows.values() for x in r["reloc"].values())
-        row = {k: max(r[k] for r in rows.values()) for k in _MEASURED}
+        row = {k: max(r.get(k, 0.0) for r in rows.values()) for k in _MEASURED}
         row["reloc"] = {t: dearest for t in types}
         row["reloc_packed"] = {t: max(x for r in rows.values() for x in r["reloc_packed"].values())
                                for t in types}
@@ -186,7 +197,7 @@ def cpu_costs(profile: Profile | str) -> CpuCosts:
                     reloc_packed_cycles={t: row.get("reloc_packed", row["reloc"]).get(
                         t, max(row.get("reloc_packed", row["reloc"]).values())) for t in types},
                     **{"lz4_" + k: max(row.get("lz4", {}).get(k, 0.0), 0.0) for k in _LZ4},
-                    sources=(source, "copy_per_byte: gamevm_build/runtime/loadcost.py "
+                    trusted=trusted, sources=(source, "copy_per_byte: gamevm_build/runtime/loadcost.py "
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
 
@@ -216,7 +227,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
                 constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
                 local_symbols: int = 0, metadata_bytes: int = 0, form: str = "plain",
-                lz4: tuple[int, int, int] = (0, 0, 0)) -> ModuleCost:
+                lz4: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -242,6 +253,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         The module's shipping form (``plain``, ``packed``, ``lz4``).
     lz4 : tuple
         An ``lz4`` module's block: (tokens, literal bytes, match bytes).
+    file_bytes : int
+        The module file's size: what a resident that checks digests hashes (``copy``).
     """
     probes = math.ceil(math.log2(symbols + 1)) if symbols > 0 else 0
     packed = form != "plain"
@@ -252,7 +265,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.per_metadata_byte * metadata_bytes
                        + (costs.packed_fixed + costs.packed_per_import * imports
                           if packed else 0.0)),
-        "copy": costs.copy_per_byte * copy_bytes + costs.lz4_cycles(lz4),
+        "copy": (costs.copy_per_byte * copy_bytes + costs.lz4_cycles(lz4)
+                 + costs.digest_cycles(file_bytes)),
         "zero": costs.zero_per_byte * zero_bytes,
         "relocate": float(sum(reloc(t) * n for t, n in relocations.items())),
         "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)),

@@ -508,14 +508,17 @@ class Loader:
         """``GameVMTrust``: check every module loaded from now on against ``table`` (a
         :mod:`~gamevm_build.runtime.trust` table; None: no check).  A malformed table is
         lsBadFormat and turns the check off, as on the console."""
+        import dataclasses
         from . import trust
         self.trusted = None
+        self.timer.costs = dataclasses.replace(self.timer.costs, trusted=False)
         if table is None:
             return
         try:
             self.trusted = trust.decode(table)
         except trust.TrustTableError as exc:
             raise LoadError(TLoadStatus.lsBadFormat, f"GameVMTrust: {exc}") from None
+        self.timer.costs = dataclasses.replace(self.timer.costs, trusted=True)
 
     def _untrusted(self, name: str, path: str) -> str | None:
         from .trust import untrusted

@@ -223,6 +223,8 @@ class TargetLoader:
         self.sync_calls: list[tuple[int, int]] = []
         self._by_path: dict[str, bytes] = {}
         self._trusted = None                       # trust(): the table, decoded
+        #: instructions an API call may run (None: the machine's default, 0.25 s)
+        self.call_budget: int | None = None
         machine.on_trap(self._service)
         machine.breakpoint(self.symbols["gvm_debug_event"], self._on_event)
         machine.breakpoint(self.symbols["GameVMSyncCode"], self._on_sync)
@@ -324,7 +326,7 @@ class TargetLoader:
         """Call the runtime's ``function``: its instructions take simulated time."""
         self._cpu_until_now()
         try:
-            return self.machine.call(function, *args)
+            return self.machine.call(function, *args, max_instructions=self.call_budget)
         finally:
             self._cpu_until_now()
 

@@ -30,6 +30,10 @@ HEADER = 8
 NAME = 32
 ENTRY = NAME + 4 + 32
 MAX_ENTRIES = 0xFFFF
+#: the resident's table (``gamevm sign --table NAME.c``): a resident that links it checks
+#: every module (its kernel calls GameVMTrust with it; the emulated console's harness does
+#: the same, and the load-time model charges the digest)
+TABLE_SYMBOL = "gvm_trust_table"
 
 
 class TrustTableError(ValueError):
@@ -91,7 +95,7 @@ def from_manifest(doc: dict) -> bytes:
                    for name, m in doc["modules"].items()})
 
 
-def c_source(table: bytes, symbol: str = "gvm_trust_table") -> str:
+def c_source(table: bytes, symbol: str = TABLE_SYMBOL) -> str:
     """``table`` as a C source to link into the resident: ``const unsigned char
     SYMBOL[]`` and ``const unsigned long SYMBOL_size``, for ``GameVMTrust(SYMBOL,
     SYMBOL_size)``."""
@@ -102,6 +106,18 @@ def c_source(table: bytes, symbol: str = "gvm_trust_table") -> str:
             f"const unsigned char {symbol}[{len(table)}] __attribute__((aligned(4))) = {{\n"
             f"    {body}\n}};\n"
             f"const unsigned long {symbol}_size = {len(table)};\n")
+
+
+def resident_table(machine, symbols) -> bytes | None:
+    """The trust table a resident loaded in ``machine`` links (:data:`TABLE_SYMBOL` and
+    its ``_size``), or None.  Bounded: a size over 1 MiB is not a table."""
+    addr, size_at = symbols.get(TABLE_SYMBOL), symbols.get(TABLE_SYMBOL + "_size")
+    if addr is None or size_at is None:
+        return None
+    size = machine.read_u32(size_at)
+    if size > 1 << 20:
+        raise TrustTableError(f"{TABLE_SYMBOL}_size is {size}: not a trust table's size")
+    return machine.read(addr, size)
 
 
 def untrusted(table: dict[str, TrustEntry], name: str, data: bytes, path: str) -> str | None:

@@ -111,6 +111,8 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_SIGN_KEY``     GameVMDisc: an Ed25519 private key (PEM); when set, the disc's
                         module manifest is signed into ``GAMEVM_DISC_SIGNED`` (default
                         ``<stem>.gvmsig``, next to the image; docs/signing.md).
+``GAMEVM_SIGNED``       GameVMSign: the signed manifest written with the trust table
+                        (default ``<stem>.gvmsig``, next to it).
 ``GAMEVMMODULESUFFIX``, ``GAMEVMRESIDENTSUFFIX``  output suffixes (``.elf``);
 ``GAMEVMMAPSUFFIX``     link map suffix (``.map``).
 ``GAMEVMMODULECOMSTR``, ``GAMEVMRESIDENTCOMSTR``  short build messages
@@ -963,6 +965,51 @@ def gamevm_disc(target, source, env):
 _disc_action = SCons.Action.Action(gamevm_disc, "$GAMEVMDISCCOMSTR", varlist=DISC_VARLIST)
 
 
+# ------------------------------------------------------------- trust table (GameVMSign)
+#
+# env.GameVMSign('trust.c', modules, GAMEVM_SIGN_KEY=key) signs the modules' manifest
+# (GAMEVM_SIGNED, default <stem>.gvmsig) and writes the console's trust table of them:
+# a C source (or bytes, for any other suffix) that a resident links to check every module
+# it loads (GameVMTrust; docs/signing.md).  The resident that links it is built after the
+# modules; the modules bind to it by name, so it does not change them.
+
+def _sign_emitter(target, source, env):
+    key = env.subst("$GAMEVM_SIGN_KEY")
+    if not key:
+        raise SCons.Errors.UserError("gamevm: GameVMSign needs GAMEVM_SIGN_KEY, an Ed25519 "
+                                     "private key (make one with gamevm sign --new-key KEY.pem)")
+    if not source:
+        raise SCons.Errors.UserError("gamevm: GameVMSign needs the modules to sign")
+    table = target[0]
+    signed = _disc_file(env, table, env.subst("$GAMEVM_SIGNED", target=[table]))
+    key = env.File(key)
+    table.attributes.gamevm_signed = (signed, key)
+    if key.has_builder() or os.path.exists(key.abspath):
+        env.Depends(table, key)
+    _regular(source, "a module GameVMSign signs")
+    return [table, signed], source
+
+
+def gamevm_sign(target, source, env):
+    table = target[0]
+    signed, key = table.attributes.gamevm_signed
+    with _IMPORT_LOCK:
+        from gamevm_build.link.signing import sign_manifest
+    try:
+        if not os.path.exists(key.abspath):
+            raise GameVMError(f"GAMEVM_SIGN_KEY: {key}: private key not found (create a key "
+                              "pair with `gamevm sign --new-key KEY.pem`)")
+        sign_manifest([str(s) for s in source], str(key), str(signed), table=str(table),
+                      target=_target_name(env))
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    return 0
+
+
+_sign_action = SCons.Action.Action(gamevm_sign, "$GAMEVMSIGNCOMSTR",
+                                   varlist=["GAMEVM_SIGN_KEY", "GAMEVM_VERSION"])
+
+
 # --------------------------------------------------------------------------- tool API
 
 def generate(env):
@@ -1056,6 +1103,10 @@ def generate(env):
                    GAMEVM_DISC_SIGNED="${TARGET.filebase}.gvmsig")
     env["BUILDERS"]["GameVMDisc"] = SCons.Builder.Builder(
         action=_disc_action, src_suffix=".json", emitter=_disc_emitter)
+    # GameVMSign: the console's trust table of signed modules (section "trust table")
+    env.SetDefault(GAMEVM_SIGNED="${TARGET.filebase}.gvmsig")
+    env["BUILDERS"]["GameVMSign"] = SCons.Builder.Builder(
+        action=_sign_action, suffix=".c", emitter=_sign_emitter)
 
 
 def exists(env):

@@ -52,6 +52,15 @@ int gvm_loader_start(void)
     config.stack_top = gvm_stack + GVM_STACK_SIZE;   /* safe mode (kernel/main.c's stack) */
     config.clock = GameVMEmulatorClock;    /* CPU slices; a root counter on a real PS1 */
     status = GameVMInit(&config);
+#ifdef GVM_TRUST_TABLE
+    /* a signed build links its modules' trust table (gamevm sign --table trust.c): every
+     * module is checked against it before it runs (docs/signing.md) */
+    if (status == lsSuccess) {
+        extern const unsigned char gvm_trust_table[];
+        extern const unsigned long gvm_trust_table_size;
+        status = GameVMTrust(gvm_trust_table, gvm_trust_table_size);
+    }
+#endif
     if (status == lsSuccess)
         status = GameVMAddRegion("heap", start, MODULE_RAM_SIZE, GVM_REGION_HEAP);
     return (int)status;
