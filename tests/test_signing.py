@@ -277,6 +277,16 @@ def test_the_real_command_line(project, keys, signed):
     assert "Traceback" not in proc.stderr
 
 
+def sconstruct(root: Path, keys, body: str) -> None:
+    """An SConstruct in ``root`` with the gamevm tool and ``body``; the first private key
+    as ``dev.pem`` beside it."""
+    shutil.copy(keys[0][0], root / "dev.pem")
+    (root / "SConstruct").write_text(
+        "import gamevm_build.scons\n"
+        "env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH])\n"
+        + body)
+
+
 def test_gamevmdisc_signs_the_disc(project, keys):
     """GameVMDisc(GAMEVM_SIGN_KEY=...) writes <stem>.gvmsig next to the image; a missing key
     is a user error before anything is written."""
@@ -286,14 +296,11 @@ def test_gamevmdisc_signs_the_disc(project, keys):
     shutil.copytree(project / "proj", root / "proj")
     shutil.copytree(project / "build" / "psx", root / "build" / "psx",
                     ignore=shutil.ignore_patterns("game.*", "layout.*"))
-    shutil.copy(keys[0][0], root / "dev.pem")
-    (root / "SConstruct").write_text(
-        "import gamevm_build.scons\n"
-        "env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH])\n"
-        "env.GameVMDisc('out/disc.iso', ['proj/game.json'], GAMEVM_SIGN_KEY='dev.pem',\n"
-        "               GAMEVM_DISC_REPORT='', GAMEVM_DISC_HEADER='', GAMEVM_DISC_MKPSXISO='',\n"
-        "               GAMEVM_DISC_TIME_LIMIT='0')\n"
-        "env.GameVMDisc('out/nokey.iso', ['proj/game.json'], GAMEVM_SIGN_KEY='missing.pem')\n")
+    sconstruct(root, keys,
+               "env.GameVMDisc('out/disc.iso', ['proj/game.json'], GAMEVM_SIGN_KEY='dev.pem',\n"
+               "               GAMEVM_DISC_REPORT='', GAMEVM_DISC_HEADER='', GAMEVM_DISC_MKPSXISO='',\n"
+               "               GAMEVM_DISC_TIME_LIMIT='0')\n"
+               "env.GameVMDisc('out/nokey.iso', ['proj/game.json'], GAMEVM_SIGN_KEY='missing.pem')\n")
     proc = scons(root, "out/disc.iso")
     assert proc.returncode == 0, proc.stdout
     assert sorted(p.name for p in (root / "out").iterdir()) == ["disc.gvmsig", "disc.iso",
@@ -322,13 +329,10 @@ def test_gamevmsign_writes_the_trust_table_a_resident_links(project, keys):
     root = project / "sign-builder"
     shutil.copytree(project / "build" / "psx", root / "mods",
                     ignore=shutil.ignore_patterns("game.*", "layout.*", "kernel*"))
-    shutil.copy(keys[0][0], root / "dev.pem")
-    (root / "SConstruct").write_text(
-        "import gamevm_build.scons\n"
-        "env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH])\n"
-        "mods = sorted(Glob('mods/*.elf'), key=str)\n"
-        "env.GameVMSign('out/trust.c', mods, GAMEVM_SIGN_KEY='dev.pem')\n"
-        "env.GameVMSign('out/nokey.c', mods, GAMEVM_SIGN_KEY='missing.pem')\n")
+    sconstruct(root, keys,
+               "mods = sorted(Glob('mods/*.elf'), key=str)\n"
+               "env.GameVMSign('out/trust.c', mods, GAMEVM_SIGN_KEY='dev.pem')\n"
+               "env.GameVMSign('out/nokey.c', mods, GAMEVM_SIGN_KEY='missing.pem')\n")
     proc = scons(root, "out/trust.c")
     assert proc.returncode == 0, proc.stdout
     assert sorted(p.name for p in (root / "out").iterdir()) == ["trust.c", "trust.gvmsig"]
