@@ -243,3 +243,18 @@ def test_the_budget_report_says_what_each_form_saves_and_costs(example_game):
     assert lz4["bytes"] < lz4["plain_bytes"] and lz4["read_ms_saved"] > 0 < lz4["decode_ms"]
     assert forms["physics"]["read_ms_saved"] == forms["physics"]["decode_ms"] == 0
     assert lz4["why"].startswith("plain ") and ", lz4 " in lz4["why"]
+
+
+def test_a_trusting_resident_makes_each_form_pay_for_hashing_its_bytes(built):
+    """With ``trusted`` (the resident checks every module's SHA-256), each form is charged
+    the digest of its own file: a smaller file saves its hashing too."""
+    from gamevm_build.link.shipform import form_costs
+    from gamevm_build.runtime.loadcost import cpu_costs
+    target, out, _kernel = built
+    costs = cpu_costs(target, trusted=True)
+    data = (out / "level1.elf").read_bytes()
+    plain = {r["form"]: r for r in form_costs(data, path="level1")}
+    for r in form_costs(data, path="level1", trusted=True):
+        extra = r["cpu_s"] - plain[r["form"]]["cpu_s"]
+        assert extra == pytest.approx(costs.seconds(costs.digest_cycles(r["bytes"])))
+        assert extra > 0

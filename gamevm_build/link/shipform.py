@@ -286,11 +286,13 @@ def _s32(v: int) -> int:
     return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def form_costs(data: bytes, *, path: str = "<module>", media=None) -> list[dict]:
+def form_costs(data: bytes, *, path: str = "<module>", media=None,
+               trusted: bool = False) -> list[dict]:
     """What loading the module in ``data`` costs in each form, by the analyzer's model:
     per form its ``bytes`` on the medium, ``read_s`` (their transfer on the target's
     media model, or ``media``), ``cpu_s`` (:func:`gamevm_build.runtime.loadtime.cpu_steps`
-    with every import bound), of which ``decode_s`` is LZ4's, ``ram`` (what it takes),
+    with every import bound; with ``trusted``, the SHA-256 of the file a resident that
+    checks digests computes), of which ``decode_s`` is LZ4's, ``ram`` (what it takes),
     ``data`` (the file) — forms this module cannot take are left out."""
     from .module import read_module
     from ..project.media import default_model_for
@@ -298,7 +300,7 @@ def form_costs(data: bytes, *, path: str = "<module>", media=None) -> list[dict]
     from ..runtime.loadtime import cpu_steps
     module = read_module(data, name=path)
     model = media if media is not None else default_model_for(module.profile)
-    costs = cpu_costs(module.target)
+    costs = cpu_costs(module.target, trusted=trusted)
     out = []
     for form in FORMS:
         try:
@@ -313,7 +315,8 @@ def form_costs(data: bytes, *, path: str = "<module>", media=None) -> list[dict]
     return out
 
 
-def choose(data: bytes, *, path: str = "<module>", media=None) -> tuple[str, bytes, str]:
+def choose(data: bytes, *, path: str = "<module>", media=None,
+           trusted: bool = False) -> tuple[str, bytes, str]:
     """The form that loads the module soonest (its bytes' transfer plus the CPU's work);
     ``(form, file, why)``.
 
@@ -322,8 +325,9 @@ def choose(data: bytes, *, path: str = "<module>", media=None) -> tuple[str, byt
     (the layout then places the files it gets).  An LZ4 image may take a little more RAM
     (its in-place margin, at most size / 256 + 38 bytes, where the module's bss does not
     cover it): the load-budget analyzer's memory check proves it still fits, and
-    ``--form packed`` or ``plain`` keeps a module that does not fit."""
-    rows = form_costs(data, path=path, media=media)
+    ``--form packed`` or ``plain`` keeps a module that does not fit.  ``trusted``: the
+    resident checks every module's digest, so each byte saved also saves its hashing."""
+    rows = form_costs(data, path=path, media=media, trusted=trusted)
     plain = next(r for r in rows if r["form"] == "plain")
     best = min(rows, key=lambda r: (r["read_s"] + r["cpu_s"], r["bytes"], FORMS.index(r["form"])))
     why = "; ".join(
