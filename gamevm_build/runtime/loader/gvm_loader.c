@@ -1105,6 +1105,35 @@ static module_t *containing(u32 addr, module_t *except)
 
 /* P_LINK: allocate, bind and check at the module's place, record it, and clear its
  * memory (nothing can fail once its image is being written but a read). */
+/* Zero what no section's bytes will cover, bss and the padding between sections, so the
+ * image is zero where the file says nothing (the pieces read next cover the rest): not
+ * the whole image first, which cost a cycle a byte of every module on top of its read. */
+static void zero_uncovered(load_ctx *c, u8 *base, u32 image)
+{
+    u32 at = 0, slot, next;
+    while (at < image) {
+        next = image;
+        for (slot = 0; slot < SL_COUNT; slot++) {
+            u32 i = c->slot_last[slot], lo = c->slot_addr[slot], hi = lo + c->slot_size[slot];
+            if (!i || SH(c, i - 1, F_TYPE) == SHT_NOBITS || lo == hi)
+                continue;
+            if (lo <= at && hi > at) {
+                at = hi;                 /* covered: go on from its end */
+                next = 0;
+                break;
+            }
+            if (lo > at && lo < next)
+                next = lo;
+        }
+        if (!next)
+            continue;
+        while (at < next && (at & 3))
+            base[at++] = 0;
+        fill(base + at, next - at);
+        at = next;
+    }
+}
+
 static TLoadStatus link_prepare(load_ctx *c)
 {
     u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, j;
@@ -1154,7 +1183,7 @@ static TLoadStatus link_prepare(load_ctx *c)
     c->m = m;
     event(GVM_EV_WRITING, base, image, 0, c->meta.name);
     if (!c->zimage)                  /* a compressed image zeroes what it does not decode */
-        fill((u8 *)base, image);
+        zero_uncovered(c, (u8 *)base, image);
 
     /* sections in order of first appearance, the last copy of a slot winning; when their
      * places ascend without overlapping, neighbours in the file are read together */
