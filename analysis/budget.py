@@ -221,7 +221,7 @@ class BudgetResult:
             scenes.append(entry)
         w = self.worst
         errors, warnings = self.errors, self.warnings
-        forms = _forms(ix, model, G.graph["costs"])
+        forms = _forms(ix, model, G.graph["costs"], G.graph["config"])
         return {
             "schema": REPORT_SCHEMA,
             "tool": "gamevm budget",
@@ -341,11 +341,12 @@ def request_findings(G, times) -> list[Finding]:
     return out
 
 
-def _forms(ix, model, costs) -> list[dict]:
+def _forms(ix, model, costs, config) -> list[dict]:
     """Per module, its shipping form and what the form saves and costs (issue #14), when a
     module is not plain: the bytes read less than the plain module's, in ms, the ms its
-    LZ4 image takes to decode, and each form's read and CPU time (why this one).  Read
-    here, for the report only: reading a project does not convert its modules."""
+    LZ4 image takes to decode, and why this one: the config's ``modules.NAME.form``
+    forced it, or each form's read and CPU time (the model's choice).  Read here, for the
+    report only: reading a project does not convert its modules."""
     if all(i.form == "plain" for i in ix.info):
         return []
     out = []
@@ -353,9 +354,18 @@ def _forms(ix, model, costs) -> list[dict]:
         plain = i.file_size if i.form == "plain" else _plain_size(i)
         decode = costs.seconds(costs.lz4_cycles(i.lz4))
         saved = model.transfer_s(plain) - model.transfer_s(i.file_size)
+        spec = config.modules.get(i.name)
+        forced = spec.form if spec is not None and spec.form != "auto" else None
+        why = _why(i, model, len(ix.info))
+        if forced == i.form:
+            why = f"forced by {spec.form_key}"
+        elif forced:                 # an explicit --form or GAMEVM_FORM beat the config
+            why = f"not the {forced} {spec.form_key} forces: built so explicitly" \
+                + (f"; {why}" if why else "")
         out.append({"module": i.name, "form": i.form, "bytes": i.file_size,
                     "plain_bytes": plain, "read_ms_saved": _r(saved),
-                    "decode_ms": _r(decode), "why": _why(i, model, len(ix.info))})
+                    "decode_ms": _r(decode), "why": why,
+                    "forced_by": spec.form_key if forced == i.form else None})
     return out
 
 

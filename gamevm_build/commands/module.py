@@ -9,16 +9,33 @@ from pathlib import Path
 from ._build import add_build_options, compile_inputs
 
 
+def shipping_form(args) -> tuple[str, str]:
+    """``(form, why it is that one)``: ``--form`` when given (it beats the config), else
+    what the config's ``modules.NAME.form`` forces (NAME: ``--name`` or the output's stem),
+    else ``plain``; ``why`` names the key that forced it, or is empty."""
+    if args.form is not None or not args.config:
+        return args.form or "plain", ""
+    from ..fileutil import read_json
+    from ..project.config import forced_form
+    name = args.name or Path(args.output).stem
+    form = forced_form(read_json(args.config, "project configuration"), name, where=args.config)
+    if form is None:
+        return "plain", ""
+    return form, (f"modules.{name}.form: auto" if form == "auto" else
+                  f"forced by modules.{name}.form")
+
+
 def run(args) -> int:
     from ..link.linker import link_module
     from ..link.sources import SourceMap
 
+    form, forced = shipping_form(args)
     with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
                               sources=sources)
         result = link_module(args.target, objs, args.output, name=args.name, needs=args.needs,
                              resident=args.resident, entry=args.entry, map_file=args.map,
-                             sources=sources, form=args.form)
+                             sources=sources, form=form)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     img = result.image
@@ -26,10 +43,10 @@ def run(args) -> int:
         print(f"{args.output}: module '{img.name}' for {img.target}: {img.image_size} bytes, "
               f"{len(img.exports)} exports, {len(img.imports)} imports, "
               f"{len(img.relocations)} relocations"
-              + (f", shipped {result.form}" if result.form != "plain" or args.form != "plain"
-                 else ""))
-        if args.form == "auto" and args.verbose_form:
-            print(f"  form: {result.form_why}")
+              + (f", shipped {result.form}" if result.form != "plain" or form != "plain"
+                 or forced else "") + (f" ({forced})" if forced else ""))
+        if args.verbose_form and (form == "auto" or forced):
+            print("  form: " + "; ".join(w for w in (forced, result.form_why) if w))
     return 0
 
 
@@ -42,9 +59,14 @@ def register(sub, cli) -> None:
     m.add_argument("--resident", help="resident ELF to check imports against")
     m.add_argument("--entry", help="exported symbol recorded as the module entry")
     m.add_argument("--map", help="write a link map to this file")
-    m.add_argument("--form", default="plain", choices=("plain", "packed", "lz4", "auto"),
+    m.add_argument("--form", choices=("plain", "packed", "lz4", "auto"),
                    help="shipping form (docs/format.md): packed relocations, an LZ4 image, "
-                        "or auto: the one that loads soonest")
+                        "or auto: the one that loads soonest; default: what --config's "
+                        "modules.NAME.form forces, else plain")
+    m.add_argument("--config", "-c", metavar="FILE",
+                   help="project configuration (gamevm.json) whose modules.NAME.form "
+                        "forces the form when --form is not given")
     m.add_argument("--why", dest="verbose_form", action="store_true",
-                   help="with --form auto: print each form's read and CPU time")
+                   help="say why the form: forced by the config, or (auto) each form's "
+                        "read and CPU time")
     m.set_defaults(func=run, list_options=("needs",))

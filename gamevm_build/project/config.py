@@ -50,12 +50,15 @@ __all__ = [
     "SCHEMA_PATH", "load_schema", "parse_size", "parse_address", "MemoryRegion",
     "memory_regions", "check_overlaps", "key_path", "ModuleSpec", "Estimate", "SceneSpec",
     "TransitionSpec", "StreamSpec", "ProjectConfig", "load_config", "config_from_dict",
-    "validate",
+    "validate", "MODULE_FORMS", "forced_form",
 ]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "gamevm.schema.json"
 REGION_TYPES = ("resident", "overlay")
 DRIVE_STATES = ("paused", "stopped", "reading")
+#: what ``modules.NAME.form`` may force: a shipping form (gamevm_build.link.shipform.FORMS)
+#: or ``auto``, the one the load-time model loads soonest
+MODULE_FORMS = ("plain", "packed", "lz4", "auto")
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20,
           "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
@@ -238,6 +241,35 @@ def key_path(parts: Iterable) -> str:
         else:
             out += f"[{json.dumps(str(p))}]"
     return out or "(top level)"
+
+
+def forced_form(data: Any, module: str, *, where: str = "gamevm.json") -> str | None:
+    """The shipping form ``modules.<module>.form`` of a configuration parsed from JSON
+    forces, or None (no such module, or no ``form``).
+
+    What the SCons tool reads while SConscripts are read: one key, checked as the schema
+    checks it, without validating (or importing the validators for) the whole file.
+
+    >>> forced_form({"modules": {"boss": {"region": "B", "form": "plain"}}}, "boss")
+    'plain'
+    >>> forced_form({"modules": {"boss": {"region": "B"}}}, "level1") is None
+    True
+
+    Raises
+    ------
+    ConfigError
+        The value is not one of :data:`MODULE_FORMS`, naming the key.
+    """
+    modules = data.get("modules") if isinstance(data, Mapping) else None
+    raw = modules.get(module) if isinstance(modules, Mapping) else None
+    if not isinstance(raw, Mapping) or "form" not in raw:
+        return None
+    form = raw["form"]
+    if not isinstance(form, str) or form not in MODULE_FORMS:
+        raise ConfigError(f"{where}: {key_path(['modules', module, 'form'])}: expected a "
+                          f"shipping form: {', '.join(map(json.dumps, MODULE_FORMS[:-1]))} or "
+                          f"{json.dumps(MODULE_FORMS[-1])}, not {json.dumps(form)}")
+    return form
 
 
 # --------------------------------------------------------------------------- schema
@@ -465,6 +497,14 @@ class ModuleSpec:
     estimate: Estimate | None = None
     needs: tuple[str, ...] = ()
     init_ms: float = 0.0
+    #: the shipping form ``modules.NAME.form`` forces (one of :data:`MODULE_FORMS`), or
+    #: None: the build's own (``--form``, ``GAMEVM_FORM``, else plain)
+    form: str | None = None
+
+    @property
+    def form_key(self) -> str:
+        """The key that forces the form, as messages and reports name it."""
+        return f"modules.{self.name}.form"
 
 
 @dataclass(frozen=True)
@@ -719,7 +759,8 @@ def config_from_dict(data: Any, *, path=None, base_dir=None,
             name=name, region=region_ref(f"{key}.region", raw["region"]), file=file,
             estimate=_estimate(raw["estimate"], f"{key}.estimate")
             if "estimate" in raw and file is None else None,
-            needs=tuple(raw.get("needs", ())), init_ms=float(raw.get("init_ms", 0.0)))
+            needs=tuple(raw.get("needs", ())), init_ms=float(raw.get("init_ms", 0.0)),
+            form=raw.get("form"))
 
     scenes: dict[str, SceneSpec] = {}
     for name, raw in data["scenes"].items():

@@ -73,7 +73,14 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
                         metadata) or the resident's (default ``_start``).
 ``GAMEVM_FORM``         a module's shipping form (docs/format.md): ``plain`` (default),
                         ``packed``, ``lz4``, or ``auto``: the form the load-time model
-                        loads soonest on this console.
+                        loads soonest on this console.  Given to a ``GameVMModule`` call
+                        it is that module's form; set on the environment it is the
+                        default for modules ``GAMEVM_CONFIG`` does not force.
+``GAMEVM_CONFIG``       the project configuration (``gamevm.json``) whose
+                        ``modules.NAME.form`` forces a module's form when the
+                        ``GameVMModule`` call gives no ``GAMEVM_FORM`` (read while
+                        SConscripts are read: its value is in the link's signature);
+                        GameVMValidate's scenarios use it too.
 ``GAMEVM_MAP``          when true, a module link also writes a link map
                         (``<module>$GAMEVMMAPSUFFIX``, declared as a second target).
 ``GAMEVM_DEBUG``        when true, C and assembly sources are compiled with
@@ -543,7 +550,8 @@ _resident_action = SCons.Action.Action(gamevm_build_resident, "$GAMEVMRESIDENTCO
 #: Variables that only matter to linking; kept out of the compile step.
 LINK_ONLY_VARS = frozenset(MODULE_VARLIST + RESIDENT_VARLIST + [
     "GAMEVMMODULECOMSTR", "GAMEVMRESIDENTCOMSTR", "GAMEVMMODULESUFFIX",
-    "GAMEVMRESIDENTSUFFIX", "GAMEVMMAPSUFFIX"]) - {"GAMEVM_TARGET", "GAMEVM_VERSION"}
+    "GAMEVMRESIDENTSUFFIX", "GAMEVMMAPSUFFIX", "GAMEVM_CONFIG"]) - {"GAMEVM_TARGET",
+                                                                    "GAMEVM_VERSION"}
 
 
 def _objects(env, source, overrides: dict) -> list:
@@ -565,7 +573,45 @@ def GameVMModule(env, target, source=None, **overrides):
     """Compile ``source`` and link the objects into a module (pseudo-builder)."""
     if source is None:
         target, source = None, target
+    if "GAMEVM_FORM" not in overrides:          # the call's own form beats the config
+        forced = _config_form(env, target, source, overrides)
+        if forced:
+            overrides["GAMEVM_FORM"] = forced
     return env.GameVMLinkModule(target, _objects(env, source, overrides), **overrides)
+
+
+def _config_form(env, target, source, overrides) -> str | None:
+    """The form ``$GAMEVM_CONFIG``'s ``modules.NAME.form`` forces on the module a
+    ``GameVMModule`` call builds (NAME: ``GAMEVM_NAME``, else the target's or first
+    source's stem), or None."""
+    config = overrides.get("GAMEVM_CONFIG", env.get("GAMEVM_CONFIG"))
+    nodes = _file_nodes(env, config, ".json")
+    if not nodes:
+        return None
+    name = env.subst(overrides.get("GAMEVM_NAME") or env.get("GAMEVM_NAME") or "")
+    if not name:
+        first = SCons.Util.flatten([target if target is not None else source])[0]
+        name = os.path.splitext(os.path.basename(env.subst(str(first))))[0]
+    path = nodes[0].srcnode().abspath
+    try:
+        return _forced_forms(path, os.stat(path).st_mtime_ns).get(name)
+    except OSError as exc:
+        raise SCons.Errors.UserError(f"GAMEVM_CONFIG = '{config}': cannot read {path}: "
+                                     f"{exc.strerror}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _forced_forms(path: str, _mtime: int) -> dict:
+    """Module name -> the form the config at ``path`` forces (read once per version)."""
+    from gamevm_build.fileutil import read_json
+    from gamevm_build.project.config import forced_form
+    try:
+        data = read_json(path, "project configuration")
+        modules = data.get("modules") if isinstance(data, dict) else None
+        return {name: form for name in (modules if isinstance(modules, dict) else ())
+                if (form := forced_form(data, name, where=path))}
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
 
 
 def GameVMResident(env, target, source=None, **overrides):
