@@ -73,10 +73,22 @@ def runtime_sha256() -> str:
 def runtime_sources(runtime: str) -> list[Path]:
     """Every file the loader ``runtime`` is built from (a resident depends on them)."""
     if runtime == "target":
-        return sorted(LOADER_DIR.glob("*.[ch]")) + sorted(CODEC_DIR.glob("*.[ch]")) + [
+        return sorted(LOADER_DIR.glob("*.[ch]")) + runtime_codecs() + [
                                                    INCLUDE_DIR / "gamevm_runtime.h",
                                                    INCLUDE_DIR / "gamevm.h"]
     return [RUNTIME_DIR / s for s in HOST_SOURCES] + [INCLUDE_DIR / "gamevm.h"]
+
+
+def runtime_codecs() -> list[Path]:
+    """The decoders the console-side runtime includes (``#include "../codec/NAME.c"`` in
+    gvm_runtime.c), with their headers: a decoder in ``codec/`` that the runtime does not
+    include yet (measured by bench/bench_codecs.py first) changes neither the runtime's
+    costs nor a resident."""
+    import re
+    names = re.findall(r'^#include "\.\./codec/(\w+)\.c"', (LOADER_DIR / "gvm_runtime.c")
+                       .read_text(), re.M)
+    return sorted(CODEC_DIR / f"{n}{ext}" for n in names for ext in (".c", ".h")
+                  if (CODEC_DIR / f"{n}{ext}").exists())
 
 
 #: in a resident with the console-side runtime, the host traps under these names let the
@@ -230,17 +242,21 @@ def compile_gst(tc: Toolchain, workdir: Path, names, tag: str) -> Path:
 
 
 def link_codecs(profile: Profile, tc: Toolchain, workdir: Path) -> Path:
-    """The decoders alone, linked at the resident's base for the emulated console (their
-    tests and bench/bench_codecs.py call ``gvm_lz4_decode`` there)."""
+    """The decoders alone (every ``codec/gvm_NAME.c``, entry ``gvm_NAME_decode``), linked
+    at the resident's base for the emulated console (their tests and
+    bench/bench_codecs.py call them there)."""
     from ..emu.elfimage import BARE_METAL_SCRIPT
     from ..link.toolchain import run
     workdir = Path(workdir)
-    obj = workdir / "gvm_lz4.o"
-    tc.compile(CODEC_DIR / "gvm_lz4.c", obj, extra_flags=list(RUNTIME_CFLAGS),
-               include_dirs=[str(CODEC_DIR)])
+    objs, keep = [], []
+    for src in sorted(CODEC_DIR.glob("gvm_*.c")):
+        obj = workdir / f"{src.stem}.o"
+        tc.compile(src, obj, extra_flags=list(RUNTIME_CFLAGS), include_dirs=[str(CODEC_DIR)])
+        objs.append(str(obj))
+        keep.append(f"-Wl,--undefined={src.stem}_decode")
     script = workdir / "codecs.ld"
     script.write_text(BARE_METAL_SCRIPT.format(base=profile.resident_base))
     out = workdir / "codecs.elf"
     run([tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static", f"-Wl,-T,{script}",
-         "-Wl,-e,gvm_lz4_decode", str(obj), *profile.ldflags, "-o", str(out)])
+         "-Wl,-e,gvm_lz4_decode", *keep, *objs, *profile.ldflags, "-o", str(out)])
     return out
