@@ -213,7 +213,7 @@ class Index:
                                 symbols=symbols, constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,
-                                metadata_bytes=i.metadata_bytes, form=i.form, lz4=i.lz4,
+                                metadata_bytes=i.metadata_bytes, form=i.form, decode=i.decode,
                                 file_bytes=i.file_size)
                     for m, i in zip(self.names, self.info)]
         self.cpu_s = [c.total_s for c in self.cpu]

@@ -352,7 +352,7 @@ def _forms(ix, model, costs, config) -> list[dict]:
     out = []
     for i in sorted(ix.info, key=lambda i: i.name):
         plain = i.file_size if i.form == "plain" else _plain_size(i)
-        decode = costs.seconds(costs.lz4_cycles(i.lz4))
+        decode = costs.seconds(costs.decode_cycles(i.form, i.decode))
         saved = model.transfer_s(plain) - model.transfer_s(i.file_size)
         spec = config.modules.get(i.name)
         forced = spec.form if spec is not None and spec.form != "auto" else None

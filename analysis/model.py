@@ -53,7 +53,7 @@ class ModuleInfo:
     local_symbols: int = 0               # symbols a loader checks besides exports and imports
     metadata_bytes: int = 0              # the metadata note a loader parses
     form: str = "plain"                  # shipping form (gamevm_build.link.shipform)
-    lz4: tuple = (0, 0, 0)               # lz4 form: the block's tokens, literal and match bytes
+    decode: tuple = (0, 0, 0)            # compressed forms: the block as its decoder works it
 
     @property
     def footprint(self) -> int:
@@ -102,7 +102,7 @@ def module_info(module, *, name: str | None = None) -> ModuleInfo:
         import_count=len(module.imports), exports=tuple(sorted(module.exports)),
         needs=tuple(module.needs), constructors=ctors, align=module.align, path=module.path,
         local_symbols=module.local_symbols, metadata_bytes=module.metadata_size,
-        form=module.form, lz4=module.lz4_stats)
+        form=module.form, decode=module.decode_stats)
 
 
 def estimated_module(name: str, estimate: Estimate, *, align: int = 4) -> ModuleInfo:

@@ -210,26 +210,36 @@ def digest_costs(b, src) -> dict:
 
 def measure_packed(b, row: dict, src, word: str) -> None:
     """Format 2 (docs/format.md "Shipping forms"): a packed relocation of each type, what a
-    packed module adds per import and in all, and the LZ4 decoder per token, literal byte
-    and match byte (:func:`lz4_costs`)."""
+    packed module adds per import and in all, the LZ4 decoder per token, literal byte
+    and match byte and ZX0's per block, literal byte and match byte (:func:`codec_costs`)."""
     a = b.arch
     packed = row["reloc_packed"] = reloc_costs(b, src, "packed")
     row["packed_per_import"] = (b.slope(lambda n: src(a, imports=n), form="packed")
                                 - packed[word]) - (b.slope(lambda n: src(a, imports=n))
                                                    - row["reloc"][word])
     row["packed_fixed"] = b.instructions(src(a), form="packed") - row["module_fixed"]
-    row["lz4"] = lz4_costs(b)
+    row["lz4"] = codec_costs(b, "lz4")
+    row["zx0"] = codec_costs(b, "zx0")
 
 
-def lz4_costs(b) -> dict:
-    """The console's LZ4 decoder (gvm_lz4.c, as the runtime includes it) on blocks of
-    several kinds of data, each decoded on the emulated CPU: least squares for the cost
-    per token, literal byte and match byte, then scaled so that every sample is charged
-    at least what it cost (an envelope: the model's bounds stay sound on data of these
-    shapes; 2 % on top)."""
+#: codec -> (encoder, the decoder's work of a block, the names of its three counts)
+CODECS = {"lz4": ("lz4_compress", lambda c, block, n: c.lz4_block_stats(block),
+                  ("token", "literal", "match")),
+          "zx0": ("zx0_compress", lambda c, block, n: c.zx0_block_stats(block, n),
+                  ("block", "literal", "match"))}
+
+
+def codec_costs(b, codec: str) -> dict:
+    """The console's decoder of ``codec`` (gvm_lz4.c, gvm_zx0.c, as the runtime includes
+    them) on blocks of several kinds of data, each decoded on the emulated CPU: least
+    squares for the cost of each of the block's three counts (LZ4: tokens, literal and
+    match bytes; ZX0: blocks, literal and match bytes), then scaled so that every sample
+    is charged at least what it cost (an envelope: the model's bounds stay sound on data
+    of these shapes; 2 % on top)."""
     from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.compress import lz4_block_stats, lz4_compress
+    from gamevm_build.link import compress
     from gamevm_build.runtime.build import link_codecs
+    encoder, work, names = CODECS[codec]
     m = Machine(b.profile)
     m.load_elf(link_codecs(b.profile, b.tc, b.tmp))
     buf = b.profile.main_ram.start + b.profile.main_ram.size // 2
@@ -237,20 +247,20 @@ def lz4_costs(b) -> dict:
     for kind in ("noise", "zeros", "short", "runs", "text", "tiles", "code"):
         for n in (128, 512):
             data = _sample(kind, n, b)
-            block = lz4_compress(data)
+            block = getattr(compress, encoder)(data)
             src = buf + len(data) + 64
             m.write(src, block)
             before = m.instructions
-            if m.call("gvm_lz4_decode", src, len(block), buf, len(data)) != len(data):
-                raise SystemExit(f"measure: {b.target}: the LZ4 decoder failed on {kind}")
+            if m.call(f"gvm_{codec}_decode", src, len(block), buf, len(data)) != len(data):
+                raise SystemExit(f"measure: {b.target}: the {codec} decoder failed on {kind}")
             spent.append(m.instructions - before)
-            rows.append(lz4_block_stats(block))
+            rows.append(work(compress, block, len(data)))
     # normal equations of the least-squares fit
     ata = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
     aty = [sum(r[i] * y for r, y in zip(rows, spent)) for i in range(3)]
     coef = [max(c, 0.0) for c in _solve3(ata, aty)]
     scale = max(y / sum(c * x for c, x in zip(coef, r)) for r, y in zip(rows, spent)) * 1.02
-    return {"token": coef[0] * scale, "literal": coef[1] * scale, "match": coef[2] * scale}
+    return {name: c * scale for name, c in zip(names, coef)}
 
 
 def _sample(kind: str, lines: int, b) -> bytes:
@@ -285,7 +295,7 @@ def _solve3(m, y) -> tuple[float, float, float]:
                 + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]))
     d = det(m)
     if abs(d) < 1e-9:
-        raise SystemExit("measure: the LZ4 samples do not tell tokens, literals and matches apart")
+        raise SystemExit("measure: the codec samples do not tell its three counts apart")
     return tuple(det([[y[r] if c == k else m[r][c] for c in range(3)] for r in range(3)]) / d
                  for k in range(3))
 

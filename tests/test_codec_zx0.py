@@ -145,6 +145,28 @@ def test_console_decodes_what_was_compressed_also_in_place(target, tmp_path_fact
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
+def test_a_margin_too_small_is_refused_before_a_write_overtakes_the_input(target,
+                                                                          tmp_path_factory):
+    """In place with one byte less than the exact margin, a write would land on input
+    still to be read: the console's decoder refuses (-1) as the module reader's mirror
+    does (a module's margin is only as good as its file); with the margin it decodes."""
+    from gamevm_build.link.compress import zx0_decode_at
+    m, buf = machine(target, tmp_path_factory)
+    data = bytes(range(64)) + bytes(4000) + bytes(range(64))   # output runs ahead of input
+    block = zx0_compress(data)
+    margin = zx0_inplace_margin(block, len(data))
+    assert margin > 1
+    for room, ok in ((margin, True), (margin - 1, False)):
+        r, out, guard = decode(m, buf, block, len(data), margin=room)
+        assert guard == GUARD * 2
+        assert (r == len(data) and out == data) if ok else r == -1, (target, room)
+        total = len(data) + room                   # the mirror, with a Chdr before the block
+        stored = bytes(12) + block
+        got, safe = zx0_decode_at(stored, len(data), total, total - len(stored))
+        assert (got == data and safe) if ok else (got is None and not safe)
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
 def test_console_agrees_with_the_mirror_on_corrupt_blocks(target, tmp_path_factory):
     m, buf = machine(target, tmp_path_factory)
     rng = random.Random(target)

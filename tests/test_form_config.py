@@ -25,7 +25,7 @@ from gamevm_build.project.config import config_from_dict, forced_form
 
 EXAMPLE = REPO / "examples" / "game"
 PHYSICS = [EXAMPLE / "physics" / "fixed.c", EXAMPLE / "physics" / "body.c"]
-ALLOWED = '"plain", "packed", "lz4" or "auto"'
+ALLOWED = '"plain", "packed", "lz4", "zx0" or "auto"'
 
 
 def _config(tmp_path: Path, forms: dict, name: str = "gamevm.json") -> Path:
@@ -89,6 +89,29 @@ def test_a_config_auto_is_the_model_s_choice(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0].endswith(", shipped plain (modules.physics.form: auto)"), lines
     assert lines[1].startswith("  form: modules.physics.form: auto; plain ") and "lz4" in lines[1]
+
+
+def test_trusted_auto_charges_each_form_hashing_its_file(tmp_path):
+    """``--trusted`` (a resident that checks digests): each form's CPU time grows by the
+    SHA-256 of its own bytes, so the smaller forms gain; the why says so."""
+    import re
+    from gamevm_build.runtime.loadcost import cpu_costs
+    costs = cpu_costs("psx", trusted=True)
+    rows = {}
+    for trusted in (False, True):
+        out = tmp_path / f"physics{int(trusted)}.elf"
+        proc = run_gamevm("module", "-t", "psx", "-o", out, "-I", EXAMPLE / "include", *PHYSICS,
+                          "--name", "physics", "--form", "auto", "--why",
+                          *(["--trusted"] if trusted else []))
+        assert proc.returncode == 0, proc.stderr
+        why = proc.stdout.splitlines()[1]
+        assert why.startswith("  form: digests checked: ") == trusted, why
+        rows[trusted] = {f: (int(b), float(cpu)) for f, b, cpu in re.findall(
+            r"(\w+) (\d+) B: read [\d.]+ ms \+ CPU ([\d.]+) ms", why)}
+    assert set(rows[True]) == set(rows[False]) >= {"plain", "packed", "lz4", "zx0"}
+    for form, (size, cpu) in rows[True].items():
+        extra = costs.seconds(costs.digest_cycles(size)) * 1e3
+        assert cpu - rows[False][form][1] == pytest.approx(extra, abs=0.011), form
 
 
 def test_gamevm_module_refuses_a_bad_form_and_writes_nothing(tmp_path):
@@ -169,3 +192,27 @@ def test_the_report_says_when_an_explicit_form_beat_the_config(example_game, tmp
         "not the packed modules.level1.form forces: built so explicitly; plain ")
     assert forms["physics"]["forced_by"] == "modules.physics.form"
     assert forms["boss"]["why"] == "forced by modules.boss.form"
+
+
+def test_scons_gamevm_trusted_weighs_hashing_and_is_in_the_link_signature(tmp_path):
+    """GAMEVM_TRUSTED (a resident that checks digests): 'auto' picks what
+    ``choose(trusted=True)`` picks, and turning it on relinks the module."""
+    from gamevm_build.link.shipform import choose, convert
+    (tmp_path / "SConstruct").write_text(f"""\
+import gamevm_build.scons
+env = Environment(tools=['default', 'gamevm'], toolpath=[gamevm_build.scons.TOOLPATH],
+                  GAMEVM_TARGET='psx', CPPPATH=[{str(EXAMPLE / 'include')!r}],
+                  GAMEVM_FORM='auto', GAMEVM_TRUSTED=bool(int(ARGUMENTS.get('trusted', 0))))
+env.GameVMModule('build/level1', {[str(p) for p in EXAMPLE.glob('level1/*.c')]!r})
+""")
+    out = tmp_path / "build" / "level1.elf"
+    for trusted in (0, 1):
+        proc = _scons(tmp_path, f"trusted={trusted}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "build/level1.elf" in proc.stdout          # relinked when it changed
+        data = out.read_bytes()
+        form, body, why = choose(convert(data, "plain"), path=str(out), trusted=bool(trusted))
+        assert read_module(data).form == form and data == body
+        assert why.startswith("digests checked: ") == bool(trusted)
+    proc = _scons(tmp_path, "trusted=1")
+    assert "build/level1.elf" not in proc.stdout, proc.stdout   # up to date

@@ -1,4 +1,4 @@
-"""Shipping forms (issue #14): packed relocations and LZ4-compressed images, format 2.
+"""Shipping forms (issue #14): packed relocations and LZ4- or ZX0-compressed images, format 2.
 
 The oracle is the plain module: a module in every form reads back with the same image
 and the same relocations (packrel.canonical), loads to the same bytes, and the console
@@ -20,10 +20,10 @@ from test_target_runtime import (MODULES, built, host_load, mutate, mutations,  
 from gamevm_build.errors import ModuleFormatError
 from gamevm_build.link import packrel
 from gamevm_build.link.module import read_module
-from gamevm_build.link.shipform import FORMS, convert
+from gamevm_build.link.shipform import CODECS, FORMS, convert
 from gamevm_build.runtime.reference import TLoadStatus
 
-PACKED_FORMS = ("packed", "lz4")
+PACKED_FORMS = ("packed", "lz4", "zx0")
 
 
 def offsets(module) -> dict:
@@ -55,7 +55,8 @@ def test_every_form_reads_back_the_same_module(built):
             try:
                 packed = convert(data, form, path=m)
             except ValueError as exc:
-                assert form == "lz4" and "do not compress" in str(exc)
+                assert form in CODECS and ("do not compress" in str(exc) or
+                                           form not in plain.profile.codecs)
                 continue
             assert convert(data, form, path=m) == packed                  # deterministic
             back = read_module(packed, name=f"{m}.{form}")
@@ -74,13 +75,16 @@ def test_every_form_reads_back_the_same_module(built):
 @pytest.mark.parametrize("form", PACKED_FORMS)
 def test_readelf_reads_a_packed_module_without_warnings(built, tmp_path, form):
     target, out, _kernel = built
+    from gamevm_build.project.profile import load_profile
+    if form in CODECS and form not in load_profile(target).codecs:
+        pytest.skip(f"{target}'s runtime does not decode {form}")
     f = tmp_path / "level1.elf"
     f.write_bytes(convert((out / "level1.elf").read_bytes(), form))
     proc = subprocess.run(["readelf", "-a", "-W", str(f)], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "warning" not in (proc.stdout + proc.stderr).lower()
     assert ".gvm.relpack" in proc.stdout
-    assert (".gvm.image" in proc.stdout) == (form == "lz4")
+    assert (".gvm.image" in proc.stdout) == (form in CODECS)
 
 
 @pytest.mark.parametrize("form", PACKED_FORMS)
@@ -114,16 +118,27 @@ def test_the_c_runtime_loads_every_form_like_the_reference(built, tmp_path, form
         same_modules(host, tl)
 
 
-def test_an_async_load_of_compressed_modules_places_what_the_reference_places(built, tmp_path):
+@pytest.mark.parametrize("form", CODECS)
+def test_an_async_load_of_compressed_modules_places_what_the_reference_places(built, tmp_path,
+                                                                              form):
     from test_target_runtime import frames_until_done
     target, out, kernel = built
-    d = shipped(out, tmp_path, "lz4")
+    d = shipped(out, tmp_path, form)
     host, tl = pair(target, kernel, d)
     rec = tl.load_async("level1")
     frames_until_done(tl, rec)
     assert rec["status"] == "lsSuccess"
     host_load(host, "level1")
     same_modules(host, tl)
+
+
+def _convert_or_packed(data: bytes, form: str) -> bytes:
+    """``form``, or packed where the console's runtime lacks the codec."""
+    try:
+        return convert(data, form)
+    except ValueError as exc:
+        assert "does not decode" in str(exc)
+        return convert(data, "packed")
 
 
 @pytest.fixture(scope="module")
@@ -134,14 +149,14 @@ def packed_fuzz(built, tmp_path_factory):
     host, tl = pair(target, kernel, d)
     host_load(host, "physics")
     tl.load_module("physics")
-    sources = {f"{m}.{form}": convert((out / f"{m}.elf").read_bytes(), form)
+    sources = {f"{m}.{form}": _convert_or_packed((out / f"{m}.elf").read_bytes(), form)
                for m in ("level1", "boss") for form in PACKED_FORMS}
     return d, host, tl, sources
 
 
 @settings(max_examples=examples(25), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(victim=st.sampled_from(["level1.packed", "level1.lz4", "boss.packed", "boss.lz4"]),
+@given(victim=st.sampled_from([f"{m}.{f}" for m in ("level1", "boss") for f in PACKED_FORMS]),
        change=mutations())
 def test_corrupted_packed_modules_get_the_same_status(packed_fuzz, victim, change):
     d, host, tl, sources = packed_fuzz
@@ -165,18 +180,25 @@ def _section(data: bytes, name: bytes):
 
 
 @pytest.mark.parametrize("what", ["relpack_trailing", "relpack_cut", "block_corrupt",
-                                  "chdr_type", "relpack_in_format_1"])
+                                  "chdr_type", "relpack_in_format_1", "zx0_block_corrupt",
+                                  "zx0_margin_past_image",
+                                  "lz4_with_a_margin", "zx0_without_one"])
 def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, what):
+    """Each is refused by both loaders with lsBadFormat (a ZX0 margin too small for its
+    block: tests/test_codec_zx0.py, the example's modules leave no room to provoke it)."""
     d, host, tl, sources = packed_fuzz
     target, out, _kernel = built
-    data = bytearray(sources["level1.lz4" if what in ("block_corrupt", "chdr_type")
-                             else "level1.packed"])
+    source = "level1.lz4" if what in ("block_corrupt", "chdr_type", "lz4_with_a_margin") \
+        else "level1.zx0" if what.startswith("zx0") else "level1.packed"
+    if read_module(sources[source], verify_hash=False).form != source.split(".")[1]:
+        pytest.skip(f"{target}'s runtime does not decode {source}")
+    data = bytearray(sources[source])
+    order = "big" if data[5] == 2 else "little"
     _h, off, size = _section(bytes(data), b".gvm.relpack")
     if what == "relpack_trailing":
         data[off + size - 1] = 0xFF        # a group's end turns into "no groups" + a byte
     elif what == "relpack_cut":
         h, _o, _s = _section(bytes(data), b".gvm.relpack")
-        order = "big" if data[5] == 2 else "little"
         data[h + 20:h + 24] = (size - 2).to_bytes(4, order)
     elif what == "block_corrupt":
         _h, zoff, zsize = _section(bytes(data), b".gvm.image")
@@ -184,6 +206,17 @@ def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, wha
     elif what == "chdr_type":
         _h, zoff, _z = _section(bytes(data), b".gvm.image")
         data[zoff] ^= 1
+    elif what == "zx0_block_corrupt":
+        _h, zoff, zsize = _section(bytes(data), b".gvm.image")
+        data[zoff + zsize - 1] ^= 0xFF      # the end marker's bits
+    elif what.startswith(("zx0_margin", "lz4_with", "zx0_without")):
+        h, _zoff, _zsize = _section(bytes(data), b".gvm.image")
+        margin = int.from_bytes(data[h + 36:h + 40], order)
+        assert (margin > 0) == source.endswith("zx0")
+        image_size = read_module(sources[source], verify_hash=False).image_size
+        value = {"zx0_margin_past_image": image_size + 1,
+                 "lz4_with_a_margin": 64, "zx0_without_one": 0}[what]
+        data[h + 36:h + 40] = value.to_bytes(4, order)
     else:                                   # a plain module's note with packed relocations
         plain = read_module(bytes(data))
         assert plain.form == "packed"
@@ -258,3 +291,31 @@ def test_a_trusting_resident_makes_each_form_pay_for_hashing_its_bytes(built):
         extra = r["cpu_s"] - plain[r["form"]]["cpu_s"]
         assert extra == pytest.approx(costs.seconds(costs.digest_cycles(r["bytes"])))
         assert extra > 0
+
+
+def test_a_runtime_without_a_codec_refuses_its_modules(packed_fuzz, built):
+    """A console whose profile leaves a codec out (the Sega CD: LZ4 only) builds no
+    such module, and both loaders refuse one made elsewhere with lsBadFormat."""
+    from gamevm_build.project.profile import load_profile
+    d, host, tl, _sources = packed_fuzz
+    target, out, _kernel = built
+    profile = load_profile(target)
+    missing = [c for c in CODECS if c not in profile.codecs]
+    if not missing:
+        pytest.skip(f"{target}'s runtime decodes every codec")
+    data = (out / "level1.elf").read_bytes()
+    with pytest.raises(ValueError, match="does not decode"):
+        convert(data, missing[0])
+    kept = profile.codecs
+    object.__setattr__(profile, "codecs", CODECS)      # as a build for another runtime
+    try:
+        foreign = convert(data, missing[0])
+    finally:
+        object.__setattr__(profile, "codecs", kept)
+    with pytest.raises(ModuleFormatError, match="does not decode"):
+        read_module(foreign, verify_hash=False)
+    (d / "victim.elf").write_bytes(foreign)
+    _lm, status = host_load(host, "victim")
+    assert status == TLoadStatus.lsBadFormat
+    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
+    same_modules(host, tl)

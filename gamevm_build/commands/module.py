@@ -35,7 +35,7 @@ def run(args) -> int:
                               sources=sources)
         result = link_module(args.target, objs, args.output, name=args.name, needs=args.needs,
                              resident=args.resident, entry=args.entry, map_file=args.map,
-                             sources=sources, form=form)
+                             sources=sources, form=form, trusted=args.trusted)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     img = result.image
@@ -59,13 +59,16 @@ def register(sub, cli) -> None:
     m.add_argument("--resident", help="resident ELF to check imports against")
     m.add_argument("--entry", help="exported symbol recorded as the module entry")
     m.add_argument("--map", help="write a link map to this file")
-    m.add_argument("--form", choices=("plain", "packed", "lz4", "auto"),
-                   help="shipping form (docs/format.md): packed relocations, an LZ4 image, "
+    m.add_argument("--form", choices=("plain", "packed", "lz4", "zx0", "auto"),
+                   help="shipping form (docs/format.md): packed relocations, an LZ4 or ZX0 image, "
                         "or auto: the one that loads soonest; default: what --config's "
                         "modules.NAME.form forces, else plain")
     m.add_argument("--config", "-c", metavar="FILE",
                    help="project configuration (gamevm.json) whose modules.NAME.form "
                         "forces the form when --form is not given")
+    m.add_argument("--trusted", action="store_true",
+                   help="with --form auto: the resident checks every module's digest "
+                        "(docs/signing.md), so each form is charged hashing its file")
     m.add_argument("--why", dest="verbose_form", action="store_true",
                    help="say why the form: forced by the config, or (auto) each form's "
                         "read and CPU time")

@@ -33,10 +33,11 @@ def run(args) -> int:
 
 def register(sub, cli) -> None:
     p = sub.add_parser("pack", help="write a module in another shipping form (packed "
-                                    "relocations, LZ4 image, or plain)")
+                                    "relocations, LZ4 or ZX0 image, or plain)")
     p.add_argument("module")
-    p.add_argument("--form", required=True, choices=("plain", "packed", "lz4"),
-                   help="packed: packed relocations; lz4: also the image compressed; "
+    p.add_argument("--form", required=True, choices=("plain", "packed", "lz4", "zx0"),
+                   help="packed: packed relocations; lz4, zx0: also the image compressed "
+                        "(zx0: smaller, slower to decode); "
                         "plain: back to the format objdump reads")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("-q", "--quiet", action="store_true")

@@ -443,6 +443,21 @@ def zx0_decode_in_place(block: bytes, size: int, margin: int) -> tuple[bytes | N
     return (None if got is None else bytes(buf[:got])), safe
 
 
+def zx0_decode_at(stored: bytes, size: int, room: int, at: int) -> tuple[bytes | None, bool]:
+    """Decode a ``.gvm.image`` section's contents ``stored`` (the 12-byte Chdr, then the
+    block) placed at ``at`` in a module's ``room`` bytes into their start, as the console's
+    loader does: ``(the output, or None when the block is corrupt or a write would land
+    on input still to be read; whether no write did)``.  gvm_zx0.c refuses such a write
+    (-1), so both loaders refuse a margin too small for the block."""
+    if at < 0 or at + len(stored) > room or len(stored) < 12:
+        return None, False
+    buf = bytearray(room)
+    buf[at:at + len(stored)] = stored
+    got, worst = _zx0_run(buf, at + 12, at + len(stored), size)
+    safe = worst < at + 12
+    return (bytes(buf[:got]) if got is not None and safe else None), safe
+
+
 def zx0_block_stats(block: bytes, size: int) -> tuple[int, int, int]:
     """``(blocks, literal bytes, match bytes)`` of a ZX0 block (the decoder's work)."""
     blocks = literals = matches = 0

@@ -216,10 +216,17 @@ class _Resolver:
         self.defs: dict[str, _Def] = {}
         self.commons: dict[str, tuple[int, int, _Input]] = {}   # name -> (size, align, first obj)
         self.undef: dict[str, bool] = {}                       # name -> weak-only?
+        self.groups: set[str] = set()                          # group signatures seen
 
     def add(self, inp: _Input) -> None:
+        # as GNU ld: a duplicate COMDAT group is discarded before its symbols are resolved,
+        # so its definitions neither clash with nor replace those of the group kept
+        # (the inputs are added in link order, as _discard_duplicate_groups walks them)
+        dropped = _duplicate_group_sections(inp.elf, self.groups)
         for sym in inp.elf.symbols[1:]:
             if sym.bind == E.STB_LOCAL or not sym.name:
+                continue
+            if sym.shndx in dropped:
                 continue
             name = sym.name
             if sym.type == E.STT_TLS or (sym.defined and sym.shndx < len(inp.elf.sections)
@@ -294,15 +301,24 @@ def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
     seen: set[str] = set()
     dropped: dict[int, set[int]] = {}
     for n, inp in enumerate(objects):
-        elf = inp.elf
-        for sec in elf.sections:
-            if sec.type != E.SHT_GROUP or len(sec.data) < 4:
-                continue
-            words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data[:len(sec.data) & ~3])]
-            sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
-            if words[0] & E.GRP_COMDAT and sig in seen:
-                dropped.setdefault(n, set()).update(words[1:])
-            seen.add(sig)
+        sections = _duplicate_group_sections(inp.elf, seen)
+        if sections:
+            dropped[n] = sections
+    return dropped
+
+
+def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
+    """The sections of ``elf``'s COMDAT groups whose signature is in ``seen`` (an earlier
+    input has the group); adds ``elf``'s group signatures to ``seen``."""
+    dropped: set[int] = set()
+    for sec in elf.sections:
+        if sec.type != E.SHT_GROUP or len(sec.data) < 4:
+            continue
+        words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data[:len(sec.data) & ~3])]
+        sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
+        if words[0] & E.GRP_COMDAT and sig in seen:
+            dropped.update(words[1:])
+        seen.add(sig)
     return dropped
 
 
@@ -679,7 +695,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
                 resident=None, entry: str | None = None, map_file=None,
-                sources=None, form: str = "plain") -> LinkResult:
+                sources=None, form: str = "plain", trusted: bool = False) -> LinkResult:
     """Link ``inputs`` (.o/.a paths) into the module file ``output``.
 
     Parameters
@@ -710,6 +726,9 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
         Shipping form of the file (:data:`gamevm_build.link.shipform.FORMS`), or ``auto``:
         the one the load-time model loads soonest
         (:func:`gamevm_build.link.shipform.choose`).
+    trusted : bool
+        With ``auto``: the resident checks every module's digest (it links a trust
+        table, docs/signing.md), so each form is also charged hashing its own file.
 
     Raises
     ------
@@ -756,7 +775,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     if form != "plain":
         from .shipform import FORMS, choose, convert
         if form == "auto":
-            form, body, why = choose(body, path=str(output))
+            form, body, why = choose(body, path=str(output), trusted=trusted)
         elif form in FORMS:
             try:
                 body = convert(body, form, path=str(output))

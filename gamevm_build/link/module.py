@@ -24,8 +24,8 @@ from ..arch import get_arch
 from ..errors import (ConfigError, GameVMError, ImageDecodeError, InputError, ModuleChecksumError,
                       ModuleFormatError)
 from ..fileutil import read_input
-from .shipform import (CHDR_SIZE, ELFCOMPRESS_GVM_LZ4, PACKED_FORMAT, SHF_COMPRESSED,
-                       SHT_GVM_RELPACK, decoded_relocations, file_image_size, footprint)
+from .shipform import (CH_TYPES, CHDR_SIZE, PACKED_FORMAT, SHF_COMPRESSED, SHT_GVM_RELPACK,
+                       decoded_relocations, file_image_size, footprint)
 from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
                         content_hash)
 from ..project.profile import Profile, load_profile
@@ -94,9 +94,16 @@ class Module:
     form: str = "plain"          #: shipping form (gamevm_build.link.shipform.FORMS)
     footprint: int = 0           #: bytes a loader allocates (image_size, or more to decode)
     relpack_size: int = 0        #: bytes of .gvm.relpack (packed forms)
-    stored_image: int = 0        #: bytes of .gvm.image (lz4: the Chdr and the block)
+    stored_image: int = 0        #: bytes of .gvm.image (lz4, zx0: the Chdr and the block)
     hashed_symbols: list = field(default_factory=list)   #: as the content hash takes them
-    lz4_stats: tuple = (0, 0, 0)  #: lz4: the block's tokens, literal and match bytes
+    #: lz4: the block's tokens, literal and match bytes; zx0: its blocks, literal and
+    #: match bytes (what the decoder works, loadcost.CpuCosts.decode_cycles)
+    decode_stats: tuple = (0, 0, 0)
+
+    @property
+    def compressed(self) -> bool:
+        """The image is stored compressed (``.gvm.image``)."""
+        return self.form in CH_TYPES
 
     @property
     def load_size(self) -> int:
@@ -108,12 +115,12 @@ class Module:
     def copy_bytes(self) -> int:
         """Bytes the reader puts in place: the stored block of a compressed module, else
         the file-backed sections."""
-        return self.stored_image if self.form == "lz4" else self.image_size - self.bss_size
+        return self.stored_image if self.compressed else self.image_size - self.bss_size
 
     @property
     def zero_bytes(self) -> int:
         """Bytes the loader zeroes: bss, or all a compressed module's block does not decode."""
-        if self.form != "lz4":
+        if not self.compressed:
             return self.bss_size
         return self.load_size - file_image_size(
             {n: (off, self.section_size(n)) for n, (off, _b) in self.sections.items()})
@@ -386,10 +393,11 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             spans[sec.name] = (sec.addr, size)
             by_index[sec.index] = sec.name
     stored = footprint_ = None
+    codec, stats = None, (0, 0, 0)
     if zimage is not None:
         try:
-            plain = _decode_image(zimage, spans, image_size, elf.endian, meta.get("align", 4),
-                                  path)
+            codec, plain, stats = _decode_image(zimage, spans, image_size, elf.endian,
+                                                meta.get("align", 4), path, profile.codecs)
         except ImageDecodeError as exc:
             exc.module_name = meta["name"]
             raise
@@ -511,20 +519,13 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         align=meta.get("align", 4), exports=exports, imports=imports, relocations=relocs,
         locals=locals_, init=meta.get("init", {}), metadata=meta, file_size=len(data),
         metadata_size=metadata_size, symbol_count=len(elf.symbols),
-        form="lz4" if zimage is not None else "packed" if packed else "plain",
-        footprint=footprint(image_size, file_image_size(spans), stored),
+        form=codec or ("packed" if packed else "plain"),
+        footprint=footprint(image_size, file_image_size(spans), stored,
+                            zimage.entsize if zimage is not None else 0),
         relpack_size=sum(s.size for s in relpack), stored_image=stored or 0,
-        lz4_stats=_lz4_stats(zimage, path) if zimage is not None else (0, 0, 0),
+        decode_stats=stats,
         hashed_symbols=hashed_exports + hashed_imports,
     )
-
-
-def _lz4_stats(sec: E.Section, path: str) -> tuple:
-    from .compress import lz4_block_stats
-    try:
-        return lz4_block_stats(sec.data[CHDR_SIZE:])
-    except ValueError as exc:               # decoded already: cannot happen
-        raise _bad(path, f".gvm.image: {exc}") from None
 
 
 def _compressed_image(elf: E.ElfFile, path: str):
@@ -541,35 +542,54 @@ def _compressed_image(elf: E.ElfFile, path: str):
 
 
 def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, align: int,
-                  path: str) -> bytes:
-    """The loadable bytes a ``.gvm.image`` section holds, checked as a loader decodes it."""
+                  path: str, codecs=tuple(CH_TYPES)) -> tuple[str, bytes, tuple]:
+    """``(codec, the loadable bytes, the decoder's work)`` of a ``.gvm.image`` section,
+    checked and decoded as the console's loader does: in place, the block at a word
+    boundary at the end of the module's footprint (docs/format.md "Shipping forms")."""
+    from . import compress
     e = "<" if endian == "little" else ">"
     data = sec.data
     want = file_image_size(spans)
     if len(data) < CHDR_SIZE:
         raise _bad(path, ".gvm.image: shorter than its 12-byte compression header")
+    # sh_entsize is read with the headers: it sets the footprint before the block is read
+    if sec.entsize > image_size:
+        raise _bad(path, f".gvm.image: an in-place margin (sh_entsize) of {sec.entsize} bytes, more "
+                         f"than the module's {image_size}")
+    room = footprint(image_size, want, len(data), sec.entsize)
+    if len(data) > room:
+        raise _bad(path, f".gvm.image: {len(data)} bytes do not fit the module's {room}")
+    block = data[CHDR_SIZE:]
+    if not sec.entsize and want > 255 * len(block) + 16:   # LZ4 expands a byte to at most 255
+        raise _bad(path, f".gvm.image: {len(block)} bytes cannot decode to {want}")
     ch_type, ch_size, ch_align = struct.unpack_from(e + "III", data)
-    if ch_type != ELFCOMPRESS_GVM_LZ4:
-        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: compression "
-                               f"type 0x{ch_type:x} (this gamevm_build decodes "
-                               f"0x{ELFCOMPRESS_GVM_LZ4:x}, LZ4)")
+    codec = next((c for c, t in CH_TYPES.items() if t == ch_type), None)
+    if codec is None or (codec == "lz4") != (sec.entsize == 0):
+        raise ImageDecodeError(
+            f"{path}: not a valid GameVM module: .gvm.image: compression type 0x{ch_type:x} "
+            f"with sh_entsize {sec.entsize} (this gamevm_build decodes "
+            + ", ".join(f"0x{t:x} ({c.upper()})" for c, t in CH_TYPES.items())
+            + "; sh_entsize is 0 for LZ4 and ZX0's in-place margin)")
+    if codec not in codecs:
+        raise ImageDecodeError(
+            f"{path}: .gvm.image: a {codec.upper()} image, which this console's runtime does "
+            f"not decode (its profile's codecs: {', '.join(codecs)}); ship the module as "
+            f"{' or '.join(('packed',) + tuple(codecs))}")
     if ch_size != want or ch_align != align or want == 0:
         raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the header "
                                f"says {ch_size} bytes aligned to {ch_align}, the sections "
                                f"{want} aligned to {align}")
-    room = footprint(image_size, want, len(data))
-    if len(data) > room:
-        raise _bad(path, f".gvm.image: {len(data)} bytes do not fit the module's {room}")
-    block = data[CHDR_SIZE:]
-    if want > 255 * len(block) + 16:          # LZ4 expands a byte to at most 255
-        raise _bad(path, f".gvm.image: {len(block)} bytes cannot decode to {want}")
-    from .compress import lz4_decode
-    plain = lz4_decode(block, want)             # as the console decodes it
+    if codec == "lz4":
+        plain = compress.lz4_decode(block, want)        # as the console decodes it
+    else:
+        plain, _safe = compress.zx0_decode_at(data, want, room, (room - len(data)) & ~3)
     if plain is None or len(plain) != want:
-        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the LZ4 "
-                               f"block is corrupt (it does not decode to the {want} bytes its "
-                               "header says); build the module again")
-    return plain
+        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the "
+                               f"{codec.upper()} block is corrupt (it does not decode in place "
+                               f"to the {want} bytes its header says); build the module again")
+    stats = compress.lz4_block_stats(block) if codec == "lz4" else \
+        compress.zx0_block_stats(block, want)
+    return codec, plain, stats
 
 
 def _packed_relocations(elf, relpack, sections, imports, arch, path) -> list[Reloc]:

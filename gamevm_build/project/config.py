@@ -58,7 +58,7 @@ REGION_TYPES = ("resident", "overlay")
 DRIVE_STATES = ("paused", "stopped", "reading")
 #: what ``modules.NAME.form`` may force: a shipping form (gamevm_build.link.shipform.FORMS)
 #: or ``auto``, the one the load-time model loads soonest
-MODULE_FORMS = ("plain", "packed", "lz4", "auto")
+MODULE_FORMS = ("plain", "packed", "lz4", "zx0", "auto")
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20,
           "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}

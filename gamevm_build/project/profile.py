@@ -87,6 +87,9 @@ class Profile:
     #: FlushCache), "vr4300" (cache hit ops), or "" (no caches); the C runtime and the
     #: emulator's stale-instruction-cache check follow it
     code_sync: str = ""
+    #: the compressed forms whose decoders the console-side runtime carries (and so the
+    #: forms a module for this console may ship in): "lz4", "zx0"
+    codecs: tuple[str, ...] = ("lz4", "zx0")
     source: Path = field(compare=False, default=Path())
 
     @property
@@ -177,8 +180,16 @@ def _parse_profile(path: Path) -> Profile:
         scratch_size=mem.get("scratch_size", 0x10000),
         rom=regions("rom", False),
         code_sync=cpu.get("code_sync", ""),
+        codecs=_codecs(data.get("codecs", ["lz4", "zx0"]), where),
         source=path,
     )
+
+
+def _codecs(value, where: str) -> tuple[str, ...]:
+    known = ("lz4", "zx0")
+    if not isinstance(value, list) or any(v not in known for v in value):
+        raise ConfigError(f"{where}: codecs: a list of {' and '.join(known)}, not {value!r}")
+    return tuple(v for v in known if v in value)
 
 
 @functools.lru_cache(maxsize=None)

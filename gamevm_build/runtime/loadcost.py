@@ -28,8 +28,10 @@ adds: ``packed_fixed`` once, ``packed_per_import`` per import (their name order 
 checked), ``reloc_packed(type)`` instead of ``reloc(type)`` (decoded, the addend taken
 from the field, then applied); an LZ4 image adds to the copy step the decoder's
 ``lz4_token * tokens + lz4_literal * literal bytes + lz4_match * match bytes`` (counted
-in the module's block, :func:`gamevm_build.link.compress.lz4_block_stats`), the reader's
-copy being of the stored bytes, and zeroes what follows the decoded bytes.
+in the module's block, :func:`gamevm_build.link.compress.lz4_block_stats`), a ZX0 image
+``zx0_block * blocks + zx0_literal * literal bytes + zx0_match * match bytes``
+(:func:`~gamevm_build.link.compress.zx0_block_stats`), the reader's copy being of the
+stored bytes, and zeroes what follows the decoded bytes.
 
 Everything but ``copy_per_byte`` is measured.  The copy is the game's reader's
 work (a CD or cartridge DMA costs the CPU nothing; a copy out of a sector buffer
@@ -87,6 +89,9 @@ class CpuCosts:
     lz4_token: float = 0.0
     lz4_literal: float = 0.0
     lz4_match: float = 0.0
+    zx0_block: float = 0.0
+    zx0_literal: float = 0.0
+    zx0_match: float = 0.0
     digest_fixed: float = 0.0
     digest_per_byte: float = 0.0
     #: the resident checks every module's SHA-256 (GameVMTrust; it links a trust table)
@@ -117,11 +122,19 @@ class CpuCosts:
             return max(table.values())
         return table[type_name]
 
-    def lz4_cycles(self, stats) -> float:
-        """Cycles the LZ4 decoder takes for a block of ``stats`` = (tokens, literal bytes,
-        match bytes) (:func:`gamevm_build.link.compress.lz4_block_stats`)."""
-        return (self.lz4_token * stats[0] + self.lz4_literal * stats[1]
-                + self.lz4_match * stats[2])
+    def decode_cycles(self, form: str, stats) -> float:
+        """Cycles the console's decoder of ``form`` takes for a block of ``stats``: LZ4's
+        (tokens, literal bytes, match bytes)
+        (:func:`gamevm_build.link.compress.lz4_block_stats`), ZX0's (blocks, literal
+        bytes, match bytes) (:func:`~gamevm_build.link.compress.zx0_block_stats`); 0 for
+        a form without a compressed image."""
+        if form == "lz4":
+            per = (self.lz4_token, self.lz4_literal, self.lz4_match)
+        elif form == "zx0":
+            per = (self.zx0_block, self.zx0_literal, self.zx0_match)
+        else:
+            return 0.0
+        return sum(c * n for c, n in zip(per, stats))
 
     def digest_cycles(self, file_bytes: int) -> float:
         """Cycles of the SHA-256 of a module file of ``file_bytes`` when the resident
@@ -139,7 +152,9 @@ class CpuCosts:
                 "reloc_packed_cycles": dict(sorted(self.reloc_packed_cycles.items())),
                 "packed_fixed": self.packed_fixed, "packed_per_import": self.packed_per_import,
                 "lz4_token": self.lz4_token, "lz4_literal": self.lz4_literal,
-                "lz4_match": self.lz4_match, "digest_fixed": self.digest_fixed,
+                "lz4_match": self.lz4_match, "zx0_block": self.zx0_block,
+                "zx0_literal": self.zx0_literal, "zx0_match": self.zx0_match,
+                "digest_fixed": self.digest_fixed,
                 "digest_per_byte": self.digest_per_byte, "trusted": self.trusted}
 
 
@@ -153,7 +168,8 @@ READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 0.0, "3do"
 _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
              "packed_per_import", "digest_fixed", "digest_per_byte")
-_LZ4 = ("token", "literal", "match")
+#: each codec's measured decoder costs (costs.json's ``lz4`` and ``zx0`` rows)
+_CODECS = {"lz4": ("token", "literal", "match"), "zx0": ("block", "literal", "match")}
 
 
 @functools.lru_cache(maxsize=None)
@@ -186,7 +202,9 @@ def cpu_costs(profile: Profile | str, *, trusted: bool = False) -> CpuCosts:
         row["reloc"] = {t: dearest for t in types}
         row["reloc_packed"] = {t: max(x for r in rows.values() for x in r["reloc_packed"].values())
                                for t in types}
-        row["lz4"] = {k: max(r["lz4"][k] for r in rows.values()) for k in _LZ4}
+        for codec, keys in _CODECS.items():
+            row[codec] = {k: max(r.get(codec, {}).get(k, 0.0) for r in rows.values())
+                          for k in keys}
         source = "no measurement for this console: the dearest measured console's figures"
     else:
         source = "measured: gamevm_build/runtime/loader/costs.json"
@@ -199,7 +217,8 @@ def cpu_costs(profile: Profile | str, *, trusted: bool = False) -> CpuCosts:
                     copy_per_byte=copy, **{k: row.get(k, 0.0) for k in _MEASURED},
                     reloc_packed_cycles={t: row.get("reloc_packed", row["reloc"]).get(
                         t, max(row.get("reloc_packed", row["reloc"]).values())) for t in types},
-                    **{"lz4_" + k: max(row.get("lz4", {}).get(k, 0.0), 0.0) for k in _LZ4},
+                    **{f"{codec}_{k}": max(row.get(codec, {}).get(k, 0.0), 0.0)
+                       for codec, keys in _CODECS.items() for k in keys},
                     trusted=trusted, sources=(source, "copy_per_byte: gamevm_build/runtime/loadcost.py "
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
@@ -230,7 +249,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
                 constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
                 local_symbols: int = 0, metadata_bytes: int = 0, form: str = "plain",
-                lz4: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0) -> ModuleCost:
+                decode: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -253,9 +272,10 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         What the loader checks and keeps besides: exported symbols, other symbols
         (sections, statics), bytes of the metadata note.
     form : str
-        The module's shipping form (``plain``, ``packed``, ``lz4``).
-    lz4 : tuple
-        An ``lz4`` module's block: (tokens, literal bytes, match bytes).
+        The module's shipping form (``plain``, ``packed``, ``lz4``, ``zx0``).
+    decode : tuple
+        A compressed module's block as its decoder works it
+        (:meth:`CpuCosts.decode_cycles`).
     file_bytes : int
         The module file's size: what a resident that checks digests hashes (``copy``).
     """
@@ -268,7 +288,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.per_metadata_byte * metadata_bytes
                        + (costs.packed_fixed + costs.packed_per_import * imports
                           if packed else 0.0)),
-        "copy": (costs.copy_per_byte * copy_bytes + costs.lz4_cycles(lz4)
+        "copy": (costs.copy_per_byte * copy_bytes + costs.decode_cycles(form, decode)
                  + costs.digest_cycles(file_bytes)),
         "zero": costs.zero_per_byte * zero_bytes,
         "relocate": float(sum(reloc(t) * n for t, n in relocations.items())),

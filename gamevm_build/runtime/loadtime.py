@@ -195,7 +195,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,
                        metadata_bytes=module.metadata_size, form=module.form,
-                       lz4=module.lz4_stats, file_bytes=module.file_size)
+                       decode=module.decode_stats, file_bytes=module.file_size)
     steps = {k: cost.step_s(k) for k in CPU_STEPS}
     steps["init"] += init_s
     return steps

@@ -72,10 +72,13 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_ENTRY``        entry symbol: a module's (optional, recorded in its
                         metadata) or the resident's (default ``_start``).
 ``GAMEVM_FORM``         a module's shipping form (docs/format.md): ``plain`` (default),
-                        ``packed``, ``lz4``, or ``auto``: the form the load-time model
-                        loads soonest on this console.  Given to a ``GameVMModule`` call
+                        ``packed``, ``lz4``, ``zx0``, or ``auto``: the form the load-time
+                        model loads soonest on this console.  Given to a ``GameVMModule`` call
                         it is that module's form; set on the environment it is the
                         default for modules ``GAMEVM_CONFIG`` does not force.
+``GAMEVM_TRUSTED``      when true, the game's resident checks every module's digest
+                        (it links a GameVMSign trust table, docs/signing.md): ``auto``
+                        also charges each form the SHA-256 of its own file.
 ``GAMEVM_CONFIG``       the project configuration (``gamevm.json``) whose
                         ``modules.NAME.form`` forces a module's form when the
                         ``GameVMModule`` call gives no ``GAMEVM_FORM`` (read while
@@ -165,7 +168,8 @@ DEBUG_SUFFIX = ".debug"
 
 #: Variables whose values are part of a module link's build signature.
 MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
-                  "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_FORM", "GAMEVM_VERSION"]
+                  "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_FORM", "GAMEVM_TRUSTED",
+                  "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
                     "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
@@ -495,6 +499,7 @@ def gamevm_link_module(target, source, env):
             map_file=str(target[1]) if len(target) > 1 else None,
             sources=_sources(env, source),
             form=form,
+            trusted=bool(env.get("GAMEVM_TRUSTED")),
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None

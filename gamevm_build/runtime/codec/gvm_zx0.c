@@ -19,12 +19,17 @@
  *
  * In place: the block at the end of a buffer `zx0_inplace_margin` bytes longer than the
  * output decodes into the buffer's start; a bit byte and the offset byte are held in
- * registers once read, so the output never overwrites input still to read.
+ * registers once read.  A write that would land on input still to be read (a margin too
+ * small for the block: the module's sh_entsize is only as good as its file) is refused
+ * with -1 like a corrupt block, before it is made.
  */
 #include "gvm_zx0.h"
 
 #define GAMMA_LIMIT 0x800000UL      /* a code longer than 24 bits is corrupt */
 #define END_MSB 256UL
+
+/* Writing [op, op + n) in place overtakes the input still to read at ip. */
+#define OVERTAKES(n) (op + (n) > ip && op < iend)
 
 /* The next bit into `b` (0 or not), or -1 from the function when the input ends. */
 #define BIT(b)                                      \
@@ -33,6 +38,9 @@
             if (ip >= iend)                         \
                 return -1;                          \
             byte = *ip++;                           \
+            /* else GCC tests bit 7 with a signed   \
+             * byte load the ARM60 lacks */         \
+            __asm__("" : "+r"(byte));               \
             mask = 0x80;                            \
         }                                           \
         (b) = byte & mask;                          \
@@ -63,7 +71,8 @@ long gvm_zx0_decode(const unsigned char *src, unsigned long srclen, unsigned cha
 literals:
     BIT(b);
     GAMMA(len, 0);
-    if (len > (unsigned long)(iend - ip) || len > (unsigned long)(oend - op))
+    if (len > (unsigned long)(iend - ip) || len > (unsigned long)(oend - op) ||
+        (op > ip && op < iend))                 /* each byte is read before it is written */
         return -1;
     while (len--)
         *op++ = *ip++;
@@ -72,7 +81,7 @@ literals:
         goto new_offset;
     BIT(b);                                     /* a copy from the last offset */
     GAMMA(len, 0);
-    if (len > (unsigned long)(oend - op))
+    if (len > (unsigned long)(oend - op) || OVERTAKES(len))
         return -1;
     m = op - off;
     while (len--)
@@ -97,6 +106,8 @@ new_offset:
         return -1;
     m = op - off;
     len++;
+    if (OVERTAKES(len))
+        return -1;
     while (len--)                               /* may overlap its own output */
         *op++ = *m++;
     BIT(b);

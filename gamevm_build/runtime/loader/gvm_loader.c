@@ -222,6 +222,7 @@ enum { SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9, SHF_ALLOC = 2,
 /* format 2 (docs/format.md, "Shipping forms"; gamevm_build.link.shipform) */
 #define SHT_GVM_RELPACK 0x80474D52u
 #define ELFCOMPRESS_GVM_LZ4 0x60474D01u
+#define ELFCOMPRESS_GVM_ZX0 0x60474D02u
 enum { SHT_PROGBITS = 1, SHF_COMPRESSED = 0x800, CHDR_SIZE = 12 };
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -600,7 +601,7 @@ static u8 *shdr(load_ctx *c, u32 i)
 }
 
 #define SH(c, i, field) gvm_rd32(shdr(c, i) + 4u * (field), (c)->big)
-enum { F_NAME, F_TYPE, F_FLAGS, F_ADDR, F_OFFSET, F_SIZE, F_LINK, F_INFO };
+enum { F_NAME, F_TYPE, F_FLAGS, F_ADDR, F_OFFSET, F_SIZE, F_LINK, F_INFO, F_ALIGN, F_ENTSIZE };
 
 /* A name at `off` of a string table is valid if a NUL follows it inside the table:
  * if it starts before the table's last NUL (found once, from the end). */

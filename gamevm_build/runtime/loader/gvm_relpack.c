@@ -191,10 +191,13 @@ static void relpack_addends(load_ctx *c, u32 base)
 }
 
 /* The compressed image's section: one, SHT_PROGBITS, SHF_COMPRESSED, not allocated, of
- * a header and an LZ4 block that can decode in place inside the module's footprint. */
+ * a header and a block that can decode in place inside the module's footprint.  Its
+ * sh_entsize sets the footprint before the block is read: 0 for LZ4 (whose margin
+ * follows from the block's size), else ZX0's in-place margin (sh_info would do, but
+ * readelf warns about it in a section that links none). */
 static TLoadStatus zimage_check(load_ctx *c, u32 i)
 {
-    u32 stored = SH(c, i, F_SIZE), block;
+    u32 stored = SH(c, i, F_SIZE), margin = SH(c, i, F_ENTSIZE), block;
     if (c->zimage || SH(c, i, F_TYPE) != SHT_PROGBITS || !(SH(c, i, F_FLAGS) & SHF_COMPRESSED) ||
         (SH(c, i, F_FLAGS) & SHF_ALLOC))
         return lsBadFormat;
@@ -202,12 +205,40 @@ static TLoadStatus zimage_check(load_ctx *c, u32 i)
     if (stored < CHDR_SIZE || !c->file_image)
         return lsBadFormat;
     block = stored - CHDR_SIZE;
-    c->footprint = (c->file_image + (block >> 8) + 32u + 6u) & ~3u;
+    if (margin > c->meta.image_size)            /* ZX0's: within the image, no overflow */
+        return lsBadFormat;
+    if (!margin) {                              /* LZ4: it expands a byte to at most 255 */
+        if (block < 0x01000000u && c->file_image > (block << 8) - block + 16u)
+            return lsBadFormat;
+        margin = (block >> 8) + 32u;
+    }
+    c->footprint = (c->file_image + margin + 6u) & ~3u;
     if (c->footprint < c->meta.image_size)
         c->footprint = c->meta.image_size;
-    if (stored > c->footprint || (block < 0x01000000u && c->file_image > (block << 8) - block + 16u))
-        return lsBadFormat;
-    return lsSuccess;
+    return stored > c->footprint ? lsBadFormat : lsSuccess;
+}
+
+#ifndef GVM_CODEC_ZX0
+/* A refusing decoder for a codec this console's runtime does not carry. */
+static long no_decoder(const unsigned char *src, unsigned long srclen, unsigned char *dst,
+                       unsigned long dstlen)
+{
+    (void)src, (void)srclen, (void)dst, (void)dstlen;
+    return -1;
+}
+#endif
+
+/* The decoder of compression type `ch_type` (one the sections announced). */
+static long (*decode(u32 ch_type))(const unsigned char *, unsigned long, unsigned char *,
+                                   unsigned long)
+{
+    if (ch_type == ELFCOMPRESS_GVM_LZ4)
+        return gvm_lz4_decode;
+#ifdef GVM_CODEC_ZX0
+    return gvm_zx0_decode;
+#else
+    return no_decoder;
+#endif
 }
 
 /* P_IMAGE of a compressed module: the section read to the end of the module's memory
@@ -227,9 +258,10 @@ static TLoadStatus zimage_load(load_ctx *c)
     c->zstate = 2;
     if ((st = trust_hook(c, TRUST_CHECK)) != lsSuccess)    /* nothing decoded before it */
         return st;
-    if (gvm_rd32(dst, c->big) != ELFCOMPRESS_GVM_LZ4 || gvm_rd32(dst + 4, c->big) != c->file_image ||
-        gvm_rd32(dst + 8, c->big) != c->meta.align ||
-        gvm_lz4_decode(dst + CHDR_SIZE, size - CHDR_SIZE, (u8 *)c->m->base, c->file_image) !=
+    k = gvm_rd32(dst, c->big);                /* the codec, as sh_entsize announced it */
+    if ((SH(c, i, F_ENTSIZE) ? k != ELFCOMPRESS_GVM_ZX0 : k != ELFCOMPRESS_GVM_LZ4) ||
+        gvm_rd32(dst + 4, c->big) != c->file_image || gvm_rd32(dst + 8, c->big) != c->meta.align ||
+        decode(k)(dst + CHDR_SIZE, size - CHDR_SIZE, (u8 *)c->m->base, c->file_image) !=
             (long)c->file_image)
         return lsBadFormat;
     for (k = c->file_image; k & 3; k++)      /* the rest of the footprint, words after a word */

@@ -12,5 +12,8 @@
 #include "gvm_emu_reader.c"
 #include "gvm_loader.c"
 #include "gvm_stubs.c"
+#ifdef GVM_CODEC_ZX0                /* the profile's codecs (gvm_target.h) */
+#include "../codec/gvm_zx0.c"
+#endif
 #include "gvm_relpack.c"
 #include "gvm_trust.c"
