@@ -19,7 +19,7 @@ import re
 import networkx as nx
 
 from gamevm_build.gcpause import gc_paused
-from gamevm_build.runtime.loadcost import module_cost
+from gamevm_build.runtime.loadcost import head_bytes, module_cost
 from gamevm_build.project.media import HeadState
 
 __all__ = ["BOOT", "SPAN_NEAR", "Index", "index", "forget", "bits", "lowest_bits", "postorder",
@@ -214,6 +214,9 @@ class Index:
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,
                                 metadata_bytes=i.metadata_bytes, form=i.form, decode=i.decode,
+                                sections=i.sections, export_bytes=sum(map(len, i.exports)),
+                                import_bytes=sum(map(len, i.imports)),
+                                head_bytes=head_bytes(i.file_size, i.copy_size),
                                 file_bytes=i.file_size)
                     for m, i in zip(self.names, self.info)]
         self.cpu_s = [c.total_s for c in self.cpu]

@@ -54,6 +54,7 @@ class ModuleInfo:
     metadata_bytes: int = 0              # the metadata note a loader parses
     form: str = "plain"                  # shipping form (gamevm_build.link.shipform)
     decode: tuple = (0, 0, 0)            # compressed forms: the block as its decoder works it
+    sections: int = 8                    # loadable sections (an estimate: every kind)
 
     @property
     def footprint(self) -> int:
@@ -102,7 +103,7 @@ def module_info(module, *, name: str | None = None) -> ModuleInfo:
         import_count=len(module.imports), exports=tuple(sorted(module.exports)),
         needs=tuple(module.needs), constructors=ctors, align=module.align, path=module.path,
         local_symbols=module.local_symbols, metadata_bytes=module.metadata_size,
-        form=module.form, decode=module.decode_stats)
+        form=module.form, decode=module.decode_stats, sections=len(module.sections))
 
 
 def estimated_module(name: str, estimate: Estimate, *, align: int = 4) -> ModuleInfo:

@@ -49,8 +49,14 @@ SITES = {
 SAME_AS = {"R_68K_16": "R_68K_32", "R_68K_8": "R_68K_32", "R_ARM_TARGET1": "R_ARM_ABS32"}
 
 
+#: name prefixes that make every comparison of two names run long (the runtime's sorts and
+#: searches compare names byte by byte): what a name's length costs at most
+LONG_EXPORT, LONG_IMPORT = "physics_body_integrate_", "kernel_service_entry_"
+
+
 def asm(arch: str, text: str = "", data: str = "", bss: int = 0, locals_: int = 0,
-        exports: int = 0, ctors: int = 0, imports: int = 0, isa: str = "") -> str:
+        exports: int = 0, ctors: int = 0, imports: int = 0, isa: str = "",
+        export_prefix: str = "e", import_prefix: str = "k_fn", rodata: bool = False) -> str:
     word = ".long" if arch == "m68k" else ".word"
     # a constructor called from Thumb code must return with bx on ARMv4T (the ARMv3 has none)
     ret = {"mips": "jr $31\n        nop", "m68k": "rts",
@@ -60,11 +66,13 @@ def asm(arch: str, text: str = "", data: str = "", bss: int = 0, locals_: int = 
         out += ["        " + text]
     out += [f"l{i}:     {ret}" for i in range(locals_)]
     for i in range(exports):
-        out += [f"        .globl e{i}", f"e{i}:     {ret}"]
+        out += [f"        .globl {export_prefix}{i}", f"{export_prefix}{i}:     {ret}"]
     out += ["        .data", "        .balign 4", "d:      " + word + " 0"]
     if data:
         out += ["        " + data]
-    out += [f"        {word} k_fn{i}" for i in range(imports)]
+    out += [f"        {word} {import_prefix}{i}" for i in range(imports)]
+    if rodata:
+        out += ["        .section .rodata", "        .balign 4", "r:      " + word + " 1"]
     if ctors:
         out += ['        .section .init_array,"aw"', "        .balign 4"]
         out += [f"        {word} t" for _ in range(ctors)]
@@ -86,21 +94,22 @@ class Bench:
         self.arch = self.profile.arch
         self.tc = find_toolchain(target)
         self.residents = {n: self.resident(n) for n in (GST_SMALL, GST_LARGE)}
+        self.residents["long"] = self.resident(GST_SMALL, prefix=LONG_IMPORT)
         # GameVMTrust is linked only into residents that call it, as in a game
         self.trusting = self.resident(GST_SMALL, keep=("GameVMTrust",))
         self.count = 0
 
-    def resident(self, symbols: int, keep=()) -> Path:
+    def resident(self, symbols: int, keep=(), prefix: str = "k_fn") -> Path:
         from gamevm_build.link.resident import build_resident
-        tag = f"{symbols}{'-'.join(('',) + tuple(keep))}"
+        tag = f"{prefix}{symbols}{'-'.join(('',) + tuple(keep))}"
         src = self.tmp / f"kernel{tag}.c"
         src.write_text("void _start(void) {}\n" + "".join(
-            f"int k_fn{i}(void) {{ return {i}; }}\n" for i in range(symbols)))
+            f"int {prefix}{i}(void) {{ return {i}; }}\n" for i in range(symbols)))
         obj = self.tc.compile(src, self.tmp / f"kernel{tag}.o",
                               extra_flags=["-ffunction-sections"])
         out = self.tmp / f"kernel{tag}.elf"
         build_resident(self.target, [obj], out, runtime="target",
-                       keep=[f"k_fn{i}" for i in range(symbols)] + list(keep))
+                       keep=[f"{prefix}{i}" for i in range(symbols)] + list(keep))
         return out
 
     def module(self, source: str, name: str = "m", form: str = "plain") -> Path:
@@ -138,6 +147,11 @@ class Bench:
             raise SystemExit(f"measure: {self.target}: a synthetic module failed: {status.name}")
         return c.machine.instructions - before
 
+    def last_module(self, name: str = "m"):
+        """The module the last :meth:`instructions` call loaded, read back."""
+        from gamevm_build.link.module import read_module
+        return read_module((self.tmp / f"mod{self.count}" / f"{name}.elf").read_bytes())
+
     def slope(self, make, **kw) -> float:
         return (self.instructions(make(LARGE), **kw) - self.instructions(make(SMALL), **kw)) \
             / (LARGE - SMALL)
@@ -153,7 +167,12 @@ def measure(target: str, tmp: Path) -> dict:
     row: dict = {"reloc": reloc_costs(b, src)}
     word = next(iter(t for t in row["reloc"] if t.endswith(("_32", "ABS32"))))
     row["per_local_symbol"] = b.slope(lambda n: src(a, locals_=n))
-    row["per_export"] = b.slope(lambda n: src(a, exports=n))
+    # an export: its entry, and its name's bytes compared while the table is kept sorted
+    # (names that share a long prefix: the most a byte of name costs)
+    short = b.slope(lambda n: src(a, exports=n))
+    row["per_export_byte"] = (b.slope(lambda n: src(a, exports=n, export_prefix=LONG_EXPORT))
+                              - short) / (len(LONG_EXPORT) - 1)
+    row["per_export"] = short - row["per_export_byte"] * _added_name_bytes("e")
     row["zero_per_byte"] = b.slope(lambda n: src(a, bss=64 * n)) / 64
     ctor_body = 2 if a == "mips" else 1
     row["ctor_call"] = b.slope(lambda n: src(a, ctors=n)) - row["reloc"][word] - ctor_body
@@ -165,14 +184,54 @@ def measure(target: str, tmp: Path) -> dict:
               for g in (GST_SMALL, GST_LARGE)]
     row["bind_per_probe"] = max((large - small) / (probes[1] - probes[0]), 0.0)
     row["bind_fixed"] = small - row["bind_per_probe"] * probes[0]
+    # a probe compares the import's name with a table entry's: per byte of the name, from
+    # a resident of as many symbols whose names share a long prefix with the imports'
+    long = b.slope(lambda n: src(a, imports=n, import_prefix=LONG_IMPORT), gst="long") \
+        - row["reloc"][word]
+    row["bind_per_probe_byte"] = max((long - small) / probes[0] / (len(LONG_IMPORT) - 4), 0.0)
+    row["bind_per_probe"] -= row["bind_per_probe_byte"] * _added_name_bytes("k_fn")
     row["per_metadata_byte"] = (b.instructions(src(a), name="m" + "x" * 160)
                                 - b.instructions(src(a), name="m")) / 160
-    row["module_fixed"] = b.instructions(src(a))
+    base = b.instructions(src(a))
+    base_module = b.last_module()
+    more = b.instructions(src(a, rodata=True))
+    with_rodata = b.last_module()
+    row["per_section"] = (more - base - row["per_local_symbol"] * (
+        with_rodata.local_symbols - base_module.local_symbols) - row["per_metadata_byte"] * (
+        with_rodata.metadata_size - base_module.metadata_size))
+    # what the base module has of each counted quantity is charged by its own constant:
+    # the fixed cost is what is left (charging the base's whole load as fixed counted its
+    # metadata, symbols and sections twice)
+    row["module_fixed"] = base - (
+        row["per_metadata_byte"] * base_module.metadata_size
+        + row["per_local_symbol"] * base_module.local_symbols
+        + row["per_export"] * len(base_module.exports)
+        + row["per_export_byte"] * sum(map(len, base_module.exports))
+        + row["per_section"] * len(base_module.sections))
+    # the first GVM_HEAD_READ bytes of a file come in one read into the work area: image
+    # bytes among them are copied into place by the CPU (the base file is well under it)
+    row["head_copy_per_byte"] = max((b.instructions(src(a, data=".space 512")) - base) / 512,
+                                    0.0)
+    # what a module's first relocation and first import cost besides their own (the
+    # relocation pass and the binding step start): the slopes' intercepts over the base
+    row["reloc_fixed"] = max(b.instructions(src(a, data=repeat(f"{_word(a)} t", SMALL)))
+                             - base - SMALL * row["reloc"][word], 0.0)
+    row["bind_once"] = max(b.instructions(src(a, imports=SMALL)) - base
+                           - SMALL * (small + row["reloc"][word]) - row["reloc_fixed"], 0.0)
     measure_packed(b, row, src, word)
     row.update(digest_costs(b, src))
     return {k: (round(v, 2) if isinstance(v, float) else
                 {t: round(x, 2) for t, x in sorted(v.items())} if isinstance(v, dict) else v)
             for k, v in sorted(row.items())}
+
+
+def _word(arch: str) -> str:
+    return ".long" if arch == "m68k" else ".word"
+
+
+def _added_name_bytes(prefix: str) -> float:
+    """Mean length of the names ``prefix`` + 8 .. 71 (what a slope between 8 and 72 adds)."""
+    return sum(len(f"{prefix}{i}") for i in range(SMALL, LARGE)) / (LARGE - SMALL)
 
 
 def reloc_costs(b, src, form: str = "plain") -> dict:
@@ -217,7 +276,7 @@ def measure_packed(b, row: dict, src, word: str) -> None:
     row["packed_per_import"] = (b.slope(lambda n: src(a, imports=n), form="packed")
                                 - packed[word]) - (b.slope(lambda n: src(a, imports=n))
                                                    - row["reloc"][word])
-    row["packed_fixed"] = b.instructions(src(a), form="packed") - row["module_fixed"]
+    row["packed_fixed"] = b.instructions(src(a), form="packed") - b.instructions(src(a))
     row["lz4"] = codec_costs(b, "lz4")
     row["zx0"] = codec_costs(b, "zx0")
 

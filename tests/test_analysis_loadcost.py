@@ -57,18 +57,23 @@ def test_module_cost_by_hand():
     psx = cpu_costs("psx")
     c = module_cost(psx, copy_bytes=1000, zero_bytes=400,
                     relocations={"R_MIPS_26": 3, "R_MIPS_32": 2}, imports=5, symbols=255,
-                    constructors=2, init_ms=0.5, exports=4, local_symbols=10, metadata_bytes=200)
+                    constructors=2, init_ms=0.5, exports=4, local_symbols=10, metadata_bytes=200,
+                    sections=3, export_bytes=40, import_bytes=60, head_bytes=700)
     probes = math.ceil(math.log2(256))
     expect = {"fixed": psx.module_fixed + 4 * psx.per_export + 10 * psx.per_local_symbol
-                       + 200 * psx.per_metadata_byte,
-              "copy": 2.5 * 1000, "zero": psx.zero_per_byte * 400,
-              "relocate": 3 * psx.reloc("R_MIPS_26") + 2 * psx.reloc("R_MIPS_32"),
-              "bind": 5 * (psx.bind_fixed + psx.bind_per_probe * probes),
+                       + 200 * psx.per_metadata_byte + 3 * psx.per_section
+                       + 40 * psx.per_export_byte,
+              "copy": 2.5 * 1000 + 700 * psx.head_copy_per_byte,
+              "zero": psx.zero_per_byte * 400,
+              "relocate": 3 * psx.reloc("R_MIPS_26") + 2 * psx.reloc("R_MIPS_32")
+                          + psx.reloc_fixed,
+              "bind": 5 * (psx.bind_fixed + psx.bind_per_probe * probes)
+                      + psx.bind_per_probe_byte * probes * 60 + psx.bind_once,
               "init": 2 * psx.ctor_call}
     assert c.cycles == pytest.approx(expect)
     assert c.total_s == pytest.approx(sum(expect.values()) / 33_868_800 + 0.0005)
     assert c.step_s("init") == pytest.approx(expect["init"] / 33_868_800 + 0.0005)
-    assert c.step_s("copy") == pytest.approx(2500 / 33_868_800)
+    assert c.step_s("copy") == pytest.approx(expect["copy"] / 33_868_800)
     zero = module_cost(psx, copy_bytes=0, zero_bytes=0, relocations={}, imports=0, symbols=0)
     assert zero.total_cycles == psx.module_fixed
 
@@ -77,3 +82,20 @@ def test_describe_is_json_friendly():
     d = cpu_costs("psx").describe()
     assert json.loads(json.dumps(d))["reloc_cycles"]["R_MIPS_26"] == cpu_costs("psx").reloc(
         "R_MIPS_26")
+
+
+def test_head_bytes_are_the_image_bytes_the_first_read_brings():
+    """The image (or block) ends the file: what of it lies in the first 2048 bytes."""
+    from gamevm_build.runtime.loadcost import HEAD_READ, head_bytes
+    assert HEAD_READ == 2048
+    assert head_bytes(1500, 600) == 600                    # the whole file in the first read
+    assert head_bytes(3000, 1500) == 548                   # the image starts at 1500
+    assert head_bytes(9000, 1000) == 0                     # past it
+    assert head_bytes(2048, 0) == 0
+
+
+def test_the_head_read_size_is_the_runtime_s():
+    from gamevm_build.runtime.build import LOADER_DIR
+    from gamevm_build.runtime.loadcost import HEAD_READ
+    text = (LOADER_DIR / "gvm_loader.c").read_text()
+    assert f"#define GVM_HEAD_READ {HEAD_READ}u" in text

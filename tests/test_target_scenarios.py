@@ -177,11 +177,6 @@ def test_a_stream_does_its_cpu_work_in_slices(example_game, runs, target):
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_stream_bounds_are_within_the_goal_of_what_the_runtime_takes(example_game, runs,
                                                                      target, request):
-    if target == "gba":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "streams[0]: bound 2 / 1 frames observed: the CPU cost model charges boss "
-            "2.08 ms on the ARM7TDMI (1.18x), over the 2 ms slice, where the runtime "
-            "executes 1.75 ms")))
     check = checked(example_game, target, runs(target, "target"))
     stream = next(c for c in check.comparisons if c.kind == "stream")
     assert stream.tightness <= GOAL

@@ -12,15 +12,24 @@ that are not modelled yet.
 
 The cost of one module (seed §3.1 loader steps 3-5)::
 
-    cycles = module_fixed                          # headers, note, allocation, bookkeeping
+    cycles = module_fixed                          # headers, allocation, bookkeeping
+           + per_section       * sections          # each checked and placed
            + per_local_symbol  * local symbols     # every symbol is checked
            + per_export        * exports           # checked, then kept in a sorted table
+           + per_export_byte   * bytes of the exports' names   # compared while sorting
            + per_metadata_byte * metadata bytes    # the JSON note is parsed
            + copy_per_byte     * (text + rodata + data bytes)   # the reader's copy
            + zero_per_byte     * bss bytes
+           + head_copy_per_byte * image bytes in the file's first 2048 (head_bytes)
            + Σ_type reloc(type) * relocations of that type     # checked, then applied
-           + imports * (bind_fixed + bind_per_probe * ceil(log2(symbols + 1)))
+           + reloc_fixed (if any)                  # the relocation pass starts
+           + imports * (bind_fixed + bind_per_probe * probes)  # probes = ceil(log2(symbols + 1))
+           + bind_per_probe_byte * probes * bytes of the imports' names
+           + bind_once (if any imports)
            + ctor_call * constructors
+
+A name costs per byte because the runtime compares names byte by byte: the measured
+figures are those of names sharing a long prefix, the most a byte can cost.
     seconds = cycles / clock_hz + init_ms / 1000   (the module's own constructor time)
 
 A packed module (format 2, docs/format.md "Shipping forms") is charged what its form
@@ -47,7 +56,8 @@ Examples
 >>> sorted(c.cycles)
 ['bind', 'copy', 'fixed', 'init', 'relocate', 'zero']
 >>> per_type = [costs.reloc(t) for t in ("R_MIPS_26", "R_MIPS_HI16", "R_MIPS_LO16")]
->>> c.cycles["relocate"] == 10 * per_type[0] + 5 * per_type[1] + 5 * per_type[2]
+>>> c.cycles["relocate"] == (10 * per_type[0] + 5 * per_type[1] + 5 * per_type[2]
+...                          + costs.reloc_fixed)
 True
 """
 
@@ -64,7 +74,7 @@ from ..errors import ConfigError
 from ..project.profile import Profile, load_profile
 
 __all__ = ["CpuCosts", "ModuleCost", "cpu_costs", "module_cost", "measured_costs",
-           "READER_COPY_PER_BYTE"]
+           "head_bytes", "READER_COPY_PER_BYTE", "HEAD_READ"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,12 @@ class CpuCosts:
     bind_per_probe: float
     ctor_call: float
     module_fixed: float
+    bind_per_probe_byte: float = 0.0
+    per_section: float = 0.0
+    per_export_byte: float = 0.0
+    head_copy_per_byte: float = 0.0
+    reloc_fixed: float = 0.0
+    bind_once: float = 0.0
     per_local_symbol: float = 0.0
     per_export: float = 0.0
     per_metadata_byte: float = 0.0
@@ -148,7 +164,11 @@ class CpuCosts:
                 "bind_fixed": self.bind_fixed, "bind_per_probe": self.bind_per_probe,
                 "ctor_call": self.ctor_call, "module_fixed": self.module_fixed,
                 "per_local_symbol": self.per_local_symbol, "per_export": self.per_export,
-                "per_metadata_byte": self.per_metadata_byte,
+                "per_metadata_byte": self.per_metadata_byte, "per_section": self.per_section,
+                "per_export_byte": self.per_export_byte,
+                "bind_per_probe_byte": self.bind_per_probe_byte,
+                "head_copy_per_byte": self.head_copy_per_byte, "reloc_fixed": self.reloc_fixed,
+                "bind_once": self.bind_once,
                 "reloc_packed_cycles": dict(sorted(self.reloc_packed_cycles.items())),
                 "packed_fixed": self.packed_fixed, "packed_per_import": self.packed_per_import,
                 "lz4_token": self.lz4_token, "lz4_literal": self.lz4_literal,
@@ -166,6 +186,8 @@ class CpuCosts:
 #: what the runtime takes).
 READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 0.0, "3do": 2.0}
 _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
+             "per_section", "per_export_byte", "bind_per_probe_byte", "head_copy_per_byte",
+             "reloc_fixed", "bind_once",
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
              "packed_per_import", "digest_fixed", "digest_per_byte")
 #: each codec's measured decoder costs (costs.json's ``lz4`` and ``zx0`` rows)
@@ -223,6 +245,17 @@ def cpu_costs(profile: Profile | str, *, trusted: bool = False) -> CpuCosts:
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
 
+#: bytes the console-side runtime reads first (GVM_HEAD_READ in gvm_loader.c)
+HEAD_READ = 2048
+
+
+def head_bytes(file_size: int, stored: int) -> int:
+    """Stored image bytes among a file's first :data:`HEAD_READ` bytes (the image, or a
+    compressed module's block, is the file's last ``stored`` bytes, at most: the runtime
+    copies those from its first read)."""
+    return max(0, min(stored, HEAD_READ - (file_size - stored)))
+
+
 @dataclass(frozen=True)
 class ModuleCost:
     """CPU time of loading one module, by step (``cycles``) and in seconds."""
@@ -249,6 +282,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
                 constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
                 local_symbols: int = 0, metadata_bytes: int = 0, form: str = "plain",
+                sections: int = 0, export_bytes: int = 0, import_bytes: float = 0,
+                head_bytes: int = 0,
                 decode: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
@@ -271,6 +306,13 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     exports, local_symbols, metadata_bytes : int
         What the loader checks and keeps besides: exported symbols, other symbols
         (sections, statics), bytes of the metadata note.
+    sections, export_bytes, import_bytes : int
+        The module's loadable sections, the bytes of its exports' names and of the names
+        of the ``imports`` bound now.
+    head_bytes : int
+        Stored image bytes within the file's first ``GVM_HEAD_READ`` (2048) bytes: the
+        runtime's first read brings them into its work area and copies them into place
+        (:func:`head_bytes`).
     form : str
         The module's shipping form (``plain``, ``packed``, ``lz4``, ``zx0``).
     decode : tuple
@@ -284,15 +326,20 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     reloc = costs.reloc_packed if packed else costs.reloc
     cycles = {
         "fixed": float(costs.module_fixed + costs.per_export * exports
+                       + costs.per_export_byte * export_bytes + costs.per_section * sections
                        + costs.per_local_symbol * local_symbols
                        + costs.per_metadata_byte * metadata_bytes
                        + (costs.packed_fixed + costs.packed_per_import * imports
                           if packed else 0.0)),
-        "copy": (costs.copy_per_byte * copy_bytes + costs.decode_cycles(form, decode)
+        "copy": (costs.copy_per_byte * copy_bytes + costs.head_copy_per_byte * head_bytes
+                 + costs.decode_cycles(form, decode)
                  + costs.digest_cycles(file_bytes)),
         "zero": costs.zero_per_byte * zero_bytes,
-        "relocate": float(sum(reloc(t) * n for t, n in relocations.items())),
-        "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)),
+        "relocate": float(sum(reloc(t) * n for t, n in relocations.items())
+                          + (costs.reloc_fixed if any(relocations.values()) else 0.0)),
+        "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)
+                      + costs.bind_per_probe_byte * probes * import_bytes
+                      + (costs.bind_once if imports else 0.0)),
         "init": float(costs.ctor_call * constructors),
     }
     return ModuleCost(cycles, init_ms / 1000.0, costs.clock_hz)

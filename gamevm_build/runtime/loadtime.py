@@ -40,7 +40,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .loadcost import CpuCosts, cpu_costs, module_cost
+from .loadcost import CpuCosts, cpu_costs, head_bytes, module_cost
 from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
@@ -190,8 +190,12 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     constructors' own time (measured, or declared).
     """
     relocations, ctors = module_counts(module)
+    names = sum(map(len, module.imports))
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
+                       sections=len(module.sections), export_bytes=sum(map(len, module.exports)),
+                       import_bytes=names * eager_imports / max(len(module.imports), 1),
+                       head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,
                        metadata_bytes=module.metadata_size, form=module.form,
