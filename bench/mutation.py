@@ -70,7 +70,8 @@ PACKAGES = (
              "tests/test_ld_oracle.py", "tests/test_consoles.py")),
     Package("linker", ("gamevm_build/link/linker.py", "gamevm_build/link/modformat.py",
                        "gamevm_build/link/module.py", "gamevm_build/link/elf32.py"),
-            ("tests/test_linker.py", "tests/test_ld_oracle.py", "tests/test_consoles.py")),
+            ("tests/test_linker.py", "tests/test_linker_mutants.py", "tests/test_ld_oracle.py",
+             "tests/test_consoles.py")),
     Package("loader", ("gamevm_build/runtime/reference.py", "gamevm_build/runtime/allocator.py"),
             ("tests/test_loader.py", "tests/test_runtime.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),
@@ -102,6 +103,9 @@ class Result:
     total: int = 0                                          # mutants of the package
     seconds: float = 0.0
     error: str = ""
+    #: ``--recheck``: mutants of the earlier run that the code no longer has (a function
+    #: changed or went away since); they are left out of the counts, and said so
+    gone: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(m.status == status for m in self.mutants)
@@ -330,9 +334,7 @@ def run_package(pkg: Package, root: Path, work: Path, jobs: int, niceness: int,
         result.total = len(everything)
         kept: list[Mutant] = []
         if earlier is not None:
-            again = {m.name for m in earlier if m.status not in ("killed", "timeout")}
-            kept = [m for m in earlier if m.name not in again]
-            chosen = [m for m in everything if m.name in again]
+            kept, chosen, result.gone = recheck_selection(earlier, everything)
         else:
             chosen = everything if sample is None else sample_of(everything, sample)
         if chosen:
@@ -351,6 +353,18 @@ def run_package(pkg: Package, root: Path, work: Path, jobs: int, niceness: int,
         if m.status in ("survived", "no tests") and is_equivalent(m, known):
             m.status = "equivalent"
     return result
+
+
+def recheck_selection(earlier: list[Mutant], everything: list[Mutant]
+                      ) -> tuple[list[Mutant], list[Mutant], list[str]]:
+    """For ``--recheck``: the earlier verdicts that stand (killed, timeout), the mutants to
+    test again (the others, as the code has them now), and the names of those the code no
+    longer has (a mutant is named by its function and number, so a function that changed or
+    went away takes its names with it)."""
+    again = {m.name for m in earlier if m.status not in ("killed", "timeout")}
+    kept = [m for m in earlier if m.name not in again]
+    chosen = [m for m in everything if m.name in again]
+    return kept, chosen, sorted(again - {m.name for m in everything})
 
 
 def _niced(cmd: list[str], cwd: Path, env: dict, log: Path) -> int:
@@ -460,6 +474,11 @@ def report(results: list[Result], out=sys.stdout, survivors: bool = True) -> Non
               + f" {100 * rate:>8.1f}% {'':>13} {sum(r.seconds for r in results) / 60:>5.1f}m",
               file=out)
     for r in results:
+        if r.gone:
+            print(f"\n{r.package.name}: {len(r.gone)} mutant(s) of the earlier run no longer "
+                  "exist (their function changed or went away), left out of the counts: "
+                  + ", ".join(r.gone), file=out)
+    for r in results:
         if r.error:
             print(f"\n{r.package.name}: {r.error}", file=out)
     if not survivors:
@@ -481,7 +500,7 @@ def load_results(path: Path, packages) -> list[Result]:
         if pkg.name not in saved:
             continue
         r = saved[pkg.name]
-        result = Result(pkg, total=r["total"], seconds=r["seconds"])
+        result = Result(pkg, total=r["total"], seconds=r["seconds"], gone=r.get("gone", []))
         for m in r["mutants"]:
             m = Mutant(m["name"], m["path"], m["status"], m.get("diff", ""))
             if m.status == "equivalent" and not is_equivalent(m, known):
@@ -538,11 +557,12 @@ def main(argv: list[str] | None = None) -> int:
         report(results, survivors=not args.no_survivors)
         return 1 if args.check and any(r.kill_rate < GOAL for r in results) else 0
     mutmut_exe()
-    earlier = {}
+    earlier, earlier_gone = {}, {}
     if args.recheck:
         for name, r in json.loads(args.recheck.read_text()).items():
             earlier[name] = [Mutant(m["name"], m["path"], m["status"], m.get("diff", ""))
                              for m in r["mutants"]]
+            earlier_gone[name] = r.get("gone", [])
     work = (args.workdir.resolve() if args.workdir
             else Path(tempfile.mkdtemp(prefix="gamevm-mutation-")))
     work.mkdir(parents=True, exist_ok=True)
@@ -555,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             results.append(run_package(pkg, args.root.resolve(), work, args.jobs, args.nice,
                                        None if args.all else args.sample, earlier.get(pkg.name)))
+            # a recheck of a recheck still says which of the sample went missing before
+            results[-1].gone = sorted({*results[-1].gone, *earlier_gone.get(pkg.name, [])})
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -563,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(
             {r.package.name: {"kill_rate": r.kill_rate, "interval": r.interval(),
                               "total": r.total, "seconds": round(r.seconds),
+                              "gone": r.gone,
                               "mutants": [m.__dict__ for m in r.mutants]} for r in results},
             indent=1))
     failed = any(r.error for r in results)

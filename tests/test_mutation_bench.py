@@ -76,3 +76,32 @@ def test_a_survivor_is_matched_by_its_changed_line(diff, lines):
     entry = {"file": "a.py", "function": "x_f", "line": lines[0], "mutant": lines[1], "why": "."}
     assert mutation.is_equivalent(m, [entry])
     assert not mutation.is_equivalent(m, [dict(entry, function="x_g")])
+
+
+def test_a_recheck_names_the_sampled_mutants_the_code_no_longer_has(tmp_path):
+    """A mutant is named by its function and number: when the code changed, a name of the
+    earlier sample may be gone; the recheck leaves it out of the counts and says so."""
+    M = mutation.Mutant
+    earlier = [M("m.x_f__mutmut_1", "m.py", "killed"), M("m.x_f__mutmut_2", "m.py", "survived"),
+               M("m.x_g__mutmut_7", "m.py", "no tests"), M("m.x_h__mutmut_3", "m.py", "timeout")]
+    now = [M("m.x_f__mutmut_1", "m.py", "not checked"), M("m.x_f__mutmut_2", "m.py", "not checked")]
+    kept, chosen, gone = mutation.recheck_selection(earlier, now)
+    assert [m.name for m in kept] == ["m.x_f__mutmut_1", "m.x_h__mutmut_3"]
+    assert [m.name for m in chosen] == ["m.x_f__mutmut_2"] and gone == ["m.x_g__mutmut_7"]
+
+    import io
+    import json
+
+    pkg = mutation.PACKAGES[0]
+    result = mutation.Result(pkg, kept + chosen, total=100, gone=gone)
+    out = io.StringIO()
+    mutation.report([result], out, survivors=False)
+    assert (f"{pkg.name}: 1 mutant(s) of the earlier run no longer exist (their function "
+            "changed or went away), left out of the counts: m.x_g__mutmut_7") in out.getvalue()
+    # and --report shows it again from the --json file
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({pkg.name: {"total": 100, "seconds": 1, "gone": gone,
+                                            "mutants": [m.__dict__ for m in kept + chosen]}}))
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation.py"), "--report",
+                           str(saved), "--no-survivors"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and "left out of the counts: m.x_g__mutmut_7" in proc.stdout

@@ -430,6 +430,10 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     arch = get_arch(profile.arch)
     if not inputs:
         raise InputError("no input files: give at least one .c/.s/.o/.a file")
+    # section classes are remembered for one link: names repeat across its objects, not
+    # across links (-ffunction-sections names one per function), so in a long-lived process
+    # (SCons) the table would only grow
+    _CLASSIFIED.clear()
     objects, archives = load_inputs(inputs, profile, sources)
     resolver = _Resolver()
     for inp in objects:

@@ -1,0 +1,354 @@
+"""The linker's rarely taken paths, checked against what a user sees (issue 20).
+
+Each test here was written for a mutant that survived the linker package's mutation
+sample (docs/testing.md): a bug of that shape would have gone unnoticed.  Each checks
+something a user would notice -- the bytes and headers of the written module as GNU
+binutils (readelf) or pyelftools read them, a message naming the file and the fix, a
+symbol's value, a relocated word -- on small objects built by the real cross toolchains:
+the psx's (little-endian MIPS) unless a test needs another console (the 68000's RELA
+objects, ARM code without data, the Sega CD's LZ4-only runtime).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import subprocess
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from conftest import Builder
+from gamevm_build.errors import (InputError, LinkError, ModuleChecksumError, ModuleFormatError,
+                                 RelocationError)
+from gamevm_build.link import elf32
+from gamevm_build.link.linker import link_module
+from gamevm_build.link.module import read_module
+from gamevm_build.link.toolchain import find_toolchain
+
+
+@pytest.fixture
+def psx(tmp_path) -> Builder:
+    return Builder(tmp_path, find_toolchain("psx"))
+
+
+def _link(b: Builder, name: str, *objs, **kw):
+    out = b.tmp / f"{name}.gvm"
+    link_module("psx", list(objs), out, **kw)
+    return out
+
+
+def _readelf(b: Builder, *args) -> str:
+    return subprocess.run([b.tc.readelf, "-W", *map(str, args)], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def _section_header_field(data: bytearray, index: int, field: int) -> int:
+    """Offset in ``data`` (a little-endian ELF32 file) of a section header's field."""
+    shoff = struct.unpack_from("<I", data, 32)[0]
+    return shoff + index * elf32.SHDR_SIZE + 4 * field
+
+
+def _retype_section(obj, name: str, sh_type: int):
+    """A copy of ``obj`` whose section ``name`` has type ``sh_type`` (GNU as types a
+    ``.init_array`` section INIT_ARRAY by its name, whatever the source says)."""
+    data = bytearray(obj.read_bytes())
+    sec = elf32.parse(bytes(data), str(obj)).section_by_name(name)
+    struct.pack_into("<I", data, _section_header_field(data, sec.index, 1), sh_type)
+    out = obj.with_name("retyped-" + obj.name)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _without_key(module_path, key: str):
+    """The module's metadata note with ``key`` blanked out (spaces: the note keeps its size,
+    and a JSON reader skips them), as a module written without that optional key reads."""
+    data = module_path.read_bytes()
+    found = re.search(rb'"%s":("[^"]*"|\{[^}]*\}|\d+),' % key.encode(), data)
+    assert found, key
+    return data[:found.start()] + b" " * len(found.group()) + data[found.end():]
+
+
+# --- reading objects ----------------------------------------------------------------------
+
+def test_a_file_that_is_no_elf_is_refused_saying_it_lacks_the_magic(psx):
+    text = psx.source("notes.o", "this is a text file, not an object\n" * 3)
+    with pytest.raises(InputError, match=r"notes\.o: not a valid ELF file: missing ELF magic "
+                                         r"\(is this an object file\?\)$"):
+        _link(psx, "m", text)
+
+
+def test_an_object_for_another_cpu_is_refused_naming_the_toolchain(psx, tmp_path):
+    arm = Builder(tmp_path / "arm", find_toolchain("gba")).obj("f.c", "int f(void){ return 1; }\n")
+    with pytest.raises(InputError, match=r"f\.o: built for ELF machine 40, but target psx needs "
+                                         r"EM_MIPS; use the mipsel-linux-gnu-gcc toolchain$"):
+        _link(psx, "m", arm)
+
+
+def test_program_headers_read_by_the_fast_reader_are_those_pyelftools_reads(psx):
+    o = psx.obj("a.c", "int x = 1; int z[4]; int f(void){ return x + z[1]; }\n")
+    data = _link(psx, "m", o).read_bytes()
+    ours = elf32.parse(data, "m.gvm").segments
+    theirs = ELFFile(io.BytesIO(data)).iter_segments()
+    assert [(s.type, s.offset, s.vaddr, s.paddr, s.filesz, s.memsz, s.flags, s.align)
+            for s in ours] == \
+        [(s["p_type"] if isinstance(s["p_type"], int) else
+          {"PT_LOAD": 1, "PT_NOTE": 4}[s["p_type"]], s["p_offset"], s["p_vaddr"], s["p_paddr"],
+          s["p_filesz"], s["p_memsz"], s["p_flags"], s["p_align"]) for s in theirs]
+    assert [s.type for s in ours] == [elf32.PT_LOAD, elf32.PT_LOAD, elf32.PT_NOTE]
+
+
+def test_a_symbol_table_whose_string_table_index_is_out_of_range_is_refused(psx):
+    o = psx.obj("a.c", "int f(void){ return 1; }\n")
+    data = bytearray(o.read_bytes())
+    elf = elf32.parse(bytes(data), str(o))
+    symtab = elf.section_by_name(".symtab")
+    struct.pack_into("<I", data, _section_header_field(data, symtab.index, 6), 99)
+    bad = o.with_name("badlink.o")
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"badlink\.o: not a valid ELF file: \.symtab: string "
+                                         r"table index 99 out of range$"):
+        _link(psx, "m", bad)
+
+
+# --- resolution and placement -------------------------------------------------------------
+
+def test_absolute_symbols_defined_twice_are_named_as_absolute(psx):
+    a = psx.obj("a.s", ".globl LIMIT\n.set LIMIT, 64\n")
+    b = psx.obj("b.s", ".globl LIMIT\n.set LIMIT, 128\n")
+    with pytest.raises(LinkError, match=r"multiple definition of 'LIMIT': first defined in "
+                                        r"\S*a\.o \(ABS\), again in \S*b\.o \(ABS\); make one"):
+        _link(psx, "m", a, b)
+
+
+@pytest.mark.parametrize("kept", ["globl", "weak"])
+def test_a_duplicate_comdat_group_is_dropped_and_the_first_copy_kept(psx, kept):
+    """Two objects with the same COMDAT group (as C++ inline functions are), its symbol
+    strong in the second: GNU ld keeps the first copy and drops the second before
+    resolving symbols, so the second copy's definition neither clashes with the first
+    nor, when the first is weak, replaces it; so does the linker.  In the second object
+    the group's member section has an even index (the group word after the flags)."""
+    group = (".section .text.dup,\"axG\",@progbits,dup,comdat\n.{} dup\n"
+             "dup: jr $ra\n li $2, {}\n")
+    a = psx.obj("a.s", ".set noreorder\n.text\n.globl use\nuse: j dup\nnop\n"
+                + group.format(kept, 1))
+    b = psx.obj("b.s", ".set noreorder\n" + group.format("globl", 2))
+    assert elf32.parse(b.read_bytes(), "b.o").section_by_name(".text.dup").index % 2 == 0
+    mod = read_module(_link(psx, "m", a, b))
+    dup = mod.exports["dup"]
+    text = mod.sections[".text"][1]
+    # the oracle: GNU ld links the same objects, keeping a's copy (li $2, 1) and its binding
+    elf = psx.tmp / "ld.elf"
+    subprocess.run([psx.tc.ld, "-EL", "-e", "use", "-Ttext", "0", "-o", str(elf), str(a), str(b)],
+                   check=True)
+    with open(elf, "rb") as f:
+        ld = ELFFile(f)
+        ld_dup = ld.get_section_by_name(".symtab").get_symbol_by_name("dup")[0]
+        ld_text = ld.get_section_by_name(".text").data()
+    at = ld_dup["st_value"]
+    assert text[dup.value:dup.value + 8] == ld_text[at:at + 8]
+    assert int.from_bytes(text[dup.value + 4:dup.value + 8], "little") == 0x24020001  # li $2, 1
+    assert dup.bind == {"STB_GLOBAL": "global", "STB_WEAK": "weak"}[ld_dup["st_info"]["bind"]]
+    assert (0x24020002).to_bytes(4, "little") not in text and not mod.imports  # one copy
+
+
+def test_an_init_array_typed_progbits_is_still_a_constructor_table(psx):
+    """GNU ld places ``.init_array`` sections by name whatever their type; so does the
+    linker, and the metadata describes the table."""
+    o = psx.obj("c.s", ".section .init_array,\"aw\"\n.align 2\n.word boot\n"
+                       ".text\n.globl boot\nboot: jr $ra\nnop\n")
+    o = _retype_section(o, ".init_array", elf32.SHT_PROGBITS)
+    mod = read_module(_link(psx, "m", o))
+    assert mod.init == {"init_array": [mod.sections[".init_array"][0], 1]}
+    assert mod.section_size(".data") == 0
+    (r,) = mod.relocations
+    assert (r.section, r.symbol, r.type_name, r.addend) == \
+        (".init_array", ".text", "R_MIPS_32", mod.exports["boot"].value)
+    # the oracle: GNU ld's default script puts it in .init_array too
+    elf = psx.tmp / "ld.elf"
+    subprocess.run([psx.tc.ld, "-EL", "-e", "boot", "-o", str(elf), str(o)], check=True)
+    with open(elf, "rb") as f:
+        assert ELFFile(f).get_section_by_name(".init_array").data_size == 4
+
+
+def test_a_thread_local_relocation_is_reported_at_its_site_in_any_section(psx):
+    """The relocation check goes on past sections whose relocations are all fine, so the
+    TLS access in the second function's section is named at its site (not as a symbol)."""
+    o = psx.obj("tls.c", "extern int ext(void);\n__thread int per_thread;\n"
+                         "int first(void){ return ext(); }\n"
+                         "int second(void){ return per_thread; }\n", "-ffunction-sections")
+    with pytest.raises(RelocationError) as err:
+        _link(psx, "m", o)
+    msg = str(err.value)
+    assert "tls.o: section .text.second offset 0x" in msg and "R_MIPS_TLS" in msg
+    assert "'per_thread'" in msg and "__thread" in msg
+
+
+# --- the written module, as binutils reads it -----------------------------------------------
+
+def test_section_flags_and_program_headers_as_readelf_shows_them(psx):
+    o = psx.obj("a.c", "const int k[2] = {1, 2}; int x = 3; int z[4];\n"
+                       "int f(int i){ return k[i] + x + z[i]; }\n")
+    path = _link(psx, "m", o)
+    mod = read_module(path)
+    out = _readelf(psx, "-S", "-l", path)
+    flags = {m.group(1): m.group(2) for m in
+             re.finditer(r"\]\s+(\.\w+)\s+\w+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+"
+                         r"\s+(\w*)\s", out)}
+    assert {s: flags[s] for s in (".text", ".rodata", ".data", ".bss")} == \
+        {".text": "AX", ".rodata": "A", ".data": "WA", ".bss": "WA"}
+    loads = re.findall(r"^\s+LOAD\s+(0x\w+) (0x\w+) (0x\w+) (0x\w+) (0x\w+) (\S+)", out, re.M)
+    load_off = int(loads[0][0], 16)
+    code_end = mod.sections[".rodata"][0] + mod.section_size(".rodata")
+    data_at = mod.sections[".data"][0]
+    # offset, virtual and physical address, file and memory size, flags
+    assert [tuple(int(v, 16) for v in row[:5]) + (row[5],) for row in loads] == [
+        (load_off, 0, 0, code_end, code_end, "R"),
+        (load_off + data_at, data_at, data_at, mod.section_size(".data"),
+         mod.image_size - data_at, "RW")]
+    assert re.search(r"^\s+LOAD\s+0x\w+ 0x0+ 0x0+ 0x\w+ 0x\w+ R E", out, re.M)
+
+
+# --- reading modules back -------------------------------------------------------------------
+
+def test_a_module_for_another_machine_is_refused_naming_both(psx):
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 18, 40)                    # e_machine: ARM
+    with pytest.raises(ModuleFormatError, match=r"^bad\.gvm: not a valid GameVM module: ELF "
+                                                r"machine 40/little-endian does not match target "
+                                                r"psx \(EM_MIPS, little-endian\)$"):
+        read_module(bytes(data), name="bad.gvm")
+
+
+def test_a_module_without_a_hash_is_refused_saying_how_to_rebuild(psx):
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    with pytest.raises(ModuleChecksumError, match=r"^nohash\.gvm: hash mismatch: the metadata "
+                                                  r"records no hash; rebuild the module with "
+                                                  r"'gamevm module'$"):
+        read_module(_without_key(path, "hash"), name="nohash.gvm")
+
+
+def test_a_module_without_the_optional_init_key_has_no_tables(psx):
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    assert read_module(path).metadata["init"] == {}
+    assert read_module(_without_key(path, "init"), name="noinit.gvm").init == {}
+
+
+@pytest.mark.parametrize("form", ["packed", "lz4", "zx0"])
+def test_every_shipping_form_reads_back_as_the_plain_module(psx, form):
+    """The same link in each shipping form: the reader gives back the plain module's
+    sections and symbols (the compressed image decoded in place), and placed at a base
+    its relocations give the same bytes."""
+    from gamevm_build.link.prelink import prelink_module
+
+    objs = [psx.obj("a.c", "extern int ext[]; const char *names[] = {\"one\", \"two\", \"three\"};\n"
+                           "int table[64] = {1, 2, 3}; int zero[32];\n"
+                           "int pick(int i){ return names[i][0] + table[i] + ext[i] + zero[i]; }\n")]
+    plain = read_module(_link(psx, "plain", *objs))
+    mod = read_module(_link(psx, form, *objs, form=form))
+    assert mod.form == form
+    assert mod.sections == plain.sections
+    assert mod.exports == plain.exports and mod.imports.keys() == plain.imports.keys() == {"ext"}
+    assert len(mod.relocations) == len(plain.relocations)
+    placed = prelink_module(mod, 0x80100000, {"ext": 0x80012340})
+    assert placed == prelink_module(plain, 0x80100000, {"ext": 0x80012340})
+    assert placed != plain.unrelocated_image()
+    if form != "packed":
+        assert mod.compressed and mod.decode_stats[1] + mod.decode_stats[2] > 0
+
+
+def test_a_compressed_module_without_the_optional_align_key_decodes(tmp_path):
+    """``align`` defaults to 4 (docs/format.md): the compressed image's header, which
+    records the module's alignment, is checked against that default.  (ARM code is
+    word-aligned; without the assembler's empty .data and .bss the module is code only,
+    aligned to 4.)"""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    o = gba.obj("a.s", ".text\n.globl f\nf:\n.rept 64\n mov r0, #7\n.endr\n bx lr\n")
+    subprocess.run([gba.tc.tool("objcopy"), "-R", ".data", "-R", ".bss", str(o)], check=True)
+    for form in ("lz4", "zx0"):
+        path = tmp_path / f"{form}.gvm"
+        link_module("gba", [o], path, form=form)
+        assert read_module(path).align == 4
+        mod = read_module(_without_key(path, "align"), name="noalign.gvm")
+        assert mod.align == 4 and mod.form == form
+        assert int.from_bytes(mod.sections[".text"][1][4:8], "little") == 0xE3A00007  # mov r0, #7
+
+
+def test_a_rela_site_past_the_section_end_is_named_with_its_symbol(tmp_path):
+    """RELA objects (the 68000's) carry their addends in the table, so no addend is read
+    from the site first: the linker's own bound check names the site and the symbol."""
+    m68k = Builder(tmp_path, find_toolchain("segacd"))
+    o = m68k.obj("far.s", ".text\n.globl f\nf: jsr ext_fn\n rts\n")
+    data = bytearray(o.read_bytes())
+    elf = elf32.parse(bytes(data), str(o))
+    rela, text = elf.section_by_name(".rela.text"), elf.section_by_name(".text")
+    (r,) = elf.relocations(rela)
+    assert elf.symbols[r.sym].name == "ext_fn"
+    struct.pack_into(">I", data, rela.offset, text.size - 2)    # a 4-byte site, 2 bytes left
+    bad = tmp_path / "past.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RelocationError) as err:
+        link_module("segacd", [bad], tmp_path / "m.gvm")
+    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size - 2:x} (symbol "
+                              "'ext_fn'): relocation site runs past the end of the section")
+    assert (err.value.symbol, err.value.offset) == ("ext_fn", text.size - 2)
+
+
+def test_a_module_in_a_form_the_consoles_runtime_lacks_is_refused_saying_what_to_ship(tmp_path):
+    """The Sega CD's runtime decodes LZ4 only: a ZX0 module made for it elsewhere (a build
+    for another runtime) is refused by the reader, which says which forms to ship."""
+    from gamevm_build.link.shipform import CH_TYPES, convert
+    from gamevm_build.project.profile import load_profile
+
+    m68k = Builder(tmp_path, find_toolchain("segacd"))
+    o = m68k.obj("a.s", ".text\n.globl f\nf:\n.rept 64\n moveq #7, %d0\n.endr\n rts\n")
+    link_module("segacd", [o], tmp_path / "m.gvm")
+    profile = load_profile("segacd")
+    assert profile.codecs == ("lz4",)
+    kept = profile.codecs
+    object.__setattr__(profile, "codecs", tuple(CH_TYPES))     # as a build for another runtime
+    try:
+        foreign = convert((tmp_path / "m.gvm").read_bytes(), "zx0")
+    finally:
+        object.__setattr__(profile, "codecs", kept)
+    with pytest.raises(ModuleFormatError) as err:
+        read_module(foreign, name="zx0.gvm")
+    assert str(err.value) == ("zx0.gvm: .gvm.image: a ZX0 image, which this console's runtime "
+                              "does not decode (its profile's codecs: lz4); ship the module as "
+                              "packed or lz4")
+
+
+def _lz4_module_of(tmp_path, loadable: bytes):
+    """An LZ4 module whose code section holds just ``loadable`` (at most a few bytes): the
+    writer never compresses so little (a block must save its 52-byte header), so a real
+    LZ4 module of ARM code is cut down by hand -- its .text size, the compression header's
+    size and the block (an LZ4 block of literals) -- as another tool might write one."""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    o = gba.obj("a.s", ".text\n.globl f\nf:\n.rept 64\n mov r0, #7\n.endr\n bx lr\n")
+    subprocess.run([gba.tc.tool("objcopy"), "-R", ".data", "-R", ".bss", str(o)], check=True)
+    path = tmp_path / "m.gvm"
+    link_module("gba", [o], path, form="lz4")
+    data = bytearray(path.read_bytes())
+    elf = elf32.parse(bytes(data), "m.gvm")
+    text, image = elf.section_by_name(".text"), elf.section_by_name(".gvm.image")
+    assert [s.name for s in elf.sections if s.alloc] == [".text"] and text.addr == 0
+    block = bytes([len(loadable) << 4]) + loadable          # one token: the literals, no match
+    struct.pack_into("<I", data, _section_header_field(data, text.index, 5), len(loadable))
+    struct.pack_into("<I", data, _section_header_field(data, image.index, 5), 12 + len(block))
+    struct.pack_into("<I", data, image.offset + 4, len(loadable))           # ch_size
+    data[image.offset + 12:image.offset + 12 + len(block)] = block
+    return bytes(data)
+
+
+def test_a_compressed_module_decodes_one_byte_and_refuses_none(tmp_path):
+    """The smallest compressed image a reader accepts is one byte; a header saying none
+    is refused, naming both sizes.  (Cut down by hand, the module no longer matches its
+    hash: it is read as ``gamevm inspect`` reads one, without the check.)"""
+    mod = read_module(_lz4_module_of(tmp_path, b"\x5a"), name="one.gvm", verify_hash=False)
+    assert mod.form == "lz4" and mod.sections[".text"] == (0, b"\x5a")
+    with pytest.raises(ModuleFormatError, match=r"^none\.gvm: not a valid GameVM module: "
+                                                r"\.gvm\.image: the header says 0 bytes aligned "
+                                                r"to 4, the sections 0 aligned to 4$"):
+        read_module(_lz4_module_of(tmp_path, b""), name="none.gvm", verify_hash=False)
