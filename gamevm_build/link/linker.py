@@ -80,12 +80,14 @@ class _Def:
 def classify(sec: E.Section) -> str | None:
     """Output section for an allocated input section, or None to drop it."""
     key = (sec.name, sec.type, sec.flags)
-    if key not in _CLASSIFIED:
-        _CLASSIFIED[key] = _classify(sec)
-    return _CLASSIFIED[key]
+    found = _CLASSIFIED.get(key, _UNSEEN)     # one lookup: another link may clear the table
+    if found is _UNSEEN:
+        found = _CLASSIFIED[key] = _classify(sec)
+    return found
 
 
 _CLASSIFIED: dict[tuple, str | None] = {}
+_UNSEEN = object()
 
 
 def _classify(sec: E.Section) -> str | None:
