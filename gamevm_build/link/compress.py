@@ -351,6 +351,14 @@ def _zx0_run(buf: bytearray, src_at: int, src_end: int, cap: int) -> tuple[int |
         nonlocal worst
         worst = max(worst, end_op - 1 - (r.at - src_at))
 
+    def copy(distance: int, n: int) -> int | None:   # a match, then the next block's bit
+        nonlocal op
+        for _k in range(n):
+            buf[op] = buf[op - distance]
+            op += 1
+        wrote(op)
+        return r.bit()
+
     state = "lit"
     while True:
         if state == "lit":
@@ -369,11 +377,7 @@ def _zx0_run(buf: bytearray, src_at: int, src_end: int, cap: int) -> tuple[int |
                 length = r.gamma(0)
                 if length is None or length > cap - op:
                     return None, worst
-                for _k in range(length):
-                    buf[op] = buf[op - last]
-                    op += 1
-                wrote(op)
-                b = r.bit()
+                b = copy(last, length)
                 if b is None:
                     return None, worst
             state = "new" if b else "lit"
@@ -394,11 +398,7 @@ def _zx0_run(buf: bytearray, src_at: int, src_end: int, cap: int) -> tuple[int |
             if length is None or length + 1 > cap - op:
                 return None, worst
             last = off
-            for _k in range(length + 1):
-                buf[op] = buf[op - off]
-                op += 1
-            wrote(op)
-            b = r.bit()
+            b = copy(off, length + 1)
             if b is None:
                 return None, worst
             state = "new" if b else "lit"
@@ -458,11 +458,12 @@ def zx0_decode_at(stored: bytes, size: int, room: int, at: int) -> tuple[bytes |
     return (bytes(buf[:got]) if got is not None and safe else None), safe
 
 
-def zx0_block_stats(block: bytes, size: int) -> tuple[int, int, int]:
-    """``(blocks, literal bytes, match bytes)`` of a ZX0 block (the decoder's work)."""
+def zx0_block_stats(block: bytes, size: int, *, decoded: bool = False) -> tuple[int, int, int]:
+    """``(blocks, literal bytes, match bytes)`` of a ZX0 block (the decoder's work).
+    ``decoded``: the caller has decoded the block to ``size`` bytes already, so it is not
+    decoded again to check it (the walk below trusts a valid block)."""
     blocks = literals = matches = 0
-    out = zx0_decode(block, size)
-    if out is None:
+    if not decoded and zx0_decode(block, size) is None:
         raise ValueError("corrupt ZX0 block")
     r = _Zx0Reader(block, 0, len(block))
     state = "lit"

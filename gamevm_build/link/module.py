@@ -588,7 +588,7 @@ def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, ali
                                f"{codec.upper()} block is corrupt (it does not decode in place "
                                f"to the {want} bytes its header says); build the module again")
     stats = compress.lz4_block_stats(block) if codec == "lz4" else \
-        compress.zx0_block_stats(block, want)
+        compress.zx0_block_stats(block, want, decoded=True)
     return codec, plain, stats
 
 
