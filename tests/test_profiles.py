@@ -43,3 +43,12 @@ def test_prefix_override(monkeypatch):
             find_toolchain("psx")
     finally:
         find_toolchain.cache_clear()
+
+
+@pytest.mark.parametrize("value", ["zx0", ["lz4", "zip"], [1], None])
+def test_a_profile_s_codecs_must_be_a_list_of_known_codecs(value):
+    from gamevm_build.errors import ConfigError
+    from gamevm_build.project.profile import _codecs
+    with pytest.raises(ConfigError, match="codecs: a list of lz4 and zx0"):
+        _codecs(value, "x.toml")
+    assert _codecs(["zx0", "lz4", "lz4"], "x.toml") == ("lz4", "zx0")
