@@ -202,7 +202,7 @@ def mutmut_config(pkg: Package, tree: Path) -> str:
              "only_mutate =\n" + "".join(f"    {s}\n" for s in sources).rstrip(),
              "pytest_add_cli_args_test_selection =\n"
              + "".join(f"    {t}\n" for t in pkg.tests).rstrip(),
-             "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n"
+             "pytest_add_cli_args =\n    -n\n    0\n    -p\n    no:cacheprovider\n"
              "    -p\n    gamevm_mutation_plugin",
              "also_copy =\n" + "".join(f"    {a}\n" for a in also).rstrip(),
              "use_git_change_detection = false",
