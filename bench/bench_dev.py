@@ -12,7 +12,9 @@ first frame whose result shows it.  Printed per edit and as p50 / max:
   the next frame boundary at 60 Hz, up to 16.7 ms);
 * the split: **compile** (the one object), **link** (its module), **swap**
   (``gamevm_build.dev.reload``), and **wait** (the rest: the watcher and the frame
-  boundary).
+  boundary);
+* what the reloads cost in RAM: how far the region's top grew over them, and each
+  region's state at the end (docs/dev.md, "Memory per reload").
 
     python bench/bench_dev.py                                  # examples/dev, psx, 20 edits
     python bench/bench_dev.py --config examples/game/gamevm.json --scene level1 \\
@@ -110,6 +112,9 @@ def main() -> int:
             time.sleep(0.3)               # let the watcher settle: edits are human-paced
         session.inbox.put(_stop_request())
         loop.join(timeout=10)
+        # what the reloads cost in RAM: each reload's "memory:" line, then the regions
+        grown = [line.strip() for line in lines if line.startswith("  memory: region")]
+        memory = session.memory_lines()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -119,6 +124,11 @@ def main() -> int:
     for key in ("total", "compile", "link", "swap", "wait"):
         vals = [e[key] * 1e3 for e in edits]
         print(f"{key:10} {statistics.median(vals):9.1f} {max(vals):9.1f}")
+    tops = [int(line.split(" top ")[1].split(" ")[0]) for line in grown]
+    print(f"memory over the {len(tops)} reloads: region top grew {sum(tops)} bytes "
+          f"(largest step {max(tops, default=0)})")
+    for line in memory:
+        print(line)
     return 0
 
 

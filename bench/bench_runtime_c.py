@@ -13,6 +13,11 @@ then the runtime's size (code, data, Global Symbol Table) per console.
 
     python bench/bench_runtime_c.py                 # all five consoles
     python bench/bench_runtime_c.py --target psx --target gba
+    python bench/bench_runtime_c.py --target gba --runtime-isa thumb
+
+``--runtime-isa thumb`` relinks each console's example kernel (``gamevm resident`` with the
+SConscript's sources and options) with the runtime compiled as Thumb code, and measures
+the loads and the size with it (ARM consoles only).
 
 Reading: ``measured/model`` at most 1 means the analyzer's CPU charge covers the load
 (a bound must never be below a run); far below 1, the bound is loose.
@@ -50,7 +55,27 @@ def build(root: Path, target: str) -> Path:
     return root / "build" / target, sizes.split("console-side runtime ", 1)[1]
 
 
-def measure(out: Path, target: str) -> list[tuple]:
+KERNEL_SOURCES = ("start.S", "main.c", "console.c", "mem.c", "services.c", "boot.c",
+                  "loader.c")
+
+
+def relink(out: Path, target: str, isa: str) -> tuple[Path, str]:
+    """The example kernel of ``out`` linked again with the runtime built for ``isa``."""
+    kernel = out / f"kernel-{isa}.elf"
+    example = REPO / "examples" / "game"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gamevm_build", "resident", "-t", target, "-o", str(kernel),
+         "--runtime", "target", "--runtime-isa", isa, "--keep", "kernel_selftest",
+         "-I", str(example / "include"), "--modules", *(str(out / f"{m}.elf") for m in MODULES),
+         *(str(example / "kernel" / s) for s in KERNEL_SOURCES)],
+        env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"bench_runtime_c: gamevm resident --runtime-isa {isa} failed:\n{proc.stderr}")
+    sizes = next(line for line in proc.stdout.splitlines() if "console-side runtime" in line)
+    return kernel, sizes.split("console-side runtime: ", 1)[1]
+
+
+def measure(out: Path, target: str, kernel: Path | None = None) -> list[tuple]:
     from gamevm_build.play.console import Console
     from gamevm_build.project.profile import load_profile
     from gamevm_build.runtime.target import measure_load
@@ -58,7 +83,7 @@ def measure(out: Path, target: str) -> list[tuple]:
     profile = load_profile(target)
     rows = []
     for name in MODULES:
-        n, model, mod = measure_load(target, out / "kernel.elf", out, name)
+        n, model, mod = measure_load(target, kernel or out / "kernel.elf", out, name)
         rows.append((name, len(mod.relocations), len(mod.imports), n,
                      n / profile.clock_hz * 1e3, model, n / model))
     return rows
@@ -70,6 +95,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", action="append", choices=available_targets(),
                    help="console (repeatable; default: all)")
+    p.add_argument("--runtime-isa", choices=("arm", "thumb"),
+                   help="relink the kernel with the runtime built for this instruction set "
+                        "(ARM consoles)")
     args = p.parse_args(argv)
     targets = args.target or ["psx", "n64", "segacd", "gba", "3do"]
     sizes = {}
@@ -79,7 +107,10 @@ def main(argv=None) -> int:
               f"{'ms':>7} {'model cyc':>9} {'measured/model':>14}")
         for target in targets:
             out, sizes[target] = build(root, target)
-            for name, nrel, nimp, n, ms, model, ratio in measure(out, target):
+            kernel = None
+            if args.runtime_isa:
+                kernel, sizes[target] = relink(out, target, args.runtime_isa)
+            for name, nrel, nimp, n, ms, model, ratio in measure(out, target, kernel):
                 print(f"{target:8} {name:8} {nrel:6} {nimp:7} {n:12} {ms:7.3f} {model:9.0f} "
                       f"{ratio:14.2f}")
     print()

@@ -389,6 +389,64 @@ def _rodata(n: int, kind: str) -> str:
     return "\n        ".join(lines)
 
 
+BUDGET_DOC = REPO / "docs" / "budget.md"
+#: the table's rows: (label, key in a console's figures; a dict is one entry per type)
+TABLE_ROWS = [("per relocation", "reloc"), ("`reloc_fixed`", "reloc_fixed"),
+              *((f"`{k}`", k) for k in (
+                  "module_fixed", "per_section", "per_local_symbol", "per_export",
+                  "per_export_byte", "per_metadata_byte", "head_copy_per_byte",
+                  "zero_per_byte", "bind_fixed", "bind_per_probe", "bind_per_probe_byte",
+                  "bind_once", "ctor_call")),
+              ("per packed relocation (`reloc_packed`)", "reloc_packed"),
+              *((f"`{k}`", k) for k in ("packed_fixed", "packed_per_import")),
+              *((f"`{c}_{p}`", (c, p)) for c, parts in (("lz4", ("token", "literal", "match")),
+                                                        ("zx0", ("block", "literal", "match")))
+                for p in parts),
+              *((f"`{k}`", k) for k in ("digest_fixed", "digest_per_byte"))]
+
+
+def cost_table(doc: dict) -> str:
+    """docs/budget.md's table of the measured constants, from costs.json's ``doc``: a
+    codec the console's profile does not carry is "-" (its decoder is not built in)."""
+    from gamevm_build.project.profile import load_profile
+    targets = list(TARGETS)
+    figures = doc["targets"]
+
+    def num(v) -> str:
+        return format(v, ".2f").rstrip("0").rstrip(".")
+
+    def cell(t: str, key) -> str:
+        row = figures[t]
+        if isinstance(key, tuple):
+            value = (row.get(key[0], {}).get(key[1])
+                     if key[0] in load_profile(t).codecs else None)
+        else:
+            value = row.get(key)
+        if value is None:
+            return "-"
+        if isinstance(value, dict):          # types that cost the same share a recipe
+            costs: dict = {}
+            for name in sorted(value):
+                costs.setdefault(value[name], []).append(f"`{name}`")
+            return ", ".join(f"{'/'.join(names)} {num(v)}" for v, names in costs.items())
+        return num(value)
+
+    lines = ["| constant | " + " | ".join(targets) + " |",
+             "|---|" + "---|" * len(targets)]
+    for label, key in TABLE_ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(t, key) for t in targets) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(doc: dict, path: Path = BUDGET_DOC) -> None:
+    """Replace the table in docs/budget.md (from its header row to the blank line)."""
+    text = path.read_text()
+    head = "| constant | " + " | ".join(TARGETS) + " |"
+    start = text.index(head)
+    end = text.index("\n\n", start) + 1
+    path.write_text(text[:start] + cost_table(doc) + text[end:])
+
+
 def main(argv=None) -> int:
     from gamevm_build.runtime.build import COSTS_FILE, runtime_sha256
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -415,7 +473,8 @@ def main(argv=None) -> int:
         })
         doc.setdefault("targets", {}).update(results)
         COSTS_FILE.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {COSTS_FILE}")
+        write_table(doc)
+        print(f"wrote {COSTS_FILE} and the table in {BUDGET_DOC.relative_to(REPO)}")
     return 0
 
 

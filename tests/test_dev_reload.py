@@ -171,6 +171,48 @@ def test_bss_counter_keeps_counting_across_five_reloads(game):
     assert max(times) < 1.0, times
 
 
+def test_reloads_reuse_freed_copies(game):
+    """A freed old copy below the region's top is where the next copy goes when it fits:
+    ten reloads cost the region one extra copy of the module (docs/dev.md, Memory per
+    reload), and the state still follows."""
+    c = game.console()
+    c.call("hot:tick")
+    region = c.loader.by_name("hot").region
+    size = c.loader.by_name("hot").module.load_size
+    top0 = region.top
+    tops, bases = [], []
+    for i in range(10):
+        v = 2 + i % 5
+        report = reload(c, "hot", game.hot[f"v{v}"])
+        assert report.ok, report.describe()
+        assert c.call("hot:hot_value") == v
+        tops.append(region.top)
+        bases.append(c.loader.by_name("hot").base)
+    assert c.call("hot:get_counter") == 1
+    assert max(tops) - top0 <= size + 16, (top0, tops)
+    assert len(set(bases)) <= 3, [hex(b) for b in bases]      # copies take turns
+
+
+def test_region_places_into_freed_blocks():
+    from gamevm_build.runtime.allocator import OutOfMemory, Region
+
+    r = Region("Main", 0x1000, 0x1000)
+    a, b, c = r.alloc(0x100, 4, "a"), r.alloc(0x80, 4, "b"), r.alloc(0x40, 4, "c")
+    r.free(a)
+    r.free(b)                                   # two adjacent holes: one run
+    assert r.holes() == [(0x1000, 0x180)] and r.top == 0x11c0
+    with pytest.raises(OutOfMemory, match="not inside freed memory"):
+        r.alloc_at(0x1100, 0x100, "d", into_free=True)       # runs into c
+    d = r.alloc_at(0x1010, 0x120, "d", into_free=True)     # across both freed blocks
+    assert (d.start, d.size) == (0x1010, 0x120)
+    assert r.holes() == [(0x1000, 0x10), (0x1130, 0x50)] and r.top == 0x11c0
+    with pytest.raises(OutOfMemory):
+        r.alloc_at(0x1000, 0x20, "e")                       # without into_free: a stack
+    r.free(c)
+    r.free(d)
+    assert r.blocks == [] and r.top == 0x1000
+
+
 def test_resized_symbol_is_reported_and_abort_keeps_the_old_code(game):
     c = game.console()
     c.call("hot:bump_table")

@@ -34,19 +34,22 @@ def _env() -> dict:
 
 def gamevm(*args, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gamevm_build", *map(str, args)], cwd=cwd,
-                          env=_env(), capture_output=True, text=True, timeout=timeout)
+                          env=_env(), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
 
 
 class Session:
     """A ``gamevm dev`` subprocess whose stdout is read line by line as it comes."""
 
-    def __init__(self, root: Path, *args: str):
+    def __init__(self, root: Path, *args: str, stdin=subprocess.DEVNULL):
         self.root = root
         self.lines: list[str] = []
         self._cv = threading.Condition()
+        # stdin: /dev/null (no prompt) unless a test types into a pipe
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gamevm_build", "dev", *args, "--socket", "s.sock"],
-            cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=root, env=_env(), stdin=stdin, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -252,6 +255,128 @@ def test_a_reload_on_the_gba(game):
     finally:
         if s.proc.poll() is None:
             s.proc.kill()
+
+
+@pytest.mark.parametrize("target", ["n64", "segacd", "3do"])
+def test_a_reload_on_the_other_consoles(game, target):
+    """The loop on the N64 (MIPS, big-endian), the Sega CD (68000) and the 3DO (ARM60):
+    a saved edit shows in the next frames; the bss counter keeps counting; the second
+    reload reuses the first copy's freed memory (the region's top stays)."""
+    s = Session(game, "-c", f"dev/gamevm-{target}.json", *SHOW)
+    try:
+        s.wait_for(r"^built|^gamevm dev: " + target)
+        i, _ = s.wait_for(r"^frame \d+ play: hud=1 ")
+        edit(game, HUD_MESSAGE, message(-5))
+        j, _ = s.wait_for(r"^reload hud: reloaded", i)
+        _, m = s.wait_for(r"^  memory: region Main top \+(\d+) bytes", j)
+        assert int(m.group(1)) > 0                         # the first new copy: at the top
+        k, _ = s.wait_for(r"^frame \d+ play: hud=-5 ", j)
+        edit(game, message(-5), message(77))
+        j, _ = s.wait_for(r"^reload hud: reloaded", k)
+        s.wait_for(r"^  memory: region Main top \+0 bytes", j)   # into the freed copy
+        s.wait_for(r"^frame \d+ play: hud=77 ", j)
+        assert all(t == f for f, _v, t in s.frames())
+        p = gamevm("reload", "--socket", "s.sock", "--stop", cwd=game)
+        assert p.returncode == 0
+        assert s.end() == 0
+        assert "Traceback" not in s.text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+
+
+def test_scons_dev_runs_the_session(tmp_path):
+    """scons dev=1 target=... runs gamevm dev on the example game in the foreground (it
+    builds from examples/game/dev.json itself: nothing of build/TARGET is built)."""
+    for name in ("SConstruct", "site_scons", "examples"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
+            REPO / name, tmp_path / name)
+    for target in ("psx", "gba"):
+        p = subprocess.run([sys.executable, "-m", "SCons", "-Q", "dev=1", f"target={target}",
+                            "dev_frames=3", "dev_speed=0", "dev_every=1", "dev_socket=s.sock"],
+                           cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+        out = p.stdout
+        assert p.returncode == 0, out
+        config = "gamevm" if target == "psx" else f"gamevm-{target}"
+        assert (f"Dev      gamevm dev -c examples/game/{config}.json -t {target} --scene level1 "
+                "--frames 3 --speed 0 --every 1 --socket s.sock" in out), out
+        assert f"gamevm dev: {target}, built 3 modules (physics, level1, boss) and the resident" \
+            in out
+        assert "scene level1: each frame calls level1:level1_update" in out
+        assert re.search(r"^frame 3 level1: level1=-?\d+$", out, re.M), out
+        assert "session ended (its frames ran) after 3 frames, 0 reloads" in out
+        assert (tmp_path / "build" / "dev" / target / "level1.elf").is_file()
+        assert not (tmp_path / "build" / target).exists()      # the default build did not run
+        assert not (tmp_path / "s.sock").exists()
+    # a dev session whose scene does not exist: the session's error, scons fails
+    p = subprocess.run([sys.executable, "-m", "SCons", "-Q", "dev=1", "dev_scene=nope",
+                        "dev_frames=1", "dev_socket=s.sock"], cwd=tmp_path, env=_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode != 0 and "--scene nope: no such scene" in p.stdout, p.stdout
+    assert "Traceback" not in p.stdout
+
+
+def test_scons_dev_reloads_the_example_game(tmp_path):
+    """scons dev=1 in the foreground: a saved edit of level 1 shows in the next frames,
+    the prompt's commands reach it over the socket, gamevm reload --stop ends it and
+    scons with it."""
+    for name in ("SConstruct", "site_scons", "examples"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
+            REPO / name, tmp_path / name)
+    s = Session.__new__(Session)
+    s.root, s.lines, s._cv = tmp_path, [], threading.Condition()
+    s.proc = subprocess.Popen([sys.executable, "-m", "SCons", "-Q", "dev=1", "target=psx",
+                               "dev_socket=s.sock", "dev_every=30"], cwd=tmp_path,
+                              env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    s._reader = threading.Thread(target=s._read, daemon=True)
+    s._reader.start()
+    try:
+        i, _ = s.wait_for(r"^frame \d+ level1: level1=0$")
+        edit(tmp_path, "return map_touch(player,", "return 100 + map_touch(player,",
+             "examples/game/level1/level1.c")
+        j, _ = s.wait_for(r"^recompiled examples/game/level1/level1\.c \(\d+ ms\); relinked "
+                          r"level1 \(\d+ ms\)", i)
+        s.wait_for(r"^reload level1: reloaded", j)
+        s.wait_for(r"^frame \d+ level1: level1=10[01]$", j)
+        p = gamevm("reload", "--socket", "s.sock", "--eval", "funcs level1", cwd=tmp_path)
+        assert p.returncode == 0 and "level1:level1_update" in p.stdout, p.stdout
+        p = gamevm("reload", "--socket", "s.sock", "--stop", cwd=tmp_path)
+        assert p.returncode == 0
+        assert s.end(timeout=30) == 0
+        s.wait_for(r"^session ended \(asked to stop\) after \d+ frames, 1 reload$")
+        assert "Traceback" not in s.text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+
+
+def test_reading_the_sconstruct_for_dev_imports_no_emulator(tmp_path):
+    """The SCons side of scons dev=1 stays thin: reading the SConstruct (scons -n shows
+    the action without running it) imports no emulator, ELF reader or file watcher; the
+    child process does, when the alias runs."""
+    for name in ("SConstruct", "site_scons", "examples"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
+            REPO / name, tmp_path / name)
+    code = ("import sys\n"
+            "sys.argv = ['scons'] + sys.argv[1:]\n"
+            "import SCons.Script\n"
+            "try:\n    SCons.Script.main()\nexcept SystemExit as exc:\n    status = exc.code\n"
+            "heavy = {'unicorn', 'elftools', 'watchfiles', 'capstone', 'networkx'}\n"
+            "print('heavy imports:', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+            "print('dev modules:', sorted(m for m in sys.modules if m.startswith("
+            "('gamevm_build.dev', 'gamevm_build.emu', 'gamevm_build.play.console'))))\n"
+            "sys.exit(status)\n")
+    p = subprocess.run([sys.executable, "-c", code, "-Q", "-n", "dev=1", "target=n64"],
+                       cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Dev      gamevm dev -c examples/game/gamevm-n64.json -t n64 --scene level1" \
+        in p.stdout
+    assert "heavy imports: []" in p.stdout and "dev modules: []" in p.stdout, p.stdout
+    assert not (tmp_path / "build").exists()
 
 
 def test_configuration_errors_are_typed(game):

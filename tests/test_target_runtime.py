@@ -234,6 +234,28 @@ def same_status_on_both(host, tl, label: str) -> None:
     same_modules(host, tl)
 
 
+@pytest.mark.parametrize("victim", ["physics_copy", "level1", "boss"])
+@pytest.mark.parametrize("section", [".text", ".data"])
+def test_a_section_typed_null_gets_the_host_status(fuzz_pair, victim, section):
+    """A loadable section whose type was zeroed (SHT_NULL: no bytes in the file) is read
+    alike by both loaders, whatever the module's relocation form: found by the corrupted
+    modules property on a packed 3DO level1, which the runtime loaded (it took the
+    section's size as contents for the packed relocations' sites) and the reference
+    refused."""
+    target, out, d, host, tl = fuzz_pair
+    source = out / ("physics.elf" if victim == "physics_copy" else f"{victim}.elf")
+    with open(source, "rb") as f:
+        elf = ELFFile(f)
+        if elf.get_section_by_name(section) is None:
+            pytest.skip(f"{victim} has no {section}")
+        index = next(i for i, sec in enumerate(elf.iter_sections()) if sec.name == section)
+        at = elf["e_shoff"] + index * elf["e_shentsize"] + 4          # sh_type
+    data = bytearray(source.read_bytes())
+    data[at:at + 4] = bytes(4)
+    (d / "victim.elf").write_bytes(bytes(data))
+    same_status_on_both(host, tl, f"{victim} {section} typed SHT_NULL")
+
+
 @pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_filesz", "pt_load_outside"])
 def test_header_checks_give_the_host_status(fuzz_pair, what):
     """The ELF header's ABI (e_flags as the linker checks objects) and PT_LOAD bounds are

@@ -221,8 +221,10 @@ def test_loader_target_needs_a_resident_with_the_runtime(example_game, tmp_path)
 
 
 def test_a_host_only_policy_is_refused_on_the_runtime(example_game, tmp_path):
-    """policy.stale "reload" is the reference loader's: an error with --loader target, and
-    the default then plays on the reference loader."""
+    """policy.stale "reload" needs GameVMSetStale in the resident's runtime, which the
+    example kernel does not link: an error with --loader target that says how to link it,
+    and the default then plays on the reference loader (tests/test_target_runtime_reload.py
+    plays it on a resident that links it)."""
     out = example_game("psx")
     sc = tmp_path / "reload.json"
     sc.write_text(json.dumps({"config": str(config_of(out, "psx")),
@@ -230,6 +232,7 @@ def test_a_host_only_policy_is_refused_on_the_runtime(example_game, tmp_path):
                               "steps": [{"enter": "title"}, {"enter": "level1"}]}))
     p = run_gamevm("run", sc, "--loader", "target", "-q")
     assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert 'policy.stale: "reload" is the host loader\'s' in p.stderr
+    assert 'policy.stale: "reload" needs GameVMSetStale' in p.stderr
+    assert "--keep GameVMSetStale" in p.stderr
     p = run_gamevm("run", sc)
     assert p.returncode == 0 and ", host loader" in p.stdout.splitlines()[0], p.stderr

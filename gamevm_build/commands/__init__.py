@@ -7,4 +7,4 @@ status.  ``cli`` is :mod:`gamevm_build.cli` (shared argument types such as
 :data:`COMMANDS` is all it takes to add a command.
 """
 
-COMMANDS = ["module", "resident", "prelink", "inspect", "pack", "budget", "call", "run", "registry", "layout", "sign", "verify", "schema", "new", "dev", "reload"]
+COMMANDS = ["module", "resident", "prelink", "inspect", "pack", "budget", "call", "run", "registry", "layout", "sign", "verify", "schema", "new", "dev", "reload", "thread"]

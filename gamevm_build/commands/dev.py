@@ -5,6 +5,11 @@
     gamevm dev -c examples/dev/gamevm.json --frames 600
     gamevm dev --reload                     # from another shell: same as gamevm reload
 
+While it runs, commands typed on stdin (a terminal or a pipe; ``--no-prompt`` turns
+that off) look into the game between two frames: ``call EXPR``, ``modules``, ``funcs
+MODULE``, ``read SYMBOL|ADDR [N]``, ``where ADDR``, ``help``, ``quit``
+(:mod:`gamevm_build.dev.prompt`); ``gamevm reload --eval CMD`` sends one over the socket.
+
 The session (:mod:`gamevm_build.dev.session`, docs/dev.md) builds the modules and the
 resident from the dev manifest (``dev.json`` beside the configuration), boots the
 resident with the host's reference loader, loads the scene's modules and runs a frame
@@ -37,7 +42,7 @@ def run(args) -> int:
     session = DevSession(args.config, target=args.target, manifest=args.manifest,
                          scene=args.scene, workdir=args.workdir, policy=args.on_layout_change,
                          socket_path=args.socket, watch=not args.no_watch, speed=args.speed,
-                         every=args.every, shows=args.show)
+                         every=args.every, shows=args.show, prompt=not args.no_prompt)
     caught = catch_signals()           # Ctrl-C during the first build ends it too
     try:
         session.start()
@@ -62,7 +67,9 @@ def register(sub, cli) -> None:
                     "simulated clock: each frame calls the modules' gamevm_frame(frame). A "
                     "saved source is recompiled, only its module relinked, and the module "
                     "swapped at the next frame boundary with its state kept (docs/dev.md). "
-                    "'gamevm reload' asks a running session over its socket. Exit status: 0 "
+                    "'gamevm reload' asks a running session over its socket. Commands typed "
+                    "on stdin look into the running game (call EXPR, modules, funcs MODULE, "
+                    "read SYMBOL|ADDR [N], where ADDR, help, quit). Exit status: 0 "
                     "the session ran, 1 the first build failed, 2 usage or configuration "
                     "error.")
     p.add_argument("-c", "--config", metavar="FILE", help="project configuration (gamevm.json)")
@@ -94,6 +101,9 @@ def register(sub, cli) -> None:
     p.add_argument("--show", action="append", default=[], metavar="EXPR",
                    help="call EXPR (gamevm call syntax, e.g. 'hud:hud_ticks()') on each frame "
                         "line and print its value (repeatable)")
+    p.add_argument("--no-prompt", action="store_true",
+                   help="do not read commands (call, modules, funcs, read, where, help, quit) "
+                        "from stdin; gamevm reload --eval still runs them")
     p.add_argument("--reload", action="store_true",
                    help="do not start a session: ask the one on --socket to reload what "
                         "changed (as gamevm reload)")

@@ -35,7 +35,8 @@ def run(args) -> int:
                               sources=sources)
         result = link_module(args.target, objs, args.output, name=args.name, needs=args.needs,
                              resident=args.resident, entry=args.entry, map_file=args.map,
-                             sources=sources, form=form, trusted=args.trusted)
+                             sources=sources, form=form, trusted=args.trusted,
+                             emission=args.emission)
     for w in result.warnings:
         print(f"gamevm: warning: {w}", file=sys.stderr)
     img = result.image
@@ -43,6 +44,7 @@ def run(args) -> int:
         print(f"{args.output}: module '{img.name}' for {img.target}: {img.image_size} bytes, "
               f"{len(img.exports)} exports, {len(img.imports)} imports, "
               f"{len(img.relocations)} relocations"
+              + (f", emission {img.emission}" if img.emission != "stc" else "")
               + (f", shipped {result.form}" if result.form != "plain" or form != "plain"
                  or forced else "") + (f" ({forced})" if forced else ""))
         if args.verbose_form and (form == "auto" or forced):
@@ -63,6 +65,11 @@ def register(sub, cli) -> None:
                    help="shipping form (docs/format.md): packed relocations, an LZ4 or ZX0 image, "
                         "or auto: the one that loads soonest; default: what --config's "
                         "modules.NAME.form forces, else plain")
+    from ..link.emission import NAMES
+    m.add_argument("--emission", choices=NAMES, default="stc",
+                   help="emission format of the module's threads (docs/formats.md): stc "
+                        "(native code, the default), dtc, itc or ttc; recorded in the "
+                        "metadata, and thread relocations it does not allow are refused")
     m.add_argument("--config", "-c", metavar="FILE",
                    help="project configuration (gamevm.json) whose modules.NAME.form "
                         "forces the form when --form is not given")

@@ -7,11 +7,12 @@
     gamevm reload --on-layout-change keep   # swap a build whose data changed size
     gamevm reload --status               # frame, scene, loaded modules
     gamevm reload --stop                 # end the session
+    gamevm reload --eval 'call hud:hud_ticks()'   # a prompt command (repeatable)
 
 It sends one request over the session's Unix socket (gamevm_build.dev.protocol) and
 prints the session's answer, line by line.  Exit status: 0 done; 1 the session could
-not swap (build error, layout change under policy abort, rollback); 2 no session on the
-socket, or usage errors.
+not swap (build error, layout change under policy abort, rollback) or an --eval command
+failed; 2 no session on the socket, or usage errors.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def ask(socket_path, message: dict, timeout: float) -> int:
 
 
 def run(args) -> int:
+    if args.eval:
+        # one request per command, in order: each runs at its own frame boundary
+        status = 0
+        for command in args.eval:
+            status = max(status, ask(args.socket, {"op": "eval", "command": command},
+                                     args.timeout))
+        return status
     message = {"op": "reload"}
     if args.status:
         message = {"op": "status"}
@@ -50,8 +58,9 @@ def register(sub, cli) -> None:
         "reload", help="ask a running gamevm dev session to reload what changed",
         description="Connect to the gamevm dev session on --socket and ask it to recompile "
                     "what changed since its last build, relink those modules and swap them "
-                    "at its next frame boundary; print its answer. Exit status: 0 done, 1 the "
-                    "session could not swap (build error, layout change, rollback), 2 no "
+                    "at its next frame boundary (or, with --eval, run a prompt command there); "
+                    "print its answer. Exit status: 0 done, 1 the session could not swap "
+                    "(build error, layout change, rollback) or an --eval command failed, 2 no "
                     "session or usage error.")
     p.add_argument("--socket", metavar="PATH",
                    help=f"the session's socket (default {SOCKET_DEFAULT})")
@@ -61,6 +70,10 @@ def register(sub, cli) -> None:
     what.add_argument("--status", action="store_true",
                       help="print the session's frame, scene and loaded modules instead")
     what.add_argument("--stop", action="store_true", help="end the session")
+    what.add_argument("--eval", action="append", metavar="CMD",
+                      help="run a prompt command in the session and print its answer: call "
+                           "EXPR, modules, funcs MODULE, read SYMBOL|ADDR [N], where ADDR, "
+                           "help, quit (repeatable; exit 1 when one fails)")
     p.add_argument("--on-layout-change", choices=("abort", "keep", "reset"),
                    help="for this reload, what a data symbol that changed size does (default: "
                         "the session's --on-layout-change)")

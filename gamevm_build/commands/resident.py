@@ -13,10 +13,23 @@ def run(args) -> int:
     from ..link.resident import build_resident
     from ..link.sources import SourceMap
 
+    target = args.target
+    if args.runtime_isa is not None:
+        # the runtime's instruction set only; the kernel's own code keeps the profile's
+        import dataclasses
+        from ..errors import ConfigError
+        from ..project.profile import load_profile, runtime_isa
+        profile = load_profile(args.target)
+        if args.runtime != "target":
+            raise ConfigError("--runtime-isa chooses how the console-side runtime is compiled: "
+                              "give --runtime target too")
+        target = dataclasses.replace(profile, runtime_isa=runtime_isa(
+            args.runtime_isa, profile.arch, f"--runtime-isa (target {profile.name})",
+            profile.isa))
     with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
         objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
                               resident=True, sources=sources)
-        result = build_resident(args.target, objs, args.output, base=args.base,
+        result = build_resident(target, objs, args.output, base=args.base,
                                 modules=args.modules, strict=args.strict, entry=args.entry,
                                 keep=args.keep, runtime=args.runtime, sources=sources)
     for w in result.warnings:
@@ -48,4 +61,8 @@ def register(sub, cli) -> None:
                    help="loader behind gamevm.h's API: 'target' links the console-side C "
                         "runtime and a Global Symbol Table (docs/runtime-c.md); 'host' (default) "
                         "traps to the emulated console's reference loader")
+    r.add_argument("--runtime-isa", choices=("arm", "thumb"), default=None,
+                   help="instruction set of the console-side runtime on ARM consoles: 'thumb' "
+                        "compiles it with -mthumb (smaller; faster from a 16-bit bus like the "
+                        "GBA's); default: the profile's runtime_isa (docs/runtime-c.md)")
     r.set_defaults(func=run, list_options=("modules",))

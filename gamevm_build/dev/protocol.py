@@ -8,11 +8,14 @@ reads one JSON object on one line back; then the connection closes:
   next frame boundary; ``{"op": "reload", "module": "hud"}`` relinks and swaps that
   module even when nothing changed;
 - ``{"op": "status"}``: the frame, the scene, the loaded modules and old copies kept;
-- ``{"op": "stop"}``: end the session after the current frame.
+- ``{"op": "stop"}``: end the session after the current frame;
+- ``{"op": "eval", "command": "where 0x80010504"}``: run a prompt command
+  (:mod:`gamevm_build.dev.prompt`: call, modules, funcs, read, where, help, quit) at
+  the next frame boundary and answer what it printed.
 
 The answer: ``{"ok": bool, "lines": [str, ...], "frame": int, "scene": str}``; ``ok``
 is false when a reload did not swap (a build error, a layout change under policy
-abort, a rollback) or the request was not understood.  Both sides time out: no wait
+abort, a rollback), a prompt command failed, or the request was not understood.  Both sides time out: no wait
 here or in the session is unbounded.
 """
 

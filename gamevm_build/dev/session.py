@@ -2,11 +2,14 @@
 its sources change (issue 15, docs/dev.md).
 
 One thread owns the console (unicorn is not shared between threads): it runs the frame
-loop and, at each frame boundary, whatever the two helper threads queued for it:
+loop and, at each frame boundary, whatever the helper threads queued for it:
 
 - the **watcher** (``watchfiles``) queues the sources and headers that changed;
 - the **socket server** queues requests from ``gamevm reload`` (one JSON line in, one
-  JSON line out: :mod:`gamevm_build.dev.protocol`) and sends the loop's answer back.
+  JSON line out: :mod:`gamevm_build.dev.protocol`) and sends the loop's answer back;
+- the **prompt** reader queues the commands typed on stdin
+  (:mod:`gamevm_build.dev.prompt`: call, modules, funcs, read, where), which the loop
+  runs between two frames like ``gamevm reload --eval``.
 
 A change becomes a reload at the next frame boundary: the stale objects are recompiled,
 their modules relinked (:class:`~gamevm_build.dev.build.DevBuild`), and each relinked
@@ -16,6 +19,7 @@ between two frames, so a reload here is never ``busy``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -74,7 +78,7 @@ class DevSession:
     def __init__(self, config_path, *, target: str | None = None, manifest=None,
                  scene: str | None = None, workdir=None, policy: str = "abort",
                  socket_path=None, watch: bool = True, speed: float = 1.0,
-                 every: int | None = None, shows=(), out=None):
+                 every: int | None = None, shows=(), out=None, prompt: bool = False):
         from ..project.config import load_config
         from .swap import POLICIES
 
@@ -85,6 +89,7 @@ class DevSession:
             raise ConfigError(f"--speed {speed}: give 0 (as fast as the host runs) or a "
                               "positive factor of real time")
         self.policy, self.speed, self.watching = policy, speed, watch
+        self.prompting = prompt
         config_path = Path(config_path)
         probe = load_config(config_path)
         if target is not None and target != probe.target:
@@ -124,12 +129,17 @@ class DevSession:
         self._last_sig: tuple = ()               #: the files as the last build attempt saw them
         self._polled = 0.0
         self.inbox: queue.Queue = queue.Queue()
+        self._woken: list = []                   #: taken off the inbox by the loop's wait
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: socket.socket | None = None
         self._printed = 0
         self._last_line: tuple | None = None
         self._show_next = True
+        self._echo_input = False
+        self._ttin = None                        #: SIGTTIN's handler before the prompt
+        self._how: str | None = None             #: why the loop ends, when not by its frames
+        self._top0: dict[str, int] = {}          #: region -> its top once the scene loaded
         self.console = None
         self.build = None
 
@@ -181,12 +191,15 @@ class DevSession:
         self._last_sig = tuple(sorted((p, d) for o in self.build.objects
                                       for p, d in o.digests.items()))
         self._polled = time.perf_counter()
+        self._top0 = {r.name: r.top for r in self._module_regions()}
         if self.watching:
             self._start_watcher()
         self._start_server()
         self.out(f"watching {len(self.build.files())} files"
                  if self.watching else "not watching (--no-watch): gamevm reload asks")
         self.out(f"socket {self.socket_path}: gamevm reload --socket {self.socket_path}")
+        if self.prompting:
+            self._start_prompt()
 
     def _call_start(self, module: str, fn: str) -> None:
         try:
@@ -359,10 +372,24 @@ class DevSession:
                 self.current[name] = data
                 continue
             unit = self.manifest.modules[name]
+            before = {r.name: (r.top, sum(b.size for b in r.occupants))
+                      for r in self.console.loader.allocator.regions}
             report = reload(self.console, name, data, policy=policy or self.policy,
                             selftest=unit.selftest)
             for line in report.describe().splitlines():
                 say(line)
+            if report.ok:
+                # what this reload cost in RAM where the new copy went (a module of an
+                # overlay region is reloaded into a heap region): the region's top is what
+                # a stack allocator can no longer give (docs/dev.md, "Memory per reload")
+                region = self.console.loader.by_name(name).region
+                top, in_use = before[region.name]
+                self._top0.setdefault(region.name, top)
+                now_used = sum(b.size for b in region.occupants)
+                say(f"  memory: region {region.name} top {region.top - top:+d} bytes, in use "
+                    f"{now_used - in_use:+d} ({now_used} bytes; "
+                    f"{region.top - self._top0.get(region.name, top):+d} since the scene "
+                    f"loaded, {region.end - region.top} free above the top)")
             self._flush_output()
             if report.ok:
                 self.unswapped.pop(name, None)
@@ -400,11 +427,7 @@ class DevSession:
         keep = True
         changes_at = None
         requests = []
-        while True:
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                break
+        for item in self._drain():
             if isinstance(item, _Request):
                 requests.append(item)
             else:
@@ -423,10 +446,15 @@ class DevSession:
                     answer["lines"] = self.status_lines()
                 elif req.op == "stop":
                     answer["lines"] = [f"session stops at frame {self.frame}"]
-                    keep = False
+                    keep, self._how = False, "asked to stop"
+                elif req.op == "eval":
+                    result = self.evaluate(req.args.get("command"), echo=req.answer is None)
+                    answer.update(ok=result.ok, lines=result.lines)
+                    if result.quit:
+                        keep, self._how = False, "quit"
                 else:
                     answer.update(ok=False, lines=[f"unknown request '{req.op}' (reload, "
-                                                   "status, stop)"])
+                                                   "status, stop, eval)"])
             except GameVMError as exc:
                 answer.update(ok=False, lines=[str(exc)])
                 self.out(f"gamevm: error: {exc}")
@@ -438,6 +466,65 @@ class DevSession:
             else:
                 req.answer.put(answer)
         return keep
+
+    def evaluate(self, command, *, echo: bool = False):
+        """Run a prompt command (:mod:`gamevm_build.dev.prompt`) between two frames.
+        ``echo``: it came from the session's stdin, so its lines are printed here (a
+        command read from a pipe is echoed first, so a log shows what was asked)."""
+        from .prompt import Result, run_command
+
+        if not isinstance(command, str):
+            result = Result(["error: bad request: eval needs {\"command\": \"TEXT\"}"],
+                            ok=False)
+        else:
+            self._flush_output()             # the game's own prints come before the answer
+            result = run_command(self, command)
+        if echo:
+            if self._echo_input and isinstance(command, str) and command.strip():
+                self.out(f"> {command.strip()}")
+            for line in result.lines:
+                self.out(line)
+        return result
+
+    def take_output(self) -> list[str]:
+        """What the game printed since the last look, as ``print:`` lines (not printed)."""
+        from ..commands.call import PRINT_PREFIX
+
+        new = self.console.output[self._printed:]
+        self._printed = len(self.console.output)
+        return [PRINT_PREFIX + line for text in new for line in text.rstrip("\n").split("\n")]
+
+    # ------------------------------------------------------------------ memory
+    def _module_regions(self) -> list:
+        """The regions modules are loaded into (where reloads take memory)."""
+        names = {lm.region.name for lm in self.console.loader.loaded.values()} | set(self._top0)
+        return [r for r in self.console.loader.allocator.regions if r.name in names]
+
+    def memory_lines(self) -> list[str]:
+        """Per region holding modules: its top, what it grew since the scene loaded,
+        and how much of it is old copies and freed holes (docs/dev.md, Memory)."""
+        from .swap import retired
+
+        kept = {base for _n, base, _g in retired(self.console)}
+        lines = []
+        for r in self._module_regions():
+            used = sum(b.size for b in r.occupants)
+            old = sum(b.size for b in r.occupants if b.start in kept)
+            holes = sum(b.size for b in r.blocks if b.free)
+            grown = r.top - self._top0.get(r.name, r.top)
+            lines.append(f"memory: region {r.name} top 0x{r.top:08x} ({grown:+d} bytes since "
+                         f"the scene loaded; {r.end - r.top} free above): {used} bytes in use, "
+                         f"{old} of them old copies kept, {holes} in holes below the top")
+        return lines
+
+    def _drain(self) -> list:
+        """Everything queued, in the order it came."""
+        items, self._woken = self._woken, []
+        while True:
+            try:
+                items.append(self.inbox.get_nowait())
+            except queue.Empty:
+                return items
 
     def status_lines(self) -> list[str]:
         from .swap import collect, retired
@@ -454,7 +541,7 @@ class DevSession:
                             if lm.name in self.unswapped else ""))
         for name, base, gen in retired(self.console):
             lines.append(f"  old copy #{gen} of {name} at 0x{base:08x} (still pointed into)")
-        return lines
+        return lines + ["  " + line for line in self.memory_lines()]
 
     # ------------------------------------------------------------------ the loop
     def run(self, frames: int | None = None) -> int:
@@ -468,14 +555,15 @@ class DevSession:
                 if self.watching:
                     self._poll()
                 if not self.service():
-                    how = "asked to stop"
+                    how = self._how or "asked to stop"
                     break
                 if period:
                     wait = next_at - time.perf_counter()
                     if wait > 0:
                         # sleep until the frame is due, waking for a change or a request
+                        # (kept aside, not put back: the queue's order is the commands')
                         try:
-                            self.inbox.put(self.inbox.get(timeout=wait))
+                            self._woken.append(self.inbox.get(timeout=wait))
                         except queue.Empty:
                             pass
                         continue
@@ -519,6 +607,54 @@ class DevSession:
         th = threading.Thread(target=watch, name="gamevm-dev-watch", daemon=True)
         th.start()
         self._threads.append(th)
+
+    def _start_prompt(self) -> None:
+        """Read prompt commands from stdin (a terminal, a pipe or a file of commands) in
+        a thread; the loop runs them.  The thread is not joined: a read of a terminal
+        cannot be woken, and the process ends without it."""
+        import stat
+        import sys
+
+        try:
+            fd = sys.stdin.fileno()
+            mode = os.fstat(fd).st_mode
+        except (AttributeError, OSError, ValueError):
+            return
+        tty = os.isatty(fd)
+        if not (tty or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+            return                            # /dev/null, a socket: nothing to read
+        self._echo_input = not tty
+        if tty and threading.current_thread() is threading.main_thread():
+            # started in the background (gamevm dev &), a read of the terminal would stop
+            # the whole session (SIGTTIN); ignored, the read fails with EIO and is tried
+            # again until the session is brought to the foreground
+            self._ttin = signal.signal(signal.SIGTTIN, signal.SIG_IGN)
+
+        def queue_line(line: bytes) -> None:
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self.inbox.put(_Request("eval", {"command": text}, None, time.perf_counter()))
+
+        def read() -> None:
+            # os.read, not sys.stdin: a thread blocked inside a buffered reader at exit
+            # makes the interpreter's shutdown abort
+            pending = b""
+            while not self._stop.is_set():
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError as exc:
+                    if tty and exc.errno == errno.EIO:
+                        time.sleep(0.5)           # in the background: wait for fg
+                        continue
+                    return
+                if not chunk:
+                    queue_line(pending)       # a last line without its newline
+                    return                    # end of input: the session goes on
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    queue_line(line)
+        threading.Thread(target=read, name="gamevm-dev-prompt", daemon=True).start()
+        self.out("prompt: type a command and Enter (help lists them; quit ends the session)")
 
     def _open_socket(self) -> None:
         path = self.socket_path
@@ -584,11 +720,7 @@ class DevSession:
         """Answer what is still asked, stop the helper threads, close and remove the
         socket (idempotent)."""
         # requests still queued get an answer instead of a wait for their timeout
-        while True:
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                break
+        for item in self._drain():
             if isinstance(item, _Request) and item.answer is not None:
                 item.answer.put({"ok": False, "lines": ["the session ended"]})
         for req, answer in self._held:
@@ -596,6 +728,9 @@ class DevSession:
             req.answer.put(answer)
         self._held = []
         self._stop.set()
+        if self._ttin is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTTIN, self._ttin)
+            self._ttin = None
         if getattr(self, "_watch_stop", None) is not None:
             self._watch_stop.set()
         for th in self._threads:

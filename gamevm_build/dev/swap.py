@@ -356,9 +356,13 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
         return done("refused", f"module '{old.name}' lives in overlay region "
                                f"{old.region.name} and no heap region can hold a second copy")
     item = _Item(old.request or old.name, name, new_module, region.name)
+    # a freed old copy below the region's top is a hole a stack cannot give back until
+    # the blocks above it go: the new copy goes there when it fits, so a session that
+    # reloads a module again and again holds about two copies of it, not one per reload
+    hole = _hole(region, new_module.load_size, max(new_module.align, 4))
     try:
-        new = loader._link_one(item, lazy=bool(old.lazy) or loader.policy.lazy, at=None,
-                               alternate=False, record=None)
+        new = loader._link_one(item, lazy=bool(old.lazy) or loader.policy.lazy, at=hole,
+                               alternate=False, record=None, into_free=hole is not None)
     except LoadError as exc:
         return done("refused", f"{exc.status.name}: {exc}")
     temp_handle = new.handle
@@ -543,6 +547,16 @@ def _resident_ram(loader: Loader) -> list[tuple[int, bytes]]:
         except EmulationError:
             continue
     return out
+
+
+def _hole(region, size: int, align: int) -> int | None:
+    """The lowest address of freed memory below ``region``'s top that holds ``size``
+    bytes aligned to ``align``, or None."""
+    for start, n in region.holes():
+        at = -(-start // align) * align
+        if at + size <= start + n:
+            return at
+    return None
 
 
 def _symbolized(console, exc: EmulationError) -> str:

@@ -104,6 +104,21 @@ TLoadStatus GameVMAddNeed(const char *module, const char *need);
  * Call after GameVMInit, which forgets it. */
 TLoadStatus GameVMTrust(const void *table, unsigned long size);
 
+/* What a call through a stale binding does (seed §4.2; safe mode: a binding into an
+ * overlay's occupant that was evicted while its holder stayed), the reference loader's
+ * LoaderPolicy(stale=...):
+ *   GVM_STALE_FAULT  (the default): report the call (gvm_debug_event GVM_EV_STALE) and
+ *                    stop there;
+ *   GVM_STALE_RELOAD: load the module again by its placed name (its needs first, evicting
+ *                    as any load does), rebind every binding stubbed away from it, run its
+ *                    constructors and go on into the called function; a reload that fails
+ *                    is reported (GVM_EV_RELOAD_FAILED, with its TLoadStatus) and stops.
+ * Linked only into a resident that calls it.  lsBadFormat for another value.  Call after
+ * GameVMInit, which forgets it. */
+#define GVM_STALE_FAULT  0u
+#define GVM_STALE_RELOAD 1u
+TLoadStatus GameVMSetStale(unsigned policy);
+
 /* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):
  * a load placed in `region` while its occupant is running (safe mode) goes to
  * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */

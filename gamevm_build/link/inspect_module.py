@@ -28,6 +28,7 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
         "name": module.name,
         "target": module.target,
         "format": module.format,
+        "emission": module.emission,
         "hash": module.hash,
         "hash_ok": hash_ok,
         "actual_hash": None if hash_ok else actual_hash or None,
@@ -65,11 +66,20 @@ def describe(module: Module, *, hash_ok: bool = True, actual_hash: str | None = 
     }
 
 
+def _emission_line(name: str) -> str:
+    from .emission import FORMATS
+    fmt = FORMATS.get(name)
+    if fmt is None:         # a key this gamevm_build does not know: shown as it is
+        return f"{name} (unknown emission format)"
+    return f"{fmt.name.upper()} ({fmt.title}): relocates {fmt.relocates}"
+
+
 def render_text(info: dict) -> str:
     s = info["sizes"]
     lines = [
         f"module   {info['name']}  ({info['file']})",
         f"target   {info['target']}   format {info['format']}   align {info['align']}",
+        f"emission {_emission_line(info['emission'])}",
         f"hash     {info['hash'] or '- (none recorded)'}"
         + ("" if info["hash_ok"] else "  HASH MISMATCH"
            + (f": the contents hash to {info['actual_hash']}" if info["actual_hash"] else "")),

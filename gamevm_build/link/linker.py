@@ -420,16 +420,19 @@ class _Linked:
 
 
 def link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None,
-         sources=None) -> tuple[ModuleImage, list[MapEntry], list[str]]:
+         sources=None, emission: str = "stc") -> tuple[ModuleImage, list[MapEntry], list[str]]:
     """Link ``inputs`` into an in-memory :class:`ModuleImage` (no file written)."""
-    linked = _link(target, inputs, name=name, needs=needs, entry=entry, sources=sources)
+    linked = _link(target, inputs, name=name, needs=needs, entry=entry, sources=sources,
+                   emission=emission)
     return linked.image, linked.section_map, linked.warnings
 
 
 def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | None = None,
-          sources=None) -> _Linked:
+          sources=None, emission: str = "stc") -> _Linked:
+    from . import emission as emission_formats
     profile = load_profile(target) if isinstance(target, str) else target
     arch = get_arch(profile.arch)
+    fmt = emission_formats.get(emission)
     if not inputs:
         raise InputError("no input files: give at least one .c/.s/.o/.a file")
     # section classes are remembered for one link: names repeat across its objects, not
@@ -445,6 +448,9 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     if not objects:
         raise InputError("no objects to link: the archives given define nothing the module needs "
                          "(a module made only of archives pulls no members)")
+    for inp in objects:
+        # thread sections carry only what the declared format relocates (docs/formats.md)
+        emission_formats.check_object(inp.elf, profile.arch, fmt, arch.type_name)
     dropped_groups = _discard_duplicate_groups(objects)
     warnings: list[str] = []
 
@@ -692,7 +698,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
         e_machine=profile.e_machine, endian=profile.endian,
         sections={o: bytes(sections[o]) for o in OUTPUT_ORDER if o in sections},
         addresses=addr, alignments=out_align, exports=exports, imports=imports,
-        locals=locals_, relocations=relocs, entry=entry,
+        locals=locals_, relocations=relocs, entry=entry, emission=fmt.name,
     )
     if entry and entry not in export_addr:
         raise LinkError(f"entry symbol '{entry}' is not defined in the module")
@@ -701,7 +707,8 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
                 resident=None, entry: str | None = None, map_file=None,
-                sources=None, form: str = "plain", trusted: bool = False) -> LinkResult:
+                sources=None, form: str = "plain", trusted: bool = False,
+                emission: str = "stc") -> LinkResult:
     """Link ``inputs`` (.o/.a paths) into the module file ``output``.
 
     Parameters
@@ -735,6 +742,10 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     trusted : bool
         With ``auto``: the resident checks every module's digest (it links a trust
         table, docs/signing.md), so each form is also charged hashing its own file.
+    emission : str
+        Emission format of the module's threads (:mod:`gamevm_build.link.emission`,
+        docs/formats.md): recorded in the metadata, and thread sections carrying a
+        relocation it does not allow are refused.
 
     Raises
     ------
@@ -763,7 +774,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     # resumed with them alive, its first pass walks all of them
     with gc_paused():
         linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
-                       entry=entry, sources=sources)
+                       entry=entry, sources=sources, emission=emission)
         image, smap, warnings = linked.image, linked.section_map, linked.warnings
         if resident is not None:
             from .resident import check_imports, read_resident  # pyelftools: only when needed

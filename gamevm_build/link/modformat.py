@@ -70,6 +70,8 @@ class ModuleImage:
     relocations: list[OutReloc]
     entry: str | None = None
     metadata: dict = field(default_factory=dict)
+    #: emission format (gamevm_build.link.emission); recorded only when not stc
+    emission: str = "stc"
 
     @property
     def image_size(self) -> int:
@@ -98,7 +100,9 @@ class ModuleImage:
                 for t in TABLES if t in self.sections}
 
     def build_metadata(self) -> dict:
+        from .emission import metadata_entry
         return {
+            **metadata_entry(self.emission),
             "format": FORMAT_VERSION,
             "target": self.target,
             "name": self.name,

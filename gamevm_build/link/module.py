@@ -131,6 +131,13 @@ class Module:
         return max(self.symbol_count - 1 - len(self.exports) - len(self.imports), 0)
 
     @property
+    def emission(self) -> str:
+        """Emission format of the module's threads (docs/formats.md): the metadata's
+        ``emission``, ``stc`` when absent (every native module)."""
+        from .emission import of_metadata
+        return of_metadata(self.metadata)
+
+    @property
     def profile(self) -> Profile:
         return load_profile(self.target)
 
@@ -386,6 +393,11 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             if sec.addr + size > image_size:
                 raise _bad(path, f"section {sec.name} [0x{sec.addr:x}, +0x{size:x}) lies outside "
                                  f"the image (size 0x{image_size:x})")
+            if sec.type == E.SHT_NULL:
+                # neither bytes (SHT_PROGBITS) nor bss (SHT_NOBITS): the C runtime refuses
+                # it too, rather than guess which it was meant to be
+                raise _bad(path, f"section {sec.name} has type SHT_NULL (0): a module's "
+                                 f"loadable section is SHT_PROGBITS or SHT_NOBITS")
             body = size if sec.type == E.SHT_NOBITS else sec.data
             if zimage is not None and sec.name != ".bss":
                 body = None                       # from the decoded block, below

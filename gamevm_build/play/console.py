@@ -165,7 +165,11 @@ class Console:
         if loader == "target" and not has_runtime:
             raise ConfigError(f"{resident}: --loader target needs a resident linked with the "
                               "console-side runtime ('gamevm resident --runtime target')")
-        self.loader_kind = loader or ("target" if has_runtime else "host")
+        # a stale "reload" policy needs GameVMSetStale in the runtime: without it, the
+        # default is the reference loader (as for scenarios); --loader target says why not
+        reloads = policy is not None and policy.stale == "reload"
+        self.loader_kind = loader or ("target" if has_runtime and (
+            not reloads or "GameVMSetStale" in self.resident.symbols) else "host")
         #: the host's reference loader (the timing model; the loader itself in host mode)
         self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
                                 policy=policy, timer=timer, placement=placement,
@@ -181,7 +185,8 @@ class Console:
             self.loader = cls(self.machine, reader, alloc_regions, resident=self.resident,
                               timer=timer, placement=placement, output=self.output,
                               extra_needs=needs_table(reader, names, needs),
-                              safe_mode=self.reference.policy.safe_mode, **extra)
+                              safe_mode=self.reference.policy.safe_mode,
+                              stale_reload=self.reference.policy.stale == "reload", **extra)
             self.async_ = None
         else:
             self.loader = self.reference

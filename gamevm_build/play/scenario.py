@@ -747,12 +747,13 @@ def build_console(scenario: Scenario, *, config=None, module_files=None, residen
         from ..runtime.target import has_target_runtime
         from .target_trace import TracedTargetLoader, check_target_policy
 
+        symbols = read_resident(res, load_profile(tgt)).symbols
         if loader == "target":
-            check_target_policy(policy, scenario.where)
+            check_target_policy(policy, scenario.where, symbols)
             traced = TracedTargetLoader
-        elif has_target_runtime(read_resident(res, load_profile(tgt)).symbols):
+        elif has_target_runtime(symbols):
             try:
-                check_target_policy(policy, scenario.where)
+                check_target_policy(policy, scenario.where, symbols)
                 traced = TracedTargetLoader
             except ConfigError:
                 loader = "host"     # the scenario's policy is the host loader's only

@@ -60,6 +60,8 @@ class TracedTargetLoader(TargetLoader):
         self._probing = False
         super().__init__(*args, **kw)
         self.machine.breakpoint(self.symbols["LoadModuleEx"], self._on_game_load)
+        if "gvm_stale_reload" in self.symbols:        # GameVMSetStale linked
+            self.machine.breakpoint(self.symbols["gvm_stale_reload"], self._on_reload)
         drive = self.timer.drive
         read = drive.read
 
@@ -228,12 +230,20 @@ class TracedTargetLoader(TargetLoader):
         self._current = (rec, name, "init")
 
     # --- loads target code makes (LoadModule from the game, during a call) ---------------
-    def _on_game_load(self, machine) -> None:
+    def _on_reload(self, machine) -> None:
+        """A stale stub's reload (GVM_STALE_RELOAD): a ``reload`` record of the module
+        until the runtime goes on into the called function, as the reference loader
+        records its reloads."""
+        self._on_game_load(machine, kind="reload")
+
+    def _on_game_load(self, machine, kind: str = "load") -> None:
         """``LoadModuleEx`` called by target code: a ``load`` record until it returns,
         timed as a load the host asked for (the reference loader records these too)."""
         if self._active or self._probing or self._game is not None:
             return                                  # ours, or nested in a load
         name_ptr, status_ptr = entry_args(machine, 2)
+        if kind == "reload":
+            status_ptr = 0              # its second argument is the stub's slot
         arch = machine.profile.arch
         ret = (machine.reg("ra") if arch == "mips" else machine.reg("lr") if arch == "arm"
                else machine.read_u32(machine.reg("sp")))
@@ -241,7 +251,7 @@ class TracedTargetLoader(TargetLoader):
         name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
         self._cpu_until_now()
         clock = self.timer.clock
-        rec = self.timer.begin("load", name)
+        rec = self.timer.begin(kind, name)
         self._game = (rec, ret, status_ptr)
         self._record, self._timing = rec, {"request": name, "start_s": clock.now_s,
                                            "media_s": 0.0, "cpu_s": 0.0, "reads": []}
@@ -272,7 +282,7 @@ class TracedTargetLoader(TargetLoader):
         if status != TLoadStatus.lsSuccess:
             rec.status = status.name
             rec.message = self.explain(rec.request, status)
-        elif handle:
+        elif handle and rec.kind != "reload":     # a reload returns the function
             self._remember(handle)
         if not rec.modules:
             self.timer.records.remove(rec)          # nothing read: a reference more, or
@@ -406,12 +416,15 @@ def _phase(mt: ModuleTiming, phase: str, start: float, end: float) -> None:
         mt.phases.append((phase, start, end))
 
 
-def check_target_policy(policy, where: str) -> None:
-    """Policies the console-side runtime does not have are an error, not ignored."""
+def check_target_policy(policy, where: str, symbols=()) -> None:
+    """Policies the console-side runtime does not have are an error, not ignored; the stale
+    "reload" policy needs ``GameVMSetStale`` among the resident's ``symbols``."""
     from ..errors import ConfigError
-    if policy.stale == "reload":
-        raise ConfigError(f"{where}: policy.stale: \"reload\" is the host loader's (the "
-                          "console-side runtime stubs stale calls): run with --loader host")
+    if policy.stale == "reload" and "GameVMSetStale" not in symbols:
+        raise ConfigError(f"{where}: policy.stale: \"reload\" needs GameVMSetStale in the "
+                          "resident's console-side runtime (the kernel calls "
+                          "GameVMSetStale(GVM_STALE_RELOAD), or link it with --keep "
+                          "GameVMSetStale), or run with --loader host")
     if not policy.double_buffer:
         raise ConfigError(f"{where}: policy.double_buffer: false is the host loader's (the "
                           "console-side runtime pairs the regions the project pairs): run with "

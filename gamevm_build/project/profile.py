@@ -90,6 +90,10 @@ class Profile:
     #: the compressed forms whose decoders the console-side runtime carries (and so the
     #: forms a module for this console may ship in): "lz4", "zx0"
     codecs: tuple[str, ...] = ("lz4", "zx0")
+    #: the instruction set the console-side runtime is compiled for: "" (the profile's
+    #: cflags), or on ARM "arm" or "thumb" (-mthumb, interworking with ARM callers:
+    #: smaller, and faster from a 16-bit bus such as the GBA's EWRAM and ROM)
+    runtime_isa: str = ""
     source: Path = field(compare=False, default=Path())
 
     @property
@@ -181,8 +185,22 @@ def _parse_profile(path: Path) -> Profile:
         rom=regions("rom", False),
         code_sync=cpu.get("code_sync", ""),
         codecs=_codecs(data.get("codecs", ["lz4", "zx0"]), where),
+        runtime_isa=runtime_isa(data.get("runtime_isa", ""), data.get("arch", ""), where,
+                                elf.get("isa", "")),
         source=path,
     )
+
+
+def runtime_isa(value, arch: str, where: str, isa: str = "") -> str:
+    """The checked ``runtime_isa`` of a profile (or ``gamevm resident --runtime-isa``):
+    Thumb needs an ARM CPU with Thumb (ARMv4T and later: the GBA, not the 3DO's ARMv3)."""
+    known = ("",) if arch != "arm" else ("", "arm", "thumb") if "t" in isa[5:] else ("", "arm")
+    if value not in known:
+        cpu = f"{arch} ({isa})" if isa else arch or "this CPU"
+        choices = " or ".join(f'"{k}"' for k in known if k) or "nothing (ARM CPUs only)"
+        raise ConfigError(f"{where}: runtime_isa: {value!r} is not an instruction set the "
+                          f"console-side runtime builds for on {cpu}: choose {choices}")
+    return value
 
 
 def _codecs(value, where: str) -> tuple[str, ...]:

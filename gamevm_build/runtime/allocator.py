@@ -83,11 +83,15 @@ class Region:
         self.blocks.append(block)
         return block
 
-    def alloc_at(self, addr: int, size: int, owner: str) -> Block:
+    def alloc_at(self, addr: int, size: int, owner: str, *, into_free: bool = False) -> Block:
         """Push a block at exactly ``addr`` (a prelinked placement); the gap below stays free.
 
-        ``addr`` must lie at or above the top, and the block inside the region.
+        ``addr`` must lie at or above the top, and the block inside the region; with
+        ``into_free``, it may also lie in freed blocks below the top (a hole the stack
+        cannot give back yet: hot reload reuses those, docs/dev.md).
         """
+        if into_free and addr < self.top:
+            return self._alloc_in_free(addr, size, owner)
         if not (self.top <= addr and addr + size <= self.end):
             raise OutOfMemory(
                 f"region '{self.name}' (0x{self.start:08x}-0x{self.end:08x}, top 0x{self.top:08x})"
@@ -96,6 +100,36 @@ class Region:
             self.blocks.append(Block(self.top, addr - self.top, "(gap)", True))
         block = Block(addr, size, owner)
         self.blocks.append(block)
+        return block
+
+    def holes(self) -> list[tuple[int, int]]:
+        """``(start, size)`` of each run of adjacent freed blocks below the top."""
+        out: list[list[int]] = []
+        for b in self.blocks:
+            if not b.free:
+                continue
+            if out and out[-1][0] + out[-1][1] == b.start:
+                out[-1][1] += b.size
+            else:
+                out.append([b.start, b.size])
+        return [(s, n) for s, n in out]
+
+    def _alloc_in_free(self, addr: int, size: int, owner: str) -> Block:
+        end = addr + size
+        run = [i for i, b in enumerate(self.blocks) if b.free and b.start < end and addr < b.end]
+        if (not run or run != list(range(run[0], run[-1] + 1))
+                or self.blocks[run[0]].start > addr or self.blocks[run[-1]].end < end
+                or any(self.blocks[i].end != self.blocks[i + 1].start for i in run[:-1])):
+            raise OutOfMemory(f"region '{self.name}': 0x{addr:08x}..0x{end:08x} is not inside "
+                              f"freed memory, so '{owner}' ({size} bytes) cannot go there")
+        first, last = self.blocks[run[0]], self.blocks[run[-1]]
+        block = Block(addr, size, owner)
+        pieces = ([Block(first.start, addr - first.start, "(gap)", True)]
+                  if addr > first.start else [])
+        pieces.append(block)
+        if end < last.end:
+            pieces.append(Block(end, last.end - end, "(gap)", True))
+        self.blocks[run[0]:run[-1] + 1] = pieces
         return block
 
     def free(self, block: Block) -> None:

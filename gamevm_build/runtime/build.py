@@ -52,6 +52,9 @@ RUNTIME_CFLAGS = ("-Os", "-ffunction-sections", "-fdata-sections",
                   # merged byte stores become halfword stores the ARM60 lacks
                   "-fno-store-merging")
 
+#: the profile's ``runtime_isa``: Thumb code for the runtime (its stub entry stays ARM; the
+#: profile's -mthumb-interwork lets ARM and Thumb callers call it and it call them)
+RUNTIME_ISA_FLAGS = {"thumb": ("-mthumb",)}
 
 #: per-operation costs measured from the runtime (bench/measure_runtime_costs.py)
 COSTS_FILE = LOADER_DIR / "costs.json"
@@ -66,7 +69,9 @@ def runtime_sha256() -> str:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     h.update(" ".join(RUNTIME_CFLAGS).encode() + b"\0")
     for name in available_targets():
-        h.update(name.encode() + b":" + " ".join(load_profile(name).cflags).encode() + b"\0")
+        p = load_profile(name)
+        h.update(name.encode() + b":" + " ".join(p.cflags).encode() +
+                 (b"|" + p.runtime_isa.encode() if p.runtime_isa else b"") + b"\0")
     return h.hexdigest()
 
 
@@ -147,6 +152,8 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     for src, defines in sources:
         obj = workdir / f"gamevm_{runtime}_{src.stem}.o"
         flags, dirs = [*RUNTIME_CFLAGS, *defines], [str(gen), str(INCLUDE_DIR), str(LOADER_DIR)]
+        if src.parent == LOADER_DIR:        # the runtime; the host traps' twins stay as they are
+            flags += list(RUNTIME_ISA_FLAGS.get(profile.runtime_isa, ()))
         tc.compile(src, obj, extra_flags=flags, include_dirs=dirs)
         if source_map is not None:
             source_map.add_compiled(tc, src, obj, flags, dirs)

@@ -870,7 +870,7 @@ class Loader:
             self._stale_call(machine, stub, info, goto)
 
     def _link_one(self, it: _Item, *, lazy: bool, at: int | None, alternate: bool,
-                  record: LoadRecord) -> LoadedModule:
+                  record: LoadRecord, into_free: bool = False) -> LoadedModule:
         module, path = it.module, it.path
         region, evict = self._choose_region(it, at=at, alternate=alternate)
         if evict:
@@ -882,7 +882,8 @@ class Loader:
         try:
             owner = module.name
             if at is not None:
-                reg, block = region, region.alloc_at(at, module.load_size, owner)
+                reg, block = region, region.alloc_at(at, module.load_size, owner,
+                                                     into_free=into_free)
             else:
                 reg, block = self.allocator.alloc(module.load_size, max(module.align, 4), owner,
                                                   region.name if region else None)

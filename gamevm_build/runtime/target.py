@@ -33,7 +33,9 @@ SYS_MEDIA_OPEN, SYS_MEDIA_READ, SYS_MEDIA_CLOSE = 0x4720, 0x4721, 0x4722
 SYS_MEDIA_START, SYS_MEDIA_POLL, SYS_CLOCK = 0x4723, 0x4724, 0x4725
 #: gvm_int.h GVM_EV_*
 EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
-EV_PATCHING, EV_STALE, EV_UNBOUND = 5, 6, 7
+EV_PATCHING, EV_STALE, EV_UNBOUND, EV_RELOAD_FAILED = 5, 6, 7, 8
+#: gamevm_runtime.h GVM_STALE_*
+STALE_FAULT, STALE_RELOAD = 0, 1
 #: gamevm.h GVM_LOAD_LAZY
 LOAD_LAZY = 1
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
@@ -180,12 +182,16 @@ class TargetLoader:
     output : list, optional
         Where failed loads are reported (``[loader] LoadModule("x"): status: why``),
         as the host loader reports them.
+    stale_reload : bool
+        ``GameVMSetStale(GVM_STALE_RELOAD)``: a call through a stale stub reloads its
+        module (the reference loader's ``LoaderPolicy(stale="reload")``); the resident
+        must link ``GameVMSetStale`` (its kernel calls it, or ``--keep GameVMSetStale``).
     """
 
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
                  sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE,
                  placement=None, output: list | None = None, safe_mode: bool = True,
-                 extra_needs=None):
+                 extra_needs=None, stale_reload: bool = False):
         self.machine = machine
         self.reader = reader
         self.resident = resident
@@ -245,6 +251,8 @@ class TargetLoader:
         status = machine.call("GameVMInit", config)
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMInit failed with status {status}")
+        if stale_reload:
+            self.set_stale(STALE_RELOAD)
         for addr, r in zip(names, self.regions):
             flags = REGION_OVERLAY if r.overlay else REGION_HEAP
             if machine.call("GameVMAddRegion", addr, r.start, r.size, flags) != 0:
@@ -279,6 +287,18 @@ class TargetLoader:
         addr = self.machine.reserve(len(table))
         self.machine.write(addr, table)
         return TLoadStatus(self.machine.call("GameVMTrust", addr, len(table)))
+
+    def set_stale(self, policy: int) -> None:
+        """``GameVMSetStale(policy)`` (:data:`STALE_FAULT`, :data:`STALE_RELOAD`)."""
+        if "GameVMSetStale" not in self.symbols:
+            from ..errors import ConfigError
+            raise ConfigError("the resident's runtime has no GameVMSetStale, which the stale "
+                              "\"reload\" policy needs: call GameVMSetStale(GVM_STALE_RELOAD) "
+                              "from the kernel, or link it with --keep GameVMSetStale "
+                              "(SCons: GAMEVM_KEEP=['GameVMSetStale'])")
+        status = TLoadStatus(self.machine.call("GameVMSetStale", policy))
+        if status != TLoadStatus.lsSuccess:
+            raise EmulationError(f"GameVMSetStale({policy}): {status.name}")
 
     def place(self, module: str, region: str) -> None:
         """``GameVMPlaceModule(module, region)`` (a ConfigError for an unknown region)."""
@@ -653,7 +673,7 @@ class TargetLoader:
             self._freed(machine, name, base, size)
         elif what == EV_PATCHING:
             self._patching(machine, name, base, size)
-        elif what in (EV_STALE, EV_UNBOUND):
+        elif what in (EV_STALE, EV_UNBOUND, EV_RELOAD_FAILED):
             self._stub_report(machine, what, name, base, size, code_size)
         elif what == EV_FAILED:
             status = TLoadStatus(base)
@@ -705,6 +725,15 @@ class TargetLoader:
                           "undefined symbol at first call (imports bound lazily)")
             return
         gone = next((g for g in reversed(self.graves) if name in g[1]), None)
+        if what == EV_RELOAD_FAILED:
+            # the reference loader's words; the runtime reported the failed LoadModule too
+            status = TLoadStatus(base)
+            module = gone[0] if gone is not None else "?"
+            why = ("the reloaded module no longer exports it"
+                   if status == TLoadStatus.lsSymbolNotFound else
+                   f"reloading it failed: {status.name}: {self.explain(module, status)}")
+            machine.fault(f"call to unloaded module '{module}' symbol '{name}'", None, None, why)
+            return
         if not base or gone is None:
             machine.fault(f"a jump into the loader's stub area outside a stub (0x{stub:08x})")
             return

@@ -20,6 +20,13 @@ Builders
     Link a relocatable module (default suffix ``$GAMEVMMODULESUFFIX``,
     ``.elf``).  Sources may be ``.c``, ``.s``, ``.S`` (compiled first),
     ``.o`` and ``.a``.
+``GameVMThread(target, source.gvm, GAMEVM_EMISSION=FORMAT)``
+    Compile a thread source (the stack language of docs/formats.md) to GNU ``as``
+    source (``.s``) in ``$GAMEVM_EMISSION``'s format for ``$GAMEVM_TARGET``; give it
+    to ``GameVMModule`` with the same ``GAMEVM_EMISSION``.  ``$GAMEVM_TOKEN_WIDTH``
+    (TTC only: 1 or 2 bytes per token; unset: the narrowest that names the token
+    table).  ``$GAMEVM_THREAD_INTERPRETER`` is the inner interpreter's C source, for
+    the resident.
 ``GameVMResident(target, sources, **overrides)``
     Link the resident kernel (default suffix ``$GAMEVMRESIDENTSUFFIX``).
 ``GameVMBudget(target, [config, modules...], **overrides)``
@@ -148,6 +155,7 @@ import os
 import shutil
 import sys
 import threading
+from pathlib import Path
 
 import SCons.Action
 import SCons.Builder
@@ -169,7 +177,7 @@ DEBUG_SUFFIX = ".debug"
 #: Variables whose values are part of a module link's build signature.
 MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDENT",
                   "GAMEVM_ENTRY", "GAMEVM_MAP", "GAMEVM_FORM", "GAMEVM_TRUSTED",
-                  "GAMEVM_VERSION"]
+                  "GAMEVM_EMISSION", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
                     "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
@@ -186,15 +194,27 @@ _IMPORT_LOCK = threading.RLock()
 # --------------------------------------------------------------------------- helpers
 
 def _target_name(env) -> str:
-    return env.subst("$GAMEVM_TARGET") or "psx"
+    name = env.get("GAMEVM_TARGET")
+    if isinstance(name, str) and "$" not in name:
+        return name or "psx"          # without a substitution: every command line SCons
+    return env.subst("$GAMEVM_TARGET") or "psx"         # checks in a no-op build asks
 
 
 def _toolchain(target: str):
     """The toolchain of ``target``; user errors become ``UserError``."""
     try:
-        return find_toolchain(target)
+        return _found_toolchain(target, os.environ.get("PATH", ""),
+                                os.environ.get(f"GAMEVM_{target.upper()}_PREFIX"))
     except GameVMError as exc:
         raise SCons.Errors.UserError(f"gamevm: {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _found_toolchain(target: str, _path: str, _override: str | None):
+    """find_toolchain, once per PATH and prefix override: ``$GAMEVM_PREFIX`` and
+    ``$GAMEVM_CFLAGS`` ask for the toolchain on every command line SCons substitutes
+    (twice per object in a no-op build), and its PATH search was most of their cost."""
+    return find_toolchain(target)
 
 
 def _profile(target: str):
@@ -229,7 +249,15 @@ def _cflags(target, source, env, for_signature):
 
     The same :attr:`gamevm_build.link.toolchain.Toolchain.cflags` the CLI compiles with.
     """
-    return list(_toolchain(_target_name(env)).cflags)
+    target = _target_name(env)
+    return list(_toolchain_cflags(target, os.environ.get("PATH", ""),
+                                  os.environ.get(f"GAMEVM_{target.upper()}_PREFIX")))
+
+
+@functools.lru_cache(maxsize=None)
+def _toolchain_cflags(target: str, _path: str, _override: str | None) -> tuple[str, ...]:
+    # Toolchain.cflags looks for gcc on PATH each time it is read: once per target here
+    return _toolchain(target).cflags
 
 
 def _asflags(target, source, env, for_signature):
@@ -500,11 +528,43 @@ def gamevm_link_module(target, source, env):
             sources=_sources(env, source),
             form=form,
             trusted=bool(env.get("GAMEVM_TRUSTED")),
+            emission=env.subst("$GAMEVM_EMISSION") or "stc",
         )
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     _report(out, result)
     return 0
+
+
+def gamevm_thread(target, source, env):
+    """Compile the thread source ``source[0]`` to the assembly ``target[0]``."""
+    with _IMPORT_LOCK:
+        from gamevm_build.link.threadc import compile_source
+        from gamevm_build.fileutil import atomic_write
+    src = str(source[0])
+    try:
+        with open(src, encoding="utf-8") as f:
+            text = f.read()
+        fmt = env.subst("$GAMEVM_EMISSION") or "stc"
+        width = env.subst("$GAMEVM_TOKEN_WIDTH").strip()
+        if width and not width.isdigit():
+            raise SCons.Errors.UserError(f"GAMEVM_TOKEN_WIDTH={width!r}: 1 or 2 (bytes per "
+                                         "TTC token), or unset to choose by the table")
+        # a width is the TTC threads' only: one env can build every format
+        asm = compile_source(text, fmt, _profile(_target_name(env)).arch, src,
+                             int(width) if width and fmt == "ttc" else None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SCons.Errors.UserError(f"{src}: cannot read the thread source: {exc}") from None
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(str(exc)) from None
+    atomic_write(str(target[0]), asm.encode())
+    return 0
+
+
+_thread_action = SCons.Action.Action(gamevm_thread, "$GAMEVMTHREADCOMSTR",
+                                     varlist=["GAMEVM_TARGET", "GAMEVM_EMISSION",
+                                              "GAMEVM_TOKEN_WIDTH",
+                                              "GAMEVM_VERSION"])
 
 
 def gamevm_build_resident(target, source, env):
@@ -544,8 +604,10 @@ def _runtime(env) -> str:
     return runtime
 
 
+#: one variable for the whole varlist: SCons substitutes each varlist entry on its own,
+#: for every module of every no-op build (10 substitutions a module instead of 1)
 _module_action = SCons.Action.Action(gamevm_link_module, "$GAMEVMMODULECOMSTR",
-                                     varlist=MODULE_VARLIST)
+                                     varlist=["_GAMEVM_MODULE_SIG"])
 _resident_action = SCons.Action.Action(gamevm_build_resident, "$GAMEVMRESIDENTCOMSTR",
                                        varlist=RESIDENT_VARLIST)
 
@@ -1086,12 +1148,14 @@ def generate(env):
         GAMEVM_ENTRY=None,
         GAMEVM_MAP=False,
         GAMEVM_FORM="plain",
+        GAMEVM_EMISSION="stc",
         GAMEVM_DEBUG=False,
         GAMEVM_DEBUGFLAGS=["-g"],
         _GAMEVM_DEBUGFLAGS=_debugflags,
         GAMEVMMODULESUFFIX=".elf",
         GAMEVMRESIDENTSUFFIX=".elf",
         GAMEVMMAPSUFFIX=".map",
+        _GAMEVM_MODULE_SIG=" ".join(f"{v}=${{{v}}}" for v in MODULE_VARLIST),
     )
     # Fail early, with the Debian package to install, rather than at the
     # first compile.
@@ -1129,6 +1193,12 @@ def generate(env):
         src_builder="Object",
         emitter=_resident_emitter,
     )
+    # GameVMThread: the stack language to STC/DTC/ITC/TTC assembly (docs/formats.md)
+    env.SetDefault(GAMEVM_THREAD_INTERPRETER=str(Path(gamevm_build.__file__).parent
+                                                 / "runtime" / "gvm_thread.c"),
+                   GAMEVM_TOKEN_WIDTH="")
+    env["BUILDERS"]["GameVMThread"] = SCons.Builder.Builder(
+        action=_thread_action, suffix=".s", src_suffix=".gvm")
     env.AddMethod(GameVMModule)
     env.AddMethod(GameVMResident)
     # GameVMBudget: load-time budgets, memory fit, overlay safety (section "budgets")

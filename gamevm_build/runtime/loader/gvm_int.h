@@ -141,6 +141,10 @@ void gvm_debug_event(const gvm_event *event);      /* global: debuggers break on
                               * `code_size` the stub, `name` the symbol; never returns */
 #define GVM_EV_UNBOUND  7    /* a lazy import's first call finds no provider: `base` the
                               * stub, `size` the holder's base, `name` the symbol; never returns */
+#define GVM_EV_RELOAD_FAILED 8  /* GVM_STALE_RELOAD: reloading a stale stub's module failed
+                              * (or it no longer exports the symbol: lsSymbolNotFound): `base`
+                              * the TLoadStatus, `size` the holder's base, `code_size` the
+                              * stub, `name` the symbol; never returns */
 
 
 #endif /* GVM_INT_H */

@@ -199,9 +199,18 @@ static struct {
     const u8 *trust;                 /* GameVMTrust: the manifest's entries, or 0 */
     u32 ntrust;
     TLoadStatus (*trust_step)(struct load_ctx *c, u32 step);
+    u32 (*reload)(const char *module, u32 slot);   /* GameVMSetStale: gvm_stubs.c */
 } G;
 
-/* The game's stack pointer at its call of the API function this is expanded in. */
+/* The game's stack pointer at its call of the API function this is expanded in.  A
+ * Thumb build of the runtime (profile runtime_isa "thumb") compiles the functions that
+ * take it as ARM code (GVM_FRAMED): a Thumb frame pointer (r7) lies below the function's
+ * locals, not at its saved lr, so the caller's frame cannot be found from it. */
+#if defined(__thumb__)
+#define GVM_FRAMED __attribute__((target("arm"), noinline))
+#else
+#define GVM_FRAMED
+#endif
 #if defined(__arm__)
 #define CALLER_SP(param) ((u32)__builtin_frame_address(0) + 4u)   /* fp: the saved lr */
 #else
@@ -507,14 +516,22 @@ static int fits(u32 r, u32 size, u32 align, u32 *base)
     return 1;
 }
 
-/* The region a module is placed in by name (GameVMPlaceModule), or -1. */
-static s32 placed_region(const char *name)
+/* The placement of module `name` (GameVMPlaceModule; the last one made): its index + 1,
+ * or 0.  A stale binding keeps it: the name its module is reloaded by. */
+static u32 placement_of(const char *name)
 {
     u32 i;
     for (i = G.nplacements; i-- > 0;)
         if (gvm_strcmp(G.placements[i].module, name) == 0)
-            return (s32)G.placements[i].region;
-    return -1;
+            return i + 1;
+    return 0;
+}
+
+/* The region a module is placed in by name, or -1. */
+static s32 placed_region(const char *name)
+{
+    u32 p = placement_of(name);
+    return p ? (s32)G.placements[p - 1].region : -1;
 }
 
 static void evict(module_t *m);
@@ -827,6 +844,8 @@ static TLoadStatus check_sections(load_ctx *c)
         if (j == SL_COUNT)
             continue;
         if (SH(c, i, F_ADDR) > image || SH(c, i, F_SIZE) > image - SH(c, i, F_ADDR))
+            return lsBadFormat;
+        if (SH(c, i, F_TYPE) == 0)      /* SHT_NULL: neither bytes nor bss (reference.py) */
             return lsBadFormat;
         c->slot_of[i] = (u8)j;
         if (!c->slot_first[j])
@@ -1669,35 +1688,49 @@ static void construct(u32 mask)
             run_constructors(&G.mods[order[i]]);
 }
 
-TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
+/* Load `name` and what it needs now; the slots it placed are added to *mask, their
+ * constructors not run yet (a stale stub's reload rebinds first, as the reference
+ * loader's does). */
+static module_t *load_now(const char *name, TLoadStatus *status, u32 lazy, u32 *mask)
 {
-    TLoadStatus st = lsFileNotFound;         /* no reader before GameVMInit */
-    module_t *m = 0;
-    u32 first = G.next_seq, i, mask = 0;
+    TLoadStatus st;
+    module_t *m;
+    u32 first = G.next_seq, i;
     load_ctx *root, *top;
     char stem[64];
 
+    G.work_top = G.job_work;                 /* above an asynchronous load's */
+    m = loaded_for(name, stem, sizeof stem);
+    root = top = m ? 0 : new_load(name, 0);
+    if (root)
+        root->lazy = (u8)lazy;
+    st = m && m->job ? lsPending : m ? lsSuccess : root ? run(&top) : lsOutOfMemory;
+    m = st == lsSuccess && root ? root->m : m;
+    G.work_top = G.job_work;
+    if (st != lsSuccess) {
+        rollback(first, 0);
+        m = 0;
+        event(GVM_EV_FAILED, (u32)st, 0, 0, name);
+    } else {
+        m->refcount++;
+        for (i = 0; i < GVM_MAX_MODULES; i++)
+            if (G.mods[i].seq > first && !G.mods[i].job)
+                *mask |= 1u << i;
+    }
+    *status = st;
+    return m;
+}
+
+GVM_FRAMED TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
+{
+    TLoadStatus st = lsFileNotFound;         /* no reader before GameVMInit */
+    module_t *m = 0;
+    u32 mask = 0;
+
     AT_API_ENTRY(name);
     if (G.ready && name) {
-        G.work_top = G.job_work;             /* above an asynchronous load's */
-        m = loaded_for(name, stem, sizeof stem);
-        root = top = m ? 0 : new_load(name, 0);
-        if (root)
-            root->lazy = G.lazy_next;
-        st = m && m->job ? lsPending : m ? lsSuccess : root ? run(&top) : lsOutOfMemory;
-        m = st == lsSuccess && root ? root->m : m;
-        G.work_top = G.job_work;
-        if (st != lsSuccess) {
-            rollback(first, 0);
-            m = 0;
-            event(GVM_EV_FAILED, (u32)st, 0, 0, name);
-        } else {
-            m->refcount++;
-            for (i = 0; i < GVM_MAX_MODULES; i++)
-                if (G.mods[i].seq > first && !G.mods[i].job)
-                    mask |= 1u << i;
-            construct(mask);
-        }
+        m = load_now(name, &st, G.lazy_next, &mask);
+        construct(mask);
     }
     G.lazy_next = 0;
     if (status)
@@ -1766,13 +1799,13 @@ static unsigned enqueue(const char *name, TLoadCallback on_complete, u32 import,
     return q->id;
 }
 
-unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags)
+GVM_FRAMED unsigned LoadModuleAsyncEx(const char *name, TLoadCallback on_complete, unsigned flags)
 {
     AT_API_ENTRY(name);
     return enqueue(name, on_complete, 0, flags);
 }
 
-unsigned GameVMImport(const char *name, TLoadCallback on_complete)
+GVM_FRAMED unsigned GameVMImport(const char *name, TLoadCallback on_complete)
 {
     AT_API_ENTRY(name);
     return enqueue(name, on_complete, 1, 0);
@@ -1788,7 +1821,7 @@ void LoadModuleAsync(const char *name, TLoadCallback on_complete)
     (void)LoadModuleAsyncEx(name, on_complete, 0);
 }
 
-unsigned GameVMFrame(void)
+GVM_FRAMED unsigned GameVMFrame(void)
 {
     unsigned n = 0;
     AT_FRAME_ENTRY();
@@ -1892,7 +1925,7 @@ static int bound_into(u32 k, u32 gone)
     return 0;
 }
 
-TLoadStatus UnloadModule(TModuleHandle handle)
+GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
 {
     module_t *m = handle_module(handle);
     s32 counts[GVM_MAX_MODULES];
@@ -1994,6 +2027,7 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.trust = 0;
     G.ntrust = 0;
     G.trust_step = 0;
+    G.reload = 0;
     for (i = 0; i < GVM_MAX_STUBS; i++)
         G.stubs[i].kind = 0;
     for (i = 0; i < GVM_MAX_ASYNC; i++)

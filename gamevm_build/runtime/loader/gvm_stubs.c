@@ -13,7 +13,9 @@
  *   stayed (an evicted overlay, in safe mode): calling it reports the call (GVM_EV_STALE
  *   to gvm_debug_event, where a debugger or the emulated console stops) and never
  *   returns, instead of running whatever now lies in the freed memory.  Data bindings
- *   point at 0x7F000000 + 16 k instead, unmapped on every console.
+ *   point at 0x7F000000 + 16 k instead, unmapped on every console.  With
+ *   GameVMSetStale(GVM_STALE_RELOAD) the call loads the module again, rebinds what was
+ *   stubbed away from it and goes on (gvm_stale_reload).
  *
  * Slots, their order of reuse and every patched byte are those of the reference loader
  * (gamevm_build/runtime/reference.py, StubArea), which the tests compare RAM with.
@@ -24,6 +26,9 @@ enum { STUB_FREE, STUB_LAZY, STUB_STALE };
 enum { IMP_CALL = 1, IMP_OTHER = 2, IMP_WEAK = 4 };   /* its uses; the last symbol weak */
 #define STALE_DATA_BASE 0x7F000000u
 #define STUB_BYTES (GVM_STUB_WORDS * 4u)
+/* gvm_import.stub: the slot + 1 of its lazy or stale stub in the low byte (0: none); a
+ * stale binding (function or data) keeps its provider's placement_of() above it */
+#define STUB_SLOT(v) ((v) & 0xFFu)
 
 gvm_word gvm_stub_area[GVM_MAX_STUBS * GVM_STUB_WORDS];
 void gvm_stub_entry(void);
@@ -174,11 +179,11 @@ static void free_stubs(module_t *m)
 {
     u32 k;
     gvm_import *im = IMPORTS(m);
-    for (k = 0; k < m->nimports; k++)
-        if (im[k].stub) {
-            stub_free(im[k].stub - 1);
-            im[k].stub = 0;
-        }
+    for (k = 0; k < m->nimports; k++) {
+        if (STUB_SLOT(im[k].stub))
+            stub_free(STUB_SLOT(im[k].stub) - 1);
+        im[k].stub = 0;
+    }
 }
 
 /* Re-apply the relocations of `m`'s import `imp` (only its `jal`s with `calls`) with value
@@ -212,6 +217,7 @@ static void patch_import(module_t *m, u32 imp, u32 S, int calls)
 static u32 stub_bindings(module_t *gone, u32 dry)
 {
     u32 order[GVM_MAX_MODULES], n = in_load_order(order), j, k, need = 0;
+    u32 from = placement_of(gone->name) << 8;
     if (!G.cfg.stack_top)
         return 0;
     for (j = 0; j < n; j++) {
@@ -221,7 +227,7 @@ static u32 stub_bindings(module_t *gone, u32 dry)
             const gvm_symbol *e;
             u32 S;
             s32 slot;
-            if ((im->stub && G.stubs[im->stub - 1].kind == STUB_LAZY) ||
+            if ((STUB_SLOT(im->stub) && G.stubs[STUB_SLOT(im->stub) - 1].kind == STUB_LAZY) ||
                 im->value - gone->base >= gone->size ||
                 !(e = search(gone->exports, gone->nexports, im->name)) || e->value != im->value)
                 continue;
@@ -229,11 +235,12 @@ static u32 stub_bindings(module_t *gone, u32 dry)
                 if (dry != STUB_PATCH)
                     continue;
                 S = STALE_DATA_BASE + 16u * G.stale_data++;
+                im->stub = from;
             } else {
                 need++;
                 if (dry != STUB_PATCH || (slot = stub_alloc(STUB_STALE, order[j], k)) < 0)
                     continue;             /* counting; or full (an unload's): it stays */
-                im->stub = (u32)slot + 1;
+                im->stub = from | ((u32)slot + 1);
                 S = stub_address((u32)slot);
             }
             patch_import(m, k, S, 0);
@@ -258,8 +265,71 @@ static int stubs_for_eviction(u32 r)
     return have >= 0;
 }
 
+/* The reloaded module `r`: every binding stubbed away from a module of its name (stale
+ * stubs and data addresses, each holder in load order, its imports in order) is bound
+ * to it again, every site patched and synchronised, and the stubs freed (the reference
+ * loader's _rebind_stubbed). */
+static void rebind_stale(module_t *r)
+{
+    u32 order[GVM_MAX_MODULES], n = in_load_order(order), j, k;
+    for (j = 0; j < n; j++) {
+        module_t *m = &G.mods[order[j]];
+        for (k = 0; k < m->nimports; k++) {
+            gvm_import *im = IMPORTS(m) + k;
+            const gvm_symbol *e;
+            if (!(im->stub >> 8) || gvm_strcmp(G.placements[(im->stub >> 8) - 1].module,
+                                               r->name) != 0 ||
+                !(e = search(r->exports, r->nexports, im->name)))
+                continue;
+            patch_import(m, k, e->value, 0);
+            im->value = e->value;
+            m->providers |= 1u << slot_index(r);
+            if (STUB_SLOT(im->stub))
+                stub_free(STUB_SLOT(im->stub) - 1);
+            im->stub = 0;
+        }
+    }
+}
+
+/* GVM_STALE_RELOAD: a call through stale stub `slot` loads its module again by its
+ * placed name, `module` (its needs first; an overlay's occupant is evicted, or the load
+ * refused, as for any load), rebinds, runs the constructors of what it loaded and returns
+ * the function to go on into; a reload that fails is reported and stops there.  Reached
+ * only through G.reload: a game that never calls GameVMSetStale links none of it.  Global,
+ * so debuggers and the emulated console's traces see a reload begin and end. */
+u32 gvm_stale_reload(const char *module, u32 slot);
+GVM_FRAMED u32 gvm_stale_reload(const char *module, u32 slot)
+{
+    module_t *h = &G.mods[G.stubs[slot].holder], *r;
+    const char *sym = IMPORTS(h)[G.stubs[slot].imp].name;
+    u32 mask = 0;
+    TLoadStatus st = lsFileNotFound;
+    const gvm_symbol *e;
+    AT_FRAME_ENTRY();                /* safe mode scans the stack from here: the caller's */
+    if (module && (r = load_now(module, &st, 0, &mask)) != 0) {
+        rebind_stale(r);
+        if ((e = search(r->exports, r->nexports, sym)) != 0) {
+            construct(mask);
+            return e->value;
+        }
+        st = lsSymbolNotFound;
+    }
+    event(GVM_EV_RELOAD_FAILED, (u32)st, h->base, stub_address(slot), sym);
+    for (;;)
+        ;
+}
+
+TLoadStatus GameVMSetStale(unsigned policy)
+{
+    if (policy > GVM_STALE_RELOAD)
+        return lsBadFormat;
+    G.reload = policy == GVM_STALE_RELOAD ? gvm_stale_reload : 0;
+    return lsSuccess;
+}
+
 /* Where every stub goes (from gvm_stub_entry, the arguments kept): a lazy import's
- * address once bound; a stale or unbound call is reported and stops there. */
+ * address once bound; a stale or unbound call is reported and stops there (a stale one
+ * reloads its module instead, with GVM_STALE_RELOAD). */
 __attribute__((used, noinline, noclone)) static u32 gvm_stub_call(u32 slot)
 {
     module_t *m = &G.mods[G.stubs[slot].holder];
@@ -277,6 +347,8 @@ __attribute__((used, noinline, noclone)) static u32 gvm_stub_call(u32 slot)
             return v;
         }
         event(GVM_EV_UNBOUND, stub_address(slot), m->base, 0, im->name);
+    } else if (G.reload && G.stubs[slot].kind == STUB_STALE) {
+        return G.reload(im->stub >> 8 ? G.placements[(im->stub >> 8) - 1].module : 0, slot);
     } else {
         event(GVM_EV_STALE, G.stubs[slot].kind, m->base, stub_address(slot), im->name);
     }
@@ -316,10 +388,17 @@ __asm__(".section .text.gvm_stub_entry,\"ax\",@progbits\n"
         "\taddq.l #4, %sp\n\tmovem.l (%sp)+, %d1/%a0-%a1\n\tmove.l %d0, -(%sp)\n\trts\n"
         "\t.size gvm_stub_entry, . - gvm_stub_entry\n\t.previous\n");
 #else
+/* The function it goes on into may be Thumb code (bit 0 set: a GBA module's, reached by a
+ * stale stub's reload): `bx` where the CPU has Thumb; the ARM60 (ARMv3) has neither. */
+#if defined(__ARM_ARCH_ISA_THUMB)
+#define GVM_JUMP_IP "\tbx ip\n"
+#else
+#define GVM_JUMP_IP "\tmov pc, ip\n"
+#endif
 __asm__(".section .text.gvm_stub_entry,\"ax\",%progbits\n"
         "\t.arm\n\t.align 2\n\t.globl gvm_stub_entry\n\t.type gvm_stub_entry, %function\n"
         "gvm_stub_entry:\n"
         "\tstmfd sp!, {r0-r4, lr}\n\tmov r0, ip\n\tbl gvm_stub_call\n\tmov ip, r0\n"
-        "\tldmfd sp!, {r0-r4, lr}\n\tmov pc, ip\n"
+        "\tldmfd sp!, {r0-r4, lr}\n" GVM_JUMP_IP
         "\t.size gvm_stub_entry, . - gvm_stub_entry\n\t.previous\n");
 #endif
