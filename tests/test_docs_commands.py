@@ -133,7 +133,13 @@ def test_the_docs_show_commands():
                          ids=[f"{d}:{n}" for d, n, *_ in COMMANDS])
 def test_documented_command_runs_as_shown(checkout, doc, line, cmd, expected):
     root, env = checkout
-    proc = subprocess.run(cmd, shell=True, cwd=root, env=env, capture_output=True, text=True,
+    run_as_shown(doc, line, cmd, expected, root, env)
+
+
+def run_as_shown(doc, line, cmd, expected, cwd, env) -> None:
+    """Run one documented command in ``cwd``: no traceback, it fails exactly when the docs
+    show an error, and it prints what the docs show, in order."""
+    proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output, output

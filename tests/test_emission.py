@@ -354,25 +354,16 @@ def test_formats_doc_commands_run_as_shown(tmp_path):
     """Every gamevm command docs/formats.md shows, as tests/test_docs_commands.py runs it
     (that test runs them too, in a checkout with the example game built; these need only
     examples/emission)."""
-    import subprocess
 
     from conftest import shell_env
-    from test_docs_commands import doc_commands, shows_in_order
+    from test_docs_commands import doc_commands, run_as_shown
 
     commands = [c for c in doc_commands() if c[0] == "docs/formats.md"]
     assert len(commands) >= 5
     shutil.copytree(EXAMPLE, tmp_path / "examples" / "emission")
     env = shell_env(tmp_path)
     for doc, line, cmd, expected in commands:
-        proc = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
-        output = proc.stdout + proc.stderr
-        assert "Traceback" not in output, output
-        fails = expected is not None and any("gamevm: error:" in e for e in expected)
-        assert (proc.returncode != 0) == fails, f"{doc}:{line}: {cmd}\n{output}"
-        if expected:
-            missing = shows_in_order(expected, output)
-            assert missing is None, f"{doc}:{line}: {cmd}\nmissing {missing!r} in\n{output}"
+        run_as_shown(doc, line, cmd, expected, tmp_path, env)
 
 
 def test_the_console_side_runtime_loads_threaded_modules(tmp_path):

@@ -226,10 +226,9 @@ def test_emission_commands_of_the_other_docs_run_as_shown(tmp_path):
     """The `gamevm thread` / `--emission` examples of docs/cli.md and docs/format.md, as
     tests/test_docs_commands.py runs them (that test runs them too, in a checkout with the
     example game built; these need only examples/emission)."""
-    import subprocess
 
     from conftest import shell_env
-    from test_docs_commands import doc_commands, shows_in_order
+    from test_docs_commands import doc_commands, run_as_shown
 
     commands = [c for c in doc_commands()
                 if c[0] != "docs/formats.md" and "examples/emission" in c[2]]
@@ -238,12 +237,4 @@ def test_emission_commands_of_the_other_docs_run_as_shown(tmp_path):
     shutil.copytree(EXAMPLE, tmp_path / "examples" / "emission")
     env = shell_env(tmp_path)
     for doc, line, cmd, expected in commands:
-        proc = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
-        output = proc.stdout + proc.stderr
-        assert "Traceback" not in output, output
-        fails = expected is not None and any("gamevm: error:" in e for e in expected)
-        assert (proc.returncode != 0) == fails, f"{doc}:{line}: {cmd}\n{output}"
-        if expected:
-            missing = shows_in_order(expected, output)
-            assert missing is None, f"{doc}:{line}: {cmd}\nmissing {missing!r} in\n{output}"
+        run_as_shown(doc, line, cmd, expected, tmp_path, env)
