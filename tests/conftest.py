@@ -70,6 +70,21 @@ def pytest_xdist_make_scheduler(config, log):
     return InOrderScheduling(config, log)
 
 
+def build_wheel(dest: Path) -> Path:
+    """``pip wheel --no-deps`` of this checkout into ``dest``, as a user builds it; return
+    the wheel.  Builds take turns (a lock beside the temporary files): setuptools builds
+    in the checkout's build/ and egg-info, which two pytest-xdist workers building at
+    once would both write."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "gamevm-build-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                        str(dest), str(REPO)], check=True, capture_output=True)
+    return next(Path(dest).glob("gamevm_build-*.whl"))
+
+
 MIPS_TARGETS = ["psx", "n64"]
 #: every console: MIPS, 68000 (segacd) and ARM (gba ARMv4T, 3do ARMv3)
 ALL_TARGETS = ["psx", "n64", "segacd", "gba", "3do"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALL_TARGETS, REPO, run_gamevm
+from conftest import ALL_TARGETS, REPO, build_wheel, run_gamevm
 from gamevm_build.cli import main
 from gamevm_build.project.config import memory_regions
 from gamevm_build.project.profile import load_profile
@@ -164,9 +164,7 @@ def installed(tmp_path_factory):
     SCons's own entry point.
     """
     root = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                    str(root / "dist"), str(REPO)], check=True, capture_output=True)
-    wheel = next((root / "dist").glob("gamevm_build-*.whl"))
+    wheel = build_wheel(root / "dist")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -4,17 +4,13 @@ Guards the toolpath/installed-package route (SCons tool, gamevm.h, profiles,
 runtime helpers, JSON schema), which an editable checkout would not notice.
 """
 
-import subprocess
-import sys
 import zipfile
 
-from conftest import REPO
+from conftest import REPO, build_wheel
 
 
 def test_wheel_contains_every_module_and_data_file(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
-                    str(REPO)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("gamevm_build-*.whl"))
+    wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     wanted = set()
     for top in ("gamevm_build", "analysis"):

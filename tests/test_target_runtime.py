@@ -236,13 +236,22 @@ def same_status_on_both(host, tl, label: str) -> None:
 
 @pytest.mark.parametrize("victim", ["physics_copy", "level1", "boss"])
 @pytest.mark.parametrize("section", [".text", ".data"])
-def test_a_section_typed_null_gets_the_host_status(fuzz_pair, victim, section):
-    """A loadable section whose type was zeroed (SHT_NULL: no bytes in the file) is read
-    alike by both loaders, whatever the module's relocation form: found by the corrupted
-    modules property on a packed 3DO level1, which the runtime loaded (it took the
-    section's size as contents for the packed relocations' sites) and the reference
-    refused."""
-    target, out, d, host, tl = fuzz_pair
+@pytest.mark.parametrize("sh_type", [0, 8], ids=["SHT_NULL", "SHT_NOBITS"])
+def test_a_section_retyped_gets_the_host_status(built, tmp_path, victim, section, sh_type):
+    """A loadable section whose type was changed is read alike by both loaders, whatever
+    the module's form. Typed SHT_NULL (no bytes, and not bss either) it is refused by both:
+    found by the corrupted-modules property on a packed 3DO level1, which the runtime
+    loaded (it took the section's size as contents for the packed relocations' sites) and
+    the reference refused. Typed SHT_NOBITS it is zeros on both (reading its module for
+    symbols hashed the size instead of bytes: a TypeError, found the same way).  A pair of
+    consoles of its own: a zeroed constructor crashes the console mid-load, which leaves
+    its state apart from the reference's."""
+    target, out, kernel = built
+    d = tmp_path
+    (d / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
+    host, tl = pair(target, kernel, d)
+    host_load(host, "physics")
+    tl.load_module("physics")
     source = out / ("physics.elf" if victim == "physics_copy" else f"{victim}.elf")
     with open(source, "rb") as f:
         elf = ELFFile(f)
@@ -251,9 +260,9 @@ def test_a_section_typed_null_gets_the_host_status(fuzz_pair, victim, section):
         index = next(i for i, sec in enumerate(elf.iter_sections()) if sec.name == section)
         at = elf["e_shoff"] + index * elf["e_shentsize"] + 4          # sh_type
     data = bytearray(source.read_bytes())
-    data[at:at + 4] = bytes(4)
+    data[at:at + 4] = sh_type.to_bytes(4, "big" if data[5] == 2 else "little")
     (d / "victim.elf").write_bytes(bytes(data))
-    same_status_on_both(host, tl, f"{victim} {section} typed SHT_NULL")
+    same_status_on_both(host, tl, f"{victim} {section} typed {sh_type}")
 
 
 @pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_filesz", "pt_load_outside"])

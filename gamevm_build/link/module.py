@@ -513,7 +513,9 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
         actual = content_hash(
             target, meta["name"], needs, meta.get("entry"), image_size, meta.get("align", 4),
             meta.get("init", {}),
-            ((n, off, body if isinstance(body, int) else len(body), body)
+            # a section typed SHT_NOBITS holds zeros in the image: hashed as such (.bss
+            # is hashed by its size alone)
+            ((n, off, body, bytes(body)) if isinstance(body, int) else (n, off, len(body), body)
              for n, (off, body) in sorted(sections.items(), key=lambda kv: SECTION_ORDER.index(kv[0]))),
             ((r.offset, r.type, r.symbol, r.addend) for r in relocs),
             hashed_exports + hashed_imports)

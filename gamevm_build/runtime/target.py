@@ -782,7 +782,8 @@ class TargetLoader:
         from ..link.module import read_module
         for path, data in reversed(list(self._by_path.items())):
             try:
-                mod = read_module(data, name=path)
+                # what the runtime loaded, whose hash it does not check (docs/runtime-c.md)
+                mod = read_module(data, name=path, verify_hash=False)
             except GameVMError:
                 continue
             if mod.name == name:
