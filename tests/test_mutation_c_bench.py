@@ -1,0 +1,157 @@
+"""bench/mutation_c.py stays runnable and finds the sites it documents: its tokenizer skips
+comments, strings and preprocessor lines; each operator makes the mutants docs/testing.md
+("The C runtime") describes; the documented commands run (``--list``, ``--dry-run``) or at
+least parse; the documented equivalent C mutants point at real lines.
+
+The mutation run itself takes most of an hour; these checks take seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import mutation_c  # noqa: E402
+
+SAMPLE_C = r'''
+#include "gvm_int.h"
+#define LIMIT(x) ((x) < 4 && \
+                  (x) > 1)
+static const u32 table[3] = { 1, 2, 3 };
+/* a comment: if (a < b) return lsSuccess; */
+static __attribute__((unused)) int f(int a, int b)
+{
+    const char *s = "a < b || c";   // a + b
+    char c = '-';
+    if (a < b && b != 0)
+        flush(a, (b));
+    else
+        a += b - 1;
+    return lsBadFormat;
+}
+'''
+
+
+def mutants(text: str = SAMPLE_C) -> dict[str, tuple[str, str]]:
+    out = {}
+    for site in mutation_c.sites_of("x.c", text):
+        old, new = site.lines(text)
+        out[site.name] = (old, new)
+    return out
+
+
+def test_the_tokenizer_skips_comments_strings_and_preprocessor_lines():
+    tokens = mutation_c.tokenize(SAMPLE_C)
+    texts = [t.text for t in tokens]
+    assert "#include" not in texts and "LIMIT" not in texts   # a continued #define too
+    assert '"a < b || c"' in texts and "'-'" in texts
+    assert texts.count("<") == 1                               # only the code's
+    line = {t.text: t.line for t in tokens}
+    assert line["flush"] == 12 and SAMPLE_C.splitlines()[11].strip().startswith("flush")
+
+
+def test_each_operator_makes_its_mutants_in_functions_and_tables():
+    got = mutants()
+    table = {k: v for k, v in got.items() if k.startswith("x.c:table:")}
+    assert [v[1] for v in table.values()] == [
+        "static const u32 table[3] = { 2, 2, 3 };", "static const u32 table[3] = { 0, 2, 3 };",
+        "static const u32 table[3] = { 1, 3, 3 };", "static const u32 table[3] = { 1, 1, 3 };",
+        "static const u32 table[3] = { 1, 2, 4 };", "static const u32 table[3] = { 1, 2, 2 };"]
+    got = {k: v for k, v in got.items() if k not in table}
+    assert got == {
+        "x.c:f:ror_1": ("if (a < b && b != 0)", "if (a <= b && b != 0)"),
+        "x.c:f:lcr_1": ("if (a < b && b != 0)", "if (a < b || b != 0)"),
+        "x.c:f:ror_2": ("if (a < b && b != 0)", "if (a < b && b == 0)"),
+        "x.c:f:const_1": ("if (a < b && b != 0)", "if (a < b && b != 1)"),
+        "x.c:f:call_1": ("flush(a, (b));", "(void)0;"),
+        "x.c:f:aor_1": ("a += b - 1;", "a -= b - 1;"),
+        "x.c:f:aor_2": ("a += b - 1;", "a += b + 1;"),
+        "x.c:f:const_2": ("a += b - 1;", "a += b - 2;"),
+        "x.c:f:const_3": ("a += b - 1;", "a += b - 0;"),
+        "x.c:f:status_1": ("return lsBadFormat;", "return lsRelocationError;"),
+    }, got    # not the array's size: a declaration, no code
+
+
+def test_a_unary_minus_a_hex_constant_and_a_status_of_success():
+    text = "int g(int a)\n{\n    a = -a + 0x10u;\n    return a ? lsSuccess : 0;\n}\n" \
+           "int h(void)\n{\n    return lsSuccess;\n}\n"
+    got = mutants(text)
+    assert ("a = -a + 0x10u;", "a = -a - 0x10u;") in got.values()
+    assert ("a = -a + 0x10u;", "a = -a + 0x11u;") in got.values()
+    assert ("a = -a + 0x10u;", "a = -a + 0xFu;") in got.values()
+    assert ("a = -a + 0x10u;", "a = +a + 0x10u;") not in got.values()       # unary: kept
+    assert got["x.c:h:status_1"] == ("return lsSuccess;", "return lsBadFormat;")
+    assert not any(k.startswith("x.c:g:status") for k in got)   # only `return lsX;`
+
+
+def test_the_runtime_has_sites_of_every_operator():
+    sites = mutation_c.all_sites(REPO)
+    ops = {s.name.split(":")[2].rsplit("_", 1)[0] for s in sites}
+    assert ops == set(mutation_c.OPERATORS)
+    assert len({s.name for s in sites}) == len(sites)          # names are unique
+    files = mutation_c.source_files(REPO)
+    assert "gamevm_build/runtime/loader/gvm_loader.c" in files
+    assert mutation_c.RUNTIME_TU not in files
+
+
+def test_the_sample_is_the_same_for_the_same_code():
+    run = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPO / "bench" / "mutation_c.py"), "--dry-run", "--sample", "5",
+         "--op", "ror"], capture_output=True, text=True, cwd=REPO)
+    first, second = run(), run()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert re.search(r"^5 of \d+ sites psx compiles$", first.stdout, re.M), first.stdout
+
+
+def _documented() -> list[str]:
+    text = (REPO / "docs" / "testing.md").read_text()
+    section = text[text.index("## The C runtime"):]
+    return re.findall(r"^\.venv/bin/python (bench/mutation_c\.py.*?)\s*(?:#.*)?$", section, re.M)
+
+
+def test_the_documented_commands_run_or_parse():
+    """``--list`` and ``--dry-run`` run as shown; the others (most of an hour each) must be
+    accepted by the option parser as written."""
+    commands = _documented()
+    assert any("--list" in c for c in commands) and any("--dry-run" in c for c in commands)
+    for cmd in commands:
+        argv = shlex.split(cmd)[1:]
+        if "--list" in argv or "--dry-run" in argv:
+            proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), *argv],
+                                  capture_output=True, text=True, cwd=REPO)
+            assert proc.returncode == 0, (cmd, proc.stderr)
+            assert "Traceback" not in proc.stderr
+        else:
+            mutation_c.parser().parse_args(argv)      # exits (2) on an unknown option
+
+
+def test_documented_equivalent_c_mutants_point_at_real_sites():
+    sites = {(s.path, s.name.split(":")[1], *s.lines((REPO / s.path).read_text()))
+             for s in mutation_c.all_sites(REPO)}
+    for e in mutation_c.equivalents():
+        assert set(e) == {"file", "function", "line", "mutant", "why"}, e
+        assert (e["file"], e["function"], e["line"], e["mutant"]) in sites, e
+        assert e["why"].strip()
+
+
+def test_a_report_of_a_saved_run(tmp_path):
+    """--report prints a saved run: the counts, the rate and each survivor as a diff."""
+    site = mutation_c.Site("a.c:f:ror_1", "a.c", 3, 0, 0, "")
+    outcomes = [mutation_c.Outcome(site, "survived", "if (a < b)", "if (a <= b)")] + [
+        mutation_c.Outcome(mutation_c.Site(f"a.c:f:const_{i}", "a.c", 4, 0, 0, ""), status)
+        for i, status in enumerate(["killed"] * 17 + ["timeout", "same object",
+                                                      "compile error"])]
+    saved = tmp_path / "run.json"
+    mutation_c.save(saved, outcomes, 100, 60, "psx")
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), "--report",
+                           str(saved), "--check"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 1                       # 18 of 19: 94.7%, below the goal
+    assert "94.7%" in proc.stdout
+    assert "# survived: a.c:f:ror_1  (a.c:3)\n-if (a < b)\n+if (a <= b)" in proc.stdout
