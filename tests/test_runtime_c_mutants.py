@@ -517,3 +517,179 @@ def test_the_largest_module_alignment_is_64_kib(psx_kernel, tmp_path, align, wan
         assert lm.base % 0x10000 == 0
     same_modules(host, tl)
 
+
+
+@pytest.mark.parametrize("align,want", [(b'"align":4294967312,"":0', TLoadStatus.lsBadFormat),
+                                        (b'"align":4294967296,"":0', TLoadStatus.lsBadFormat)])
+def test_a_metadata_number_past_32_bits_does_not_wrap(psx_kernel, tmp_path, align, want):
+    """A metadata number that does not fit 32 bits is refused, not taken modulo 2**32:
+    ``align`` 2**32 + 16 would wrap to a valid 16.  Written for the survivor
+    gvm_meta.c:number:lcr_5 (the overflow test's ``||`` made ``&&``, never true)."""
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    old = b'"align":16,"entry":null'
+    assert data.count(old) == 1 and len(align) == len(old)
+    (tmp_path / "fpmod.elf").write_bytes(data.replace(old, align))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == want
+    assert tl.load_module("fpmod")[1] == want
+
+
+def _nested_in_place_of_the_hash(data: bytes, inner: bytes, levels: int) -> bytes:
+    """``data`` with its metadata's ``hash`` member (which loaders need not check) made an
+    unknown key holding ``inner`` within ``levels`` arrays, padded with JSON whitespace."""
+    at = data.index(b'"hash":"sha256:')
+    old = data[at:data.index(b'"', at + 8) + 1]
+    new = b'"qq":' + b"[" * levels + inner + b"]" * levels
+    assert len(new) <= len(old)
+    return data.replace(old, new + b" " * (len(old) - len(new)))
+
+
+@pytest.mark.parametrize("levels", [31, 32, 33])
+def test_a_value_nested_too_deep_is_refused_not_left_unread(psx_kernel, tmp_path, levels):
+    """An unknown member's value may nest arrays to depth 32: the value under the 33rd
+    level is refused, not skipped unread.  An unread value would leave what follows it to
+    be taken as the array's next ``,`` — ``[,]`` there would pass.  Written for the
+    survivor gvm_meta.c:skip:const_2 (the too-deep case's ``c->bad = 1`` made 0)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    for inner in (b"0", b","):
+        (tmp_path / "fpmod.elf").write_bytes(_nested_in_place_of_the_hash(data, inner, levels))
+        host, tl = pair("psx", kernel, tmp_path)
+        want = host_load(host, "fpmod")[1]
+        assert tl.load_module("fpmod")[1] == want, (inner, levels)
+        if inner == b"0" and levels <= 31:
+            assert want == TLoadStatus.lsSuccess       # the case reaches the skipped value
+            same_modules(host, tl)
+
+
+def test_an_undefined_symbols_size_does_not_hide_its_weakness(psx_kernel, tmp_path):
+    """Whether an import is weak is its undefined symbol's st_info, whatever its st_size
+    (nothing reads the size of an undefined symbol): a weak import left unresolved, its
+    size's top byte 3 (STT_SECTION's value, one byte before st_info), still binds to 0 in
+    both loaders.  Written for the survivor gvm_loader.c:import_is_weak:const_7 (the type
+    read from t[11], st_size's last byte on a little-endian console, not t[12])."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    (tmp_path / "wk.c").write_text("extern int wk_nowhere(int) __attribute__((weak));\n"
+                                   "int wk_f(int x) { return wk_nowhere ? wk_nowhere(x) : x + 1; }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "wk.elf", tmp_path / "wk.c")
+    assert proc.returncode == 0, proc.stderr
+    data = bytearray((tmp_path / "wk.elf").read_bytes())
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, = struct.unpack_from("<H", data, 48)
+    headers = [struct.unpack_from("<10I", data, shoff + 40 * i) for i in range(shnum)]
+    patched = 0
+    for h in headers:
+        if h[1] != 2:                                   # SHT_SYMTAB
+            continue
+        strtab = headers[h[6]]
+        for at in range(h[4] + 16, h[4] + h[5], 16):
+            name, _value, _size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, at)
+            end = data.index(b"\0", strtab[4] + name)
+            if bytes(data[strtab[4] + name:end]) == b"wk_nowhere" and shndx == 0:
+                assert info >> 4 == 2                   # STB_WEAK
+                struct.pack_into("<I", data, at + 8, 0x03000000)
+                patched += 1
+    assert patched
+    (tmp_path / "wk.elf").write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "wk")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("wk")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_safe_mode_counts_a_bltzal_as_a_call(tmp_path, target):
+    """The return address safe mode checks may follow a ``bltzal`` (branch-and-link on less
+    than zero, rt 16), not only a ``jal``: a module that reaches UnloadModule (by a tail
+    jump) from one is running, and both loaders refuse to unload it.  Written for the
+    survivor gvm_reloc.c:gvm_after_call:const_27 (bltzal's rt read from the wrong bit)."""
+    from gamevm_build.play.console import Console
+    src = tmp_path / "selfish.c"
+    src.write_text(
+        '#include "gamevm.h"\n'
+        "int drop_me(TModuleHandle h) {\n"
+        "    int r;\n"
+        "    __asm__ volatile(\".set noreorder\\n\"\n"
+        "        \"addiu $sp, $sp, -24\\n sw $ra, 20($sp)\\n\"\n"
+        "        \"lui $t0, 0x8000\\n move $a0, %1\\n\"\n"
+        "        \"bltzal $t0, 1f\\n nop\\n\"\n"
+        "        \"b 2f\\n move %0, $v0\\n\"\n"
+        "        \"1: j UnloadModule\\n nop\\n\"\n"
+        "        \"2: lw $ra, 20($sp)\\n addiu $sp, $sp, 24\\n .set reorder\\n\"\n"
+        "        : \"=r\"(r) : \"r\"(h)\n"
+        "        : \"t0\", \"t1\", \"t2\", \"t3\", \"t4\", \"t5\", \"t6\", \"t7\", \"t8\", \"t9\",\n"
+        "          \"a0\", \"a1\", \"a2\", \"a3\", \"v0\", \"v1\", \"at\", \"memory\");\n"
+        "    return r + 100;\n"
+        "}\n")
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text("void _start(void) {}\n")
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "selfish.elf", src)
+    assert proc.returncode == 0, proc.stderr
+    for runtime in ("host", "target"):
+        proc = run_gamevm("resident", "-t", target, "-o", tmp_path / f"kernel-{runtime}.elf",
+                          "--runtime", runtime, "--modules", tmp_path / "selfish.elf", kernel_c)
+        assert proc.returncode == 0, proc.stderr
+    for runtime in ("host", "target"):
+        c = Console(target, tmp_path / f"kernel-{runtime}.elf", search_paths=[tmp_path])
+        lm = c.load("selfish")
+        assert c.call(lm.symbols["drop_me"], lm.handle) == 100 + TLoadStatus.lsModuleInUse
+        assert c.loader.by_name("selfish") is not None
+
+
+@pytest.mark.parametrize("form", ["plain", "packed"])
+@pytest.mark.parametrize("image_size", [b"4149", b"4147"])
+def test_an_image_of_odd_size_is_zeroed_to_its_last_byte(psx_kernel, tmp_path, form,
+                                                         image_size):
+    """A metadata ``image_size`` past the sections' end and not a multiple of 4 (here the
+    linker's 4144 made 4149 or 4147): the .bss to the image's last byte is zeroed over a
+    heap full of garbage, the same bytes in both loaders.  Written for the survivor
+    gvm_loader.c:fill:const_5 (the odd tail's ``n &= 3`` made ``n &= 2``)."""
+    from gamevm_build.link.shipform import convert
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.reference import default_regions
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    (tmp_path / "ob.c").write_text("char ob_buf[4097];\n"
+                                   "char ob_get(int i) { return ob_buf[i]; }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "ob.elf", tmp_path / "ob.c")
+    assert proc.returncode == 0, proc.stderr
+    data = convert((tmp_path / "ob.elf").read_bytes(), form)
+    assert data.count(b'"image_size":4144,') == 1
+    (tmp_path / "ob.elf").write_bytes(
+        data.replace(b'"image_size":4144,', b'"image_size":' + image_size + b","))
+    host, tl = pair("psx", kernel, tmp_path)
+    for m in (host.machine, tl.machine):
+        heap = default_regions(m, read_resident(kernel, "psx"))[0]
+        m.write(heap.start, b"\xa5" * 0x2000)
+    assert host_load(host, "ob")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("ob")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+@pytest.mark.parametrize("form", ["plain", "packed"])
+def test_a_packed_modules_only_call_out_of_range_is_refused(tmp_path, form, target):
+    """A module placed in the PS1 scratchpad (0x1F800000, another 256 MB segment than the
+    resident's code) whose one relocation is a ``jal`` to the resident: the call cannot
+    reach, and both loaders refuse it (lsRelocationError), in the packed form too, where
+    the runtime counts the relocations it must check as it reads them.  Written for the
+    survivors gvm_relpack.c:relpack_read:const_23 (the count skipping the first
+    relocation) and :const_26 (the type taken from the addend's word)."""
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.link.shipform import convert
+    from gamevm_build.runtime.allocator import Region
+    from gamevm_build.runtime.target import TargetLoader
+    kernel = build_modules(tmp_path, target, {"far": "int k_fn(int);\n"
+                                                    "int g(int x) { return k_fn(x); }\n"},
+                           "int k_fn(int x) { return x + 1; }\n", keep=["k_fn"])
+    path = tmp_path / "far.elf"
+    path.write_bytes(convert(path.read_bytes(), form))
+    host, _tl = pair("psx", kernel, tmp_path)
+    scratch = [Region("far", 0x1F800000, 0x400)]
+    host.allocator.regions = scratch
+    tl = TargetLoader(_tl.machine, _tl.reader, scratch, resident=read_resident(kernel, "psx"))
+    assert host_load(host, "far")[1] == TLoadStatus.lsRelocationError
+    assert tl.load_module("far")[1] == TLoadStatus.lsRelocationError
