@@ -146,6 +146,34 @@ def test_thread_cli_exit_codes(tmp_path):
     assert (tmp_path / "s.o").read_bytes()[:4] == b"\x7fELF"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device", "latin1", "output_dir"])
+def test_thread_cli_refuses_what_is_not_a_source_file(tmp_path, kind):
+    """A FIFO or a device as the source is refused, not read (a FIFO would hang the read,
+    /dev/zero never end it); a source that is not UTF-8 names the byte; an output naming a
+    directory is refused before anything is compiled.  Nothing is written."""
+    import os
+    out = tmp_path / "t.o"
+    source = tmp_path / "src.gvm"
+    if kind == "fifo":
+        os.mkfifo(source)
+    elif kind == "device":
+        source = Path("/dev/zero")
+    elif kind == "latin1":
+        source.write_bytes(b": f 1 ;\n\\ caf\xe9\nexport f 0\n")
+    else:
+        source.write_text(": f 1 ;\nexport f 0\n")
+        out = tmp_path / "outdir"
+        out.mkdir()
+    proc = run_gamevm("thread", "-t", "psx", "--format", "dtc", source, "-o", out)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    expected = {"fifo": (2, "thread source is a FIFO (named pipe), not a regular file"),
+                "device": (2, "thread source is a device, not a regular file"),
+                "latin1": (2, "the thread source is not UTF-8 text (byte 13: 0xe9)"),
+                "output_dir": (2, "--output names a directory")}[kind]
+    assert (proc.returncode, expected[1] in proc.stderr) == (expected[0], True), proc.stderr
+    assert kind == "output_dir" or not out.exists()
+
+
 # --------------------------------------------------------------------------- linker refusals
 
 REFUSALS = [

@@ -31,20 +31,17 @@ def run(args) -> int:
     if missing:
         raise ConfigError(f"gamevm thread needs {', '.join(missing)} (or --interpreter)")
     from ..fileutil import atomic_write
-    from ..link.threadc import compile_program, parse, ttc_token_width
+    from ..link.threadc import compile_program, parse, read_source, ttc_token_width
     from ..link.toolchain import find_toolchain
     from ..project.profile import load_profile
 
     profile = load_profile(args.target)
-    try:
-        text = Path(args.source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{args.source}: cannot read the thread source: {exc}") from None
+    out = Path(args.output)
+    text = read_source(args.source)
     if args.token_width is not None and args.format != "ttc":
         raise ConfigError(f"--token-width is for --format ttc only, not {args.format}")
     prog = parse(text, args.source)
     asm = compile_program(prog, args.format, profile.arch, args.source, args.token_width)
-    out = Path(args.output)
     if out.suffix == ".s":
         atomic_write(out, asm.encode())
     else:

@@ -486,3 +486,18 @@ def compile_program(prog: Program, fmt: str, family: str, source: str = "<thread
 def compile_source(text: str, fmt: str, family: str, path: str = "<thread>",
                    token_width: int | None = None) -> str:
     return compile_program(parse(text, path), fmt, family, path, token_width)
+
+
+def read_source(path) -> str:
+    """The text of the thread source ``path``, read as every gamevm input is
+    (:func:`gamevm_build.fileutil.read_input`: a regular file of bounded size, so a FIFO
+    or a device cannot hang or flood the read); ConfigError (exit 2) when it cannot be
+    read or is not UTF-8."""
+    from ..fileutil import read_input
+    try:
+        return read_input(path, "thread source").decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the thread source: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the thread source is not UTF-8 text (byte "
+                          f"{exc.start}: 0x{exc.object[exc.start]:02x})") from None

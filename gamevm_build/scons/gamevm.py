@@ -539,12 +539,11 @@ def gamevm_link_module(target, source, env):
 def gamevm_thread(target, source, env):
     """Compile the thread source ``source[0]`` to the assembly ``target[0]``."""
     with _IMPORT_LOCK:
-        from gamevm_build.link.threadc import compile_source
+        from gamevm_build.link.threadc import compile_source, read_source
         from gamevm_build.fileutil import atomic_write
     src = str(source[0])
     try:
-        with open(src, encoding="utf-8") as f:
-            text = f.read()
+        text = read_source(src)
         fmt = env.subst("$GAMEVM_EMISSION") or "stc"
         width = env.subst("$GAMEVM_TOKEN_WIDTH").strip()
         if width and not width.isdigit():
@@ -553,8 +552,6 @@ def gamevm_thread(target, source, env):
         # a width is the TTC threads' only: one env can build every format
         asm = compile_source(text, fmt, _profile(_target_name(env)).arch, src,
                              int(width) if width and fmt == "ttc" else None)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SCons.Errors.UserError(f"{src}: cannot read the thread source: {exc}") from None
     except GameVMError as exc:
         raise SCons.Errors.UserError(str(exc)) from None
     atomic_write(str(target[0]), asm.encode())
