@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
-from conftest import ALL_TARGETS, REPO, module_base, run_gamevm
+from conftest import ALL_TARGETS, REPO, run_gamevm
 from example_game import scons
 from gamevm_build.errors import ConfigError
 from gamevm_build.link import emission
 from gamevm_build.link.threadc import (ThreadSourceError, compile_source, parse,
                                        ttc_token_width)
-from test_emission import ARGS, PRIMITIVE_CASES, PRIMITIVES_C, PRIMITIVES_SOURCE, _s32
+from test_emission import ARGS, PRIMITIVE_CASES, PRIMITIVES_SOURCE, run_words
 
 EXAMPLE = REPO / "examples" / "emission"
-INTERPRETER = REPO / "gamevm_build" / "runtime" / "gvm_thread.c"
-INCLUDE = REPO / "gamevm_build" / "include"
 STEP = (EXAMPLE / "step.gvm").read_text()
 
 #: words more than one byte's tokens can name: w0 ... w299 each add their number, and
@@ -126,49 +123,6 @@ def test_thread_cli_token_width(tmp_path):
 
 # --------------------------------------------------------------------------- on the consoles
 
-def _run_words(tmp_path: Path, target: str, sources: dict, cases: dict) -> list[str]:
-    """Build each ``name -> (source, token width)`` as a TTC module with PRIMITIVES_C,
-    load it after a resident with the interpreter, and call every ``word -> [(args,
-    expected)]`` it exports through gvm_thread_call: the wrong answers."""
-    from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.linker import link_module
-    from gamevm_build.link.module import read_module
-    from gamevm_build.link.prelink import chain_resolver, module_symbols, relocate
-    from gamevm_build.link.resident import build_resident, read_resident
-    from gamevm_build.link.toolchain import find_toolchain
-    from gamevm_build.project.profile import load_profile
-
-    profile = load_profile(target)
-    tc = find_toolchain(target)
-    (tmp_path / "c.c").write_text(PRIMITIVES_C)
-    cobj = tc.compile(tmp_path / "c.c", tmp_path / "c.o")
-    mods = {}
-    for name, (text, width) in sources.items():
-        asm = tmp_path / f"{name}.s"
-        asm.write_text(compile_source(text, "ttc", profile.arch, f"{name}.gvm", width))
-        mods[name] = link_module(target, [tc.compile(asm, tmp_path / f"{name}.o"), cobj],
-                                 tmp_path / f"{name}.elf", emission="ttc").output
-    kobjs = [tc.compile(EXAMPLE / "kernel.c", tmp_path / "kernel.o"),
-             tc.compile(INTERPRETER, tmp_path / "gvm_thread.o", include_dirs=[str(INCLUDE)])]
-    build_resident(target, kobjs, tmp_path / "k.elf", modules=list(mods.values()),
-                   keep=["gvm_thread_call"])
-    res = read_resident(tmp_path / "k.elf", profile)
-    wrong = []
-    for name, path in mods.items():
-        m = Machine(target)
-        m.load_elf(tmp_path / "k.elf")
-        mod = read_module(path)
-        base = module_base(profile, res.end, 16)
-        m.write(base, bytes(relocate(mod, base, chain_resolver(res.symbols))))
-        syms = module_symbols(mod, base)
-        for word, runs in cases[name].items():
-            for args, want in runs:
-                got = _s32(m.call(res.symbols["gvm_thread_call"], syms[word], *args))
-                if got != _s32(want):
-                    wrong.append(f"{name} {word}{args} = {got}, not {_s32(want)}")
-    return wrong
-
-
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_halfword_tokens_give_the_reference_values_on_every_console(tmp_path, target):
     """Every primitive with 2-byte tokens (asked), and a program of 312 table entries
@@ -179,10 +133,10 @@ def test_halfword_tokens_give_the_reference_values_on_every_console(tmp_path, ta
                             if word not in ("t_while", "t_until") or 0 < a < 12]
     big_cases = {w: [((a, 0, 0), f(a)) for a in (5, -3, 0, 3) if w == "big" or a >= 0]
                  for w, f in BIG_CASES.items()}
-    wrong = _run_words(tmp_path, target,
-                       {"p2": (PRIMITIVES_SOURCE, 2), "p1": (PRIMITIVES_SOURCE, 1),
-                        "big": (BIG_SOURCE, None)},
-                       {"p2": prim_cases, "p1": prim_cases, "big": big_cases})
+    wrong = run_words(tmp_path, target,
+                      {"p2": (PRIMITIVES_SOURCE, "ttc", 2), "p1": (PRIMITIVES_SOURCE, "ttc", 1),
+                       "big": (BIG_SOURCE, "ttc", None)},
+                      {"p2": prim_cases, "p1": prim_cases, "big": big_cases})
     assert not wrong, "\n".join(wrong[:20])
 
 
