@@ -19,6 +19,10 @@ first frame whose result shows it.  Printed per edit and as p50 / max:
     python bench/bench_dev.py                                  # examples/dev, psx, 20 edits
     python bench/bench_dev.py --config examples/game/gamevm.json --scene level1 \\
         --file level1/level1.c --pattern 'map_touch(player, level1_map[ty * MAP_W + tx])'
+    python bench/bench_dev.py --manifest dev-target.json       # on the console-side runtime
+
+The loader is the session's default (the console-side runtime when the dev manifest's
+resident has it, as examples/game's does) unless ``--loader`` says.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ def main() -> int:
                     help="text of the edited function the edit rewrites; the example's "
                          "hud_message: its result is the frame function's")
     ap.add_argument("--edits", type=int, default=20)
+    ap.add_argument("--manifest", help="dev manifest, relative to the configuration's "
+                                       "directory (default: its dev.json)")
+    ap.add_argument("--loader", choices=("target", "host"))
     args = ap.parse_args()
 
     from gamevm_build.dev.session import DevSession
@@ -58,7 +65,8 @@ def main() -> int:
         lines: list[str] = []
         session = DevSession(project / Path(args.config).name, scene=args.scene,
                              workdir=tmp / "build", socket_path=tmp / "s.sock",
-                             out=lines.append)
+                             out=lines.append, loader=args.loader,
+                             manifest=project / args.manifest if args.manifest else None)
         session.start()
         results: list[dict] = []
         seen = threading.Condition()
@@ -119,7 +127,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"bench_dev: {args.edits} edits of {args.file} in {Path(args.config).name} "
-          f"({session.target}), save -> first frame of the new code")
+          f"({session.target}, {'console-side runtime' if session.console.loader_kind == 'target' else 'host loader'}), "
+          "save -> first frame of the new code")
     print(f"{'':10} {'p50 ms':>9} {'max ms':>9}")
     for key in ("total", "compile", "link", "swap", "wait"):
         vals = [e[key] * 1e3 for e in edits]

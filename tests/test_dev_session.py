@@ -285,15 +285,43 @@ def test_a_reload_on_the_other_consoles(game, target):
             s.proc.kill()
 
 
+@pytest.mark.parametrize("config", ["gamevm.json", "gamevm-segacd.json", "gamevm-3do.json"])
+def test_a_session_on_the_console_side_runtime(game, config):
+    """With the dev manifest's resident linked with the C runtime (dev-target.json), the
+    runtime loads hud and reloads it (PS1, Sega CD, 3DO): an edit shows in the next
+    frames, the bss counter keeps counting, the memory line says where the copy went."""
+    s = Session(game, "-c", f"dev/{config}", "--manifest", "dev/dev-target.json", *SHOW)
+    try:
+        s.wait_for(r"^loader: the console-side runtime")
+        i, _ = s.wait_for(r"^frame \d+ play: hud=1 ")
+        edit(game, HUD_MESSAGE, message(-5))
+        j, _ = s.wait_for(r"^reload hud: reloaded", i)
+        s.wait_for(r"ms on the console\)$", j)
+        _, m = s.wait_for(r"^  memory: region Main top \+(\d+) bytes", j)
+        assert int(m.group(1)) > 0
+        s.wait_for(r"^frame \d+ play: hud=-5 ", j)
+        assert all(t == f for f, _v, t in s.frames())
+        p = gamevm("reload", "--socket", "s.sock", "--eval", "modules", cwd=game)
+        assert p.returncode == 0 and "hud at 0x" in p.stdout, p.stdout + p.stderr
+        p = gamevm("reload", "--socket", "s.sock", "--stop", cwd=game)
+        assert p.returncode == 0
+        assert s.end() == 0
+        assert "Traceback" not in s.text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+
+
 def test_scons_dev_runs_the_session(tmp_path):
     """scons dev=1 target=... runs gamevm dev on the example game in the foreground (it
     builds from examples/game/dev.json itself: nothing of build/TARGET is built)."""
     for name in ("SConstruct", "site_scons", "examples"):
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
             REPO / name, tmp_path / name)
-    for target in ("psx", "gba"):
+    for target, loader in (("psx", None), ("gba", "host")):
         p = subprocess.run([sys.executable, "-m", "SCons", "-Q", "dev=1", f"target={target}",
-                            "dev_frames=3", "dev_speed=0", "dev_every=1", "dev_socket=s.sock"],
+                            "dev_frames=3", "dev_speed=0", "dev_every=1", "dev_socket=s.sock",
+                            *([f"dev_loader={loader}"] if loader else [])],
                            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300,
                            stdin=subprocess.DEVNULL)
@@ -301,7 +329,10 @@ def test_scons_dev_runs_the_session(tmp_path):
         assert p.returncode == 0, out
         config = "gamevm" if target == "psx" else f"gamevm-{target}"
         assert (f"Dev      gamevm dev -c examples/game/{config}.json -t {target} --scene level1 "
-                "--frames 3 --speed 0 --every 1 --socket s.sock" in out), out
+                "--frames 3 --speed 0 --every 1 --socket s.sock"
+                + (f" --loader {loader}" if loader else "") in out), out
+        # the example game ships with the console-side runtime: the session uses it
+        assert ("loader: the console-side runtime" in out) == (loader is None), out
         assert f"gamevm dev: {target}, built 3 modules (physics, level1, boss) and the resident" \
             in out
         assert "scene level1: each frame calls level1:level1_update" in out

@@ -42,7 +42,8 @@ def run(args) -> int:
     session = DevSession(args.config, target=args.target, manifest=args.manifest,
                          scene=args.scene, workdir=args.workdir, policy=args.on_layout_change,
                          socket_path=args.socket, watch=not args.no_watch, speed=args.speed,
-                         every=args.every, shows=args.show, prompt=not args.no_prompt)
+                         every=args.every, shows=args.show, prompt=not args.no_prompt,
+                         loader=args.loader)
     caught = catch_signals()           # Ctrl-C during the first build ends it too
     try:
         session.start()
@@ -63,7 +64,7 @@ def register(sub, cli) -> None:
         "dev", help="run the game on the emulated console, hot-reloading edited modules",
         description="Build the game's modules and resident from the dev manifest (dev.json "
                     "beside the configuration), boot the resident on the emulated console "
-                    "(host loader), load the scene's modules and run a frame loop on the "
+                    "(with its console-side runtime when it has one, else the host's loader), load the scene's modules and run a frame loop on the "
                     "simulated clock: each frame calls the modules' gamevm_frame(frame). A "
                     "saved source is recompiled, only its module relinked, and the module "
                     "swapped at the next frame boundary with its state kept (docs/dev.md). "
@@ -75,6 +76,10 @@ def register(sub, cli) -> None:
     p.add_argument("-c", "--config", metavar="FILE", help="project configuration (gamevm.json)")
     p.add_argument("-t", "--target", type=cli.target_type,
                    help=f"console (must be the configuration's): {cli.targets_help()}")
+    p.add_argument("--loader", choices=("target", "host"),
+                   help="who loads and reloads modules: the resident's console-side runtime "
+                        "(default when the resident has it: the dev manifest's resident "
+                        "\"runtime\": \"target\") or the host's reference loader")
     p.add_argument("--manifest", metavar="FILE",
                    help="dev manifest: each module's sources (default: dev.json beside the "
                         "configuration)")

@@ -149,10 +149,13 @@ class DevBuild:
             out[name] = self._link(name)
         if self.built_resident:
             from ..link.resident import build_resident
+            from ..runtime.build import RELOAD_API
             unit = self.manifest.resident
+            # a console-side runtime gets the reload API (gvm_reload.c) a session needs
+            keep = list(unit.keep) + (list(RELOAD_API) if unit.runtime == "target" else [])
             build_resident(self.target, [o.obj for o in self.objects if not o.owner],
                            self.resident_path, modules=[self.module_path(n) for n in order],
-                           keep=unit.keep, runtime=unit.runtime)
+                           keep=keep, runtime=unit.runtime)
         elif not self.resident_path.is_file():
             raise GameVMError(f"{self.resident_path}: resident not found: build it first "
                               "(scons) or list its sources under 'resident' in "

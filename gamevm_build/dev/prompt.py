@@ -283,7 +283,8 @@ def _where(session, rest: str) -> list[str]:
     elif any(v <= addr < v + m for v, _d, m, _f in console.resident.segments):
         what = f"in the resident ({_base_name(console.resident.path)})"
     else:
-        region = console.loader.allocator.region_at(addr)
+        from .memory import region_at
+        region = region_at(console.loader, addr)
         what = (f"in no module: free memory of region {region.name}" if region is not None
                 else "in no module or the resident")
     return [f"0x{addr:08x}: {what}" + (f": {name}" if name else "")]

@@ -34,6 +34,7 @@ from ..errors import ConfigError, EmulationError, GameVMError
 from . import protocol
 from .build import Rebuild
 from .manifest import FRAME_EXPORT, MANIFEST_NAME, load_manifest
+from .memory import region_use
 
 #: a module whose frame function faults within this many frames of a reload goes back
 #: to the build it replaced (its state carried back), as cr.h rolls back a crash
@@ -78,7 +79,8 @@ class DevSession:
     def __init__(self, config_path, *, target: str | None = None, manifest=None,
                  scene: str | None = None, workdir=None, policy: str = "abort",
                  socket_path=None, watch: bool = True, speed: float = 1.0,
-                 every: int | None = None, shows=(), out=None, prompt: bool = False):
+                 every: int | None = None, shows=(), out=None, prompt: bool = False,
+                 loader: str | None = None):
         from ..project.config import load_config
         from .swap import POLICIES
 
@@ -88,6 +90,9 @@ class DevSession:
         if speed < 0:
             raise ConfigError(f"--speed {speed}: give 0 (as fast as the host runs) or a "
                               "positive factor of real time")
+        if loader not in (None, "host", "target"):
+            raise ConfigError(f"--loader {loader}: choose target or host")
+        self.loader_kind = loader
         self.policy, self.speed, self.watching = policy, speed, watch
         self.prompting = prompt
         config_path = Path(config_path)
@@ -165,7 +170,8 @@ class DevSession:
                   if name not in self.current and spec.file is not None}
         self.console = Console(self.target, self.build.resident_path,
                                search_paths=[self.workdir], config=self.config,
-                               module_files=others or None, loader="host")
+                               module_files=others or None, loader=self.loader_kind)
+        self._check_loader()
         placement = {n: s.region for n, s in self.config.modules.items()}
         from ..runtime.reference import LoadError
         try:
@@ -200,6 +206,19 @@ class DevSession:
         self.out(f"socket {self.socket_path}: gamevm reload --socket {self.socket_path}")
         if self.prompting:
             self._start_prompt()
+
+    def _check_loader(self) -> None:
+        """The console-side runtime reloads only with its reload API linked in."""
+        loader = self.console.loader
+        if self.console.loader_kind == "target" and not loader.reloads:
+            raise ConfigError(
+                f"{self.build.resident_path}: the resident's console-side runtime has no "
+                "reload API: build the resident from the dev manifest with \"runtime\": "
+                "\"target\" (gamevm dev adds it), or link it with --keep GameVMSetReload "
+                "--keep GameVMLoadCopy --keep GameVMSwapCopy --keep GameVMFreeCopy; or start "
+                "the session with --loader host")
+        if self.console.loader_kind == "target":
+            self.out("loader: the console-side runtime (C, in the resident)")
 
     def _call_start(self, module: str, fn: str) -> None:
         try:
@@ -372,8 +391,7 @@ class DevSession:
                 self.current[name] = data
                 continue
             unit = self.manifest.modules[name]
-            before = {r.name: (r.top, sum(b.size for b in r.occupants))
-                      for r in self.console.loader.allocator.regions}
+            before = {u.name: (u.top, u.used) for u in region_use(self.console.loader).values()}
             report = reload(self.console, name, data, policy=policy or self.policy,
                             selftest=unit.selftest)
             for line in report.describe().splitlines():
@@ -382,10 +400,11 @@ class DevSession:
                 # what this reload cost in RAM where the new copy went (a module of an
                 # overlay region is reloaded into a heap region): the region's top is what
                 # a stack allocator can no longer give (docs/dev.md, "Memory per reload")
-                region = self.console.loader.by_name(name).region
+                region = region_use(self.console.loader)[
+                    self.console.loader.by_name(name).region.name]
                 top, in_use = before[region.name]
                 self._top0.setdefault(region.name, top)
-                now_used = sum(b.size for b in region.occupants)
+                now_used = region.used
                 say(f"  memory: region {region.name} top {region.top - top:+d} bytes, in use "
                     f"{now_used - in_use:+d} ({now_used} bytes; "
                     f"{region.top - self._top0.get(region.name, top):+d} since the scene "
@@ -498,19 +517,19 @@ class DevSession:
     def _module_regions(self) -> list:
         """The regions modules are loaded into (where reloads take memory)."""
         names = {lm.region.name for lm in self.console.loader.loaded.values()} | set(self._top0)
-        return [r for r in self.console.loader.allocator.regions if r.name in names]
+        return [u for u in region_use(self.console.loader, self._kept()).values()
+                if u.name in names]
+
+    def _kept(self) -> set[int]:
+        from .swap import retired
+        return {base for _n, base, _g in retired(self.console)}
 
     def memory_lines(self) -> list[str]:
         """Per region holding modules: its top, what it grew since the scene loaded,
         and how much of it is old copies and freed holes (docs/dev.md, Memory)."""
-        from .swap import retired
-
-        kept = {base for _n, base, _g in retired(self.console)}
         lines = []
         for r in self._module_regions():
-            used = sum(b.size for b in r.occupants)
-            old = sum(b.size for b in r.occupants if b.start in kept)
-            holes = sum(b.size for b in r.blocks if b.free)
+            used, old, holes = r.used, r.old, r.holes
             grown = r.top - self._top0.get(r.name, r.top)
             lines.append(f"memory: region {r.name} top 0x{r.top:08x} ({grown:+d} bytes since "
                          f"the scene loaded; {r.end - r.top} free above): {used} bytes in use, "

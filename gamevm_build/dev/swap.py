@@ -97,6 +97,9 @@ class ReloadReport:
     #: the load model's CPU time of placing and binding the new copy on the console
     #: (copy, relocate, bind: what the console-side runtime would spend; no media read)
     console_s: float = 0.0
+    #: console_s is what the console-side runtime took (its load of the copy, media
+    #: read included, and the swap), not the model's
+    console_measured: bool = False
 
     @property
     def ok(self) -> bool:
@@ -114,7 +117,8 @@ class ReloadReport:
                          f"{len(self.removed)} data symbols; {sum(self.rebound.values())} "
                          f"sites rebound; {len(self.entries)} old entries jump to new code "
                          f"({self.seconds * 1e3:.1f} ms on the host, "
-                         f"{self.console_s * 1e3:.2f} ms modelled on the console)")
+                         f"{self.console_s * 1e3:.2f} ms "
+                         f"{'on' if self.console_measured else 'modelled on'} the console)")
         for w in self.stale_data:
             lines.append(f"  warning: {w}")
         if self.fault:
@@ -165,14 +169,21 @@ def _state(loader: Loader) -> _DevState:
 
 
 def _loader_of(target) -> tuple[Loader, object | None]:
-    if isinstance(target, Loader):
+    """The loader a reload works on (the reference loader, or the console-side runtime's
+    :class:`~gamevm_build.runtime.target.TargetLoader`) and the console, if given one."""
+    from ..runtime.target import TargetLoader
+    if isinstance(target, (Loader, TargetLoader)):
         return target, None
     loader = getattr(target, "loader", None)
     if isinstance(loader, Loader):
         return loader, target
-    raise ReloadError("hot reload works on the host's reference loader: this console loads "
-                      "with the console-side runtime; start it with loader='host' "
-                      "(gamevm call/run --loader host)")
+    if isinstance(loader, TargetLoader):
+        if not loader.reloads:
+            raise ReloadError("this console's runtime has no reload API: link the resident "
+                              "with --keep for GameVMSetReload, GameVMLoadCopy, GameVMSwapCopy "
+                              "and GameVMFreeCopy (gamevm dev does), or use loader='host'")
+        return loader, target
+    raise ReloadError(f"nothing to reload on: {target!r} is neither a console nor a loader")
 
 
 def _find(loader: Loader, which) -> LoadedModule:
@@ -271,6 +282,31 @@ class _Translator:
         return None
 
 
+def carry(machine, old, new, pairs: dict, report: ReloadReport) -> None:
+    """Copy each carried symbol's bytes from the old copy to the new one (the first
+    min(old, new) bytes; none of a resized one under policy reset), every word that
+    points into the old copy re-aimed at the same symbol of the new one."""
+    translate = _Translator(old, new)
+    word = 2 if machine.profile.arch == "m68k" else 4
+    order = machine.profile.byteorder
+    for sym_name, (a, b) in pairs.items():
+        if any(c.name == sym_name for c in report.resized) and report.policy == "reset":
+            continue
+        size = min(a.size, b.size)
+        body = bytearray(machine.read(old.base + a.value, size))
+        dst = new.base + b.value
+        i = (-dst) % word
+        while i + 4 <= size:
+            to = translate(int.from_bytes(body[i:i + 4], order))
+            if to is not None:
+                body[i:i + 4] = to.to_bytes(4, order)
+                report.pointers += 1
+                i += 4                 # a pointer's second half is not another one's first
+            else:
+                i += word
+        machine.write(dst, bytes(body))
+
+
 # ----------------------------------------------------------------------------- the swap
 
 def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str | None = None,
@@ -288,6 +324,10 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
     """
     t0 = time.perf_counter()
     loader, console = _loader_of(target)
+    if not isinstance(loader, Loader):
+        from . import swap_target
+        return swap_target.reload(loader, console, module, data, policy=policy,
+                                  selftest=selftest, path=path, max_seconds=max_seconds)
     if policy not in POLICIES:
         raise ReloadError(f"unknown layout-change policy '{policy}': choose "
                           f"{', '.join(POLICIES)}")
@@ -390,25 +430,7 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
     phase("init")
 
     # 4. state
-    translate = _Translator(old, new)
-    word = 2 if machine.profile.arch == "m68k" else 4
-    order = machine.profile.byteorder
-    for sym_name, (a, b) in pairs.items():
-        if any(c.name == sym_name for c in report.resized) and policy == "reset":
-            continue
-        size = min(a.size, b.size)
-        body = bytearray(machine.read(old.base + a.value, size))
-        dst = new.base + b.value
-        i = (-dst) % word
-        while i + 4 <= size:
-            to = translate(int.from_bytes(body[i:i + 4], order))
-            if to is not None:
-                body[i:i + 4] = to.to_bytes(4, order)
-                report.pointers += 1
-                i += 4                 # a pointer's second half is not another one's first
-            else:
-                i += word
-        machine.write(dst, bytes(body))
+    carry(machine, old, new, pairs, report)
     phase("carry")
 
     # 5. other modules' relocated sites
@@ -491,10 +513,14 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
 
 def _data_areas(loader: Loader, exclude=None) -> list[tuple[int, bytes]]:
     """``(address, bytes)`` of where a game stores pointers: the resident's segments but
-    its code, and every loaded module's data and bss (but ``exclude``'s)."""
+    its code (and the console-side runtime's own records), and every loaded module's
+    data and bss (but ``exclude``'s)."""
     out = []
+    skip = list(loader.resident.code)
+    if hasattr(loader, "runtime_state"):
+        skip += loader.runtime_state()
     for v, body in _resident_ram(loader):
-        cuts = sorted((max(a, v), min(b, v + len(body))) for a, b in loader.resident.code
+        cuts = sorted((max(a, v), min(b, v + len(body))) for a, b in skip
                       if a < v + len(body) and v < b)
         at = v
         for a, b in cuts + [(v + len(body), v + len(body))]:
@@ -692,6 +718,9 @@ def collect(target) -> list[int]:
     """Free old copies of reloaded modules that nothing points into (see :func:`_collect`);
     return their bases.  :func:`reload` does this first, each time."""
     loader, _console = _loader_of(target)
+    if not isinstance(loader, Loader):
+        from . import swap_target
+        return swap_target.collect(loader)
     return _collect(loader, _state(loader))
 
 

@@ -119,6 +119,33 @@ TLoadStatus GameVMTrust(const void *table, unsigned long size);
 #define GVM_STALE_RELOAD 1u
 TLoadStatus GameVMSetStale(unsigned policy);
 
+/* Hot reload, for development sessions (docs/dev.md, "Reload on the console-side
+ * runtime"; gvm_reload.c).  Call GameVMSetReload(1) after GameVMInit, before loading:
+ * modules loaded from then on keep their imports (12 bytes of the pool per import and
+ * per relocation of one), so a swap can rebind them.  At a frame boundary:
+ *   GameVMLoadCopy(live, name, flags, &copy): load file `name`, a rebuilt `live`, beside
+ *     it (same region; GVM_LOAD_LAZY in `flags` as for LoadModuleFlags), constructed but
+ *     hidden: no name or handle call finds it.  `copy` is set before its constructors
+ *     run (one that never returns leaves a copy to free).  A copy of an overlay's
+ *     occupant goes to the first heap region with room (the old copy, hidden, goes when
+ *     the overlay is next loaded into).  lsInvalidHandle for a handle that is not a
+ *     loaded module's, lsBadFormat for another module's file, else LoadModuleEx's.
+ *   GameVMSwapCopy(live, copy): every import other modules bound into `live` goes to
+ *     `copy`'s export of that name, and `live` (the handle the game holds) names the new
+ *     copy from then on; the old copy is hidden under `copy`, its memory kept.
+ *     lsModuleInUse (safe mode: a frame of the game is inside `live`), lsSymbolNotFound
+ *     (others bind a name `copy` lacks), lsInvalidHandle: nothing changed.  Swapping
+ *     again with the same two handles undoes it.
+ *   GameVMFreeCopy(copy): free a hidden copy (no destructors); lsModuleInUse in safe mode
+ *     while a frame is inside it.
+ * The state (data, bss) and the jumps from the old entries are the host's part: it knows
+ * every symbol of both files. */
+TLoadStatus GameVMSetReload(unsigned on);
+TLoadStatus GameVMLoadCopy(TModuleHandle live, const char *name, unsigned flags,
+                           TModuleHandle *copy);
+TLoadStatus GameVMSwapCopy(TModuleHandle live, TModuleHandle copy);
+TLoadStatus GameVMFreeCopy(TModuleHandle copy);
+
 /* Make overlay region `other` the second half of `region`'s double buffer (seed §5.1):
  * a load placed in `region` while its occupant is running (safe mode) goes to
  * `other` instead, when nothing runs there.  lsSymbolNotFound for an unknown name. */

@@ -37,6 +37,9 @@ API = ("LoadModuleEx", "LoadModule", "LoadModuleFlags", "GetModuleProc", "Unload
        "LoadModuleAsyncEx", "LoadModuleAsync", "GameVMImport", "GameVMAsyncStatus",
        "GameVMFrame")
 HOST_ONLY_API = ()
+#: hot reload (gvm_reload.c): linked only into a resident that keeps them (a development
+#: session's: gamevm dev adds them to a target runtime's --keep)
+RELOAD_API = ("GameVMSetReload", "GameVMLoadCopy", "GameVMSwapCopy", "GameVMFreeCopy")
 #: what the emulated console and games call to set the C runtime up
 TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPairRegions",
                 "GameVMAddNeed",

@@ -41,6 +41,8 @@ LOAD_LAZY = 1
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
 WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
+#: a development build's pool (the reload API keeps every module's imports there)
+DEV_POOL_SIZE = 0x2000
 #: GameVMAddRegion flags
 REGION_HEAP, REGION_OVERLAY = 0, 1
 #: where a handle (the runtime's module record, gvm_loader.c module_t, which checks
@@ -140,6 +142,7 @@ class TargetModule:
     symbols: dict = field(default_factory=dict)
     path: str = ""
     region: object | None = None                 #: the allocator Region it lies in
+    lazy: bool = False                           #: loaded with GVM_LOAD_LAZY
 
     @property
     def end(self) -> int:
@@ -154,6 +157,10 @@ class TargetModule:
 
     def in_code(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.code_size
+
+    def symbolize(self, addr: int) -> str:
+        sym = self.module.symbolize(addr - self.base) if self.module is not None else None
+        return f"{self.name}:{sym}" if sym else f"{self.name}+0x{addr - self.base:x}"
 
 
 class TargetLoader:
@@ -186,6 +193,10 @@ class TargetLoader:
         ``GameVMSetStale(GVM_STALE_RELOAD)``: a call through a stale stub reloads its
         module (the reference loader's ``LoaderPolicy(stale="reload")``); the resident
         must link ``GameVMSetStale`` (its kernel calls it, or ``--keep GameVMSetStale``).
+
+    A resident that links the reload API (``GameVMSetReload``: a development session's,
+    docs/dev.md) is set up for hot reload: ``GameVMSetReload(1)`` before any load, and a
+    pool of at least :data:`DEV_POOL_SIZE` (every module keeps its imports there).
     """
 
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
@@ -222,6 +233,12 @@ class TargetLoader:
         self._next_file = 0
         self.bytes_read = 0
         self.loaded: dict[int, TargetModule] = {}
+        #: copies of reloaded modules the runtime keeps hidden (GameVMLoadCopy), by base
+        self.copies: dict[int, TargetModule] = {}
+        #: request name -> (path, bytes) the media device serves instead of the reader's
+        #: (a development session's rebuilt module, before it is anywhere else)
+        self.served: dict[str, tuple[str, bytes]] = {}
+        self._state_ranges: list[tuple[int, int]] | None = None
         self.events: list[dict] = []
         self._stale: dict[int, int] = {}          # base -> noexec guard token until synced
         self._rebinding: dict[int, tuple] = {}     # base -> range being rebound until synced
@@ -237,6 +254,9 @@ class TargetLoader:
         previous = machine.symbolizer
         machine.symbolizer = lambda addr: self._symbolize(addr) or (previous(addr) if previous
                                                                     else None)
+        self.reloads = "GameVMSetReload" in self.symbols
+        if self.reloads:
+            pool_size = max(pool_size, DEV_POOL_SIZE)
         self.work = machine.reserve(work_size)
         self.pool = machine.reserve(pool_size)
         names = [machine.reserve(len(r.name) + 1) for r in self.regions]
@@ -253,6 +273,8 @@ class TargetLoader:
             raise EmulationError(f"GameVMInit failed with status {status}")
         if stale_reload:
             self.set_stale(STALE_RELOAD)
+        if self.reloads:
+            machine.call("GameVMSetReload", 1)
         for addr, r in zip(names, self.regions):
             flags = REGION_OVERLAY if r.overlay else REGION_HEAP
             if machine.call("GameVMAddRegion", addr, r.start, r.size, flags) != 0:
@@ -472,6 +494,75 @@ class TargetLoader:
     def unload_module(self, handle: int) -> TLoadStatus:
         return TLoadStatus(self.machine.call("UnloadModule", handle))
 
+    # --- hot reload (gvm_reload.c; gamevm_build.dev.swap_target drives it) ------------
+    def runtime_state(self) -> list[tuple[int, int]]:
+        """``(start, end)`` of the runtime's own records in the resident: its state
+        (``gvm_state``: module records, among them the bases of hidden copies) and its
+        Global Symbol Table (a symbol may be a module's base, as ``_end``).  A scan for
+        pointers a game stored skips them."""
+        if self._state_ranges is None:
+            machine, out = self.machine, []
+            for addr, _rank, size, name in machine._symbols._entries:
+                if name == "gvm_state" and size:
+                    out.append((addr, addr + size))
+            gst = self.symbols.get("gvm_gst")
+            if gst is not None and "gvm_gst_count" in self.symbols:
+                out.append((gst, gst + 8 * machine.read_u32(self.symbols["gvm_gst_count"])))
+            self._state_ranges = out
+        return self._state_ranges
+
+    def load_copy(self, live: int, name: str, data: bytes, path: str,
+                  flags: int = 0) -> tuple[TLoadStatus, int]:
+        """``GameVMLoadCopy(live, name, flags, &copy)`` with the media device serving
+        ``data`` as ``name``: the status and the copy's handle (0 if none).  The copy goes
+        to :attr:`copies`.  A constructor's fault propagates (:class:`EmulationError`);
+        the handle is then in :attr:`last_copy`."""
+        m = self.machine
+        m.reset_scratch()
+        s = m.alloc_string(name)
+        out = m.alloc(4)
+        m.write_u32(out, 0)
+        self.served[name] = (path, bytes(data))
+        self.last_copy = 0
+        try:
+            status = TLoadStatus(self._run("GameVMLoadCopy", live, s, flags, out))
+        finally:
+            self.served.pop(name, None)
+            self.last_copy = handle = m.read_u32(out)
+            if handle:
+                self._hide(handle)
+        return status, handle
+
+    def _hide(self, handle: int) -> None:
+        base = self.machine.read_u32(handle + HANDLE_BASE_OFFSET)
+        t = self.loaded.pop(base, None)
+        if t is not None:
+            t.handle = handle
+            self.copies[base] = t
+
+    def swap_copy(self, live: int, copy: int) -> TLoadStatus:
+        """``GameVMSwapCopy(live, copy)``; on success the live handle names the copy's
+        module here too, in the old one's place of :attr:`loaded`."""
+        status = TLoadStatus(self._run("GameVMSwapCopy", live, copy))
+        if status == TLoadStatus.lsSuccess:
+            old = next(t for t in self.loaded.values() if t.handle == live)
+            new = next(t for t in self.copies.values() if t.handle == copy)
+            del self.copies[new.base]
+            self.loaded = {(new.base if k == old.base else k): (new if t is old else t)
+                           for k, t in self.loaded.items()}
+            new.handle, old.handle = live, copy
+            self.copies[old.base] = old
+        return status
+
+    def free_copy(self, copy: int) -> TLoadStatus:
+        """``GameVMFreeCopy(copy)`` (the runtime reports it freed: :meth:`_freed`)."""
+        return TLoadStatus(self._run("GameVMFreeCopy", copy))
+
+    def sync_code(self, addr: int, size: int) -> None:
+        """``GameVMSyncCode(addr, size)`` on the CPU: code the host wrote becomes visible
+        to instruction fetch as the console needs it."""
+        self._run("GameVMSyncCode", addr, size)
+
     # --- what the console's reports and calls need (as gamevm_build.runtime.reference.Loader) ----
     def load(self, name: str, *, region: str | None = None, needs: bool = True,
              lazy: bool | None = None, **_ignored) -> TargetModule:
@@ -491,6 +582,7 @@ class TargetLoader:
             raise EmulationError(f"LoadModuleEx(\"{name}\") returned handle 0x{handle:08x}, "
                                  "which names no module the runtime reported loading")
         t.handle = handle
+        t.lazy = bool(lazy)
         return t
 
     def unload(self, handle: int, **_ignored) -> None:
@@ -580,7 +672,7 @@ class TargetLoader:
             name_ptr, size_ptr = machine.trap_args(2)
             name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
             try:
-                path, data = self.reader.read(name)
+                path, data = self.served[name] if name in self.served else self.reader.read(name)
             except (ModuleNotFound, OSError, InputError):
                 machine.set_result(MASK32)
                 return None
@@ -742,7 +834,7 @@ class TargetLoader:
                       f"'{gone[0]}' was freed")
 
     def _freed(self, machine, name, base, size) -> None:
-        t = self.loaded.pop(base, None)
+        t = self.loaded.pop(base, None) or self.copies.pop(base, None)
         self.graves.append((name, set(t.symbols) if t is not None else set()))
         token = self._stale.pop(base, None)
         for g in (t.guards if t else []) + ([token] if token else []):

@@ -30,6 +30,7 @@ OPTIONS = (
     ("GAMEVM_DEV_SOCKET", "--socket"),
     ("GAMEVM_DEV_MANIFEST", "--manifest"),
     ("GAMEVM_DEV_POLICY", "--on-layout-change"),
+    ("GAMEVM_DEV_LOADER", "--loader"),
 )
 #: the package's parent directory: the child imports this gamevm_build, not another
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

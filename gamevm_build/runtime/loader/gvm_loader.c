@@ -19,7 +19,7 @@
 /* A loaded module's record; its address is the TModuleHandle.  The emulated
  * console reads `base` at offset 8 and `refcount` at offset 20
  * (gamevm_build.runtime.target, HANDLE_*_OFFSET): the checks below keep them there. */
-typedef struct {
+typedef struct module_s {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
     u32 base, size, code_end;
@@ -35,6 +35,8 @@ typedef struct {
     u8 region;
     u8 nimports;                    /* imports kept for lazy and stale stubs */
     u32 nirel;                      /* relocations of those */
+    u8 hidden;                      /* a copy of a reloaded module (gvm_reload.c): it
+                                     * holds its memory, nothing finds or binds to it */
 } module_t;
 typedef char gvm_check_base_offset[__builtin_offsetof(module_t, base) == 8 ? 1 : -1];
 typedef char gvm_check_refcount_offset[__builtin_offsetof(module_t, refcount) == 20 ? 1 : -1];
@@ -162,6 +164,9 @@ typedef struct {
     u32 slice;                       /* clock ticks of CPU per frame (GameVMSetSlice), 0: all */
 } request_t;
 
+/* The runtime's state, under a name the emulated console (and a debugger) can find in
+ * the resident's symbols: a scan for pointers the game stored skips it. */
+#define G gvm_state
 static struct {
     TGameVMConfig cfg;
     int ready;
@@ -200,6 +205,8 @@ static struct {
     u32 ntrust;
     TLoadStatus (*trust_step)(struct load_ctx *c, u32 step);
     u32 (*reload)(const char *module, u32 slot);   /* GameVMSetStale: gvm_stubs.c */
+    u8 keep_imports;                 /* GameVMSetReload: every load keeps its imports */
+    const struct module_s *copy_of;  /* GameVMLoadCopy: the module being copied */
 } G;
 
 /* The game's stack pointer at its call of the API function this is expanded in.  A
@@ -418,7 +425,7 @@ static u32 in_load_order(u32 *out)
 {
     u32 n = 0, i, j;
     for (i = 0; i < GVM_MAX_MODULES; i++) {
-        if (!G.mods[i].seq || (G.mods[i].job && !G.async))
+        if (!G.mods[i].seq || G.mods[i].hidden || (G.mods[i].job && !G.async))
             continue;
         for (j = n; j > 0 && G.mods[out[j - 1]].seq > G.mods[i].seq; j--)
             out[j] = out[j - 1];
@@ -452,7 +459,7 @@ static module_t *by_name(const char *name)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq && gvm_strcmp(G.mods[i].name, name) == 0)
+        if (G.mods[i].seq && !G.mods[i].hidden && gvm_strcmp(G.mods[i].name, name) == 0)
             return &G.mods[i];
     return 0;
 }
@@ -516,6 +523,41 @@ static int fits(u32 r, u32 size, u32 align, u32 *base)
     return 1;
 }
 
+/* The lowest place in region `r` that holds `size` bytes between the modules there: for
+ * the copy of a module being reloaded (gvm_reload.c), so that the old copies freed below
+ * the top, holes a stack never gives back, are used again and a module reloaded again and
+ * again costs one copy of itself, not one per reload. */
+static int fits_below(u32 r, u32 size, u32 align, u32 *base)
+{
+    u32 i, j, at, found = 0;
+    for (i = 0; i <= GVM_MAX_MODULES; i++) {          /* the region's start, or a block's end */
+        const module_t *m = &G.mods[i < GVM_MAX_MODULES ? i : 0];
+        if (i < GVM_MAX_MODULES && !(m->seq && m->region == r))
+            continue;
+        at = (i < GVM_MAX_MODULES ? m->base + m->size : G.regions[r].start) + align - 1;
+        at &= ~(align - 1);
+        if (at < G.regions[r].start || at > G.regions[r].end || size > G.regions[r].end - at ||
+            (found && at >= *base))
+            continue;
+        for (j = 0; j < GVM_MAX_MODULES; j++)
+            if (G.mods[j].seq && G.mods[j].region == r && G.mods[j].base < at + size &&
+                at < G.mods[j].base + G.mods[j].size)
+                break;
+        if (j == GVM_MAX_MODULES)
+            *base = at, found = 1;
+    }
+    return found;
+}
+
+/* Room for module `name` in region `r`: on top of the stack, or for a reload's copy
+ * (gvm_reload.c) the lowest hole that holds it. */
+static int fits_for(const char *name, u32 r, u32 size, u32 align, u32 *base)
+{
+    if (G.copy_of && gvm_strcmp(name, G.copy_of->name) == 0)
+        return fits_below(r, size, align, base);
+    return fits(r, size, align, base);
+}
+
 /* The placement of module `name` (GameVMPlaceModule; the last one made): its index + 1,
  * or 0.  A stale binding keeps it: the name its module is reloaded by. */
 static u32 placement_of(const char *name)
@@ -535,6 +577,7 @@ static s32 placed_region(const char *name)
 }
 
 static void evict(module_t *m);
+static void drop_copy(module_t *m);
 static int in_use(module_t *m);
 static TLoadStatus lazy_stubs(load_ctx *c, module_t *m);
 static void free_load_stubs(load_ctx *c);
@@ -560,6 +603,10 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
 {
     u32 r, i;
     s32 placed = placed_region(name);
+    /* a copy of an overlay's occupant (gvm_reload.c) goes beside it: in a heap region */
+    if (G.copy_of && placed >= 0 && (G.regions[placed].flags & GVM_REGION_OVERLAY) &&
+        gvm_strcmp(name, G.copy_of->name) == 0)
+        placed = -1;
     if (placed >= 0) {
         r = (u32)placed;
         if ((G.regions[r].flags & GVM_REGION_OVERLAY) && region_busy(r) &&
@@ -571,16 +618,20 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
             if (!stubs_for_eviction(r))
                 return lsOutOfMemory;              /* no stale stubs for its binders */
             for (i = 0; i < GVM_MAX_MODULES; i++)
-                if (G.mods[i].seq && G.mods[i].region == r)
-                    evict(&G.mods[i]);
+                if (G.mods[i].seq && G.mods[i].region == r) {
+                    if (G.mods[i].hidden)
+                        drop_copy(&G.mods[i]);     /* a reloaded module's old copy */
+                    else
+                        evict(&G.mods[i]);
+                }
         }
         *region = r;
-        return fits(r, size, align, base) ? lsSuccess : lsOutOfMemory;
+        return fits_for(name, r, size, align, base) ? lsSuccess : lsOutOfMemory;
     }
     for (r = 0; r < G.nregions; r++) {
         if (G.regions[r].flags & GVM_REGION_OVERLAY)
             continue;
-        if (fits(r, size, align, base)) {
+        if (fits_for(name, r, size, align, base)) {
             *region = r;
             return lsSuccess;
         }
@@ -1161,7 +1212,7 @@ static TLoadStatus link_prepare(load_ctx *c)
     module_t *m = free_slot(), *p;
     TLoadStatus st;
 
-    if (!m || !scan_imports(c, GVM_LAZY && c->lazy))
+    if (!m || !scan_imports(c, (GVM_LAZY && c->lazy) || G.keep_imports))
         return lsOutOfMemory;
     if ((st = region_alloc(c->meta.name, image, align, &region, &base)) != lsSuccess)
         return st;
@@ -1326,6 +1377,7 @@ static void release(module_t *m)
     u32 i, bit = 1u << slot_index(m);
     event(GVM_EV_FREED, m->base, m->size, m->code_end, m->name);
     m->seq = 0;
+    m->hidden = 0;
     /* the references its holders keep and their bindings into it go with it: the slot
      * is reused, and a holder freed later must not drop a reference of (or an eviction
      * find a binding into) the slot's next module */
@@ -1884,7 +1936,8 @@ static module_t *handle_module(TModuleHandle h)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq && !G.mods[i].job)
+        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq && !G.mods[i].job &&
+            !G.mods[i].hidden)
             return &G.mods[i];
     return 0;
 }
@@ -1920,7 +1973,8 @@ static int bound_into(u32 k, u32 gone)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq && i != k && !(gone & (1u << i)) && (G.mods[i].providers & (1u << k)))
+        if (G.mods[i].seq && i != k && !(gone & (1u << i)) && !G.mods[i].hidden &&
+            (G.mods[i].providers & (1u << k)))
             return 1;
     return 0;
 }
@@ -2008,6 +2062,17 @@ static void evict(module_t *m)
     }
 }
 
+/* A hidden copy of a reloaded module goes (gvm_reload.c; an overlay it lies in is
+ * evicted): no destructors, its state lives on in the copy that replaced it. */
+static void drop_copy(module_t *m)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (m->deps & (1u << i))
+            G.mods[i].refcount--;
+    release(m);
+}
+
 /* ---- set-up -------------------------------------------------------------------------- */
 TLoadStatus GameVMInit(const TGameVMConfig *config)
 {
@@ -2032,8 +2097,10 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
         G.stubs[i].kind = 0;
     for (i = 0; i < GVM_MAX_ASYNC; i++)
         G.done[i].id = 0;
+    G.keep_imports = 0;
+    G.copy_of = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        G.mods[i].seq = 0;
+        G.mods[i].seq = G.mods[i].hidden = 0;
     if (!config || !config->reader || !config->reader->open || !config->reader->read ||
         !config->work || config->work_size < 64 || !config->pool)
         return lsBadFormat;

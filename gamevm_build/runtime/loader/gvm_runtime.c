@@ -12,6 +12,7 @@
 #include "gvm_emu_reader.c"
 #include "gvm_loader.c"
 #include "gvm_stubs.c"
+#include "gvm_reload.c"
 #ifdef GVM_CODEC_ZX0                /* the profile's codecs (gvm_target.h) */
 #include "../codec/gvm_zx0.c"
 #endif

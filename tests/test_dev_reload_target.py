@@ -1,0 +1,247 @@
+"""Hot reload on the console-side C runtime (gvm_reload.c, gamevm_build.dev.swap_target;
+docs/dev.md "Reload on the console-side runtime") on every console.
+
+The modules and edits of tests/test_dev_reload.py, loaded by the C runtime linked into
+the resident: the runtime loads the rebuilt copy, rebinds the other modules and hands
+the live handle over; the host carries the state and writes the entry jumps.  The host's
+reference loader, doing the same reloads, is the oracle for what the game sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ALL_TARGETS
+from gamevm_build.dev import collect, reload, retired
+from gamevm_build.dev.swap import ReloadError
+from gamevm_build.errors import EmulationFault
+from gamevm_build.link.linker import link_module
+from gamevm_build.link.resident import build_resident
+from gamevm_build.link.toolchain import find_toolchain
+from gamevm_build.play.console import Console
+from gamevm_build.runtime.build import RELOAD_API
+from gamevm_build.runtime.reference import TLoadStatus
+from gamevm_build.runtime.target import HANDLE_BASE_OFFSET
+from test_dev_reload import HOT, INCLUDE, KERNEL, USER, VARIANTS
+
+KEEP = ["saved_fn", "saved_ptr", "call_saved", "kernel_hook"]
+
+
+class Game:
+    def __init__(self, target: str, root: Path, kernels: dict[str, Path], hot: dict[str, bytes]):
+        self.target, self.root, self.kernels, self.hot = target, root, kernels, hot
+
+    def console(self, loader: str = "target", **kw) -> Console:
+        c = Console(self.target, self.kernels[loader], search_paths=[self.root], loader=loader,
+                    **kw)
+        c.load("hot")
+        c.load("user")
+        return c
+
+
+@pytest.fixture(scope="module", params=ALL_TARGETS)
+def game(request, tmp_path_factory) -> Game:
+    """Both kernels (the C runtime with its reload API, and the host loader's), ``hot`` in
+    every variant and ``user``, for one console."""
+    target = request.param
+    root = tmp_path_factory.mktemp(f"devc-{target}")
+    tc = find_toolchain(target)
+    (root / "k.c").write_text(KERNEL)
+    obj = tc.compile(root / "k.c", root / "k.o", include_dirs=[INCLUDE])
+    kernels = {"target": root / "kernel.elf", "host": root / "kernel-host.elf"}
+    build_resident(target, [obj], kernels["target"], keep=KEEP + list(RELOAD_API),
+                   runtime="target")
+    build_resident(target, [obj], kernels["host"], keep=KEEP)
+    hot = {}
+    for name, defs in VARIANTS.items():
+        d = root / name
+        d.mkdir()
+        (d / "hot.c").write_text(HOT)
+        o = tc.compile(d / "hot.c", d / "hot.o",
+                       extra_flags=[f"-D{k}={v}" for k, v in defs.items()])
+        link_module(target, [o], d / "hot.elf", resident=kernels["target"])
+        hot[name] = (d / "hot.elf").read_bytes()
+    (root / "hot.elf").write_bytes(hot["v1"])
+    (root / "user.c").write_text(USER)
+    link_module(target, [tc.compile(root / "user.c", root / "user.o")], root / "user.elf",
+                needs=[root / "hot.elf"], resident=kernels["target"])
+    return Game(target, root, kernels, hot)
+
+
+def play(c: Console, game: Game) -> list:
+    """One script of reloads and calls; what the game saw at each step."""
+    seen = []
+    look = lambda *calls: seen.append(tuple(c.call(x) for x in calls))    # noqa: E731
+    c.call("hot:store_fns")
+    c.call("hot:bump_table")
+    look("hot:hot_value", "user_calls", "hot:tick")
+    for v in range(2, 5):
+        r = reload(c, "hot", game.hot[f"v{v}"])
+        seen.append(r.status)
+        look("hot:hot_value", "user_calls", "call_saved", "hot:call_local", "hot:tick",
+             "hot:table0", "user_table0")
+    for variant, kw in (("faulty", {"selftest": "gamevm_selftest"}), ("ctorfault", {}),
+                        ("resized", {}), ("dropped", {}), ("resized", {"policy": "keep"})):
+        r = reload(c, "hot", game.hot[variant], **kw)
+        seen.append((variant, r.status, sorted(r.kept), sorted(r.added), sorted(r.removed)))
+        look("hot:hot_value", "user_calls", "call_saved", "hot:tick", "hot:table_len",
+             "hot:table0", "user_table0")
+    c.call("hot:cursor_bump")
+    look("hot:table1", "hot:get_extra")
+    return seen
+
+
+def test_the_same_reloads_as_the_host_loader(game):
+    """Edits, state, rebinding, stored pointers, every rollback and refusal: what the game
+    sees on the C runtime is what it sees on the reference loader."""
+    assert play(game.console("target"), game) == play(game.console("host"), game)
+
+
+def test_state_and_handle_follow_five_reloads(game):
+    c = game.console()
+    tl = c.loader
+    assert tl.reloads and c.loader_kind == "target"
+    handle = tl.by_name("hot").handle
+    for _ in range(3):
+        c.call("hot:tick")
+    c.call("hot:store_fns")
+    bases = []
+    for v in range(2, 7):
+        report = reload(c, "hot", game.hot[f"v{v}"])
+        assert report.ok and report.console_measured, report.describe()
+        assert report.console_s > 0 and report.rebound == {"user": report.rebound["user"]}
+        assert c.call("hot:tick") == 3 + v - 1 and c.call("user_calls") == 10 * v
+        bases.append(report.new_base)
+        # the handle the game holds names the new copy in the runtime itself
+        assert tl.by_name("hot").handle == handle
+        assert c.machine.read_u32(handle + HANDLE_BASE_OFFSET) == report.new_base
+        assert tl.get_proc(handle, "hot_value") == report.new_base + \
+            tl.by_name("hot").module.exports["hot_value"].value
+        assert c.call("call_saved") == v and c.call("hot:call_local") == v
+    assert len(set(bases)) <= 3             # freed copies are used again
+    # the resident stores a pointer into the first copy: it stays; the others went
+    assert [g for _n, _b, g in retired(c)] == [5] or [g for _n, _b, g in retired(c)] == [1, 5]
+    collect(c)
+    assert [g for _n, _b, g in retired(c)] == [1]
+    assert len(tl.copies) == 1
+    # unloading goes on as for any module; the old copies go with it
+    tl.unload(tl.by_name("user").handle)
+    tl.unload(handle)
+    assert collect(c) and retired(c) == [] and tl.copies == {} and tl.loaded == {}
+    with pytest.raises(EmulationFault, match="unloaded module 'hot'"):
+        c.call("call_saved")
+
+
+def test_reloads_reuse_freed_copies(game):
+    """The runtime places a reload's copy in the lowest hole that holds it: ten reloads
+    cost the region one extra copy of the module, as on the reference loader."""
+    from gamevm_build.dev.memory import region_use
+
+    c = game.console()
+    c.call("hot:tick")
+    hot = c.loader.by_name("hot")
+    top0 = region_use(c.loader)[hot.region.name].top
+    bases = []
+    for i in range(10):
+        v = 2 + i % 5
+        report = reload(c, "hot", game.hot[f"v{v}"])
+        assert report.ok, report.describe()
+        assert c.call("hot:hot_value") == v
+        bases.append(report.new_base)
+    use = region_use(c.loader)[hot.region.name]
+    assert use.top - top0 <= hot.size + 16, (top0, use)
+    assert len(set(bases)) <= 3 and c.call("hot:get_counter") == 1
+
+
+def test_rollbacks_leave_a_working_runtime(game):
+    """After a self test that faults and a constructor that faults, the runtime's records
+    are whole: a good reload, an unload and a new load all go through."""
+    c = game.console()
+    tl = c.loader
+    c.call("hot:tick")
+    lm = tl.by_name("hot")
+    ram = c.machine.read(lm.base, lm.size)
+    for variant, kw, why in (("faulty", {"selftest": "gamevm_selftest"}, "gamevm_selftest"),
+                             ("ctorfault", {}, "bad_init")):
+        report = reload(c, "hot", game.hot[variant], **kw)
+        assert report.status == "rolled-back" and why in report.fault, report.describe()
+        assert tl.by_name("hot") is lm and tl.copies == {}
+        assert c.machine.read(lm.base, len(ram)) == ram
+        assert c.call("user_calls") == 10
+    report = reload(c, "hot", game.hot["v3"], selftest="gamevm_selftest")
+    assert report.ok, report.describe()
+    assert c.call("hot:tick") == 2 and c.call("user_calls") == 30
+    tl.unload(tl.by_name("user").handle)
+    tl.unload(tl.by_name("hot").handle)
+    collect(c)
+    assert tl.loaded == {} and tl.copies == {}
+    c.load("user")                     # its need, hot, comes back from the file (v1)
+    assert c.call("user_calls") == 10
+
+
+def test_refusals_change_nothing(game):
+    c = game.console()
+    tl = c.loader
+    lm = tl.by_name("hot")
+    report = reload(c, "hot", game.hot["dropped"])
+    assert report.status == "refused" and "user->hot_value" in report.message
+    report = reload(c, "hot", game.hot["resized"])
+    assert report.status == "layout-changed"
+    assert tl.by_name("hot") is lm and tl.copies == {}
+    with pytest.raises(ReloadError, match="cannot replace module 'user'"):
+        reload(c, "user", game.hot["v2"])
+    # inside a trap the CPU is running: the runtime is reloaded between calls
+    reports = []
+    c.machine.breakpoint(c.symbol("kernel_hook"),
+                         lambda m: reports.append(reload(c, "hot", game.hot["v2"])))
+    assert c.call("hot:busy_probe") == 8
+    assert reports[0].status == "busy" and "busy_probe" in reports[0].busy[0]
+    assert c.call("hot:hot_value") == 1
+
+
+def test_the_runtime_checks_its_arguments(game):
+    """GameVMLoadCopy / GameVMSwapCopy / GameVMFreeCopy refuse what is not theirs."""
+    c = game.console()
+    tl = c.loader
+    hot, user = tl.by_name("hot"), tl.by_name("user")
+    path = str(game.root / "v2" / "hot.elf")
+    assert tl.load_copy(0x1234, "hot", game.hot["v2"], path) == (TLoadStatus.lsInvalidHandle, 0)
+    # another module's file is not a copy: nothing of it stays
+    status, copy = tl.load_copy(hot.handle, "hot", (game.root / "user.elf").read_bytes(), path)
+    assert (status, copy) == (TLoadStatus.lsBadFormat, 0) and tl.copies == {}
+    status, copy = tl.load_copy(hot.handle, "hot", game.hot["v2"], path)
+    assert status == TLoadStatus.lsSuccess and copy and list(tl.copies.values())[0].handle == copy
+    assert tl.get_proc(copy, "hot_value") == 0                 # hidden: not a handle
+    assert tl.unload_module(copy) == TLoadStatus.lsInvalidHandle
+    assert tl.swap_copy(user.handle, copy) == TLoadStatus.lsInvalidHandle    # another module
+    assert tl.free_copy(hot.handle) == TLoadStatus.lsInvalidHandle           # not hidden
+    assert c.call("user_calls") == 10                          # nothing was rebound
+    assert tl.free_copy(copy) == TLoadStatus.lsSuccess and tl.copies == {}
+    assert tl.free_copy(copy) == TLoadStatus.lsInvalidHandle
+
+
+def test_lazy_bindings_follow_the_reload(game):
+    """Loaded lazily (GVM_LOAD_LAZY; MIPS modules bind their calls at the first call, the
+    other consoles' bind at load): the copy is loaded the same way, and user's import
+    follows the reload."""
+    c = Console(game.target, game.kernels["target"], search_paths=[game.root], loader="target")
+    c.loader.load("hot", lazy=True)
+    c.loader.load("user", lazy=True)
+    report = reload(c, "hot", game.hot["v2"])
+    assert report.ok, report.describe()
+    assert c.call("user_calls") == 20              # user's lazy import: bound at first call
+    assert c.call("hot:busy_probe") == 9           # the copy's own lazy import of the kernel
+
+
+def test_a_runtime_without_the_reload_api_says_how_to_link_it(game, tmp_path):
+    kernel = tmp_path / "plain.elf"
+    tc = find_toolchain(game.target)
+    build_resident(game.target, [tc.compile(game.root / "k.c", tmp_path / "k.o",
+                                            include_dirs=[INCLUDE])],
+                   kernel, keep=KEEP, runtime="target")
+    c = Console(game.target, kernel, search_paths=[game.root], loader="target")
+    c.load("hot")
+    with pytest.raises(ReloadError, match="--keep for GameVMSetReload"):
+        reload(c, "hot", game.hot["v2"])
