@@ -111,6 +111,13 @@ def game(request, tmp_path_factory) -> Game:
     kernel = root / "kernel.elf"
     build_resident(target, [tc.compile(root / "k.c", root / "k.o", include_dirs=[INCLUDE])],
                    kernel, keep=["saved_fn", "saved_ptr", "call_saved", "kernel_hook"])
+    return Game(target, root, kernel, build_modules(target, root, kernel))
+
+
+def build_modules(target: str, root: Path, kernel: Path) -> dict[str, bytes]:
+    """``hot`` in every variant (``root/VARIANT/hot.elf``; v1 also as ``root/hot.elf``)
+    and ``user`` (``root/user.elf``), linked against ``kernel``; hot's bytes by variant."""
+    tc = find_toolchain(target)
     hot = {}
     for name, defs in VARIANTS.items():
         d = root / name
@@ -124,7 +131,7 @@ def game(request, tmp_path_factory) -> Game:
     (root / "user.c").write_text(USER)
     link_module(target, [tc.compile(root / "user.c", root / "user.o")], root / "user.elf",
                 needs=[root / "hot.elf"], resident=kernel)
-    return Game(target, root, kernel, hot)
+    return hot
 
 
 def test_edited_function_returns_the_new_value(game):

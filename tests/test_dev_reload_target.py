@@ -17,14 +17,13 @@ from conftest import ALL_TARGETS
 from gamevm_build.dev import collect, reload, retired
 from gamevm_build.dev.swap import ReloadError
 from gamevm_build.errors import EmulationFault
-from gamevm_build.link.linker import link_module
 from gamevm_build.link.resident import build_resident
 from gamevm_build.link.toolchain import find_toolchain
 from gamevm_build.play.console import Console
 from gamevm_build.runtime.build import RELOAD_API
 from gamevm_build.runtime.reference import TLoadStatus
 from gamevm_build.runtime.target import HANDLE_BASE_OFFSET
-from test_dev_reload import HOT, INCLUDE, KERNEL, USER, VARIANTS
+from test_dev_reload import INCLUDE, KERNEL, build_modules
 
 KEEP = ["saved_fn", "saved_ptr", "call_saved", "kernel_hook"]
 
@@ -54,19 +53,7 @@ def game(request, tmp_path_factory) -> Game:
     build_resident(target, [obj], kernels["target"], keep=KEEP + list(RELOAD_API),
                    runtime="target")
     build_resident(target, [obj], kernels["host"], keep=KEEP)
-    hot = {}
-    for name, defs in VARIANTS.items():
-        d = root / name
-        d.mkdir()
-        (d / "hot.c").write_text(HOT)
-        o = tc.compile(d / "hot.c", d / "hot.o",
-                       extra_flags=[f"-D{k}={v}" for k, v in defs.items()])
-        link_module(target, [o], d / "hot.elf", resident=kernels["target"])
-        hot[name] = (d / "hot.elf").read_bytes()
-    (root / "hot.elf").write_bytes(hot["v1"])
-    (root / "user.c").write_text(USER)
-    link_module(target, [tc.compile(root / "user.c", root / "user.o")], root / "user.elf",
-                needs=[root / "hot.elf"], resident=kernels["target"])
+    hot = build_modules(target, root, kernels["target"])
     return Game(target, root, kernels, hot)
 
 

@@ -1,8 +1,9 @@
 """Hot reload with state kept: swap a module of a running emulated game for a rebuilt one.
 
 The core of ``gamevm dev`` (issue 15, docs/dev.md).  :func:`reload` replaces a loaded
-module in a :class:`~gamevm_build.play.console.Console` (host loader) or a
-:class:`~gamevm_build.runtime.reference.Loader` with new module bytes:
+module in a :class:`~gamevm_build.play.console.Console` or a loader with new module
+bytes, on the host's reference loader or on the console-side C runtime
+(:mod:`.swap_target`, which the runtime's reload API does the loader's part for):
 
 - the new copy is placed next to the old one and bound like any load;
 - data and bss are carried symbol by symbol when a symbol keeps its size (pointers into

@@ -186,17 +186,28 @@ def _loader_of(target) -> tuple[Loader, object | None]:
     raise ReloadError(f"nothing to reload on: {target!r} is neither a console nor a loader")
 
 
-def _find(loader: Loader, which) -> LoadedModule:
-    if isinstance(which, LoadedModule):
-        which = which.handle
-    if isinstance(which, int):
-        lm = loader.loaded.get(which)
-    else:
+def _find(loader, which):
+    """The loaded module ``which`` names: a handle, a name, or the module itself."""
+    if isinstance(which, int) or hasattr(which, "handle"):
+        handle = which if isinstance(which, int) else which.handle
+        lm = next((m for m in loader.loaded.values() if m.handle == handle), None)
+    elif isinstance(loader, Loader):
         lm = loader._loaded_for(str(which))
+    else:
+        lm = loader.by_name(str(which))
     if lm is None:
         have = ", ".join(m.name for m in loader.loaded.values()) or "none"
         raise ReloadError(f"no loaded module '{which}' to reload (loaded: {have})")
     return lm
+
+
+def _start(loader, module, policy: str, t0: float):
+    """``(old copy, the loader's reload bookkeeping, the run)`` of a reload asked for."""
+    if policy not in POLICIES:
+        raise ReloadError(f"unknown layout-change policy '{policy}': choose "
+                          f"{', '.join(POLICIES)}")
+    old = _find(loader, module)
+    return old, _state(loader), _Run(loader, old, policy, t0)
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -309,11 +320,71 @@ def carry(machine, old, new, pairs: dict, report: ReloadReport) -> None:
 
 # ----------------------------------------------------------------------------- the swap
 
+class _Run:
+    """One reload under way: its report, the host time each step took, how it ended."""
+
+    def __init__(self, loader, old, policy: str, t0: float):
+        self.loader, self.old, self.t0, self.mark = loader, old, t0, t0
+        self.report = ReloadReport(old.name, policy=policy, old_base=old.base)
+
+    def phase(self, name: str) -> None:
+        now = time.perf_counter()
+        phases = self.report.phases
+        phases[name] = phases.get(name, 0.0) + now - self.mark
+        self.mark = now
+
+    def done(self, status: str, message: str = "") -> ReloadReport:
+        report = self.report
+        report.status, report.message = status, message
+        report.seconds = time.perf_counter() - self.t0
+        self.loader.events.append({"event": "hot-reload", "module": self.old.name,
+                                   "status": status, "base": report.new_base})
+        return report
+
+
+def begin(run: _Run, loader, old, data: bytes, name: str, *, verify_hash: bool = True):
+    """Steps 1 and 2 of a reload on either loader: no live frame inside the old copy, the
+    new bytes read and checked, the layouts compared.  ``(new module, carried pairs)``,
+    or ``(None, None)`` when the reload ends there (``run.report`` says why); raises
+    :class:`ReloadError` for bytes that cannot replace the module."""
+    machine, report = loader.machine, run.report
+    # 1. no live frame inside the old copy (only possible while the CPU runs: a trap)
+    if machine.running:
+        refs = stackwalk.references(machine, [(old.base, old.base + old.code_end)],
+                                    loader.function_start, loader.is_code)
+        if refs:
+            report.busy = [r.describe(machine.symbolize) for r in refs]
+            run.done("busy", f"a live frame is inside module '{old.name}' "
+                             f"({report.busy[0]}); reload at a frame boundary")
+            return None, None
+    # 2. the new bytes and their layout
+    try:
+        new_module = read_module(bytes(data), name=name, verify_hash=verify_hash)
+    except ModuleFormatError as exc:
+        raise ReloadError(f"reload of '{old.name}': {exc}") from None
+    if new_module.target != machine.profile.name:
+        raise ReloadError(f"{name}: module built for target {new_module.target}, but this "
+                          f"console is {machine.profile.name}; rebuild it with "
+                          f"-t {machine.profile.name}")
+    if new_module.name != old.name:
+        raise ReloadError(f"{name}: module '{new_module.name}' cannot replace module "
+                          f"'{old.name}' (a reload keeps the module's name)")
+    pairs = compare_layouts(old.module, new_module, report)
+    run.phase("parse")
+    if report.resized and report.policy == "abort":
+        run.done("layout-changed",
+                 "data symbols changed size: " + "; ".join(map(str, report.resized)) +
+                 "; the old code keeps running (policy keep or reset to reload anyway)")
+        return None, None
+    return new_module, pairs
+
+
 def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str | None = None,
            path: str | None = None, max_seconds: float = 0.5) -> ReloadReport:
     """Replace loaded module ``module`` (handle, name or LoadedModule) with ``data``.
 
-    ``target`` is a :class:`~gamevm_build.play.console.Console` on the host loader or a
+    ``target`` is a :class:`~gamevm_build.play.console.Console` (on the host loader, or on
+    the console-side runtime with its reload API: :mod:`.swap_target`) or a
     :class:`~gamevm_build.runtime.reference.Loader`.  ``policy`` decides what a resized
     data symbol does: ``abort`` (default: no reload, the old copy keeps running),
     ``keep`` (carry its first min(old, new) bytes), ``reset`` (its new initial value).
@@ -328,55 +399,14 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
         from . import swap_target
         return swap_target.reload(loader, console, module, data, policy=policy,
                                   selftest=selftest, path=path, max_seconds=max_seconds)
-    if policy not in POLICIES:
-        raise ReloadError(f"unknown layout-change policy '{policy}': choose "
-                          f"{', '.join(POLICIES)}")
-    old = _find(loader, module)
+    old, st, run = _start(loader, module, policy, t0)
     machine = loader.machine
-    st = _state(loader)
-    report = ReloadReport(old.name, policy=policy, old_base=old.base)
-    phases = report.phases
-    mark = [t0]
-
-    def phase(name: str) -> None:
-        now = time.perf_counter()
-        phases[name] = phases.get(name, 0.0) + now - mark[0]
-        mark[0] = now
-
-    def done(status: str, message: str = "") -> ReloadReport:
-        report.status, report.message = status, message
-        report.seconds = time.perf_counter() - t0
-        loader.events.append({"event": "hot-reload", "module": old.name, "status": status,
-                              "base": report.new_base})
-        return report
-
-    # 1. no live frame inside the old copy (only possible while the CPU runs: a trap)
-    if machine.running:
-        refs = stackwalk.references(machine, [(old.base, old.base + old.code_end)],
-                                    loader.function_start, loader.is_code)
-        if refs:
-            report.busy = [r.describe(machine.symbolize) for r in refs]
-            return done("busy", f"a live frame is inside module '{old.name}' "
-                                f"({report.busy[0]}); reload at a frame boundary")
-    # 2. the new bytes and their layout
     name = path or old.path
-    try:
-        new_module = read_module(bytes(data), name=name, verify_hash=loader.policy.verify_hash)
-    except ModuleFormatError as exc:
-        raise ReloadError(f"reload of '{old.name}': {exc}") from None
-    if new_module.target != machine.profile.name:
-        raise ReloadError(f"{name}: module built for target {new_module.target}, but this "
-                          f"console is {machine.profile.name}; rebuild it with "
-                          f"-t {machine.profile.name}")
-    if new_module.name != old.name:
-        raise ReloadError(f"{name}: module '{new_module.name}' cannot replace module "
-                          f"'{old.name}' (a reload keeps the module's name)")
-    pairs = compare_layouts(old.module, new_module, report)
-    phase("parse")
-    if report.resized and policy == "abort":
-        return done("layout-changed",
-                    "data symbols changed size: " + "; ".join(map(str, report.resized)) +
-                    "; the old code keeps running (policy keep or reset to reload anyway)")
+    new_module, pairs = begin(run, loader, old, data, name,
+                              verify_hash=loader.policy.verify_hash)
+    if new_module is None:
+        return run.report
+    report, phase, done = run.report, run.phase, run.done
     lost = sorted({f"{m.name}->{n}" for m in loader.loaded.values() if m is not old
                    for n, a in m.bindings.items()
                    if old.symbols.get(n) == a and n not in new_module.exports})
@@ -462,36 +492,14 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
     olds = list(st.retired.get(old.handle, []))
     for r in olds:
         _retarget(loader, st, r, new)
-    gen = st.generation.get(old.handle, 0) + 1
-    st.generation[old.handle] = gen
-    retired = _Retired(old.name, old, jumps, gen)
-    st.retired.setdefault(old.handle, []).append(retired)
+    retired = _retire(st, old.handle, old, jumps)
     phase("entries")
 
     # 7. self test
-    failure = None
-    if selftest:
-        addr = new.symbols.get(selftest)
-        if addr is None:
-            failure = f"the new '{old.name}' exports no self test '{selftest}'"
-        else:
-            try:
-                got = machine.call(addr, max_seconds=max_seconds)
-                if got != 0:
-                    failure = f"self test {selftest} returned {got} (0 is a pass)"
-            except EmulationError as exc:
-                report.fault = _symbolized(console, exc)
-                failure = f"self test {selftest} of the new '{old.name}' failed"
+    failure = self_test(machine, console, new, old.name, selftest, max_seconds, report)
     phase("selftest")
     if failure is not None:
-        st.retired[old.handle].remove(retired)
-        if not st.retired[old.handle]:
-            del st.retired[old.handle]
-        st.generation[old.handle] = gen - 1
-        for at in jumps:
-            st.redirect.pop(at, None)
-        for at, body in saved_entries.items():
-            machine.write(at, body)
+        _unretire(machine, st, old.handle, retired, saved_entries)
         for r in olds:
             _retarget(loader, st, r, old)
         new.handle = temp_handle
@@ -509,6 +517,44 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
     loader.events.append({"event": "hot-swap", "module": old.name, "from": old.base,
                           "to": new.base, "kept": len(report.kept)})
     return done("reloaded")
+
+
+def _retire(st: _DevState, handle: int, old, jumps: dict) -> _Retired:
+    """Keep the replaced copy ``old`` (its entries now jump to the new code) under the
+    live ``handle``, as its next generation."""
+    gen = st.generation.get(handle, 0) + 1
+    st.generation[handle] = gen
+    retired = _Retired(old.name, old, jumps, gen)
+    st.retired.setdefault(handle, []).append(retired)
+    return retired
+
+
+def _unretire(machine, st: _DevState, handle: int, retired: _Retired, saved: dict) -> None:
+    """Undo :func:`_retire` for a rollback: the copy's entries get their bytes back."""
+    st.retired[handle].remove(retired)
+    if not st.retired[handle]:
+        del st.retired[handle]
+    st.generation[handle] = retired.generation - 1
+    for at in retired.jumps:
+        st.redirect.pop(at, None)
+    for at, body in saved.items():
+        machine.write(at, body)
+
+
+def self_test(machine, console, new, module: str, selftest: str | None, max_seconds: float,
+              report: ReloadReport) -> str | None:
+    """Call the new copy's ``selftest`` (when given): why it failed, or None."""
+    if not selftest:
+        return None
+    addr = new.symbols.get(selftest)
+    if addr is None:
+        return f"the new '{module}' exports no self test '{selftest}'"
+    try:
+        got = machine.call(addr, max_seconds=max_seconds)
+    except EmulationError as exc:
+        report.fault = _symbolized(console, exc)
+        return f"self test {selftest} of the new '{module}' failed"
+    return f"self test {selftest} returned {got} (0 is a pass)" if got != 0 else None
 
 
 def _data_areas(loader: Loader, exclude=None) -> list[tuple[int, bytes]]:

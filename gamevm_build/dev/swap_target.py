@@ -16,28 +16,12 @@ from __future__ import annotations
 
 import time
 
-from ..emu import stackwalk
-from ..errors import EmulationError, ModuleFormatError
-from ..link.module import read_module
+from ..errors import EmulationError
 from ..runtime.reference import TLoadStatus
-from ..runtime.target import LOAD_LAZY, TargetLoader, TargetModule
-from .swap import (POLICIES, ReloadError, ReloadReport, _Retired, _data_areas, _data_pointers,
-                   _resident_ram, _retarget, _state, _symbolized, _write_entries, carry,
-                   compare_layouts)
-
-
-def find(loader: TargetLoader, which) -> TargetModule:
-    """The loaded module ``which`` names (handle, name or the module itself)."""
-    if isinstance(which, TargetModule):
-        which = which.handle
-    if isinstance(which, int):
-        t = next((t for t in loader.loaded.values() if t.handle == which), None)
-    else:
-        t = loader.by_name(str(which))
-    if t is None:
-        have = ", ".join(m.name for m in loader.loaded.values()) or "none"
-        raise ReloadError(f"no loaded module '{which}' to reload (loaded: {have})")
-    return t
+from ..runtime.target import LOAD_LAZY, TargetLoader
+from .swap import (ReloadReport, _data_areas, _data_pointers, _resident_ram, _retarget,
+                   _retire, _start, _symbolized, _unretire, _write_entries, begin, carry,
+                   self_test)
 
 
 def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = "abort",
@@ -45,57 +29,16 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
            max_seconds: float = 0.5) -> ReloadReport:
     """:func:`gamevm_build.dev.swap.reload` on the console-side runtime."""
     t0 = time.perf_counter()
-    if policy not in POLICIES:
-        raise ReloadError(f"unknown layout-change policy '{policy}': choose "
-                          f"{', '.join(POLICIES)}")
-    old = find(loader, module)
+    old, st, run = _start(loader, module, policy, t0)
     machine = loader.machine
-    st = _state(loader)
-    report = ReloadReport(old.name, policy=policy, old_base=old.base)
-    phases = report.phases
-    mark = [t0]
-
-    def phase(name: str) -> None:
-        now = time.perf_counter()
-        phases[name] = phases.get(name, 0.0) + now - mark[0]
-        mark[0] = now
-
-    def done(status: str, message: str = "") -> ReloadReport:
-        report.status, report.message = status, message
-        report.seconds = time.perf_counter() - t0
-        loader.events.append({"event": "hot-reload", "module": old.name, "status": status,
-                              "base": report.new_base})
-        return report
-
-    # 1. no live frame inside the old copy (the runtime checks too: safe mode)
+    name = path or old.path or old.name
+    new_module, pairs = begin(run, loader, old, data, name)
+    if new_module is None:
+        return run.report
+    report, phase, done = run.report, run.phase, run.done
     if machine.running:
-        refs = stackwalk.references(machine, [(old.base, old.base + old.code_end)],
-                                    loader.function_start, loader.is_code)
-        if refs:
-            report.busy = [r.describe(machine.symbolize) for r in refs]
-            return done("busy", f"a live frame is inside module '{old.name}' "
-                                f"({report.busy[0]}); reload at a frame boundary")
         return done("busy", "the CPU is running (a trap handler): the console-side runtime "
                             "reloads between calls")
-    # 2. the new bytes and their layout
-    name = path or old.path or old.name
-    try:
-        new_module = read_module(bytes(data), name=name)
-    except ModuleFormatError as exc:
-        raise ReloadError(f"reload of '{old.name}': {exc}") from None
-    if new_module.target != machine.profile.name:
-        raise ReloadError(f"{name}: module built for target {new_module.target}, but this "
-                          f"console is {machine.profile.name}; rebuild it with "
-                          f"-t {machine.profile.name}")
-    if new_module.name != old.name:
-        raise ReloadError(f"{name}: module '{new_module.name}' cannot replace module "
-                          f"'{old.name}' (a reload keeps the module's name)")
-    pairs = compare_layouts(old.module, new_module, report)
-    phase("parse")
-    if report.resized and policy == "abort":
-        return done("layout-changed",
-                    "data symbols changed size: " + "; ".join(map(str, report.resized)) +
-                    "; the old code keeps running (policy keep or reset to reload anyway)")
     resident = loader.resident.symbols if loader.resident is not None else {}
     lost = sorted(f"{m.name}->{n}" for m in loader.loaded.values() if m is not old
                   and m.module is not None for n in m.module.imports
@@ -164,39 +107,15 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
     olds = list(st.retired.get(live, []))
     for r in olds:
         _retarget(loader, st, r, new)
-    if olds:
-        for r in olds:
-            loader.sync_code(r.lm.base, r.lm.code_end)
-    gen = st.generation.get(live, 0) + 1
-    st.generation[live] = gen
-    retired = _Retired(old.name, old, jumps, gen)
-    st.retired.setdefault(live, []).append(retired)
+        loader.sync_code(r.lm.base, r.lm.code_end)
+    retired = _retire(st, live, old, jumps)
     phase("entries")
 
     # 7. self test
-    failure = None
-    if selftest:
-        addr = new.symbols.get(selftest)
-        if addr is None:
-            failure = f"the new '{old.name}' exports no self test '{selftest}'"
-        else:
-            try:
-                got = machine.call(addr, max_seconds=max_seconds)
-                if got != 0:
-                    failure = f"self test {selftest} returned {got} (0 is a pass)"
-            except EmulationError as exc:
-                report.fault = _symbolized(console, exc)
-                failure = f"self test {selftest} of the new '{old.name}' failed"
+    failure = self_test(machine, console, new, old.name, selftest, max_seconds, report)
     phase("selftest")
     if failure is not None:
-        st.retired[live].remove(retired)
-        if not st.retired[live]:
-            del st.retired[live]
-        st.generation[live] = gen - 1
-        for at in jumps:
-            st.redirect.pop(at, None)
-        for at, body in saved_entries.items():
-            machine.write(at, body)
+        _unretire(machine, st, live, retired, saved_entries)
         loader.sync_code(old.base, old.code_end)
         for r in olds:
             _retarget(loader, st, r, old)
