@@ -54,6 +54,13 @@ int hot_value(void) { return VALUE; }
 #if FAULT == 2
 __attribute__((constructor)) static void bad_init(void) { (void)*(volatile int *)0x7F000000; }
 #endif
+static int inits;                          /* constructors run (carried by a reload) */
+__attribute__((constructor)) static void count_init(void) { ++inits; }
+int get_inits(void) { return inits; }
+#if NEEDY
+extern int extra_ready;                    /* a need the first build did not have */
+int extra_state(void) { return extra_ready; }
+#endif
 int tick(void) { return ++counter; }
 int get_counter(void) { return counter; }
 void store_fns(void) { saved_fn = hot_value; local_fn = hot_value; }
@@ -79,8 +86,10 @@ int gamevm_selftest(void) {
 USER = r"""
 extern int hot_value(void);
 extern int table[];
+extern int kernel_hook(void);              /* bound to the resident: a reload leaves it */
+int user_table0(void) { return table[0]; }   /* first: its import is user's first */
 int user_calls(void) { return hot_value() * 10; }
-int user_table0(void) { return table[0]; }
+int user_hook(void) { return kernel_hook(); }
 """
 
 VARIANTS = {f"v{v}": dict(VALUE=v, TABLE_N=3, FAULT=0, DROP=0) for v in range(1, 7)}

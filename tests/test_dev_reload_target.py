@@ -17,15 +17,30 @@ from conftest import ALL_TARGETS
 from gamevm_build.dev import collect, reload, retired
 from gamevm_build.dev.swap import ReloadError
 from gamevm_build.errors import EmulationFault
+from gamevm_build.link.linker import link_module
 from gamevm_build.link.resident import build_resident
 from gamevm_build.link.toolchain import find_toolchain
 from gamevm_build.play.console import Console
 from gamevm_build.runtime.build import RELOAD_API
 from gamevm_build.runtime.reference import TLoadStatus
 from gamevm_build.runtime.target import HANDLE_BASE_OFFSET
-from test_dev_reload import INCLUDE, KERNEL, build_modules
+from test_dev_reload import HOT, INCLUDE, KERNEL, VARIANTS, build_modules
 
 KEEP = ["saved_fn", "saved_ptr", "call_saved", "kernel_hook"]
+#: the kernel on the C runtime: kernel_hook, which hot's busy_probe calls, can call the
+#: reload API from inside a frame of a module (safe mode's test)
+KERNEL_TARGET = '#include "gamevm_runtime.h"\n' + KERNEL.replace(
+    "int kernel_hook(void) { return 7; }", """
+TModuleHandle hook_live, hook_copy;
+int hook_status = -1;
+int kernel_hook(void)
+{
+    if (hook_copy)
+        hook_status = hook_live ? GameVMSwapCopy(hook_live, hook_copy) : GameVMFreeCopy(hook_copy);
+    return 7;
+}""")
+#: a module hot's "needy" build needs, which nothing loaded before: its constructor runs
+EXTRA = "int extra_ready;\n__attribute__((constructor)) static void init(void) { extra_ready = 42; }\n"
 
 
 class Game:
@@ -48,12 +63,25 @@ def game(request, tmp_path_factory) -> Game:
     root = tmp_path_factory.mktemp(f"devc-{target}")
     tc = find_toolchain(target)
     (root / "k.c").write_text(KERNEL)
-    obj = tc.compile(root / "k.c", root / "k.o", include_dirs=[INCLUDE])
+    (root / "kt.c").write_text(KERNEL_TARGET)
     kernels = {"target": root / "kernel.elf", "host": root / "kernel-host.elf"}
-    build_resident(target, [obj], kernels["target"], keep=KEEP + list(RELOAD_API),
-                   runtime="target")
-    build_resident(target, [obj], kernels["host"], keep=KEEP)
+    build_resident(target, [tc.compile(root / "kt.c", root / "kt.o", include_dirs=[INCLUDE])],
+                   kernels["target"], runtime="target",
+                   keep=KEEP + ["hook_live", "hook_copy", "hook_status"] + list(RELOAD_API))
+    build_resident(target, [tc.compile(root / "k.c", root / "k.o", include_dirs=[INCLUDE])],
+                   kernels["host"], keep=KEEP)
     hot = build_modules(target, root, kernels["target"])
+    (root / "extra.c").write_text(EXTRA)
+    link_module(target, [tc.compile(root / "extra.c", root / "extra.o")], root / "extra.elf",
+                resident=kernels["target"])
+    d = root / "needy"
+    d.mkdir()
+    (d / "hot.c").write_text(HOT)
+    o = tc.compile(d / "hot.c", d / "hot.o", extra_flags=[
+        f"-D{k}={v}" for k, v in dict(VARIANTS["v1"], VALUE=8, NEEDY=1).items()])
+    link_module(target, [o], d / "hot.elf", needs=[root / "extra.elf"],
+                resident=kernels["target"])
+    hot["needy"] = (d / "hot.elf").read_bytes()
     return Game(target, root, kernels, hot)
 
 
@@ -63,12 +91,12 @@ def play(c: Console, game: Game) -> list:
     look = lambda *calls: seen.append(tuple(c.call(x) for x in calls))    # noqa: E731
     c.call("hot:store_fns")
     c.call("hot:bump_table")
-    look("hot:hot_value", "user_calls", "hot:tick")
+    look("hot:hot_value", "user_calls", "hot:tick", "hot:get_inits", "user_hook")
     for v in range(2, 5):
         r = reload(c, "hot", game.hot[f"v{v}"])
         seen.append(r.status)
         look("hot:hot_value", "user_calls", "call_saved", "hot:call_local", "hot:tick",
-             "hot:table0", "user_table0")
+             "hot:table0", "user_table0", "hot:get_inits", "user_hook")
     for variant, kw in (("faulty", {"selftest": "gamevm_selftest"}), ("ctorfault", {}),
                         ("resized", {}), ("dropped", {}), ("resized", {"policy": "keep"})):
         r = reload(c, "hot", game.hot[variant], **kw)
@@ -142,6 +170,68 @@ def test_reloads_reuse_freed_copies(game):
     assert len(set(bases)) <= 3 and c.call("hot:get_counter") == 1
 
 
+def test_other_modules_are_rebound_not_only_jumped_to(game):
+    """With no pointer stored into it, the old copy is freed after the reload: user's call
+    and data sites must point at the new copy themselves, not through its old entries;
+    an import user binds to the resident is left as it was."""
+    c = game.console()
+    report = reload(c, "hot", game.hot["v2"])
+    assert report.ok and report.rebound["user"] >= 2, report.describe()
+    assert collect(c) == [report.old_base] and retired(c) == [] and c.loader.copies == {}
+    assert c.call("user_calls") == 20           # a call into the freed copy would fault
+    c.call("hot:bump_table")                     # the new copy's table ...
+    assert c.call("user_table0") == c.call("hot:table0") == 101     # ... is the one user reads
+    assert c.call("user_hook") == 7
+    assert c.call("hot:get_inits") == 1          # constructors: the new copy's, state carried
+
+
+def test_a_new_need_is_loaded_and_constructed(game):
+    """A rebuilt module that needs a module nothing loaded yet: the runtime loads it with
+    the copy and runs its constructor before the copy's."""
+    c = game.console()
+    report = reload(c, "hot", game.hot["needy"])
+    assert report.ok, report.describe()
+    assert c.call("hot:extra_state") == 42 and c.loader.by_name("extra") is not None
+    assert c.call("hot:hot_value") == 8 and c.call("user_calls") == 80
+
+
+def test_a_copy_in_the_first_slot(game):
+    """The runtime's records are slots: a copy that lands in the first one (freed by an
+    unload) is a copy like any other."""
+    c = Console(game.target, game.kernels["target"], search_paths=[game.root], loader="target")
+    c.load("extra")
+    c.load("hot")
+    c.load("user")
+    c.loader.unload(c.loader.by_name("extra").handle)
+    report = reload(c, "hot", game.hot["v2"])
+    assert report.ok, report.describe()
+    assert c.call("user_calls") == 20 and collect(c) == [report.old_base]
+
+
+def test_safe_mode_refuses_a_swap_or_free_from_inside(game):
+    """GameVMSwapCopy and GameVMFreeCopy called from a frame of the module they would
+    change (hot's busy_probe calls the kernel, which calls them) are lsModuleInUse."""
+    c = game.console()
+    tl, m = c.loader, c.machine
+    hot = tl.by_name("hot")
+    status, copy = tl.load_copy(hot.handle, "hot", game.hot["v2"], "v2/hot.elf")
+    assert status == TLoadStatus.lsSuccess
+    new = next(iter(tl.copies.values()))
+    hook = {n: c.symbol(f"hook_{n}") for n in ("live", "copy", "status")}
+    m.write_u32(hook["copy"], copy)
+    assert c.call(new.base + new.module.exports["busy_probe"].value) == 9   # the copy's frame
+    assert m.read_u32(hook["status"]) == TLoadStatus.lsModuleInUse
+    m.write_u32(hook["live"], hot.handle)
+    assert c.call("hot:busy_probe") == 8                                    # the live one's
+    assert m.read_u32(hook["status"]) == TLoadStatus.lsModuleInUse
+    assert tl.by_name("hot") is hot and c.call("user_calls") == 10
+    m.write_u32(hook["copy"], 0)
+    assert tl.swap_copy(hot.handle, copy) == TLoadStatus.lsSuccess         # between calls
+    assert c.call("user_calls") == 20
+    assert tl.swap_copy(tl.by_name("hot").handle, copy) == TLoadStatus.lsSuccess   # and back
+    assert c.call("user_calls") == 10 and tl.free_copy(copy) == TLoadStatus.lsSuccess
+
+
 def test_rollbacks_leave_a_working_runtime(game):
     """After a self test that faults and a constructor that faults, the runtime's records
     are whole: a good reload, an unload and a new load all go through."""
@@ -196,17 +286,28 @@ def test_the_runtime_checks_its_arguments(game):
     path = str(game.root / "v2" / "hot.elf")
     assert tl.load_copy(0x1234, "hot", game.hot["v2"], path) == (TLoadStatus.lsInvalidHandle, 0)
     # another module's file is not a copy: nothing of it stays
-    status, copy = tl.load_copy(hot.handle, "hot", (game.root / "user.elf").read_bytes(), path)
+    loaded = dict(tl.loaded)
+    status, copy = tl.load_copy(hot.handle, "hot", (game.root / "extra.elf").read_bytes(), path)
     assert (status, copy) == (TLoadStatus.lsBadFormat, 0) and tl.copies == {}
+    assert tl.loaded == loaded
     status, copy = tl.load_copy(hot.handle, "hot", game.hot["v2"], path)
     assert status == TLoadStatus.lsSuccess and copy and list(tl.copies.values())[0].handle == copy
     assert tl.get_proc(copy, "hot_value") == 0                 # hidden: not a handle
     assert tl.unload_module(copy) == TLoadStatus.lsInvalidHandle
     assert tl.swap_copy(user.handle, copy) == TLoadStatus.lsInvalidHandle    # another module
+    assert tl.swap_copy(hot.handle, 0x1234) == TLoadStatus.lsInvalidHandle   # not a copy
     assert tl.free_copy(hot.handle) == TLoadStatus.lsInvalidHandle           # not hidden
     assert c.call("user_calls") == 10                          # nothing was rebound
     assert tl.free_copy(copy) == TLoadStatus.lsSuccess and tl.copies == {}
     assert tl.free_copy(copy) == TLoadStatus.lsInvalidHandle
+    # the runtime's own check: a copy lacking what user binds is refused, nothing patched
+    # (not even user's table, which the copy has: the live table is 101, the copy's 1)
+    c.call("hot:bump_table")
+    status, copy = tl.load_copy(hot.handle, "hot", game.hot["dropped"], path)
+    assert status == TLoadStatus.lsSuccess
+    assert tl.swap_copy(hot.handle, copy) == TLoadStatus.lsSymbolNotFound
+    assert tl.by_name("hot") is hot and tl.free_copy(copy) == TLoadStatus.lsSuccess
+    assert c.call("user_calls") == 10 and c.call("user_table0") == 101
 
 
 def test_lazy_bindings_follow_the_reload(game):
@@ -216,10 +317,19 @@ def test_lazy_bindings_follow_the_reload(game):
     c = Console(game.target, game.kernels["target"], search_paths=[game.root], loader="target")
     c.loader.load("hot", lazy=True)
     c.loader.load("user", lazy=True)
+    # hot's own lazy stub is bound and freed first: the copy's takes its slot, 0
+    assert c.call("hot:busy_probe") == 8
     report = reload(c, "hot", game.hot["v2"])
     assert report.ok, report.describe()
+    entered = []
+    stub_call = c.machine.symbols.get("gvm_stub_call")
+    if stub_call is not None:                      # the runtime's lazy binder
+        c.machine.breakpoint(stub_call, lambda m: entered.append(1))
     assert c.call("user_calls") == 20              # user's lazy import: bound at first call
     assert c.call("hot:busy_probe") == 9           # the copy's own lazy import of the kernel
+    first = len(entered)
+    assert c.call("hot:busy_probe") == 9 and c.call("user_calls") == 20
+    assert len(entered) == first                   # both bound now: no stub on the way
 
 
 def test_a_runtime_without_the_reload_api_says_how_to_link_it(game, tmp_path):

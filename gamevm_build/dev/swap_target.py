@@ -18,7 +18,7 @@ import time
 
 from ..errors import EmulationError
 from ..runtime.reference import TLoadStatus
-from ..runtime.target import LOAD_LAZY, TargetLoader
+from ..runtime.target import EV_PATCHING, LOAD_LAZY, TargetLoader
 from .swap import (ReloadReport, _data_areas, _data_pointers, _resident_ram, _retarget,
                    _retire, _start, _symbolized, _unretire, _write_entries, begin, carry,
                    self_test)
@@ -83,6 +83,7 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
 
     # 5, 6. the runtime rebinds the others' imports and gives the new copy the handle
     live = old.handle
+    events = len(loader.events)
     status = loader.swap_copy(live, copy)
     if status != TLoadStatus.lsSuccess:
         undo_load(copy)
@@ -91,9 +92,10 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
             return done("busy", f"a live frame is inside module '{old.name}'; reload at a "
                                 "frame boundary")
         return done("refused", f"GameVMSwapCopy: {status.name}")
-    for m in others:                   # the sites the runtime re-patched, from the files
+    patched = {e["module"] for e in loader.events[events:] if e["event"] == EV_PATCHING}
+    for m in others:                   # what the runtime re-patched, counted from the files
         moved = {n for n in (m.module.imports if m.module is not None else ())
-                 if n in old.symbols and n not in resident}
+                 if n in old.symbols and n not in resident} if m.name in patched else ()
         sites = sum(1 for rel in m.module.relocations if rel.is_import and rel.symbol in moved) \
             if moved else 0
         if sites:

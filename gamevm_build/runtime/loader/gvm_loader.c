@@ -206,7 +206,11 @@ static struct {
     TLoadStatus (*trust_step)(struct load_ctx *c, u32 step);
     u32 (*reload)(const char *module, u32 slot);   /* GameVMSetStale: gvm_stubs.c */
     u8 keep_imports;                 /* GameVMSetReload: every load keeps its imports */
-    const struct module_s *copy_of;  /* GameVMLoadCopy: the module being copied */
+    /* GameVMLoadCopy (gvm_reload.c, linked only with it): the module being copied, where
+     * its copy goes, and how a hidden copy in an overlay being loaded into goes */
+    const struct module_s *copy_of;
+    int (*place_copy)(u32 r, u32 size, u32 align, u32 *base);
+    void (*drop_copy)(struct module_s *m);
 } G;
 
 /* The game's stack pointer at its call of the API function this is expanded in.  A
@@ -523,38 +527,12 @@ static int fits(u32 r, u32 size, u32 align, u32 *base)
     return 1;
 }
 
-/* The lowest place in region `r` that holds `size` bytes between the modules there: for
- * the copy of a module being reloaded (gvm_reload.c), so that the old copies freed below
- * the top, holes a stack never gives back, are used again and a module reloaded again and
- * again costs one copy of itself, not one per reload. */
-static int fits_below(u32 r, u32 size, u32 align, u32 *base)
-{
-    u32 i, j, at, found = 0;
-    for (i = 0; i <= GVM_MAX_MODULES; i++) {          /* the region's start, or a block's end */
-        const module_t *m = &G.mods[i < GVM_MAX_MODULES ? i : 0];
-        if (i < GVM_MAX_MODULES && !(m->seq && m->region == r))
-            continue;
-        at = (i < GVM_MAX_MODULES ? m->base + m->size : G.regions[r].start) + align - 1;
-        at &= ~(align - 1);
-        if (at < G.regions[r].start || at > G.regions[r].end || size > G.regions[r].end - at ||
-            (found && at >= *base))
-            continue;
-        for (j = 0; j < GVM_MAX_MODULES; j++)
-            if (G.mods[j].seq && G.mods[j].region == r && G.mods[j].base < at + size &&
-                at < G.mods[j].base + G.mods[j].size)
-                break;
-        if (j == GVM_MAX_MODULES)
-            *base = at, found = 1;
-    }
-    return found;
-}
-
 /* Room for module `name` in region `r`: on top of the stack, or for a reload's copy
- * (gvm_reload.c) the lowest hole that holds it. */
+ * where gvm_reload.c places it (linked only with it). */
 static int fits_for(const char *name, u32 r, u32 size, u32 align, u32 *base)
 {
     if (G.copy_of && gvm_strcmp(name, G.copy_of->name) == 0)
-        return fits_below(r, size, align, base);
+        return G.place_copy(r, size, align, base);
     return fits(r, size, align, base);
 }
 
@@ -577,7 +555,6 @@ static s32 placed_region(const char *name)
 }
 
 static void evict(module_t *m);
-static void drop_copy(module_t *m);
 static int in_use(module_t *m);
 static TLoadStatus lazy_stubs(load_ctx *c, module_t *m);
 static void free_load_stubs(load_ctx *c);
@@ -620,7 +597,7 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (G.mods[i].seq && G.mods[i].region == r) {
                     if (G.mods[i].hidden)
-                        drop_copy(&G.mods[i]);     /* a reloaded module's old copy */
+                        G.drop_copy(&G.mods[i]);   /* a reloaded module's old copy */
                     else
                         evict(&G.mods[i]);
                 }
@@ -2060,17 +2037,6 @@ static void evict(module_t *m)
             stub_bindings(x, STUB_PATCH);
         }
     }
-}
-
-/* A hidden copy of a reloaded module goes (gvm_reload.c; an overlay it lies in is
- * evicted): no destructors, its state lives on in the copy that replaced it. */
-static void drop_copy(module_t *m)
-{
-    u32 i;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (m->deps & (1u << i))
-            G.mods[i].refcount--;
-    release(m);
 }
 
 /* ---- set-up -------------------------------------------------------------------------- */

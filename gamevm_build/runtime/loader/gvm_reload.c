@@ -24,6 +24,43 @@
  * none of it.
  */
 
+/* The lowest place in region `r` that holds `size` bytes between the modules there: for
+ * the copy of a module being reloaded (gvm_reload.c), so that the old copies freed below
+ * the top, holes a stack never gives back, are used again and a module reloaded again and
+ * again costs one copy of itself, not one per reload. */
+static int fits_below(u32 r, u32 size, u32 align, u32 *base)
+{
+    u32 i, j, at, found = 0;
+    for (i = 0; i <= GVM_MAX_MODULES; i++) {          /* the region's start, or a block's end */
+        const module_t *m = &G.mods[i < GVM_MAX_MODULES ? i : 0];
+        if (i < GVM_MAX_MODULES && !(m->seq && m->region == r))
+            continue;
+        at = (i < GVM_MAX_MODULES ? m->base + m->size : G.regions[r].start) + align - 1;
+        at &= ~(align - 1);
+        if (at < G.regions[r].start || at > G.regions[r].end || size > G.regions[r].end - at ||
+            (found && at >= *base))
+            continue;
+        for (j = 0; j < GVM_MAX_MODULES; j++)
+            if (G.mods[j].seq && G.mods[j].region == r && G.mods[j].base < at + size &&
+                at < G.mods[j].base + G.mods[j].size)
+                break;
+        if (j == GVM_MAX_MODULES)
+            *base = at, found = 1;
+    }
+    return found;
+}
+
+/* A hidden copy of a reloaded module goes (gvm_reload.c; an overlay it lies in is
+ * evicted): no destructors, its state lives on in the copy that replaced it. */
+static void drop_copy(module_t *m)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (m->deps & (1u << i))
+            G.mods[i].refcount--;
+    release(m);
+}
+
 /* A hidden copy's record, or 0. */
 static module_t *copy_module(TModuleHandle h)
 {
@@ -53,6 +90,8 @@ GVM_FRAMED TLoadStatus GameVMLoadCopy(TModuleHandle live, const char *name, unsi
     if (m && name && copy) {
         m->hidden = 1;
         G.copy_of = m;                   /* an overlay's occupant: the copy goes to a heap */
+        G.place_copy = fits_below;
+        G.drop_copy = drop_copy;
         r = load_now(name, &st, flags & GVM_LOAD_LAZY, &mask);
         G.copy_of = 0;
         m->hidden = 0;
