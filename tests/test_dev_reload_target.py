@@ -23,7 +23,7 @@ from gamevm_build.link.toolchain import find_toolchain
 from gamevm_build.play.console import Console
 from gamevm_build.runtime.build import RELOAD_API
 from gamevm_build.runtime.reference import TLoadStatus
-from gamevm_build.runtime.target import HANDLE_BASE_OFFSET
+from gamevm_build.runtime.target import HANDLE_BASE_OFFSET, HANDLE_REFCOUNT_OFFSET
 from test_dev_reload import HOT, INCLUDE, KERNEL, VARIANTS, build_modules
 
 KEEP = ["saved_fn", "saved_ptr", "call_saved", "kernel_hook"]
@@ -40,7 +40,9 @@ int kernel_hook(void)
     return 7;
 }""")
 #: a module hot's "needy" build needs, which nothing loaded before: its constructor runs
-EXTRA = "int extra_ready;\n__attribute__((constructor)) static void init(void) { extra_ready = 42; }\n"
+#: (its 4 KiB of bss make it bigger than hot: freed first, it leaves a hole a copy fits)
+EXTRA = ("int extra_ready;\nint extra_pad[1024];\n"
+         "__attribute__((constructor)) static void init(void) { extra_ready = 42; }\n")
 
 
 class Game:
@@ -195,17 +197,50 @@ def test_a_new_need_is_loaded_and_constructed(game):
     assert c.call("hot:hot_value") == 8 and c.call("user_calls") == 80
 
 
-def test_a_copy_in_the_first_slot(game):
-    """The runtime's records are slots: a copy that lands in the first one (freed by an
-    unload) is a copy like any other."""
+def test_a_copy_in_the_first_slot_and_the_first_hole(game):
+    """The runtime's records are slots and its regions stacks: a copy lands in the first
+    slot and at the region's start when an unload freed them (the lowest hole that holds
+    it), and is a copy like any other; what the copy's module needed and the old copy
+    held is given back when the old copy goes."""
     c = Console(game.target, game.kernels["target"], search_paths=[game.root], loader="target")
-    c.load("extra")
+    tl = c.loader
+    start = c.load("extra").base
     c.load("hot")
     c.load("user")
-    c.loader.unload(c.loader.by_name("extra").handle)
+    tl.unload(tl.by_name("extra").handle)
     report = reload(c, "hot", game.hot["v2"])
-    assert report.ok, report.describe()
+    assert report.ok and report.new_base == start, report.describe()
     assert c.call("user_calls") == 20 and collect(c) == [report.old_base]
+    # "needy" loads extra again (into the first slot); its reference goes with the copy
+    report = reload(c, "hot", game.hot["needy"])
+    assert report.ok, report.describe()
+    extra, status = tl.load_module("extra")         # its handle: one more reference
+    refs = lambda: c.machine.read_u32(extra + HANDLE_REFCOUNT_OFFSET)    # noqa: E731
+    assert status == TLoadStatus.lsSuccess and refs() == 2
+    assert reload(c, "hot", game.hot["v3"]).ok and collect(c)
+    assert refs() == 1 and c.call("user_calls") == 30
+
+
+def test_a_copy_fits_its_region_exactly_or_not_at_all(game, tmp_path):
+    """A region with room for the copy to the byte takes it; 16 bytes less refuses the
+    reload (lsOutOfMemory), nothing changed."""
+    from types import SimpleNamespace
+
+    probe = game.console()
+    start, end = probe.loader.by_name("hot").base, probe.loader.by_name("user").end
+    hot_size = probe.loader.by_name("hot").size
+    for spare, ok in ((0, True), (-16, False)):
+        region = SimpleNamespace(name="Main", start=start, overlay=False,
+                                 capacity=end - start + hot_size + spare)
+        c = game.console(regions=[region])
+        report = reload(c, "hot", game.hot["v2"])
+        assert report.ok == ok, report.describe()
+        if ok:
+            assert report.new_base + hot_size == start + region.capacity
+            assert c.call("user_calls") == 20
+        else:
+            assert "lsOutOfMemory" in report.message and c.call("user_calls") == 10
+            assert c.loader.copies == {}
 
 
 def test_safe_mode_refuses_a_swap_or_free_from_inside(game):
