@@ -8,7 +8,9 @@ loads the module's needs first and then the module itself with the runtime's
 It prints, per console and module, the instructions, the milliseconds they take at
 the profile's clock at one instruction per cycle (a lower bound: memory stalls
 come on top), the analyzer's modelled CPU cycles for the same load (its costs are
-measured from this runtime, ``bench/measure_runtime_costs.py``) and the ratio;
+measured from this runtime, ``bench/measure_runtime_costs.py``; a constructor's own body,
+which the analyzer charges as the configuration's ``init_ms``, as what it executes:
+``gamevm_build.runtime.target.measure_load``) and the ratio;
 then the runtime's size (code, data, Global Symbol Table) per console.
 
     python bench/bench_runtime_c.py                 # all five consoles

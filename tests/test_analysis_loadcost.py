@@ -99,3 +99,48 @@ def test_the_head_read_size_is_the_runtime_s():
     from gamevm_build.runtime.loadcost import HEAD_READ
     text = (LOADER_DIR / "gvm_loader.c").read_text()
     assert f"#define GVM_HEAD_READ {HEAD_READ}u" in text
+
+
+#: a reader's copy into place, as a game writes it in C (a sector buffer or memory-mapped
+#: ROM into the module's memory, a long word at a time)
+_WORD_COPY = ("void copy_words(unsigned long *d, const unsigned long *s, unsigned long n)\n"
+              "{\n    while (n--)\n        *d++ = *s++;\n}\n")
+
+
+def _word_copy_per_byte(target: str, opt: str, tmp) -> float:
+    """Instructions per byte of :data:`_WORD_COPY` compiled with ``opt`` and the
+    profile's flags, on the console's emulated CPU (the slope between 256 and 512 words)."""
+    from gamevm_build.emu.elfimage import BARE_METAL_SCRIPT
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.toolchain import find_toolchain, run
+    from gamevm_build.project.profile import load_profile
+    profile, tc = load_profile(target), find_toolchain(target)
+    (tmp / "copy.c").write_text(_WORD_COPY)
+    # no memcpy call in place of the loop: the runtime's objects are compiled the same way
+    tc.compile(tmp / "copy.c", tmp / "copy.o",
+               extra_flags=[opt, "-fno-tree-loop-distribute-patterns"])
+    (tmp / "copy.ld").write_text(BARE_METAL_SCRIPT.format(base=profile.resident_base))
+    run([tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static",
+         f"-Wl,-T,{tmp / 'copy.ld'}", "-Wl,-e,copy_words", str(tmp / "copy.o"),
+         *profile.ldflags, "-o", str(tmp / "copy.elf")])
+    m = Machine(profile)
+    m.load_elf(tmp / "copy.elf")
+    buf = profile.main_ram.start + profile.main_ram.size // 2
+    spent = []
+    for words in (256, 512):
+        before = m.instructions
+        m.call("copy_words", buf, buf + 4096, words)
+        spent.append(m.instructions - before)
+    return (spent[1] - spent[0]) / (256 * 4)
+
+
+@pytest.mark.parametrize("target", [t for t in TARGETS if READER_COPY_PER_BYTE[t]])
+def test_the_reader_copy_estimate_is_a_word_copy_in_instructions(target, tmp_path):
+    """The reader's copy is charged in the unit of every measured constant, the
+    instruction: at least what a C word copy executes per byte at -O2 on the console's
+    CPU, and at most twice what it executes at -Os (room for RAM stalls; the Sega CD's
+    7.5, the 68000's clock cycles of ``move.l (a0)+,(a1)+ / dbra``, was 15 times its
+    0.5 instructions and made its bounds 1.2-1.5x what the runtime executes)."""
+    fast = _word_copy_per_byte(target, "-O2", tmp_path)
+    small = _word_copy_per_byte(target, "-Os", tmp_path)
+    assert fast <= READER_COPY_PER_BYTE[target] <= 2 * small, (fast, small)

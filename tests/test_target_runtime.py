@@ -347,13 +347,15 @@ def test_measured_costs_are_of_this_runtime():
 
 def test_the_model_covers_every_example_load(built):
     """What the analyzer charges for a module's CPU time is at least what the runtime
-    executes to load it on the console's CPU, and not far above."""
+    executes to load it on the console's CPU, and not far above (measured / model 0.83
+    to 0.98 on the five consoles, docs/runtime-c.md "What it costs"; the Sega CD's reader
+    copy charged in 68000 clock cycles once made its loads 0.67)."""
     from gamevm_build.runtime.target import measure_load
     target, out, kernel = built
     for name in ("physics", "level1", "boss"):
         measured, model, _mod = measure_load(target, kernel, out, name)
         assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
-        assert model <= 2.0 * measured, f"{target} {name}: model {model:.0f} loose"
+        assert model <= 1.25 * measured, f"{target} {name}: model {model:.0f} loose"
 
 
 def test_a_load_takes_the_time_the_analyzer_charges(built):

@@ -178,13 +178,18 @@ class CpuCosts:
                 "digest_per_byte": self.digest_per_byte, "trusted": self.trusted}
 
 
-#: Cycles per byte of the reader's copy into place when the CPU does it (a word copy
-#: loop: psx 2.5 with RAM stalls, n64 2.0 with line fills, 68000 7.5 for move.l (a0)+,
-#: (a1)+ / dbra, ARM60 on DRAM 2.0).  Estimates.  The GBA's is 0: its media model
-#: (``gba-rom-*``) is the DMA from ROM into place, the CPU halted meanwhile, so its
-#: transfer time is the whole copy (charging a CPU copy on top made its bounds 1.25x
-#: what the runtime takes).
-READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 7.5, "gba": 0.0, "3do": 2.0}
+#: Cycles per byte of the reader's copy into place when the CPU does it, in the unit of
+#: every other constant (an instruction charged as one cycle): a word copy loop, which
+#: executes 1.5 instructions per byte on the MIPS CPUs and 1.25 on the ARMs at -O2,
+#: 0.5 on the 68000 (``move.l (a0)+,(a1)+`` and a count-and-branch per long word; 1.0 at
+#: -Os), with room for RAM stalls on psx (2.5), line fills on n64 (2.0) and DRAM on the
+#: ARM60 (2.0).  Estimates; tests/test_analysis_loadcost.py runs the loop on each CPU.
+#: The 68000's was 7.5, the loop's 68000 clock cycles (30 per long word), a unit no other
+#: constant uses: it was most of the slack in the Sega CD's bounds (the runtime executed
+#: 0.67-0.84 of what they charged).  The GBA's is 0: its media model (``gba-rom-*``) is
+#: the DMA from ROM into place, the CPU halted meanwhile, so its transfer time is the
+#: whole copy (charging a CPU copy on top made its bounds 1.25x what the runtime takes).
+READER_COPY_PER_BYTE = {"psx": 2.5, "n64": 2.0, "segacd": 1.0, "gba": 0.0, "3do": 2.0}
 _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byte",
              "per_section", "per_export_byte", "bind_per_probe_byte", "head_copy_per_byte",
              "reloc_fixed", "bind_once",

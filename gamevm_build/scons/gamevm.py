@@ -112,6 +112,10 @@ after the tools ran, so ``Environment(CC=...)`` still wins.
 ``GAMEVM_RUNTIME``      the loader behind gamevm.h in a resident: ``'target'`` links
                         the console-side C runtime and its Global Symbol Table
                         (docs/runtime-c.md); ``'host'`` (default) the emulator traps.
+``GAMEVM_RUNTIME_ISA``  the instruction set that runtime is compiled for: ``None``
+                        (default) the profile's ``runtime_isa``; ``'arm'`` or ``'thumb'``
+                        on an ARM console with Thumb (the GBA; needs ``GAMEVM_RUNTIME``
+                        ``'target'``).
 ``GAMEVM_TESTS``        GameVMValidate's declared tests: ``('mod:fn(1, "s")', 0)``,
                         ``{'call': EXPR, 'expect': N}`` or ``EXPR`` (expects 0).
 ``GAMEVM_MAX_INSTRUCTIONS``  instruction budget of each validation call.
@@ -150,6 +154,7 @@ and what to do instead (``$SPAWN`` wraps console compiles to say it).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -164,7 +169,7 @@ import SCons.Util
 
 import gamevm_build
 from gamevm_build.errors import GameVMError
-from gamevm_build.project.profile import load_profile
+from gamevm_build.project.profile import load_profile, runtime_isa
 from gamevm_build.link.toolchain import find_toolchain
 
 __all__ = ["generate", "exists"]
@@ -180,7 +185,8 @@ MODULE_VARLIST = ["GAMEVM_TARGET", "GAMEVM_NAME", "GAMEVM_NEEDS", "GAMEVM_RESIDE
                   "GAMEVM_EMISSION", "GAMEVM_VERSION"]
 #: Variables whose values are part of a resident link's build signature.
 RESIDENT_VARLIST = ["GAMEVM_TARGET", "GAMEVM_BASE", "GAMEVM_STRICT", "GAMEVM_MODULES",
-                    "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_VERSION"]
+                    "GAMEVM_ENTRY", "GAMEVM_KEEP", "GAMEVM_RUNTIME", "GAMEVM_RUNTIME_ISA",
+                    "GAMEVM_VERSION"]
 
 
 #: Actions import what they need when they run, in SCons's worker threads (``-j``).
@@ -496,6 +502,7 @@ def _resident_emitter(target, source, env):
     # the runtime's C sources are inputs too (a changed loader relinks every resident)
     from gamevm_build.runtime.build import runtime_sources
     env.Depends(target, [env.File(str(p)) for p in runtime_sources(_runtime(env))])
+    _runtime_profile(env)           # a bad GAMEVM_RUNTIME_ISA fails while SConscripts are read
     _debug_side_effect(env, target[0])
     return target, source
 
@@ -572,7 +579,7 @@ def gamevm_build_resident(target, source, env):
     out = target[0]
     try:
         result = build_resident(
-            _target_name(env),
+            _runtime_profile(env),
             _paths(source),
             str(out),
             base=_as_int(env, env.get("GAMEVM_BASE")),
@@ -599,6 +606,31 @@ def _runtime(env) -> str:
         raise SCons.Errors.UserError(f"GAMEVM_RUNTIME = '{runtime}': choose 'target' (the "
                                      "console-side C runtime) or 'host'")
     return runtime
+
+
+def _runtime_profile(env):
+    """What a resident link is given as its target: the profile's name, or with
+    ``$GAMEVM_RUNTIME_ISA`` the profile whose ``runtime_isa`` it replaces (the kernel's own
+    code keeps the profile's flags, as ``gamevm resident --runtime-isa`` does)."""
+    value = env.subst("$GAMEVM_RUNTIME_ISA")
+    name = _target_name(env)
+    if not value:
+        return name
+    if value not in ("arm", "thumb"):
+        raise SCons.Errors.UserError(f"GAMEVM_RUNTIME_ISA = '{value}': choose 'arm', 'thumb' "
+                                     "(the console-side runtime's instruction set on an ARM "
+                                     "console) or None (the profile's runtime_isa)")
+    if _runtime(env) != "target":
+        raise SCons.Errors.UserError(f"GAMEVM_RUNTIME_ISA = '{value}' chooses how the "
+                                     "console-side runtime is compiled: set GAMEVM_RUNTIME = "
+                                     "'target' too")
+    profile = _profile(name)
+    try:
+        return dataclasses.replace(profile, runtime_isa=runtime_isa(
+            value, profile.arch, f"GAMEVM_RUNTIME_ISA (target {name})", profile.isa))
+    except GameVMError as exc:
+        raise SCons.Errors.UserError(f"gamevm: {exc}, or leave GAMEVM_RUNTIME_ISA None (the "
+                                     "profile's own)") from None
 
 
 #: one variable for the whole varlist: SCons substitutes each varlist entry on its own,
@@ -1142,6 +1174,7 @@ def generate(env):
         GAMEVM_BASE=None,
         GAMEVM_STRICT=False,
         GAMEVM_RUNTIME="host",
+        GAMEVM_RUNTIME_ISA=None,
         GAMEVM_ENTRY=None,
         GAMEVM_MAP=False,
         GAMEVM_FORM="plain",
