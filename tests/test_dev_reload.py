@@ -38,6 +38,9 @@ extern int (*saved_fn)(void);
 extern int *saved_ptr;
 extern int kernel_hook(void);
 static int counter;
+#if DROPT
+static                                     /* no longer exported: user binds it */
+#endif
 int table[TABLE_N] = {1, 2, 3};
 int (*local_fn)(void);
 int *cursor = &table[1];                   /* data pointing at data: re-aimed */
