@@ -18,8 +18,8 @@ Examples
 ...     "scenes": {"menu": {"modules": []}, "level": {"modules": ["level"]}},
 ...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
 >>> result = analyze(G)
->>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.60 CPU
-(True, [13.83])
+>>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.59 CPU
+(True, [13.82])
 >>> result.to_dict()["summary"]["worst"]["to"]
 'level'
 """
