@@ -170,10 +170,11 @@ def snapshot(root: Path, dest: Path) -> None:
                               "--exclude-standard"], capture_output=True, check=True).stdout
         files = [f for f in out.decode().split("\0") if f]
     except (OSError, subprocess.CalledProcessError):
-        shutil.copytree(root, dest, ignore=shutil.ignore_patterns(
+        shutil.copytree(root, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
             ".git", ".venv", "build", "mutants", "__pycache__", ".hypothesis", "*.egg-info"))
         if (dest / "analysis").is_dir():
             shutil.move(dest / "analysis", dest / "gamevm_build" / "analysis")
+        _analysis_alias(dest)
         return
     for rel in files:
         src = root / rel
@@ -181,6 +182,24 @@ def snapshot(root: Path, dest: Path) -> None:
             continue  # deleted in the working tree, or a leftover mutmut run
         (dest / wheel_path(rel)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest / wheel_path(rel))
+    _analysis_alias(dest)
+
+
+#: tests import the checkout's analysis/ as ``analysis`` too (test_analysis's doctests); in
+#: the copy it is gamevm_build.analysis, so ``analysis`` names that same module there
+_ANALYSIS_ALIAS = """\
+import sys
+
+import gamevm_build.analysis as _installed
+
+sys.modules[__name__] = _installed
+"""
+
+
+def _analysis_alias(dest: Path) -> None:
+    if (dest / "gamevm_build" / "analysis").is_dir() and not (dest / "analysis").exists():
+        (dest / "analysis").mkdir()
+        (dest / "analysis" / "__init__.py").write_text(_ANALYSIS_ALIAS)
 
 
 def wheel_path(rel: str) -> str:
@@ -298,7 +317,8 @@ def mutmut_exe() -> str:
 
 
 def run_package(pkg: Package, root: Path, work: Path, jobs: int, niceness: int,
-                sample: int | None, earlier: list[Mutant] | None = None) -> Result:
+                sample: int | None, earlier: list[Mutant] | None = None,
+                seed: int | None = None) -> Result:
     """Test ``pkg``'s mutants: all, a sample, or (``earlier``: a previous run's mutants) again
     those that were not killed, keeping the earlier verdicts of the others."""
     tree = work / pkg.name
@@ -336,7 +356,7 @@ def run_package(pkg: Package, root: Path, work: Path, jobs: int, niceness: int,
         if earlier is not None:
             kept, chosen, result.gone = recheck_selection(earlier, everything)
         else:
-            chosen = everything if sample is None else sample_of(everything, sample)
+            chosen = everything if sample is None else sample_of(everything, sample, seed)
         if chosen:
             # named mutants are tested even when mutmut has a result for them
             code = _niced(nice + [mutmut_exe(), "run", "--max-children", str(jobs),
@@ -381,12 +401,17 @@ def _niced(cmd: list[str], cwd: Path, env: dict, log: Path) -> int:
             raise
 
 
-def sample_of(mutants: list[Mutant], n: int) -> list[Mutant]:
-    """``n`` mutants drawn uniformly, the same ones for the same code (seeded by the names)."""
+def sample_of(mutants: list[Mutant], n: int, seed: int | None = None) -> list[Mutant]:
+    """``n`` mutants drawn uniformly, the same ones for the same code (seeded by the names).
+
+    ``seed`` draws another sample of the same code (still the same one for the same code
+    and seed): once tests were written against a sample's survivors, its kill rate no longer
+    estimates the code's, and a fresh sample is needed to measure it again."""
     if n >= len(mutants):
         return mutants
     names = sorted(m.name for m in mutants)
-    rng = random.Random(hashlib.sha256("\n".join(names).encode()).hexdigest())
+    key = "\n".join(names) if seed is None else f"seed {seed}\n" + "\n".join(names)
+    rng = random.Random(hashlib.sha256(key.encode()).hexdigest())
     keep = set(rng.sample(names, n))
     return [m for m in mutants if m.name in keep]
 
@@ -526,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"test N mutants per package, drawn at random but the same for the same "
                          f"code (default {SAMPLE}); the kill rate is then an estimate with its "
                          f"95%% interval")
+    ap.add_argument("--seed", type=int, metavar="N",
+                    help="draw another sample of the same code (default: the one seeded by the "
+                         "mutant names alone): for a fresh measure once tests were written "
+                         "against a sample's survivors")
     ap.add_argument("--all", action="store_true", help="test every mutant (hours on 2 cores)")
     ap.add_argument("--recheck", type=Path, metavar="JSON",
                     help="test again only the mutants a previous run (its --json file) did not "
@@ -557,12 +586,13 @@ def main(argv: list[str] | None = None) -> int:
         report(results, survivors=not args.no_survivors)
         return 1 if args.check and any(r.kill_rate < GOAL for r in results) else 0
     mutmut_exe()
-    earlier, earlier_gone = {}, {}
+    earlier, earlier_gone, seeds = {}, {}, {}
     if args.recheck:
         for name, r in json.loads(args.recheck.read_text()).items():
             earlier[name] = [Mutant(m["name"], m["path"], m["status"], m.get("diff", ""))
                              for m in r["mutants"]]
             earlier_gone[name] = r.get("gone", [])
+            seeds[name] = r.get("seed")     # a recheck keeps saying which seed drew its sample
     work = (args.workdir.resolve() if args.workdir
             else Path(tempfile.mkdtemp(prefix="gamevm-mutation-")))
     work.mkdir(parents=True, exist_ok=True)
@@ -574,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.recheck and pkg.name not in earlier:
                 continue
             results.append(run_package(pkg, args.root.resolve(), work, args.jobs, args.nice,
-                                       None if args.all else args.sample, earlier.get(pkg.name)))
+                                       None if args.all else args.sample, earlier.get(pkg.name),
+                                       args.seed))
             # a recheck of a recheck still says which of the sample went missing before
             results[-1].gone = sorted({*results[-1].gone, *earlier_gone.get(pkg.name, [])})
     finally:
@@ -585,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(
             {r.package.name: {"kill_rate": r.kill_rate, "interval": r.interval(),
                               "total": r.total, "seconds": round(r.seconds),
+                              "seed": seeds.get(r.package.name, args.seed),
                               "gone": r.gone,
                               "mutants": [m.__dict__ for m in r.mutants]} for r in results},
             indent=1))

@@ -34,7 +34,8 @@ kills the mutant, a run past the timeout counts as a kill too (an endless loop).
 The kill rate is ``(killed + timeout) / (tested - equivalent)``, with its 95% Wilson
 interval (bench/mutation.py's), since a sample is tested: ``--sample N`` (default 60)
 sites drawn at random, seeded by the site names (FILE:FUNCTION:OPERATOR_N), so the same
-code gives the same sample.  Equivalent mutants found by reading are listed in
+code gives the same sample; ``--seed N`` draws another one (a fresh measure, once tests
+were written against a sample's survivors).  Equivalent mutants found by reading are listed in
 docs/testing.md ("The C runtime"); they are shown but not counted.
 
     python bench/mutation_c.py --list                  # operators, sources, tests, site counts
@@ -80,13 +81,17 @@ RUNTIME_TU = "gamevm_build/runtime/loader/gvm_runtime.c"
 TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_target_runtime.py",
          "tests/test_target_runtime_gaps.py")
 #: the parts whose differential tests are elsewhere: the decoders (C against the Python
-#: mirror, and compressed modules through the runtime), packed relocations, module digests
+#: mirror, and compressed modules through the runtime), packed relocations, module digests,
+#: the stale-stub reload (GVM_STALE_RELOAD, in gvm_stubs.c) and hot reload (gvm_reload.c)
 FILE_TESTS = {
+    "gvm_stubs.c": ("tests/test_target_runtime_reload.py",),
+    "gvm_reload.c": ("tests/test_dev_reload_target.py",),
     "gvm_lz4.c": ("tests/test_codecs.py", "tests/test_shipforms.py"),
     "gvm_zx0.c": ("tests/test_codec_zx0.py", "tests/test_shipforms.py"),
     "gvm_relpack.c": ("tests/test_shipforms.py",),
     "gvm_sha256.c": ("tests/test_trust.py",),
     "gvm_trust.c": ("tests/test_trust.py",),
+    "gvm_reload.c": ("tests/test_dev_reload_target.py",),   # linked only for gamevm dev
 }
 OPERATORS = ("ror", "aor", "const", "lcr", "call", "status")
 
@@ -515,10 +520,11 @@ def report(outcomes: list[Outcome], total: int, seconds: float, out=sys.stdout,
     return r
 
 
-def save(path: Path, outcomes: list[Outcome], total: int, seconds: float, console: str) -> None:
+def save(path: Path, outcomes: list[Outcome], total: int, seconds: float, console: str,
+         seed: int | None = None) -> None:
     r = result_of(outcomes, total, seconds)
     path.write_text(json.dumps({
-        "console": console, "total": total, "seconds": round(seconds),
+        "console": console, "total": total, "seconds": round(seconds), "seed": seed,
         "kill_rate": r.kill_rate, "interval": r.interval(),
         "mutants": [{"name": o.site.name, "path": o.site.path, "line": o.site.line,
                      "status": o.status, "old": o.old, "new": o.new,
@@ -553,6 +559,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--sample", type=int, default=SAMPLE, metavar="N",
                     help=f"test N sites drawn at random, the same for the same code "
                          f"(default {SAMPLE})")
+    ap.add_argument("--seed", type=int, metavar="N",
+                    help="draw another sample of the same code (default: the one seeded by the "
+                         "site names alone): for a fresh measure once tests were written "
+                         "against a sample's survivors")
     ap.add_argument("--all", action="store_true", help="test every site (many hours)")
     ap.add_argument("--mutant", action="append", metavar="NAME",
                     help="test this mutant (a name the run printed; repeatable), e.g. with "
@@ -644,7 +654,9 @@ def main(argv: list[str] | None = None) -> int:
             chosen = sites
         else:
             chosen = [by_name[m.name] for m in mutation.sample_of(
-                [mutation.Mutant(s.name, s.path, "") for s in sites], args.sample)]
+                [mutation.Mutant(s.name, s.path, "") for s in sites], args.sample, args.seed)]
+        # a recheck tests the earlier run's sample, and says which seed drew it
+        seed = earlier.get("seed") if earlier else args.seed
         # tested in an order seeded by the names, so that a run cut short by --budget has
         # tested a uniform part of the sample, not the first files
         chosen.sort(key=lambda s: hashlib.sha256(s.name.encode()).hexdigest())
@@ -682,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{o.new}", file=sys.stderr, flush=True)
             if args.json:   # a partial run is kept too
                 save(args.json, kept + outcomes, len(sites), time.monotonic() - start,
-                     args.console)
+                     args.console, seed)
         seconds = time.monotonic() - start
     finally:
         if not args.workdir:
@@ -693,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
               f"or went away), left out of the counts: {', '.join(gone)}")
     r = report(outcomes, len(sites), seconds, survivors=not args.no_survivors)
     if args.json:
-        save(args.json, outcomes, len(sites), seconds, args.console)
+        save(args.json, outcomes, len(sites), seconds, args.console, seed)
     return 1 if args.check and r.kill_rate < GOAL else 0
 
 

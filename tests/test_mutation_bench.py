@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import glob
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,29 @@ def test_a_recheck_names_the_sampled_mutants_the_code_no_longer_has(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation.py"), "--report",
                            str(saved), "--no-survivors"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and "left out of the counts: m.x_g__mutmut_7" in proc.stdout
+
+
+def test_a_seed_draws_another_sample_of_the_same_code():
+    """--seed: once tests were written against a sample's survivors, a fresh sample measures
+    the code again; each seed still gives the same sample for the same code, of the asked size."""
+    mutants = [mutation.Mutant(f"m.x_f__mutmut_{i}", "m.py", "not checked") for i in range(500)]
+    names = lambda ms: [m.name for m in ms]  # noqa: E731
+    default = names(mutation.sample_of(mutants, 60))
+    fresh = names(mutation.sample_of(mutants, 60, 2026120501))
+    assert default == names(mutation.sample_of(list(reversed(mutants)), 60)[::-1])
+    assert fresh == names(mutation.sample_of(mutants, 60, 2026120501))
+    assert len(fresh) == len(set(fresh)) == 60 and set(fresh) <= set(names(mutants))
+    assert len(set(fresh) & set(default)) < 30             # ~7 in common by chance
+    assert set(names(mutation.sample_of(mutants, 60, 2026120502))) != set(fresh)
+
+
+def test_the_copy_imports_the_checkouts_analysis_as_the_installed_package(tmp_path):
+    """The copy lays analysis/ out as gamevm_build/analysis (the wheel's layout); tests that
+    import the checkout's ``analysis`` (test_analysis's doctests) get that same module."""
+    mutation.snapshot(REPO, tmp_path)
+    proc = subprocess.run([sys.executable, "-c", "import analysis, gamevm_build.analysis as a; "
+                           "assert analysis is a; print(a.__file__)"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(str(tmp_path / "gamevm_build" / "analysis"))

@@ -110,6 +110,17 @@ def test_the_sample_is_the_same_for_the_same_code():
     assert re.search(r"^5 of \d+ sites psx compiles$", first.stdout, re.M), first.stdout
 
 
+def test_a_seed_draws_another_sample_the_same_for_the_same_code():
+    run = lambda *seed: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPO / "bench" / "mutation_c.py"), "--dry-run", "--sample", "8",
+         "--op", "const", *seed], capture_output=True, text=True, cwd=REPO)
+    names = lambda proc: set(re.findall(r"^(\S+:\S+:const_\d+)  ", proc.stdout, re.M))  # noqa: E731
+    default, fresh, again = run(), run("--seed", "2026120501"), run("--seed", "2026120501")
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout == again.stdout and len(names(fresh)) == 8
+    assert names(fresh) != names(default)
+
+
 def _documented() -> list[str]:
     text = (REPO / "docs" / "testing.md").read_text()
     section = text[text.index("## The C runtime"):]

@@ -141,7 +141,8 @@ def test_mips_jump_stays_in_its_segment():
 
 def test_mips_hi16_lo16_halves():
     hi, lo = mips.R_MIPS_HI16, mips.R_MIPS_LO16
-    for value in (0x80127FFC, 0x80128008, 0x8012FFFF, 0x80120000):
+    # 0x...7FFF: the largest low half that needs no carry into the high one
+    for value in (0x80127FFC, 0x80127FFF, 0x80128000, 0x80128008, 0x8012FFFF, 0x80120000):
         h = hi.apply(0x3C020000, value, 0, P) & 0xFFFF
         l_ = lo.apply(0x24420000, value, 0, P)
         assert l_ >> 16 == 0x2442 and (h << 16) + sext(l_, 16) & 0xFFFFFFFF == value
@@ -227,3 +228,24 @@ def test_objects_for_another_cpu_are_refused_by_their_flags(target, flags, messa
     link_module(target, [_with_e_flags(o, tmp_path, fine)], tmp_path / "ok.elf")
     with pytest.raises((IsaError, InputError), match=message):
         link_module(target, [_with_e_flags(o, tmp_path, flags)], tmp_path / "m.elf")
+
+
+@pytest.mark.parametrize("target, thumb", [("3do", False), ("gba", True)])
+def test_only_a_thumb_capable_arm_gets_thumb_veneers(target, thumb):
+    """The 3DO's ARM60 (ARMv3) has no Thumb state and no ``bx``: its veneer is the one
+    ``ldr pc, [pc, #-4]`` and a word, from either side; the GBA's ARM7TDMI gets ``bx``
+    veneers, and one that enters from Thumb code.  Every veneer's literal is zero (the
+    linker writes the target there, or leaves it to a relocation whose addend is 0)."""
+    from gamevm_build.project.profile import load_profile
+    profile = load_profile(target)
+    order = profile.endian
+    assert arm.ARCH.thumb_capable(profile) is thumb
+    for from_thumb in (False, True):
+        v = arm.ARCH.veneer(profile, from_thumb=from_thumb)
+        if not thumb:
+            assert v.code == (0xE51FF004).to_bytes(4, order) + bytes(4)
+            assert (v.entry, v.literal) == (0, 4)
+        else:
+            assert (0xE12FFF1C).to_bytes(4, order) in v.code          # bx ip
+            assert v.entry == (1 if from_thumb else 0)
+        assert v.code[v.literal:v.literal + 4] == bytes(4)
