@@ -67,7 +67,7 @@ class Package:
 PACKAGES = (
     Package("arch", ("gamevm_build/arch/*.py",),
             ("tests/test_relocations.py", "tests/test_isacheck.py", "tests/test_linker.py",
-             "tests/test_ld_oracle.py", "tests/test_consoles.py")),
+             "tests/test_ld_oracle.py", "tests/test_consoles.py", "tests/test_arch_checks.py")),
     Package("linker", ("gamevm_build/link/linker.py", "gamevm_build/link/modformat.py",
                        "gamevm_build/link/module.py", "gamevm_build/link/elf32.py"),
             ("tests/test_linker.py", "tests/test_linker_mutants.py", "tests/test_ld_oracle.py",

@@ -340,6 +340,7 @@ def test_two_streams_into_one_overlay():
         d["streams"][0]["deadline_frames"] = 60
     G = stream_graph(extra=extra)
     f, = stream_findings(G)
+    assert (f.severity, f.check) == ("error", "overlay")
     assert f.message == ("loads alt into region LevelB, evicting nxt that streams[0] loaded in "
                          "the same scene")
     a, b = stream_times(G)
@@ -675,3 +676,20 @@ def test_a_transition_loading_two_unrelated_modules_from_a_disc_is_a_warning():
     assert "make a need b" in warned[0].suggestions[0]
     assert not [f for f in analyze(project("psx", ["b"])).findings if f.check == "requests"]
     assert not [f for f in analyze(project("n64", None)).findings if f.check == "requests"]
+
+
+def test_seek_advice_names_the_module_read_before():
+    """A step whose head was left by the previous file ("after a") is advised to follow
+    it on disc, or to be read in the same pass when it already does."""
+    import dataclasses
+    from gamevm_build.analysis.timing import Step, seek_advice
+
+    fields = {f.name: None for f in dataclasses.fields(Step)}
+    step = Step(**dict(fields, module="b", from_label="after a", access_s=0.05, position=100,
+                       from_lba=90))
+    assert seek_advice(step).startswith("place b right after a on disc")
+    same = dataclasses.replace(step, from_lba=100)
+    assert seek_advice(same).startswith("read b in the same pass as a")
+    assert seek_advice(dataclasses.replace(step, from_label="head at 90 (after a)")) == \
+        seek_advice(step)
+    assert seek_advice(dataclasses.replace(step, from_label="head unknown")) is None

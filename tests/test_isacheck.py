@@ -157,3 +157,20 @@ def test_m68k_switch_table_after_its_jmp_is_data():
     # a jmp elsewhere (4,pc,d0.w) starts no table there: its words are decoded
     code = m68k(0x4EFB, 0x0004, 0x0006, 0x0008, EXTB, EXTB, RTS)
     assert "0x8 extb.l d0" in m68k_violations(code)
+
+
+def test_m68k_long_branch_is_named_with_its_reason():
+    # bra.l +4 (0x60ff and a 32-bit displacement): the 68000 has 8- and 16-bit ones only
+    v, = check_code([(".text", 0x200, m68k(0x60FF, 0x0000, 0x0004, RTS, RTS))],
+                    [("f", 0x200, 10, "FUNC", ".text")], isa="m68000", big_endian=True)
+    assert v.instruction.startswith("bra.l") and v.hint.startswith(
+        "32-bit branch displacements are 68020+")
+
+
+def test_only_executable_sections_are_checked(tmp_path):
+    """68020 words in .data are data: check_elf disassembles only SHF_EXECINSTR sections."""
+    b = Builder(tmp_path, find_toolchain("segacd"))
+    obj = b.obj("d.s", ".data\n.globl tab\ntab: .word 0x49c0, 0x49c0\n"
+                       ".text\n.globl f\nf: rts\n")
+    assert check_elf(obj, isa="m68000") == []
+    assert check_elf32(elf32.parse(obj.read_bytes(), obj.name), isa="m68000") == []

@@ -276,8 +276,9 @@ def test_unknown_relocation_type_rejected(build):
 def test_unpaired_hi16_rejected(build):
     o = build.obj("hi.s", ".text\n.globl f\nf: lui $2, %hi(data_sym)\njr $ra\nnop\n"
                           ".data\ndata_sym: .word 1\n")
-    with pytest.raises(RelocationError, match=r"hi\.o: section \.text offset 0x0.*R_MIPS_HI16 has no matching R_MIPS_LO16"):
+    with pytest.raises(RelocationError, match=r"hi\.o: section \.text offset 0x0.*R_MIPS_HI16 has no matching R_MIPS_LO16") as err:
         link(build, "m", o)
+    assert err.value.rtype == "R_MIPS_HI16"
 
 
 def test_branch_to_import_rejected(build):
