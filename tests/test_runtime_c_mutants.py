@@ -17,6 +17,21 @@ from gamevm_build.runtime.reference import TLoadStatus
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import build_modules, built, host_load, pair  # noqa: F401
 
+
+def same_on_a_dirty_heap(kernel, directory, name: str, size: int) -> None:
+    """Load ``name`` from ``directory`` with both loaders over a heap whose first ``size``
+    bytes are 0xA5: what the file does not give must be zeroed alike (same RAM)."""
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.reference import default_regions
+    from test_target_runtime import same_modules
+    host, tl = pair("psx", kernel, directory)
+    for m in (host.machine, tl.machine):
+        heap = default_regions(m, read_resident(kernel, "psx"))[0]
+        m.write(heap.start, b"\xa5" * size)
+    assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+    assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
 SHT_MIPS_ABIFLAGS = 0x7000002A
 
 
@@ -652,9 +667,6 @@ def test_an_image_of_odd_size_is_zeroed_to_its_last_byte(psx_kernel, tmp_path, f
     heap full of garbage, the same bytes in both loaders.  Written for the survivor
     gvm_loader.c:fill:const_5 (the odd tail's ``n &= 3`` made ``n &= 2``)."""
     from gamevm_build.link.shipform import convert
-    from gamevm_build.link.resident import read_resident
-    from gamevm_build.runtime.reference import default_regions
-    from test_target_runtime import same_modules
     _d, kernel = psx_kernel
     (tmp_path / "ob.c").write_text("char ob_buf[4097];\n"
                                    "char ob_get(int i) { return ob_buf[i]; }\n")
@@ -664,13 +676,7 @@ def test_an_image_of_odd_size_is_zeroed_to_its_last_byte(psx_kernel, tmp_path, f
     assert data.count(b'"image_size":4144,') == 1
     (tmp_path / "ob.elf").write_bytes(
         data.replace(b'"image_size":4144,', b'"image_size":' + image_size + b","))
-    host, tl = pair("psx", kernel, tmp_path)
-    for m in (host.machine, tl.machine):
-        heap = default_regions(m, read_resident(kernel, "psx"))[0]
-        m.write(heap.start, b"\xa5" * 0x2000)
-    assert host_load(host, "ob")[1] == TLoadStatus.lsSuccess
-    assert tl.load_module("ob")[1] == TLoadStatus.lsSuccess
-    same_modules(host, tl)
+    same_on_a_dirty_heap(kernel, tmp_path, "ob", 0x2000)
 
 
 @pytest.mark.parametrize("target", ["psx"])
@@ -741,11 +747,8 @@ def test_a_compressed_image_of_any_size_is_decoded_and_zeroed_alike(psx_kernel, 
     Written for the survivor gvm_relpack.c:zimage_load:const_15 (``k & 3`` made ``k & 2``:
     an image of 4n+1 bytes left its byte loop at once, and its word loop stored at an odd
     address)."""
-    from gamevm_build.link.resident import read_resident
     from gamevm_build.link.module import read_module
     from gamevm_build.link.shipform import convert, file_image_size
-    from gamevm_build.runtime.reference import default_regions
-    from test_target_runtime import same_modules
     _d, kernel = psx_kernel
     (tmp_path / "odd.c").write_text('const char odd_tail[4093] = "abcd";\n'
                                     "int odd_get(int i) { return odd_tail[i]; }\n")
@@ -758,13 +761,7 @@ def test_a_compressed_image_of_any_size_is_decoded_and_zeroed_alike(psx_kernel, 
     assert file_image_size({n: (off, module.section_size(n))
                             for n, (off, _b) in module.sections.items()}) == 32 + rodata
     (tmp_path / "odd.elf").write_bytes(convert(data, form))
-    host, tl = pair("psx", kernel, tmp_path)
-    for m in (host.machine, tl.machine):
-        heap = default_regions(m, read_resident(kernel, "psx"))[0]
-        m.write(heap.start, b"\xa5" * 0x3000)
-    assert host_load(host, "odd")[1] == TLoadStatus.lsSuccess
-    assert tl.load_module("odd")[1] == TLoadStatus.lsSuccess
-    same_modules(host, tl)
+    same_on_a_dirty_heap(kernel, tmp_path, "odd", 0x3000)
 
 
 @pytest.mark.parametrize("target", ["psx"])
