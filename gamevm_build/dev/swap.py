@@ -707,17 +707,21 @@ def _redirect(machine, st: _DevState, at: int) -> None:
 
 # ----------------------------------------------------------------------------- retiring
 
-def _collect(loader: Loader, st: _DevState, report: ReloadReport | None = None) -> list[int]:
+def _collect(loader, st: _DevState, report: ReloadReport | None = None,
+             free=None) -> list[int]:
     """Free the old copies nothing points into any more; return their bases.
 
     An old copy is kept while a word of the resident's segments or of a loaded module's
     data and bss holds an address inside it (a stored function pointer), or a
     live frame is inside it, or its module is still loaded under the handle it was
     replaced for.  Memory elsewhere (a heap the game manages itself) is not scanned.
+    ``free(loader, st, retired)`` frees one (default: the reference loader's
+    :func:`_free_copy`); False keeps it.
     """
     machine = loader.machine
+    free = free or _free_copy
     freed = []
-    live = {h for h in loader.loaded}
+    live = {m.handle for m in loader.loaded.values()}
     pending = [(h, r) for h, olds in st.retired.items() for r in olds]
     if not pending:
         return freed
@@ -729,9 +733,8 @@ def _collect(loader: Loader, st: _DevState, report: ReloadReport | None = None) 
         pointed = any(lo <= v < hi for v in values)
         frames = machine.running and stackwalk.references(
             machine, [(lo, hi)], loader.function_start, loader.is_code)
-        if h in live and (pointed or frames):
+        if (h in live and (pointed or frames)) or not free(loader, st, r):
             continue
-        _free_copy(loader, st, r)
         st.retired[h].remove(r)
         freed.append(r.lm.base)
     for h in [h for h, olds in st.retired.items() if not olds]:
@@ -741,7 +744,7 @@ def _collect(loader: Loader, st: _DevState, report: ReloadReport | None = None) 
     return freed
 
 
-def _free_copy(loader: Loader, st: _DevState, r: _Retired) -> None:
+def _free_copy(loader: Loader, st: _DevState, r: _Retired) -> bool:
     lm = r.lm
     loader._free_stubs(lm)
     for at in r.jumps:
@@ -758,6 +761,7 @@ def _free_copy(loader: Loader, st: _DevState, r: _Retired) -> None:
     loader.timer.memory_event("free", module=lm.name, region=lm.region.name,
                               base=f"0x{lm.base:08x}", size=lm.module.load_size,
                               reason="replaced by a reload, nothing points into it")
+    return True
 
 
 def collect(target) -> list[int]:

@@ -18,10 +18,10 @@ import time
 
 from ..errors import EmulationError
 from ..runtime.reference import TLoadStatus
-from ..runtime.target import EV_PATCHING, LOAD_LAZY, TargetLoader
-from .swap import (ReloadReport, _data_areas, _data_pointers, _resident_ram, _retarget,
-                   _retire, _start, _symbolized, _unretire, _write_entries, begin, carry,
-                   self_test)
+from ..runtime.target import EV_PATCHING, HANDLE_BASE_OFFSET, LOAD_LAZY, TargetLoader
+from .swap import (_STATE, ReloadReport, _collect, _data_areas, _data_pointers, _resident_ram,
+                   _retarget, _retire, _start, _symbolized, _unretire, _write_entries, begin,
+                   carry, self_test)
 
 
 def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = "abort",
@@ -39,10 +39,13 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
     if machine.running:
         return done("busy", "the CPU is running (a trap handler): the console-side runtime "
                             "reloads between calls")
+    # what each other module imports from the old copy (the resident is bound first)
     resident = loader.resident.symbols if loader.resident is not None else {}
-    lost = sorted(f"{m.name}->{n}" for m in loader.loaded.values() if m is not old
-                  and m.module is not None for n in m.module.imports
-                  if n in old.symbols and n not in resident and n not in new_module.exports)
+    others = [m for m in loader.loaded.values() if m is not old]
+    binds = {m.name: {n for n in m.module.imports if n in old.symbols and n not in resident}
+             for m in others if m.module is not None}
+    lost = sorted(f"{m}->{n}" for m, names in binds.items() for n in names
+                  if n not in new_module.exports)
     if lost:
         return done("refused", "the new copy no longer exports what other modules bind: "
                     + ", ".join(lost) + "; unload them first or keep the export")
@@ -50,7 +53,6 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
 
     # 3. the runtime loads the copy beside the old one; snapshots for a rollback first
     snap = _resident_ram(loader)
-    others = [m for m in loader.loaded.values() if m is not old]
     snap += [(m.base, machine.read(m.base, m.size)) for m in others]
     old_state = machine.read(old.base + old.code_end, old.size - old.code_end)
 
@@ -69,10 +71,8 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
         undo_load(loader.last_copy)
         return done("rolled-back", f"a constructor of the new '{old.name}' failed")
     if status != TLoadStatus.lsSuccess:
-        return done("refused", f"{status.name}: {loader.explain(name, status)}"
-                    if status != TLoadStatus.lsModuleInUse else
-                    f"{status.name}: the console-side runtime refused a copy of '{old.name}'")
-    new = loader.copies[machine.read_u32(copy + 8)]
+        return done("refused", f"{status.name}: {loader.explain(name, status)}")
+    new = loader.copies[machine.read_u32(copy + HANDLE_BASE_OFFSET)]
     new.lazy = old.lazy
     report.new_base = new.base
     phase("link")
@@ -94,8 +94,7 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
         return done("refused", f"GameVMSwapCopy: {status.name}")
     patched = {e["module"] for e in loader.events[events:] if e["event"] == EV_PATCHING}
     for m in others:                   # what the runtime re-patched, counted from the files
-        moved = {n for n in (m.module.imports if m.module is not None else ())
-                 if n in old.symbols and n not in resident} if m.name in patched else ()
+        moved = binds.get(m.name) if m.name in patched else None
         sites = sum(1 for rel in m.module.relocations if rel.is_import and rel.symbol in moved) \
             if moved else 0
         if sites:
@@ -136,29 +135,34 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
 
 def collect(loader: TargetLoader) -> list[int]:
     """Free the hidden old copies nothing points into (the rule of
-    :func:`gamevm_build.dev.swap._collect`) with ``GameVMFreeCopy``; return their bases."""
-    from .swap import _STATE, _words
+    :func:`gamevm_build.dev.swap._collect`) with ``GameVMFreeCopy``; return their bases.
+    Copies the runtime freed itself (an overlay they lay in was loaded into) are only
+    forgotten; from inside a trap nothing can be freed (the runtime is not reentrant)."""
     st = _STATE.get(loader)
-    if st is None or not st.retired:
+    if st is None:
         return []
-    machine = loader.machine
-    live = {t.handle for t in loader.loaded.values()}
-    values = set()
-    for base, body in _data_areas(loader):
-        values.update(v for _i, v in _words(machine, base, body))
-    freed = []
-    for h, olds in list(st.retired.items()):
-        for r in list(olds):
-            lo, hi = r.lm.base, r.lm.end
-            gone = loader.copies.get(lo) is not r.lm     # its overlay was loaded into
-            if not gone and h in live and any(lo <= v < hi for v in values):
-                continue
-            if not gone and loader.free_copy(r.lm.handle) != TLoadStatus.lsSuccess:
-                continue                 # safe mode: a frame is inside it
-            for at in r.jumps:
-                st.redirect.pop(at, None)
+    gone = []
+    for olds in st.retired.values():
+        for r in [r for r in olds if loader.copies.get(r.lm.base) is not r.lm]:
+            _forget(st, r)
             olds.remove(r)
-            freed.append(r.lm.base)
-        if not olds:
-            del st.retired[h]
-    return freed
+            gone.append(r.lm.base)
+    for h in [h for h, olds in st.retired.items() if not olds]:
+        del st.retired[h]
+    if loader.machine.running:
+        return gone
+    return gone + _collect(loader, st, free=_free_copy)
+
+
+def _free_copy(loader: TargetLoader, st, r) -> bool:
+    """``GameVMFreeCopy`` of a retired copy; False when safe mode keeps it (a frame is
+    inside it)."""
+    if loader.free_copy(r.lm.handle) != TLoadStatus.lsSuccess:
+        return False
+    _forget(st, r)
+    return True
+
+
+def _forget(st, r) -> None:
+    for at in r.jumps:
+        st.redirect.pop(at, None)
