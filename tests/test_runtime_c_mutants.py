@@ -18,6 +18,21 @@ from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import build_modules, built, host_load, pair  # noqa: F401
 
 
+def sweep_work_sizes(target: str, kernel, directory, name: str, sizes):
+    """Load ``name`` with a work area of each of ``sizes`` on a fresh pair of loaders:
+    each load fails lsOutOfMemory, loading nothing, or loads the reference loader's bytes.
+    Yields ``(status, host loader, target loader)``."""
+    from test_target_runtime import same_modules
+    for size in sizes:
+        host, tl = pair(target, kernel, directory, work_size=size)
+        status = tl.load_module(name)[1]
+        assert status in (TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess), (size, status)
+        if status == TLoadStatus.lsSuccess:
+            assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+            same_modules(host, tl)
+        else:
+            assert not tl.loaded, size
+        yield status, host, tl
 def same_on_a_dirty_heap(kernel, directory, name: str, size: int) -> None:
     """Load ``name`` from ``directory`` with both loaders over a heap whose first ``size``
     bytes are 0xA5: what the file does not give must be zeroed alike (same RAM)."""
@@ -155,7 +170,7 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     of 6 KiB: too small for level1's whole file, so its image is read over several frames,
     and room enough for the synchronous load's own first read.)"""
     from gamevm_build.link.shipform import convert
-    from test_target_runtime import frames_until_done, same_modules
+    from test_target_runtime import frames_until_done, frames_until_writing, same_modules
 
     target, out, kernel = built
     for name in ("physics", "level1"):
@@ -167,13 +182,9 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     needs = {"a": ["level1"]}
     host, tl = pair(target, kernel, tmp_path, work_size=0x1800, extra_needs=needs)
     host.extra_needs = needs
-    clock = tl.timer.clock
     assert tl.load_module("physics")[1] == TLoadStatus.lsSuccess
     rec = tl.load_async("level1")
-    while not any(e["event"] == "writing" and e["module"] == "level1" for e in tl.events):
-        assert rec["frame_completed"] is None, (rec["status"], tl.events)
-        tl.frame()
-        clock.now_s = clock.frame_start(clock.frame + 1)
+    frames_until_writing(tl, rec, "level1")
     assert rec["frame_completed"] is None
     assert tl.load_module("a") == (0, TLoadStatus.lsPending)
     assert tl.by_name("a") is None
@@ -773,22 +784,14 @@ def test_a_work_area_too_small_for_packed_relocations_fails_out_of_memory(tmp_pa
     load fails.  Written for the survivor gvm_relpack.c:relpack_read:status_4 (that
     failure returned lsSuccess: the module went on without its relocations)."""
     from gamevm_build.link.shipform import convert
-    from test_target_runtime import same_modules
     src = ("int f(int x) { return x; }\n"
            "int (*const tbl[200])(int) = {" + ", ".join(["f"] * 200) + "};\n"
            "int g(int i) { return tbl[i](i); }\n")
     kernel = build_modules(tmp_path, target, {"many": src})
     path = tmp_path / "many.elf"
     path.write_bytes(convert(path.read_bytes(), "packed"))
-    statuses = []
-    for size in range(0x400, 0x2000, 0x80):
-        host, tl = pair(target, kernel, tmp_path, work_size=size)
-        status = tl.load_module("many")[1]
-        assert status in (TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess), (size, status)
-        if status == TLoadStatus.lsSuccess:
-            assert host_load(host, "many")[1] == TLoadStatus.lsSuccess
-            same_modules(host, tl)
-        statuses.append(status)
+    statuses = [st for st, _h, _t in
+                sweep_work_sizes(target, kernel, tmp_path, "many", range(0x400, 0x2000, 0x80))]
     first = statuses.index(TLoadStatus.lsSuccess)
     assert 0 < first and set(statuses[first:]) == {TLoadStatus.lsSuccess}, statuses
 
@@ -1057,24 +1060,14 @@ def test_a_work_area_too_small_for_a_need_fails_out_of_memory(tmp_path, target):
     load's state is allocated as the need is reached).  Written for the survivor
     gvm_loader.c:next_need:status_2 (that failure returned lsSuccess, with no load to go
     on with)."""
-    from test_target_runtime import same_modules
     kernel = build_modules(tmp_path, target, {"mid": "int mid_f(int x) { return x * 3; }\n"})
     (tmp_path / "top.c").write_text("extern int mid_f(int);\n"
                                     "int top_f(int x) { return mid_f(x); }\n")
     proc = run_gamevm("module", "-t", target, "-o", tmp_path / "top.elf",
                       "--needs", tmp_path / "mid.elf", tmp_path / "top.c")
     assert proc.returncode == 0, proc.stderr
-    statuses = []
-    for size in range(0x100, 0x1000, 0x20):
-        host, tl = pair(target, kernel, tmp_path, work_size=size)
-        status = tl.load_module("top")[1]
-        assert status in (TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess), (size, status)
-        if status == TLoadStatus.lsSuccess:
-            host_load(host, "top")
-            same_modules(host, tl)
-        else:
-            assert not tl.loaded, size
-        statuses.append(status)
+    statuses = [st for st, _h, _t in
+                sweep_work_sizes(target, kernel, tmp_path, "top", range(0x100, 0x1000, 0x20))]
     first = statuses.index(TLoadStatus.lsSuccess)
     assert 0 < first and set(statuses[first:]) == {TLoadStatus.lsSuccess}, statuses
 
@@ -1151,20 +1144,15 @@ def test_a_misaligned_string_table_in_a_work_area_too_small_for_its_copy(tmp_pat
     copied to an aligned place: some areas hold the piece but not the copy.)  Written for
     the survivor gvm_loader.c:fetch:status_2 (a failed copy returned lsSuccess and no
     table)."""
-    from test_target_runtime import same_modules
     kernel = build_modules(tmp_path, target, {"names": "".join(
         f"int an_exported_function_with_a_rather_long_name_{i:03d}(int x) "
         f"{{ return x + {i}; }}\n" for i in range(40))})
     path = tmp_path / "names.elf"
     path.write_bytes(_with_section_moved(path.read_bytes(), b".strtab", 1))
     statuses = set()
-    for size in range(0x800, 0x4000, 0x80):
-        host, tl = pair(target, kernel, tmp_path, work_size=size)
-        status = tl.load_module("names")[1]
-        assert status in (TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess), (size, status)
+    for status, host, tl in sweep_work_sizes(target, kernel, tmp_path, "names",
+                                             range(0x800, 0x4000, 0x80)):
         if status == TLoadStatus.lsSuccess:
-            assert host_load(host, "names")[1] == TLoadStatus.lsSuccess
-            same_modules(host, tl)
             assert tl.by_name("names").symbols == host.by_name("names").symbols
         statuses.add(status)
     assert statuses == {TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess}

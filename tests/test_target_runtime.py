@@ -525,6 +525,16 @@ def frames_until_done(tl, rec, *, limit: int = 2000) -> list[float]:
     return spans
 
 
+def frames_until_writing(tl, rec, module: str) -> None:
+    """Step the runtime's frame loop until the asynchronous request ``rec`` started
+    writing ``module`` into its place (the request still pending)."""
+    clock = tl.timer.clock
+    while not any(e["event"] == "writing" and e["module"] == module for e in tl.events):
+        assert rec["frame_completed"] is None, (rec["status"], tl.events)
+        tl.frame()
+        clock.now_s = clock.frame_start(clock.frame + 1)
+
+
 def observe_calls(tl, function: str) -> list[tuple[int, int]]:
     """Use resident function ``function`` as a callback target: record its two arguments
     and return at once (the function itself does not run)."""
@@ -617,13 +627,9 @@ def test_a_module_being_written_is_pending_for_a_sync_load(built, tmp_path):
         (plain / f"{name}.elf").write_bytes(convert((out / f"{name}.elf").read_bytes(), "plain"))
     out = plain
     host, tl = pair(target, kernel, out, work_size=0x1000)
-    clock = tl.timer.clock
     assert tl.load_module("physics")[1] == TLoadStatus.lsSuccess
     rec = tl.load_async("level1")
-    while not any(e["event"] == "writing" and e["module"] == "level1" for e in tl.events):
-        assert rec["frame_completed"] is None, (rec["status"], tl.events)
-        tl.frame()
-        clock.now_s = clock.frame_start(clock.frame + 1)
+    frames_until_writing(tl, rec, "level1")
     assert tl.by_name("level1") is None and rec["frame_completed"] is None
     assert tl.load_module("level1") == (0, TLoadStatus.lsPending)
     frames_until_done(tl, rec)
