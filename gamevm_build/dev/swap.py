@@ -341,6 +341,19 @@ class _Run:
                                    "status": status, "base": report.new_base})
         return report
 
+    def rolled_back(self, why: str) -> ReloadReport:
+        """The new copy is gone and the old one runs again: nothing of the swap stays."""
+        report = self.report
+        report.new_base = None
+        report.entries, report.rebound, report.stale_data = {}, {}, []
+        return self.done("rolled-back", why)
+
+    def swapped(self, new) -> ReloadReport:
+        self.loader.events.append({"event": "hot-swap", "module": self.old.name,
+                                   "from": self.old.base, "to": new.base,
+                                   "kept": len(self.report.kept)})
+        return self.done("reloaded")
+
 
 def begin(run: _Run, loader, old, data: bytes, name: str, *, verify_hash: bool = True):
     """Steps 1 and 2 of a reload on either loader: no live frame inside the old copy, the
@@ -455,8 +468,7 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
             for v, body in snap:
                 machine.write(v, body)
             loader._rollback(new)
-            report.new_base = None
-            return done("rolled-back", f"a constructor of the new '{old.name}' failed")
+            return run.rolled_back(f"a constructor of the new '{old.name}' failed")
     phase("init")
 
     # 4. state
@@ -511,12 +523,8 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
             m.bindings = dict(old_bindings[m.handle][0])
             m.providers = set(old_bindings[m.handle][1])
         loader._rollback(new)
-        report.new_base = None
-        report.entries, report.rebound, report.stale_data = {}, {}, []
-        return done("rolled-back", failure)
-    loader.events.append({"event": "hot-swap", "module": old.name, "from": old.base,
-                          "to": new.base, "kept": len(report.kept)})
-    return done("reloaded")
+        return run.rolled_back(failure)
+    return run.swapped(new)
 
 
 def _retire(st: _DevState, handle: int, old, jumps: dict) -> _Retired:

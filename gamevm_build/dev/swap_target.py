@@ -69,7 +69,7 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
     except EmulationError as exc:
         report.fault = _symbolized(console, exc)
         undo_load(loader.last_copy)
-        return done("rolled-back", f"a constructor of the new '{old.name}' failed")
+        return run.rolled_back(f"a constructor of the new '{old.name}' failed")
     if status != TLoadStatus.lsSuccess:
         return done("refused", f"{status.name}: {loader.explain(name, status)}")
     new = loader.copies[machine.read_u32(copy + HANDLE_BASE_OFFSET)]
@@ -125,12 +125,8 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
             raise EmulationError(f"GameVMSwapCopy could not undo the reload of '{old.name}'")
         undo_load(copy)
         machine.write(old.base + old.code_end, old_state)
-        report.new_base = None
-        report.entries, report.rebound, report.stale_data = {}, {}, []
-        return done("rolled-back", failure)
-    loader.events.append({"event": "hot-swap", "module": old.name, "from": old.base,
-                          "to": new.base, "kept": len(report.kept)})
-    return done("reloaded")
+        return run.rolled_back(failure)
+    return run.swapped(new)
 
 
 def collect(loader: TargetLoader) -> list[int]:
