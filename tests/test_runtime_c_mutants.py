@@ -524,6 +524,16 @@ def test_a_section_name_may_be_the_tail_of_the_last_name(psx_kernel, tmp_path):
     same_modules(host, tl)
 
 
+def fpmod_aligned(d, kernel, directory, align: bytes):
+    """``fpmod`` with its metadata's ``"align":16,"entry":null`` replaced by ``align`` (as
+    long: the file keeps its layout) in ``directory``, and a pair of loaders over it."""
+    data = (d / "fpmod.elf").read_bytes()
+    old = b'"align":16,"entry":null'
+    assert data.count(old) == 1 and len(align) == len(old)
+    (directory / "fpmod.elf").write_bytes(data.replace(old, align))
+    return pair("psx", kernel, directory)
+
+
 @pytest.mark.parametrize("align,want", [(b'"align":65536,"xyzwv":0', TLoadStatus.lsSuccess),
                                         (b'"align":131072,"xyzw":0', TLoadStatus.lsBadFormat)])
 def test_the_largest_module_alignment_is_64_kib(psx_kernel, tmp_path, align, want):
@@ -532,11 +542,7 @@ def test_the_largest_module_alignment_is_64_kib(psx_kernel, tmp_path, align, wan
     loaders.  (The ``"entry":null`` member makes room for the longer number.)"""
     from test_target_runtime import same_modules
     d, kernel = psx_kernel
-    data = (d / "fpmod.elf").read_bytes()
-    old = b'"align":16,"entry":null'
-    assert data.count(old) == 1 and len(align) == len(old)
-    (tmp_path / "fpmod.elf").write_bytes(data.replace(old, align))
-    host, tl = pair("psx", kernel, tmp_path)
+    host, tl = fpmod_aligned(d, kernel, tmp_path, align)
     lm, status = host_load(host, "fpmod")
     assert status == want
     assert tl.load_module("fpmod")[1] == want
@@ -553,11 +559,7 @@ def test_a_metadata_number_past_32_bits_does_not_wrap(psx_kernel, tmp_path, alig
     ``align`` 2**32 + 16 would wrap to a valid 16.  Written for the survivor
     gvm_meta.c:number:lcr_5 (the overflow test's ``||`` made ``&&``, never true)."""
     d, kernel = psx_kernel
-    data = (d / "fpmod.elf").read_bytes()
-    old = b'"align":16,"entry":null'
-    assert data.count(old) == 1 and len(align) == len(old)
-    (tmp_path / "fpmod.elf").write_bytes(data.replace(old, align))
-    host, tl = pair("psx", kernel, tmp_path)
+    host, tl = fpmod_aligned(d, kernel, tmp_path, align)
     assert host_load(host, "fpmod")[1] == want
     assert tl.load_module("fpmod")[1] == want
 
