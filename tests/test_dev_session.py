@@ -424,6 +424,15 @@ def test_configuration_errors_are_typed(game):
     assert p.returncode == 2 and "-c gamevm.json" in p.stderr
     p = gamevm("dev", "-c", "dev/gamevm-gba.json", "-t", "psx", cwd=game)
     assert p.returncode == 2 and "target is 'gba', but -t psx" in p.stderr
+    p = gamevm("dev", "-c", "dev/gamevm-gba.json", "--loader", "emulator", cwd=game)
+    assert p.returncode == 2 and "--loader" in p.stderr and "target" in p.stderr
+    # the console-side runtime asked for, the manifest's resident linked without it
+    (game / "dev" / "host.json").write_text((EXAMPLE / "dev.json").read_text())
+    p = gamevm("dev", "-c", "dev/gamevm.json", "--manifest", "dev/host.json", "--loader",
+               "target", "--frames", "1", "--socket", "s.sock", cwd=game)
+    assert p.returncode == 2 and "--loader target needs a resident linked with the " \
+        "console-side runtime" in p.stderr, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
 
 
 def test_spelled_out_constants_match_their_sources():
