@@ -20,10 +20,12 @@ from gamevm_build.analysis.closure import (closure_findings, dependency_cycles, 
                               unresolved_imports, unused_modules)
 from gamevm_build.analysis.memory import memory_findings, scene_memory
 from gamevm_build.analysis.model import ModuleInfo, ResidentInfo
-from gamevm_build.analysis.plans import boot_plan, head_positions, load_plans, residency
+from gamevm_build.analysis.plans import (UNKNOWN, Heads, boot_plan, head_positions, load_plans,
+                                         residency, stream_plans)
 from gamevm_build.analysis.simulate import simulate_walk
 from gamevm_build.analysis.streaming import stream_findings, stream_times
-from gamevm_build.analysis.timing import boot_time, transition_times
+from gamevm_build.analysis.timing import (boot_time, file_frames, plan_frames, plan_time,
+                                          transition_times)
 from gamevm_build.project.config import config_from_dict
 from gamevm_build.project.media import PS1_CLOCK_HZ
 
@@ -345,6 +347,41 @@ def test_two_streams_into_one_overlay():
                          "the same scene")
     a, b = stream_times(G)
     assert b.frames >= a.frames                                 # streams run one after the other
+
+
+def test_a_stream_whose_reads_alone_miss_the_deadline_gets_no_cpu_slice_advice():
+    """Reads of 2 frames against a deadline of 1: no CPU slice can help (no frame is left
+    for the CPU work), so only the deadline or an earlier start is suggested."""
+    G = stream_graph(deadline=1)
+    s, = stream_times(G)
+    assert (s.media_frames, s.deadline_frames) == (2, 1)
+    f, = stream_findings(G, [s])
+    assert f.suggestions == ("raise deadline_frames to 4 or start the stream in an earlier "
+                             "scene",)
+
+
+def test_stream_times_take_a_scene_missing_from_the_heads_as_head_unknown():
+    G = stream_graph(deadline=3)
+    unknown = stream_times(G, heads=Heads(entry={"lvl": UNKNOWN}, exit={}))
+    assert stream_times(G, heads=Heads(entry={}, exit={})) == unknown
+    assert unknown[0].load.heads == UNKNOWN
+
+
+def test_plan_frames_starts_from_the_idle_state_it_is_given():
+    """A drive stopped before the stream spins up first (1 s on the PS1): 60 more frames of
+    reads than one paused, each the frames of plan_time's worst load in that state."""
+    G = far_stream_graph()
+    plan, = stream_plans(G).values()
+    heads = head_positions(G).entry["lvl"]
+    fps = G.graph["frame_rate"]
+    media = {}
+    for state in ("stopped", "paused", "reading"):
+        m, c, lt = plan_frames(G, plan, heads, slice_ms=5, idle_state=state)
+        worst = plan_time(G, plan, heads, idle_state=state)
+        assert lt.steps == worst.steps
+        assert (m, c) == file_frames(worst.media_s, worst.cpu_s, fps, 5)
+        media[state] = m
+    assert media["stopped"] >= media["paused"] + 59 and media["paused"] >= media["reading"]
 
 
 # --------------------------------------------------------------------------- closure
