@@ -126,6 +126,9 @@ def foreign_modules(tmp_path_factory):
     ("gba", 0x05800000),        # BE8
     ("n64", 0x00001007),        # PIC
     ("n64", 0x00002000),        # another ABI
+    ("n64", 0x20001000),        # MIPS III, the VR4300's (flags_ok:const_39 read 0x20 >> 27)
+    ("n64", 0x30001000),        # MIPS IV: above it
+    ("gba", 0x05000002),        # low bits that say nothing of the ABI (flags_ok:const_44)
 ])
 def test_a_foreign_module_with_its_own_consoles_bad_flags_is_bad_not_foreign(
         psx_kernel, foreign_modules, tmp_path, target, flags):
@@ -327,11 +330,14 @@ def test_a_word_relocation_must_fit_in_its_section(psx_kernel, tmp_path, past_en
     same_modules(host, tl)
 
 
-def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path):
+@pytest.mark.parametrize("squatter_first", [False, True])
+def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path,
+                                                           squatter_first):
     """Once squatter's lazy import is bound (its first call), squatter holds prov as an eager
     binding would: unloading prov keeps it while the binding does, in both loaders; it goes
     with squatter (tests/test_runtime.py's test for the reference loader, here against the
-    runtime)."""
+    runtime).  Loaded before prov, squatter is in the runtime's first slot, which holds
+    like any other (the survivor gvm_loader.c:bound_into:const_1 began at the second)."""
     from gamevm_build.runtime.target import LOAD_LAZY
     from test_target_runtime import same_modules
 
@@ -339,12 +345,14 @@ def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path)
         "prov": "int prov_f(int x) { return x + 8; }\n",
         "squatter": "extern int prov_f(int);\nint squat(int x) { return prov_f(x); }\n"})
     host, tl = pair("psx", kernel, tmp_path)
-    prov = host.load("prov")
-    squatter = host.load("squatter", lazy=True)
-    t_prov, status = tl.load_module("prov")
-    assert status == TLoadStatus.lsSuccess
-    t_squatter, status = tl.load_module("squatter", LOAD_LAZY)
-    assert status == TLoadStatus.lsSuccess
+    for name in (["squatter", "prov"] if squatter_first else ["prov", "squatter"]):
+        if name == "prov":
+            prov = host.load("prov")
+            t_prov, status = tl.load_module("prov")
+        else:
+            squatter = host.load("squatter", lazy=True)
+            t_squatter, status = tl.load_module("squatter", LOAD_LAZY)
+        assert status == TLoadStatus.lsSuccess
     fn = squatter.symbols["squat"]
     assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 9     # binds prov_f
     same_modules(host, tl)
@@ -1191,4 +1199,191 @@ def test_an_unload_while_a_request_is_queued_leaves_the_request_alone(tmp_path, 
     assert rec["status"] == "lsSuccess"
     host.load("x")
     assert sorted(m.name for m in tl.loaded.values()) == ["n", "x"]
+    same_modules(host, tl)
+
+
+def pair_over(target: str, kernel, directory, regions, placement=None):
+    """A reference loader and a C runtime over the game's own ``regions`` (and
+    ``placement``), on fresh consoles of ``target``."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.readers import DirectoryReader
+    from gamevm_build.runtime.reference import Loader, LoaderPolicy
+    from gamevm_build.runtime.target import TargetLoader
+    resident = read_resident(kernel, target)
+    host_m, target_m = Machine(target), Machine(target)
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+    host = Loader(host_m, resident, DirectoryReader([directory]), regions,
+                  policy=LoaderPolicy(verify_hash=False), placement=placement or {})
+    tl = TargetLoader(target_m, DirectoryReader([directory]), regions, resident=resident,
+                      placement=placement or {})
+    return host, tl
+
+
+@pytest.mark.parametrize("offset,size", [(4, 8), (4, 12), (0, 8)])
+def test_a_region_without_room_for_the_alignment_is_full(psx_kernel, offset, size):
+    """A region whose top, rounded up to the module's alignment (fpmod: 16), lies past its
+    end holds nothing: both loaders refuse lsOutOfMemory and write nothing outside it.
+    Written for the survivor gvm_loader.c:fits:lcr_1 (``start < region start || start >
+    end`` made ``&&``: the room left, ``end - start``, then wrapped to 4 GiB and the module
+    went past the region's end)."""
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.runtime.allocator import Region
+    from gamevm_build.runtime.reference import default_regions
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    m = Machine("psx")
+    m.load_elf(kernel)
+    heap = default_regions(m, read_resident(kernel, "psx"))[0]
+    assert heap.start % 16 == 0
+    host, tl = pair_over("psx", kernel, d, [Region("Tiny", heap.start + offset, size)])
+    want = TLoadStatus.lsOutOfMemory
+    assert host_load(host, "fpmod")[1] == want
+    assert tl.load_module("fpmod")[1] == want
+    assert not tl.loaded
+    assert tl.machine.read(heap.start, 0x100) == host.machine.read(heap.start, 0x100)
+    same_modules(host, tl)
+
+
+def test_a_lazy_module_with_many_exports_keeps_only_its_imports(psx_kernel, tmp_path):
+    """A module loaded lazily keeps its imports for their stubs, and only them: 300
+    exported functions beside one import load, bind on first call and run alike in both
+    loaders (at most 255 imports get stubs).  Written for the survivor
+    gvm_stubs.c:scan_imports:lcr_3 (``section || defined`` made ``&&``: every defined
+    symbol was taken for an import, and a module of more than 255 refused)."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules
+    body = "".join(f"int e{i}(void) {{ return {i}; }}\n" for i in range(300))
+    kernel = build_modules(tmp_path, "psx", {
+        "prov": "int prov_f(int x) { return x + 8; }\n",
+        "wide": body + "extern int prov_f(int);\nint use(int x) { return prov_f(x); }\n"})
+    host, tl = pair("psx", kernel, tmp_path, pool_size=0x4000, work_size=0x8000)
+    host.load("prov")
+    wide = host.load("wide", lazy=True)
+    assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("wide", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
+    fn = wide.symbols["use"]
+    assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 9
+    assert host.machine.call(wide.symbols["e299"]) == tl.machine.call(wide.symbols["e299"]) \
+        == 299
+    same_modules(host, tl)
+
+
+def lazy_pool_bytes(path) -> int:
+    """What a lazily loaded module keeps in the runtime's pool (docs/runtime-c.md "Memory"):
+    its name, each export (9 bytes and its name), each import (12 bytes and its name) and
+    each relocation against an import (12 bytes); every name with its terminating zero."""
+    from gamevm_build.link.module import read_module
+    mod = read_module(path)
+    names = lambda xs: sum(len(x) + 1 for x in xs)      # noqa: E731
+    irels = sum(1 for r in mod.relocations if r.is_import)
+    return (len(mod.name) + 1 + 9 * len(mod.exports) + names(mod.exports)
+            + 12 * len(mod.imports) + names(mod.imports) + 12 * irels)
+
+
+def test_a_lazy_module_fits_a_pool_of_exactly_what_it_keeps(psx_kernel, tmp_path):
+    """A pool holding exactly what the lazily loaded module keeps (docs/runtime-c.md's
+    figures, computed from the file) is enough; a byte less is lsOutOfMemory, loading
+    nothing.  Written for the survivor gvm_stubs.c:scan_imports:const_30 (each import's
+    name counted one byte longer than it is)."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    kernel = build_modules(tmp_path, "psx", {
+        "prov": "int pa(int x) { return x + 1; }\nint pb(int x) { return x + 2; }\n"
+                "int pc(int x) { return x + 3; }\nint pd(int x) { return x + 4; }\n",
+        "four": "extern int pa(int), pb(int), pc(int), pd(int);\n"
+                "int four(int x) { return pa(pb(pc(pd(x)))); }\n"})
+    # prov is in the pool first: its block (eager, no imports) ends 4-aligned below four's
+    prov = lazy_pool_bytes(tmp_path / "prov.elf")
+    need = (prov + 3 & ~3) + lazy_pool_bytes(tmp_path / "four.elf")
+    for size, want in ((need, TLoadStatus.lsSuccess), (need - 1, TLoadStatus.lsOutOfMemory)):
+        _host, tl = pair("psx", kernel, tmp_path, pool_size=size)
+        assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+        handle, status = tl.load_module("four", LOAD_LAZY)
+        assert status == want, size
+        if status == TLoadStatus.lsSuccess:
+            assert tl.machine.call(tl.by_name("four").symbols["four"], 0) == 10
+        else:
+            assert tl.by_name("four") is None
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_an_overlays_next_occupant_drops_a_reloaded_occupants_old_copy(tmp_path, target):
+    """Hot reload of an overlay's occupant: its copy goes to the heap, and after the swap
+    the old copy stays hidden in the overlay until the next occupant comes, which frees it
+    (GVM_EV_FREED) and goes at the overlay's start like any occupant.  Written for the
+    survivor gvm_loader.c:region_alloc:call_1 (the hidden copy neither dropped nor
+    evicted: it kept the overlay's room)."""
+    from gamevm_build.runtime.allocator import Region
+    from gamevm_build.runtime.build import RELOAD_API
+    from gamevm_build.runtime.reference import default_regions
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+
+    kernel = build_modules(tmp_path, target, {"lvl": "int lvl_f(int x) { return x + 1; }\n",
+                                              "lvl2": "int lvl2_f(int x) { return x + 2; }\n"},
+                           keep=RELOAD_API)
+    m = Machine(target)
+    m.load_elf(kernel)
+    heap = default_regions(m, read_resident(kernel, target))[0]
+    ovl = Region("Ovl", heap.end - 0x2000, 0x2000, "overlay")
+    regions = [ovl, Region("Main", heap.start, heap.size - 0x4000)]
+    _host, tl = pair_over(target, kernel, tmp_path, regions, {"lvl": "Ovl", "lvl2": "Ovl"})
+    lvl = tl.load("lvl")
+    live = lvl.handle
+    assert lvl.base == ovl.start
+    status, copy = tl.load_copy(live, "lvl", (tmp_path / "lvl.elf").read_bytes(),
+                                str(tmp_path / "lvl.elf"))
+    assert status == TLoadStatus.lsSuccess
+    assert tl.swap_copy(live, copy) == TLoadStatus.lsSuccess
+    new = tl.by_name("lvl")
+    assert regions[1].start <= new.base < regions[1].start + regions[1].size
+    assert [t.base for t in tl.copies.values()] == [ovl.start]       # the old copy, hidden
+    assert tl.load_module("lvl2")[1] == TLoadStatus.lsSuccess
+    assert tl.by_name("lvl2").base == ovl.start and tl.copies == {}
+    assert tl.machine.call(tl.by_name("lvl2").symbols["lvl2_f"], 1) == 3
+    assert tl.machine.call(tl.by_name("lvl").symbols["lvl_f"], 1) == 2
+
+
+def test_the_runtime_closes_every_file_it_opens(psx_kernel, tmp_path):
+    """A reader's files are the game's resource (a PS1 game's BIOS file handles): the
+    runtime closes each one it opened, the media device's first (number 0) included, after
+    a load and after one that failed.  Written for the survivor
+    gvm_loader.c:close_file:const_1 (``file >= 1``: file 0 was never closed)."""
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    (tmp_path / "cut.elf").write_bytes((d / "fpmod.elf").read_bytes()[:100])
+    _host, tl = pair("psx", kernel, tmp_path)
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    assert tl._next_file == 1 and tl.files == {}
+    assert tl.load_module("cut")[1] == TLoadStatus.lsBadFormat
+    assert tl._next_file == 2 and tl.files == {}
+
+
+def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp_path):
+    """A load that fails gives back only what it placed: the module loaded just before it
+    keeps its reference to its need, so the need, asked for and given back by the game,
+    stays for it, in both loaders.  Written for the survivor gvm_loader.c:rollback:ror_2
+    (``seq <= first`` made ``<``: the last module loaded before the failed load lost its
+    needs' references, and its need went while it still called it)."""
+    from gamevm_build.runtime.target import HANDLE_REFCOUNT_OFFSET
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, "psx", {"n": "int n_f(int x) { return x + 1; }\n"})
+    (tmp_path / "a.c").write_text("extern int n_f(int);\nint a_f(int x) { return n_f(x); }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "a.elf",
+                      "--needs", tmp_path / "n.elf", tmp_path / "a.c")
+    assert proc.returncode == 0, proc.stderr
+    host, tl = pair("psx", kernel, tmp_path)
+    a = host.load("a", needs=True)
+    assert tl.load_module("a")[1] == TLoadStatus.lsSuccess
+    for loader in (lambda: host_load(host, "missing")[1], lambda: tl.load_module("missing")[1]):
+        assert loader() == TLoadStatus.lsFileNotFound
+    n_handle, status = tl.load_module("n")
+    assert status == TLoadStatus.lsSuccess
+    assert tl.machine.read_u32(n_handle + HANDLE_REFCOUNT_OFFSET) == 2      # a's and the game's
+    host.unload(host.load("n").handle)
+    assert tl.unload_module(n_handle) == TLoadStatus.lsSuccess
+    assert sorted(m.name for m in tl.loaded.values()) == ["a", "n"]
+    assert host.machine.call(a.symbols["a_f"], 1) == tl.machine.call(a.symbols["a_f"], 1) == 2
     same_modules(host, tl)

@@ -553,12 +553,15 @@ def test_an_async_load_places_what_the_host_loader_places(built, name):
     """LoadModuleAsync reads while the game runs: every GameVMFrame returns within a frame
     (no frame waits for the drive), the load completes in a later frame, and RAM holds the
     same bytes at the same places as the reference loader's load of the module and its
-    needs; the callback gets the handle and lsSuccess."""
+    needs; the callback gets the handle and lsSuccess.  GameVMAsyncStatus says lsPending
+    for the request until then, and lsInvalidHandle meanwhile for an id no request has."""
     target, out, kernel = built
     host, tl = pair(target, kernel, out)
     calls = observe_calls(tl, "LoadModule")
     rec = tl.load_async(name, callback=tl.symbols["LoadModule"])
     assert tl.async_status(rec["id"]) == TLoadStatus.lsPending
+    # while it is queued, an id no request has is still unknown (GameVMAsyncStatus:lcr_1)
+    assert tl.async_status(rec["id"] + 1) == tl.async_status(0) == TLoadStatus.lsInvalidHandle
     spans = frames_until_done(tl, rec)
     frame_s = 1.0 / tl.timer.clock.frame_rate
     assert len(spans) > 2 and max(spans) < frame_s, spans
