@@ -78,14 +78,13 @@ SKIP = {"gamevm_build/runtime/loader/gvm_runtime.c"}
 RUNTIME_TU = "gamevm_build/runtime/loader/gvm_runtime.c"
 #: the differential tests: the C runtime against the reference loader, run with ``-k CONSOLE``;
 #: every mutant runs these, after the tests of its own file (``FILE_TESTS``)
-TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_target_runtime.py",
-         "tests/test_target_runtime_gaps.py")
+TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
+         "tests/test_target_runtime.py", "tests/test_target_runtime_gaps.py")
 #: the parts whose differential tests are elsewhere: the decoders (C against the Python
 #: mirror, and compressed modules through the runtime), packed relocations, module digests,
 #: the stale-stub reload (GVM_STALE_RELOAD, in gvm_stubs.c) and hot reload (gvm_reload.c)
 FILE_TESTS = {
     "gvm_stubs.c": ("tests/test_target_runtime_reload.py",),
-    "gvm_reload.c": ("tests/test_dev_reload_target.py",),
     "gvm_lz4.c": ("tests/test_codecs.py", "tests/test_shipforms.py"),
     "gvm_zx0.c": ("tests/test_codec_zx0.py", "tests/test_shipforms.py"),
     "gvm_relpack.c": ("tests/test_shipforms.py",),
