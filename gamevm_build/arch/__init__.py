@@ -143,20 +143,23 @@ class Arch:
     #: marker relocations (not in :attr:`relocations`) whose site :meth:`fixup` may rewrite
     fixups: frozenset[int] = frozenset()
 
-    def read_site(self, elf, section, r, size: int) -> int:
-        """The ``size``-byte word a relocation entry points at, in the object's byte order."""
-        if r.offset + size > len(section.data):
-            raise RelocationError(f"{location(elf.name, section.name, r.offset)}: relocation "
+    def read_site(self, elf, section, offset: int, size: int) -> int:
+        """The ``size``-byte word at ``offset`` of ``section`` (a relocation site), in the
+        object's byte order."""
+        if offset + size > len(section.data):
+            raise RelocationError(f"{location(elf.name, section.name, offset)}: relocation "
                                   "site runs past the end of the section",
-                                  obj=elf.name, section=section.name, offset=r.offset)
-        return WORD[elf.endian, size].unpack_from(section.data, r.offset)[0]
+                                  obj=elf.name, section=section.name, offset=offset)
+        return WORD[elf.endian, size].unpack_from(section.data, offset)[0]
 
     def rel_addends(self, elf, section, relocs) -> list[int]:
-        """Addends of a SHT_REL section's entries (in entry order)."""
+        """Addends of a SHT_REL section's entries (in entry order); ``relocs`` are its
+        ``(offset, type, sym, addend)`` rows (:meth:`ElfFile.reloc_rows`)."""
         out = []
-        for r in relocs:
-            recipe = self.relocations.get(r.type)
-            out.append(recipe.addend(self.read_site(elf, section, r, recipe.size)) if recipe else 0)
+        for offset, rtype, _sym, _addend in relocs:
+            recipe = self.relocations.get(rtype)
+            out.append(recipe.addend(self.read_site(elf, section, offset, recipe.size))
+                       if recipe else 0)
         return out
 
     def recipe(self, number: int, *, where: str = "", symbol: str | None = None) -> type[RelocType]:

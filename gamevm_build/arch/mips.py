@@ -12,6 +12,8 @@ RELA with full addends, so a loader never pairs anything.
 
 from __future__ import annotations
 
+import functools
+
 from ..errors import InputError, IsaError, RelocationError, location
 from . import WORD, Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
@@ -185,54 +187,67 @@ class MipsArch(Arch):
             return sec.data[7]
         return None
 
+    @functools.cached_property
+    def _addend_of(self) -> dict:
+        """Relocation type -> its recipe's ``addend`` (looked up per entry)."""
+        return {number: recipe.addend for number, recipe in self.relocations.items()}
+
     def rel_addends(self, elf, section, relocs) -> list[int]:
         """REL addends, completing each HI16 with the low half of its LO16.
 
         A HI16 takes the low half of the next LO16 against the same symbol
         (later in the list); a LO16 takes the high half of the most recent HI16
-        against the same symbol, so each gets the full "AHL" addend.
+        against the same symbol, so each gets the full "AHL" addend.  ``relocs``
+        are the section's ``(offset, type, sym, addend)`` rows
+        (:meth:`ElfFile.reloc_rows`).
         """
-        data, word = section.data, WORD[elf.endian, 4]
+        data, unpack = section.data, WORD[elf.endian, 4].unpack_from
         size = len(data)
-        out = []
-        pending: list[int] = []
+        addend_of = self._addend_of
+        out: list[int] = []
+        keep = out.append
+        pending: list[tuple[int, int]] = []             # (index in out, symbol) of open HI16s
         last_hi: dict[int, int] = {}
-        for i, r in enumerate(relocs):
-            t = r.type
-            if t not in self.relocations:
-                out.append(0)
+        for offset, t, sym, _ in relocs:
+            addend = addend_of.get(t)
+            if addend is None:
+                keep(0)
                 continue
-            if r.offset + 4 > size:
-                self.read_site(elf, section, r, 4)          # raises with the location
-            w = word.unpack_from(data, r.offset)[0]
+            if offset + 4 > size:
+                self.read_site(elf, section, offset, 4)     # raises with the location
+            w = unpack(data, offset)[0]
             if t == 5:                                      # R_MIPS_HI16
-                out.append((w & 0xFFFF) << 16)
-                pending.append(i)
+                pending.append((len(out), sym))
+                keep((w & 0xFFFF) << 16)
             elif t == 6:                                    # R_MIPS_LO16
                 lo = w & 0xFFFF
                 lo = lo - 0x10000 if lo & 0x8000 else lo
                 if pending:
-                    sym = r.sym
-                    keep = []
-                    for j in pending:
-                        if relocs[j].sym == sym:
+                    still = []
+                    for j, hsym in pending:
+                        if hsym == sym:
                             last_hi[sym] = out[j]
-                            out[j] = _sext(out[j] + lo, 32)
+                            ahl = (out[j] + lo) & MASK32        # _sext(..., 32), inline
+                            out[j] = ahl - 0x100000000 if ahl & 0x80000000 else ahl
                         else:
-                            keep.append(j)
-                    pending = keep
-                hi = last_hi.get(r.sym)
-                out.append(lo if hi is None else _sext(hi + lo, 32))
+                            still.append((j, hsym))
+                    pending = still
+                hi = last_hi.get(sym)
+                if hi is None:
+                    keep(lo)
+                else:
+                    ahl = (hi + lo) & MASK32
+                    keep(ahl - 0x100000000 if ahl & 0x80000000 else ahl)
             else:
-                out.append(self.relocations[t].addend(w))
+                keep(addend(w))
         if pending:
-            r = relocs[pending[0]]
-            sym = elf.symbols[r.sym].name if r.sym < len(elf.symbols) else None
+            offset, _t, sym_index, _a = relocs[pending[0][0]]
+            sym = elf.symbols[sym_index].name if sym_index < len(elf.symbols) else None
             raise RelocationError(
-                f"{location(elf.name, section.name, r.offset, sym)}: R_MIPS_HI16 has no matching "
+                f"{location(elf.name, section.name, offset, sym)}: R_MIPS_HI16 has no matching "
                 "R_MIPS_LO16 against the same symbol after it; the object is malformed "
                 "(hand-written asm must pair %hi with %lo)",
-                obj=elf.name, section=section.name, offset=r.offset, symbol=sym,
+                obj=elf.name, section=section.name, offset=offset, symbol=sym,
                 rtype="R_MIPS_HI16")
         return out
 

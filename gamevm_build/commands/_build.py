@@ -11,15 +11,19 @@ SOURCE_SUFFIXES = (".c", ".s", ".S")
 INPUT_SUFFIXES = SOURCE_SUFFIXES + (".o", ".a", ".obj")
 
 
-def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[str],
+def has_sources(inputs: list[str]) -> bool:
+    """Whether ``inputs`` name a file :func:`compile_inputs` compiles."""
+    return any(Path(item).suffix in SOURCE_SUFFIXES for item in inputs)
+
+
+def compile_inputs(target: str, inputs: list[str], workdir: Path | None, extra: list[str],
                    include_dirs: list[str], resident: bool = False, sources=None) -> list[str]:
-    """Compile sources among ``inputs`` with the profile's toolchain; keep .o/.a as given.
+    """Compile sources among ``inputs`` with the profile's toolchain into ``workdir`` (None
+    when :func:`has_sources` is false); keep .o/.a as given.
 
     ``sources`` (a :class:`~gamevm_build.link.sources.SourceMap`) learns which source
     each temporary object comes from, so that messages name the source.
     """
-    from ..link.toolchain import find_toolchain
-
     out = []
     tc = None
     # the user's flags last, so they can override ours (e.g. -fno-function-sections)
@@ -29,7 +33,11 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path, extra: list[st
         if p.suffix in SOURCE_SUFFIXES:
             if not p.is_file():
                 raise ConfigError(f"{p}: source file not found")
-            tc = tc or find_toolchain(target)
+            if tc is None:
+                # only here: the toolchain module costs a linker of objects alone ~4 ms of
+                # imports (subprocess)
+                from ..link.toolchain import find_toolchain
+                tc = find_toolchain(target)
             obj = workdir / f"{i:04d}_{p.stem}.o"
             dirs = [*include_dirs, INCLUDE_DIR]
             tc.compile(p, obj, extra_flags=flags, include_dirs=dirs)

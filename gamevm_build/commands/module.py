@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-import tempfile
 from pathlib import Path
 
-from ._build import add_build_options, compile_inputs
+from ._build import add_build_options, compile_inputs, has_sources
 
 
 def shipping_form(args) -> tuple[str, str]:
@@ -30,9 +30,16 @@ def run(args) -> int:
     from ..link.sources import SourceMap
 
     form, forced = shipping_form(args)
-    with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:
-        objs = compile_inputs(args.target, args.inputs, Path(tmp), args.cflags, args.include,
-                              sources=sources)
+    if has_sources(args.inputs):
+        import tempfile
+        workdir = tempfile.TemporaryDirectory(prefix="gamevm-")
+    else:
+        # objects alone need no directory, nor tempfile's imports (shutil, random: ~4 ms
+        # of a link's start-up)
+        workdir = contextlib.nullcontext()
+    with workdir as tmp, SourceMap() as sources:
+        objs = compile_inputs(args.target, args.inputs, tmp and Path(tmp), args.cflags,
+                              args.include, sources=sources)
         result = link_module(args.target, objs, args.output, name=args.name, needs=args.needs,
                              resident=args.resident, entry=args.entry, map_file=args.map,
                              sources=sources, form=form, trusted=args.trusted,

@@ -63,7 +63,10 @@ def is_debug_section(sec: E.Section) -> bool:
 
 
 def has_debug(elf: E.ElfFile) -> bool:
-    return any(is_debug_section(s) for s in elf.sections)
+    for s in elf.sections:           # is_debug_section, inline: asked of every input
+        if s.name.startswith(".debug_") and s.type not in (E.SHT_REL, E.SHT_RELA):
+            return True
+    return False
 
 
 def _load_flags(name: str) -> int:
@@ -114,8 +117,8 @@ def module_debug_file(linked, profile, arch) -> tuple[bytes | None, list[str]]:
             name, base = parts[n, rsec.info]
             body = bodies[name]
             entries = elf.relocations(rsec)
-            addends = (arch.rel_addends(elf, tsec, entries) if rsec.type == E.SHT_REL
-                       else [r.addend for r in entries])
+            addends = (arch.rel_addends(elf, tsec, elf.reloc_rows(rsec))
+                       if rsec.type == E.SHT_REL else [r.addend for r in entries])
             for r, A in zip(entries, addends):
                 if r.type in arch.ignored:
                     continue

@@ -135,6 +135,10 @@ def metadata_entry(name: str) -> dict:
     return {} if get(name).name == DEFAULT else {METADATA_KEY: name}
 
 
+_GVM_PREFIX = ".gvm."
+assert THREAD_PREFIX.startswith(_GVM_PREFIX) and TABLE_PREFIX.startswith(_GVM_PREFIX)
+
+
 def section_kind(name: str) -> tuple[str, str | None] | None:
     """``("thread" | "table", format named in the section or None)``, or None for an
     ordinary section."""
@@ -165,7 +169,9 @@ def check_object(elf, family: str, fmt: Emission, type_name) -> None:
     """
     from . import elf32 as E
     for sec in elf.sections:
-        kind = section_kind(sec.name) if sec.alloc else None
+        # both prefixes start ".gvm.": every other section is passed over at one test
+        kind = (section_kind(sec.name) if sec.name.startswith(_GVM_PREFIX) and sec.alloc
+                else None)
         if kind is None:
             continue
         what, named = kind

@@ -17,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from . import elf32 as E
 from ..arch import WORD, RelocationOverflow, get_arch
@@ -41,9 +42,9 @@ _DROP = re.compile(r"^(\.pdr|\.reginfo|\.MIPS\.abiflags|\.MIPS\.options|\.commen
                    r"\.llvm_addrsig|\.stab.*|\.ARM\.(exidx|extab|attributes).*)$")
 
 
-@dataclass(frozen=True)
-class MapEntry:
-    """Where one input section landed (like a line of ``ld -Map``)."""
+class MapEntry(NamedTuple):
+    """Where one input section landed (like a line of ``ld -Map``; a NamedTuple: a link
+    makes one per input section)."""
 
     obj: str
     section: str
@@ -88,6 +89,10 @@ def classify(sec: E.Section) -> str | None:
 
 _CLASSIFIED: dict[tuple, str | None] = {}
 _UNSEEN = object()
+_ALLOC_TLS = E.SHF_ALLOC | E.SHF_TLS
+#: builds a NamedTuple (OutSymbol, MapEntry, OutReloc) from a tuple of its fields in C:
+#: their own __new__ is Python code, and a link makes one per symbol, section, relocation
+_new = tuple.__new__
 
 
 def _classify(sec: E.Section) -> str | None:
@@ -119,6 +124,7 @@ def _sort_key(out: str, sec: E.Section) -> tuple:
 
 
 _OFFSET = operator.itemgetter(0)       # OutReloc.offset
+_TYPE = operator.itemgetter(1)         # a relocation row's type (ElfFile.reloc_rows)
 
 
 def _align(value: int, align: int) -> int:
@@ -194,12 +200,11 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
         if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info >= len(elf.sections):
             continue
         tsec = elf.sections[rsec.info]
-        if not tsec.alloc or classify(tsec) is None:
+        if not tsec.flags & E.SHF_ALLOC or classify(tsec) is None:      # tsec.alloc
             continue
-        relocs = elf.relocations(rsec)
-        if not {r.type for r in relocs} - arch.accepted:
+        if not set(map(_TYPE, elf.reloc_rows(rsec))) - arch.accepted:
             continue
-        for r in relocs:
+        for r in elf.relocations(rsec):
             if r.type in arch.accepted:
                 continue
             sym = elf.symbols[r.sym].name or None
@@ -211,6 +216,10 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
                 raise
 
 
+#: section indices of COMMON symbols (neither defined nor undefined: elf32.Symbol.common)
+_COMMON_SHNDX = frozenset({E.SHN_COMMON, E.SHN_MIPS_SCOMMON, E.SHN_MIPS_ACOMMON})
+
+
 class _Resolver:
     """Global symbol resolution with ld's strong/weak/COMMON rules."""
 
@@ -219,23 +228,29 @@ class _Resolver:
         self.commons: dict[str, tuple[int, int, _Input]] = {}   # name -> (size, align, first obj)
         self.undef: dict[str, bool] = {}                       # name -> weak-only?
         self.groups: set[str] = set()                          # group signatures seen
+        #: per input added, in order: the sections of its duplicate COMDAT groups
+        self.dropped: list[set[int]] = []
 
     def add(self, inp: _Input) -> None:
         # as GNU ld: a duplicate COMDAT group is discarded before its symbols are resolved,
-        # so its definitions neither clash with nor replace those of the group kept
-        # (the inputs are added in link order, as _discard_duplicate_groups walks them)
+        # so its definitions neither clash with nor replace those of the group kept (the
+        # inputs are added in link order: COMDAT keeps the first group of a signature)
         dropped = _duplicate_group_sections(inp.elf, self.groups)
+        self.dropped.append(dropped)
+        sections = inp.elf.sections
         for sym in inp.elf.symbols[1:]:
             if sym.bind == E.STB_LOCAL or not sym.name:
                 continue
-            if sym.shndx in dropped:
+            shndx = sym.shndx
+            if shndx in dropped:
                 continue
             name = sym.name
-            if sym.type == E.STT_TLS or (sym.defined and sym.shndx < len(inp.elf.sections)
-                                         and inp.elf.sections[sym.shndx].flags & E.SHF_TLS):
+            defined = shndx != E.SHN_UNDEF and shndx not in _COMMON_SHNDX    # sym.defined
+            if sym.type == E.STT_TLS or (defined and shndx < len(sections)
+                                         and sections[shndx].flags & E.SHF_TLS):
                 raise LinkError(f"{inp.elf.name}: symbol '{name}' is thread-local; GameVM "
                                 "consoles have no TLS: remove __thread/_Thread_local")
-            if sym.defined:
+            if defined:
                 old = self.defs.get(name)
                 if old is None or (old.sym.bind == E.STB_WEAK and sym.bind != E.STB_WEAK):
                     self.defs[name] = _Def(inp, sym)
@@ -298,17 +313,6 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
                     want = wanted()          # only a pull changes what is wanted
 
 
-def _discard_duplicate_groups(objects: list[_Input]) -> dict[int, set[int]]:
-    """COMDAT: keep the first group with a given signature; return dropped shndx per input."""
-    seen: set[str] = set()
-    dropped: dict[int, set[int]] = {}
-    for n, inp in enumerate(objects):
-        sections = _duplicate_group_sections(inp.elf, seen)
-        if sections:
-            dropped[n] = sections
-    return dropped
-
-
 def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
     """The sections of ``elf``'s COMDAT groups whose signature is in ``seen`` (an earlier
     input has the group); adds ``elf``'s group signatures to ``seen``."""
@@ -348,8 +352,8 @@ class _Veneers:
             self.code += veneer.code
         self.calls[n, rsec_index, r.offset] = key
 
-    def entry_for(self, n: int, rsec_index: int, r) -> int | None:
-        key = self.calls.get((n, rsec_index, r.offset))
+    def entry_for(self, n: int, rsec_index: int, offset: int) -> int | None:
+        key = self.calls.get((n, rsec_index, offset))
         if key is None:
             return None
         off, veneer = self.planned[key]
@@ -451,22 +455,28 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     for inp in objects:
         # thread sections carry only what the declared format relocates (docs/formats.md)
         emission_formats.check_object(inp.elf, profile.arch, fmt, arch.type_name)
-    dropped_groups = _discard_duplicate_groups(objects)
+    # the duplicate COMDAT groups' sections per input, as the resolver found them: it was
+    # given ``objects`` in order (archive members as they were pulled)
+    assert len(resolver.dropped) == len(objects)
+    dropped_groups = {n: drop for n, drop in enumerate(resolver.dropped) if drop}
     warnings: list[str] = []
 
     veneers = _plan_veneers(objects, dropped_groups, resolver, arch, profile)
 
     # --- place input sections --------------------------------------------------------------
     buckets: dict[str, list[tuple[_Input, E.Section]]] = {o: [] for o in OUTPUT_ORDER}
+    classified = _CLASSIFIED.get
     for n, inp in enumerate(objects):
         drop = dropped_groups.get(n, ())
         for sec in inp.elf.sections:
             if sec.index in drop:
                 continue
-            if sec.alloc and sec.flags & E.SHF_TLS:
+            if sec.flags & _ALLOC_TLS == _ALLOC_TLS:
                 raise LinkError(f"{inp.elf.name}: section {sec.name} holds thread-local data; "
                                 "GameVM consoles have no TLS: remove __thread/_Thread_local")
-            out = classify(sec)
+            out = classified((sec.name, sec.type, sec.flags), _UNSEEN)   # classify(), inline
+            if out is _UNSEEN:
+                out = classify(sec)
             if out is not None:
                 buckets[out].append((inp, sec))
     for out in (".init_array", ".fini_array", ".ctors", ".dtors"):
@@ -498,14 +508,17 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
         out_align[out] = align
         buf = bytearray()
         for inp, sec in items:
-            off = _align(len(buf), max(sec.addralign, 1))
-            buf.extend(b"\0" * (off - len(buf)))
+            off = len(buf)
+            if sec.addralign > 1:
+                off = _align(off, sec.addralign)
+                buf.extend(b"\0" * (off - len(buf)))
             if sec.type == E.SHT_NOBITS:
                 buf.extend(b"\0" * sec.size)
             else:
                 buf.extend(sec.data)
             inp.placed[sec.index] = (out, cursor + off)
-            section_map.append(MapEntry(inp.elf.name, sec.name, out, cursor + off, sec.size))
+            section_map.append(_new(MapEntry, (inp.elf.name, sec.name, out, cursor + off,
+                                               sec.size)))
         if glue:
             off = _align(len(buf), 4)
             buf.extend(b"\0" * (off - len(buf)) + glue)
@@ -539,13 +552,17 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     export_addr: dict[str, tuple[int, str | None]] = {}
     hidden: set[str] = set()
     for sname, d in resolver.defs.items():
-        value, out = def_address(d)
-        export_addr[sname] = (value, out)
         sym = d.sym
+        placed = d.inp.placed.get(sym.shndx)
+        if placed is None or sym.shndx == E.SHN_ABS:
+            value, out = def_address(d)
+        else:                                       # def_address(d), inline
+            value, out = placed[1] + sym.value, placed[0]
+        export_addr[sname] = (value, out)
         if sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL):
             hidden.add(sname)
             continue
-        exports.append(OutSymbol(sname, value, sym.size, sym.type, sym.bind, out))
+        exports.append(_new(OutSymbol, (sname, value, sym.size, sym.type, sym.bind, out)))
     for cname, off in common_syms.items():
         size = resolver.commons[cname][0]
         export_addr[cname] = (off, ".bss")
@@ -560,22 +577,25 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
     locals_: list[OutSymbol] = []
     for inp in objects:
+        placed = inp.placed
         for sym in inp.elf.symbols[1:]:
             if (sym.bind == E.STB_LOCAL and sym.type in (E.STT_FUNC, E.STT_OBJECT) and sym.name
-                    and sym.shndx in inp.placed):
-                out, base_off = inp.placed[sym.shndx]
-                locals_.append(OutSymbol(sym.name, base_off + sym.value, sym.size, sym.type,
-                                         E.STB_LOCAL, out))
+                    and sym.shndx in placed):
+                out, base_off = placed[sym.shndx]
+                locals_.append(_new(OutSymbol, (sym.name, base_off + sym.value, sym.size,
+                                                sym.type, E.STB_LOCAL, out)))
     for sname in sorted(hidden):
         value, out = export_addr[sname]
         d = resolver.defs[sname]
         locals_.append(OutSymbol(sname, value, d.sym.size, d.sym.type, E.STB_LOCAL, out))
 
     # --- relocations ---------------------------------------------------------------------
-    relocs: list[OutReloc] = []
-    keep = relocs.append
+    # kept by the output section of their site, in link order (sorted by offset below)
+    by_section: dict[str, list[OutReloc]] = {o: [] for o in OUTPUT_ORDER}
+    new_reloc = _new
     order = "little" if profile.endian == "little" else "big"
     recipes, ignored = arch.relocations, arch.ignored
+    via_veneers = bool(veneers.planned)
     # type -> (recipe, site struct, recipe.apply, recipe.pc_relative, recipe.size)
     by_type: dict[int, tuple] = {}
     for n, inp in enumerate(objects):
@@ -583,8 +603,9 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
         symbols = elf.symbols
         placed = inp.placed
         drop = dropped_groups.get(n, ())
-        # symbol index -> (S, output section or None, import name or None): an object's
-        # relocations name few symbols many times (section symbols above all)
+        # symbol index -> (S, output section or None, import name or None, S less the
+        # output section's address): an object's relocations name few symbols many
+        # times (section symbols above all)
         targets: dict[int, tuple] = {}
         for rsec in elf.sections:
             if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info not in placed:
@@ -596,45 +617,45 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
             out, sec_off = placed[tsec.index]
             buf = sections[out]
             base_in_buf = sec_off - addr[out]
-            entries = elf.relocations(rsec)
+            keep = by_section[out].append
+            entries = elf.reloc_rows(rsec)
             if rsec.type == E.SHT_REL:
                 addends = arch.rel_addends(elf, tsec, entries)
             else:
-                addends = [r.addend for r in entries]
-            for r, A in zip(entries, addends):
-                rtype, roff = r.type, r.offset
-                if rtype in ignored:
-                    if rtype in arch.fixups and roff + 4 <= tsize:
-                        site = WORD[order, 4]
-                        i = base_in_buf + roff
-                        site.pack_into(buf, i, arch.fixup(profile, rtype,
-                                                          site.unpack_from(buf, i)[0]))
-                    continue
-                kind = by_type.get(rtype)
+                addends = [r[3] for r in entries]
+            for (roff, rtype, rsym, _), A in zip(entries, addends):
+                kind = by_type.get(rtype)           # never an ignored type's
                 if kind is None:
+                    if rtype in ignored:
+                        if rtype in arch.fixups and roff + 4 <= tsize:
+                            site = WORD[order, 4]
+                            i = base_in_buf + roff
+                            site.pack_into(buf, i, arch.fixup(profile, rtype,
+                                                              site.unpack_from(buf, i)[0]))
+                        continue
                     recipe = recipes.get(rtype)
                     if recipe is not None:
                         kind = by_type[rtype] = (recipe, WORD[order, recipe.size], recipe.apply,
                                                  recipe.pc_relative, recipe.size)
                 if kind is None or roff + kind[4] > tsize:
-                    sym = symbols[r.sym]
+                    sym = symbols[rsym]
                     where = location(elf.name, tsec.name, roff, sym.name or None)
                     recipe = arch.recipe(rtype, where=where, symbol=sym.name or None)
                     raise RelocationError(f"{where}: relocation site runs past the end of the "
                                           "section", obj=elf.name, section=tsec.name,
                                           offset=roff, symbol=sym.name)
                 recipe, site, apply, pc_relative, _ = kind
-                P = sec_off + roff
                 # the target: internal (module offset + output section), absolute, or import
-                target = targets.get(r.sym)
+                target = targets.get(rsym)
                 if target is None:
-                    sym = symbols[r.sym]
+                    sym = symbols[rsym]
                     if sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
                         if sym.shndx == E.SHN_ABS:
-                            target = (sym.value, None, None)
+                            target = (sym.value, None, None, 0)
                         elif sym.shndx in placed:
                             t_out, t_off = placed[sym.shndx]
-                            target = (t_off + sym.value, t_out, None)
+                            target = (t_off + sym.value, t_out, None,
+                                      t_off + sym.value - addr[t_out])
                         else:
                             tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
                             raise RelocationError(
@@ -642,17 +663,19 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                                 "only loadable sections can be referenced", obj=elf.name,
                                 section=tsec.name, offset=roff, symbol=sym.name)
                     elif sym.name in export_addr:
-                        target = (*export_addr[sym.name], None)
+                        S, t_out = export_addr[sym.name]
+                        target = (S, t_out, None, 0 if t_out is None else S - addr[t_out])
                     else:
-                        target = (0, None, sym.name)
-                    targets[r.sym] = target
-                S, target_out, import_name = target
-                if veneers.planned:
-                    via = veneers.entry_for(n, rsec.index, r)
+                        target = (0, None, sym.name, 0)
+                    targets[rsym] = target
+                S, target_out, import_name, S_in_out = target
+                if via_veneers:
+                    via = veneers.entry_for(n, rsec.index, roff)
                     if via is not None:
                         S, target_out, import_name = via, ".text", None
+                        S_in_out = via - addr[".text"]
                 if pc_relative and import_name:
-                    sym = symbols[r.sym]
+                    sym = symbols[rsym]
                     raise RelocationError(
                         f"{location(elf.name, tsec.name, roff, sym.name)}: {recipe.name()} to imported symbol '{sym.name}' cannot "
                         f"reach another module; {arch.far_reference_hint}",
@@ -660,14 +683,14 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                         rtype=recipe.name())
                 i = base_in_buf + roff
                 try:
-                    new = apply(site.unpack_from(buf, i)[0], S, A, P)
+                    site.pack_into(buf, i, apply(site.unpack_from(buf, i)[0], S, A,
+                                                 sec_off + roff))
                 except RelocationOverflow as exc:
-                    sym = symbols[r.sym]
+                    sym = symbols[rsym]
                     where = location(elf.name, tsec.name, roff, sym.name or None)
                     raise RelocationError(f"{where}: {recipe.name()}: {exc}", obj=elf.name,
                                           section=tsec.name, offset=roff, symbol=sym.name,
                                           rtype=recipe.name()) from None
-                site.pack_into(buf, i, new)
                 if pc_relative:
                     if target_out is None:
                         raise RelocationError(f"{location(elf.name, tsec.name, roff)}: "
@@ -676,20 +699,19 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                                               section=tsec.name, offset=roff)
                     continue
                 if import_name:
-                    keep(OutReloc(P, rtype, import_name, A, out))
+                    keep(new_reloc(OutReloc, (sec_off + roff, rtype, import_name, A, out)))
                 elif target_out is not None:
-                    keep(OutReloc(P, rtype, target_out, S + A - addr[target_out], out))
+                    keep(new_reloc(OutReloc, (sec_off + roff, rtype, target_out, S_in_out + A,
+                                              out)))
                 # absolute targets are final: nothing to do at load time
 
     if veneers.planned:
-        relocs += veneers.literals(sections[".text"], addr, export_addr, order)
+        for r in veneers.literals(sections[".text"], addr, export_addr, order):
+            by_section[r.section].append(r)
 
     # by output section in layout order, then by offset (a stable sort: sites at the same
     # offset keep their input order)
-    by_section: dict[str, list[OutReloc]] = {o: [] for o in OUTPUT_ORDER}
-    for r in relocs:
-        by_section[r.section].append(r)
-    relocs = []
+    relocs: list[OutReloc] = []
     for rows in by_section.values():
         rows.sort(key=_OFFSET)
         relocs += rows

@@ -12,7 +12,9 @@ in a ``GameVM`` note (``.note.gamevm``, PT_NOTE).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import operator
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -33,8 +35,10 @@ _SECTION_FLAGS = {".text": E.SHF_ALLOC | E.SHF_EXECINSTR, ".rodata": E.SHF_ALLOC
 TABLES = (".init_array", ".fini_array", ".ctors", ".dtors")
 
 
-@dataclass(frozen=True)
-class OutSymbol:
+class OutSymbol(NamedTuple):
+    """One symbol of the output (a NamedTuple: links create thousands, and its fields are
+    the hashed symbol rows, in order)."""
+
     name: str
     value: int
     size: int
@@ -89,10 +93,7 @@ class ModuleImage:
             ((n, self.addresses[n], len(self.sections[n]), self.sections[n])
              for n in SECTION_ORDER if n in self.sections),
             self.relocations,
-            [(s.name, s.value, s.size, s.type, s.bind, s.section)
-             for s in sorted(self.exports, key=lambda s: s.name)]
-            + [(s.name, s.value, s.size, s.type, s.bind, s.section)
-               for s in sorted(self.imports, key=lambda s: s.name)])
+            sorted(self.exports, key=_NAME) + sorted(self.imports, key=_NAME))
 
     def init_tables(self) -> dict[str, list[int]]:
         """The metadata's ``init``: ``{table: [offset, count]}`` of the tables present."""
@@ -134,9 +135,45 @@ def content_hash(target: str, name: str, needs, entry, image_size: int, align: i
         if sec != ".bss":
             h.update(data)
     # one update per table: the bytes are the same as one per entry, in a fifth of the time
-    h.update("".join([f"R{r[0]},{r[1]},{r[2]},{r[3]}\0" for r in relocations]).encode())
-    h.update("".join([f"S{s[0]},{s[1]},{s[2]},{s[3]},{s[4]},{s[5]}\0" for s in symbols]).encode())
+    h.update(_table_text("R%s,%s,%s,%s\0", relocations, _RELOC_FIELDS))
+    h.update(_table_text("S%s,%s,%s,%s,%s,%s\0", symbols, _SYMBOL_FIELDS))
     return "sha256:" + h.hexdigest()
+
+
+_RELOC_FIELDS = operator.itemgetter(0, 1, 2, 3)
+_SYMBOL_FIELDS = operator.itemgetter(0, 1, 2, 3, 4, 5)
+
+
+def _table_text(row_format: str, rows, fields) -> bytes:
+    """``row_format`` filled with each row's ``fields`` (its first ones), all rows as one
+    string: one ``%`` over the table instead of an f-string per row (``%s`` is ``str``, as
+    ``{}`` is)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    width = row_format.count("%s")
+    lengths = set(map(len, rows))
+    if len(lengths) == 1 and (extra := lengths.pop() - width) >= 0:
+        # rows of one length: flattened whole, the fields past ``width`` printed as nothing
+        row_format += "%.0s" * extra
+        flat = tuple(itertools.chain.from_iterable(rows))
+    else:
+        flat = tuple(itertools.chain.from_iterable(map(fields, rows)))
+    return ((row_format * len(rows)) % flat).encode()
+
+
+_SECTION = operator.itemgetter(4)        # OutReloc.section
+_NAME = operator.itemgetter(0)           # OutSymbol.name
+
+
+def _string_table(names) -> tuple[bytes, dict[str, int]]:
+    """The bytes and name offsets a :class:`_StrTab` gets from ``add`` of each of ``names``
+    in turn, built by map and join instead of a Python call per name."""
+    unique = dict.fromkeys(names)
+    unique.pop("", None)                 # offset 0: the table's leading NUL
+    encoded = list(map(str.encode, unique))
+    offsets = itertools.accumulate(map((1).__add__, map(len, encoded)), initial=1)
+    index = dict(zip(unique, offsets))
+    index[""] = 0
+    return b"\0".join([b"", *encoded, b""]), index
 
 
 class _StrTab:
@@ -173,8 +210,8 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
     # section header indices: NULL, output sections, .rela.*, .symtab, .strtab, .note, .shstrtab
     shidx = {s: i + 1 for i, s in enumerate(present)}
     by_section: dict[str, list[OutReloc]] = {}
-    for r in img.relocations:
-        by_section.setdefault(r.section, []).append(r)
+    for sec, rows in itertools.groupby(img.relocations, _SECTION):   # runs of one section
+        by_section.setdefault(sec, []).extend(rows)
     rela_secs = [s for s in present if s in by_section]
     n = len(present) + 1
     rela_idx = {s: n + i for i, s in enumerate(rela_secs)}
@@ -182,23 +219,26 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
     strtab_idx, note_idx, shstr_idx = symtab_idx + 1, symtab_idx + 2, symtab_idx + 3
 
     # symbols: null, section symbols, locals, then globals (exports, imports), each sorted
-    strtab = _StrTab()
+    order = {s: i for i, s in enumerate(SECTION_ORDER)}
+    local_syms = sorted(img.locals, key=lambda x: (order[x.section], x.value, x.name))
+    export_syms = sorted(img.exports, key=_NAME)
+    import_syms = sorted(img.imports, key=_NAME)
+    strtab, name_at = _string_table(map(_NAME, itertools.chain(local_syms, export_syms,
+                                                                import_syms)))
     syms = [(0, 0, 0, 0, 0, 0)]
     symidx: dict[str, int] = {}
     for s in present:
         symidx["\0" + s] = len(syms)
         syms.append((0, img.addresses[s], 0, (E.STB_LOCAL << 4) | E.STT_SECTION, 0, shidx[s]))
-    for s in sorted(img.locals, key=lambda x: (SECTION_ORDER.index(x.section), x.value, x.name)):
-        syms.append((strtab.add(s.name), s.value, s.size, (E.STB_LOCAL << 4) | s.type, 0,
-                     shidx[s.section]))
+    syms += [(name_at[s.name], s.value, s.size, (E.STB_LOCAL << 4) | s.type, 0,
+              shidx[s.section]) for s in local_syms]
     first_global = len(syms)
-    for s in sorted(img.exports, key=lambda x: x.name):
-        symidx[s.name] = len(syms)
-        syms.append((strtab.add(s.name), s.value, s.size, (s.bind << 4) | s.type, 0,
-                     shidx[s.section] if s.section else E.SHN_ABS))
-    for s in sorted(img.imports, key=lambda x: x.name):
-        symidx[s.name] = len(syms)
-        syms.append((strtab.add(s.name), 0, 0, (s.bind << 4) | s.type, 0, E.SHN_UNDEF))
+    symidx.update(zip(map(_NAME, export_syms), itertools.count(first_global)))
+    syms += [(name_at[s.name], s.value, s.size, (s.bind << 4) | s.type, 0,
+              shidx[s.section] if s.section else E.SHN_ABS) for s in export_syms]
+    symidx.update(zip(map(_NAME, import_syms), itertools.count(len(syms))))
+    syms += [(name_at[s.name], 0, 0, (s.bind << 4) | s.type, 0, E.SHN_UNDEF)
+             for s in import_syms]
 
     shstr = _StrTab()
     headers = [(0,) * 10]
@@ -207,23 +247,25 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
                         _SECTION_FLAGS.get(s, E.SHF_ALLOC | E.SHF_WRITE), img.addresses[s],
                         img.addresses[s], len(img.sections[s]), 0, 0,
                         img.alignments[s], 4 if s in TABLES else 0))
+    # a relocation's symbol: the global of its name, else the section's symbol
+    index_of = {s: symidx["\0" + s] for s in present}
+    index_of.update((name, i) for name, i in symidx.items() if name[:1] != "\0")
+    pack = struct.Struct(e + "IIi").pack
     for s in rela_secs:
         _pad(out, 4)
         rows = by_section[s]
-        fields: list[int] = []
-        for r in rows:
-            index = symidx[r.symbol] if r.symbol in symidx else symidx["\0" + r.symbol]
-            fields += (r.offset, (index << 8) | r.type, r.addend)
-        body = struct.pack(e + "IIi" * len(rows), *fields)     # one call for the table
+        # one compiled Struct for every entry: a format of the whole table ("IIi" * n) is
+        # parsed anew per link and kept in struct's cache
+        body = b"".join([pack(r[0], (index_of[r[2]] << 8) | r[1], r[3]) for r in rows])
         headers.append((shstr.add(".rela" + s), E.SHT_RELA, E.SHF_INFO_LINK, 0, len(out),
                         len(body), symtab_idx, shidx[s], 4, E.RELA_SIZE))
         out.extend(body)
     _pad(out, 4)
-    symbody = b"".join(struct.pack(e + "IIIBBH", *sym) for sym in syms)
+    symbody = b"".join(itertools.starmap(struct.Struct(e + "IIIBBH").pack, syms))
     headers.append((shstr.add(".symtab"), E.SHT_SYMTAB, 0, 0, len(out), len(symbody),
                     strtab_idx, first_global, 4, E.SYM_SIZE))
     out.extend(symbody)
-    note_off, _note_len = put_strings_and_note(out, headers, shstr, bytes(strtab.data), meta, e)
+    note_off, _note_len = put_strings_and_note(out, headers, shstr, strtab, meta, e)
     name_off = shstr.add(".shstrtab")
     headers.append((name_off, E.SHT_STRTAB, 0, 0, len(out), len(shstr.data) + 0, 0, 0, 1, 0))
     out.extend(shstr.data)

@@ -18,7 +18,6 @@ with a flag the user did not give, so outputs do not change.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -103,6 +102,7 @@ class SourceMap:
         if not origin.tried:
             origin.tried = True
             if self._tmp is None:
+                import tempfile      # only after a failure: not among every link's imports
                 self._tmp = tempfile.TemporaryDirectory(prefix="gamevm-lines-")
             out = Path(self._tmp.name) / f"{len(os.listdir(self._tmp.name)):04d}_{obj.name}"
             origin.recompile(out)

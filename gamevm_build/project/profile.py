@@ -10,14 +10,12 @@ table in :mod:`gamevm_build.arch`.
 from __future__ import annotations
 
 import functools
+import marshal
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 from ..errors import ConfigError
 
@@ -126,11 +124,63 @@ def _require(table: dict, key: str, where: str):
     return table[key]
 
 
-def _parse_profile(path: Path) -> Profile:
+def _cache_file(path: Path) -> Path | None:
+    """Where :func:`_profile_table` keeps ``path``'s parse: as Python keeps the bytecode of
+    a ``.py`` file (``__pycache__`` beside it, or under ``sys.pycache_prefix``)."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    name = f"{path.name}.{tag}.marshal"
+    if sys.pycache_prefix:
+        head = os.path.dirname(os.path.abspath(path))
+        return Path(sys.pycache_prefix, head.lstrip(os.sep), name)
+    return path.parent / "__pycache__" / name
+
+
+def _profile_table(path: Path) -> dict:
+    """The TOML tables of the profile ``path``.
+
+    Importing tomllib (its regular expressions, typing, datetime) and parsing cost every
+    command ~6 ms (issue 16), so the parse is kept as marshal data beside Python's
+    bytecode cache, with the TOML's text, and used while that text is unchanged; nothing
+    is written when Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``) or cannot.
+    """
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read target profile: {exc}") from exc
+    cache = _cache_file(path)
+    if cache is not None:
+        try:
+            cached_text, table = marshal.loads(cache.read_bytes())
+            if cached_text == text and isinstance(table, dict):
+                return table
+        except (OSError, EOFError, ValueError, TypeError):
+            pass                       # no cache, another Python's, or damaged: parse
+    try:  # Python 3.11+
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read target profile: {exc}") from exc
+    if cache is not None and not sys.dont_write_bytecode:
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(marshal.dumps((text, table)))
+            os.replace(tmp, cache)
+        except (OSError, ValueError):  # read-only install; a value marshal cannot keep
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+    return table
+
+
+def _parse_profile(path: Path) -> Profile:
+    data = _profile_table(path)
     where = str(path)
     cpu = _require(data, "cpu", where)
     elf = _require(data, "elf", where)
