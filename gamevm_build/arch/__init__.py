@@ -61,6 +61,20 @@ class RelocType:
         raise NotImplementedError
 
 
+class AbsWord(RelocType):
+    """A whole 32-bit word holding S + A: a pointer in data, a jump table entry, a
+    constructor table entry, a 68000 ``jsr abs.l``.  The same on every family; each names
+    it with its own number (R_MIPS_32, R_ARM_ABS32, R_68K_32)."""
+
+    @staticmethod
+    def addend(word):
+        return sext(word, 32)
+
+    @staticmethod
+    def apply(word, S, A, P):
+        return (S + A) & 0xFFFFFFFF
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why a relocation type is refused, and what flag fixes it."""

@@ -25,24 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from . import Arch, Rejection, RelocationOverflow, RelocType
+from . import AbsWord, Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
 
 
-class R_ARM_ABS32(RelocType):
+class R_ARM_ABS32(AbsWord):
     """Word: (S + A) | T (pointers, jump tables, veneer literals)."""
 
     number = 2
-
-    @staticmethod
-    def addend(word):
-        return _sext(word, 32)
-
-    @staticmethod
-    def apply(word, S, A, P):
-        return (S + A) & MASK32
 
 
 class R_ARM_TARGET1(R_ARM_ABS32):

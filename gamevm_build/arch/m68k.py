@@ -15,7 +15,7 @@ carries ``R_68K_32`` (and, rarely, absolute short ``R_68K_16``) for the loader.
 from __future__ import annotations
 
 from ..errors import IsaError
-from . import Arch, Rejection, RelocationOverflow, RelocType
+from . import AbsWord, Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
@@ -43,18 +43,10 @@ def _relative(bits: int, what: str, S: int, A: int, P: int) -> int:
     return delta & ((1 << bits) - 1)
 
 
-class R_68K_32(RelocType):
+class R_68K_32(AbsWord):
     """Absolute long: S + A (jsr/lea/move.l #sym, pointers in data)."""
 
     number = 1
-
-    @staticmethod
-    def addend(word):
-        return _sext(word, 32)
-
-    @staticmethod
-    def apply(word, S, A, P):
-        return (S + A) & MASK32
 
 
 class R_68K_16(RelocType):

@@ -15,24 +15,16 @@ from __future__ import annotations
 import functools
 
 from ..errors import InputError, IsaError, RelocationError, location
-from . import WORD, Arch, Rejection, RelocationOverflow, RelocType
+from . import WORD, AbsWord, Arch, Rejection, RelocationOverflow, RelocType
 from . import sext as _sext
 
 MASK32 = 0xFFFFFFFF
 
 
-class R_MIPS_32(RelocType):
+class R_MIPS_32(AbsWord):
     """Word: S + A (pointers in .data/.rodata, jump tables, constructor tables)."""
 
     number = 2
-
-    @staticmethod
-    def addend(word):
-        return _sext(word, 32)
-
-    @staticmethod
-    def apply(word, S, A, P):
-        return (S + A) & MASK32
 
 
 class R_MIPS_26(RelocType):
