@@ -1387,3 +1387,47 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
     assert sorted(m.name for m in tl.loaded.values()) == ["a", "n"]
     assert host.machine.call(a.symbols["a_f"], 1) == tl.machine.call(a.symbols["a_f"], 1) == 2
     same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
+    """A module's destructor borrows its need through the API while the module is being
+    unloaded (LoadModuleEx, GetModuleProc, the call, UnloadModule), as a game's cleanup
+    might: the destructor's unload gives back only its own reference, and the outer unload
+    frees both modules, each once, as on the reference console.  Found while writing a test
+    for the survivor gvm_loader.c:UnloadModule:const_25: the runtime planned the module
+    being freed again from its own destructor's UnloadModule, ran that destructor again,
+    and so on until the stack overflowed."""
+    from gamevm_build.play.console import Console
+    kernel = build_modules(tmp_path, target, {
+        "n": "extern int cleaned;\nvoid n_cleanup(void) { cleaned++; }\n"
+             "__attribute__((destructor)) static void gone(void) { cleaned += 100; }\n"},
+        kernel_c="int cleaned;\n", keep=["cleaned"])
+    (tmp_path / "a.c").write_text(
+        '#include "gamevm.h"\nextern void n_cleanup(void);\nextern int cleaned;\n'
+        "int a_f(void) { n_cleanup(); return 1; }\n"
+        "__attribute__((destructor)) static void bye(void)\n{\n"
+        "    TLoadStatus st = lsBadFormat;\n"
+        '    TModuleHandle h = LoadModuleEx("n", &st);\n'
+        "    cleaned += 1000 * (int)st + (h ? 10 : 0);\n"
+        "    if (h) {\n"
+        '        void (*f)(void) = (void (*)(void))GetModuleProc(h, "n_cleanup");\n'
+        "        if (f) f();\n"
+        "        cleaned += 10000 * (int)UnloadModule(h);\n"
+        "    }\n}\n")
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "a.elf",
+                      "--needs", tmp_path / "n.elf", tmp_path / "a.c")
+    assert proc.returncode == 0, proc.stderr
+    seen = {}
+    for loader in ("host", "target"):
+        c = Console(target, kernel, search_paths=[tmp_path], loader=loader)
+        handle = c.loader.load("a", needs=True).handle
+        assert c.call("a_f") == 1
+        c.loader.unload(handle)
+        seen[loader] = (c.machine.read_u32(c.machine.symbols["cleaned"]),
+                        sorted(m.name for m in c.loader.loaded.values()))
+    # a_f's call; in bye: lsSuccess (0) and a handle (10), n_cleanup (1), UnloadModule's
+    # lsSuccess (0); n's destructor once (100)
+    assert seen["host"] == seen["target"] == (112, [])
+    if target == "psx":
+        assert [e["module"] for e in c.loader.events if e["event"] == "freed"] == ["a", "n"]

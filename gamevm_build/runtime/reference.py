@@ -375,6 +375,7 @@ class Loader:
         self.loaded: dict[int, LoadedModule] = {}
         self._next_handle = 1
         self.events: list[dict] = []
+        self._going: set[int] = set()       # handles an unload is freeing (unload_plan)
         self.stubs: StubArea | None = None
         self.graves: list[_Grave] = []
         self.pending_init: dict[int, dict] = {}       # handle -> {"entries", "record", "mark"}
@@ -1060,7 +1061,7 @@ class Loader:
         while changed:
             changed = False
             for m in sorted(self.loaded.values(), key=lambda x: -x.handle):
-                if m.handle in gone or counts[m.handle] > 0:
+                if m.handle in gone or m.handle in self._going or counts[m.handle] > 0:
                     continue
                 if self.binders(m, excluding=gone):
                     continue
@@ -1097,9 +1098,16 @@ class Loader:
                 dm = self.loaded.get(d)
                 if dm is not None and dm not in plan:
                     dm.refcount -= 1
-        for m in plan:
-            if m.handle in self.loaded:
-                self._free(m, run_fini=run_fini, reason="unloaded")
+        # a destructor may call the API (borrow its need: LoadModule, UnloadModule); what
+        # this unload frees is not planned again by an unload made from there
+        going = {m.handle for m in plan} - self._going
+        self._going |= going
+        try:
+            for m in plan:
+                if m.handle in self.loaded:
+                    self._free(m, run_fini=run_fini, reason="unloaded")
+        finally:
+            self._going -= going
         return plan
 
     def evict(self, lm: LoadedModule, reason: str, *, run_fini: bool = True) -> None:

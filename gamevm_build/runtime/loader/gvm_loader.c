@@ -180,6 +180,7 @@ static struct {
     u32 next_seq;
     u32 work_top;
     u32 caller_sp, caller_ra;        /* where the game called the API from (safe mode) */
+    u32 going;                       /* slots an unload is freeing while their destructors run */
     /* asynchronous loads: a queue worked through in order, one chain of loads at a time */
     request_t queue[GVM_MAX_ASYNC];
     u32 qhead, qcount, next_id;
@@ -1973,7 +1974,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
         changed = 0;
         for (j = n; j-- > 0;) {
             u32 k = order[j];
-            if ((gone & (1u << k)) || counts[k] > 0 || bound_into(k, gone))
+            if (((gone | G.going) & (1u << k)) || counts[k] > 0 || bound_into(k, gone))
                 continue;
             plan[nplan++] = k;
             gone |= 1u << k;
@@ -1992,6 +1993,9 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
         for (i = 0; i < GVM_MAX_MODULES; i++)
             if ((G.mods[plan[j]].deps & (1u << i)) && !(gone & (1u << i)))
                 G.mods[i].refcount--;
+    /* a destructor may call the API (borrow its need: LoadModule, UnloadModule); what this
+     * unload frees is not planned again by an unload made from there */
+    G.going |= gone;
     for (j = 0; j < nplan; j++) {
         module_t *x = &G.mods[plan[j]];
         run_destructors(x);
@@ -1999,6 +2003,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
             G.mods[i].providers &= ~(1u << plan[j]);
         release(x);
         stub_bindings(x, STUB_PATCH);
+        G.going &= ~(1u << plan[j]);
     }
     return lsSuccess;
 }
@@ -2065,6 +2070,7 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
         G.done[i].id = 0;
     G.keep_imports = 0;
     G.copy_of = 0;
+    G.going = 0;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         G.mods[i].seq = G.mods[i].hidden = 0;
     if (!config || !config->reader || !config->reader->open || !config->reader->read ||
