@@ -1431,3 +1431,33 @@ def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
     assert seen["host"] == seen["target"] == (112, [])
     if target == "psx":
         assert [e["module"] for e in c.loader.events if e["event"] == "freed"] == ["a", "n"]
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_read_the_reader_fails_fails_the_load(tmp_path, target):
+    """The reader contract (docs/runtime-c.md): a ``read`` that fails fails the load with
+    lsFileNotFound, wherever in the file it is — the headers, the tables, the metadata, a
+    section read to its place — and the load leaves nothing loaded and no file open.  The
+    emulated drive here keeps only the first ``cut`` bytes of the file it opened, as a disc
+    that cannot be read past a scratch.  Written for the survivor
+    gvm_loader.c:fetch:status_5 (a failed read of a table taken for a good one)."""
+    body = "const int big[1536] = {1, 2, 3};\nint big_at(int i) { return big[i]; }\n"
+    kernel = build_modules(tmp_path, target, {"big": body})
+    size = (tmp_path / "big.elf").stat().st_size
+    assert size > 6000
+    for cut in (0, 52, 300, 2047, 2048, 4000, size - 200, size - 1, size):
+        _host, tl = pair(target, kernel, tmp_path)
+
+        class Scratched(dict):
+            def __setitem__(self, fd, entry):
+                super().__setitem__(fd, (entry[0], entry[1][:cut]))
+
+        tl.files = Scratched()
+        status = tl.load_module("big")[1]
+        if cut == size:
+            assert status == TLoadStatus.lsSuccess
+            assert tl.machine.call(tl.by_name("big").symbols["big_at"], 2) == 3
+        else:           # the runtime reads every byte of this file: each cut is met
+            assert status == TLoadStatus.lsFileNotFound, cut
+            assert not tl.loaded, cut
+        assert not tl.files, cut
