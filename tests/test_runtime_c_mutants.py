@@ -1461,3 +1461,26 @@ def test_a_read_the_reader_fails_fails_the_load(tmp_path, target):
             assert status == TLoadStatus.lsFileNotFound, cut
             assert not tl.loaded, cut
         assert not tl.files, cut
+
+
+def test_a_lazy_load_gives_a_weak_import_no_stub(psx_kernel, tmp_path):
+    """A lazy load stubs the imports that are only called and not weak: a weak function
+    nothing provides is bound now, to 0, as the reference loader binds it, and gets no
+    stub, beside a strong one that does.  Written for the survivor
+    gvm_stubs.c:scan_imports:ror_11 (``!= 0`` made ``== 0``: no import was marked weak)."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules, same_stubs
+    kernel = build_modules(tmp_path, "psx", {
+        "weakcall": "extern int k_one(int);\n"
+                    "extern int w_missing(int) __attribute__((weak));\n"
+                    "int wc_f(int x) { return k_one(x); }\n"
+                    "int wc_g(int x) { return w_missing(x); }\n"},
+        "int k_one(int x) { return x + 1; }\n", keep=["k_one"])
+    host, tl = pair("psx", kernel, tmp_path)
+    lm = host.load("weakcall", needs=True, lazy=True)
+    assert tl.load_module("weakcall", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
+    assert sorted(dict(lm.lazy)) == ["k_one"]
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    fn = lm.symbols["wc_f"]
+    assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 2
