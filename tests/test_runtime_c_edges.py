@@ -15,8 +15,7 @@ import pytest
 
 from conftest import run_gamevm
 from gamevm_build.runtime.reference import TLoadStatus
-from test_runtime_c_mutants import (_metadata_edited, _resealed, _with_section_header,
-                                    same_on_a_dirty_heap)
+from test_runtime_c_mutants import _metadata_edited, load_odd_compressed
 from test_target_runtime import build_modules, host_load, pair, same_modules
 
 #: a function whose second R_MIPS_HI16 (at +16) pairs with the R_MIPS_LO16 before it (at
@@ -179,21 +178,9 @@ def test_a_compressed_image_of_8n_plus_1_to_3_bytes_is_zeroed_alike(edges, tmp_p
     gvm_relpack.c:zimage_load:const_14 (``k & 3`` made ``k & 4``: for these sizes the byte
     loop stopped at once and the word fill began at an odd address; the sizes 8n+5 to 8n+7
     the other test takes end the byte loop where the original does)."""
-    from gamevm_build.link.module import read_module
-    from gamevm_build.link.shipform import convert, file_image_size
     _d, kernel = edges
-    (tmp_path / "odd.c").write_text('const char odd_tail[4089] = "abcd";\n'
-                                    "int odd_get(int i) { return odd_tail[i]; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "odd.elf", tmp_path / "odd.c")
-    assert proc.returncode == 0, proc.stderr
-    data = _with_section_header((tmp_path / "odd.elf").read_bytes(), b".rodata", size=rodata)
-    data = _resealed(_with_section_header(data, b".data", addr=4116))
-    module = read_module(data)
-    assert file_image_size({n: (off, module.section_size(n))
-                            for n, (off, _b) in module.sections.items()}) == 32 + rodata
     assert (32 + rodata) & 7 in (1, 2, 3)
-    (tmp_path / "odd.elf").write_bytes(convert(data, form))
-    same_on_a_dirty_heap(kernel, tmp_path, "odd", 0x3000)
+    load_odd_compressed(kernel, tmp_path, form, tail=4089, rodata=rodata, data_at=4116)
 
 
 # --- gvm_trust.c ---------------------------------------------------------------------------

@@ -756,6 +756,27 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
     raise KeyError(name)
 
 
+def load_odd_compressed(kernel, directory, form: str, *, tail: int, rodata: int,
+                        data_at: int) -> None:
+    """A module of 32 bytes of code and a ``tail``-byte .rodata array, its .rodata cut to
+    ``rodata`` bytes and its empty .data moved to ``data_at`` (so the stored image ends
+    at 32 + ``rodata``), in shipping form ``form``: loaded by both loaders over a dirty
+    heap, the same bytes."""
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.shipform import convert, file_image_size
+    (directory / "odd.c").write_text(f'const char odd_tail[{tail}] = "abcd";\n'
+                                     "int odd_get(int i) { return odd_tail[i]; }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", directory / "odd.elf", directory / "odd.c")
+    assert proc.returncode == 0, proc.stderr
+    data = _with_section_header((directory / "odd.elf").read_bytes(), b".rodata", size=rodata)
+    data = _resealed(_with_section_header(data, b".data", addr=data_at))
+    module = read_module(data)
+    assert file_image_size({n: (off, module.section_size(n))
+                            for n, (off, _b) in module.sections.items()}) == 32 + rodata
+    (directory / "odd.elf").write_bytes(convert(data, form))
+    same_on_a_dirty_heap(kernel, directory, "odd", 0x3000)
+
+
 @pytest.mark.parametrize("form", ["lz4", "zx0"])
 @pytest.mark.parametrize("rodata", [4093, 4094, 4095])
 def test_a_compressed_image_of_any_size_is_decoded_and_zeroed_alike(psx_kernel, tmp_path,
@@ -768,21 +789,9 @@ def test_a_compressed_image_of_any_size_is_decoded_and_zeroed_alike(psx_kernel, 
     Written for the survivor gvm_relpack.c:zimage_load:const_15 (``k & 3`` made ``k & 2``:
     an image of 4n+1 bytes left its byte loop at once, and its word loop stored at an odd
     address)."""
-    from gamevm_build.link.module import read_module
-    from gamevm_build.link.shipform import convert, file_image_size
     _d, kernel = psx_kernel
-    (tmp_path / "odd.c").write_text('const char odd_tail[4093] = "abcd";\n'
-                                    "int odd_get(int i) { return odd_tail[i]; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "odd.elf", tmp_path / "odd.c")
-    assert proc.returncode == 0, proc.stderr
-    data = _with_section_header((tmp_path / "odd.elf").read_bytes(), b".rodata", size=rodata)
     # the empty .data after it would end the stored image at 4128 again: put it inside
-    data = _resealed(_with_section_header(data, b".data", addr=4124))
-    module = read_module(data)
-    assert file_image_size({n: (off, module.section_size(n))
-                            for n, (off, _b) in module.sections.items()}) == 32 + rodata
-    (tmp_path / "odd.elf").write_bytes(convert(data, form))
-    same_on_a_dirty_heap(kernel, tmp_path, "odd", 0x3000)
+    load_odd_compressed(kernel, tmp_path, form, tail=4093, rodata=rodata, data_at=4124)
 
 
 @pytest.mark.parametrize("target", ["psx"])
