@@ -13,7 +13,6 @@ import struct
 
 import pytest
 
-from conftest import run_gamevm
 from gamevm_build.runtime.reference import TLoadStatus
 from test_runtime_c_mutants import _metadata_edited, load_odd_compressed
 from test_target_runtime import build_modules, host_load, pair, same_modules
