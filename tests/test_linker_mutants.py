@@ -352,3 +352,52 @@ def test_a_compressed_module_decodes_one_byte_and_refuses_none(tmp_path):
                                                 r"\.gvm\.image: the header says 0 bytes aligned "
                                                 r"to 4, the sections 0 aligned to 4$"):
         read_module(_lz4_module_of(tmp_path, b""), name="none.gvm", verify_hash=False)
+
+
+def test_a_64_bit_object_is_refused_with_the_toolchain_to_use(psx):
+    """A 64-bit ELF file names the 32-bit toolchain to compile with, word for word.
+    Written for the survivor elf32.x_parse__mutmut_17 (the hint's text changed)."""
+    obj = psx.obj("a.c", "int a(void) { return 1; }\n")
+    data = bytearray(obj.read_bytes())
+    data[4] = 2                                               # ELFCLASS64
+    obj.write_bytes(bytes(data))
+    with pytest.raises(InputError) as exc:
+        _link(psx, "a", obj)
+    assert str(exc.value) == (f"{obj}: is a 64-bit ELF file; GameVM targets use 32-bit ELF "
+                              "(compile with the target's -mabi=32 toolchain)")
+
+
+def test_a_thin_archive_is_refused_with_how_to_make_a_real_one(psx):
+    """A thin archive (``ar rcsT``: members by path only) is refused, saying how to make
+    one the linker reads.  Written for the survivor elf32.x_read_archive__mutmut_7."""
+    obj = psx.obj("a.c", "int a(void) { return 1; }\n")
+    lib = psx.tmp / "libthin.a"
+    subprocess.run([psx.tc.ar, "rcsT", str(lib), str(obj)], check=True)
+    main = psx.obj("m.c", "extern int a(void);\nint m(void) { return a(); }\n")
+    with pytest.raises(InputError) as exc:
+        _link(psx, "m", main, lib)
+    assert str(exc.value) == (f"{lib}: thin archives are not supported; create it with "
+                              "'ar rcs' (without T)")
+
+
+def test_a_symbol_table_of_a_size_no_symbol_divides_is_refused(psx):
+    """A ``.symtab`` whose size is not a whole number of 16-byte symbols is not a valid
+    ELF file; the message names the file, the section and its size.  Written for the
+    survivor elf32.x__read_symbols__mutmut_24 (the message dropped)."""
+    obj = psx.obj("a.c", "int a(void) { return 1; }\n")
+    data = bytearray(obj.read_bytes())
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, shstrndx = struct.unpack_from("<HH", data, 48)
+    names_at = struct.unpack_from("<I", data, shoff + 40 * shstrndx + 16)[0]
+    for i in range(shnum):
+        name_off, sh_type = struct.unpack_from("<II", data, shoff + 40 * i)
+        if sh_type == 2:                                      # SHT_SYMTAB
+            name = bytes(data[names_at + name_off:data.index(b"\0", names_at + name_off)])
+            size, = struct.unpack_from("<I", data, shoff + 40 * i + 20)
+            struct.pack_into("<I", data, shoff + 40 * i + 20, size - 4)
+            break
+    obj.write_bytes(bytes(data))
+    with pytest.raises(InputError) as exc:
+        _link(psx, "a", obj)
+    assert str(exc.value) == (f"{obj}: not a valid ELF file: {name.decode()}: size "
+                              f"0x{size - 4:x} is not a multiple of 16")
