@@ -401,3 +401,10 @@ def test_a_symbol_table_of_a_size_no_symbol_divides_is_refused(psx):
         _link(psx, "a", obj)
     assert str(exc.value) == (f"{obj}: not a valid ELF file: {name.decode()}: size "
                               f"0x{size - 4:x} is not a multiple of 16")
+
+
+def test_a_module_read_from_a_path_keeps_it(psx):
+    """``read_module(path).path`` is the file it was read from (reports and the loader's
+    messages name it).  Written for the survivor module.x_read_module__mutmut_485."""
+    out = _link(psx, "a", psx.obj("a.c", "int a(void) { return 1; }\n"))
+    assert read_module(out).path == str(out)
