@@ -63,10 +63,7 @@ def is_debug_section(sec: E.Section) -> bool:
 
 
 def has_debug(elf: E.ElfFile) -> bool:
-    for s in elf.sections:           # is_debug_section, inline: asked of every input
-        if s.name.startswith(".debug_") and s.type not in (E.SHT_REL, E.SHT_RELA):
-            return True
-    return False
+    return any(map(is_debug_section, elf.sections))
 
 
 def _load_flags(name: str) -> int:

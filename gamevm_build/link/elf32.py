@@ -36,6 +36,8 @@ SHF_GROUP, SHF_TLS = 0x200, 0x400
 
 SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xFF00, 0xFFF1, 0xFFF2, 0xFFFF
 SHN_MIPS_ACOMMON, SHN_MIPS_SCOMMON, SHN_MIPS_SUNDEFINED = 0xFF00, 0xFF03, 0xFF04
+#: section indices of COMMON symbols: neither defined nor undefined
+COMMON_SHNDX = frozenset({SHN_COMMON, SHN_MIPS_SCOMMON, SHN_MIPS_ACOMMON})
 
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS = 0, 1, 2, 3, 4, 5, 6
@@ -82,12 +84,11 @@ class Symbol:
 
     @property
     def defined(self) -> bool:
-        return self.shndx != SHN_UNDEF and self.shndx not in (SHN_COMMON, SHN_MIPS_SCOMMON,
-                                                                SHN_MIPS_ACOMMON)
+        return self.shndx != SHN_UNDEF and self.shndx not in COMMON_SHNDX
 
     @property
     def common(self) -> bool:
-        return self.shndx in (SHN_COMMON, SHN_MIPS_SCOMMON, SHN_MIPS_ACOMMON)
+        return self.shndx in COMMON_SHNDX
 
 
 @dataclass(slots=True)

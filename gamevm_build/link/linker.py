@@ -200,7 +200,7 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
         if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info >= len(elf.sections):
             continue
         tsec = elf.sections[rsec.info]
-        if not tsec.flags & E.SHF_ALLOC or classify(tsec) is None:      # tsec.alloc
+        if not tsec.alloc or classify(tsec) is None:
             continue
         if not set(map(_TYPE, elf.reloc_rows(rsec))) - arch.accepted:
             continue
@@ -214,10 +214,6 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
             except RelocationError as exc:
                 exc.obj, exc.section, exc.offset = elf.name, tsec.name, r.offset
                 raise
-
-
-#: section indices of COMMON symbols (neither defined nor undefined: elf32.Symbol.common)
-_COMMON_SHNDX = frozenset({E.SHN_COMMON, E.SHN_MIPS_SCOMMON, E.SHN_MIPS_ACOMMON})
 
 
 class _Resolver:
@@ -245,7 +241,7 @@ class _Resolver:
             if shndx in dropped:
                 continue
             name = sym.name
-            defined = shndx != E.SHN_UNDEF and shndx not in _COMMON_SHNDX    # sym.defined
+            defined = shndx != E.SHN_UNDEF and shndx not in E.COMMON_SHNDX    # sym.defined
             if sym.type == E.STT_TLS or (defined and shndx < len(sections)
                                          and sections[shndx].flags & E.SHF_TLS):
                 raise LinkError(f"{inp.elf.name}: symbol '{name}' is thread-local; GameVM "
