@@ -33,6 +33,8 @@ def sweep_work_sizes(target: str, kernel, directory, name: str, sizes):
         else:
             assert not tl.loaded, size
         yield status, host, tl
+
+
 def same_on_a_dirty_heap(kernel, directory, name: str, size: int) -> None:
     """Load ``name`` from ``directory`` with both loaders over a heap whose first ``size``
     bytes are 0xA5: what the file does not give must be zeroed alike (same RAM)."""
@@ -46,6 +48,37 @@ def same_on_a_dirty_heap(kernel, directory, name: str, size: int) -> None:
     assert host_load(host, name)[1] == TLoadStatus.lsSuccess
     assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+def heap_of(target: str, kernel):
+    """The first region the reference loader gives a game of ``kernel`` by default (the
+    RAM above the resident)."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.reference import default_regions
+    m = Machine(target)
+    m.load_elf(kernel)
+    return default_regions(m, read_resident(kernel, target))[0]
+
+
+def pair_over(target: str, kernel, directory, regions, placement=None):
+    """A reference loader and a C runtime over the game's own ``regions`` (and
+    ``placement``), on fresh consoles of ``target``."""
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.readers import DirectoryReader
+    from gamevm_build.runtime.reference import Loader, LoaderPolicy
+    from gamevm_build.runtime.target import TargetLoader
+    resident = read_resident(kernel, target)
+    host_m, target_m = Machine(target), Machine(target)
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+    host = Loader(host_m, resident, DirectoryReader([directory]), regions,
+                  policy=LoaderPolicy(verify_hash=False), placement=placement or {})
+    tl = TargetLoader(target_m, DirectoryReader([directory]), regions, resident=resident,
+                      placement=placement or {})
+    return host, tl
+
 
 SHT_MIPS_ABIFLAGS = 0x7000002A
 
@@ -418,28 +451,15 @@ def test_a_module_placed_in_the_first_region_goes_there(tmp_path, target):
     """A placement naming the first region the game added (index 0; here an overlay before
     the heap) is a placement like any other: both loaders put the module in it, and the
     next occupant evicts it."""
-    from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.resident import read_resident
     from gamevm_build.runtime.allocator import Region
-    from gamevm_build.runtime.readers import DirectoryReader
-    from gamevm_build.runtime.reference import Loader, LoaderPolicy, default_regions
-    from gamevm_build.runtime.target import TargetLoader
     from test_target_runtime import same_modules
 
     kernel = build_modules(tmp_path, target, {"first": "int first_f(int x) { return x; }\n",
                                               "second": "int second_f(void) { return 2; }\n"})
-    resident = read_resident(kernel, target)
-    machines = [Machine(target), Machine(target)]
-    for m in machines:
-        m.load_elf(kernel)
-    heap = default_regions(machines[0], resident)[0]
+    heap = heap_of(target, kernel)
     regions = [Region("Ovl", heap.end - 0x2000, 0x2000, "overlay"),
                Region("Main", heap.start, heap.size - 0x4000)]
-    place = {"first": "Ovl", "second": "Ovl"}
-    host = Loader(machines[0], resident, DirectoryReader([tmp_path]), regions,
-                  policy=LoaderPolicy(verify_hash=False), placement=place)
-    tl = TargetLoader(machines[1], DirectoryReader([tmp_path]), regions, resident=resident,
-                      placement=place)
+    host, tl = pair_over(target, kernel, tmp_path, regions, {"first": "Ovl", "second": "Ovl"})
     lm = host.load("first")
     assert tl.load_module("first")[1] == TLoadStatus.lsSuccess
     assert regions[0].start <= lm.base < regions[0].start + regions[0].size
@@ -1211,24 +1231,6 @@ def test_an_unload_while_a_request_is_queued_leaves_the_request_alone(tmp_path, 
     same_modules(host, tl)
 
 
-def pair_over(target: str, kernel, directory, regions, placement=None):
-    """A reference loader and a C runtime over the game's own ``regions`` (and
-    ``placement``), on fresh consoles of ``target``."""
-    from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.resident import read_resident
-    from gamevm_build.runtime.readers import DirectoryReader
-    from gamevm_build.runtime.reference import Loader, LoaderPolicy
-    from gamevm_build.runtime.target import TargetLoader
-    resident = read_resident(kernel, target)
-    host_m, target_m = Machine(target), Machine(target)
-    for m in (host_m, target_m):
-        m.load_elf(kernel)
-    host = Loader(host_m, resident, DirectoryReader([directory]), regions,
-                  policy=LoaderPolicy(verify_hash=False), placement=placement or {})
-    tl = TargetLoader(target_m, DirectoryReader([directory]), regions, resident=resident,
-                      placement=placement or {})
-    return host, tl
-
 
 @pytest.mark.parametrize("offset,size", [(4, 8), (4, 12), (0, 8)])
 def test_a_region_without_room_for_the_alignment_is_full(psx_kernel, offset, size):
@@ -1237,15 +1239,10 @@ def test_a_region_without_room_for_the_alignment_is_full(psx_kernel, offset, siz
     Written for the survivor gvm_loader.c:fits:lcr_1 (``start < region start || start >
     end`` made ``&&``: the room left, ``end - start``, then wrapped to 4 GiB and the module
     went past the region's end)."""
-    from gamevm_build.link.resident import read_resident
-    from gamevm_build.emu.machine import Machine
     from gamevm_build.runtime.allocator import Region
-    from gamevm_build.runtime.reference import default_regions
     from test_target_runtime import same_modules
     d, kernel = psx_kernel
-    m = Machine("psx")
-    m.load_elf(kernel)
-    heap = default_regions(m, read_resident(kernel, "psx"))[0]
+    heap = heap_of("psx", kernel)
     assert heap.start % 16 == 0
     host, tl = pair_over("psx", kernel, d, [Region("Tiny", heap.start + offset, size)])
     want = TLoadStatus.lsOutOfMemory
@@ -1326,16 +1323,11 @@ def test_an_overlays_next_occupant_drops_a_reloaded_occupants_old_copy(tmp_path,
     evicted: it kept the overlay's room)."""
     from gamevm_build.runtime.allocator import Region
     from gamevm_build.runtime.build import RELOAD_API
-    from gamevm_build.runtime.reference import default_regions
-    from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.resident import read_resident
 
     kernel = build_modules(tmp_path, target, {"lvl": "int lvl_f(int x) { return x + 1; }\n",
                                               "lvl2": "int lvl2_f(int x) { return x + 2; }\n"},
                            keep=RELOAD_API)
-    m = Machine(target)
-    m.load_elf(kernel)
-    heap = default_regions(m, read_resident(kernel, target))[0]
+    heap = heap_of(target, kernel)
     ovl = Region("Ovl", heap.end - 0x2000, 0x2000, "overlay")
     regions = [ovl, Region("Main", heap.start, heap.size - 0x4000)]
     _host, tl = pair_over(target, kernel, tmp_path, regions, {"lvl": "Ovl", "lvl2": "Ovl"})
