@@ -82,6 +82,24 @@ def test_a_damaged_kept_parse_is_parsed_again(profile_copy, damage):
     assert P._profile_table(profile_copy) == expected
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory", "oversized"])
+def test_a_kept_parse_that_is_not_a_small_regular_file_is_parsed_again(profile_copy, kind):
+    """What stands where the parse is kept is only read when it is a regular file within
+    the bound: a FIFO there cannot hang the command, nor a huge file flood it."""
+    import os
+    expected = P._profile_table(profile_copy)
+    cache = P._cache_file(profile_copy)
+    cache.unlink()
+    if kind == "fifo":
+        os.mkfifo(cache)
+    elif kind == "directory":
+        cache.mkdir()
+    else:
+        cache.write_bytes(marshal.dumps((profile_copy.read_text(), {"name": "huge"}))
+                          + bytes(P._CACHE_LIMIT))
+    assert P._profile_table(profile_copy) == expected
+
+
 def test_nothing_is_kept_without_bytecode_writing_or_a_writable_directory(profile_copy,
                                                                           monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", True)

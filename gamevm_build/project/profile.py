@@ -124,6 +124,10 @@ def _require(table: dict, key: str, where: str):
     return table[key]
 
 
+#: the largest kept parse read (a profile's is a few KiB)
+_CACHE_LIMIT = 1 << 20
+
+
 def _cache_file(path: Path) -> Path | None:
     """Where :func:`_profile_table` keeps ``path``'s parse: as Python keeps the bytecode of
     a ``.py`` file (``__pycache__`` beside it, or under ``sys.pycache_prefix``)."""
@@ -151,11 +155,16 @@ def _profile_table(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read target profile: {exc}") from exc
     cache = _cache_file(path)
     if cache is not None:
+        from ..errors import InputError
+        from ..fileutil import read_input
         try:
-            cached_text, table = marshal.loads(cache.read_bytes())
+            # a regular file of at most the bound (a FIFO or device put there cannot hang
+            # or flood the read), its text the profile's own
+            kept = read_input(cache, "kept profile parse", limit=_CACHE_LIMIT)
+            cached_text, table = marshal.loads(kept)
             if cached_text == text and isinstance(table, dict):
                 return table
-        except (OSError, EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError, InputError):
             pass                       # no cache, another Python's, or damaged: parse
     try:  # Python 3.11+
         import tomllib
