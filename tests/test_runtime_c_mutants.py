@@ -1489,3 +1489,48 @@ def test_a_lazy_load_gives_a_weak_import_no_stub(psx_kernel, tmp_path):
     same_stubs(host, tl)
     fn = lm.symbols["wc_f"]
     assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 2
+
+
+def test_an_abiflags_record_cut_to_seven_bytes_is_not_read_past(psx_kernel, tmp_path):
+    """A ``.MIPS.abiflags`` record of 7 bytes followed in the file by a hard-float fp_abi
+    byte (1): the record is too short to say a float ABI, so both loaders load the
+    module; the byte after the section is not the record's.  Written for the survivor
+    gvm_loader.c:known_target:const_6 (``size >= 8`` made ``size >= 7``)."""
+    d, kernel = psx_kernel
+    record = struct.pack("<HBBBBBB", 0, 1, 0, 1, 1, 0, 1)
+    data = with_section((d / "fpmod.elf").read_bytes(), b".MIPS.abiflags",
+                        SHT_MIPS_ABIFLAGS, record)
+    (tmp_path / "fpmod.elf").write_bytes(_with_section_header(data, b".MIPS.abiflags",
+                                                              size=7))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+
+
+@pytest.mark.parametrize("sh_type", [1, 0x80474D53])
+def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_path, sh_type):
+    """A module in the packed form (format 2) whose ``.gvm.relpack`` section has another
+    type (here PROGBITS, or the next user type): it says its relocations are packed and
+    has none, so both loaders refuse it (lsBadFormat) instead of loading it unrelocated.
+    Written for the survivor gvm_loader.c:check_relocations:const_34 (``format == 2``
+    made ``format == 3``)."""
+    from gamevm_build.link.shipform import SHT_GVM_RELPACK, convert
+    d, kernel = psx_kernel
+    (tmp_path / "rp.c").write_text("extern int fp_twice(int);\n"
+                                   "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
+                                   "int rp_call(int i, int x) { return rp_table[i](x); }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "rp.elf", tmp_path / "rp.c")
+    assert proc.returncode == 0, proc.stderr
+    data = bytearray(convert((tmp_path / "rp.elf").read_bytes(), "packed"))
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, = struct.unpack_from("<H", data, 48)
+    types = [shoff + 40 * i + 4 for i in range(shnum)]
+    packed = [at for at in types if struct.unpack_from("<I", data, at)[0] == SHT_GVM_RELPACK]
+    assert len(packed) == 1
+    struct.pack_into("<I", data, packed[0], sh_type)
+    (tmp_path / "rp.elf").write_bytes(bytes(data))
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
+    assert not tl.loaded
