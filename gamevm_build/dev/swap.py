@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from ..emu import stackwalk
 from ..errors import EmulationError, GameVMError, ModuleFormatError
 from ..link.module import Module, read_module
-from ..runtime.reference import LoadError, LoadedModule, Loader, _Grave, _Item
+from ..runtime.reference import LoadError, LoadedModule, Loader, _Item
 from .jumps import entry_jump
 
 POLICIES = ("abort", "keep", "reset")
@@ -759,12 +759,7 @@ def _free_copy(loader: Loader, st: _DevState, r: _Retired) -> bool:
         st.redirect.pop(at, None)
     for token in lm.guards:
         loader.machine.unguard(token)
-    grave = _Grave(lm.name, lm.request or lm.name, lm.base, lm.end,
-                   {addr: n for n, addr in lm.symbols.items() if lm.contains(addr)})
-    loader.graves = [g for g in loader.graves if not (g.base < lm.end and lm.base < g.end)]
-    loader.graves.append(grave)
-    loader.machine.poison(lm.base, lm.module.load_size,
-                          f"replaced copy of module '{lm.name}'", loader._describe_grave)
+    loader._bury(lm, f"replaced copy of module '{lm.name}'")
     lm.region.free(lm.block)
     loader.timer.memory_event("free", module=lm.name, region=lm.region.name,
                               base=f"0x{lm.base:08x}", size=lm.module.load_size,

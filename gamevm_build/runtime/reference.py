@@ -331,7 +331,6 @@ class _Item:
 @dataclass
 class _Grave:
     name: str
-    request: str
     base: int
     end: int
     exports: dict                        # address -> symbol name
@@ -1142,12 +1141,7 @@ class Loader:
             self.machine.unguard(token)
         del self.loaded[lm.handle]
         self.pending_init.pop(lm.handle, None)
-        grave = _Grave(lm.name, lm.request or lm.name, lm.base, lm.end,
-                       {addr: n for n, addr in lm.symbols.items() if lm.contains(addr)})
-        self.graves = [g for g in self.graves if not (g.base < lm.end and lm.base < g.end)]
-        self.graves.append(grave)
-        self.machine.poison(lm.base, lm.module.load_size, f"unloaded module '{lm.name}'",
-                            self._describe_grave)
+        self._bury(lm, f"unloaded module '{lm.name}'")
         lm.region.free(lm.block)
         self._free_stubs(lm)
         for m in list(self.loaded.values()):
@@ -1198,6 +1192,15 @@ class Loader:
             stub = lm.lazy.get(name, lm.stubbed.get(name, (None, None))[1])
             if stub is not None and self.stubs is not None:
                 self.stubs.free(stub)
+
+    def _bury(self, lm: LoadedModule, what: str) -> None:
+        """Remember what ``lm`` exported where (for reports of calls into it) and poison
+        its memory as ``what``: executing or reading it now is a validation fault."""
+        grave = _Grave(lm.name, lm.base, lm.end,
+                       {addr: n for n, addr in lm.symbols.items() if lm.contains(addr)})
+        self.graves = [g for g in self.graves if not (g.base < lm.end and lm.base < g.end)]
+        self.graves.append(grave)
+        self.machine.poison(lm.base, lm.module.load_size, what, self._describe_grave)
 
     def _describe_grave(self, addr: int) -> str | None:
         for g in reversed(self.graves):
