@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 import os
 import stat
+import struct
 from pathlib import Path
+
+from .errors import InputError
 
 __all__ = ["MAX_INPUT_BYTES", "MAX_JSON_DEPTH", "read_input", "require_regular", "read_json",
            "check_json", "check_output", "confined_output", "atomic_write", "Outputs"]
@@ -49,7 +52,6 @@ def _kind(mode: int) -> str:
 
 
 def _errors():
-    from .errors import InputError
     return InputError
 
 
@@ -80,7 +82,6 @@ def read_input(path, what: str = "input", limit: int = MAX_INPUT_BYTES) -> bytes
         As ``open`` raises it (``FileNotFoundError``, ``PermissionError``, ...);
         callers word those themselves.
     """
-    InputError = _errors()
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -93,12 +94,16 @@ def read_input(path, what: str = "input", limit: int = MAX_INPUT_BYTES) -> bytes
         _check_elf(fd, path, what, st.st_size)
         chunks = []
         left = limit + 1
+        # the whole file in the first read, its end in the next: a buffer of the file's
+        # size, not 1 MiB per read (allocated, then shrunk: two per object of a link)
+        want = st.st_size + 1
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            chunk = os.read(fd, min(left, want))
             if not chunk:
                 break
             chunks.append(chunk)
             left -= len(chunk)
+            want = 1 << 16
         data = b"".join(chunks)
         if len(data) > limit:        # grew while we read it
             raise InputError(f"{path}: {what} grows past the {limit >> 20} MiB gamevm reads "
@@ -121,8 +126,6 @@ def _check_elf(fd: int, path, what: str, size: int) -> None:
     whose sizes were damaged, is an error naming the offset, not a short read that a
     parser later takes for zeros).  Other files, and ELF classes or byte orders this does
     not know, pass through to their own parsers."""
-    import struct
-
     if what.startswith("module"):
         # a module's readers check every size it declares (link.elf32, link.module; the
         # console-side loader too) and must see its bytes to answer with a load status
@@ -130,8 +133,7 @@ def _check_elf(fd: int, path, what: str, size: int) -> None:
     head = os.pread(fd, 64, 0)
     if head[:4] != b"\x7fELF" or len(head) < 6 or head[4] not in _ELF or head[5] not in (1, 2):
         return
-    from .errors import InputError as error
-
+    error = InputError
     hsize, word, at_off, at_num, (pword, at_type, at_poff, at_pfilesz) = _ELF[head[4]]
     e = "<" if head[5] == 1 else ">"
     if len(head) < hsize:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import importlib
 import struct
-from dataclasses import dataclass
-from typing import ClassVar
 
 from ..errors import ConfigError, RelocationError, location
+from ..record import Record
 
 #: unsigned words by (byte order, size), for reading and patching relocation sites
 WORD = {(order, size): struct.Struct(("<" if order == "little" else ">") + code)
@@ -41,10 +40,11 @@ class RelocType:
     (which is where angr CLE's big-endian HI16 bug came from).
     """
 
-    number: ClassVar[int]
-    size: ClassVar[int] = 4
+    # class attributes: a recipe is the class itself, never an instance
+    number: int
+    size: int = 4
     #: PC-relative within a module: resolved at link time, never emitted.
-    pc_relative: ClassVar[bool] = False
+    pc_relative: bool = False
 
     @classmethod
     def name(cls) -> str:
@@ -75,8 +75,7 @@ class AbsWord(RelocType):
         return (S + A) & 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
-class Rejection:
+class Rejection(Record, frozen=True):
     """Why a relocation type is refused, and what flag fixes it."""
 
     what: str

@@ -8,12 +8,16 @@ from .. import INCLUDE_DIR
 from ..errors import ConfigError
 
 SOURCE_SUFFIXES = (".c", ".s", ".S")
-INPUT_SUFFIXES = SOURCE_SUFFIXES + (".o", ".a", ".obj")
+OBJECT_SUFFIXES = (".o", ".a", ".obj")
+INPUT_SUFFIXES = SOURCE_SUFFIXES + OBJECT_SUFFIXES
 
 
 def has_sources(inputs: list[str]) -> bool:
     """Whether ``inputs`` name a file :func:`compile_inputs` compiles."""
-    return any(Path(item).suffix in SOURCE_SUFFIXES for item in inputs)
+    # a name ending in an object suffix has that suffix, or none (".o" alone), never a
+    # source's: the string test spares a link of 500 objects 500 Paths (~9 M instructions)
+    return any(Path(item).suffix in SOURCE_SUFFIXES for item in inputs
+               if not item.endswith(OBJECT_SUFFIXES))
 
 
 def compile_inputs(target: str, inputs: list[str], workdir: Path | None, extra: list[str],
@@ -30,7 +34,8 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path | None, extra: 
     flags = (["-ffunction-sections", "-fdata-sections"] if resident else []) + list(extra)
     for i, item in enumerate(inputs):
         p = Path(item)
-        if p.suffix in SOURCE_SUFFIXES:
+        suffix = p.suffix
+        if suffix in SOURCE_SUFFIXES:
             if not p.is_file():
                 raise ConfigError(f"{p}: source file not found")
             if tc is None:
@@ -44,12 +49,12 @@ def compile_inputs(target: str, inputs: list[str], workdir: Path | None, extra: 
             if sources is not None:
                 sources.add_compiled(tc, p, obj, flags, dirs)
             out.append(str(obj))
-        elif p.suffix in (".o", ".a", ".obj"):
+        elif suffix in OBJECT_SUFFIXES:
             if not p.is_file():
                 raise ConfigError(f"{p}: input file not found")
             out.append(str(p))
         else:
-            raise ConfigError(f"{p}: unknown input type '{p.suffix}' (expected .c, .s, .S, .o or .a)")
+            raise ConfigError(f"{p}: unknown input type '{suffix}' (expected .c, .s, .S, .o or .a)")
     return out
 
 

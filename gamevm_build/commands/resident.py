@@ -16,14 +16,13 @@ def run(args) -> int:
     target = args.target
     if args.runtime_isa is not None:
         # the runtime's instruction set only; the kernel's own code keeps the profile's
-        import dataclasses
         from ..errors import ConfigError
         from ..project.profile import load_profile, runtime_isa
         profile = load_profile(args.target)
         if args.runtime != "target":
             raise ConfigError("--runtime-isa chooses how the console-side runtime is compiled: "
                               "give --runtime target too")
-        target = dataclasses.replace(profile, runtime_isa=runtime_isa(
+        target = profile.replace(runtime_isa=runtime_isa(
             args.runtime_isa, profile.arch, f"--runtime-isa (target {profile.name})",
             profile.isa))
     with tempfile.TemporaryDirectory(prefix="gamevm-") as tmp, SourceMap() as sources:

@@ -16,9 +16,9 @@ import itertools
 import operator
 import struct
 import sys
-from dataclasses import dataclass, field
 
 from ..errors import InputError
+from ..record import Record
 
 ELFMAG = b"\x7fELF"
 ELFCLASS32 = 1
@@ -51,8 +51,10 @@ GRP_COMDAT = 1
 EHDR_SIZE, SHDR_SIZE, PHDR_SIZE, SYM_SIZE, REL_SIZE, RELA_SIZE = 52, 40, 32, 16, 8, 12
 
 
-@dataclass(slots=True)
-class Section:
+class Section(Record):
+    # slotted, with its own __init__: a link makes one per section of every object
+    __slots__ = ("index", "name", "type", "flags", "addr", "offset", "size", "link", "info",
+                 "addralign", "entsize", "data")
     index: int
     name: str
     type: int
@@ -64,15 +66,31 @@ class Section:
     info: int
     addralign: int
     entsize: int
-    data: bytes = b""          # empty for SHT_NOBITS
+    data: bytes                # empty for SHT_NOBITS
+
+    def __init__(self, index, name, type, flags, addr, offset, size, link, info, addralign,
+                 entsize, data=b""):
+        self.index = index
+        self.name = name
+        self.type = type
+        self.flags = flags
+        self.addr = addr
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
+        self.addralign = addralign
+        self.entsize = entsize
+        self.data = data
 
     @property
     def alloc(self) -> bool:
         return bool(self.flags & SHF_ALLOC)
 
 
-@dataclass(slots=True)
-class Symbol:
+class Symbol(Record):
+    # slotted, with its own __init__: a link makes one per symbol of every object
+    __slots__ = ("index", "name", "value", "size", "bind", "type", "visibility", "shndx")
     index: int
     name: str
     value: int
@@ -81,6 +99,16 @@ class Symbol:
     type: int
     visibility: int
     shndx: int
+
+    def __init__(self, index, name, value, size, bind, type, visibility, shndx):
+        self.index = index
+        self.name = name
+        self.value = value
+        self.size = size
+        self.bind = bind
+        self.type = type
+        self.visibility = visibility
+        self.shndx = shndx
 
     @property
     def defined(self) -> bool:
@@ -91,16 +119,14 @@ class Symbol:
         return self.shndx in COMMON_SHNDX
 
 
-@dataclass(slots=True)
-class Reloc:
+class Reloc(Record):
     offset: int
     type: int
     sym: int
     addend: int | None          # None for SHT_REL (addend is in place)
 
 
-@dataclass
-class Segment:
+class Segment(Record):
     type: int
     offset: int
     vaddr: int
@@ -111,8 +137,7 @@ class Segment:
     align: int
 
 
-@dataclass
-class ElfFile:
+class ElfFile(Record):
     """A parsed ELF32 file.  ``name`` is what messages call it."""
 
     name: str
@@ -122,12 +147,29 @@ class ElfFile:
     e_machine: int
     e_flags: int
     e_entry: int
-    sections: list[Section] = field(default_factory=list)
-    segments: list[Segment] = field(default_factory=list)
-    symbols: list[Symbol] = field(default_factory=list)
-    symtab_index: int = 0
-    _relocs: dict = field(default_factory=dict, repr=False)
-    _rows: dict = field(default_factory=dict, repr=False)
+    sections: list[Section]
+    segments: list[Segment]
+    symbols: list[Symbol]
+    symtab_index: int
+    _relocs: dict
+    _rows: dict
+
+    def __init__(self, name, data, endian, e_type, e_machine, e_flags, e_entry, sections=None,
+                 segments=None, symbols=None, symtab_index=0):
+        # Record's generic __init__ cost a 500-object link ~25 M instructions more
+        self.name = name
+        self.data = data
+        self.endian = endian
+        self.e_type = e_type
+        self.e_machine = e_machine
+        self.e_flags = e_flags
+        self.e_entry = e_entry
+        self.sections = [] if sections is None else sections
+        self.segments = [] if segments is None else segments
+        self.symbols = [] if symbols is None else symbols
+        self.symtab_index = symtab_index
+        self._relocs = {}
+        self._rows = {}
 
     def section_by_name(self, name: str) -> Section | None:
         for sec in self.sections:
@@ -314,8 +356,7 @@ _S32 = _U32.lower()
 
 # --- archives -------------------------------------------------------------------------------
 
-@dataclass
-class ArchiveMember:
+class ArchiveMember(Record):
     name: str
     data: bytes
 

@@ -26,9 +26,8 @@ Relocations are classed by type, per CPU family:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import ConfigError, RelocationError, location
+from ..record import Record
 
 #: relocation types that are one absolute 32-bit word (a list entry), by CPU family
 WORD_TYPES = {"mips": frozenset({2}), "m68k": frozenset({1}), "arm": frozenset({2})}
@@ -41,8 +40,7 @@ THREAD_PREFIX = ".gvm.thread"
 TABLE_PREFIX = ".gvm.ttc_table"
 
 
-@dataclass(frozen=True)
-class Emission:
+class Emission(Record, frozen=True):
     """One emission format."""
 
     name: str
@@ -167,13 +165,15 @@ def check_object(elf, family: str, fmt: Emission, type_name) -> None:
     ``type_name(number)`` names a relocation type.  Raises :class:`EmissionError` naming
     the object, section, offset, symbol and format.
     """
-    from . import elf32 as E
     for sec in elf.sections:
         # both prefixes start ".gvm.": every other section is passed over at one test
         kind = (section_kind(sec.name) if sec.name.startswith(_GVM_PREFIX) and sec.alloc
                 else None)
         if kind is None:
             continue
+        # imported here, past the test every section of an ordinary object fails: an
+        # import statement per object cost a 500-object link ~4 M instructions
+        from . import elf32 as E
         what, named = kind
         if named is not None and named != fmt.name:
             raise EmissionError(

@@ -15,9 +15,8 @@ from __future__ import annotations
 import operator
 import os
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
-from typing import NamedTuple
 
 from . import elf32 as E
 from ..arch import WORD, RelocationOverflow, get_arch
@@ -26,6 +25,7 @@ from ..fileutil import Outputs, read_input
 from ..gcpause import gc_paused
 from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
 from ..project.profile import Profile, load_profile
+from ..record import Factory, Record
 
 #: output sections in layout order; the first two form the code segment
 CODE_SECTIONS = (".text", ".rodata")
@@ -42,23 +42,19 @@ _DROP = re.compile(r"^(\.pdr|\.reginfo|\.MIPS\.abiflags|\.MIPS\.options|\.commen
                    r"\.llvm_addrsig|\.stab.*|\.ARM\.(exidx|extab|attributes).*)$")
 
 
-class MapEntry(NamedTuple):
-    """Where one input section landed (like a line of ``ld -Map``; a NamedTuple: a link
-    makes one per input section)."""
+class MapEntry(namedtuple("MapEntry", "obj section out_section offset size")):
+    """Where one input section landed (like a line of ``ld -Map``; a named tuple: a link
+    makes one per input section): ``obj`` and ``section`` (names), ``out_section`` (name),
+    ``offset`` (in the module) and ``size``."""
 
-    obj: str
-    section: str
-    out_section: str
-    offset: int
-    size: int
+    __slots__ = ()
 
 
-@dataclass
-class LinkResult:
+class LinkResult(Record):
     output: Path
     image: ModuleImage
     section_map: list[MapEntry]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = Factory(list)
     #: the debug file written beside the module (None: no input has debug info)
     debug_file: Path | None = None
     #: the shipping form written (docs/format.md "Shipping forms") and, for ``auto``, why
@@ -66,16 +62,23 @@ class LinkResult:
     form_why: str = ""
 
 
-@dataclass
-class _Input:
+class _Input(Record):
     elf: E.ElfFile
-    placed: dict[int, tuple[str, int]] = field(default_factory=dict)  # shndx -> (out, offset)
+    placed: dict[int, tuple[str, int]]          # shndx -> (out, offset)
+
+    def __init__(self, elf: E.ElfFile):
+        self.elf = elf
+        self.placed = {}
 
 
-@dataclass
-class _Def:
+class _Def(Record):
+    __slots__ = ("inp", "sym")
     inp: _Input
     sym: E.Symbol
+
+    def __init__(self, inp: _Input, sym: E.Symbol):
+        self.inp = inp
+        self.sym = sym
 
 
 def classify(sec: E.Section) -> str | None:
@@ -407,8 +410,7 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
     return plan
 
 
-@dataclass
-class _Linked:
+class _Linked(Record):
     """A link in memory, with what the debug file needs (:mod:`gamevm_build.link.debugfile`)."""
 
     image: ModuleImage

@@ -16,11 +16,11 @@ import itertools
 import json
 import operator
 import struct
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections import namedtuple
 
 from . import elf32 as E
 from ..fileutil import atomic_write
+from ..record import Factory, Record
 
 FORMAT_VERSION = 1
 NOTE_NAME = b"GameVM\0"
@@ -35,30 +35,24 @@ _SECTION_FLAGS = {".text": E.SHF_ALLOC | E.SHF_EXECINSTR, ".rodata": E.SHF_ALLOC
 TABLES = (".init_array", ".fini_array", ".ctors", ".dtors")
 
 
-class OutSymbol(NamedTuple):
-    """One symbol of the output (a NamedTuple: links create thousands, and its fields are
-    the hashed symbol rows, in order)."""
+class OutSymbol(namedtuple("OutSymbol", "name value size type bind section")):
+    """One symbol of the output (a named tuple: links create thousands, and its fields are
+    the hashed symbol rows, in order).  ``section`` is the output section; None: undefined
+    (import) or absolute."""
 
-    name: str
-    value: int
-    size: int
-    type: int
-    bind: int
-    section: str | None          # output section; None: undefined (import) or absolute
+    __slots__ = ()
 
 
-class OutReloc(NamedTuple):
-    """One relocation of the output (a NamedTuple: links create tens of thousands)."""
+class OutReloc(namedtuple("OutReloc", "offset type symbol addend section")):
+    """One relocation of the output (a named tuple: links create tens of thousands):
+    ``offset``, the module offset of the site; ``type``; ``symbol``, the import name, or the
+    output section name for internal targets; ``addend``; ``section``, the output section
+    holding the site."""
 
-    offset: int                  # module offset of the site
-    type: int
-    symbol: str                  # import name, or output section name for internal targets
-    addend: int
-    section: str                 # output section holding the site
+    __slots__ = ()
 
 
-@dataclass
-class ModuleImage:
+class ModuleImage(Record):
     target: str
     name: str
     needs: list[str]
@@ -73,7 +67,7 @@ class ModuleImage:
     locals: list[OutSymbol]
     relocations: list[OutReloc]
     entry: str | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict = Factory(dict)
     #: emission format (gamevm_build.link.emission); recorded only when not stc
     emission: str = "stc"
 

@@ -18,13 +18,13 @@ with a flag the user did not give, so outputs do not change.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+
+from ..record import Record
 
 
-@dataclass
-class _Origin:
+class _Origin(Record):
     obj: str
     source: str
     #: writes the same object with DWARF line info to the given path, or None
@@ -59,6 +59,8 @@ class SourceMap:
 
     def source(self, obj) -> str | None:
         """The source ``obj`` was compiled from, or None for an object the user gave."""
+        if not self._origins:       # nothing compiled: no absolute path to make per object
+            return None
         origin = self._origins.get(_key(obj))
         return origin.source if origin else None
 

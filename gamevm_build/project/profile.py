@@ -14,10 +14,10 @@ import marshal
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..record import Record
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 
@@ -25,8 +25,7 @@ PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 E_MACHINE = {"EM_68K": 4, "EM_MIPS": 8, "EM_ARM": 40}
 
 
-@dataclass(frozen=True)
-class RamRegion:
+class RamRegion(Record, frozen=True):
     """One block of RAM as the CPU sees it (a virtual start, physical backing, mirrors)."""
 
     name: str
@@ -44,9 +43,9 @@ class RamRegion:
         return self.start <= addr and addr + size <= self.end
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Everything gamevm_build knows about one target console."""
+class Profile(Record, frozen=True):
+    """Everything gamevm_build knows about one target console (``replace`` makes a copy with
+    other values, as ``dataclasses.replace`` did)."""
 
     name: str
     title: str
@@ -92,7 +91,8 @@ class Profile:
     #: cflags), or on ARM "arm" or "thumb" (-mthumb, interworking with ARM callers:
     #: smaller, and faster from a 16-bit bus such as the GBA's EWRAM and ROM)
     runtime_isa: str = ""
-    source: Path = field(compare=False, default=Path())
+    source: Path = Path()
+    _uncompared = ("source",)
 
     @property
     def big_endian(self) -> bool:

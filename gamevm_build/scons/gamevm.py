@@ -154,7 +154,6 @@ and what to do instead (``$SPAWN`` wraps console compiles to say it).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import shutil
@@ -626,7 +625,7 @@ def _runtime_profile(env):
                                      "'target' too")
     profile = _profile(name)
     try:
-        return dataclasses.replace(profile, runtime_isa=runtime_isa(
+        return profile.replace(runtime_isa=runtime_isa(
             value, profile.arch, f"GAMEVM_RUNTIME_ISA (target {name})", profile.isa))
     except GameVMError as exc:
         raise SCons.Errors.UserError(f"gamevm: {exc}, or leave GAMEVM_RUNTIME_ISA None (the "
