@@ -408,3 +408,252 @@ def test_a_module_read_from_a_path_keeps_it(psx):
     messages name it).  Written for the survivor module.x_read_module__mutmut_485."""
     out = _link(psx, "a", psx.obj("a.c", "int a(void) { return 1; }\n"))
     assert read_module(out).path == str(out)
+
+
+# --- the rest of the 2026-12-05 sample's survivors -------------------------------------------
+# (named as that sample named them; the code of commit 9840da0 numbers four of those names
+# for other mutants: x__link 492 and 588, x__metadata 197, x_content_hash 15)
+
+def _program_header_field(data: bytearray, index: int, field: int) -> int:
+    """Offset in ``data`` (a little-endian ELF32 file) of a program header's field."""
+    return struct.unpack_from("<I", data, 28)[0] + index * elf32.PHDR_SIZE + 4 * field
+
+
+def test_a_branch_out_of_reach_is_named_at_its_site(psx):
+    """A branch to a function placed 128 KiB away overflows its 16-bit displacement: the
+    message names the object, the section, the branch's offset and its target.  Written
+    for the survivor linker.x__link__mutmut_588 (the offset dropped from the message)."""
+    o = psx.obj("far.s", ".set noreorder\n.text\n.globl f\nf: nop\nb far\nnop\n"
+                         ".section .text.far,\"ax\"\n.space 0x20000\n"
+                         ".globl far\nfar: jr $ra\nnop\n")
+    with pytest.raises(RelocationError) as err:
+        _link(psx, "m", o)
+    assert str(err.value) == (f"{o}: section .text offset 0x4 (symbol 'far'): R_MIPS_PC16: "
+                              "branch displacement 131080 does not fit 18 signed bits")
+    assert (err.value.offset, err.value.symbol, err.value.rtype) == (4, "far", "R_MIPS_PC16")
+
+
+def test_an_armv3_bx_before_a_literal_pool_becomes_mov_pc(tmp_path):
+    """On the 3DO (ARMv3, no ``bx``) the R_ARM_V4BX marker on a function's ``bx lr``
+    rewrites that word, at the marker's offset (4 here, not 0), and leaves the literal
+    pool after it alone: the same bytes as GNU ld --fix-v4bx.  Written for the survivor
+    linker.x__link__mutmut_427 (the site counted back from the section's start: with
+    the ``bx`` the last word, the bytes came out the same)."""
+    b = Builder(tmp_path, find_toolchain("3do"))
+    o = b.obj("v4t.c", "int magic(void) { return 0x12345678; }\n", "-march=armv4t", "-O2")
+    link_module("3do", [o], tmp_path / "m.gvm")
+    text = read_module(tmp_path / "m.gvm").sections[".text"][1]
+    words = [int.from_bytes(text[i:i + 4], "big") for i in range(0, len(text), 4)]
+    assert words == [0xE59F0000, 0xE1A0F00E, 0x12345678]    # ldr r0, =...; mov pc, lr; pool
+    elf = tmp_path / "ld.elf"
+    subprocess.run([b.tc.ld, "-EB", "--fix-v4bx", "-e", "magic", "-Ttext", "0", "-o", str(elf),
+                    str(o)], check=True)
+    with open(elf, "rb") as f:
+        assert ELFFile(f).get_section_by_name(".text").data() == text
+
+
+def test_thumb_glue_after_code_ending_mid_word_starts_word_aligned_after_zeros(tmp_path):
+    """A Thumb caller of ARM code on the GBA (ARMv4T: no BLX) reaches it through an
+    interworking veneer the linker appends to .text.  Thumb code ending mid-word (10
+    bytes) is followed by two zero bytes, then the word-aligned glue, which the call
+    reaches: ``bx pc`` into ARM state, then ``ldr ip, [pc]; bx ip`` to the literal the
+    loader relocates to the ARM function.  Written for the survivor
+    linker.x__link__mutmut_197 (the padding's bytes changed)."""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    arm = gba.obj("arm.s", ".arm\n.text\n.globl twice\n.type twice, %function\n"
+                           "twice: add r0, r0, r0\nbx lr\n")
+    thumb = gba.obj("thumb.s", ".thumb\n.text\n.globl call\n.thumb_func\n.type call, %function\n"
+                               "call: push {lr}\nbl twice\npop {r1}\nbx r1\n")
+    res = link_module("gba", [arm, thumb], tmp_path / "m.gvm")
+    glue = [e for e in res.section_map if e.section == ".glue"]
+    assert [(e.offset, e.size) for e in glue] == [(20, 16)]      # 8 + 10 bytes, aligned
+    mod = read_module(tmp_path / "m.gvm")
+    text = mod.sections[".text"][1]
+    assert len(text) == 36 and text[18:20] == b"\0\0"
+    hi, lo = (int.from_bytes(text[o:o + 2], "little") for o in (10, 12))   # bl twice
+    delta = (hi & 0x7FF) << 12 | (lo & 0x7FF) << 1
+    assert 10 + 4 + delta - ((1 << 23) if delta & (1 << 22) else 0) == 20
+    assert text[20:24] == bytes.fromhex("7847c046")                # bx pc; nop
+    assert text[24:32] == bytes.fromhex("00c09fe51cff2fe1")        # ldr ip, [pc]; bx ip
+    (r,) = mod.relocations
+    assert (r.offset, r.type_name, r.symbol, r.addend) == (32, "R_ARM_ABS32", ".text",
+                                                           mod.exports["twice"].value)
+
+
+def _comdat_copies_one_calling_a_helper(tmp_path):
+    """Two GBA objects with one COMDAT group ``dup`` (ARM code): the first's copy returns
+    1 (and ``use`` branches to it), the second's calls an undefined ``helper``."""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    group = ".arm\n.section .text.dup,\"axG\",%progbits,dup,comdat\n.globl dup\n" \
+            ".type dup, %function\ndup: "
+    a = gba.obj("a.s", group + "mov r0, #1\nbx lr\n"
+                       ".text\n.globl use\n.type use, %function\nuse: b dup\n")
+    b = gba.obj("b.s", group + "push {lr}\nbl helper\npop {lr}\nbx lr\n")
+    return gba, a, b
+
+
+def test_a_dropped_comdat_copy_leaves_no_veneer_behind(tmp_path):
+    """Two copies of one COMDAT group (an inline function compiled in two files at two
+    optimisation levels): the second copy, dropped, calls a helper the kept one inlined.
+    Its call gets no veneer and nothing relocates to the helper: GNU ld links the two
+    objects with the helper undefined.  Written for the survivor
+    linker.x__plan_veneers__mutmut_13 (the dropped groups' calls planned veneers)."""
+    gba, a, b = _comdat_copies_one_calling_a_helper(tmp_path)
+    res = link_module("gba", [a, b], tmp_path / "m.gvm")
+    assert not [e for e in res.section_map if e.section == ".glue"]
+    mod = read_module(tmp_path / "m.gvm")
+    assert not mod.relocations
+    text = mod.sections[".text"][1]
+    assert text[mod.exports["dup"].value:][:8] == bytes.fromhex("0100a0e31eff2fe1")  # a's copy
+    subprocess.run([gba.tc.ld, "-e", "use", "-o", str(tmp_path / "ld.elf"), str(a), str(b)],
+                   check=True)
+
+
+def test_a_symbol_only_a_dropped_comdat_copy_references_is_no_import(tmp_path):
+    """GNU ld links these objects with the helper undefined and leaves no trace of it;
+    the module does not import it either (with ``--resident``, an import nobody
+    provides failed the link: a bug this test found, now fixed)."""
+    _gba, a, b = _comdat_copies_one_calling_a_helper(tmp_path)
+    link_module("gba", [a, b], tmp_path / "m.gvm")
+    assert "helper" not in read_module(tmp_path / "m.gvm").imports
+
+
+def test_a_fini_array_typed_progbits_is_still_a_destructor_table(psx):
+    """As for .init_array: a ``.fini_array`` section is placed by its name whatever its
+    type, as GNU ld places it.  Written for the survivor linker.x__classify__mutmut_7
+    (the name no longer matched: the section went by its type)."""
+    o = psx.obj("d.s", ".section .fini_array,\"aw\"\n.align 2\n.word bye\n"
+                       ".text\n.globl bye\nbye: jr $ra\nnop\n")
+    o = _retype_section(o, ".fini_array", elf32.SHT_PROGBITS)
+    mod = read_module(_link(psx, "m", o))
+    assert mod.init == {"fini_array": [mod.sections[".fini_array"][0], 1]}
+    assert mod.section_size(".data") == 0
+    elf = psx.tmp / "ld.elf"
+    subprocess.run([psx.tc.ld, "-EL", "-e", "bye", "-o", str(elf), str(o)], check=True)
+    with open(elf, "rb") as f:
+        assert ELFFile(f).get_section_by_name(".fini_array").data_size == 4
+
+
+def test_a_fini_array_typed_section_of_another_name_is_a_destructor_table(psx):
+    """A section typed SHT_FINI_ARRAY under another name is a destructor table too (the
+    type says what its words are), and the metadata describes it.  Written for the
+    survivor linker.x__classify__mutmut_22 (such a section sent to an unknown output)."""
+    o = psx.obj("d.s", ".section .dtor_table,\"aw\",%fini_array\n.align 2\n.word bye\n"
+                       ".text\n.globl bye\nbye: jr $ra\nnop\n")
+    assert elf32.parse(o.read_bytes(), str(o)).section_by_name(".dtor_table").type == \
+        elf32.SHT_FINI_ARRAY
+    mod = read_module(_link(psx, "m", o))
+    assert mod.init == {"fini_array": [mod.sections[".fini_array"][0], 1]}
+    (r,) = mod.relocations
+    assert (r.section, r.symbol, r.type_name, r.addend) == \
+        (".fini_array", ".text", "R_MIPS_32", mod.exports["bye"].value)
+
+
+def test_a_form_the_consoles_runtime_lacks_is_refused_when_linking(tmp_path):
+    """``gamevm module --form zx0`` for the Sega CD, whose runtime decodes LZ4 only: the
+    link fails saying which forms the runtime decodes, and writes no module.  Written for
+    the survivor linker.x_link_module__mutmut_112 (the conversion's message lost)."""
+    m68k = Builder(tmp_path, find_toolchain("segacd"))
+    o = m68k.obj("a.s", ".text\n.globl f\nf:\n.rept 64\n moveq #7, %d0\n.endr\n rts\n")
+    out = tmp_path / "m.gvm"
+    with pytest.raises(LinkError) as err:
+        link_module("segacd", [o], out, form="zx0")
+    assert str(err.value) == (f"{out}: target segacd's runtime does not decode zx0 (its "
+                              "profile's codecs: lz4)")
+    assert not out.exists()
+
+
+def test_every_section_header_has_the_links_and_infos_elf_gives_its_type(psx):
+    """sh_link and sh_info as the ELF specification gives them: a relocation table's are
+    the symbol table and the section it relocates, the symbol table's its string table and
+    its first global symbol, every other section's 0 (readelf -S: Lk, Inf).  Written for the
+    survivor modformat.x__metadata__mutmut_197 (.shstrtab's sh_info 1)."""
+    o = psx.obj("a.c", "int x = 1; int *p = &x; int f(void){ return *p; }\n")
+    path = _link(psx, "m", o)
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        names = [s.name for s in elf.iter_sections()]
+        got = {s.name: (s["sh_link"], s["sh_info"]) for s in elf.iter_sections()}
+        symtab = elf.get_section_by_name(".symtab")
+        first_global = next(i for i, s in enumerate(symtab.iter_symbols())
+                            if s["st_info"]["bind"] != "STB_LOCAL")
+    want = {n: (0, 0) for n in names}
+    want[".symtab"] = (names.index(".strtab"), first_global)
+    for n in names:
+        if n.startswith(".rela."):
+            want[n] = (names.index(".symtab"), names.index(n[len(".rela"):]))
+    assert {".shstrtab", ".rela.data", ".rela.text"} <= set(names)
+    assert got == want
+
+
+def test_a_relocation_moved_to_another_word_fails_the_hash_check(psx):
+    """The hash covers each relocation's offset: a module whose relocation table was
+    changed to patch another word of the same section (its type, symbol and addend kept,
+    the section bytes untouched) no longer matches its hash.  Written for the survivor
+    modformat.x_content_hash__mutmut_15 (the offset left out of the hashed text)."""
+    o = psx.obj("a.c", "int x = 1; int *p[2] = {&x, 0};\n")
+    path = _link(psx, "m", o)
+    mod = read_module(path)
+    (r,) = mod.relocations
+    assert r.section == ".data" and \
+        r.offset + 8 <= mod.sections[".data"][0] + mod.section_size(".data")
+    data = bytearray(path.read_bytes())
+    rela = elf32.parse(bytes(data), str(path)).section_by_name(".rela.data")
+    assert struct.unpack_from("<I", data, rela.offset)[0] == r.offset
+    struct.pack_into("<I", data, rela.offset, r.offset + 4)      # p[1], in .data too
+    moved = read_module(bytes(data), name="moved.gvm", verify_hash=False)
+    assert [x.offset for x in moved.relocations] == [r.offset + 4]
+    with pytest.raises(ModuleChecksumError, match=r"^moved\.gvm: hash mismatch: the metadata "
+                                                  r"records sha256:"):
+        read_module(bytes(data), name="moved.gvm")
+
+
+def test_a_segment_reaching_past_the_image_is_refused_naming_its_bounds(psx):
+    """A PT_LOAD whose memory size reaches past the metadata's image size is refused: the
+    message names the program header, its range and the image's size.  Written for the
+    survivor module.x__check_segments__mutmut_21 (the message dropped)."""
+    path = _link(psx, "m", psx.obj("a.c", "int x = 1; int z[4]; int f(void){ return x; }\n"))
+    mod = read_module(path)
+    data = bytearray(path.read_bytes())
+    seg = elf32.parse(bytes(data), "m.gvm").segments[1]
+    assert seg.type == elf32.PT_LOAD and seg.vaddr + seg.memsz == mod.image_size
+    struct.pack_into("<I", data, _program_header_field(data, 1, 5), seg.memsz + 0x100)
+    with pytest.raises(ModuleFormatError) as err:
+        read_module(bytes(data), name="big.gvm")
+    assert str(err.value) == (f"big.gvm: not a valid GameVM module: program header [1] "
+                              f"(PT_LOAD) [0x{seg.vaddr:x}, +0x{seg.memsz + 0x100:x}) lies "
+                              f"outside the image (size 0x{mod.image_size:x})")
+
+
+def test_a_relocation_table_of_an_unloadable_section_is_refused(psx):
+    """A module's relocation table must relocate one of its loadable sections: one whose
+    sh_info names another (here the symbol table) is refused, naming the table and the
+    index.  Written for the survivor module.x_read_module__mutmut_307 (the message
+    dropped)."""
+    path = _link(psx, "m", psx.obj("a.c", "int x = 1; int *p = &x;\n"))
+    data = bytearray(path.read_bytes())
+    elf = elf32.parse(bytes(data), "m.gvm")
+    rela = elf.section_by_name(".rela.data")
+    struct.pack_into("<I", data, _section_header_field(data, rela.index, 7), elf.symtab_index)
+    with pytest.raises(ModuleFormatError) as err:
+        read_module(bytes(data), name="bad.gvm")
+    assert str(err.value) == (f"bad.gvm: not a valid GameVM module: .rela.data: sh_info "
+                              f"{elf.symtab_index} is not a loadable section")
+
+
+def test_every_table_of_a_module_starts_where_elf_aligns_it(psx):
+    """ELF's tables start on their entries' alignment (a console runtime reads their words
+    in place): the program and section header tables on 4 bytes, each section at a
+    multiple of its sh_addralign, each segment's file offset congruent to its address.
+    Modules named with one to six letters: the metadata note, and so what precedes the
+    section headers, grows a byte at a time.  Written for modformat.x__metadata__mutmut_197
+    as the code numbers it now (.shstrtab padded to 5 bytes instead of 4)."""
+    o = psx.obj("a.c", "int x = 1; int *p = &x; int f(void){ return *p; }\n")
+    for n in range(1, 7):
+        with open(_link(psx, "m" * n, o), "rb") as f:
+            elf = ELFFile(f)
+            assert elf["e_phoff"] % 4 == 0 and elf["e_shoff"] % 4 == 0, n
+            for s in elf.iter_sections():
+                assert s["sh_offset"] % max(s["sh_addralign"], 1) == 0, (n, s.name)
+            for seg in elf.iter_segments():
+                assert (seg["p_offset"] - seg["p_vaddr"]) % max(seg["p_align"], 1) == 0, n

@@ -236,6 +236,7 @@ class _Resolver:
         # inputs are added in link order: COMDAT keeps the first group of a signature)
         dropped = _duplicate_group_sections(inp.elf, self.groups)
         self.dropped.append(dropped)
+        unused = _used_only_by(inp.elf, dropped) if dropped else ()
         sections = inp.elf.sections
         for sym in inp.elf.symbols[1:]:
             if sym.bind == E.STB_LOCAL or not sym.name:
@@ -261,7 +262,7 @@ class _Resolver:
             elif sym.common:
                 size, align, first = self.commons.get(name, (0, 1, inp))
                 self.commons[name] = (max(size, sym.size), max(align, sym.value or 1), first)
-            else:
+            elif name not in unused:
                 weak = sym.bind == E.STB_WEAK
                 self.undef[name] = self.undef.get(name, True) and weak
 
@@ -325,6 +326,21 @@ def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
             dropped.update(words[1:])
         seen.add(sig)
     return dropped
+
+
+def _used_only_by(elf: E.ElfFile, dropped: set[int]) -> set[str]:
+    """The undefined symbols of ``elf`` that only relocations of the ``dropped`` sections
+    use: as in GNU ld, a discarded COMDAT copy's references go with it, so a helper only
+    that copy calls is not imported (nor pulled from an archive)."""
+    kept: set[int] = set()
+    gone: set[int] = set()
+    for sec in elf.sections:
+        if sec.type in (E.SHT_REL, E.SHT_RELA):
+            uses = gone if sec.index in dropped or sec.info in dropped else kept
+            uses.update(row[2] for row in elf.reloc_rows(sec))
+    symbols = elf.symbols
+    return {symbols[i].name for i in gone - kept
+            if i < len(symbols) and symbols[i].shndx == E.SHN_UNDEF}
 
 
 class _Veneers:
