@@ -161,6 +161,8 @@ def foreign_modules(tmp_path_factory):
     ("n64", 0x00002000),        # another ABI
     ("n64", 0x20001000),        # MIPS III, the VR4300's (flags_ok:const_39 read 0x20 >> 27)
     ("n64", 0x30001000),        # MIPS IV: above it
+    ("n64", 0xA0001000),        # MIPS64R6, the last architecture e_flags names
+    ("n64", 0xB0001000),        # one past it, unknown (flags_ok:ror_4 read past the table)
     ("gba", 0x05000001),        # low bits that say nothing of the ABI (flags_ok:const_44)
 ])
 def test_a_foreign_module_with_its_own_consoles_bad_flags_is_bad_not_foreign(
@@ -289,21 +291,30 @@ def test_the_runtime_refuses_a_ninth_region_and_one_past_4_gib(psx_kernel, regio
 
 
 @pytest.mark.parametrize("char,want", [
+    (b"\x7f" * 3, TLoadStatus.lsSuccess),          # DEL, the last one-byte form
     (b"\xed\x9f\xbf", TLoadStatus.lsSuccess),      # U+D7FF, the last before the surrogates
     (b"\xed\xa0\x80", TLoadStatus.lsBadFormat),    # U+D800, the first surrogate
     (b"\xed\xbf\xbf", TLoadStatus.lsBadFormat),    # U+DFFF, the last
     (b"\xee\x80\x80", TLoadStatus.lsSuccess),      # U+E000, the first after them
     (b"\xe0\xa0\x80", TLoadStatus.lsSuccess),      # U+0800, the shortest three-byte form
     (b"\xe0\x9f\xbf", TLoadStatus.lsBadFormat),    # U+07FF in three bytes: overlong
+    (b"\x80\x80\x80", TLoadStatus.lsBadFormat),    # continuation bytes alone
+    (b"\xf0\x9f\x98\x80", TLoadStatus.lsSuccess),  # U+1F600, four bytes (utf8_len:lcr_2)
+    (b"\xf4\x8f\xbf\xbf", TLoadStatus.lsSuccess),  # U+10FFFF, the last code point
+    (b"\xf4\x90\x80\x80", TLoadStatus.lsBadFormat),  # one past it
+    (b"\xf0\x8f\xbf\xbf", TLoadStatus.lsBadFormat),  # U+FFFF in four bytes: overlong
 ])
 def test_metadata_strings_are_utf8_as_python_decodes_it(psx_kernel, tmp_path, char, want):
     """The metadata note is strict JSON in strict UTF-8: a string in it (here an unknown
     key's value, in place of ``"entry":null``) holding a surrogate or an overlong form
-    is refused by both loaders, its neighbours are taken."""
+    is refused by both loaders, its neighbours are taken (the key is as much shorter as
+    the case is longer, so that the note keeps its size)."""
     d, kernel = psx_kernel
     data = (d / "fpmod.elf").read_bytes()
     assert data.count(b'"entry":null') == 1
-    (tmp_path / "fpmod.elf").write_bytes(data.replace(b'"entry":null', b'"xyzw":"' + char + b'"'))
+    key = b"xyzwvu"[:7 - len(char)]
+    (tmp_path / "fpmod.elf").write_bytes(
+        data.replace(b'"entry":null', b'"' + key + b'":"' + char + b'"'))
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "fpmod")[1] == want
     assert tl.load_module("fpmod")[1] == want
@@ -759,8 +770,8 @@ def _resealed(data: bytes) -> bytes:
 
 
 def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
-    """``data`` (a module) with the section ``name``'s header fields (``addr``, ``offset``,
-    ``size``) set as given; the bytes stay where they are."""
+    """``data`` (a module) with the section ``name``'s header fields (``type``, ``addr``,
+    ``offset``, ``size``) set as given; the bytes stay where they are."""
     order = "<" if data[5] == 1 else ">"
     shoff, = struct.unpack_from(order + "I", data, 32)
     shnum, shstrndx = struct.unpack_from(order + "HH", data, 48)
@@ -770,7 +781,7 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
         if data[at:data.index(b"\0", at)] == name:
             out = bytearray(data)
             for field, value in fields.items():
-                where = {"addr": 12, "offset": 16, "size": 20}[field]
+                where = {"type": 4, "addr": 12, "offset": 16, "size": 20}[field]
                 struct.pack_into(order + "I", out, shoff + 40 * i + where, value)
             return bytes(out)
     raise KeyError(name)
@@ -1514,23 +1525,170 @@ def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_p
     has none, so both loaders refuse it (lsBadFormat) instead of loading it unrelocated.
     Written for the survivor gvm_loader.c:check_relocations:const_34 (``format == 2``
     made ``format == 3``)."""
-    from gamevm_build.link.shipform import SHT_GVM_RELPACK, convert
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.shipform import convert
     d, kernel = psx_kernel
     (tmp_path / "rp.c").write_text("extern int fp_twice(int);\n"
                                    "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
                                    "int rp_call(int i, int x) { return rp_table[i](x); }\n")
     proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "rp.elf", tmp_path / "rp.c")
     assert proc.returncode == 0, proc.stderr
-    data = bytearray(convert((tmp_path / "rp.elf").read_bytes(), "packed"))
-    shoff, = struct.unpack_from("<I", data, 32)
-    shnum, = struct.unpack_from("<H", data, 48)
-    types = [shoff + 40 * i + 4 for i in range(shnum)]
-    packed = [at for at in types if struct.unpack_from("<I", data, at)[0] == SHT_GVM_RELPACK]
-    assert len(packed) == 1
-    struct.pack_into("<I", data, packed[0], sh_type)
-    (tmp_path / "rp.elf").write_bytes(bytes(data))
+    data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
+    assert read_module(data).relpack_size
+    (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", type=sh_type))
     (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
     assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
     assert not tl.loaded
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path, target):
+    """top (in the overlay) needs mid; user, loaded into the first slot after top, calls
+    mid_f without declaring mid a need. Evicting top leaves mid no reference, but user
+    binds into it, so both loaders keep it, and user's call still reaches it.  Written
+    for the survivor gvm_loader.c:evict:const_11 (``bound_into(order[j], 0)`` made
+    ``bound_into(order[j], 1)``: the module in slot 0 was not counted as a binder)."""
+    from test_target_runtime import overlay_loaders, same_modules
+    host, tl = overlay_loaders(tmp_path, target, {
+        "mid": "int mid_f(int x) { return x * 3; }\n",
+        "pad": "int pad_f(void) { return 1; }\n",
+        "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
+        "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
+    (tmp_path / "top.c").write_text("extern int mid_f(int);\n"
+                                    "int top_f(int x) { return mid_f(x); }\n")
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "top.elf",
+                      "--needs", tmp_path / "mid.elf", tmp_path / "top.c")
+    assert proc.returncode == 0, proc.stderr
+    handles = {}
+    for name in ("pad", "top"):
+        host.load(name, needs=True)
+        handles[name], status = tl.load_module(name)
+        assert status == TLoadStatus.lsSuccess
+    host.unload(host.by_name("pad").handle)
+    assert tl.unload_module(handles["pad"]) == TLoadStatus.lsSuccess
+    host.load("user", needs=True)
+    assert tl.load_module("user") == (handles["pad"], TLoadStatus.lsSuccess)  # slot 0
+    same_modules(host, tl)
+    host.load("other")                                      # evicts top
+    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
+    assert {lm.name for lm in host.loaded.values()} == {"mid", "user", "other"}
+    same_modules(host, tl)
+    fn = tl.by_name("user").symbols["user_f"]
+    assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
+
+
+@pytest.mark.parametrize("extra", [16, 17])
+def test_a_module_may_have_sixteen_needs_in_all(psx_kernel, tmp_path, extra):
+    """The runtime keeps 16 needs per module (META_MAX_NEEDS, as the metadata's own limit):
+    a module given 16 needs by the project (GameVMAddNeed) loads them first, as the
+    reference loader does; a 17th is refused lsOutOfMemory, loading and leaving open
+    nothing, where the reference loader, which has no such limit, loads all 17.  Written
+    for the survivor gvm_loader.c:check_module:status_3 (the full table taken for
+    success)."""
+    from gamevm_build.runtime.readers import DirectoryReader
+    from gamevm_build.runtime.reference import Loader, LoaderPolicy, default_regions
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.runtime.target import TargetLoader
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    names = [f"n{i:02d}" for i in range(extra)]
+    for name in names + ["top"]:
+        (tmp_path / f"{name}.c").write_text(f"int {name}_f(void) {{ return 7; }}\n")
+        proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    resident = read_resident(kernel, "psx")
+    host_m, target_m = Machine("psx"), Machine("psx")
+    for m in (host_m, target_m):
+        m.load_elf(kernel)
+    host = Loader(host_m, resident, DirectoryReader([tmp_path]),
+                  policy=LoaderPolicy(verify_hash=False), extra_needs={"top": names})
+    tl = TargetLoader(target_m, DirectoryReader([tmp_path]),
+                      default_regions(target_m, resident), resident=resident,
+                      # a load keeps each need's tables in the work area until it ends:
+                      # room for 17, so that only the needs table can refuse the 17th
+                      extra_needs={"top": names}, work_size=0xC000)
+    assert host_load(host, "top")[1] == TLoadStatus.lsSuccess
+    assert len(host.loaded) == extra + 1
+    if extra == 16:
+        assert tl.load_module("top")[1] == TLoadStatus.lsSuccess
+        same_modules(host, tl)
+    else:
+        assert tl.load_module("top")[1] == TLoadStatus.lsOutOfMemory
+        assert not tl.loaded and not tl.files
+
+
+def test_a_resident_symbol_is_found_by_name_and_an_unknown_one_is_null(psx_kernel):
+    """GameVMResidentSymbol binary-searches the Global Symbol Table: every name it holds
+    gives the address the resident's symbol table says, a name it lacks (before the first,
+    between two, after the last) gives NULL.  Written for the survivor
+    gvm_loader.c:GameVMResidentSymbol:const_1 (NULL made 1)."""
+    from gamevm_build.link.resident import read_resident
+    _d, kernel = psx_kernel
+    _host, tl = pair("psx", kernel, _d)
+    resident = read_resident(kernel, "psx")
+    names = sorted(resident.symbols)
+    assert len(names) > 10
+    for name in names:
+        assert tl.machine.call("GameVMResidentSymbol", tl._string(name)) == \
+            resident.symbols[name], name
+    for name in ("", "!", names[0][:-1], names[len(names) // 2] + "_", "~~~"):
+        assert name not in resident.symbols
+        assert tl.machine.call("GameVMResidentSymbol", tl._string(name)) == 0, name
+
+
+@pytest.mark.parametrize("shndx,info", [
+    (5, 0x03),          # a section symbol of .symtab, which is not loaded
+    (0, 0x00),          # an undefined local symbol
+])
+def test_the_first_symbol_after_the_null_one_is_checked_too(psx_kernel, tmp_path, shndx,
+                                                             info):
+    """Symbol 1 (the linker's section symbol of .text) made bad: both loaders refuse the
+    module (lsBadFormat), as they refuse any other bad symbol.  Written for the survivor
+    gvm_loader.c:check_symbols:const_2 (the check started at symbol 2)."""
+    _d, kernel = psx_kernel
+    (tmp_path / "s1.c").write_text("int s1_val = 3;\nint s1_get(void) { return s1_val; }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "s1.elf", tmp_path / "s1.c")
+    assert proc.returncode == 0, proc.stderr
+    data = bytearray((tmp_path / "s1.elf").read_bytes())
+    shoff, = struct.unpack_from("<I", data, 32)
+    symtab_off, = struct.unpack_from("<I", data, shoff + 40 * 5 + 16)
+    assert struct.unpack_from("<IIIBBH", data, symtab_off + 16) == (0, 0, 0, 0x03, 0, 1)
+    data[symtab_off + 16 + 12] = info
+    struct.pack_into("<H", data, symtab_off + 16 + 14, shndx)
+    (tmp_path / "s1.elf").write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "s1")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("s1")[1] == TLoadStatus.lsBadFormat
+
+
+@pytest.mark.parametrize("other", [0x02, 0x03, 0x80])
+def test_an_imports_st_other_byte_does_not_change_its_binding(psx_kernel, tmp_path, other):
+    """An import whose symbol's st_other is not 0 (a hidden or protected visibility, or a
+    processor bit) is bound like any other: neither loader reads st_other, so both bind
+    fp_twice from the loaded fpmod, the same bytes, and the call reaches it.  Written for
+    the survivor gvm_loader.c:bind_imports:const_17 (the section index read one byte
+    early, st_other's byte with it: such an import was taken as defined, left 0)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    (tmp_path / "im.c").write_text("extern int fp_twice(int);\n"
+                                   "int im_call(int x) { return fp_twice(x) + 1; }\n")
+    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "im.elf", tmp_path / "im.c")
+    assert proc.returncode == 0, proc.stderr
+    data = bytearray((tmp_path / "im.elf").read_bytes())
+    symbols = _symbols(bytes(data))
+    at = symbols[b"fp_twice"][0]
+    assert data[at + 13] == 0 and struct.unpack_from("<H", data, at + 14)[0] == 0
+    data[at + 13] = other
+    (tmp_path / "im.elf").write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    for name in ("fpmod", "im"):
+        assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    fn = tl.by_name("im").symbols["im_call"]
+    assert host.machine.call(fn, 5) == tl.machine.call(fn, 5) == 11

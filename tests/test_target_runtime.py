@@ -265,7 +265,8 @@ def test_a_section_retyped_gets_the_host_status(built, tmp_path, victim, section
     same_status_on_both(host, tl, f"{victim} {section} typed {sh_type}")
 
 
-@pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_filesz", "pt_load_outside"])
+@pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_tail", "pt_load_filesz",
+                                  "pt_load_outside"])
 def test_header_checks_give_the_host_status(fuzz_pair, what):
     """The ELF header's ABI (e_flags as the linker checks objects) and PT_LOAD bounds are
     checked by both loaders alike: lsBadFormat."""
@@ -282,6 +283,10 @@ def test_header_checks_give_the_host_status(fuzz_pair, what):
                  "gba": 0x09000000, "3do": 0x09000000}[target])
     elif what == "pt_load_past_eof":
         put(load + 16, len(data))
+    elif what == "pt_load_tail":      # file bytes past the end, within p_memsz
+        assert word(load + 20) >= 8
+        put(load + 4, len(data) - 4)
+        put(load + 16, 8)
     elif what == "pt_load_filesz":
         put(load + 16, word(load + 20) + 4)
     else:
