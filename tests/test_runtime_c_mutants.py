@@ -50,6 +50,18 @@ def same_on_a_dirty_heap(kernel, directory, name: str, size: int) -> None:
     same_modules(host, tl)
 
 
+def module_from(directory, name: str, source: str, *, target: str = "psx",
+                needs=()) -> Path:
+    """``name``.elf in ``directory``, linked by ``gamevm module`` for ``target`` from the C
+    ``source`` (written to ``name``.c), declaring the modules ``needs`` (in ``directory``)."""
+    (directory / f"{name}.c").write_text(source)
+    proc = run_gamevm("module", "-t", target, "-o", directory / f"{name}.elf",
+                      *[a for n in needs for a in ("--needs", directory / f"{n}.elf")],
+                      directory / f"{name}.c")
+    assert proc.returncode == 0, proc.stderr
+    return directory / f"{name}.elf"
+
+
 def heap_of(target: str, kernel):
     """The first region the reference loader gives a game of ``kernel`` by default (the
     RAM above the resident)."""
@@ -214,9 +226,8 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     for name in ("physics", "level1"):
         (tmp_path / f"{name}.elf").write_bytes(
             convert((out / f"{name}.elf").read_bytes(), "plain"))
-    (tmp_path / "a.c").write_text("int a_f(int x) { return x + 1; }\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "a.elf", tmp_path / "a.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "a", "int a_f(int x) { return x + 1; }\n",
+                target=target)
     needs = {"a": ["level1"]}
     host, tl = pair(target, kernel, tmp_path, work_size=0x1800, extra_needs=needs)
     host.extra_needs = needs
@@ -640,10 +651,8 @@ def test_an_undefined_symbols_size_does_not_hide_its_weakness(psx_kernel, tmp_pa
     read from t[11], st_size's last byte on a little-endian console, not t[12])."""
     from test_target_runtime import same_modules
     _d, kernel = psx_kernel
-    (tmp_path / "wk.c").write_text("extern int wk_nowhere(int) __attribute__((weak));\n"
-                                   "int wk_f(int x) { return wk_nowhere ? wk_nowhere(x) : x + 1; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "wk.elf", tmp_path / "wk.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "wk", "extern int wk_nowhere(int) __attribute__((weak));\n"
+                                "int wk_f(int x) { return wk_nowhere ? wk_nowhere(x) : x + 1; }\n")
     data = bytearray((tmp_path / "wk.elf").read_bytes())
     shoff, = struct.unpack_from("<I", data, 32)
     shnum, = struct.unpack_from("<H", data, 48)
@@ -720,10 +729,8 @@ def test_an_image_of_odd_size_is_zeroed_to_its_last_byte(psx_kernel, tmp_path, f
     gvm_loader.c:fill:const_5 (the odd tail's ``n &= 3`` made ``n &= 2``)."""
     from gamevm_build.link.shipform import convert
     _d, kernel = psx_kernel
-    (tmp_path / "ob.c").write_text("char ob_buf[4097];\n"
-                                   "char ob_get(int i) { return ob_buf[i]; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "ob.elf", tmp_path / "ob.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "ob", "char ob_buf[4097];\n"
+                                "char ob_get(int i) { return ob_buf[i]; }\n")
     data = convert((tmp_path / "ob.elf").read_bytes(), form)
     assert data.count(b'"image_size":4144,') == 1
     (tmp_path / "ob.elf").write_bytes(
@@ -795,10 +802,8 @@ def load_odd_compressed(kernel, directory, form: str, *, tail: int, rodata: int,
     heap, the same bytes."""
     from gamevm_build.link.module import read_module
     from gamevm_build.link.shipform import convert, file_image_size
-    (directory / "odd.c").write_text(f'const char odd_tail[{tail}] = "abcd";\n'
-                                     "int odd_get(int i) { return odd_tail[i]; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", directory / "odd.elf", directory / "odd.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(directory, "odd", f'const char odd_tail[{tail}] = "abcd";\n'
+                                  "int odd_get(int i) { return odd_tail[i]; }\n")
     data = _with_section_header((directory / "odd.elf").read_bytes(), b".rodata", size=rodata)
     data = _resealed(_with_section_header(data, b".data", addr=data_at))
     module = read_module(data)
@@ -856,11 +861,9 @@ def test_sections_placed_out_of_file_order_are_read_one_by_one(psx_kernel, tmp_p
     ``||``: neighbours were merged whatever the order)."""
     from test_target_runtime import same_modules
     _d, kernel = psx_kernel
-    (tmp_path / "m4.c").write_text("const int m4_ro[4] = {1, 2, 3, 4};\n"
-                                   "int m4_data[4] = {5, 6, 7, 8};\n"
-                                   "int m4_twice(int x) { return x + x + 1; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "m4.elf", tmp_path / "m4.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "m4", "const int m4_ro[4] = {1, 2, 3, 4};\n"
+                                "int m4_data[4] = {5, 6, 7, 8};\n"
+                                "int m4_twice(int x) { return x + x + 1; }\n")
     data = (tmp_path / "m4.elf").read_bytes()
     shoff, = struct.unpack_from("<I", data, 32)
     text, ro, rw = (struct.unpack_from("<10I", data, shoff + 40 * i) for i in (1, 2, 3))
@@ -985,10 +988,7 @@ def test_a_project_need_is_found_for_a_request_naming_the_file(psx_kernel, tmp_p
     _d, kernel = psx_kernel
     for name, text in {"a": "int a_f(int x) { return x + 1; }\n",
                        "b": "int b_f(int x) { return x + 2; }\n"}.items():
-        (tmp_path / f"{name}.c").write_text(text)
-        proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / f"{name}.elf",
-                          tmp_path / f"{name}.c")
-        assert proc.returncode == 0, proc.stderr
+        module_from(tmp_path, name, text)
     needs = {"a": ["b"]}
     host, tl = pair("psx", kernel, tmp_path, extra_needs=needs)
     host.extra_needs = needs
@@ -1111,11 +1111,9 @@ def test_a_work_area_too_small_for_a_need_fails_out_of_memory(tmp_path, target):
     gvm_loader.c:next_need:status_2 (that failure returned lsSuccess, with no load to go
     on with)."""
     kernel = build_modules(tmp_path, target, {"mid": "int mid_f(int x) { return x * 3; }\n"})
-    (tmp_path / "top.c").write_text("extern int mid_f(int);\n"
-                                    "int top_f(int x) { return mid_f(x); }\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "top.elf",
-                      "--needs", tmp_path / "mid.elf", tmp_path / "top.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "top", "extern int mid_f(int);\n"
+                                 "int top_f(int x) { return mid_f(x); }\n",
+                target=target, needs=["mid"])
     statuses = [st for st, _h, _t in
                 sweep_work_sizes(target, kernel, tmp_path, "top", range(0x100, 0x1000, 0x20))]
     first = statuses.index(TLoadStatus.lsSuccess)
@@ -1222,10 +1220,8 @@ def test_an_unload_while_a_request_is_queued_leaves_the_request_alone(tmp_path, 
     host, tl = pair(target, build_modules(tmp_path, target, {
         "n": "int n_f(int x) { return x + 1; }\n",
         "x": "int x_f(int x) { return x + 2; }\n"}), tmp_path)
-    (tmp_path / "m.c").write_text("extern int n_f(int);\nint m_f(int x) { return n_f(x); }\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "m.elf",
-                      "--needs", tmp_path / "n.elf", tmp_path / "m.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "m", "extern int n_f(int);\nint m_f(int x) { return n_f(x); }\n",
+                target=target, needs=["n"])
     handles = {}
     for name in ("n", "m"):
         handles[name], status = tl.load_module(name)
@@ -1382,10 +1378,8 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
     from gamevm_build.runtime.target import HANDLE_REFCOUNT_OFFSET
     from test_target_runtime import same_modules
     kernel = build_modules(tmp_path, "psx", {"n": "int n_f(int x) { return x + 1; }\n"})
-    (tmp_path / "a.c").write_text("extern int n_f(int);\nint a_f(int x) { return n_f(x); }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "a.elf",
-                      "--needs", tmp_path / "n.elf", tmp_path / "a.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "a", "extern int n_f(int);\nint a_f(int x) { return n_f(x); }\n",
+                needs=["n"])
     host, tl = pair("psx", kernel, tmp_path)
     a = host.load("a", needs=True)
     assert tl.load_module("a")[1] == TLoadStatus.lsSuccess
@@ -1415,7 +1409,8 @@ def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
         "n": "extern int cleaned;\nvoid n_cleanup(void) { cleaned++; }\n"
              "__attribute__((destructor)) static void gone(void) { cleaned += 100; }\n"},
         kernel_c="int cleaned;\n", keep=["cleaned"])
-    (tmp_path / "a.c").write_text(
+    module_from(
+        tmp_path, "a",
         '#include "gamevm.h"\nextern void n_cleanup(void);\nextern int cleaned;\n'
         "int a_f(void) { n_cleanup(); return 1; }\n"
         "__attribute__((destructor)) static void bye(void)\n{\n"
@@ -1426,10 +1421,8 @@ def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
         '        void (*f)(void) = (void (*)(void))GetModuleProc(h, "n_cleanup");\n'
         "        if (f) f();\n"
         "        cleaned += 10000 * (int)UnloadModule(h);\n"
-        "    }\n}\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "a.elf",
-                      "--needs", tmp_path / "n.elf", tmp_path / "a.c")
-    assert proc.returncode == 0, proc.stderr
+        "    }\n}\n",
+        target=target, needs=["n"])
     seen = {}
     for loader in ("host", "target"):
         c = Console(target, kernel, search_paths=[tmp_path], loader=loader)
@@ -1528,11 +1521,9 @@ def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_p
     from gamevm_build.link.module import read_module
     from gamevm_build.link.shipform import convert
     d, kernel = psx_kernel
-    (tmp_path / "rp.c").write_text("extern int fp_twice(int);\n"
-                                   "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
-                                   "int rp_call(int i, int x) { return rp_table[i](x); }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "rp.elf", tmp_path / "rp.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
+                                "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
+                                "int rp_call(int i, int x) { return rp_table[i](x); }\n")
     data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
     assert read_module(data).relpack_size
     (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", type=sh_type))
@@ -1556,11 +1547,9 @@ def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path
         "pad": "int pad_f(void) { return 1; }\n",
         "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
         "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
-    (tmp_path / "top.c").write_text("extern int mid_f(int);\n"
-                                    "int top_f(int x) { return mid_f(x); }\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "top.elf",
-                      "--needs", tmp_path / "mid.elf", tmp_path / "top.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "top", "extern int mid_f(int);\n"
+                                 "int top_f(int x) { return mid_f(x); }\n",
+                target=target, needs=["mid"])
     handles = {}
     for name in ("pad", "top"):
         host.load(name, needs=True)
@@ -1596,10 +1585,7 @@ def test_a_module_may_have_sixteen_needs_in_all(psx_kernel, tmp_path, extra):
     _d, kernel = psx_kernel
     names = [f"n{i:02d}" for i in range(extra)]
     for name in names + ["top"]:
-        (tmp_path / f"{name}.c").write_text(f"int {name}_f(void) {{ return 7; }}\n")
-        proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / f"{name}.elf",
-                          tmp_path / f"{name}.c")
-        assert proc.returncode == 0, proc.stderr
+        module_from(tmp_path, name, f"int {name}_f(void) {{ return 7; }}\n")
     resident = read_resident(kernel, "psx")
     host_m, target_m = Machine("psx"), Machine("psx")
     for m in (host_m, target_m):
@@ -1650,9 +1636,7 @@ def test_the_first_symbol_after_the_null_one_is_checked_too(psx_kernel, tmp_path
     module (lsBadFormat), as they refuse any other bad symbol.  Written for the survivor
     gvm_loader.c:check_symbols:const_2 (the check started at symbol 2)."""
     _d, kernel = psx_kernel
-    (tmp_path / "s1.c").write_text("int s1_val = 3;\nint s1_get(void) { return s1_val; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "s1.elf", tmp_path / "s1.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "s1", "int s1_val = 3;\nint s1_get(void) { return s1_val; }\n")
     data = bytearray((tmp_path / "s1.elf").read_bytes())
     shoff, = struct.unpack_from("<I", data, 32)
     symtab_off, = struct.unpack_from("<I", data, shoff + 40 * 5 + 16)
@@ -1675,10 +1659,8 @@ def test_an_imports_st_other_byte_does_not_change_its_binding(psx_kernel, tmp_pa
     from test_target_runtime import same_modules
     d, kernel = psx_kernel
     (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
-    (tmp_path / "im.c").write_text("extern int fp_twice(int);\n"
-                                   "int im_call(int x) { return fp_twice(x) + 1; }\n")
-    proc = run_gamevm("module", "-t", "psx", "-o", tmp_path / "im.elf", tmp_path / "im.c")
-    assert proc.returncode == 0, proc.stderr
+    module_from(tmp_path, "im", "extern int fp_twice(int);\n"
+                                "int im_call(int x) { return fp_twice(x) + 1; }\n")
     data = bytearray((tmp_path / "im.elf").read_bytes())
     symbols = _symbols(bytes(data))
     at = symbols[b"fp_twice"][0]
