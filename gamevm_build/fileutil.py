@@ -51,10 +51,6 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _errors():
-    return InputError
-
-
 def require_regular(path, what: str = "input") -> os.stat_result:
     """``os.stat`` of ``path``; InputError unless it is a regular file (symlinks followed).
 
@@ -63,8 +59,8 @@ def require_regular(path, what: str = "input") -> os.stat_result:
     """
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
-        raise _errors()(f"{path}: {what} is {_kind(st.st_mode)}, not a regular file; "
-                        "name the file itself")
+        raise InputError(f"{path}: {what} is {_kind(st.st_mode)}, not a regular file; "
+                         "name the file itself")
     return st
 
 
@@ -133,22 +129,21 @@ def _check_elf(fd: int, path, what: str, size: int) -> None:
     head = os.pread(fd, 64, 0)
     if head[:4] != b"\x7fELF" or len(head) < 6 or head[4] not in _ELF or head[5] not in (1, 2):
         return
-    error = InputError
     hsize, word, at_off, at_num, (pword, at_type, at_poff, at_pfilesz) = _ELF[head[4]]
     e = "<" if head[5] == 1 else ">"
     if len(head) < hsize:
-        raise error(f"{path}: not a valid ELF file: the ELF header needs {hsize} bytes, the "
-                    f"file has {len(head)} (truncated?)")
+        raise InputError(f"{path}: not a valid ELF file: the ELF header needs {hsize} bytes, the "
+                         f"file has {len(head)} (truncated?)")
     phoff, shoff = struct.unpack_from(e + word * 2, head, at_off)
     phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "4H", head, at_num)
     if shnum and shoff + shnum * shentsize > size:
-        raise error(f"{path}: not a valid ELF file: section headers at 0x{shoff:x} ({shnum} "
-                    f"entries) run past the end of the file ({size} bytes)")
+        raise InputError(f"{path}: not a valid ELF file: section headers at 0x{shoff:x} ({shnum} "
+                         f"entries) run past the end of the file ({size} bytes)")
     if not phnum:
         return
     if phoff + phnum * phentsize > size:
-        raise error(f"{path}: not a valid ELF file: program headers at 0x{phoff:x} ({phnum} "
-                    f"entries) run past the end of the file ({size} bytes)")
+        raise InputError(f"{path}: not a valid ELF file: program headers at 0x{phoff:x} ({phnum} "
+                         f"entries) run past the end of the file ({size} bytes)")
     if phentsize < at_pfilesz + struct.calcsize(e + pword):
         return                                  # odd entry size: the ELF parsers say so
     table = os.pread(fd, phnum * phentsize, phoff)
@@ -159,9 +154,9 @@ def _check_elf(fd: int, path, what: str, size: int) -> None:
         p_filesz, = struct.unpack_from(e + pword, table, at + at_pfilesz)
         if p_filesz and p_offset + p_filesz > size:
             kind = _PT.get(p_type, f"type 0x{p_type:x}")
-            raise error(f"{path}: not a valid ELF file: program header [{i}] ({kind}) p_offset "
-                        f"0x{p_offset:x} + p_filesz 0x{p_filesz:x} runs past the end of the "
-                        f"file ({size} bytes)")
+            raise InputError(f"{path}: not a valid ELF file: program header [{i}] ({kind}) "
+                             f"p_offset 0x{p_offset:x} + p_filesz 0x{p_filesz:x} runs past the "
+                             f"end of the file ({size} bytes)")
 
 
 # ------------------------------------------------------------------------------- JSON
@@ -261,7 +256,6 @@ def _umask() -> int:
 def check_output(path, what: str = "output") -> Path:
     """``path`` as a Path; InputError if it exists and is not a regular file (or a symlink:
     renaming over a symlink replaces the link, not what it points to)."""
-    InputError = _errors()
     path = Path(path)
     try:
         st = os.lstat(path)
@@ -342,7 +336,7 @@ class Outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = _mkstemp(path.parent, f".{path.name}.", ".tmp")
         except OSError as exc:
-            raise _errors()(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
+            raise InputError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
         os.close(fd)
         self._staged.append((Path(tmp), path))
         return Path(tmp)

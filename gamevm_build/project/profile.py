@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..record import Record
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
@@ -155,7 +155,6 @@ def _profile_table(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read target profile: {exc}") from exc
     cache = _cache_file(path)
     if cache is not None:
-        from ..errors import InputError
         from ..fileutil import read_input
         try:
             # a regular file of at most the bound (a FIFO or device put there cannot hang
