@@ -826,9 +826,33 @@ static TLoadStatus read_symbols(load_ctx *c)
     return lsSuccess;
 }
 
+/* Whether the file's bytes [at, at + n) overlap [lo, lo + len) (n, len > 0). */
+static int overlaps(u32 at, u32 n, u32 lo, u32 len)
+{
+    return at < lo ? n > lo - at : len > at - lo;
+}
+
+/* Whether a header or a section other than `note` has bytes among [lo, lo + len). */
+static int shares_bytes(load_ctx *c, u32 note, u32 lo, u32 len)
+{
+    u32 i, type;
+    if (!len)
+        return 0;
+    if (overlaps(0, 52, lo, len) || (c->phnum && overlaps(c->phoff, c->phnum * 32u, lo, len)) ||
+        overlaps(c->shoff, c->shnum * 40u, lo, len))
+        return 1;
+    for (i = 0; i < c->shnum; i++) {
+        type = SH(c, i, F_TYPE);
+        if (i != note && type != SHT_NOBITS && type != 0 && SH(c, i, F_SIZE) &&
+            overlaps(SH(c, i, F_OFFSET), SH(c, i, F_SIZE), lo, len))
+            return 1;
+    }
+    return 0;
+}
+
 static TLoadStatus read_note(load_ctx *c)
 {
-    u32 i, size, namesz, descsz, desc_off;
+    u32 i, note, size, namesz, descsz, desc_off;
     u8 *data;
     TLoadStatus st;
     static const u8 note_name[7] = {'G', 'a', 'm', 'e', 'V', 'M', 0};
@@ -836,9 +860,9 @@ static TLoadStatus read_note(load_ctx *c)
     for (i = 0; i < c->shnum; i++)
         if (gvm_strcmp((const char *)c->shstr + SH(c, i, F_NAME), ".note.gamevm") == 0)
             break;
-    if (i == c->shnum)
+    if ((note = i) == c->shnum)
         return lsBadFormat;
-    if ((st = section_data(c, i, &data, &size)) != lsSuccess)
+    if ((st = section_data(c, note, &data, &size)) != lsSuccess)
         return st;
     if (size < 12)
         return lsBadFormat;
@@ -852,7 +876,18 @@ static TLoadStatus read_note(load_ctx *c)
     desc_off = 20;
     if (desc_off > size || descsz > size - desc_off)
         return lsBadFormat;
-    return gvm_meta_parse(data + desc_off, descsz, &c->meta) == 0 ? lsSuccess : lsBadFormat;
+    data += desc_off;
+    /* the parser unescapes in place: a note whose bytes another section or a header
+     * shares (a corrupt module) is parsed in a copy, so that what is read from there
+     * later is the file's bytes, as the reference loader reads them */
+    if (shares_bytes(c, note, SH(c, note, F_OFFSET) + desc_off, descsz)) {
+        u8 *own = work_alloc(descsz);
+        if (!own)
+            return lsOutOfMemory;
+        copy(own, data, descsz);
+        data = own;
+    }
+    return gvm_meta_parse(data, descsz, &c->meta) == 0 ? lsSuccess : lsBadFormat;
 }
 
 static TLoadStatus check_sections(load_ctx *c)
