@@ -826,25 +826,19 @@ static TLoadStatus read_symbols(load_ctx *c)
     return lsSuccess;
 }
 
-/* Whether the file's bytes [at, at + n) overlap [lo, lo + len) (n, len > 0). */
-static int overlaps(u32 at, u32 n, u32 lo, u32 len)
-{
-    return at < lo ? n > lo - at : len > at - lo;
-}
-
-/* Whether a header or a section other than `note` has bytes among [lo, lo + len). */
+/* Whether a section other than `note` has file bytes among [lo, lo + len) (len > 0).
+ * Headers lying over the note need no check: read as headers, JSON text gives
+ * section offsets past any file (refused before the note is read) and program
+ * header types that are not PT_LOAD (ignored). */
 static int shares_bytes(load_ctx *c, u32 note, u32 lo, u32 len)
 {
-    u32 i, type;
-    if (!len)
-        return 0;
-    if (overlaps(0, 52, lo, len) || (c->phnum && overlaps(c->phoff, c->phnum * 32u, lo, len)) ||
-        overlaps(c->shoff, c->shnum * 40u, lo, len))
-        return 1;
+    u32 i, type, at, n;
     for (i = 0; i < c->shnum; i++) {
         type = SH(c, i, F_TYPE);
-        if (i != note && type != SHT_NOBITS && type != 0 && SH(c, i, F_SIZE) &&
-            overlaps(SH(c, i, F_OFFSET), SH(c, i, F_SIZE), lo, len))
+        at = SH(c, i, F_OFFSET);
+        n = SH(c, i, F_SIZE);
+        if (i != note && type != SHT_NOBITS && type != 0 && n &&
+            (at < lo ? n > lo - at : len > at - lo))
             return 1;
     }
     return 0;
@@ -877,10 +871,10 @@ static TLoadStatus read_note(load_ctx *c)
     if (desc_off > size || descsz > size - desc_off)
         return lsBadFormat;
     data += desc_off;
-    /* the parser unescapes in place: a note whose bytes another section or a header
-     * shares (a corrupt module) is parsed in a copy, so that what is read from there
-     * later is the file's bytes, as the reference loader reads them */
-    if (shares_bytes(c, note, SH(c, note, F_OFFSET) + desc_off, descsz)) {
+    /* the parser unescapes in place: a note whose bytes another section shares (a
+     * corrupt module) is parsed in a copy, so that what is read from that section is
+     * the file's bytes, as the reference loader reads them */
+    if (descsz && shares_bytes(c, note, SH(c, note, F_OFFSET) + desc_off, descsz)) {
         u8 *own = work_alloc(descsz);
         if (!own)
             return lsOutOfMemory;

@@ -378,7 +378,9 @@ static void member(cursor *c, const char *key, gvm_meta *m)
     }
 }
 
-int gvm_meta_parse(u8 *text, u32 len, gvm_meta *m)
+/* noinline: inlined into its one caller, it made the loader's main function outgrow
+ * GCC's -Os inlining limits, which then left other functions out of line (psx: +190 bytes) */
+int __attribute__((noinline)) gvm_meta_parse(u8 *text, u32 len, gvm_meta *m)
 {
     cursor c;
     int i;
