@@ -1573,9 +1573,9 @@ def test_a_module_may_have_sixteen_needs_in_all(psx_kernel, tmp_path, extra):
     """The runtime keeps 16 needs per module (META_MAX_NEEDS, as the metadata's own limit):
     a module given 16 needs by the project (GameVMAddNeed) loads them first, as the
     reference loader does; a 17th is refused lsOutOfMemory, loading and leaving open
-    nothing, where the reference loader, which has no such limit, loads all 17.  Written
-    for the survivor gvm_loader.c:check_module:status_3 (the full table taken for
-    success)."""
+    nothing (in about the instructions loading and unloading its needs take), where the
+    reference loader, which has no such limit, loads all 17.  Written for the survivor
+    gvm_loader.c:check_module:status_3 (the full table taken for success)."""
     from gamevm_build.runtime.readers import DirectoryReader
     from gamevm_build.runtime.reference import Loader, LoaderPolicy, default_regions
     from gamevm_build.emu.machine import Machine
@@ -1605,6 +1605,18 @@ def test_a_module_may_have_sixteen_needs_in_all(psx_kernel, tmp_path, extra):
     else:
         assert tl.load_module("top")[1] == TLoadStatus.lsOutOfMemory
         assert not tl.loaded and not tl.files
+        before = tl.machine.instructions        # again, the runtime set up by the first
+        assert tl.load_module("top")[1] == TLoadStatus.lsOutOfMemory
+        refused = tl.machine.instructions - before
+        # the needs are loaded, the 17th found over the table, and all unloaded: work of
+        # the order of loading them (400 k instructions), not a check that, taken for
+        # success without moving the load on, ran again until the work area ran out (2.9 M)
+        before = tl.machine.instructions
+        handle, status = tl.load_module(names[0])
+        assert status == TLoadStatus.lsSuccess
+        one = tl.machine.instructions - before
+        assert refused < 2 * (extra + 1) * one, (refused, one)
+        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
 
 
 def test_a_resident_symbol_is_found_by_name_and_an_unknown_one_is_null(psx_kernel):
