@@ -1,5 +1,5 @@
-"""Every field of a module's headers at its edges: the C runtime gives the reference
-loader's status, RAM and modules.
+"""Every field of a module's headers and metadata at its edges: the C runtime gives the
+reference loader's status, RAM and modules.
 
 The corrupted-modules property (tests/test_target_runtime.py) draws 40 random changes per
 console, and mutation testing's fresh samples of the runtime kept finding checks no
@@ -10,8 +10,11 @@ the last local, the first import and export), of the first and the last
 relocation of every table and of the metadata note's header is set, one at a time, to
 the values at its edges (0, 1, one less, one more, its top bit flipped, all ones; and for
 a relocation's symbol and type, the first, the last and one past the last), and the
-module is loaded by both loaders over the same console state.  Every disagreement is
-collected and reported together, naming the field and the value.
+module is loaded by both loaders over the same console state.  The metadata note's JSON
+gets the same treatment member by member (every JSON type, numbers at their 32-bit
+edges, init tables at the image's edges, 15 to 17 needs, nesting to the parser's limit,
+malformed text).  Every disagreement is collected and reported together, naming the
+field and the value.
 
 Its first run found a disagreement on every console: a module whose `.text` section was
 moved over its metadata note (`sh_offset` 0 or 1) loads on both, but the runtime copied
@@ -26,7 +29,6 @@ import struct
 from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
 
 from conftest import ALL_TARGETS
 from example_game import example_game  # noqa: F401  (fixture)
@@ -125,32 +127,63 @@ def changed(data: bytes, at: int, width: int, value: int) -> bytes:
     return data[:at] + value.to_bytes(width, order) + data[at + width:]
 
 
-def disagreements(host, tl, directory: Path, data: bytes) -> list[str]:
-    """Load each change of ``data`` (as ``victim``) with both loaders; return what differed."""
-    found = []
-    for label, at, width, values in fields(data):
-        for value in values:
-            (directory / "victim.elf").write_bytes(changed(data, at, width, value))
-            lm, status = host_load(host, "victim")
+def crashes(call) -> bool:
+    """Whether ``call`` crashed the emulated console."""
+    try:
+        call()
+    except EmulationError:
+        return True
+    return False
+
+
+class Both:
+    """A reference loader and the runtime over the same console state (physics loaded on
+    both, which boss needs), loading ``victim.elf`` from ``directory`` alike."""
+
+    def __init__(self, target: str, kernel: Path, directory: Path, out: Path):
+        self.args = target, kernel, directory
+        (directory / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
+        self._start()
+
+    def _start(self) -> None:
+        self.host, self.tl = pair(*self.args)
+        assert host_load(self.host, "physics")[1] == TLoadStatus.lsSuccess
+        assert self.tl.load_module("physics")[1] == TLoadStatus.lsSuccess
+
+    def disagreement(self, label: str, data: bytes) -> str | None:
+        """Load ``data`` with both; what differed (status, RAM), or None. Both are left
+        as they were (a module loaded is unloaded)."""
+        (self.args[2] / "victim.elf").write_bytes(data)
+        lm, status = host_load(self.host, "victim")
+        try:
+            handle, t_status = self.tl.load_module("victim")
+        except EmulationError as exc:
+            # a constructor that faults is a crash on the console (lsInitFailed on the
+            # reference): the console is then started again
+            self._start()
+            if status == TLoadStatus.lsInitFailed:
+                return None
+            return f"{label}: host {status.name}, target crashed: {exc}"
+        found = None
+        if t_status != status:
+            found = f"{label}: host {status.name}, target {t_status.name}"
+        elif status == TLoadStatus.lsSuccess:
             try:
-                handle, t_status = tl.load_module("victim")
-            except EmulationError as exc:
-                # a constructor that faults is a crash on the console, not a status
-                if status != TLoadStatus.lsInitFailed:
-                    found.append(f"{label} = {value:#x}: host {status.name}, target crashed: {exc}")
-                return found + ["(the console crashed: the sweep stops here)"]
-            if t_status != status:
-                found.append(f"{label} = {value:#x}: host {status.name}, target {t_status.name}")
-            elif status == TLoadStatus.lsSuccess:
-                try:
-                    same_modules(host, tl)
-                except AssertionError as exc:
-                    found.append(f"{label} = {value:#x}: loaded differently: {exc}")
-            if lm is not None:
-                host.unload(lm.handle)
-            if t_status == TLoadStatus.lsSuccess:
-                tl.unload_module(handle)
-    return found
+                same_modules(self.host, self.tl)
+            except AssertionError as exc:
+                found = f"{label}: loaded differently: {exc}"
+        host_crash = lm is not None and crashes(lambda: self.host.unload(lm.handle))
+        target_crash = (t_status == TLoadStatus.lsSuccess and
+                        crashes(lambda: self.tl.unload_module(handle)))
+        if host_crash or target_crash:          # a destructor that faults
+            self._start()
+            if host_crash != target_crash and not found:
+                found = f"{label}: unloading crashed the {'host' if host_crash else 'target'} only"
+        return found
+
+    def finish(self, found: list[str], what: str) -> None:
+        assert not found, f"{what}: {len(found)} disagreements:\n" + "\n".join(found)
+        same_modules(self.host, self.tl)
 
 
 @pytest.fixture(scope="module", params=ALL_TARGETS)
@@ -164,14 +197,89 @@ def console(request, example_game, tmp_path_factory):
 @pytest.mark.parametrize("victim", ["boss", "physics"])
 def test_every_header_field_at_its_edges_gets_the_host_status(console, victim):
     target, out, kernel, directory = console
-    (directory / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
-    host, tl = pair(target, kernel, directory)
-    if victim == "boss":          # boss imports from physics: it stays loaded
-        assert host_load(host, "physics")[1] == TLoadStatus.lsSuccess
-        assert tl.load_module("physics")[1] == TLoadStatus.lsSuccess
+    both = Both(target, kernel, directory, out)
     data = (out / f"{victim}.elf").read_bytes()
-    with open(out / f"{victim}.elf", "rb") as f:
-        assert ELFFile(f).num_sections() > 0
-    found = disagreements(host, tl, directory, data)
-    assert not found, f"{target} {victim}: {len(found)} disagreements:\n" + "\n".join(found)
-    same_modules(host, tl)
+    found = [d for label, at, width, values in fields(data) for value in values
+             if (d := both.disagreement(f"{label} = {value:#x}",
+                                        changed(data, at, width, value)))]
+    both.finish(found, f"{target} {victim}")
+
+
+# --- the metadata note: every member at its edges ---------------------------------------
+
+#: what each member is set to in turn: every JSON type, and numbers at 32-bit edges
+VALUES = (None, True, False, 0, 1, -1, 2, 3, 0.5, 1e2, -0.0, 0x7FFFFFFF, 0x80000000,
+          0xFFFFFFFF, 0x100000000, "", "x", "psx", [], [0], [0, 0], [4, 1], [0, 0, 0],
+          ["physics"], {}, {"ctors": [0, 0]})
+
+
+def json_text(value) -> str:
+    import json
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def metadata_variants(meta: dict):
+    """Yield ``(label, text)``: the metadata ``meta`` (its ``hash`` left out: neither
+    loader checks it here) with one member changed, dropped or doubled, or written
+    another way a JSON reader must take alike."""
+    import copy
+    base = {k: v for k, v in meta.items() if k != "hash"}
+    size = base["image_size"]
+    numbers = {"image_size": (size - 1, size + 1, size * 2), "align": (4, 8, 32, 65536, 131072),
+               "format": (2,)}
+    for key in base:
+        for value in VALUES + numbers.get(key, ()):
+            yield f"{key} = {json_text(value)}", json_text({**base, key: value})
+        rest = {k: v for k, v in base.items() if k != key}
+        yield f"no {key}", json_text(rest)
+        member = f'"{key}":{json_text(base[key])}'
+        yield f"{key} twice, the first bad", "{" + f'"{key}":[[]],' + json_text(base)[1:]
+        yield f"{key} twice, the last bad", json_text(base)[:-1] + f',"{key}":[[]]' + "}"
+        yield f"{key} spaced", json_text(base).replace(member, f' "{key}" :\t{json_text(base[key])} ')
+    tables = {"ctors": None, "dtors": None, "init_array": None, "fini_array": None, "other": None}
+    for table in tables:
+        for off, count in ((0, 0), (0, 1), (4, 1), (size - 4, 1), (size, 0), (size, 1),
+                           (size - 4, 2), (2, 0), (0, 0x3FFFFFFF), (0, 0x40000000)):
+            variant = copy.deepcopy(base)
+            variant.setdefault("init", {})[table] = [off, count]
+            yield f"init.{table} = [{off}, {count}]", json_text(variant)
+    for n in (15, 16, 17):
+        yield f"{n} needs", json_text({**base, "needs": [f"n{i}" for i in range(n)]})
+    for depth in (30, 31, 32, 33):
+        yield f"an unknown member {depth} deep", json_text(base)[:-1] + ',"deep":' + \
+            "[" * depth + "]" * depth + "}"
+    for raw in ('"\\u0000"', '"\\ud800"', '"\\ud83d\\ude00"', '"a\\u00e9"', "NaN", "-Infinity",
+                "01", "1.", ".5", "1e", "-", "true ", "nul", "[1,]", "{\"a\":1,}"):
+        yield f"an unknown member of {raw}", json_text(base)[:-1] + f',"zz":{raw}' + "}"
+    for raw in (json_text(base) + " x", json_text(base) + "}", "\ufeff" + json_text(base),
+                "[" + json_text(base) + "]", json_text(base).replace('"name"', '"na\\u006de"')):
+        yield f"text {raw[:12]!r}...", raw
+
+
+def with_metadata(data: bytes, text: str) -> bytes | None:
+    """``data`` with its metadata text made ``text``, padded with spaces to the old
+    length (the file keeps its layout), or None when ``text`` is longer."""
+    start = data.index(b'{"align"')
+    end = data.index(b"\0", start)
+    new = text.encode()
+    if len(new) > end - start:
+        return None
+    return data[:start] + new + b" " * (end - start - len(new)) + data[end:]
+
+
+def test_every_metadata_member_at_its_edges_gets_the_host_status(console):
+    """The metadata parser (gvm_meta.c) against the reference's (module.check_metadata):
+    each member of boss's metadata set to every JSON type and to numbers at their edges,
+    dropped, doubled and spaced; init tables of every kind at the image's edges; 15 to 17
+    needs; nesting to the parser's limit; malformed JSON."""
+    import json
+    target, out, kernel, directory = console
+    both = Both(target, kernel, directory, out)
+    data = (out / "boss.elf").read_bytes()
+    start = data.index(b'{"align"')
+    meta = json.loads(data[start:data.index(b"\0", start)])
+    tried = [(label, new) for label, text in metadata_variants(meta)
+             if (new := with_metadata(data, text)) is not None]
+    assert len(tried) > 200
+    found = [d for label, new in tried if (d := both.disagreement(label, new))]
+    both.finish(found, f"{target} boss")
