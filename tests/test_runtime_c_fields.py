@@ -194,8 +194,7 @@ def console(request, example_game, tmp_path_factory):
     return target, out, kernel, tmp_path_factory.mktemp(f"fields-{target}")
 
 
-@pytest.mark.parametrize("victim", ["boss", "physics"])
-def test_every_header_field_at_its_edges_gets_the_host_status(console, victim):
+def sweep_headers(console, victim: str) -> None:
     target, out, kernel, directory = console
     both = Both(target, kernel, directory, out)
     data = (out / f"{victim}.elf").read_bytes()
@@ -203,6 +202,17 @@ def test_every_header_field_at_its_edges_gets_the_host_status(console, victim):
              if (d := both.disagreement(f"{label} = {value:#x}",
                                         changed(data, at, width, value)))]
     both.finish(found, f"{target} {victim}")
+
+
+def test_every_header_field_of_a_module_with_imports_gets_the_host_status(console):
+    sweep_headers(console, "boss")
+
+
+# its exports are read by code every console shares: swept on a little-endian console and
+# a big-endian one (a sweep takes 10 to 30 s)
+@pytest.mark.parametrize("console", ["psx", "segacd"], indirect=True)
+def test_every_header_field_of_a_module_with_exports_gets_the_host_status(console):
+    sweep_headers(console, "physics")
 
 
 # --- the metadata note: every member at its edges ---------------------------------------
