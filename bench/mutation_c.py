@@ -23,7 +23,8 @@ read this code, which uses GNU C), with six operators (``OPERATORS``):
 Only sites on lines the console's compiler sees are drawn (``gcc -E`` of gvm_runtime.c
 with the runtime's flags: another CPU family's ``#if`` branch is not code for this
 console).  Each mutant is one site changed in a copy of the working tree (the checkout is
-never changed); the copy's runtime is compiled first: a mutant that does not compile is
+never changed; ``--jobs N`` mutants are tested side by side, default one per CPU, each job
+in a copy of its own); the copy's runtime is compiled first: a mutant that does not compile is
 left out of the counts ("compile error"), and one whose object's code and data are the
 same bytes as the original's is *equivalent by construction* ("same object": the compiler
 made the same program of it, e.g. a change in code it proved dead), also left out.  The
@@ -392,11 +393,16 @@ def object_hash(tree: Path, console: str, work: Path, nice: list[str]) -> str | 
 # ----------------------------------------------------------------------------------------
 # running the tests
 
+#: the test runs going on (one per job), stopped all together when the run is interrupted
+RUNNING: set[subprocess.Popen] = set()
+
+
 def run_tests(tree: Path, console: str, tests: tuple[str, ...], timeout: float,
               nice: list[str], log: Path) -> tuple[int | None, float]:
-    """pytest on the tree copy, ``-x -k CONSOLE``; (exit code or None on timeout, seconds)."""
+    """pytest on the tree copy, ``-x -k CONSOLE``, one CPU (jobs run side by side, each in
+    its own copy and pytest directory); (exit code or None on timeout, seconds)."""
     cmd = nice + [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
-                  "-k", console, *tests]
+                  "--basetemp", str(log.parent / "pytest"), "-k", console, *tests]
     start = time.monotonic()
     with open(log, "a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
@@ -404,6 +410,7 @@ def run_tests(tree: Path, console: str, tests: tuple[str, ...], timeout: float,
         proc = subprocess.Popen(cmd, cwd=tree, env=_env(tree), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
+        RUNNING.add(proc)
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -414,7 +421,17 @@ def run_tests(tree: Path, console: str, tests: tuple[str, ...], timeout: float,
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            RUNNING.discard(proc)
     return code, time.monotonic() - start
+
+
+def stop_running() -> None:
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @dataclass
@@ -579,6 +596,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--report", type=Path, metavar="JSON",
                     help="print an earlier --json run again; runs nothing")
     ap.add_argument("--json", type=Path, help="write the results to this file")
+    ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="mutants tested side by side, each in its own copy of the tree "
+                         "(default: the number of CPUs)")
     ap.add_argument("--nice", type=int, default=19, help="niceness of the run (default 19)")
     ap.add_argument("--root", type=Path, default=REPO,
                     help="the checkout to test (default: this one); it is copied, never changed")
@@ -593,6 +613,57 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--dry-run", action="store_true",
                     help="print the sample's mutants (name, line, diff) and exit")
     return ap
+
+
+def job_copy(root: Path, work: Path, console: str, nice: list[str]) -> tuple[Path, Path]:
+    """Another job's copy of the tree, in ``work``: (tree, work)."""
+    tree = work / "tree"
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    mutation.snapshot(root, tree)
+    return tree, work
+
+
+def in_order(done: dict[str, "Outcome"], chosen: list[Site]) -> list["Outcome"]:
+    """The outcomes in the sample's order, whichever job finished first."""
+    return [done[s.name] for s in chosen if s.name in done]
+
+
+def run_jobs(chosen: list[Site], places, start: float, budget: float | None, tested, done,
+             test, originals) -> int:
+    """Test ``chosen`` with one job per ``(tree, work)`` place, side by side: each takes the
+    next mutant of the sample until none is left or ``budget`` minutes have passed since
+    ``start`` (a mutant started is finished).  ``tested(i, outcome)`` is called as each ends,
+    under a lock.  Returns how many were not started."""
+    import threading
+    lock = threading.Lock()
+    queue = list(enumerate(chosen))[::-1]
+    stop = threading.Event()
+
+    def job(tree: Path, work: Path) -> None:
+        while not stop.is_set():
+            with lock:
+                if not queue or (budget and time.monotonic() - start > 60 * budget):
+                    return
+                i, s = queue.pop()
+            o = test(s, tree, work, originals[tree])
+            with lock:
+                done[s.name] = o
+                tested(i, o)
+
+    threads = [threading.Thread(target=job, args=place, daemon=True) for place in places]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(1.0)
+    except BaseException:
+        stop.set()
+        stop_running()
+        raise
+    return len(queue)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,20 +753,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation_c: unmutated tests {base:.0f} s; timeout {timeout:.0f} s",
               file=sys.stderr, flush=True)
         known = equivalents(root / "docs" / "testing.md")
-        start, outcomes = time.monotonic(), []
-        for i, s in enumerate(chosen):
-            if args.budget and time.monotonic() - start > 60 * args.budget:
-                print(f"mutation_c: budget spent after {i} of {len(chosen)} mutants",
-                      file=sys.stderr)
-                break
-            o = test_mutant(s, tree, args.console, given, timeout, original,
-                            nice, work, known)
-            outcomes.append(o)
-            print(f"  [{i + 1}/{len(chosen)}] {o.status:<13} {o.seconds:5.0f}s {s.name}: "
+        places = [(tree, work)] + [job_copy(root, work / f"job{j}", args.console, nice)
+                                   for j in range(1, min(args.jobs, len(chosen)))]
+        start = time.monotonic()
+
+        def tested(i: int, o: Outcome) -> None:     # under the jobs' lock
+            print(f"  [{i + 1}/{len(chosen)}] {o.status:<13} {o.seconds:5.0f}s {o.site.name}: "
                   f"{o.new}", file=sys.stderr, flush=True)
             if args.json:   # a partial run is kept too
-                save(args.json, kept + outcomes, len(sites), time.monotonic() - start,
-                     args.console, seed)
+                save(args.json, kept + in_order(done, chosen), len(sites),
+                     time.monotonic() - start, args.console, seed)
+
+        done: dict[str, Outcome] = {}
+        left = run_jobs(chosen, places, start, args.budget, tested, done,
+                        lambda s, t, w, orig: test_mutant(s, t, args.console, given, timeout,
+                                                          orig, nice, w, known),
+                        {t: (original if t == tree else object_hash(t, args.console, w, nice))
+                         for t, w in places})
+        if left:
+            print(f"mutation_c: budget spent after {len(chosen) - left} of {len(chosen)} "
+                  "mutants", file=sys.stderr)
+        outcomes = in_order(done, chosen)
         seconds = time.monotonic() - start
     finally:
         if not args.workdir:
