@@ -79,12 +79,15 @@ def test_an_init_table_of_an_unknown_kind_is_refused(edges, tmp_path, key):
     (b"\\u0080", "\u0080"), (b"\\u00e9", "\u00e9"), (b"\\u00FF", "\u00ff"),
     (b"\\u0100", "\u0100"), (b"\\u07ff", "\u07ff"),       # the two-byte forms' ends
     (b"\\u007f", "\u007f"), (b"\\u0800", "\u0800"), (b"\\u20ac", "\u20ac"),
+    (b"\\uffff", "\uffff"),                             # every bit of a three-byte form
 ])
 def test_a_module_name_with_a_unicode_escape_is_its_utf8(edges, tmp_path, escape, char):
     """``\\uXXXX`` in the module's name is written as its UTF-8 form (one, two or three
     bytes): both loaders list the module under the same name.  Written for the survivor
     gvm_meta.c:put_utf8:const_7 (a two-byte form's lead byte ``0xC0 | cp >> 6`` made
-    ``cp >> 7``: only the escapes of U+0080 to U+07FF reach it, and none was tested)."""
+    ``cp >> 7``: only the escapes of U+0080 to U+07FF reach it, and none was tested) and
+    :const_26 (a three-byte form's last byte masked with 0x3E: no three-byte escape tested
+    had an odd code point)."""
     d, kernel = edges
     data = (d / "fpmod.elf").read_bytes()
     (tmp_path / "fpmod.elf").write_bytes(

@@ -740,18 +740,25 @@ def test_an_image_of_odd_size_is_zeroed_to_its_last_byte(psx_kernel, tmp_path, f
 
 @pytest.mark.parametrize("target", ["psx"])
 @pytest.mark.parametrize("form", ["plain", "packed"])
-def test_a_packed_modules_only_call_out_of_range_is_refused(tmp_path, form, target):
+# after-data: the module's own data relocations come first in a packed module; a function
+# without relocations first keeps their offsets' low bytes off 4 (R_MIPS_26's number)
+@pytest.mark.parametrize("before", ["", "int twice(int x) { return 2 * x + 1; }\n"
+                                        "int *p;\nint h(void) { return *p; }\n"],
+                         ids=["alone", "after-data"])
+def test_a_packed_modules_only_call_out_of_range_is_refused(tmp_path, form, target, before):
     """A module placed in the PS1 scratchpad (0x1F800000, another 256 MB segment than the
-    resident's code) whose one relocation is a ``jal`` to the resident: the call cannot
-    reach, and both loaders refuse it (lsRelocationError), in the packed form too, where
-    the runtime counts the relocations it must check as it reads them.  Written for the
-    survivors gvm_relpack.c:relpack_read:const_23 (the count skipping the first
-    relocation) and :const_26 (the type taken from the addend's word)."""
+    resident's code) whose one call is a ``jal`` to the resident: the call cannot reach,
+    and both loaders refuse it (lsRelocationError), in the packed form too, where the
+    runtime counts the relocations it must check as it reads them: the call alone, or
+    after the module's own data relocations (a packed module lists those first).  Written
+    for the survivors gvm_relpack.c:relpack_read:const_23 (the count skipping the first
+    relocation), :const_26 (the type taken from the addend's word) and :const_25 (from
+    8-byte entries' places in the 12-byte table)."""
     from gamevm_build.link.resident import read_resident
     from gamevm_build.link.shipform import convert
     from gamevm_build.runtime.allocator import Region
     from gamevm_build.runtime.target import TargetLoader
-    kernel = build_modules(tmp_path, target, {"far": "int k_fn(int);\n"
+    kernel = build_modules(tmp_path, target, {"far": before + "int k_fn(int);\n"
                                                     "int g(int x) { return k_fn(x); }\n"},
                            "int k_fn(int x) { return x + 1; }\n", keep=["k_fn"])
     path = tmp_path / "far.elf"
