@@ -1693,3 +1693,74 @@ def test_an_imports_st_other_byte_does_not_change_its_binding(psx_kernel, tmp_pa
     same_modules(host, tl)
     fn = tl.by_name("im").symbols["im_call"]
     assert host.machine.call(fn, 5) == tl.machine.call(fn, 5) == 11
+
+
+def test_a_packed_module_naming_one_import_twice_is_bad_format(tmp_path):
+    """Packed relocations name their imports by rank in the symbol table's name order, so
+    the imports must be in strictly ascending order: a packed module whose two imports
+    have the same name (the second symbol's name made the first's) is refused by both
+    loaders (lsBadFormat), as one out of order is.  Written for the survivor
+    gvm_relpack.c:relpack_read:ror_5 (``>= 0`` made ``> 0``: equal names taken)."""
+    from gamevm_build.link.shipform import convert
+    from gamevm_build.link.elf32 import parse
+    kernel = build_modules(tmp_path, "psx", {"dup": "int k_a(int);\nint k_b(int);\n"
+                                                   "int g(int x) { return k_a(x) + k_b(x); }\n"},
+                           "int k_a(int x) { return x + 1; }\n"
+                           "int k_b(int x) { return x + 2; }\n", keep=["k_a", "k_b"])
+    path = tmp_path / "dup.elf"
+    packed = convert(path.read_bytes(), "packed")
+    path.write_bytes(packed)
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "dup")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("dup")[1] == TLoadStatus.lsSuccess
+    elf = parse(packed, "dup.elf")
+    symtab = elf.sections[elf.symtab_index]
+    imports = [i for i, s in enumerate(elf.symbols) if i and s.shndx == 0 and s.type != 3]
+    assert [elf.symbols[i].name for i in imports] == ["k_a", "k_b"]
+    data = bytearray(packed)
+    first_name = data[symtab.offset + 16 * imports[0]:symtab.offset + 16 * imports[0] + 4]
+    data[symtab.offset + 16 * imports[1]:symtab.offset + 16 * imports[1] + 4] = first_name
+    path.write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "dup")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("dup") == (0, TLoadStatus.lsBadFormat)
+
+
+@pytest.mark.parametrize("name,status", [("nosuch", TLoadStatus.lsFileNotFound),
+                                         ("bad", TLoadStatus.lsBadFormat)])
+def test_a_failed_load_is_reported_with_its_status_and_why(psx_kernel, tmp_path, name, status):
+    """The runtime reports each LoadModule that fails (its GVM_EV_FAILED event), which the
+    emulated console prints as ``[loader] LoadModule("name"): status: why``, once.
+    Written for the survivor gvm_loader.c:load_now:call_2 (the event not sent: the failure
+    went unreported)."""
+    _d, kernel = psx_kernel
+    (tmp_path / "bad.elf").write_bytes(b"\x7fELF" + bytes(60))
+    _host, tl = pair("psx", kernel, tmp_path)
+    assert tl.load_module(name) == (0, status)
+    lines = [line for line in tl.output if line.startswith("[loader] ")]
+    assert len(lines) == 1 and lines[0].startswith(f'[loader] LoadModule("{name}"): '
+                                                   f"{status.name}: "), lines
+    assert name in lines[0][len(f'[loader] LoadModule("{name}"): '):]
+
+
+@pytest.mark.parametrize("built", ["psx"], indirect=True)
+@pytest.mark.parametrize("form", ["packed", "plain"])
+def test_a_load_relocated_over_many_thin_slices_is_the_host_loaders(built, tmp_path, form):
+    """An asynchronous load with a CPU slice of a few hundred cycles a frame relocates its
+    module over many frames, stopping between relocations: the module ends with the
+    reference loader's bytes all the same.  A packed module's addends are taken from its
+    fields once, before the first relocation is written; taken again after a slice ended
+    mid-table they would be relocated values.  Written for the survivor
+    gvm_loader.c:next_piece:const_8 (the addends marked as not taken)."""
+    from gamevm_build.link.shipform import convert
+    from test_target_runtime import frames_until_done, same_modules
+    target, out, kernel = built
+    for name in ("physics", "level1"):
+        (tmp_path / f"{name}.elf").write_bytes(convert((out / f"{name}.elf").read_bytes(), form))
+    host, tl = pair(target, kernel, tmp_path)
+    assert tl.load_module("physics")[1] == TLoadStatus.lsSuccess
+    rec = tl.load_async("level1", slice_ms=0.01)
+    spans = frames_until_done(tl, rec, limit=1000)          # it takes 91 to 93
+    assert rec["status"] == "lsSuccess" and len(spans) > 50, len(spans)
+    assert host_load(host, "level1")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
