@@ -1764,3 +1764,23 @@ def test_a_load_relocated_over_many_thin_slices_is_the_host_loaders(built, tmp_p
     assert rec["status"] == "lsSuccess" and len(spans) > 50, len(spans)
     assert host_load(host, "level1")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+def test_a_constructor_runs_once_whatever_is_loaded_after(psx_kernel, tmp_path):
+    """A module's constructors run when it is loaded, once: not again when another module
+    is loaded after it, nor when it is loaded again (a reference more), on both loaders.
+    The module is the first loaded, so it holds the runtime's first slot.  Written for the
+    survivor gvm_loader.c:LoadModuleEx:const_2 (the slots to construct starting with slot 0
+    in them: every LoadModule ran the first slot's constructors again)."""
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "ca", "static int count;\n"
+                                "__attribute__((constructor)) static void up(void) { count++; }\n"
+                                "int ca_count(void) { return count; }\n")
+    module_from(tmp_path, "cb", "int cb_f(void) { return 2; }\n")
+    host, tl = pair("psx", kernel, tmp_path)
+    for step in ("ca", "cb", "ca"):
+        assert host_load(host, step)[1] == TLoadStatus.lsSuccess
+        assert tl.load_module(step)[1] == TLoadStatus.lsSuccess
+        counts = [loader.machine.call(loaded.symbols["ca_count"])
+                  for loader, loaded in ((host, host.by_name("ca")), (tl, tl.by_name("ca")))]
+        assert counts == [1, 1], (step, counts)
