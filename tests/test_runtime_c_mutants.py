@@ -1784,3 +1784,19 @@ def test_a_constructor_runs_once_whatever_is_loaded_after(psx_kernel, tmp_path):
         counts = [loader.machine.call(loaded.symbols["ca_count"])
                   for loader, loaded in ((host, host.by_name("ca")), (tl, tl.by_name("ca")))]
         assert counts == [1, 1], (step, counts)
+
+
+def test_the_padding_between_sections_is_zeroed_over_a_dirty_heap(psx_kernel, tmp_path):
+    """The bytes between two sections read together are no section's: both loaders zero
+    them (the file's bytes there, read with the sections in one piece, and the heap's
+    garbage), the same bytes in RAM.  gamevm module pads each section to the next one's
+    alignment, so the gap is made by cutting a 16-byte .rodata to 5 bytes (its other 11,
+    "fghijklmno", stay in the file).  Written for the survivor
+    gvm_loader.c:clear_gaps:aor_7 (the gap's end computed below its start: nothing
+    zeroed)."""
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "gp", "const char gp_s[16] = \"abcdefghijklmno\";\n"
+                                       "int gp_d[4] __attribute__((aligned(16))) = {5, 6};\n"
+                                       "int gp_g(int i) { return gp_s[i] + gp_d[i]; }\n")
+    path.write_bytes(_with_section_header(path.read_bytes(), b".rodata", size=5))
+    same_on_a_dirty_heap(kernel, tmp_path, "gp", 0x2000)
