@@ -41,7 +41,7 @@ docs/testing.md ("The C runtime"); they are shown but not counted.
 
     python bench/mutation_c.py --list                  # operators, sources, tests, site counts
     python bench/mutation_c.py --dry-run               # the sample, with each mutant's diff
-    python bench/mutation_c.py --json run.json         # test the sample (psx, ~25 min)
+    python bench/mutation_c.py --json run.json         # test the sample (psx, ~31 min, 2 cores)
     python bench/mutation_c.py --recheck run.json      # after adding tests: what survived
     python bench/mutation_c.py --check                 # exit 1 below 95%
     python bench/mutation_c.py --mutant NAME --tests tests/test_runtime_c_mutants.py
