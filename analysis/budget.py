@@ -18,8 +18,8 @@ Examples
 ...     "scenes": {"menu": {"modules": []}, "level": {"modules": ["level"]}},
 ...     "transitions": [{"from": "menu", "to": "level", "budget_ms": 20}]})
 >>> result = analyze(G)
->>> result.ok, [round(t.worst_ms, 2) for t in result.transitions]  # 12.23 PI DMA + 1.59 CPU
-(True, [13.82])
+>>> result.ok, [round(t.worst_ms, 1) for t in result.transitions]  # 12.23 PI DMA + 1.6 CPU
+(True, [13.8])
 >>> result.to_dict()["summary"]["worst"]["to"]
 'level'
 """
