@@ -545,12 +545,23 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
+def jobs_count(text: str) -> int:
+    """``--jobs``: at least one (an argparse type: anything else is a usage error, exit 2)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of jobs, 1 or more")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-p", "--package", action="append", choices=[p.name for p in PACKAGES],
                     help="a package to test (repeatable; default: all)")
-    ap.add_argument("-j", "--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    ap.add_argument("-j", "--jobs", type=jobs_count, default=2, help="mutants tested at once (default 2)")
     ap.add_argument("--sample", type=int, default=SAMPLE, metavar="N",
                     help=f"test N mutants per package, drawn at random but the same for the same "
                          f"code (default {SAMPLE}); the kill rate is then an estimate with its "

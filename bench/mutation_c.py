@@ -427,6 +427,7 @@ def run_tests(tree: Path, console: str, tests: tuple[str, ...], timeout: float,
 
 
 def stop_running() -> None:
+    """Kill every test run going on (the run was interrupted)."""
     for proc in list(RUNNING):
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -596,7 +597,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--report", type=Path, metavar="JSON",
                     help="print an earlier --json run again; runs nothing")
     ap.add_argument("--json", type=Path, help="write the results to this file")
-    ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+    ap.add_argument("--jobs", "-j", type=mutation.jobs_count, default=os.cpu_count() or 1, metavar="N",
                     help="mutants tested side by side, each in its own copy of the tree "
                          "(default: the number of CPUs)")
     ap.add_argument("--nice", type=int, default=19, help="niceness of the run (default 19)")
@@ -615,7 +616,7 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def job_copy(root: Path, work: Path, console: str, nice: list[str]) -> tuple[Path, Path]:
+def job_copy(root: Path, work: Path) -> tuple[Path, Path]:
     """Another job's copy of the tree, in ``work``: (tree, work)."""
     tree = work / "tree"
     if tree.exists():
@@ -753,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation_c: unmutated tests {base:.0f} s; timeout {timeout:.0f} s",
               file=sys.stderr, flush=True)
         known = equivalents(root / "docs" / "testing.md")
-        places = [(tree, work)] + [job_copy(root, work / f"job{j}", args.console, nice)
+        places = [(tree, work)] + [job_copy(root, work / f"job{j}")
                                    for j in range(1, min(args.jobs, len(chosen)))]
         start = time.monotonic()
 

@@ -132,3 +132,11 @@ def test_the_copy_imports_the_checkouts_analysis_as_the_installed_package(tmp_pa
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(str(tmp_path / "gamevm_build" / "analysis"))
+
+
+def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
+    """``-j 0`` exits 2 naming the option, before any package is copied or tested."""
+    import pytest
+    with pytest.raises(SystemExit) as exc:
+        mutation.main(["-j", "0"])
+    assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err

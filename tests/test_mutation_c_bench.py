@@ -166,3 +166,15 @@ def test_a_report_of_a_saved_run(tmp_path):
     assert proc.returncode == 1                       # 18 of 19: 94.7%, below the goal
     assert "94.7%" in proc.stdout
     assert "# survived: a.c:f:ror_1  (a.c:3)\n-if (a < b)\n+if (a <= b)" in proc.stdout
+
+
+def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
+    """``--jobs`` (here and in bench/mutation.py) takes 1 or more: 0, -1, 2**64 written
+    as a float, or a word exit 2 with the option named, before anything runs."""
+    import pytest
+    for bad in ("0", "-1", "1.8e19", "two"):
+        with pytest.raises(SystemExit) as exc:
+            mutation_c.parser().parse_args(["--jobs", bad])
+        assert exc.value.code == 2
+        assert "--jobs" in capsys.readouterr().err
+    assert mutation_c.parser().parse_args(["-j", "3"]).jobs == 3

@@ -113,9 +113,8 @@ def chosen_symbols(data: bytes, order: str, offset: int, count: int, first_globa
     chosen = {0, 1, count - 1, first_global - 1, first_global}
     seen = set()
     for n in range(first_global, count):
-        info, = struct.unpack_from("B", data, offset + 16 * n + 12)
         shndx, = struct.unpack_from(order + "H", data, offset + 16 * n + 14)
-        kind = (shndx == 0, info & 0xF)
+        kind = (shndx == 0, data[offset + 16 * n + 12] & 0xF)
         if kind not in seen:
             seen.add(kind)
             chosen.add(n)

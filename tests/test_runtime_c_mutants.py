@@ -1701,8 +1701,8 @@ def test_a_packed_module_naming_one_import_twice_is_bad_format(tmp_path):
     have the same name (the second symbol's name made the first's) is refused by both
     loaders (lsBadFormat), as one out of order is.  Written for the survivor
     gvm_relpack.c:relpack_read:ror_5 (``>= 0`` made ``> 0``: equal names taken)."""
+    from gamevm_build.link import elf32 as E
     from gamevm_build.link.shipform import convert
-    from gamevm_build.link.elf32 import parse
     kernel = build_modules(tmp_path, "psx", {"dup": "int k_a(int);\nint k_b(int);\n"
                                                    "int g(int x) { return k_a(x) + k_b(x); }\n"},
                            "int k_a(int x) { return x + 1; }\n"
@@ -1713,9 +1713,10 @@ def test_a_packed_module_naming_one_import_twice_is_bad_format(tmp_path):
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "dup")[1] == TLoadStatus.lsSuccess
     assert tl.load_module("dup")[1] == TLoadStatus.lsSuccess
-    elf = parse(packed, "dup.elf")
+    elf = E.parse(packed, "dup.elf")
     symtab = elf.sections[elf.symtab_index]
-    imports = [i for i, s in enumerate(elf.symbols) if i and s.shndx == 0 and s.type != 3]
+    imports = [i for i, s in enumerate(elf.symbols)
+               if i and s.shndx == E.SHN_UNDEF and s.type != E.STT_SECTION]
     assert [elf.symbols[i].name for i in imports] == ["k_a", "k_b"]
     data = bytearray(packed)
     first_name = data[symtab.offset + 16 * imports[0]:symtab.offset + 16 * imports[0] + 4]
