@@ -216,9 +216,9 @@ def test_every_header_field_of_a_module_with_exports_gets_the_host_status(consol
 
 # --- the metadata note: every member at its edges ---------------------------------------
 
-#: what each member is set to in turn: every JSON type, and numbers at 32-bit edges
+#: what each member is set to in turn: every JSON type, and numbers at 32- and 64-bit edges
 VALUES = (None, True, False, 0, 1, -1, 2, 3, 0.5, 1e2, -0.0, 0x7FFFFFFF, 0x80000000,
-          0xFFFFFFFF, 0x100000000, "", "x", "psx", [], [0], [0, 0], [4, 1], [0, 0, 0],
+          0xFFFFFFFF, 0x100000000, 1 << 64, "", "x", "psx", [], [0], [0, 0], [4, 1], [0, 0, 0],
           ["physics"], {}, {"ctors": [0, 0]})
 
 
