@@ -160,6 +160,14 @@ def load_inputs(paths, profile: Profile, sources=None
 def _parse_object(data: bytes, name: str, profile: Profile, arch, path: str | None = None,
                   sources=None) -> E.ElfFile:
     elf = E.parse(data, name)
+    _check_object(elf, name, profile, arch, path, sources)
+    return elf
+
+
+def _check_object(elf: E.ElfFile, name: str, profile: Profile, arch, path: str | None = None,
+                  sources=None) -> None:
+    """Fail unless ``elf`` is a relocatable object the console's CPU runs (an input or
+    an archive member pulled into the link)."""
     if elf.e_type != E.ET_REL:
         raise InputError(f"{name}: is not a relocatable object (ELF type {elf.e_type}); "
                          "pass .o files or .a archives")
@@ -174,7 +182,6 @@ def _parse_object(data: bytes, name: str, profile: Profile, arch, path: str | No
     _reject_relocations(elf, arch)
     arch.check_object(elf, profile)
     check_isa(elf, profile, arch, path, sources)
-    return elf
 
 
 def check_isa(elf: E.ElfFile, profile: Profile, arch, path: str | None = None,
@@ -295,16 +302,14 @@ def _pull_archives(resolver: _Resolver, objects: list[_Input], archives, profile
                     continue
                 if not want:
                     return
-                elf = parsed.get(name)
-                if elf is None:
-                    elf = parsed[name] = E.parse(data, name)
-                if any(s.defined and s.bind != E.STB_LOCAL and s.name in want
-                       for s in elf.symbols):
-                    if elf.e_type != E.ET_REL or elf.e_machine != profile.e_machine:
-                        raise InputError(f"{name}: archive member is not a {profile.name} object")
-                    _reject_relocations(elf, arch)
-                    arch.check_object(elf, profile)
-                    check_isa(elf, profile, arch)
+                if name not in parsed:
+                    # as GNU ld, which finds members by the archive's symbol index: a
+                    # member that is no ELF file (a README, a .def) defines nothing
+                    parsed[name] = E.parse(data, name) if data[:4] == E.ELFMAG else None
+                elf = parsed[name]
+                if elf is not None and any(s.defined and s.bind != E.STB_LOCAL and
+                                           s.name in want for s in elf.symbols):
+                    _check_object(elf, name, profile, arch)
                     inp = _Input(elf)
                     objects.append(inp)
                     resolver.add(inp)
@@ -322,6 +327,17 @@ def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
             continue
         words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data[:len(sec.data) & ~3])]
         sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
+        members = set(words[1:])
+        for m in words[1:]:
+            # GNU ld refuses it too: dropping the group would drop the relocations of
+            # a section that stays
+            rel = elf.sections[m] if m < len(elf.sections) else None
+            if rel is not None and rel.type in (E.SHT_REL, E.SHT_RELA) and rel.info not in members:
+                target = (elf.sections[rel.info].name if rel.info < len(elf.sections)
+                          else f"[{rel.info}]")
+                raise InputError(f"{elf.name}: COMDAT group '{sig}' holds relocation section "
+                                 f"{rel.name} but not {target}, the section it relocates; "
+                                 "the object is malformed: build it again")
         if words[0] & E.GRP_COMDAT and sig in seen:
             dropped.update(words[1:])
         seen.add(sig)
@@ -549,28 +565,28 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
         cursor += len(buf)
 
     # --- symbols -------------------------------------------------------------------------
-    def def_address(d: _Def) -> tuple[int, str | None]:
-        """Module offset and output section of a defined symbol (None section = absolute)."""
+    def unplaced_error(d: _Def) -> LinkError:
         sym = d.sym
-        if sym.shndx == E.SHN_ABS:
-            return sym.value, None
-        placed = d.inp.placed.get(sym.shndx)
-        if placed is None:
-            secname = d.inp.elf.sections[sym.shndx].name if sym.shndx < len(d.inp.elf.sections) else sym.shndx
-            raise LinkError(f"{d.inp.elf.name}: symbol '{sym.name}' is defined in section "
-                            f"{secname}, which is not loaded (debug/discarded); it cannot be "
-                            "referenced by a module")
-        return placed[1] + sym.value, placed[0]
+        secname = d.inp.elf.sections[sym.shndx].name if sym.shndx < len(d.inp.elf.sections) else sym.shndx
+        return LinkError(f"{d.inp.elf.name}: symbol '{sym.name}' is defined in section "
+                         f"{secname}, which is not loaded (debug/discarded); it cannot be "
+                         "referenced by a module")
 
     exports: list[OutSymbol] = []
     export_addr: dict[str, tuple[int, str | None]] = {}
+    #: globals defined in sections the module does not load: as GNU ld, not an error
+    #: until something refers to one
+    unplaced: dict[str, _Def] = {}
     hidden: set[str] = set()
     for sname, d in resolver.defs.items():
         sym = d.sym
-        placed = d.inp.placed.get(sym.shndx)
-        if placed is None or sym.shndx == E.SHN_ABS:
-            value, out = def_address(d)
-        else:                                       # def_address(d), inline
+        if sym.shndx == E.SHN_ABS:
+            value, out = sym.value, None
+        else:
+            placed = d.inp.placed.get(sym.shndx)
+            if placed is None:
+                unplaced[sname] = d
+                continue
             value, out = placed[1] + sym.value, placed[0]
         export_addr[sname] = (value, out)
         if sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL):
@@ -584,10 +600,17 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     unresolved = resolver.unresolved()
     imports = [OutSymbol(n, 0, 0, E.STT_NOTYPE, E.STB_WEAK if weak else E.STB_GLOBAL, None)
                for n, weak in sorted(unresolved.items())]
-    for imp in imports:
-        if imp.name in hidden:
-            raise LinkError(f"symbol '{imp.name}' has hidden visibility but is not defined in "
-                            "this module")
+    if unresolved:
+        # as GNU ld ("hidden symbol isn't defined"): a hidden reference is one the module
+        # promised to define itself, so it cannot be bound to another module's symbol
+        for inp in objects:
+            for sym in inp.elf.symbols[1:]:
+                if (sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL) and sym.name in unresolved
+                        and sym.shndx == E.SHN_UNDEF):
+                    raise LinkError(f"{inp.elf.name}: symbol '{sym.name}' has hidden visibility "
+                                    "but is not defined in this module; define it in one of "
+                                    "the module's objects, or declare it without "
+                                    "visibility(\"hidden\") to import it")
 
     locals_: list[OutSymbol] = []
     for inp in objects:
@@ -663,7 +686,9 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                 target = targets.get(rsym)
                 if target is None:
                     sym = symbols[rsym]
-                    if sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
+                    if rsym == 0:                   # STN_UNDEF: the symbol's value is 0
+                        target = (0, None, None, 0)
+                    elif sym.bind == E.STB_LOCAL or sym.type == E.STT_SECTION:
                         if sym.shndx == E.SHN_ABS:
                             target = (sym.value, None, None, 0)
                         elif sym.shndx in placed:
@@ -679,6 +704,8 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                     elif sym.name in export_addr:
                         S, t_out = export_addr[sym.name]
                         target = (S, t_out, None, 0 if t_out is None else S - addr[t_out])
+                    elif sym.name in unplaced:
+                        raise unplaced_error(unplaced[sym.name])
                     else:
                         target = (0, None, sym.name, 0)
                     targets[rsym] = target
