@@ -352,9 +352,7 @@ def read_module(source, *, name: str | None = None, expect_target: str | None = 
             raise InputError(f"{path}: cannot read module: {exc.strerror}") from None
     try:
         elf = E.parse(data, path)
-    except ModuleFormatError:
-        raise
-    except InputError as exc:
+    except InputError as exc:                  # elf32 raises InputError only
         raise ModuleFormatError(str(exc)) from None
     if elf.e_type != E.ET_DYN:
         raise _bad(path, f"ELF type {elf.e_type} (modules are ET_DYN; build it with "
