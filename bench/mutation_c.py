@@ -78,11 +78,11 @@ SOURCES = ("gamevm_build/runtime/loader/*.c", "gamevm_build/runtime/codec/*.c")
 SKIP = {"gamevm_build/runtime/loader/gvm_runtime.c"}
 RUNTIME_TU = "gamevm_build/runtime/loader/gvm_runtime.c"
 #: the differential tests: the C runtime against the reference loader, run with ``-k CONSOLE``;
-#: every mutant runs these, after the tests of its own file (``FILE_TESTS``); the header
-#: field sweep last, since it is the slowest (25 s on psx)
+#: every mutant runs these, after the tests of its own file (``FILE_TESTS``); the walks
+#: of API calls and the header field sweep last, since they are the slowest (25 s on psx)
 TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
          "tests/test_target_runtime.py", "tests/test_target_runtime_gaps.py",
-         "tests/test_runtime_c_fields.py")
+         "tests/test_runtime_c_sequences.py", "tests/test_runtime_c_fields.py")
 #: the parts whose differential tests are elsewhere: the decoders (C against the Python
 #: mirror, and compressed modules through the runtime), packed relocations, module digests,
 #: the stale-stub reload (GVM_STALE_RELOAD, in gvm_stubs.c) and hot reload (gvm_reload.c)
