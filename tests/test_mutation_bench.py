@@ -140,3 +140,26 @@ def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         mutation.main(["-j", "0"])
     assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err
+
+
+def test_coverage_prints_the_lines_a_packages_tests_miss():
+    """bench/coverage.py (docs/testing.md, "Lines no test runs"): the package's files with
+    their statements, branches and missed lines, measured on the tests given."""
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "coverage.py"), "-p", "layout",
+                           "-j", "1", "--tests", "tests/test_layout.py"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "# layout: tests/test_layout.py" in proc.stdout
+    row = next(line.split() for line in proc.stdout.splitlines()
+               if line.startswith("gamevm_build/layout/lbaheader.py"))
+    statements, missed, branches, partial, cover = row[1:6]
+    assert int(statements) > 0 and int(branches) > 0 and cover.endswith("%"), row
+    assert int(missed) <= int(statements) and int(partial) <= int(branches), row
+
+
+def test_coverage_refuses_a_test_file_that_does_not_exist():
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "coverage.py"), "--tests",
+                           "tests/no_such_test.py"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert "--tests tests/no_such_test.py: no such test file" in proc.stderr
+    assert "Traceback" not in proc.stderr
