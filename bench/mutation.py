@@ -76,7 +76,8 @@ PACKAGES = (
     # the reference loader is also the oracle the C runtime is compared with: a mutant
     # that makes the two disagree is caught by the differential tests too
     Package("loader", ("gamevm_build/runtime/reference.py", "gamevm_build/runtime/allocator.py"),
-            ("tests/test_loader.py", "tests/test_loader_mutants.py", "tests/test_runtime.py",
+            ("tests/test_loader.py", "tests/test_loader_mutants.py", "tests/test_reference_paths.py",
+             "tests/test_runtime.py",
              "tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
              "tests/test_target_runtime_gaps.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),

@@ -45,3 +45,52 @@ def test_an_unknown_mips_float_abi_is_named_by_its_number(tmp_path):
         get_arch("mips").check_object(elf32.parse(bytes(data), "fp.o"), load_profile("psx"))
     assert str(err.value) == ("fp.o: uses 9 float ABI but target psx is soft-float; "
                               "compile with -msoft-float")
+
+
+@pytest.mark.parametrize("version", [6, 0xFF])
+def test_an_unknown_arm_eabi_version_is_refused_naming_it(tmp_path, version):
+    data = bytearray(_compiled(tmp_path, "gba"))
+    flags = (int.from_bytes(data[36:40], "little") & 0xFFFFFF) | version << 24
+    data[36:40] = flags.to_bytes(4, "little")
+    with pytest.raises(InputError) as err:
+        get_arch("arm").check_object(elf32.parse(bytes(data), "v.o"), load_profile("gba"))
+    assert str(err.value) == (f"v.o: unknown ARM EABI version {version} (e_flags "
+                              f"0x{flags:08x}); build it with arm-none-eabi-gcc")
+
+
+@pytest.mark.parametrize("abi_flags", [0x20, 0x3000, 0x4000], ids=["n32", "o64", "eabi32"])
+def test_a_mips_object_of_another_abi_is_refused_with_the_flag_to_use(tmp_path, abi_flags):
+    data = bytearray(_compiled(tmp_path, "psx"))
+    flags = (int.from_bytes(data[36:40], "little") & ~0xF020) | abi_flags
+    data[36:40] = flags.to_bytes(4, "little")
+    with pytest.raises(InputError) as err:
+        get_arch("mips").check_object(elf32.parse(bytes(data), "n.o"), load_profile("psx"))
+    assert str(err.value) == (f"n.o: not an o32 object (e_flags 0x{flags:08x}); target psx "
+                              "uses the o32 ABI: compile with -mabi=32")
+
+
+def test_interleaved_hi16_pairs_each_take_their_own_lo16(tmp_path):
+    """Two %hi/%lo pairs against different symbols, their halves interleaved (as a
+    scheduler leaves them): each HI16 takes the LO16 of its own symbol, carry and sign
+    included; a LO16 after the pair takes the last HI16 of its symbol, and one of a
+    symbol no HI16 named is its own sign-extended half.  The module carries
+    the full addends (RELA), which are those GNU ld computes."""
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.module import read_module
+    b = Builder(tmp_path, find_toolchain("psx"))
+    o = b.obj("pairs.s", ".set noreorder\n.text\n.globl use\n"
+                         "use: lui $2, %hi(d+0x10)\n"
+                         "lui $3, %hi(z+0x9000)\n"
+                         "addiu $2, $2, %lo(d+0x10)\n"
+                         "addiu $3, $3, %lo(z+0x9000)\n"
+                         "lw $4, %lo(z+0x9004)($3)\n"
+                         "addiu $5, $0, %lo(r+4)\n"
+                         "jr $ra\nnop\n"
+                         ".data\nd: .word 1\n.bss\nz: .space 4\n"
+                         ".section .rodata\nr: .word 2\n")
+    link_module("psx", [o], tmp_path / "m.gvm")
+    mod = read_module(tmp_path / "m.gvm")
+    got = [(r.offset, r.type_name, r.symbol, r.addend) for r in mod.relocations]
+    assert got == [(0, "R_MIPS_HI16", ".data", 0x10), (4, "R_MIPS_HI16", ".bss", 0x9000),
+                   (8, "R_MIPS_LO16", ".data", 0x10), (12, "R_MIPS_LO16", ".bss", 0x9000),
+                   (16, "R_MIPS_LO16", ".bss", 0x9004), (20, "R_MIPS_LO16", ".rodata", 4)]

@@ -44,7 +44,7 @@ from pathlib import PurePosixPath
 from ..emu import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
 from ..arch import RelocationOverflow, get_arch
-from ..errors import (EmulationError, GameVMError, ImageDecodeError, InputError,
+from ..errors import (EmulationError, GameVMError, ImageDecodeError,
                       ModuleChecksumError, ModuleFormatError, RelocationError,
                       UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
@@ -1374,16 +1374,3 @@ class Loader:
         raise LoadError(TLoadStatus.lsFileNotFound,
                         f"import '{name}': no module found (tried {', '.join(candidates)}): "
                         + misses[0])
-
-
-def status_of(exc: Exception) -> TLoadStatus:
-    """The TLoadStatus for an exception raised while loading."""
-    if isinstance(exc, LoadError):
-        return exc.status
-    if isinstance(exc, ModuleChecksumError):
-        return TLoadStatus.lsBadChecksum
-    if isinstance(exc, ModuleFormatError):
-        return TLoadStatus.lsBadFormat
-    if isinstance(exc, InputError):
-        return TLoadStatus.lsFileNotFound
-    return TLoadStatus.lsBadFormat
