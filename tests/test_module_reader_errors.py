@@ -720,3 +720,85 @@ def test_an_archive_missing_a_members_last_byte_is_refused_at_its_offset(files, 
     assert len(data) - end in (0, 1)                          # then at most a pad byte
     _link_archive(files, tmp_path, data[:end - 1],
                   f"archive member at offset 0x{second:x} is truncated")
+
+
+# --- what the package's other test files left (bench/coverage.py -p linker) -----------------
+
+def test_a_module_path_that_does_not_exist_or_is_a_directory_is_refused(tmp_path):
+    with pytest.raises(InputError, match="^" + re.escape(f"{tmp_path / 'gone.gvm'}: module file "
+                                                         "not found") + "$"):
+        read_module(tmp_path / "gone.gvm")
+    with pytest.raises(InputError, match="^" + re.escape(f"{tmp_path}: module is a directory, not "
+                                                         "a regular file; name the file itself")
+                       + "$"):
+        read_module(tmp_path)
+
+
+def test_an_object_read_as_a_module_is_refused_saying_how_to_build_one(files):
+    _refused(files.obj.read_bytes(), "a.o", "ELF type 1 (modules are ET_DYN; build it with "
+                                            "'gamevm module')")
+
+
+def test_a_segment_past_the_end_of_the_file_is_refused(files):
+    data = files.module()
+    phoff = struct.unpack_from("<I", data, 28)[0]
+    seg = _elf(data).segments[1]
+    struct.pack_into("<I", data, phoff + elf32.PHDR_SIZE + 4, len(data) - seg.filesz + 1)
+    _refused(data, "past.gvm", f"program header [1] (PT_LOAD) p_offset "
+                               f"0x{len(data) - seg.filesz + 1:x} + p_filesz 0x{seg.filesz:x} "
+                               f"runs past the end of the file ({len(data)} bytes)")
+
+
+def test_a_module_whose_header_flags_its_console_refuses_is_refused_naming_them(files):
+    data = files.module()
+    flags = struct.unpack_from("<I", data, 36)[0] | 0x2               # EF_MIPS_PIC
+    struct.pack_into("<I", data, 36, flags)
+    _refused(data, "pic.gvm", f"ELF header: compiled as position-independent/abicalls "
+                              f"code (e_flags 0x{flags:08x}); modules need -mno-abicalls -fno-pic")
+
+
+def test_a_relocation_outside_its_section_is_refused_naming_the_bounds(files):
+    data = files.module()
+    text = _section(data, ".text")
+    struct.pack_into("<I", data, _rela(data, ".rela.text", 0), text.addr + text.size - 2)
+    _refused(data, "off.gvm", f".rela.text[0]: offset 0x{text.addr + text.size - 2:x} is outside "
+                              f"section .text [0x{text.addr:x}, 0x{text.addr + text.size:x})")
+
+
+@pytest.mark.parametrize("field,value,what", [
+    (32, 0x7FFFFF00, "section headers at 0x7fffff00 ({n} entries) run past the end of the "
+                     "file ({size} bytes)"),
+    (50, 0x7F, "e_shstrndx 127 >= e_shnum {n}"),
+    (28, 0x7FFFFF00, "program headers at 0x7fffff00 (3 entries) are invalid")],
+    ids=["e_shoff", "e_shstrndx", "e_phoff"])
+def test_elf_headers_pointing_past_the_file_are_refused(files, field, value, what):
+    data = files.module()
+    n = struct.unpack_from("<H", data, 48)[0]
+    assert struct.unpack_from("<H", data, 44)[0] == 3                 # e_phnum
+    struct.pack_into("<I" if field != 50 else "<H", data, field, value)
+    _not_elf(data, "hdr.gvm", what.format(n=n, size=len(data)))
+
+
+def _not_elf(data, name: str, what: str) -> None:
+    """The read of ``data`` is refused by the ELF reader with exactly ``what``."""
+    with pytest.raises(ModuleFormatError, match="^" + re.escape(f"{name}: not a valid ELF file: "
+                                                                f"{what}") + "$"):
+        read_module(bytes(data), name=name)
+
+
+def test_a_section_past_the_end_of_the_file_is_refused_naming_it(files):
+    data = files.module()
+    sec = _section(data, ".rodata")
+    _set_section_field(data, ".rodata", SH_OFFSET, len(data) - sec.size + 1)
+    _not_elf(data, "sec.gvm", f"section .rodata [{sec.index}] at "
+                              f"0x{len(data) - sec.size + 1:x}+0x{sec.size:x} runs past the end "
+                              f"of the file ({len(data)} bytes)")
+
+
+def test_a_relocation_naming_a_symbol_past_the_table_is_refused(files):
+    data = files.module()
+    nsyms = len(_elf(data).symbols)
+    _retarget(data, 0, nsyms)
+    offset = struct.unpack_from("<I", data, _rela(data, ".rela.text", 0))[0]
+    _not_elf(data, "sym.gvm", f".rela.text: relocation [0] at offset 0x{offset:x} names "
+                              f"symbol index {nsyms} but the symbol table has {nsyms} entries")
