@@ -18,13 +18,18 @@ from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import build_modules, built, host_load, pair  # noqa: F401
 
 
-def sweep_work_sizes(target: str, kernel, directory, name: str, sizes):
+def sweep_work_sizes(target: str, kernel, directory, name: str, sizes, extra_needs=None):
     """Load ``name`` with a work area of each of ``sizes`` on a fresh pair of loaders:
     each load fails lsOutOfMemory, loading nothing, or loads the reference loader's bytes.
+    ``extra_needs``: the project's needs (GameVMAddNeed), given to both.
     Yields ``(status, host loader, target loader)``."""
     from test_target_runtime import same_modules
     for size in sizes:
-        host, tl = pair(target, kernel, directory, work_size=size)
+        if extra_needs:
+            host, tl = pair(target, kernel, directory, work_size=size, extra_needs=extra_needs)
+            host.extra_needs = extra_needs
+        else:
+            host, tl = pair(target, kernel, directory, work_size=size)
         status = tl.load_module(name)[1]
         assert status in (TLoadStatus.lsOutOfMemory, TLoadStatus.lsSuccess), (size, status)
         if status == TLoadStatus.lsSuccess:
@@ -677,15 +682,18 @@ def test_an_undefined_symbols_size_does_not_hide_its_weakness(psx_kernel, tmp_pa
     same_modules(host, tl)
 
 
-@pytest.mark.parametrize("target", ["psx"])
-@pytest.mark.parametrize("branch", ["bltzal $t0", "bgezal $zero"])
+@pytest.mark.parametrize("target,branch", [
+    ("psx", "bltzal $t0"), ("psx", "bgezal $zero"),
+    ("n64", "bltzall $t0"), ("n64", "bgezall $zero")])
 def test_safe_mode_counts_a_bltzal_as_a_call(tmp_path, target, branch):
     """The return address safe mode checks may follow a ``bltzal`` or a ``bgezal``
-    (branch-and-link on less than zero, rt 16; on greater or equal, rt 17: ``bal``), not
-    only a ``jal``: a module that reaches UnloadModule (by a tail jump) from one is running,
-    and both loaders refuse to unload it.  Written for the survivors
+    (branch-and-link on less than zero, rt 16; on greater or equal, rt 17: ``bal``), or on
+    the N64's VR4300 (MIPS III) their branch-likely forms (rt 18 and 19), not only a
+    ``jal``: a module that reaches UnloadModule (by a tail jump) from one is running, and
+    both loaders refuse to unload it.  Written for the survivors
     gvm_reloc.c:gvm_after_call:const_27 (bltzal's rt read from the wrong bit) and
-    :const_24 (bgezal's rt masked with 0x1E, which no odd rt matches)."""
+    :const_24 (bgezal's rt masked with 0x1E, which no odd rt matches); the branch-likely
+    forms found the runtime taking them for no call, where the reference loader does."""
     from gamevm_build.play.console import Console
     src = tmp_path / "selfish.c"
     src.write_text(
@@ -1801,3 +1809,123 @@ def test_the_padding_between_sections_is_zeroed_over_a_dirty_heap(psx_kernel, tm
                                        "int gp_g(int i) { return gp_s[i] + gp_d[i]; }\n")
     path.write_bytes(_with_section_header(path.read_bytes(), b".rodata", size=5))
     same_on_a_dirty_heap(kernel, tmp_path, "gp", 0x2000)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_work_area_too_small_for_a_registered_need_fails_out_of_memory(tmp_path, target):
+    """The project's needs (GameVMAddNeed) get their load's state before the module's own
+    file is opened: with work areas from 64 bytes up in steps of 16 (of 256 from 1 KiB), one
+    holds the module's load state but not its need's.  Each load fails lsOutOfMemory, leaving nothing, or
+    loads both as the reference loader does, and from the smallest area that loads them
+    every larger one does.  Written for the survivor gvm_loader.c:open_module:const_6 (a
+    failed allocation taken for a need pushed: the load went on with no state)."""
+    kernel = build_modules(tmp_path, target, {"mid": "int mid_f(int x) { return x * 3; }\n",
+                                              "top": "int top_f(int x) { return x + 1; }\n"})
+    statuses = [st for st, _h, _t in
+                sweep_work_sizes(target, kernel, tmp_path, "top",
+                                 [*range(0x40, 0x400, 0x10), *range(0x400, 0x2000, 0x100)],
+                                 extra_needs={"top": ["mid"]})]
+    first = statuses.index(TLoadStatus.lsSuccess)
+    assert 0 < first and set(statuses[first:]) == {TLoadStatus.lsSuccess}, statuses
+
+
+def test_a_frame_called_from_a_completion_callback_does_nothing(tmp_path):
+    """GameVMFrame from inside a frame (a load's callback calling it) returns 0 and
+    completes nothing: the request queued after it completes in the outer frame, after
+    the callback returned, never inside it.  Here ``b`` is loaded already, so its request
+    completes at the first frame that reaches it; ``a``'s callback calls GameVMFrame.
+    Written for the survivor gvm_loader.c:GameVMFrame:const_4 (the frame never marked as
+    running: the nested call completed ``b`` inside ``a``'s callback)."""
+    from test_target_runtime import frames_until_done, same_modules
+    kernel = build_modules(tmp_path, "psx", {
+        "a": "int a_f(int x) { return x + 1; }\n",
+        "b": "int b_f(int x) { return x * 2; }\n"},
+        kernel_c="#include \"gamevm.h\"\n"
+                 "int in_a, nested = -1, b_saw_in_a = -1, b_status = -1;\n"
+                 "void on_b(TModuleHandle h, TLoadStatus st) { b_saw_in_a = in_a; "
+                 "b_status = st; }\n"
+                 "void on_a(TModuleHandle h, TLoadStatus st) { in_a = 1; "
+                 "nested = (int)GameVMFrame(); in_a = 0; }\n",
+        keep=["on_a", "on_b", "in_a", "nested", "b_saw_in_a", "b_status"])
+    host, tl = pair("psx", kernel, tmp_path)
+    assert tl.load_module("b")[1] == TLoadStatus.lsSuccess
+    first = tl.load_async("a", callback=tl.symbols["on_a"])
+    second = tl.load_async("b", callback=tl.symbols["on_b"])
+    frames_until_done(tl, second)
+    assert first["status"] == second["status"] == "lsSuccess"
+    word = {name: tl.machine.read_u32(tl.symbols[name])
+            for name in ("nested", "b_saw_in_a", "b_status")}
+    assert word == {"nested": 0, "b_saw_in_a": 0, "b_status": TLoadStatus.lsSuccess}
+    for name in ("b", "a"):
+        assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_safe_mode_counts_a_stack_word_only_after_a_call(tmp_path, target):
+    """A word in a live frame of the game's stack that points into a module's code keeps
+    the runtime loaded only when the instruction before it (before the delay slot) is a
+    call: after a ``jal`` the runtime refuses the unload (lsModuleInUse: its conservative
+    rule, docs/runtime-c.md "Safe mode"; the reference loader, which unwinds the frames,
+    sees no return address there and unloads); after a MIPS instruction of the same major
+    opcode as ``jalr`` that is no call (``addu``, ``jr``) both unload it.  The kernel keeps the
+    word in its own frame while it calls UnloadModule.  Written for the survivor
+    gvm_reloc.c:gvm_after_call:lcr_2 (``&&`` made ``||``: every such instruction, and
+    every word whose low six bits are 9, counted as a call)."""
+    from gamevm_build.play.console import Console
+    src = tmp_path / "held.c"
+    src.write_text("extern int k_twice(int);\n"
+                   "int held_a(int x, int y) { return k_twice(x) + y; }\n")
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text('#include "gamevm.h"\n'
+                        "void _start(void) {}\n"
+                        "int k_twice(int x) { return 2 * x; }\n"
+                        "int unload_with(TModuleHandle h, unsigned word) {\n"
+                        "    volatile unsigned keep[2];\n"
+                        "    keep[0] = word; keep[1] = 0;\n"
+                        "    return (int)UnloadModule(h) + (int)keep[1];\n"
+                        "}\n")
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "held.elf", src)
+    assert proc.returncode == 0, proc.stderr
+    for runtime in ("host", "target"):
+        proc = run_gamevm("resident", "-t", target, "-o", tmp_path / f"kernel-{runtime}.elf",
+                          "--runtime", runtime, "--keep", "unload_with",
+                          "--modules", tmp_path / "held.elf", kernel_c)
+        assert proc.returncode == 0, proc.stderr
+    for runtime in ("host", "target"):
+        c = Console(target, tmp_path / f"kernel-{runtime}.elf", search_paths=[tmp_path])
+        lm = c.load("held")
+        code = c.machine.read(lm.base, lm.module.code_size)
+        words = [int.from_bytes(code[i:i + 4], "big" if target == "n64" else "little")
+                 for i in range(0, len(code), 4)]
+        after = {kind: lm.base + 4 * words.index(next(w for w in words if test(w))) + 8
+                 for kind, test in (("jal", lambda w: w >> 26 == 3),
+                                    ("jr", lambda w: w >> 26 == 0 and w & 0x3F == 8),
+                                    ("addu", lambda w: w >> 26 == 0 and w & 0x3F == 0x21))}
+        for kind, want in (("addu", TLoadStatus.lsSuccess), ("jr", TLoadStatus.lsSuccess),
+                           ("jal", TLoadStatus.lsModuleInUse if runtime == "target"
+                            else TLoadStatus.lsSuccess)):
+            lm = c.loader.by_name("held") or c.load("held")
+            assert c.call("unload_with", lm.handle, after[kind]) == want, (runtime, kind)
+            assert (c.loader.by_name("held") is None) == (want == TLoadStatus.lsSuccess)
+
+
+def test_a_section_name_table_past_the_end_of_a_large_file_is_bad_format(psx_kernel, tmp_path):
+    """A module of 24 KiB whose section name table's size reaches one byte past the end
+    of the file, loaded with an 8 KiB work area: both loaders refuse it as lsBadFormat (it
+    is checked before it is read), not lsOutOfMemory (the work area cannot hold what the
+    header claims).  Written for the survivor gvm_loader.c:read_sections:aor_1 (the bound
+    ``fsize - off`` made ``fsize + off``: only a file larger than the work area tells)."""
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "big", "const char big_t[24576] = {1};\n"
+                                        "int big_f(int i) { return big_t[i]; }\n")
+    data = path.read_bytes()
+    shoff, = struct.unpack_from("<I", data, 32)
+    shstrndx, = struct.unpack_from("<H", data, 50)
+    offset = struct.unpack_from("<10I", data, shoff + 40 * shstrndx)[4]
+    path.write_bytes(_with_section_header(data, b".shstrtab", size=len(data) - offset + 1))
+    host, tl = pair("psx", kernel, tmp_path, work_size=0x2000)
+    assert len(data) > 3 * 0x2000
+    assert host_load(host, "big")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("big")[1] == TLoadStatus.lsBadFormat
+    assert not tl.loaded

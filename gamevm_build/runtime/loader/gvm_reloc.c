@@ -97,7 +97,9 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 }
 
 
-/* `v` follows a call: jal, jalr, or bal/bgezal (the return address skips the delay slot). */
+/* `v` follows a call: jal, jalr, or a linking branch, bltzal/bgezal (bal) and on MIPS III
+ * (the N64) their branch-likely forms bltzall/bgezall, rt 16 to 19 (the return address
+ * skips the delay slot). */
 int gvm_after_call(u32 v)
 {
     u32 w;
@@ -105,7 +107,7 @@ int gvm_after_call(u32 v)
         return 0;
     w = *(const gvm_word *)(const void *)(v - 8);
     return (w >> 26) == 3 || ((w >> 26) == 0 && (w & 0x3F) == 9) ||
-           ((w >> 26) == 1 && ((w >> 16 & 0x1F) == 17 || (w >> 16 & 0x1F) == 16));
+           ((w >> 26) == 1 && (w >> 16 & 0x1C) == 0x10);
 }
 
 #elif defined(__m68k__)
