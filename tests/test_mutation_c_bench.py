@@ -188,16 +188,17 @@ def _coverage_c(*argv, timeout=600) -> subprocess.CompletedProcess:
 def test_c_coverage_names_the_runtime_lines_a_test_file_runs_and_misses():
     """bench/coverage_c.py (docs/testing.md, "Lines no test runs"): one test file's run on
     the psx, mapped to the runtime's source lines.  The trust tests run the digest and the
-    trust table; no psx test of that file decodes ZX0, so gvm_zx0.c is never run."""
+    trust table; none reloads a module in a development session, so gvm_reload.c (linked
+    only for gamevm dev) is never run."""
     proc = _coverage_c("--tests", "tests/test_trust.py", "-j", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()
             if line.split() and line.split()[0].endswith((".c", ".h"))}
-    for name in ("gvm_loader.c", "gvm_sha256.c", "gvm_trust.c", "gvm_zx0.c"):
+    for name in ("gvm_loader.c", "gvm_sha256.c", "gvm_trust.c", "gvm_reload.c"):
         lines, missed = int(rows[name][1]), int(rows[name][2])
         assert 0 <= missed <= lines and rows[name][3].endswith("%"), rows[name]
     assert int(rows["gvm_sha256.c"][2]) < int(rows["gvm_sha256.c"][1])      # it ran
-    assert rows["gvm_zx0.c"][1] == rows["gvm_zx0.c"][2]                      # it did not
+    assert rows["gvm_reload.c"][1] == rows["gvm_reload.c"][2]                # it did not
     assert "TOTAL" in proc.stdout
 
 
