@@ -173,6 +173,10 @@ def test_console_agrees_with_the_mirror_on_corrupt_blocks(target, tmp_path_facto
     data = samples()[3]
     block = zx0_compress(data)
     cases = [(block, len(data) - 1), (block, len(data) + 5)]          # too small, roomy
+    # a first literal run of 64 bytes: longer than the output's room, or than what is left
+    # of the block
+    literal = zx0_compress(bytes(rng.randrange(256) for _ in range(64)))
+    cases += [(literal, 10), (literal[:20], 64)]
     cases += [(block[:cut], len(data)) for cut in (1, 2, len(block) // 3, len(block) - 1)]
     for _ in range(12):                                                # flipped bits
         bad = bytearray(block)

@@ -254,6 +254,8 @@ def metadata_variants(meta: dict):
             yield f"init.{table} = [{off}, {count}]", json_text(variant)
     for n in (15, 16, 17):
         yield f"{n} needs", json_text({**base, "needs": [f"n{i}" for i in range(n)]})
+    for value in VALUES + ({"a": False, "b": [True, None, "s", -1, {}]},):
+        yield f"an unknown member = {json_text(value)}", json_text({**base, "zz": value})
     for depth in (30, 31, 32, 33):
         yield f"an unknown member {depth} deep", json_text(base)[:-1] + ',"deep":' + \
             "[" * depth + "]" * depth + "}"

@@ -1929,3 +1929,55 @@ def test_a_section_name_table_past_the_end_of_a_large_file_is_bad_format(psx_ker
     assert host_load(host, "big")[1] == TLoadStatus.lsBadFormat
     assert tl.load_module("big")[1] == TLoadStatus.lsBadFormat
     assert not tl.loaded
+
+
+def test_a_failed_load_gives_back_the_references_its_placed_modules_took(psx_kernel, tmp_path):
+    """``x`` needs ``a`` then ``b``; ``a`` needs ``c``, which the game loaded.  ``b``
+    imports a function nobody provides, so the load of ``x`` fails (lsUndefinedSymbol)
+    after placing and binding ``a``: both loaders free ``a``
+    and give back the reference it took on ``c``, so the game's one UnloadModule of ``c``
+    frees it, and nothing is left.  (Written while looking for a way into the line of
+    gvm_loader.c's rollback that no test runs, bench/coverage_c.py: this is not one, as a
+    load records its modules' needs only once every one is bound.)"""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "c", "int c_f(int x) { return x + 3; }\n")
+    module_from(tmp_path, "a", "extern int c_f(int);\nint a_f(int x) { return c_f(x); }\n",
+                needs=["c"])
+    module_from(tmp_path, "b", "extern int nowhere(int);\nint b_f(int x) { return nowhere(x); }\n")
+    module_from(tmp_path, "x", "extern int a_f(int), b_f(int);\n"
+                               "int x_f(int x) { return a_f(x) + b_f(x); }\n", needs=["a", "b"])
+    host, tl = pair("psx", kernel, tmp_path)
+    lm, status = host_load(host, "c")
+    handle, t_status = tl.load_module("c")
+    assert status == t_status == TLoadStatus.lsSuccess
+    assert host_load(host, "x")[1] == TLoadStatus.lsUndefinedSymbol
+    assert tl.load_module("x") == (0, TLoadStatus.lsUndefinedSymbol)
+    same_modules(host, tl)
+    assert [m.name for m in tl.loaded.values()] == ["c"]
+    host.unload(lm.handle)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    assert not tl.loaded and not host.loaded
+
+
+def test_load_module_async_without_flags_loads_as_the_reference(tmp_path):
+    """LoadModuleAsync(name, cb), the seed's form without flags or an id: the load
+    completes over frames (GameVMAsyncStatus of the first request's id, 1, says so), the
+    callback gets the handle and lsSuccess, and RAM holds the reference loader's bytes."""
+    from test_target_runtime import frames_until_done, same_modules
+    kernel = build_modules(tmp_path, "psx", {"a": "int a_f(int x) { return x + 1; }\n"},
+                           kernel_c="#include \"gamevm.h\"\n"
+                                    "TModuleHandle got = 0; int got_status = -1;\n"
+                                    "void on_a(TModuleHandle h, TLoadStatus st) "
+                                    "{ got = h; got_status = st; }\n",
+                           keep=["LoadModuleAsync", "on_a", "got", "got_status"])
+    host, tl = pair("psx", kernel, tmp_path)
+    tl.machine.call("LoadModuleAsync", tl._string("a"), tl.symbols["on_a"])
+    rec = {"request": "a", "id": 1, "frame_completed": None, "status": "lsPending"}
+    tl.async_loads.append(rec)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess" and tl.async_status(1) == TLoadStatus.lsSuccess
+    assert tl.machine.read_u32(tl.symbols["got_status"]) == TLoadStatus.lsSuccess
+    assert tl.machine.read_u32(tl.machine.read_u32(tl.symbols["got"]) + 8) == tl.by_name("a").base
+    assert host_load(host, "a")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)

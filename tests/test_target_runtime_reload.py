@@ -160,6 +160,25 @@ def test_a_reload_that_fails_is_reported_alike(tmp_path, target):
     same_stubs(host, tl)
 
 
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_a_reload_whose_module_no_longer_exports_the_function_stops_alike(tmp_path, target):
+    """A stale call whose module, rebuilt since, loads but no longer exports the function:
+    both loaders stop with the same report, naming the symbol, with the new build loaded
+    in the overlay (its occupant evicted) on both."""
+    host, tl = reload_loaders(tmp_path, target)
+    load_all(host, tl, "prov", "user", "other")
+    user = host.by_name("user")
+    (tmp_path / "prov.c").write_text("int prov_data;\nint prov_g(int x) { return x; }\n")
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "prov.elf", tmp_path / "prov.c")
+    assert proc.returncode == 0, proc.stderr
+    reports = [fault_of(m, user.symbols["user_call"], 1) for m in (host.machine, tl.machine)]
+    assert all(r.startswith("emulated CPU fault: call to unloaded module 'prov' symbol "
+                            "'prov_f' (the reloaded module no longer exports it): pc ")
+               for r in reports), reports
+    assert host.by_name("other") is None and "prov_g" in host.by_name("prov").symbols
+    same_modules(host, tl)
+
+
 @pytest.mark.parametrize("target", ["psx", "gba"])
 def test_the_default_policy_stops_and_a_resident_without_it_is_refused(tmp_path, target):
     """Without GameVMSetStale linked the reload policy is refused by name, with the fix; the
