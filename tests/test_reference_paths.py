@@ -381,3 +381,15 @@ def test_a_reload_that_no_longer_exports_the_symbol_faults(files, mods):
     assert "call to unloaded module 'prov' symbol 'prov_f'" in msg
     assert "the reloaded module no longer exports it" in msg
     assert "prov_g" in c.loader.by_name("prov").symbols and list(user.stubbed) == ["prov_f"]
+
+
+def test_a_module_file_too_large_to_read_is_refused_with_a_status(files, mods):
+    """A module file over the 64 MiB gamevm reads from one file (here a sparse one) is a
+    failed load with a status and the reader's words, not an error of another kind that
+    a game's LoadModule trap would not turn into a status."""
+    big = mods / "huge.elf"
+    with open(big, "wb") as f:
+        f.truncate(65 << 20)
+    refused(bare_loader(files, mods), "huge", TLoadStatus.lsFileNotFound,
+            re.escape(f"{big}: module is {65 << 20} bytes, more than the 64 MiB gamevm reads "
+                      "from one file"))

@@ -44,7 +44,7 @@ from pathlib import PurePosixPath
 from ..emu import stackwalk
 from .allocator import Allocator, Block, OutOfMemory, Region
 from ..arch import RelocationOverflow, get_arch
-from ..errors import (EmulationError, GameVMError, ImageDecodeError,
+from ..errors import (EmulationError, GameVMError, ImageDecodeError, InputError,
                       ModuleChecksumError, ModuleFormatError, RelocationError,
                       UndefinedSymbolError)
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
@@ -538,6 +538,8 @@ class Loader:
             raise LoadError(TLoadStatus.lsFileNotFound, str(exc)) from None
         except OSError as exc:
             raise LoadError(TLoadStatus.lsFileNotFound, f"module '{name}': {exc}") from None
+        except InputError as exc:     # a file no reader reads whole: not a regular file, or huge
+            raise LoadError(TLoadStatus.lsFileNotFound, str(exc)) from None
         if self.trusted is not None:
             self._files[path] = data
         try:
