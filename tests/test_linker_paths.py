@@ -433,3 +433,36 @@ def test_a_comdat_group_holding_relocations_without_their_section_is_refused(psx
                                          r"section \.rel\.text\.f but not \.text\.f, the section it "
                                          r"relocates; the object is malformed: build it again$"):
         _link(psx, "m", o)
+
+
+def test_a_local_symbol_in_a_section_not_loaded_is_refused_naming_it(psx):
+    """``tag`` made local after it was referenced (``ld -r``, then ``objcopy
+    --localize-symbol``): the relocation names it rather than its section, and the
+    refusal names the site and the symbol."""
+    tag = psx.obj("tag.s", '.section .mynote,"",@progbits\n.globl tag\ntag: .word 1\n')
+    ref = psx.obj("ref.s", ".text\n.globl use\nuse: lui $2, %hi(tag)\naddiu $2, $2, %lo(tag)\n")
+    both = psx.tmp / "both.o"
+    _run(psx.tc.ld, "-EL", "-r", "-o", both, ref, tag)
+    _run(psx.tc.tool("objcopy"), "--localize-symbol=tag", both)
+    with pytest.raises(RelocationError, match=rf"^{_path(both)}: section \.text offset 0x0 "
+                                              r"\(symbol 'tag'\): refers to section \.mynote, "
+                                              r"which is discarded; only loadable sections can "
+                                              r"be referenced$"):
+        _link(psx, "m", both)
+
+
+def test_the_written_null_symbol_and_unloaded_sections_are_all_zero_where_elf_says(psx, shared):
+    """The ELF spec's null symbol (index 0) is sixteen zero bytes, and a section that is
+    not loaded (relocations, symbols, strings, the note) has address 0, as readelf and
+    GNU ld write them."""
+    from elftools.elf.elffile import ELFFile
+    out = psx.tmp / "m.gvm"
+    link_module("psx", [shared.main, shared.helper, psx.obj("d.c", "int d = 3;\n")], out)
+    with open(out, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        assert symtab.data()[:16] == bytes(16)
+        unloaded = [s for s in elf.iter_sections()
+                    if s.name and not s["sh_flags"] & 2]                   # SHF_ALLOC
+        assert {s.name for s in unloaded} >= {".rela.text", ".symtab", ".strtab", ".shstrtab"}
+        assert {s.name: s["sh_addr"] for s in unloaded} == {s.name: 0 for s in unloaded}
