@@ -94,3 +94,25 @@ def test_interleaved_hi16_pairs_each_take_their_own_lo16(tmp_path):
     assert got == [(0, "R_MIPS_HI16", ".data", 0x10), (4, "R_MIPS_HI16", ".bss", 0x9000),
                    (8, "R_MIPS_LO16", ".data", 0x10), (12, "R_MIPS_LO16", ".bss", 0x9000),
                    (16, "R_MIPS_LO16", ".bss", 0x9004), (20, "R_MIPS_LO16", ".rodata", 4)]
+
+
+def test_a_profile_naming_an_unknown_arch_is_refused_naming_the_missing_table():
+    from gamevm_build.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        get_arch("z80")
+    assert str(err.value) == ("profile arch 'z80': no relocation table "
+                              "gamevm_build/arch/z80.py")
+
+
+def test_an_unpaired_hi16_against_a_global_symbol_names_it(tmp_path):
+    from gamevm_build.errors import RelocationError
+    from gamevm_build.link.linker import link_module
+    o = Builder(tmp_path, find_toolchain("psx")).obj(
+        "hi.s", ".text\n.globl f\nf: lui $2, %hi(data_sym)\njr $ra\nnop\n"
+                ".data\n.globl data_sym\ndata_sym: .word 1\n")
+    with pytest.raises(RelocationError) as err:
+        link_module("psx", [o], tmp_path / "m.gvm")
+    assert str(err.value) == (f"{o}: section .text offset 0x0 (symbol 'data_sym'): R_MIPS_HI16 "
+                              "has no matching R_MIPS_LO16 against the same symbol after it; "
+                              "the object is malformed (hand-written asm must pair %hi with "
+                              "%lo)")
