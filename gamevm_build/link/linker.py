@@ -233,6 +233,8 @@ class _Resolver:
         self.defs: dict[str, _Def] = {}
         self.commons: dict[str, tuple[int, int, _Input]] = {}   # name -> (size, align, first obj)
         self.undef: dict[str, bool] = {}                       # name -> weak-only?
+        #: undefined symbols declared hidden or internal -> the first object declaring so
+        self.hidden_undef: dict[str, str] = {}
         self.groups: set[str] = set()                          # group signatures seen
         #: per input added, in order: the sections of its duplicate COMDAT groups
         self.dropped: list[set[int]] = []
@@ -269,12 +271,20 @@ class _Resolver:
             elif sym.common:
                 size, align, first = self.commons.get(name, (0, 1, inp))
                 self.commons[name] = (max(size, sym.size), max(align, sym.value or 1), first)
-            elif name not in unused:
-                weak = sym.bind == E.STB_WEAK
-                self.undef[name] = self.undef.get(name, True) and weak
+            else:
+                if sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL):
+                    self.hidden_undef.setdefault(name, inp.elf.name)
+                if name not in unused:
+                    weak = sym.bind == E.STB_WEAK
+                    self.undef[name] = self.undef.get(name, True) and weak
 
     def unresolved(self) -> dict[str, bool]:
         return {n: w for n, w in self.undef.items() if n not in self.defs and n not in self.commons}
+
+
+def _section_label(elf: E.ElfFile, shndx: int) -> str | int:
+    """Section ``shndx``'s name, or the index itself when the file has no such section."""
+    return elf.sections[shndx].name if shndx < len(elf.sections) else shndx
 
 
 def _secname(d: _Def) -> str:
@@ -567,9 +577,8 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     # --- symbols -------------------------------------------------------------------------
     def unplaced_error(d: _Def) -> LinkError:
         sym = d.sym
-        secname = d.inp.elf.sections[sym.shndx].name if sym.shndx < len(d.inp.elf.sections) else sym.shndx
         return LinkError(f"{d.inp.elf.name}: symbol '{sym.name}' is defined in section "
-                         f"{secname}, which is not loaded (debug/discarded); it cannot be "
+                         f"{_section_label(d.inp.elf, sym.shndx)}, which is not loaded (debug/discarded); it cannot be "
                          "referenced by a module")
 
     exports: list[OutSymbol] = []
@@ -600,17 +609,13 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     unresolved = resolver.unresolved()
     imports = [OutSymbol(n, 0, 0, E.STT_NOTYPE, E.STB_WEAK if weak else E.STB_GLOBAL, None)
                for n, weak in sorted(unresolved.items())]
-    if unresolved:
-        # as GNU ld ("hidden symbol isn't defined"): a hidden reference is one the module
-        # promised to define itself, so it cannot be bound to another module's symbol
-        for inp in objects:
-            for sym in inp.elf.symbols[1:]:
-                if (sym.visibility in (E.STV_HIDDEN, E.STV_INTERNAL) and sym.name in unresolved
-                        and sym.shndx == E.SHN_UNDEF):
-                    raise LinkError(f"{inp.elf.name}: symbol '{sym.name}' has hidden visibility "
-                                    "but is not defined in this module; define it in one of "
-                                    "the module's objects, or declare it without "
-                                    "visibility(\"hidden\") to import it")
+    # as GNU ld ("hidden symbol isn't defined"): a hidden reference is one the module
+    # promised to define itself, so it cannot be bound to another module's symbol
+    for hname, obj in resolver.hidden_undef.items():
+        if hname in unresolved:
+            raise LinkError(f"{obj}: symbol '{hname}' has hidden visibility but is not defined "
+                            "in this module; define it in one of the module's objects, or "
+                            "declare it without visibility(\"hidden\") to import it")
 
     locals_: list[OutSymbol] = []
     for inp in objects:
@@ -696,7 +701,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                             target = (t_off + sym.value, t_out, None,
                                       t_off + sym.value - addr[t_out])
                         else:
-                            tname = elf.sections[sym.shndx].name if sym.shndx < len(elf.sections) else sym.shndx
+                            tname = _section_label(elf, sym.shndx)
                             raise RelocationError(
                                 f"{location(elf.name, tsec.name, roff, sym.name)}: refers to section {tname}, which is discarded; "
                                 "only loadable sections can be referenced", obj=elf.name,
