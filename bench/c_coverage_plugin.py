@@ -34,11 +34,11 @@ def _code_range(path: str) -> tuple[int, int] | None:
     return min(a for a, _ in spans) & 0xFFFFFFFF, max(b for _, b in spans) & 0xFFFFFFFF
 
 
-def _hook(machine: Machine) -> None:
+def _hook(machine: Machine, uc: unicorn.Uc) -> None:
     blocks = _BLOCKS[machine._cov_path]
     lo, hi = machine._cov_range
-    machine.uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda uc, addr, size, _: blocks.add((addr, size)),
-                        None, lo, hi - 1)
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda _uc, addr, size, _: blocks.add((addr, size)),
+                None, lo, hi - 1)
 
 
 def _patch() -> None:
@@ -49,14 +49,13 @@ def _patch() -> None:
         span = _code_range(str(path))
         if span is not None:
             self._cov_path, self._cov_range = str(Path(path).resolve()), span
-            _hook(self)
+            _hook(self, self.uc)
         return symbols
 
     def traced_new_engine(self, previous=None):
         uc = new_engine(self, previous)
         if previous is not None and getattr(self, "_cov_range", None):
-            self.uc = uc
-            _hook(self)
+            _hook(self, uc)             # an engine rebuilt after a fault keeps being measured
         return uc
 
     Machine.load_elf, Machine._new_engine = traced_load_elf, traced_new_engine

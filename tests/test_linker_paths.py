@@ -198,14 +198,25 @@ def test_archives_alone_are_refused_as_pulling_nothing(psx, shared):
         _link(psx, "m", lib)
 
 
+def _tag(psx, section: str, flags: str):
+    """An object defining the global ``tag`` in ``section`` (``flags``: its ``.section``
+    flags)."""
+    return psx.obj("tag.s", f'.section {section},"{flags}",@progbits\n.globl tag\ntag: .word 1\n')
+
+
+def _ref(psx):
+    """An object whose ``use`` takes ``tag``'s address (a %hi/%lo pair)."""
+    return psx.obj("ref.s", ".text\n.globl use\nuse: lui $2, %hi(tag)\naddiu $2, $2, %lo(tag)\n")
+
+
 @pytest.mark.parametrize("section,flags", [(".mynote", ""), (".note.tag", "a")],
                          ids=["not-allocated", "dropped-by-name"])
 def test_a_symbol_defined_in_a_section_not_loaded_is_refused_when_referenced(psx, section,
                                                                               flags):
     """``tag`` lives in a section the module does not load (not allocated, or a note the
     linker drops): ``use`` takes its address, which the module cannot give."""
-    tag = psx.obj("tag.s", f'.section {section},"{flags}",@progbits\n.globl tag\ntag: .word 1\n')
-    ref = psx.obj("ref.s", ".text\n.globl use\nuse: lui $2, %hi(tag)\naddiu $2, $2, %lo(tag)\n")
+    tag = _tag(psx, section, flags)
+    ref = _ref(psx)
     with pytest.raises(LinkError, match=rf"^{_path(tag)}: symbol 'tag' is defined in section "
                                         rf"{re.escape(section)}, which is not loaded "
                                         r"\(debug/discarded\); it cannot be referenced by a "
@@ -218,7 +229,7 @@ def test_a_symbol_defined_in_a_section_not_loaded_is_refused_when_referenced(psx
 def test_a_symbol_in_a_section_not_loaded_that_nothing_refers_to_is_left_out(psx, shared,
                                                                               section, flags):
     """GNU ld links it; the module neither exports nor imports it."""
-    tag = psx.obj("tag.s", f'.section {section},"{flags}",@progbits\n.globl tag\ntag: .word 1\n')
+    tag = _tag(psx, section, flags)
     mod = _link(psx, "m", shared.main, shared.helper, tag)
     assert set(mod.exports) == {"use", "helper"} and not mod.imports
 
@@ -439,8 +450,7 @@ def test_a_local_symbol_in_a_section_not_loaded_is_refused_naming_it(psx):
     """``tag`` made local after it was referenced (``ld -r``, then ``objcopy
     --localize-symbol``): the relocation names it rather than its section, and the
     refusal names the site and the symbol."""
-    tag = psx.obj("tag.s", '.section .mynote,"",@progbits\n.globl tag\ntag: .word 1\n')
-    ref = psx.obj("ref.s", ".text\n.globl use\nuse: lui $2, %hi(tag)\naddiu $2, $2, %lo(tag)\n")
+    tag, ref = _tag(psx, ".mynote", ""), _ref(psx)
     both = psx.tmp / "both.o"
     _run(psx.tc.ld, "-EL", "-r", "-o", both, ref, tag)
     _run(psx.tc.tool("objcopy"), "--localize-symbol=tag", both)

@@ -33,6 +33,7 @@ from gamevm_build.link.linker import link_module
 from gamevm_build.link.module import read_module
 from gamevm_build.link.shipform import SHT_GVM_RELPACK
 from gamevm_build.link.toolchain import find_toolchain
+from test_linker_mutants import _section_header_field
 
 SOURCE = """\
 extern int alpha_in(int);
@@ -95,14 +96,9 @@ def _section(data, name: str) -> elf32.Section:
     return sec
 
 
-def _header_field(data, index: int, field: int) -> int:
-    """Offset in ``data`` of word ``field`` of section header ``index``."""
-    return struct.unpack_from("<I", data, 32)[0] + index * elf32.SHDR_SIZE + 4 * field
-
-
 def _set_section_field(data: bytearray, name: str, field: int, value: int) -> None:
     """Set word ``field`` of section ``name``'s header."""
-    struct.pack_into("<I", data, _header_field(data, _section(data, name).index, field), value)
+    struct.pack_into("<I", data, _section_header_field(data, _section(data, name).index, field), value)
 
 
 def _symbol_at(data, index: int) -> int:
@@ -619,7 +615,7 @@ def test_a_section_header_size_other_than_40_is_refused(files, shentsize):
 def test_a_section_name_table_past_the_end_of_the_file_is_refused(files):
     data = files.module()
     shstrtab = _section(data, ".shstrtab")
-    size_at = _header_field(data, shstrtab.index, SH_SIZE)
+    size_at = _section_header_field(data, shstrtab.index, SH_SIZE)
     struct.pack_into("<I", data, size_at, len(data) - shstrtab.offset + 1)
     with pytest.raises(ModuleFormatError, match=r"^names\.gvm: not a valid ELF file: section "
                                                 r"name string table runs past the end of the "

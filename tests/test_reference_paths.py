@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gamevm_build.emu.machine import Machine
-from gamevm_build.errors import EmulationError, GameVMError
+from gamevm_build.errors import GameVMError
 from gamevm_build.link.linker import link_module
 from gamevm_build.link.resident import build_resident, read_resident
 from gamevm_build.link.toolchain import find_toolchain
@@ -28,6 +28,7 @@ from gamevm_build.runtime.readers import DirectoryReader
 from gamevm_build.runtime.reference import (SYS_LAZY, Loader, LoaderPolicy, LoadError,
                                             TLoadStatus, default_regions)
 from test_runtime import with_overlay
+from test_target_runtime import fault_of as fault
 
 TARGET = "psx"
 KERNEL = "void _start(void){ for(;;); }\n"
@@ -115,12 +116,6 @@ def refused(loader, name, status, message, **kw) -> LoadError:
     assert re.fullmatch(message, str(err.value), re.S), str(err.value)
     assert (loader.allocator.snapshot(), sorted(loader.loaded), refcounts(loader)) == before
     return err.value
-
-
-def fault(machine, addr: int, *args: int) -> str:
-    with pytest.raises(EmulationError) as err:
-        machine.call(addr, *args)
-    return str(err.value)
 
 
 # --- the allocator ---------------------------------------------------------------------------
