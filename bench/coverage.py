@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mutation import PACKAGES, REPO, jobs_count  # noqa: E402
+from mutation import MAX_JOBS, PACKAGES, REPO, jobs_count, bad_test_file  # noqa: E402
 
 
 def measure(package, jobs: int, tmp: Path, tests: list[str] | None = None) -> int:
@@ -57,14 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-p", "--package", action="append", choices=[p.name for p in PACKAGES],
                     help="a package of the core (repeatable; default: all)")
-    ap.add_argument("-j", "--jobs", type=jobs_count, default=os.cpu_count() or 1,
+    ap.add_argument("-j", "--jobs", type=jobs_count, default=min(os.cpu_count() or 1, MAX_JOBS),
                     help="pytest-xdist workers (default: one per CPU)")
     ap.add_argument("--tests", action="append", metavar="FILE",
                     help="run this test file instead of the package's (repeatable)")
     args = ap.parse_args(argv)
     for test in args.tests or ():
-        if not (REPO / test).is_file():
-            ap.error(f"--tests {test}: no such test file under {REPO}")
+        if (problem := bad_test_file(test)) is not None:
+            ap.error(f"--tests {test}: {problem}")
     try:
         import coverage  # noqa: F401
     except ImportError:

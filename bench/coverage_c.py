@@ -31,7 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mutation import REPO, jobs_count  # noqa: E402
+from mutation import MAX_JOBS, REPO, jobs_count, bad_test_file  # noqa: E402
 from mutation_c import FILE_TESTS, TESTS  # noqa: E402
 
 sys.path.insert(0, str(REPO))
@@ -117,7 +117,8 @@ def report(functions, ran: dict[str, set[int]]) -> None:
         total += len(code[name])
         missed_total += len(missed)
         cover = 100.0 * (len(code[name]) - len(missed)) / len(code[name])
-        print(f"{name:<{width}}  {len(code[name]):5}  {len(missed):6}  {cover:4.0f}%  {ranges(missed)}")
+        print(f"{name:<{width}}  {len(code[name]):5}  {len(missed):6}  {cover:4.0f}%  "
+              f"{ranges(missed)}")
     if total:
         print(f"{'TOTAL':<{width}}  {total:5}  {missed_total:6}  "
               f"{100.0 * (total - missed_total) / total:4.0f}%")
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the console whose runtime is measured (default psx)")
     ap.add_argument("--tests", action="append", metavar="FILE",
                     help="run this test file instead of the mutation run's (repeatable)")
-    ap.add_argument("-j", "--jobs", type=jobs_count, default=os.cpu_count() or 1,
+    ap.add_argument("-j", "--jobs", type=jobs_count, default=min(os.cpu_count() or 1, MAX_JOBS),
                     help="pytest-xdist workers (default: one per CPU)")
     args = ap.parse_args(argv)
     from gamevm_build.project.profile import available_targets
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--console {args.console}: one of {', '.join(available_targets())}")
     tests = args.tests or [*dict.fromkeys(t for ts in FILE_TESTS.values() for t in ts), *TESTS]
     for test in tests:
-        if not (REPO / test).is_file():
-            ap.error(f"--tests {test}: no such test file under {REPO}")
+        if (problem := bad_test_file(test)) is not None:
+            ap.error(f"--tests {test}: {problem}")
     with tempfile.TemporaryDirectory(prefix="gamevm-coverage-c-") as tmp:
         data, build = Path(tmp) / "data", Path(tmp) / "build"
         data.mkdir()

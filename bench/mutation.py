@@ -76,8 +76,8 @@ PACKAGES = (
     # the reference loader is also the oracle the C runtime is compared with: a mutant
     # that makes the two disagree is caught by the differential tests too
     Package("loader", ("gamevm_build/runtime/reference.py", "gamevm_build/runtime/allocator.py"),
-            ("tests/test_loader.py", "tests/test_loader_mutants.py", "tests/test_reference_paths.py",
-             "tests/test_runtime.py",
+            ("tests/test_loader.py", "tests/test_loader_mutants.py",
+             "tests/test_reference_paths.py", "tests/test_runtime.py",
              "tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
              "tests/test_target_runtime_gaps.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),
@@ -547,15 +547,33 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
+#: the most jobs a run starts: each is a process tree (pytest and its workers, or a
+#: copy of the checkout), so a mistyped number must not fork without bound
+MAX_JOBS = 64
+
+
 def jobs_count(text: str) -> int:
-    """``--jobs``: at least one (an argparse type: anything else is a usage error, exit 2)."""
+    """``--jobs``: 1 to :data:`MAX_JOBS` (an argparse type: anything else is a usage error,
+    exit 2)."""
     try:
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of jobs, 1 or more")
+    if not 1 <= n <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of jobs, 1 to "
+                                         f"{MAX_JOBS}")
     return n
+
+
+def bad_test_file(test: str) -> str | None:
+    """What is wrong with ``test`` as a ``--tests`` file of this checkout, or None: it must
+    be a regular file under tests/ (run by pytest from the checkout's root)."""
+    path = (REPO / test).resolve()
+    if not path.is_relative_to((REPO / "tests").resolve()):
+        return f"outside {REPO / 'tests'}: give one of this checkout's test files"
+    if not path.is_file():
+        return f"no such test file under {REPO}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -563,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-p", "--package", action="append", choices=[p.name for p in PACKAGES],
                     help="a package to test (repeatable; default: all)")
-    ap.add_argument("-j", "--jobs", type=jobs_count, default=2, help="mutants tested at once (default 2)")
+    ap.add_argument("-j", "--jobs", type=jobs_count, default=2,
+                    help=f"mutants tested at once, 1 to {MAX_JOBS} (default 2)")
     ap.add_argument("--sample", type=int, default=SAMPLE, metavar="N",
                     help=f"test N mutants per package, drawn at random but the same for the same "
                          f"code (default {SAMPLE}); the kill rate is then an estimate with its "

@@ -597,7 +597,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--report", type=Path, metavar="JSON",
                     help="print an earlier --json run again; runs nothing")
     ap.add_argument("--json", type=Path, help="write the results to this file")
-    ap.add_argument("--jobs", "-j", type=mutation.jobs_count, default=os.cpu_count() or 1, metavar="N",
+    ap.add_argument("--jobs", "-j", type=mutation.jobs_count,
+                    default=min(os.cpu_count() or 1, mutation.MAX_JOBS), metavar="N",
                     help="mutants tested side by side, each in its own copy of the tree "
                          "(default: the number of CPUs)")
     ap.add_argument("--nice", type=int, default=19, help="niceness of the run (default 19)")

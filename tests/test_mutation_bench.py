@@ -163,3 +163,14 @@ def test_coverage_refuses_a_test_file_that_does_not_exist():
     assert proc.returncode == 2
     assert "--tests tests/no_such_test.py: no such test file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("path", ["bench/mutation.py", "../README.md", "/dev/null"])
+def test_coverage_refuses_a_test_file_outside_the_checkouts_tests(path):
+    """A file of the checkout that is no test, a path above it, a device node: usage
+    errors naming tests/, before pytest runs anything."""
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "coverage.py"), "--tests",
+                           path], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"--tests {path}: outside {REPO / 'tests'}: give one of this checkout's test " \
+           "files" in proc.stderr

@@ -169,10 +169,11 @@ def test_a_report_of_a_saved_run(tmp_path):
 
 
 def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
-    """``--jobs`` (here and in bench/mutation.py) takes 1 or more: 0, -1, 2**64 written
-    as a float, or a word exit 2 with the option named, before anything runs."""
+    """``--jobs`` (here and in bench/mutation.py) takes 1 to 64: 0, -1, 65, 2**64 (as a
+    whole number or a float), or a word exit 2 with the option named, before anything
+    runs."""
     import pytest
-    for bad in ("0", "-1", "1.8e19", "two"):
+    for bad in ("0", "-1", "65", str(2 ** 64), "1.8e19", "two"):
         with pytest.raises(SystemExit) as exc:
             mutation_c.parser().parse_args(["--jobs", bad])
         assert exc.value.code == 2
@@ -203,8 +204,16 @@ def test_c_coverage_names_the_runtime_lines_a_test_file_runs_and_misses():
 
 
 def test_c_coverage_refuses_an_unknown_console_and_a_missing_test_file():
+    """An unknown console, a test file that does not exist, one outside the checkout's
+    tests/ (another file of the checkout, a path above it, an absolute one) and a job
+    count past 64 are usage errors, before any test runs."""
+    outside = "test files"
     for argv, words in ((["--console", "dreamcast"], "--console dreamcast: one of"),
-                        (["--tests", "tests/no_such_test.py"], "no such test file")):
+                        (["--tests", "tests/no_such_test.py"], "no such test file"),
+                        (["--tests", "bench/coverage.py"], outside),
+                        (["--tests", "../README.md"], outside),
+                        (["--tests", "/etc/hostname"], outside),
+                        (["-j", str(2 ** 64)], "--jobs")):
         proc = _coverage_c(*argv, timeout=60)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
