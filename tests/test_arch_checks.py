@@ -3,6 +3,8 @@ testing: a message's words or a relocation name changed and no test noticed)."""
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from elftools.elf.elffile import ELFFile
 
@@ -116,3 +118,44 @@ def test_an_unpaired_hi16_against_a_global_symbol_names_it(tmp_path):
                               "has no matching R_MIPS_LO16 against the same symbol after it; "
                               "the object is malformed (hand-written asm must pair %hi with "
                               "%lo)")
+
+
+def _rel_as_rela(data: bytes, v4bx_type: int = ArmArch.V4BX) -> bytes:
+    """A big-endian ELF32 object with each SHT_REL section rewritten as SHT_RELA (entries
+    moved to the file's end, addend 0) and its R_ARM_V4BX entries given ``v4bx_type``:
+    GNU as writes REL for ARM, but the ABI allows either, and other assemblers use RELA."""
+    out = bytearray(data)
+    shoff, = struct.unpack_from(">I", data, 32)
+    shentsize, shnum = struct.unpack_from(">HH", data, 46)
+    for i in range(shnum):
+        at = shoff + i * shentsize
+        if struct.unpack_from(">I", data, at + 4)[0] != 9:          # SHT_REL
+            continue
+        offset, size = struct.unpack_from(">II", data, at + 16)
+        rows = b""
+        for r_offset, r_info in struct.iter_unpack(">II", data[offset:offset + size]):
+            if r_info & 0xFF == ArmArch.V4BX:
+                r_info = r_info & ~0xFF | v4bx_type
+            rows += struct.pack(">IIi", r_offset, r_info, 0)
+        struct.pack_into(">I", out, at + 4, 4)                      # SHT_RELA
+        struct.pack_into(">II", out, at + 16, len(out), len(rows))
+        struct.pack_into(">I", out, at + 36, 12)                    # sh_entsize
+        out += rows
+    return bytes(out)
+
+
+def test_an_armv3_bx_marked_for_the_v4bx_fix_passes_in_a_rela_section_too(tmp_path):
+    """On the 3DO an ARMv4T ``bx lr`` is no violation when an R_ARM_V4BX marks it: the
+    linker rewrites it (GNU ld --fix-v4bx).  The marker counts in a RELA section as in
+    a REL one; without it the ``bx`` is reported.  Written for the survivor
+    arm.xǁArmArchǁisa_violations__mutmut_15 (RELA's type 4 made 5)."""
+    data = Builder(tmp_path, find_toolchain("3do")).obj(
+        "v4t.c", "int one(void) { return 1; }\n", "-march=armv4t", "-O2").read_bytes()
+    arm, profile = get_arch("arm"), load_profile("3do")
+    assert arm.isa_violations(elf32.parse(data, "v4t.o"), profile) == []
+    rela = _rel_as_rela(data)
+    elf = elf32.parse(rela, "rela.o")
+    assert [s.type for s in elf.sections if s.name.startswith(".rel")] == [4]
+    assert arm.isa_violations(elf, profile) == []
+    unmarked = arm.isa_violations(elf32.parse(_rel_as_rela(data, 0), "none.o"), profile)
+    assert [v.instruction for v in unmarked] == ["bx lr"]

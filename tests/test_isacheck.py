@@ -65,6 +65,8 @@ def test_a_switch_table_of_256_cases_and_more():
     # cmp r0, #0x100 (a rotated immediate): 257 entries
     table = [0xE3500C01, 0x979FF100, 0xEA000000 | 257, *[CLZ] * 257, MOV_PC_LR]
     assert violations(arm(*table)) == []
+    # and no more: the code after entry 256 is checked (a rotation off by one read 513)
+    assert violations(arm(*table, CLZ)) == [f"{(len(table)) * 4:#x} clz r0, r1"]
 
 
 def test_switch_table_after_ldrls_pc_is_data():
@@ -140,6 +142,11 @@ def test_m68k_data_objects_are_skipped_and_code_resumes_after_them():
     code = m68k(NOP, RTS, EXTB, EXTB, RTS)        # the first extb.l is the object's bytes
     assert m68k_violations(code, [("tab", 4, 2, "OBJECT")]) == ["0x6 extb.l d0"]
     assert m68k_violations(code, [("tab", 4, 2, "NOTYPE")]) == ["0x4 extb.l d0", "0x6 extb.l d0"]
+    # an object of unknown size is data up to the next symbol, where code resumes
+    for kind in ("FUNC", "NOTYPE"):
+        assert m68k_violations(code, [("tab", 4, 0, "OBJECT"), ("g", 6, 4, kind)]) == [
+            "0x6 extb.l d0"]
+    assert m68k_violations(code, [("tab", 4, 0, "OBJECT")]) == []
     # an undecodable word is reported and skipped by its two bytes
     assert m68k_violations(m68k(0xA000, EXTB, RTS)) == ["0x0 dc.w $a000", "0x2 extb.l d0"]
 
