@@ -25,8 +25,9 @@ from gamevm_build.link.toolchain import find_toolchain
 from gamevm_build.play.console import Console
 from gamevm_build.runtime.allocator import Allocator, Block, Region
 from gamevm_build.runtime.readers import DirectoryReader
-from gamevm_build.runtime.reference import (SYS_LAZY, Loader, LoaderPolicy, LoadError,
-                                            TLoadStatus, default_regions)
+from gamevm_build.runtime.loadcost import search_probes
+from gamevm_build.runtime.reference import (STALE_DATA_BASE, SYS_LAZY, Loader, LoaderPolicy,
+                                            LoadError, TLoadStatus, default_regions)
 from test_runtime import with_overlay
 from test_target_runtime import fault_of as fault
 
@@ -52,6 +53,18 @@ MODULES = {
     "big": "int big_f(void){ return 1; }\nint big_pad[64] = {1};\n"
            "int big_g(int x){ int i, s = 0; for (i = 0; i < 64; i++) s += big_pad[i] * x;"
            " return s; }\n",
+    # a table (an object) that another module reads and, mistaken for code, jumps to: the
+    # jump's relocation first, then the read's pair
+    "tbl": "int tbl[4] = {1, 2, 3, 4};\n",
+    "tbluser": '__asm__(".text\\n.set noreorder\\n.globl tu_jump\\ntu_jump: j tbl\\nnop\\n'
+               '.globl tu_read\\ntu_read: lui $2, %hi(tbl+4)\\njr $ra\\n'
+               'lw $2, %lo(tbl+4)($2)\\n.set reorder\\n");\n',
+    # binds into user, which binds into prov
+    "top": "int user_f(int);\nint top_f(int x){ return user_f(x) + 1; }\n",
+    # 31 functions called lazily: all but one of the console-side runtime's 32 stubs
+    "lazy31": "".join(f"int f{i}(void);\n" for i in range(31))
+              + "int lazy31_f(void){ return " + " + ".join(f"f{i}()" for i in range(31))
+              + "; }\n",
 }
 #: a later build of ``prov`` that no longer exports prov_f
 PROV_V2 = "int prov_g(int x){ return x; }\n"
@@ -388,3 +401,147 @@ def test_a_module_file_too_large_to_read_is_refused_with_a_status(files, mods):
     refused(bare_loader(files, mods), "huge", TLoadStatus.lsFileNotFound,
             re.escape(f"{big}: module is {65 << 20} bytes, more than the 64 MiB gamevm reads "
                       "from one file"))
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120602) -----------------------------------------
+
+def test_a_fixed_placement_may_end_at_its_regions_end():
+    """A block placed by address may take the region's last byte, not one byte more.
+    Written for the survivor allocator.xǁRegionǁalloc_at__mutmut_14 (``<=`` made ``<``)."""
+    r = Region("A", 0x1000, 0x100)
+    r.alloc_at(0x1080, 0x80, "m")
+    assert r.top == r.end == 0x1100 and [b.owner for b in r.occupants] == ["m"]
+    with pytest.raises(GameVMError, match=re.escape(
+            "region 'A' (0x00001000-0x00001100, top 0x00001000) cannot place 'n' (129 bytes) "
+            "at 0x00001080")):
+        Region("A", 0x1000, 0x100).alloc_at(0x1080, 0x81, "n")
+
+
+def test_a_binary_search_probes_as_many_times_as_the_count_has_bits():
+    """The modelled cost of binding an import (the analyzer's and the reference loader's
+    lazy binding alike) counts the probes a binary search of the symbol table takes at
+    worst: 7 names take 3, 8 take 4.  Written for the survivor
+    reference.xǁLoaderǁlazy_overhead_cycles__mutmut_9 (``log2(n + 1)`` made
+    ``log2(n + 2)``: one probe too many for 1, 3, 7, 15... names)."""
+    assert [search_probes(n) for n in (0, 1, 2, 3, 4, 7, 8, 1023, 1024)] == \
+        [0, 1, 2, 2, 3, 3, 4, 10, 11]
+
+
+def test_a_lazy_bind_is_charged_the_probes_of_this_symbol_table(files, mods):
+    c = host_console(files, mods)
+    c.load("prov")
+    user = c.load("user", lazy=True)
+    assert c.call("user:user_f", 1) == 82
+    bind, = [e for e in c.loader.events if e["event"] == "lazy-bind"]
+    costs = c.timer.costs
+    assert bind["resolver_cycles"] == pytest.approx(
+        costs.bind_fixed + costs.bind_per_probe * c.loader.symbol_count().bit_length()
+        + costs.reloc("R_MIPS_26") * bind["sites"])
+    assert "prov_f" not in user.lazy
+
+
+def test_a_load_and_an_unload_are_recorded_as_such(files, mods):
+    """The load timer's record of a plain load says ``load``; the memory log of an unload
+    names the module's base.  Written for the survivors reference.xǁLoaderǁload__mutmut_3
+    (the default kind) and reference.xǁLoaderǁ_free__mutmut_53 (the base left out)."""
+    c = host_console(files, mods)
+    lm = c.load("filler")
+    assert [(r.kind, r.request) for r in c.timer.records] == [("load", "filler")]
+    c.loader.unload(lm.handle)
+    freed = c.timer.memory[-1]
+    assert {k: freed[k] for k in ("event", "module", "region", "base", "size", "reason")} == {
+        "event": "free", "module": "filler", "region": lm.region.name,
+        "base": f"0x{lm.base:08x}", "size": lm.module.load_size, "reason": freed["reason"]}
+    assert freed["reason"]
+
+
+def test_constructors_run_by_target_code_take_their_time_in_the_init_phase(files, mods):
+    """A load whose constructors the game's code runs (``run_init=False``, then
+    ``init_entry`` until 0): the module's last phase is ``init``, as long as its measured
+    constructor time, and the load's record ends with it.  Written for the survivors
+    reference.xǁLoaderǁ_finish_init__mutmut_36 and _40 (the time and the phase's name)."""
+    c = host_console(files, mods)
+    lm = c.load("prov", run_init=False)
+    record = c.loader.pending_init[lm.handle]["record"]
+    i = 0
+    while (fn := c.loader.init_entry(lm.handle, i)) != 0:
+        c.machine.call(fn)
+        i += 1
+    assert i == 1 and lm.handle not in c.loader.pending_init
+    name, start, end = lm.timing.phases[-1]
+    assert name == "init" and end - start == pytest.approx(lm.timing.cpu["init"])
+    assert lm.timing.cpu["init"] > 0 and record.end_s == pytest.approx(end)
+
+
+def two_overlays(c):
+    """Overlay regions Ovl and Ovl2 carved off the heap's top."""
+    with_overlay(c)
+    heap = c.loader.allocator.regions[0]
+    heap.size -= 0x2000
+    c.loader.allocator.regions.append(Region("Ovl2", heap.end, 0x2000, "overlay"))
+
+
+def test_an_eviction_counts_the_stale_stubs_the_evicted_module_gives_back(files, mods):
+    """The stub table full: user's binding into prov (evicted) took the last stub.  Evicting
+    user then needs one for top's binding into it, which the stub user gives back pays for:
+    the load goes on, and top's binding takes that very stub.  Written for the survivor
+    reference.xǁLoaderǁ_check_stubs_for__mutmut_32 (only lazy stubs counted as given back:
+    the load was refused lsOutOfMemory)."""
+    c = runtime_console(files, mods)
+    two_overlays(c)
+    c.loader.placement.update(prov="Ovl", filler="Ovl", user="Ovl2", padmod="Ovl2")
+    c.load("lazy31", lazy=True)
+    c.load("prov")
+    user = c.load("user")
+    top = c.load("top")
+    c.load("filler")                                   # evicts prov
+    stub = user.stubbed["prov_f"][1]
+    assert c.loader.stubs.free_count() == 0
+    c.load("padmod")                                   # evicts user
+    assert c.loader.by_name("user") is None and c.loader.stubs.free_count() == 0
+    assert top.stubbed["user_f"] == ("user", stub)
+    msg = fault(c.machine, top.symbols["top_f"], 1)
+    assert "call to unloaded module 'user' symbol 'user_f'" in msg
+
+
+def test_a_stale_data_binding_is_patched_where_its_relocations_reach(files, mods):
+    """tbl (an object) evicted: tbluser's read of it goes to the first stale-data address,
+    0x7F000000 + 4 (the console-side runtime's first too), where the read stops naming the
+    binding; its jump to tbl cannot reach that address (another 256 MB segment) and stays
+    as it was, and the read's two relocations after it are patched all the same.  Written
+    for the survivors reference.xǁStubAreaǁ__init____mutmut_14 (the first address 16
+    bytes on) and reference.xǁLoaderǁ_patch_sites__mutmut_33 (patching stopped at the
+    first site out of reach)."""
+    c = host_console(files, mods)
+    with_overlay(c)
+    c.loader.placement.update(tbl="Ovl", filler="Ovl")
+    c.load("tbl")
+    tu = c.load("tbluser")
+    assert [r.type_name for r in tu.module.relocations] == ["R_MIPS_26", "R_MIPS_HI16",
+                                                           "R_MIPS_LO16"]
+    assert c.call("tbluser:tu_read") == 2
+    c.load("filler")                                   # evicts tbl
+    stub, = [e for e in c.loader.events if e["event"] == "stub"]
+    assert stub == {"event": "stub", "module": "tbluser", "symbol": "tbl", "target": "tbl",
+                    "sites": 2, "stub": STALE_DATA_BASE}
+    assert tu.stubbed["tbl"] == ("tbl", STALE_DATA_BASE)
+    msg = fault(c.machine, tu.symbols["tu_read"])
+    assert f"0x{STALE_DATA_BASE + 4:08x}" in msg and "stale binding to tbl:tbl" in msg
+
+
+def test_a_stale_call_reloads_the_file_its_module_came_from(files, mods):
+    """prov loaded from ``provx.elf`` and evicted: a call through user's stale stub
+    (policy ``reload``) reloads that file, not ``prov.elf`` (there is none), and the call
+    goes on.  Written for the survivor reference.xǁLoaderǁ_stub_bindings__mutmut_34
+    (``request or name`` made ``and``: the reload asked for ``prov``)."""
+    (mods / "prov.elf").rename(mods / "provx.elf")
+    c = host_console(files, mods, policy=LoaderPolicy(stale="reload"))
+    with_overlay(c)
+    c.loader.placement.update(prov="Ovl", filler="Ovl")
+    c.load("provx")
+    user = c.load("user")
+    c.load("filler")                                   # evicts prov
+    stub = user.stubbed["prov_f"][1]
+    assert c.loader.stubs.slots[stub]["request"] == "provx"
+    assert c.call("user:user_f", 2) == 84
+    assert c.loader.by_name("prov").request == "provx" and not user.stubbed

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -283,6 +282,12 @@ class ModuleCost:
         return self.total_cycles / self.clock_hz + self.init_s
 
 
+def search_probes(symbols: int) -> int:
+    """Probes of a binary search that finds any of ``symbols`` sorted names, at worst: the
+    runtime's lookup of an import in the Global Symbol Table (``ceil(log2(symbols + 1))``)."""
+    return symbols.bit_length()
+
+
 def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 relocations: Mapping[str, int], imports: int, symbols: int,
                 constructors: int = 0, init_ms: float = 0.0, exports: int = 0,
@@ -326,7 +331,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     file_bytes : int
         The module file's size: what a resident that checks digests hashes (``copy``).
     """
-    probes = math.ceil(math.log2(symbols + 1)) if symbols > 0 else 0
+    probes = search_probes(symbols)
     packed = form != "plain"
     reloc = costs.reloc_packed if packed else costs.reloc
     cycles = {

@@ -47,6 +47,7 @@ from ..arch import RelocationOverflow, get_arch
 from ..errors import (EmulationError, GameVMError, ImageDecodeError, InputError,
                       ModuleChecksumError, ModuleFormatError, RelocationError,
                       UndefinedSymbolError)
+from .loadcost import search_probes
 from .loadtime import LoadRecord, LoadTimer, ModuleTiming, cpu_steps, module_counts
 from ..link.module import Module, read_module
 from ..link.prelink import module_symbols, relocate
@@ -1281,11 +1282,9 @@ class Loader:
 
     def lazy_overhead_cycles(self, sites: int) -> float:
         """Modelled cycles of resolving one lazy import (binary search + patching its sites)."""
-        import math
         costs = self.timer.costs
-        n = self.symbol_count()
-        probes = math.ceil(math.log2(n + 1)) if n > 0 else 0
-        return costs.bind_fixed + costs.bind_per_probe * probes + costs.reloc("R_MIPS_26") * sites
+        return (costs.bind_fixed + costs.bind_per_probe * search_probes(self.symbol_count())
+                + costs.reloc("R_MIPS_26") * sites)
 
     def _lazy_bind(self, machine, stub: int, info: dict, goto=None):
         goto = goto or machine.resume_at          # from a trap; a breakpoint sets the pc
