@@ -730,3 +730,83 @@ def test_seek_advice_names_the_module_read_before():
     assert seek_advice(dataclasses.replace(step, from_label="head at 90 (after a)")) == \
         seek_advice(step)
     assert seek_advice(dataclasses.replace(step, from_label="head unknown")) is None
+
+
+def test_a_stream_time_keeps_the_load_that_completes_last():
+    """``StreamTime.latest`` is the LoadTime plan_frames found completing last (the late
+    stream finding reads its files' CPU work from it), not left empty.  Written for the
+    survivor streaming.x_stream_times__mutmut_65 (``latest`` passed as ``None``)."""
+    G = far_stream_graph()
+    s, = stream_times(G)
+    plan, = stream_plans(G).values()
+    heads = head_positions(G).entry["lvl"]
+    assert heads == {108}                                     # boot at 90, lvlX read at 100
+    assert s.latest is not None
+    assert s.latest == plan_frames(G, plan, heads, slice_ms=5)[2]
+    assert [(st.module, st.from_lba, st.from_label) for st in s.latest.steps] == [
+        ("nxt", 108, "head at 108 (after lvlX)")]
+
+
+def test_a_scenes_next_stream_starts_where_the_last_one_read_ends():
+    """A stream asking for b then a reads them in that order, not in disc order (a at 100
+    before b at 300): the head stops after a, where the scene's next stream starts.
+    Written for the survivor streaming.x_stream_times__mutmut_85 (``heads_after`` without
+    the load's name: disc order, which would leave the head after b at 301)."""
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"lvl": est(2048, "Main"), "a": est(2048, "Main"), "b": est(2048, "Main"),
+                    "c": est(2048, "Main")},
+        "scenes": {"lvl": {"modules": ["lvl"]}},
+        "streams": [{"scene": "lvl", "modules": ["b", "a"], "deadline_frames": 600,
+                     "cpu_slice_ms": 4},
+                    {"scene": "lvl", "modules": ["c"], "deadline_frames": 600,
+                     "cpu_slice_ms": 4}],
+        "disc": {"positions": {"lvl": 50, "a": 100, "b": 300, "c": 500}, "boot_head": 40}})
+    first, second = stream_times(G)
+    assert first.load.heads == {51}
+    assert [(st.module, st.from_lba) for st in first.load.steps] == [("b", 51), ("a", 301)]
+    assert second.load.heads == second.latest.heads == {101}
+    c, = second.load.steps
+    assert (c.module, c.from_lba, c.from_label) == ("c", 101, "head at 101 (after a)")
+    assert head_positions(G).exit["lvl"] == {501}
+
+
+def test_the_cpu_slice_advice_counts_slices_of_the_slice_length_given():
+    """The CPU frames of a stream's own files are its CPU work divided by cpu_slice_ms
+    (2.997 ms: 6 slices of 0.5 ms, 2 of 2 ms), so a lone stream has no earlier CPU frames
+    and its frames left for the CPU work are the deadline's after the reads.  Written for
+    the survivor streaming.x_stream_findings__mutmut_35 (``/ t.cpu_slice_ms`` made
+    ``* t.cpu_slice_ms``: with 0.5 ms no advice, with 2 ms a slice shorter than the
+    current one)."""
+    cpu = estimated_load_cycles("n64", 131072) / 93.75e6
+    G = stream_graph(deadline=3, slice_ms=0.5)
+    s, = stream_times(G)
+    assert (s.media_frames, s.cpu_frames, s.frames) == (2, 6, 7)
+    f, = stream_findings(G, [s])
+    # 2 frames left (3 - 2 + 1): 1.5 ms a frame
+    assert f.suggestions == (f"raise cpu_slice_ms to 1.5 (the CPU work is {cpu * 1e3:.2f} ms)",
+                             "raise deadline_frames to 7 or start the stream in an earlier "
+                             "scene")
+    G = stream_graph(deadline=2, slice_ms=2)
+    s, = stream_times(G)
+    assert (s.media_frames, s.cpu_frames, s.frames) == (2, 2, 3)
+    f, = stream_findings(G, [s])
+    # 1 frame left (2 - 2 + 1): all of it in one slice
+    assert f.suggestions == (f"raise cpu_slice_ms to 3 (the CPU work is {cpu * 1e3:.2f} ms)",
+                             "raise deadline_frames to 3 or start the stream in an earlier "
+                             "scene")
+
+
+def test_a_stream_into_the_half_in_use_may_move_to_an_other_half_it_fills_exactly():
+    """nxt (128 KiB) streamed into LevelA, which lvl uses: LevelB holds exactly 128 KiB, so
+    the double buffer's other half is suggested, named as such.  Written for the survivor
+    streaming.x_stream_findings__mutmut_200 (``footprint <= capacity`` made ``<``: the
+    plain "move nxt to region LevelB" of the other overlays instead)."""
+    G = stream_graph(deadline=60, stream_region="LevelA",
+                     extra=lambda d: d["memoryMap"]["regions"][1].update(size="128KB"))
+    f, = stream_findings(G)
+    assert (f.check, f.subject) == ("double-buffer", "streams[0] (nxt during lvl)")
+    assert f.suggestions == ("move nxt to region LevelB (the other half of the double buffer "
+                             "LevelA/LevelB)",
+                             "load nxt when leaving lvl instead of streaming it")
