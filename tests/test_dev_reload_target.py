@@ -146,7 +146,7 @@ def test_state_and_handle_follow_five_reloads(game):
         bases.append(report.new_base)
         # the handle the game holds names the new copy in the runtime itself
         assert tl.by_name("hot").handle == handle
-        assert c.machine.read_u32(handle + HANDLE_BASE_OFFSET) == report.new_base
+        assert c.machine.read_u32(tl.record(handle) + HANDLE_BASE_OFFSET) == report.new_base
         assert tl.get_proc(handle, "hot_value") == report.new_base + \
             tl.by_name("hot").module.exports["hot_value"].value
         assert c.call("call_saved") == v and c.call("hot:call_local") == v
@@ -228,7 +228,7 @@ def test_a_copy_in_the_first_slot_and_the_first_hole(game):
     report = reload(c, "hot", game.hot["needy"])
     assert report.ok, report.describe()
     extra, status = tl.load_module("extra")         # its handle: one more reference
-    refs = lambda: c.machine.read_u32(extra + HANDLE_REFCOUNT_OFFSET)    # noqa: E731
+    refs = lambda: c.machine.read_u32(tl.record(extra) + HANDLE_REFCOUNT_OFFSET)  # noqa: E731
     assert status == TLoadStatus.lsSuccess and refs() == 2
     assert reload(c, "hot", game.hot["v3"]).ok and collect(c)
     assert refs() == 1 and c.call("user_calls") == 30

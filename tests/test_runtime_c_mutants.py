@@ -1402,7 +1402,7 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
         assert loader() == TLoadStatus.lsFileNotFound
     n_handle, status = tl.load_module("n")
     assert status == TLoadStatus.lsSuccess
-    assert tl.machine.read_u32(n_handle + HANDLE_REFCOUNT_OFFSET) == 2      # a's and the game's
+    assert tl.machine.read_u32(tl.record(n_handle) + HANDLE_REFCOUNT_OFFSET) == 2  # a's, the game's
     host.unload(host.load("n").handle)
     assert tl.unload_module(n_handle) == TLoadStatus.lsSuccess
     assert sorted(m.name for m in tl.loaded.values()) == ["a", "n"]
@@ -1573,7 +1573,9 @@ def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path
     host.unload(host.by_name("pad").handle)
     assert tl.unload_module(handles["pad"]) == TLoadStatus.lsSuccess
     host.load("user", needs=True)
-    assert tl.load_module("user") == (handles["pad"], TLoadStatus.lsSuccess)  # slot 0
+    user, status = tl.load_module("user")
+    assert status == TLoadStatus.lsSuccess and user != handles["pad"]
+    assert tl.record(user) == tl.record(handles["pad"])             # pad's slot, the first
     same_modules(host, tl)
     host.load("other")                                      # evicts top
     assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
@@ -1978,6 +1980,7 @@ def test_load_module_async_without_flags_loads_as_the_reference(tmp_path):
     frames_until_done(tl, rec)
     assert rec["status"] == "lsSuccess" and tl.async_status(1) == TLoadStatus.lsSuccess
     assert tl.machine.read_u32(tl.symbols["got_status"]) == TLoadStatus.lsSuccess
-    assert tl.machine.read_u32(tl.machine.read_u32(tl.symbols["got"]) + 8) == tl.by_name("a").base
+    assert tl.machine.read_u32(tl.record(tl.machine.read_u32(tl.symbols["got"])) + 8) == \
+        tl.by_name("a").base
     assert host_load(host, "a")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)

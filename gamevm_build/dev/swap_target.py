@@ -72,7 +72,7 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
         return run.rolled_back(f"a constructor of the new '{old.name}' failed")
     if status != TLoadStatus.lsSuccess:
         return done("refused", f"{status.name}: {loader.explain(name, status)}")
-    new = loader.copies[machine.read_u32(copy + HANDLE_BASE_OFFSET)]
+    new = loader.copies[machine.read_u32(loader.record(copy) + HANDLE_BASE_OFFSET)]
     new.lazy = old.lazy
     report.new_base = new.base
     phase("link")

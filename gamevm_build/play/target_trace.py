@@ -354,7 +354,7 @@ class TracedTargetLoader(TargetLoader):
         rec.modules = sorted(acc.values(), key=lambda mt: mt.media.start_s)
 
     def _remember(self, handle: int) -> None:
-        base = self.machine.read_u32(handle + HANDLE_BASE_OFFSET)
+        base = self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET)
         t = self.loaded.get(base)
         if t is not None:
             t.handle = handle
@@ -391,7 +391,7 @@ class TracedTargetLoader(TargetLoader):
         h = self.handle_of(name)
         if h is None:
             return None
-        v = self.machine.read_u32(h + HANDLE_REFCOUNT_OFFSET)
+        v = self.machine.read_u32(self.record(h) + HANDLE_REFCOUNT_OFFSET)
         return v - (1 << 32) if v & 0x80000000 else v
 
     def unload_named(self, name: str) -> TLoadStatus:

@@ -46,7 +46,7 @@ TARGET_ENTRY = ("GameVMInit", "GameVMAddRegion", "GameVMPlaceModule", "GameVMPai
                 "GameVMResidentSymbol",
                 "GameVMSyncCode",
                 "GameVMEmulatorReader", "GameVMEmulatorClock", "GameVMSetSlice",
-                "gvm_debug_event")
+                "gvm_debug_event", "gvm_records")
 #: flags every runtime object gets on top of the profile's: each function in its own
 #: section (what the game never calls is dropped), and no loop turned into a
 #: memcpy/memset call the resident may not provide

@@ -45,10 +45,15 @@ POOL_SIZE = 0x1000
 DEV_POOL_SIZE = 0x2000
 #: GameVMAddRegion flags
 REGION_HEAP, REGION_OVERLAY = 0, 1
-#: where a handle (the runtime's module record, gvm_loader.c module_t, which checks
-#: both offsets when it compiles) keeps the base and the reference count
+#: where a handle's module record (gvm_loader.c module_t, which checks both offsets and
+#: its size when it compiles; :meth:`TargetLoader.record`) keeps the base and the
+#: reference count
 HANDLE_BASE_OFFSET = 8
 HANDLE_REFCOUNT_OFFSET = 20
+#: the records are an array the runtime's ``gvm_records`` points to; a handle's low bits
+#: are its slot there, the others the load that took it (gvm_loader.c HANDLE)
+RECORD_SIZE = 92
+SLOT_BITS = 5
 
 
 def has_target_runtime(symbols) -> bool:
@@ -557,8 +562,14 @@ class TargetLoader:
                 self._hide(handle)
         return status, handle
 
+    def record(self, handle: int) -> int:
+        """The address of the module record ``handle`` names (its slot's, whether or
+        not the load that took the slot is still the one the handle names)."""
+        records = self.machine.read_u32(self.symbols["gvm_records"])
+        return records + (handle & ((1 << SLOT_BITS) - 1)) * RECORD_SIZE
+
     def _hide(self, handle: int) -> None:
-        base = self.machine.read_u32(handle + HANDLE_BASE_OFFSET)
+        base = self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET)
         t = self.loaded.pop(base, None)
         if t is not None:
             t.handle = handle
@@ -601,7 +612,7 @@ class TargetLoader:
         handle, status = self.load_module(name, LOAD_LAZY if lazy else 0)
         if status != TLoadStatus.lsSuccess:
             raise LoadError(status, self.explain(name, status))
-        t = self.loaded.get(self.machine.read_u32(handle + HANDLE_BASE_OFFSET))
+        t = self.loaded.get(self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET))
         if t is None:
             raise EmulationError(f"LoadModuleEx(\"{name}\") returned handle 0x{handle:08x}, "
                                  "which names no module the runtime reported loading")

@@ -16,9 +16,10 @@
  */
 #include "gvm_int.h"
 
-/* A loaded module's record; its address is the TModuleHandle.  The emulated
- * console reads `base` at offset 8 and `refcount` at offset 20
- * (gamevm_build.runtime.target, HANDLE_*_OFFSET): the checks below keep them there. */
+/* A loaded module's record (its handle: HANDLE, below).  The emulated console reads
+ * `base` at offset 8 and `refcount` at offset 20 of the record, and finds the records at
+ * `gvm_records` (gamevm_build.runtime.target, HANDLE_*_OFFSET, RECORD_SIZE): the checks
+ * below keep them there. */
 typedef struct module_s {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
@@ -37,7 +38,10 @@ typedef struct module_s {
     u32 nirel;                      /* relocations of those */
     u8 hidden;                      /* a copy of a reloaded module (gvm_reload.c): it
                                      * holds its memory, nothing finds or binds to it */
+    u8 slot;                        /* its index in G.mods, for its handle */
+    u8 spare[2];                    /* the same size on every CPU (the 68000 aligns to 2) */
 } module_t;
+typedef char gvm_check_record_size[sizeof(module_t) == 92 ? 1 : -1];
 typedef char gvm_check_base_offset[__builtin_offsetof(module_t, base) == 8 ? 1 : -1];
 typedef char gvm_check_refcount_offset[__builtin_offsetof(module_t, refcount) == 20 ? 1 : -1];
 
@@ -213,6 +217,10 @@ static struct {
     int (*place_copy)(u32 r, u32 size, u32 align, u32 *base);
     void (*drop_copy)(struct module_s *m);
 } G;
+
+/* Where debuggers and the emulated console find the module records (a handle's low bits
+ * index them): kept through --gc-sections (gamevm_build.runtime.build TARGET_ENTRY). */
+module_t *const gvm_records = G.mods;
 
 /* The game's stack pointer at its call of the API function this is expanded in.  A
  * Thumb build of the runtime (profile runtime_isa "thumb") compiles the functions that
@@ -506,7 +514,25 @@ static module_t *loaded_for(const char *request, char *stem, u32 cap)
 
 static s32 slot_index(module_t *m)
 {
-    return (s32)(m - G.mods);
+    return m->slot;
+}
+
+/* A handle is its record's slot and the load that took it (`seq`), not the record's
+ * address: one given back stays invalid when a later load takes the slot again, as the
+ * reference loader's handles, which never repeat, are.  Never 0: seq is odd (its low 27
+ * bits are in the handle, which repeats after 2^26 loads). */
+#define SLOT_BITS 5
+typedef char gvm_check_slot_bits[GVM_MAX_MODULES <= (1 << SLOT_BITS) ? 1 : -1];
+#define HANDLE(m) ((TModuleHandle)(((m)->seq << SLOT_BITS) | (m)->slot))
+
+/* The record handle `h` names while its load lasts, a hidden copy's (gvm_reload.c) with
+ * `hidden`, or 0. */
+static module_t *handle_module_of(TModuleHandle h, u32 hidden)
+{
+    u32 v = (u32)h, i = v & ((1u << SLOT_BITS) - 1);
+    module_t *m = &G.mods[i < GVM_MAX_MODULES ? i : 0];
+    return i < GVM_MAX_MODULES && m->seq && (m->seq << SLOT_BITS) == (v & ~i) && !m->job &&
+           m->hidden == hidden ? m : 0;
 }
 
 /* ---- allocation --------------------------------------------------------------------- */
@@ -1240,7 +1266,8 @@ static TLoadStatus link_prepare(load_ctx *c)
         return st;
     }
 
-    m->seq = ++G.next_seq;           /* its memory is taken from now on */
+    G.next_seq += 2;                 /* odd (GameVMInit): never 0, nor is a handle */
+    m->seq = G.next_seq;             /* its memory is taken from now on */
     m->job = G.async;
     m->base = base;
     m->size = image;
@@ -1732,7 +1759,7 @@ static void rollback(u32 first, u32 job)
             if (m->deps & (1u << j))
                 G.mods[j].refcount--;
     }
-    for (j = G.next_seq; j > first; j--)        /* newest first, as the reference loader */
+    for (j = G.next_seq; j > first; j -= 2)     /* newest first, as the reference loader */
         for (i = 0; i < GVM_MAX_MODULES; i++)
             if (G.mods[i].seq == j && G.mods[i].job == job)
                 release(&G.mods[i]);
@@ -1794,7 +1821,7 @@ GVM_FRAMED TModuleHandle LoadModuleEx(const char *name, TLoadStatus *status)
     G.lazy_next = 0;
     if (status)
         *status = st;
-    return (TModuleHandle)m;
+    return m ? HANDLE(m) : 0;
 }
 
 TModuleHandle LoadModule(const char *name)
@@ -1921,7 +1948,7 @@ GVM_FRAMED unsigned GameVMFrame(void)
         n++;
         construct(mask);
         if (q.callback)
-            q.callback((TModuleHandle)m, st);
+            q.callback(m ? HANDLE(m) : 0, st);
     }
     G.in_frame = 0;
     return n;
@@ -1941,12 +1968,7 @@ TLoadStatus GameVMAsyncStatus(unsigned id)
 
 static module_t *handle_module(TModuleHandle h)
 {
-    u32 i;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq && !G.mods[i].job &&
-            !G.mods[i].hidden)
-            return &G.mods[i];
-    return 0;
+    return handle_module_of(h, 0);
 }
 
 void *GetModuleProc(TModuleHandle handle, const char *proc_name)
@@ -2081,7 +2103,7 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.nregions = 0;
     G.nplacements = 0;
     G.nneeds = 0;
-    G.next_seq = 0;
+    G.next_seq = 1;
     G.qcount = G.ndone = 0;
     G.job_top = G.job_root = 0;
     G.job_work = 0;
@@ -2100,8 +2122,10 @@ TLoadStatus GameVMInit(const TGameVMConfig *config)
     G.keep_imports = 0;
     G.copy_of = 0;
     G.going = 0;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
+    for (i = 0; i < GVM_MAX_MODULES; i++) {
         G.mods[i].seq = G.mods[i].hidden = 0;
+        G.mods[i].slot = (u8)i;
+    }
     if (!config || !config->reader || !config->reader->open || !config->reader->read ||
         !config->work || config->work_size < 64 || !config->pool)
         return lsBadFormat;

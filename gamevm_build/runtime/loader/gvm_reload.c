@@ -64,11 +64,7 @@ static void drop_copy(module_t *m)
 /* A hidden copy's record, or 0. */
 static module_t *copy_module(TModuleHandle h)
 {
-    u32 i;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if ((TModuleHandle)&G.mods[i] == h && G.mods[i].seq && G.mods[i].hidden)
-            return &G.mods[i];
-    return 0;
+    return handle_module_of(h, 1);
 }
 
 TLoadStatus GameVMSetReload(unsigned on)
@@ -103,7 +99,7 @@ GVM_FRAMED TLoadStatus GameVMLoadCopy(TModuleHandle live, const char *name, unsi
         if (r) {
             /* known before a constructor runs: one that never returns (a fault the
              * debugger stops at) leaves a copy its caller can free */
-            *copy = (TModuleHandle)r;
+            *copy = HANDLE(r);
             r->hidden = 1;
             construct(mask);             /* what it needed and loaded, then itself */
             run_constructors(r);
@@ -145,6 +141,8 @@ static void exchange(module_t *a, module_t *b)
     copy((u8 *)a, (const u8 *)b, sizeof t);
     copy((u8 *)b, (const u8 *)&t, sizeof t);
     v = a->seq, a->seq = b->seq, b->seq = v;
+    a->slot = (u8)ia;
+    b->slot = (u8)ib;
     v = (u32)a->refcount, a->refcount = b->refcount, b->refcount = (s32)v;
     a->hidden = 0;
     b->hidden = 1;
