@@ -780,22 +780,15 @@ def test_the_cpu_slice_advice_counts_slices_of_the_slice_length_given():
     ``* t.cpu_slice_ms``: with 0.5 ms no advice, with 2 ms a slice shorter than the
     current one)."""
     cpu = estimated_load_cycles("n64", 131072) / 93.75e6
-    G = stream_graph(deadline=3, slice_ms=0.5)
-    s, = stream_times(G)
-    assert (s.media_frames, s.cpu_frames, s.frames) == (2, 6, 7)
-    f, = stream_findings(G, [s])
-    # 2 frames left (3 - 2 + 1): 1.5 ms a frame
-    assert f.suggestions == (f"raise cpu_slice_ms to 1.5 (the CPU work is {cpu * 1e3:.2f} ms)",
-                             "raise deadline_frames to 7 or start the stream in an earlier "
-                             "scene")
-    G = stream_graph(deadline=2, slice_ms=2)
-    s, = stream_times(G)
-    assert (s.media_frames, s.cpu_frames, s.frames) == (2, 2, 3)
-    f, = stream_findings(G, [s])
-    # 1 frame left (2 - 2 + 1): all of it in one slice
-    assert f.suggestions == (f"raise cpu_slice_ms to 3 (the CPU work is {cpu * 1e3:.2f} ms)",
-                             "raise deadline_frames to 3 or start the stream in an earlier "
-                             "scene")
+    # 2 frames left (3 - 2 + 1) at 0.5 ms: 1.5 ms a frame; 1 (2 - 2 + 1) at 2 ms: one slice
+    for deadline, slice_ms, cpu_frames, advice in ((3, 0.5, 6, "1.5"), (2, 2, 2, "3")):
+        G = stream_graph(deadline=deadline, slice_ms=slice_ms)
+        s, = stream_times(G)
+        assert (s.media_frames, s.cpu_frames, s.frames) == (2, cpu_frames, cpu_frames + 1)
+        f, = stream_findings(G, [s])
+        assert f.suggestions == (
+            f"raise cpu_slice_ms to {advice} (the CPU work is {cpu * 1e3:.2f} ms)",
+            f"raise deadline_frames to {cpu_frames + 1} or start the stream in an earlier scene")
 
 
 def test_a_stream_into_the_half_in_use_may_move_to_an_other_half_it_fills_exactly():
