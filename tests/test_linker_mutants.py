@@ -644,3 +644,66 @@ def test_every_table_of_a_module_starts_where_elf_aligns_it(psx):
                 assert s["sh_offset"] % max(s["sh_addralign"], 1) == 0, (n, s.name)
             for seg in elf.iter_segments():
                 assert (seg["p_offset"] - seg["p_vaddr"]) % max(seg["p_align"], 1) == 0, n
+
+
+# --- the 2027 sample's survivors of the module writer and reader ------------------------------
+
+def test_a_written_module_says_elf_version_1_in_its_header(psx):
+    """The ELF header's ``e_version`` is 1 (EV_CURRENT), as in ``e_ident[EI_VERSION]``:
+    pyelftools names it, ``readelf -h`` shows it (both Version lines).  Written for the
+    survivor modformat.x_put_headers__mutmut_49 (``e_version`` 2, which neither the
+    module reader nor GNU readelf and objdump refuse: readelf shows it as ``0x2``)."""
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        assert (elf["e_version"], elf["e_ident"]["EI_VERSION"]) == ("EV_CURRENT", "EV_CURRENT")
+    assert struct.unpack_from("<I", path.read_bytes(), 20) == (1,)
+    versions = re.findall(r"^\s+Version:\s+(.*)$", _readelf(psx, "-h", path), re.M)
+    assert versions == ["1 (current)", "0x1"]
+
+
+def _entry_edited(path, value: bytes) -> bytes:
+    """The module at ``path`` with its metadata's ``"entry":null`` made ``"entry":`` ``value``
+    (at most 4 bytes; spaces keep the note's size, and a JSON reader skips them)."""
+    data = path.read_bytes()
+    assert data.count(b'"entry":null,') == 1 and len(value) <= 4
+    return data.replace(b'"entry":null,', b'"entry":' + value.ljust(4) + b",")
+
+
+@pytest.mark.parametrize("value", [b"5", b"[]", b"true"])
+def test_a_metadata_entry_that_is_no_name_is_refused(psx, value):
+    """The metadata's ``entry`` is null (no entry point) or a symbol's name; a module that
+    records anything else (a number, a list, a boolean) is refused, naming the key --
+    before its hash is checked.  Written for the survivor module.x_check_metadata__mutmut_38
+    (``"entry"`` compared with ``"ENTRY"``: an entry of any JSON type was accepted as an
+    unknown key's value, and the module then failed its hash check instead)."""
+    o = psx.obj("a.c", "int f(void){ return 1; }\n")
+    plain = _link(psx, "m", o)
+    assert read_module(plain).entry is None and read_module(plain).metadata["entry"] is None
+    link_module("psx", [o], psx.tmp / "e.gvm", entry="f")
+    mod = read_module(psx.tmp / "e.gvm")
+    assert (mod.entry, mod.metadata["entry"]) == ("f", "f")
+    with pytest.raises(ModuleFormatError) as err:
+        read_module(_entry_edited(plain, value), name="bad.gvm")
+    assert str(err.value) == ("bad.gvm: not a valid GameVM module: metadata key 'entry' has "
+                              "an invalid value")
+
+
+def test_a_hash_mismatch_says_the_file_changed_and_what_to_do_word_for_word(psx):
+    """A module whose code changed after it was linked (one byte of .text) is refused with
+    both hashes, saying what happened and what to do, word for word.  Written for the
+    survivor module.x_read_module__mutmut_481 (the message's tail upper-cased)."""
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    mod = read_module(path)
+    data = bytearray(path.read_bytes())
+    text = elf32.parse(bytes(data), "m.gvm").section_by_name(".text")
+    data[text.offset] ^= 0xFF
+    with pytest.raises(ModuleChecksumError) as err:
+        read_module(bytes(data), name="changed.gvm")
+    actual = err.value.actual
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", actual) and actual != mod.hash
+    assert (err.value.recorded, err.value.module_name) == (mod.hash, "m")
+    assert str(err.value) == (f"changed.gvm: hash mismatch: the metadata records {mod.hash}, "
+                              f"but the module's contents hash to {actual}; the file changed "
+                              "after it was linked (corrupted on the way?): rebuild or copy it "
+                              "again")

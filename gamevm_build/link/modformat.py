@@ -210,7 +210,7 @@ def _metadata(img: ModuleImage, e: str, meta: dict, present: list,
     n = len(present) + 1
     rela_idx = {s: n + i for i, s in enumerate(rela_secs)}
     symtab_idx = n + len(rela_secs)
-    strtab_idx, note_idx, shstr_idx = symtab_idx + 1, symtab_idx + 2, symtab_idx + 3
+    strtab_idx, shstr_idx = symtab_idx + 1, symtab_idx + 3      # the note between them
 
     # symbols: null, section symbols, locals, then globals (exports, imports), each sorted
     order = {s: i for i, s in enumerate(SECTION_ORDER)}
