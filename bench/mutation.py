@@ -71,8 +71,8 @@ PACKAGES = (
     Package("linker", ("gamevm_build/link/linker.py", "gamevm_build/link/modformat.py",
                        "gamevm_build/link/module.py", "gamevm_build/link/elf32.py"),
             ("tests/test_linker.py", "tests/test_linker_mutants.py", "tests/test_linker_paths.py",
-             "tests/test_module_reader_errors.py", "tests/test_ld_oracle.py",
-             "tests/test_consoles.py")),
+             "tests/test_module_reader_errors.py", "tests/test_link_fastpaths.py",
+             "tests/test_ld_oracle.py", "tests/test_consoles.py")),
     # the reference loader is also the oracle the C runtime is compared with: a mutant
     # that makes the two disagree is caught by the differential tests too
     Package("loader", ("gamevm_build/runtime/reference.py", "gamevm_build/runtime/allocator.py"),

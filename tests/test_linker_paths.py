@@ -21,6 +21,7 @@ unreferenced global in a dropped section refused.
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from types import SimpleNamespace
 
@@ -476,3 +477,159 @@ def test_the_written_null_symbol_and_unloaded_sections_are_all_zero_where_elf_sa
                     if s.name and not s["sh_flags"] & 2]                   # SHF_ALLOC
         assert {s.name for s in unloaded} >= {".rela.text", ".symtab", ".strtab", ".shstrtab"}
         assert {s.name: s["sh_addr"] for s in unloaded} == {s.name: 0 for s in unloaded}
+
+
+# --- survivors of a mutation run (elf32 and the linker) -------------------------------------
+
+def test_a_string_table_name_at_offset_0_after_a_leading_nul_is_the_empty_name(psx, shared):
+    """Written for the survivor elf32.x__cstr__mutmut_8 (``if end < 0:`` made ``if end <=
+    0:``): a name at offset 0 of a string table whose first byte is NUL is the empty name
+    (the ELF spec's null symbol and null section are named so), not an unterminated one.
+    ``parse`` finds such names by one split of the table (``_names_at``) and asks
+    :func:`elf32._cstr` only for the others, so the empty name at 0 is checked here on
+    ``_cstr`` itself, on the real object's own tables; the split agrees with it."""
+    elf = elf32.parse(shared.helper.read_bytes(), str(shared.helper))
+    shstrndx, = struct.unpack_from("<H", shared.helper.read_bytes(), 50)
+    for index in (elf.sections[elf.symtab_index].link, shstrndx):
+        table = elf.sections[index].data.decode("latin-1")
+        assert table[0] == "\0"
+        assert elf32._cstr(table, 0, str(shared.helper), "symbol [0]") == ""
+        assert elf32._names_at(table)[0] == ""
+    assert (elf.symbols[0].name, elf.sections[0].name) == ("", "")
+    assert elf32._cstr("\0", 0, "x.o", "section [0]") == ""
+
+
+def test_an_archive_member_whose_section_headers_run_past_its_end_is_refused(psx, shared):
+    """Written for the survivor elf32.x_parse__mutmut_74 (``e_shoff + e_shnum * SHDR_SIZE >
+    size`` made ``e_shoff - e_shnum * SHDR_SIZE > size``).  ``helper.o`` cut in the middle
+    of its section header table, in an archive: a file given on the command line is
+    refused by ``fileutil.read_input`` before the ELF reader sees it (so the tests that
+    truncate one never reach this check), and the existing header tests move ``e_shoff``
+    far past the file (still past it less the table); an archive member reaches the
+    reader's own check, which names the member, the table and the member's size."""
+    data = shared.helper.read_bytes()
+    e_shoff, = struct.unpack_from("<I", data, 32)
+    e_shnum, = struct.unpack_from("<H", data, 48)
+    assert e_shnum > 2 and e_shoff + e_shnum * elf32.SHDR_SIZE == len(data)
+    cut = e_shoff + elf32.SHDR_SIZE * (e_shnum // 2) + 4
+    short = psx.tmp / "helper.o"
+    short.write_bytes(data[:cut])
+    lib = psx.tmp / "libcut.a"
+    _run(psx.tc.ar, "rc", lib, short)
+    with pytest.raises(InputError) as err:
+        _link(psx, "m", shared.main, lib)
+    assert str(err.value) == (f"{lib}(helper.o): not a valid ELF file: section headers at "
+                              f"0x{e_shoff:x} ({e_shnum} entries) run past the end of the file "
+                              f"({cut} bytes)")
+    assert not (psx.tmp / "m.gvm").exists()
+
+
+def test_archive_members_with_long_names_are_named_from_the_name_table(psx, shared):
+    """Written for the survivor elf32.x_read_archive__mutmut_63 (``raw_name[1:].isdigit()``
+    made ``raw_name[2:].isdigit()``).  GNU ar stores a member name longer than 15
+    characters in the ``//`` table and the header says ``/<offset>``: the first such name
+    is ``/0`` (one digit), the second here ``/27``.  Both come out as the file names, and
+    the link map names the pulled member by its own name."""
+    long_helper = psx.tmp / "helper_with_a_long_name.o"
+    long_helper.write_bytes(shared.helper.read_bytes())
+    other = psx.obj("another_long_member_name.s", ".text\n.globl other\nother: jr $ra\nnop\n")
+    lib = psx.archive("liblong.a", [long_helper, other])
+    raw, pos, headers = lib.read_bytes(), 8, []
+    while pos < len(raw):                            # the members' name fields, as ar wrote
+        headers.append(raw[pos:pos + 16].rstrip())
+        size = int(raw[pos + 48:pos + 58])
+        pos += 60 + size + (size & 1)
+    assert headers == [b"/", b"//", b"/0", b"/27"]   # symbol index, name table, members
+    assert [m.name for m in elf32.read_archive(raw, str(lib))] == \
+        ["helper_with_a_long_name.o", "another_long_member_name.o"]
+    _image, section_map, _warnings = link("psx", [shared.main, lib], name="m")
+    assert [(e.obj, e.section, e.offset) for e in section_map if e.section == ".text"] == \
+        [(str(shared.main), ".text", 0), (f"{lib}(helper_with_a_long_name.o)", ".text", 16)]
+
+
+#: constructors and destructors with priorities 200 and none (a.c), 101 and none (b.c), and
+#: two functions in sections named like priorities (.text.100 before .text.5)
+_PRIORITY_A = ("int seen;\n"
+               "__attribute__((constructor)) void boot_a(void) { seen = 1; }\n"
+               "__attribute__((constructor(200))) void boot_200(void) { seen = 2; }\n"
+               "__attribute__((destructor)) void bye_a(void) { seen = 3; }\n"
+               "__attribute__((destructor(200))) void bye_200(void) { seen = 4; }\n"
+               '__attribute__((section(".text.100"))) int f100(void) { return 100; }\n'
+               '__attribute__((section(".text.5"))) int f5(void) { return 5; }\n')
+_PRIORITY_B = ("extern int seen;\n"
+               "__attribute__((constructor(101))) void boot_101(void) { seen = 5; }\n"
+               "__attribute__((constructor)) void boot_b(void) { seen = 6; }\n"
+               "__attribute__((destructor(101))) void bye_101(void) { seen = 7; }\n"
+               "__attribute__((destructor)) void bye_b(void) { seen = 8; }\n")
+
+
+def test_constructor_and_destructor_tables_are_in_priority_order_as_gnu_ld_lays_them(psx):
+    """Written for the survivors linker.x__sort_key__mutmut_1 (``if out in (".init_array",
+    ...)`` made ``not in``: the tables keep input order) and linker.x__sort_key__mutmut_4
+    (".fini_array" made "XX.fini_arrayXX": the destructors keep input order).  gcc puts
+    ``constructor(N)``/``destructor(N)`` in ``.init_array.000NN``/``.fini_array.000NN``;
+    a.o holds the unnumbered table before the 200 one, b.o the 101 one before the
+    unnumbered.  GNU ld (SORT_BY_INIT_PRIORITY) gives 101, 200, then the unnumbered ones in
+    link order, in both tables; so does the module.  Code sections named like priorities
+    (.text.100, .text.5) are not sorted by the number: f100 stays before f5 in both."""
+    a, b = psx.obj("a.c", _PRIORITY_A), psx.obj("b.c", _PRIORITY_B)
+    names = [elf32.parse(o.read_bytes(), str(o)).sections for o in (a, b)]
+    assert [s.name for s in names[0] if "_array" in s.name and s.type != elf32.SHT_REL] == \
+        [".init_array", ".init_array.00200", ".fini_array", ".fini_array.00200"]
+    assert [s.name for s in names[1] if "_array" in s.name and s.type != elf32.SHT_REL] == \
+        [".init_array.00101", ".init_array", ".fini_array.00101", ".fini_array"]
+
+    def table(data: bytes, at) -> list[str]:
+        words = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+        return [at[w] for w in words]
+
+    exe = psx.tmp / "ld.elf"
+    _run(psx.tc.ld, "-EL", "-e", "boot_a", "-o", exe, a, b)
+    ld = elf32.parse(exe.read_bytes(), str(exe))
+    ld_at = {s.value: s.name for s in ld.symbols if s.type == elf32.STT_FUNC}
+    ld_addr = {name: value for value, name in ld_at.items()}
+    mod = _link(psx, "m", a, b)
+    mod_at = {s.value: name for name, s in mod.exports.items() if s.kind == "func"}
+    assert mod.sections[".text"][0] == 0
+    expected = {".init_array": ["boot_101", "boot_200", "boot_a", "boot_b"],
+                ".fini_array": ["bye_101", "bye_200", "bye_a", "bye_b"]}
+    for name, order in expected.items():
+        assert table(ld.section_by_name(name).data, ld_at) == order
+        assert table(mod.sections[name][1], mod_at) == order
+    assert mod.init == {"init_array": [mod.sections[".init_array"][0], 4],
+                        "fini_array": [mod.sections[".fini_array"][0], 4]}
+    assert ld_addr["f100"] < ld_addr["f5"]
+    assert mod.exports["f100"].value + 8 == mod.exports["f5"].value
+
+
+def test_a_call_in_a_dtc_thread_is_refused_naming_its_relocation_type(psx):
+    """Written for the survivor linker.x__link__mutmut_43 (``check_object(inp.elf,
+    profile.arch, fmt, arch.type_name)`` given None for the relocation type namer): a
+    ``jal`` in a DTC thread section is an R_MIPS_26 (a call), which a DTC thread may not
+    carry; the refusal names the site, the symbol and the type by name."""
+    o = psx.obj("t.s", '.section .gvm.thread,"a"\n.4byte gvm_p_add\njal gvm_p_sub\n')
+    with pytest.raises(RelocationError) as err:
+        _link(psx, "m", o, emission="dtc")
+    assert str(err.value) == (f"{o}: section .gvm.thread offset 0x4 (symbol 'gvm_p_sub'): "
+                              "R_MIPS_26 in a DTC module; DTC threads hold only word "
+                              "relocations (code addresses in a list), not calls or "
+                              "instruction fields")
+    assert (err.value.obj, err.value.section, err.value.offset, err.value.symbol,
+            err.value.rtype) == (str(o), ".gvm.thread", 4, "gvm_p_sub", "R_MIPS_26")
+    assert not (psx.tmp / "m.gvm").exists()
+
+
+def test_a_branch_to_an_imported_symbol_is_refused_at_its_site(psx):
+    """Written for the survivor linker.x__link__mutmut_570 (``offset=roff`` dropped from
+    the RelocationError of a PC-relative reference to an import): ``b far_away`` at offset
+    4 of .text is an R_MIPS_PC16 to a symbol no object defines; the message and every
+    field of the error name the site."""
+    o = psx.obj("br.s", ".set noreorder\n.text\n.globl f\nf: nop\nb far_away\nnop\n")
+    with pytest.raises(RelocationError) as err:
+        _link(psx, "m", o)
+    assert str(err.value) == (f"{o}: section .text offset 0x4 (symbol 'far_away'): R_MIPS_PC16 "
+                              "to imported symbol 'far_away' cannot reach another module; call "
+                              "it with jal (no b/bal to external symbols)")
+    assert (err.value.obj, err.value.section, err.value.offset, err.value.symbol,
+            err.value.rtype) == (str(o), ".text", 4, "far_away", "R_MIPS_PC16")
+    assert not (psx.tmp / "m.gvm").exists()
