@@ -608,11 +608,16 @@ def test_the_largest_module_alignment_is_64_kib(psx_kernel, tmp_path, align, wan
 
 
 @pytest.mark.parametrize("align,want", [(b'"align":4294967312,"":0', TLoadStatus.lsBadFormat),
-                                        (b'"align":4294967296,"":0', TLoadStatus.lsBadFormat)])
+                                        (b'"align":4294967296,"":0', TLoadStatus.lsBadFormat),
+                                        (b'"align":4294967298,"":0', TLoadStatus.lsBadFormat),
+                                        (b'"align":4294967286,"":0', TLoadStatus.lsBadFormat)])
 def test_a_metadata_number_past_32_bits_does_not_wrap(psx_kernel, tmp_path, align, want):
     """A metadata number that does not fit 32 bits is refused, not taken modulo 2**32:
-    ``align`` 2**32 + 16 would wrap to a valid 16.  Written for the survivor
-    gvm_meta.c:number:lcr_5 (the overflow test's ``||`` made ``&&``, never true)."""
+    ``align`` 2**32 + 16 would wrap to a valid 16, 2**32 + 2 to a valid 2 (the last digit
+    past 429496729...); 4294967286 fits (no power of two: refused as an alignment).
+    Written for the survivors gvm_meta.c:number:lcr_5 (the overflow test's ``||`` made
+    ``&&``, never true) and number:const_13 (the last digit's bound checked after
+    429496728, not 429496729)."""
     d, kernel = psx_kernel
     host, tl = fpmod_aligned(d, kernel, tmp_path, align)
     assert host_load(host, "fpmod")[1] == want
@@ -1984,3 +1989,110 @@ def test_load_module_async_without_flags_loads_as_the_reference(tmp_path):
         tl.by_name("a").base
     assert host_load(host, "a")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120602) ------------------------------------------
+
+def test_a_module_in_a_region_starting_at_an_odd_address_is_aligned_into_it(tmp_path, target):
+    """A region the game adds at an odd address (one byte past a multiple of 16): the
+    first module placed there goes to the next multiple of its alignment inside it, in both
+    loaders, not below the region's start.  Written for the survivor
+    gvm_loader.c:fits:const_1 (``top + align - 1`` made ``- 2``: a top one past a multiple
+    rounded down, onto the byte before).  Modules' footprints are multiples of 16, so only
+    a region's start can leave the top so."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+
+    kernel = build_modules(tmp_path, target, {"m": "long long m_v = 7;\n"
+                                                   "int m_f(void) { return 1; }\n"})
+    heap = heap_of(target, kernel)
+    start = (heap.start + 0x100) & ~0xF | 1
+    regions = [Region("Odd", start, 0x4000)]
+    host, tl = pair_over(target, kernel, tmp_path, regions)
+    lm = host.load("m")
+    assert tl.load_module("m")[1] == TLoadStatus.lsSuccess
+    assert lm.base == start + 15
+    same_modules(host, tl)
+
+
+def test_a_weak_import_followed_by_another_import_stays_weak(psx_kernel, tmp_path):
+    """Whether an import is weak is read from its own symbol: a weak import that is not
+    the symbol table's last (another import sorts after it) and that nothing provides
+    binds to 0 in both loaders, and the other binds to its provider.  Written for the
+    survivor gvm_loader.c:import_is_weak:const_10 (st_shndx read one byte on, into the
+    next symbol's name: the last symbol read the string table's leading NUL)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "zz", "int zz_f(int x) { return x * 2; }\n")
+    module_from(tmp_path, "aw", "extern int aw_nowhere(int) __attribute__((weak));\n"
+                                "extern int zz_f(int);\n"
+                                "int aw_f(int x) { return aw_nowhere ? aw_nowhere(x) : zz_f(x); }\n")
+    host, tl = pair("psx", kernel, tmp_path)
+    for name in ("zz", "aw"):
+        assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    aw = host.by_name("aw")
+    assert [i.name for i in aw.module.imports.values()] == ["aw_nowhere", "zz_f"]
+    assert host.machine.call(aw.symbols["aw_f"], 5) == tl.machine.call(aw.symbols["aw_f"], 5) == 10
+
+
+def test_an_async_load_reads_a_file_that_fits_with_a_quarter_more_in_one_request(psx_kernel,
+                                                                                tmp_path):
+    """An asynchronous load reads the whole file in one request (one wait for the drive)
+    when the work area holds it and a quarter more, and 256 bytes: a file of about 8 KiB in
+    the 12 KiB work area is read so, and lands as the reference loader's.  Written for the
+    survivor gvm_loader.c:opened:const_11 (a half more asked for: the file read in pieces)."""
+    from gamevm_build.runtime.target import WORK_SIZE
+    from test_target_runtime import frames_until_done, same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "big8", "const unsigned char big8_t[7600] = {1, 2, 3};\n"
+                                         "int big8_f(int i) { return big8_t[i]; }\n")
+    size = path.stat().st_size
+    assert size + size // 4 + 256 <= WORK_SIZE - 1024 and size + size // 2 + 256 > WORK_SIZE
+    host, tl = pair("psx", kernel, tmp_path)
+    rec = tl.load_async("big8", callback=0)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    assert [(o, n) for p, o, n in rec["reads"] if p.endswith("big8.elf")] == [(0, size)]
+    host_load(host, "big8")
+    same_modules(host, tl)
+
+
+def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
+    """The first call of a lazy import rewrites its call sites; the runtime tells the
+    debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
+    word, not a byte more.  Written for the survivor gvm_stubs.c:patch_import:const_25 (the
+    range's end one byte past the last site's word)."""
+    from gamevm_build.runtime.target import EV_PATCHING, LOAD_LAZY
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "lz2", "int lz2_g(int x) { return x + 1; }\n")
+    module_from(tmp_path, "lz1", "extern int lz2_g(int);\n"
+                                 "int lz1_f(int x) { return lz2_g(x) * lz2_g(x + 1); }\n")
+    host, tl = pair("psx", kernel, tmp_path)
+    assert tl.load_module("lz2")[1] == tl.load_module("lz1", LOAD_LAZY)[1] == \
+        TLoadStatus.lsSuccess
+    lz1 = tl.by_name("lz1")
+    sites = sorted(r.offset for r in lz1.module.relocations
+                   if r.is_import and r.symbol == "lz2_g" and r.type_name == "R_MIPS_26")
+    assert len(sites) == 2
+    before = len(tl.events)
+    assert tl.machine.call(lz1.symbols["lz1_f"], 3) == 20
+    patching = [(e["base"], e["size"]) for e in tl.events[before:] if e["event"] == EV_PATCHING]
+    assert patching == [(lz1.base + sites[0], sites[1] + 4 - sites[0])]
+
+
+@pytest.mark.parametrize("size", [1, 51])
+def test_a_file_shorter_than_an_elf_header_is_bad_format(psx_kernel, tmp_path, size):
+    """A module file shorter than the 52 bytes of an ELF header (a cut copy of a real one)
+    is lsBadFormat in both loaders, asynchronous or not, and nothing is placed.  Written
+    for the survivor gvm_loader.c:opened:status_1 (the status of that refusal changed)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    (tmp_path / "cut.elf").write_bytes((d / "fpmod.elf").read_bytes()[:size])
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "cut")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("cut") == (0, TLoadStatus.lsBadFormat)
+    rec = tl.load_async("cut", callback=0)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsBadFormat" and not tl.loaded and not host.loaded

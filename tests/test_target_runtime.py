@@ -70,11 +70,12 @@ def host_load(host: Loader, name: str):
 
 
 def same_modules(host: Loader, tl: TargetLoader) -> None:
-    """Every loaded module: same name, base and bytes in RAM on both consoles."""
-    h = {lm.name: (lm.base, lm.module.load_size) for lm in host.loaded.values()}
-    t = {m.name: (m.base, m.size) for m in tl.loaded.values()}
+    """Every loaded module: same name, base, bytes in RAM and extent of code (what the
+    console guards against writes, safe mode's range) on both consoles."""
+    h = {lm.name: (lm.base, lm.module.load_size, lm.code_end) for lm in host.loaded.values()}
+    t = {m.name: (m.base, m.size, m.code_size) for m in tl.loaded.values()}
     assert h == t
-    for name, (base, size) in h.items():
+    for name, (base, size, _code) in h.items():
         assert host.machine.read(base, size) == tl.machine.read(base, size), name
 
 
