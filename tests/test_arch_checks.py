@@ -159,3 +159,26 @@ def test_an_armv3_bx_marked_for_the_v4bx_fix_passes_in_a_rela_section_too(tmp_pa
     assert arm.isa_violations(elf, profile) == []
     unmarked = arm.isa_violations(elf32.parse(_rel_as_rela(data, 0), "none.o"), profile)
     assert [v.instruction for v in unmarked] == ["bx lr"]
+
+
+def test_a_mips_isa_violation_on_a_console_without_a_march_hint_names_the_profile_flags(
+        tmp_path):
+    """A MIPS console added as a profile file (here the PSX's under another name) has no
+    entry in MipsArch.MARCH_HINT: an object built for a later MIPS ISA is refused telling
+    to compile with the profile flags.  Written for the survivor
+    mips.xǁMipsArchǁcheck_object__mutmut_21 (the hint's default dropped: "compile with
+    None")."""
+    from gamevm_build.errors import IsaError
+    from gamevm_build.project.profile import PROFILE_DIR, _parse_profile
+
+    toml = (PROFILE_DIR / "psx.toml").read_text().replace('name = "psx"', 'name = "mipsdev"', 1)
+    (tmp_path / "mipsdev.toml").write_text(toml)
+    profile = _parse_profile(tmp_path / "mipsdev.toml")
+    assert (profile.name, profile.arch, profile.isa_max) == ("mipsdev", "mips", 1)
+    data = bytearray(_compiled(tmp_path, "psx"))
+    flags = (int.from_bytes(data[36:40], "little") & 0x0FFFFFFF) | 1 << 28    # EF_MIPS_ARCH_2
+    data[36:40] = flags.to_bytes(4, "little")
+    with pytest.raises(IsaError) as err:
+        get_arch("mips").check_object(elf32.parse(bytes(data), "m2.o"), profile)
+    assert str(err.value) == ("m2.o: built for mips2, which the R3000A of target mipsdev "
+                              "cannot run; compile with the profile flags")

@@ -181,3 +181,58 @@ def test_only_executable_sections_are_checked(tmp_path):
                        ".text\n.globl f\nf: rts\n")
     assert check_elf(obj, isa="m68000") == []
     assert check_elf32(elf32.parse(obj.read_bytes(), obj.name), isa="m68000") == []
+
+
+@pytest.mark.parametrize("index", ["d3", "a5"])
+@pytest.mark.parametrize("size", ["w", "l"])
+@pytest.mark.parametrize("scale", [1, 2, 4, 8])
+def test_m68k_zero_displacement_index_is_brief_or_full_by_its_extension_word(index, size, scale):
+    """``move.l (0,a0,Xn.SIZE*SCALE),d1``: capstone reports a brief extension word with
+    a zero displacement as the 68020's base-displacement mode, like the full-format
+    word (bit 8 set, null base displacement) with the same fields.  The brief word
+    (D/A bit 15, register, W/L bit 11, scale bits 10-9) is the 68000's (d8,An,Xn)
+    when unscaled and a scaled index otherwise; the full word is always 68020 code.
+    Written for the survivors isacheck.x__brief_zero_disp__mutmut_23 (the D/A bit
+    shifted to 16), __mutmut_36 (scale 4 looked for as 3) and __mutmut_38 (scale 8
+    looked for as 4)."""
+    from gamevm_build.arch.isacheck import ISAS
+
+    features = ISAS["m68000"].features
+    brief = ((index[0] == "a") << 15 | int(index[1]) << 12 | (size == "l") << 11
+             | {1: 0, 2: 1, 4: 2, 8: 3}[scale] << 9)
+    text = f"move.l (a0, {index}.{size}{f' * {scale}' if scale > 1 else ''}), d1"
+    code = [(".text", 0x200, m68k(0x2230, brief, RTS))]
+    found = check_code(code, [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
+    assert [(v.offset, v.instruction, v.hint) for v in found] == (
+        [] if scale == 1 else [(0x200, text, features["scaled_index"])])
+    full = [(".text", 0x200, m68k(0x2230, brief | 0x0110, RTS))]    # full format, null base
+    found = check_code(full, [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
+    assert [(v.offset, v.instruction, v.hint) for v in found] == [
+        (0x200, text, features["full_extension"])]
+
+
+@pytest.mark.parametrize("isa, big_endian", [("armv4t", False), ("armv3", True)])
+def test_undecodable_arm_and_thumb_code_is_reported_as_its_bytes(isa, big_endian):
+    """With mapping symbols, a word capstone cannot decode in ARM code and a halfword in
+    Thumb code are reported as ``.word``/``.short`` with their bytes as stored; on the
+    ARMv3 (no Thumb state) each Thumb function's first instruction is reported, by its
+    text or, undecodable, its bytes.  Written for the survivor
+    isacheck.x__scan_arm__mutmut_63 (the instruction text made None)."""
+    order = ">" if big_endian else "<"
+    code = (struct.pack(f"{order}2I", MOV_PC_LR, 0xE6000010)       # mov pc, lr; undefined
+            + struct.pack(f"{order}3H", 0xB600, 0x4770, 0x4770))   # undefined; bx lr; bx lr
+    symbols = [("f", 0x100, 8, "FUNC", ".text"), ("$a", 0x100, 0, "NOTYPE", ".text"),
+               ("t", 0x109, 4, "FUNC", ".text"), ("$t", 0x108, 0, "NOTYPE", ".text"),
+               ("u", 0x10D, 2, "FUNC", ".text")]
+    found = check_code([(".text", 0x100, code)], symbols, isa=isa, big_endian=big_endian)
+    undefined = "an undefined instruction (or data in code without a $d mapping symbol)"
+    if isa == "armv4t":
+        assert [(v.offset, v.function, v.instruction, v.hint) for v in found] == [
+            (0x104, "f", ".word 0x100000e6", undefined),
+            (0x108, "t", ".short 0x00b6", undefined)]
+    else:
+        no_thumb = "the ARM60 has no Thumb state: compile with -marm"
+        assert [(v.offset, v.function, v.instruction, v.hint) for v in found] == [
+            (0x104, "f", ".word 0xe6000010", undefined),
+            (0x108, "t", ".short 0xb600", no_thumb),
+            (0x10C, "u", "bx lr", no_thumb)]

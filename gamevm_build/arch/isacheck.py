@@ -150,7 +150,7 @@ ISAS: dict[str, Isa] = {
                            "+-32 KiB; reach far code with jsr/jmp",
             "full_extension": "memory-indirect and base-displacement addressing are 68020+: "
                               "the 68000 has only (d8,An,Xn)",
-            "scaled_index": "a scaled index (Xn*2/4/8; capstone does not print the scale) is "
+            "scaled_index": "a scaled index (Xn*2/4/8) is "
                             "68020+: the 68000 has only (d8,An,Xn)",
         },
         other="not a 68000 instruction or addressing mode (68010+, FPU or MMU): "
