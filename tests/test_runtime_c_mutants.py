@@ -1767,7 +1767,8 @@ def test_a_load_relocated_over_many_thin_slices_is_the_host_loaders(built, tmp_p
     reference loader's bytes all the same.  A packed module's addends are taken from its
     fields once, before the first relocation is written; taken again after a slice ended
     mid-table they would be relocated values.  Written for the survivor
-    gvm_loader.c:next_piece:const_8 (the addends marked as not taken)."""
+    gvm_loader.c:next_piece:const_8 (the addends marked as not taken), and
+    gvm_loader.c:step:ror_4 (below)."""
     from gamevm_build.link.shipform import convert
     from test_target_runtime import frames_until_done, same_modules
     target, out, kernel = built
@@ -1778,6 +1779,10 @@ def test_a_load_relocated_over_many_thin_slices_is_the_host_loaders(built, tmp_p
     rec = tl.load_async("level1", slice_ms=0.01)
     spans = frames_until_done(tl, rec, limit=1000)          # it takes 91 to 93
     assert rec["status"] == "lsSuccess" and len(spans) > 50, len(spans)
+    # the steps before the image (header, metadata, checks, link preparation) each end a
+    # frame whose slice is used up: no frame does half the load's work (survivor
+    # gvm_loader.c:step:ror_4 stopped only after linking: one frame did 83% of it)
+    assert max(spans) < sum(spans) / 2, (max(spans), sum(spans))
     assert host_load(host, "level1")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
 
@@ -2096,3 +2101,21 @@ def test_a_file_shorter_than_an_elf_header_is_bad_format(psx_kernel, tmp_path, s
     rec = tl.load_async("cut", callback=0)
     frames_until_done(tl, rec)
     assert rec["status"] == "lsBadFormat" and not tl.loaded and not host.loaded
+
+
+@pytest.mark.parametrize("length,want", [(63, "lsSuccess"), (64, "lsFileNotFound")])
+def test_an_import_name_is_spelled_otherwise_up_to_63_bytes(psx_kernel, tmp_path, length, want):
+    """GameVMImport tries a dotted name's other spellings (``fx.b...`` as ``fx_b...``) when
+    the name has at most 63 bytes, the runtime's buffer for them less its NUL; a longer name
+    is looked up as given only (the reference loader has no such bound: docs/runtime-c.md).
+    Written for the survivor gvm_loader.c:import_candidates:ror_2 (``n < 64`` made ``<=``:
+    a 64-byte name was spelled into the buffer and one byte past it)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    name = "fx." + "b" * (length - 3)
+    (tmp_path / f"{name.replace('.', '_')}.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    _host, tl = pair("psx", kernel, tmp_path)
+    rec = tl.load_async(name, import_=True)
+    frames_until_done(tl, rec)
+    assert rec["status"] == want
+    assert (tl.by_name("fpmod") is not None) == (want == "lsSuccess")

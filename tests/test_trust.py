@@ -178,18 +178,20 @@ def test_unlisted_and_resized_modules_are_refused(built, tmp_path):
 
 def test_a_malformed_table_is_refused_and_checks_nothing(built, tmp_path):
     """Each byte of the magic ("GVMT") and the two version bytes changed, a table cut short
-    (by a byte, or inside its header), entries out of order or nameless: refused by both
-    (the magic's first byte alone was not tested: the survivor
-    gvm_trust.c:GameVMTrust:lcr_1, ``size < HEADER || t[0] != 'G'`` made ``&&``)."""
+    (by a byte, or inside its header), entries out of order, listed twice or nameless:
+    refused by both (the magic's first byte alone was not tested: the survivor
+    gvm_trust.c:GameVMTrust:lcr_1, ``size < HEADER || t[0] != 'G'`` made ``&&``; nor a
+    name listed twice: GameVMTrust:const_29, ``strcmp(prev, e) >= 0`` made ``>= 1``)."""
     target, out, kernel = built
     files = shipped(out, tmp_path / "m", "plain")
     good = table_of(files)
     entry = trust.HEADER + trust.ENTRY
     swapped = good[:trust.HEADER] + good[entry:entry + trust.ENTRY] + \
         good[trust.HEADER:entry] + good[entry + trust.ENTRY:]
+    twice = good[:entry] + good[trust.HEADER:entry] + good[entry + trust.ENTRY:]
     for bad in (*(good[:i] + b"X" + good[i + 1:] for i in range(4)), good[:-1],
                 good[:4] + b"\x02" + good[5:], good[:5] + b"\x02" + good[6:],
-                good[:trust.HEADER - 1], swapped,
+                good[:trust.HEADER - 1], swapped, twice,
                 good[:trust.HEADER] + b"\0" * trust.ENTRY + good[entry:]):
         host, tl = pair(target, kernel, tmp_path / "m")
         with pytest.raises(LoadError) as exc:
