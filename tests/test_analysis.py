@@ -803,3 +803,18 @@ def test_a_stream_into_the_half_in_use_may_move_to_an_other_half_it_fills_exactl
     assert f.suggestions == ("move nxt to region LevelB (the other half of the double buffer "
                              "LevelA/LevelB)",
                              "load nxt when leaving lvl instead of streaming it")
+
+
+def test_a_prefetch_into_the_half_in_use_may_move_to_an_other_half_it_fills_exactly():
+    """The same for a prefetch: lvl may prefetch nxt (128 KiB) into LevelA, which it uses;
+    LevelB holds exactly 128 KiB, so the double buffer's other half is suggested first.
+    Written for the survivor streaming.x_stream_findings__mutmut_200, the prefetch's copy
+    of that test (``<=`` made ``<``: no move suggested)."""
+    def prefetching(d):
+        del d["streams"]
+        d["scenes"]["lvl"]["prefetch"] = ["nxt"]
+        d["memoryMap"]["regions"][1].update(size="128KB")
+    f, = stream_findings(stream_graph(stream_region="LevelA", extra=prefetching))
+    assert (f.check, f.subject) == ("double-buffer", "scene lvl prefetch")
+    assert f.suggestions == ("move nxt to region LevelB (the other half of the double buffer "
+                             "LevelA/LevelB)", "do not prefetch nxt during lvl")
