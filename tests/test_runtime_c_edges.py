@@ -256,3 +256,22 @@ def test_the_zx0_decoder_agrees_with_its_mirror_on_every_room_and_cut(target,
         r, out, guard = decode(m, buf, blk, room)
         assert guard == GUARD * 2, (len(blk), room)
         assert (r, out) == mirror(blk, room), (len(blk), room)
+
+
+def test_a_trust_table_of_more_than_255_entries_is_counted_whole(edges, tmp_path):
+    """A table of 300 entries (its count's high byte 1): both loaders take it and load the
+    module it lists among them.  Written for the survivor gvm_trust.c:GameVMTrust:const_23
+    (``t[6] << 8`` made ``<< 7``: the count's high byte worth half, the table's size then
+    wrong: lsBadFormat)."""
+    import hashlib
+    from gamevm_build.runtime import trust
+    d, kernel = edges
+    data = (d / "fpmod.elf").read_bytes()
+    entries = {f"pad{i:03d}": trust.TrustEntry(i, bytes(32)) for i in range(299)}
+    entries["fpmod"] = trust.TrustEntry(len(data), hashlib.sha256(data).digest())
+    table = trust.encode(entries)
+    assert table[6:8] == (300).to_bytes(2, "big")
+    host, tl = pair("psx", kernel, d)
+    host.trust(table)
+    assert tl.trust(table) == TLoadStatus.lsSuccess
+    both(host, tl, "fpmod", TLoadStatus.lsSuccess)

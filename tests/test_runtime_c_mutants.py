@@ -2119,3 +2119,19 @@ def test_an_import_name_is_spelled_otherwise_up_to_63_bytes(psx_kernel, tmp_path
     frames_until_done(tl, rec)
     assert rec["status"] == want
     assert (tl.by_name("fpmod") is not None) == (want == "lsSuccess")
+
+
+def test_program_headers_running_a_byte_past_the_file_are_refused(psx_kernel, tmp_path):
+    """A module whose program header table (e_phoff moved) ends one byte past the end of
+    its file: lsBadFormat in both loaders.  Written for the survivor
+    gvm_loader.c:read_elf_header:const_54 (the table's entries counted 31 bytes long: up to
+    one byte per entry past the end let through)."""
+    d, kernel = psx_kernel
+    data = bytearray((d / "fpmod.elf").read_bytes())
+    phnum, = struct.unpack_from("<H", data, 44)
+    assert phnum >= 1
+    struct.pack_into("<I", data, 28, len(data) - 32 * phnum + 1)         # e_phoff
+    (tmp_path / "fpmod.elf").write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("fpmod") == (0, TLoadStatus.lsBadFormat)
