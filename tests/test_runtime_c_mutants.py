@@ -2135,3 +2135,19 @@ def test_program_headers_running_a_byte_past_the_file_are_refused(psx_kernel, tm
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "fpmod")[1] == TLoadStatus.lsBadFormat
     assert tl.load_module("fpmod") == (0, TLoadStatus.lsBadFormat)
+
+
+def test_an_async_load_without_room_for_its_state_completes_out_of_memory(psx_kernel,
+                                                                        tmp_path):
+    """The smallest work area the runtime takes (64 bytes) has no room for an asynchronous
+    load's state: the request completes lsOutOfMemory, loading nothing, and the next
+    frame goes on.  Written for the survivor gvm_loader.c:advance_job:status_1 (that
+    refusal made lsSuccess: the runtime took the missing load's module)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    _host, tl = pair("psx", kernel, d, work_size=64)
+    rec = tl.load_async("fpmod", callback=0)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsOutOfMemory" and not tl.loaded
+    tl.frame()
+    assert tl.async_status(rec["id"]) == TLoadStatus.lsOutOfMemory
