@@ -24,7 +24,8 @@ from elftools.elf.elffile import ELFFile
 from ..errors import InputError, IsaError, LinkError, UndefinedSymbolError
 from ..fileutil import Outputs, read_input
 from ..project.profile import Profile, load_profile
-from ..runtime.build import compile_gst, compile_runtime_loader, keep_symbols, runtime_bytes
+from ..runtime.build import (NOT_FOR_MODULES, compile_gst, compile_runtime_loader, keep_symbols,
+                             runtime_bytes)
 from .toolchain import Toolchain, find_toolchain, run
 
 
@@ -87,7 +88,7 @@ def read_resident(path, profile: Profile | str | None = None) -> Resident:
                                  "bind against its symbol table")
             for sym in symtab.iter_symbols():
                 if (sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and sym.name
-                        and sym["st_shndx"] != "SHN_UNDEF"):
+                        and sym["st_shndx"] != "SHN_UNDEF" and sym.name not in NOT_FOR_MODULES):
                     symbols[sym.name] = sym["st_value"] & 0xFFFFFFFF
                     sizes[sym.name] = sym["st_size"]
                     kinds[sym.name] = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(

@@ -102,6 +102,9 @@ def runtime_codecs() -> list[Path]:
 #: in a resident with the console-side runtime, the host traps under these names let the
 #: emulated console run the reference loader instead (Console(loader="host"))
 HOST_PREFIX = "gvm_host_"
+#: globals of the runtime for debuggers and the emulated console, not in the Global Symbol
+#: Table modules bind against (the module records, where a handle's slot is)
+NOT_FOR_MODULES = frozenset({"gvm_records"})
 
 
 def keep_symbols(runtime: str) -> tuple[str, ...]:
