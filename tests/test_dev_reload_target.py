@@ -23,7 +23,6 @@ from gamevm_build.link.toolchain import find_toolchain
 from gamevm_build.play.console import Console
 from gamevm_build.runtime.build import RELOAD_API
 from gamevm_build.runtime.reference import TLoadStatus
-from gamevm_build.runtime.target import HANDLE_BASE_OFFSET, HANDLE_REFCOUNT_OFFSET
 from test_dev_reload import HOT, INCLUDE, KERNEL, VARIANTS, build_modules
 
 KEEP = ["saved_fn", "saved_ptr", "call_saved", "kernel_hook"]
@@ -146,7 +145,7 @@ def test_state_and_handle_follow_five_reloads(game):
         bases.append(report.new_base)
         # the handle the game holds names the new copy in the runtime itself
         assert tl.by_name("hot").handle == handle
-        assert c.machine.read_u32(tl.record(handle) + HANDLE_BASE_OFFSET) == report.new_base
+        assert tl.handle_base(handle) == report.new_base
         assert tl.get_proc(handle, "hot_value") == report.new_base + \
             tl.by_name("hot").module.exports["hot_value"].value
         assert c.call("call_saved") == v and c.call("hot:call_local") == v
@@ -228,7 +227,7 @@ def test_a_copy_in_the_first_slot_and_the_first_hole(game):
     report = reload(c, "hot", game.hot["needy"])
     assert report.ok, report.describe()
     extra, status = tl.load_module("extra")         # its handle: one more reference
-    refs = lambda: c.machine.read_u32(tl.record(extra) + HANDLE_REFCOUNT_OFFSET)  # noqa: E731
+    refs = lambda: tl.handle_refcount(extra)                  # noqa: E731
     assert status == TLoadStatus.lsSuccess and refs() == 2
     assert reload(c, "hot", game.hot["v3"]).ok and collect(c)
     assert refs() == 1 and c.call("user_calls") == 30

@@ -1395,7 +1395,6 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
     stays for it, in both loaders.  Written for the survivor gvm_loader.c:rollback:ror_2
     (``seq <= first`` made ``<``: the last module loaded before the failed load lost its
     needs' references, and its need went while it still called it)."""
-    from gamevm_build.runtime.target import HANDLE_REFCOUNT_OFFSET
     from test_target_runtime import same_modules
     kernel = build_modules(tmp_path, "psx", {"n": "int n_f(int x) { return x + 1; }\n"})
     module_from(tmp_path, "a", "extern int n_f(int);\nint a_f(int x) { return n_f(x); }\n",
@@ -1407,7 +1406,7 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
         assert loader() == TLoadStatus.lsFileNotFound
     n_handle, status = tl.load_module("n")
     assert status == TLoadStatus.lsSuccess
-    assert tl.machine.read_u32(tl.record(n_handle) + HANDLE_REFCOUNT_OFFSET) == 2  # a's, the game's
+    assert tl.handle_refcount(n_handle) == 2                        # a's and the game's
     host.unload(host.load("n").handle)
     assert tl.unload_module(n_handle) == TLoadStatus.lsSuccess
     assert sorted(m.name for m in tl.loaded.values()) == ["a", "n"]
@@ -1990,8 +1989,7 @@ def test_load_module_async_without_flags_loads_as_the_reference(tmp_path):
     frames_until_done(tl, rec)
     assert rec["status"] == "lsSuccess" and tl.async_status(1) == TLoadStatus.lsSuccess
     assert tl.machine.read_u32(tl.symbols["got_status"]) == TLoadStatus.lsSuccess
-    assert tl.machine.read_u32(tl.record(tl.machine.read_u32(tl.symbols["got"])) + 8) == \
-        tl.by_name("a").base
+    assert tl.handle_base(tl.machine.read_u32(tl.symbols["got"])) == tl.by_name("a").base
     assert host_load(host, "a")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
 

@@ -18,7 +18,7 @@ import time
 
 from ..errors import EmulationError
 from ..runtime.reference import TLoadStatus
-from ..runtime.target import EV_PATCHING, HANDLE_BASE_OFFSET, LOAD_LAZY, TargetLoader
+from ..runtime.target import EV_PATCHING, LOAD_LAZY, TargetLoader
 from .swap import (_STATE, ReloadReport, _collect, _data_areas, _data_pointers, _resident_ram,
                    _retarget, _retire, _start, _symbolized, _unretire, _write_entries, begin,
                    carry, self_test)
@@ -72,7 +72,7 @@ def reload(loader: TargetLoader, console, module, data: bytes, *, policy: str = 
         return run.rolled_back(f"a constructor of the new '{old.name}' failed")
     if status != TLoadStatus.lsSuccess:
         return done("refused", f"{status.name}: {loader.explain(name, status)}")
-    new = loader.copies[machine.read_u32(loader.record(copy) + HANDLE_BASE_OFFSET)]
+    new = loader.copies[loader.handle_base(copy)]
     new.lazy = old.lazy
     report.new_base = new.base
     phase("link")

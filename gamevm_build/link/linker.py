@@ -578,8 +578,8 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     def unplaced_error(d: _Def) -> LinkError:
         sym = d.sym
         return LinkError(f"{d.inp.elf.name}: symbol '{sym.name}' is defined in section "
-                         f"{_section_label(d.inp.elf, sym.shndx)}, which is not loaded (debug/discarded); it cannot be "
-                         "referenced by a module")
+                         f"{_section_label(d.inp.elf, sym.shndx)}, which is not loaded "
+                         "(debug/discarded); it cannot be referenced by a module")
 
     exports: list[OutSymbol] = []
     export_addr: dict[str, tuple[int, str | None]] = {}

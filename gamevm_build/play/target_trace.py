@@ -28,8 +28,8 @@ import dataclasses
 from ..errors import GameVMError
 from ..runtime.loadtime import LoadRecord, ModuleTiming
 from ..runtime.reference import TLoadStatus
-from ..runtime.target import (EV_FREED, EV_LOADED, EV_WRITING, HANDLE_BASE_OFFSET,
-                              HANDLE_REFCOUNT_OFFSET, SYS_MEDIA_OPEN, TargetLoader, entry_args)
+from ..runtime.target import (EV_FREED, EV_LOADED, EV_WRITING, SYS_MEDIA_OPEN, TargetLoader,
+                              entry_args)
 
 __all__ = ["TracedTargetLoader"]
 
@@ -354,7 +354,7 @@ class TracedTargetLoader(TargetLoader):
         rec.modules = sorted(acc.values(), key=lambda mt: mt.media.start_s)
 
     def _remember(self, handle: int) -> None:
-        base = self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET)
+        base = self.handle_base(handle)
         t = self.loaded.get(base)
         if t is not None:
             t.handle = handle
@@ -391,8 +391,7 @@ class TracedTargetLoader(TargetLoader):
         h = self.handle_of(name)
         if h is None:
             return None
-        v = self.machine.read_u32(self.record(h) + HANDLE_REFCOUNT_OFFSET)
-        return v - (1 << 32) if v & 0x80000000 else v
+        return self.handle_refcount(h)
 
     def unload_named(self, name: str) -> TLoadStatus:
         """``UnloadModule`` of loaded module ``name`` (``lsInvalidHandle`` if not loaded)."""

@@ -568,8 +568,17 @@ class TargetLoader:
         records = self.machine.read_u32(self.symbols["gvm_records"])
         return records + (handle & ((1 << SLOT_BITS) - 1)) * RECORD_SIZE
 
+    def handle_base(self, handle: int) -> int:
+        """Where the module of ``handle``'s record lies (its record's ``base``)."""
+        return self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET)
+
+    def handle_refcount(self, handle: int) -> int:
+        """The reference count in ``handle``'s record (signed, as the runtime keeps it)."""
+        v = self.machine.read_u32(self.record(handle) + HANDLE_REFCOUNT_OFFSET)
+        return v - (1 << 32) if v & 0x80000000 else v
+
     def _hide(self, handle: int) -> None:
-        base = self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET)
+        base = self.handle_base(handle)
         t = self.loaded.pop(base, None)
         if t is not None:
             t.handle = handle
@@ -612,7 +621,7 @@ class TargetLoader:
         handle, status = self.load_module(name, LOAD_LAZY if lazy else 0)
         if status != TLoadStatus.lsSuccess:
             raise LoadError(status, self.explain(name, status))
-        t = self.loaded.get(self.machine.read_u32(self.record(handle) + HANDLE_BASE_OFFSET))
+        t = self.loaded.get(self.handle_base(handle))
         if t is None:
             raise EmulationError(f"LoadModuleEx(\"{name}\") returned handle 0x{handle:08x}, "
                                  "which names no module the runtime reported loading")
