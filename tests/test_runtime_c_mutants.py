@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_gamevm
-from gamevm_build.runtime.reference import TLoadStatus
+from gamevm_build.runtime.reference import LoadError, TLoadStatus
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import build_modules, built, host_load, pair  # noqa: F401
 
@@ -2149,3 +2149,22 @@ def test_an_async_load_without_room_for_its_state_completes_out_of_memory(psx_ke
     assert rec["status"] == "lsOutOfMemory" and not tl.loaded
     tl.frame()
     assert tl.async_status(rec["id"]) == TLoadStatus.lsOutOfMemory
+
+
+@pytest.mark.parametrize("forged", [0, 2, 31, 0xFFFFFFFF, 0x80000000])
+def test_a_handle_no_load_returned_names_nothing(psx_kernel, tmp_path, forged):
+    """A value the runtime never returned as a handle (0, a slot with no load, every bit
+    set, a RAM address as old handles were): UnloadModule answers lsInvalidHandle and
+    GetModuleProc 0, with a module loaded and its reference unchanged, as the reference
+    loader does for a handle it never gave."""
+    d, kernel = psx_kernel
+    host, tl = pair("psx", kernel, d)
+    handle, status = tl.load_module("fpmod")
+    assert status == TLoadStatus.lsSuccess and handle != forged
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsSuccess
+    assert tl.unload_module(forged) == TLoadStatus.lsInvalidHandle
+    assert tl.get_proc(forged, "gamevm_selftest") == 0
+    assert tl.handle_refcount(handle) == 1 and tl.by_name("fpmod") is not None
+    with pytest.raises(LoadError) as err:
+        host.unload(forged)
+    assert err.value.status == TLoadStatus.lsInvalidHandle
