@@ -34,7 +34,7 @@ from conftest import ALL_TARGETS
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.errors import EmulationError
 from gamevm_build.runtime.reference import TLoadStatus
-from test_target_runtime import MODULES, host_load, pair, same_modules, target_resident
+from test_target_runtime import Consoles, MODULES, host_load, same_modules, target_resident
 
 SHT_SYMTAB, SHT_NOTE, SHT_REL, SHT_RELA = 2, 7, 9, 4
 
@@ -135,31 +135,25 @@ def crashes(call) -> bool:
     return False
 
 
-class Both:
+class Both(Consoles):
     """A reference loader and the runtime over the same console state (physics loaded on
     both, which boss needs), loading ``victim.elf`` from ``directory`` alike."""
 
     def __init__(self, target: str, kernel: Path, directory: Path, out: Path):
-        self.args = target, kernel, directory
         (directory / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
-        self._start()
-
-    def _start(self) -> None:
-        self.host, self.tl = pair(*self.args)
-        assert host_load(self.host, "physics")[1] == TLoadStatus.lsSuccess
-        assert self.tl.load_module("physics")[1] == TLoadStatus.lsSuccess
+        super().__init__(target, kernel, directory)
 
     def disagreement(self, label: str, data: bytes) -> str | None:
         """Load ``data`` with both; what differed (status, RAM), or None. Both are left
         as they were (a module loaded is unloaded)."""
-        (self.args[2] / "victim.elf").write_bytes(data)
+        (self.search / "victim.elf").write_bytes(data)
         lm, status = host_load(self.host, "victim")
         try:
             handle, t_status = self.tl.load_module("victim")
         except EmulationError as exc:
             # a constructor that faults is a crash on the console (lsInitFailed on the
             # reference): the console is then started again
-            self._start()
+            self.restart()
             if status == TLoadStatus.lsInitFailed:
                 return None
             return f"{label}: host {status.name}, target crashed: {exc}"
@@ -175,7 +169,7 @@ class Both:
         target_crash = (t_status == TLoadStatus.lsSuccess and
                         crashes(lambda: self.tl.unload_module(handle)))
         if host_crash or target_crash:          # a destructor that faults
-            self._start()
+            self.restart()
             if host_crash != target_crash and not found:
                 found = f"{label}: unloading crashed the {'host' if host_crash else 'target'} only"
         return found

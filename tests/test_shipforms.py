@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import examples
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import (MODULES, built, host_load, mutate, mutations,  # noqa: F401
-                                 pair, same_modules, same_status_on_both)
+                                 Consoles, pair, same_modules, same_status_on_both)
 from gamevm_build.errors import ModuleFormatError
 from gamevm_build.link import packrel
 from gamevm_build.link.module import read_module
@@ -146,12 +146,10 @@ def packed_fuzz(built, tmp_path_factory):
     target, out, kernel = built
     d = tmp_path_factory.mktemp(f"shipfuzz-{target}")
     (d / "physics.elf").write_bytes(convert((out / "physics.elf").read_bytes(), "packed"))
-    host, tl = pair(target, kernel, d)
-    host_load(host, "physics")
-    tl.load_module("physics")
+    consoles = Consoles(target, kernel, d)
     sources = {f"{m}.{form}": _convert_or_packed((out / f"{m}.elf").read_bytes(), form)
                for m in ("level1", "boss") for form in PACKED_FORMS}
-    return d, host, tl, sources
+    return d, consoles, sources
 
 
 @settings(max_examples=examples(25), deadline=None,
@@ -159,9 +157,49 @@ def packed_fuzz(built, tmp_path_factory):
 @given(victim=st.sampled_from([f"{m}.{f}" for m in ("level1", "boss") for f in PACKED_FORMS]),
        change=mutations())
 def test_corrupted_packed_modules_get_the_same_status(packed_fuzz, victim, change):
-    d, host, tl, sources = packed_fuzz
+    d, consoles, sources = packed_fuzz
     (d / "victim.elf").write_bytes(mutate(sources[victim], *change))
-    same_status_on_both(host, tl, f"{victim} {change}")
+    same_status_on_both(consoles, f"{victim} {change}")
+
+
+@pytest.mark.parametrize("form", CODECS)
+def test_a_block_that_decodes_padding_other_than_zeros_is_bad_format_on_both_loaders(
+        packed_fuzz, built, monkeypatch, form):
+    """Padding between sections is zeros as linked; the hash covers sections, not padding.
+    A compressed image whose block decodes a byte there is refused by both loaders
+    (lsBadFormat), rather than left in RAM by the runtime and zeroed by the reference:
+    found by the corrupted-modules property on a 3DO boss.lz4."""
+    from gamevm_build.link import shipform
+    from gamevm_build.project.profile import load_profile
+    d, consoles, _sources = packed_fuzz
+    host, tl = consoles.host, consoles.tl
+    target, out, _kernel = built
+    if form not in load_profile(target).codecs:
+        pytest.skip(f"{target}'s runtime does not decode {form}")
+    for name in ("level1", "boss"):            # the first with padding between sections
+        data = (out / f"{name}.elf").read_bytes()
+        module = read_module(data)
+        spans = sorted((off, off + module.section_size(n)) for n, (off, _b) in
+                       module.sections.items() if n != ".bss")
+        gap = next((end for (_s, end), (start, _e) in zip(spans, spans[1:]) if end < start),
+                   None)
+        if gap is not None:
+            break
+    assert gap is not None, f"neither {target}'s level1 nor its boss has padding"
+    compressed = shipform._compressed
+
+    def with_a_byte_in_the_padding(image, *args):
+        return compressed(image[:gap] + b"\x5a" + image[gap + 1:], *args)
+    monkeypatch.setattr(shipform, "_compressed", with_a_byte_in_the_padding)
+    bad = convert(data, form)
+    with pytest.raises(ModuleFormatError, match=f"decodes byte 0x5a at image offset 0x{gap:x}, "
+                                                "outside every section"):
+        read_module(bad, verify_hash=False)
+    (d / "victim.elf").write_bytes(bad)
+    _lm, status = host_load(host, "victim")
+    assert status == TLoadStatus.lsBadFormat
+    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
+    same_modules(host, tl)
 
 
 def _section(data: bytes, name: bytes):
@@ -186,7 +224,8 @@ def _section(data: bytes, name: bytes):
 def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, what):
     """Each is refused by both loaders with lsBadFormat (a ZX0 margin too small for its
     block: tests/test_codec_zx0.py, the example's modules leave no room to provoke it)."""
-    d, host, tl, sources = packed_fuzz
+    d, consoles, sources = packed_fuzz
+    host, tl = consoles.host, consoles.tl
     target, out, _kernel = built
     source = "level1.lz4" if what in ("block_corrupt", "chdr_type", "lz4_with_a_margin") \
         else "level1.zx0" if what.startswith("zx0") else "level1.packed"
@@ -297,7 +336,8 @@ def test_a_runtime_without_a_codec_refuses_its_modules(packed_fuzz, built):
     """A console whose profile leaves a codec out (the Sega CD: LZ4 only) builds no
     such module, and both loaders refuse one made elsewhere with lsBadFormat."""
     from gamevm_build.project.profile import load_profile
-    d, host, tl, _sources = packed_fuzz
+    d, consoles, _sources = packed_fuzz
+    host, tl = consoles.host, consoles.tl
     target, out, _kernel = built
     profile = load_profile(target)
     missing = [c for c in CODECS if c not in profile.codecs]

@@ -124,10 +124,7 @@ def fuzz_pair_thumb(built_thumb, tmp_path_factory):
     target, out, kernel = built_thumb
     d = tmp_path_factory.mktemp("fuzz-thumb")
     (d / "physics.elf").write_bytes((out / "physics.elf").read_bytes())
-    host, tl = ttr.pair(target, kernel, d)
-    ttr.host_load(host, "physics")
-    tl.load_module("physics")
-    return target, out, d, host, tl
+    return target, out, d, ttr.Consoles(target, kernel, d)
 
 
 @pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_filesz",
@@ -140,7 +137,7 @@ def test_corrupted_modules_get_the_same_status(fuzz_pair_thumb):
     """The corruptions test_target_runtime.py draws with hypothesis, a fixed sample here."""
     import random
     rng = random.Random(11)
-    _t, out, d, host, tl = fuzz_pair_thumb
+    _t, out, d, consoles = fuzz_pair_thumb
     for i in range(40):
         victim = rng.choice(["level1", "boss", "physics_copy"])
         kind = rng.choice(["byte", "word", "cut"])
@@ -148,7 +145,7 @@ def test_corrupted_modules_get_the_same_status(fuzz_pair_thumb):
                   rng.randrange(256) if kind == "byte" else rng.randrange(1 << 32))
         source = out / ("physics.elf" if victim == "physics_copy" else f"{victim}.elf")
         (d / "victim.elf").write_bytes(ttr.mutate(source.read_bytes(), *change))
-        ttr.same_status_on_both(host, tl, f"{i}: {victim} {change}")
+        ttr.same_status_on_both(consoles, f"{i}: {victim} {change}")
 
 
 @pytest.mark.parametrize("name", ["level1", "boss"])

@@ -599,6 +599,16 @@ def _decode_image(sec: E.Section, spans: dict, image_size: int, endian: str, ali
         raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the "
                                f"{codec.upper()} block is corrupt (it does not decode in place "
                                f"to the {want} bytes its header says); build the module again")
+    gaps = bytearray(plain)             # the padding between sections: zeros, as linked
+    for name, (off, size) in spans.items():
+        if name != ".bss":
+            gaps[off:off + size] = bytes(len(gaps[off:off + size]))
+    at = len(gaps) - len(gaps.lstrip(b"\0"))
+    if at < len(gaps):
+        raise ImageDecodeError(f"{path}: not a valid GameVM module: .gvm.image: the "
+                               f"{codec.upper()} block decodes byte 0x{gaps[at]:02x} at image "
+                               f"offset 0x{at:x}, outside every section, where the linker pads "
+                               f"with zeros (the console refuses it too); build the module again")
     stats = compress.lz4_block_stats(block) if codec == "lz4" else \
         compress.zx0_block_stats(block, want, decoded=True)
     return codec, plain, stats

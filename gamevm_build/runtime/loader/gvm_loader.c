@@ -1207,19 +1207,20 @@ static module_t *containing(u32 addr, module_t *except)
     return 0;
 }
 
-/* P_LINK: allocate, bind and check at the module's place, record it, and clear its
- * memory (nothing can fail once its image is being written but a read). */
-/* Zero what no section's bytes will cover, bss and the padding between sections, so the
- * image is zero where the file says nothing (the pieces read next cover the rest): not
- * the whole image first, which cost a cycle a byte of every module on top of its read. */
-static void zero_uncovered(load_ctx *c, u8 *base, u32 image)
+/* The parts of [0, image) no section's bytes cover (bss, and the padding between
+ * sections), in order.  A plain module's are zeroed: the file says nothing there (the
+ * pieces read next cover the rest; not the whole image first, which cost a cycle a byte
+ * of every module on top of its read).  A decoded image's, below .bss, are checked: the
+ * linker pads with zeros, so a block that decodes anything else there is corrupt (0),
+ * as reference.py reads it, and a module's RAM never holds bytes its hash leaves out. */
+static int uncovered(load_ctx *c, u8 *base, u32 image, int check)
 {
     u32 at = 0, slot, next;
     while (at < image) {
         next = image;
         for (slot = 0; slot < SL_COUNT; slot++) {
             u32 i = c->slot_last[slot], lo = c->slot_addr[slot], hi = lo + c->slot_size[slot];
-            if (!i || SH(c, i - 1, F_TYPE) == SHT_NOBITS || lo == hi)
+            if (!i || lo == hi || (check ? slot == SL_BSS : SH(c, i - 1, F_TYPE) == SHT_NOBITS))
                 continue;
             if (lo <= at && hi > at) {
                 at = hi;                 /* covered: go on from its end */
@@ -1231,13 +1232,22 @@ static void zero_uncovered(load_ctx *c, u8 *base, u32 image)
         }
         if (!next)
             continue;
+        if (check) {
+            for (; at < next; at++)
+                if (base[at])
+                    return 0;
+            continue;
+        }
         while (at < next && (at & 3))
             base[at++] = 0;
         fill(base + at, next - at);
         at = next;
     }
+    return 1;
 }
 
+/* P_LINK: allocate, bind and check at the module's place, record it, and clear its
+ * memory (nothing can fail once its image is being written but a read). */
 static TLoadStatus link_prepare(load_ctx *c)
 {
     u32 region, base, align = c->meta.align < 4 ? 4 : c->meta.align, i, slot, j;
@@ -1288,7 +1298,7 @@ static TLoadStatus link_prepare(load_ctx *c)
     c->m = m;
     event(GVM_EV_WRITING, base, image, 0, c->meta.name);
     if (!c->zimage)                  /* a compressed image zeroes what it does not decode */
-        zero_uncovered(c, (u8 *)base, image);
+        uncovered(c, (u8 *)base, image, 0);
 
     /* sections in order of first appearance, the last copy of a slot winning; when their
      * places ascend without overlapping, neighbours in the file are read together */

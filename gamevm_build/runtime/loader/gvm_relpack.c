@@ -243,7 +243,8 @@ static long (*decode(u32 ch_type))(const unsigned char *, unsigned long, unsigne
 
 /* P_IMAGE of a compressed module: the section read to the end of the module's memory
  * (a first call starts the read), then decoded in place; the rest of the footprint is
- * zeroed.  lsBadFormat for a header or block that is not what the sections say. */
+ * zeroed.  lsBadFormat for a header or block that is not what the sections say, or
+ * that decodes padding between sections other than zeros. */
 static TLoadStatus zimage_load(load_ctx *c)
 {
     u32 i = c->zimage - 1, size = SH(c, i, F_SIZE), off = SH(c, i, F_OFFSET), k;
@@ -262,7 +263,7 @@ static TLoadStatus zimage_load(load_ctx *c)
     if ((SH(c, i, F_ENTSIZE) ? k != ELFCOMPRESS_GVM_ZX0 : k != ELFCOMPRESS_GVM_LZ4) ||
         gvm_rd32(dst + 4, c->big) != c->file_image || gvm_rd32(dst + 8, c->big) != c->meta.align ||
         decode(k)(dst + CHDR_SIZE, size - CHDR_SIZE, (u8 *)c->m->base, c->file_image) !=
-            (long)c->file_image)
+            (long)c->file_image || !uncovered(c, (u8 *)c->m->base, c->file_image, 1))
         return lsBadFormat;
     for (k = c->file_image; k & 3; k++)      /* the rest of the footprint, words after a word */
         ((u8 *)c->m->base)[k] = 0;
