@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Builder
 from gamevm_build.link import elf32
-from gamevm_build.arch.isacheck import check_code, check_elf, check_elf32
+from gamevm_build.arch.isacheck import ISAS, check_code, check_elf, check_elf32
 from gamevm_build.link.toolchain import find_toolchain
 
 CLZ = 0xE16F0F11             # clz r0, r1: ARMv5, so data that decodes as it is a violation
@@ -209,6 +209,34 @@ def test_m68k_zero_displacement_index_is_brief_or_full_by_its_extension_word(ind
     found = check_code(full, [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
     assert [(v.offset, v.instruction, v.hint) for v in found] == [
         (0x200, text, features["full_extension"])]
+
+
+@pytest.mark.parametrize("words, full", [
+    ((0x2230, 0x0120, 0x0000), True),     # move.l (0.w,a0,d0.w),d1: a zero word displacement
+    ((0x23B0, 0x0110, 0x0000), True),     # move.l full (0,a0,d0.w) to a brief (0,a1,d0.w)
+    ((0x23B0, 0x0000, 0x0110), True),     # the brief source, the full destination
+    ((0x23B0, 0x0000, 0x0000), False),    # both brief
+    ((0x4AB0, 0x0120, 0x0000), True),     # tst.l, one operand
+    ((0x0CB0, 0x0000, 0x0000, 0x0120, 0x0000), True),   # cmpi.l #0: the immediate first
+    ((0x0CB0, 0x0000, 0x0110, 0x0000), False),          # cmpi.l #0x110, brief: the immediate
+    ((0x0830, 0x0003, 0x0110), True),     # btst #3: the bit number first
+    ((0x4CF0, 0x0003, 0x0110), True),     # movem.l (0,a0,d0.w),d0-d1: the mask first
+    ((0x4CF0, 0x0110, 0x0000), False),    # a mask of d4 and a0 (0x0110), brief
+    ((0x5EB0, 0x0110), True),             # addq.l #7: the immediate in the opcode word
+    ((0x21BC, 0x0000, 0x0110, 0x0000), False),   # move.l #0x110 to a brief operand
+])
+def test_m68k_each_operand_is_told_brief_or_full_by_its_own_extension_word(words, full):
+    """The full format's (0,An,Xn) is told from the 68000's by the operand's own extension
+    word, found by position (a movem mask, then the source's words, then the
+    destination's), not by any word of the instruction that looks brief: ``0x2230 0x0120
+    0x0000`` passed, its zero displacement word read as a brief extension word, and so did
+    a ``move`` with one full and one brief operand (found by the 2026120602 mutation
+    sample's tests)."""
+    found = check_code([(".text", 0x200, m68k(*words, RTS))],
+                       [("f", 0x200, 2 * len(words) + 2, "FUNC", ".text")],
+                       isa="m68000", big_endian=True)
+    assert [v.hint for v in found] == (
+        [ISAS["m68000"].features["full_extension"]] if full else [])
 
 
 @pytest.mark.parametrize("isa, big_endian", [("armv4t", False), ("armv3", True)])

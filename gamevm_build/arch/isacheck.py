@@ -250,24 +250,63 @@ def _m68k_features(insn, m68k):
     full = {m68k.M68K_AM_AREGI_INDEX_BASE_DISP, m68k.M68K_AM_PCI_INDEX_BASE_DISP,
             m68k.M68K_AM_MEMI_POST_INDEX, m68k.M68K_AM_MEMI_PRE_INDEX,
             m68k.M68K_AM_PC_MEMI_POST_INDEX, m68k.M68K_AM_PC_MEMI_PRE_INDEX}
-    for op in insn.operands:
+    offsets = _m68k_extension_offsets(insn, m68k)
+    for op, at in zip(insn.operands, offsets):
         if op.type == m68k.M68K_OP_BR_DISP:
             # dbcc reports a 4-byte displacement size too; only bcc.l/bra.l/bsr.l have one
             if op.br_disp.disp_size == 4 and insn.mnemonic.endswith(".l"):
                 yield "long_branch"
         elif op.type == m68k.M68K_OP_MEM:
-            if op.address_mode in full and not _brief_zero_disp(insn, op, m68k):
+            if op.address_mode in full and not _brief_zero_disp(insn, op, at, m68k):
                 yield "full_extension"
             elif op.mem.scale > 1:
                 yield "scaled_index"
 
 
-def _brief_zero_disp(insn, op, m68k) -> bool:
+#: extension words of an operand by addressing mode, but the indexed ones (read from
+#: their extension word) and immediates (by size)
+_M68K_EXT_WORDS = {"M68K_AM_REGI_ADDR_DISP": 1, "M68K_AM_PCI_DISP": 1,
+                   "M68K_AM_ABSOLUTE_DATA_SHORT": 1, "M68K_AM_ABSOLUTE_DATA_LONG": 2}
+
+
+def _m68k_extension_offsets(insn, m68k) -> list[int]:
+    """Where each operand's first extension word is, in the instruction's bytes.
+
+    The 68000 keeps them in order after the opcode word: a movem's register mask first,
+    then the source's (an immediate's one or two words; none for addq and subq, whose
+    immediate is in the opcode), then the destination's.  An indexed operand has one
+    word in the brief format, and in the full format that word, then its base and outer
+    displacements as the word's own size fields say.
+    """
+    code = bytes(insn.bytes)
+    at = 2 + 2 * any(op.type == m68k.M68K_OP_REG_BITS for op in insn.operands)
+    quick = insn.mnemonic.split(".")[0] in ("addq", "subq")
+    indexed = {m68k.M68K_AM_AREGI_INDEX_8_BIT_DISP, m68k.M68K_AM_AREGI_INDEX_BASE_DISP,
+               m68k.M68K_AM_PCI_INDEX_8_BIT_DISP, m68k.M68K_AM_PCI_INDEX_BASE_DISP,
+               m68k.M68K_AM_MEMI_POST_INDEX, m68k.M68K_AM_MEMI_PRE_INDEX,
+               m68k.M68K_AM_PC_MEMI_POST_INDEX, m68k.M68K_AM_PC_MEMI_PRE_INDEX}
+    offsets = []
+    for op in insn.operands:
+        offsets.append(at)
+        if op.type == m68k.M68K_OP_IMM:
+            at += 0 if quick else 2 * (1 + (insn.op_size.size == 4))
+        elif op.type == m68k.M68K_OP_MEM and op.address_mode in indexed:
+            word = int.from_bytes(code[at:at + 2], "big")
+            size = lambda bits: (0, 0, 1, 2)[bits & 3]          # noqa: E731  null/word/long
+            at += 2 * (1 + (size(word >> 4) + size(word) if word & 0x100 else 0))
+        elif op.type == m68k.M68K_OP_MEM:
+            at += 2 * next((n for name, n in _M68K_EXT_WORDS.items()
+                            if op.address_mode == getattr(m68k, name)), 0)
+    return offsets
+
+
+def _brief_zero_disp(insn, op, at: int, m68k) -> bool:
     """Whether a "base displacement" operand is really the 68000's (0,An,Xn).
 
     capstone reports a brief extension word with a zero displacement as the
     68020's base-displacement mode, and the full-format (0,An,Xn) decodes to
-    the same fields; only the extension word (bit 8 clear, low byte 0) tells.
+    the same fields; only the operand's own extension word, at ``at`` (bit 8
+    clear, low byte 0), tells.
     """
     mem = op.mem
     if mem.in_disp or mem.out_disp or not mem.base_reg or not mem.index_reg:
@@ -276,8 +315,7 @@ def _brief_zero_disp(insn, op, m68k) -> bool:
     number = mem.index_reg - (m68k.M68K_REG_A0 if is_a else m68k.M68K_REG_D0)
     word = (is_a << 15 | number << 12 | mem.index_size << 11
             | {2: 1, 4: 2, 8: 3}.get(mem.scale, 0) << 9).to_bytes(2, "big")
-    code = bytes(insn.bytes)
-    return any(code[i:i + 2] == word for i in range(2, len(code) - 1, 2))
+    return bytes(insn.bytes)[at:at + 2] == word
 
 
 def _switch_table_end(data: bytes, pos: int, end: int) -> int:
