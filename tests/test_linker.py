@@ -510,6 +510,17 @@ def test_elf_with_unknown_data_encoding_is_refused_saying_so():
         elf32.parse(bytes(data), "bad.o")
 
 
+@pytest.mark.parametrize("version", [0, 2])
+def test_elf_of_another_elf_version_is_refused_saying_so(version):
+    """Only EV_CURRENT (1) exists; BFD refuses any other EI_VERSION ("file format not
+    recognized"), and so do the linker, gamevm inspect and both loaders."""
+    data = bytearray(b"\x7fELF" + bytes(48))
+    data[4], data[5], data[6] = 1, 1, version
+    with pytest.raises(InputError, match=rf"bad\.o.*ELF version {version} in "
+                                         r"e_ident\[EI_VERSION\] \(the only one is 1"):
+        elf32.parse(bytes(data), "bad.o")
+
+
 def test_metadata_limits_hold_for_objects_and_the_largest_table():
     """Objects nest as deep as lists; a table of 0x3FFFFFFF words fits a 4 GiB image."""
     from gamevm_build.link.module import META_MAX_NESTING, check_metadata

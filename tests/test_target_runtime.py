@@ -334,11 +334,12 @@ def test_a_section_retyped_gets_the_host_status(built, tmp_path, victim, section
     same_status_on_both(consoles, f"{victim} {section} typed {sh_type}")
 
 
-@pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_tail", "pt_load_filesz",
-                                  "pt_load_outside"])
+@pytest.mark.parametrize("what", ["e_flags", "ei_version", "pt_load_past_eof", "pt_load_tail",
+                                  "pt_load_filesz", "pt_load_outside"])
 def test_header_checks_give_the_host_status(fuzz_pair, what):
-    """The ELF header's ABI (e_flags as the linker checks objects) and PT_LOAD bounds are
-    checked by both loaders alike: lsBadFormat."""
+    """The ELF header's ABI (e_flags as the linker checks objects), its ELF version (as BFD,
+    which refuses any EI_VERSION but EV_CURRENT) and PT_LOAD bounds are checked by both
+    loaders alike: lsBadFormat."""
     target, out, d, consoles = fuzz_pair
     host, tl = consoles.host, consoles.tl
     data = bytearray((out / "boss.elf").read_bytes())
@@ -351,6 +352,8 @@ def test_header_checks_give_the_host_status(fuzz_pair, what):
     if what == "e_flags":
         put(36, {"psx": 0x00001006, "n64": 0x00001006, "segacd": 0x00000008,
                  "gba": 0x09000000, "3do": 0x09000000}[target])
+    elif what == "ei_version":
+        data[6] = 2
     elif what == "pt_load_past_eof":
         put(load + 16, len(data))
     elif what == "pt_load_tail":      # file bytes past the end, within p_memsz

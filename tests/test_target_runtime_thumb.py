@@ -127,8 +127,8 @@ def fuzz_pair_thumb(built_thumb, tmp_path_factory):
     return target, out, d, ttr.Consoles(target, kernel, d)
 
 
-@pytest.mark.parametrize("what", ["e_flags", "pt_load_past_eof", "pt_load_filesz",
-                                  "pt_load_outside"])
+@pytest.mark.parametrize("what", ["e_flags", "ei_version", "pt_load_past_eof",
+                                  "pt_load_filesz", "pt_load_outside"])
 def test_header_checks(fuzz_pair_thumb, what):
     ttr.test_header_checks_give_the_host_status(fuzz_pair_thumb, what)
 

@@ -23,6 +23,7 @@ from ..record import Record
 ELFMAG = b"\x7fELF"
 ELFCLASS32 = 1
 ELFDATA2LSB, ELFDATA2MSB = 1, 2
+EV_CURRENT = 1
 
 ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 
@@ -243,6 +244,9 @@ def parse(data: bytes, name: str, *, want_symbols: bool = True) -> ElfFile:
                          "(compile with the target's -mabi=32 toolchain)")
     if data[5] not in (ELFDATA2LSB, ELFDATA2MSB):
         raise _fail(name, f"unknown data encoding {data[5]}")
+    if data[6] != EV_CURRENT:       # as BFD: "file format not recognized"
+        raise _fail(name, f"ELF version {data[6]} in e_ident[EI_VERSION] (the only one is "
+                          f"{EV_CURRENT}, EV_CURRENT)")
     endian = "little" if data[5] == ELFDATA2LSB else "big"
     e = "<" if endian == "little" else ">"
     (e_type, e_machine, _ver, e_entry, e_phoff, e_shoff, e_flags, _ehsize, e_phentsize,

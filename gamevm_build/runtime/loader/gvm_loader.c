@@ -752,7 +752,7 @@ static TLoadStatus read_elf_header(load_ctx *c)
     trust_hook(c, TRUST_HEAD);                /* the first read, before anything parses it */
 
     if (eh[0] != 0x7F || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F' || eh[4] != 1 ||
-        (eh[5] != 1 && eh[5] != 2))
+        (eh[5] != 1 && eh[5] != 2) || eh[6] != 1)        /* EI_VERSION: EV_CURRENT */
         return lsBadFormat;
     c->big = eh[5] == 2;
     c->machine = gvm_rd16(eh + 18, c->big);
