@@ -552,6 +552,30 @@ def _interrupted(signum, frame):
 MAX_JOBS = 64
 
 
+def json_out(text: str) -> Path:
+    """``--json``: a file in a directory that exists, checked before the run rather than
+    after its hours (an argparse type: a usage error, exit 2)."""
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the directory {path.parent} does not "
+                                         "exist; create it or write elsewhere")
+    return path
+
+
+def json_in(text: str) -> Path:
+    """``--recheck``, ``--report``: an earlier run's ``--json`` file (an argparse type)."""
+    path = Path(text)
+    try:
+        json.loads(path.read_text())
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror} (an earlier run's --json "
+                                         "file)") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: not an earlier run's --json file: "
+                                         f"{exc}") from None
+    return path
+
+
 def jobs_count(text: str) -> int:
     """``--jobs``: 1 to :data:`MAX_JOBS` (an argparse type: anything else is a usage error,
     exit 2)."""
@@ -592,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                          "mutant names alone): for a fresh measure once tests were written "
                          "against a sample's survivors")
     ap.add_argument("--all", action="store_true", help="test every mutant (hours on 2 cores)")
-    ap.add_argument("--recheck", type=Path, metavar="JSON",
+    ap.add_argument("--recheck", type=json_in, metavar="JSON",
                     help="test again only the mutants a previous run (its --json file) did not "
                          "kill, keeping its other verdicts: after adding tests")
     ap.add_argument("--nice", type=int, default=19, help="niceness of the run (default 19)")
@@ -601,12 +625,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path,
                     help="keep the copies, mutmut's state and logs here (default: a temporary "
                          "directory, removed afterwards)")
-    ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    ap.add_argument("--json", type=json_out, help="also write the results as JSON to this file")
     ap.add_argument("--no-survivors", action="store_true", help="print only the table")
     ap.add_argument("--check", action="store_true",
                     help=f"exit 1 when a package's kill rate is below {GOAL * 100:.0f}%%")
     ap.add_argument("--list", action="store_true", help="print the packages and exit")
-    ap.add_argument("--report", type=Path, metavar="JSON",
+    ap.add_argument("--report", type=json_in, metavar="JSON",
                     help="print an earlier run's results (its --json file) again, with the "
                          "equivalent mutants docs/testing.md lists now; runs nothing")
     args = ap.parse_args(argv)

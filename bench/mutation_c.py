@@ -591,12 +591,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--budget", type=float, metavar="MINUTES",
                     help="stop starting mutants after this long; the report says how many "
                          "of the sample were tested")
-    ap.add_argument("--recheck", type=Path, metavar="JSON",
+    ap.add_argument("--recheck", type=mutation.json_in, metavar="JSON",
                     help="test again only the mutants an earlier --json run did not kill, "
                          "keeping its other verdicts")
-    ap.add_argument("--report", type=Path, metavar="JSON",
+    ap.add_argument("--report", type=mutation.json_in, metavar="JSON",
                     help="print an earlier --json run again; runs nothing")
-    ap.add_argument("--json", type=Path, help="write the results to this file")
+    ap.add_argument("--json", type=mutation.json_out, help="write the results to this file")
     ap.add_argument("--jobs", "-j", type=mutation.jobs_count,
                     default=min(os.cpu_count() or 1, mutation.MAX_JOBS), metavar="N",
                     help="mutants tested side by side, each in its own copy of the tree "
