@@ -166,6 +166,20 @@ def estimated_load_cycles(target: str, size: int) -> float:
             + c.head_copy_per_byte * min(size, 2048))
 
 
+def test_a_step_reports_milliseconds_to_the_microsecond():
+    """A step's report: its fields by name, each time in milliseconds rounded to 3 places."""
+    from gamevm_build.analysis.timing import Step
+    step = Step(module="lvl", region="LevelA", uncertain=True, position=1200, sectors=32,
+                file_size=65536, from_lba=None, from_label="anywhere", head_state="paused",
+                access_s=0.0123456, seek_s=0.0100004, read_s=0.0020004,
+                cpu={"copy": 0.00123449, "bind": 0.0000004}, relocations=7)
+    assert step.to_dict() == {
+        "module": "lvl", "region": "LevelA", "uncertain": True, "lba": 1200, "sectors": 32,
+        "bytes": 65536, "from_lba": None, "from": "anywhere", "drive": "paused",
+        "access_ms": 12.346, "seek_ms": 10.0, "read_ms": 2.0, "cpu_ms": 1.235,
+        "cpu": {"copy": 1.234, "bind": 0.0}, "relocations": 7, "total_ms": 15.581}
+
+
 def test_transition_time_by_hand_mednafen_resume_from_pause():
     G = known_head_graph("ps1-mednafen-2x")
     t, = transition_times(G)
@@ -192,6 +206,21 @@ def test_contiguous_modules_read_through_and_unknown_heads_cost_the_worst_seek()
     assert not t.ok
     f = [f for f in analyze(G).findings if f.check == "budget"]
     assert len(f) == 1 and "exceeds the budget of 1000 ms" in f[0].message
+
+
+def test_of_equally_bad_heads_the_lowest_is_reported():
+    """On a cartridge every head is as bad as another (no seek): the step reports the lowest
+    position, whatever order the set of heads iterates in ({16, 1, 0} iterates 16, 1, 0),
+    so reports are the same from run to run."""
+    G = graph_from_dict({
+        "target": "n64", "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"m": est(2048, "Main"), "g": est(4096, "Main")},
+        "scenes": {"menu": {"modules": ["m"]}, "game": {"modules": ["g"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}]})
+    heads = frozenset([16, 1, 0])
+    assert list(heads) == [16, 1, 0]
+    step, = plan_time(G, load_plans(G)["menu", "game"], heads).steps
+    assert (step.from_lba, step.from_label, step.access_s) == (0, "head at 0", 0.0)
 
 
 def test_worst_first_and_uncertain_modules_in_the_worst_sequence():
@@ -319,6 +348,35 @@ def test_stream_frames_by_hand():
     t, = transition_times(G)
     assert t.load.plan.modules == () and t.ok
     assert stream_times(stream_graph(deadline=4))[0].ok
+
+
+def test_a_stream_keeps_its_description():
+    """What the configuration says of a stream reaches its time (the report prints it)."""
+    def extra(d):
+        d["streams"][0]["description"] = "the next level, read while this one plays"
+    s, = stream_times(stream_graph(extra=extra))
+    assert s.description == "the next level, read while this one plays"
+
+
+def test_the_cpu_slice_suggested_for_a_stream_of_two_files_meets_its_deadline():
+    """Each file's CPU frames are rounded up on their own, so n files may take n - 1 frames
+    more than their total: the suggested slice leaves room for that, and the stream with it
+    meets its deadline (an advice that left no room for it fell a frame short)."""
+    def two_files(slice_ms):
+        def extra(d):
+            d["memoryMap"]["regions"].append({"name": "Heap", "start": "0x80200000",
+                                              "size": "512KB"})
+            d["modules"]["nx2"] = est("128KB", "Heap")
+            d["scenes"]["nxt"]["modules"] = ["nxt", "nx2"]
+            d["streams"][0].update(modules=["nxt", "nx2"], deadline_frames=9,
+                                   cpu_slice_ms=slice_ms)
+        return stream_graph(extra=extra)
+    G = two_files(0.5)
+    s, = stream_times(G)
+    assert len(s.load.steps) == 2 and not s.ok
+    f, = stream_findings(G, [s])
+    suggested = float(re.match(r"raise cpu_slice_ms to ([0-9.]+) ", f.suggestions[0]).group(1))
+    assert stream_times(two_files(suggested))[0].ok
 
 
 def test_stream_into_the_half_in_use_is_an_error():
@@ -589,6 +647,7 @@ def test_a_prefetch_is_optional_may_resident_and_moves_the_head():
     result = analyze(G)
     pf, = result.prefetches
     assert pf.scene == "menu" and pf.worst_ms > 0
+    assert pf.modules == ("nxt",)               # the scene's declared prefetch, by name
     assert result.to_dict()["prefetches"][0]["plan"]["uncertain"] == ["nxt"]
     # memory counts it at the menu
     assert "nxt" in scene_memory(G, R)["menu"].region("LevelB").occupants

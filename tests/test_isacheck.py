@@ -149,6 +149,8 @@ def test_m68k_data_objects_are_skipped_and_code_resumes_after_them():
     assert m68k_violations(code, [("tab", 4, 0, "OBJECT")]) == []
     # an undecodable word is reported and skipped by its two bytes
     assert m68k_violations(m68k(0xA000, EXTB, RTS)) == ["0x0 dc.w $a000", "0x2 extb.l d0"]
+    # at its own address, past the section's start
+    assert m68k_violations(m68k(NOP, 0xA000, RTS)) == ["0x2 dc.w $a000"]
 
 
 def test_m68k_addressing_the_68000_lacks_is_reported():
@@ -209,6 +211,12 @@ def test_m68k_zero_displacement_index_is_brief_or_full_by_its_extension_word(ind
     found = check_code(full, [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
     assert [(v.offset, v.instruction, v.hint) for v in found] == [
         (0x200, text, features["full_extension"])]
+
+
+def test_an_unknown_isa_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError) as exc:
+        check_code([], [], isa="z80", big_endian=True)
+    assert str(exc.value) == "unknown isa 'z80'; known: m68000, armv3, armv4t"
 
 
 @pytest.mark.parametrize("words, full", [

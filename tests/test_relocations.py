@@ -113,6 +113,11 @@ def test_thumb_b_w_keeps_the_instruction_bits():
     assert bl >> 16 & 0x4000 and _target(THUMB, bl.to_bytes(4, "little"), P) == P + 0x1000
     back = arm.R_ARM_THM_JUMP24.apply(0x9000F000, P - 0x2000, -4, P)
     assert _target(THUMB, back.to_bytes(4, "little"), P) == P - 0x2000
+    # J1 and J2 carry bits 23 and 22 of the displacement (each inverted, xored with the
+    # sign): far targets where those bits differ, decoded back by capstone
+    for delta in (0x400000, 0x800000, -0x400000, -0xC00000, 0x3FFFFE, -0x7FFFFE):
+        far = arm.R_ARM_THM_JUMP24.apply(0x9000F000, P + delta, -4, P)
+        assert _target(THUMB, far.to_bytes(4, "little"), P) == P + delta, hex(delta)
 
 
 def test_word_relocations():
