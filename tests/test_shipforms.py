@@ -162,6 +162,18 @@ def test_corrupted_packed_modules_get_the_same_status(packed_fuzz, victim, chang
     same_status_on_both(consoles, f"{victim} {change}")
 
 
+def bad_format_on_both(consoles, d, data: bytes, match: str | None = None) -> None:
+    """``data``, a module the reader refuses (its message matching ``match``), is
+    lsBadFormat on both loaders, and leaves them as they were."""
+    with pytest.raises(ModuleFormatError, match=match):
+        read_module(data, verify_hash=False)
+    (d / "victim.elf").write_bytes(data)
+    _lm, status = host_load(consoles.host, "victim")
+    assert status == TLoadStatus.lsBadFormat
+    assert consoles.tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
+    same_modules(consoles.host, consoles.tl)
+
+
 @pytest.mark.parametrize("form", CODECS)
 def test_a_block_that_decodes_padding_other_than_zeros_is_bad_format_on_both_loaders(
         packed_fuzz, built, monkeypatch, form):
@@ -172,7 +184,6 @@ def test_a_block_that_decodes_padding_other_than_zeros_is_bad_format_on_both_loa
     from gamevm_build.link import shipform
     from gamevm_build.project.profile import load_profile
     d, consoles, _sources = packed_fuzz
-    host, tl = consoles.host, consoles.tl
     target, out, _kernel = built
     if form not in load_profile(target).codecs:
         pytest.skip(f"{target}'s runtime does not decode {form}")
@@ -191,15 +202,8 @@ def test_a_block_that_decodes_padding_other_than_zeros_is_bad_format_on_both_loa
     def with_a_byte_in_the_padding(image, *args):
         return compressed(image[:gap] + b"\x5a" + image[gap + 1:], *args)
     monkeypatch.setattr(shipform, "_compressed", with_a_byte_in_the_padding)
-    bad = convert(data, form)
-    with pytest.raises(ModuleFormatError, match=f"decodes byte 0x5a at image offset 0x{gap:x}, "
-                                                "outside every section"):
-        read_module(bad, verify_hash=False)
-    (d / "victim.elf").write_bytes(bad)
-    _lm, status = host_load(host, "victim")
-    assert status == TLoadStatus.lsBadFormat
-    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
-    same_modules(host, tl)
+    bad_format_on_both(consoles, d, convert(data, form),
+                       f"decodes byte 0x5a at image offset 0x{gap:x}, outside every section")
 
 
 def _section(data: bytes, name: bytes):
@@ -225,7 +229,6 @@ def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, wha
     """Each is refused by both loaders with lsBadFormat (a ZX0 margin too small for its
     block: tests/test_codec_zx0.py, the example's modules leave no room to provoke it)."""
     d, consoles, sources = packed_fuzz
-    host, tl = consoles.host, consoles.tl
     target, out, _kernel = built
     source = "level1.lz4" if what in ("block_corrupt", "chdr_type", "lz4_with_a_margin") \
         else "level1.zx0" if what.startswith("zx0") else "level1.packed"
@@ -260,13 +263,7 @@ def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, wha
         plain = read_module(bytes(data))
         assert plain.form == "packed"
         data = bytearray(bytes(data).replace(b'"format":2', b'"format":1'))
-    (d / "victim.elf").write_bytes(bytes(data))
-    with pytest.raises(ModuleFormatError):
-        read_module(bytes(data), verify_hash=False)
-    _lm, status = host_load(host, "victim")
-    assert status == TLoadStatus.lsBadFormat
-    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
-    same_modules(host, tl)
+    bad_format_on_both(consoles, d, bytes(data))
 
 
 @pytest.mark.parametrize("form", PACKED_FORMS)
@@ -337,7 +334,6 @@ def test_a_runtime_without_a_codec_refuses_its_modules(packed_fuzz, built):
     such module, and both loaders refuse one made elsewhere with lsBadFormat."""
     from gamevm_build.project.profile import load_profile
     d, consoles, _sources = packed_fuzz
-    host, tl = consoles.host, consoles.tl
     target, out, _kernel = built
     profile = load_profile(target)
     missing = [c for c in CODECS if c not in profile.codecs]
@@ -352,10 +348,4 @@ def test_a_runtime_without_a_codec_refuses_its_modules(packed_fuzz, built):
         foreign = convert(data, missing[0])
     finally:
         object.__setattr__(profile, "codecs", kept)
-    with pytest.raises(ModuleFormatError, match="does not decode"):
-        read_module(foreign, verify_hash=False)
-    (d / "victim.elf").write_bytes(foreign)
-    _lm, status = host_load(host, "victim")
-    assert status == TLoadStatus.lsBadFormat
-    assert tl.load_module("victim") == (0, TLoadStatus.lsBadFormat)
-    same_modules(host, tl)
+    bad_format_on_both(consoles, d, foreign, "does not decode")
