@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import subprocess
+import struct
 
 import pytest
 from elftools.elf.elffile import ELFFile
@@ -518,6 +519,27 @@ def test_elf_of_another_elf_version_is_refused_saying_so(version):
     data[4], data[5], data[6] = 1, 1, version
     with pytest.raises(InputError, match=rf"bad\.o.*ELF version {version} in "
                                          r"e_ident\[EI_VERSION\] \(the only one is 1"):
+        elf32.parse(bytes(data), "bad.o")
+
+
+@pytest.mark.parametrize("value", [b"1.0", b"true", b'"1"', b"-1"])
+def test_a_format_that_is_not_a_whole_number_is_refused_as_such(value):
+    """``format`` is an unsigned integer like ``image_size`` and ``align``: 1.0 and true
+    compare equal to 1 in Python but are not the version number a console's parser reads."""
+    from gamevm_build.link.module import parse_note
+    desc = b'{"format": ' + value + b', "target": "psx", "name": "m", "image_size": 4}'
+    with pytest.raises(InputError) as exc:
+        parse_note(_note_section(desc), "little", "mods/m.gvm")
+    assert str(exc.value) == ("mods/m.gvm: not a valid GameVM module: metadata key 'format' "
+                              "has an invalid value")
+
+
+def test_section_name_table_index_past_the_headers_is_refused():
+    """e_shstrndx must name one of the e_shnum headers: equal to e_shnum is one past them."""
+    data = bytearray(52 + 40)
+    data[:7] = b"\x7fELF\x01\x01\x01"
+    struct.pack_into("<HHIIIIIHHHHHH", data, 16, 1, 8, 1, 0, 0, 52, 0, 52, 0, 0, 40, 1, 1)
+    with pytest.raises(InputError, match=r"^bad\.o: .*e_shstrndx 1 >= e_shnum 1$"):
         elf32.parse(bytes(data), "bad.o")
 
 

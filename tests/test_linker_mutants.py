@@ -97,6 +97,21 @@ def test_program_headers_read_by_the_fast_reader_are_those_pyelftools_reads(psx)
           {"PT_LOAD": 1, "PT_NOTE": 4}[s["p_type"]], s["p_offset"], s["p_vaddr"], s["p_paddr"],
           s["p_filesz"], s["p_memsz"], s["p_flags"], s["p_align"]) for s in theirs]
     assert [s.type for s in ours] == [elf32.PT_LOAD, elf32.PT_LOAD, elf32.PT_NOTE]
+    # and what follows them starts right after them: no room kept for another
+    sections = elf32.parse(data, "m.gvm").sections
+    assert min(s.offset for s in sections if s.offset) == elf32.EHDR_SIZE + 3 * 32
+
+
+def test_only_the_first_data_section_starts_the_data_segment_aligned(tmp_path):
+    """The data segment starts at 16 bytes; the sections after its first follow at their
+    own alignment (.bss right after a 4-byte .data, not at the next 16; on ARM, where the
+    compiler aligns them to 4; MIPS gcc aligns both to 16)."""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    o = gba.obj("d.c", "int d = 1; int b; int f(void){ return d + b; }\n")
+    link_module("gba", [o], tmp_path / "m.gvm")
+    mod = read_module(tmp_path / "m.gvm")
+    (data, _), (bss, _) = mod.sections[".data"], mod.sections[".bss"]
+    assert data % 16 == 0 and bss == data + 4
 
 
 def test_a_symbol_table_whose_string_table_index_is_out_of_range_is_refused(psx):

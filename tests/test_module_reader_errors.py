@@ -472,6 +472,19 @@ def test_packed_imports_out_of_name_order_are_refused(files, order):
                                 "order (packed relocations name them by rank)")
 
 
+def test_packed_imports_are_in_order_from_the_first_symbol(files):
+    """The order is checked from symbol 1 on: an import moved to the table's first entry
+    (before the locals, which nothing requires to come first) is one of them."""
+    data = files.module("packed")
+    beta = _symbol_index(data, "beta_in")
+    first, moved = _symbol_at(data, 1), _symbol_at(data, beta)
+    size = elf32.SYM_SIZE
+    data[first:first + size], data[moved:moved + size] = \
+        data[moved:moved + size], data[first:first + size]
+    _refused(data, "order.gvm", ".gvm.relpack: the imports are not in strictly ascending name "
+                                "order (packed relocations name them by rank)")
+
+
 def test_corrupt_packed_relocations_are_refused_naming_the_section(files):
     data = files.module("packed")
     relpack = _section(data, ".gvm.relpack")
