@@ -88,6 +88,22 @@ def test_a_read_starts_where_its_seek_ends(built, target):
     assert phases[0]["end_ms"] == phases[1]["start_ms"]
 
 
+def test_a_loads_cpu_phases_follow_its_read_in_order_each_as_long_as_its_steps(built, target):
+    """After the read, the CPU phases by name, copy, relocate, bind, one after another,
+    each as long as the modelled steps it covers.  Written for the survivors of the
+    2026120603 sample, Loader.link_items__mutmut_83, 86, 87 (a phase misnamed) and 93
+    (a phase ending before it starts)."""
+    c = console(built(target), target)
+    lm = c.load("other")
+    phases = lm.timing.phases
+    assert [p[0] for p in phases] == ["seek", "read", "copy", "relocate", "bind", "init"]
+    cpu = lm.timing.cpu
+    for (name, start, end), steps in zip(phases[2:], (("fixed", "copy", "zero"),
+                                                      ("relocate",), ("bind",))):
+        assert end - start == pytest.approx(sum(cpu[s] for s in steps)), name
+    assert all(a[2] == b[1] for a, b in zip(phases, phases[1:]))
+
+
 def test_double_buffering_is_an_event(built, target):
     """A load sent to the other half of a double buffer says so in the loader's events (a
     scenario's report lists them): which module, the half it went to, the half it would
