@@ -158,7 +158,6 @@ class Bench:
 
 
 def measure(target: str, tmp: Path) -> dict:
-    import math
     b = Bench(target, tmp)
     a = b.arch
 
@@ -180,7 +179,8 @@ def measure(target: str, tmp: Path) -> dict:
     small, large = (b.slope(lambda n: src(a, imports=n), gst=g) - row["reloc"][word]
                     for g in (GST_SMALL, GST_LARGE))
     from gamevm_build.link.resident import read_resident
-    probes = [math.ceil(math.log2(len(read_resident(b.residents[g], target).symbols) + 1))
+    from gamevm_build.runtime.loadcost import search_probes
+    probes = [search_probes(len(read_resident(b.residents[g], target).symbols))
               for g in (GST_SMALL, GST_LARGE)]
     row["bind_per_probe"] = max((large - small) / (probes[1] - probes[0]), 0.0)
     row["bind_fixed"] = small - row["bind_per_probe"] * probes[0]
