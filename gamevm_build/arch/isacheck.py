@@ -250,14 +250,13 @@ def _m68k_features(insn, m68k):
     full = {m68k.M68K_AM_AREGI_INDEX_BASE_DISP, m68k.M68K_AM_PCI_INDEX_BASE_DISP,
             m68k.M68K_AM_MEMI_POST_INDEX, m68k.M68K_AM_MEMI_PRE_INDEX,
             m68k.M68K_AM_PC_MEMI_POST_INDEX, m68k.M68K_AM_PC_MEMI_PRE_INDEX}
-    offsets = _m68k_extension_offsets(insn, m68k)
-    for op, at in zip(insn.operands, offsets):
+    for i, op in enumerate(insn.operands):
         if op.type == m68k.M68K_OP_BR_DISP:
             # dbcc reports a 4-byte displacement size too; only bcc.l/bra.l/bsr.l have one
             if op.br_disp.disp_size == 4 and insn.mnemonic.endswith(".l"):
                 yield "long_branch"
         elif op.type == m68k.M68K_OP_MEM:
-            if op.address_mode in full and not _brief_zero_disp(insn, op, at, m68k):
+            if op.address_mode in full and not _brief_zero_disp(insn, i, m68k):
                 yield "full_extension"
             elif op.mem.scale > 1:
                 yield "scaled_index"
@@ -300,21 +299,22 @@ def _m68k_extension_offsets(insn, m68k) -> list[int]:
     return offsets
 
 
-def _brief_zero_disp(insn, op, at: int, m68k) -> bool:
-    """Whether a "base displacement" operand is really the 68000's (0,An,Xn).
+def _brief_zero_disp(insn, i: int, m68k) -> bool:
+    """Whether "base displacement" operand ``i`` is really the 68000's (0,An,Xn).
 
     capstone reports a brief extension word with a zero displacement as the
     68020's base-displacement mode, and the full-format (0,An,Xn) decodes to
-    the same fields; only the operand's own extension word, at ``at`` (bit 8
-    clear, low byte 0), tells.
+    the same fields; only the operand's own extension word (bit 8 clear, low
+    byte 0), found by position, tells.
     """
-    mem = op.mem
+    mem = insn.operands[i].mem
     if mem.in_disp or mem.out_disp or not mem.base_reg or not mem.index_reg:
         return False
     is_a = mem.index_reg >= m68k.M68K_REG_A0
     number = mem.index_reg - (m68k.M68K_REG_A0 if is_a else m68k.M68K_REG_D0)
     word = (is_a << 15 | number << 12 | mem.index_size << 11
             | {2: 1, 4: 2, 8: 3}.get(mem.scale, 0) << 9).to_bytes(2, "big")
+    at = _m68k_extension_offsets(insn, m68k)[i]       # only now: few operands get here
     return bytes(insn.bytes)[at:at + 2] == word
 
 
