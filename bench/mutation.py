@@ -553,27 +553,30 @@ MAX_JOBS = 64
 
 
 def json_out(text: str) -> Path:
-    """``--json``: a file in a directory that exists, checked before the run rather than
-    after its hours (an argparse type: a usage error, exit 2)."""
+    """``--json``: a regular file (or none yet) in a directory that exists, checked before
+    the run rather than after its hours (an argparse type: a usage error, exit 2)."""
+    from gamevm_build.errors import GameVMError
+    from gamevm_build.fileutil import check_output
     path = Path(text)
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: the directory {path.parent} does not "
                                          "exist; create it or write elsewhere")
-    return path
+    try:
+        return check_output(path, "the --json file")
+    except GameVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def json_in(text: str) -> Path:
-    """``--recheck``, ``--report``: an earlier run's ``--json`` file (an argparse type)."""
-    path = Path(text)
+    """``--recheck``, ``--report``: an earlier run's ``--json`` file, read as gamevm reads
+    its inputs (a regular file, bounded, strict JSON: a FIFO or device cannot hang it)."""
+    from gamevm_build.errors import GameVMError
+    from gamevm_build.fileutil import read_json
     try:
-        json.loads(path.read_text())
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror} (an earlier run's --json "
-                                         "file)") from None
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text}: not an earlier run's --json file: "
-                                         f"{exc}") from None
-    return path
+        read_json(text, "an earlier run's --json file")
+    except GameVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 def jobs_count(text: str) -> int:
@@ -673,13 +676,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     report(results, survivors=not args.no_survivors)
     if args.json:
-        args.json.write_text(json.dumps(
+        from gamevm_build.fileutil import atomic_write     # never a half-written file
+        atomic_write(args.json, json.dumps(
             {r.package.name: {"kill_rate": r.kill_rate, "interval": r.interval(),
                               "total": r.total, "seconds": round(r.seconds),
                               "seed": seeds.get(r.package.name, args.seed),
                               "gone": r.gone,
                               "mutants": [m.__dict__ for m in r.mutants]} for r in results},
-            indent=1))
+            indent=1).encode())
     failed = any(r.error for r in results)
     if args.check and any(r.kill_rate < GOAL for r in results):
         failed = True

@@ -541,13 +541,14 @@ def report(outcomes: list[Outcome], total: int, seconds: float, out=sys.stdout,
 
 def save(path: Path, outcomes: list[Outcome], total: int, seconds: float, console: str,
          seed: int | None = None) -> None:
+    from gamevm_build.fileutil import atomic_write     # never a half-written file
     r = result_of(outcomes, total, seconds)
-    path.write_text(json.dumps({
+    atomic_write(path, json.dumps({
         "console": console, "total": total, "seconds": round(seconds), "seed": seed,
         "kill_rate": r.kill_rate, "interval": r.interval(),
         "mutants": [{"name": o.site.name, "path": o.site.path, "line": o.site.line,
                      "status": o.status, "old": o.old, "new": o.new,
-                     "seconds": round(o.seconds, 1)} for o in outcomes]}, indent=1))
+                     "seconds": round(o.seconds, 1)} for o in outcomes]}, indent=1).encode())
 
 
 def load(path: Path, sites: dict[str, Site]) -> tuple[list[Outcome], list[str], dict]:

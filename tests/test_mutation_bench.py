@@ -178,13 +178,21 @@ def test_coverage_refuses_a_test_file_outside_the_checkouts_tests(path):
 
 @pytest.mark.parametrize("script", ["mutation.py", "mutation_c.py"])
 def test_result_files_are_checked_before_the_run(script, tmp_path):
-    """--json into a directory that does not exist, --recheck or --report of a missing or
-    non-JSON file: a usage error naming the file, exit 2, before any mutant is tested
-    (the --json directory was found missing only after a run's minutes, by a traceback)."""
+    """--json into a directory that does not exist, onto a directory or a FIFO; --recheck
+    or --report of a missing file, one that is not JSON, a FIFO (which would hang the read)
+    or a device: a usage error naming the file, exit 2, before any mutant is tested (the
+    --json directory was found missing only after a run's minutes, by a traceback)."""
     (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "nan.json").write_text('{"x": NaN}')
+    os.mkfifo(tmp_path / "fifo")
     for args, says in [(["--json", str(tmp_path / "no" / "r.json")], "does not exist"),
-                       (["--recheck", str(tmp_path / "none.json")], "No such file"),
-                       (["--report", str(tmp_path / "bad.json")], "not an earlier run's")]:
+                       (["--json", str(tmp_path)], "names a directory"),
+                       (["--json", str(tmp_path / "fifo")], "is a FIFO"),
+                       (["--recheck", str(tmp_path / "none.json")], "not found"),
+                       (["--report", str(tmp_path / "bad.json")], "not valid JSON"),
+                       (["--report", str(tmp_path / "nan.json")], "not nan"),
+                       (["--report", str(tmp_path / "fifo")], "is a FIFO"),
+                       (["--recheck", "/dev/null"], "is a device")]:
         proc = subprocess.run([sys.executable, str(REPO / "bench" / script), *args],
                               capture_output=True, text=True, cwd=REPO, timeout=60)
         assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr)
