@@ -79,7 +79,7 @@ PACKAGES = (
             ("tests/test_loader.py", "tests/test_loader_mutants.py",
              "tests/test_reference_paths.py", "tests/test_runtime.py",
              "tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
-             "tests/test_target_runtime_gaps.py")),
+             "tests/test_target_runtime_gaps.py", "tests/test_dev_reload.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),
             ("tests/test_analysis.py", "tests/test_analysis_properties.py")),
     Package("layout", ("gamevm_build/layout/lbaheader.py",),

@@ -49,6 +49,8 @@ int extra = 42;                            /* added by the resized build */
 int get_extra(void) { return extra; }
 #else
 int legacy = 5;                            /* removed by the resized build */
+int legacy_probe(void) { return kernel_hook() + legacy; }    /* likewise */
+void store_legacy(void) { saved_fn = legacy_probe; }
 #endif
 #if DROP
 static
@@ -378,6 +380,37 @@ def test_lazy_bindings_follow_the_reload(game):
     assert report.ok, report.describe()
     assert c.call("user_calls") == 20
     assert c.call("hot:busy_probe") == 9         # the new copy's own lazy import of the kernel
+
+
+def test_an_old_copy_kept_for_a_stored_pointer_binds_its_lazy_imports(game):
+    """The game stored a pointer to legacy_probe, which the new build no longer has: the
+    old copy stays and runs as it was, its lazy import of kernel_hook included, which
+    binds the old copy's own call site at its first call, as the console-side runtime's
+    stubs do (tests/test_dev_reload_target.py).  The loader took the old copy's stub for
+    a freed module's and stopped with "lazy stub hot->kernel_hook called after its
+    module was unloaded" (found through the survivor
+    reference.xǁLoaderǁ_lazy_bind__mutmut_17).  Once the module is unloaded and its old
+    copy collected, the pointer stops naming the function it pointed to."""
+    c = game.console(policy=LoaderPolicy(lazy=True))
+    old = c.loader.by_name("hot")
+    lazy = "kernel_hook" in old.lazy                  # MIPS: jal's bind lazily
+    c.call("hot:store_legacy")
+    report = reload(c, "hot", game.hot["resized"], policy="keep")
+    assert report.ok and "legacy_probe" not in report.entries, report.describe()
+    marks = len(c.loader.events)
+    assert c.call("call_saved") == 12                 # kernel_hook() + legacy, 7 + 5
+    assert [(e["module"], e["symbol"], e["sites"]) for e in c.loader.events[marks:]
+            if e["event"] == "lazy-bind"] == [("hot", "kernel_hook", 2)] * lazy
+    assert "kernel_hook" not in old.lazy and old.bindings["kernel_hook"] == c.symbol(
+        "kernel_hook")
+    assert c.call("call_saved") == 12 and c.call("hot:busy_probe") == 9 + 7
+    for name in ("user", "hot"):
+        c.loader.unload(c.loader.by_name(name).handle)
+    collect(c)                                        # the module gone, its old copy goes
+    assert not c.loader.stubs or not c.loader.stubs.slots
+    with pytest.raises(EmulationFault, match=re.escape(
+            "call to unloaded module 'hot' symbol 'legacy_probe'")):
+        c.call("call_saved")
 
 
 def test_every_entry_jump_runs(game):

@@ -389,6 +389,28 @@ def test_lazy_bindings_follow_the_reload(game):
         assert collect(c) and c.call("early_calls") == 1002
 
 
+def test_an_old_copy_kept_for_a_stored_pointer_binds_its_lazy_imports(game):
+    """legacy_probe, which the new build no longer has, called through a pointer the game
+    stored: the old copy the runtime keeps binds its lazy import of kernel_hook at its
+    first call by patching its own call site, as the reference loader does
+    (tests/test_dev_reload.py).  The emulated console took that write for a write to
+    code: it let the runtime patch loaded modules only, not the copies it keeps."""
+    c = Console(game.target, game.kernels["target"], search_paths=[game.root], loader="target")
+    c.loader.load("hot", lazy=True)
+    c.loader.load("user", lazy=True)
+    c.call("hot:store_legacy")
+    report = reload(c, "hot", game.hot["resized"], policy="keep")
+    assert report.ok and "legacy_probe" not in report.entries, report.describe()
+    assert c.call("call_saved") == c.call("call_saved") == 12        # 7 + 5
+    assert c.call("hot:busy_probe") == 9 + 7
+    for name in ("user", "hot"):
+        assert c.loader.unload_module(c.loader.by_name(name).handle) == TLoadStatus.lsSuccess
+    collect(c)                                        # the module gone, its old copy goes
+    assert not c.loader.copies
+    with pytest.raises(EmulationFault, match="unloaded module 'hot'"):
+        c.call("call_saved")
+
+
 def test_a_runtime_without_the_reload_api_says_how_to_link_it(game, tmp_path):
     kernel = tmp_path / "plain.elf"
     tc = find_toolchain(game.target)

@@ -249,6 +249,30 @@ def test_a_hole_below_the_top_takes_a_block_placed_inside_it():
     assert exact.start == 0x1000 and r.holes() == [(0x1038, 0x8)]
 
 
+def test_a_block_placed_in_freed_memory_never_covers_a_block_in_use():
+    """Freed blocks on both sides of a block in use: a placement spanning all three is
+    refused, though each end lies in freed memory; so is one in memory in use that no
+    freed block touches (OutOfMemory by name, not an IndexError), and a placement above
+    the top leaves the space below it as a free gap.  Written for the survivors
+    Region._alloc_in_free__mutmut_12 (``not run or`` made ``and``: the freed blocks no
+    longer had to be one run) and Region.alloc_at__mutmut_28 (the gap's name)."""
+    r = Region("Heap", 0x1000, 0x100)
+    a, _b, c = (r.alloc(0x10, 4, n) for n in "abc")
+    r.alloc(0x10, 4, "d")
+    r.free(a)
+    r.free(c)
+    before = r.snapshot()
+    for addr, size in ((0x1000, 0x30), (0x1014, 0x4)):     # a to c over b; inside b
+        with pytest.raises(OutOfMemory, match=re.escape(
+                f"region 'Heap': 0x{addr:08x}..0x{addr + size:08x} is not inside freed memory, "
+                f"so 'n' ({size} bytes) cannot go there")):
+            r.alloc_at(addr, size, "n", into_free=True)
+        assert r.snapshot() == before
+    r.alloc_at(0x1080, 0x10, "e")
+    assert r.snapshot()[-2:] == ((0x1040, 0x40, "(gap)", True), (0x1080, 0x10, "e", False))
+    assert r.holes() == [(0x1000, 0x10), (0x1020, 0x10), (0x1040, 0x40)]
+
+
 # --- refused modules: status and message, on both loaders ------------------------------------
 
 @pytest.fixture(scope="module", params=["psx"])

@@ -545,3 +545,40 @@ def test_a_stale_call_reloads_the_file_its_module_came_from(files, mods):
     assert c.loader.stubs.slots[stub]["request"] == "provx"
     assert c.call("user:user_f", 2) == 84
     assert c.loader.by_name("prov").request == "provx" and not user.stubbed
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120603) -----------------------------------------
+
+def test_a_stale_reload_is_recorded_as_one_and_goes_through_the_areas_own_trampoline(files,
+                                                                                     mods):
+    """Trap stubs (host runtime): the reload trampoline is the stub area's first bytes,
+    named so in a backtrace, and no second one is made; a call through a stale stub that
+    reloads its module is timed as a ``reload`` (a load the game did not ask for).
+    Written for the survivors reference.xǁStubAreaǁ__init____mutmut_39 (the area's
+    trampoline forgotten: a second one reserved outside the area) and
+    reference.xǁLoaderǁ_stale_call__mutmut_25 (the reload timed as a plain ``load``)."""
+    c = host_console(files, mods, policy=LoaderPolicy(stale="reload"))
+    evicting(c)
+    stubs = c.loader.stubs
+    assert stubs.base == stubs.trampoline < stubs.first
+    assert c.machine.symbolize(stubs.trampoline) == "loader: reload trampoline"
+    records = len(c.timer.records)
+    assert c.call("user:user_f", 2) == 84
+    assert [(r.kind, r.request) for r in c.timer.records[records:]] == [("reload", "prov")]
+    assert stubs.trampoline == stubs.base
+
+
+def test_an_unload_says_how_many_references_are_left(files, mods):
+    """Each UnloadModule drops one reference and says how many are left; the last one
+    frees the module.  Written for the survivor reference.xǁLoaderǁunload__mutmut_20 (the
+    count's key misspelt)."""
+    c = host_console(files, mods)
+    lm = c.load("filler")
+    c.load("filler")
+    mark = len(c.loader.events)
+    c.loader.unload(lm.handle)
+    c.loader.unload(lm.handle)
+    assert c.loader.events[mark:] == [
+        {"event": "unref", "module": "filler", "refcount": 1},
+        {"event": "unref", "module": "filler", "refcount": 0},
+        {"event": "unload", "module": "filler", "base": lm.base, "why": "unloaded"}]

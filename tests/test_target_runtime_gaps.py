@@ -116,6 +116,13 @@ def test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothin
     same_modules(host, tl)
     same_stubs(host, tl)                       # fill_user's 32 bindings are stale stubs
     assert len(host.stubs.slots) == FILL
+    # a backtrace names each word of each stub (ARM's 12-byte stubs: the table need not
+    # start at a multiple of 12; the survivor reference.xǁLoaderǁ_describe_stub__mutmut_8)
+    size = host.stubs.stub_size
+    assert {(stub, host.machine.symbolize(at)) for stub, info in host.stubs.slots.items()
+            for at in range(stub, stub + size, 4)} == {
+        (stub, f"stale stub fill_prov:{info['symbol']}")
+        for stub, info in host.stubs.slots.items()}
     user = tl.by_name("user")
     call = user.symbols["user_call"]
     area = tl.symbols["gvm_stub_area"], tl.resident.sizes["gvm_stub_area"]

@@ -492,12 +492,7 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
     loader.loaded[old.handle] = new          # same key: the binding order is kept
     new.refcount, new.deps, new.pinned = old.refcount, list(old.deps), old.pinned
     new.timing = new.timing or old.timing
-    if loader.stubs is not None:
-        for stub in new.lazy.values():
-            info = loader.stubs.slots.get(stub)
-            if info is not None:
-                info["handle"] = new.handle
-    # the old copy keeps its lazy stubs until it is freed: its code never runs them now
+    _lazy_holders(loader, new, old)
     jumps, saved_entries = _write_entries(loader, st, old, new, report)
     report.stale_data = _data_pointers(loader, old, _data_areas(loader, exclude=old))
     # older copies of this module jump straight to the newest one
@@ -516,6 +511,7 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
             _retarget(loader, st, r, old)
         new.handle = temp_handle
         loader.loaded[old.handle] = old
+        _lazy_holders(loader, old, new)
         for v, body in snap:
             machine.write(v, body)
         machine.write(old.base + old.code_end, old_state)
@@ -525,6 +521,24 @@ def reload(target, module, data: bytes, *, policy: str = "abort", selftest: str 
         loader._rollback(new)
         return run.rolled_back(failure)
     return run.swapped(new)
+
+
+def _lazy_holders(loader: Loader, live: LoadedModule, kept: LoadedModule) -> None:
+    """``live`` holds the handle: its lazy stubs bind it; ``kept``'s bind ``kept`` itself.
+
+    A function the new build no longer has keeps its old code, which a stored pointer
+    may still call: its lazy imports bind the old copy's sites, as the console-side
+    runtime's stubs (which name their holder's copy) do."""
+    if loader.stubs is None:
+        return
+    for lm, copy in ((live, None), (kept, kept)):
+        for stub in lm.lazy.values():
+            info = loader.stubs.slots.get(stub)
+            if info is not None:
+                info["handle"] = live.handle
+                info.pop("copy", None)
+                if copy is not None:
+                    info["copy"] = copy
 
 
 def _retire(st: _DevState, handle: int, old, jumps: dict) -> _Retired:

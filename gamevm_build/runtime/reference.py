@@ -1288,7 +1288,9 @@ class Loader:
 
     def _lazy_bind(self, machine, stub: int, info: dict, goto=None):
         goto = goto or machine.resume_at          # from a trap; a breakpoint sets the pc
-        m = self.loaded.get(info["handle"])
+        # an old copy of a reloaded module, kept while something points into it, binds
+        # its own sites (dev/swap.py names it: the handle is the new copy's)
+        m = info.get("copy") or self.loaded.get(info["handle"])
         name = info["symbol"]
         if m is None or m.lazy.get(name) != stub:
             machine.fault(f"lazy stub {info['holder']}->{name} called after its module was "

@@ -840,7 +840,8 @@ class TargetLoader:
         """The runtime rebinds ``[addr, addr+size)`` of a loaded module (a lazy import's
         first call, or a stale stub): its code is writable until the runtime syncs it, and
         on psx/n64 not executable before (the instruction cache)."""
-        t = self.module_at(addr)
+        t = self.module_at(addr) or next(        # a kept old copy binds its own sites
+            (c for c in self.copies.values() if c.contains(addr)), None)
         if t is None or not t.guards or self._guard_kind(t.guards[0]) != "code":
             return
         machine.unguard(t.guards[0])
@@ -894,7 +895,7 @@ class TargetLoader:
                 machine.unguard(token)
                 del self._stale[base]
         for base, (lo, hi) in list(self._rebinding.items()):
-            t = self.loaded.get(base)
+            t = self.loaded.get(base) or self.copies.get(base)
             if t is not None and addr <= lo and hi <= addr + size:
                 machine.unguard(t.guards[0])
                 t.guards[0] = machine.guard(t.base, t.code_size, "code",
