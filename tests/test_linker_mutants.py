@@ -722,3 +722,108 @@ def test_a_hash_mismatch_says_the_file_changed_and_what_to_do_word_for_word(psx)
                               f"but the module's contents hash to {actual}; the file changed "
                               "after it was linked (corrupted on the way?): rebuild or copy it "
                               "again")
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120604) -----------------------------------------
+
+def test_a_non_ascii_symbol_name_is_read_as_utf8(psx):
+    """C's UTF-8 identifiers (GCC writes their bytes into the string table): the module
+    exports ``café`` as pyelftools spells it.  Written for the survivor
+    elf32.x__cstr__mutmut_25 (the decoding's codec dropped: a TypeError)."""
+    o = psx.obj("u.c", "int caf\u00e9(void){ return 1; }\n")
+    path = _link(psx, "u", o)
+    mod = read_module(path)
+    with open(path, "rb") as f:
+        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("caf\u00e9")
+        assert sym and mod.exports["caf\u00e9"].value == sym[0]["st_value"]
+
+
+def test_a_relocation_site_past_the_end_names_its_object_and_section(tmp_path):
+    """The error a front end reads without parsing the message: which object, section,
+    offset and symbol.  Written for the survivor linker.x__link__mutmut_471 (the object
+    left out of the RELA site's error)."""
+    m68k = Builder(tmp_path, find_toolchain("segacd"))
+    o = m68k.obj("far.s", ".text\n.globl f\nf: jsr ext_fn\n rts\n")
+    data = bytearray(o.read_bytes())
+    elf = elf32.parse(bytes(data), str(o))
+    rela, text = elf.section_by_name(".rela.text"), elf.section_by_name(".text")
+    struct.pack_into(">I", data, rela.offset, text.size - 2)
+    bad = tmp_path / "past.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RelocationError) as err:
+        link_module("segacd", [bad], tmp_path / "m.gvm")
+    e = err.value
+    assert (e.obj, e.section, e.offset, e.symbol) == (str(bad), ".text", text.size - 2, "ext_fn")
+
+
+def test_a_debug_file_that_cannot_be_written_is_named_and_nothing_is_written(psx):
+    """Objects with debug information: the module's debug file (``m.debug``) is a
+    directory, so the link fails naming the debug file, and the module is not written
+    either (outputs are written together or not at all).  Written for the survivor
+    linker.x_link_module__mutmut_131 (the debug file called "output" in the message)."""
+    o = psx.obj("a.c", "int f(void){ return 1; }\n", "-g")
+    (psx.tmp / "m.debug").mkdir()
+    with pytest.raises(InputError) as err:
+        _link(psx, "m", o)
+    assert str(err.value) == (f"{psx.tmp / 'm.debug'}: debug file names a directory; give a "
+                              f"file name (e.g. {psx.tmp / 'm.debug' / 'out'})")
+    assert not (psx.tmp / "m.gvm").exists()
+
+
+def test_a_metadata_name_that_is_no_string_is_refused(psx):
+    """The metadata's ``name`` is the module's name, a string; a module recording a
+    number there is refused naming the key.  Written for the survivor
+    module.x_check_metadata__mutmut_31 (``"name"`` misspelt: any JSON value passed)."""
+    path = _link(psx, "m", psx.obj("a.c", "int f(void){ return 1; }\n"))
+    data = path.read_bytes()
+    assert data.count(b'"name":"m"') == 1
+    with pytest.raises(ModuleFormatError) as err:
+        read_module(data.replace(b'"name":"m"', b'"name":5  '), name="bad.gvm")
+    assert str(err.value) == ("bad.gvm: not a valid GameVM module: metadata key 'name' has "
+                              "an invalid value")
+
+
+def test_a_relocation_table_of_a_section_the_file_lacks_is_refused(psx):
+    """``.rel.text``'s sh_info (the section it relocates) edited to one past the last
+    section: the object is refused, naming the table and the index.  The linker skipped
+    such a table, so the call it relocates was left unrelocated in a module that linked.
+    Written for the survivor linker.x__reject_relocations__mutmut_3 (the bound ``>=``
+    made ``>``), which found that."""
+    o = psx.obj("a.c", "extern int g(void);\nint f(void){ return g() + 1; }\n")
+    data = bytearray(o.read_bytes())
+    elf = elf32.parse(bytes(data), str(o))
+    rel, n = elf.section_by_name(".rel.text"), len(elf.sections)
+    struct.pack_into("<I", data, _section_header_field(data, rel.index, 7), n)
+    bad = psx.tmp / "bad.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        _link(psx, "m", bad)
+    assert str(err.value) == (f"{bad}: not a valid ELF file: relocation section .rel.text "
+                              f"[{rel.index}] applies to section {n}, but the file has {n} "
+                              "sections")
+    assert not (psx.tmp / "m.gvm").exists()
+
+
+@pytest.mark.parametrize("size", [0, 4, 6])
+def test_a_section_group_without_a_whole_member_is_refused_as_gnu_ld_does(psx, size):
+    """A COMDAT group section cut to ``size`` bytes (a flag word and no member, or part of
+    one): GNU ld does not recognize the file, and the linker refuses it naming the
+    group, where it took a group of 4 bytes for an empty one (and skipped a shorter one)
+    so that a later copy of the group was dropped or kept by accident.  Written for the
+    survivor linker.x__duplicate_group_sections__mutmut_4 (``< 4`` made ``<= 4``)."""
+    o = psx.obj("a.s", ".set noreorder\n.section .text.dup,\"axG\",@progbits,dup,comdat\n"
+                       ".globl dup\ndup: jr $ra\n li $2, 1\n")
+    data = bytearray(o.read_bytes())
+    group = next(s for s in elf32.parse(bytes(data), str(o)).sections
+                 if s.type == elf32.SHT_GROUP)
+    struct.pack_into("<I", data, _section_header_field(data, group.index, 5), size)
+    bad = psx.tmp / "cut.o"
+    bad.write_bytes(bytes(data))
+    ld = subprocess.run([psx.tc.ld, "-EL", "-o", str(psx.tmp / "ld.elf"), str(bad)],
+                        capture_output=True, text=True)
+    assert ld.returncode != 0 and "file format not recognized" in ld.stderr
+    with pytest.raises(InputError) as err:
+        _link(psx, "m", bad)
+    assert str(err.value) == (f"{bad}: section group .group [{group.index}] is {size} bytes, "
+                              "not a flag word and one or more member indices; the object is "
+                              "malformed: build it again")

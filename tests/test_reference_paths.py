@@ -61,6 +61,11 @@ MODULES = {
                'lw $2, %lo(tbl+4)($2)\\n.set reorder\\n");\n',
     # binds into user, which binds into prov
     "top": "int user_f(int);\nint top_f(int x){ return user_f(x) + 1; }\n",
+    # two constructors: a reload through a stale stub runs each once, in order
+    "prov2": "static int add;\n__attribute__((constructor)) static void a(void){ add += 40; }\n"
+             "__attribute__((constructor)) static void b(void){ add = add * 2 + 1; }\n"
+             "int prov2_f(int x){ return x + add; }\n",
+    "user2": "int prov2_f(int);\nint user2_f(int x){ return prov2_f(x) * 2; }\n",
     # 31 functions called lazily: all but one of the console-side runtime's 32 stubs
     "lazy31": "".join(f"int f{i}(void);\n" for i in range(31))
               + "int lazy31_f(void){ return " + " + ".join(f"f{i}()" for i in range(31))
@@ -582,3 +587,76 @@ def test_an_unload_says_how_many_references_are_left(files, mods):
         {"event": "unref", "module": "filler", "refcount": 1},
         {"event": "unref", "module": "filler", "refcount": 0},
         {"event": "unload", "module": "filler", "base": lm.base, "why": "unloaded"}]
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120604) -----------------------------------------
+
+def test_a_stale_reload_runs_each_constructor_once_in_order(files, mods):
+    """prov2 has two constructors; evicted and reloaded through user2's stale stub, the
+    reload trampoline runs the first, then the second, then goes on into the call.
+    Written for the survivor reference.xǁLoaderǁservice__mutmut_26 (the trampoline's
+    constructor index set to 1 instead of counted on: the second ran for ever)."""
+    c = host_console(files, mods, policy=LoaderPolicy(stale="reload"))
+    with_overlay(c)
+    c.loader.placement.update(prov2="Ovl", filler="Ovl")
+    c.load("prov2")
+    c.load("user2")
+    c.load("filler")                                   # evicts prov2
+    assert c.call("user2:user2_f", 1) == (1 + 81) * 2       # add: (0 + 40) * 2 + 1
+    assert c.loader.by_name("prov2") is not None and c.loader.by_name("filler") is None
+    assert not c.loader._tramp
+
+
+def test_an_address_just_past_the_stub_area_is_not_the_loaders(files, mods):
+    """The stub area's last byte is the loader's code, the byte after it is not: a stack
+    walk or a fault report must not name it a stub.  Written for the survivor
+    reference.xǁStubAreaǁcontains__mutmut_2 (``<`` made ``<=``)."""
+    c = host_console(files, mods)
+    c.load("prov")
+    c.load("user", lazy=True)
+    stubs = c.loader.stubs
+    end = stubs.base + stubs.size
+    assert c.loader.is_code(end - 1) and c.machine.symbolize(end - 1) == "loader: free stub"
+    assert not c.loader.is_code(end)
+    assert not (c.machine.symbolize(end) or "").startswith("loader:")
+
+
+def test_a_need_goes_to_the_region_its_placement_names(files, mods):
+    """filler needs padmod (project config), which is placed in region ``fast``: loaded
+    as filler's need, it goes there, not to the first region.  Written for the survivor
+    reference.xǁLoaderǁcollect__mutmut_37 (a need's placement dropped)."""
+    resident = read_resident(files / "k.elf", TARGET)
+    heap = default_regions(Machine(TARGET), resident)[0]
+    regions = [Region("heap", heap.start, heap.size // 2),
+               Region("fast", heap.start + heap.size // 2, heap.size // 2)]
+    loader = bare_loader(files, mods, regions=regions, placement={"padmod": "fast"},
+                         extra_needs={"filler": ["padmod"]})
+    loader.load("filler", needs=True)
+    assert {lm.name: lm.region.name for lm in loader.loaded.values()} == {
+        "padmod": "fast", "filler": "heap"}
+
+
+def test_a_load_left_to_the_games_constructors_without_any_is_finished_at_once(files,
+                                                                                 mods):
+    """``run_init=False`` (the target-side LoadModule runs constructors on the CPU) for a
+    module without constructors: nothing is left pending, and its last phase is an
+    empty ``init`` ending where the load's record ends.  Written for the survivor
+    reference.xǁLoaderǁlink_items__mutmut_203 (the finish asked for no handle)."""
+    c = host_console(files, mods)
+    lm = c.load("filler", run_init=False)
+    assert not c.loader.pending_init and c.loader.init_entry(lm.handle, 0) == 0
+    name, start, end = lm.timing.phases[-1]
+    assert (name, end) == ("init", start) and c.timer.records[-1].end_s == end
+
+
+def test_asking_a_module_for_a_symbol_it_does_not_export_names_both(files, mods):
+    """GetModuleProc of a name the module does not export: lsSymbolNotFound, naming the
+    module and the symbol.  Written for the survivor reference.xǁLoaderǁget_proc__mutmut_5
+    (no message)."""
+    c = host_console(files, mods)
+    lm = c.load("prov")
+    assert c.loader.get_proc(lm.handle, "prov_f") == lm.symbols["prov_f"]
+    with pytest.raises(LoadError) as err:
+        c.loader.get_proc(lm.handle, "prov_g")
+    assert err.value.status == TLoadStatus.lsSymbolNotFound
+    assert str(err.value) == "module 'prov' exports no symbol 'prov_g'"

@@ -279,6 +279,9 @@ def parse(data: bytes, name: str, *, want_symbols: bool = True) -> ElfFile:
                     raise _fail(name, f"section {secname} [{i}] at 0x{off:x}+0x{sz:x} runs past "
                                       f"the end of the file ({size} bytes)")
                 body = data[off:off + sz]
+            if (sh_type == SHT_REL or sh_type == SHT_RELA) and info >= e_shnum:
+                raise _fail(name, f"relocation section {secname} [{i}] applies to section "
+                                  f"{info}, but the file has {e_shnum} sections")
             sections.append(Section(i, secname, sh_type, flags, addr, off, sz, link, info,
                                     align, entsize, body))
     if e_phnum:

@@ -207,9 +207,9 @@ def _reject_relocations(elf: E.ElfFile, arch) -> None:
     reported at the exact site (object, section, offset, symbol) with the fix.
     """
     for rsec in elf.sections:
-        if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.info >= len(elf.sections):
+        if rsec.type not in (E.SHT_REL, E.SHT_RELA):
             continue
-        tsec = elf.sections[rsec.info]
+        tsec = elf.sections[rsec.info]              # in range: elf32.parse checks
         if not tsec.alloc or classify(tsec) is None:
             continue
         if not set(map(_TYPE, elf.reloc_rows(rsec))) - arch.accepted:
@@ -333,9 +333,14 @@ def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
     input has the group); adds ``elf``'s group signatures to ``seen``."""
     dropped: set[int] = set()
     for sec in elf.sections:
-        if sec.type != E.SHT_GROUP or len(sec.data) < 4:
+        if sec.type != E.SHT_GROUP:
             continue
-        words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data[:len(sec.data) & ~3])]
+        if len(sec.data) < 8 or len(sec.data) % 4:
+            # GNU ld does not recognize such a file either
+            raise InputError(f"{elf.name}: section group {sec.name} [{sec.index}] is "
+                             f"{len(sec.data)} bytes, not a flag word and one or more member "
+                             "indices; the object is malformed: build it again")
+        words = [w for (w,) in WORD[elf.endian, 4].iter_unpack(sec.data)]
         sig = elf.symbols[sec.info].name if sec.info < len(elf.symbols) else str(sec.info)
         members = set(words[1:])
         for m in words[1:]:
@@ -343,10 +348,9 @@ def _duplicate_group_sections(elf: E.ElfFile, seen: set[str]) -> set[int]:
             # a section that stays
             rel = elf.sections[m] if m < len(elf.sections) else None
             if rel is not None and rel.type in (E.SHT_REL, E.SHT_RELA) and rel.info not in members:
-                target = (elf.sections[rel.info].name if rel.info < len(elf.sections)
-                          else f"[{rel.info}]")
                 raise InputError(f"{elf.name}: COMDAT group '{sig}' holds relocation section "
-                                 f"{rel.name} but not {target}, the section it relocates; "
+                                 f"{rel.name} but not {elf.sections[rel.info].name}, the "
+                                 "section it relocates; "
                                  "the object is malformed: build it again")
         if words[0] & E.GRP_COMDAT and sig in seen:
             dropped.update(words[1:])
@@ -428,7 +432,7 @@ def _plan_veneers(objects, dropped_groups, resolver, arch, profile) -> _Veneers:
         drop = dropped_groups.get(n, ())
         for rsec in elf.sections:
             if rsec.type not in (E.SHT_REL, E.SHT_RELA) or rsec.index in drop or \
-                    rsec.info >= len(elf.sections) or classify(elf.sections[rsec.info]) is None:
+                    classify(elf.sections[rsec.info]) is None:
                 continue
             for r in elf.relocations(rsec):
                 recipe = arch.relocations.get(r.type)

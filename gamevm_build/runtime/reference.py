@@ -599,7 +599,7 @@ class Loader:
                         if need not in present:
                             present.append(need)
                     elif need not in seen:
-                        visit(need, self.placement.get(need), stack + (module.name,))
+                        visit(need, None, stack + (module.name,))  # placed by name at link
             items.append(item)
 
         visit(name, region, ())
