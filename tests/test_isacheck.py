@@ -272,3 +272,68 @@ def test_undecodable_arm_and_thumb_code_is_reported_as_its_bytes(isa, big_endian
             (0x104, "f", ".word 0xe6000010", undefined),
             (0x108, "t", ".short 0xb600", no_thumb),
             (0x10C, "u", "bx lr", no_thumb)]
+
+
+def test_isa_report_shows_eight_violations_and_counts_the_rest(tmp_path):
+    """An object with eleven 68020 instructions (``extb.l``, as ``.word``: gas refuses it
+    for the 68000): the report names the CPU and target, lists the first eight
+    violations, one a line, and says how many it left out, three.  Written for the
+    survivor arch.xǁArchǁisa_report__mutmut_19."""
+    from gamevm_build.arch import get_arch
+    from gamevm_build.project.profile import load_profile
+
+    profile = load_profile("segacd")
+    b = Builder(tmp_path, find_toolchain("segacd"))
+    obj = b.obj("many.s", ".text\n.globl f\nf:\n" + " .word 0x49c0\n" * 11 + " rts\n")
+    elf = elf32.parse(obj.read_bytes(), "many.o")
+    found = check_elf32(elf, isa="m68000")
+    assert [v.offset for v in found] == list(range(0, 22, 2))
+    report = get_arch(profile.arch).isa_report(elf, profile, "many.o")
+    assert report.split("\n") == (
+        ["code the 68000 of target segacd cannot execute:"]
+        + ["  " + v.describe("many.o") for v in found[:8]]
+        + ["  ... and 3 more"])
+    # eight are all shown, with nothing left to count
+    obj = b.obj("eight.s", ".text\n.globl f\nf:\n" + " .word 0x49c0\n" * 8 + " rts\n")
+    report = get_arch(profile.arch).isa_report(elf32.parse(obj.read_bytes(), "eight.o"),
+                                               profile, "eight.o")
+    assert len(report.split("\n")) == 9 and "more" not in report
+
+
+#: 68000 sources with extension words of their own before a brief ``(0,a1,d0.w)``
+#: destination, each holding 0x0110 (which, read as the destination's word, is the
+#: 68020's full format): (d16,An), abs.w, abs.l, (d16,PC), then (An) with none; the
+#: words gas writes, and the source as capstone prints it
+_SOURCES_BEFORE_INDEX = [
+    ("move.l (0x110,%a0),(0,%a1,%d0.w)", (0x23A8, 0x0110), "move.l $110(a0)"),
+    ("move.l 0x110.w,(0,%a1,%d0.w)", (0x23B8, 0x0110), "move.l $110.w"),
+    ("move.l 0x110.l,(0,%a1,%d0.w)", (0x23B9, 0x0000, 0x0110), "move.l $110.l"),
+    ("move.l (0x110,%pc),(0,%a1,%d0.w)", (0x23BA, 0x0110),
+     "move.l $326(pc)"),                    # at 0x214 in check_code: 0x214 + 2 + 0x110
+    ("move.l (%a0),(0,%a1,%d0.w)", (0x2390,), "move.l (a0)"),
+]
+
+
+def test_m68k_an_index_word_is_found_past_the_words_of_a_plain_memory_source(tmp_path):
+    """``move.l SRC,(0,a1,d0.w)`` with a source that is memory but not indexed
+    ((d16,An), absolute short and long, (d16,PC), (An)): the destination's extension
+    word is found past the source's words, so gas's 68000 code (a brief zero-displacement
+    word) passes, and the same instructions with a full-format destination word are each
+    reported as 68020 addressing.  Written for the survivor
+    isacheck.x__m68k_extension_offsets__mutmut_80 (the modes looked up on None)."""
+    b = Builder(tmp_path, find_toolchain("segacd"))
+    asm = "".join(f" {line}\n" for line, _, _ in _SOURCES_BEFORE_INDEX)
+    obj = b.obj("plain.s", ".text\n.globl f\nf:\n" + asm + " rts\n")
+    assert check_elf(obj, isa="m68000") == []
+    text = elf32.parse(obj.read_bytes(), obj.name).section_by_name(".text").data
+    words = [w for _, source, _ in _SOURCES_BEFORE_INDEX for w in (*source, 0x0000)]
+    assert text == m68k(*words, RTS)            # gas wrote the words named here
+    full = [w for _, source, _ in _SOURCES_BEFORE_INDEX for w in (*source, 0x0110)]
+    found = check_code([(".text", 0x200, m68k(*full, RTS))],
+                       [("f", 0x200, 2 * len(full) + 2, "FUNC", ".text")],
+                       isa="m68000", big_endian=True)
+    at = [0x200 + 2 * sum(len(s) + 1 for _, s, _ in _SOURCES_BEFORE_INDEX[:i])
+          for i in range(len(_SOURCES_BEFORE_INDEX))]
+    assert [(v.offset, v.instruction.split(",")[0], v.hint) for v in found] == [
+        (a, text, ISAS["m68000"].features["full_extension"])
+        for a, (_, _, text) in zip(at, _SOURCES_BEFORE_INDEX)]

@@ -1000,3 +1000,91 @@ def test_link_is_deterministic(corpus, tmp_path, monkeypatch):
                       "--resident", corpus.resident_elf, *inputs, cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert cli_out.read_bytes() == first
+
+
+# ------------------------------------------------------------------------------------------
+# Small hand-written objects: each pair site decoded in both links
+# ------------------------------------------------------------------------------------------
+
+def _hilo_in_both_links(target, profile, toolchain, tmp_path, asm: str, sites,
+                        imports=None) -> dict[str, list[tuple[int, int]]]:
+    """Link ``asm`` (function ``f``) by gamevm_build and by GNU ld at the same base.
+
+    ``sites`` are (HI16 offset, LO16 offset) pairs in ``f``.  Returns per linker the
+    address each pair builds (``%hi << 16`` plus the sign-extended ``%lo``) and the
+    address the symbol named in ``sites`` is at, as (built, symbol address) tuples.
+    """
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.prelink import prelink_module
+
+    imports = imports or {}
+    base, order = BASES[target], profile.byteorder
+    obj = Builder(tmp_path, toolchain).obj("pairs.s", asm)
+    link_module(target, [str(obj)], tmp_path / "ours.elf", name="pairs")
+    mod = read_module(tmp_path / "ours.elf")
+    image = prelink_module(mod, base, dict(imports))
+    ours = {n: base + x.value for n, x in mod.exports.items()}
+    elf, _ = _ld(toolchain, LD_SCRIPT_A.replace("@BASE@", f"0x{base:08x}"), tmp_path / "ld.elf",
+                 [obj], [f"--defsym={n}=0x{v:08x}" for n, v in sorted(imports.items())])
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        theirs = {s.name: s["st_value"] for s in e.get_section_by_name(".symtab").iter_symbols()
+                  if s.name}
+        text = e.get_section_by_name(".text")
+        text_addr, text_data = text["sh_addr"], text.data()
+
+    def word(memory, start, at):
+        return int.from_bytes(memory[at - start:at - start + 4], order)
+
+    out = {}
+    for label, memory, start, syms in (("gamevm", image, base, ours),
+                                       ("GNU ld", text_data, text_addr, theirs)):
+        got = []
+        for sym, hi_off, lo_off in sites:
+            f = syms["f"]
+            hi, lo = word(memory, start, f + hi_off), word(memory, start, f + lo_off)
+            built = (((hi & 0xFFFF) << 16) + _sext16(lo)) & MASK32
+            got.append((built, imports.get(sym, syms.get(sym))))
+        out[label] = got
+    return out
+
+
+def test_lo16_of_an_odd_address_keeps_no_bit_of_its_rel_addend(target, profile, toolchain,
+                                                               tmp_path):
+    """``%hi``/``%lo`` of ``c+1`` with ``c`` a byte at an odd address (a module symbol, and
+    an import the loader binds to an odd address): the LO16 word holds the REL addend 1
+    (bit 0 set), and S + A is even, so the linked low half must be S + A with none of the
+    old field's bits kept; both the module linked and prelinked by gamevm_build and the
+    executable GNU ld links build c + 1.  Written for the survivor
+    mips.xǁR_MIPS_LO16ǁapply__mutmut_3."""
+    asm = (".set noreorder\n.text\n.globl f\nf:\n"
+           " lui $3, %hi(c+1)\n lb $2, %lo(c+1)($3)\n"
+           " lui $4, %hi(ext+1)\n lb $4, %lo(ext+1)($4)\n"
+           " jr $ra\n nop\n"
+           ".data\n.globl c\n .byte 1, 2, 3\nc: .byte 4, 5\n")
+    ext = 0x80128011
+    got = _hilo_in_both_links(target, profile, toolchain, tmp_path, asm,
+                              [("c", 0, 4), ("ext", 8, 12)], {"ext": ext})
+    for label, pairs in got.items():
+        (c_built, c), (ext_built, ext_at) = pairs
+        assert c % 2 == 1 and ext_at == ext, label
+        assert (c_built, ext_built) == (c + 1, ext + 1), (label, hex(c_built), hex(c))
+
+
+def test_hi16s_of_two_symbols_wait_for_their_own_lo16s(target, profile, toolchain, tmp_path):
+    """``lui`` for ``a`` and ``b``, then the LO16 of ``a``, then that of ``b`` (placed by
+    ``.reloc``: gas itself moves each HI16 next to its LO16): the HI16 of ``b`` stays
+    pending while that of ``a`` is paired, and each pair builds its own symbol's
+    address plus addend, as GNU ld links them.  Written for the survivor
+    mips.xǁMipsArchǁrel_addends__mutmut_66."""
+    asm = (".set noreorder\n.text\n.globl f\nf:\n"
+           " lui $2, 0\n lui $3, 1\n addiu $2, $2, 0x10\n addiu $3, $3, -0x20\n"
+           " jr $ra\n nop\n"
+           " .reloc f, R_MIPS_HI16, a\n .reloc f+4, R_MIPS_HI16, b\n"
+           " .reloc f+8, R_MIPS_LO16, a\n .reloc f+12, R_MIPS_LO16, b\n"
+           ".data\n.globl a, b\na: .word 1, 2\nb: .word 3\n")
+    got = _hilo_in_both_links(target, profile, toolchain, tmp_path, asm,
+                              [("a", 0, 8), ("b", 4, 12)])
+    for label, ((a_built, a), (b_built, b)) in got.items():
+        assert (a_built, b_built) == (a + 0x10, b + 0x10000 - 0x20), label
