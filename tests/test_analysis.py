@@ -25,7 +25,7 @@ from gamevm_build.analysis.plans import (UNKNOWN, Heads, boot_plan, head_positio
 from gamevm_build.analysis.simulate import simulate_walk
 from gamevm_build.analysis.streaming import stream_findings, stream_times
 from gamevm_build.analysis.timing import (boot_time, file_frames, plan_frames, plan_time,
-                                          transition_times)
+                                          prefetch_times, transition_times)
 from gamevm_build.project.config import config_from_dict
 from gamevm_build.project.media import PS1_CLOCK_HZ
 
@@ -877,3 +877,106 @@ def test_a_prefetch_into_the_half_in_use_may_move_to_an_other_half_it_fills_exac
     assert (f.check, f.subject) == ("double-buffer", "scene lvl prefetch")
     assert f.suggestions == ("move nxt to region LevelB (the other half of the double buffer "
                              "LevelA/LevelB)", "do not prefetch nxt during lvl")
+
+
+def test_a_module_the_drive_reads_on_to_reports_no_seek():
+    """b follows a on disc and is read in the same pass: its step costs no access and
+    reports no seek either (``seek_ms`` 0 in the report), though the model's seek from a
+    sector to itself while reading is not 0 (1.33 ms on Mednafen's PS1 drive).  Written for
+    the survivor timing.x__worst__mutmut_60 (the seek asked of the model even when the
+    access is 0)."""
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-mednafen-2x",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
+        "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
+        "disc": {"positions": {"a": 1000, "b": 1002}}})
+    assert G.graph["model"].seek_s(1002, 1002, head_state="reading") > 0.001
+    t, = transition_times(G)
+    a, b = t.load.steps
+    assert (b.from_lba, b.position, b.head_state, b.access_s) == (1002, 1002, "reading", 0.0)
+    assert b.seek_s == 0.0
+    assert (b.to_dict()["access_ms"], b.to_dict()["seek_ms"]) == (0.0, 0.0)
+    assert a.seek_s > 0                                # the first read seeks from anywhere
+
+
+def test_stream_times_start_streams_where_the_stream_plans_given_leave_the_head():
+    """Given stream plans and no heads, stream_times starts each scene's streams where
+    *those* plans leave the head.  With every streamed module optional (the trace check's
+    "anywhere" bound), lvl's stream may find x resident and read nothing, so next's stream
+    of y may start at 101 after lvl, a sled seek away (43 frames), not only at 200001 right
+    after x (8 frames, the default plans' heads).  Written for the survivor
+    streaming.x_stream_times__mutmut_27 (the heads worked out from the default stream
+    plans instead)."""
+    import dataclasses
+    G = graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"lvl": est(2048, "Main"), "x": est(2048, "Main"), "y": est(2048, "Main")},
+        "scenes": {"lvl": {"modules": ["lvl"]}, "next": {"modules": ["lvl"]}},
+        "transitions": [{"from": "lvl", "to": "next", "budget_ms": 5000}],
+        "streams": [{"scene": "lvl", "modules": ["x"], "deadline_frames": 600,
+                     "cpu_slice_ms": 4},
+                    {"scene": "next", "modules": ["y"], "deadline_frames": 600,
+                     "cpu_slice_ms": 4}],
+        "disc": {"positions": {"lvl": 100, "x": 200_000, "y": 200_001}, "boot_head": 90}})
+    _, sure = stream_times(G)
+    assert (sure.load.heads, sure.frames) == ({200_001}, 8)
+    optional = {i: dataclasses.replace(p, uncertain_mask=p.plan_mask)
+                for i, p in stream_plans(G).items()}
+    first, second = stream_times(G, splans=optional)
+    assert first.load.heads == {101}
+    assert second.load.heads == {101, 200_001}
+    y, = second.load.steps
+    assert (y.module, y.uncertain, y.from_lba, y.from_label) == (
+        "y", True, 101, "head at 101 (after lvl)")
+    assert second.frames == 43
+    R = residency(G)
+    assert [first, second] == stream_times(
+        G, splans=optional, heads=head_positions(G, R, load_plans(G, R), optional))
+
+
+def prefetch_near_graph():
+    """The menu (at 100) prefetches lvl, right after it on disc (101); the last scene's
+    module lies far away (200000), so a head left anywhere may be a sled seek from lvl."""
+    return graph_from_dict({
+        "target": "psx", "media": "ps1-duckstation-2x",
+        "memoryMap": regions(("Main", "256KB", False)),
+        "modules": {"menu": est(2048, "Main"), "lvl": est(2048, "Main"),
+                    "far": est(2048, "Main")},
+        "scenes": {"menu": {"modules": ["menu"], "prefetch": ["lvl"]},
+                   "lvl": {"modules": ["lvl"]}, "end": {"modules": ["far"]}},
+        "transitions": [{"from": "menu", "to": "lvl", "budget_ms": 5000},
+                        {"from": "lvl", "to": "end", "budget_ms": 5000}],
+        "disc": {"positions": {"menu": 100, "lvl": 101, "far": 200_000}, "boot_head": 90}})
+
+
+def test_prefetch_times_work_out_the_heads_when_given_none():
+    """prefetch_times(G) alone (no heads) gives the prefetches analyze() reports, from the
+    scene's exit heads it works out itself.  Written for the survivor
+    timing.x_prefetch_times__mutmut_8 (the heads left None: an AttributeError)."""
+    G = prefetch_near_graph()
+    pf, = prefetch_times(G)
+    assert (pf.scene, pf.modules) == ("menu", ("lvl",))
+    assert pf.load.heads == head_positions(G).exit["menu"] == {101, 102}
+    assert [pf] == prefetch_times(G, heads=head_positions(G)) == analyze(G).prefetches
+
+
+def test_a_prefetch_starts_where_the_scene_leaves_the_head():
+    """The menu's prefetch of lvl starts where the menu leaves the head (101 after the menu
+    module, or 102 after lvl itself): a short access, about 69 ms in all, not the 930 ms of
+    a head that may be anywhere up to the far module.  Written for the survivor
+    timing.x_prefetch_times__mutmut_42 (the scene's exit heads ignored: head unknown)."""
+    G = prefetch_near_graph()
+    R = residency(G)
+    heads = head_positions(G, R)
+    pf, = prefetch_times(G, R=R, heads=heads)
+    assert pf.load.heads == {101, 102}
+    step, = pf.load.steps
+    assert (step.module, step.from_lba, step.from_label) == ("lvl", 101,
+                                                             "head at 101 (after menu)")
+    assert pf.worst_ms < 100
+    anywhere = plan_time(G, pf.load.plan, UNKNOWN)
+    assert anywhere.steps[0].from_label.startswith("head unknown")
+    assert anywhere.total_s * 1e3 > 900
