@@ -189,14 +189,19 @@ def test_transition_time_by_hand_mednafen_resume_from_pause():
     assert t.worst_ms == pytest.approx((ACK + seek + 3 / 150 + cpu) * 1e3)
 
 
-def test_contiguous_modules_read_through_and_unknown_heads_cost_the_worst_seek():
-    G = graph_from_dict({
+def contiguous_pair():
+    """menu -> game loading a (4 KiB at LBA 1000), then b right after it on disc."""
+    return graph_from_dict({
         "target": "psx", "media": "ps1-mednafen-2x",
         "memoryMap": regions(("Main", "256KB", False)),
         "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
         "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
         "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
         "disc": {"positions": {"a": 1000, "b": 1002}}})
+
+
+def test_contiguous_modules_read_through_and_unknown_heads_cost_the_worst_seek():
+    G = contiguous_pair()
     t, = transition_times(G)
     a, b = t.load.steps
     m = G.graph["model"]
@@ -885,13 +890,7 @@ def test_a_module_the_drive_reads_on_to_reports_no_seek():
     sector to itself while reading is not 0 (1.33 ms on Mednafen's PS1 drive).  Written for
     the survivor timing.x__worst__mutmut_60 (the seek asked of the model even when the
     access is 0)."""
-    G = graph_from_dict({
-        "target": "psx", "media": "ps1-mednafen-2x",
-        "memoryMap": regions(("Main", "256KB", False)),
-        "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
-        "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
-        "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
-        "disc": {"positions": {"a": 1000, "b": 1002}}})
+    G = contiguous_pair()
     assert G.graph["model"].seek_s(1002, 1002, head_state="reading") > 0.001
     t, = transition_times(G)
     a, b = t.load.steps
