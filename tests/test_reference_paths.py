@@ -175,14 +175,17 @@ def test_an_allocator_needs_a_region():
         Allocator([])
 
 
+def heap_and_fast(files) -> list[Region]:
+    """The game's heap cut in two plain regions, ``heap`` and ``fast``."""
+    heap = default_regions(Machine(TARGET), read_resident(files / "k.elf", TARGET))[0]
+    return [Region("heap", heap.start, heap.size // 2),
+            Region("fast", heap.start + heap.size // 2, heap.size // 2)]
+
+
 def test_a_module_placed_in_a_named_heap_region_goes_there(files, mods):
     """``modules.NAME.region`` naming a plain (not overlay) region: the module goes to that
     region, evicting nothing, even when the first region has room."""
-    resident = read_resident(files / "k.elf", TARGET)
-    m = Machine(TARGET)
-    heap = default_regions(m, resident)[0]
-    regions = [Region("heap", heap.start, heap.size // 2),
-               Region("fast", heap.start + heap.size // 2, heap.size // 2)]
+    regions = heap_and_fast(files)
     loader = bare_loader(files, mods, regions=regions, placement={"padmod": "fast"})
     lm = loader.load("padmod")
     assert lm.region.name == "fast" and lm.base == regions[1].start
@@ -625,10 +628,7 @@ def test_a_need_goes_to_the_region_its_placement_names(files, mods):
     """filler needs padmod (project config), which is placed in region ``fast``: loaded
     as filler's need, it goes there, not to the first region.  Written for the survivor
     reference.xǁLoaderǁcollect__mutmut_37 (a need's placement dropped)."""
-    resident = read_resident(files / "k.elf", TARGET)
-    heap = default_regions(Machine(TARGET), resident)[0]
-    regions = [Region("heap", heap.start, heap.size // 2),
-               Region("fast", heap.start + heap.size // 2, heap.size // 2)]
+    regions = heap_and_fast(files)
     loader = bare_loader(files, mods, regions=regions, placement={"padmod": "fast"},
                          extra_needs={"filler": ["padmod"]})
     loader.load("filler", needs=True)

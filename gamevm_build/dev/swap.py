@@ -531,14 +531,16 @@ def _lazy_holders(loader: Loader, live: LoadedModule, kept: LoadedModule) -> Non
     runtime's stubs (which name their holder's copy) do."""
     if loader.stubs is None:
         return
-    for lm, copy in ((live, None), (kept, kept)):
+    for lm in (live, kept):
         for stub in lm.lazy.values():
             info = loader.stubs.slots.get(stub)
-            if info is not None:
-                info["handle"] = live.handle
+            if info is None:
+                continue
+            info["handle"] = live.handle
+            if lm is kept:
+                info["copy"] = kept
+            else:
                 info.pop("copy", None)
-                if copy is not None:
-                    info["copy"] = copy
 
 
 def _retire(st: _DevState, handle: int, old, jumps: dict) -> _Retired:
