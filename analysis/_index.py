@@ -19,7 +19,8 @@ import re
 import networkx as nx
 
 from gamevm_build.gcpause import gc_paused
-from gamevm_build.runtime.loadcost import head_bytes, module_cost
+from gamevm_build.runtime.loadcost import (MAX_MODULES, compared_bytes, head_bytes, module_cost,
+                                          search_probes)
 from gamevm_build.project.media import HeadState
 
 __all__ = ["BOOT", "SPAN_NEAR", "Index", "index", "forget", "bits", "lowest_bits", "postorder",
@@ -207,18 +208,44 @@ class Index:
         #: per module, the bits of its needs in the order a loader loads them (the
         #: file's, then the project's: the build's GameVMAddNeed table)
         self.needs = [[self.bit[p] for p in needs[m]] for m in self.names]
-        symbols = G.graph["symbols"]
+        res = G.graph.get("resident")
+        gst = G.nodes[res]["exports"] if res is not None else None
+        exports = [len(i.exports) for i in self.info]
+        # any other module may be loaded meanwhile, in any order: as many as the runtime's
+        # module table holds with this one, those with most exports (a sound bound), and
+        # names compared with any module's
+        exported = sorted({e for i in self.info for e in i.exports})
+        symtab = sorted(gst) if gst is not None else []
+        module_names = sorted(self.names)
+
+        def others(k: int) -> list[int]:
+            return sorted(exports[:k] + exports[k + 1:], reverse=True)[:MAX_MODULES - 1]
+
+        def outside(i) -> list[str]:
+            return [s for s in i.imports if gst is None or s not in gst]
+
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
-                                symbols=symbols, constructors=i.constructors,
+                                symbols=len(gst) if gst is not None else G.graph["symbols"],
+                                co_resident=others(k), needs=len(needs[m]),
+                                need_bytes=sum(compared_bytes(n, module_names)
+                                               for n in needs[m]),
+                                module_imports=len(outside(i)),
+                                module_import_bytes=sum(compared_bytes(s, exported)
+                                                        for s in outside(i))
+                                * sum(map(search_probes, others(k))),
+                                need_found_bytes=sum(len(n) + 1 for n in needs[m]),
+                                import_found_bytes=sum(len(s) + 1 for s in i.imports),
+                                constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,
                                 metadata_bytes=i.metadata_bytes, form=i.form, decode=i.decode,
                                 sections=i.sections, export_bytes=sum(map(len, i.exports)),
-                                import_bytes=sum(map(len, i.imports)),
+                                import_bytes=sum(map(len, i.imports)) if gst is None else
+                                sum(compared_bytes(s, symtab) for s in i.imports),
                                 head_bytes=head_bytes(i.file_size, i.copy_size),
                                 file_bytes=i.file_size)
-                    for m, i in zip(self.names, self.info)]
+                    for k, (m, i) in enumerate(zip(self.names, self.info))]
         self.cpu_s = [c.total_s for c in self.cpu]
         self.cpu_steps = [{k: c.step_s(k) for k in ("fixed", "copy", "zero", "relocate", "bind",
                                                      "init")} for c in self.cpu]

@@ -85,7 +85,7 @@ def project(out: Path, target: str, root: Path):
 
 
 def console(out: Path, target: str, cfg) -> Console:
-    return Console(target, out / "kernel.elf", search_paths=[out], config=cfg)
+    return Console(target, out / "kernel.elf", search_paths=[out], config=cfg, loader="host")
 
 
 def lazy_vs_eager(out: Path, target: str, cfg) -> None:

@@ -112,7 +112,7 @@ class Bench:
                        keep=[f"{prefix}{i}" for i in range(symbols)] + list(keep))
         return out
 
-    def module(self, source: str, name: str = "m", form: str = "plain") -> Path:
+    def module(self, source: str, name: str = "m", form: str = "plain", needs=()) -> Path:
         from gamevm_build.link.linker import link_module
         from gamevm_build.link.shipform import convert
         self.count += 1
@@ -122,7 +122,7 @@ class Bench:
         src.write_text(source)
         obj = self.tc.compile(src, d / "m.o")
         out = d / f"{name}.elf"
-        link_module(self.target, [obj], out, name=name)
+        link_module(self.target, [obj], out, name=name, needs=list(needs))
         if form != "plain":
             out.write_bytes(convert(out.read_bytes(), form, path=str(out)))
         return d
@@ -143,6 +143,25 @@ class Bench:
                 len(data), hashlib.sha256(data).digest())}))
         before = c.machine.instructions
         _handle, status = c.loader.load_module(name)
+        if status != TLoadStatus.lsSuccess:
+            raise SystemExit(f"measure: {self.target}: a synthetic module failed: {status.name}")
+        return c.machine.instructions - before
+
+    def instructions_after(self, modules, source: str, *, needs=(), loaded=()) -> int:
+        """Instructions of loading ``source`` (its ``needs`` loaded first, by the load) on a
+        console where ``loaded`` were loaded before; ``modules``: name -> source of both."""
+        from gamevm_build.play.console import Console
+        from gamevm_build.runtime.reference import TLoadStatus
+        dirs = [self.module(text, name) for name, text in modules.items()]
+        dirs.append(self.module(source, "m", needs=needs))
+        c = Console(self.target, self.residents[GST_SMALL], search_paths=dirs,
+                    loader="target")
+        for name in loaded:
+            c.load(name)
+        for name in needs:              # as the load itself would, before its file
+            c.load(name)
+        before = c.machine.instructions
+        _handle, status = c.loader.load_module("m")
         if status != TLoadStatus.lsSuccess:
             raise SystemExit(f"measure: {self.target}: a synthetic module failed: {status.name}")
         return c.machine.instructions - before
@@ -218,6 +237,7 @@ def measure(target: str, tmp: Path) -> dict:
                              - base - SMALL * row["reloc"][word], 0.0)
     row["bind_once"] = max(b.instructions(src(a, imports=SMALL)) - base
                            - SMALL * (small + row["reloc"][word]) - row["reloc_fixed"], 0.0)
+    row.update(co_resident_costs(b, src, row))
     measure_packed(b, row, src, word)
     row.update(digest_costs(b, src))
     return {k: (round(v, 2) if isinstance(v, float) else
@@ -248,6 +268,60 @@ def reloc_costs(b, src, form: str = "plain") -> dict:
     for rtype, same in SAME_AS.items():
         if same in out:
             out[rtype] = out[same]
+    return out
+
+
+def co_resident_costs(b, src, row: dict) -> dict:
+    """What other loaded modules add to a load.  Each of the module's needs is looked up
+    among the loaded modules by name (``per_need`` and, per loaded module,
+    ``need_per_module`` plus ``need_per_module_byte`` per byte of the need's name: names
+    that share a long prefix); an import the resident lacks is searched for in each loaded
+    module's exports in load order (``bind_per_module`` per module besides the probes of
+    its binary search, charged as in the Global Symbol Table).  Modules of one export
+    (``entry``), loaded before the measured load or as its needs."""
+    a = b.arch
+    few, many = 2, 6
+
+    def libs(n, prefix="n"):
+        return {f"{prefix}{i}": src(a) for i in range(n)}
+
+    def with_needs(k, m, prefix="n"):
+        mods = libs(k + m, prefix)
+        names = list(mods)
+        return b.instructions_after(mods, src(a), needs=names[:k], loaded=names[k:])
+
+    def metadata(needs):
+        b.module(src(a), "m", needs=needs)
+        return b.last_module().metadata_size
+
+    out = {}
+    none, alone = with_needs(0, 0), with_needs(0, many)
+    # every load walks the loaded modules (placing, ordering): per module, whatever it
+    # needs; measured here so the need terms below are only the needs' own
+    out["per_loaded_module"] = max((alone - none) / many, 0.0)
+    k = few
+    base, crowded = with_needs(k, 0), with_needs(k, many)
+    out["need_per_module"] = max((crowded - base) / (k * many) - out["per_loaded_module"] / k, 0.0)
+    names = [f"n{i}" for i in range(k)]
+    out["per_need"] = max((base - none - row["per_metadata_byte"] * (metadata(names) - metadata(()))
+                           - k * out["per_loaded_module"] - k * k * out["need_per_module"]) / k,
+                          0.0)
+    long_crowded = with_needs(k, many, prefix=LONG_EXPORT)
+    long_base = with_needs(k, 0, prefix=LONG_EXPORT)
+    out["need_per_module_byte"] = max(((long_crowded - long_base) - (crowded - base))
+                                      / (k * many) / (len(LONG_EXPORT) - 1), 0.0)
+    # imports from a module loaded after others: the double difference over imports
+    # (SMALL, LARGE) and modules before their provider (0, many) leaves the search's cost per
+    # module and import; less the one probe of each module's single export
+    provider = src(a, exports=LARGE, export_prefix="p_fn")
+
+    def bind(n, m):
+        mods = dict(libs(m), p=provider)
+        return b.instructions_after(mods, src(a, imports=n, import_prefix="p_fn"),
+                                    needs=list(mods))
+    per = ((bind(LARGE, many) - bind(SMALL, many)) - (bind(LARGE, 0) - bind(SMALL, 0))) \
+        / ((LARGE - SMALL) * many)
+    out["bind_per_module"] = max(per - row["bind_per_probe"] - row["bind_per_probe_byte"], 0.0)
     return out
 
 
@@ -396,7 +470,8 @@ TABLE_ROWS = [("per relocation", "reloc"), ("`reloc_fixed`", "reloc_fixed"),
                   "module_fixed", "per_section", "per_local_symbol", "per_export",
                   "per_export_byte", "per_metadata_byte", "head_copy_per_byte",
                   "zero_per_byte", "bind_fixed", "bind_per_probe", "bind_per_probe_byte",
-                  "bind_once", "ctor_call")),
+                  "bind_once", "ctor_call", "per_loaded_module", "per_need", "need_per_module",
+                  "need_per_module_byte", "bind_per_module")),
               ("per packed relocation (`reloc_packed`)", "reloc_packed"),
               *((f"`{k}`", k) for k in ("packed_fixed", "packed_per_import")),
               *((f"`{c}_{p}`", (c, p)) for c, parts in (("lz4", ("token", "literal", "match")),

@@ -14,7 +14,8 @@ import pytest
 from gamevm_build.runtime import loadcost
 from gamevm_build.arch import get_arch
 from gamevm_build.errors import ConfigError
-from gamevm_build.runtime.loadcost import READER_COPY_PER_BYTE, cpu_costs, measured_costs, module_cost
+from gamevm_build.runtime.loadcost import (READER_COPY_PER_BYTE, compared_bytes, cpu_costs,
+                                          measured_costs, module_cost)
 
 TARGETS = ("psx", "n64", "segacd", "gba", "3do")
 
@@ -76,6 +77,36 @@ def test_module_cost_by_hand():
     assert c.step_s("copy") == pytest.approx(expect["copy"] / 33_868_800)
     zero = module_cost(psx, copy_bytes=0, zero_bytes=0, relocations={}, imports=0, symbols=0)
     assert zero.total_cycles == psx.module_fixed
+
+
+def test_other_loaded_modules_cost_by_hand():
+    """Three other modules loaded (3, 8 and 0 exports): every load walks them, each of two
+    needs is looked up among them by name, and each of four imports the resident lacks is
+    searched for in their exports (probes 2 + 4 + 0)."""
+    psx = cpu_costs("psx")
+    kw = dict(copy_bytes=0, zero_bytes=0, relocations={}, imports=4, symbols=0)
+    alone = module_cost(psx, **kw)
+    c = module_cost(psx, **kw, co_resident=[3, 8, 0], needs=2, need_bytes=5,
+                    need_found_bytes=11, module_imports=4, module_import_bytes=30,
+                    import_found_bytes=17)
+    assert c.cycles["fixed"] - alone.cycles["fixed"] == pytest.approx(
+        3 * psx.per_loaded_module + 2 * (psx.per_need + 3 * psx.need_per_module)
+        + psx.need_per_module_byte * (3 * 5 + 11))
+    assert c.cycles["bind"] - alone.cycles["bind"] == pytest.approx(
+        4 * (3 * psx.bind_per_module + 6 * psx.bind_per_probe)
+        + psx.bind_per_probe_byte * (30 + 17))
+    assert min(psx.per_loaded_module, psx.per_need, psx.need_per_module,
+               psx.need_per_module_byte, psx.bind_per_module) > 0
+
+
+def test_compared_bytes_are_one_past_the_longest_prefix_with_another_name():
+    names = sorted(["music1", "music10", "music2", "engine", "ui"])
+    assert compared_bytes("music1", names) == 7        # "music1" of "music10", and one
+    assert compared_bytes("music3", names) == 6        # "music" of its neighbours
+    assert compared_bytes("menu", names) == 2          # "m" of "music1"
+    assert compared_bytes("zzz", names) == 1
+    assert compared_bytes("ui", ["ui"]) == 1            # its own name is not another
+    assert compared_bytes("a", []) == 1
 
 
 def test_describe_is_json_friendly():

@@ -630,13 +630,14 @@ def test_a_load_reads_the_copy_its_layout_names(built, target):
 def predicted(c: Console, names, slice_s, head=None, first_state="paused") -> int:
     """Per file (read one after the other): ceil(media · fps) + ceil(cpu / slice), summed,
     minus one (the first slice runs in the frame that finds the read done), computed here
-    from media.py and loadcost.py."""
+    from media.py and loadcost.py (each file's CPU work among the files before it)."""
     from gamevm_build.runtime.loadtime import cpu_steps
     from gamevm_build.link.module import read_module
     model = c.timer.model
     frames = 0
     state = first_state
-    symbols = c.loader.symbol_count()
+    resident = c.loader.resident.symbols
+    loaded = [(lm.name, lm.module.exports) for lm in c.loader.loaded.values()]
     fps = c.clock.frame_rate
     for n in names:
         mod = read_module(c.loader.reader.read(n)[0])
@@ -644,9 +645,10 @@ def predicted(c: Console, names, slice_s, head=None, first_state="paused") -> in
         media = model.access_s(head, pos, head_state=state) + model.transfer_s(mod.file_size)
         head = pos + model.sectors_for(mod.file_size) if pos is not None else None
         state = "reading"
-        cpu = sum(cpu_steps(c.timer.costs, mod, symbols=symbols + len(mod.exports),
-                            eager_imports=len(mod.imports)).values())
-        symbols += len(mod.exports)
+        cpu = sum(cpu_steps(c.timer.costs, mod, symbols=len(resident),
+                            eager_imports=len(mod.imports), resident=resident,
+                            co_resident=list(loaded)).values())
+        loaded.append((mod.name, mod.exports))
         frames += math.ceil(media * fps - 1e-9) + math.ceil(cpu / slice_s - 1e-9)
     return frames - 1
 

@@ -142,10 +142,11 @@ class AsyncLoader:
             record.status, record.message = exc.status.name, str(exc)
             return job
         job.load_name = f"streams[{stream}]" if kind == "stream" else None
-        for it in job.items:
+        for k, it in enumerate(job.items):
             lazy_n = len(self.loader._lazy_names(it.module)) if (
                 self.loader.policy.lazy if lazy is None else lazy) else 0
-            cpu = self.loader.cpu_model(it.module, eager_imports=len(it.module.imports) - lazy_n)
+            cpu = self.loader.cpu_model(it.module, eager_imports=len(it.module.imports) - lazy_n,
+                                        before=[i.module for i in job.items[:k]])
             job.cpu[it.module.name] = cpu
             job.cpu_total_s += sum(cpu.values())
         job.state = "reading"

@@ -24,9 +24,23 @@ The cost of one module (seed §3.1 loader steps 3-5)::
            + Σ_type reloc(type) * relocations of that type     # checked, then applied
            + reloc_fixed (if any)                  # the relocation pass starts
            + imports * (bind_fixed + bind_per_probe * probes)  # probes = ceil(log2(symbols + 1))
-           + bind_per_probe_byte * probes * bytes of the imports' names
+           + bind_per_probe_byte * (probes * compared bytes + found bytes) of the imports'
+             # names in the resident's table (see below)
            + bind_once (if any imports)
            + ctor_call * constructors
+           # what the other loaded modules (L of them, the most that may be loaded) add:
+           + per_loaded_module * L                 # every load walks the loaded modules
+           + needs * (per_need + need_per_module * L)   # each need looked up by name
+           + need_per_module_byte * (L * needs' compared bytes + needs' found bytes)
+           + module imports * (bind_per_module * L + bind_per_probe * P)
+           + bind_per_probe_byte * (imports' compared bytes + found bytes)
+             # module imports: imports the resident lacks, searched for in each loaded
+             # module's exports in load order; P = Σ over the L modules of
+             # ceil(log2(exports + 1)), the probes of their binary searches; an import's
+             # compared bytes: Σ over those modules of their probes times 1 + its longest
+             # common prefix with their other exports (:func:`compared_bytes`), a need's
+             # 1 + that with the other modules' names; found bytes: len(name) + 1 (the
+             # one comparison with the module, export or symbol of that name)
 
 A name costs per byte because the runtime compares names byte by byte: the measured
 figures are those of names sharing a long prefix, the most a byte can cost.
@@ -63,10 +77,12 @@ True
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
+import os.path
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..arch import get_arch
 from ..errors import ConfigError
@@ -109,6 +125,11 @@ class CpuCosts:
     zx0_match: float = 0.0
     digest_fixed: float = 0.0
     digest_per_byte: float = 0.0
+    per_loaded_module: float = 0.0
+    per_need: float = 0.0
+    need_per_module: float = 0.0
+    need_per_module_byte: float = 0.0
+    bind_per_module: float = 0.0
     #: the resident checks every module's SHA-256 (GameVMTrust; it links a trust table)
     trusted: bool = False
     sources: tuple[str, ...] = field(default=(), compare=False)
@@ -174,7 +195,11 @@ class CpuCosts:
                 "lz4_match": self.lz4_match, "zx0_block": self.zx0_block,
                 "zx0_literal": self.zx0_literal, "zx0_match": self.zx0_match,
                 "digest_fixed": self.digest_fixed,
-                "digest_per_byte": self.digest_per_byte, "trusted": self.trusted}
+                "digest_per_byte": self.digest_per_byte,
+                "per_loaded_module": self.per_loaded_module, "per_need": self.per_need,
+                "need_per_module": self.need_per_module,
+                "need_per_module_byte": self.need_per_module_byte,
+                "bind_per_module": self.bind_per_module, "trusted": self.trusted}
 
 
 #: Cycles per byte of the reader's copy into place when the CPU does it, in the unit of
@@ -193,7 +218,8 @@ _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byt
              "per_section", "per_export_byte", "bind_per_probe_byte", "head_copy_per_byte",
              "reloc_fixed", "bind_once",
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
-             "packed_per_import", "digest_fixed", "digest_per_byte")
+             "packed_per_import", "digest_fixed", "digest_per_byte", "per_loaded_module",
+             "per_need", "need_per_module", "need_per_module_byte", "bind_per_module")
 #: each codec's measured decoder costs (costs.json's ``lz4`` and ``zx0`` rows)
 _CODECS = {"lz4": ("token", "literal", "match"), "zx0": ("block", "literal", "match")}
 
@@ -249,6 +275,9 @@ def cpu_costs(profile: Profile | str, *, trusted: bool = False) -> CpuCosts:
                                      "READER_COPY_PER_BYTE (the reader's copy, estimated)"))
 
 
+#: modules the console-side runtime holds at once (GVM_MAX_MODULES in gvm_int.h)
+MAX_MODULES = 32
+
 #: bytes the console-side runtime reads first (GVM_HEAD_READ in gvm_loader.c)
 HEAD_READ = 2048
 
@@ -282,6 +311,16 @@ class ModuleCost:
         return self.total_cycles / self.clock_hz + self.init_s
 
 
+def compared_bytes(name: str, others: Sequence[str]) -> int:
+    """The most bytes a byte-by-byte comparison of ``name`` with a *different* name of
+    the sorted ``others`` reads: one past their longest common prefix (the longest is
+    with a neighbour of ``name`` in sorted order).  Comparing equal names reads
+    ``len(name) + 1``."""
+    lo, hi = bisect.bisect_left(others, name), bisect.bisect_right(others, name)
+    near = others[max(lo - 1, 0):lo] + others[hi:hi + 1]
+    return 1 + max((len(os.path.commonprefix([name, o])) for o in near), default=0)
+
+
 def search_probes(symbols: int) -> int:
     """Probes of a binary search that finds any of ``symbols`` sorted names, at worst: the
     runtime's lookup of an import in the Global Symbol Table (``ceil(log2(symbols + 1))``)."""
@@ -294,7 +333,10 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 local_symbols: int = 0, metadata_bytes: int = 0, form: str = "plain",
                 sections: int = 0, export_bytes: int = 0, import_bytes: float = 0,
                 head_bytes: int = 0,
-                decode: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0) -> ModuleCost:
+                decode: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0,
+                co_resident: Sequence[int] = (), needs: int = 0, need_bytes: int = 0,
+                module_imports: int = 0, module_import_bytes: float = 0,
+                need_found_bytes: int = 0, import_found_bytes: float = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -317,8 +359,9 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         What the loader checks and keeps besides: exported symbols, other symbols
         (sections, statics), bytes of the metadata note.
     sections, export_bytes, import_bytes : int
-        The module's loadable sections, the bytes of its exports' names and of the names
-        of the ``imports`` bound now.
+        The module's loadable sections, the bytes of its exports' names, and the bytes a
+        probe of the resident's table reads comparing the names of the ``imports`` bound
+        now (:func:`compared_bytes` with its other names; their lengths, not knowing them).
     head_bytes : int
         Stored image bytes within the file's first ``GVM_HEAD_READ`` (2048) bytes: the
         runtime's first read brings them into its work area and copies them into place
@@ -330,8 +373,24 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         (:meth:`CpuCosts.decode_cycles`).
     file_bytes : int
         The module file's size: what a resident that checks digests hashes (``copy``).
+    co_resident : sequence of int
+        The exports of each other module that may be loaded meanwhile (the runtime walks
+        them on every load, looks each need up among them and searches their exports
+        for an import the resident lacks).
+    needs, need_bytes : int
+        The module's needs, and the bytes comparing their names with other modules'
+        reads (:func:`compared_bytes`, summed).
+    module_imports, module_import_bytes : int
+        Of the ``imports`` bound now, those the resident lacks, and the bytes comparing
+        their names with other names of the loaded modules' exports reads, over every
+        probe of the searches.
+    need_found_bytes, import_found_bytes : int
+        ``len(name) + 1`` summed over the needs and over the ``imports``: comparing a
+        name with its own module, export or resident symbol.
     """
     probes = search_probes(symbols)
+    loaded = len(co_resident)
+    searched = sum(map(search_probes, co_resident))
     packed = form != "plain"
     reloc = costs.reloc_packed if packed else costs.reloc
     cycles = {
@@ -340,7 +399,11 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.per_local_symbol * local_symbols
                        + costs.per_metadata_byte * metadata_bytes
                        + (costs.packed_fixed + costs.packed_per_import * imports
-                          if packed else 0.0)),
+                          if packed else 0.0)
+                       + costs.per_loaded_module * loaded
+                       + needs * (costs.per_need + costs.need_per_module * loaded)
+                       + costs.need_per_module_byte * (loaded * need_bytes
+                                                       + need_found_bytes)),
         "copy": (costs.copy_per_byte * copy_bytes + costs.head_copy_per_byte * head_bytes
                  + costs.decode_cycles(form, decode)
                  + costs.digest_cycles(file_bytes)),
@@ -349,7 +412,11 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                           + (costs.reloc_fixed if any(relocations.values()) else 0.0)),
         "bind": float(imports * (costs.bind_fixed + costs.bind_per_probe * probes)
                       + costs.bind_per_probe_byte * probes * import_bytes
-                      + (costs.bind_once if imports else 0.0)),
+                      + (costs.bind_once if imports else 0.0)
+                      + module_imports * (costs.bind_per_module * loaded
+                                          + costs.bind_per_probe * searched)
+                      + costs.bind_per_probe_byte * (module_import_bytes
+                                                     + import_found_bytes)),
         "init": float(costs.ctor_call * constructors),
     }
     return ModuleCost(cycles, init_ms / 1000.0, costs.clock_hz)

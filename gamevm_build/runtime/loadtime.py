@@ -40,7 +40,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .loadcost import CpuCosts, cpu_costs, head_bytes, module_cost
+from .loadcost import (CpuCosts, compared_bytes, cpu_costs, head_bytes, module_cost,
+                       search_probes)
 from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
@@ -181,20 +182,40 @@ def module_counts(module) -> tuple[Counter, int]:
 
 
 def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
-              init_s: float = 0.0) -> dict[str, float]:
+              init_s: float = 0.0, resident=None, co_resident=(), needs=None
+              ) -> dict[str, float]:
     """Seconds of each CPU step of loading ``module`` (:data:`CPU_STEPS`).
 
     Exactly the analyzer's accounting (``gamevm_build.analysis.model.module_info`` +
     :func:`~gamevm_build.runtime.loadcost.module_cost`), with ``eager_imports`` bound
     now (lazy imports are bound at their first call) and ``init_s`` the
-    constructors' own time (measured, or declared).
+    constructors' own time (measured, or declared).  ``resident``: the names the
+    resident's symbol table has (the other imports are searched for in the loaded
+    modules: all of them, without it); ``co_resident``: ``(name, exports)`` of each
+    module loaded meanwhile; ``needs``: the needs the runtime looks up (the file's by
+    default).
     """
     relocations, ctors = module_counts(module)
     names = sum(map(len, module.imports))
+    share = eager_imports / max(len(module.imports), 1)
+    outside = [n for n in module.imports if resident is None or n not in resident]
+    needs = module.needs if needs is None else needs
+    tables = [sorted(exports) for _n, exports in co_resident]
+    symtab = sorted(resident) if resident is not None else []
+    loaded = sorted(n for n, _e in co_resident)
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
                        sections=len(module.sections), export_bytes=sum(map(len, module.exports)),
-                       import_bytes=names * eager_imports / max(len(module.imports), 1),
+                       import_bytes=(names if resident is None else sum(
+                           compared_bytes(n, symtab) for n in module.imports)) * share,
+                       co_resident=[len(e) for _n, e in co_resident], needs=len(needs),
+                       need_bytes=sum(compared_bytes(n, loaded) for n in needs),
+                       module_imports=len(outside) * share,
+                       module_import_bytes=sum(
+                           search_probes(len(e)) * compared_bytes(n, e)
+                           for n in outside for e in tables) * share,
+                       need_found_bytes=sum(len(n) + 1 for n in needs),
+                       import_found_bytes=(names + len(module.imports)) * share,
                        head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,

@@ -664,17 +664,20 @@ class Loader:
         return end
 
     def cpu_model(self, module: Module, *, eager_imports: int | None = None,
-                  init_s: float | None = None) -> dict:
-        """Modelled CPU steps of loading ``module`` now (init: declared init_ms by default)."""
+                  init_s: float | None = None, before=()) -> dict:
+        """Modelled CPU steps of loading ``module`` now (init: declared init_ms by default);
+        ``before``: modules a load in progress places before it (not loaded yet)."""
         eager = len(module.imports) if eager_imports is None else eager_imports
         init = self.timer.init_ms.get(module.name, 0.0) / 1e3 if init_s is None else init_s
-        # the table the imports are looked up in once the module is in (counted once,
-        # whether or not it is already among the loaded ones)
-        names = set(self.resident.symbols).union(module.exports)
-        for lm in self.loaded.values():
-            names.update(lm.symbols)
-        return cpu_steps(self.timer.costs, module, symbols=len(names),
-                         eager_imports=eager, init_s=init)
+        # the runtime looks an import up in the resident's table, then in each loaded
+        # module's exports (gvm_loader.c resolve): the modules loaded besides this one
+        others = [(lm.name, lm.module.exports) for lm in self.loaded.values()
+                  if lm.name != module.name]
+        others += [(m.name, m.exports) for m in before
+                   if m.name != module.name and self.by_name(m.name) is None]
+        return cpu_steps(self.timer.costs, module, symbols=len(self.resident.symbols),
+                         eager_imports=eager, init_s=init, resident=self.resident.symbols,
+                         co_resident=others)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
                    run_init: bool = True, lazy: bool | None = None, at: int | None = None,

@@ -80,14 +80,16 @@ def measure_load(target: str, resident, directory, name: str) -> tuple[int, floa
     mod = read_module(data, name=path)
     for need in mod.needs:
         c.load(need)
+    co_resident = [(t.name, t.module.exports) for t in c.loader.loaded.values()]
     before = c.machine.instructions
     c.loader.load_module(name)
     executed = c.machine.instructions - before
     costs = c.loader.timer.costs
-    symbols = len(c.resident.symbols) + sum(len(t.symbols) for t in c.loader.loaded.values())
     init_s = costs.seconds(_constructors_own(c, mod))
-    charged = sum(cpu_steps(costs, mod, symbols=symbols, eager_imports=len(mod.imports),
-                            init_s=init_s).values()) * costs.clock_hz
+    charged = sum(cpu_steps(costs, mod, symbols=len(c.resident.symbols),
+                            eager_imports=len(mod.imports), init_s=init_s,
+                            resident=c.resident.symbols, co_resident=co_resident).values()
+                  ) * costs.clock_hz
     return executed, charged, mod
 
 
