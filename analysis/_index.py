@@ -20,7 +20,7 @@ import networkx as nx
 
 from gamevm_build.gcpause import gc_paused
 from gamevm_build.runtime.loadcost import (MAX_MODULES, compared_bytes, head_bytes, module_cost,
-                                          search_probes)
+                                          registered_needs, search_probes)
 from gamevm_build.project.media import HeadState
 
 __all__ = ["BOOT", "SPAN_NEAR", "Index", "index", "forget", "bits", "lowest_bits", "postorder",
@@ -216,6 +216,8 @@ class Index:
         # names compared with any module's
         exported = sorted({e for i in self.info for e in i.exports})
         symtab = sorted(gst) if gst is not None else []
+        # what the build registers with GameVMAddNeed, which every load walks
+        table = {m: ps for m, ps in needs.items() if ps}
         module_names = sorted(self.names)
 
         def others(k: int) -> list[int]:
@@ -236,6 +238,8 @@ class Index:
                                 * sum(map(search_probes, others(k))),
                                 need_found_bytes=sum(len(n) + 1 for n in needs[m]),
                                 import_found_bytes=sum(len(s) + 1 for s in i.imports),
+                                **dict(zip(("registered_needs", "registered_bytes"),
+                                           registered_needs(m, table))),
                                 constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,

@@ -310,6 +310,33 @@ def co_resident_costs(b, src, row: dict) -> dict:
     long_base = with_needs(k, 0, prefix=LONG_EXPORT)
     out["need_per_module_byte"] = max(((long_crowded - long_base) - (crowded - base))
                                       / (k * many) / (len(LONG_EXPORT) - 1), 0.0)
+    # the needs table the game registers (GameVMAddNeed; the console here registers the
+    # needs of every module file it can read): every load walks it, comparing the
+    # requested module's name with each entry's module (``x...``, or names that share the
+    # requested one's 22 bytes)
+    def walk(entries, prefix="x", name="m"):
+        from gamevm_build.play.console import Console
+        from gamevm_build.runtime.reference import TLoadStatus
+        dirs = [b.module(src(a), "base")]
+        dirs += [b.module(src(a), f"{prefix}{i}", needs=["base"]) for i in range(entries)]
+        dirs.append(b.module(src(a), name))
+        c = Console(b.target, b.residents[GST_SMALL], search_paths=dirs, loader="target")
+        before = c.machine.instructions
+        _h, status = c.loader.load_module(name)
+        if status != TLoadStatus.lsSuccess:
+            raise SystemExit(f"measure: {b.target}: a synthetic module failed: {status.name}")
+        return c.machine.instructions - before
+    # per entry: a fixed part, and per byte both of the requested name (its stem is found
+    # again for each entry) and of what comparing it with the entry's module reads
+    entries, name = LARGE // 3, LONG_EXPORT.rstrip("_")
+    per_entry = {(n, p): (walk(entries, p, n) - walk(0, "x", n)) / entries
+                 for n, p in (("m", "x"), (name, "x"), (name, LONG_EXPORT))}
+    byte = max((per_entry[name, "x"] - per_entry["m", "x"]) / (len(name) - 1),
+               (per_entry[name, LONG_EXPORT] - per_entry[name, "x"]) / len(name), 0.0)
+    out["registered_need_byte"] = byte
+    out["per_registered_need"] = max(per_entry["m", "x"] - 2 * byte, 0.0)   # "m", 1 compared
+    # the needs measured above were entries of the requested module's own: "m", read whole
+    out["per_need"] = max(out["per_need"] - out["per_registered_need"] - 3 * byte, 0.0)
     # imports from a module loaded after others: the double difference over imports
     # (SMALL, LARGE) and modules before their provider (0, many) leaves the search's cost per
     # module and import; less the one probe of each module's single export
@@ -471,7 +498,8 @@ TABLE_ROWS = [("per relocation", "reloc"), ("`reloc_fixed`", "reloc_fixed"),
                   "per_export_byte", "per_metadata_byte", "head_copy_per_byte",
                   "zero_per_byte", "bind_fixed", "bind_per_probe", "bind_per_probe_byte",
                   "bind_once", "ctor_call", "per_loaded_module", "per_need", "need_per_module",
-                  "need_per_module_byte", "bind_per_module")),
+                  "need_per_module_byte", "bind_per_module", "per_registered_need",
+                  "registered_need_byte")),
               ("per packed relocation (`reloc_packed`)", "reloc_packed"),
               *((f"`{k}`", k) for k in ("packed_fixed", "packed_per_import")),
               *((f"`{c}_{p}`", (c, p)) for c, parts in (("lz4", ("token", "literal", "match")),

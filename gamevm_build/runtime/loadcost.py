@@ -34,6 +34,10 @@ The cost of one module (seed §3.1 loader steps 3-5)::
            + need_per_module_byte * (L * needs' compared bytes + needs' found bytes)
            + module imports * (bind_per_module * L + bind_per_probe * P)
            + bind_per_probe_byte * (imports' compared bytes + found bytes)
+           + per_registered_need * T + registered_need_byte * bytes read
+             # T: entries of the needs table the game registered (GameVMAddNeed), which
+             # every load walks comparing the module's name with each entry's
+             # (:func:`registered_needs`)
              # module imports: imports the resident lacks, searched for in each loaded
              # module's exports in load order; P = Σ over the L modules of
              # ceil(log2(exports + 1)), the probes of their binary searches; an import's
@@ -130,6 +134,8 @@ class CpuCosts:
     need_per_module: float = 0.0
     need_per_module_byte: float = 0.0
     bind_per_module: float = 0.0
+    per_registered_need: float = 0.0
+    registered_need_byte: float = 0.0
     #: the resident checks every module's SHA-256 (GameVMTrust; it links a trust table)
     trusted: bool = False
     sources: tuple[str, ...] = field(default=(), compare=False)
@@ -199,7 +205,9 @@ class CpuCosts:
                 "per_loaded_module": self.per_loaded_module, "per_need": self.per_need,
                 "need_per_module": self.need_per_module,
                 "need_per_module_byte": self.need_per_module_byte,
-                "bind_per_module": self.bind_per_module, "trusted": self.trusted}
+                "bind_per_module": self.bind_per_module,
+                "per_registered_need": self.per_registered_need,
+                "registered_need_byte": self.registered_need_byte, "trusted": self.trusted}
 
 
 #: Cycles per byte of the reader's copy into place when the CPU does it, in the unit of
@@ -219,7 +227,8 @@ _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byt
              "reloc_fixed", "bind_once",
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
              "packed_per_import", "digest_fixed", "digest_per_byte", "per_loaded_module",
-             "per_need", "need_per_module", "need_per_module_byte", "bind_per_module")
+             "per_need", "need_per_module", "need_per_module_byte", "bind_per_module",
+             "per_registered_need", "registered_need_byte")
 #: each codec's measured decoder costs (costs.json's ``lz4`` and ``zx0`` rows)
 _CODECS = {"lz4": ("token", "literal", "match"), "zx0": ("block", "literal", "match")}
 
@@ -321,6 +330,18 @@ def compared_bytes(name: str, others: Sequence[str]) -> int:
     return 1 + max((len(os.path.commonprefix([name, o])) for o in near), default=0)
 
 
+def registered_needs(name: str, table: Mapping[str, Sequence[str]]) -> tuple[int, int]:
+    """``(entries, bytes)`` of the needs table ``table`` (module -> needs, what the game
+    registers with ``GameVMAddNeed``) that loading ``name`` walks: for each entry the
+    runtime finds the requested name's stem again (``len(name)`` bytes, a request by
+    module name) and compares it with the entry's module, reading all of it (and its
+    end) in its own entries and :func:`compared_bytes` in the others."""
+    entries = sum(map(len, table.values()))
+    own = len(table.get(name, ()))
+    return entries, (entries * len(name) + (entries - own) * compared_bytes(name, sorted(table))
+                     + own * (len(name) + 1))
+
+
 def search_probes(symbols: int) -> int:
     """Probes of a binary search that finds any of ``symbols`` sorted names, at worst: the
     runtime's lookup of an import in the Global Symbol Table (``ceil(log2(symbols + 1))``)."""
@@ -336,7 +357,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 decode: tuple[int, int, int] = (0, 0, 0), file_bytes: int = 0,
                 co_resident: Sequence[int] = (), needs: int = 0, need_bytes: int = 0,
                 module_imports: int = 0, module_import_bytes: float = 0,
-                need_found_bytes: int = 0, import_found_bytes: float = 0) -> ModuleCost:
+                need_found_bytes: int = 0, import_found_bytes: float = 0,
+                registered_needs: int = 0, registered_bytes: float = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -387,6 +409,10 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     need_found_bytes, import_found_bytes : int
         ``len(name) + 1`` summed over the needs and over the ``imports``: comparing a
         name with its own module, export or resident symbol.
+    registered_needs, registered_bytes : int
+        Entries of the needs table the game registered (``GameVMAddNeed``), which every
+        load walks comparing the module's name with each entry's, and the bytes those
+        comparisons read (:func:`registered_needs`).
     """
     probes = search_probes(symbols)
     loaded = len(co_resident)
@@ -403,7 +429,9 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.per_loaded_module * loaded
                        + needs * (costs.per_need + costs.need_per_module * loaded)
                        + costs.need_per_module_byte * (loaded * need_bytes
-                                                       + need_found_bytes)),
+                                                       + need_found_bytes)
+                       + costs.per_registered_need * registered_needs
+                       + costs.registered_need_byte * registered_bytes),
         "copy": (costs.copy_per_byte * copy_bytes + costs.head_copy_per_byte * head_bytes
                  + costs.decode_cycles(form, decode)
                  + costs.digest_cycles(file_bytes)),

@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .loadcost import (CpuCosts, compared_bytes, cpu_costs, head_bytes, module_cost,
-                       search_probes)
+                       registered_needs, search_probes)
 from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
@@ -182,8 +182,8 @@ def module_counts(module) -> tuple[Counter, int]:
 
 
 def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
-              init_s: float = 0.0, resident=None, co_resident=(), needs=None
-              ) -> dict[str, float]:
+              init_s: float = 0.0, resident=None, co_resident=(), needs=None,
+              registered=None) -> dict[str, float]:
     """Seconds of each CPU step of loading ``module`` (:data:`CPU_STEPS`).
 
     Exactly the analyzer's accounting (``gamevm_build.analysis.model.module_info`` +
@@ -193,7 +193,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     resident's symbol table has (the other imports are searched for in the loaded
     modules: all of them, without it); ``co_resident``: ``(name, exports)`` of each
     module loaded meanwhile; ``needs``: the needs the runtime looks up (the file's by
-    default).
+    default); ``registered``: the needs table the game registered (module -> needs).
     """
     relocations, ctors = module_counts(module)
     names = sum(map(len, module.imports))
@@ -202,6 +202,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     needs = module.needs if needs is None else needs
     tables = [sorted(exports) for _n, exports in co_resident]
     symtab = sorted(resident) if resident is not None else []
+    table = registered_needs(module.name, registered or {})
     loaded = sorted(n for n, _e in co_resident)
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
@@ -216,6 +217,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
                            for n in outside for e in tables) * share,
                        need_found_bytes=sum(len(n) + 1 for n in needs),
                        import_found_bytes=(names + len(module.imports)) * share,
+                       registered_needs=table[0], registered_bytes=table[1],
                        head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,

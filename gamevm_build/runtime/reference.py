@@ -399,13 +399,6 @@ class Loader:
                 return lm.symbols[name]
         return None
 
-    def symbol_count(self) -> int:
-        """Entries of the global symbol table (resident and loaded modules, distinct names)."""
-        names = set(self.resident.symbols)
-        for lm in self.loaded.values():
-            names.update(lm.symbols)
-        return len(names)
-
     def by_name(self, name: str) -> LoadedModule | None:
         for lm in self.loaded.values():
             if lm.name == name:
@@ -677,7 +670,7 @@ class Loader:
                    if m.name != module.name and self.by_name(m.name) is None]
         return cpu_steps(self.timer.costs, module, symbols=len(self.resident.symbols),
                          eager_imports=eager, init_s=init, resident=self.resident.symbols,
-                         co_resident=others)
+                         co_resident=others, registered=self.extra_needs)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
                    run_init: bool = True, lazy: bool | None = None, at: int | None = None,
@@ -1283,11 +1276,20 @@ class Loader:
             return self._lazy_bind(machine, stub, info)
         return self._stale_call(machine, stub, info)
 
-    def lazy_overhead_cycles(self, sites: int) -> float:
-        """Modelled cycles of resolving one lazy import (binary search + patching its sites)."""
+    def lazy_overhead_cycles(self, sites: int, name: str) -> float:
+        """Modelled cycles of resolving the lazy import ``name``: the searches the runtime
+        makes (the resident's table, then each loaded module's exports in load order until
+        one has it, :meth:`resolve`) and patching its sites."""
         costs = self.timer.costs
-        return (costs.bind_fixed + costs.bind_per_probe * search_probes(self.symbol_count())
-                + costs.reloc("R_MIPS_26") * sites)
+        cycles = costs.bind_fixed + costs.bind_per_probe * search_probes(
+            len(self.resident.symbols)) + costs.reloc("R_MIPS_26") * sites
+        if name not in self.resident.symbols:
+            for lm in self.loaded.values():
+                cycles += costs.bind_per_module + costs.bind_per_probe * search_probes(
+                    len(lm.module.exports))
+                if name in lm.symbols:
+                    break
+        return cycles
 
     def _lazy_bind(self, machine, stub: int, info: dict, goto=None):
         goto = goto or machine.resume_at          # from a trap; a breakpoint sets the pc
@@ -1315,9 +1317,9 @@ class Loader:
         self.lazy_resolutions += 1
         self.events.append({"event": "lazy-bind", "module": m.name, "symbol": name,
                             "address": target, "sites": sites,
-                            "resolver_cycles": self.lazy_overhead_cycles(sites),
+                            "resolver_cycles": self.lazy_overhead_cycles(sites, name),
                             "t_ms": round(self.timer.clock.now_s * 1e3, 6)})
-        self.timer.clock.advance(self.timer.costs.seconds(self.lazy_overhead_cycles(sites)))
+        self.timer.clock.advance(self.timer.costs.seconds(self.lazy_overhead_cycles(sites, name)))
         goto(target)
         return None
 

@@ -88,7 +88,8 @@ def measure_load(target: str, resident, directory, name: str) -> tuple[int, floa
     init_s = costs.seconds(_constructors_own(c, mod))
     charged = sum(cpu_steps(costs, mod, symbols=len(c.resident.symbols),
                             eager_imports=len(mod.imports), init_s=init_s,
-                            resident=c.resident.symbols, co_resident=co_resident).values()
+                            resident=c.resident.symbols, co_resident=co_resident,
+                            registered=c.loader.needs_table).values()
                   ) * costs.clock_hz
     return executed, charged, mod
 
@@ -320,6 +321,8 @@ class TargetLoader:
         for module, region in (placement or {}).items():
             if region is not None:
                 self.place(module, region)
+        #: the needs table registered with the runtime (module -> needs): every load walks it
+        self.needs_table = {m: tuple(ns) for m, ns in (extra_needs or {}).items()}
         for module, needs in (extra_needs or {}).items():
             for need in needs:
                 if machine.call("GameVMAddNeed", self._string(module), self._string(need)) != 0:
