@@ -26,15 +26,15 @@ Output (2-core VM, unicorn 2.1.4)::
     lazy binding (boss, 11 imports; calls of boss:gamevm_selftest())
                    1st call   2nd call   stubs  resolved  resolver cycles
       eager            1298       1297       0         0                0   (+1 instr)
-      lazy             1388       1297      11         9             6710   (+91 instr)
-      load: bind 10677 cycles eager, 0 lazy (315.2 us saved at load, 198.1 us at first calls)
+      lazy             1388       1297      11         9             7028   (+91 instr)
+      load: bind 10677 cycles eager, 0 lazy (315.2 us saved at load, 207.5 us at first calls)
 
     async loader (boss, 200 loads, 1.0 ms CPU per frame)
-      host time               :   0.46 ms per async load (6 frames each), 0.001 ms per idle frame
+      host time               :   0.48 ms per async load (6 frames each), 0.001 ms per idle frame
       simulated               :   6.0 frames per load (100.0 ms at 60 Hz)
 
     bound / worst observed over 3 scenario(s) on build/psx/layout.json
-      title -> level1                     76.394 ms /    75.798 ms = 1.008
+      title -> level1                     76.424 ms /    75.798 ms = 1.008
       streams[0] (boss during level1)       4 fr /      4 fr = 1.000
       goal <= 1.15 and >= 1: met (1.000..1.008)
 """

@@ -89,6 +89,32 @@ def test_import_from_needed_module_is_not_forced_into_resident(build, target):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_repeated_list_options_add_up(build, target):
+    """``--needs a --needs b`` records both needs, as ``--needs a b`` does (a repeated
+    option once kept only its last list: a module built so loaded without its first need
+    and failed on its imports), and ``--modules`` repeated keeps every module's imports."""
+    kernel = build.source("kernel.c", "int k(int v){ return v; }\nvoid _start(void){ for(;;); }\n")
+    made = {}
+    for name, body in (("pa", "int pa_f(int v){ return v + 1; }\n"),
+                       ("pb", "int pb_f(int v){ return v + 2; }\n")):
+        made[name] = build.tmp / f"{name}.elf"
+        assert run_gamevm("module", "-t", target, "-o", made[name],
+                          build.source(f"{name}.c", body)).returncode == 0
+    use = build.source("use.c", "int pa_f(int), pb_f(int), k(int);\n"
+                                "int use(int v){ return k(pa_f(v) + pb_f(v)); }\n")
+    for args in (["--needs", made["pa"], "--needs", made["pb"]],
+                 ["--needs", made["pa"], made["pb"]]):
+        out = build.tmp / "use.elf"
+        proc = run_gamevm("module", "-t", target, "-o", out, *args, use)
+        assert proc.returncode == 0, proc.stderr
+        assert read_module(out).needs == ["pa", "pb"]
+    res = build.tmp / "kernel.elf"
+    proc = run_gamevm("resident", "-t", target, "-o", res, "--modules", made["pa"],
+                      made["pb"], "--modules", out, kernel)
+    assert proc.returncode == 0, proc.stderr
+    assert "k" in read_resident(res, target).symbols
+
+
 def test_module_redefining_resident_global_warns_and_strict_fails(build, target):
     kernel = build.source("kernel.c", "__attribute__((noinline)) void *memcpy(void *d, const void *s, unsigned n)"
                                       "{ char *a = d; const char *b = s; while (n--) *a++ = *b++; return d; }\n"

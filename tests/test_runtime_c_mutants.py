@@ -1389,6 +1389,49 @@ def test_the_runtime_closes_every_file_it_opens(psx_kernel, tmp_path):
     assert tl._next_file == 2 and tl.files == {}
 
 
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_read_failing_after_the_needs_are_recorded_gives_back_their_references(
+        tmp_path, target):
+    """x needs a, then big; a needs c, which the game loaded.  Whichever read fails — up
+    to the last of big's image, after the load recorded every module's needs (a disc
+    error) — the load fails with lsFileNotFound, a is freed and the reference it took on
+    c given back: the game's one UnloadModule of c then leaves nothing loaded.  Written
+    for the survivor gvm_loader.c:rollback:const_4 (``1u << j`` made ``0u << j``: no
+    reference given back, and c stayed loaded with nobody holding it)."""
+    body = "const int big[1536] = {1, 2, 3};\nint big_at(int i) { return big[i]; }\n"
+    kernel = build_modules(tmp_path, target, {"big": body})
+    module_from(tmp_path, "c", "int c_f(int x) { return x + 3; }\n")
+    module_from(tmp_path, "a", "extern int c_f(int);\nint a_f(int x) { return c_f(x); }\n",
+                needs=["c"])
+    module_from(tmp_path, "x", "extern int a_f(int), big_at(int);\n"
+                               "int x_f(int i) { return a_f(i) + big_at(i); }\n",
+                needs=["a", "big"])
+
+    class FailingRead(dict):
+        """The emulated drive's open files, failing read number ``fail`` (0 = none)."""
+        def __init__(self, fail: int):
+            super().__init__()
+            self.fail, self.reads = fail, 0
+
+        def get(self, fd, default=None):          # the device looks a file up per read
+            self.reads += 1
+            return default if self.reads == self.fail else super().get(fd, default)
+
+    def game(fail):
+        _host, tl = pair(target, kernel, tmp_path)
+        c, status = tl.load_module("c")
+        assert status == TLoadStatus.lsSuccess
+        tl.files = reads = FailingRead(fail)
+        return tl, c, tl.load_module("x")[1], reads
+    tl, _c, status, clean = game(0)
+    assert status == TLoadStatus.lsSuccess and tl.machine.call(tl.by_name("x").symbols["x_f"], 2) == 8
+    for fail in range(1, clean.reads + 1):
+        tl, c, status, _reads = game(fail)
+        assert status == TLoadStatus.lsFileNotFound, fail
+        assert [m.name for m in tl.loaded.values()] == ["c"] and tl.handle_refcount(c) == 1, fail
+        assert tl.unload_module(c) == TLoadStatus.lsSuccess and not tl.loaded, fail
+
+
 def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp_path):
     """A load that fails gives back only what it placed: the module loaded just before it
     keeps its reference to its need, so the need, asked for and given back by the game,
@@ -2015,6 +2058,29 @@ def test_a_module_in_a_region_starting_at_an_odd_address_is_aligned_into_it(tmp_
     lm = host.load("m")
     assert tl.load_module("m")[1] == TLoadStatus.lsSuccess
     assert lm.base == start + 15
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("align", [b'"align":1,"entry":null ', b'"align":2,"entry":null '])
+def test_a_module_asking_less_than_word_alignment_gets_a_word(psx_kernel, tmp_path, align):
+    """A module whose metadata asks an alignment of 1 or 2 is placed on a word, as its
+    words need, and no further: in a region starting 4 bytes past a multiple of 8, at its
+    start, in both loaders.  Written for the survivor gvm_loader.c:link_prepare:const_3
+    (the least alignment 4 made 5: rounding with ``& ~4`` moved such a module 4 bytes
+    on)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    old = b'"align":16,"entry":null'
+    assert data.count(old) == 1 and len(align) == len(old)
+    (tmp_path / "fpmod.elf").write_bytes(data.replace(old, align))
+    heap = heap_of("psx", kernel)
+    start = ((heap.start + 0x100) & ~0xF) + 4
+    host, tl = pair_over("psx", kernel, tmp_path, [Region("Word", start, 0x4000)])
+    lm = host.load("fpmod")
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    assert lm.base == start
     same_modules(host, tl)
 
 

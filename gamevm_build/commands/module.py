@@ -63,7 +63,7 @@ def register(sub, cli) -> None:
     m = sub.add_parser("module", help="link a relocatable module (Minimal ELF)")
     add_build_options(m, cli.targets_help(), cli.target_type)
     m.add_argument("--name", help="module name (default: output file stem)")
-    m.add_argument("--needs", nargs="+", default=[], metavar="MODULE",
+    m.add_argument("--needs", nargs="+", action="extend", default=[], metavar="MODULE",
                    help="modules this one imports from (built files or names)")
     m.add_argument("--resident", help="resident ELF to check imports against")
     m.add_argument("--entry", help="exported symbol recorded as the module entry")

@@ -18,7 +18,8 @@ def register(sub, cli) -> None:
     pl.add_argument("module")
     pl.add_argument("--base", required=True, type=cli.parse_address)
     pl.add_argument("--resident", required=True)
-    pl.add_argument("--needs", nargs="+", default=[], type=cli.parse_placed, metavar="MODULE@ADDR")
+    pl.add_argument("--needs", nargs="+", action="extend", default=[], type=cli.parse_placed,
+                    metavar="MODULE@ADDR")
     pl.add_argument("-o", "--output", required=True)
     pl.add_argument("-q", "--quiet", action="store_true")
     pl.set_defaults(func=run)

@@ -49,7 +49,7 @@ def register(sub, cli) -> None:
     r = sub.add_parser("resident", help="link the resident kernel at its fixed base")
     add_build_options(r, cli.targets_help(), cli.target_type)
     r.add_argument("--base", type=cli.parse_address, help="link address (default: profile's)")
-    r.add_argument("--modules", nargs="+", default=[], metavar="MODULE",
+    r.add_argument("--modules", nargs="+", action="extend", default=[], metavar="MODULE",
                    help="modules whose imports the resident must provide")
     r.add_argument("--strict", action="store_true",
                    help="error when a module redefines a resident global")
