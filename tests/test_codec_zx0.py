@@ -145,6 +145,27 @@ def test_console_decodes_what_was_compressed_also_in_place(target, tmp_path_fact
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
+def test_output_starting_where_the_input_ends_decodes(target, tmp_path_factory):
+    """The output may start right where the input ends: nothing written is still to be
+    read, so the decoder writes its first literals at the input's end and decodes the
+    block whole.  Written for the survivor gvm_zx0.c:gvm_zx0_decode:ror_4 (``op < iend``
+    made ``<=``: an output starting at the input's end was refused as overtaking it)."""
+    m, buf = machine(target, tmp_path_factory)
+    data = samples()[0]
+    block = zx0_compress(data)
+    src = buf + len(GUARD)
+    out = src + len(block)
+    end = out + len(data)
+    m.write(buf, GUARD)
+    m.write(src, block)
+    m.write(out, b"\x5a" * len(data))
+    m.write(end, GUARD)
+    r = m.call("gvm_zx0_decode", src, len(block), out, len(data))
+    assert r == len(data) and m.read(out, r) == data, target
+    assert m.read(buf, len(GUARD)) + m.read(end, len(GUARD)) == GUARD * 2
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
 def test_a_margin_too_small_is_refused_before_a_write_overtakes_the_input(target,
                                                                           tmp_path_factory):
     """In place with one byte less than the exact margin, a write would land on input

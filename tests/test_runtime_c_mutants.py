@@ -579,6 +579,34 @@ def test_a_section_name_may_be_the_tail_of_the_last_name(psx_kernel, tmp_path):
     same_modules(host, tl)
 
 
+def test_a_module_without_a_symbol_table_is_refused_whatever_lies_before_its_headers(
+        psx_kernel, tmp_path):
+    """fpmod with its symbol table made SHT_PROGBITS and its section headers moved to the
+    file's end, after a copy of the symbol table's header: the file has no symbol table,
+    which both loaders refuse (lsBadFormat), however much the 40 bytes before the headers
+    look like one.  Written for the survivor gvm_loader.c:read_symbols:const_1 (the
+    "none found" index compared with 0x100000000, which a u32 never equals: the runtime
+    took the header before the table's first, these bytes, for the symbol table's, and
+    loaded the module)."""
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, = struct.unpack_from("<H", data, 48)
+    table = bytearray(data[shoff:shoff + 40 * shnum])
+    sym = next(i for i in range(shnum) if struct.unpack_from("<I", table, 40 * i + 4)[0] == 2)
+    fake = bytes(table[40 * sym:40 * sym + 40])
+    struct.pack_into("<I", table, 40 * sym + 4, 1)
+    pad = bytes(-len(data) % 4)
+    moved = bytearray(data + pad + fake + table)
+    struct.pack_into("<I", moved, 32, len(data) + len(pad) + 40)
+    assert len(moved) <= 2048                    # all of it in the runtime's first read
+    (tmp_path / "fpmod.elf").write_bytes(bytes(moved))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsBadFormat
+    assert not tl.loaded
+
+
 def fpmod_aligned(d, kernel, directory, align: bytes):
     """``fpmod`` with its metadata's ``"align":16,"entry":null`` replaced by ``align`` (as
     long: the file keeps its layout) in ``directory``, and a pair of loaders over it."""
