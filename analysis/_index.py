@@ -226,6 +226,17 @@ class Index:
         def outside(i) -> list[str]:
             return [s for s in i.imports if gst is None or s not in gst]
 
+        tables = [sorted(i.exports) for i in self.info]
+
+        def searched_bytes(k: int, imports) -> int:
+            # every other module searched: each import against each one's exports when the
+            # runtime's table holds them all, else against all of them together
+            if len(tables) <= MAX_MODULES:
+                return sum(search_probes(len(t)) * compared_bytes(s, t)
+                           for s in imports for j, t in enumerate(tables) if j != k)
+            probes = sum(map(search_probes, others(k)))
+            return sum(compared_bytes(s, exported) for s in imports) * probes
+
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
                                 symbols=len(gst) if gst is not None else G.graph["symbols"],
@@ -233,9 +244,7 @@ class Index:
                                 need_bytes=sum(compared_bytes(n, module_names)
                                                for n in needs[m]),
                                 module_imports=len(outside(i)),
-                                module_import_bytes=sum(compared_bytes(s, exported)
-                                                        for s in outside(i))
-                                * sum(map(search_probes, others(k))),
+                                module_import_bytes=searched_bytes(k, outside(i)),
                                 need_found_bytes=sum(len(n) + 1 for n in needs[m]),
                                 import_found_bytes=sum(len(s) + 1 for s in i.imports),
                                 **dict(zip(("registered_needs", "registered_bytes"),

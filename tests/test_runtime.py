@@ -647,7 +647,8 @@ def predicted(c: Console, names, slice_s, head=None, first_state="paused") -> in
         state = "reading"
         cpu = sum(cpu_steps(c.timer.costs, mod, symbols=len(resident),
                             eager_imports=len(mod.imports), resident=resident,
-                            co_resident=list(loaded)).values())
+                            co_resident=list(loaded),
+                            registered=c.loader.registered_needs).values())
         loaded.append((mod.name, mod.exports))
         frames += math.ceil(media * fps - 1e-9) + math.ceil(cpu / slice_s - 1e-9)
     return frames - 1

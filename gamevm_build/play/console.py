@@ -174,17 +174,23 @@ class Console:
         self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
                                 policy=policy, timer=timer, placement=placement,
                                 extra_needs=needs)
+        # what the game's build registers with GameVMAddNeed (its project's modules, else
+        # every module file found): the runtime walks it on every load, and the reference
+        # loader's time model charges that walk, as the analyzer does
+        from ..runtime.target import needs_table
+        if config is not None:
+            names = set(config.modules)
+        else:
+            names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
+        table = needs_table(reader, names, needs)
+        self.reference.registered_needs = table
         self.output: list[str] = []
         if self.loader_kind == "target":
-            from ..runtime.target import needs_table
-            names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
-            if config is not None:
-                names |= set(config.modules)
             cls = target_loader or TargetLoader
             extra = {"lazy_names": self.reference._lazy_names} if target_loader else {}
             self.loader = cls(self.machine, reader, alloc_regions, resident=self.resident,
                               timer=timer, placement=placement, output=self.output,
-                              extra_needs=needs_table(reader, names, needs),
+                              extra_needs=table,
                               safe_mode=self.reference.policy.safe_mode,
                               stale_reload=self.reference.policy.stale == "reload", **extra)
             self.async_ = None

@@ -372,6 +372,9 @@ class Loader:
         self.timer = timer or LoadTimer(machine.profile)
         self.placement = dict(placement or {})
         self.extra_needs = {k: tuple(v) for k, v in (extra_needs or {}).items()}
+        #: the needs table the game registers with the runtime (GameVMAddNeed), which its
+        #: every load walks: the time model charges that (the project's needs without one)
+        self.registered_needs = self.extra_needs
         self.loaded: dict[int, LoadedModule] = {}
         self._next_handle = 1
         self.events: list[dict] = []
@@ -670,7 +673,7 @@ class Loader:
                    if m.name != module.name and self.by_name(m.name) is None]
         return cpu_steps(self.timer.costs, module, symbols=len(self.resident.symbols),
                          eager_imports=eager, init_s=init, resident=self.resident.symbols,
-                         co_resident=others, registered=self.extra_needs)
+                         co_resident=others, registered=self.registered_needs)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
                    run_init: bool = True, lazy: bool | None = None, at: int | None = None,
