@@ -67,6 +67,18 @@ def module_from(directory, name: str, source: str, *, target: str = "psx",
     return directory / f"{name}.elf"
 
 
+class FailingRead(dict):
+    """The emulated drive's open files (``TargetLoader.files``), failing read number
+    ``fail`` (0 = none): a disc read error the drive gets past."""
+    def __init__(self, fail: int):
+        super().__init__()
+        self.fail, self.reads = fail, 0
+
+    def get(self, fd, default=None):          # the device looks a file up per read
+        self.reads += 1
+        return default if self.reads == self.fail else super().get(fd, default)
+
+
 def heap_of(target: str, kernel):
     """The first region the reference loader gives a game of ``kernel`` by default (the
     RAM above the resident)."""
@@ -1435,16 +1447,6 @@ def test_a_read_failing_after_the_needs_are_recorded_gives_back_their_references
                                "int x_f(int i) { return a_f(i) + big_at(i); }\n",
                 needs=["a", "big"])
 
-    class FailingRead(dict):
-        """The emulated drive's open files, failing read number ``fail`` (0 = none)."""
-        def __init__(self, fail: int):
-            super().__init__()
-            self.fail, self.reads = fail, 0
-
-        def get(self, fd, default=None):          # the device looks a file up per read
-            self.reads += 1
-            return default if self.reads == self.fail else super().get(fd, default)
-
     def game(fail):
         _host, tl = pair(target, kernel, tmp_path)
         c, status = tl.load_module("c")
@@ -1539,16 +1541,6 @@ def test_a_read_the_reader_fails_fails_the_load(tmp_path, target):
     and fetch reads a table itself only when it lies outside them."""
     body = "const int big[1536] = {1, 2, 3};\nint big_at(int i) { return big[i]; }\n"
     kernel = build_modules(tmp_path, target, {"big": body})
-
-    class FailingRead(dict):
-        """The emulated drive's open files, failing read number ``fail`` (0 = none)."""
-        def __init__(self, fail: int):
-            super().__init__()
-            self.fail, self.reads = fail, 0
-
-        def get(self, fd, default=None):          # the device looks a file up per read
-            self.reads += 1
-            return default if self.reads == self.fail else super().get(fd, default)
 
     _host, tl = pair(target, kernel, tmp_path)
     tl.files = clean = FailingRead(0)
