@@ -34,7 +34,7 @@ Output (2-core VM, unicorn 2.1.4)::
       simulated               :   6.0 frames per load (100.0 ms at 60 Hz)
 
     bound / worst observed over 3 scenario(s) on build/psx/layout.json
-      title -> level1                     76.424 ms /    75.798 ms = 1.008
+      title -> level1                     76.415 ms /    75.798 ms = 1.008
       streams[0] (boss during level1)       4 fr /      4 fr = 1.000
       goal <= 1.15 and >= 1: met (1.000..1.008)
 """
