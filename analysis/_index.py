@@ -216,12 +216,31 @@ class Index:
         # names compared with any module's
         exported = sorted({e for i in self.info for e in i.exports})
         symtab = sorted(gst) if gst is not None else []
+        # many modules import the same names: each compared once per table
+        against_exports = functools.lru_cache(maxsize=None)(
+            lambda s: compared_bytes(s, exported))
+        against_gst = functools.lru_cache(maxsize=None)(lambda s: compared_bytes(s, symtab))
+        against_modules = functools.lru_cache(maxsize=None)(
+            lambda s: compared_bytes(s, module_names))
         # what the build registers with GameVMAddNeed, which every load walks
         table = {m: ps for m, ps in needs.items() if ps}
+        walk = registered_needs(table)
         module_names = sorted(self.names)
+        most = sorted(exports, reverse=True)[:MAX_MODULES]
 
-        def others(k: int) -> list[int]:
-            return sorted(exports[:k] + exports[k + 1:], reverse=True)[:MAX_MODULES - 1]
+        @functools.lru_cache(maxsize=None)
+        def others_of(count: int) -> tuple[int, ...]:
+            top = list(most)
+            if count in top:
+                top.remove(count)
+            return tuple(top[:MAX_MODULES - 1])
+
+        def others(k: int) -> tuple[int, ...]:
+            return others_of(exports[k])
+
+        @functools.lru_cache(maxsize=None)
+        def probes_of(count: int) -> int:
+            return sum(map(search_probes, others_of(count)))
 
         def outside(i) -> list[str]:
             return [s for s in i.imports if gst is None or s not in gst]
@@ -234,28 +253,26 @@ class Index:
             if len(tables) <= MAX_MODULES:
                 return sum(search_probes(len(t)) * compared_bytes(s, t)
                            for s in imports for j, t in enumerate(tables) if j != k)
-            probes = sum(map(search_probes, others(k)))
-            return sum(compared_bytes(s, exported) for s in imports) * probes
+            return sum(map(against_exports, imports)) * probes_of(exports[k])
 
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
                                 symbols=len(gst) if gst is not None else G.graph["symbols"],
                                 co_resident=others(k), needs=len(needs[m]),
-                                need_bytes=sum(compared_bytes(n, module_names)
-                                               for n in needs[m]),
+                                need_bytes=sum(map(against_modules, needs[m])),
                                 module_imports=len(outside(i)),
                                 module_import_bytes=searched_bytes(k, outside(i)),
                                 need_found_bytes=sum(len(n) + 1 for n in needs[m]),
                                 import_found_bytes=sum(len(s) + 1 for s in i.imports),
                                 **dict(zip(("registered_needs", "registered_bytes"),
-                                           registered_needs(m, table))),
+                                           walk(m))),
                                 constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,
                                 metadata_bytes=i.metadata_bytes, form=i.form, decode=i.decode,
                                 sections=i.sections, export_bytes=sum(map(len, i.exports)),
                                 import_bytes=sum(map(len, i.imports)) if gst is None else
-                                sum(compared_bytes(s, symtab) for s in i.imports),
+                                sum(map(against_gst, i.imports)),
                                 head_bytes=head_bytes(i.file_size, i.copy_size),
                                 file_bytes=i.file_size)
                     for k, (m, i) in enumerate(zip(self.names, self.info))]

@@ -108,8 +108,8 @@ def test_a_load_walks_every_entry_of_the_registered_needs_table():
     past the longest prefix another module's name shares with it ("level" of level2: 6);
     each entry also finds the requested name's stem again (6 bytes)."""
     table = {"level1": ["physics", "ui"], "level2": ["physics"], "boss": ["physics", "ai"]}
-    assert registered_needs("level1", table) == (5, 5 * 6 + 3 * 6 + 2 * 7)
-    assert registered_needs("menu", {}) == (0, 0)
+    assert registered_needs(table)("level1") == (5, 5 * 6 + 3 * 6 + 2 * 7)
+    assert registered_needs({})("menu") == (0, 0)
 
 
 def test_compared_bytes_are_one_past_the_longest_prefix_with_another_name():

@@ -84,7 +84,6 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-import os.path
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -326,20 +325,33 @@ def compared_bytes(name: str, others: Sequence[str]) -> int:
     with a neighbour of ``name`` in sorted order).  Comparing equal names reads
     ``len(name) + 1``."""
     lo, hi = bisect.bisect_left(others, name), bisect.bisect_right(others, name)
-    near = others[max(lo - 1, 0):lo] + others[hi:hi + 1]
-    return 1 + max((len(os.path.commonprefix([name, o])) for o in near), default=0)
+    return 1 + max((_common(name, o) for o in others[max(lo - 1, 0):lo] + others[hi:hi + 1]),
+                   default=0)
 
 
-def registered_needs(name: str, table: Mapping[str, Sequence[str]]) -> tuple[int, int]:
-    """``(entries, bytes)`` of the needs table ``table`` (module -> needs, what the game
-    registers with ``GameVMAddNeed``) that loading ``name`` walks: for each entry the
-    runtime finds the requested name's stem again (``len(name)`` bytes, a request by
-    module name) and compares it with the entry's module, reading all of it (and its
-    end) in its own entries and :func:`compared_bytes` in the others."""
+def _common(a: str, b: str) -> int:
+    """Length of the longest common prefix of ``a`` and ``b``."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def registered_needs(table: Mapping[str, Sequence[str]]):
+    """For the needs table ``table`` (module -> needs, what the game registers with
+    ``GameVMAddNeed``), a function giving ``(entries, bytes)`` of the walk loading a
+    module of a given name makes: for each entry the runtime finds the requested name's
+    stem again (``len(name)`` bytes, a request by module name) and compares it with the
+    entry's module, reading all of it (and its end) in its own entries and
+    :func:`compared_bytes` in the others."""
     entries = sum(map(len, table.values()))
-    own = len(table.get(name, ()))
-    return entries, (entries * len(name) + (entries - own) * compared_bytes(name, sorted(table))
-                     + own * (len(name) + 1))
+    modules = sorted(table)
+
+    def walk(name: str) -> tuple[int, int]:
+        own = len(table.get(name, ()))
+        return entries, (entries * len(name) + (entries - own) * compared_bytes(name, modules)
+                         + own * (len(name) + 1))
+    return walk
 
 
 def search_probes(symbols: int) -> int:
@@ -416,7 +428,7 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
     """
     probes = search_probes(symbols)
     loaded = len(co_resident)
-    searched = sum(map(search_probes, co_resident))
+    searched = sum(map(int.bit_length, co_resident))          # search_probes of each
     packed = form != "plain"
     reloc = costs.reloc_packed if packed else costs.reloc
     cycles = {

@@ -202,7 +202,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     needs = module.needs if needs is None else needs
     tables = [sorted(exports) for _n, exports in co_resident]
     symtab = sorted(resident) if resident is not None else []
-    table = registered_needs(module.name, registered or {})
+    table = registered_needs(registered or {})(module.name)
     loaded = sorted(n for n, _e in co_resident)
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
