@@ -2257,14 +2257,17 @@ def test_a_handle_no_load_returned_names_nothing(psx_kernel, tmp_path, forged):
 
 
 @pytest.mark.parametrize("target", ["psx"])
+@pytest.mark.parametrize("high", [0, 0x30000])
 def test_a_packed_high_half_of_an_odd_import_one_short_of_a_carry_loads_alike(tmp_path,
-                                                                              target):
+                                                                              target, high):
     """``%hi``/``%lo`` of an import at an odd address (a byte the resident exports) plus an
     addend that puts the sum at 0x7FFF in its low half, one short of the carry into the
     high half, in a packed module: the runtime takes the high half's addend from the
     fields (the low half's sign-extended), and both loaders patch the same high half.
-    Written for the C survivor gvm_relpack.c:relpack_addends:const_15 (the low half's
-    sign extension off by one: the sum crossed to 0x8000 and the high half carried)."""
+    Written for the C survivors gvm_relpack.c:relpack_addends:const_15 (the low half's
+    sign extension off by one: the sum crossed to 0x8000 and the high half carried) and
+    const_14 (the high field shifted 15, not 16: only an addend with a high half, here
+    3, shows it)."""
     from gamevm_build.link.resident import read_resident
     from gamevm_build.link.shipform import convert
     from test_target_runtime import same_modules
@@ -2272,7 +2275,7 @@ def test_a_packed_high_half_of_an_odd_import_one_short_of_a_carry_loads_alike(tm
         '__asm__(".data\\n.byte 0\\n.globl k_odd\\n.type k_odd, @object\\n'
         'k_odd: .byte 5\\n.size k_odd, 1\\n");\n'), keep=["k_odd"])
     k_odd = read_resident(kernel, target).symbols["k_odd"]
-    addend = (0x7FFF - k_odd) & 0xFFFF                 # even: the low half's addend too
+    addend = ((0x7FFF - k_odd) & 0xFFFF) + high        # even: the low half's addend too
     assert k_odd % 2 and (k_odd + addend) & 0xFFFF == 0x7FFF
     path = module_from(tmp_path, "carry", (
         '__asm__(".text\\n.set noreorder\\n.globl carry_f\\n.type carry_f, @function\\n'
