@@ -1318,11 +1318,11 @@ class Loader:
         if p is not None:
             m.providers.add(p.handle)
         self.lazy_resolutions += 1
+        resolver = self.lazy_overhead_cycles(sites, name)
         self.events.append({"event": "lazy-bind", "module": m.name, "symbol": name,
-                            "address": target, "sites": sites,
-                            "resolver_cycles": self.lazy_overhead_cycles(sites, name),
+                            "address": target, "sites": sites, "resolver_cycles": resolver,
                             "t_ms": round(self.timer.clock.now_s * 1e3, 6)})
-        self.timer.clock.advance(self.timer.costs.seconds(self.lazy_overhead_cycles(sites, name)))
+        self.timer.clock.advance(self.timer.costs.seconds(resolver))
         goto(target)
         return None
 
