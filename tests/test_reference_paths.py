@@ -70,6 +70,12 @@ MODULES = {
     "lazy31": "".join(f"int f{i}(void);\n" for i in range(31))
               + "int lazy31_f(void){ return " + " + ".join(f"f{i}()" for i in range(31))
               + "; }\n",
+    # two functions of one module bound by another: an eviction needs a stale stub for each
+    "pair": "int pair_a(int x){ return x + 1; }\nint pair_b(int x){ return x + 2; }\n",
+    "pairuser": "int pair_a(int); int pair_b(int);\n"
+                "int pairuser_f(int x){ return pair_a(x) * pair_b(x); }\n",
+    # one import called from two sites: a lazy binding patches both
+    "twice": "int prov_f(int);\nint twice_f(int x){ return prov_f(x + 1) - prov_f(x); }\n",
 }
 #: a later build of ``prov`` that no longer exports prov_f
 PROV_V2 = "int prov_g(int x){ return x; }\n"
@@ -435,14 +441,19 @@ def test_a_binary_search_probes_as_many_times_as_the_count_has_bits():
         [0, 1, 2, 2, 3, 3, 4, 10, 11]
 
 
-def test_a_lazy_bind_is_charged_the_searches_the_runtime_makes(files, mods):
+@pytest.mark.parametrize("user_name, sites", [("user", 1), ("twice", 2)])
+def test_a_lazy_bind_is_charged_the_searches_the_runtime_makes(files, mods, user_name, sites):
     """prov_f is not the resident's: the resident's table is searched, then the loaded
-    modules' exports in load order, prov's first (which has it: user's are not searched)."""
+    modules' exports in load order, prov's first (which has it: the caller's are not
+    searched); then each call site is patched.  The two-site caller was written for the
+    survivor reference.xǁLoaderǁlazy_overhead_cycles__mutmut_7 (the patching cost divided by
+    the sites, not multiplied: the same for one site)."""
     c = host_console(files, mods)
     prov = c.load("prov")
-    user = c.load("user", lazy=True)
-    assert c.call("user:user_f", 1) == 82
+    user = c.load(user_name, lazy=True)
+    assert c.call(f"{user_name}:{user_name}_f", 1) == (82 if sites == 1 else 1)
     bind, = [e for e in c.loader.events if e["event"] == "lazy-bind"]
+    assert bind["sites"] == sites
     costs = c.timer.costs
     assert bind["resolver_cycles"] == pytest.approx(
         costs.bind_fixed + costs.bind_per_probe * len(c.loader.resident.symbols).bit_length()
@@ -513,6 +524,27 @@ def test_an_eviction_counts_the_stale_stubs_the_evicted_module_gives_back(files,
     assert top.stubbed["user_f"] == ("user", stub)
     msg = fault(c.machine, top.symbols["top_f"], 1)
     assert "call to unloaded module 'user' symbol 'user_f'" in msg
+
+
+def test_an_eviction_needs_a_stale_stub_for_each_function_bound_into_the_evicted(files, mods):
+    """One stub left (lazy31 holds the other 31): evicting pair, into which pairuser bound
+    two functions, needs two, and pair gives none back.  The load that would evict it is
+    refused lsOutOfMemory, naming the two, and changes nothing.  Written for the survivor
+    reference.xǁLoaderǁ_check_stubs_for__mutmut_22 (``need += 1`` made ``need = 1``: one
+    binding counted however many, and the eviction allowed)."""
+    c = runtime_console(files, mods)
+    with_overlay(c)
+    c.loader.placement.update(pair="Ovl", filler="Ovl")
+    c.load("lazy31", lazy=True)
+    c.load("pair")
+    user = c.load("pairuser")
+    assert c.loader.stubs.free_count() == 1
+    size = c.loader.stubs.size
+    refused(c.loader, "filler", TLoadStatus.lsOutOfMemory, re.escape(
+        "loading 'filler' evicts pair, whose 2 bound function(s) need stale stubs: the "
+        f"loader's stub area ({size} bytes) has 1 free; unload modules that bind into them "
+        "first"))
+    assert c.call("pairuser:pairuser_f", 3) == 20 and user.stubbed == {}
 
 
 def test_a_stale_data_binding_is_patched_where_its_relocations_reach(files, mods):
@@ -663,3 +695,20 @@ def test_asking_a_module_for_a_symbol_it_does_not_export_names_both(files, mods)
         c.loader.get_proc(lm.handle, "prov_g")
     assert err.value.status == TLoadStatus.lsSymbolNotFound
     assert str(err.value) == "module 'prov' exports no symbol 'prov_g'"
+
+
+def test_the_parsed_module_cache_keeps_the_64_most_recently_read(files):
+    """The reference loader remembers parsed modules (a scenario reads the same files again
+    and again) but at most 64 of them: a project of many modules read once each must not
+    keep them all.  Written for the survivor reference.x__parsed__mutmut_17 (the two bounds
+    joined with ``and``: 64 modules were kept while they held under 32 MiB)."""
+    from gamevm_build.runtime import reference
+
+    data = (files / "filler.elf").read_bytes()
+    reference._PARSED.clear()
+    first = reference._parsed(data, "m0.elf", True)
+    assert reference._parsed(data, "m0.elf", True) is first
+    for i in range(1, 70):
+        reference._parsed(data, f"m{i}.elf", True)
+    assert [k[1] for k in reference._PARSED] == [f"m{i}.elf" for i in range(6, 70)]
+    assert reference._parsed(data, "m0.elf", True) is not first

@@ -459,7 +459,8 @@ class _Runner:
         if items:
             loader.read_items(items, rec,
                               load="boot" if kind == "boot" else f"{source} -> {scene}")
-            loader.link_items(items, present, rec, alternate=False, hold_all=True)
+            loader.link_items(items, present, rec, run_init=True, alternate=False,
+                              hold_all=True)
         else:
             rec.end_s = c.clock.now_s
         for lm in loader.loaded.values():

@@ -676,13 +676,15 @@ class Loader:
                          co_resident=others, registered=self.registered_needs)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
-                   run_init: bool = True, lazy: bool | None = None, at: int | None = None,
+                   run_init: bool, lazy: bool | None = None, at: int | None = None,
                    alternate: bool | None = None, cpu_start_s: float | None = None,
                    advance_clock: bool = True, modelled_init: bool = False,
                    hold_all: bool = False) -> list[LoadedModule]:
         """Place, relocate, bind and copy ``items`` (dependency order), then construct them.
 
         Returns the modules loaded, the requested one (``items[-1]``) last.
+        ``run_init``: construct them here (False: the caller's code runs the constructors,
+        :meth:`load`); every caller says which.
         Reference counts: the requested module is held by the requester, every
         needed module by each module that needs it.  Timing: the CPU steps
         start after the last read (``cpu_start_s``); the clock moves to their
