@@ -812,3 +812,119 @@ def test_a_section_group_without_a_whole_member_is_refused_as_gnu_ld_does(psx, s
     assert str(err.value) == (f"{bad}: section group .group [{group.index}] is {size} bytes, "
                               "not a flag word and one or more member indices; the object is "
                               "malformed: build it again")
+
+
+# --- the fresh sample of 2026-12-06 (seed 2026120605) -----------------------------------------
+
+def test_a_relocation_in_a_section_without_bytes_is_refused_at_its_site(psx):
+    """An object whose ``.data`` (holding a pointer, so ``.rel.data`` relocates it) was
+    retyped SHT_NOBITS: such a section has no bytes in the file, so the REL addend at
+    offset 0 cannot be read; the link is refused naming the object, the section and the
+    offset, in the message and in the error's fields, and no module is written.  Written
+    for the survivor elf32.x_parse__mutmut_140 (a NOBITS section's body ``b"XXXX"``: the
+    addend was read from those bytes and the module written with a garbage addend)."""
+    o = psx.obj("a.c", "int x; int *p = &x; int f(void){ return *p; }\n")
+    bad = _retype_section(o, ".data", elf32.SHT_NOBITS)
+    elf = elf32.parse(bad.read_bytes(), str(bad))
+    data = elf.section_by_name(".data")
+    assert data.data == b"" and data.size > 4
+    (r,) = elf.relocations(elf.section_by_name(".rel.data"))
+    assert r.offset == 0
+    with pytest.raises(RelocationError) as err:
+        _link(psx, "m", bad)
+    assert str(err.value) == (f"{bad}: section .data offset 0x0: relocation site runs past "
+                              "the end of the section")
+    assert (err.value.obj, err.value.section, err.value.offset) == (str(bad), ".data", 0)
+    assert not (psx.tmp / "m.gvm").exists()
+
+
+def test_the_auto_form_names_the_output_when_the_module_reads_back_refused(psx):
+    """``--form auto`` reads the linked module back (as the console's loader will) to
+    weigh its forms: a module with 17 needs (the runtime's META_MAX_NEEDS is 16) is
+    refused there, the message naming the module file being written, and nothing is
+    written.  Written for the survivor linker.x_link_module__mutmut_101 (the file called
+    "None" in that message)."""
+    o = psx.obj("a.c", "int f(void){ return 1; }\n")
+    out = psx.tmp / "m.gvm"
+    with pytest.raises(ModuleFormatError) as err:
+        link_module("psx", [o], out, needs=[f"n{i}" for i in range(17)], form="auto")
+    assert str(err.value) == (f"{out}: not a valid GameVM module: metadata key 'needs' has an "
+                              "invalid value")
+    assert not out.exists()
+
+
+def test_a_threaded_module_records_its_emission_format_in_its_metadata(psx):
+    """A module linked ``--emission dtc`` says so in its metadata note (``"emission":
+    "dtc"``), which the reader gives back as the module's format; an stc module leaves the
+    key out.  Written for the survivor modformat.xǁModuleImageǁbuild_metadata__mutmut_1
+    (the format left out of the metadata: a DTC module read as STC)."""
+    o = psx.obj("t.s", ".text\n.globl prim\nprim: jr $ra\nnop\n"
+                       ".section .gvm.thread,\"a\"\n.align 2\n.4byte prim\n")
+    dtc = psx.tmp / "dtc.gvm"
+    link_module("psx", [o], dtc, emission="dtc")
+    assert dtc.read_bytes().count(b'"emission":"dtc"') == 1
+    mod = read_module(dtc)
+    assert (mod.emission, mod.metadata["emission"]) == ("dtc", "dtc")
+    stc = read_module(_link(psx, "stc", psx.obj("c.c", "int f(void){ return 1; }\n")))
+    assert stc.emission == "stc" and "emission" not in stc.metadata
+
+
+def test_static_functions_and_data_keep_their_symbol_types_in_the_module(psx):
+    """A static function and a static variable become local symbols of the module, typed
+    FUNC and OBJECT as in the object (pyelftools and ``readelf -s`` read them so; the
+    reader's ``locals`` say func and object).  Written for the survivor
+    modformat.x__metadata__mutmut_84 (a local's st_info ``STB_LOCAL << 4 & type``: every
+    local written NOTYPE)."""
+    o = psx.obj("s.c", "static int counter = 1;\n"
+                       "static __attribute__((noinline)) int bump(int i){ counter += i; "
+                       "return counter; }\n"
+                       "int api(int i){ return bump(i) + bump(1); }\n")
+    path = _link(psx, "m", o)
+    with open(path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        info = {s.name: (s["st_info"]["bind"], s["st_info"]["type"])
+                for s in symtab.iter_symbols() if s.name in ("bump", "counter", "api")}
+    assert info == {"bump": ("STB_LOCAL", "STT_FUNC"), "counter": ("STB_LOCAL", "STT_OBJECT"),
+                    "api": ("STB_GLOBAL", "STT_FUNC")}
+    rows = {m.group(2): m.group(1) for m in
+            re.finditer(r"^\s*\d+: [0-9a-f]+\s+\d+ (\w+)\s+LOCAL\s+\w+\s+\S+ (\w+)$",
+                        _readelf(psx, "-s", path), re.M)}
+    assert rows["bump"] == "FUNC" and rows["counter"] == "OBJECT"
+    mod = read_module(path)
+    assert {s.name: (s.kind, s.bind, s.section) for s in mod.locals} == {
+        "bump": ("func", "local", ".text"), "counter": ("object", "local", ".data")}
+
+
+def test_an_export_of_a_type_the_reader_does_not_name_reads_as_notype(tmp_path):
+    """A module whose exported Thumb function is typed 13 (STT_LOPROC: STT_ARM_TFUNC, as
+    old ARM toolchains marked Thumb functions): the reader's kinds are func, object and
+    notype, and a type it has no name for reads as ``notype``.  (The hash covers the
+    type: the edited module is read as ``gamevm inspect`` reads one, without the check.)
+    Written for the survivor module.x_read_module__mutmut_251 (such a type read as
+    ``NOTYPE``, a kind no other code knows)."""
+    gba = Builder(tmp_path, find_toolchain("gba"))
+    o = gba.obj("t.s", ".thumb\n.text\n.globl f\n.thumb_func\n.type f, %function\nf: bx lr\n")
+    path = tmp_path / "m.gvm"
+    link_module("gba", [o], path)
+    assert read_module(path).exports["f"].kind == "func"
+    data = bytearray(path.read_bytes())
+    elf = elf32.parse(bytes(data), "m.gvm")
+    (sym,) = [s for s in elf.symbols if s.name == "f"]
+    st_info = elf.sections[elf.symtab_index].offset + sym.index * elf32.SYM_SIZE + 12
+    assert data[st_info] == (elf32.STB_GLOBAL << 4) | elf32.STT_FUNC
+    data[st_info] = (elf32.STB_GLOBAL << 4) | 13
+    with pytest.raises(ModuleChecksumError):
+        read_module(bytes(data), name="tfunc.gvm")
+    f = read_module(bytes(data), name="tfunc.gvm", verify_hash=False).exports["f"]
+    assert (f.kind, f.bind, f.section, f.value) == ("notype", "global", ".text", 1)
+
+
+@pytest.mark.parametrize("form,version", [("plain", 1), ("packed", 2), ("lz4", 2)])
+def test_a_read_module_gives_its_metadata_format_version(psx, form, version):
+    """``read_module(...).format`` is the metadata's format version: 1 for a plain module,
+    2 for the packed forms (the reference loader checks a format 1 module's fields before
+    its digest, a format 2 module's after).  Written for the survivor
+    module.x_read_module__mutmut_491 (the field left None)."""
+    o = psx.obj("a.c", "int x = 1; int *p[64] = {&x}; int f(void){ return *p[0]; }\n")
+    mod = read_module(_link(psx, form, o, form=form))
+    assert (mod.form, mod.format, mod.metadata["format"]) == (form, version, version)
