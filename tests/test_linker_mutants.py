@@ -838,19 +838,37 @@ def test_a_relocation_in_a_section_without_bytes_is_refused_at_its_site(psx):
     assert not (psx.tmp / "m.gvm").exists()
 
 
-def test_the_auto_form_names_the_output_when_the_module_reads_back_refused(psx):
-    """``--form auto`` reads the linked module back (as the console's loader will) to
-    weigh its forms: a module with 17 needs (the runtime's META_MAX_NEEDS is 16) is
-    refused there, the message naming the module file being written, and nothing is
-    written.  Written for the survivor linker.x_link_module__mutmut_101 (the file called
-    "None" in that message)."""
+@pytest.mark.parametrize("form", ["plain", "auto"])
+def test_the_linker_refuses_what_no_loader_would_load_and_writes_nothing(psx, form):
+    """Every GameVM loader refuses a module with more than 16 needs, a NUL in its name or
+    a section aligned past 64 KiB (module.check_metadata, gvm_meta.c).  The linker wrote
+    such modules silently (only ``--form auto``, reading its output back, refused them):
+    it now refuses each before writing, naming the cause.  Found while checking the
+    survivor linker.x_link_module__mutmut_101 (equivalent since: listed in docs/testing.md)."""
     o = psx.obj("a.c", "int f(void){ return 1; }\n")
     out = psx.tmp / "m.gvm"
-    with pytest.raises(ModuleFormatError) as err:
-        link_module("psx", [o], out, needs=[f"n{i}" for i in range(17)], form="auto")
-    assert str(err.value) == (f"{out}: not a valid GameVM module: metadata key 'needs' has an "
-                              "invalid value")
-    assert not out.exists()
+    with pytest.raises(LinkError) as err:
+        link_module("psx", [o], out, needs=[f"n{i}" for i in range(17)], form=form)
+    assert str(err.value) == (f"{out}: module 'm' needs 17 modules; a module may need at most "
+                              "16 (what every GameVM loader records): merge some of them, or "
+                              "load the others from the game's code")
+    with pytest.raises(LinkError, match=re.escape("module name 'a\\x00b' must be a non-empty")):
+        link_module("psx", [o], out, name="a\0b", form=form)
+    with pytest.raises(LinkError, match=re.escape("needed module name 'x\\x00' must be")):
+        link_module("psx", [o], out, needs=["x\0"], form=form)
+    big = psx.obj("big.c", "__attribute__((aligned(131072))) int big[4] = {1};\n")
+    with pytest.raises(LinkError) as err:
+        link_module("psx", [big], out, form=form)
+    assert str(err.value) == (f"{big}: section .data asks for 131072-byte alignment; a "
+                              "module's sections may be aligned to at most 65536 bytes (64 KiB, "
+                              "what every GameVM loader places): lower its aligned() attribute "
+                              "or .balign")
+    assert err.value.exit_status == 1 and not out.exists()
+    # exactly at the limits: 16 needs and 64 KiB alignment load
+    edge = psx.obj("edge.c", "__attribute__((aligned(65536))) int edge[4] = {1};\n")
+    link_module("psx", [edge], out, needs=[f"n{i}" for i in range(16)], form=form)
+    mod = read_module(out)
+    assert len(mod.needs) == 16 and mod.align == 65536
 
 
 def test_a_threaded_module_records_its_emission_format_in_its_metadata(psx):

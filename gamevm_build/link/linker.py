@@ -23,7 +23,7 @@ from ..arch import WORD, RelocationOverflow, get_arch
 from ..errors import ConfigError, InputError, IsaError, LinkError, RelocationError, location
 from ..fileutil import Outputs, read_input
 from ..gcpause import gc_paused
-from .modformat import ModuleImage, OutReloc, OutSymbol, serialize
+from .modformat import MAX_ALIGN, MAX_NEEDS, ModuleImage, OutReloc, OutSymbol, serialize
 from ..project.profile import Profile, load_profile
 from ..record import Factory, Record
 
@@ -544,6 +544,8 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
         if not items and not commons and not glue:
             continue
         align = max([max(s.addralign, 1) for _, s in items] + [c[1] for _, c in commons] + [4])
+        if align > MAX_ALIGN:
+            _refuse_alignment(items, commons, sources)
         if out in DATA_SECTIONS and not data_started:
             align = max(align, DATA_SEGMENT_ALIGN)
             data_started = True
@@ -777,6 +779,40 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
     return _Linked(image, section_map, warnings, objects, dropped_groups, export_addr)
 
 
+def _refuse_alignment(items, commons, sources) -> None:
+    """A LinkError naming the first input section or COMMON symbol aligned past what a
+    loader places (:data:`MAX_ALIGN`)."""
+    for inp, sec in items:
+        if sec.addralign > MAX_ALIGN:
+            where = sources.name(inp.elf.name) if sources is not None else inp.elf.name
+            raise LinkError(f"{where}: section {sec.name} asks for {sec.addralign}-byte "
+                            f"alignment; a module's sections may be aligned to at most "
+                            f"{MAX_ALIGN} bytes (64 KiB, what every GameVM loader places): "
+                            "lower its aligned() attribute or .balign")
+    for cname, (_size, calign, first) in commons:
+        if calign > MAX_ALIGN:
+            raise LinkError(f"{first.elf.name}: common symbol '{cname}' asks for {calign}-byte "
+                            f"alignment; a module's data may be aligned to at most {MAX_ALIGN} "
+                            "bytes (64 KiB, what every GameVM loader places): lower its "
+                            "aligned() attribute")
+
+
+def _check_module_fields(name: str, needs: list[str], output: Path) -> None:
+    """Refuse, before linking, a name or needs list that no GameVM loader would accept in
+    the written module's metadata (module.check_metadata, gvm_meta.c)."""
+    if not name or "\0" in name:
+        raise LinkError(f"{output}: module name {name!r} must be a non-empty string without "
+                        "NUL characters: give another name (the output's stem by default)")
+    bad = [n for n in needs if not n or "\0" in n]
+    if bad:
+        raise LinkError(f"{output}: needed module name {bad[0]!r} must be a non-empty string "
+                        "without NUL characters")
+    if len(needs) > MAX_NEEDS:
+        raise LinkError(f"{output}: module '{name}' needs {len(needs)} modules; a module may "
+                        f"need at most {MAX_NEEDS} (what every GameVM loader records): merge "
+                        "some of them, or load the others from the game's code")
+
+
 def link_module(target, inputs, output, *, name: str | None = None, needs=(),
                 resident=None, entry: str | None = None, map_file=None,
                 sources=None, form: str = "plain", trusted: bool = False,
@@ -845,6 +881,7 @@ def link_module(target, inputs, output, *, name: str | None = None, needs=(),
     # the collector stays paused until the parsed inputs are gone (by reference count):
     # resumed with them alive, its first pass walks all of them
     with gc_paused():
+        _check_module_fields(name or output.stem, need_names, output)
         linked = _link(profile, list(inputs), name=name or output.stem, needs=need_names,
                        entry=entry, sources=sources, emission=emission)
         image, smap, warnings = linked.image, linked.section_map, linked.warnings

@@ -24,6 +24,10 @@ from ..record import Factory, Record
 
 FORMAT_VERSION = 1
 NOTE_NAME = b"GameVM\0"
+#: what every GameVM loader accepts (module.check_metadata, gvm_meta.c): the linker
+#: refuses to write more, so that no module it writes is refused when loaded
+MAX_NEEDS = 16
+MAX_ALIGN = 0x10000
 NT_GAMEVM_MODULE = 1
 CODE_SECTIONS = (".text", ".rodata")
 DATA_SECTIONS = (".init_array", ".fini_array", ".ctors", ".dtors", ".data", ".bss")

@@ -26,7 +26,7 @@ from ..errors import (ConfigError, GameVMError, ImageDecodeError, InputError, Mo
 from ..fileutil import read_input
 from .shipform import (CH_TYPES, CHDR_SIZE, PACKED_FORMAT, SHF_COMPRESSED, SHT_GVM_RELPACK,
                        decoded_relocations, file_image_size, footprint)
-from .modformat import (FORMAT_VERSION, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
+from .modformat import (FORMAT_VERSION, MAX_ALIGN, MAX_NEEDS, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
                         content_hash)
 from ..project.profile import Profile, load_profile
 
@@ -186,7 +186,7 @@ def _bad(path: str, what: str) -> ModuleFormatError:
 
 
 #: the metadata rules a console-side loader can check too (gvm_meta.c mirrors them)
-META_MAX_NEEDS = 16
+META_MAX_NEEDS = MAX_NEEDS
 META_MAX_NESTING = 32
 _TABLE_KEYS = ("init_array", "fini_array", "ctors", "dtors")
 
@@ -267,8 +267,8 @@ def check_metadata(pairs: "_Pairs", path: str) -> dict:
     if not meta["name"]:
         raise _bad(path, "metadata name is empty")
     align = meta.get("align", 4)
-    if not 1 <= align <= 0x10000 or align & (align - 1):
-        raise _bad(path, f"metadata align {align} is not a power of two up to 65536")
+    if not 1 <= align <= MAX_ALIGN or align & (align - 1):
+        raise _bad(path, f"metadata align {align} is not a power of two up to {MAX_ALIGN}")
     image_size = meta["image_size"]
     for table, (off, count) in meta.get("init", {}).items():
         if off % 4 or count > 0x3FFFFFFF or off > image_size or 4 * count > image_size - off:
