@@ -170,10 +170,6 @@ class Console:
         reloads = policy is not None and policy.stale == "reload"
         self.loader_kind = loader or ("target" if has_runtime and (
             not reloads or "GameVMSetStale" in self.resident.symbols) else "host")
-        #: the host's reference loader (the timing model; the loader itself in host mode)
-        self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
-                                policy=policy, timer=timer, placement=placement,
-                                extra_needs=needs)
         # what the game's build registers with GameVMAddNeed (its project's modules, else
         # every module file found): the runtime walks it on every load, and the reference
         # loader's time model charges that walk, as the analyzer does
@@ -183,7 +179,10 @@ class Console:
         else:
             names = {p.stem for d in (search_paths or ()) for p in sorted(Path(d).glob("*.elf"))}
         table = needs_table(reader, names, needs)
-        self.reference.registered_needs = table
+        #: the host's reference loader (the timing model; the loader itself in host mode)
+        self.reference = Loader(self.machine, self.resident, reader, alloc_regions,
+                                policy=policy, timer=timer, placement=placement,
+                                extra_needs=needs, registered_needs=table)
         self.output: list[str] = []
         if self.loader_kind == "target":
             cls = target_loader or TargetLoader

@@ -359,11 +359,15 @@ class Loader:
         Module name -> region name (the project's ``modules.NAME.region``).
     extra_needs : dict, optional
         Module name -> needs declared in the project config (on top of the file's).
+    registered_needs : dict, optional
+        The needs table the game's build registers with the console-side runtime
+        (``GameVMAddNeed``; default ``extra_needs``): its walk on every load is charged.
     """
 
     def __init__(self, machine, resident, reader, regions: list[Region] | None = None, *,
                  policy: LoaderPolicy | None = None, timer: LoadTimer | None = None,
-                 placement: dict | None = None, extra_needs: dict | None = None):
+                 placement: dict | None = None, extra_needs: dict | None = None,
+                 registered_needs: dict | None = None):
         self.machine = machine
         self.resident = resident
         self.reader = reader
@@ -374,7 +378,8 @@ class Loader:
         self.extra_needs = {k: tuple(v) for k, v in (extra_needs or {}).items()}
         #: the needs table the game registers with the runtime (GameVMAddNeed), which its
         #: every load walks: the time model charges that (the project's needs without one)
-        self.registered_needs = self.extra_needs
+        self.registered_needs = ({k: tuple(v) for k, v in registered_needs.items()}
+                                 if registered_needs is not None else self.extra_needs)
         self.loaded: dict[int, LoadedModule] = {}
         self._next_handle = 1
         self.events: list[dict] = []
