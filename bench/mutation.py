@@ -81,7 +81,9 @@ PACKAGES = (
              "tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
              "tests/test_target_runtime_gaps.py", "tests/test_dev_reload.py")),
     Package("analysis", ("analysis/timing.py", "analysis/streaming.py"),
-            ("tests/test_analysis.py", "tests/test_analysis_properties.py")),
+            ("tests/test_analysis.py", "tests/test_analysis_properties.py",
+             "tests/test_analysis_streaming.py", "tests/test_analysis_transitions.py",
+             "tests/test_analysis_prefetch.py")),
     Package("layout", ("gamevm_build/layout/lbaheader.py",),
             ("tests/test_layout.py", "tests/test_layout_disc.py")),
 )

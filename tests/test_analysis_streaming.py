@@ -1,0 +1,3 @@
+"""The analyzer's streaming: tests written against every surviving mutant of `bench/mutation.py -p analysis --all` (docs/testing.md); each names its survivor."""
+
+from __future__ import annotations
