@@ -1020,3 +1020,62 @@ def test_a_prefetch_starts_where_the_scene_leaves_the_head():
     anywhere = plan_time(G, pf.load.plan, UNKNOWN)
     assert anywhere.steps[0].from_label.startswith("head unknown")
     assert anywhere.total_s * 1e3 > 900
+
+
+def two_module_disc(**disc):
+    """The timing module's example: menu -> game loads a (2 sectors at 1000), then b, which
+    directly follows it on disc (at 1002)."""
+    return {
+        "target": "psx", "media": "ps1-mednafen-2x",
+        "memoryMap": {"regions": [{"name": "Main", "start": "0x80010000", "size": "1MB"}]},
+        "modules": {"a": {"region": "Main", "estimate": {"size": 4096}},
+                    "b": {"region": "Main", "estimate": {"size": 2048}}},
+        "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
+        "transitions": [{"from": "menu", "to": "game", "budget_ms": 100}],
+        "disc": disc or {"positions": {"a": 1000, "b": 1002}}}
+
+
+def test_an_unknown_head_is_labelled_with_the_sectors_of_the_layouts_data(tmp_path):
+    """With a disc layout file whose data spans sectors [900, 1200) (the end exclusive), a
+    load from an unknown head says where the head can be: its first and last sectors,
+    900-1199, in the step and in the report's "from".  Written for the survivor
+    timing.x__head_label__mutmut_7 (the last sector given as 1198)."""
+    (tmp_path / "layout.json").write_text(json.dumps(
+        {"positions": {"a": 1000, "b": 1002}, "span": [900, 1200]}))
+    G = graph_from_dict(two_module_disc(layout="layout.json"), base_dir=tmp_path)
+    t, = transition_times(G)
+    a, b = t.load.steps
+    assert (a.module, a.from_lba) == ("a", None)
+    assert a.from_label == a.to_dict()["from"] == "head unknown (in sectors 900-1199)"
+    assert b.from_label == "after a"
+
+
+def test_transition_times_take_a_scene_missing_from_the_heads_as_head_unknown():
+    """Heads given without the transition's source scene (a caller that knows nothing of
+    where the head is) mean the head is unknown there: the load is timed from anywhere on
+    the disc, as plan_time from UNKNOWN times it, slower than from the boot head the graph
+    knows.  Written for the survivor timing.x_transition_times__mutmut_70 (such a scene's
+    heads taken as None: a TypeError)."""
+    G = graph_from_dict(two_module_disc(positions={"a": 1000, "b": 1002}, boot_head=990))
+    known, = transition_times(G)
+    assert known.load.heads == {990}
+    t, = transition_times(G, heads=Heads(entry={}, exit={}))
+    assert t.load.heads == UNKNOWN
+    assert t.load == plan_time(G, load_plans(G)["menu", "game"], UNKNOWN)
+    assert [s.from_label for s in t.load.steps] == ["head unknown", "after a"]
+    assert t.worst_ms > known.worst_ms
+
+
+def test_seek_advice_has_nothing_to_say_about_a_read_with_no_access_time():
+    """b directly follows a on disc, so the drive reads on from a to b: no access time, and
+    no advice (not "read b in the same pass as a ... instead of a 0 ms restart").  Written
+    for the survivor timing.x_seek_advice__mutmut_25 (only a negative access time left
+    without advice)."""
+    from gamevm_build.analysis.timing import seek_advice
+
+    t, = transition_times(graph_from_dict(two_module_disc()))
+    a, b = t.load.steps
+    assert (b.module, b.from_label, b.from_lba, b.position, b.access_s) == (
+        "b", "after a", 1002, 1002, 0.0)
+    assert seek_advice(b) is None
+    assert seek_advice(a) is None                       # from an unknown head: nothing helps

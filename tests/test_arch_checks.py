@@ -182,3 +182,41 @@ def test_a_mips_isa_violation_on_a_console_without_a_march_hint_names_the_profil
         get_arch("mips").check_object(elf32.parse(bytes(data), "m2.o"), profile)
     assert str(err.value) == ("m2.o: built for mips2, which the R3000A of target mipsdev "
                               "cannot run; compile with the profile flags")
+
+
+@pytest.mark.parametrize("isa_max", [64, 999, 1000, 1 << 31])
+def test_a_mips_arch_no_abi_defines_is_refused_whatever_the_profiles_isa_max(tmp_path,
+                                                                             isa_max):
+    """A MIPS console added as a profile file whose isa_max lets every MIPS ISA through
+    (64, mips64r6's level, or any larger number) still refuses an object whose
+    EF_MIPS_ARCH (11 to 15) no ABI defines, naming it by its number, as the console-side
+    loader refuses such a module (gvm_loader.c, flags_ok: an arch below 11 only); the
+    known ISAs, up to mips64r6 (10), pass.  An unknown arch was given level 999, so a
+    profile of isa_max 999 or more let it through.  Written for the survivor
+    mips.xǁMipsArchǁisa_problem__mutmut_10 (that level made 1000: the same hole from
+    1000 on)."""
+    from gamevm_build.errors import IsaError
+    from gamevm_build.project.profile import PROFILE_DIR, _parse_profile
+
+    toml = (PROFILE_DIR / "psx.toml").read_text().replace('name = "psx"', 'name = "mipsany"', 1)
+    assert toml.count("\nisa_max = 1 ") == 1
+    (tmp_path / "mipsany.toml").write_text(toml.replace("\nisa_max = 1 ",
+                                                        f"\nisa_max = {isa_max} "))
+    profile = _parse_profile(tmp_path / "mipsany.toml")
+    assert (profile.name, profile.arch, profile.isa_max) == ("mipsany", "mips", isa_max)
+    data = bytearray(_compiled(tmp_path, "psx"))
+    mips = get_arch("mips")
+
+    def with_arch(number):
+        flags = (int.from_bytes(data[36:40], "little") & 0x0FFFFFFF) | number << 28
+        return elf32.parse(bytes(data[:36]) + flags.to_bytes(4, "little") + bytes(data[40:]),
+                           f"arch{number}.o")
+
+    for number in range(11):
+        assert mips.isa_problem(with_arch(number), profile) is None
+        mips.check_object(with_arch(number), profile)
+    for number in range(11, 16):
+        with pytest.raises(IsaError) as err:
+            mips.check_object(with_arch(number), profile)
+        assert str(err.value) == (f"arch{number}.o: built for arch {number}, which the R3000A "
+                                  "of target mipsany cannot run; compile with the profile flags")

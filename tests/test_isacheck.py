@@ -337,3 +337,25 @@ def test_m68k_an_index_word_is_found_past_the_words_of_a_plain_memory_source(tmp
     assert [(v.offset, v.instruction.split(",")[0], v.hint) for v in found] == [
         (a, text, ISAS["m68000"].features["full_extension"])
         for a, (_, _, text) in zip(at, _SOURCES_BEFORE_INDEX)]
+
+
+@pytest.mark.parametrize("op", ["addq", "subq"])
+@pytest.mark.parametrize("size", ["w", "l"])
+def test_m68k_a_quick_immediate_has_no_word_before_the_index_word(tmp_path, op, size):
+    """``addq``/``subq`` ``#7,(0,a1,d0.w)``: the quick immediate is in the opcode word, so
+    the destination's extension word comes right after it.  gas's 68000 code (a brief
+    zero-displacement word) passes, for subq as for addq and at either size, and the same
+    instruction with a full-format word there is reported as 68020 addressing.  Written
+    for the survivor isacheck.x__m68k_extension_offsets__mutmut_17 (subq not taken as
+    quick: its index word looked for past an immediate it does not have, so gas's code
+    was reported as 68020 addressing)."""
+    b = Builder(tmp_path, find_toolchain("segacd"))
+    obj = b.obj("q.s", f".text\n.globl f\nf:\n {op}.{size} #7,(0,%a1,%d0.w)\n rts\n")
+    assert check_elf(obj, isa="m68000") == []
+    opcode = 0x5E31 | (op == "subq") << 8 | {"w": 1, "l": 2}[size] << 6
+    text = elf32.parse(obj.read_bytes(), obj.name).section_by_name(".text").data
+    assert text == m68k(opcode, 0x0000, RTS)            # gas wrote the words named here
+    found = check_code([(".text", 0x200, m68k(opcode, 0x0110, RTS))],
+                       [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
+    assert [(v.offset, v.instruction, v.hint) for v in found] == [
+        (0x200, f"{op}.{size} #$7, (a1, d0.w)", ISAS["m68000"].features["full_extension"])]

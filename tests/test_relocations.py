@@ -201,6 +201,65 @@ def test_relocation_site_past_the_section_end_rejected_on_arm(tmp_path):
         link_module("gba", [bad], tmp_path / "m.elf")
 
 
+@pytest.mark.parametrize("target, entry", [("psx", 0), ("gba", -1)])
+def test_a_rel_site_past_the_section_end_is_named_in_the_errors_fields(target, entry,
+                                                                       tmp_path):
+    """MIPS and ARM objects are REL: an addend is read from its site, so a site running
+    past the end of .text (a MIPS HI16, an ARM literal's R_ARM_ABS32, each 2 bytes before
+    the end) is refused as it is read, and the error's fields a front end reads name the
+    object, the section and the site's offset, as the message does.  Written for the
+    survivor arch.xǁArchǁread_site__mutmut_10 (the offset left out of the error)."""
+    from conftest import Builder
+    from gamevm_build.errors import RelocationError
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
+    from test_linker import with_reloc_past_end
+
+    o = Builder(tmp_path, find_toolchain(target)).obj("s.c", "extern int v;\n"
+                                                      "int f(void){ return v; }\n")
+    bad, offset = with_reloc_past_end(o, tmp_path, 2, entry=entry)
+    with pytest.raises(RelocationError) as err:
+        link_module(target, [bad], tmp_path / "m.elf")
+    assert str(err.value) == (f"{bad}: section .text offset 0x{offset:x}: relocation site "
+                              "runs past the end of the section")
+    assert (err.value.obj, err.value.section, err.value.offset) == (str(bad), ".text", offset)
+
+
+@pytest.mark.parametrize("directive, rtype", [(".long", m68k.R_68K_32),
+                                              (".word", m68k.R_68K_16)])
+def test_a_rela_site_past_the_section_end_is_refused_as_such_not_as_unsupported(
+        directive, rtype, tmp_path):
+    """A 68000 object (RELA: no addend read from the site) whose R_68K_32 or R_68K_16
+    site, a type modules may use, starts 1 byte before the end of .text: the linker looks
+    the type's recipe up, finds it, and refuses the site as running past the end of the
+    section, naming the symbol; not as an unsupported relocation.  Written for the
+    survivor arch.xǁArchǁrecipe__mutmut_2 (no recipe found for any type)."""
+    import struct
+
+    from conftest import Builder
+    from gamevm_build.arch import get_arch
+    from gamevm_build.errors import RelocationError
+    from gamevm_build.link import elf32
+    from gamevm_build.link.linker import link_module
+    from gamevm_build.link.toolchain import find_toolchain
+
+    assert get_arch("m68k").recipe(rtype.number) is rtype
+    o = Builder(tmp_path, find_toolchain("segacd")).obj(
+        "d.s", f".text\n.globl f\nf: rts\n {directive} ext\n")
+    data = bytearray(o.read_bytes())
+    elf = elf32.parse(bytes(data), str(o))
+    rela, text = elf.section_by_name(".rela.text"), elf.section_by_name(".text")
+    (r,) = elf.relocations(rela)
+    assert (r.type, elf.symbols[r.sym].name) == (rtype.number, "ext")
+    struct.pack_into(">I", data, rela.offset, text.size - 1)     # r_offset: 1 byte left
+    bad = tmp_path / "past.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RelocationError) as err:
+        link_module("segacd", [bad], tmp_path / "m.gvm")
+    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size - 1:x} (symbol "
+                              "'ext'): relocation site runs past the end of the section")
+
+
 def _with_e_flags(obj, tmp_path, flags: int):
     data = bytearray(obj.read_bytes())
     order = "little" if data[5] == 1 else "big"

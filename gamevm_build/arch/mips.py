@@ -166,8 +166,11 @@ class MipsArch(Arch):
 
     def isa_problem(self, elf, profile) -> str | None:
         """Why the profile's CPU cannot run ``elf``'s instruction set, or None."""
-        arch_name, level = self.ARCH_LEVELS.get(elf.e_flags >> 28, (f"arch {elf.e_flags >> 28}", 999))
-        if level > profile.isa_max:
+        # An EF_MIPS_ARCH value no ABI defines runs on no target, whatever its isa_max, as
+        # the console-side loader decides (gvm_loader.c, flags_ok)
+        number = elf.e_flags >> 28
+        arch_name, level = self.ARCH_LEVELS.get(number, (f"arch {number}", None))
+        if level is None or level > profile.isa_max:
             return f"built for {arch_name}, which the {profile.cpu_name} of target {profile.name} cannot run"
         return None
 
