@@ -19,8 +19,9 @@ import re
 import networkx as nx
 
 from gamevm_build.gcpause import gc_paused
-from gamevm_build.runtime.loadcost import (MAX_MODULES, compared_bytes, head_bytes, module_cost,
-                                          registered_needs, search_probes)
+from gamevm_build.runtime.loadcost import (MAX_MODULES, compared_bytes, head_bytes,
+                                          lookup_terms, module_cost, registered_needs,
+                                          search_probes)
 from gamevm_build.project.media import HeadState
 
 __all__ = ["BOOT", "SPAN_NEAR", "Index", "index", "forget", "bits", "lowest_bits", "postorder",
@@ -242,28 +243,26 @@ class Index:
         def probes_of(count: int) -> int:
             return sum(map(search_probes, others_of(count)))
 
-        def outside(i) -> list[str]:
-            return [s for s in i.imports if gst is None or s not in gst]
-
         tables = [sorted(i.exports) for i in self.info]
 
-        def searched_bytes(k: int, imports) -> int:
+        def searched_bytes(k: int):
             # every other module searched: each import against each one's exports when the
             # runtime's table holds them all, else against all of them together
             if len(tables) <= MAX_MODULES:
-                return sum(search_probes(len(t)) * compared_bytes(s, t)
-                           for s in imports for j, t in enumerate(tables) if j != k)
-            return sum(map(against_exports, imports)) * probes_of(exports[k])
+                return lambda imports: sum(search_probes(len(t)) * compared_bytes(s, t)
+                                           for s in imports for j, t in enumerate(tables)
+                                           if j != k)
+            return lambda imports: sum(map(against_exports, imports)) * probes_of(exports[k])
+
+        def lookups(k: int, m: str, i) -> dict:
+            return lookup_terms(i.imports, needs[m], resident=gst, compare_resident=against_gst,
+                                compare_module=against_modules,
+                                searched_bytes=searched_bytes(k))
 
         self.cpu = [module_cost(costs, copy_bytes=i.copy_size, zero_bytes=i.bss_size,
                                 relocations=i.relocations, imports=i.import_count,
                                 symbols=len(gst) if gst is not None else G.graph["symbols"],
-                                co_resident=others(k), needs=len(needs[m]),
-                                need_bytes=sum(map(against_modules, needs[m])),
-                                module_imports=len(outside(i)),
-                                module_import_bytes=searched_bytes(k, outside(i)),
-                                need_found_bytes=sum(len(n) + 1 for n in needs[m]),
-                                import_found_bytes=sum(len(s) + 1 for s in i.imports),
+                                co_resident=others(k), **lookups(k, m, i),
                                 **dict(zip(("registered_needs", "registered_bytes"),
                                            walk(m))),
                                 constructors=i.constructors,
@@ -271,8 +270,6 @@ class Index:
                                 local_symbols=i.local_symbols,
                                 metadata_bytes=i.metadata_bytes, form=i.form, decode=i.decode,
                                 sections=i.sections, export_bytes=sum(map(len, i.exports)),
-                                import_bytes=sum(map(len, i.imports)) if gst is None else
-                                sum(map(against_gst, i.imports)),
                                 head_bytes=head_bytes(i.file_size, i.copy_size),
                                 file_bytes=i.file_size)
                     for k, (m, i) in enumerate(zip(self.names, self.info))]

@@ -354,6 +354,32 @@ def registered_needs(table: Mapping[str, Sequence[str]]):
     return walk
 
 
+def lookup_terms(imports: Sequence[str], needs: Sequence[str], *, resident, compare_resident,
+                 compare_module, searched_bytes, share: float = 1.0) -> dict:
+    """:func:`module_cost`'s arguments for looking a module's needs and imports up: the
+    needs among the loaded modules by name, each import in the resident's table, then, if
+    the resident lacks it, in the other loaded modules' exports.  One derivation for the
+    analyzer and the reference loader, which differ only in what may be loaded.
+
+    ``resident``: the resident's symbol names (None: unknown, every import searched
+    everywhere and a name read whole); ``compare_resident(name)`` and
+    ``compare_module(name)``: bytes comparing ``name`` with the resident's table and
+    with the loaded modules' names read (:func:`compared_bytes`); ``searched_bytes(names)``:
+    bytes the searches of ``names`` through the loaded modules' exports read, every probe;
+    ``share``: the fraction of the imports bound now (lazy ones are bound at first call).
+    """
+    outside = [n for n in imports if resident is None or n not in resident]
+    found = sum(len(n) + 1 for n in imports)
+    return {"needs": len(needs),
+            "need_bytes": sum(map(compare_module, needs)),
+            "need_found_bytes": sum(len(n) + 1 for n in needs),
+            "import_bytes": share * (found - len(imports) if resident is None
+                                     else sum(map(compare_resident, imports))),
+            "import_found_bytes": share * found,
+            "module_imports": share * len(outside),
+            "module_import_bytes": share * searched_bytes(outside)}
+
+
 def search_probes(symbols: int) -> int:
     """Probes of a binary search that finds any of ``symbols`` sorted names, at worst: the
     runtime's lookup of an import in the Global Symbol Table (``ceil(log2(symbols + 1))``)."""

@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .loadcost import (CpuCosts, compared_bytes, cpu_costs, head_bytes, module_cost,
-                       registered_needs, search_probes)
+                       lookup_terms, registered_needs, search_probes)
 from ..project.media import HeadState, MediaModel, default_model_for, get_model
 
 __all__ = ["SimClock", "MediaStep", "Drive", "ModuleTiming", "LoadRecord", "LoadTimer",
@@ -196,27 +196,21 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     default); ``registered``: the needs table the game registered (module -> needs).
     """
     relocations, ctors = module_counts(module)
-    names = sum(map(len, module.imports))
-    share = eager_imports / max(len(module.imports), 1)
-    outside = [n for n in module.imports if resident is None or n not in resident]
-    needs = module.needs if needs is None else needs
     tables = [sorted(exports) for _n, exports in co_resident]
     symtab = sorted(resident) if resident is not None else []
-    table = registered_needs(registered or {})(module.name)
     loaded = sorted(n for n, _e in co_resident)
+    table = registered_needs(registered or {})(module.name)
+    lookups = lookup_terms(
+        module.imports, module.needs if needs is None else needs, resident=resident,
+        compare_resident=lambda n: compared_bytes(n, symtab),
+        compare_module=lambda n: compared_bytes(n, loaded),
+        searched_bytes=lambda names: sum(search_probes(len(e)) * compared_bytes(n, e)
+                                         for n in names for e in tables),
+        share=eager_imports / max(len(module.imports), 1))
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
                        sections=len(module.sections), export_bytes=sum(map(len, module.exports)),
-                       import_bytes=(names if resident is None else sum(
-                           compared_bytes(n, symtab) for n in module.imports)) * share,
-                       co_resident=[len(e) for _n, e in co_resident], needs=len(needs),
-                       need_bytes=sum(compared_bytes(n, loaded) for n in needs),
-                       module_imports=len(outside) * share,
-                       module_import_bytes=sum(
-                           search_probes(len(e)) * compared_bytes(n, e)
-                           for n in outside for e in tables) * share,
-                       need_found_bytes=sum(len(n) + 1 for n in needs),
-                       import_found_bytes=(names + len(module.imports)) * share,
+                       co_resident=[len(e) for _n, e in co_resident], **lookups,
                        registered_needs=table[0], registered_bytes=table[1],
                        head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
