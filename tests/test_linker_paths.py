@@ -110,6 +110,23 @@ def test_a_thread_local_section_without_symbols_is_refused_naming_the_section(ps
         _link(psx, "m", o)
 
 
+@pytest.mark.parametrize("target", ["gba", "3do"])
+def test_an_indirect_function_is_refused_naming_its_symbol(target, tmp_path):
+    """An ifunc's address is its resolver's result, which a dynamic linker computes at load
+    time; no GameVM loader runs resolvers, so a caller would jump to the resolver itself.
+    The linker refuses the symbol (it kept its type and wrote it as an export).  ARM's
+    assembler makes such symbols (MIPS's and the 68000's refuse the type)."""
+    b = Builder(tmp_path, find_toolchain(target))
+    o = b.obj("ifunc.s", ".text\n.globl pick\n.type pick, %gnu_indirect_function\npick:\n"
+                         ".word 0\n")
+    with pytest.raises(LinkError, match=rf"^{_path(o)}: symbol 'pick' is an indirect function "
+                                        r"\(gnu_indirect_function\); no GameVM loader runs its "
+                                        r"resolver: make it a plain function and choose the "
+                                        r"implementation at run time$"):
+        link_module(target, [o], tmp_path / "m.gvm")
+    assert not (tmp_path / "m.gvm").exists()
+
+
 # --- symbol resolution and archives ---------------------------------------------------------
 
 @pytest.mark.parametrize("first", ["globl", "weak"])

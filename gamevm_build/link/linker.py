@@ -259,6 +259,11 @@ class _Resolver:
                                          and sections[shndx].flags & E.SHF_TLS):
                 raise LinkError(f"{inp.elf.name}: symbol '{name}' is thread-local; GameVM "
                                 "consoles have no TLS: remove __thread/_Thread_local")
+            if sym.type == E.STT_GNU_IFUNC:
+                raise LinkError(f"{inp.elf.name}: symbol '{name}' is an indirect function "
+                                "(gnu_indirect_function); no GameVM loader runs its resolver: "
+                                "make it a plain function and choose the implementation at "
+                                "run time")
             if defined:
                 old = self.defs.get(name)
                 if old is None or (old.sym.bind == E.STB_WEAK and sym.bind != E.STB_WEAK):
