@@ -190,15 +190,21 @@ def test_transition_time_by_hand_mednafen_resume_from_pause():
     assert t.worst_ms == pytest.approx((ACK + seek + 3 / 150 + cpu) * 1e3)
 
 
-def contiguous_pair():
-    """menu -> game loading a (4 KiB at LBA 1000), then b right after it on disc."""
+def pair_at(positions: dict, **disc):
+    """menu -> game loading a (4 KiB) then b (2 KiB), on Mednafen's PS1 drive, at
+    ``positions`` on disc (``disc``: more of the layout, such as ``boot_head``)."""
     return graph_from_dict({
         "target": "psx", "media": "ps1-mednafen-2x",
         "memoryMap": regions(("Main", "256KB", False)),
         "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
         "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
         "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
-        "disc": {"positions": {"a": 1000, "b": 1002}}})
+        "disc": {"positions": positions, **disc}})
+
+
+def contiguous_pair():
+    """menu -> game loading a (4 KiB at LBA 1000), then b right after it on disc."""
+    return pair_at({"a": 1000, "b": 1002})
 
 
 def test_contiguous_modules_read_through_and_unknown_heads_cost_the_worst_seek():

@@ -19,7 +19,7 @@ from gamevm_build.analysis.plans import UNKNOWN, Heads, load_plans
 from gamevm_build.analysis.timing import _worst, plan_time, prefetch_times, seek_advice, \
     transition_times
 
-from test_analysis import contiguous_pair, est, prefetch_near_graph, regions
+from test_analysis import contiguous_pair, est, pair_at, prefetch_near_graph, regions
 
 
 # --------------------------------------------------------------------------- head labels
@@ -70,13 +70,7 @@ def threshold_pair():
     """Mednafen's PS1 drive: a seek of 2250 sectors or more costs 300 ms more.  The head
     starts at 1000 (after the boot executable); a (4 KiB at 2000) is 1000 sectors away,
     b (at 3500) 1498 sectors after a's end but 2500 from the boot head."""
-    return graph_from_dict({
-        "target": "psx", "media": "ps1-mednafen-2x",
-        "memoryMap": regions(("Main", "256KB", False)),
-        "modules": {"a": est(4096, "Main"), "b": est(2048, "Main")},
-        "scenes": {"menu": {"modules": []}, "game": {"modules": ["a", "b"]}},
-        "transitions": [{"from": "menu", "to": "game", "budget_ms": 1000}],
-        "disc": {"positions": {"a": 2000, "b": 3500}, "boot_head": 1000}})
+    return pair_at({"a": 2000, "b": 3500}, boot_head=1000)
 
 
 def test_a_certain_module_is_read_even_where_skipping_it_would_cost_more():
