@@ -359,3 +359,39 @@ def test_m68k_a_quick_immediate_has_no_word_before_the_index_word(tmp_path, op, 
                        [("f", 0x200, 6, "FUNC", ".text")], isa="m68000", big_endian=True)
     assert [(v.offset, v.instruction, v.hint) for v in found] == [
         (0x200, f"{op}.{size} #$7, (a1, d0.w)", ISAS["m68000"].features["full_extension"])]
+
+
+@pytest.mark.parametrize("words, text", [
+    ((0x2230, 0x0120, 0x1234), "move.l $1234(a0, d0.w), d1"),          # a word displacement
+    ((0x2230, 0x0130, 0x1234, 0x5678), "move.l $12345678(a0, d0.w), d1"),   # a long one
+    ((0x2230, 0x01A0, 0x0000), "move.l (d0.w), d1"),                    # the base suppressed
+    ((0x2230, 0x0160, 0x0000), "move.l (a0, invalid.w), d1"),           # the index suppressed
+    ((0x2230, 0x0122, 0x0000, 0x0010), "move.l ([a0, d0.w], $10), d1"),  # memory indirect
+])
+def test_m68k_a_full_format_operand_that_is_no_brief_one_is_68020_addressing(words, text):
+    """A full-format extension word with a base displacement, a suppressed base or index,
+    or an outer displacement is 68020 addressing whatever its words look like: only a
+    (0,An,Xn) with both registers and no displacement can be the 68000's brief form.
+    Written for the survivor isacheck.x__brief_zero_disp__mutmut_7 (those operands taken
+    for the 68000's: none reported)."""
+    from gamevm_build.arch.isacheck import ISAS
+
+    found = check_code([(".text", 0x200, m68k(*words, RTS))],
+                       [("f", 0x200, 2 * len(words) + 2, "FUNC", ".text")],
+                       isa="m68000", big_endian=True)
+    assert [(v.offset, v.instruction, v.hint) for v in found] == [
+        (0x200, text, ISAS["m68000"].features["full_extension"])]
+
+
+def test_arm_code_after_a_data_region_is_checked_too(tmp_path):
+    """A literal pool (``$d``) between two functions ends the code before it, not the
+    check: the Thumb function after the pool is still reported on the ARMv3.  Written for
+    the survivor isacheck.x__scan_arm__mutmut_28 (``continue`` made ``break`` at a data
+    region: nothing after the first pool was looked at)."""
+    code = (struct.pack(">2I", MOV_PC_LR, 0x12345678)           # mov pc, lr; a literal
+            + struct.pack(">2H", 0x4770, 0x4770))               # bx lr; bx lr
+    symbols = [("f", 0x100, 4, "FUNC", ".text"), ("$a", 0x100, 0, "NOTYPE", ".text"),
+               ("$d", 0x104, 0, "NOTYPE", ".text"),
+               ("t", 0x109, 4, "FUNC", ".text"), ("$t", 0x108, 0, "NOTYPE", ".text")]
+    found = check_code([(".text", 0x100, code)], symbols, isa="armv3", big_endian=True)
+    assert [(v.offset, v.function, v.instruction) for v in found] == [(0x108, "t", "bx lr")]

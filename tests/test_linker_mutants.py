@@ -50,6 +50,11 @@ def _section_header_field(data: bytearray, index: int, field: int) -> int:
     return shoff + index * elf32.SHDR_SIZE + 4 * field
 
 
+def _section_header_offset(data: bytearray, index: int) -> int:
+    """Offset in ``data`` (a big-endian ELF32 file) of section ``index``'s header."""
+    return struct.unpack_from(">I", data, 32)[0] + index * elf32.SHDR_SIZE
+
+
 def _retype_section(obj, name: str, sh_type: int):
     """A copy of ``obj`` whose section ``name`` has type ``sh_type`` (GNU as types a
     ``.init_array`` section INIT_ARRAY by its name, whatever the source says)."""
@@ -946,3 +951,59 @@ def test_a_read_module_gives_its_metadata_format_version(psx, form, version):
     o = psx.obj("a.c", "int x = 1; int *p[64] = {&x}; int f(void){ return *p[0]; }\n")
     mod = read_module(_link(psx, form, o, form=form))
     assert (mod.form, mod.format, mod.metadata["format"]) == (form, version, version)
+
+
+def test_a_v4bx_marker_past_its_sections_end_is_refused_at_its_offset(tmp_path):
+    """On the 3DO the linker rewrites each ``bx`` an R_ARM_V4BX marks (GNU ld --fix-v4bx):
+    a marker pointing past its section's last word marks nothing there, a malformed
+    object, refused at that offset like any relocation site past the end (it was skipped
+    without a word).  Written for the survivor linker.x__link__mutmut_422 (``and`` made
+    ``or``: such a marker rewrote a word past the buffer, a traceback)."""
+    b = Builder(tmp_path, find_toolchain("3do"))
+    obj = b.obj("v4t.c", "int add1(int x) { return x + 1; }\n", "-march=armv4t")
+    data = bytearray(obj.read_bytes())
+    elf = elf32.parse(bytes(data), str(obj))
+    text = elf.section_by_name(".text")
+    rel = next(s for s in elf.sections if s.type == elf32.SHT_REL and s.info == text.index)
+    table = data[rel.offset:rel.offset + rel.size]
+    marker = next(r for r in struct.iter_unpack(">II", table) if r[1] & 0xFF == 40)
+    # the table moved to the file's end with one more marker, at the section's end (the
+    # bx keeps its own: the ISA check passes)
+    header = _section_header_offset(data, rel.index)
+    struct.pack_into(">II", data, header + 16, len(data), rel.size + 8)
+    data += table + struct.pack(">II", text.size, marker[1])
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RelocationError) as err:
+        link_module("3do", [bad], tmp_path / "m.gvm")
+    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size:x}: relocation site "
+                              "runs past the end of the section")
+    assert (err.value.section, err.value.offset) == (".text", text.size)
+    assert not (tmp_path / "m.gvm").exists()
+
+
+def test_the_veneers_are_an_entry_of_the_link_map(tmp_path):
+    """A GBA module calls an import through a veneer the linker writes after the code: the
+    section map (and the ``--map`` file) shows it as the veneers' own entry, where it
+    starts and how long it is.  Written for the survivor linker.x__link__mutmut_219 (the
+    entry's name changed)."""
+    b = Builder(tmp_path, find_toolchain("gba"))
+    obj = b.obj("call.c", "int ext(int);\nint f(int x) { return ext(x) + 1; }\n")
+    res = link_module("gba", [obj], tmp_path / "m.gvm", map_file=tmp_path / "m.map")
+    glue, = [e for e in res.section_map if e.section == ".glue"]
+    code = [e for e in res.section_map if e.out_section == ".text" and e is not glue]
+    assert glue.obj == "<interworking and long-call veneers>" and glue.out_section == ".text"
+    assert glue.offset >= max(e.offset + e.size for e in code) and glue.size >= 8
+    assert "<interworking and long-call veneers>" in (tmp_path / "m.map").read_text()
+
+
+def test_a_relocation_of_an_import_names_the_section_it_patches(psx):
+    """A read module's relocations say which section each site is in, imports' as much as
+    the module's own (a debugger and the loader's reports name it).  Written for the
+    survivor module.x_read_module__mutmut_378 (an import's relocation read without its
+    section)."""
+    o = psx.obj("c.c", "int ext(int);\nint f(int x) { return ext(x) + 1; }\n"
+                       "int (*p)(int) = ext;\n")
+    mod = read_module(_link(psx, "m", o))
+    sites = sorted((r.section, r.type_name) for r in mod.relocations if r.is_import)
+    assert sites == [(".data", "R_MIPS_32"), (".text", "R_MIPS_26")]

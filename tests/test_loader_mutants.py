@@ -136,6 +136,46 @@ def test_a_target_side_eviction_skips_the_destructors_and_says_so(built, target)
          "why": "evicted by 'other' (overlay region Ovl)"}]
 
 
+def test_a_target_side_eviction_frees_the_needs_only_the_evicted_module_held(built, target):
+    """Target code loading into an overlay region evicts its occupant mid while the CPU
+    runs; base, which only mid needed, goes with it (no frame points into it), as an
+    unload would free it.  Written for the survivor Loader.evict__mutmut_27 (the frames
+    into the needed module looked for in no module: the eviction failed mid-way)."""
+    c = console(built(target), target)
+    with_overlay(c)
+    c.loader.placement.update(mid="Ovl", other="Ovl")
+    c.load("mid", needs=True)
+    assert refcounts(c) == {"base": 1, "mid": 1}
+    assert c.call("k_load", c.machine.alloc_string("other")) == 1
+    assert refcounts(c) == {"other": 1}
+    assert [e["why"] for e in c.loader.events
+            if e["event"] == "unload" and e["module"] == "base"] == [
+        "no longer needed after evicted by 'other' (overlay region Ovl)"]
+
+
+def test_a_load_may_turn_double_buffering_off_or_on_for_itself(built, target):
+    """``load(alternate=False)`` replaces an overlay's occupant in use although the policy
+    double buffers, and ``alternate=True`` sends the load to the other half although it
+    does not; a second load of a
+    loaded module only counts a reference, recorded as the load's.  Written for the
+    survivors Loader.load__mutmut_48 (the caller's ``alternate`` dropped: the policy's
+    used) and Loader.load__mutmut_13 (the reference's reason misspelt)."""
+    c = console(built(target), target)
+    with_overlay(c, pair=True)
+    c.loader.placement.update(base="Ovl", other="Ovl", prov="Ovl")
+    c.load("base").pinned = True              # in use: a double-buffering load goes by
+    other = c.load("other", alternate=False)
+    assert other.region.name == "Ovl" and c.loader.by_name("base") is None
+    assert not [e for e in c.loader.events if e.get("event") == "double-buffer"]
+    other.pinned = True
+    c.loader.policy.double_buffer = False
+    prov = c.load("prov", alternate=True)
+    assert prov.region.name == "OvlB" and c.loader.by_name("other") is other
+    assert c.load("prov") is prov and prov.refcount == 2
+    assert c.loader.events[-1] == {"event": "ref", "module": "prov", "refcount": 2,
+                                   "why": "load"}
+
+
 # --- constructor time ------------------------------------------------------------------------
 
 def test_a_target_side_load_without_constructors_measures_none(built, target):

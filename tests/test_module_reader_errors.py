@@ -811,3 +811,29 @@ def test_a_relocation_naming_a_symbol_past_the_table_is_refused(files):
     offset = struct.unpack_from("<I", data, _rela(data, ".rela.text", 0))[0]
     _not_elf(data, "sym.gvm", f".rela.text: relocation [0] at offset 0x{offset:x} names "
                               f"symbol index {nsyms} but the symbol table has {nsyms} entries")
+
+
+@pytest.mark.parametrize("container", ['{"k":%s}', "[%s]", '{"k":[%s]}'])
+def test_metadata_values_nested_past_32_deep_are_refused_objects_and_lists_alike(container):
+    """An unknown metadata key may hold any JSON, nested at most 32 deep counting the note's
+    own object (what the console-side runtime's parser keeps on its stack): 31 containers
+    inside a key pass, 32 are refused, whether objects, lists or both.  Written for the
+    survivor module.x__nested_ok__mutmut_8 (an object's members counted one level
+    shallower, so objects of any depth passed)."""
+    import json
+
+    from gamevm_build.link import module as M
+
+    def meta(depth: int):
+        value = "0"
+        for _ in range(depth):
+            value = container % value
+        text = '{"format":1,"target":"psx","name":"m","image_size":16,"x":%s}' % value
+        return json.loads(text, object_pairs_hook=M._Pairs)
+
+    shallow = 31 if container != '{"k":[%s]}' else 15        # two containers a step
+    assert M.check_metadata(meta(shallow), "m.gvm")["name"] == "m"
+    with pytest.raises(ModuleFormatError) as err:
+        M.check_metadata(meta(shallow + 1), "m.gvm")
+    assert str(err.value) == ("m.gvm: not a valid GameVM module: metadata key 'x' has an "
+                              "invalid value")

@@ -680,7 +680,12 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                 kind = by_type.get(rtype)           # never an ignored type's
                 if kind is None:
                     if rtype in ignored:
-                        if rtype in arch.fixups and roff + 4 <= tsize:
+                        if rtype in arch.fixups:
+                            if roff + 4 > tsize:        # a marker of a word it lacks
+                                raise RelocationError(
+                                    f"{location(elf.name, tsec.name, roff)}: relocation site "
+                                    "runs past the end of the section", obj=elf.name,
+                                    section=tsec.name, offset=roff)
                             site = WORD[order, 4]
                             i = base_in_buf + roff
                             site.pack_into(buf, i, arch.fixup(profile, rtype,
