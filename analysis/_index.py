@@ -263,8 +263,9 @@ class Index:
                                 relocations=i.relocations, imports=i.import_count,
                                 symbols=len(gst) if gst is not None else G.graph["symbols"],
                                 co_resident=others(k), **lookups(k, m, i),
+                                # requests by name: a path costs more (docs/budget.md)
                                 **dict(zip(("registered_needs", "registered_bytes"),
-                                           walk(m))),
+                                           walk(m)[:2])),
                                 constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,

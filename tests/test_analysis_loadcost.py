@@ -95,21 +95,26 @@ def test_other_loaded_modules_cost_by_hand():
     assert c.cycles["bind"] - alone.cycles["bind"] == pytest.approx(
         4 * (3 * psx.bind_per_module + 6 * psx.bind_per_probe)
         + psx.bind_per_probe_byte * (30 + 17))
-    walked = module_cost(psx, **kw, registered_needs=6, registered_bytes=40)
+    walked = module_cost(psx, **kw, registered_needs=6, registered_bytes=40, request_bytes=66)
     assert walked.cycles["fixed"] - alone.cycles["fixed"] == pytest.approx(
-        6 * psx.per_registered_need + 40 * psx.registered_need_byte)
+        6 * psx.per_registered_need + 40 * psx.registered_need_byte
+        + 66 * psx.registered_request_byte)
     assert min(psx.per_loaded_module, psx.per_need, psx.need_per_module,
                psx.need_per_module_byte, psx.bind_per_module, psx.per_registered_need,
-               psx.registered_need_byte) > 0
+               psx.registered_need_byte, psx.registered_request_byte) > 0
 
 
 def test_a_load_walks_every_entry_of_the_registered_needs_table():
     """level1's own two entries are read whole (6 bytes and the end), the three others one
     past the longest prefix another module's name shares with it ("level" of level2: 6);
-    each entry also finds the requested name's stem again (6 bytes)."""
+    each entry also finds the requested name's stem again (6 bytes), in the whole request:
+    a request by path reads its bytes past the name too, for each entry (``lv/`` and
+    ``.elf``: 7)."""
     table = {"level1": ["physics", "ui"], "level2": ["physics"], "boss": ["physics", "ai"]}
-    assert registered_needs(table)("level1") == (5, 5 * 6 + 3 * 6 + 2 * 7)
-    assert registered_needs({})("menu") == (0, 0)
+    assert registered_needs(table)("level1") == (5, 5 * 6 + 3 * 6 + 2 * 7, 0)
+    assert registered_needs(table)("level1", "lv/level1.elf") == (5, 5 * 6 + 3 * 6 + 2 * 7,
+                                                                  5 * 7)
+    assert registered_needs({})("menu", "a/menu.elf") == (0, 0, 0)
 
 
 def test_compared_bytes_are_one_past_the_longest_prefix_with_another_name():

@@ -146,7 +146,8 @@ class AsyncLoader:
             lazy_n = len(self.loader._lazy_names(it.module)) if (
                 self.loader.policy.lazy if lazy is None else lazy) else 0
             cpu = self.loader.cpu_model(it.module, eager_imports=len(it.module.imports) - lazy_n,
-                                        before=[i.module for i in job.items[:k]])
+                                        before=[i.module for i in job.items[:k]],
+                                        request=it.request)
             job.cpu[it.module.name] = cpu
             job.cpu_total_s += sum(cpu.values())
         job.state = "reading"

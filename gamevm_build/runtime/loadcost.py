@@ -35,9 +35,11 @@ The cost of one module (seed §3.1 loader steps 3-5)::
            + module imports * (bind_per_module * L + bind_per_probe * P)
            + bind_per_probe_byte * (imports' compared bytes + found bytes)
            + per_registered_need * T + registered_need_byte * bytes read
+           + registered_request_byte * T * (request bytes past the module's name)
              # T: entries of the needs table the game registered (GameVMAddNeed), which
              # every load walks comparing the module's name with each entry's
-             # (:func:`registered_needs`)
+             # (:func:`registered_needs`), finding it in the request each time (a request
+             # by path reads its directories and ``.elf`` again per entry)
              # module imports: imports the resident lacks, searched for in each loaded
              # module's exports in load order; P = Σ over the L modules of
              # ceil(log2(exports + 1)), the probes of their binary searches; an import's
@@ -135,6 +137,7 @@ class CpuCosts:
     bind_per_module: float = 0.0
     per_registered_need: float = 0.0
     registered_need_byte: float = 0.0
+    registered_request_byte: float = 0.0
     #: the resident checks every module's SHA-256 (GameVMTrust; it links a trust table)
     trusted: bool = False
     sources: tuple[str, ...] = field(default=(), compare=False)
@@ -206,7 +209,9 @@ class CpuCosts:
                 "need_per_module_byte": self.need_per_module_byte,
                 "bind_per_module": self.bind_per_module,
                 "per_registered_need": self.per_registered_need,
-                "registered_need_byte": self.registered_need_byte, "trusted": self.trusted}
+                "registered_need_byte": self.registered_need_byte,
+                "registered_request_byte": self.registered_request_byte,
+                "trusted": self.trusted}
 
 
 #: Cycles per byte of the reader's copy into place when the CPU does it, in the unit of
@@ -227,7 +232,7 @@ _MEASURED = ("module_fixed", "per_local_symbol", "per_export", "per_metadata_byt
              "zero_per_byte", "bind_fixed", "bind_per_probe", "ctor_call", "packed_fixed",
              "packed_per_import", "digest_fixed", "digest_per_byte", "per_loaded_module",
              "per_need", "need_per_module", "need_per_module_byte", "bind_per_module",
-             "per_registered_need", "registered_need_byte")
+             "per_registered_need", "registered_need_byte", "registered_request_byte")
 #: each codec's measured decoder costs (costs.json's ``lz4`` and ``zx0`` rows)
 _CODECS = {"lz4": ("token", "literal", "match"), "zx0": ("block", "literal", "match")}
 
@@ -339,18 +344,20 @@ def _common(a: str, b: str) -> int:
 
 def registered_needs(table: Mapping[str, Sequence[str]]):
     """For the needs table ``table`` (module -> needs, what the game registers with
-    ``GameVMAddNeed``), a function giving ``(entries, bytes)`` of the walk loading a
-    module of a given name makes: for each entry the runtime finds the requested name's
-    stem again (``len(name)`` bytes, a request by module name) and compares it with the
-    entry's module, reading all of it (and its end) in its own entries and
-    :func:`compared_bytes` in the others."""
+    ``GameVMAddNeed``), a function giving ``(entries, bytes, request bytes)`` of the walk
+    loading a module of a given name makes: for each entry the runtime finds the
+    request's stem again (``len(name)`` bytes, and the request's bytes past the name:
+    ``request`` is what the game asked for, a path or the name, by default the name) and
+    compares the stem with the entry's module, reading all of it (and its end) in its
+    own entries and :func:`compared_bytes` in the others."""
     entries = sum(map(len, table.values()))
     modules = sorted(table)
 
-    def walk(name: str) -> tuple[int, int]:
+    def walk(name: str, request: str | None = None) -> tuple[int, int, int]:
         own = len(table.get(name, ()))
+        past = max(len(request or name) - len(name), 0)
         return entries, (entries * len(name) + (entries - own) * compared_bytes(name, modules)
-                         + own * (len(name) + 1))
+                         + own * (len(name) + 1)), entries * past
     return walk
 
 
@@ -396,7 +403,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                 co_resident: Sequence[int] = (), needs: int = 0, need_bytes: int = 0,
                 module_imports: int = 0, module_import_bytes: float = 0,
                 need_found_bytes: int = 0, import_found_bytes: float = 0,
-                registered_needs: int = 0, registered_bytes: float = 0) -> ModuleCost:
+                registered_needs: int = 0, registered_bytes: float = 0,
+                request_bytes: int = 0) -> ModuleCost:
     """CPU cost of loading one module with the given contents.
 
     Parameters
@@ -451,6 +459,9 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
         Entries of the needs table the game registered (``GameVMAddNeed``), which every
         load walks comparing the module's name with each entry's, and the bytes those
         comparisons read (:func:`registered_needs`).
+    request_bytes : int
+        The request's bytes past the module's name (a path's directories, ``.elf``), times
+        those entries: the runtime reads them again for each.
     """
     probes = search_probes(symbols)
     loaded = len(co_resident)
@@ -469,7 +480,8 @@ def module_cost(costs: CpuCosts, *, copy_bytes: int, zero_bytes: int,
                        + costs.need_per_module_byte * (loaded * need_bytes
                                                        + need_found_bytes)
                        + costs.per_registered_need * registered_needs
-                       + costs.registered_need_byte * registered_bytes),
+                       + costs.registered_need_byte * registered_bytes
+                       + costs.registered_request_byte * request_bytes),
         "copy": (costs.copy_per_byte * copy_bytes + costs.head_copy_per_byte * head_bytes
                  + costs.decode_cycles(form, decode)
                  + costs.digest_cycles(file_bytes)),

@@ -183,7 +183,7 @@ def module_counts(module) -> tuple[Counter, int]:
 
 def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
               init_s: float = 0.0, resident=None, co_resident=(), needs=None,
-              registered=None) -> dict[str, float]:
+              registered=None, request: str | None = None) -> dict[str, float]:
     """Seconds of each CPU step of loading ``module`` (:data:`CPU_STEPS`).
 
     Exactly the analyzer's accounting (``gamevm_build.analysis.model.module_info`` +
@@ -193,13 +193,15 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     resident's symbol table has (the other imports are searched for in the loaded
     modules: all of them, without it); ``co_resident``: ``(name, exports)`` of each
     module loaded meanwhile; ``needs``: the needs the runtime looks up (the file's by
-    default); ``registered``: the needs table the game registered (module -> needs).
+    default); ``registered``: the needs table the game registered (module -> needs);
+    ``request``: what the game asked for (a path costs more than the name: the runtime
+    reads the whole request again for every entry of that table).
     """
     relocations, ctors = module_counts(module)
     tables = [sorted(exports) for _n, exports in co_resident]
     symtab = sorted(resident) if resident is not None else []
     loaded = sorted(n for n, _e in co_resident)
-    table = registered_needs(registered or {})(module.name)
+    table = registered_needs(registered or {})(module.name, request)
     lookups = lookup_terms(
         module.imports, module.needs if needs is None else needs, resident=resident,
         compare_resident=lambda n: compared_bytes(n, symtab),
@@ -212,6 +214,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
                        sections=len(module.sections), export_bytes=sum(map(len, module.exports)),
                        co_resident=[len(e) for _n, e in co_resident], **lookups,
                        registered_needs=table[0], registered_bytes=table[1],
+                       request_bytes=table[2],
                        head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,

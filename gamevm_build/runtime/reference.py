@@ -665,9 +665,10 @@ class Loader:
         return end
 
     def cpu_model(self, module: Module, *, eager_imports: int | None = None,
-                  init_s: float | None = None, before=()) -> dict:
+                  init_s: float | None = None, before=(), request: str | None = None) -> dict:
         """Modelled CPU steps of loading ``module`` now (init: declared init_ms by default);
-        ``before``: modules a load in progress places before it (not loaded yet)."""
+        ``before``: modules a load in progress places before it (not loaded yet);
+        ``request``: what the game asked for (default: the module's name)."""
         eager = len(module.imports) if eager_imports is None else eager_imports
         init = self.timer.init_ms.get(module.name, 0.0) / 1e3 if init_s is None else init_s
         # the runtime looks an import up in the resident's table, then in each loaded
@@ -678,7 +679,8 @@ class Loader:
                    if m.name != module.name and self.by_name(m.name) is None]
         return cpu_steps(self.timer.costs, module, symbols=len(self.resident.symbols),
                          eager_imports=eager, init_s=init, resident=self.resident.symbols,
-                         co_resident=others, registered=self.registered_needs)
+                         co_resident=others, registered=self.registered_needs,
+                         request=request)
 
     def link_items(self, items: list[_Item], present: list[str], record: LoadRecord, *,
                    run_init: bool, lazy: bool | None = None, at: int | None = None,
@@ -726,7 +728,8 @@ class Loader:
                 if timing is None:
                     continue
                 eager = len(it.module.imports) - len(lm.lazy)
-                cpu = self.cpu_model(it.module, eager_imports=eager, init_s=0.0)
+                cpu = self.cpu_model(it.module, eager_imports=eager, init_s=0.0,
+                                     request=it.request)
                 timing.cpu = cpu
                 timing.handle, timing.region, timing.base = lm.handle, lm.region.name, lm.base
                 timing.eager_imports, timing.lazy_imports = eager, len(lm.lazy)

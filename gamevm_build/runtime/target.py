@@ -62,9 +62,10 @@ def has_target_runtime(symbols) -> bool:
 
 
 def measure_load(target: str, resident, directory, name: str) -> tuple[int, float, object]:
-    """Load module ``name`` from ``directory`` with the resident's runtime on a fresh
-    emulated console, its needs first: the instructions that one load executed, what
-    the analyzer charges for its CPU time (cycles), and the module.
+    """Load module ``name`` (a name or a path under ``directory``) from ``directory`` with
+    the resident's runtime on a fresh emulated console, its needs first: the instructions
+    that one load executed, what the model charges for its CPU time (cycles), and the
+    module.
 
     The load executes the module's constructors, whose own bodies are the module's work:
     the analyzer charges them as the configuration's ``init_ms`` (and checks a trace
@@ -89,7 +90,7 @@ def measure_load(target: str, resident, directory, name: str) -> tuple[int, floa
     charged = sum(cpu_steps(costs, mod, symbols=len(c.resident.symbols),
                             eager_imports=len(mod.imports), init_s=init_s,
                             resident=c.resident.symbols, co_resident=co_resident,
-                            registered=c.loader.needs_table).values()
+                            registered=c.loader.needs_table, request=name).values()
                   ) * costs.clock_hz
     return executed, charged, mod
 
