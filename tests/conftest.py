@@ -145,6 +145,19 @@ def build(tmp_path, toolchain) -> Builder:
     return Builder(tmp_path, toolchain)
 
 
+def refused_object(target: str, data: bytes, tmp_path: Path, name: str = "bad.o"):
+    """Link the object ``data`` (written as ``tmp_path / name``) for ``target``: the link
+    must fail with a RelocationError and write no module.  ``(object path, error)``."""
+    from gamevm_build.errors import RelocationError
+    from gamevm_build.link.linker import link_module
+    bad = tmp_path / name
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RelocationError) as err:
+        link_module(target, [bad], tmp_path / "m.gvm")
+    assert not (tmp_path / "m.gvm").exists()
+    return bad, err.value
+
+
 def shell_env(root: Path) -> dict:
     """An environment in which a shell's ``gamevm`` runs this checkout (a shim in
     ``root/bin``), as documented commands are typed."""

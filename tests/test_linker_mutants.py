@@ -19,7 +19,7 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import Builder
+from conftest import Builder, refused_object
 from gamevm_build.errors import (InputError, LinkError, ModuleChecksumError, ModuleFormatError,
                                  RelocationError)
 from gamevm_build.link import elf32
@@ -312,13 +312,10 @@ def test_a_rela_site_past_the_section_end_is_named_with_its_symbol(tmp_path):
     (r,) = elf.relocations(rela)
     assert elf.symbols[r.sym].name == "ext_fn"
     struct.pack_into(">I", data, rela.offset, text.size - 2)    # a 4-byte site, 2 bytes left
-    bad = tmp_path / "past.o"
-    bad.write_bytes(bytes(data))
-    with pytest.raises(RelocationError) as err:
-        link_module("segacd", [bad], tmp_path / "m.gvm")
-    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size - 2:x} (symbol "
-                              "'ext_fn'): relocation site runs past the end of the section")
-    assert (err.value.obj, err.value.section, err.value.offset, err.value.symbol) == (
+    bad, err = refused_object("segacd", data, tmp_path, "past.o")
+    assert str(err) == (f"{bad}: section .text offset 0x{text.size - 2:x} (symbol 'ext_fn'): "
+                        "relocation site runs past the end of the section")
+    assert (err.obj, err.section, err.offset, err.symbol) == (
         str(bad), ".text", text.size - 2, "ext_fn")
 
 
@@ -972,14 +969,10 @@ def test_a_v4bx_marker_past_its_sections_end_is_refused_at_its_offset(tmp_path):
     header = _section_header_offset(data, rel.index)
     struct.pack_into(">II", data, header + 16, len(data), rel.size + 8)
     data += table + struct.pack(">II", text.size, marker[1])
-    bad = tmp_path / "bad.o"
-    bad.write_bytes(bytes(data))
-    with pytest.raises(RelocationError) as err:
-        link_module("3do", [bad], tmp_path / "m.gvm")
-    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size:x}: relocation site "
-                              "runs past the end of the section")
-    assert (err.value.section, err.value.offset) == (".text", text.size)
-    assert not (tmp_path / "m.gvm").exists()
+    bad, err = refused_object("3do", data, tmp_path)
+    assert str(err) == (f"{bad}: section .text offset 0x{text.size:x}: relocation site runs "
+                        "past the end of the section")
+    assert (err.section, err.offset) == (".text", text.size)
 
 
 def test_the_veneers_are_an_entry_of_the_link_map(tmp_path):

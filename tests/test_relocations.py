@@ -236,11 +236,9 @@ def test_a_rela_site_past_the_section_end_is_refused_as_such_not_as_unsupported(
     survivor arch.xǁArchǁrecipe__mutmut_2 (no recipe found for any type)."""
     import struct
 
-    from conftest import Builder
+    from conftest import Builder, refused_object
     from gamevm_build.arch import get_arch
-    from gamevm_build.errors import RelocationError
     from gamevm_build.link import elf32
-    from gamevm_build.link.linker import link_module
     from gamevm_build.link.toolchain import find_toolchain
 
     assert get_arch("m68k").recipe(rtype.number) is rtype
@@ -252,12 +250,9 @@ def test_a_rela_site_past_the_section_end_is_refused_as_such_not_as_unsupported(
     (r,) = elf.relocations(rela)
     assert (r.type, elf.symbols[r.sym].name) == (rtype.number, "ext")
     struct.pack_into(">I", data, rela.offset, text.size - 1)     # r_offset: 1 byte left
-    bad = tmp_path / "past.o"
-    bad.write_bytes(bytes(data))
-    with pytest.raises(RelocationError) as err:
-        link_module("segacd", [bad], tmp_path / "m.gvm")
-    assert str(err.value) == (f"{bad}: section .text offset 0x{text.size - 1:x} (symbol "
-                              "'ext'): relocation site runs past the end of the section")
+    bad, err = refused_object("segacd", data, tmp_path, "past.o")
+    assert str(err) == (f"{bad}: section .text offset 0x{text.size - 1:x} (symbol 'ext'): "
+                        "relocation site runs past the end of the section")
 
 
 def _with_e_flags(obj, tmp_path, flags: int):
