@@ -90,10 +90,24 @@ def test_corrupt_blocks_fail_without_writing_outside(target, tmp_path_factory):
     for cut in (1, len(block) // 3, len(block) - 1):                            # truncated
         r, _out, guard, _n = decode(m, buf, block[:cut], len(data))
         assert r in (-1, *range(len(data))) and guard == GUARD * 2
-    bad = bytearray(block)
-    bad[1:3] = b"\xff\xff"                        # a match reaching before the output
     r, _out, guard, _n = decode(m, buf, bytes([0x0F]) + b"\xff\xff", len(data))
     assert r == -1 and guard == GUARD * 2
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+@pytest.mark.parametrize("offset, want", [(4, b"abcdabcde"), (1, b"abcddddde"),
+                                          (5, None), (0, None), (0xFFFF, None)])
+def test_a_match_reaches_back_into_the_output_only(target, offset, want, tmp_path_factory):
+    """Four literals, then a 4-byte match ``offset`` bytes back, then one literal: a match
+    within what was written decodes (overlapping ones too); one reaching before the
+    output's first byte, or an offset of 0, is a corrupt block (-1).  Written for the
+    survivor gvm_lz4.c:gvm_lz4_decode:lcr_3 (``!off || off > ...`` made ``&&``: both
+    decoded, from the bytes before the buffer)."""
+    m, buf = decoder(target, tmp_path_factory)
+    block = b"\x40abcd" + offset.to_bytes(2, "little") + b"\x10e"
+    r, out, guard, _n = decode(m, buf, block, 9)
+    assert (r, guard) == ((len(want), GUARD * 2) if want else (-1, GUARD * 2))
+    assert want is None or out == want
 
 
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -509,6 +509,30 @@ def test_a_module_placed_in_the_first_region_goes_there(tmp_path, target):
     same_modules(host, tl)
 
 
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_module_placed_nowhere_goes_to_the_first_general_region_not_the_first(tmp_path,
+                                                                                 target):
+    """The game's first region is an overlay, where only first is placed: second, placed
+    nowhere, goes to the first general region with room (Main) in both loaders, and first
+    stays.  Written for the survivor gvm_loader.c:placed_region:const_4 (no placement
+    made region 0: second went into the overlay, evicting first)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+
+    kernel = build_modules(tmp_path, target, {"first": "int first_f(int x) { return x; }\n",
+                                              "second": "int second_f(void) { return 2; }\n"})
+    heap = heap_of(target, kernel)
+    regions = [Region("Ovl", heap.end - 0x2000, 0x2000, "overlay"),
+               Region("Main", heap.start, heap.size - 0x4000)]
+    host, tl = pair_over(target, kernel, tmp_path, regions, {"first": "Ovl"})
+    host.load("first")
+    assert tl.load_module("first")[1] == TLoadStatus.lsSuccess
+    lm = host.load("second")
+    assert tl.load_module("second")[1] == TLoadStatus.lsSuccess
+    assert lm.region.name == "Main" and tl.by_name("first") is not None
+    same_modules(host, tl)
+
+
 @pytest.mark.parametrize("escape,want", [
     (b"\\u004F", TLoadStatus.lsSuccess), (b"\\u004f", TLoadStatus.lsSuccess),
     (b"\\u004A", TLoadStatus.lsSuccess), (b"\\u0049", TLoadStatus.lsSuccess),
@@ -522,6 +546,27 @@ def test_a_unicode_escape_takes_hex_digits_of_either_case_only(psx_kernel, tmp_p
     d, kernel = psx_kernel
     data = (d / "fpmod.elf").read_bytes()
     (tmp_path / "fpmod.elf").write_bytes(data.replace(b'"entry":null', b'"x":"' + escape + b'"'))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == want
+    assert tl.load_module("fpmod")[1] == want
+
+
+@pytest.mark.parametrize("value,want", [
+    ("éaaé".encode(), TLoadStatus.lsSuccess),           # two-byte sequences (U+00E9)
+    ("\u07ffaaé".encode(), TLoadStatus.lsSuccess),     # the last lead byte of two, 0xDF
+    ("€abc".encode(), TLoadStatus.lsSuccess),           # a three-byte one
+    (b"\x80aaaaa", TLoadStatus.lsBadFormat),            # a continuation byte alone
+])
+def test_utf8_in_a_metadata_string_is_read_by_its_sequences(psx_kernel, tmp_path, value, want):
+    """A string of the metadata (an unknown key's value, in place of ``"entry":null``) may
+    hold any UTF-8: two- and three-byte sequences load in both loaders, a continuation byte
+    alone does not.  Written for the survivor gvm_meta.c:utf8_len:const_11 (a two-byte
+    sequence taken for one byte: its second byte then refused)."""
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    member = b'"x":"' + value + b'"'
+    assert len(member) == len(b'"entry":null')
+    (tmp_path / "fpmod.elf").write_bytes(data.replace(b'"entry":null', member))
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "fpmod")[1] == want
     assert tl.load_module("fpmod")[1] == want
@@ -838,7 +883,7 @@ def _resealed(data: bytes) -> bytes:
 
 def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
     """``data`` (a module) with the section ``name``'s header fields (``type``, ``addr``,
-    ``offset``, ``size``) set as given; the bytes stay where they are."""
+    ``offset``, ``size``, ``link``) set as given; the bytes stay where they are."""
     order = "<" if data[5] == 1 else ">"
     shoff, = struct.unpack_from(order + "I", data, 32)
     shnum, shstrndx = struct.unpack_from(order + "HH", data, 48)
@@ -848,7 +893,7 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
         if data[at:data.index(b"\0", at)] == name:
             out = bytearray(data)
             for field, value in fields.items():
-                where = {"type": 4, "addr": 12, "offset": 16, "size": 20}[field]
+                where = {"type": 4, "addr": 12, "offset": 16, "size": 20, "link": 24}[field]
                 struct.pack_into(order + "I", out, shoff + 40 * i + where, value)
             return bytes(out)
     raise KeyError(name)
@@ -1609,6 +1654,27 @@ def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_p
     data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
     assert read_module(data).relpack_size
     (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", type=sh_type))
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
+    assert not tl.loaded
+
+
+@pytest.mark.parametrize("link", [0, 1])
+def test_packed_relocations_naming_another_symbol_table_are_bad(psx_kernel, tmp_path, link):
+    """A packed module's ``.gvm.relpack`` names its imports by their place in the symbol
+    table its ``sh_link`` gives: one that links another section (none, or the first) has
+    no imports to name, and both loaders refuse it (lsBadFormat), not as a relocation
+    that failed.  Written for the survivor gvm_relpack.c:relpack_read:status_1 (that
+    refusal made lsRelocationError)."""
+    from gamevm_build.link.shipform import convert
+    d, kernel = psx_kernel
+    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
+                                "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
+                                "int rp_call(int i, int x) { return rp_table[i](x); }\n")
+    data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
+    (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", link=link))
     (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
