@@ -1533,6 +1533,34 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
 
 
 @pytest.mark.parametrize("target", ["psx"])
+def test_an_evicted_overlay_occupant_runs_its_destructors(tmp_path, target):
+    """Loading into an overlay region evicts its occupant, which is unloaded as any module
+    is: its destructors run, once, in both loaders (the game's ``LoadModule`` from the host
+    here, not from a module's code).  Written for the survivor gvm_loader.c:evict:call_1
+    (``run_destructors(m)`` dropped: an evicted module's cleanup never ran)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+
+    kernel = build_modules(tmp_path, target, {
+        "first": "extern int cleaned;\nint first_f(void) { return 1; }\n"
+                 "__attribute__((destructor)) static void gone(void) { cleaned += 1; }\n",
+        "second": "int second_f(void) { return 2; }\n"},
+        kernel_c="int cleaned;\n", keep=["cleaned"])
+    heap = heap_of(target, kernel)
+    regions = [Region("Main", heap.start, heap.size - 0x4000),
+               Region("Ovl", heap.end - 0x2000, 0x2000, "overlay")]
+    host, tl = pair_over(target, kernel, tmp_path, regions, {"first": "Ovl", "second": "Ovl"})
+    host.load("first")
+    assert tl.load_module("first")[1] == TLoadStatus.lsSuccess
+    host.load("second")
+    assert tl.load_module("second")[1] == TLoadStatus.lsSuccess
+    assert host.by_name("first") is None and tl.by_name("first") is None
+    same_modules(host, tl)
+    cleaned = tl.machine.symbols["cleaned"]
+    assert host.machine.read_u32(cleaned) == tl.machine.read_u32(cleaned) == 1
+
+
+@pytest.mark.parametrize("target", ["psx"])
 def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
     """A module's destructor borrows its need through the API while the module is being
     unloaded (LoadModuleEx, GetModuleProc, the call, UnloadModule), as a game's cleanup
