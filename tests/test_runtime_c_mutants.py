@@ -1689,6 +1689,54 @@ def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_p
     assert not tl.loaded
 
 
+@pytest.mark.parametrize("stale", [0x01, 0x02, 0xA5])
+def test_a_packed_module_loads_alike_over_a_work_area_of_stale_bytes(psx_kernel, tmp_path,
+                                                                     stale):
+    """The runtime keeps a packed module's relocations and how each finds its addend in its
+    work area, which it does not clear: over a work area full of a stale byte (each of
+    the addend kinds' codes, and another), both loaders load the same bytes.  Written for
+    the survivor gvm_relpack.c:relpack_addends:ror_1 (``k < n`` made ``k <= n``: one entry
+    past the table, read from what lay there, patched the entries' kinds or read far
+    outside the image)."""
+    from gamevm_build.link.shipform import convert
+    from gamevm_build.runtime.target import WORK_SIZE
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
+                                "int (*const rp_table[16])(int) = {" + ", ".join(["fp_twice"] * 16)
+                + "};\nint rp_call(int i, int x) { return rp_table[i](x); }\n",
+                needs=["fpmod"])
+    (tmp_path / "rp.elf").write_bytes(convert((tmp_path / "rp.elf").read_bytes(), "packed"))
+    host, tl = pair("psx", kernel, tmp_path)
+    tl.machine.write(tl.work, bytes([stale]) * WORK_SIZE)
+    assert host_load(host, "rp")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("rp")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    assert tl.machine.call(tl.by_name("rp").symbols["rp_call"], 15, 21) == 42
+
+
+def test_packed_relocations_in_a_plain_module_are_bad(psx_kernel, tmp_path):
+    """A module whose metadata says format 1 (plain) but which carries packed relocations
+    (``.gvm.relpack``, format 2's) is refused by both loaders as a bad file (lsBadFormat),
+    not as a relocation that failed.  Written for the survivor
+    gvm_loader.c:check_relocations:status_2 (that refusal made lsRelocationError)."""
+    from gamevm_build.link.shipform import convert
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
+                                "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
+                                "int rp_call(int i, int x) { return rp_table[i](x); }\n",
+                needs=["fpmod"])
+    data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
+    assert data.count(b'"format":2') == 1
+    (tmp_path / "rp.elf").write_bytes(data.replace(b'"format":2', b'"format":1'))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
+    assert not tl.loaded
+
+
 @pytest.mark.parametrize("link", [0, 1])
 def test_packed_relocations_naming_another_symbol_table_are_bad(psx_kernel, tmp_path, link):
     """A packed module's ``.gvm.relpack`` names its imports by their place in the symbol
