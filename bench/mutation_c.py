@@ -596,7 +596,8 @@ def parser() -> argparse.ArgumentParser:
                     help="test again only the mutants an earlier --json run did not kill, "
                          "keeping its other verdicts")
     ap.add_argument("--report", type=mutation.json_in, metavar="JSON",
-                    help="print an earlier --json run again; runs nothing")
+                    help="print an earlier --json run again, with the equivalent mutants "
+                         "docs/testing.md lists now; runs nothing")
     ap.add_argument("--json", type=mutation.json_out, help="write the results to this file")
     ap.add_argument("--jobs", "-j", type=mutation.jobs_count,
                     default=min(os.cpu_count() or 1, mutation.MAX_JOBS), metavar="N",
@@ -678,6 +679,10 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.report.read_text())
         outcomes = [Outcome(Site(m["name"], m["path"], m["line"], 0, 0, ""), m["status"],
                             m["old"], m["new"], m.get("seconds", 0)) for m in saved["mutants"]]
+        known = equivalents()           # the list as it stands now, as bench/mutation.py's
+        for o in outcomes:
+            if o.status == "survived" and is_equivalent(o.site, o.old, o.new, known):
+                o.status = "equivalent"
         r = report(outcomes, saved["total"], saved["seconds"], survivors=not args.no_survivors)
         return 1 if args.check and r.kill_rate < GOAL else 0
 

@@ -173,6 +173,24 @@ def test_a_report_of_a_saved_run(tmp_path):
     assert "# survived: a.c:f:ror_1  (a.c:3)\n-if (a < b)\n+if (a <= b)" in proc.stdout
 
 
+def test_a_report_counts_the_survivors_listed_equivalent_since_as_equivalent(tmp_path):
+    """--report applies the equivalent mutants docs/testing.md lists now, as bench/mutation.py's
+    does: a survivor of the saved run that is listed since is shown as equivalent and left
+    out of the rate."""
+    known = mutation_c.equivalents()[0]
+    site = mutation_c.Site(f"{known['file'].rsplit('/', 1)[1]}:{known['function']}:ror_1",
+                           known["file"], 3, 0, 0, "")
+    outcomes = [mutation_c.Outcome(site, "survived", known["line"], known["mutant"])] + [
+        mutation_c.Outcome(mutation_c.Site(f"a.c:f:const_{i}", "a.c", 4, 0, 0, ""), "killed")
+        for i in range(19)]
+    saved = tmp_path / "run.json"
+    mutation_c.save(saved, outcomes, 100, 60, "psx")
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), "--report",
+                           str(saved), "--check"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and "100.0%" in proc.stdout, proc.stdout
+    assert "# survived" not in proc.stdout
+
+
 def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
     """``--jobs`` (here and in bench/mutation.py) takes 1 to 64: 0, -1, 65, 2**64 (as a
     whole number or a float), or a word exit 2 with the option named, before anything

@@ -1534,16 +1534,18 @@ def test_a_failed_load_leaves_the_last_loaded_modules_references(psx_kernel, tmp
 
 @pytest.mark.parametrize("target", ["psx"])
 def test_a_slot_freed_by_an_eviction_is_no_longer_a_holders_need(tmp_path, target):
-    """mid needs base, which sits in the overlay; other, loaded there, evicts base and
-    takes its slot. Unloading mid then gives back mid's own references only: other,
-    held by the game, stays, in both loaders.  Written for the survivor
-    gvm_loader.c:release:const_1 (the freed slot's bit cleared one slot up: mid kept base's
-    slot as a need, and its unload dropped other's reference)."""
+    """mid needs base, which sits in the overlay; other, loaded there, evicts base, and
+    extra, loaded next, takes base's slot in the runtime's table. Unloading mid then gives
+    back mid's own references only: extra and other, held by the game, stay, in both
+    loaders.  Written for the survivor gvm_loader.c:release:const_1 (the freed slot's bit
+    cleared one slot up: mid kept base's slot as a need, and its unload dropped extra's
+    reference, freeing it)."""
     from gamevm_build.runtime.allocator import Region
     from test_target_runtime import same_modules
 
     kernel = build_modules(tmp_path, target, {"base": "int base_f(int x) { return x + 1; }\n",
-                                              "other": "int other_f(void) { return 2; }\n"})
+                                              "other": "int other_f(void) { return 2; }\n",
+                                              "extra": "int extra_f(void) { return 3; }\n"})
     module_from(tmp_path, "mid", "extern int base_f(int);\n"
                                  "int mid_f(int x) { return base_f(x) * 2; }\n",
                 target=target, needs=["base"])
@@ -1557,10 +1559,12 @@ def test_a_slot_freed_by_an_eviction_is_no_longer_a_holders_need(tmp_path, targe
     host.load("other")
     assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
     assert tl.by_name("base") is None and tl.by_name("other") is not None
+    host.load("extra")
+    assert tl.load_module("extra")[1] == TLoadStatus.lsSuccess
     host.unload(mid.handle)
     assert tl.unload_module(t_mid) == TLoadStatus.lsSuccess
-    assert [m.name for m in host.loaded.values()] == ["other"]
-    assert [m.name for m in tl.loaded.values()] == ["other"]
+    assert sorted(m.name for m in host.loaded.values()) == ["extra", "other"]
+    assert sorted(m.name for m in tl.loaded.values()) == ["extra", "other"]
     same_modules(host, tl)
 
 
