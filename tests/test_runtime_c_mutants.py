@@ -1709,16 +1709,24 @@ def test_a_packed_module_without_its_packed_relocations_is_bad(psx_kernel, tmp_p
     has none, so both loaders refuse it (lsBadFormat) instead of loading it unrelocated.
     Written for the survivor gvm_loader.c:check_relocations:const_34 (``format == 2``
     made ``format == 3``)."""
+    refused_packed(psx_kernel, tmp_path,
+                   lambda data: _with_section_header(data, b".gvm.relpack", type=sh_type))
+
+
+def refused_packed(psx_kernel, tmp_path, edit) -> None:
+    """rp, a module calling fpmod's fp_twice through a table of two pointers, in the
+    packed form, its file changed by ``edit``: both loaders refuse it lsBadFormat."""
     from gamevm_build.link.module import read_module
     from gamevm_build.link.shipform import convert
     d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
     module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
                                 "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
-                                "int rp_call(int i, int x) { return rp_table[i](x); }\n")
+                                "int rp_call(int i, int x) { return rp_table[i](x); }\n",
+                needs=["fpmod"])
     data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
     assert read_module(data).relpack_size
-    (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", type=sh_type))
-    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    (tmp_path / "rp.elf").write_bytes(edit(data))
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
     assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
@@ -1757,20 +1765,10 @@ def test_packed_relocations_in_a_plain_module_are_bad(psx_kernel, tmp_path):
     (``.gvm.relpack``, format 2's) is refused by both loaders as a bad file (lsBadFormat),
     not as a relocation that failed.  Written for the survivor
     gvm_loader.c:check_relocations:status_2 (that refusal made lsRelocationError)."""
-    from gamevm_build.link.shipform import convert
-    d, kernel = psx_kernel
-    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
-    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
-                                "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
-                                "int rp_call(int i, int x) { return rp_table[i](x); }\n",
-                needs=["fpmod"])
-    data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
-    assert data.count(b'"format":2') == 1
-    (tmp_path / "rp.elf").write_bytes(data.replace(b'"format":2', b'"format":1'))
-    host, tl = pair("psx", kernel, tmp_path)
-    assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
-    assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
-    assert not tl.loaded
+    def plain(data: bytes) -> bytes:
+        assert data.count(b'"format":2') == 1
+        return data.replace(b'"format":2', b'"format":1')
+    refused_packed(psx_kernel, tmp_path, plain)
 
 
 @pytest.mark.parametrize("link", [0, 1])
@@ -1780,18 +1778,8 @@ def test_packed_relocations_naming_another_symbol_table_are_bad(psx_kernel, tmp_
     no imports to name, and both loaders refuse it (lsBadFormat), not as a relocation
     that failed.  Written for the survivor gvm_relpack.c:relpack_read:status_1 (that
     refusal made lsRelocationError)."""
-    from gamevm_build.link.shipform import convert
-    d, kernel = psx_kernel
-    module_from(tmp_path, "rp", "extern int fp_twice(int);\n"
-                                "int (*const rp_table[2])(int) = {fp_twice, fp_twice};\n"
-                                "int rp_call(int i, int x) { return rp_table[i](x); }\n")
-    data = convert((tmp_path / "rp.elf").read_bytes(), "packed")
-    (tmp_path / "rp.elf").write_bytes(_with_section_header(data, b".gvm.relpack", link=link))
-    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
-    host, tl = pair("psx", kernel, tmp_path)
-    assert host_load(host, "rp")[1] == TLoadStatus.lsBadFormat
-    assert tl.load_module("rp")[1] == TLoadStatus.lsBadFormat
-    assert not tl.loaded
+    refused_packed(psx_kernel, tmp_path,
+                   lambda data: _with_section_header(data, b".gvm.relpack", link=link))
 
 
 @pytest.mark.parametrize("target", ["psx"])
