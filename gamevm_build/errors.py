@@ -83,6 +83,14 @@ class RelocationError(LinkError):
         self.symbol = symbol
         self.rtype = rtype
 
+    @classmethod
+    def past_end(cls, obj: str, section: str, offset: int,
+                 symbol: str | None = None) -> "RelocationError":
+        """A relocation whose site runs past the end of its section (a malformed object)."""
+        return cls(f"{location(obj, section, offset, symbol or None)}: relocation site runs "
+                   "past the end of the section", obj=obj, section=section, offset=offset,
+                   symbol=symbol)
+
 
 class UndefinedSymbolError(LinkError):
     """Imports that nothing provides.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import struct
 
-from ..errors import ConfigError, RelocationError, location
+from ..errors import ConfigError, RelocationError
 from ..record import Record
 
 #: unsigned words by (byte order, size), for reading and patching relocation sites
@@ -160,9 +160,7 @@ class Arch:
         """The ``size``-byte word at ``offset`` of ``section`` (a relocation site), in the
         object's byte order."""
         if offset + size > len(section.data):
-            raise RelocationError(f"{location(elf.name, section.name, offset)}: relocation "
-                                  "site runs past the end of the section",
-                                  obj=elf.name, section=section.name, offset=offset)
+            raise RelocationError.past_end(elf.name, section.name, offset)
         return WORD[elf.endian, size].unpack_from(section.data, offset)[0]
 
     def rel_addends(self, elf, section, relocs) -> list[int]:

@@ -125,10 +125,7 @@ def module_debug_file(linked, profile, arch) -> tuple[bytes | None, list[str]]:
                     continue
                 sym = elf.symbols[r.sym]
                 if r.offset + recipe.size > tsec.size:
-                    raise RelocationError(
-                        f"{location(elf.name, tsec.name, r.offset, sym.name or None)}: "
-                        "relocation site runs past the end of the section", obj=elf.name,
-                        section=tsec.name, offset=r.offset, symbol=sym.name)
+                    raise RelocationError.past_end(elf.name, tsec.name, r.offset, sym.name)
                 S = _target(inp, n, sym, parts, export_addr)
                 site = WORD[order, recipe.size]
                 i = base + r.offset

@@ -682,10 +682,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                     if rtype in ignored:
                         if rtype in arch.fixups:
                             if roff + 4 > tsize:        # a marker of a word it lacks
-                                raise RelocationError(
-                                    f"{location(elf.name, tsec.name, roff)}: relocation site "
-                                    "runs past the end of the section", obj=elf.name,
-                                    section=tsec.name, offset=roff)
+                                raise RelocationError.past_end(elf.name, tsec.name, roff)
                             site = WORD[order, 4]
                             i = base_in_buf + roff
                             site.pack_into(buf, i, arch.fixup(profile, rtype,
@@ -699,9 +696,7 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
                     sym = symbols[rsym]
                     where = location(elf.name, tsec.name, roff, sym.name or None)
                     recipe = arch.recipe(rtype, where=where, symbol=sym.name or None)
-                    raise RelocationError(f"{where}: relocation site runs past the end of the "
-                                          "section", obj=elf.name, section=tsec.name,
-                                          offset=roff, symbol=sym.name)
+                    raise RelocationError.past_end(elf.name, tsec.name, roff, sym.name)
                 recipe, site, apply, pc_relative, _ = kind
                 # the target: internal (module offset + output section), absolute, or import
                 target = targets.get(rsym)
@@ -791,17 +786,18 @@ def _link(target: str | Profile, inputs, *, name: str, needs=(), entry: str | No
 
 def _refuse_alignment(items, commons, sources) -> None:
     """A LinkError naming the first input section or COMMON symbol aligned past what a
-    loader places (:data:`MAX_ALIGN`)."""
+    loader places (:data:`MAX_ALIGN`), by its source where it was compiled."""
+    def named(inp) -> str:
+        return sources.name(inp.elf.name) if sources is not None else inp.elf.name
     for inp, sec in items:
         if sec.addralign > MAX_ALIGN:
-            where = sources.name(inp.elf.name) if sources is not None else inp.elf.name
-            raise LinkError(f"{where}: section {sec.name} asks for {sec.addralign}-byte "
+            raise LinkError(f"{named(inp)}: section {sec.name} asks for {sec.addralign}-byte "
                             f"alignment; a module's sections may be aligned to at most "
                             f"{MAX_ALIGN} bytes (64 KiB, what every GameVM loader places): "
                             "lower its aligned() attribute or .balign")
     for cname, (_size, calign, first) in commons:
         if calign > MAX_ALIGN:
-            raise LinkError(f"{first.elf.name}: common symbol '{cname}' asks for {calign}-byte "
+            raise LinkError(f"{named(first)}: common symbol '{cname}' asks for {calign}-byte "
                             f"alignment; a module's data may be aligned to at most {MAX_ALIGN} "
                             "bytes (64 KiB, what every GameVM loader places): lower its "
                             "aligned() attribute")

@@ -26,8 +26,8 @@ from ..errors import (ConfigError, GameVMError, ImageDecodeError, InputError, Mo
 from ..fileutil import read_input
 from .shipform import (CH_TYPES, CHDR_SIZE, PACKED_FORMAT, SHF_COMPRESSED, SHT_GVM_RELPACK,
                        decoded_relocations, file_image_size, footprint)
-from .modformat import (FORMAT_VERSION, MAX_ALIGN, MAX_NEEDS, NOTE_NAME, NT_GAMEVM_MODULE, SECTION_ORDER,
-                        content_hash)
+from .modformat import (FORMAT_VERSION, MAX_ALIGN, MAX_NEEDS, NOTE_NAME, NT_GAMEVM_MODULE,
+                        SECTION_ORDER, content_hash)
 from ..project.profile import Profile, load_profile
 
 _KIND = {E.STT_FUNC: "func", E.STT_OBJECT: "object", E.STT_NOTYPE: "notype"}
@@ -186,7 +186,6 @@ def _bad(path: str, what: str) -> ModuleFormatError:
 
 
 #: the metadata rules a console-side loader can check too (gvm_meta.c mirrors them)
-META_MAX_NEEDS = MAX_NEEDS
 META_MAX_NESTING = 32
 _TABLE_KEYS = ("init_array", "fini_array", "ctors", "dtors")
 
@@ -246,7 +245,7 @@ def check_metadata(pairs: "_Pairs", path: str) -> dict:
         elif key == "entry":
             ok = value is None or isinstance(value, str)
         elif key == "needs":
-            ok = (type(value) is list and len(value) <= META_MAX_NEEDS
+            ok = (type(value) is list and len(value) <= MAX_NEEDS
                   and all(isinstance(n, str) for n in value))
         elif key == "init":
             ok = isinstance(value, _Pairs) and all(
