@@ -264,8 +264,7 @@ class Index:
                                 symbols=len(gst) if gst is not None else G.graph["symbols"],
                                 co_resident=others(k), **lookups(k, m, i),
                                 # requests by name: a path costs more (docs/budget.md)
-                                **dict(zip(("registered_needs", "registered_bytes"),
-                                           walk(m)[:2])),
+                                **walk(m),
                                 constructors=i.constructors,
                                 init_ms=mods[m]["init_ms"], exports=len(i.exports),
                                 local_symbols=i.local_symbols,

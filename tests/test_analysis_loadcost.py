@@ -111,10 +111,12 @@ def test_a_load_walks_every_entry_of_the_registered_needs_table():
     a request by path reads its bytes past the name too, for each entry (``lv/`` and
     ``.elf``: 7)."""
     table = {"level1": ["physics", "ui"], "level2": ["physics"], "boss": ["physics", "ai"]}
-    assert registered_needs(table)("level1") == (5, 5 * 6 + 3 * 6 + 2 * 7, 0)
-    assert registered_needs(table)("level1", "lv/level1.elf") == (5, 5 * 6 + 3 * 6 + 2 * 7,
-                                                                  5 * 7)
-    assert registered_needs({})("menu", "a/menu.elf") == (0, 0, 0)
+    walked = {"registered_needs": 5, "registered_bytes": 5 * 6 + 3 * 6 + 2 * 7}
+    assert registered_needs(table)("level1") == {**walked, "request_bytes": 0}
+    assert registered_needs(table)("level1", "lv/level1.elf") == {**walked,
+                                                                  "request_bytes": 5 * 7}
+    assert registered_needs({})("menu", "a/menu.elf") == {
+        "registered_needs": 0, "registered_bytes": 0, "request_bytes": 0}
 
 
 def test_compared_bytes_are_one_past_the_longest_prefix_with_another_name():

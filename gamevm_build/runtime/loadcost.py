@@ -344,8 +344,9 @@ def _common(a: str, b: str) -> int:
 
 def registered_needs(table: Mapping[str, Sequence[str]]):
     """For the needs table ``table`` (module -> needs, what the game registers with
-    ``GameVMAddNeed``), a function giving ``(entries, bytes, request bytes)`` of the walk
-    loading a module of a given name makes: for each entry the runtime finds the
+    ``GameVMAddNeed``), a function giving :func:`module_cost`'s ``registered_needs``
+    (entries), ``registered_bytes`` and ``request_bytes`` of the walk loading a module of
+    a given name makes: for each entry the runtime finds the
     request's stem again (``len(name)`` bytes, and the request's bytes past the name:
     ``request`` is what the game asked for, a path or the name, by default the name) and
     compares the stem with the entry's module, reading all of it (and its end) in its
@@ -353,11 +354,13 @@ def registered_needs(table: Mapping[str, Sequence[str]]):
     entries = sum(map(len, table.values()))
     modules = sorted(table)
 
-    def walk(name: str, request: str | None = None) -> tuple[int, int, int]:
+    def walk(name: str, request: str | None = None) -> dict:
         own = len(table.get(name, ()))
         past = max(len(request or name) - len(name), 0)
-        return entries, (entries * len(name) + (entries - own) * compared_bytes(name, modules)
-                         + own * (len(name) + 1)), entries * past
+        return {"registered_needs": entries,
+                "registered_bytes": (entries * len(name) + own * (len(name) + 1)
+                                     + (entries - own) * compared_bytes(name, modules)),
+                "request_bytes": entries * past}
     return walk
 
 

@@ -201,7 +201,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     tables = [sorted(exports) for _n, exports in co_resident]
     symtab = sorted(resident) if resident is not None else []
     loaded = sorted(n for n, _e in co_resident)
-    table = registered_needs(registered or {})(module.name, request)
+    walk = registered_needs(registered or {})(module.name, request)
     lookups = lookup_terms(
         module.imports, module.needs if needs is None else needs, resident=resident,
         compare_resident=lambda n: compared_bytes(n, symtab),
@@ -212,9 +212,7 @@ def cpu_steps(costs: CpuCosts, module, *, symbols: int, eager_imports: int,
     cost = module_cost(costs, copy_bytes=module.copy_bytes, zero_bytes=module.zero_bytes,
                        relocations=relocations, imports=eager_imports, symbols=symbols,
                        sections=len(module.sections), export_bytes=sum(map(len, module.exports)),
-                       co_resident=[len(e) for _n, e in co_resident], **lookups,
-                       registered_needs=table[0], registered_bytes=table[1],
-                       request_bytes=table[2],
+                       co_resident=[len(e) for _n, e in co_resident], **lookups, **walk,
                        head_bytes=head_bytes(module.file_size, module.copy_bytes),
                        constructors=ctors, exports=len(module.exports),
                        local_symbols=module.local_symbols,
