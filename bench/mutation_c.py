@@ -83,14 +83,16 @@ RUNTIME_TU = "gamevm_build/runtime/loader/gvm_runtime.c"
 TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
          "tests/test_target_runtime.py", "tests/test_target_runtime_gaps.py",
          "tests/test_runtime_c_sequences.py", "tests/test_runtime_c_fields.py")
-#: the parts whose differential tests are elsewhere: the decoders (C against the Python
+#: the parts whose differential tests are elsewhere: the metadata text and packed
+#: relocations generated (tests/test_runtime_c_streams.py), the decoders (C against the Python
 #: mirror, and compressed modules through the runtime), packed relocations, module digests,
 #: the stale-stub reload (GVM_STALE_RELOAD, in gvm_stubs.c) and hot reload (gvm_reload.c)
 FILE_TESTS = {
+    "gvm_meta.c": ("tests/test_runtime_c_streams.py",),
     "gvm_stubs.c": ("tests/test_target_runtime_reload.py",),
     "gvm_lz4.c": ("tests/test_codecs.py", "tests/test_shipforms.py"),
     "gvm_zx0.c": ("tests/test_codec_zx0.py", "tests/test_shipforms.py"),
-    "gvm_relpack.c": ("tests/test_shipforms.py",),
+    "gvm_relpack.c": ("tests/test_runtime_c_streams.py", "tests/test_shipforms.py"),
     "gvm_sha256.c": ("tests/test_trust.py",),
     "gvm_trust.c": ("tests/test_trust.py",),
     "gvm_reload.c": ("tests/test_dev_reload_target.py",),   # linked only for gamevm dev
@@ -589,6 +591,9 @@ def parser() -> argparse.ArgumentParser:
                          "--tests to try a new test on a survivor")
     ap.add_argument("--op", action="append", choices=OPERATORS,
                     help="only this operator's sites (repeatable; default: all)")
+    ap.add_argument("--source", action="append", metavar="FILE",
+                    help="only the sites of this source, by file name (e.g. gvm_meta.c; "
+                         "repeatable; default: all of them)")
     ap.add_argument("--budget", type=float, metavar="MINUTES",
                     help="stop starting mutants after this long; the report says how many "
                          "of the sample were tested")
@@ -686,11 +691,24 @@ def main(argv: list[str] | None = None) -> int:
         r = report(outcomes, saved["total"], saved["seconds"], survivors=not args.no_survivors)
         return 1 if args.check and r.kill_rate < GOAL else 0
 
-    sites = [s for s in all_sites(root) if s.name.split(":")[2].rsplit("_", 1)[0] in ops]
+    chosen_sources = set(args.source or ())
+    unknown = chosen_sources - {Path(f).name for f in source_files(root)}
+    if unknown:
+        print(f"mutation_c: no such source: {', '.join(sorted(unknown))} (--list names them)",
+              file=sys.stderr)
+        return 2
+
+    def wanted(site: Site) -> bool:
+        return (site.name.split(":")[2].rsplit("_", 1)[0] in ops and
+                (not chosen_sources or Path(site.path).name in chosen_sources))
+
+    sites = [s for s in all_sites(root) if wanted(s)]
     if args.list:
         print(f"operators: {' '.join(OPERATORS)}")
         for f in source_files(root):
             mine = [s for s in sites if s.path == f]
+            if not mine:
+                continue
             by_op = {op: sum(s.name.split(':')[2].startswith(op + "_") for s in mine)
                      for op in OPERATORS}
             print(f"{f}: {len(mine)} sites (" + ", ".join(f"{op} {n}" for op, n in by_op.items()
@@ -711,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tree)
         tree.mkdir()
         mutation.snapshot(root, tree)
-        sites = [s for s in all_sites(tree) if s.name.split(":")[2].rsplit("_", 1)[0] in ops]
+        sites = [s for s in all_sites(tree) if wanted(s)]
         seen = compiled_lines(tree, args.console, work, nice)
         sites = [s for s in sites if (s.path, s.line) in seen]
         by_name = {s.name: s for s in sites}

@@ -18,7 +18,7 @@
 #define GVM_CONSOLE_SIZE 1024
 /* Size of the arena gvm_alloc() hands out memory from. */
 #if defined(__m68k__)
-#define GVM_HEAP_SIZE    (11 * 1024)   /* the Sega CD's main CPU has 64 KiB of work RAM */
+#define GVM_HEAP_SIZE    (10 * 1024)   /* the Sega CD's main CPU has 64 KiB of work RAM */
 #else
 #define GVM_HEAP_SIZE    (64 * 1024)
 #endif

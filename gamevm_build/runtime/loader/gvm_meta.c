@@ -69,11 +69,30 @@ static u8 *put_utf8(u8 *o, u32 cp)
 {
     if (cp < 0x80) { *o++ = (u8)cp; }
     else if (cp < 0x800) { *o++ = (u8)(0xC0 | cp >> 6); *o++ = (u8)(0x80 | (cp & 0x3F)); }
-    else {
+    else if (cp < 0x10000) {
         *o++ = (u8)(0xE0 | cp >> 12); *o++ = (u8)(0x80 | (cp >> 6 & 0x3F));
         *o++ = (u8)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (u8)(0xF0 | cp >> 18); *o++ = (u8)(0x80 | (cp >> 12 & 0x3F));
+        *o++ = (u8)(0x80 | (cp >> 6 & 0x3F)); *o++ = (u8)(0x80 | (cp & 0x3F));
     }
     return o;
+}
+
+/* The four hex digits of a \uXXXX escape, after its "\u". */
+static u32 hex4(cursor *c)
+{
+    u32 cp = 0, i;
+    if (c->end - c->p < 4)
+        return c->bad = 1, 0;
+    for (i = 0; i < 4; i++) {
+        int h = hexval(c->p[i]);
+        if (h < 0)
+            return c->bad = 1, 0;
+        cp = cp << 4 | (u32)h;
+    }
+    c->p += 4;
+    return cp;
 }
 
 /* A string token, unescaped in place and NUL-terminated (the NUL lands at or
@@ -116,19 +135,22 @@ static const char *string(cursor *c)
             case 'r': *out++ = 13; break;
             case 't': *out++ = 9; break;
             case 'u': {
-                u32 cp = 0, i;
-                if (c->end - c->p < 4)
-                    return c->bad = 1, (const char *)0;
-                for (i = 0; i < 4; i++) {
-                    int h = hexval(c->p[i]);
-                    if (h < 0)
-                        return c->bad = 1, (const char *)0;
-                    cp = cp << 4 | (u32)h;
-                }
-                c->p += 4;
+                u32 cp = hex4(c);
+                if (c->bad)
+                    return (const char *)0;
                 if (cp == 0)                   /* would cut the name short */
                     return c->bad = 1, (const char *)0;
-                /* a \uXXXX escape never needs more than the 6 bytes it took */
+                /* a surrogate pair is one character (RFC 8259 section 7), as Python's
+                 * json reads it: the low half combines with a high half written just
+                 * before (those 3 bytes came from an escape: raw UTF-8 has no
+                 * surrogates); a lone surrogate stays its 3 bytes */
+                if (cp >= 0xDC00 && cp <= 0xDFFF && out - start >= 3 && out[-3] == 0xED &&
+                    out[-2] >= 0xA0 && out[-2] <= 0xAF) {
+                    out -= 3;
+                    cp = 0x10000 + (((u32)(out[1] & 0x0F) << 16 | (u32)(out[2] & 0x3F) << 10) |
+                                    (cp & 0x3FF));
+                }
+                /* an escape never needs more bytes than it took (6, or 12 for a pair) */
                 out = put_utf8(out, cp);
                 break;
             }
