@@ -33,12 +33,14 @@ import pytest
 from conftest import ALL_TARGETS, examples
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.errors import EmulationError
-from gamevm_build.runtime.reference import LoadError, TLoadStatus
+from gamevm_build.runtime.allocator import Region
+from gamevm_build.runtime.reference import LoadError, TLoadStatus, default_regions
 from gamevm_build.runtime.target import LOAD_LAZY
 from test_target_runtime import MODULES, pair, same_modules, same_stubs, target_resident
 
 STEPS = 30
 WALKS = examples(12)
+TIGHT_WALKS = examples(8)
 EXPLORING = WALKS > 12
 #: what a walk loads: the example's modules, one that does not exist, one whose import
 #: nobody provides (it needs physics, which its failed load must give back)
@@ -66,9 +68,10 @@ def console(request, example_game, tmp_path_factory):
 class Walk:
     """Two consoles in the same state and the handles a game holds on each."""
 
-    def __init__(self, target: str, kernel: Path, search: Path, seed: str):
+    def __init__(self, target: str, kernel: Path, search: Path, seed: str,
+                 regions=default_regions):
         self.rng = random.Random(seed)
-        self.host, self.tl = pair(target, kernel, search)
+        self.host, self.tl = pair(target, kernel, search, regions=regions)
         self.held: list[tuple[int, int, str]] = []      # (reference handle, runtime handle, name)
         self.given_back: list[tuple[int, int, str]] = []
         self.calls: list[str] = []
@@ -103,7 +106,7 @@ class Walk:
             except LoadError as exc:
                 want = exc.status
             got = TLoadStatus[rec["status"]]
-            if got == TLoadStatus.lsSuccess:      # the game takes the handle it was called with
+            if want == got == TLoadStatus.lsSuccess:     # the game takes the handle it was called with
                 t, again = tl.load_module(name)
                 assert again == TLoadStatus.lsSuccess
                 tl.unload_module(t)
@@ -170,12 +173,31 @@ class Walk:
         return None
 
 
-def test_walks_of_api_calls_leave_both_consoles_alike(console):
-    target, kernel, search = console
-    base = os.urandom(4).hex() if EXPLORING else "suite"
+def tight_regions(search: Path):
+    """Two regions with room for some of the example's modules, not all: loads fail for
+    want of memory, go to the second region when the first is full, and reuse what the
+    modules unloaded gave back."""
+    from gamevm_build.link.module import read_module
+    size = {m: -(-read_module((search / f"{m}.elf").read_bytes()).footprint // 16) * 16
+            for m in ("physics", "level1", "boss")}
+
+    def regions(machine, resident):
+        (heap,) = default_regions(machine, resident)
+        first = size["physics"] + size["level1"] + 16
+        second = heap.start + first + 0x100
+        return [Region("heap", heap.start, first, "heap"),
+                Region("more", second, size["boss"] + size["physics"] // 2, "heap")]
+    return regions
+
+
+def walks(target: str, kernel: Path, search: Path, count: int, label: str,
+          regions=default_regions) -> None:
+    """``count`` walks of STEPS calls each (seeded by ``label``): both consoles agree
+    after every call."""
+    base = os.urandom(4).hex() if EXPLORING else label
     found, calls = [], 0
-    for n in range(WALKS):
-        walk = Walk(target, kernel, search, f"{base}-{target}-{n}")
+    for n in range(count):
+        walk = Walk(target, kernel, search, f"{base}-{target}-{n}", regions)
         for _ in range(STEPS):
             try:
                 problem = walk.disagreement()
@@ -186,4 +208,13 @@ def test_walks_of_api_calls_leave_both_consoles_alike(console):
                 found.append(f"walk {base}-{target}-{n}: {' -> '.join(walk.calls)}: {problem}")
                 break
     assert not found, "\n".join(found)
-    assert calls == WALKS * STEPS
+    assert calls == count * STEPS
+
+
+def test_walks_of_api_calls_leave_both_consoles_alike(console):
+    walks(*console, WALKS, "suite")
+
+
+def test_walks_in_memory_too_small_for_every_module_leave_both_consoles_alike(console):
+    target, kernel, search = console
+    walks(target, kernel, search, TIGHT_WALKS, "tight", tight_regions(search))

@@ -69,9 +69,17 @@ def with_section(data: bytes, name: str, content: bytes) -> bytes:
 
 # --- the metadata text ---------------------------------------------------------------------
 
-#: a need named with characters of one to four UTF-8 bytes at their ranges' edges: the
-#: file exists (a copy of physics), so only a parser that decoded the name finds it
-WIDE = "w\x7f\x80\u07ff\u0800\ud7ff\ue000\uffff\U00010000\U0010ffff"
+#: a need named with characters of one to four UTF-8 bytes at their ranges' edges (one
+#: past U+FFFF first: an escaped pair at a string's start): the file exists (a copy of
+#: physics), so only a parser that decoded the name finds it
+WIDE = "\U00010000w\x7f\x80\u07ff\u0800\ud7ff\ue000\uffff\U0010ffff"
+#: raw UTF-8 at the edges of each length's range, valid and not (overlong, surrogates,
+#: past U+10FFFF, cut short, a continuation byte alone), placed after a quote
+UTF8 = (b"\x7f", b"\xc2\x80", b"\xc1\xbf", b"\xdf\xbf", b"\xe0\xa0\x80", b"\xe0\x9f\xbf",
+        b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xee\x80\x80", b"\xef\xbf\xbf",
+        b"\xf0\x90\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
+        b"\xf5\x80\x80\x80", b"\x80", b"\xe0\xa0", b"\xf0\x90\x80", b"\xc2", b"\xc2\xc2\x80",
+        b"\xe1\x80\xc0", b"\xf1\x80\x80\x7f")
 SPACES = st.text(" \t\n\r", max_size=2)
 #: what a byte of the text may become: JSON's punctuation, escapes' letters and digits,
 #: and the bytes at the edges of UTF-8's lead and continuation ranges
@@ -99,12 +107,31 @@ def escaped(draw, text: str) -> str:
     return "".join(out) + '"'
 
 
+#: a JSON number literal of any form (integer, fraction, exponent; every digit)
+NUMBER = r"-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?"
+
+class Raw(str):
+    """JSON text written as it is: a number literal of any form, valid or not."""
+
+
+def number_literals(value: int):
+    """Literals for a member whose value is ``value``: the same number written other
+    ways, numbers near 32 bits' edges, and what JSON does not allow."""
+    return st.one_of(
+        st.sampled_from((str(value), f"{value}.0", f"{value}e0", f"{value}E+00", f"0{value}",
+                         f"-{value}", "-0", f"{value}0", str(value * 2), str(value - 1))),
+        st.from_regex(NUMBER, fullmatch=True),
+        st.sampled_from(("4294967295", "4294967296", "4294967297", "4294967290",
+                         "4294967299", "42949672950", "429496729", "429496730", "01", "1.",
+                         ".5", "-", "+1", "1e", "1e+", "--1", "0x10", "1_0", "00", "-01")))
+
+
 class Pairs(list):
     """A JSON object written as these ``(key, value)`` pairs, in order, duplicates kept."""
 
 
 json_leaves = st.one_of(
-    st.none(), st.booleans(),
+    st.none(), st.booleans(), st.from_regex(NUMBER, fullmatch=True).map(Raw),
     st.sampled_from((0, 1, 4, 8, 16, 65536, 131072, 0x7FFFFFFF, 0xFFFFFFFF, 0x100000000,
                      4294967296 * 10, -1, -0.0, 0.5, 1e2, 12.5e-1)),
     st.integers(-(1 << 40), 1 << 40),
@@ -127,6 +154,8 @@ def write(draw, value) -> str:
         return "{" + (inner or sp()) + "}"
     if isinstance(value, list):
         return "[" + (",".join(sp() + write(draw, v) + sp() for v in value) or sp()) + "]"
+    if isinstance(value, Raw):
+        return value
     if isinstance(value, str):
         return escaped(draw, value)
     if isinstance(value, float) and value == int(value) and draw(st.booleans()):
@@ -135,12 +164,30 @@ def write(draw, value) -> str:
 
 
 @st.composite
+def init_tables(draw, size: int):
+    """An ``init`` member: tables of known kinds and others, each at the image's edges."""
+    tables = Pairs()
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(("ctors", "dtors", "init_array", "fini_array", "ctor",
+                                     "init_arra", "")))
+        off = draw(st.sampled_from((0, 4, 2, size - 4, size, size + 4, size // 2 & ~3,
+                                    0xFFFFFFFC)))
+        room = max(size - off, 0) // 4
+        count = draw(st.sampled_from((0, 1, 2, room, room + 1, room // 2, room // 2 + 1,
+                                      0x3FFFFFFF, 0x40000000, 0x7FFFFFFF, 0xFFFFFFFF)))
+        tables.append((kind, draw(st.sampled_from(([off, count], [off], [off, count, 0],
+                                                   [off, count], [off, count])))))
+    return tables
+
+
+@st.composite
 def metadata_texts(draw, meta: Pairs):
     """Text of the metadata ``meta`` changed as the module docstring says, and a label."""
     pairs = Pairs(meta)
     changes = []
     for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(("set", "add", "drop", "twice", "need")))
+        kind = draw(st.sampled_from(("set", "add", "drop", "twice", "need", "number",
+                                     "init")))
         i = draw(st.integers(0, len(pairs)))
         if kind == "set" and pairs:
             key = pairs[i % len(pairs)][0]
@@ -152,10 +199,21 @@ def metadata_texts(draw, meta: Pairs):
         elif kind == "twice" and pairs:
             key = pairs[i % len(pairs)][0]
             pairs.insert(draw(st.integers(0, len(pairs))), (key, draw(json_values)))
+        elif kind == "number":
+            key = draw(st.sampled_from(("format", "image_size", "align")))
+            value = dict(pairs).get(key, 1)
+            pairs.append((key, Raw(draw(number_literals(value if type(value) is int else 1)))))
+        elif kind == "init":
+            pairs.append(("init", draw(init_tables(dict(meta)["image_size"]))))
         elif kind == "need":
             pairs.append(("needs", ["physics", WIDE][:draw(st.integers(0, 2))]))
         changes.append(kind)
     text = write(draw, pairs).encode()
+    quotes = [i + 1 for i, b in enumerate(text) if b == ord('"')]
+    for _ in range(draw(st.sampled_from((0, 0, 0, 1, 2)))):
+        at = draw(st.sampled_from(quotes))
+        text = text[:at] + draw(st.sampled_from(UTF8)) + text[at:]
+        changes.append(f"utf8 @{at}")
     for _ in range(draw(st.sampled_from((0, 0, 0, 1, 2)))):
         at = draw(st.integers(0, len(text)))
         how = draw(st.sampled_from(("set", "insert", "cut")))
@@ -257,9 +315,9 @@ class Stream(NamedTuple):
 
 
 #: what is wrong with a stream, if anything: a type the console lacks, a group of a type
-#: past the table or of the unknown unit, a site past the stored image, a HI16 partner
-#: outside it, or bytes changed once it was written
-FLAWS = (None,) * 6 + ("type", "index", "unit", "past", "partner", "bytes")
+#: past the table or of the unknown unit, a site past the stored image or across a
+#: section's end, a HI16 partner outside the image, or bytes changed once it was written
+FLAWS = (None,) * 7 + ("type", "index", "unit", "past", "straddle", "partner", "bytes")
 ADDENDS = (0, 1, -1, 0x7FFFFFFF, -0x80000000, 0x1234, -4)
 
 
@@ -268,7 +326,7 @@ def relpack_streams(draw, s: Stream):
     """A ``.gvm.relpack`` for the module ``s`` describes, valid or with one flaw (see the
     module docstring), and the flaw."""
     flaw = draw(st.sampled_from(FLAWS))
-    flawed = draw(st.integers(0, 15))             # the group that has it (if there is one)
+    flawed = draw(st.integers(0, 5))              # the group that has it (if there is one)
     end = max(e for _s, e in s.spans)
     table = draw(st.lists(st.sampled_from(s.types), min_size=1, max_size=len(s.types),
                           unique=True))
@@ -277,8 +335,9 @@ def relpack_streams(draw, s: Stream):
                      draw(st.sampled_from((0, 3, 127, 128, 255, 256))))
     out = bytearray(uleb(len(table)) + b"".join(uleb(t) for t in table))
     group = 0
-    for _target in range(s.nimports + 1):
-        groups = draw(st.sampled_from((0, 0, 1, 1, 2, 3)))
+    busy = draw(st.sets(st.integers(0, s.nimports), min_size=1, max_size=3))   # with sites
+    for target in range(s.nimports + 1):
+        groups = draw(st.sampled_from((1, 1, 2, 3))) if target in busy else 0
         if not groups:
             out.append(0xFF)
         for g in range(groups):
@@ -299,6 +358,9 @@ def relpack_streams(draw, s: Stream):
                 if stop - start >= 4:
                     offsets.append(draw(st.integers(-(-start // unit), (stop - 4) // unit))
                                    * unit)
+            if bad == "straddle":
+                _start, stop = draw(st.sampled_from(s.spans))
+                offsets.append((stop - draw(st.integers(1, 3))) // unit * unit)
             if bad == "past":
                 offsets.append(draw(st.integers(end - 3, end + 8)) // unit * unit)
             prev = 0
@@ -356,3 +418,144 @@ def test_packed_relocations_written_any_way_get_the_host_status(packed_console, 
     found = both.disagreement(f"{changes} {content.hex()}",
                               with_section(packed, ".gvm.relpack", content))
     assert found is None, found
+
+
+def test_raw_utf8_at_every_edge_in_every_string_gets_the_host_status(meta_console):
+    """Each of UTF8's sequences in a string of every role (a member's name, an unknown
+    member's value, the module's name, a need's name) and escaped alike: the parser takes
+    what Python's strict UTF-8 decoder takes.  The property reaches these only by chance
+    (the survivor gvm_meta.c:utf8_len:ror_14, a raw U+DFFF taken as a character, was not
+    reached by its derandomized examples)."""
+    both, boss = meta_console
+    e = "<" if boss[5] == 1 else ">"
+    base = metadata_of(boss, dict)
+    found = []
+    for seq in UTF8:
+        for role in ("key", "value", "name", "need"):
+            meta = json.dumps({**base, "zz": "v"}, separators=(",", ":")).encode()
+            at = {"key": b'"zz"', "value": b'"v"', "name": b'"boss"',
+                  "need": b'"physics"'}[role]
+            where = meta.index(at) + 2
+            text = meta[:where] + seq + meta[where:]
+            found.append(both.disagreement(f"{seq!r} in the {role}",
+                                           with_section(boss, ".note.gamevm", note(text, e))))
+    both.finish([f for f in found if f], f"{both.target} boss")
+
+
+def single_group(table: list[int], index: int, sites: list[tuple[int, int]],
+                 nimports: int, *, explicit: bool = True) -> bytes:
+    """A stream of one group of the module's own sites ``(offset, value)``, 1-byte unit."""
+    out = bytearray(uleb(len(table)) + b"".join(uleb(t) for t in table))
+    out.append(index | explicit << 3 | 0x80)
+    out += uleb(len(sites))
+    prev = 0
+    for off, value in sites:
+        out += uleb(off - prev) + sleb(value)
+        prev = off
+    return bytes(out + b"\xff" * nimports)
+
+
+def test_a_site_at_every_section_edge_gets_the_host_status(packed_console):
+    """A site of every type of the console at every section's edges (4 bytes before its
+    end to 3 after; its start, when it is not the image's), alone, after a site in the
+    same section (where the runtime looks first) and after one in another section; and a
+    HI16's partner at the image's edges.  The property reaches each of these only now and
+    then (the survivor gvm_relpack.c:site_ok:aor_2, a site across a section's end taken,
+    was not reached by its derandomized examples)."""
+    (both, packed), s = packed_console
+    found = []
+    starts = [start for start, _stop in s.spans]
+    for t in s.types:
+        for _start, stop in s.spans:
+            for off in [*range(stop - 4, stop + 4), *(a for a in starts if a)]:
+                for before in (None, stop - 8, starts[0] if stop != s.spans[0][1] else None,
+                               s.spans[-1][0]):
+                    sites = [(b, 0) for b in (before,) if b is not None and b < off]
+                    stream = single_group([t], 0, [*sites, (off, 0)], s.nimports)
+                    label = f"type {t} at {off:#x} after {sites}"
+                    found.append(both.disagreement(
+                        label, with_section(packed, ".gvm.relpack", stream)))
+    if s.hi16 is not None:
+        end = max(stop for _start, stop in s.spans)
+        for off in (0, 4, end - 8, end - 4):
+            for partner in (-(off // 2) - 1, -(off // 2), (end - 4 - off) // 2,
+                            (end - 4 - off) // 2 + 1):
+                stream = single_group([s.hi16], 0, [(off, partner)], s.nimports,
+                                      explicit=False)
+                found.append(both.disagreement(
+                    f"HI16 at {off:#x}, partner {partner:+}",
+                    with_section(packed, ".gvm.relpack", stream)))
+    both.finish([f for f in found if f], f"{both.target} boss packed")
+
+
+#: number literals with every digit in every part, and what JSON does not allow
+LITERALS = tuple(form.format(d) for d in "0123456789" for form in (
+    "{}", "1{}", "-{}", "0.{}", "1.0{}", "1e{}", "1E+{}", "1e-1{}", "{}.5", "-{}e1")) + (
+    "01", "1.", ".5", "-", "+1", "1e", "1e+", "--1", "0x10", "00", "-01", "1.e1", "1e1.5",
+    "4294967295", "4294967296", "42949672951", "-0", "-0.0", "1E400", "123456789012345678")
+
+
+def test_number_literals_of_every_form_get_the_host_status(meta_console):
+    """Each of LITERALS as an unknown member's value and as ``align``'s: the parser takes
+    what JSON takes and reads the value as Python's json does.  Written for the survivor
+    gvm_meta.c:number:ror_30 (a fraction's digit loop stopping before a 9)."""
+    both, boss = meta_console
+    e = "<" if boss[5] == 1 else ">"
+    base = json.dumps(metadata_of(boss, dict), separators=(",", ":"))
+    found = []
+    for literal in LITERALS:
+        for text in (base[:-1] + f',"zz":[{literal}]}}', base[:-1] + f',"align":{literal}}}'):
+            found.append(both.disagreement(
+                text[-30:], with_section(boss, ".note.gamevm", note(text.encode(), e))))
+    both.finish([f for f in found if f], f"{both.target} boss")
+
+
+def uleb_padded(value: int, size: int, last: int = 0) -> bytes:
+    """``value`` (< 128) as a ULEB128 of ``size`` bytes, ``last`` or'ed into its last."""
+    return bytes([value | 0x80] + [0x80] * (size - 2) + [last]) if size > 1 else bytes([value])
+
+
+def test_numbers_padded_to_any_length_get_the_host_status(packed_console):
+    """Every number of a one-site stream (the type count, the type, the site's delta)
+    written as a ULEB128 of 1 to 6 bytes, and 5-byte ones whose last byte sets bits past
+    32: both loaders take up to 5 bytes of a number that fits.  Written for the survivor
+    gvm_relpack.c:rp_uleb:const_22 (a sixth byte's refusal made a 0 read without one)."""
+    (both, packed), s = packed_console
+    t, site = s.types[0], s.spans[0][0] + 8
+    found = []
+    for which in range(3):
+        for size, last in [*((n, 0) for n in range(1, 7)), (5, 0x0F), (5, 0x10), (5, 0x70)]:
+            nums = [uleb(1), uleb(t), uleb(site)]
+            value = (1, t, site)[which]
+            if value >= 0x80:
+                continue
+            nums[which] = uleb_padded(value, size, last)
+            stream = nums[0] + nums[1] + bytes([0x08 | 0x40 | 0x80]) + nums[2] + sleb(0) + \
+                b"\xff" * s.nimports
+            found.append(both.disagreement(f"number {which} in {size} bytes, last {last:#x}",
+                                           with_section(packed, ".gvm.relpack", stream)))
+    found.append(both.disagreement("no types, a 6-byte count", with_section(
+        packed, ".gvm.relpack", b"\x80" * 5 + b"\xff" * (s.nimports + 1))))
+    both.finish([f for f in found if f], f"{both.target} boss packed")
+
+
+def test_imports_out_of_name_order_get_the_host_status(packed_console):
+    """A packed module's relocations name its imports by rank in name order, so the
+    symbol table must list them sorted, each once: each import given the name of the one
+    before it (a duplicate) and the two swapped (out of order).  Written for the
+    survivor gvm_relpack.c:relpack_read:ror_5 (a duplicate name taken as in order)."""
+    (both, packed), _s = packed_console
+    e = "<" if packed[5] == 1 else ">"
+    _at, head = sections(packed)[".symtab"]
+    rows = range(head[4], head[4] + head[5], 16)
+    imports = [r for r in rows if r != head[4] and struct.unpack_from(e + "H", packed, r + 14)[0] == 0
+               and packed[r + 12] & 15 != 3]
+    assert len(imports) > 3
+    found = []
+    for a, b in zip(imports, imports[1:]):
+        name_a, name_b = packed[a:a + 4], packed[b:b + 4]
+        for label, na, nb in (("twice", name_a, name_a), ("swapped", name_b, name_a)):
+            data = bytearray(packed)
+            data[a:a + 4], data[b:b + 4] = na, nb
+            found.append(both.disagreement(f"imports at {a:#x} and {b:#x} {label}", bytes(data)))
+    both.finish([f for f in found if f], f"{both.target} boss packed")
