@@ -35,7 +35,7 @@ from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.errors import EmulationError
 from gamevm_build.runtime.allocator import Region
 from gamevm_build.runtime.reference import LoadError, TLoadStatus, default_regions
-from gamevm_build.runtime.target import LOAD_LAZY
+from gamevm_build.runtime.target import HANDLE_BASE_OFFSET, LOAD_LAZY, RECORD_SIZE, SLOT_BITS
 from test_target_runtime import MODULES, pair, same_modules, same_stubs, target_resident
 
 STEPS = 30
@@ -170,7 +170,24 @@ class Walk:
             same_stubs(self.host, self.tl)
         except AssertionError as exc:
             return f"RAM differs: {str(exc).splitlines()[0]}"
+        held = {lm.name: lm.refcount for lm in self.host.loaded.values() if lm.refcount}
+        if held != target_refcounts(self.tl):
+            return f"reference counts differ: {held} and {target_refcounts(self.tl)}"
         return None
+
+
+def target_refcounts(tl) -> dict[str, int]:
+    """Each loaded module's reference count in its runtime record (the records whose
+    base is a loaded module's and whose count is not 0: a freed record keeps its base)."""
+    records = tl.machine.read_u32(tl.symbols["gvm_records"])
+    out = {}
+    for slot in range(1 << SLOT_BITS):
+        handle = slot
+        module = tl.loaded.get(tl.machine.read_u32(records + slot * RECORD_SIZE
+                                                   + HANDLE_BASE_OFFSET))
+        if module is not None and tl.handle_refcount(handle):
+            out[module.name] = tl.handle_refcount(handle)
+    return out
 
 
 def tight_regions(search: Path):
