@@ -69,9 +69,10 @@ class Walk:
     """Two consoles in the same state and the handles a game holds on each."""
 
     def __init__(self, target: str, kernel: Path, search: Path, seed: str,
-                 regions=default_regions):
+                 regions=default_regions, placement=None):
         self.rng = random.Random(seed)
-        self.host, self.tl = pair(target, kernel, search, regions=regions)
+        self.host, self.tl = pair(target, kernel, search, regions=regions,
+                                  placement=placement)
         self.held: list[tuple[int, int, str]] = []      # (reference handle, runtime handle, name)
         self.given_back: list[tuple[int, int, str]] = []
         self.calls: list[str] = []
@@ -106,7 +107,7 @@ class Walk:
             except LoadError as exc:
                 want = exc.status
             got = TLoadStatus[rec["status"]]
-            if want == got == TLoadStatus.lsSuccess:     # the game takes the handle it was called with
+            if want == got == TLoadStatus.lsSuccess:   # the game takes the handle it was given
                 t, again = tl.load_module(name)
                 assert again == TLoadStatus.lsSuccess
                 tl.unload_module(t)
@@ -135,14 +136,18 @@ class Walk:
         h, t, name = rng.choice(self.held)
         if r < 0.93:
             self.calls.append(f"GetModuleProc of {name}'s exports")
-            symbols = sorted(host.handle(h).symbols) + ["no_such_symbol"]
+            held = host.loaded.get(h)               # None: evicted from an overlay region
+            symbols = sorted(held.symbols if held else ()) + ["gamevm_selftest",
+                                                             "no_such_symbol"]
             return ([self.host_proc(h, s) for s in symbols], [tl.get_proc(t, s) for s in symbols])
         self.calls.append(f"{name}'s self test")
         lm = host.by_name(name)
         if lm is None or "gamevm_selftest" not in lm.symbols:
             return None, None
-        return (host.machine.call(lm.symbols["gamevm_selftest"]),
-                tl.machine.call(lm.symbols["gamevm_selftest"]))
+        # a module whose lazy import nobody provides (unbound, which is named boss) faults
+        # at its first call, on both consoles: that is their agreement
+        return (fault_or(lambda: host.machine.call(lm.symbols["gamevm_selftest"])),
+                fault_or(lambda: tl.machine.call(lm.symbols["gamevm_selftest"])))
 
     def host_proc(self, h: int, symbol: str) -> int:
         """The reference's GetModuleProc: 0 for a name the module does not export or a
@@ -170,33 +175,45 @@ class Walk:
             same_stubs(self.host, self.tl)
         except AssertionError as exc:
             return f"RAM differs: {str(exc).splitlines()[0]}"
-        held = {lm.name: lm.refcount for lm in self.host.loaded.values() if lm.refcount}
+        held = {lm.name: lm.refcount for lm in self.host.loaded.values()}
         if held != target_refcounts(self.tl):
             return f"reference counts differ: {held} and {target_refcounts(self.tl)}"
         return None
 
 
+def fault_or(call):
+    """What ``call`` returns, or "fault" when the emulated CPU faulted."""
+    try:
+        return call()
+    except EmulationError:
+        return "fault"
+
+
 def target_refcounts(tl) -> dict[str, int]:
-    """Each loaded module's reference count in its runtime record (the records whose
-    base is a loaded module's and whose count is not 0: a freed record keeps its base)."""
+    """Each loaded module's reference count in its runtime record (gvm_loader.c
+    module_t: a record in use has a load number, ``seq``, first)."""
     records = tl.machine.read_u32(tl.symbols["gvm_records"])
     out = {}
     for slot in range(1 << SLOT_BITS):
-        handle = slot
-        module = tl.loaded.get(tl.machine.read_u32(records + slot * RECORD_SIZE
-                                                   + HANDLE_BASE_OFFSET))
-        if module is not None and tl.handle_refcount(handle):
-            out[module.name] = tl.handle_refcount(handle)
+        record = records + slot * RECORD_SIZE
+        module = tl.loaded.get(tl.machine.read_u32(record + HANDLE_BASE_OFFSET))
+        if module is not None and tl.machine.read_u32(record):
+            out[module.name] = tl.handle_refcount(slot)
     return out
+
+
+def sizes(search: Path) -> dict[str, int]:
+    """The memory each of the example's modules takes, rounded up to 16 bytes."""
+    from gamevm_build.link.module import read_module
+    return {m: -(-read_module((search / f"{m}.elf").read_bytes()).footprint // 16) * 16
+            for m in MODULES}
 
 
 def tight_regions(search: Path):
     """Two regions with room for some of the example's modules, not all: loads fail for
     want of memory, go to the second region when the first is full, and reuse what the
     modules unloaded gave back."""
-    from gamevm_build.link.module import read_module
-    size = {m: -(-read_module((search / f"{m}.elf").read_bytes()).footprint // 16) * 16
-            for m in ("physics", "level1", "boss")}
+    size = sizes(search)
 
     def regions(machine, resident):
         (heap,) = default_regions(machine, resident)
@@ -207,14 +224,33 @@ def tight_regions(search: Path):
     return regions
 
 
+#: which overlay region each module goes to (unbound is a copy of boss, named boss)
+OVERLAID = {"level1": "LevelA", "boss": "LevelA", "crashy": "LevelB"}
+
+
+def overlay_regions(search: Path):
+    """The general region and two overlay regions, LevelA paired with LevelB (the
+    example's Sega CD map): a module placed in an occupied one evicts its occupant, or
+    is refused while the occupant is in use."""
+    room = max(size for m, size in sizes(search).items() if m in OVERLAID) + 16
+
+    def regions(machine, resident):
+        (heap,) = default_regions(machine, resident)
+        level_a = heap.start + heap.size - 2 * room - 0x200
+        return [Region("heap", heap.start, level_a - heap.start - 0x100, "heap"),
+                Region("LevelA", level_a, room, "overlay", pair="LevelB"),
+                Region("LevelB", level_a + room + 0x100, room, "overlay")]
+    return regions
+
+
 def walks(target: str, kernel: Path, search: Path, count: int, label: str,
-          regions=default_regions) -> None:
+          regions=default_regions, placement=None) -> None:
     """``count`` walks of STEPS calls each (seeded by ``label``): both consoles agree
     after every call."""
     base = os.urandom(4).hex() if EXPLORING else label
     found, calls = [], 0
     for n in range(count):
-        walk = Walk(target, kernel, search, f"{base}-{target}-{n}", regions)
+        walk = Walk(target, kernel, search, f"{base}-{target}-{n}", regions, placement)
         for _ in range(STEPS):
             try:
                 problem = walk.disagreement()
@@ -235,3 +271,8 @@ def test_walks_of_api_calls_leave_both_consoles_alike(console):
 def test_walks_in_memory_too_small_for_every_module_leave_both_consoles_alike(console):
     target, kernel, search = console
     walks(target, kernel, search, TIGHT_WALKS, "tight", tight_regions(search))
+
+
+def test_walks_with_modules_placed_in_overlay_regions_leave_both_consoles_alike(console):
+    target, kernel, search = console
+    walks(target, kernel, search, TIGHT_WALKS, "overlays", overlay_regions(search), OVERLAID)

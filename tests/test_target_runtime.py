@@ -50,18 +50,19 @@ def target_resident(out: Path, target: str, modules, *, keep=()) -> Path:
 
 
 def pair(target: str, kernel: Path, search: Path, *, loaders=(Loader, TargetLoader),
-         regions=default_regions, **target_options):
+         regions=default_regions, placement=None, **target_options):
     """A host-loader console and a target-runtime console in the same state, modules
-    placed in ``regions(machine, resident)`` on both (default: RAM after the resident)."""
+    placed in ``regions(machine, resident)`` on both (default: RAM after the resident),
+    those ``placement`` names in the region it gives."""
     resident = read_resident(kernel, target)
     host_m, target_m = Machine(target), Machine(target)
     for m in (host_m, target_m):
         m.load_elf(kernel)
     # the C runtime does not check the module hash yet (docs/runtime-c.md): compare without it
     host = loaders[0](host_m, resident, DirectoryReader([search]), regions(host_m, resident),
-                      policy=LoaderPolicy(verify_hash=False))
+                      policy=LoaderPolicy(verify_hash=False), placement=placement)
     tl = loaders[1](target_m, DirectoryReader([search]), regions(target_m, resident),
-                    resident=resident, **target_options)
+                    resident=resident, placement=placement, **target_options)
     return host, tl
 
 
