@@ -209,9 +209,9 @@ def test_a_trusted_module_is_hashed_to_the_end_of_its_file(edges, tmp_path, form
     """A module of 6 KiB (its image not in the first read) with ``tail`` bytes after its
     image, which nothing but the digest reads: listed with that file's size and SHA-256,
     it loads on both loaders alike; one byte of the tail changed, both refuse it
-    (lsBadSignature).  Written for the survivor gvm_trust.c:digest_to:lcr_1 (``hashed <
-    pre_hi && pre_lo == 0`` made ``||``: once the digest had passed the first read, the
-    bytes still to hash were taken from it, a length below zero)."""
+    (lsBadSignature).  Written for a survivor of gvm_trust.c:digest_to (its test of the
+    first read made always true: once the digest had passed the first read, the bytes
+    still to hash were taken from it, a length below zero)."""
     import hashlib
     from gamevm_build.link.shipform import convert
     from gamevm_build.runtime import trust

@@ -70,8 +70,8 @@ typedef struct load_ctx {
     const char *request;
     int file;
     u32 fsize;
-    u8 *pre;                         /* the file's metadata, read in one piece (see fetch) */
-    u32 pre_lo, pre_hi;
+    u8 *pre;                         /* the file's first pre_hi bytes, read in one piece */
+    u32 pre_hi;                      /* (its headers and metadata: see fetch) */
     u8 *sh;                          /* section headers, 40 bytes each */
     u32 shnum, shoff, shstrndx;
     u32 phoff, phnum, flags;
@@ -352,8 +352,8 @@ static int out_of_time(void)
 static TLoadStatus fetch(load_ctx *c, u32 off, u32 size, u8 **out)
 {
     u8 *p;
-    if (c->pre && off >= c->pre_lo && off <= c->pre_hi && size <= c->pre_hi - off) {
-        p = c->pre + (off - c->pre_lo);
+    if (c->pre && off <= c->pre_hi && size <= c->pre_hi - off) {
+        p = c->pre + off;
         if (!(off & 3)) {                  /* pre starts at a 4-aligned file offset */
             *out = p;
             return lsSuccess;
@@ -1590,7 +1590,6 @@ static TLoadStatus opened(load_ctx *c, u32 size)
         head = room;
     if (head < 52 || !(c->pre = work_alloc(head)))
         return lsOutOfMemory;
-    c->pre_lo = 0;
     c->pre_hi = c->head = head;
     c->phase = P_HEAD;
     return read_to(c, 0, c->pre, head);

@@ -42,7 +42,7 @@ static TLoadStatus digest_to(load_ctx *c, u32 to)
     u32 k;
     if (to <= c->hashed)
         return lsSuccess;
-    if (c->hashed < c->pre_hi && c->pre_lo == 0) {
+    if (c->hashed < c->pre_hi) {
         k = (to < c->pre_hi ? to : c->pre_hi) - c->hashed;
         sha256_update(c->sha, c->pre + c->hashed, k);
         c->hashed += k;
