@@ -884,18 +884,16 @@ static TLoadStatus read_note(load_ctx *c)
         return lsBadFormat;
     if ((st = section_data(c, note, &data, &size)) != lsSuccess)
         return st;
-    if (size < 12)
+    desc_off = 20;                         /* a 12-byte header, "GameVM\0" padded to 8 */
+    if (size < desc_off)
         return lsBadFormat;
     namesz = gvm_rd32(data, c->big);
     descsz = gvm_rd32(data + 4, c->big);
-    if (namesz != 7 || gvm_rd32(data + 8, c->big) != 1)
+    if (namesz != 7 || gvm_rd32(data + 8, c->big) != 1 || descsz > size - desc_off)
         return lsBadFormat;
     for (i = 0; i < 7; i++)
-        if (12 + i >= size || data[12 + i] != note_name[i])
+        if (data[12 + i] != note_name[i])
             return lsBadFormat;
-    desc_off = 20;
-    if (desc_off > size || descsz > size - desc_off)
-        return lsBadFormat;
     data += desc_off;
     /* the parser unescapes in place: a note whose bytes another section shares (a
      * corrupt module) is parsed in a copy, so that what is read from that section is
