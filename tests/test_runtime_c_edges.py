@@ -13,7 +13,8 @@ import struct
 
 import pytest
 
-from gamevm_build.runtime.reference import TLoadStatus
+from gamevm_build.runtime.reference import Loader, TLoadStatus
+from gamevm_build.runtime.target import MASK32, SYS_MEDIA_READ, TargetLoader
 from test_runtime_c_mutants import _metadata_edited, load_odd_compressed
 from test_target_runtime import build_modules, host_load, pair, same_modules
 
@@ -275,3 +276,61 @@ def test_a_trust_table_of_more_than_255_entries_is_counted_whole(edges, tmp_path
     host.trust(table)
     assert tl.trust(table) == TLoadStatus.lsSuccess
     both(host, tl, "fpmod", TLoadStatus.lsSuccess)
+
+
+# --- the reader ----------------------------------------------------------------------------
+
+class FailingReads(TargetLoader):
+    """The runtime over a media device whose read number ``fail_at`` (counting from 0)
+    fails, as a scratched disc's would; ``reads`` counts them."""
+
+    fail_at: int | None = None
+    reads = 0
+
+    def _service(self, machine, kind: str, code: int):
+        if code == SYS_MEDIA_READ:
+            self.reads += 1
+            if self.reads - 1 == self.fail_at:
+                machine.set_result(MASK32)
+                return None
+        return super()._service(machine, kind, code)
+
+
+@pytest.mark.parametrize("form", ["plain", "packed", "lz4"])
+def test_a_read_that_fails_anywhere_fails_the_load_and_leaves_nothing(edges, tmp_path, form):
+    """Each read of a 6 KiB module (its first read, then its image) failing in turn, as a
+    scratched disc's would: the load is lsFileNotFound (docs/runtime-c.md, the reader's
+    ``read``), every file it opened is closed, nothing stays loaded, and the same load then
+    succeeds as the reference's.  No other test makes a read fail."""
+    from gamevm_build.link.shipform import convert
+    d, kernel = edges
+    (tmp_path / "bigmod.elf").write_bytes(convert((d / "bigmod.elf").read_bytes(), form))
+    host, tl = pair("psx", kernel, tmp_path, loaders=(Loader, FailingReads))
+    handle, status = tl.load_module("bigmod")
+    assert status == TLoadStatus.lsSuccess and tl.reads >= 1
+    tl.unload_module(handle)
+    for k in range(tl.reads):
+        tl.fail_at, tl.reads = k, 0
+        assert tl.load_module("bigmod") == (0, TLoadStatus.lsFileNotFound), k
+        assert not tl.loaded and not tl.files, k
+    tl.fail_at = None
+    assert host_load(host, "bigmod")[1] == tl.load_module("bigmod")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_failed_read_of_a_table_read_on_its_own_is_file_not_found(tmp_path, target):
+    """A module of 80 functions whose tables (4.2 KiB) do not fit a 4 KiB work area in one
+    piece: the runtime reads each table on its own, then runs out of room (lsOutOfMemory);
+    each of those reads failing in turn fails the load at that read, lsFileNotFound, with
+    every file closed.  Written for the survivor gvm_loader.c:fetch:status_5 (a failed
+    read of a table taken as a success: the load went on with the work area's stale
+    bytes)."""
+    src = "int tab[80];\n" + "".join(f"int f{i}(void) {{ return tab[{i}]; }}\n" for i in range(80))
+    kernel = build_modules(tmp_path, target, {"many": src})
+    _host, tl = pair(target, kernel, tmp_path, loaders=(Loader, FailingReads), work_size=4096)
+    assert tl.load_module("many") == (0, TLoadStatus.lsOutOfMemory) and tl.reads > 2
+    for k in range(tl.reads):
+        tl.fail_at, tl.reads = k, 0
+        assert tl.load_module("many") == (0, TLoadStatus.lsFileNotFound), k
+        assert not tl.loaded and not tl.files, k
