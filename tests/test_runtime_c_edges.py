@@ -334,3 +334,47 @@ def test_a_failed_read_of_a_table_read_on_its_own_is_file_not_found(tmp_path, ta
         tl.fail_at, tl.reads = k, 0
         assert tl.load_module("many") == (0, TLoadStatus.lsFileNotFound), k
         assert not tl.loaded and not tl.files, k
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_packed_module_of_imports_almost_only_binds_each_alike(tmp_path, target):
+    """A packed module whose symbols are nearly all imports (24 of 30: its table of
+    imports in rank order takes 4 bytes a symbol, more than 3 per symbol of the module):
+    both loaders bind every import alike, the same bytes in RAM and the same sum from its
+    function.  Written for the survivor gvm_relpack.c:relpack_read:const_3 (that table
+    given 3 bytes a symbol: the relocations read after it overwrote its last entries)."""
+    from gamevm_build.link.shipform import convert
+    count = 24
+    src = "".join(f"extern int k{i}(void);\n" for i in range(count)) + \
+        "int imps_sum(void) { return " + " + ".join(f"k{i}()" for i in range(count)) + "; }\n"
+    kernel_c = "".join(f"int k{i}(void) {{ return {1 << i}; }}\n" for i in range(count))
+    kernel = build_modules(tmp_path, target, {"imps": src}, kernel_c,
+                           keep=[f"k{i}" for i in range(count)])
+    (tmp_path / "imps.elf").write_bytes(convert((tmp_path / "imps.elf").read_bytes(), "packed"))
+    host, tl = pair(target, kernel, tmp_path)
+    lm = host.load("imps")
+    assert tl.load_module("imps")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    fn = lm.symbols["imps_sum"]
+    assert host.machine.call(fn) == tl.machine.call(fn) == (1 << count) - 1
+
+
+@pytest.mark.parametrize("cut", [0, 1, 39, 40])
+def test_section_headers_ending_past_the_file_are_bad_format_alike(edges, tmp_path, cut):
+    """A module whose section header table was moved to the end of the file, then the
+    file cut by ``cut`` bytes (0: whole, it loads; 1 to 40: the table runs past the end):
+    both loaders give the same status, lsBadFormat for a cut table (checked before any
+    read, not a read that fails).  Written for the survivor
+    gvm_loader.c:read_elf_header:aor_10 (the bound ``fsize - shoff`` made ``fsize +
+    shoff``: a table past the end was read, lsFileNotFound)."""
+    d, kernel = edges
+    data = bytearray((d / "fpmod.elf").read_bytes())
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, = struct.unpack_from("<H", data, 48)
+    table = data[shoff:shoff + 40 * shnum]
+    data += bytes(-len(data) % 4)
+    struct.pack_into("<I", data, 32, len(data))
+    data = bytes(data + table)
+    (tmp_path / "fpmod.elf").write_bytes(data[:len(data) - cut])
+    host, tl = pair("psx", kernel, tmp_path)
+    both(host, tl, "fpmod", TLoadStatus.lsBadFormat if cut else TLoadStatus.lsSuccess)

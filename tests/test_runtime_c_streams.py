@@ -551,7 +551,8 @@ def test_numbers_padded_to_any_length_get_the_host_status(packed_console):
 def test_imports_out_of_name_order_get_the_host_status(packed_console):
     """A packed module's relocations name its imports by rank in name order, so the
     symbol table must list them sorted, each once: each import given the name of the one
-    before it (a duplicate) and the two swapped (out of order).  Written for the
+    before it (a duplicate) and the two swapped (out of order), and an undefined symbol
+    of type STT_SECTION (refused before the ranks are counted).  Written for the
     survivor gvm_relpack.c:relpack_read:ror_5 (a duplicate name taken as in order)."""
     (both, packed), _s = packed_console
     e = "<" if packed[5] == 1 else ">"
@@ -567,4 +568,8 @@ def test_imports_out_of_name_order_get_the_host_status(packed_console):
             data = bytearray(packed)
             data[a:a + 4], data[b:b + 4] = na, nb
             found.append(both.disagreement(f"imports at {a:#x} and {b:#x} {label}", bytes(data)))
+    for a in imports[:2] + imports[-1:]:            # not an import: a section's symbol
+        data = bytearray(packed)
+        data[a + 12] = data[a + 12] & 0xF0 | 3
+        found.append(both.disagreement(f"the import at {a:#x} of type STT_SECTION", bytes(data)))
     both.finish([f for f in found if f], f"{both.target} boss packed")

@@ -153,7 +153,7 @@ static TLoadStatus relpack_read(load_ctx *c, u32 i)
         return lsOutOfMemory;
     for (k = 1; k < c->nsym; k++) {
         u8 *s = c->sym + (k << 4);
-        if ((s[12] & 15) == STT_SECTION || gvm_rd16(s + 14, c->big) != SHN_UNDEF)
+        if (gvm_rd16(s + 14, c->big) != SHN_UNDEF)   /* check_symbols refused the rest */
             continue;
         if (n && gvm_strcmp((const char *)c->str + gvm_rd32(c->sym + (imports[n - 1] << 4), c->big),
                             (const char *)c->str + gvm_rd32(s, c->big)) >= 0)
