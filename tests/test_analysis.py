@@ -157,6 +157,25 @@ def test_transition_time_by_hand_duckstation():
     assert t.path == ("menu", "game")
 
 
+#: the N64 CPU work of stream_graph's 128 KiB module that the streaming tests' arithmetic
+#: by hand is written for: 3.0000107 ms, just over 3 ms (frames are counted with ceil)
+STREAM_CPU_CYCLES = 281251
+
+
+@pytest.fixture(autouse=True)
+def n64_costs_for_streams(monkeypatch):
+    """The measured N64 costs with ``module_fixed`` moved so that stream_graph's module
+    takes STREAM_CPU_CYCLES: re-measuring the runtime (a change of a few cycles) must not
+    move a CPU work that sits a cycle above a whole number of milliseconds."""
+    import copy
+    from gamevm_build.runtime import loadcost
+    measured = loadcost.measured_costs()
+    moved = copy.deepcopy(measured)
+    moved["targets"]["n64"]["module_fixed"] += \
+        STREAM_CPU_CYCLES - estimated_load_cycles("n64", 131072)
+    monkeypatch.setattr(loadcost, "measured_costs", lambda: moved)
+
+
 def estimated_load_cycles(target: str, size: int, others: int = 1) -> float:
     """A module estimated as ``size`` bytes, no relocations or imports: the fixed costs
     (every kind of section, as an estimate does not say which it has), the reader's copy,

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from test_analysis import est, far_stream_graph, stream_graph
+from test_analysis import est, far_stream_graph, n64_costs_for_streams, stream_graph  # noqa: F401
 
 from gamevm_build.analysis import graph_from_dict
 from gamevm_build.analysis.plans import UNKNOWN, Heads, head_positions
