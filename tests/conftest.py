@@ -9,6 +9,7 @@ without exercising them.
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,17 @@ def run_gamevm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "gamevm_build", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def section_header(data: bytes, name: str) -> tuple[int, list[int]]:
+    """Where section ``name``'s header lies in ELF32 file ``data`` (either byte order) and
+    its ten fields (``sh_name`` ... ``sh_entsize``: its file offset is [4], its size [5])."""
+    e = "<" if data[5] == 1 else ">"
+    shoff, = struct.unpack_from(e + "I", data, 32)
+    shnum, shstrndx = struct.unpack_from(e + "HH", data, 48)
+    names = struct.unpack_from(e + "10I", data, shoff + 40 * shstrndx)[4]
+    for at in range(shoff, shoff + 40 * shnum, 40):
+        head = list(struct.unpack_from(e + "10I", data, at))
+        if data[names + head[0]:data.index(b"\0", names + head[0])] == name.encode():
+            return at, head
+    raise KeyError(name)

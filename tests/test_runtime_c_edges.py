@@ -13,6 +13,7 @@ import struct
 
 import pytest
 
+from conftest import section_header
 from gamevm_build.runtime.reference import Loader, TLoadStatus
 from gamevm_build.runtime.target import MASK32, SYS_MEDIA_READ, TargetLoader
 from test_runtime_c_mutants import _metadata_edited, load_odd_compressed
@@ -120,18 +121,6 @@ def test_an_init_table_may_end_at_the_image_end(edges, tmp_path):
 
 # --- gvm_relpack.c -------------------------------------------------------------------------
 
-def _relpack_span(data: bytes) -> tuple[int, int]:
-    """The file offset and size of ``.gvm.relpack`` in a packed module."""
-    shoff, = struct.unpack_from("<I", data, 32)
-    shnum, shstrndx = struct.unpack_from("<HH", data, 48)
-    names = struct.unpack_from("<10I", data, shoff + 40 * shstrndx)[4]
-    for i in range(shnum):
-        h = struct.unpack_from("<10I", data, shoff + 40 * i)
-        if data[names + h[0]:data.index(b"\0", names + h[0])] == b".gvm.relpack":
-            return h[4], h[5]
-    raise KeyError(".gvm.relpack")
-
-
 @pytest.mark.parametrize("type_byte", [0x03, 0x00, 0x7F, 0x82])
 def test_a_packed_relocation_type_the_runtime_lacks_is_bad_format(edges, tmp_path, type_byte):
     """The type table of ``.gvm.relpack`` naming a relocation type that is not this
@@ -142,7 +131,7 @@ def test_a_packed_relocation_type_the_runtime_lacks_is_bad_format(edges, tmp_pat
     from gamevm_build.link.shipform import convert
     d, kernel = edges
     data = convert((d / "pairs.elf").read_bytes(), "packed")
-    at, _size = _relpack_span(data)
+    at = section_header(data, ".gvm.relpack")[1][4]
     assert 1 <= data[at] <= 7 and data[at + 1] < 0x80      # the count, the first type
     data = data[:at + 1] + bytes([type_byte]) + data[at + 2:]
     (tmp_path / "pairs.elf").write_bytes(data)

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import examples
+from conftest import examples, section_header
 from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.link.modformat import NOTE_NAME, NT_GAMEVM_MODULE
 from gamevm_build.link.packrel import _sleb, _uleb
@@ -52,22 +52,11 @@ SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
 
 # --- a module with one section replaced -----------------------------------------------------
 
-def sections(data: bytes) -> dict[str, tuple[int, list[int]]]:
-    """Each section's name: its header's file offset and its ten fields."""
-    e = "<" if data[5] == 1 else ">"
-    shoff, = struct.unpack_from(e + "I", data, 32)
-    shnum, shstrndx = struct.unpack_from(e + "HH", data, 48)
-    heads = [list(struct.unpack_from(e + "10I", data, shoff + 40 * i)) for i in range(shnum)]
-    names = heads[shstrndx][4]
-    return {data[names + h[0]:data.index(b"\0", names + h[0])].decode(): (shoff + 40 * i, h)
-            for i, h in enumerate(heads)}
-
-
-def with_section(data: bytes, name: str, content: bytes) -> bytes:
+def section_replaced(data: bytes, name: str, content: bytes) -> bytes:
     """``data`` with section ``name``'s bytes made ``content``, placed at the end of the
     file (4-byte aligned) and its header's offset and size changed to match."""
     e = "<" if data[5] == 1 else ">"
-    at, head = sections(data)[name]
+    at, head = section_header(data, name)
     out = bytearray(data) + bytes(-len(data) % 4)
     head[4], head[5] = len(out), len(content)
     struct.pack_into(e + "10I", out, at, *head)
@@ -241,7 +230,7 @@ def note(text: bytes, e: str) -> bytes:
 
 def metadata_of(data: bytes, hook=Pairs):
     """The module's metadata, its objects as ``hook`` makes them from their pairs."""
-    _at, head = sections(data)[".note.gamevm"]
+    _at, head = section_header(data, ".note.gamevm")
     raw = data[head[4] + 12 + len(NOTE_NAME) + (-len(NOTE_NAME) % 4):head[4] + head[5]]
     return json.loads(raw.rstrip(b"\0"), object_pairs_hook=hook)
 
@@ -274,7 +263,7 @@ def test_metadata_written_any_way_gets_the_host_status(meta_console, data):
     e = "<" if boss[5] == 1 else ">"
     text, changes = data.draw(metadata_texts(metadata_of(boss)))
     found = both.disagreement(f"{changes} {text!r}",
-                              with_section(boss, ".note.gamevm", note(text, e)))
+                              section_replaced(boss, ".note.gamevm", note(text, e)))
     assert found is None, found
 
 
@@ -290,7 +279,7 @@ def test_a_need_named_with_surrogate_pair_escapes_is_the_character_they_pair(met
     meta["needs"].append(WIDE)
     text = json.dumps(meta, separators=(",", ":")).encode()     # ensure_ascii: pairs
     assert b"\\udbff\\udfff" in text
-    victim = with_section(boss, ".note.gamevm", note(text, e))
+    victim = section_replaced(boss, ".note.gamevm", note(text, e))
     assert both.disagreement("a need escaped", victim) is None
     (both.search / "victim.elf").write_bytes(victim)
     handle, status = both.tl.load_module("victim")
@@ -406,7 +395,7 @@ def packed_console(request, example_game, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"relpack-{target}")
     packed = convert((out / "boss.elf").read_bytes(), "packed")
     module = read_module(packed)
-    _at, head = sections(packed)[".gvm.relpack"]
+    _at, head = section_header(packed, ".gvm.relpack")
     stream = packed[head[4]:head[4] + head[5]]
     count, types = stream[0], tuple(stream[1:1 + stream[0]])     # ULEBs of one byte here
     assert count < 8 and all(t < 0x80 for t in types)
@@ -425,7 +414,7 @@ def test_packed_relocations_written_any_way_get_the_host_status(packed_console, 
     (both, packed), stream = packed_console
     content, changes = data.draw(relpack_streams(stream))
     found = both.disagreement(f"{changes} {content.hex()}",
-                              with_section(packed, ".gvm.relpack", content))
+                              section_replaced(packed, ".gvm.relpack", content))
     assert found is None, found
 
 
@@ -447,7 +436,7 @@ def test_raw_utf8_at_every_edge_in_every_string_gets_the_host_status(meta_consol
             where = meta.index(at) + 2
             text = meta[:where] + seq + meta[where:]
             found.append(both.disagreement(f"{seq!r} in the {role}",
-                                           with_section(boss, ".note.gamevm", note(text, e))))
+                                           section_replaced(boss, ".note.gamevm", note(text, e))))
     both.finish([f for f in found if f], f"{both.target} boss")
 
 
@@ -483,7 +472,7 @@ def test_a_site_at_every_section_edge_gets_the_host_status(packed_console):
                     stream = single_group([t], 0, [*sites, (off, 0)], s.nimports)
                     label = f"type {t} at {off:#x} after {sites}"
                     found.append(both.disagreement(
-                        label, with_section(packed, ".gvm.relpack", stream)))
+                        label, section_replaced(packed, ".gvm.relpack", stream)))
     if s.hi16 is not None:
         end = max(stop for _start, stop in s.spans)
         for off in (0, 4, end - 8, end - 4):
@@ -493,7 +482,7 @@ def test_a_site_at_every_section_edge_gets_the_host_status(packed_console):
                                       explicit=False)
                 found.append(both.disagreement(
                     f"HI16 at {off:#x}, partner {partner:+}",
-                    with_section(packed, ".gvm.relpack", stream)))
+                    section_replaced(packed, ".gvm.relpack", stream)))
     both.finish([f for f in found if f], f"{both.target} boss packed")
 
 
@@ -515,7 +504,7 @@ def test_number_literals_of_every_form_get_the_host_status(meta_console):
     for literal in LITERALS:
         for text in (base[:-1] + f',"zz":[{literal}]}}', base[:-1] + f',"align":{literal}}}'):
             found.append(both.disagreement(
-                text[-30:], with_section(boss, ".note.gamevm", note(text.encode(), e))))
+                text[-30:], section_replaced(boss, ".note.gamevm", note(text.encode(), e))))
     both.finish([f for f in found if f], f"{both.target} boss")
 
 
@@ -542,8 +531,8 @@ def test_numbers_padded_to_any_length_get_the_host_status(packed_console):
             stream = nums[0] + nums[1] + bytes([0x08 | 0x40 | 0x80]) + nums[2] + sleb(0) + \
                 b"\xff" * s.nimports
             found.append(both.disagreement(f"number {which} in {size} bytes, last {last:#x}",
-                                           with_section(packed, ".gvm.relpack", stream)))
-    found.append(both.disagreement("no types, a 6-byte count", with_section(
+                                           section_replaced(packed, ".gvm.relpack", stream)))
+    found.append(both.disagreement("no types, a 6-byte count", section_replaced(
         packed, ".gvm.relpack", b"\x80" * 5 + b"\xff" * (s.nimports + 1))))
     both.finish([f for f in found if f], f"{both.target} boss packed")
 
@@ -556,7 +545,7 @@ def test_imports_out_of_name_order_get_the_host_status(packed_console):
     survivor gvm_relpack.c:relpack_read:ror_5 (a duplicate name taken as in order)."""
     (both, packed), _s = packed_console
     e = "<" if packed[5] == 1 else ">"
-    _at, head = sections(packed)[".symtab"]
+    _at, head = section_header(packed, ".symtab")
     rows = range(head[4], head[4] + head[5], 16)
     imports = [r for r in rows if r != head[4] and packed[r + 12] & 15 != 3
                and struct.unpack_from(e + "H", packed, r + 14)[0] == 0]

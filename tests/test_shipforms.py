@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import examples
+from conftest import examples, section_header
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import (MODULES, built, host_load, mutate, mutations,  # noqa: F401
                                  Consoles, pair, same_modules, same_status_on_both)
@@ -206,21 +206,6 @@ def test_a_block_that_decodes_padding_other_than_zeros_is_bad_format_on_both_loa
                        f"decodes byte 0x5a at image offset 0x{gap:x}, outside every section")
 
 
-def _section(data: bytes, name: bytes):
-    """(header offset, file offset, size) of section ``name`` of an ELF32 file."""
-    order = "big" if data[5] == 2 else "little"
-    word = lambda at: int.from_bytes(data[at:at + 4], order)            # noqa: E731
-    shoff, shnum, shstrndx = word(32), int.from_bytes(data[48:50], order), \
-        int.from_bytes(data[50:52], order)
-    names = word(shoff + 40 * shstrndx + 16)
-    for i in range(shnum):
-        h = shoff + 40 * i
-        at = names + word(h)
-        if data[at:at + len(name) + 1] == name + b"\0":
-            return h, word(h + 16), word(h + 20)
-    raise AssertionError(name)
-
-
 @pytest.mark.parametrize("what", ["relpack_trailing", "relpack_cut", "block_corrupt",
                                   "chdr_type", "relpack_in_format_1", "zx0_block_corrupt",
                                   "zx0_margin_past_image",
@@ -236,23 +221,23 @@ def test_bad_packed_files_are_bad_format_on_both_loaders(packed_fuzz, built, wha
         pytest.skip(f"{target}'s runtime does not decode {source}")
     data = bytearray(sources[source])
     order = "big" if data[5] == 2 else "little"
-    _h, off, size = _section(bytes(data), b".gvm.relpack")
+    h, relpack = section_header(bytes(data), ".gvm.relpack")
+    off, size = relpack[4], relpack[5]
     if what == "relpack_trailing":
         data[off + size - 1] = 0xFF        # a group's end turns into "no groups" + a byte
     elif what == "relpack_cut":
-        h, _o, _s = _section(bytes(data), b".gvm.relpack")
         data[h + 20:h + 24] = (size - 2).to_bytes(4, order)
     elif what == "block_corrupt":
-        _h, zoff, zsize = _section(bytes(data), b".gvm.image")
+        zoff, zsize = section_header(bytes(data), ".gvm.image")[1][4:6]
         data[zoff + 12] ^= 0xF0            # the first token: lengths past the block
     elif what == "chdr_type":
-        _h, zoff, _z = _section(bytes(data), b".gvm.image")
+        zoff = section_header(bytes(data), ".gvm.image")[1][4]
         data[zoff] ^= 1
     elif what == "zx0_block_corrupt":
-        _h, zoff, zsize = _section(bytes(data), b".gvm.image")
+        zoff, zsize = section_header(bytes(data), ".gvm.image")[1][4:6]
         data[zoff + zsize - 1] ^= 0xFF      # the end marker's bits
     elif what.startswith(("zx0_margin", "lz4_with", "zx0_without")):
-        h, _zoff, _zsize = _section(bytes(data), b".gvm.image")
+        h = section_header(bytes(data), ".gvm.image")[0]
         margin = int.from_bytes(data[h + 36:h + 40], order)
         assert (margin > 0) == source.endswith("zx0")
         image_size = read_module(sources[source], verify_hash=False).image_size
