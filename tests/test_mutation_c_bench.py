@@ -204,6 +204,24 @@ def test_a_number_of_jobs_below_one_is_a_usage_error(capsys):
     assert mutation_c.parser().parse_args(["-j", "3"]).jobs == 3
 
 
+def test_source_draws_only_that_files_sites_and_refuses_a_name_it_does_not_know():
+    """``--source gvm_meta.c --list`` lists that file alone; a name that is no runtime
+    source (another file, a path outside the runtime, a device) exits 2 naming it, with
+    no traceback and before anything is copied or compiled."""
+    def run(*argv):
+        return subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), *argv],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = run("--source", "gvm_meta.c", "--list")
+    assert proc.returncode == 0, proc.stderr
+    listed = [line.split(":")[0] for line in proc.stdout.splitlines()
+              if line.startswith("gamevm_build/")]
+    assert listed == ["gamevm_build/runtime/loader/gvm_meta.c"]
+    for bad in ("nope.c", "../../etc/passwd", "/dev/null", "gvm_runtime.c"):
+        proc = run("--source", bad, "--dry-run")
+        assert proc.returncode == 2 and f"no such source: {bad}" in proc.stderr, proc
+        assert "Traceback" not in proc.stderr
+
+
 def _coverage_c(*argv, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "bench" / "coverage_c.py"), *argv],
                           capture_output=True, text=True, cwd=REPO, timeout=timeout)
