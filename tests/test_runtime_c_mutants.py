@@ -1686,6 +1686,34 @@ def test_a_lazy_load_gives_a_weak_import_no_stub(psx_kernel, tmp_path):
     assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 2
 
 
+def test_a_lazy_load_of_many_imports_stubs_exactly_the_strong_ones(psx_kernel, tmp_path):
+    """A lazy load of a module with eight imports, four strong ones resolved in the
+    resident and four weak ones nothing provides, each only called: both loaders stub the
+    four strong ones and bind the weak ones to 0, and the strong ones' sum is the same.
+    With two definitions ahead of them, the first import is symbol 6, an import's own
+    number among eight.  Written for the survivor gvm_stubs.c:scan_imports:ror_10 (the
+    loop marking weak imports ran to ``i <= nsym``: the symbol after the table, read from
+    the string table that follows it, cleared the sixth import's weakness)."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules, same_stubs
+    strong = [f"k{i}" for i in range(4)]
+    weak = [f"w{i}" for i in range(4, 8)]
+    src = "".join(f"extern int {n}(int);\n" for n in strong) + \
+        "".join(f"extern int {n}(int) __attribute__((weak));\n" for n in weak) + \
+        "int strong_sum(int x) { return " + " + ".join(f"{n}(x)" for n in strong) + "; }\n" + \
+        "int weak_sum(int x) { return " + " + ".join(f"{n}(x)" for n in weak) + "; }\n"
+    kernel_c = "".join(f"int {n}(int x) {{ return x + {i}; }}\n" for i, n in enumerate(strong))
+    kernel = build_modules(tmp_path, "psx", {"many": src}, kernel_c, keep=strong)
+    host, tl = pair("psx", kernel, tmp_path)
+    lm = host.load("many", needs=True, lazy=True)
+    assert tl.load_module("many", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
+    assert sorted(dict(lm.lazy)) == strong
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    fn = lm.symbols["strong_sum"]
+    assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 10
+
+
 def test_an_abiflags_record_cut_to_seven_bytes_is_not_read_past(psx_kernel, tmp_path):
     """A ``.MIPS.abiflags`` record of 7 bytes followed in the file by a hard-float fp_abi
     byte (1): the record is too short to say a float ABI, so both loaders load the
