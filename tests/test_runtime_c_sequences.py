@@ -35,7 +35,8 @@ from example_game import example_game  # noqa: F401  (fixture)
 from gamevm_build.errors import EmulationError
 from gamevm_build.runtime.allocator import Region
 from gamevm_build.runtime.reference import LoadError, TLoadStatus, default_regions
-from gamevm_build.runtime.target import HANDLE_BASE_OFFSET, LOAD_LAZY, RECORD_SIZE, SLOT_BITS
+from gamevm_build.runtime.target import (HANDLE_BASE_OFFSET, HANDLE_SEQ_OFFSET, LOAD_LAZY,
+                                         RECORD_SIZE, SLOT_BITS)
 from test_target_runtime import MODULES, pair, same_modules, same_stubs, target_resident
 
 STEPS = 30
@@ -191,13 +192,13 @@ def fault_or(call):
 
 def target_refcounts(tl) -> dict[str, int]:
     """Each loaded module's reference count in its runtime record (gvm_loader.c
-    module_t: a record in use has a load number, ``seq``, first)."""
+    module_t: a record in use has a nonzero load number)."""
     records = tl.machine.read_u32(tl.symbols["gvm_records"])
     out = {}
     for slot in range(1 << SLOT_BITS):
         record = records + slot * RECORD_SIZE
         module = tl.loaded.get(tl.machine.read_u32(record + HANDLE_BASE_OFFSET))
-        if module is not None and tl.machine.read_u32(record):
+        if module is not None and tl.machine.read_u32(record + HANDLE_SEQ_OFFSET):
             out[module.name] = tl.handle_refcount(slot)
     return out
 

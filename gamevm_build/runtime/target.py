@@ -46,8 +46,9 @@ DEV_POOL_SIZE = 0x2000
 #: GameVMAddRegion flags
 REGION_HEAP, REGION_OVERLAY = 0, 1
 #: where a handle's module record (gvm_loader.c module_t, which checks both offsets and
-#: its size when it compiles; :meth:`TargetLoader.record`) keeps the base and the
-#: reference count
+#: its size when it compiles; :meth:`TargetLoader.record`) keeps its load number (0: a
+#: free slot), the base and the reference count
+HANDLE_SEQ_OFFSET = 0
 HANDLE_BASE_OFFSET = 8
 HANDLE_REFCOUNT_OFFSET = 20
 #: the records are an array the runtime's ``gvm_records`` points to; a handle's low bits

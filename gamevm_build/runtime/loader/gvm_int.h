@@ -42,6 +42,11 @@ enum { GVM_FAMILY_MIPS, GVM_FAMILY_M68K, GVM_FAMILY_ARM };
 #else
 #define GVM_LAZY 0
 #endif
+#if defined(__m68k__)
+#define GVM_STACK_ALIGN 2        /* the 68000 pushes longs at any even address */
+#else
+#define GVM_STACK_ALIGN 4
+#endif
 #if defined(__arm__)
 #define GVM_STUB_WORDS 3         /* mov ip, #slot; ldr pc, [pc, #-4]; .word gvm_stub_entry */
 #else
@@ -104,8 +109,9 @@ GVM_INTERNAL u32 gvm_reloc_may_overflow(u32 type);
 GVM_INTERNAL int gvm_reloc_check(u32 type, u32 S, u32 A, u32 P);
 /* The addend a format 2 module keeps in the `type` field at `site` (before relocation). */
 GVM_INTERNAL u32 gvm_reloc_field(u32 type, const u8 *site);
-/* 1 if code address `v` follows a call instruction (it can be a return address). */
-GVM_INTERNAL int gvm_after_call(u32 v);
+/* 1 if code address `v` follows a call instruction lying at or after `lo` (it can be a
+ * return address from code that starts at `lo`); no byte before `lo` is read. */
+GVM_INTERNAL int gvm_after_call(u32 v, u32 lo);
 /* Apply `n` RELA entries at `rela` (this CPU's byte order, 4-byte aligned) to the
  * module at `base`; S[i] is the value of symbol i. */
 GVM_INTERNAL void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S);

@@ -17,9 +17,9 @@
 #include "gvm_int.h"
 
 /* A loaded module's record (its handle: HANDLE, below).  The emulated console reads
- * `base` at offset 8 and `refcount` at offset 20 of the record, and finds the records at
- * `gvm_records` (gamevm_build.runtime.target, HANDLE_*_OFFSET, RECORD_SIZE): the checks
- * below keep them there. */
+ * `seq` at offset 0, `base` at offset 8 and `refcount` at offset 20 of the record, and
+ * finds the records at `gvm_records` (gamevm_build.runtime.target, HANDLE_*_OFFSET,
+ * RECORD_SIZE): the checks below keep them there. */
 typedef struct module_s {
     u32 seq;                        /* load order; 0 marks a free slot */
     const char *name;               /* in the pool */
@@ -42,6 +42,7 @@ typedef struct module_s {
     u8 spare[2];                    /* the same size on every CPU (the 68000 aligns to 2) */
 } module_t;
 typedef char gvm_check_record_size[sizeof(module_t) == 92 ? 1 : -1];
+typedef char gvm_check_seq_offset[__builtin_offsetof(module_t, seq) == 0 ? 1 : -1];
 typedef char gvm_check_base_offset[__builtin_offsetof(module_t, base) == 8 ? 1 : -1];
 typedef char gvm_check_refcount_offset[__builtin_offsetof(module_t, refcount) == 20 ? 1 : -1];
 
@@ -1994,11 +1995,12 @@ static int in_use(module_t *m)
     u32 lo = m->base, hi = m->base + m->code_end, top = (u32)G.cfg.stack_top, a;
     if (!top)
         return 0;
-    if (G.caller_ra - lo < hi - lo && gvm_after_call(G.caller_ra))
+    if (G.caller_ra - lo < hi - lo && gvm_after_call(G.caller_ra, lo))
         return 1;
-    for (a = (G.caller_sp + 3u) & ~3u; a < top; a += 4) {
+    for (a = (G.caller_sp + GVM_STACK_ALIGN - 1u) & ~(GVM_STACK_ALIGN - 1u); a + 4u <= top;
+         a += GVM_STACK_ALIGN) {
         u32 v = *(const gvm_word *)(const void *)a;
-        if (v - lo < hi - lo && v - lo >= 8 && gvm_after_call(v))
+        if (v - lo < hi - lo && gvm_after_call(v, lo))
             return 1;
     }
     return 0;

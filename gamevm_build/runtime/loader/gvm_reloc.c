@@ -100,10 +100,10 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 /* `v` follows a call: jal, jalr, or a linking branch, bltzal/bgezal (bal) and on MIPS III
  * (the N64) their branch-likely forms bltzall/bgezall, rt 16 to 19 (the return address
  * skips the delay slot). */
-int gvm_after_call(u32 v)
+int gvm_after_call(u32 v, u32 lo)
 {
     u32 w;
-    if (v & 3)
+    if ((v & 3) || v - lo < 8)
         return 0;
     w = *(const gvm_word *)(const void *)(v - 8);
     return (w >> 26) == 3 || ((w >> 26) == 0 && (w & 0x3F) == 9) ||
@@ -153,15 +153,15 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 
 
 /* `v` follows a call: jsr (an), jsr d16(an)/(d8,an,xn)/abs.w/pc-relative, jsr abs.l, bsr. */
-int gvm_after_call(u32 v)
+int gvm_after_call(u32 v, u32 lo)
 {
     const u8 *p = (const u8 *)v;
-    u32 op2, op4, op6;
+    u32 n = v - lo, op2, op4, op6;      /* an instruction that would start before lo: 0 */
     if (v & 1)
         return 0;
-    op2 = (u32)p[-2] << 8 | p[-1];
-    op4 = (u32)p[-4] << 8 | p[-3];
-    op6 = (u32)p[-6] << 8 | p[-5];
+    op2 = n >= 2 ? rd(p - 2, 2) : 0;
+    op4 = n >= 4 ? rd(p - 4, 2) : 0;
+    op6 = n >= 6 ? rd(p - 6, 2) : 0;
     return (op2 & 0xFFF8) == 0x4E90 || ((op2 & 0xFF00) == 0x6100 && (op2 & 0xFF)) ||
            (op4 & 0xFFF8) == 0x4EA8 || (op4 & 0xFFF8) == 0x4EB0 || op4 == 0x4EB8 ||
            op4 == 0x4EBA || op4 == 0x4EBB || op4 == 0x6100 || op6 == 0x4EB9;
@@ -203,17 +203,21 @@ void gvm_relocate(const u8 *rela, u32 n, u32 base, const u32 *S)
 
 
 /* `v` follows a call: ARM bl, or mov lr, pc before a jump; Thumb (bit 0) a bl pair. */
-int gvm_after_call(u32 v)
+int gvm_after_call(u32 v, u32 lo)
 {
+    u32 n = (v & ~1u) - lo;             /* a call must lie at or after lo */
     if (v & 1) {
         const u8 *p = (const u8 *)(v & ~1u);
-        u32 hi = rd(p - 4, 2), lo = rd(p - 2, 2);
-        return (hi & 0xF800) == 0xF000 && ((lo & 0xF800) == 0xF800 || (lo & 0xF800) == 0xE800);
+        u32 hi, low;
+        if (n < 4)
+            return 0;
+        hi = rd(p - 4, 2), low = rd(p - 2, 2);
+        return (hi & 0xF800) == 0xF000 && ((low & 0xF800) == 0xF800 || (low & 0xF800) == 0xE800);
     }
-    if (v & 3)
+    if ((v & 3) || n < 4)
         return 0;
     return (*(const gvm_word *)(const void *)(v - 4) & 0x0F000000u) == 0x0B000000u ||
-           (*(const gvm_word *)(const void *)(v - 8) & 0x0FFFFFFFu) == 0x01A0E00Fu;
+           (n >= 8 && (*(const gvm_word *)(const void *)(v - 8) & 0x0FFFFFFFu) == 0x01A0E00Fu);
 }
 
 #else

@@ -1,0 +1,103 @@
+"""Safe mode of the console-side C runtime on each CPU (docs/runtime-c.md "Safe mode"): a
+word on the game's stack that returns into a module's code keeps the module loaded,
+wherever the call that left it sits in the module and wherever the CPU's stack puts it.
+
+The runtime's rule is the reference loader's without its frame unwinding, so it may
+refuse an unload the reference allows, never allow one the reference refuses.  These
+tests build, per console, a module whose very first instruction is a call and a resident
+whose ``unload_with(handle, word)`` keeps ``word`` in its frame while it calls
+UnloadModule: the shortest return addresses each instruction set can leave."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_gamevm
+from gamevm_build.runtime.reference import TLoadStatus
+
+#: per console: the module's code (a call at its first byte), then the offsets from its
+#: base of a return address after that call and of a word no call returns to.
+FIRST_CALLS = {
+    "psx": (".set noreorder\nfirst_a:\njal k_twice\nnop\njr $ra\nnop\n", 8, 4),
+    "n64": (".set noreorder\nfirst_a:\njal k_twice\nnop\njr $ra\nnop\n", 8, 4),
+    # jsr (a0) is 2 bytes long: its return address is base + 2
+    "segacd": ("first_a:\njsr (%a0)\nrts\nnop\nnop\n", 2, 4),
+    # a Thumb bl pair at base returns to base + 4, with bit 0 set for Thumb state
+    "gba": (".thumb\n.thumb_func\nfirst_a:\nbl k_twice\nbx lr\nnop\nnop\n", 5, 3),
+    "3do": ("first_a:\nbl k_twice\nmov pc, lr\nnop\nnop\n", 4, 8),
+}
+
+KERNEL_C = ('#include "gamevm.h"\n'
+            "void _start(void) {}\n"
+            "int k_twice(int x) { return 2 * x; }\n")
+
+#: the 68000 keeps its stack 2-byte aligned: a resident that moves the word from its
+#: argument slot (cleared) into its frame, PAD bytes (0 or 2) lower, so that one of the
+#: two lies at an address of 2 mod 4
+M68K_UNLOAD_WITH = r"""
+__asm__(".text\n.globl unload_with\nunload_with:\n"
+        "move.l 4(%sp),%d0\n"
+        "move.l 8(%sp),%d1\n"
+        "clr.l 8(%sp)\n"
+        "sub.l #PAD,%sp\n"
+        "move.l %d1,-(%sp)\n"
+        "move.l %d0,-(%sp)\n"
+        "jsr UnloadModule\n"
+        "add.l #8+PAD,%sp\n"
+        "rts\n");
+"""
+
+C_UNLOAD_WITH = ("int unload_with(TModuleHandle h, unsigned word) {\n"
+                 "    volatile unsigned keep[2];\n"
+                 "    keep[0] = word; keep[1] = 0;\n"
+                 "    return (int)UnloadModule(h) + (int)keep[1];\n"
+                 "}\n")
+
+
+def _build(tmp_path, target: str, module_asm: str, unload_with: str):
+    """Module ``first`` from ``module_asm`` and the C runtime's resident with
+    ``unload_with``; the console that runs it, with ``first`` loaded."""
+    from gamevm_build.play.console import Console
+    src = tmp_path / "first.c"
+    asm = (".text\n.globl first_a\n" + module_asm).replace("\n", "\\n")
+    src.write_text(f'extern int k_twice(int);\n__asm__("{asm}");\n')
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text(KERNEL_C + unload_with)
+    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "first.elf", src)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf",
+                      "--runtime", "target", "--keep", "unload_with",
+                      "--modules", tmp_path / "first.elf", kernel_c)
+    assert proc.returncode == 0, proc.stderr
+    return Console(target, tmp_path / "kernel.elf", search_paths=[tmp_path])
+
+
+@pytest.mark.parametrize("target", sorted(FIRST_CALLS))
+def test_a_call_at_a_modules_first_byte_keeps_it_in_use(tmp_path, target):
+    """The return address of a call at the module's very first instruction, kept in a
+    live frame, refuses the unload (lsModuleInUse) on every CPU: base + 8 after a MIPS
+    ``jal`` and its delay slot, base + 2 after a 68000 ``jsr (a0)``, base + 4 after an ARM
+    ``bl`` and base + 4 in Thumb state after a Thumb ``bl`` pair.  A word where no call
+    returns to unloads it; no byte before the module is read as an instruction."""
+    module_asm, in_use, free = FIRST_CALLS[target]
+    c = _build(tmp_path, target, module_asm, C_UNLOAD_WITH)
+    lm = c.load("first")
+    assert lm.symbols["first_a"] & ~1 == lm.base
+    for offset, want in ((in_use, TLoadStatus.lsModuleInUse), (free, TLoadStatus.lsSuccess)):
+        lm = c.loader.by_name("first") or c.load("first")
+        assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
+
+
+@pytest.mark.parametrize("pad", [0, 2])
+@pytest.mark.parametrize("target", ["segacd"])
+def test_a_68000_return_address_at_any_even_stack_address_keeps_a_module(tmp_path, target,
+                                                                         pad):
+    """The 68000's stack is only 2-byte aligned: a return address into a module kept at
+    an address of 2 mod 4 (one of the two pads) refuses the unload as one at 0 mod 4 does
+    (the module's call is 8 bytes in, past any bound on where a call may lie)."""
+    module_asm, in_use, free = "first_a:\nnop\nnop\nnop\njsr (%a0)\nrts\n", 8, 4
+    c = _build(tmp_path, target, module_asm,
+               M68K_UNLOAD_WITH.replace("PAD", str(pad)))
+    for offset, want in ((in_use, TLoadStatus.lsModuleInUse), (free, TLoadStatus.lsSuccess)):
+        lm = c.loader.by_name("first") or c.load("first")
+        assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
