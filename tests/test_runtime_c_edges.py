@@ -175,6 +175,25 @@ def test_a_compressed_image_of_8n_plus_1_to_3_bytes_is_zeroed_alike(edges, tmp_p
     load_odd_compressed(kernel, tmp_path, form, tail=4089, rodata=rodata, data_at=4116)
 
 
+@pytest.mark.parametrize("keep", [0, 1, 24])
+def test_an_lz4_block_too_short_for_its_image_is_bad_format_alike(edges, tmp_path, keep):
+    """An LZ4 image whose block (its first ``keep`` bytes) cannot decode to the module's
+    stored image of 6 KiB, LZ4 expanding a byte to at most 255 (at most 255 * 24 + 16
+    bytes from 24): both loaders refuse it as lsBadFormat before reading it.  Written for
+    the survivor gvm_relpack.c:zimage_check:status_4 (that refusal said
+    lsRelocationError)."""
+    from gamevm_build.link.shipform import CHDR_SIZE, convert
+    from test_runtime_c_streams import section_replaced
+    d, kernel = edges
+    data = convert((d / "bigmod.elf").read_bytes(), "lz4")
+    _at, head = section_header(data, ".gvm.image")
+    image = data[head[4]:head[4] + head[5]]
+    (tmp_path / "bigmod.elf").write_bytes(
+        section_replaced(data, ".gvm.image", image[:CHDR_SIZE + keep]))
+    host, tl = pair("psx", kernel, tmp_path)
+    both(host, tl, "bigmod", TLoadStatus.lsBadFormat)
+
+
 # --- gvm_trust.c ---------------------------------------------------------------------------
 
 def test_an_empty_trust_table_is_taken_and_trusts_nothing(edges, tmp_path):
@@ -220,6 +239,30 @@ def test_a_trusted_module_is_hashed_to_the_end_of_its_file(edges, tmp_path, form
         host.trust(table)
         assert tl.trust(table) == TLoadStatus.lsSuccess
         both(host, tl, "bigmod", TLoadStatus.lsBadSignature)
+
+
+def test_the_digest_is_sha256_for_a_file_of_every_length_mod_64(edges, tmp_path):
+    """SHA-256 pads each message to a whole 64-byte block, differently for every length
+    mod 64 (a message of 55 bytes mod 64 takes its length in the same block, one of 56 a
+    block more): a module file with 0 to 63 bytes after it, listed with hashlib's digest,
+    loads on the runtime for each of the 64.  Written for the survivor
+    gvm_sha256.c:sha256_final:const_4 (the 0x80 end mark hashed with the byte after it:
+    a file of 55 bytes mod 64 was refused)."""
+    import hashlib
+    from gamevm_build.runtime import trust
+    d, kernel = edges
+    module = (d / "fpmod.elf").read_bytes()
+    _host, tl = pair("psx", kernel, tmp_path)
+    for tail in range(64):
+        data = module + bytes(range(1, tail + 1))
+        (tmp_path / f"t{tail}").mkdir()
+        (tmp_path / f"t{tail}" / "fpmod.elf").write_bytes(data)
+        table = trust.encode({"fpmod": trust.TrustEntry(len(data),
+                                                        hashlib.sha256(data).digest())})
+        assert tl.trust(table) == TLoadStatus.lsSuccess
+        handle, status = tl.load_module(f"t{tail}/fpmod.elf")
+        assert status == TLoadStatus.lsSuccess, len(data) % 64
+        assert tl.unload_module(handle) == TLoadStatus.lsSuccess
 
 
 # --- codec/gvm_zx0.c -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_gamevm
+from conftest import REPO, run_gamevm, section_header
 from gamevm_build.runtime.reference import LoadError, TLoadStatus
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import build_modules, built, host_load, pair  # noqa: F401
@@ -226,6 +226,35 @@ def test_as_many_modules_as_the_runtime_has_slots_load_like_the_host(psx_kernel,
     for i in range(32):
         assert host_load(host, f"slot{i}")[1] == TLoadStatus.lsSuccess
         assert tl.load_module(f"slot{i}")[1] == TLoadStatus.lsSuccess, f"slot{i}"
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("built", ["psx"], indirect=True)
+def test_a_metadata_need_being_written_makes_a_sync_load_pending(built, tmp_path):
+    """As test_a_need_being_written_makes_a_sync_load_pending, with the need named by the
+    module's own metadata: a synchronous LoadModule of level1 while its need physics is
+    being written by an asynchronous load says lsPending and changes nothing; once that
+    request is done, level1 loads as on the host.  Written for the survivor
+    gvm_loader.c:next_need:status_1 (lsSuccess there: level1 was bound to a need whose
+    image was half read)."""
+    from gamevm_build.link.shipform import convert
+    from test_target_runtime import frames_until_done, frames_until_writing, same_modules
+
+    target, out, kernel = built
+    for name in ("physics", "level1"):
+        (tmp_path / f"{name}.elf").write_bytes(
+            convert((out / f"{name}.elf").read_bytes(), "plain"))
+    host, tl = pair(target, kernel, tmp_path)
+    rec = tl.load_async("physics", slice_ms=0.01)   # a few hundred cycles a frame
+    frames_until_writing(tl, rec, "physics")
+    assert rec["frame_completed"] is None
+    assert tl.load_module("level1") == (0, TLoadStatus.lsPending)
+    assert tl.by_name("level1") is None
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    assert tl.load_module("level1")[1] == TLoadStatus.lsSuccess
+    for name in ("physics", "level1"):
+        host_load(host, name)
     same_modules(host, tl)
 
 
@@ -899,6 +928,79 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
     raise KeyError(name)
 
 
+@pytest.mark.parametrize("into", [0, 8, 40])
+def test_code_lying_over_the_metadata_text_holds_the_files_bytes(psx_kernel, tmp_path, into):
+    """A module whose .text header points ``into`` bytes into its metadata note's JSON (a
+    corrupt module both loaders take): the code in RAM is the file's bytes, as the
+    reference loader reads them, not the text as the runtime's JSON parser leaves it
+    (strings NUL-terminated in place).  Written for the survivor
+    gvm_loader.c:shares_bytes:const_2 (sections of type 1, SHT_PROGBITS, taken for
+    SHT_NULL and never found sharing the note: it was parsed in place)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    _at, note = section_header(data, ".note.gamevm")
+    text = note[4] + 20 + into                 # past the note's header and "GameVM\0\0"
+    assert data[text - into - 1:text - into + 1] == b"\0{"
+    (tmp_path / "fpmod.elf").write_bytes(_with_section_header(data, b".text", offset=text))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_sections_back_to_back_in_file_and_memory_are_read_in_one_request(tmp_path,
+                                                                          target):
+    """A module of 120 exports, whose headers, symbols and metadata fill more than the
+    runtime's first read (2 KiB), and whose .text (at address 0), .rodata and .data follow
+    one another in the file as in memory: after the headers the runtime reads the image
+    in one request, from .text's first byte to .data's last, and loads what the
+    reference loader loads.  Written for the survivor gvm_loader.c:next_piece:aor_3 (a
+    piece's end address computed as ``addr - size``: below address 0 it wrapped, and
+    .text was read on its own)."""
+    from test_target_runtime import same_modules
+    src = "".join(f"int many_f{i}(void) {{ return {i}; }}\n" for i in range(120)) + \
+        'const char many_r[300] = "r";\nint many_d[50] = {1};\n'
+    kernel = build_modules(tmp_path, target, {"many": src})
+    elf = (tmp_path / "many.elf").read_bytes()
+    text, data = (section_header(elf, name)[1] for name in (".text", ".data"))
+    assert text[3] == 0 and text[4] > 2048
+    host, tl = pair(target, kernel, tmp_path)
+    host.load("many")
+    assert tl.load_module("many")[1] == TLoadStatus.lsSuccess
+    reads = [(off, n) for _path, off, n in tl.load_times[-1]["reads"]]
+    text = text[4]
+    assert reads[-1] == (text, data[4] + data[5] - text), reads
+    assert all(off + n <= text for off, n in reads[:-1]), reads
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("swap", [(".text", ".data"), (".text", ".rodata"),
+                                  (".rodata", ".data")])
+def test_sections_listed_out_of_slot_order_are_read_alike(psx_kernel, tmp_path, swap):
+    """A module whose section headers list its image's sections in another order than
+    the format's slots (two headers' names swapped: ``.data`` before ``.text``): both
+    loaders take each section's bytes to its place, the same bytes in RAM.  Written for
+    the survivor gvm_loader.c:link_prepare:aor_7 (the insertion sort of the sections by
+    first appearance shifted ``order[j + 1]`` into ``order[j]``: a section was read twice
+    and another not at all)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "three", 'const char three_r[300] = "r";\n'
+                                          "int three_d[50] = {1, 2, 3};\n"
+                                          "int three_f(int i) { return three_r[i] + three_d[i]; }\n")
+    data = bytearray(path.read_bytes())
+    (a, head_a), (b, head_b) = (section_header(bytes(data), name) for name in swap)
+    struct.pack_into("<I", data, a, head_b[0])
+    struct.pack_into("<I", data, b, head_a[0])
+    path.write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "three")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("three")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
 def load_odd_compressed(kernel, directory, form: str, *, tail: int, rodata: int,
                         data_at: int) -> None:
     """A module of 32 bytes of code and a ``tail``-byte .rodata array, its .rodata cut to
@@ -1016,6 +1118,24 @@ def test_an_init_table_off_a_word_boundary_is_refused_even_empty(psx_kernel, tmp
     assert tl.load_module("fpmod")[1] == want
 
 
+@pytest.mark.parametrize("first", [b'{"ctors":[4,1]}', b'{"init_array":[0,2],"dtors":[8,1]}'])
+def test_a_repeated_init_member_keeps_only_its_last_tables(psx_kernel, tmp_path, first):
+    """Metadata naming ``init`` twice, the first listing tables and the last none: the last
+    occurrence counts (docs/format.md, as Python's JSON reads it), so both loaders load the
+    module and run nothing from the first's tables.  Written for the survivor
+    gvm_meta.c:init_tables:const_2 (each ``init`` object marked every table present
+    instead of none before reading its own: the first's entries were called)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()
+    (tmp_path / "fpmod.elf").write_bytes(
+        _metadata_edited(data, b'"init":{}', b'"init":' + first + b',"init":{}'))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
 @pytest.mark.parametrize("target", ["psx"])
 def test_code_is_read_into_place_not_zeroed_first(tmp_path, target):
     """The runtime zeroes only what no section's bytes cover (bss, padding): 32 KiB of
@@ -1103,6 +1223,33 @@ def test_a_project_need_is_found_for_a_request_naming_the_file(psx_kernel, tmp_p
     files = [Path(path).name for path, _off, _n in tl.load_times[-1]["reads"]]
     assert set(files) == {"a.elf", "b.elf"}, files
     assert files == sorted(files, key=["b.elf", "a.elf"].index), files
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("length", [62, 63, 64, 65, 100])
+def test_a_loaded_module_is_found_by_path_whatever_its_names_length(psx_kernel, tmp_path,
+                                                                     length):
+    """A loaded module asked for again by a path whose directory holds no such file
+    (``gone/NAME.elf``) is found by its name, whatever the name's length: both loaders
+    return the same handle with one more reference and read nothing.  The runtime once
+    copied the request's stem into a 64-byte buffer and opened the file for a longer one
+    (lsFileNotFound where the reference loader found the module).  Written for the
+    survivor gvm_loader.c:loaded_for:ror_1 (``n >= cap`` made ``n > cap``), whose buffer
+    is gone."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    name = "long_" + "n" * (length - 5)
+    module_from(tmp_path, name, "int long_f(int x) { return x + 1; }\n")
+    host, tl = pair("psx", kernel, tmp_path)
+    first, st = host_load(host, name)
+    handle, tst = tl.load_module(name)
+    assert st == tst == TLoadStatus.lsSuccess
+    again, st = host_load(host, f"gone/{name}.elf")
+    handle_again, tst = tl.load_module(f"gone/{name}.elf")
+    assert st == tst == TLoadStatus.lsSuccess
+    assert again.handle == first.handle and handle_again == handle
+    assert tl.load_times[-1]["reads"] == []
+    assert first.refcount == tl.handle_refcount(handle) == 2
     same_modules(host, tl)
 
 
@@ -1596,6 +1743,40 @@ def test_an_evicted_overlay_occupant_runs_its_destructors(tmp_path, target):
     assert host.machine.read_u32(cleaned) == tl.machine.read_u32(cleaned) == 1
 
 
+#: a module with two entries in each of the four tables, each logging its number in the
+#: resident (``k_log``): .init_array runs first to last, then .ctors last to first; at
+#: unload .fini_array last to first, then .dtors first to last (the ELF and gcc orders)
+TABLES_C = "extern void k_log(int);\n" + "".join(
+    f"static void t{n}(void) {{ k_log({n}); }}\n" for n in (11, 12, 21, 22, 31, 32, 41, 42)) + "".join(
+    f'__attribute__((used, section("{sec}"))) static void (*const {var}[])(void) = '
+    f"{{t{k}1, t{k}2}};\n"
+    for k, sec, var in ((1, ".init_array", "ia"), (2, ".ctors", "ca"),
+                        (3, ".fini_array", "fa"), (4, ".dtors", "da")))
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_each_init_table_runs_in_its_own_order(tmp_path, target):
+    """Loading and unloading a module with two entries in every init table runs them in
+    the same order on both loaders: .init_array forward, then .ctors backward; .fini_array
+    backward, then .dtors forward.  Written for the survivor
+    gvm_loader.c:run_constructors:const_3 (.ctors run forward)."""
+    kernel = build_modules(tmp_path, target, {"tables": TABLES_C},
+                           kernel_c="int k_logged[9], k_n;\n"
+                                    "void k_log(int v) { if (k_n < 9) k_logged[k_n++] = v; }\n",
+                           keep=["k_log", "k_logged", "k_n"])
+    host, tl = pair(target, kernel, tmp_path)
+    lm = host.load("tables")
+    handle, st = tl.load_module("tables")
+    assert st == TLoadStatus.lsSuccess
+    host.unload(lm.handle)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    logs = []
+    for m in (host.machine, tl.machine):
+        at = m.symbols["k_logged"]
+        logs.append([m.read_u32(at + 4 * i) for i in range(m.read_u32(m.symbols["k_n"]))])
+    assert logs[0] == logs[1] == [11, 12, 22, 21, 32, 31, 41, 42]
+
+
 @pytest.mark.parametrize("target", ["psx"])
 def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
     """A module's destructor borrows its need through the API while the module is being
@@ -1693,8 +1874,9 @@ def test_a_lazy_load_of_many_imports_stubs_exactly_the_strong_ones(psx_kernel, t
     With two definitions ahead of them, the first import is symbol 6, an import's own
     number among eight.  Written for the survivor gvm_stubs.c:scan_imports:ror_10 (the
     loop marking weak imports ran to ``i <= nsym``: the symbol after the table, read from
-    the string table that follows it, cleared the sixth import's weakness)."""
-    from gamevm_build.runtime.target import LOAD_LAZY
+    the string table that follows it, cleared the sixth import's weakness), and for
+    gvm_stubs.c:patch_import:aor_8 (a rebinding synced ``hi + lo`` bytes, not ``hi - lo``)."""
+    from gamevm_build.runtime.target import EV_PATCHING, LOAD_LAZY
     from test_target_runtime import same_modules, same_stubs
     strong = [f"k{i}" for i in range(4)]
     weak = [f"w{i}" for i in range(4, 8)]
@@ -1712,6 +1894,11 @@ def test_a_lazy_load_of_many_imports_stubs_exactly_the_strong_ones(psx_kernel, t
     same_stubs(host, tl)
     fn = lm.symbols["strong_sum"]
     assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 10
+    # each first call rebinds its import's sites and makes exactly those words visible to
+    # instruction fetch (N64 cache operations go a line at a time: more costs time)
+    patched = [(e["base"], e["size"]) for e in tl.events if e["event"] == EV_PATCHING]
+    assert len(patched) == 4 and all(p in tl.sync_calls for p in patched), \
+        (patched, tl.sync_calls)
 
 
 def test_an_abiflags_record_cut_to_seven_bytes_is_not_read_past(psx_kernel, tmp_path):
@@ -2013,6 +2200,46 @@ def test_a_failed_load_is_reported_with_its_status_and_why(psx_kernel, tmp_path,
     assert len(lines) == 1 and lines[0].startswith(f'[loader] LoadModule("{name}"): '
                                                    f"{status.name}: "), lines
     assert name in lines[0][len(f'[loader] LoadModule("{name}"): '):]
+
+
+#: a game's own reader that only reads synchronously (no start/poll: the emulator's
+#: media device underneath) and its clock, a frame counter (a VSync count)
+SYNC_READER_C = """#include "gamevm_runtime.h"
+static int s_open(void *x, const char *n, unsigned long *z)
+{ return GameVMEmulatorReader.open(x, n, z); }
+static int s_read(void *x, int f, unsigned long o, void *d, unsigned long n)
+{ return GameVMEmulatorReader.read(x, f, o, d, n); }
+static void s_close(void *x, int f) { GameVMEmulatorReader.close(x, f); }
+const TGameVMReader sync_reader = {s_open, s_read, s_close, 0, 0, 0};
+unsigned long k_frames;
+unsigned long frame_clock(void) { return k_frames; }
+"""
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_an_async_request_with_a_slice_leaves_its_cpu_work_to_a_frame(tmp_path, target):
+    """With a reader that only reads synchronously and a clock counting frames, an
+    asynchronous request with a CPU slice (one tick: a frame) does nothing but open the
+    file and read its first bytes before the next GameVMFrame: no byte of the module is
+    written; that frame loads it (the clock stands still within
+    it), as the reference loader loads it.  Written for the survivor
+    gvm_loader.c:out_of_time:ror_2 (the slice taken as used up only past its budget, not
+    at it: the request's zero budget let the whole load run inside LoadModuleAsync)."""
+    from gamevm_build.link.resident import read_resident
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, target,
+                           {"fpmod": "int fp_twice(int x) { return 2 * x; }\n"},
+                           SYNC_READER_C, keep=["sync_reader", "frame_clock", "k_frames"])
+    resident = read_resident(kernel, target)
+    host, tl = pair(target, kernel, tmp_path, game_reader=resident.symbols["sync_reader"],
+                    clock=resident.symbols["frame_clock"])
+    rec = tl.load_async("fpmod", slice_ms=1e-9)
+    assert rec["status"] == "lsPending"
+    assert not any(e["event"] == "writing" for e in tl.events), tl.events
+    tl.frame()
+    assert rec["status"] == "lsSuccess" and rec["frame_completed"] == 0
+    host.load("fpmod")
+    same_modules(host, tl)
 
 
 @pytest.mark.parametrize("built", ["psx"], indirect=True)

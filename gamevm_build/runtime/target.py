@@ -227,6 +227,10 @@ class TargetLoader:
         ``GameVMSetStale(GVM_STALE_RELOAD)``: a call through a stale stub reloads its
         module (the reference loader's ``LoaderPolicy(stale="reload")``); the resident
         must link ``GameVMSetStale`` (its kernel calls it, or ``--keep GameVMSetStale``).
+    game_reader, clock : int
+        ``TGameVMConfig.reader`` and ``.clock`` when the game gives its own (addresses in
+        the resident; 0: ``GameVMEmulatorReader`` and ``GameVMEmulatorClock``), e.g. a
+        reader that only reads synchronously, or a clock that counts frames.
 
     A resident that links the reload API (``GameVMSetReload``: a development session's,
     docs/dev.md) is set up for hot reload: ``GameVMSetReload(1)`` before any load, and a
@@ -236,7 +240,8 @@ class TargetLoader:
     def __init__(self, machine, reader, regions, *, resident=None, timer=None,
                  sync_code: int = 0, work_size: int = WORK_SIZE, pool_size: int = POOL_SIZE,
                  placement=None, output: list | None = None, safe_mode: bool = True,
-                 extra_needs=None, stale_reload: bool = False):
+                 extra_needs=None, stale_reload: bool = False, game_reader: int = 0,
+                 clock: int = 0):
         self.machine = machine
         self.reader = reader
         self.resident = resident
@@ -299,9 +304,9 @@ class TargetLoader:
         config = machine.reserve(32)
         machine.write(config, b"".join(
             (v & MASK32).to_bytes(4, machine.profile.byteorder) for v in (
-                self.symbols["GameVMEmulatorReader"], self.work, work_size, self.pool,
-                pool_size, sync_code, machine.stack_top if safe_mode else 0,
-                self.symbols.get("GameVMEmulatorClock", 0))))
+                game_reader or self.symbols["GameVMEmulatorReader"], self.work, work_size,
+                self.pool, pool_size, sync_code, machine.stack_top if safe_mode else 0,
+                clock or self.symbols.get("GameVMEmulatorClock", 0))))
         status = machine.call("GameVMInit", config)
         if status != TLoadStatus.lsSuccess:
             raise EmulationError(f"GameVMInit failed with status {status}")

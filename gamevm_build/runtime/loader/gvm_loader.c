@@ -469,13 +469,28 @@ static int resolve(const char *name, u32 *value, const u32 *order, u32 n)
     return 0;
 }
 
-static module_t *by_name(const char *name)
+/* Is `name` the `n` bytes at `s` (which hold no NUL)? */
+static int name_is(const char *name, const char *s, u32 n)
+{
+    u32 i;
+    for (i = 0; i < n && s[i] == name[i]; i++)
+        ;
+    return i == n && !name[n];
+}
+
+/* The loaded module named by the `n` bytes at `name`, whatever their length. */
+static module_t *by_name_n(const char *name, u32 n)
 {
     u32 i;
     for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (G.mods[i].seq && !G.mods[i].hidden && gvm_strcmp(G.mods[i].name, name) == 0)
+        if (G.mods[i].seq && !G.mods[i].hidden && name_is(G.mods[i].name, name, n))
             return &G.mods[i];
     return 0;
+}
+
+static module_t *by_name(const char *name)
+{
+    return by_name_n(name, slen(name));
 }
 
 /* The request as a module name: its last path part without ".elf". */
@@ -498,7 +513,7 @@ static const char *request_stem(const char *request, u32 *n)
     return base;
 }
 
-static module_t *loaded_for(const char *request, char *stem, u32 cap)
+static module_t *loaded_for(const char *request)
 {
     u32 n;
     const char *base;
@@ -506,11 +521,7 @@ static module_t *loaded_for(const char *request, char *stem, u32 cap)
     if (m)
         return m;
     base = request_stem(request, &n);
-    if (n >= cap)
-        return 0;
-    copy((u8 *)stem, (const u8 *)base, n);
-    stem[n] = 0;
-    return by_name(stem);
+    return by_name_n(base, n);
 }
 
 static s32 slot_index(module_t *m)
@@ -1415,6 +1426,15 @@ static TLoadStatus next_piece(load_ctx *c)
 }
 
 
+/* Give back the references `m` holds to its needs. */
+static void drop_needs(module_t *m)
+{
+    u32 i;
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (m->deps & (1u << i))
+            G.mods[i].refcount--;
+}
+
 static void release(module_t *m)
 {
     u32 i, bit = 1u << slot_index(m);
@@ -1463,11 +1483,9 @@ static void run_destructors(module_t *m)
 /* Does `request` ("level1", "dir/level1.elf") name module `name`? */
 static int names_module(const char *request, const char *name)
 {
-    u32 n, i;
+    u32 n;
     const char *base = request_stem(request, &n);
-    for (i = 0; i < n && base[i] == name[i]; i++)
-        ;
-    return (i == n && !name[n]) || gvm_strcmp(base, name) == 0;
+    return name_is(name, base, n) || gvm_strcmp(base, name) == 0;
 }
 
 /* Is module `name` being loaded by `c` or a load that waits for it? */
@@ -1511,7 +1529,7 @@ static TLoadStatus opened(load_ctx *c, u32 size);
 static TLoadStatus import_candidates(load_ctx *c, unsigned long *size)
 {
     const char *name = c->request;
-    char *alt = G.import_name, stem[64];
+    char *alt = G.import_name;
     u32 n = slen(name), k, i;
     module_t *m;
     if (!elf_suffix(name, n))
@@ -1521,7 +1539,7 @@ static TLoadStatus import_candidates(load_ctx *c, unsigned long *size)
             if (gvm_strcmp(alt, name) == 0)
                 break;
             c->request = alt;
-            if ((m = loaded_for(alt, stem, sizeof stem)) != 0)
+            if ((m = loaded_for(alt)) != 0)
                 return found(c, m);
             c->file = G.cfg.reader->open(G.cfg.reader->ctx, alt, size);
             if (c->file >= 0)
@@ -1538,12 +1556,11 @@ static TLoadStatus open_module(load_ctx **top)
 {
     load_ctx *c = *top;
     unsigned long size = 0;
-    char stem[64];
     module_t *m;
 
     if (c->depth > GVM_MAX_DEPTH)
         return lsOutOfMemory;
-    if ((m = loaded_for(c->request, stem, sizeof stem)) != 0)
+    if ((m = loaded_for(c->request)) != 0)
         return found(c, m);
     /* the needs the game registered for it load before its file is opened: with the
      * build's whole needs table (GameVMAddNeed), files are read in load-plan order */
@@ -1759,14 +1776,9 @@ static TLoadStatus run(load_ctx **top)
 static void rollback(u32 first, u32 job)
 {
     u32 i, j;
-    for (i = 0; i < GVM_MAX_MODULES; i++) {
-        module_t *m = &G.mods[i];
-        if (!m->seq || m->seq <= first || m->job != job)
-            continue;
-        for (j = 0; j < GVM_MAX_MODULES; j++)
-            if (m->deps & (1u << j))
-                G.mods[j].refcount--;
-    }
+    for (i = 0; i < GVM_MAX_MODULES; i++)
+        if (G.mods[i].seq && G.mods[i].seq > first && G.mods[i].job == job)
+            drop_needs(&G.mods[i]);
     for (j = G.next_seq; j > first; j -= 2)     /* newest first, as the reference loader */
         for (i = 0; i < GVM_MAX_MODULES; i++)
             if (G.mods[i].seq == j && G.mods[i].job == job)
@@ -1791,10 +1803,9 @@ static module_t *load_now(const char *name, TLoadStatus *status, u32 lazy, u32 *
     module_t *m;
     u32 first = G.next_seq, i;
     load_ctx *root, *top;
-    char stem[64];
 
     G.work_top = G.job_work;                 /* above an asynchronous load's */
-    m = loaded_for(name, stem, sizeof stem);
+    m = loaded_for(name);
     root = top = m ? 0 : new_load(name, 0);
     if (root)
         root->lazy = (u8)lazy;
@@ -2021,8 +2032,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
 {
     module_t *m = handle_module(handle);
     s32 counts[GVM_MAX_MODULES];
-    u32 plan[GVM_MAX_MODULES], nplan = 0, gone = 0, order[GVM_MAX_MODULES], n, i, j;
-    int changed = 1;
+    u32 plan[GVM_MAX_MODULES], nplan = 0, gone = 0, order[GVM_MAX_MODULES], n, i, j, before;
 
     if (!m || m->refcount <= 0)
         return lsInvalidHandle;
@@ -2030,8 +2040,8 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
         counts[i] = G.mods[i].refcount;
     counts[slot_index(m)]--;
     n = in_load_order(order);
-    while (changed) {            /* what no reference and no binding holds, newest first */
-        changed = 0;
+    do {                         /* what no reference and no binding holds, newest first */
+        before = nplan;
         for (j = n; j-- > 0;) {
             u32 k = order[j];
             if (((gone | G.going) & (1u << k)) || counts[k] > 0 || bound_into(k, gone))
@@ -2041,9 +2051,8 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
             for (i = 0; i < GVM_MAX_MODULES; i++)
                 if (G.mods[k].deps & (1u << i))
                     counts[i]--;
-            changed = 1;
         }
-    }
+    } while (nplan != before);
     AT_API_ENTRY(handle);
     for (j = 0; j < nplan; j++)
         if (in_use(&G.mods[plan[j]]))
@@ -2059,8 +2068,6 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
     for (j = 0; j < nplan; j++) {
         module_t *x = &G.mods[plan[j]];
         run_destructors(x);
-        for (i = 0; i < GVM_MAX_MODULES; i++)
-            G.mods[i].providers &= ~(1u << plan[j]);
         release(x);
         stub_bindings(x, STUB_PATCH);
         G.going &= ~(1u << plan[j]);
@@ -2073,13 +2080,9 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
  * what goes are pointed at stubs (gvm_stubs.c). */
 static void evict(module_t *m)
 {
-    u32 i, order[GVM_MAX_MODULES], n, j, dropped = m->deps;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (m->deps & (1u << i))
-            G.mods[i].refcount--;
+    u32 order[GVM_MAX_MODULES], n, j, dropped = m->deps;
+    drop_needs(m);
     run_destructors(m);
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        G.mods[i].providers &= ~(1u << slot_index(m));
     release(m);
     stub_bindings(m, STUB_PATCH);
     n = in_load_order(order);
@@ -2092,12 +2095,8 @@ static void evict(module_t *m)
         if (x->seq && (dropped >> order[j] & 1) && x->refcount <= 0 &&
             !bound_into(order[j], 0)) {
             dropped |= x->deps;
-            for (i = 0; i < GVM_MAX_MODULES; i++)
-                if (x->deps & (1u << i))
-                    G.mods[i].refcount--;
+            drop_needs(x);
             run_destructors(x);
-            for (i = 0; i < GVM_MAX_MODULES; i++)
-                G.mods[i].providers &= ~(1u << order[j]);
             release(x);
             stub_bindings(x, STUB_PATCH);
         }

@@ -54,10 +54,7 @@ static int fits_below(u32 r, u32 size, u32 align, u32 *base)
  * evicted): no destructors, its state lives on in the copy that replaced it. */
 static void drop_copy(module_t *m)
 {
-    u32 i;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (m->deps & (1u << i))
-            G.mods[i].refcount--;
+    drop_needs(m);
     release(m);
 }
 
