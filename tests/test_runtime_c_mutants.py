@@ -229,6 +229,28 @@ def test_as_many_modules_as_the_runtime_has_slots_load_like_the_host(psx_kernel,
     same_modules(host, tl)
 
 
+def sync_load_waits_for(tl, rec, writing: str, request: str) -> None:
+    """While the asynchronous request ``rec`` writes module ``writing``, a synchronous
+    LoadModule of ``request`` says lsPending and changes nothing; once ``rec`` is done,
+    it loads."""
+    from test_target_runtime import frames_until_done, frames_until_writing
+    frames_until_writing(tl, rec, writing)
+    assert rec["frame_completed"] is None
+    assert tl.load_module(request) == (0, TLoadStatus.lsPending)
+    assert tl.by_name(request) is None
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    assert tl.load_module(request)[1] == TLoadStatus.lsSuccess
+
+
+def plain_copies(out: Path, directory: Path, names) -> None:
+    """The example's modules ``names`` in plain form, into ``directory``."""
+    from gamevm_build.link.shipform import convert
+    for name in names:
+        (directory / f"{name}.elf").write_bytes(
+            convert((out / f"{name}.elf").read_bytes(), "plain"))
+
+
 @pytest.mark.parametrize("built", ["psx"], indirect=True)
 def test_a_metadata_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     """As test_a_need_being_written_makes_a_sync_load_pending, with the need named by the
@@ -237,22 +259,12 @@ def test_a_metadata_need_being_written_makes_a_sync_load_pending(built, tmp_path
     request is done, level1 loads as on the host.  Written for the survivor
     gvm_loader.c:next_need:status_1 (lsSuccess there: level1 was bound to a need whose
     image was half read)."""
-    from gamevm_build.link.shipform import convert
-    from test_target_runtime import frames_until_done, frames_until_writing, same_modules
-
+    from test_target_runtime import same_modules
     target, out, kernel = built
-    for name in ("physics", "level1"):
-        (tmp_path / f"{name}.elf").write_bytes(
-            convert((out / f"{name}.elf").read_bytes(), "plain"))
+    plain_copies(out, tmp_path, ("physics", "level1"))
     host, tl = pair(target, kernel, tmp_path)
     rec = tl.load_async("physics", slice_ms=0.01)   # a few hundred cycles a frame
-    frames_until_writing(tl, rec, "physics")
-    assert rec["frame_completed"] is None
-    assert tl.load_module("level1") == (0, TLoadStatus.lsPending)
-    assert tl.by_name("level1") is None
-    frames_until_done(tl, rec)
-    assert rec["status"] == "lsSuccess"
-    assert tl.load_module("level1")[1] == TLoadStatus.lsSuccess
+    sync_load_waits_for(tl, rec, "physics", "level1")
     for name in ("physics", "level1"):
         host_load(host, name)
     same_modules(host, tl)
@@ -265,13 +277,9 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     and changes nothing; once the request is done, it loads as on the host.  (A work area
     of 6 KiB: too small for level1's whole file, so its image is read over several frames,
     and room enough for the synchronous load's own first read.)"""
-    from gamevm_build.link.shipform import convert
-    from test_target_runtime import frames_until_done, frames_until_writing, same_modules
-
+    from test_target_runtime import same_modules
     target, out, kernel = built
-    for name in ("physics", "level1"):
-        (tmp_path / f"{name}.elf").write_bytes(
-            convert((out / f"{name}.elf").read_bytes(), "plain"))
+    plain_copies(out, tmp_path, ("physics", "level1"))
     module_from(tmp_path, "a", "int a_f(int x) { return x + 1; }\n",
                 target=target)
     needs = {"a": ["level1"]}
@@ -279,13 +287,7 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     host.extra_needs = needs
     assert tl.load_module("physics")[1] == TLoadStatus.lsSuccess
     rec = tl.load_async("level1")
-    frames_until_writing(tl, rec, "level1")
-    assert rec["frame_completed"] is None
-    assert tl.load_module("a") == (0, TLoadStatus.lsPending)
-    assert tl.by_name("a") is None
-    frames_until_done(tl, rec)
-    assert rec["status"] == "lsSuccess"
-    assert tl.load_module("a")[1] == TLoadStatus.lsSuccess
+    sync_load_waits_for(tl, rec, "level1", "a")
     for name in ("physics", "level1", "a"):
         host_load(host, name)
     same_modules(host, tl)
