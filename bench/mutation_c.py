@@ -81,8 +81,9 @@ RUNTIME_TU = "gamevm_build/runtime/loader/gvm_runtime.c"
 #: every mutant runs these, after the tests of its own file (``FILE_TESTS``); the walks
 #: of API calls and the header field sweep last, since they are the slowest (25 s on psx)
 TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
-         "tests/test_target_runtime.py", "tests/test_target_runtime_gaps.py",
-         "tests/test_runtime_c_sequences.py", "tests/test_runtime_c_fields.py")
+         "tests/test_runtime_c_safemode.py", "tests/test_target_runtime.py",
+         "tests/test_target_runtime_gaps.py", "tests/test_runtime_c_sequences.py",
+         "tests/test_runtime_c_fields.py")
 #: the parts whose differential tests are elsewhere: the metadata text and packed
 #: relocations generated (tests/test_runtime_c_streams.py), the decoders (C against the Python
 #: mirror, and compressed modules through the runtime), packed relocations, module digests,

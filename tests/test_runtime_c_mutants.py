@@ -90,9 +90,10 @@ def heap_of(target: str, kernel):
     return default_regions(m, read_resident(kernel, target))[0]
 
 
-def pair_over(target: str, kernel, directory, regions, placement=None):
+def pair_over(target: str, kernel, directory, regions, placement=None, **target_options):
     """A reference loader and a C runtime over the game's own ``regions`` (and
-    ``placement``), on fresh consoles of ``target``."""
+    ``placement``), on fresh consoles of ``target`` (``target_options``: the
+    TargetLoader's)."""
     from gamevm_build.emu.machine import Machine
     from gamevm_build.link.resident import read_resident
     from gamevm_build.runtime.readers import DirectoryReader
@@ -105,7 +106,7 @@ def pair_over(target: str, kernel, directory, regions, placement=None):
     host = Loader(host_m, resident, DirectoryReader([directory]), regions,
                   policy=LoaderPolicy(verify_hash=False), placement=placement or {})
     tl = TargetLoader(target_m, DirectoryReader([directory]), regions, resident=resident,
-                      placement=placement or {})
+                      placement=placement or {}, **target_options)
     return host, tl
 
 
@@ -930,6 +931,22 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
     raise KeyError(name)
 
 
+def test_a_null_section_named_like_the_note_is_the_note_both_refuse(psx_kernel, tmp_path):
+    """Section 0 (SHT_NULL, no bytes) whose name is ``.note.gamevm``: the note is the first
+    section of that name, here one without a note, so both loaders refuse the module
+    alike.  Written for the survivor gvm_loader.c:read_note:const_4 (the search for the
+    note began at section 1 and found the real one)."""
+    d, kernel = psx_kernel
+    data = bytearray((d / "fpmod.elf").read_bytes())
+    shoff, = struct.unpack_from("<I", data, 32)
+    _at, note = section_header(bytes(data), ".note.gamevm")
+    struct.pack_into("<I", data, shoff, note[0])
+    (tmp_path / "fpmod.elf").write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == TLoadStatus.lsBadFormat
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsBadFormat
+
+
 @pytest.mark.parametrize("into", [0, 8, 40])
 def test_code_lying_over_the_metadata_text_holds_the_files_bytes(psx_kernel, tmp_path, into):
     """A module whose .text header points ``into`` bytes into its metadata note's JSON (a
@@ -1118,6 +1135,37 @@ def test_an_init_table_off_a_word_boundary_is_refused_even_empty(psx_kernel, tmp
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "fpmod")[1] == want
     assert tl.load_module("fpmod")[1] == want
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_metadata_without_init_runs_nothing_after_a_module_that_had_tables(tmp_path,
+                                                                            target):
+    """A module whose metadata has no ``init`` member at all (it is optional), loaded
+    right after one whose constructor ran from its .init_array, over an image full of
+    pointers to a function that counts: both loaders load it and run nothing for it,
+    whatever the earlier load left in the runtime's work area.  Written while reading the
+    survivor gvm_meta.c:gvm_meta_parse:const_10 (the parser cleared the tables' presence
+    from the second on): the load's context starts zeroed, so the parser's own clearing
+    did nothing, and it is gone."""
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, target, {
+        "ctor": "extern int made;\nint ctor_f(void) { return made; }\n"
+                "__attribute__((constructor)) static void make(void) { made += 1; }\n",
+        # words a stale table would run: each the resident's bump()
+        "plain": "extern int made;\nextern void bump(void);\n"
+                 "int plain_f(void) { return made + 1; }\n"
+                 "void (*const plain_t[32])(void) = {" + "bump, " * 32 + "};\n"},
+        kernel_c="int made;\nvoid bump(void) { made += 100; }\n", keep=["made", "bump"])
+    data = (tmp_path / "plain.elf").read_bytes()
+    assert data.count(b'"init":{}') == 1
+    (tmp_path / "plain.elf").write_bytes(_metadata_edited(data, b'"init":{}', b'"xxxx":{}'))
+    host, tl = pair(target, kernel, tmp_path)
+    for name in ("ctor", "plain"):
+        assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess, name
+    same_modules(host, tl)
+    made = tl.machine.symbols["made"]
+    assert host.machine.read_u32(made) == tl.machine.read_u32(made) == 1
 
 
 @pytest.mark.parametrize("first", [b'{"ctors":[4,1]}', b'{"init_array":[0,2],"dtors":[8,1]}'])
@@ -1493,6 +1541,27 @@ def test_an_unload_while_a_request_is_queued_leaves_the_request_alone(tmp_path, 
 
 
 
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_failed_async_load_takes_back_the_needs_it_placed(tmp_path, target):
+    """An asynchronous load of m, whose need n loads first and which then fails to link
+    (an import nothing provides): the request ends lsUndefinedSymbol and n goes too, so
+    nothing stays loaded, as after the same synchronous load on the reference loader.
+    Written for the survivor gvm_loader.c:GameVMFrame:const_7 (the rollback asked for
+    the records of job 2: an asynchronous load's are job 1, and n stayed)."""
+    from test_target_runtime import frames_until_done, same_modules
+    host, tl = pair(target, build_modules(tmp_path, target, {
+        "n": "int n_f(int x) { return x + 1; }\n"}), tmp_path)
+    module_from(tmp_path, "m", "extern int n_f(int);\nextern int nowhere_f(int);\n"
+                               "int m_f(int x) { return n_f(x) + nowhere_f(x); }\n",
+                target=target, needs=["n"])
+    rec = tl.load_async("m")
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsUndefinedSymbol"
+    assert host_load(host, "m")[1] == TLoadStatus.lsUndefinedSymbol
+    assert not tl.loaded and not host.loaded
+    same_modules(host, tl)
+
+
 @pytest.mark.parametrize("offset,size", [(4, 8), (4, 12), (0, 8)])
 def test_a_region_without_room_for_the_alignment_is_full(psx_kernel, offset, size):
     """A region whose top, rounded up to the module's alignment (fpmod: 16), lies past its
@@ -1536,6 +1605,33 @@ def test_a_lazy_module_with_many_exports_keeps_only_its_imports(psx_kernel, tmp_
     assert host.machine.call(wide.symbols["e299"]) == tl.machine.call(wide.symbols["e299"]) \
         == 299
     same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_module_binding_255_imports_into_an_overlay_keeps_them_all(tmp_path, target):
+    """A module whose 255 imports are all bound into an overlay's occupant keeps every one
+    of them (for the stubs an eviction would point them at; a stub names its import in a
+    byte, so 255 is the most): it loads and runs alike in both loaders.  Written for the
+    survivor gvm_stubs.c:scan_imports:const_28 (the limit taken at 254: the module was
+    refused lsOutOfMemory)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+    names = [f"p{i}" for i in range(255)]
+    kernel = build_modules(tmp_path, target, {
+        "prov": "".join(f"int {n}(void) {{ return {i}; }}\n" for i, n in enumerate(names)),
+        "user": "".join(f"extern int {n}(void);\n" for n in names) +
+                "int user_sum(void) { return " + " + ".join(f"{n}()" for n in names) + "; }\n"})
+    heap = heap_of(target, kernel)
+    regions = [Region("Main", heap.start, heap.size - 0x8000),
+               Region("Ovl", heap.end - 0x6000, 0x6000, "overlay")]
+    host, tl = pair_over(target, kernel, tmp_path, regions, {"prov": "Ovl"},
+                         pool_size=0x4000, work_size=0x8000)
+    for name in ("prov", "user"):
+        host.load(name)
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess, name
+    same_modules(host, tl)
+    fn = tl.by_name("user").symbols["user_sum"]
+    assert host.machine.call(fn) == tl.machine.call(fn) == 255 * 254 // 2
 
 
 def lazy_pool_bytes(path) -> int:

@@ -54,20 +54,23 @@ C_UNLOAD_WITH = ("int unload_with(TModuleHandle h, unsigned word) {\n"
                  "}\n")
 
 
-def _build(tmp_path, target: str, module_asm: str, unload_with: str):
-    """Module ``first`` from ``module_asm`` and the C runtime's resident with
-    ``unload_with``; the console that runs it, with ``first`` loaded."""
+def _build(tmp_path, target: str, module_asm: str, unload_with: str, others=None):
+    """Module ``first`` from ``module_asm`` (and the modules of C source ``others``) and
+    the C runtime's resident with ``unload_with``; the console that runs it."""
     from gamevm_build.play.console import Console
-    src = tmp_path / "first.c"
     asm = (".text\n.globl first_a\n" + module_asm).replace("\n", "\\n")
-    src.write_text(f'extern int k_twice(int);\n__asm__("{asm}");\n')
+    sources = {"first": f'extern int k_twice(int);\n__asm__("{asm}");\n', **(others or {})}
+    for name, text in sources.items():
+        (tmp_path / f"{name}.c").write_text(text)
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
     kernel_c = tmp_path / "kernel.c"
     kernel_c.write_text(KERNEL_C + unload_with)
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / "first.elf", src)
-    assert proc.returncode == 0, proc.stderr
     proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf",
                       "--runtime", "target", "--keep", "unload_with",
-                      "--modules", tmp_path / "first.elf", kernel_c)
+                      *[a for name in sources for a in ("--modules", tmp_path / f"{name}.elf")],
+                      kernel_c)
     assert proc.returncode == 0, proc.stderr
     return Console(target, tmp_path / "kernel.elf", search_paths=[tmp_path])
 
@@ -101,3 +104,38 @@ def test_a_68000_return_address_at_any_even_stack_address_keeps_a_module(tmp_pat
     for offset, want in ((in_use, TLoadStatus.lsModuleInUse), (free, TLoadStatus.lsSuccess)):
         lm = c.loader.by_name("first") or c.load("first")
         assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
+
+
+#: per console: the last bytes of a module's image that would read as a call, and the
+#: offset from the next module's base of the return address that call would leave
+CALL_LOOKING_TAILS = {
+    "psx": ("const unsigned before_t[4] __attribute__((aligned(16))) = {0, 0, 0, 0x0C000000};", 4),
+    "n64": ("const unsigned before_t[4] __attribute__((aligned(16))) = {0, 0, 0, 0x0C000000};", 4),
+    "segacd": ("const unsigned short before_t[8] __attribute__((aligned(16))) = "
+               "{0, 0, 0, 0, 0, 0, 0, 0x4E90};", 0),
+    "gba": ("const unsigned short before_t[8] __attribute__((aligned(16))) = "
+            "{0, 0, 0, 0, 0, 0, 0xF000, 0xF800};", 1),
+    "3do": ("const unsigned before_t[4] __attribute__((aligned(16))) = {0, 0, 0, 0xEB000000};", 0),
+}
+
+
+@pytest.mark.parametrize("target", sorted(CALL_LOOKING_TAILS))
+def test_bytes_before_a_module_are_not_read_as_its_call(tmp_path, target):
+    """A module loaded right after one whose image ends in bytes that read as a call
+    (MIPS ``jal``, 68000 ``jsr (a0)``, ARM ``bl``, a Thumb ``bl`` pair): a word in a live
+    frame where that call would return, at the second module's first bytes, does not keep
+    the second module (its unload succeeds): only a call inside a module makes an address
+    in it a return address.  Written for the survivor gvm_reloc.c:gvm_after_call:aor_1
+    (``v - lo < 8`` made ``v + lo < 8``: never true, so the word before the module was
+    read as its instruction)."""
+    tail, offset = CALL_LOOKING_TAILS[target]
+    module_asm = FIRST_CALLS[target][0]
+    c = _build(tmp_path, target, module_asm, C_UNLOAD_WITH,
+               {"before": "int before_f(void) { return 1; }\n" + tail + "\n"})
+    before = c.load("before")
+    lm = c.load("first")
+    assert lm.base == before.base + before.size
+    last = c.machine.read(lm.base - 4, 4)
+    assert last.strip(b"\0"), last
+    assert c.call("unload_with", lm.handle, lm.base + offset) == TLoadStatus.lsSuccess
+    assert c.loader.by_name("first") is None

@@ -76,6 +76,8 @@ UTF8 = (b"\x7f", b"\xc2\x80", b"\xc1\xbf", b"\xdf\xbf", b"\xe0\xa0\x80", b"\xe0\
         b"\xf0\x90\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
         b"\xf5\x80\x80\x80", b"\x80", b"\xe0\xa0", b"\xf0\x90\x80", b"\xc2", b"\xc2\xc2\x80",
         b"\xe1\x80\xc0", b"\xf1\x80\x80\x7f")
+#: JSON's edge for raw bytes in a string: control characters must be escaped
+CONTROL = (b"\x00", b"\x01", b"\x1f", b"\x20")
 SPACES = st.text(" \t\n\r", max_size=2)
 #: what a byte of the text may become: JSON's punctuation, escapes' letters and digits,
 #: and the bytes at the edges of UTF-8's lead and continuation ranges
@@ -419,16 +421,18 @@ def test_packed_relocations_written_any_way_get_the_host_status(packed_console, 
 
 
 def test_raw_utf8_at_every_edge_in_every_string_gets_the_host_status(meta_console):
-    """Each of UTF8's sequences in a string of every role (a member's name, an unknown
-    member's value, the module's name, a need's name) and escaped alike: the parser takes
-    what Python's strict UTF-8 decoder takes.  The property reaches these only by chance
-    (the survivor gvm_meta.c:utf8_len:ror_14, a raw U+DFFF taken as a character, was not
-    reached by its derandomized examples)."""
+    """Each of UTF8's sequences and each CONTROL byte in a string of every role (a
+    member's name, an unknown member's value, the module's name, a need's name), after
+    its first character: the parser takes what Python's strict UTF-8 decoder and JSON
+    reader take.  The property reaches these only by chance (the survivor
+    gvm_meta.c:utf8_len:ror_14, a raw U+DFFF taken as a character, was not reached by its
+    derandomized examples; gvm_meta.c:string:const_7 took a raw 0x1F after a plain
+    character)."""
     both, boss = meta_console
     e = "<" if boss[5] == 1 else ">"
     base = metadata_of(boss, dict)
     found = []
-    for seq in UTF8:
+    for seq in UTF8 + CONTROL:
         for role in ("key", "value", "name", "need"):
             meta = json.dumps({**base, "zz": "v"}, separators=(",", ":")).encode()
             at = {"key": b'"zz"', "value": b'"v"', "name": b'"boss"',

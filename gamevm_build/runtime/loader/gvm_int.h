@@ -73,7 +73,8 @@ typedef struct {
 } gvm_meta;
 
 /* Parse and check the descriptor (modified in place: strings are unescaped and
- * NUL-terminated).  0 on success, -1 for anything the format does not allow. */
+ * NUL-terminated) into `meta`, which starts zeroed (a load's context is: new_load).
+ * 0 on success, -1 for anything the format does not allow. */
 GVM_INTERNAL int gvm_meta_parse(u8 *text, u32 len, gvm_meta *meta);
 
 /* ---- byte access -----------------------------------------------------------------

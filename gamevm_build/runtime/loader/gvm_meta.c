@@ -412,12 +412,7 @@ int __attribute__((noinline)) gvm_meta_parse(u8 *text, u32 len, gvm_meta *m)
     c.p = text;
     c.end = text + len;
     c.bad = 0;
-    m->has_format = m->has_image_size = 0;
-    m->align = 4;
-    m->target = m->name = 0;
-    m->nneeds = 0;
-    for (i = 0; i < T_COUNT; i++)
-        m->init_has[i] = 0;
+    m->align = 4;                              /* the rest starts zeroed (gvm_int.h) */
     if (!expect(&c, '{'))
         return -1;
     if (peek(&c) == '}') {
