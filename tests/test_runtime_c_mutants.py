@@ -110,6 +110,15 @@ def pair_over(target: str, kernel, directory, regions, placement=None, **target_
     return host, tl
 
 
+def loaded_as(kernel, directory: Path, name: str, data: bytes, want: TLoadStatus) -> None:
+    """Module ``name`` written as ``data`` into ``directory``: both loaders on the psx
+    ``kernel`` give it status ``want``."""
+    (directory / f"{name}.elf").write_bytes(data)
+    host, tl = pair("psx", kernel, directory)
+    assert host_load(host, name)[1] == want
+    assert tl.load_module(name)[1] == want
+
+
 SHT_MIPS_ABIFLAGS = 0x7000002A
 
 
@@ -941,10 +950,7 @@ def test_a_null_section_named_like_the_note_is_the_note_both_refuse(psx_kernel, 
     shoff, = struct.unpack_from("<I", data, 32)
     _at, note = section_header(bytes(data), ".note.gamevm")
     struct.pack_into("<I", data, shoff, note[0])
-    (tmp_path / "fpmod.elf").write_bytes(bytes(data))
-    host, tl = pair("psx", kernel, tmp_path)
-    assert host_load(host, "fpmod")[1] == TLoadStatus.lsBadFormat
-    assert tl.load_module("fpmod")[1] == TLoadStatus.lsBadFormat
+    loaded_as(kernel, tmp_path, "fpmod", bytes(data), TLoadStatus.lsBadFormat)
 
 
 @pytest.mark.parametrize("into", [0, 8, 40])
@@ -2218,10 +2224,7 @@ def test_the_first_symbol_after_the_null_one_is_checked_too(psx_kernel, tmp_path
     assert struct.unpack_from("<IIIBBH", data, symtab_off + 16) == (0, 0, 0, 0x03, 0, 1)
     data[symtab_off + 16 + 12] = info
     struct.pack_into("<H", data, symtab_off + 16 + 14, shndx)
-    (tmp_path / "s1.elf").write_bytes(bytes(data))
-    host, tl = pair("psx", kernel, tmp_path)
-    assert host_load(host, "s1")[1] == TLoadStatus.lsBadFormat
-    assert tl.load_module("s1")[1] == TLoadStatus.lsBadFormat
+    loaded_as(kernel, tmp_path, "s1", bytes(data), TLoadStatus.lsBadFormat)
 
 
 @pytest.mark.parametrize("other", [0x02, 0x03, 0x80])
