@@ -1882,6 +1882,36 @@ def test_each_init_table_runs_in_its_own_order(tmp_path, target):
 
 
 @pytest.mark.parametrize("target", ["psx"])
+def test_an_absolute_symbol_of_an_evicted_module_stays_bound(tmp_path, target):
+    """An overlay's occupant exports an absolute symbol (0x1234, no section) beside a
+    function; a module in the heap binds both.  Evicting the occupant (safe mode) points
+    the function's binding at a stale stub, but the absolute value lies in no module and
+    stays: both loaders give 0x1234 afterwards, the same RAM.  Written for the survivor
+    gvm_stubs.c:stub_bindings:lcr_3 (``stubbed || outside``
+    made ``&&``: a binding outside the freed module was taken for one into it)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, target, {
+        "prov": '__asm__(".globl p_abs\\n.set p_abs, 0x1234\\n");\n'
+                "int p_f(int x) { return x + 1; }\n",
+        "other": "int o_f(int x) { return x + 2; }\n",
+        "user": "extern char p_abs[];\nextern int p_f(int);\n"
+                "unsigned u_abs(void) { return (unsigned)p_abs; }\n"
+                "int u_f(int x) { return p_f(x); }\n"})
+    heap = heap_of(target, kernel)
+    regions = [Region("Main", heap.start, heap.size - 0x4000),
+               Region("Ovl", heap.end - 0x2000, 0x2000, "overlay")]
+    host, tl = pair_over(target, kernel, tmp_path, regions, {"prov": "Ovl", "other": "Ovl"})
+    for name in ("prov", "user", "other"):
+        host.load(name)
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess, name
+    assert tl.by_name("prov") is None
+    same_modules(host, tl)
+    fn = tl.by_name("user").symbols["u_abs"]
+    assert host.machine.call(fn) == tl.machine.call(fn) == 0x1234
+
+
+@pytest.mark.parametrize("target", ["psx"])
 def test_a_destructor_may_load_and_unload_its_own_need(tmp_path, target):
     """A module's destructor borrows its need through the API while the module is being
     unloaded (LoadModuleEx, GetModuleProc, the call, UnloadModule), as a game's cleanup
