@@ -2487,31 +2487,6 @@ def test_a_frame_called_from_a_completion_callback_does_nothing(tmp_path):
     same_modules(host, tl)
 
 
-def unload_with_residents(tmp_path, target: str, name: str, source: str,
-                          runtimes=("host", "target")) -> None:
-    """Module ``name`` from C ``source``, and a resident per runtime (kernel-RUNTIME.elf)
-    whose ``unload_with(handle, word)`` keeps ``word`` in its own frame while it calls
-    UnloadModule (a word safe mode may take for a return address)."""
-    src = tmp_path / f"{name}.c"
-    src.write_text(source)
-    kernel_c = tmp_path / "kernel.c"
-    kernel_c.write_text('#include "gamevm.h"\n'
-                        "void _start(void) {}\n"
-                        "int k_twice(int x) { return 2 * x; }\n"
-                        "int unload_with(TModuleHandle h, unsigned word) {\n"
-                        "    volatile unsigned keep[2];\n"
-                        "    keep[0] = word; keep[1] = 0;\n"
-                        "    return (int)UnloadModule(h) + (int)keep[1];\n"
-                        "}\n")
-    proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf", src)
-    assert proc.returncode == 0, proc.stderr
-    for runtime in runtimes:
-        proc = run_gamevm("resident", "-t", target, "-o", tmp_path / f"kernel-{runtime}.elf",
-                          "--runtime", runtime, "--keep", "unload_with",
-                          "--modules", tmp_path / f"{name}.elf", kernel_c)
-        assert proc.returncode == 0, proc.stderr
-
-
 @pytest.mark.parametrize("target", ["psx", "n64"])
 def test_safe_mode_counts_a_stack_word_only_after_a_call(tmp_path, target):
     """A word in a live frame of the game's stack that points into a module's code keeps
@@ -2524,9 +2499,10 @@ def test_safe_mode_counts_a_stack_word_only_after_a_call(tmp_path, target):
     gvm_reloc.c:gvm_after_call:lcr_2 (``&&`` made ``||``: every such instruction, and
     every word whose low six bits are 9, counted as a call)."""
     from gamevm_build.play.console import Console
-    unload_with_residents(tmp_path, target, "held",
-                          "extern int k_twice(int);\n"
-                          "int held_a(int x, int y) { return k_twice(x) + y; }\n")
+    from test_runtime_c_safemode import unload_with_residents
+    unload_with_residents(tmp_path, target, {
+        "held": "extern int k_twice(int);\n"
+                "int held_a(int x, int y) { return k_twice(x) + y; }\n"})
     for runtime in ("host", "target"):
         c = Console(target, tmp_path / f"kernel-{runtime}.elf", search_paths=[tmp_path])
         lm = c.load("held")
@@ -2849,27 +2825,3 @@ def test_a_packed_high_half_of_an_odd_import_one_short_of_a_carry_loads_alike(tm
     same_modules(host, tl)
     assert host.machine.call(fn) & 0xFFFFFFFF == tl.machine.call(fn) & 0xFFFFFFFF \
         == k_odd + addend
-
-
-@pytest.mark.parametrize("target", ["psx"])
-def test_a_return_address_after_a_call_at_a_modules_first_instruction_is_in_use(tmp_path,
-                                                                                 target):
-    """As test_safe_mode_counts_a_stack_word_only_after_a_call, with the call at the very
-    start of the module's code (a ``jal`` at offset 0; its return address is the module's
-    base + 8, the first a call can leave): the runtime refuses the unload while that word
-    is in a live frame, and takes base + 4, where no call returns to.  Written for the
-    survivor gvm_loader.c:in_use:const_10 (``v - lo >= 8`` made ``>= 9``: a return to
-    base + 8 was not counted)."""
-    from gamevm_build.play.console import Console
-    unload_with_residents(tmp_path, target, "first",
-                          "extern int k_twice(int);\n"
-                          '__asm__(".text\\n.globl first_a\\n.ent first_a\\n"\n'
-                          '        ".set noreorder\\nfirst_a:\\njal k_twice\\nnop\\n"\n'
-                          '        "jr $ra\\nnop\\n.set reorder\\n.end first_a\\n");\n',
-                          runtimes=("target",))
-    c = Console(target, tmp_path / "kernel-target.elf", search_paths=[tmp_path])
-    lm = c.load("first")
-    assert lm.symbols["first_a"] == lm.base and c.machine.read_u32(lm.base) >> 26 == 3
-    for offset, want in ((8, TLoadStatus.lsModuleInUse), (4, TLoadStatus.lsSuccess)):
-        lm = c.loader.by_name("first") or c.load("first")
-        assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset

@@ -54,12 +54,11 @@ C_UNLOAD_WITH = ("int unload_with(TModuleHandle h, unsigned word) {\n"
                  "}\n")
 
 
-def _build(tmp_path, target: str, module_asm: str, unload_with: str, others=None):
-    """Module ``first`` from ``module_asm`` (and the modules of C source ``others``) and
-    the C runtime's resident with ``unload_with``; the console that runs it."""
-    from gamevm_build.play.console import Console
-    asm = (".text\n.globl first_a\n" + module_asm).replace("\n", "\\n")
-    sources = {"first": f'extern int k_twice(int);\n__asm__("{asm}");\n', **(others or {})}
+def unload_with_residents(tmp_path, target: str, sources: dict,
+                          runtimes=("host", "target"), unload_with: str = C_UNLOAD_WITH):
+    """Modules from C ``sources`` (name -> text), and a resident per runtime
+    (kernel-RUNTIME.elf) whose ``unload_with(handle, word)`` keeps ``word`` in its own
+    frame while it calls UnloadModule (a word safe mode may take for a return address)."""
     for name, text in sources.items():
         (tmp_path / f"{name}.c").write_text(text)
         proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
@@ -67,12 +66,22 @@ def _build(tmp_path, target: str, module_asm: str, unload_with: str, others=None
         assert proc.returncode == 0, proc.stderr
     kernel_c = tmp_path / "kernel.c"
     kernel_c.write_text(KERNEL_C + unload_with)
-    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf",
-                      "--runtime", "target", "--keep", "unload_with",
-                      *[a for name in sources for a in ("--modules", tmp_path / f"{name}.elf")],
-                      kernel_c)
-    assert proc.returncode == 0, proc.stderr
-    return Console(target, tmp_path / "kernel.elf", search_paths=[tmp_path])
+    modules = [a for name in sources for a in ("--modules", tmp_path / f"{name}.elf")]
+    for runtime in runtimes:
+        proc = run_gamevm("resident", "-t", target, "-o", tmp_path / f"kernel-{runtime}.elf",
+                          "--runtime", runtime, "--keep", "unload_with", *modules, kernel_c)
+        assert proc.returncode == 0, proc.stderr
+
+
+def _build(tmp_path, target: str, module_asm: str, unload_with: str = C_UNLOAD_WITH,
+           others=None):
+    """Module ``first`` from ``module_asm`` (and the modules of C source ``others``) and
+    the C runtime's resident with ``unload_with``; the console that runs it."""
+    from gamevm_build.play.console import Console
+    asm = (".text\n.globl first_a\n" + module_asm).replace("\n", "\\n")
+    sources = {"first": f'extern int k_twice(int);\n__asm__("{asm}");\n', **(others or {})}
+    unload_with_residents(tmp_path, target, sources, ("target",), unload_with)
+    return Console(target, tmp_path / "kernel-target.elf", search_paths=[tmp_path])
 
 
 @pytest.mark.parametrize("target", sorted(FIRST_CALLS))
@@ -81,9 +90,11 @@ def test_a_call_at_a_modules_first_byte_keeps_it_in_use(tmp_path, target):
     live frame, refuses the unload (lsModuleInUse) on every CPU: base + 8 after a MIPS
     ``jal`` and its delay slot, base + 2 after a 68000 ``jsr (a0)``, base + 4 after an ARM
     ``bl`` and base + 4 in Thumb state after a Thumb ``bl`` pair.  A word where no call
-    returns to unloads it; no byte before the module is read as an instruction."""
+    returns to unloads it; no byte before the module is read as an instruction.  (The psx
+    case was first written for the survivor gvm_loader.c:in_use:const_10, ``v - lo >= 8``
+    made ``>= 9``: a return to base + 8 was not counted.)"""
     module_asm, in_use, free = FIRST_CALLS[target]
-    c = _build(tmp_path, target, module_asm, C_UNLOAD_WITH)
+    c = _build(tmp_path, target, module_asm)
     lm = c.load("first")
     assert lm.symbols["first_a"] & ~1 == lm.base
     for offset, want in ((in_use, TLoadStatus.lsModuleInUse), (free, TLoadStatus.lsSuccess)):
@@ -130,8 +141,7 @@ def test_bytes_before_a_module_are_not_read_as_its_call(tmp_path, target):
     read as its instruction)."""
     tail, offset = CALL_LOOKING_TAILS[target]
     module_asm = FIRST_CALLS[target][0]
-    c = _build(tmp_path, target, module_asm, C_UNLOAD_WITH,
-               {"before": "int before_f(void) { return 1; }\n" + tail + "\n"})
+    c = _build(tmp_path, target, module_asm, others={"before": "int before_f(void) { return 1; }\n" + tail + "\n"})
     before = c.load("before")
     lm = c.load("first")
     assert lm.base == before.base + before.size
@@ -139,3 +149,20 @@ def test_bytes_before_a_module_are_not_read_as_its_call(tmp_path, target):
     assert last.strip(b"\0"), last
     assert c.call("unload_with", lm.handle, lm.base + offset) == TLoadStatus.lsSuccess
     assert c.loader.by_name("first") is None
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_return_address_at_the_end_of_a_modules_code_is_not_its(tmp_path, target):
+    """A module whose code ends with a call (a ``jal`` and its delay slot, as a call of a
+    function that does not return ends): the address after it is the end of the code,
+    outside the module's code by the reference loader's half-open range, so a word there
+    in a live frame does not keep the module; base + 8, after the first of its two calls,
+    does.  Written for what was listed as the equivalent mutant gvm_loader.c:in_use
+    ``< hi - lo`` made ``<=`` (the end of the code taken as in it), which this tells."""
+    c = _build(tmp_path, target,
+               ".set noreorder\nfirst_a:\njal k_twice\nnop\njal k_twice\nnop\n")
+    lm = c.load("first")
+    assert lm.code_size == 16
+    for offset, want in ((16, TLoadStatus.lsSuccess), (8, TLoadStatus.lsModuleInUse)):
+        lm = c.loader.by_name("first") or c.load("first")
+        assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset

@@ -469,16 +469,19 @@ static int resolve(const char *name, u32 *value, const u32 *order, u32 n)
     return 0;
 }
 
-/* Is `name` the `n` bytes at `s` (which hold no NUL)? */
+/* Is `name` the string at `s`, up to its NUL or its first `n` bytes, whichever comes
+ * first (a name is compared as it goes, never measured first: by_name is on every load's
+ * path, and a name's length would cost a pass over it each time)? */
 static int name_is(const char *name, const char *s, u32 n)
 {
     u32 i;
-    for (i = 0; i < n && s[i] == name[i]; i++)
+    for (i = 0; i < n && s[i] && s[i] == name[i]; i++)
         ;
-    return i == n && !name[n];
+    return !name[i] && (i == n || !s[i]);
 }
 
-/* The loaded module named by the `n` bytes at `name`, whatever their length. */
+/* The loaded module named by the string at `name` (its first `n` bytes at most),
+ * whatever its length. */
 static module_t *by_name_n(const char *name, u32 n)
 {
     u32 i;
@@ -490,7 +493,7 @@ static module_t *by_name_n(const char *name, u32 n)
 
 static module_t *by_name(const char *name)
 {
-    return by_name_n(name, slen(name));
+    return by_name_n(name, 0xFFFFFFFFu);
 }
 
 /* The request as a module name: its last path part without ".elf". */
@@ -2001,19 +2004,22 @@ void *GetModuleProc(TModuleHandle handle, const char *proc_name)
  * the API, or a word of the game's stack (from where it called to the stack's top),
  * points into it after a call instruction: the reference loader's conservative rule,
  * without its frame unwinding.  The runtime's own frames are not scanned. */
+static int returns_into(u32 v, module_t *m)
+{
+    return v - m->base < m->code_end && gvm_after_call(v, m->base);
+}
+
 static int in_use(module_t *m)
 {
-    u32 lo = m->base, hi = m->base + m->code_end, top = (u32)G.cfg.stack_top, a;
+    u32 top = (u32)G.cfg.stack_top, a;
     if (!top)
         return 0;
-    if (G.caller_ra - lo < hi - lo && gvm_after_call(G.caller_ra, lo))
+    if (returns_into(G.caller_ra, m))
         return 1;
     for (a = (G.caller_sp + GVM_STACK_ALIGN - 1u) & ~(GVM_STACK_ALIGN - 1u); a + 4u <= top;
-         a += GVM_STACK_ALIGN) {
-        u32 v = *(const gvm_word *)(const void *)a;
-        if (v - lo < hi - lo && gvm_after_call(v, lo))
+         a += GVM_STACK_ALIGN)
+        if (returns_into(*(const gvm_word *)(const void *)a, m))
             return 1;
-    }
     return 0;
 }
 
