@@ -43,6 +43,8 @@ docs/testing.md ("The C runtime"); they are shown but not counted.
     python bench/mutation_c.py --dry-run               # the sample, with each mutant's diff
     python bench/mutation_c.py --json run.json         # test the sample (psx, ~31 min, 2 cores)
     python bench/mutation_c.py --recheck run.json      # after adding tests: what survived
+    python bench/mutation_c.py --console segacd --specific --all
+                                                       # the 68000's own branches
     python bench/mutation_c.py --check                 # exit 1 below 95%
     python bench/mutation_c.py --mutant NAME --tests tests/test_runtime_c_mutants.py
                                                        # a new test against one mutant
@@ -84,12 +86,14 @@ TESTS = ("tests/test_runtime_c_mutants.py", "tests/test_runtime_c_edges.py",
          "tests/test_runtime_c_safemode.py", "tests/test_target_runtime.py",
          "tests/test_target_runtime_gaps.py", "tests/test_runtime_c_sequences.py",
          "tests/test_runtime_c_fields.py")
-#: the parts whose differential tests are elsewhere: the metadata text and packed
+#: the parts with tests of their own: the CPU tables called one by one against the host's
+#: recipes and CPU models (tests/test_runtime_c_cpu.py), the metadata text and packed
 #: relocations generated (tests/test_runtime_c_streams.py), the decoders (C against the Python
 #: mirror, and compressed modules through the runtime), packed relocations, module digests,
 #: the stale-stub reload (GVM_STALE_RELOAD, in gvm_stubs.c) and hot reload (gvm_reload.c)
 FILE_TESTS = {
     "gvm_meta.c": ("tests/test_runtime_c_streams.py",),
+    "gvm_reloc.c": ("tests/test_runtime_c_cpu.py",),
     "gvm_stubs.c": ("tests/test_target_runtime_reload.py",),
     "gvm_lz4.c": ("tests/test_codecs.py", "tests/test_shipforms.py"),
     "gvm_zx0.c": ("tests/test_codec_zx0.py", "tests/test_shipforms.py"),
@@ -587,6 +591,10 @@ def parser() -> argparse.ArgumentParser:
                          "site names alone): for a fresh measure once tests were written "
                          "against a sample's survivors")
     ap.add_argument("--all", action="store_true", help="test every site (many hours)")
+    ap.add_argument("--specific", action="store_true",
+                    help="only the sites on lines this console compiles and psx does not: its "
+                         "CPU's own branches (stack, calls, relocations, cache), which a psx "
+                         "sample cannot draw; the shared code is psx's to measure")
     ap.add_argument("--mutant", action="append", metavar="NAME",
                     help="test this mutant (a name the run printed; repeatable), e.g. with "
                          "--tests to try a new test on a survivor")
@@ -733,6 +741,9 @@ def main(argv: list[str] | None = None) -> int:
         sites = [s for s in all_sites(tree) if wanted(s)]
         seen = compiled_lines(tree, args.console, work, nice)
         sites = [s for s in sites if (s.path, s.line) in seen]
+        if args.specific:
+            shared = compiled_lines(tree, "psx", work, nice)
+            sites = [s for s in sites if (s.path, s.line) not in shared]
         by_name = {s.name: s for s in sites}
         kept, gone, earlier = [], [], None
         if args.recheck:
@@ -763,7 +774,8 @@ def main(argv: list[str] | None = None) -> int:
             for s in chosen:
                 old, new = s.lines((tree / s.path).read_text())
                 print(f"{s.name}  ({s.path}:{s.line})\n  -{old}\n  +{new}")
-            print(f"{len(chosen)} of {len(sites)} sites {args.console} compiles")
+            print(f"{len(chosen)} of {len(sites)} sites {args.console} compiles"
+                  + (" and psx does not" if args.specific else ""))
             return 0
         original = object_hash(tree, args.console, work, nice)
         if original is None:

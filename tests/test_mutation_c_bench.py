@@ -121,6 +121,20 @@ def test_a_seed_draws_another_sample_the_same_for_the_same_code():
     assert names(fresh) != names(default)
 
 
+def test_specific_draws_only_the_sites_psx_does_not_compile():
+    """``--specific`` keeps a console's own branches: the 68000's call forms, none of the
+    sites psx compiles (site names are unique across ``#if`` branches)."""
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPO / "bench" / "mutation_c.py"), "--dry-run", "--all", *args],
+        capture_output=True, text=True, cwd=REPO)
+    names = lambda proc: set(re.findall(r"^(\S+:\S+:\w+_\d+)  ", proc.stdout, re.M))  # noqa: E731
+    psx, own = run(), run("--console", "segacd", "--specific")
+    assert own.returncode == 0, own.stderr
+    assert re.search(r"^(\d+) of \1 sites segacd compiles and psx does not$", own.stdout, re.M)
+    assert names(own) and not names(own) & names(psx)
+    assert any(":gvm_after_call:" in n for n in names(own))
+
+
 def _documented() -> list[str]:
     text = (REPO / "docs" / "testing.md").read_text()
     section = text[text.index("## The C runtime"):]

@@ -166,3 +166,4 @@ def test_a_return_address_at_the_end_of_a_modules_code_is_not_its(tmp_path, targ
     for offset, want in ((16, TLoadStatus.lsSuccess), (8, TLoadStatus.lsModuleInUse)):
         lm = c.loader.by_name("first") or c.load("first")
         assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
+

@@ -259,18 +259,42 @@ def link_codecs(profile: Profile, tc: Toolchain, workdir: Path) -> Path:
     """The decoders alone (every ``codec/gvm_NAME.c``, entry ``gvm_NAME_decode``), linked
     at the resident's base for the emulated console (their tests and
     bench/bench_codecs.py call them there)."""
-    from ..emu.elfimage import BARE_METAL_SCRIPT
-    from ..link.toolchain import run
     workdir = Path(workdir)
-    objs, keep = [], []
+    objs, entries = [], []
     for src in sorted(CODEC_DIR.glob("gvm_*.c")):
         obj = workdir / f"{src.stem}.o"
         tc.compile(src, obj, extra_flags=list(RUNTIME_CFLAGS), include_dirs=[str(CODEC_DIR)])
-        objs.append(str(obj))
-        keep.append(f"-Wl,--undefined={src.stem}_decode")
-    script = workdir / "codecs.ld"
+        objs.append(obj)
+        entries.append(f"{src.stem}_decode")
+    return _link_alone(profile, tc, workdir / "codecs.elf", objs, entries)
+
+
+def link_probe(profile: Profile, tc: Toolchain, workdir: Path, c_text: str,
+               entries: list[str]) -> Path:
+    """C text that includes parts of the runtime (``#include "gvm_reloc.c"``), compiled
+    as the runtime is and linked alone at the resident's base: its ``entries`` reach
+    the parts' static functions, so tests can call one on the emulated CPU."""
+    workdir = Path(workdir)
+    gen = workdir / "gvm_gen"
+    gen.mkdir(exist_ok=True)
+    (gen / "gvm_target.h").write_text(target_header(profile))
+    src = workdir / "probe.c"
+    src.write_text(c_text)
+    obj = workdir / "probe.o"
+    tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS,
+                                      *RUNTIME_ISA_FLAGS.get(profile.runtime_isa, ())],
+               include_dirs=[str(gen), str(INCLUDE_DIR), str(LOADER_DIR)])
+    return _link_alone(profile, tc, workdir / "probe.elf", [obj], entries)
+
+
+def _link_alone(profile: Profile, tc: Toolchain, out: Path, objs, entries) -> Path:
+    """``objs`` linked bare at the resident's base, keeping ``entries`` (the first is the
+    entry point)."""
+    from ..emu.elfimage import BARE_METAL_SCRIPT
+    from ..link.toolchain import run
+    script = out.with_suffix(".ld")
     script.write_text(BARE_METAL_SCRIPT.format(base=profile.resident_base))
-    out = workdir / "codecs.elf"
     run([tc.gcc, *profile.cflags, "-nostdlib", "-nostartfiles", "-static", f"-Wl,-T,{script}",
-         "-Wl,-e,gvm_lz4_decode", *keep, *objs, *profile.ldflags, "-o", str(out)])
+         f"-Wl,-e,{entries[0]}", *(f"-Wl,--undefined={e}" for e in entries),
+         *map(str, objs), *profile.ldflags, "-o", str(out)])
     return out

@@ -218,27 +218,23 @@ static TLoadStatus zimage_check(load_ctx *c, u32 i)
     return stored > c->footprint ? lsBadFormat : lsSuccess;
 }
 
-#ifndef GVM_CODEC_ZX0
-/* A refusing decoder for a codec this console's runtime does not carry. */
-static long no_decoder(const unsigned char *src, unsigned long srclen, unsigned char *dst,
-                       unsigned long dstlen)
-{
-    (void)src, (void)srclen, (void)dst, (void)dstlen;
-    return -1;
-}
+#ifdef GVM_CODEC_ZX0                /* the profile's codecs (gvm_target.h) */
+#define GVM_HAS_ZX0 1
+#else
+#define GVM_HAS_ZX0 0
 #endif
 
-/* The decoder of compression type `ch_type` (one the sections announced). */
+/* The decoder of compression type `ch_type`, one the sections announced and this
+ * runtime carries (zimage_load refuses the others first). */
 static long (*decode(u32 ch_type))(const unsigned char *, unsigned long, unsigned char *,
                                    unsigned long)
 {
-    if (ch_type == ELFCOMPRESS_GVM_LZ4)
-        return gvm_lz4_decode;
 #ifdef GVM_CODEC_ZX0
-    return gvm_zx0_decode;
-#else
-    return no_decoder;
+    if (ch_type == ELFCOMPRESS_GVM_ZX0)
+        return gvm_zx0_decode;
 #endif
+    (void)ch_type;
+    return gvm_lz4_decode;
 }
 
 /* P_IMAGE of a compressed module: the section read to the end of the module's memory
@@ -260,7 +256,8 @@ static TLoadStatus zimage_load(load_ctx *c)
     if ((st = trust_hook(c, TRUST_CHECK)) != lsSuccess)    /* nothing decoded before it */
         return st;
     k = gvm_rd32(dst, c->big);                /* the codec, as sh_entsize announced it */
-    if ((SH(c, i, F_ENTSIZE) ? k != ELFCOMPRESS_GVM_ZX0 : k != ELFCOMPRESS_GVM_LZ4) ||
+    if ((SH(c, i, F_ENTSIZE) ? !GVM_HAS_ZX0 || k != ELFCOMPRESS_GVM_ZX0
+                             : k != ELFCOMPRESS_GVM_LZ4) ||
         gvm_rd32(dst + 4, c->big) != c->file_image || gvm_rd32(dst + 8, c->big) != c->meta.align ||
         decode(k)(dst + CHDR_SIZE, size - CHDR_SIZE, (u8 *)c->m->base, c->file_image) !=
             (long)c->file_image || !uncovered(c, (u8 *)c->m->base, c->file_image, 1))
