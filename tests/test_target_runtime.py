@@ -408,6 +408,149 @@ def test_code_not_synced_is_a_stale_instruction_cache_fault(tmp_path, target):
         assert "GameVMSyncCode" in str(err.value)
 
 
+#: syncs an N64 game may give the runtime (TGameVMConfig.sync_code) and whether the code
+#: they cover may run: what counts is the CACHE operations they execute
+N64_SYNCS = {
+    "by_lines": True,            # libultra: write back each data line, invalidate each I line
+    "whole_caches": True,        # by index, every line of both caches (large ranges)
+    "no_write_back": False,      # the new code stays in the data cache
+    "every_other_line": False,   # instruction lines of 64 bytes: half stay stale
+    "discarding": False,         # Hit_Invalidate on the data lines: the code is lost
+    "data_twice": False,         # both passes over the data cache
+}
+N64_SYNCS_C = r"""
+#define LINES(op, step, a, n) do { unsigned p_, e_ = (unsigned)(a) + (n); \
+    for (p_ = (unsigned)(a) & ~(step - 1u); p_ < e_; p_ += step) \
+        __asm__ __volatile__("cache %0, 0(%1)" : : "i"(op), "r"(p_) : "memory"); } while (0)
+void by_lines(void *a, unsigned long n) { LINES(0x19, 16, a, n); LINES(0x10, 32, a, n); }
+void no_write_back(void *a, unsigned long n) { LINES(0x10, 32, a, n); }
+void every_other_line(void *a, unsigned long n) { LINES(0x19, 16, a, n); LINES(0x10, 64, a, n); }
+void discarding(void *a, unsigned long n) { LINES(0x11, 16, a, n); LINES(0x10, 32, a, n); }
+void data_twice(void *a, unsigned long n) { LINES(0x19, 16, a, n); LINES(0x15, 32, a, n); }
+void whole_caches(void *a, unsigned long n)
+{
+    unsigned i;
+    (void)a, (void)n;
+    for (i = 0; i < 8192; i += 16)
+        __asm__ __volatile__("cache 0x01, 0(%0)" : : "r"(0x80000000u + i) : "memory");
+    for (i = 0; i < 16384; i += 32)
+        __asm__ __volatile__("cache 0x00, 0(%0)" : : "r"(0x80000000u + i) : "memory");
+}
+"""
+
+
+@pytest.mark.parametrize("target", ["n64"])
+def test_n64_code_runs_once_cache_instructions_made_it_visible(tmp_path, target):
+    """The emulated N64 follows the CACHE instructions the resident executes (unicorn runs
+    them as no-ops): a module's code runs once each of its 16-byte data lines was written
+    back (Hit_Write_Back, Hit_Write_Back_Invalidate or Index_Write_Back_Invalidate) and
+    each 32-byte instruction line invalidated (Hit_Invalidate or Index_Invalidate), by
+    line or by index over the whole caches.  A sync that writes nothing back, skips every
+    other instruction line, discards the data lines (Hit_Invalidate) or never touches the
+    instruction cache leaves a stale instruction cache fault, as the console would run
+    stale instructions.  (Calling GameVMSyncCode is not what counts: what it does is.)"""
+    src = tmp_path / "mod.c"
+    src.write_text("int answer(void) { return 42; }\n" + "".join(
+        f"int pad{i}(int x) {{ return x * {i + 3} + {i}; }}\n" for i in range(24)))
+    kernel_c = tmp_path / "kernel.c"
+    kernel_c.write_text("void _start(void) {}\n" + N64_SYNCS_C)
+    keep = [a for name in N64_SYNCS for a in ("--keep", name)]
+    for args in (["module", "-t", target, "-o", tmp_path / "mod.elf", src],
+                 ["resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime", "target",
+                  *keep, kernel_c]):
+        proc = run_gamevm(*args)
+        assert proc.returncode == 0, proc.stderr
+    resident = read_resident(tmp_path / "kernel.elf", target)
+    for name, runs in N64_SYNCS.items():
+        m = Machine(target)
+        m.load_elf(tmp_path / "kernel.elf")
+        tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),
+                          resident=resident, sync_code=resident.symbols[name])
+        handle, status = tl.load_module("mod")
+        assert status == TLoadStatus.lsSuccess
+        lm = tl.loaded[next(iter(tl.loaded))]
+        assert lm.code_size > 64, lm.code_size
+        fn = tl.get_proc(handle, "answer")
+        if runs:
+            assert m.call(fn) == 42, name
+            continue
+        with pytest.raises(EmulationError) as err:
+            m.call(fn)
+        assert "stale instruction cache: module 'mod'" in str(err.value), name
+
+
+@pytest.mark.parametrize("target", ["n64"])
+def test_n64_runtime_syncs_every_line_of_a_large_module(tmp_path, target):
+    """The runtime's own GameVMSyncCode, followed by the emulated N64's caches, on modules
+    of over 2 KiB of code (a stride that skips one line in 32 misses one here), at both
+    16-byte alignments within a 32-byte instruction line (modules start 16-aligned: the
+    assembler aligns .text so), with two sizes: each line is written back and
+    invalidated, the first and last partial ones included, so its first and last
+    functions run."""
+    from gamevm_build.runtime.allocator import Region
+    for name, nops in (("big", 512), ("bigger", 516)):
+        asm = (".text\\n.set noreorder\\n.globl answer\\nanswer:\\njr $ra\\nli $v0, 42\\n"
+               f".rept {nops}\\nnop\\n.endr\\n.globl last\\nlast:\\njr $ra\\nli $v0, 7\\n")
+        (tmp_path / f"{name}.c").write_text(f'__asm__("{asm}");\n')
+        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
+                          tmp_path / f"{name}.c")
+        assert proc.returncode == 0, proc.stderr
+    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
+    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
+                      "target", tmp_path / "kernel.c")
+    assert proc.returncode == 0, proc.stderr
+    resident = read_resident(tmp_path / "kernel.elf", target)
+    for name in ("big", "bigger"):
+        for offset in (0, 16):
+            m = Machine(target)
+            m.load_elf(tmp_path / "kernel.elf")
+            heap = default_regions(m, resident)[0]
+            start = (heap.start + 31) // 32 * 32 + offset
+            tl = TargetLoader(m, DirectoryReader([tmp_path]),
+                              [Region("heap", start, heap.size - 64)], resident=resident)
+            handle, status = tl.load_module(name)
+            assert status == TLoadStatus.lsSuccess
+            lm = tl.loaded[next(iter(tl.loaded))]
+            assert lm.code_size > 2048 and lm.base % 32 == offset, (lm.code_size, lm.base)
+            assert m.call(tl.get_proc(handle, "answer")) == 42, (name, offset)
+            assert m.call(tl.get_proc(handle, "last")) == 7, (name, offset)
+
+
+@pytest.mark.parametrize("target", ["n64"])
+def test_n64_gamevmsynccode_makes_any_byte_range_visible(tmp_path, target):
+    """GameVMSyncCode is the game's too (code it generates or patches itself): called on
+    the emulated N64 with ranges starting at any byte of a 32-byte line and of any length
+    (1 byte, around a data or instruction line, 1000 and 2100 bytes), it writes back and
+    invalidates every line the range touches, as the cache model follows its CACHE
+    instructions, and no line next to it."""
+    from gamevm_build.emu.vr4300cache import D_LINE, I_LINE
+    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
+    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
+                      "target", tmp_path / "kernel.c")
+    assert proc.returncode == 0, proc.stderr
+    resident = read_resident(tmp_path / "kernel.elf", target)
+    m = Machine(target)
+    m.load_elf(tmp_path / "kernel.elf")
+    tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),
+                      resident=resident)
+    caches = tl._caches
+    base = (tl.regions[0].start + 0xFFF) & ~0xFFF
+    missed = []
+    for offset in (0, 1, 4, 8, 12, 15, 16, 20, 28, 31):
+        for size in (1, 4, 8, 15, 16, 17, 31, 32, 33, 1000, 2100):
+            addr = base + offset
+            caches.written(base - 64, size + offset + 128)   # the range and lines around it
+            tl.sync_code(addr, size)
+            if caches.pending(addr, size):
+                missed.append((offset, size))
+            end = addr + size                                 # the lines next to it stay
+            assert caches.line_state((addr & -D_LINE) - 1)[0], (offset, size)
+            assert caches.line_state((addr & -I_LINE) - 1)[1], (offset, size)
+            assert caches.line_state(-(-end // D_LINE) * D_LINE)[0], (offset, size)
+            assert caches.line_state(-(-end // I_LINE) * I_LINE)[1], (offset, size)
+    assert not missed, f"lines left stale (offset, size): {missed}"
+
+
 def test_consoles_without_caches_need_no_sync():
     from gamevm_build.project.profile import load_profile
     assert {t: load_profile(t).code_sync for t in ALL_TARGETS} == {

@@ -108,7 +108,7 @@ import unicorn
 from ..errors import ConfigError, EmulationError, EmulationFault, EmulationTimeout
 from ..project.profile import Profile, load_profile
 from .cpu import Exception_, Redo, Trap, cpu_for
-from .elfimage import ElfImage, Segment, Symbolizer, read_elf
+from .elfimage import PF_X, ElfImage, Segment, Symbolizer, read_elf
 from .fault import FaultReport
 from .memory import PAGE, SENTINEL, AddressSpace
 
@@ -231,6 +231,8 @@ class Machine:
 
         self.symbols: dict[str, int] = {}
         self._symbols = Symbolizer()
+        #: ``[start, end)`` of the executable segments :meth:`load_elf` loaded
+        self.code_ranges: list[tuple[int, int]] = []
         self.symbolizer: Callable[[int], str | None] | None = self._symbols
         self._trap_handlers: list[TrapHandler] = []
         #: ``$gp`` for MIPS calls (``_gp`` of the last executable loaded)
@@ -582,6 +584,8 @@ class Machine:
         image = read_elf(path, self.profile)
         for seg in image.segments:
             self._load_segment(image, seg)
+        self.code_ranges += [(seg.vaddr, seg.end) for seg in image.segments
+                             if seg.flags & PF_X and seg.program and seg.data]
         self._symbols.add(image)
         self.symbols.update(image.symbols)
         if "_gp" in image.symbols:

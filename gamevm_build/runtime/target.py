@@ -279,7 +279,7 @@ class TargetLoader:
         self.served: dict[str, tuple[str, bytes]] = {}
         self._state_ranges: list[tuple[int, int]] | None = None
         self.events: list[dict] = []
-        self._stale: dict[int, int] = {}          # base -> noexec guard token until synced
+        self._stale: dict[int, tuple] = {}        # base -> (noexec guard token, size) until synced
         self._rebinding: dict[int, tuple] = {}     # base -> range being rebound until synced
         self.graves: list[tuple[str, set]] = []    # freed modules: name, exports
         self.sync_calls: list[tuple[int, int]] = []
@@ -290,6 +290,15 @@ class TargetLoader:
         machine.on_trap(self._service)
         machine.breakpoint(self.symbols["gvm_debug_event"], self._on_event)
         machine.breakpoint(self.symbols["GameVMSyncCode"], self._on_sync)
+        #: the N64's caches: written code runs once the CACHE instructions the resident
+        #: executes wrote back and invalidated each of its lines (not when GameVMSyncCode
+        #: is called: what it does to the caches is what counts)
+        self._caches = None
+        if machine.profile.code_sync == "vr4300":
+            from ..emu.vr4300cache import CodeCaches
+            self._caches = CodeCaches(machine, self._cache_cleaned)
+            for start, end in machine.code_ranges:
+                self._caches.watch(start, end)
         previous = machine.symbolizer
         machine.symbolizer = lambda addr: self._symbolize(addr) or (previous(addr) if previous
                                                                     else None)
@@ -809,12 +818,14 @@ class TargetLoader:
                             "module": name, "base": base, "size": size})
         if what == EV_WRITING:
             machine.unguard_range(base, size)     # reusing freed memory
+            if self._caches is not None:
+                self._caches.written(base, size)
             if machine.profile.code_sync and size:
-                self._stale[base] = machine.guard(
+                self._stale[base] = (machine.guard(
                     base, size, "noexec", f"stale instruction cache: module '{name}'",
                     lambda addr: (f"code the loader wrote at 0x{base:08x} was not made visible "
                                   "to instruction fetch (GameVMSyncCode: PS1 BIOS FlushCache, "
-                                  "N64 cache writeback + invalidate)"))
+                                  "N64 cache writeback + invalidate)")), size)
         elif what == EV_LOADED:
             self._loaded(machine, name, base, size, code_size)
         elif what == EV_FREED:
@@ -829,7 +840,7 @@ class TargetLoader:
                                f"{self.explain(name, status)}")
 
     def _loaded(self, machine, name, base, size, code_size) -> None:
-        token = self._stale.pop(base, None)
+        token, _size = self._stale.pop(base, (None, 0))
         t = TargetModule(name, base, size, code_size)
         t.path, t.module = self._module_named(name)
         t.region = next((r for r in self.regions if r.start <= base < r.start + r.size), None)
@@ -863,6 +874,8 @@ class TargetLoader:
                        "instruction fetch (GameVMSyncCode)")) if machine.profile.code_sync \
             else 0
         self._rebinding[t.base] = (addr, addr + size)
+        if self._caches is not None:
+            self._caches.written(addr, size)
 
     def _stub_report(self, machine, what, name, base, holder, stub) -> None:
         """A call the runtime's stubs cannot continue: stop with the reference loader's words."""
@@ -893,7 +906,7 @@ class TargetLoader:
     def _freed(self, machine, name, base, size) -> None:
         t = self.loaded.pop(base, None) or self.copies.pop(base, None)
         self.graves.append((name, set(t.symbols) if t is not None else set()))
-        token = self._stale.pop(base, None)
+        token, _size = self._stale.pop(base, (None, 0))
         for g in (t.guards if t else []) + ([token] if token else []):
             machine.unguard(g)
         if t is not None:
@@ -902,25 +915,42 @@ class TargetLoader:
     def _on_sync(self, machine) -> None:
         addr, size = entry_args(machine, 2)
         self.sync_calls.append((addr, size))
-        for base, token in list(self._stale.items()):
-            if addr <= base and base < addr + size:
+        if self._caches is not None:
+            return                   # the CACHE instructions it runs decide (_cache_cleaned)
+        self._made_visible(lambda lo, hi: addr <= lo < addr + size,
+                           lambda lo, hi: addr <= lo and hi <= addr + size)
+        if machine.profile.code_sync == "psx-bios":
+            return_now(machine)      # the BIOS call itself: the emulator has no BIOS
+
+    def _cache_cleaned(self) -> None:
+        """A CACHE instruction wrote back or invalidated a line: the code none of whose
+        lines is still dirty or stale can run."""
+        def clean(lo: int, hi: int) -> bool:
+            return not self._caches.pending(lo, hi - lo)
+        self._made_visible(clean, clean)
+
+    def _made_visible(self, start_synced, range_synced) -> None:
+        """Lift the stale-cache guards of code the sync covered: ``start_synced(lo, hi)``
+        for a module written or loaded (the PS1's FlushCache is given its start),
+        ``range_synced(lo, hi)`` for sites rebound in place."""
+        machine = self.machine
+        for base, (token, size) in list(self._stale.items()):
+            if start_synced(base, base + size):
                 machine.unguard(token)
                 del self._stale[base]
         for base, (lo, hi) in list(self._rebinding.items()):
             t = self.loaded.get(base) or self.copies.get(base)
-            if t is not None and addr <= lo and hi <= addr + size:
+            if t is not None and range_synced(lo, hi):
                 machine.unguard(t.guards[0])
                 t.guards[0] = machine.guard(t.base, t.code_size, "code",
                                             f"code of module '{t.name}'")
                 del self._rebinding[base]
         for t in self.loaded.values():            # synced after the load was reported
-            if addr <= t.base < addr + size and t.guards and len(t.guards) <= 2 \
+            if start_synced(t.base, t.base + t.code_size) and t.guards and len(t.guards) <= 2 \
                     and self._guard_kind(t.guards[0]) == "noexec":
                 machine.unguard(t.guards[0])
                 t.guards[0] = machine.guard(t.base, t.code_size, "code",
                                             f"code of module '{t.name}'")
-        if machine.profile.code_sync == "psx-bios":
-            return_now(machine)      # the BIOS call itself: the emulator has no BIOS
 
     def _guard_kind(self, token) -> str | None:
         g = self.machine._guards.get(token)

@@ -7,7 +7,8 @@
  * over the range, line by line (libultra osWritebackDCache + osInvalICache,
  * libdragon data_cache_hit_writeback + inst_cache_hit_invalidate).
  * 68000 (Sega CD main CPU), ARM7TDMI (GBA), ARM60 (3DO): no caches, nothing to do.
- * The emulated console checks that a loader calls this before new code runs.
+ * The emulated console checks that new code was made visible before it runs: on the
+ * N64 by following these cache instructions line by line (gamevm_build/emu/vr4300cache.py).
  */
 #include "gvm_int.h"
 
