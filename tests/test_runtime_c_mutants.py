@@ -2825,3 +2825,28 @@ def test_a_packed_high_half_of_an_odd_import_one_short_of_a_carry_loads_alike(tm
     same_modules(host, tl)
     assert host.machine.call(fn) & 0xFFFFFFFF == tl.machine.call(fn) & 0xFFFFFFFF \
         == k_odd + addend
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_need_that_fails_closes_every_file_its_load_opened(tmp_path, target):
+    """top needs mid, mid needs bottom, and bottom is gone: loading top fails as in the
+    reference loader (lsFileNotFound, nothing loaded), and every file the load opened is
+    closed, top's and mid's included, which were open while their needs loaded (the
+    emulated media device holds the runtime to TGameVMReader's one close per open).
+    Written for the survivor gvm_loader.c:run:call_2 (a need's failure closed only its
+    own file)."""
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, target, {})
+    module_from(tmp_path, "bottom", "int bottom_f(int x) { return x + 1; }\n")
+    module_from(tmp_path, "mid", "extern int bottom_f(int);\n"
+                "int mid_f(int x) { return bottom_f(x) * 2; }\n", needs=["bottom"])
+    module_from(tmp_path, "top", "extern int mid_f(int);\n"
+                "int top_f(int x) { return mid_f(x) - 3; }\n", needs=["mid"])
+    (tmp_path / "bottom.elf").unlink()
+    host, tl = pair(target, kernel, tmp_path)
+    assert host_load(host, "top")[1] == TLoadStatus.lsFileNotFound
+    assert tl.load_module("top") == (0, TLoadStatus.lsFileNotFound)
+    opened = {Path(p).name for p, _o, _n in tl.load_times[-1]["reads"]}
+    assert opened == {"top.elf", "mid.elf"}, opened
+    assert not tl.files and not tl.loaded
+    same_modules(host, tl)

@@ -449,18 +449,10 @@ def test_n64_code_runs_once_cache_instructions_made_it_visible(tmp_path, target)
     other instruction line, discards the data lines (Hit_Invalidate) or never touches the
     instruction cache leaves a stale instruction cache fault, as the console would run
     stale instructions.  (Calling GameVMSyncCode is not what counts: what it does is.)"""
-    src = tmp_path / "mod.c"
-    src.write_text("int answer(void) { return 42; }\n" + "".join(
-        f"int pad{i}(int x) {{ return x * {i + 3} + {i}; }}\n" for i in range(24)))
-    kernel_c = tmp_path / "kernel.c"
-    kernel_c.write_text("void _start(void) {}\n" + N64_SYNCS_C)
-    keep = [a for name in N64_SYNCS for a in ("--keep", name)]
-    for args in (["module", "-t", target, "-o", tmp_path / "mod.elf", src],
-                 ["resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime", "target",
-                  *keep, kernel_c]):
-        proc = run_gamevm(*args)
-        assert proc.returncode == 0, proc.stderr
-    resident = read_resident(tmp_path / "kernel.elf", target)
+    kernel = build_modules(tmp_path, target, {"mod": "int answer(void) { return 42; }\n" + "".join(
+        f"int pad{i}(int x) {{ return x * {i + 3} + {i}; }}\n" for i in range(24))},
+        N64_SYNCS_C, keep=list(N64_SYNCS))
+    resident = read_resident(kernel, target)
     for name, runs in N64_SYNCS.items():
         m = Machine(target)
         m.load_elf(tmp_path / "kernel.elf")
@@ -488,18 +480,11 @@ def test_n64_runtime_syncs_every_line_of_a_large_module(tmp_path, target):
     invalidated, the first and last partial ones included, so its first and last
     functions run."""
     from gamevm_build.runtime.allocator import Region
-    for name, nops in (("big", 512), ("bigger", 516)):
-        asm = (".text\\n.set noreorder\\n.globl answer\\nanswer:\\njr $ra\\nli $v0, 42\\n"
-               f".rept {nops}\\nnop\\n.endr\\n.globl last\\nlast:\\njr $ra\\nli $v0, 7\\n")
-        (tmp_path / f"{name}.c").write_text(f'__asm__("{asm}");\n')
-        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
-                          tmp_path / f"{name}.c")
-        assert proc.returncode == 0, proc.stderr
-    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
-    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
-                      "target", tmp_path / "kernel.c")
-    assert proc.returncode == 0, proc.stderr
-    resident = read_resident(tmp_path / "kernel.elf", target)
+    asm = (".text\\n.set noreorder\\n.globl answer\\nanswer:\\njr $ra\\nli $v0, 42\\n"
+           ".rept {}\\nnop\\n.endr\\n.globl last\\nlast:\\njr $ra\\nli $v0, 7\\n")
+    kernel = build_modules(tmp_path, target, {name: f'__asm__("{asm.format(nops)}");\n'
+                                              for name, nops in (("big", 512), ("bigger", 516))})
+    resident = read_resident(kernel, target)
     for name in ("big", "bigger"):
         for offset in (0, 16):
             m = Machine(target)
@@ -524,11 +509,8 @@ def test_n64_gamevmsynccode_makes_any_byte_range_visible(tmp_path, target):
     invalidates every line the range touches, as the cache model follows its CACHE
     instructions, and no line next to it."""
     from gamevm_build.emu.vr4300cache import D_LINE, I_LINE
-    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
-    proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
-                      "target", tmp_path / "kernel.c")
-    assert proc.returncode == 0, proc.stderr
-    resident = read_resident(tmp_path / "kernel.elf", target)
+    kernel = build_modules(tmp_path, target, {})
+    resident = read_resident(kernel, target)
     m = Machine(target)
     m.load_elf(tmp_path / "kernel.elf")
     tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),

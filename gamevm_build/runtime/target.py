@@ -403,12 +403,19 @@ class TargetLoader:
         self._cpu_until_now()
         self._timing = {"request": name, "start_s": clock.now_s, "media_s": 0.0, "cpu_s": 0.0,
                         "reads": []}
+        first_file = self._next_file
         try:
             handle = (self._run("LoadModuleFlags", s, flags, st) if flags
                       else self._run("LoadModuleEx", s, st))
         finally:
             t, self._timing = self._timing, None
         status = TLoadStatus(m.read_u32(st))
+        left = sorted(path for fd, (path, _data) in self.files.items() if fd >= first_file)
+        if left:
+            # TGameVMReader's contract: close once per open; a console's reader has few handles
+            raise EmulationError(f"LoadModule(\"{name}\") returned {status.name} and left "
+                                 f"{len(left)} file(s) open: {', '.join(left)} (the reader's "
+                                 "close is due once per open, docs/runtime-c.md)")
         t.update(end_s=clock.now_s, status=status.name)
         self.load_times.append(t)
         self._reading = False
@@ -802,6 +809,10 @@ class TargetLoader:
             return None
         if code == SYS_MEDIA_CLOSE:
             (fd,) = machine.trap_args(1)
+            if fd not in self.files:
+                machine.fault(f"the runtime closed file {fd}, which is not open (the reader's "
+                              "close is due once per open, docs/runtime-c.md)")
+                return None
             self.files.pop(fd, None)
             self._inflight.pop(fd, None)
             machine.set_result(0)
