@@ -2850,3 +2850,31 @@ def test_a_need_that_fails_closes_every_file_its_load_opened(tmp_path, target):
     assert opened == {"top.elf", "mid.elf"}, opened
     assert not tl.files and not tl.loaded
     same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_module_an_asynchronous_load_is_writing_binds_nothing_yet(tmp_path, target):
+    """While an asynchronous request writes prov, a synchronous load of user, whose
+    import prov_f nothing it declares provides, does not bind it to the half-written prov:
+    lsUndefinedSymbol, as the reference loader, which loads prov only when the request
+    completes, says. Once the request is done, user loads and binds to prov in both.
+    Written for the survivor gvm_loader.c:in_load_order:lcr_2 (a module of a request in
+    progress taken for a loaded one by a synchronous load's binding)."""
+    from test_target_runtime import (build_modules, frames_until_done, frames_until_writing,
+                                     same_modules)
+    kernel = build_modules(tmp_path, target, {
+        "prov": "int prov_f(int x) { return x + 5; }\n",
+        "user": "extern int prov_f(int);\nint user_f(int x) { return prov_f(x) * 2; }\n"})
+    host, tl = pair(target, kernel, tmp_path)
+    rec = tl.load_async("prov", slice_ms=0.01)      # a few hundred cycles a frame
+    frames_until_writing(tl, rec, "prov")
+    assert host_load(host, "user")[1] == TLoadStatus.lsUndefinedSymbol
+    assert tl.load_module("user") == (0, TLoadStatus.lsUndefinedSymbol)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    for name in ("prov", "user"):
+        assert host_load(host, name)[1] == TLoadStatus.lsSuccess
+    handle, status = tl.load_module("user")
+    assert status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    assert tl.machine.call(tl.get_proc(handle, "user_f"), 1) == 12
