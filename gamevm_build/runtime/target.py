@@ -492,6 +492,11 @@ class TargetLoader:
             if status != TLoadStatus.lsPending:
                 rec.update(status=status.name, frame_completed=k, end_s=clock.now_s)
                 done.append(rec)
+        if done and not self.pending and self.files:
+            left = ", ".join(sorted(path for path, _data in self.files.values()))
+            raise EmulationError(f"the asynchronous requests completed and left file(s) "
+                                 f"open: {left} (the reader's close is due once per open, "
+                                 "docs/runtime-c.md)")
         return done
 
     def async_status(self, request_id: int) -> TLoadStatus:

@@ -46,17 +46,23 @@ static u32 rp_sleb(rp_cursor *r)
     return (z >> 1) ^ (0u - (z & 1));
 }
 
+/* Is [off, off + size) inside slot `s`, a loadable section with contents? */
+static int in_slot(load_ctx *c, u32 s, u32 off, u32 size)
+{
+    return c->slot_last[s] && off >= c->slot_addr[s] && size <= c->slot_size[s] &&
+           off - c->slot_addr[s] <= c->slot_size[s] - size;
+}
+
 /* Is [off, off + size) inside a loadable section with contents?  `*slot` is where the
- * last site was: sites ascend within a group, so that is nearly always where to look. */
+ * last site was (0 at first): sites ascend within a group, so that is nearly always
+ * where to look. */
 static int site_ok(load_ctx *c, u32 off, u32 size, u32 *slot)
 {
-    u32 s = *slot;
-    if (s < SL_BSS && c->slot_last[s] && off >= c->slot_addr[s] && size <= c->slot_size[s] &&
-        off - c->slot_addr[s] <= c->slot_size[s] - size)
+    u32 s;
+    if (in_slot(c, *slot, off, size))
         return 1;
     for (s = 0; s < SL_BSS; s++)
-        if (c->slot_last[s] && off >= c->slot_addr[s] && size <= c->slot_size[s] &&
-            off - c->slot_addr[s] <= c->slot_size[s] - size)
+        if (in_slot(c, s, off, size))
             return *slot = s, 1;
     return 0;
 }
