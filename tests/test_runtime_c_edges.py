@@ -410,3 +410,37 @@ def test_section_headers_ending_past_the_file_are_bad_format_alike(edges, tmp_pa
     (tmp_path / "fpmod.elf").write_bytes(data[:len(data) - cut])
     host, tl = pair("psx", kernel, tmp_path)
     both(host, tl, "fpmod", TLoadStatus.lsBadFormat if cut else TLoadStatus.lsSuccess)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_gamevminit_refuses_a_config_without_reader_work_or_pool(tmp_path, target):
+    """GameVMInit answers lsBadFormat, as docs/runtime-c.md says, for no config, no reader, a
+    reader without open or read, no work area or one under 64 bytes, and no pool, without
+    reading through a null pointer (the PS1's RAM at address 0 holds the BIOS's data, not
+    zeros: here words that point at more such words). A config with all of them is taken.
+    Written for the survivor gvm_loader.c:GameVMInit:lcr_1 (``!config || !config->reader``
+    made ``&&``: a missing reader was read through)."""
+    kernel = build_modules(tmp_path, target, {})
+    _host, tl = pair(target, kernel, tmp_path)
+    m, order = tl.machine, tl.machine.profile.byteorder
+    ram0 = m.profile.main_ram.start
+    m.write(ram0, (ram0 + 16).to_bytes(4, order) * 64)          # BIOS data at address 0
+    emu = m.read(tl.symbols["GameVMEmulatorReader"], 24)          # open, read, close, ctx, ...
+
+    def init(reader=emu, work=tl.work, work_size=0x3000, pool=tl.pool, config=True) -> int:
+        r = m.alloc(24, align=4)
+        if reader is not None:
+            m.write(r, reader)
+        c = m.alloc(32, align=4)
+        m.write(c, b"".join((v & MASK32).to_bytes(4, order) for v in (
+            r if reader is not None else 0, work, work_size, pool, 0x1000, 0, 0, 0)))
+        return TLoadStatus(m.call("GameVMInit", c if config else 0))
+
+    assert init() == TLoadStatus.lsSuccess
+    refused = {"no config": init(config=False), "no reader": init(reader=None),
+               "no open": init(reader=bytes(4) + emu[4:]),
+               "no read": init(reader=emu[:4] + bytes(4) + emu[8:]),
+               "no work area": init(work=0), "63 bytes of work area": init(work_size=63),
+               "no pool": init(pool=0)}
+    assert refused == dict.fromkeys(refused, TLoadStatus.lsBadFormat)
+    assert init(work_size=64) == TLoadStatus.lsSuccess

@@ -999,7 +999,7 @@ static int import_is_weak(load_ctx *c, const char *name)
     int weak = 0;
     for (j = 1; j < c->nsym; j++) {
         u8 *t = c->sym + (j << 4);
-        if ((t[12] & 15) != STT_SECTION && gvm_rd16(t + 14, c->big) == SHN_UNDEF &&
+        if (gvm_rd16(t + 14, c->big) == SHN_UNDEF &&      /* section symbols are defined */
             gvm_strcmp((const char *)c->str + gvm_rd32(t, c->big), name) == 0)
             weak = (t[12] >> 4) == STB_WEAK;
     }

@@ -44,12 +44,12 @@ static int hexval(int ch)
     return -1;
 }
 
-/* Bytes of a valid UTF-8 sequence starting at p (Python's strict decoder), or 0. */
+/* Bytes of a valid UTF-8 sequence starting at p, a byte of 0x80 or more (string() copies
+ * ASCII itself), as Python's strict decoder reads it; 0 if it is none. */
 static u32 utf8_len(const u8 *p, const u8 *end)
 {
     u32 n, i, cp;
     u8 b = p[0];
-    if (b < 0x80) return 1;
     if (b >= 0xC2 && b <= 0xDF) n = 2, cp = b & 0x1F;
     else if (b >= 0xE0 && b <= 0xEF) n = 3, cp = b & 0x0F;
     else if (b >= 0xF0 && b <= 0xF4) n = 4, cp = b & 0x07;
