@@ -2878,3 +2878,31 @@ def test_a_module_an_asynchronous_load_is_writing_binds_nothing_yet(tmp_path, ta
     assert status == TLoadStatus.lsSuccess
     same_modules(host, tl)
     assert tl.machine.call(tl.get_proc(handle, "user_f"), 1) == 12
+
+
+def test_exports_listed_out_of_name_order_are_all_found(psx_kernel, tmp_path):
+    """A module whose symbol table lists its exports backwards (z_f first, a_f last:
+    the linker writes them in name order): both loaders load it and GetModuleProc finds
+    every export at the same address (the runtime sorts the exports it keeps, to search
+    them by halves).  Written for the survivor gvm_loader.c:sort_exports:const_8 (the
+    insertion sort's shift made ``e[j] = e[j - 0]``: a sort that moved anything lost
+    exports)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    names = [f"{c}_f" for c in "abcdefgz"]
+    path = module_from(tmp_path, "back", "".join(
+        f"int {n}(void) {{ return {i}; }}\n" for i, n in enumerate(names)))
+    data = bytearray(path.read_bytes())
+    _at, (_n, _t, _f, _a, off, size, _l, first_global, _al, ent) = \
+        section_header(bytes(data), ".symtab")
+    entries = [bytes(data[o:o + ent]) for o in range(off + first_global * ent, off + size, ent)]
+    assert len(entries) == len(names)
+    data[off + first_global * ent:off + size] = b"".join(reversed(entries))
+    path.write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    handle = host_load(host, "back")[0].handle
+    t, status = tl.load_module("back")
+    assert status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    got = {n: tl.get_proc(t, n) for n in names}
+    assert got == {n: host.get_proc(handle, n) for n in names} and all(got.values()), got

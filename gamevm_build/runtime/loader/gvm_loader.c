@@ -662,7 +662,7 @@ static TLoadStatus region_alloc(const char *name, u32 size, u32 align, u32 *regi
  * that holds them (modules come and go in any order: overlays evict old ones). */
 static u8 *pool_alloc(u32 size, u32 *lo)
 {
-    u32 i, at = 0, next, moved = 1;
+    u32 i, at = 0, moved = 1;
     while (moved) {                  /* first fit: past every block that overlaps [at, +size) */
         moved = 0;
         for (i = 0; i < GVM_MAX_MODULES; i++) {
@@ -670,9 +670,8 @@ static u8 *pool_alloc(u32 size, u32 *lo)
             if (!m->seq || m->pool_hi <= at || (size <= G.cfg.pool_size - at &&
                                                  m->pool_lo >= at + size))
                 continue;
-            next = (m->pool_hi + 3u) & ~3u;
-            if (next > at)
-                at = next, moved = 1;
+            at = (m->pool_hi + 3u) & ~3u;        /* past it: pool_hi > at here */
+            moved = 1;
         }
     }
     if (at > G.cfg.pool_size || size > G.cfg.pool_size - at)
@@ -1371,16 +1370,16 @@ static TLoadStatus next_piece(load_ctx *c)
     while (c->next < c->norder) {
         u32 first = c->next, s = c->slot_last[c->order[c->next++]] - 1;
         u32 off = SH(c, s, F_OFFSET), addr = SH(c, s, F_ADDR), end = off + SH(c, s, F_SIZE);
-        u32 aend = addr + SH(c, s, F_SIZE);
         if (SH(c, s, F_TYPE) == SHT_NOBITS || off == end)
             continue;
+        /* with merge the places ascend without overlapping (link_prepare): a neighbour
+         * that lies as far from its place in the file joins the read */
         while (c->merge && c->next < c->norder) {
             u32 t = c->slot_last[c->order[c->next]] - 1, size = SH(c, t, F_SIZE);
-            if (SH(c, t, F_TYPE) == SHT_NOBITS || !size || SH(c, t, F_ADDR) < aend ||
+            if (SH(c, t, F_TYPE) == SHT_NOBITS || !size ||
                 SH(c, t, F_OFFSET) - SH(c, t, F_ADDR) != off - addr)
                 break;
             end = SH(c, t, F_OFFSET) + size;
-            aend = SH(c, t, F_ADDR) + size;
             c->next++;
         }
         c->gap_lo = first;
