@@ -167,3 +167,35 @@ def test_a_return_address_at_the_end_of_a_modules_code_is_not_its(tmp_path, targ
         lm = c.loader.by_name("first") or c.load("first")
         assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
 
+
+
+#: a PS1 resident whose unload_with keeps the word in its caller's home slot for a3 (o32
+#: lets a callee spill its arguments there): the stack's last word, just below its top
+#: (the emulator calls it with sp 16 bytes below the top)
+PSX_TOP_WORD_UNLOAD_WITH = r"""
+__asm__(".text\n.globl unload_with\n.set noreorder\nunload_with:\n"
+        "sw $a1, 12($sp)\n"
+        "addiu $sp, $sp, -24\n"
+        "sw $ra, 20($sp)\n"
+        "jal UnloadModule\n"
+        "nop\n"
+        "lw $ra, 20($sp)\n"
+        "sw $zero, 36($sp)\n"
+        "jr $ra\n"
+        "addiu $sp, $sp, 24\n");
+"""
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_return_address_in_the_stacks_last_word_keeps_a_module(tmp_path, target):
+    """The word just below the stack's top is on the stack too: a return address into a
+    module kept there refuses its unload, as one kept anywhere else on the stack does.
+    Written for the survivor gvm_loader.c:in_use:ror_1 (the scan's ``a + 4u <= top``
+    made ``<``: the last word was never read)."""
+    module_asm, in_use, free = FIRST_CALLS[target]
+    c = _build(tmp_path, target, module_asm, PSX_TOP_WORD_UNLOAD_WITH)
+    top = c.machine.stack_top
+    for offset, want in ((in_use, TLoadStatus.lsModuleInUse), (free, TLoadStatus.lsSuccess)):
+        lm = c.loader.by_name("first") or c.load("first")
+        assert c.call("unload_with", lm.handle, lm.base + offset) == want, offset
+        assert c.machine.read_u32(top - 4) == 0

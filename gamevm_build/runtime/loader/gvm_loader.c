@@ -1428,12 +1428,13 @@ static TLoadStatus next_piece(load_ctx *c)
 }
 
 
-/* Give back the references `m` holds to its needs. */
-static void drop_needs(module_t *m)
+/* One reference fewer on each module of `mask`, a bit per slot: drop_refs(m->deps) gives
+ * back the references `m` holds to its needs. */
+static void drop_refs(u32 mask)
 {
     u32 i;
-    for (i = 0; i < GVM_MAX_MODULES; i++)
-        if (m->deps & (1u << i))
+    for (i = 0; mask; i++, mask >>= 1)
+        if (mask & 1)
             G.mods[i].refcount--;
 }
 
@@ -1751,8 +1752,9 @@ static void close_file(load_ctx *c)
     c->file = -1;
 }
 
-/* Run the chain of loads from *top: lsPending while a read runs, else how the outermost
- * load ended (every file closed).  *top moves to the load in progress. */
+/* Run the chain of loads from *top: lsPending while an asynchronous load's read runs,
+ * else how the outermost load ended (every file closed: a synchronous load's lsPending,
+ * a need another request is writing, too).  *top moves to the load in progress. */
 static TLoadStatus run(load_ctx **top)
 {
     for (;;) {
@@ -1760,9 +1762,9 @@ static TLoadStatus run(load_ctx **top)
         TLoadStatus st = step(top);
         if (st == ST_PUSHED)
             continue;
-        if (st == lsPending)
-            return st;
-        close_file(c);
+        if (st == lsPending && G.async)
+            return st;           /* the asynchronous load goes on in a later frame */
+        close_file(c);           /* a synchronous one is over, lsPending too */
         if (st != lsSuccess) {
             while ((c = c->parent) != 0)
                 close_file(c);
@@ -1780,7 +1782,7 @@ static void rollback(u32 first, u32 job)
     u32 i, j;
     for (i = 0; i < GVM_MAX_MODULES; i++)
         if (G.mods[i].seq && G.mods[i].seq > first && G.mods[i].job == job)
-            drop_needs(&G.mods[i]);
+            drop_refs(G.mods[i].deps);
     for (j = G.next_seq; j > first; j -= 2)     /* newest first, as the reference loader */
         for (i = 0; i < GVM_MAX_MODULES; i++)
             if (G.mods[i].seq == j && G.mods[i].job == job)
@@ -2037,7 +2039,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
 {
     module_t *m = handle_module(handle);
     s32 counts[GVM_MAX_MODULES];
-    u32 plan[GVM_MAX_MODULES], nplan = 0, gone = 0, order[GVM_MAX_MODULES], n, i, j, before;
+    u32 plan[GVM_MAX_MODULES], nplan = 0, gone = 0, order[GVM_MAX_MODULES], n, i, j, d, before;
 
     if (!m || m->refcount <= 0)
         return lsInvalidHandle;
@@ -2053,9 +2055,8 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
                 continue;
             plan[nplan++] = k;
             gone |= 1u << k;
-            for (i = 0; i < GVM_MAX_MODULES; i++)
-                if (G.mods[k].deps & (1u << i))
-                    counts[i]--;
+            for (i = 0, d = G.mods[k].deps; d; i++, d >>= 1)
+                counts[i] -= (s32)(d & 1);
         }
     } while (nplan != before);
     AT_API_ENTRY(handle);
@@ -2064,9 +2065,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
             return lsModuleInUse;        /* safe mode: nothing changed */
     m->refcount--;
     for (j = 0; j < nplan; j++)
-        for (i = 0; i < GVM_MAX_MODULES; i++)
-            if ((G.mods[plan[j]].deps & (1u << i)) && !(gone & (1u << i)))
-                G.mods[i].refcount--;
+        drop_refs(G.mods[plan[j]].deps & ~gone);
     /* a destructor may call the API (borrow its need: LoadModule, UnloadModule); what this
      * unload frees is not planned again by an unload made from there */
     G.going |= gone;
@@ -2086,7 +2085,7 @@ GVM_FRAMED TLoadStatus UnloadModule(TModuleHandle handle)
 static void evict(module_t *m)
 {
     u32 order[GVM_MAX_MODULES], n, j, dropped = m->deps;
-    drop_needs(m);
+    drop_refs(m->deps);
     run_destructors(m);
     release(m);
     stub_bindings(m, STUB_PATCH);
@@ -2100,7 +2099,7 @@ static void evict(module_t *m)
         if (x->seq && (dropped >> order[j] & 1) && x->refcount <= 0 &&
             !bound_into(order[j], 0)) {
             dropped |= x->deps;
-            drop_needs(x);
+            drop_refs(x->deps);
             run_destructors(x);
             release(x);
             stub_bindings(x, STUB_PATCH);

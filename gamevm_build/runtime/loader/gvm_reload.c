@@ -54,7 +54,7 @@ static int fits_below(u32 r, u32 size, u32 align, u32 *base)
  * evicted): no destructors, its state lives on in the copy that replaced it. */
 static void drop_copy(module_t *m)
 {
-    drop_needs(m);
+    drop_refs(m->deps);
     release(m);
 }
 
