@@ -185,24 +185,24 @@ def test_the_runtime_patches_fields_as_the_host_recipes_do(probe):
     assert not wrong, f"{len(wrong)} disagree, e.g. " + "; ".join(wrong[:3])
 
 
-def _call_candidates(family: str, rng) -> list[bytes]:
+def _call_candidates(family: str, order: str, rng) -> list[bytes]:
     """The 8 bytes before a return address, per CPU family: every form of call the CPU
     model knows, each of its bits flipped, every primary opcode (and, for MIPS's SPECIAL
-    and REGIMM, every function and rt) and random words."""
-    def words(ws, order):
-        return [b"".join(w.to_bytes(4, order) for w in pair) for pair in ws]
+    and REGIMM, every function and rt) and random bytes."""
+    def word(w: int) -> bytes:
+        return w.to_bytes(4, order)
 
     def flips(w, bits):
         return [w] + [w ^ (1 << b) for b in range(bits)]
 
+    noise = [rng.randbytes(8) for _ in range(64)]
     if family == "mips":
         calls = [0x0C000123, 0x0320F809, 0x04100005, 0x04110005, 0x04120005, 0x04130005]
         ws = [w for c in calls for w in flips(c, 32)]
         ws += [op << 26 | 0x00A0_0040 for op in range(64)]
         ws += [0x0080_0000 | (0x0321 << 11) | f for f in range(64)]            # SPECIAL
         ws += [1 << 26 | rt << 16 | 0x0005 for rt in range(32)]                 # REGIMM
-        ws += [rng.getrandbits(32) for _ in range(64)]
-        return ws
+        return [word(w) + bytes(4) for w in ws] + noise      # the call, its delay slot
     if family == "m68k":
         calls = [0x4E90, 0x4E97, 0x4EA8, 0x4EAF, 0x4EB0, 0x4EB7, 0x4EB8, 0x4EB9, 0x4EBA,
                  0x4EBB, 0x6100, 0x6101, 0x61FF]
@@ -214,25 +214,15 @@ def _call_candidates(family: str, rng) -> list[bytes]:
                 b = bytearray(8)
                 b[8 - back:10 - back] = op.to_bytes(2, "big")
                 out.append(bytes(b))
-        return out + [rng.randbytes(8) for _ in range(64)]
-    arm = [0xEB000010, 0x0B000010, 0xE1A0E00F, 0x01A0E00F]
+        return out + noise
+    arm = [0xEB000010, 0x0B000010, 0xE1A0E00F, 0x01A0E00F]       # bl, mov lr, pc
     ws = [w for c in arm for w in flips(c, 32)] + [c << 24 | 0x0012_3450 for c in range(256)]
-    out = [(0, w) for w in ws] + [(w, 0) for w in ws if w & 0x0FFFFFFF == 0x01A0E00F]
-    thumb = [hi << 11 | 0x123 for hi in range(32)]
-    pairs = [(hi, lo) for hi in thumb for lo in [x << 11 | 0x45 for x in range(32)]]
-    return out, pairs, [rng.randbytes(8) for _ in range(64)]
-
-
-def _candidates(family: str, order: str, rng) -> list[bytes]:
-    got = _call_candidates(family, rng)
-    if family == "mips":
-        return [w.to_bytes(4, order) + bytes(4) for w in got]     # the call, its delay slot
-    if family == "m68k":
-        return got
-    words, pairs, noise = got
-    return ([a.to_bytes(4, order) + b.to_bytes(4, order) for a, b in words]
-            + [bytes(4) + hi.to_bytes(2, order) + lo.to_bytes(2, order) for hi, lo in pairs]
-            + noise)
+    out = [bytes(4) + word(w) for w in ws]
+    out += [word(w) + bytes(4) for w in ws if w & 0x0FFFFFFF == 0x01A0E00F]
+    halves = [x << 11 | 0x123 for x in range(32)]                # Thumb bl pairs and others
+    out += [bytes(4) + hi.to_bytes(2, order) + lo.to_bytes(2, order)
+            for hi in halves for lo in [x << 11 | 0x45 for x in range(32)]]
+    return out + noise
 
 
 def test_the_runtime_reads_a_call_before_an_address_as_the_cpu_model_does(probe):
@@ -250,7 +240,7 @@ def test_the_runtime_reads_a_call_before_an_address_as_the_cpu_model_does(probe)
     # the call's bytes end at the address (bit 0 aside); the module starts before them
     places = [(v0 + a, v0 - n) for n in (0, 4, 8) for a in range(4)]
     wrong = []
-    for cand in _candidates(arch.name, order, rng):
+    for cand in _call_candidates(arch.name, order, rng):
         for v, lo in places:
             end = v & ~1                        # where the call would end
             m.write(end - 8, cand)
