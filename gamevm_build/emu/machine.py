@@ -266,6 +266,8 @@ class Machine:
         self._in_trap = False
         self._resume: int | None = None
         self._describers: dict[int, Callable[[int], str | None]] = {}
+        #: execution guards that may go when the CPU reaches them (guard()'s ``lift``)
+        self._lifters: dict[int, Callable[[], bool]] = {}
         self._function: int | None = None
         self._fault: FaultReport | None = None
         self._block: tuple[int, int] | None = None
@@ -426,7 +428,8 @@ class Machine:
     # ------------------------------------------------------------ memory guards
 
     def guard(self, addr: int, size: int, kind: str, label: str,
-              describe: Callable[[int], str | None] | None = None) -> int:
+              describe: Callable[[int], str | None] | None = None,
+              lift: Callable[[], bool] | None = None) -> int:
         """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
 
         ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
@@ -437,7 +440,11 @@ class Machine:
         Execution guards need ``track_blocks``.  ``describe(address)``, if
         given, may return a better cause for a fetch at ``address`` (the loader
         names the export of an unloaded module: "call to unloaded module X
-        symbol Y").
+        symbol Y").  ``lift()``, if given (``"noexec"``), is asked when the CPU is
+        about to execute under the guard: True removes it, and so does any
+        unguard() the call makes, and execution goes on (a condition checked when
+        it matters, such as the N64's caches being synchronised, not on every
+        change).
         """
         if size <= 0:
             return 0
@@ -447,6 +454,8 @@ class Machine:
         self._guards[token] = (kind, pstart, pstart + size, label)
         if describe is not None:
             self._describers[token] = describe
+        if lift is not None:
+            self._lifters[token] = lift
         if kind == "code":
             self._guard_hooks[token] = self.uc.hook_add(
                 unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pstart + size - 1)
@@ -460,6 +469,7 @@ class Machine:
         """Remove a guard made by :meth:`guard` (unknown tokens are ignored)."""
         guard = self._guards.pop(token, None)
         self._describers.pop(token, None)
+        self._lifters.pop(token, None)
         hook = self._guard_hooks.pop(token, None)
         if hook is not None:
             self.uc.hook_del(hook)
@@ -488,7 +498,7 @@ class Machine:
         return self.guard(addr, size, "noexec", label, describe)
 
     def _rebuild_noexec(self) -> None:
-        self._noexec = sorted([(gs, ge, label, self._describers.get(token))
+        self._noexec = sorted([(gs, ge, label, self._describers.get(token), token)
                                for token, (kind, gs, ge, label) in self._guards.items()
                                if kind == "noexec"], key=lambda g: g[:3])
         self._forget_counts()          # remembered blocks passed the old guards' check
@@ -801,14 +811,15 @@ class Machine:
         paddr = self.cpu.physical(address)
         if paddr is None:
             return
-        for start, end, label, describe in self._noexec:
-            if start <= paddr < end:
-                better = describe(address) if describe is not None else None
-                self._record(self._report(
-                    f"{label} (not executable)", "fetch", address, pc=address,
-                    detail=better or f"a wild jump (executing data) from "
-                                     f"{self._jumper(jumper)}"))
-                return
+        hit = self._execution_guard(paddr)
+        if hit is not None:
+            label, describe = hit
+            better = describe(address) if describe is not None else None
+            self._record(self._report(
+                f"{label} (not executable)", "fetch", address, pc=address,
+                detail=better or f"a wild jump (executing data) from "
+                                 f"{self._jumper(jumper)}"))
+            return
         if self._zeroed_jump_target(address, paddr, size, jumper):
             # Memory nothing was loaded into (the PS1's low RAM, a module's bss), which
             # every CPU here runs as no-ops up to whatever code lies beyond.  Stop at the
@@ -822,6 +833,23 @@ class Machine:
             # a store of up to 4 bytes changes the block iff it starts in [paddr-3, paddr+size)
             self._code_halves.update(range((paddr - 3) >> 1, ((paddr + size - 1) >> 1) + 1))
         self._block_counts[block] = count
+
+    def _execution_guard(self, paddr: int) -> tuple | None:
+        """``(label, describe)`` of the execution guard over ``paddr``, once those that
+        may be lifted there had their say; None when none forbids it."""
+        again = True
+        while again:
+            again = False
+            for start, end, label, describe, token in self._noexec:
+                if start <= paddr < end:
+                    lift = self._lifters.get(token)
+                    if lift is not None and lift():
+                        self.unguard(token)
+                    if token not in self._guards:
+                        again = True          # gone: the list was rebuilt, look again
+                        break
+                    return label, describe
+        return None
 
     def _zeroed_jump_target(self, address: int, paddr: int, size: int, jumper) -> bool:
         """A jump (not a fall-through: a MIPS delay slot or a page split may be one lone

@@ -18,8 +18,6 @@ code unexecutable until none of its lines is.
 
 from __future__ import annotations
 
-from typing import Callable
-
 MASK32 = 0xFFFFFFFF
 D_LINE, I_LINE = 16, 32
 #: lines per cache: the index an Index_* operation names (8 KiB / 16, 16 KiB / 32)
@@ -33,24 +31,25 @@ D_WRITE_BACK = {0x01: "index", 0x15: "hit", 0x19: "hit"}  # Index_WB_Inv, Hit_WB
 
 
 class CodeCaches:
-    """Lines of code written since the last write back (data) and invalidate (instruction).
+    """Lines of code written since the last write back (data) and invalidate (instruction)."""
 
-    ``changed`` is called after each ``CACHE`` instruction that cleaned a line."""
-
-    def __init__(self, machine, changed: Callable[[], None] | None = None):
+    def __init__(self, machine):
         self.machine = machine
-        self.changed = changed
         self.dirty: set[int] = set()      # physical data lines not written back
         self.stale: set[int] = set()      # physical instruction lines not invalidated
         self.watched: list[int] = []      # addresses of the CACHE instructions followed
 
     def watch(self, start: int, end: int) -> None:
         """Follow every ``CACHE`` instruction in ``[start, end)``."""
-        for addr in range(start & ~3, end, 4):
-            word = int.from_bytes(self.machine.read(addr, 4), self.machine.profile.byteorder)
+        code = self.machine.read(start & ~3, end - (start & ~3))
+        for at in range(0, len(code) - 3, 4):
+            word = int.from_bytes(code[at:at + 4], self.machine.profile.byteorder)
             if word >> 26 == CACHE_OPCODE:
-                self.machine.breakpoint(addr, self._on_cache)
-                self.watched.append(addr)
+                op, base, offset = word >> 16 & 31, word >> 21 & 31, word & 0xFFFF
+                self.machine.breakpoint((start & ~3) + at, lambda m, op=op, reg=f"r{base}",
+                                        off=offset - ((offset & 0x8000) << 1):
+                                        self._on_cache(m, op, reg, off))
+                self.watched.append((start & ~3) + at)
 
     def written(self, addr: int, size: int) -> None:
         """The CPU wrote code to ``[addr, addr+size)``: its lines are dirty and stale."""
@@ -59,8 +58,9 @@ class CodeCaches:
 
     def pending(self, addr: int, size: int) -> bool:
         """Some line of ``[addr, addr+size)`` is not yet visible to instruction fetch."""
-        return (any(x in self.dirty for x in self._lines(addr, size, D_LINE)) or
-                any(x in self.stale for x in self._lines(addr, size, I_LINE)))
+        # last lines first: a sync cleans lines upwards, so a partial one is found at once
+        return (any(x in self.stale for x in reversed(self._lines(addr, size, I_LINE))) or
+                any(x in self.dirty for x in reversed(self._lines(addr, size, D_LINE))))
 
     def line_state(self, addr: int) -> tuple[bool, bool]:
         """``(dirty, stale)``: the data line and the instruction line holding ``addr``."""
@@ -73,24 +73,20 @@ class CodeCaches:
         start = self.machine._physical(addr, size)
         return range(start & -line, start + size, line)
 
-    def _on_cache(self, machine) -> None:
-        word = int.from_bytes(machine.read(machine.reg("pc"), 4), machine.profile.byteorder)
-        op, base, offset = word >> 16 & 31, word >> 21 & 31, word & 0xFFFF
-        ea = (machine.reg(f"r{base}") + offset - ((offset & 0x8000) << 1)) & MASK32
-        paddr = machine._physical(ea, 1)
-        before = len(self.dirty) + len(self.stale)
+    def _on_cache(self, machine, op: int, reg: str, offset: int) -> None:
+        """``cache op, offset(reg)`` is about to run."""
+        paddr = machine._physical((machine.reg(reg) + offset) & MASK32, 1)
         if op in I_INVALIDATE:
-            self.stale = self._clean(self.stale, paddr, I_LINE, I_SETS, I_INVALIDATE[op])
+            self._clean(self.stale, paddr, I_LINE, I_SETS, I_INVALIDATE[op])
         elif op in D_WRITE_BACK:
-            self.dirty = self._clean(self.dirty, paddr, D_LINE, D_SETS, D_WRITE_BACK[op])
-        if len(self.dirty) + len(self.stale) != before and self.changed is not None:
-            self.changed()
+            self._clean(self.dirty, paddr, D_LINE, D_SETS, D_WRITE_BACK[op])
 
     @staticmethod
-    def _clean(lines: set[int], paddr: int, line: int, sets: int, how: str) -> set[int]:
-        """``lines`` without the one a Hit operation at ``paddr`` names, or, for an Index
-        operation, every line of the set its index bits name."""
+    def _clean(lines: set[int], paddr: int, line: int, sets: int, how: str) -> None:
+        """Take out of ``lines`` the one a Hit operation at ``paddr`` names, or, for an
+        Index operation, every line of the set its index bits name."""
         if how == "hit":
-            return lines - {paddr & -line}
+            lines.discard(paddr & -line)
+            return
         index = paddr // line % sets
-        return {x for x in lines if x // line % sets != index}
+        lines.difference_update([x for x in lines if x // line % sets == index])

@@ -291,12 +291,13 @@ class TargetLoader:
         machine.breakpoint(self.symbols["gvm_debug_event"], self._on_event)
         machine.breakpoint(self.symbols["GameVMSyncCode"], self._on_sync)
         #: the N64's caches: written code runs once the CACHE instructions the resident
-        #: executes wrote back and invalidated each of its lines (not when GameVMSyncCode
-        #: is called: what it does to the caches is what counts)
+        #: executed wrote back and invalidated each of its lines (not when GameVMSyncCode
+        #: is called: what it does to the caches is what counts), which its stale-cache
+        #: guards ask when the CPU reaches them
         self._caches = None
         if machine.profile.code_sync == "vr4300":
             from ..emu.vr4300cache import CodeCaches
-            self._caches = CodeCaches(machine, self._cache_cleaned)
+            self._caches = CodeCaches(machine)
             for start, end in machine.code_ranges:
                 self._caches.watch(start, end)
         previous = machine.symbolizer
@@ -841,7 +842,8 @@ class TargetLoader:
                     base, size, "noexec", f"stale instruction cache: module '{name}'",
                     lambda addr: (f"code the loader wrote at 0x{base:08x} was not made visible "
                                   "to instruction fetch (GameVMSyncCode: PS1 BIOS FlushCache, "
-                                  "N64 cache writeback + invalidate)")), size)
+                                  "N64 cache writeback + invalidate)"),
+                    lift=self._cache_cleaned if self._caches is not None else None), size)
         elif what == EV_LOADED:
             self._loaded(machine, name, base, size, code_size)
         elif what == EV_FREED:
@@ -887,8 +889,9 @@ class TargetLoader:
         t.guards[0] = machine.guard(
             t.base, t.code_size, "noexec", f"stale instruction cache: module '{name}'",
             lambda a: (f"code the loader rebound at 0x{addr:08x} was not made visible to "
-                       "instruction fetch (GameVMSyncCode)")) if machine.profile.code_sync \
-            else 0
+                       "instruction fetch (GameVMSyncCode)"),
+            lift=self._cache_cleaned if self._caches is not None else None) \
+            if machine.profile.code_sync else 0
         self._rebinding[t.base] = (addr, addr + size)
         if self._caches is not None:
             self._caches.written(addr, size)
@@ -938,12 +941,14 @@ class TargetLoader:
         if machine.profile.code_sync == "psx-bios":
             return_now(machine)      # the BIOS call itself: the emulator has no BIOS
 
-    def _cache_cleaned(self) -> None:
-        """A CACHE instruction wrote back or invalidated a line: the code none of whose
-        lines is still dirty or stale can run."""
+    def _cache_cleaned(self) -> bool:
+        """The CPU reached code under a stale-cache guard (N64): the code none of whose
+        lines is still dirty or stale in the caches can run.  (False: the guards that
+        stay are the ones this left.)"""
         def clean(lo: int, hi: int) -> bool:
             return not self._caches.pending(lo, hi - lo)
         self._made_visible(clean, clean)
+        return False
 
     def _made_visible(self, start_synced, range_synced) -> None:
         """Lift the stale-cache guards of code the sync covered: ``start_synced(lo, hi)``
@@ -962,8 +967,8 @@ class TargetLoader:
                                             f"code of module '{t.name}'")
                 del self._rebinding[base]
         for t in self.loaded.values():            # synced after the load was reported
-            if start_synced(t.base, t.base + t.code_size) and t.guards and len(t.guards) <= 2 \
-                    and self._guard_kind(t.guards[0]) == "noexec":
+            if t.guards and len(t.guards) <= 2 and self._guard_kind(t.guards[0]) == "noexec" \
+                    and start_synced(t.base, t.base + t.code_size):
                 machine.unguard(t.guards[0])
                 t.guards[0] = machine.guard(t.base, t.code_size, "code",
                                             f"code of module '{t.name}'")
