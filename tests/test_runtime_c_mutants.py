@@ -2906,3 +2906,29 @@ def test_exports_listed_out_of_name_order_are_all_found(psx_kernel, tmp_path):
     same_modules(host, tl)
     got = {n: tl.get_proc(t, n) for n in names}
     assert got == {n: host.get_proc(handle, n) for n in names} and all(got.values()), got
+
+
+def test_overlapping_sections_listed_out_of_slot_order_take_the_later_ones_bytes(psx_kernel,
+                                                                               tmp_path):
+    """A module whose section headers name .data before .rodata, and whose .rodata (the
+    later header) lies over .data's place in memory with other bytes: both loaders take
+    the sections in the order their headers list them, so the later one's bytes are what
+    RAM holds there.  Written for the survivor gvm_loader.c:link_prepare:const_36 (the
+    sort of the slots by first appearance compared with ``order[j]``, one past the sorted
+    part: .rodata was read first and .data's bytes won)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "three", 'const char three_r[300] = "rodata bytes";\n'
+                                          "int three_d[50] = {1, 2, 3};\n"
+                                          "int three_f(int i) { return three_r[i] + three_d[i]; }\n")
+    data = bytearray(path.read_bytes())
+    (a, head_a), (b, head_b) = (section_header(bytes(data), n) for n in (".rodata", ".data"))
+    assert a < b and head_a[3] < head_b[3]
+    struct.pack_into("<I", data, a, head_b[0])          # the first header is now .data,
+    struct.pack_into("<I", data, b, head_a[0])          # the second .rodata ...
+    struct.pack_into("<I", data, b + 12, head_a[3])     # ... over the first one's place
+    path.write_bytes(bytes(data))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "three")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("three")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
