@@ -2932,3 +2932,44 @@ def test_overlapping_sections_listed_out_of_slot_order_take_the_later_ones_bytes
     assert host_load(host, "three")[1] == TLoadStatus.lsSuccess
     assert tl.load_module("three")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+def test_a_need_named_twice_is_held_once(psx_kernel, tmp_path):
+    """A module whose metadata names its need twice (``"needs":["bottom","bottom"]``)
+    holds one reference to it in both loaders: unloading the module frees the need too.
+    Written for the survivor gvm_loader.c:next_piece:const_14 (the test whether the
+    reference was taken already made ``0u << ...``: a need named twice was counted twice
+    and outlived its holder)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "bottom", "int bottom_f(int x) { return x + 1; }\n")
+    top = module_from(tmp_path, "top", "extern int bottom_f(int);\n"
+                      "int top_f(int x) { return bottom_f(x) * 2; }\n", needs=["bottom"])
+    top.write_bytes(_metadata_edited(top.read_bytes(), b'"needs":["bottom"]',
+                                     b'"needs":["bottom","bottom"]'))
+    host, tl = pair("psx", kernel, tmp_path)
+    lm = host_load(host, "top")[0]
+    handle, status = tl.load_module("top")
+    assert status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    host.unload(lm.handle)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    assert host.by_name("bottom") is None and tl.by_name("bottom") is None
+    same_modules(host, tl)
+
+
+def test_a_null_section_named_like_the_compressed_image_is_checked_as_one(psx_kernel,
+                                                                          tmp_path):
+    """Section 0 (SHT_NULL, no bytes) of an LZ4 module named ``.gvm.image``: both loaders
+    check every section of that name as a compressed image, section 0 too, and refuse the
+    module alike.  Written for the survivor gvm_loader.c:check_module:const_1 (the
+    runtime's search began at section 1)."""
+    from gamevm_build.link.shipform import convert
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "zz", "int zz_t[256] = {1, 2, 3};\n"
+                                       "int zz_f(int i) { return zz_t[i & 255]; }\n")
+    data = bytearray(convert(path.read_bytes(), "lz4"))
+    shoff, = struct.unpack_from("<I", data, 32)
+    _at, image = section_header(bytes(data), ".gvm.image")
+    struct.pack_into("<I", data, shoff, image[0])
+    loaded_as(kernel, tmp_path, "zz", bytes(data), TLoadStatus.lsBadFormat)
