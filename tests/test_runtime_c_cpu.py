@@ -24,7 +24,7 @@ import random
 import pytest
 
 from conftest import ALL_TARGETS
-from gamevm_build.arch import RelocationOverflow, get_arch
+from gamevm_build.arch import RelocationOverflow, get_arch, sext
 from gamevm_build.link import packrel
 
 MASK32 = 0xFFFFFFFF
@@ -65,10 +65,6 @@ def probe(request, tmp_path_factory):
     m = _PROBES[target]
     m.reset_scratch()
     return m, get_arch(m.profile.arch)
-
-
-def s32(v: int) -> int:
-    return v - (1 << 32) if v & 0x80000000 else v
 
 
 def loaded_types(arch) -> dict:
@@ -117,7 +113,7 @@ def test_the_runtime_refuses_the_values_the_host_refuses(probe):
         for S in EDGES:
             for A in addends:
                 for P in places:
-                    want = applied(recipe, 0, S, s32(A), P) is None
+                    want = applied(recipe, 0, S, sext(A, 32), P) is None
                     refusals += want
                     got = m.call("probe_check", t, S, A, P) != 0
                     if got != want:
@@ -175,7 +171,7 @@ def test_the_runtime_patches_fields_as_the_host_recipes_do(probe):
             for off in offs:
                 size = recipe.size
                 word = int.from_bytes(want[off:off + size], order)
-                field = applied(recipe, word, S, s32(A), area + off)
+                field = applied(recipe, word, S, sext(A, 32), area + off)
                 if field is not None:
                     want[off:off + size] = field.to_bytes(size, order)
             got = m.read(area, 32)

@@ -37,7 +37,6 @@ class CodeCaches:
         self.machine = machine
         self.dirty: set[int] = set()      # physical data lines not written back
         self.stale: set[int] = set()      # physical instruction lines not invalidated
-        self.watched: list[int] = []      # addresses of the CACHE instructions followed
 
     def watch(self, start: int, end: int) -> None:
         """Follow every ``CACHE`` instruction in ``[start, end)``."""
@@ -49,7 +48,6 @@ class CodeCaches:
                 self.machine.breakpoint((start & ~3) + at, lambda m, op=op, reg=f"r{base}",
                                         off=offset - ((offset & 0x8000) << 1):
                                         self._on_cache(m, op, reg, off))
-                self.watched.append((start & ~3) + at)
 
     def written(self, addr: int, size: int) -> None:
         """The CPU wrote code to ``[addr, addr+size)``: its lines are dirty and stale."""

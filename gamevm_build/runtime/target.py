@@ -38,6 +38,9 @@ EV_PATCHING, EV_STALE, EV_UNBOUND, EV_RELOAD_FAILED = 5, 6, 7, 8
 STALE_FAULT, STALE_RELOAD = 0, 1
 #: gamevm.h GVM_LOAD_LAZY
 LOAD_LAZY = 1
+#: TGameVMReader's contract, which the emulated media device holds the runtime to (a
+#: console's reader has few handles)
+CLOSE_CONTRACT = "the reader's close is due once per open, docs/runtime-c.md"
 #: what the emulated game gives the runtime (docs/runtime-c.md "Memory it needs")
 WORK_SIZE = 0x3000
 POOL_SIZE = 0x1000
@@ -413,10 +416,9 @@ class TargetLoader:
         status = TLoadStatus(m.read_u32(st))
         left = sorted(path for fd, (path, _data) in self.files.items() if fd >= first_file)
         if left:
-            # TGameVMReader's contract: close once per open; a console's reader has few handles
             raise EmulationError(f"LoadModule(\"{name}\") returned {status.name} and left "
-                                 f"{len(left)} file(s) open: {', '.join(left)} (the reader's "
-                                 "close is due once per open, docs/runtime-c.md)")
+                                 f"{len(left)} file(s) open: {', '.join(left)} "
+                                 f"({CLOSE_CONTRACT})")
         t.update(end_s=clock.now_s, status=status.name)
         self.load_times.append(t)
         self._reading = False
@@ -496,8 +498,7 @@ class TargetLoader:
         if done and not self.pending and self.files:
             left = ", ".join(sorted(path for path, _data in self.files.values()))
             raise EmulationError(f"the asynchronous requests completed and left file(s) "
-                                 f"open: {left} (the reader's close is due once per open, "
-                                 "docs/runtime-c.md)")
+                                 f"open: {left} ({CLOSE_CONTRACT})")
         return done
 
     def async_status(self, request_id: int) -> TLoadStatus:
@@ -816,8 +817,8 @@ class TargetLoader:
         if code == SYS_MEDIA_CLOSE:
             (fd,) = machine.trap_args(1)
             if fd not in self.files:
-                machine.fault(f"the runtime closed file {fd}, which is not open (the reader's "
-                              "close is due once per open, docs/runtime-c.md)")
+                machine.fault(f"the runtime closed file {fd}, which is not open "
+                              f"({CLOSE_CONTRACT})")
                 return None
             self.files.pop(fd, None)
             self._inflight.pop(fd, None)
