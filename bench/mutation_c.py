@@ -700,6 +700,10 @@ def main(argv: list[str] | None = None) -> int:
         r = report(outcomes, saved["total"], saved["seconds"], survivors=not args.no_survivors)
         return 1 if args.check and r.kill_rate < GOAL else 0
 
+    if args.specific and args.console == "psx":
+        print("mutation_c: --specific keeps the sites psx does not compile: give another "
+              "--console (segacd, gba, 3do, n64)", file=sys.stderr)
+        return 2
     chosen_sources = set(args.source or ())
     unknown = chosen_sources - {Path(f).name for f in source_files(root)}
     if unknown:

@@ -133,6 +133,8 @@ def test_specific_draws_only_the_sites_psx_does_not_compile():
     assert re.search(r"^(\d+) of \1 sites segacd compiles and psx does not$", own.stdout, re.M)
     assert names(own) and not names(own) & names(psx)
     assert any(":gvm_after_call:" in n for n in names(own))
+    alone = run("--specific")                     # psx against itself: nothing to draw
+    assert alone.returncode == 2 and "another --console" in alone.stderr, alone.stderr
 
 
 def _documented() -> list[str]:

@@ -1158,3 +1158,22 @@ def test_a_patched_call_site_not_synced_is_a_stale_instruction_cache_fault(tmp_p
     m.call(resident.symbols["stop_sync"])
     report = fault_of(m, fn, 20)
     assert "stale instruction cache: module 'lazy'" in report, report
+
+
+@pytest.mark.parametrize("target", ["n64"])
+def test_n64_a_cache_operation_where_the_tlb_maps_nothing_faults(tmp_path, target):
+    """GameVMSyncCode over kuseg or kseg2, which go through the TLB (here mapping
+    nothing), faults as the VR4300's CACHE instruction takes a TLB miss there; over
+    kseg1 past RAM it cleans no line and returns, as on the console."""
+    kernel = build_modules(tmp_path, target, {})
+    resident = read_resident(kernel, target)
+    m = Machine(target)
+    m.load_elf(kernel)
+    tl = TargetLoader(m, DirectoryReader([tmp_path]), default_regions(m, resident),
+                      resident=resident)
+    tl.sync_code(0xA0000000 + m.profile.main_ram.size, 64)
+    for addr in (0x00001000, 0xC0000000):
+        with pytest.raises(EmulationError) as err:
+            tl.sync_code(addr, 64)
+        assert f"cache operation at 0x{addr:08x}" in str(err.value)
+        assert "TLB miss" in str(err.value) and "GameVMSyncCode" in str(err.value)

@@ -73,7 +73,15 @@ class CodeCaches:
 
     def _on_cache(self, machine, op: int, reg: str, offset: int) -> None:
         """``cache op, offset(reg)`` is about to run."""
-        paddr = machine._physical((machine.reg(reg) + offset) & MASK32, 1)
+        ea = (machine.reg(reg) + offset) & MASK32
+        paddr = machine.space.translate(ea, 1)
+        if paddr is None:
+            if not 0x80000000 <= ea < 0xC0000000:
+                # kuseg and kseg2 go through the TLB, which holds no mapping here: on the
+                # console the CACHE instruction takes a TLB miss exception
+                machine.fault(f"cache operation at 0x{ea:08x}, an address the TLB does not "
+                              "map (TLB miss)", None, ea)
+            return                 # kseg0/kseg1 past RAM: no line of RAM to clean
         if op in I_INVALIDATE:
             self._clean(self.stale, paddr, I_LINE, I_SETS, I_INVALIDATE[op])
         elif op in D_WRITE_BACK:
