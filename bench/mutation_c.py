@@ -603,6 +603,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--source", action="append", metavar="FILE",
                     help="only the sites of this source, by file name (e.g. gvm_meta.c; "
                          "repeatable; default: all of them)")
+    ap.add_argument("--function", action="append", metavar="NAME",
+                    help="only the sites of this C function (e.g. link_prepare; repeatable): "
+                         "with --all, every mutant of a function a sample found weak")
     ap.add_argument("--budget", type=float, metavar="MINUTES",
                     help="stop starting mutants after this long; the report says how many "
                          "of the sample were tested")
@@ -711,10 +714,20 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    def wanted(site: Site) -> bool:
-        return (site.name.split(":")[2].rsplit("_", 1)[0] in ops and
-                (not chosen_sources or Path(site.path).name in chosen_sources))
+    chosen_functions = set(args.function or ())
 
+    def wanted(site: Site) -> bool:
+        _, function, op = site.name.split(":")
+        return (op.rsplit("_", 1)[0] in ops and
+                (not chosen_sources or Path(site.path).name in chosen_sources) and
+                (not chosen_functions or function in chosen_functions))
+
+    unknown = chosen_functions - {s.name.split(":")[1] for s in all_sites(root)}
+    if unknown:
+        print(f"mutation_c: no such function: {', '.join(sorted(unknown))} (function names "
+              "are the middle part of a mutant's name: --dry-run --all lists them)",
+              file=sys.stderr)
+        return 2
     sites = [s for s in all_sites(root) if wanted(s)]
     if args.list:
         print(f"operators: {' '.join(OPERATORS)}")

@@ -238,6 +238,25 @@ def test_source_draws_only_that_files_sites_and_refuses_a_name_it_does_not_know(
         assert "Traceback" not in proc.stderr
 
 
+def test_function_draws_only_that_functions_sites_and_refuses_a_name_it_does_not_know():
+    """``--function link_prepare --all --dry-run`` prints that function's mutants alone
+    (every one, in the sources' order of sites); ``--function`` with ``--source`` keeps
+    both filters; a name that is no function of the runtime exits 2 naming it."""
+    def run(*argv):
+        return subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), *argv],
+                              capture_output=True, text=True, cwd=REPO, timeout=300)
+    proc = run("--function", "link_prepare", "--function", "utf8_len", "--all", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    names = re.findall(r"^(\S+:\S+:\S+)  \(", proc.stdout, re.M)
+    assert {n.split(":")[1] for n in names} == {"link_prepare", "utf8_len"}
+    assert proc.stdout.splitlines()[-1] == f"{len(names)} of {len(names)} sites psx compiles"
+    proc = run("--function", "utf8_len", "--source", "gvm_loader.c", "--all", "--dry-run")
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].startswith("0 of 0 sites")
+    proc = run("--function", "no_such_function", "--dry-run")
+    assert proc.returncode == 2 and "no such function: no_such_function" in proc.stderr, proc
+    assert "Traceback" not in proc.stderr
+
+
 def _coverage_c(*argv, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "bench" / "coverage_c.py"), *argv],
                           capture_output=True, text=True, cwd=REPO, timeout=timeout)

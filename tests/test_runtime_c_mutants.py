@@ -2908,24 +2908,28 @@ def test_exports_listed_out_of_name_order_are_all_found(psx_kernel, tmp_path):
     assert got == {n: host.get_proc(handle, n) for n in names} and all(got.values()), got
 
 
-def test_overlapping_sections_listed_out_of_slot_order_take_the_later_ones_bytes(psx_kernel,
-                                                                               tmp_path):
-    """A module whose section headers name .data before .rodata, and whose .rodata (the
-    later header) lies over .data's place in memory with other bytes: both loaders take
-    the sections in the order their headers list them, so the later one's bytes are what
-    RAM holds there.  Written for the survivor gvm_loader.c:link_prepare:const_36 (the
-    sort of the slots by first appearance compared with ``order[j]``, one past the sorted
-    part: .rodata was read first and .data's bytes won)."""
+@pytest.mark.parametrize("first, second", [(".rodata", ".data"), (".text", ".rodata")])
+def test_overlapping_sections_listed_out_of_slot_order_take_the_later_ones_bytes(
+        psx_kernel, tmp_path, first, second):
+    """A module whose section headers name a later slot before an earlier one (.data
+    before .rodata; .rodata before .text, so that the first header is not the first slot
+    the runtime sorts), and whose later header lies over the first one's place in memory
+    with other bytes: both loaders take the sections in the order their headers list
+    them, so the later one's bytes are what RAM holds there.  Written for the survivors
+    gvm_loader.c:link_prepare:const_36 (the sort of the slots by first appearance
+    compared with ``order[j]``, one past the sorted part: .rodata was read first and
+    .data's bytes won) and link_prepare:const_34 (the sort stopped at ``j > 1``: a slot
+    listed before every other never reached the front)."""
     from test_target_runtime import same_modules
     _d, kernel = psx_kernel
     path = module_from(tmp_path, "three", 'const char three_r[300] = "rodata bytes";\n'
                                           "int three_d[50] = {1, 2, 3};\n"
                                           "int three_f(int i) { return three_r[i] + three_d[i]; }\n")
     data = bytearray(path.read_bytes())
-    (a, head_a), (b, head_b) = (section_header(bytes(data), n) for n in (".rodata", ".data"))
+    (a, head_a), (b, head_b) = (section_header(bytes(data), n) for n in (first, second))
     assert a < b and head_a[3] < head_b[3]
-    struct.pack_into("<I", data, a, head_b[0])          # the first header is now .data,
-    struct.pack_into("<I", data, b, head_a[0])          # the second .rodata ...
+    struct.pack_into("<I", data, a, head_b[0])          # the first header now names the
+    struct.pack_into("<I", data, b, head_a[0])          # later slot, the second the earlier
     struct.pack_into("<I", data, b + 12, head_a[3])     # ... over the first one's place
     path.write_bytes(bytes(data))
     host, tl = pair("psx", kernel, tmp_path)
@@ -2973,3 +2977,64 @@ def test_a_null_section_named_like_the_compressed_image_is_checked_as_one(psx_ke
     _at, image = section_header(bytes(data), ".gvm.image")
     struct.pack_into("<I", data, shoff, image[0])
     loaded_as(kernel, tmp_path, "zz", bytes(data), TLoadStatus.lsBadFormat)
+
+
+@pytest.mark.parametrize("words, bad", [
+    ((1, 0x80100000, 64, 1), "kind 1 with code_size not 0"),           # writing
+    ((4, 5, 0, 7), "kind 4 with code_size not 0"),                      # failed
+    ((4, 5, 3, 0), "kind 4 with size not 0"),
+    ((5, 0x80100000, 16, 2), "kind 5 with code_size not 0"),            # patching
+    ((9, 0, 0, 0), "unknown kind 9")])
+def test_an_event_with_a_word_its_kind_does_not_name_faults(psx_kernel, tmp_path, words, bad):
+    """The emulated console holds the runtime to gvm_int.h's rule for gvm_debug_event: the
+    words an event's kind does not name are 0 (a debugger script prints events whole), and
+    the kinds are the header's.  An event breaking it stops the call with a fault naming
+    the kind and the word.  Written for the survivor gvm_loader.c:link_prepare:const_29
+    (the writing event's ``code_size`` made 1, which no reader checked)."""
+    from gamevm_build.errors import EmulationFault
+    _d, kernel = psx_kernel
+    _host, tl = pair("psx", kernel, tmp_path)
+    m = tl.machine
+    name = m.alloc_string("mod")
+    event = m.alloc(20)
+    m.write(event, struct.pack("<5I", *words, name))
+    with pytest.raises(EmulationFault, match=bad + ".*gvm_int.h"):
+        m.call("gvm_debug_event", event)
+    clean = [w if w != 9 else 2 for w in words[:1]] + [
+        0 if f"with {field} not 0" in bad else w
+        for field, w in zip(("base", "size", "code_size"), words[1:])]
+    m.write(event, struct.pack("<5I", *clean, name))
+    m.call("gvm_debug_event", event)                   # the named words alone: no fault
+
+
+def test_a_last_section_inside_an_earlier_ones_place_is_not_read_with_it(psx_kernel,
+                                                                         tmp_path):
+    """A module without .bss whose .data, the last section read, lies inside .rodata's
+    place in memory and in the file alike (the same distance between the two, so a read
+    of both in one piece would look right): both loaders read .rodata whole, then .data
+    over its start, and RAM holds all of .rodata's bytes.  Reading the neighbours together
+    is only for places that ascend without overlapping; a piece that ended at .data's end
+    would cut .rodata short.  Written for the survivor gvm_loader.c:link_prepare:const_40
+    (the overlap test looked at the header before each slot's, so the last slot's overlap
+    went unseen)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "two", "const int two_t[8] = {1, 2, 3, 4, 5, 6, 7, 8};\n"
+                                        "int two_f(int i) { return two_t[i & 7] * 3 + 7; }\n")
+    data = bytearray(path.read_bytes())
+    (r, rodata), (d, dat), (b, _bss), (_s, symtab) = (
+        section_header(bytes(data), n) for n in (".rodata", ".data", ".bss", ".symtab"))
+    assert r < d < b and rodata[5] == 32 and dat[5] == 0
+    data[b:b + 40] = bytes(40)                              # no .bss: a null header
+    bss = (b - struct.unpack_from("<I", data, 32)[0]) // 40
+    for at in range(symtab[4], symtab[4] + symtab[5], 16):  # its section symbol: .data's
+        if struct.unpack_from("<H", data, at + 14)[0] == bss:
+            struct.pack_into("<H", data, at + 14, bss - 1)
+    struct.pack_into("<3I", data, d + 12, rodata[3], rodata[4], 4)   # addr, offset, size
+    path.write_bytes(_metadata_edited(bytes(data), b'"name":"two"', b'"name":"two"'))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "two")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("two")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    assert tl.machine.read(tl.by_name("two").base + rodata[3], 32) == \
+        struct.pack("<8i", *range(1, 9))

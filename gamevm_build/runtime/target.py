@@ -34,6 +34,13 @@ SYS_MEDIA_START, SYS_MEDIA_POLL, SYS_CLOCK = 0x4723, 0x4724, 0x4725
 #: gvm_int.h GVM_EV_*
 EV_WRITING, EV_LOADED, EV_FREED, EV_FAILED = 1, 2, 3, 4
 EV_PATCHING, EV_STALE, EV_UNBOUND, EV_RELOAD_FAILED = 5, 6, 7, 8
+#: the words of a gvm_event each kind names (gvm_int.h); the others are 0, so that a
+#: debugger's script can print an event whole
+EVENT_WORDS = {EV_WRITING: ("base", "size"), EV_LOADED: ("base", "size", "code_size"),
+               EV_FREED: ("base", "size", "code_size"), EV_FAILED: ("base",),
+               EV_PATCHING: ("base", "size"), EV_STALE: ("base", "size", "code_size"),
+               EV_UNBOUND: ("base", "size"), EV_RELOAD_FAILED: ("base", "size", "code_size")}
+EVENT_CONTRACT = "a gvm_event's words its kind does not name are 0, gvm_int.h"
 #: gamevm_runtime.h GVM_STALE_*
 STALE_FAULT, STALE_RELOAD = 0, 1
 #: gamevm.h GVM_LOAD_LAZY
@@ -831,6 +838,15 @@ class TargetLoader:
         (ptr,) = entry_args(machine, 1)
         what, base, size, code_size, name_ptr = (machine.read_u32(ptr + 4 * i) for i in range(5))
         name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
+        named = EVENT_WORDS.get(what)
+        stray = [w for w, v in (("base", base), ("size", size), ("code_size", code_size))
+                 if v and named is not None and w not in named]
+        if named is None or stray:
+            machine.fault(f"gvm_debug_event for '{name}': "
+                          + (f"unknown kind {what}" if named is None else
+                             f"kind {what} with {', '.join(stray)} not 0")
+                          + f" ({EVENT_CONTRACT})")
+            return
         self.events.append({"event": {EV_WRITING: "writing", EV_LOADED: "loaded",
                                       EV_FREED: "freed"}.get(what, what),
                             "module": name, "base": base, "size": size})

@@ -132,7 +132,8 @@ extern gvm_word gvm_stub_area[GVM_MAX_STUBS * GVM_STUB_WORDS];
 #define STUB_PATCH 0xFFFFFFFFu   /* stub_bindings: patch (no region's dry run) */
 
 /* Called with a module's place before and after each change, so debuggers and the
- * emulated console can follow loads (a no-op the linker keeps; break on it). */
+ * emulated console can follow loads (a no-op the linker keeps; break on it).  The words
+ * a kind does not name below are 0 (the emulated console checks it). */
 typedef struct {
     u32 what, base, size, code_size;
     const char *name;
@@ -140,7 +141,7 @@ typedef struct {
 void gvm_debug_event(const gvm_event *event);      /* global: debuggers break on it */
 #define GVM_EV_WRITING  1    /* the loader is about to write [base, base+size) */
 #define GVM_EV_LOADED   2    /* loaded: code is [base, base+code_size) */
-#define GVM_EV_FREED    3    /* unloaded or rolled back */
+#define GVM_EV_FREED    3    /* unloaded or rolled back: as GVM_EV_LOADED */
 #define GVM_EV_FAILED   4    /* LoadModule(name) failed: `base` holds the TLoadStatus */
 #define GVM_EV_PATCHING 5    /* about to rebind [base, base+size) of loaded module `name` */
 #define GVM_EV_STALE    6    /* a call through a binding stubbed when its provider went:

@@ -1269,10 +1269,10 @@ static TLoadStatus link_prepare(load_ctx *c)
 
     if (!m || !scan_imports(c, (GVM_LAZY && c->lazy) || G.keep_imports))
         return lsOutOfMemory;
+    /* fits() and fits_below() give a base aligned to `align` (a multiple of the metadata's
+     * power of two) with `image` bytes below the region's end: nothing to check here */
     if ((st = region_alloc(c->meta.name, image, align, &region, &base)) != lsSuccess)
         return st;
-    if (base & (c->meta.align - 1) || base > 0xFFFFFFFFu - image)
-        return lsRelocationError;
     if ((st = lazy_stubs(c, m)) != lsSuccess)
         return st;
     if ((st = bind_imports(c, base)) == lsSuccess)
