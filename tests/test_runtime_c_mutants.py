@@ -221,21 +221,34 @@ def test_a_foreign_module_with_its_own_consoles_bad_flags_is_bad_not_foreign(
 
 def test_as_many_modules_as_the_runtime_has_slots_load_like_the_host(psx_kernel, tmp_path):
     """The runtime keeps GVM_MAX_MODULES (32) modules at once: the 32nd loads, at the
-    reference loader's base, the same bytes."""
+    reference loader's base, the same bytes.  A 33rd (the reference loader has no such
+    limit) is refused with lsOutOfMemory, changing nothing, and loads once a slot is free.
+    The refusal was written for the survivor gvm_loader.c:link_prepare:status_1 (no free
+    record made a success of the load's link phase)."""
     from gamevm_build.link.linker import link_module
     from gamevm_build.link.toolchain import find_toolchain
     from test_target_runtime import same_modules
 
     _d, kernel = psx_kernel
     tc = find_toolchain("psx")
-    for i in range(32):
+    for i in range(33):
         src = tmp_path / f"slot{i}.c"
         src.write_text(f"int slot{i}_value(int x) {{ return x + {i}; }}\n")
         link_module("psx", [tc.compile(src, tmp_path / f"slot{i}.o")], tmp_path / f"slot{i}.elf")
     host, tl = pair("psx", kernel, tmp_path)
+    handles = []
     for i in range(32):
         assert host_load(host, f"slot{i}")[1] == TLoadStatus.lsSuccess
-        assert tl.load_module(f"slot{i}")[1] == TLoadStatus.lsSuccess, f"slot{i}"
+        handle, status = tl.load_module(f"slot{i}")
+        assert status == TLoadStatus.lsSuccess, f"slot{i}"
+        handles.append(handle)
+    same_modules(host, tl)
+    assert tl.load_module("slot32") == (0, TLoadStatus.lsOutOfMemory)
+    same_modules(host, tl)
+    assert tl.unload_module(handles[0]) == TLoadStatus.lsSuccess
+    host.unload(host.by_name("slot0").handle)
+    assert tl.load_module("slot32")[1] == TLoadStatus.lsSuccess
+    assert host_load(host, "slot32")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
 
 
@@ -3038,3 +3051,28 @@ def test_a_last_section_inside_an_earlier_ones_place_is_not_read_with_it(psx_ker
     same_modules(host, tl)
     assert tl.machine.read(tl.by_name("two").base + rodata[3], 32) == \
         struct.pack("<8i", *range(1, 9))
+
+
+@pytest.mark.parametrize("align", [1, 2])
+@pytest.mark.parametrize("start", [1, 2, 3])
+def test_a_module_aligned_below_a_word_still_starts_on_one(psx_kernel, tmp_path, align,
+                                                            start):
+    """A module whose metadata asks for an alignment of 1 or 2 bytes, loaded into a region
+    that starts off a word boundary: both loaders place it on a 4-byte boundary (the
+    CPU's loads and stores of its words need one), at the same base.  Written for the
+    survivor gvm_loader.c:link_prepare:const_4 (the floor of 4 made 3, which rounds an
+    address with a mask that keeps its low bit)."""
+    from gamevm_build.runtime.allocator import Region
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "low", "int low_v[4] = {5, 6, 7, 8};\n"
+                                        "int low_f(int i) { return low_v[i & 3]; }\n")
+    path.write_bytes(_metadata_edited(path.read_bytes(), b'"align":16',
+                                      f'"align":{align}'.encode()))
+    heap = heap_of("psx", kernel)
+    regions = [Region("Odd", heap.start + 0x100 + start, 0x2000)]
+    host, tl = pair_over("psx", kernel, tmp_path, regions)
+    lm = host.load("low")
+    assert tl.load_module("low")[1] == TLoadStatus.lsSuccess
+    assert lm.base % 4 == 0 and lm.base > regions[0].start, hex(lm.base)
+    same_modules(host, tl)
