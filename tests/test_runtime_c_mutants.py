@@ -456,20 +456,29 @@ def test_a_word_relocation_must_fit_in_its_section(psx_kernel, tmp_path, past_en
     same_modules(host, tl)
 
 
-@pytest.mark.parametrize("squatter_first", [False, True])
+@pytest.mark.parametrize("squatter_first, import_first", [(False, ""), (True, ""),
+                                                          (True, "plain"), (False, "weak")])
 def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path,
-                                                           squatter_first):
+                                                           squatter_first, import_first):
     """Once squatter's lazy import is bound (its first call), squatter holds prov as an eager
     binding would: unloading prov keeps it while the binding does, in both loaders; it goes
     with squatter (tests/test_runtime.py's test for the reference loader, here against the
     runtime).  Loaded before prov, squatter is in the runtime's first slot, which holds
-    like any other (the survivor gvm_loader.c:bound_into:const_1 began at the second)."""
+    like any other (the survivor gvm_loader.c:bound_into:const_1 began at the second).
+    With ``import_first`` squatter's symbol table holds its globals alone, the import
+    first (:func:`globals_only`): symbol 1 is stubbed and bound like any other, and when
+    it is weak it is bound at the load, as weak imports are (killing
+    gvm_stubs.c:scan_imports:const_40, whose loop reading the weak flags began at 2)."""
     from gamevm_build.runtime.target import LOAD_LAZY
     from test_target_runtime import same_modules
 
+    weak = " __attribute__((weak))" if import_first == "weak" else ""
     kernel = build_modules(tmp_path, "psx", {
         "prov": "int prov_f(int x) { return x + 8; }\n",
-        "squatter": "extern int prov_f(int);\nint squat(int x) { return prov_f(x); }\n"})
+        "squatter": f"extern int prov_f(int){weak};\nint squat(int x) {{ return prov_f(x); }}\n"})
+    if import_first:
+        path = tmp_path / "squatter.elf"
+        path.write_bytes(globals_only(path.read_bytes(), "prov_f", "squatter"))
     host, tl = pair("psx", kernel, tmp_path)
     for name in (["squatter", "prov"] if squatter_first else ["prov", "squatter"]):
         if name == "prov":
@@ -479,6 +488,7 @@ def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path,
             squatter = host.load("squatter", lazy=True)
             t_squatter, status = tl.load_module("squatter", LOAD_LAZY)
         assert status == TLoadStatus.lsSuccess
+    same_modules(host, tl)                                  # a stub's call, or prov_f's
     fn = squatter.symbols["squat"]
     assert host.machine.call(fn, 1) == tl.machine.call(fn, 1) == 9     # binds prov_f
     same_modules(host, tl)
@@ -2180,6 +2190,66 @@ def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path
     assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
 
 
+def globals_only(data: bytes, first: str, name: str) -> bytes:
+    """Module ``name``'s file ``data`` with a symbol table of its global symbols alone,
+    ``first`` (an import) right after the null symbol: a valid ELF (no relocation may name
+    a local symbol) whose first symbol is an import, which a linker never writes."""
+    data = bytearray(data)
+    (at, symtab), (_t, strtab) = (section_header(bytes(data), n) for n in (".symtab", ".strtab"))
+    syms = [bytes(data[a:a + 16]) for a in range(symtab[4], symtab[4] + symtab[5], 16)]
+
+    def symbol_name(s: bytes) -> bytes:
+        start = strtab[4] + struct.unpack_from("<I", s)[0]
+        return bytes(data[start:data.index(b"\0", start)])
+    keep = sorted((i for i, s in enumerate(syms) if i and s[12] >> 4),
+                  key=lambda i: symbol_name(syms[i]) != first.encode())
+    order = [0] + keep
+    renumber = {old: k for k, old in enumerate(order)}
+    data[symtab[4]:symtab[4] + symtab[5]] = b"".join(syms[i] for i in order).ljust(symtab[5],
+                                                                                   b"\0")
+    struct.pack_into("<I", data, at + 20, 16 * len(order))          # sh_size
+    struct.pack_into("<I", data, at + 28, 1)                         # sh_info: no locals
+    shoff, = struct.unpack_from("<I", data, 32)
+    shnum, = struct.unpack_from("<H", data, 48)
+    for h in range(shnum):
+        head = struct.unpack_from("<10I", data, shoff + 40 * h)
+        if head[1] in (4, 9):                                        # SHT_RELA, SHT_REL
+            for r in range(head[4], head[4] + head[5], 12 if head[1] == 4 else 8):
+                info, = struct.unpack_from("<I", data, r + 4)
+                struct.pack_into("<I", data, r + 4, renumber[info >> 8] << 8 | info & 0xFF)
+    return _metadata_edited(bytes(data), f'"name":"{name}"'.encode(),
+                            f'"name":"{name}"'.encode())
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_an_eviction_keeps_a_need_the_first_symbol_binds_into(tmp_path, target):
+    """As the test above, with user's symbol table holding its globals alone and the
+    import of mid_f first (symbol 1): that binding counts like any other, so both loaders
+    keep mid when top is evicted.  Written for the survivor
+    gvm_loader.c:link_prepare:const_12 (the loop recording the modules a load binds into
+    began at symbol 2)."""
+    from test_target_runtime import overlay_loaders, same_modules
+    host, tl = overlay_loaders(tmp_path, target, {
+        "mid": "int mid_f(int x) { return x * 3; }\n",
+        "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
+        "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
+    module_from(tmp_path, "top", "extern int mid_f(int);\n"
+                                 "int top_f(int x) { return mid_f(x); }\n",
+                target=target, needs=["mid"])
+    user = tmp_path / "user.elf"
+    user.write_bytes(globals_only(user.read_bytes(), "mid_f", "user"))
+    for name in ("top", "user"):
+        host.load(name, needs=True)
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    host.load("other")                                      # evicts top
+    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
+    assert {lm.name for lm in host.loaded.values()} == {"mid", "user", "other"}
+    same_modules(host, tl)
+    fn = tl.by_name("user").symbols["user_f"]
+    assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
+
+
 @pytest.mark.parametrize("extra", [16, 17])
 def test_a_module_may_have_sixteen_needs_in_all(psx_kernel, tmp_path, extra):
     """The runtime keeps 16 needs per module (META_MAX_NEEDS, as the metadata's own limit):
@@ -3075,4 +3145,33 @@ def test_a_module_aligned_below_a_word_still_starts_on_one(psx_kernel, tmp_path,
     lm = host.load("low")
     assert tl.load_module("low")[1] == TLoadStatus.lsSuccess
     assert lm.base % 4 == 0 and lm.base > regions[0].start, hex(lm.base)
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("imports", [False, True])
+def test_stale_words_in_the_work_area_bind_nothing(psx_kernel, tmp_path, imports):
+    """The work area is not cleared between loads: over one full of words that point into
+    a loaded module (a's), a load of b that binds nothing in a (no imports, or one of
+    another module's) leaves a free to go, in both loaders.  Written for the survivor
+    gvm_loader.c:link_prepare:ror_6 (the loop recording the modules a load binds into ran
+    to ``i <= nsym``: one binding past the table, a stale word, made a b's provider)."""
+    from gamevm_build.runtime.target import WORK_SIZE
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "a", "int a_v[8] = {1};\nint a_f(int x) { return x + a_v[x & 7]; }\n")
+    module_from(tmp_path, "c", "int c_f(int x) { return x - 1; }\n")
+    module_from(tmp_path, "b", "extern int c_f(int);\nint b_f(int x) { return c_f(x) * 2; }\n"
+                if imports else "int b_f(int x) { return x * 2; }\n",
+                needs=["c"] if imports else ())
+    host, tl = pair("psx", kernel, tmp_path)
+    a = host.load("a")
+    ta, status = tl.load_module("a")
+    assert status == TLoadStatus.lsSuccess
+    tl.machine.write(tl.work, struct.pack("<I", a.base + 16) * (WORK_SIZE // 4))
+    host.load("b", needs=True)
+    assert tl.load_module("b")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    host.unload(a.handle)
+    assert tl.unload_module(ta) == TLoadStatus.lsSuccess
+    assert host.by_name("a") is None and tl.by_name("a") is None
     same_modules(host, tl)
