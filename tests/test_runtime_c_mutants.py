@@ -3175,3 +3175,28 @@ def test_stale_words_in_the_work_area_bind_nothing(psx_kernel, tmp_path, imports
     assert tl.unload_module(ta) == TLoadStatus.lsSuccess
     assert host.by_name("a") is None and tl.by_name("a") is None
     same_modules(host, tl)
+
+
+def test_an_async_load_of_a_file_larger_than_the_work_area_reads_it_in_pieces(psx_kernel,
+                                                                             tmp_path):
+    """An asynchronous load reads the whole file in one request only when the work area
+    holds it and a quarter more; a module of 16 KiB over the game's 12 KiB work area is
+    read in pieces (its headers there, its image into its place), and loads as the
+    reference loader loads it.  (Written for the survivor gvm_loader.c:opened:aor_2, the
+    room left in the work area computed as ``work_size + at``, which it does not kill:
+    that room is wrong by twice the work the load used before its first read, which
+    changes the read pattern only for a file within that many bytes of the threshold.)"""
+    from gamevm_build.runtime.target import WORK_SIZE
+    from test_target_runtime import frames_until_done, same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "huge", "const int huge_t[4096] = {1, 2, 3};\n"
+                                         "int huge_f(int i) { return huge_t[i & 4095]; }\n")
+    assert path.stat().st_size > WORK_SIZE + 0x800
+    host, tl = pair("psx", kernel, tmp_path)
+    rec = tl.load_async("huge")
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess"
+    assert host_load(host, "huge")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    reads = [n for p, _o, n in rec["reads"] if p.endswith("huge.elf")]
+    assert len(reads) > 1 and reads[0] < WORK_SIZE, reads    # headers, then the image
