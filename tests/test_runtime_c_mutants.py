@@ -7,6 +7,7 @@ Same oracle as tests/test_target_runtime.py: the reference loader on the same co
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -3090,31 +3091,46 @@ def test_an_event_with_a_word_its_kind_does_not_name_faults(psx_kernel, tmp_path
     m.call("gvm_debug_event", event)                   # the named words alone: no fault
 
 
+def without_bss(data: bytes) -> bytes:
+    """Module file ``data`` with no .bss: its header nulled, its section symbol made .data's
+    (the header before it), the hash left out of the metadata (loaders need not check it)."""
+    data = bytearray(data)
+    (b, _bss), (_s, symtab) = (section_header(bytes(data), n) for n in (".bss", ".symtab"))
+    data[b:b + 40] = bytes(40)
+    bss = (b - struct.unpack_from("<I", data, 32)[0]) // 40
+    assert section_header(bytes(data), ".data")[0] == b - 40
+    for at in range(symtab[4], symtab[4] + symtab[5], 16):
+        if struct.unpack_from("<H", data, at + 14)[0] == bss:
+            struct.pack_into("<H", data, at + 14, bss - 1)
+    name = re.search(rb'"name":"[^"]*"', data).group()
+    return _metadata_edited(bytes(data), name, name)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
 def test_a_last_section_inside_an_earlier_ones_place_is_not_read_with_it(psx_kernel,
-                                                                         tmp_path):
-    """A module without .bss whose .data, the last section read, lies inside .rodata's
-    place in memory and in the file alike (the same distance between the two, so a read
-    of both in one piece would look right): both loaders read .rodata whole, then .data
-    over its start, and RAM holds all of .rodata's bytes.  Reading the neighbours together
-    is only for places that ascend without overlapping; a piece that ended at .data's end
-    would cut .rodata short.  Written for the survivor gvm_loader.c:link_prepare:const_40
-    (the overlap test looked at the header before each slot's, so the last slot's overlap
-    went unseen)."""
+                                                                         tmp_path, overlap):
+    """A module without .bss, so that .data is the last section read, loads alike: its
+    sections ascend, and are read together in one piece that ends at .data's end.  With
+    ``overlap`` its .data lies inside .rodata's place in memory and in the file alike (the
+    same distance between the two, so a read of both in one piece would look right): both
+    loaders read .rodata whole, then .data over its start, and RAM holds all of .rodata's
+    bytes.  Reading the neighbours together is only for places that ascend without
+    overlapping; a piece that ended at .data's end would cut .rodata short.  Written for
+    the survivors gvm_loader.c:link_prepare:const_40 (the overlap test looked at the header
+    before each slot's, so the last slot's overlap went unseen) and next_piece:ror_7 (the
+    neighbours' loop ran to ``next <= norder``: past the last section, it took the first
+    slot's again as a neighbour, and the piece ended at .text's end)."""
     from test_target_runtime import same_modules
     _d, kernel = psx_kernel
     path = module_from(tmp_path, "two", "const int two_t[8] = {1, 2, 3, 4, 5, 6, 7, 8};\n"
-                                        "int two_f(int i) { return two_t[i & 7] * 3 + 7; }\n")
-    data = bytearray(path.read_bytes())
-    (r, rodata), (d, dat), (b, _bss), (_s, symtab) = (
-        section_header(bytes(data), n) for n in (".rodata", ".data", ".bss", ".symtab"))
-    assert r < d < b and rodata[5] == 32 and dat[5] == 0
-    data[b:b + 40] = bytes(40)                              # no .bss: a null header
-    bss = (b - struct.unpack_from("<I", data, 32)[0]) // 40
-    for at in range(symtab[4], symtab[4] + symtab[5], 16):  # its section symbol: .data's
-        if struct.unpack_from("<H", data, at + 14)[0] == bss:
-            struct.pack_into("<H", data, at + 14, bss - 1)
-    struct.pack_into("<3I", data, d + 12, rodata[3], rodata[4], 4)   # addr, offset, size
-    path.write_bytes(_metadata_edited(bytes(data), b'"name":"two"', b'"name":"two"'))
+                                        "int two_d[4] = {9, 10, 11, 12};\n"
+                                        "int two_f(int i) { return two_t[i & 7] * two_d[i & 3]; }\n")
+    data = bytearray(without_bss(path.read_bytes()))
+    (_r, rodata), (d, _data) = (section_header(bytes(data), n) for n in (".rodata", ".data"))
+    assert rodata[5] == 32
+    if overlap:
+        struct.pack_into("<3I", data, d + 12, rodata[3], rodata[4], 4)   # addr, offset, size
+    path.write_bytes(bytes(data))
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "two")[1] == TLoadStatus.lsSuccess
     assert tl.load_module("two")[1] == TLoadStatus.lsSuccess
