@@ -317,12 +317,26 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     same_modules(host, tl)
 
 
+def top_evicted_alike(host, tl, holder: str) -> None:
+    """Load top (placed in the overlay Ovl, needing mid) and ``holder`` (binding into mid)
+    on both consoles, then other, which evicts top: both keep mid for ``holder``."""
+    from test_target_runtime import same_modules
+    for name in ("top", holder):
+        host.load(name, needs=True)
+        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    host.load("other")                                      # evicts top
+    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
+    assert {lm.name for lm in host.loaded.values()} == {"mid", holder, "other"}
+    same_modules(host, tl)
+
+
 @pytest.mark.parametrize("target", ["psx"])
 def test_an_eviction_keeps_a_need_another_module_still_holds(tmp_path, target):
     """top (in the overlay) and side both declare mid as a need; side calls nothing in it.
     Evicting top drops top's reference only: mid keeps side's, so both loaders keep it
     (nothing binds into it, so only its reference count says it is held)."""
-    from test_target_runtime import overlay_loaders, same_modules
+    from test_target_runtime import overlay_loaders
     host, tl = overlay_loaders(tmp_path, target, {
         "mid": "int mid_f(int x) { return x * 3; }\n",
         "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
@@ -332,14 +346,7 @@ def test_an_eviction_keeps_a_need_another_module_still_holds(tmp_path, target):
         proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
                           "--needs", tmp_path / "mid.elf", tmp_path / f"{name}.c")
         assert proc.returncode == 0, proc.stderr
-    for name in ("top", "side"):
-        host.load(name, needs=True)
-        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
-    same_modules(host, tl)
-    host.load("other")                                      # evicts top
-    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
-    assert {lm.name for lm in host.loaded.values()} == {"mid", "side", "other"}
-    same_modules(host, tl)
+    top_evicted_alike(host, tl, "side")
 
 
 @pytest.mark.parametrize("regions", ["nine", "wrapping"])
@@ -2229,7 +2236,7 @@ def test_an_eviction_keeps_a_need_the_first_symbol_binds_into(tmp_path, target):
     keep mid when top is evicted.  Written for the survivor
     gvm_loader.c:link_prepare:const_12 (the loop recording the modules a load binds into
     began at symbol 2)."""
-    from test_target_runtime import overlay_loaders, same_modules
+    from test_target_runtime import overlay_loaders
     host, tl = overlay_loaders(tmp_path, target, {
         "mid": "int mid_f(int x) { return x * 3; }\n",
         "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
@@ -2239,14 +2246,7 @@ def test_an_eviction_keeps_a_need_the_first_symbol_binds_into(tmp_path, target):
                 target=target, needs=["mid"])
     user = tmp_path / "user.elf"
     user.write_bytes(globals_only(user.read_bytes(), "mid_f", "user"))
-    for name in ("top", "user"):
-        host.load(name, needs=True)
-        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess
-    same_modules(host, tl)
-    host.load("other")                                      # evicts top
-    assert tl.load_module("other")[1] == TLoadStatus.lsSuccess
-    assert {lm.name for lm in host.loaded.values()} == {"mid", "user", "other"}
-    same_modules(host, tl)
+    top_evicted_alike(host, tl, "user")
     fn = tl.by_name("user").symbols["user_f"]
     assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
 
@@ -3022,6 +3022,17 @@ def test_overlapping_sections_listed_out_of_slot_order_take_the_later_ones_bytes
     same_modules(host, tl)
 
 
+def unloaded_alike(host, tl, host_handle, handle, *gone: str) -> None:
+    """Unload a module from both consoles (its ``host_handle`` and the runtime's ``handle``):
+    the runtime says lsSuccess, the modules ``gone`` are freed by both, and the two
+    consoles hold the same modules."""
+    from test_target_runtime import same_modules
+    host.unload(host_handle)
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    assert all(host.by_name(n) is None and tl.by_name(n) is None for n in gone), gone
+    same_modules(host, tl)
+
+
 def test_a_need_named_twice_is_held_once(psx_kernel, tmp_path):
     """A module whose metadata names its need twice (``"needs":["bottom","bottom"]``)
     holds one reference to it in both loaders: unloading the module frees the need too.
@@ -3040,10 +3051,7 @@ def test_a_need_named_twice_is_held_once(psx_kernel, tmp_path):
     handle, status = tl.load_module("top")
     assert status == TLoadStatus.lsSuccess
     same_modules(host, tl)
-    host.unload(lm.handle)
-    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
-    assert host.by_name("bottom") is None and tl.by_name("bottom") is None
-    same_modules(host, tl)
+    unloaded_alike(host, tl, lm.handle, handle, "bottom")
 
 
 def test_a_null_section_named_like_the_compressed_image_is_checked_as_one(psx_kernel,
@@ -3187,10 +3195,7 @@ def test_stale_words_in_the_work_area_bind_nothing(psx_kernel, tmp_path, imports
     host.load("b", needs=True)
     assert tl.load_module("b")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
-    host.unload(a.handle)
-    assert tl.unload_module(ta) == TLoadStatus.lsSuccess
-    assert host.by_name("a") is None and tl.by_name("a") is None
-    same_modules(host, tl)
+    unloaded_alike(host, tl, a.handle, ta, "a")
 
 
 def test_an_async_load_of_a_file_larger_than_the_work_area_reads_it_in_pieces(psx_kernel,
