@@ -3221,3 +3221,15 @@ def test_an_async_load_of_a_file_larger_than_the_work_area_reads_it_in_pieces(ps
     same_modules(host, tl)
     reads = [n for p, _o, n in rec["reads"] if p.endswith("huge.elf")]
     assert len(reads) > 1 and reads[0] < WORK_SIZE, reads    # headers, then the image
+
+
+@pytest.mark.parametrize("size", [0, 51, 52, 53, 64])
+def test_a_file_cut_to_its_elf_header_is_a_bad_module(psx_kernel, tmp_path, size):
+    """A module file cut to ``size`` bytes (nothing, one byte short of the ELF header, the
+    header alone, a byte more, a little more): no section headers to read, and both
+    loaders refuse it as a bad file (lsBadFormat), not as memory they lack.  Written for
+    the survivor gvm_loader.c:opened:const_14 (a first read of 52 bytes refused as too
+    short for the header: a 52-byte file ran out of memory)."""
+    d, kernel = psx_kernel
+    data = (d / "fpmod.elf").read_bytes()[:size]
+    loaded_as(kernel, tmp_path, "cut", data, TLoadStatus.lsBadFormat)

@@ -2093,7 +2093,9 @@ static void evict(module_t *m)
     /* what it held and nothing else holds goes too, newest first; each one freed here
      * drops its own needs' references, so a chain goes whole (a need is older than what
      * needs it, so this pass reaches it after its holder).  Only what lost a reference
-     * here: a need a load in progress just placed holds none yet. */
+     * here: a need a load in progress just placed holds none yet.  Nothing binds into
+     * one (bound_into: every binding sets its holder's `providers` bit), so unlike `m`
+     * it leaves no binding to stub. */
     for (j = n; j-- > 0;) {
         module_t *x = &G.mods[order[j]];
         if (x->seq && (dropped >> order[j] & 1) && x->refcount <= 0 &&
@@ -2102,7 +2104,6 @@ static void evict(module_t *m)
             drop_refs(x->deps);
             run_destructors(x);
             release(x);
-            stub_bindings(x, STUB_PATCH);
         }
     }
 }
