@@ -3233,3 +3233,42 @@ def test_a_file_cut_to_its_elf_header_is_a_bad_module(psx_kernel, tmp_path, size
     d, kernel = psx_kernel
     data = (d / "fpmod.elf").read_bytes()[:size]
     loaded_as(kernel, tmp_path, "cut", data, TLoadStatus.lsBadFormat)
+
+
+@pytest.mark.parametrize("extra", [1, 4])
+def test_bytes_after_the_last_group_of_packed_relocations_are_bad(psx_kernel, tmp_path,
+                                                                   extra):
+    """``.gvm.relpack`` made ``extra`` bytes longer (the file's next bytes join it): after
+    its last group of relocations the stream must end, and both loaders refuse a module
+    with bytes left over as a bad file (lsBadFormat), not as a relocation that failed.
+    Written for the survivor gvm_relpack.c:relpack_walk:status_10 (that refusal made
+    lsRelocationError)."""
+    def longer(data: bytes) -> bytes:
+        data = bytearray(data)
+        at, head = section_header(bytes(data), ".gvm.relpack")
+        assert head[4] + head[5] + extra <= len(data)
+        struct.pack_into("<I", data, at + 20, head[5] + extra)
+        return _metadata_edited(bytes(data), b'"name":"rp"', b'"name":"rp"')
+    refused_packed(psx_kernel, tmp_path, longer)
+
+
+def test_an_import_no_site_uses_is_bound_at_a_lazy_load(psx_kernel, tmp_path):
+    """A module whose symbol table names an import that no relocation uses (``.globl`` of
+    a symbol it never references), loaded lazily: only imports every site of which is a
+    call get a stub, so this one is bound at the load, and both loaders' stub tables are
+    the same.  Written for the survivor gvm_stubs.c:scan_imports:const_38 (each import's
+    uses started as "a call": one with no site got a lazy stub)."""
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules, same_stubs
+    kernel = build_modules(tmp_path, "psx", {
+        "prov": "int prov_f(int x) { return x + 8; }\nint prov_g(int x) { return x; }\n",
+        "lazy": '__asm__(".globl prov_g");\nextern int prov_f(int);\n'
+                "int lazy_f(int x) { return prov_f(x); }\n"})
+    assert b"prov_g" in (tmp_path / "lazy.elf").read_bytes()
+    host, tl = pair("psx", kernel, tmp_path)
+    host.load("prov")
+    assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+    host.load("lazy", lazy=True)
+    assert tl.load_module("lazy", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    same_stubs(host, tl)
