@@ -722,13 +722,15 @@ def main(argv: list[str] | None = None) -> int:
                 (not chosen_sources or Path(site.path).name in chosen_sources) and
                 (not chosen_functions or function in chosen_functions))
 
-    unknown = chosen_functions - {s.name.split(":")[1] for s in all_sites(root)}
+    every = all_sites(root)
+    unknown = chosen_functions - {s.name.split(":")[1] for s in every}
     if unknown:
-        print(f"mutation_c: no such function: {', '.join(sorted(unknown))} (function names "
-              "are the middle part of a mutant's name: --dry-run --all lists them)",
+        print(f"mutation_c: no such function: {', '.join(repr(n) for n in sorted(unknown))} "
+              "(function names are the middle part of a mutant's name: --dry-run --all "
+              "lists them)",
               file=sys.stderr)
         return 2
-    sites = [s for s in all_sites(root) if wanted(s)]
+    sites = [s for s in every if wanted(s)]
     if args.list:
         print(f"operators: {' '.join(OPERATORS)}")
         for f in source_files(root):

@@ -241,7 +241,8 @@ def test_source_draws_only_that_files_sites_and_refuses_a_name_it_does_not_know(
 def test_function_draws_only_that_functions_sites_and_refuses_a_name_it_does_not_know():
     """``--function link_prepare --all --dry-run`` prints that function's mutants alone
     (every one, in the sources' order of sites); ``--function`` with ``--source`` keeps
-    both filters; a name that is no function of the runtime exits 2 naming it."""
+    both filters; a name that is no function of the runtime (none, a path, a mutant's
+    whole name) exits 2 naming it, quoted."""
     def run(*argv):
         return subprocess.run([sys.executable, str(REPO / "bench" / "mutation_c.py"), *argv],
                               capture_output=True, text=True, cwd=REPO, timeout=300)
@@ -252,9 +253,10 @@ def test_function_draws_only_that_functions_sites_and_refuses_a_name_it_does_not
     assert proc.stdout.splitlines()[-1] == f"{len(names)} of {len(names)} sites psx compiles"
     proc = run("--function", "utf8_len", "--source", "gvm_loader.c", "--all", "--dry-run")
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1].startswith("0 of 0 sites")
-    proc = run("--function", "no_such_function", "--dry-run")
-    assert proc.returncode == 2 and "no such function: no_such_function" in proc.stderr, proc
-    assert "Traceback" not in proc.stderr
+    for bad in ("no_such_function", "", "../../etc/passwd", "link_prepare:const_1"):
+        proc = run("--function", bad, "--dry-run")
+        assert proc.returncode == 2 and f"no such function: {bad!r}" in proc.stderr, proc
+        assert "Traceback" not in proc.stderr
 
 
 def _coverage_c(*argv, timeout=600) -> subprocess.CompletedProcess:

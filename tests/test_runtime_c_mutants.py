@@ -317,6 +317,24 @@ def test_a_need_being_written_makes_a_sync_load_pending(built, tmp_path):
     same_modules(host, tl)
 
 
+USER_OF_MID = "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n"
+
+
+def eviction_game(tmp_path, target: str, sources: dict):
+    """Both loaders (:func:`test_target_runtime.overlay_loaders`) over modules mid, other
+    and ``sources``, and top, which needs mid; top and other are placed in the overlay Ovl,
+    so that loading other evicts top."""
+    from test_target_runtime import overlay_loaders
+    host, tl = overlay_loaders(tmp_path, target, {
+        "mid": "int mid_f(int x) { return x * 3; }\n",
+        "other": "int other_f(void) { return 99; }\n", **sources},
+        {"top": "Ovl", "other": "Ovl"})
+    module_from(tmp_path, "top", "extern int mid_f(int);\n"
+                                 "int top_f(int x) { return mid_f(x); }\n",
+                target=target, needs=["mid"])
+    return host, tl
+
+
 def top_evicted_alike(host, tl, holder: str) -> None:
     """Load top (placed in the overlay Ovl, needing mid) and ``holder`` (binding into mid)
     on both consoles, then other, which evicts top: both keep mid for ``holder``."""
@@ -336,16 +354,9 @@ def test_an_eviction_keeps_a_need_another_module_still_holds(tmp_path, target):
     """top (in the overlay) and side both declare mid as a need; side calls nothing in it.
     Evicting top drops top's reference only: mid keeps side's, so both loaders keep it
     (nothing binds into it, so only its reference count says it is held)."""
-    from test_target_runtime import overlay_loaders
-    host, tl = overlay_loaders(tmp_path, target, {
-        "mid": "int mid_f(int x) { return x * 3; }\n",
-        "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
-    for name, text in (("top", "extern int mid_f(int);\nint top_f(int x) { return mid_f(x); }\n"),
-                       ("side", "int side_f(int x) { return x - 1; }\n")):
-        (tmp_path / f"{name}.c").write_text(text)
-        proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
-                          "--needs", tmp_path / "mid.elf", tmp_path / f"{name}.c")
-        assert proc.returncode == 0, proc.stderr
+    host, tl = eviction_game(tmp_path, target, {})
+    module_from(tmp_path, "side", "int side_f(int x) { return x - 1; }\n", target=target,
+                needs=["mid"])
     top_evicted_alike(host, tl, "side")
 
 
@@ -486,7 +497,7 @@ def test_a_lazy_binding_holds_its_provider_in_both_loaders(psx_kernel, tmp_path,
         "squatter": f"extern int prov_f(int){weak};\nint squat(int x) {{ return prov_f(x); }}\n"})
     if import_first:
         path = tmp_path / "squatter.elf"
-        path.write_bytes(globals_only(path.read_bytes(), "prov_f", "squatter"))
+        path.write_bytes(globals_only(path.read_bytes(), "prov_f"))
     host, tl = pair("psx", kernel, tmp_path)
     for name in (["squatter", "prov"] if squatter_first else ["prov", "squatter"]):
         if name == "prov":
@@ -1142,6 +1153,13 @@ def test_sections_placed_out_of_file_order_are_read_one_by_one(psx_kernel, tmp_p
     same_modules(host, tl)
     base = tl.by_name("m4").base
     assert tl.machine.read(base + 16, 16) == data[text[4]:text[4] + 16]
+
+
+def hashless(data: bytes) -> bytes:
+    """Module file ``data`` with no ``hash`` in its metadata: the loaders then take edits
+    to what it covers (:func:`_metadata_edited` with nothing else changed)."""
+    name = re.search(rb'"name":"[^"]*"', data).group()
+    return _metadata_edited(data, name, name)
 
 
 def _metadata_edited(data: bytes, old: bytes, new: bytes) -> bytes:
@@ -2169,15 +2187,9 @@ def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path
     binds into it, so both loaders keep it, and user's call still reaches it.  Written
     for the survivor gvm_loader.c:evict:const_11 (``bound_into(order[j], 0)`` made
     ``bound_into(order[j], 1)``: the module in slot 0 was not counted as a binder)."""
-    from test_target_runtime import overlay_loaders, same_modules
-    host, tl = overlay_loaders(tmp_path, target, {
-        "mid": "int mid_f(int x) { return x * 3; }\n",
-        "pad": "int pad_f(void) { return 1; }\n",
-        "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
-        "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
-    module_from(tmp_path, "top", "extern int mid_f(int);\n"
-                                 "int top_f(int x) { return mid_f(x); }\n",
-                target=target, needs=["mid"])
+    from test_target_runtime import same_modules
+    host, tl = eviction_game(tmp_path, target, {"pad": "int pad_f(void) { return 1; }\n",
+                                                "user": USER_OF_MID})
     handles = {}
     for name in ("pad", "top"):
         host.load(name, needs=True)
@@ -2198,8 +2210,8 @@ def test_an_eviction_keeps_a_need_a_module_in_the_first_slot_binds_into(tmp_path
     assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
 
 
-def globals_only(data: bytes, first: str, name: str) -> bytes:
-    """Module ``name``'s file ``data`` with a symbol table of its global symbols alone,
+def globals_only(data: bytes, first: str) -> bytes:
+    """Module file ``data`` with a symbol table of its global symbols alone,
     ``first`` (an import) right after the null symbol: a valid ELF (no relocation may name
     a local symbol) whose first symbol is an import, which a linker never writes."""
     data = bytearray(data)
@@ -2225,8 +2237,7 @@ def globals_only(data: bytes, first: str, name: str) -> bytes:
             for r in range(head[4], head[4] + head[5], 12 if head[1] == 4 else 8):
                 info, = struct.unpack_from("<I", data, r + 4)
                 struct.pack_into("<I", data, r + 4, renumber[info >> 8] << 8 | info & 0xFF)
-    return _metadata_edited(bytes(data), f'"name":"{name}"'.encode(),
-                            f'"name":"{name}"'.encode())
+    return hashless(bytes(data))
 
 
 @pytest.mark.parametrize("target", ["psx"])
@@ -2236,16 +2247,9 @@ def test_an_eviction_keeps_a_need_the_first_symbol_binds_into(tmp_path, target):
     keep mid when top is evicted.  Written for the survivor
     gvm_loader.c:link_prepare:const_12 (the loop recording the modules a load binds into
     began at symbol 2)."""
-    from test_target_runtime import overlay_loaders
-    host, tl = overlay_loaders(tmp_path, target, {
-        "mid": "int mid_f(int x) { return x * 3; }\n",
-        "user": "extern int mid_f(int);\nint user_f(int x) { return mid_f(x) + 1; }\n",
-        "other": "int other_f(void) { return 99; }\n"}, {"top": "Ovl", "other": "Ovl"})
-    module_from(tmp_path, "top", "extern int mid_f(int);\n"
-                                 "int top_f(int x) { return mid_f(x); }\n",
-                target=target, needs=["mid"])
+    host, tl = eviction_game(tmp_path, target, {"user": USER_OF_MID})
     user = tmp_path / "user.elf"
-    user.write_bytes(globals_only(user.read_bytes(), "mid_f", "user"))
+    user.write_bytes(globals_only(user.read_bytes(), "mid_f"))
     top_evicted_alike(host, tl, "user")
     fn = tl.by_name("user").symbols["user_f"]
     assert host.machine.call(fn, 4) == tl.machine.call(fn, 4) == 13
@@ -3110,8 +3114,7 @@ def without_bss(data: bytes) -> bytes:
     for at in range(symtab[4], symtab[4] + symtab[5], 16):
         if struct.unpack_from("<H", data, at + 14)[0] == bss:
             struct.pack_into("<H", data, at + 14, bss - 1)
-    name = re.search(rb'"name":"[^"]*"', data).group()
-    return _metadata_edited(bytes(data), name, name)
+    return hashless(bytes(data))
 
 
 @pytest.mark.parametrize("overlap", [False, True])
@@ -3248,7 +3251,7 @@ def test_bytes_after_the_last_group_of_packed_relocations_are_bad(psx_kernel, tm
         at, head = section_header(bytes(data), ".gvm.relpack")
         assert head[4] + head[5] + extra <= len(data)
         struct.pack_into("<I", data, at + 20, head[5] + extra)
-        return _metadata_edited(bytes(data), b'"name":"rp"', b'"name":"rp"')
+        return hashless(bytes(data))
     refused_packed(psx_kernel, tmp_path, longer)
 
 

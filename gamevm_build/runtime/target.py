@@ -839,13 +839,14 @@ class TargetLoader:
         what, base, size, code_size, name_ptr = (machine.read_u32(ptr + 4 * i) for i in range(5))
         name = machine.read_cstring(name_ptr).decode("utf-8", "replace")
         named = EVENT_WORDS.get(what)
-        stray = [w for w, v in (("base", base), ("size", size), ("code_size", code_size))
-                 if v and named is not None and w not in named]
-        if named is None or stray:
-            machine.fault(f"gvm_debug_event for '{name}': "
-                          + (f"unknown kind {what}" if named is None else
-                             f"kind {what} with {', '.join(stray)} not 0")
-                          + f" ({EVENT_CONTRACT})")
+        if named is None:
+            wrong = f"unknown kind {what}"
+        else:
+            stray = [w for w, v in (("base", base), ("size", size), ("code_size", code_size))
+                     if v and w not in named]
+            wrong = stray and f"kind {what} with {', '.join(stray)} not 0"
+        if wrong:
+            machine.fault(f"gvm_debug_event for '{name}': {wrong} ({EVENT_CONTRACT})")
             return
         self.events.append({"event": {EV_WRITING: "writing", EV_LOADED: "loaded",
                                       EV_FREED: "freed"}.get(what, what),
