@@ -2773,6 +2773,38 @@ def test_an_async_load_reads_a_file_that_fits_with_a_quarter_more_in_one_request
     same_modules(host, tl)
 
 
+def test_the_whole_file_read_begins_exactly_at_a_quarter_more_and_256_bytes(psx_kernel,
+                                                                           tmp_path):
+    """The threshold to the byte: an asynchronous load reads the whole file in one request
+    when the room left after its load state (``at``, where its first read lands) holds
+    the file, a quarter of it more and 256 bytes; four bytes less and it reads the first
+    2 KiB, then the rest, and loads the same bytes either way.  Written for the survivors
+    gvm_loader.c:opened:const_12 (257 bytes asked for) and opened:aor_2 (the room computed
+    as ``work_size + at``)."""
+    from test_target_runtime import frames_until_done, same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "q", "const unsigned char q_t[3000] = {1, 2, 3};\n"
+                                      "int q_f(int i) { return q_t[i]; }\n")
+    data = path.read_bytes()
+    path.write_bytes(data + bytes(-len(data) % 16))     # the threshold a multiple of 4
+    size = path.stat().st_size
+    need = size + size // 4 + 256
+    _host, tl = pair("psx", kernel, tmp_path, work_size=0x8000)
+    frames_until_done(tl, tl.load_async("q"))
+    (_p, offset, dst, length), *rest = tl.read_log
+    assert (offset, length, rest) == (0, size, [])
+    at = dst - tl.work
+    assert 0 < at < 0x400 and at % 4 == 0
+    for work_size, first in ((at + need, size), (at + need - 4, 2048)):
+        host, tl = pair("psx", kernel, tmp_path, work_size=work_size)
+        rec = tl.load_async("q")
+        frames_until_done(tl, rec)
+        assert rec["status"] == "lsSuccess"
+        assert tl.read_log[0][1:] == (0, tl.work + at, first), work_size
+        host_load(host, "q")
+        same_modules(host, tl)
+
+
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last

@@ -281,6 +281,9 @@ class TargetLoader:
         self._reading = False           # the drive streams until a load ends
         self._next_file = 0
         self.bytes_read = 0
+        #: every read the runtime asked for, as ``(path, offset, destination, length)``:
+        #: where in RAM it put a file's bytes (its work area or a module's place)
+        self.read_log: list[tuple[str, int, int, int]] = []
         self.loaded: dict[int, TargetModule] = {}
         #: copies of reloaded modules the runtime keeps hidden (GameVMLoadCopy), by base
         self.copies: dict[int, TargetModule] = {}
@@ -785,6 +788,7 @@ class TargetLoader:
                     (code == SYS_MEDIA_START and fd in self._inflight):
                 machine.set_result(MASK32)
                 return None
+            self.read_log.append((entry[0], offset, dst, length))
         if code == SYS_MEDIA_READ:
             if length:
                 machine.write(dst, entry[1][offset:offset + length])
