@@ -30,7 +30,11 @@ same bytes as the original's is *equivalent by construction* ("same object": the
 made the same program of it, e.g. a change in code it proved dead), also left out.  The
 others run the mutated file's tests (``FILE_TESTS``) and the differential tests (``TESTS``)
 with ``-x -k CONSOLE`` and a timeout of 3x the unmutated run plus 30 s; a test failing
-kills the mutant, a run past the timeout counts as a kill too (an endless loop).
+kills the mutant, a run past the timeout counts as a kill too (an endless loop).  The
+tests load the runtime's checked build (``GAMEVM_RUNTIME_CHECKS=bounds``: an index past
+the end of one of its arrays traps, and the emulated console reports the fault), as C
+code is tested under a sanitizer; the tests that compare what it executes with its
+measured costs link the shipping build, and ``--unchecked`` tests the shipping build only.
 
 The kill rate is ``(killed + timeout) / (tested - equivalent)``, with its 95% Wilson
 interval (bench/mutation.py's), since a sample is tested: ``--sample N`` (default 60)
@@ -353,8 +357,15 @@ else:
 """
 
 
+#: the runtime build the tests load with (gamevm_build.runtime.build.RUNTIME_CHECKS): a
+#: mutant that indexes past one of the runtime's arrays traps there, and the emulated
+#: console reports the fault; ``--unchecked`` tests the shipping build
+CHECKS = "bounds"
+
+
 def _env(tree: Path) -> dict:
     env = dict(os.environ)
+    env["GAMEVM_RUNTIME_CHECKS"] = CHECKS
     env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTEST_DEBUG_TEMPROOT"] = str(tree.parent / f"{tree.name}-tmp")
     Path(env["PYTEST_DEBUG_TEMPROOT"]).mkdir(exist_ok=True)
@@ -620,6 +631,8 @@ def parser() -> argparse.ArgumentParser:
                     default=min(os.cpu_count() or 1, mutation.MAX_JOBS), metavar="N",
                     help="mutants tested side by side, each in its own copy of the tree "
                          "(default: the number of CPUs)")
+    ap.add_argument("--unchecked", action="store_true",
+                    help="test the shipping build of the runtime, not the bounds-checked one")
     ap.add_argument("--nice", type=int, default=19, help="niceness of the run (default 19)")
     ap.add_argument("--root", type=Path, default=REPO,
                     help="the checkout to test (default: this one); it is copied, never changed")
@@ -688,9 +701,12 @@ def run_jobs(chosen: list[Site], places, start: float, budget: float | None, tes
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CHECKS
     args = parser().parse_args(argv)
     root = args.root.resolve()
     ops = set(args.op or OPERATORS)
+    if args.unchecked:
+        CHECKS = ""
 
     if args.report:
         saved = json.loads(args.report.read_text())

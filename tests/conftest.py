@@ -170,9 +170,16 @@ def shell_env(root: Path) -> dict:
                 PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
-def run_gamevm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``gamevm`` CLI in a subprocess (python -m gamevm_build)."""
+def run_gamevm(*args: str, cwd: Path | None = None,
+               shipping: bool = False) -> subprocess.CompletedProcess:
+    """Run the real ``gamevm`` CLI in a subprocess (python -m gamevm_build).
+
+    ``shipping``: a runtime it links is the shipping build even in a checked run
+    (``GAMEVM_RUNTIME_CHECKS``, bench/mutation_c.py's): for tests that compare what the
+    runtime executes with the costs measured from that build."""
     env = dict(os.environ)
+    if shipping:
+        env.pop("GAMEVM_RUNTIME_CHECKS", None)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "gamevm_build", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env)

@@ -1255,7 +1255,7 @@ def test_code_is_read_into_place_not_zeroed_first(tmp_path, target):
         "code": 'int spin(int v) {\n    __asm__ volatile(".rept 8192\\n nop\\n .endr");\n'
                 "    return v;\n}\n",
         "zeros": "int zeros[8192];\nint zero_at(int i) { return zeros[i]; }\n",
-        "one": "int one(int x) { return x + 1; }\n"})
+        "one": "int one(int x) { return x + 1; }\n"}, shipping=True)
     executed = {}
     for name in ("code", "zeros", "one"):
         executed[name], _charged, mod = measure_load(target, kernel, tmp_path, name)
@@ -1372,7 +1372,8 @@ def test_binding_many_imports_costs_what_the_model_charges(tmp_path, target):
               + "int (*const uses[])(int) = {" + ", ".join(names[::2]) + "};\n")
     kernel = build_modules(tmp_path, target, {"imp": module},
                            "".join(f"int {n}(int x) {{ return x + {i}; }}\n"
-                                   for i, n in enumerate(names)), keep=names)
+                                   for i, n in enumerate(names)), keep=names,
+                           shipping=True)
     measured, model, mod = measure_load(target, kernel, tmp_path, "imp")
     assert len(mod.imports) == 200
     assert measured <= model, f"measured {measured} > model {model:.0f}"

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import examples, section_header
 from example_game import example_game  # noqa: F401  (fixture)
 from test_target_runtime import (MODULES, built, host_load, mutate, mutations,  # noqa: F401
-                                 Consoles, pair, same_modules, same_status_on_both)
+                                 Consoles, pair, same_modules, same_status_on_both,
+                                 target_resident)
 from gamevm_build.errors import ModuleFormatError
 from gamevm_build.link import packrel
 from gamevm_build.link.module import read_module
@@ -257,7 +258,8 @@ def test_the_model_covers_loads_of_every_form(built, tmp_path, form):
     literals and matches, its packed relocations) is at least what the runtime executes,
     and not far above."""
     from gamevm_build.runtime.target import measure_load
-    target, out, kernel = built
+    target, out, _kernel = built
+    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES], shipping=True)
     d = shipped(out, tmp_path, form)
     for name in ("physics", "level1", "boss"):
         measured, model, mod = measure_load(target, kernel, d, name)

@@ -13,6 +13,7 @@ a runtime that forgets to sync.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -35,15 +36,19 @@ EXAMPLE = REPO / "examples" / "game"
 MODULES = ("physics", "level1", "boss", "crashy")
 
 
-def target_resident(out: Path, target: str, modules, *, keep=()) -> Path:
+def target_resident(out: Path, target: str, modules, *, keep=(), shipping=False) -> Path:
     """The example kernel linked with the console-side runtime (and the API functions
-    ``keep`` names, which the example kernel does not call)."""
+    ``keep`` names, which the example kernel does not call); ``shipping``: its shipping
+    build, also in a checked run (conftest.run_gamevm)."""
     kernel = out / ("kernel-target.elf" if not keep else f"kernel-{'-'.join(keep)}.elf")
+    if shipping and os.environ.get("GAMEVM_RUNTIME_CHECKS"):
+        kernel = kernel.with_name(kernel.stem + "-shipping.elf")
     if not kernel.exists():
         sources = sorted((EXAMPLE / "kernel").glob("*.c")) + [EXAMPLE / "kernel" / "start.S"]
         proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", "target",
                           *(a for k in keep for a in ("--keep", k)),
-                          "-I", EXAMPLE / "include", "--modules", *modules, *sources)
+                          "-I", EXAMPLE / "include", "--modules", *modules, *sources,
+                          shipping=shipping)
         assert proc.returncode == 0, proc.stderr
         assert "console-side runtime:" in proc.stdout
     return kernel
@@ -557,7 +562,8 @@ def test_the_model_covers_every_example_load(built):
     to 0.97 on the five consoles, docs/runtime-c.md "What it costs"; the Sega CD's reader
     copy charged in 68000 clock cycles once made its loads 0.67)."""
     from gamevm_build.runtime.target import measure_load
-    target, out, kernel = built
+    target, out, _kernel = built
+    kernel = target_resident(out, target, [out / f"{m}.elf" for m in MODULES], shipping=True)
     for name in ("physics", "level1", "boss"):
         measured, model, _mod = measure_load(target, kernel, out, name)
         assert measured <= model, f"{target} {name}: measured {measured} > model {model:.0f}"
@@ -585,7 +591,7 @@ def test_a_load_among_other_modules_costs_what_the_model_charges(tmp_path, targe
                                for i in range(32)) for k in range(6)}
     libs["prov"] = "".join(f"int prov_f{i}(int x) {{ return x * {i}; }}\n" for i in range(32))
     kernel = build_modules(tmp_path, target, libs, "int k_base(int x) { return x; }\n",
-                           keep=["k_base"])
+                           keep=["k_base"], shipping=True)
     names = [f"prov_f{i}" for i in range(16)]
     (tmp_path / "use.c").write_text("".join(f"int {n}(int);\n" for n in names)
                                     + "int (*const uses[])(int) = {" + ", ".join(names) + "};\n")
@@ -973,9 +979,9 @@ def same_stubs(host: Loader, tl: TargetLoader) -> None:
 
 
 def build_modules(tmp_path: Path, target: str, sources: dict, kernel_c: str = "",
-                  keep=()) -> Path:
+                  keep=(), shipping=False) -> Path:
     """Modules from C ``sources`` and a resident with the runtime (``kernel_c`` and the
-    functions it defines that ``keep`` names)."""
+    functions it defines that ``keep`` names; ``shipping``: as :func:`target_resident`'s)."""
     for name, text in sources.items():
         (tmp_path / f"{name}.c").write_text(text)
         proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
@@ -983,7 +989,8 @@ def build_modules(tmp_path: Path, target: str, sources: dict, kernel_c: str = ""
         assert proc.returncode == 0, proc.stderr
     (tmp_path / "kernel.c").write_text("void _start(void) {}\n" + kernel_c)
     proc = run_gamevm("resident", "-t", target, "-o", tmp_path / "kernel.elf", "--runtime",
-                      "target", *[a for k in keep for a in ("--keep", k)], tmp_path / "kernel.c")
+                      "target", *[a for k in keep for a in ("--keep", k)], tmp_path / "kernel.c",
+                      shipping=shipping)
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "kernel.elf"
 

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ..project.profile import Profile, available_targets, load_profile
+from ..errors import ConfigError
 from ..link.toolchain import Toolchain
 
 RUNTIME_DIR = Path(__file__).resolve().parent
@@ -58,6 +59,26 @@ RUNTIME_CFLAGS = ("-Os", "-ffunction-sections", "-fdata-sections",
 #: the profile's ``runtime_isa``: Thumb code for the runtime (its stub entry stays ARM; the
 #: profile's -mthumb-interwork lets ARM and Thumb callers call it and it call them)
 RUNTIME_ISA_FLAGS = {"thumb": ("-mthumb",)}
+
+#: checked builds of the runtime (``GAMEVM_RUNTIME_CHECKS=bounds``, what bench/mutation_c.py
+#: tests): an index past the end of one of the runtime's arrays (the module records, the
+#: request queue, a table of needs) executes a trap instruction, which the emulated console
+#: reports as a fault, instead of reading or writing what lies after it.  No runtime library
+#: is needed; the code grows, so costs are measured from the shipping build only.
+RUNTIME_CHECKS = {"bounds": ("-fsanitize=bounds", "-fsanitize-undefined-trap-on-error")}
+CHECKS_VAR = "GAMEVM_RUNTIME_CHECKS"
+
+
+def checked_flags() -> list[str]:
+    """The compiler flags of the checked build ``GAMEVM_RUNTIME_CHECKS`` asks for (none
+    when it is unset or empty)."""
+    import os
+    want = os.environ.get(CHECKS_VAR, "")
+    if want and want not in RUNTIME_CHECKS:
+        raise ConfigError(f"{CHECKS_VAR}={want!r} is not a checked build of the runtime; "
+                        f"use one of {', '.join(sorted(RUNTIME_CHECKS))}, or unset it")
+    return list(RUNTIME_CHECKS.get(want, ()))
+
 
 #: per-operation costs measured from the runtime (bench/measure_runtime_costs.py)
 COSTS_FILE = LOADER_DIR / "costs.json"
@@ -145,7 +166,6 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     ``source_map`` (a :class:`~gamevm_build.link.sources.SourceMap`) learns each object's source.
     """
     if runtime not in RUNTIMES:
-        from ..errors import ConfigError
         raise ConfigError(f"unknown runtime '{runtime}': choose {' or '.join(RUNTIMES)}")
     gen = workdir / "gvm_gen"
     gen.mkdir(exist_ok=True)
@@ -160,6 +180,7 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
         flags, dirs = [*RUNTIME_CFLAGS, *defines], [str(gen), str(INCLUDE_DIR), str(LOADER_DIR)]
         if src.parent == LOADER_DIR:        # the runtime; the host traps' twins stay as they are
             flags += list(RUNTIME_ISA_FLAGS.get(profile.runtime_isa, ()))
+            flags += checked_flags()
         tc.compile(src, obj, extra_flags=flags, include_dirs=dirs)
         if source_map is not None:
             source_map.add_compiled(tc, src, obj, flags, dirs)
@@ -263,7 +284,8 @@ def link_codecs(profile: Profile, tc: Toolchain, workdir: Path) -> Path:
     objs, entries = [], []
     for src in sorted(CODEC_DIR.glob("gvm_*.c")):
         obj = workdir / f"{src.stem}.o"
-        tc.compile(src, obj, extra_flags=list(RUNTIME_CFLAGS), include_dirs=[str(CODEC_DIR)])
+        tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS, *checked_flags()],
+                   include_dirs=[str(CODEC_DIR)])
         objs.append(obj)
         entries.append(f"{src.stem}_decode")
     return _link_alone(profile, tc, workdir / "codecs.elf", objs, entries)
@@ -281,7 +303,7 @@ def link_probe(profile: Profile, tc: Toolchain, workdir: Path, c_text: str,
     src = workdir / "probe.c"
     src.write_text(c_text)
     obj = workdir / "probe.o"
-    tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS,
+    tc.compile(src, obj, extra_flags=[*RUNTIME_CFLAGS, *checked_flags(),
                                       *RUNTIME_ISA_FLAGS.get(profile.runtime_isa, ())],
                include_dirs=[str(gen), str(INCLUDE_DIR), str(LOADER_DIR)])
     return _link_alone(profile, tc, workdir / "probe.elf", [obj], entries)
