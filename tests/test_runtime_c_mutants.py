@@ -7,11 +7,13 @@ Same oracle as tests/test_target_runtime.py: the reference loader on the same co
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from conftest import REPO, run_gamevm, section_header
 from gamevm_build.runtime.reference import LoadError, TLoadStatus
@@ -447,7 +449,6 @@ def test_a_word_relocation_must_fit_in_its_section(psx_kernel, tmp_path, past_en
     """An R_MIPS_32 site is 4 bytes: one that starts 3 bytes or fewer before the end of its
     section runs past it, and both loaders refuse the module (lsBadFormat); one at the last
     word is applied alike."""
-    from elftools.elf.elffile import ELFFile
     from gamevm_build.link.shipform import convert
     from test_target_runtime import same_modules
 
@@ -2157,6 +2158,50 @@ def test_a_packed_module_loads_alike_over_a_work_area_of_stale_bytes(psx_kernel,
     assert tl.load_module("rp")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
     assert tl.machine.call(tl.by_name("rp").symbols["rp_call"], 15, 21) == 42
+
+
+def test_a_packed_module_takes_four_bytes_a_symbol_and_twelve_a_relocation(psx_kernel,
+                                                                           tmp_path):
+    """The work area a packed module's relocations take, to the byte: its imports' symbol
+    numbers in name order (a word per symbol of its table, the imports' first), then its
+    relocations decoded (12 bytes each: the site, the type and symbol, the addend), with
+    nothing between them.  Checked in the work area after a synchronous load over stale
+    bytes: the imports' numbers, stale words up to a word per symbol, then every
+    relocation of the module's plain form.  Written for the survivor
+    gvm_relpack.c:relpack_read:const_2 (a quarter more taken for the imports, ``nsym * 5``:
+    a load needing all of its work area but that ran out of it)."""
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.shipform import convert
+    from gamevm_build.runtime.target import WORK_SIZE
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    module_from(tmp_path, "prov", "".join(f"int p{c}(int x) {{ return x + {i}; }}\n"
+                                          for i, c in enumerate("abcd")))
+    module_from(tmp_path, "rp", "".join(f"extern int p{c}(int);\n" for c in "abcd")
+                + "int (*const rp_table[])(int) = {pa, pb, pc, pd, pa};\n"
+                "int rp_call(int i, int x) { return rp_table[i](x); }\n", needs=["prov"])
+    plain = read_module((tmp_path / "rp.elf").read_bytes())
+    packed = convert((tmp_path / "rp.elf").read_bytes(), "packed")
+    (tmp_path / "rp.elf").write_bytes(packed)
+    table = list(ELFFile(io.BytesIO(packed)).get_section_by_name(".symtab").iter_symbols())
+    imports = [k for k, sym in enumerate(table) if k and sym["st_shndx"] == "SHN_UNDEF"]
+    assert [table[k].name for k in imports] == ["pa", "pb", "pc", "pd"]
+    host, tl = pair("psx", kernel, tmp_path)
+    host_load(host, "prov")
+    assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+    tl.machine.write(tl.work, b"\xa5" * WORK_SIZE)
+    assert host_load(host, "rp")[1] == TLoadStatus.lsSuccess
+    assert tl.load_module("rp")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    work = tl.machine.read(tl.work, WORK_SIZE)
+    numbers = b"".join(struct.pack("<I", k) for k in imports)
+    assert work.count(numbers) == 1
+    start = work.index(numbers)
+    at = start + 4 * len(table)
+    assert work[start + len(numbers):at] == b"\xa5" * (at - start - len(numbers))
+    decoded = [struct.unpack_from("<3I", work, at + 12 * k) for k in range(len(plain.relocations))]
+    assert sorted((o, info & 0xFF) for o, info, _a in decoded) == \
+        sorted((r.offset, r.type) for r in plain.relocations)
 
 
 def test_packed_relocations_in_a_plain_module_are_bad(psx_kernel, tmp_path):
