@@ -2851,6 +2851,38 @@ def test_the_whole_file_read_begins_exactly_at_a_quarter_more_and_256_bytes(psx_
         same_modules(host, tl)
 
 
+@pytest.mark.parametrize("pad", [0, 1], ids=["psx-8n", "psx-8n+4"])
+def test_a_lazy_stub_jumps_to_the_runtime_wherever_its_entry_lies(tmp_path, pad):
+    """A MIPS lazy stub is ``j gvm_stub_entry``, whose target field holds the entry's
+    address in words: with ``pad`` words of kernel code before the runtime, the entry lies
+    at an address that is a multiple of 8 or not, and a lazy call binds through it and
+    returns what the reference loader's does either way.  Written for the survivor
+    gvm_stubs.c:stub_alloc:const_11 (the field's lowest bit dropped: the stub jumped a
+    word before an entry that lay off a multiple of 8, which no kernel of the tests had)."""
+    from elftools.elf.elffile import ELFFile as Elf
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules, same_stubs
+    words = ", ".join(["0x03e00008", "0"] + ["0"] * pad)          # jr $ra; nop; padding
+    kernel = build_modules(tmp_path, "psx", {
+        "prov": "int prov_f(int x) { return x + 8; }\n",
+        "lazy": "extern int prov_f(int);\nint lazy_f(int x) { return prov_f(x) * 2; }\n"},
+        f'__asm__(".section .text.kpad,\\"ax\\",@progbits\\n.globl kpad\\nkpad: .word {words}");\n',
+        keep=["kpad"])
+    with open(kernel, "rb") as f:
+        entry = Elf(f).get_section_by_name(".symtab").get_symbol_by_name("gvm_stub_entry")[0]
+    assert entry["st_value"] % 8 == 4 * pad, hex(entry["st_value"])
+    host, tl = pair("psx", kernel, tmp_path)
+    host.load("prov")
+    assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+    lm = host.load("lazy", lazy=True)
+    assert tl.load_module("lazy", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
+    same_stubs(host, tl)
+    assert host.machine.call(lm.symbols["lazy_f"], 5) == \
+        tl.machine.call(tl.by_name("lazy").symbols["lazy_f"], 5) == 26
+    same_modules(host, tl)
+    same_stubs(host, tl)
+
+
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
