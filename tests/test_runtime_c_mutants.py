@@ -2883,6 +2883,23 @@ def test_a_lazy_stub_jumps_to_the_runtime_wherever_its_entry_lies(tmp_path, pad)
     same_stubs(host, tl)
 
 
+def test_placing_a_module_in_a_region_never_added_is_refused(psx_kernel, tmp_path):
+    """GameVMPlaceModule with a region name no GameVMAddRegion gave: lsSymbolNotFound, and
+    the module still loads where it would have (the first heap), as the reference loader
+    places it.  (TargetLoader.place refuses such a name itself, as the project
+    configuration's check does, so the runtime's own refusal is called directly.)
+    Written for the survivor gvm_loader.c:GameVMPlaceModule:ror_1 (the search ran one
+    region past those added, and placed the module in a region that does not exist)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    host, tl = pair("psx", kernel, tmp_path)
+    status = tl.machine.call("GameVMPlaceModule", tl._string("fpmod"), tl._string("nowhere"))
+    assert TLoadStatus(status) == TLoadStatus.lsSymbolNotFound
+    assert host_load(host, "fpmod")[1] == tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
