@@ -967,7 +967,7 @@ def _resealed(data: bytes) -> bytes:
 
 def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
     """``data`` (a module) with the section ``name``'s header fields (``type``, ``addr``,
-    ``offset``, ``size``, ``link``) set as given; the bytes stay where they are."""
+    ``offset``, ``size``, ``link``, ``entsize``) set as given; the bytes stay where they are."""
     order = "<" if data[5] == 1 else ">"
     shoff, = struct.unpack_from(order + "I", data, 32)
     shnum, shstrndx = struct.unpack_from(order + "HH", data, 48)
@@ -977,7 +977,8 @@ def _with_section_header(data: bytes, name: bytes, **fields: int) -> bytes:
         if data[at:data.index(b"\0", at)] == name:
             out = bytearray(data)
             for field, value in fields.items():
-                where = {"type": 4, "addr": 12, "offset": 16, "size": 20, "link": 24}[field]
+                where = {"type": 4, "addr": 12, "offset": 16, "size": 20, "link": 24,
+                         "entsize": 36}[field]
                 struct.pack_into(order + "I", out, shoff + 40 * i + where, value)
             return bytes(out)
     raise KeyError(name)
@@ -2898,6 +2899,32 @@ def test_placing_a_module_in_a_region_never_added_is_refused(psx_kernel, tmp_pat
     assert TLoadStatus(status) == TLoadStatus.lsSymbolNotFound
     assert host_load(host, "fpmod")[1] == tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+@pytest.mark.parametrize("more", [0, 1], ids=["psx-image", "psx-image+1"])
+def test_a_zx0_margin_as_large_as_the_image_is_the_largest_accepted(psx_kernel, tmp_path,
+                                                                   more):
+    """A ZX0 module's in-place margin (``.gvm.image``'s sh_entsize) may be as large as its
+    image: it then loads (decoded from further up its larger footprint) as on the host;
+    a byte more is a bad file in both loaders.  Written for the survivor
+    gvm_relpack.c:zimage_check:ror_3 (a margin equal to the image refused)."""
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.shipform import convert
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "zm", "const int zm_t[256] = {1, 2, 3};\n"
+                                       "int zm_f(int i) { return zm_t[i & 255] * 2; }\n")
+    data = convert(path.read_bytes(), "zx0")
+    image = read_module(data).image_size
+    edited = hashless(_with_section_header(data, b".gvm.image", entsize=image + more))
+    want = TLoadStatus.lsBadFormat if more else TLoadStatus.lsSuccess
+    (tmp_path / "zm.elf").write_bytes(edited)
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "zm")[1] == want
+    assert tl.load_module("zm")[1] == want
+    same_modules(host, tl)
+    if not more:
+        assert tl.machine.call(tl.by_name("zm").symbols["zm_f"], 2) == 6
 
 
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
