@@ -295,3 +295,17 @@ def test_c_coverage_refuses_an_unknown_console_and_a_missing_test_file():
         proc = _coverage_c(*argv, timeout=60)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_the_tests_load_the_checked_build_unless_unchecked(tmp_path, capsys):
+    """Every pytest run the script starts asks for the runtime's checked build
+    (``GAMEVM_RUNTIME_CHECKS=bounds``); ``--unchecked`` asks for the shipping one."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    assert mutation_c._env(tree)["GAMEVM_RUNTIME_CHECKS"] == "bounds"
+    try:
+        assert mutation_c.main(["--unchecked", "--list"]) == 0
+        assert mutation_c._env(tree)["GAMEVM_RUNTIME_CHECKS"] == ""
+    finally:
+        mutation_c.CHECKS = "bounds"
+    capsys.readouterr()

@@ -2927,6 +2927,117 @@ def test_a_zx0_margin_as_large_as_the_image_is_the_largest_accepted(psx_kernel, 
         assert tl.machine.call(tl.by_name("zm").symbols["zm_f"], 2) == 6
 
 
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_load_into_the_overlay_its_running_occupant_holds_is_refused(tmp_path, target):
+    """Safe mode: the overlay's occupant, running, asks for another module placed in its
+    overlay (no double buffer): both loaders refuse it with lsModuleInUse and change
+    nothing; once the occupant has returned, the same load evicts it.  Written for the
+    survivor gvm_loader.c:region_alloc:status_1 (that refusal made lsSuccess: the load
+    went on with no place chosen)."""
+    from types import SimpleNamespace
+    from gamevm_build.emu.machine import Machine
+    from gamevm_build.link.resident import read_resident
+    from gamevm_build.play.console import Console
+    from gamevm_build.runtime.reference import default_regions
+    module_from(tmp_path, "occ", '#include "gamevm.h"\n'
+                                 'int occ_load(void) { TLoadStatus s = lsSuccess;'
+                                 ' LoadModuleEx("other", &s); return 100 + (int)s; }\n',
+                target=target)
+    module_from(tmp_path, "other", "int other_f(void) { return 99; }\n", target=target)
+    (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
+    outcome = {}
+    for runtime in ("host", "target"):
+        kernel = tmp_path / f"k-{runtime}.elf"
+        proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
+                          "--modules", tmp_path / "occ.elf", tmp_path / "kernel.c")
+        assert proc.returncode == 0, proc.stderr
+        m = Machine(target)
+        m.load_elf(kernel)
+        heap = default_regions(m, read_resident(kernel, target))[0]
+        top = heap.end - 0x4000
+        regions = [SimpleNamespace(name="Main", start=heap.start, capacity=top - heap.start,
+                                   overlay=False, pair=None),
+                   SimpleNamespace(name="Ovl", start=top, capacity=0x2000, overlay=True,
+                                   pair=None)]
+        c = Console(target, kernel, search_paths=[tmp_path], regions=regions, loader=runtime)
+        for module in ("occ", "other"):
+            if runtime == "host":
+                c.loader.placement[module] = "Ovl"
+            else:
+                c.loader.place(module, "Ovl")
+        occ = c.load("occ")
+        status = c.call(occ.symbols["occ_load"]) - 100
+        during = {x.name: x.base for x in c.loader.loaded.values()}
+        c.load("other")                     # nothing runs now: evicts the occupant
+        after = {x.name: x.base for x in c.loader.loaded.values()}
+        outcome[runtime] = (status, during, after)
+    status, during, after = outcome["target"]
+    assert status == TLoadStatus.lsModuleInUse
+    assert set(during) == {"occ"} and set(after) == {"other"}
+    assert outcome["host"] == outcome["target"]
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_trusted_module_read_in_several_pieces_is_hashed_whole(tmp_path, target):
+    """GameVMTrust: a module listed with its size and SHA-256 whose metadata and headers
+    take more than the first read (2 KiB), so the runtime reads its file in three pieces
+    (the first sector, the rest of the headers, the image) and hashes each as it arrives:
+    it loads, as on the reference loader; one byte of its image changed, both refuse it
+    (lsBadSignature) and load nothing.  Written for the survivor
+    gvm_loader.c:read_module:call_1 (the rest of the headers not hashed: every module
+    larger than the first read refused), which only tests/test_trust.py reached."""
+    import hashlib
+    from gamevm_build.runtime import trust
+    from test_target_runtime import same_modules
+    names = [f"tr_f{i:03d}" for i in range(120)]
+    kernel = build_modules(tmp_path, target, {"tr": "".join(
+        f"int {n}(int x) {{ return x + {i}; }}\n" for i, n in enumerate(names))},
+        keep=["GameVMTrust"])
+    data = (tmp_path / "tr.elf").read_bytes()
+    _at, text = section_header(data, ".text")
+    assert text[4] > 2048                            # the image starts past the first read
+    table = trust.encode({"tr": trust.TrustEntry(len(data), hashlib.sha256(data).digest())})
+    host, tl = pair(target, kernel, tmp_path)
+    host.trust(table)
+    assert tl.trust(table) == TLoadStatus.lsSuccess
+    assert host_load(host, "tr")[1] == tl.load_module("tr")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    assert len([r for r in tl.read_log if r[0].endswith("tr.elf")]) >= 3
+    bad = bytearray(data)
+    bad[text[4] + 8] ^= 1
+    (tmp_path / "tr.elf").write_bytes(bytes(bad))
+    host, tl = pair(target, kernel, tmp_path)
+    host.trust(table)
+    assert tl.trust(table) == TLoadStatus.lsSuccess
+    assert host_load(host, "tr")[1] == tl.load_module("tr")[1] == TLoadStatus.lsBadSignature
+    assert not tl.loaded and not host.loaded
+
+
+def test_bytes_after_the_section_header_table_are_no_section(psx_kernel, tmp_path):
+    """A module file with 40 bytes between its section header table and its image that
+    read as one more header, of a relocation table the format refuses (SHT_REL): no
+    section, as e_shnum says, so both loaders load it as they load the file without
+    them.  Written for the survivor gvm_loader.c:check_relocations:ror_1 (the walk of the
+    relocation tables ran one header past the table, and refused the module)."""
+    from test_target_runtime import same_modules
+    d, kernel = psx_kernel
+    data = bytearray((d / "fpmod.elf").read_bytes())
+    phoff, shoff = struct.unpack_from("<II", data, 28)
+    phnum, _size, shnum = struct.unpack_from("<HHH", data, 44)
+    end = shoff + 40 * shnum                            # the image follows: moved 40 on
+    assert len(data) < 2048                             # one read brings it all
+    for at, count, size, field in ((phoff, phnum, 32, 4), (shoff, shnum, 40, 16)):
+        for k in range(count):
+            where, = struct.unpack_from("<I", data, at + size * k + field)
+            if where >= end:
+                struct.pack_into("<I", data, at + size * k + field, where + 40)
+    extra = struct.pack("<10I", 1, 9, 0, 0, 64, 12, 0, 1, 4, 8)
+    (tmp_path / "fpmod.elf").write_bytes(bytes(data[:end]) + extra + bytes(data[end:]))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "fpmod")[1] == tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+
+
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
