@@ -2934,11 +2934,7 @@ def test_a_load_into_the_overlay_its_running_occupant_holds_is_refused(tmp_path,
     nothing; once the occupant has returned, the same load evicts it.  Written for the
     survivor gvm_loader.c:region_alloc:status_1 (that refusal made lsSuccess: the load
     went on with no place chosen)."""
-    from types import SimpleNamespace
-    from gamevm_build.emu.machine import Machine
-    from gamevm_build.link.resident import read_resident
-    from gamevm_build.play.console import Console
-    from gamevm_build.runtime.reference import default_regions
+    from test_target_runtime import overlay_console
     module_from(tmp_path, "occ", '#include "gamevm.h"\n'
                                  'int occ_load(void) { TLoadStatus s = lsSuccess;'
                                  ' LoadModuleEx("other", &s); return 100 + (int)s; }\n',
@@ -2951,20 +2947,7 @@ def test_a_load_into_the_overlay_its_running_occupant_holds_is_refused(tmp_path,
         proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
                           "--modules", tmp_path / "occ.elf", tmp_path / "kernel.c")
         assert proc.returncode == 0, proc.stderr
-        m = Machine(target)
-        m.load_elf(kernel)
-        heap = default_regions(m, read_resident(kernel, target))[0]
-        top = heap.end - 0x4000
-        regions = [SimpleNamespace(name="Main", start=heap.start, capacity=top - heap.start,
-                                   overlay=False, pair=None),
-                   SimpleNamespace(name="Ovl", start=top, capacity=0x2000, overlay=True,
-                                   pair=None)]
-        c = Console(target, kernel, search_paths=[tmp_path], regions=regions, loader=runtime)
-        for module in ("occ", "other"):
-            if runtime == "host":
-                c.loader.placement[module] = "Ovl"
-            else:
-                c.loader.place(module, "Ovl")
+        c = overlay_console(target, kernel, tmp_path, runtime, ("occ", "other"))
         occ = c.load("occ")
         status = c.call(occ.symbols["occ_load"]) - 100
         during = {x.name: x.base for x in c.loader.loaded.values()}
@@ -3036,6 +3019,63 @@ def test_bytes_after_the_section_header_table_are_no_section(psx_kernel, tmp_pat
     host, tl = pair("psx", kernel, tmp_path)
     assert host_load(host, "fpmod")[1] == tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
+
+
+def test_a_lazy_load_in_a_work_area_too_small_for_its_stub_table_changes_nothing(
+        psx_kernel, tmp_path):
+    """A lazy load (GVM_LOAD_LAZY) into an overlay whose occupant it would evict, over work
+    areas from the smallest that loads it down by words: each either loads it as the
+    reference loader does (the occupant evicted, the same stubs and bytes) or is
+    lsOutOfMemory and changes nothing: the occupant stays, including where the table of
+    its imports' stubs is the block that does not fit.  Written for the survivor
+    gvm_stubs.c:scan_imports:const_36 (that refusal made "no imports kept": the load went
+    on, evicted the occupant, and only then ran out of memory)."""
+    from gamevm_build.runtime.allocator import Region
+    from gamevm_build.runtime.reference import default_regions
+    from gamevm_build.runtime.target import LOAD_LAZY
+    from test_target_runtime import same_modules, same_stubs
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    module_from(tmp_path, "occ", "int occ_f(int x) { return x - 1; }\n")
+    module_from(tmp_path, "lz", "extern int fp_twice(int);\n"
+                                "int lz_f(int x) { return fp_twice(x) + 1; }\n", needs=["fpmod"])
+
+    def regions(m, resident):
+        heap = default_regions(m, resident)[0]
+        top = heap.end - 0x4000
+        return [Region("Main", heap.start, top - heap.start), Region("Ovl", top, 0x2000, "overlay")]
+
+    def lazily(size):
+        """(host, target, lz's status) with fpmod and occ loaded first, or None if they do
+        not fit"""
+        host, tl = pair("psx", kernel, tmp_path, regions=regions, work_size=size,
+                        placement={"occ": "Ovl", "lz": "Ovl"})
+        if tl.load_module("fpmod")[1] != TLoadStatus.lsSuccess or \
+                tl.load_module("occ")[1] != TLoadStatus.lsSuccess:
+            return None
+        host.load("fpmod")
+        host.load("occ")
+        return host, tl, tl.load_module("lz", LOAD_LAZY)[1]
+    lo, hi = 64, 0x2000                         # the smallest work area that loads it
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 & ~3
+        got = lazily(mid)
+        lo, hi = (lo, mid) if got and got[2] == TLoadStatus.lsSuccess else (mid, hi)
+    refused = 0
+    for size in range(hi, hi - 48, -4):
+        host, tl, status = lazily(size)
+        assert status in (TLoadStatus.lsSuccess, TLoadStatus.lsOutOfMemory), (size, status)
+        if status == TLoadStatus.lsSuccess:
+            lz = host.load("lz", lazy=True)
+            same_stubs(host, tl)
+        else:
+            refused += 1
+            assert {m.name for m in tl.loaded.values()} == {"fpmod", "occ"}, size
+        same_modules(host, tl)
+        if status == TLoadStatus.lsSuccess:
+            assert host.machine.call(lz.symbols["lz_f"], 4) == \
+                tl.machine.call(tl.by_name("lz").symbols["lz_f"], 4) == 9
+    assert refused == 11
 
 
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):

@@ -673,13 +673,38 @@ def test_safe_mode_refuses_to_unload_a_running_module(tmp_path, target):
         assert c.loader.by_name("selfish") is None
 
 
+def overlay_console(target: str, kernel: Path, search: Path, runtime: str, placed, *,
+                    double: bool = False):
+    """A console of ``runtime`` ("host" or "target") whose RAM after the resident is Main
+    and, at its top, the 8 KiB overlay Ovl (with ``double``, Ovl and OvlB, a double
+    buffer); the modules ``placed`` names are placed in Ovl."""
+    from types import SimpleNamespace
+
+    from gamevm_build.play.console import Console
+    m = Machine(target)
+    m.load_elf(kernel)
+    heap = default_regions(m, read_resident(kernel, target))[0]
+    size, top = 0x2000, heap.end - 0x4000
+    regions = [SimpleNamespace(name="Main", start=heap.start, capacity=top - heap.start,
+                               overlay=False, pair=None),
+               SimpleNamespace(name="Ovl", start=top, capacity=size, overlay=True,
+                               pair="OvlB" if double else None)]
+    if double:
+        regions.append(SimpleNamespace(name="OvlB", start=top + size, capacity=size,
+                                       overlay=True, pair="Ovl"))
+    c = Console(target, kernel, search_paths=[search], regions=regions, loader=runtime)
+    for module in placed:
+        if runtime == "host":
+            c.loader.placement[module] = "Ovl"
+        else:
+            c.loader.place(module, "Ovl")
+    return c
+
+
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_double_buffering_like_the_host(tmp_path, target):
     """An overlay's occupant that is running asks for a module placed in its region: it
     goes to the other half of the double buffer; once nothing runs, a load evicts."""
-    from types import SimpleNamespace
-
-    from gamevm_build.play.console import Console
     sources = {
         "roomer": "extern void *k_load_other(const char *);\n"       # not a tail call
                   "int roomer_loads(const char *n) { return 2 * (int)k_load_other(n) + 1; }\n",
@@ -699,22 +724,7 @@ def test_double_buffering_like_the_host(tmp_path, target):
         proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
                           "--modules", tmp_path / "roomer.elf", tmp_path / "kernel.c")
         assert proc.returncode == 0, proc.stderr
-        m = Machine(target)
-        m.load_elf(kernel)
-        heap = default_regions(m, read_resident(kernel, target))[0]
-        size, top = 0x2000, heap.end - 0x4000
-        regions = [SimpleNamespace(name="Main", start=heap.start, capacity=top - heap.start,
-                                   overlay=False, pair=None),
-                   SimpleNamespace(name="Ovl", start=top, capacity=size, overlay=True,
-                                   pair="OvlB"),
-                   SimpleNamespace(name="OvlB", start=top + size, capacity=size, overlay=True,
-                                   pair="Ovl")]
-        c = Console(target, kernel, search_paths=[tmp_path], regions=regions, loader=runtime)
-        for module in sources:
-            if runtime == "host":
-                c.loader.placement[module] = "Ovl"
-            else:
-                c.loader.place(module, "Ovl")
+        c = overlay_console(target, kernel, tmp_path, runtime, sources, double=True)
         roomer = c.load("roomer")
         handle = c.call(roomer.symbols["roomer_loads"], c.machine.alloc_string("other")) // 2
         assert handle

@@ -1082,13 +1082,11 @@ static TLoadStatus check_fields(load_ctx *c, u32 base)
     return lsSuccess;
 }
 
-/* The value of every symbol a relocation may name: an import's binding (any strong miss
- * fails), a section symbol's address at `base`. */
+/* The value of every symbol a relocation may name (into c->bound, taken by link_prepare):
+ * an import's binding (any strong miss fails), a section symbol's address at `base`. */
 static TLoadStatus bind_imports(load_ctx *c, u32 base)
 {
     u32 i, order[GVM_MAX_MODULES], n = in_load_order(order);
-    if (!(c->bound = work_alloc(c->nsym * 4u)))
-        return lsOutOfMemory;
     c->bound[0] = base;                  /* what a packed module's own relocations name */
     for (i = 1; i < c->nsym; i++) {
         u8 *s = c->sym + (i << 4);
@@ -1267,7 +1265,10 @@ static TLoadStatus link_prepare(load_ctx *c)
     module_t *m = free_slot(), *p;
     TLoadStatus st;
 
-    if (!m || !scan_imports(c, (GVM_LAZY && c->lazy) || G.keep_imports))
+    /* the work area the link needs is taken before region_alloc may evict an overlay's
+     * occupant: a work area too small refuses the load with nothing changed */
+    if (!m || !(c->bound = work_alloc(c->nsym * 4u)) ||
+        !scan_imports(c, (GVM_LAZY && c->lazy) || G.keep_imports))
         return lsOutOfMemory;
     /* fits() and fits_below() give a base aligned to `align` (a multiple of the metadata's
      * power of two) with `image` bytes below the region's end: nothing to check here */
