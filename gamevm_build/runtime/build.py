@@ -16,6 +16,7 @@ resident gets one of two implementations:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -72,11 +73,10 @@ CHECKS_VAR = "GAMEVM_RUNTIME_CHECKS"
 def checked_flags() -> list[str]:
     """The compiler flags of the checked build ``GAMEVM_RUNTIME_CHECKS`` asks for (none
     when it is unset or empty)."""
-    import os
     want = os.environ.get(CHECKS_VAR, "")
     if want and want not in RUNTIME_CHECKS:
         raise ConfigError(f"{CHECKS_VAR}={want!r} is not a checked build of the runtime; "
-                        f"use one of {', '.join(sorted(RUNTIME_CHECKS))}, or unset it")
+                          f"use one of {', '.join(sorted(RUNTIME_CHECKS))}, or unset it")
     return list(RUNTIME_CHECKS.get(want, ()))
 
 
