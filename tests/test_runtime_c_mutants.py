@@ -3078,6 +3078,39 @@ def test_a_lazy_load_in_a_work_area_too_small_for_its_stub_table_changes_nothing
     assert refused == 11
 
 
+@pytest.mark.parametrize("before", [0, 1, 2, 3], ids=lambda k: f"psx-{k}")
+def test_an_export_defined_twice_binds_to_its_last_definition(psx_kernel, tmp_path, before):
+    """A module whose symbol table defines one name twice (``dup_b``'s entry renamed
+    ``dup_a``), with ``before`` exports whose names sort before it: the last definition
+    wins, in both loaders, for a module that imports the name and for GetModuleProc,
+    wherever the name's entries fall in the search.  Written for the survivor
+    gvm_loader.c:make_record:const_44 (the test for a repeated name made ``== 1``: both
+    definitions were kept, and the search found whichever it met first)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "dup", "".join(f"int dua_{k}(int x) {{ return x; }}\n"
+                                                for k in range(before))
+                       + "int dup_a(int x) { return x + 1; }\n"
+                         "int dup_b(int x) { return x + 2; }\n"
+                         "int dup_c(int x) { return x + 3; }\n")
+    module_from(tmp_path, "user", "extern int dup_a(int);\n"
+                                  "int user_f(int x) { return dup_a(x); }\n", needs=["dup"])
+    data = bytearray(path.read_bytes())
+    symbols = _symbols(bytes(data))
+    entry_b, _name_b = symbols[b"dup_b"]
+    struct.pack_into("<I", data, entry_b, symbols[b"dup_a"][1])
+    path.write_bytes(hashless(bytes(data)))
+    host, tl = pair("psx", kernel, tmp_path)
+    handles = {}
+    for name in ("dup", "user"):
+        handles[name], status = tl.load_module(name)
+        assert host_load(host, name)[1] == status == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    user = host.by_name("user").symbols["user_f"]
+    assert host.machine.call(user, 10) == tl.machine.call(user, 10) == 12
+    assert tl.get_proc(handles["dup"], "dup_a") == host.by_name("dup").symbols["dup_a"]
+
+
 def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
@@ -3133,6 +3166,25 @@ def test_an_import_name_is_spelled_otherwise_up_to_63_bytes(psx_kernel, tmp_path
     frames_until_done(tl, rec)
     assert rec["status"] == want
     assert (tl.by_name("fpmod") is not None) == (want == "lsSuccess")
+
+
+@pytest.mark.parametrize("name", [".elf", ".ELF"])
+def test_an_import_named_only_the_suffix_is_not_spelled_otherwise(psx_kernel, tmp_path, name):
+    """GameVMImport(".elf"): a name that is all file suffix is a file name, whose dot is
+    not a separator, so its other spellings (``_elf``) are not tried, in either loader:
+    lsFileNotFound even with ``_elf.elf`` there.  Written for the survivor
+    gvm_loader.c:elf_suffix:ror_1 (``n >= 4`` made ``n > 4``: the runtime loaded
+    ``_elf``)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    (tmp_path / "_elf.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    host, tl = pair("psx", kernel, tmp_path)
+    with pytest.raises(LoadError) as err:
+        host.dispatch(name)
+    assert err.value.status == TLoadStatus.lsFileNotFound
+    rec = tl.load_async(name, import_=True)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsFileNotFound" and not tl.loaded
 
 
 def test_program_headers_running_a_byte_past_the_file_are_refused(psx_kernel, tmp_path):
