@@ -2205,6 +2205,35 @@ def test_a_packed_module_takes_four_bytes_a_symbol_and_twelve_a_relocation(psx_k
         sorted((r.offset, r.type) for r in plain.relocations)
 
 
+def test_a_packed_hi16_lo16_pair_whose_low_half_is_0x8000_once_loaded(psx_kernel, tmp_path):
+    """A packed module's ``%hi``/``%lo`` pair naming ``&big[k]``, ``k`` chosen so that the
+    address, once the module is placed, has a low half of exactly 0x8000: the pair's
+    addend is the high half's shifted plus the low half sign-extended, and a ``%hi`` one
+    less would miss by 64 KiB.  Both loaders place the same bytes and the function returns
+    the address.  Written for the survivor gvm_relpack.c:relpack_addends:const_17 (the low
+    half sign-extended one less: only an address whose low half is 0x8000 shows it)."""
+    from gamevm_build.link.shipform import convert
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+
+    def source(k: int) -> str:
+        return f"int big[16384];\nint *hl_at(void) {{ return &big[{k}]; }}\n"
+    module_from(tmp_path, "hl", source(0))           # where big lands: k moves only the addend
+    host, _tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "hl")[1] == TLoadStatus.lsSuccess
+    big = host.by_name("hl").symbols["big"]
+    k = ((0x8000 - big) & 0xFFFF) // 4
+    path = module_from(tmp_path, "hl", source(k))
+    path.write_bytes(convert(path.read_bytes(), "packed"))
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host_load(host, "hl")[1] == tl.load_module("hl")[1] == TLoadStatus.lsSuccess
+    same_modules(host, tl)
+    at = host.by_name("hl").symbols["hl_at"]
+    assert host.by_name("hl").symbols["big"] == big
+    assert host.machine.call(at) == tl.machine.call(at) == big + 4 * k
+    assert (big + 4 * k) & 0xFFFF == 0x8000
+
+
 def test_packed_relocations_in_a_plain_module_are_bad(psx_kernel, tmp_path):
     """A module whose metadata says format 1 (plain) but which carries packed relocations
     (``.gvm.relpack``, format 2's) is refused by both loaders as a bad file (lsBadFormat),
