@@ -2889,7 +2889,6 @@ def test_a_lazy_stub_jumps_to_the_runtime_wherever_its_entry_lies(tmp_path, pad)
     returns what the reference loader's does either way.  Written for the survivor
     gvm_stubs.c:stub_alloc:const_11 (the field's lowest bit dropped: the stub jumped a
     word before an entry that lay off a multiple of 8, which no kernel of the tests had)."""
-    from elftools.elf.elffile import ELFFile as Elf
     from gamevm_build.runtime.target import LOAD_LAZY
     from test_target_runtime import same_modules, same_stubs
     words = ", ".join(["0x03e00008", "0"] + ["0"] * pad)          # jr $ra; nop; padding
@@ -2899,7 +2898,7 @@ def test_a_lazy_stub_jumps_to_the_runtime_wherever_its_entry_lies(tmp_path, pad)
         f'__asm__(".section .text.kpad,\\"ax\\",@progbits\\n.globl kpad\\nkpad: .word {words}");\n',
         keep=["kpad"])
     with open(kernel, "rb") as f:
-        entry = Elf(f).get_section_by_name(".symtab").get_symbol_by_name("gvm_stub_entry")[0]
+        entry = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("gvm_stub_entry")[0]
     assert entry["st_value"] % 8 == 4 * pad, hex(entry["st_value"])
     host, tl = pair("psx", kernel, tmp_path)
     host.load("prov")
@@ -2972,11 +2971,7 @@ def test_a_load_into_the_overlay_its_running_occupant_holds_is_refused(tmp_path,
     (tmp_path / "kernel.c").write_text("void _start(void) {}\n")
     outcome = {}
     for runtime in ("host", "target"):
-        kernel = tmp_path / f"k-{runtime}.elf"
-        proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
-                          "--modules", tmp_path / "occ.elf", tmp_path / "kernel.c")
-        assert proc.returncode == 0, proc.stderr
-        c = overlay_console(target, kernel, tmp_path, runtime, ("occ", "other"))
+        c = overlay_console(target, tmp_path, runtime, tmp_path / "occ.elf", ("occ", "other"))
         occ = c.load("occ")
         status = c.call(occ.symbols["occ_load"]) - 100
         during = {x.name: x.base for x in c.loader.loaded.values()}
@@ -2998,8 +2993,7 @@ def test_a_trusted_module_read_in_several_pieces_is_hashed_whole(tmp_path, targe
     (lsBadSignature) and load nothing.  Written for the survivor
     gvm_loader.c:read_module:call_1 (the rest of the headers not hashed: every module
     larger than the first read refused), which only tests/test_trust.py reached."""
-    import hashlib
-    from gamevm_build.runtime import trust
+    from test_loader_mutants import table as trust_table
     from test_target_runtime import same_modules
     names = [f"tr_f{i:03d}" for i in range(120)]
     kernel = build_modules(tmp_path, target, {"tr": "".join(
@@ -3008,7 +3002,7 @@ def test_a_trusted_module_read_in_several_pieces_is_hashed_whole(tmp_path, targe
     data = (tmp_path / "tr.elf").read_bytes()
     _at, text = section_header(data, ".text")
     assert text[4] > 2048                            # the image starts past the first read
-    table = trust.encode({"tr": trust.TrustEntry(len(data), hashlib.sha256(data).digest())})
+    table = trust_table({"tr": data})
     host, tl = pair(target, kernel, tmp_path)
     host.trust(table)
     assert tl.trust(table) == TLoadStatus.lsSuccess
@@ -3059,25 +3053,18 @@ def test_a_lazy_load_in_a_work_area_too_small_for_its_stub_table_changes_nothing
     its imports' stubs is the block that does not fit.  Written for the survivor
     gvm_stubs.c:scan_imports:const_36 (that refusal made "no imports kept": the load went
     on, evicted the occupant, and only then ran out of memory)."""
-    from gamevm_build.runtime.allocator import Region
-    from gamevm_build.runtime.reference import default_regions
     from gamevm_build.runtime.target import LOAD_LAZY
-    from test_target_runtime import same_modules, same_stubs
+    from test_target_runtime import overlay_regions, same_modules, same_stubs
     d, kernel = psx_kernel
     (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
     module_from(tmp_path, "occ", "int occ_f(int x) { return x - 1; }\n")
     module_from(tmp_path, "lz", "extern int fp_twice(int);\n"
                                 "int lz_f(int x) { return fp_twice(x) + 1; }\n", needs=["fpmod"])
 
-    def regions(m, resident):
-        heap = default_regions(m, resident)[0]
-        top = heap.end - 0x4000
-        return [Region("Main", heap.start, top - heap.start), Region("Ovl", top, 0x2000, "overlay")]
-
     def lazily(size):
         """(host, target, lz's status) with fpmod and occ loaded first, or None if they do
         not fit"""
-        host, tl = pair("psx", kernel, tmp_path, regions=regions, work_size=size,
+        host, tl = pair("psx", kernel, tmp_path, regions=overlay_regions, work_size=size,
                         placement={"occ": "Ovl", "lz": "Ovl"})
         if tl.load_module("fpmod")[1] != TLoadStatus.lsSuccess or \
                 tl.load_module("occ")[1] != TLoadStatus.lsSuccess:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import ALL_TARGETS, REPO, run_gamevm
+from conftest import ALL_TARGETS, run_gamevm
 from gamevm_build.errors import EmulationFault
 
 #: an array the compiler knows the length of, indexed by an argument
@@ -60,22 +60,17 @@ def test_an_unknown_checked_build_is_a_config_error(tmp_path, monkeypatch):
     assert not (tmp_path / "kernel.elf").exists()
 
 
-def test_the_documented_command_links_a_checked_resident(tmp_path):
+def test_the_documented_command_links_a_checked_resident(tmp_path, monkeypatch):
     """docs/testing.md's command: a resident whose runtime is the checked build, which
     loads a module as the shipping one does, its code larger by the checks."""
-    import os
-    import subprocess
-    import sys
     from gamevm_build.link.resident import read_resident
     from gamevm_build.runtime.reference import TLoadStatus
     from test_target_runtime import build_modules, pair
     shipping = build_modules(tmp_path, "psx", {"one": "int one(int x) { return x + 1; }\n"},
                              shipping=True)
-    env = dict(os.environ, GAMEVM_RUNTIME_CHECKS="bounds",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "gamevm_build", "resident", "-t", "psx",
-                           "--runtime", "target", "-o", "checked.elf", "kernel.c"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    monkeypatch.setenv("GAMEVM_RUNTIME_CHECKS", "bounds")
+    proc = run_gamevm("resident", "-t", "psx", "--runtime", "target", "-o", "checked.elf",
+                      "kernel.c", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
 
     def text_size(path):
@@ -84,6 +79,6 @@ def test_the_documented_command_links_a_checked_resident(tmp_path):
     assert text_size(tmp_path / "checked.elf") > text_size(shipping)
     assert read_resident(tmp_path / "checked.elf", "psx").symbols
     _host, tl = pair("psx", tmp_path / "checked.elf", tmp_path)
-    handle, status = tl.load_module("one")
+    _handle, status = tl.load_module("one")
     assert status == TLoadStatus.lsSuccess
     assert tl.machine.call(tl.by_name("one").symbols["one"], 41) == 42

@@ -673,14 +673,19 @@ def test_safe_mode_refuses_to_unload_a_running_module(tmp_path, target):
         assert c.loader.by_name("selfish") is None
 
 
-def overlay_console(target: str, kernel: Path, search: Path, runtime: str, placed, *,
+def overlay_console(target: str, search: Path, runtime: str, module: Path, placed, *,
                     double: bool = False):
-    """A console of ``runtime`` ("host" or "target") whose RAM after the resident is Main
-    and, at its top, the 8 KiB overlay Ovl (with ``double``, Ovl and OvlB, a double
-    buffer); the modules ``placed`` names are placed in Ovl."""
+    """A console of ``runtime`` ("host" or "target"), its resident linked from
+    ``search/kernel.c`` for ``module`` (``k-RUNTIME.elf``), whose RAM after the resident
+    is Main and, at its top, the 8 KiB overlay Ovl (with ``double``, Ovl and OvlB, a
+    double buffer); the modules ``placed`` names are placed in Ovl."""
     from types import SimpleNamespace
 
     from gamevm_build.play.console import Console
+    kernel = search / f"k-{runtime}.elf"
+    proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
+                      "--modules", module, search / "kernel.c")
+    assert proc.returncode == 0, proc.stderr
     m = Machine(target)
     m.load_elf(kernel)
     heap = default_regions(m, read_resident(kernel, target))[0]
@@ -720,11 +725,8 @@ def test_double_buffering_like_the_host(tmp_path, target):
         "TModuleHandle k_load_other(const char *n) { return LoadModule(n); }\n")
     outcome = {}
     for runtime in ("host", "target"):
-        kernel = tmp_path / f"k-{runtime}.elf"
-        proc = run_gamevm("resident", "-t", target, "-o", kernel, "--runtime", runtime,
-                          "--modules", tmp_path / "roomer.elf", tmp_path / "kernel.c")
-        assert proc.returncode == 0, proc.stderr
-        c = overlay_console(target, kernel, tmp_path, runtime, sources, double=True)
+        c = overlay_console(target, tmp_path, runtime, tmp_path / "roomer.elf", sources,
+                            double=True)
         roomer = c.load("roomer")
         handle = c.call(roomer.symbols["roomer_loads"], c.machine.alloc_string("other")) // 2
         assert handle
@@ -1093,29 +1095,25 @@ STALE_SOURCES = {
     "other": "int other_f(void) { return 99; }\n"}
 
 
+def overlay_regions(machine, resident, overlays: int = 1) -> list:
+    """The heap after the resident as Main and, at its top, ``overlays`` overlay regions
+    of 8 KiB, 16 KiB apart (``Ovl``, ``Ovl2``...)."""
+    from gamevm_build.runtime.allocator import Region
+    heap = default_regions(machine, resident)[0]
+    top = heap.end - 0x4000 * overlays
+    return [Region("Main", heap.start, top - heap.start)] + [
+        Region("Ovl" + (str(k + 1) if k else ""), top + 0x4000 * k, 0x2000, "overlay")
+        for k in range(overlays)]
+
+
 def overlay_loaders(tmp_path, target: str, sources: dict, place: dict, *,
                     overlays: int = 1, **target_kw):
     """Both loaders (reference, safe mode; console-side runtime) over the heap and
     ``overlays`` overlay regions of 8 KiB at its top (``Ovl``, ``Ovl2``...), modules built
     from ``sources``, ``place`` as the placements."""
-    from gamevm_build.runtime.allocator import Region
     kernel = build_modules(tmp_path, target, sources)
-    resident = read_resident(kernel, target)
-    host_m, target_m = Machine(target), Machine(target)
-    for m in (host_m, target_m):
-        m.load_elf(kernel)
-
-    def regions(m):
-        heap = default_regions(m, resident)[0]
-        top = heap.end - 0x4000 * overlays
-        return [Region("Main", heap.start, top - heap.start)] + [
-            Region("Ovl" + (str(k + 1) if k else ""), top + 0x4000 * k, 0x2000, "overlay")
-            for k in range(overlays)]
-    host = Loader(host_m, resident, DirectoryReader([tmp_path]), regions(host_m),
-                  policy=LoaderPolicy(verify_hash=False), placement=place)
-    tl = TargetLoader(target_m, DirectoryReader([tmp_path]), regions(target_m),
-                      resident=resident, placement=place, **target_kw)
-    return host, tl
+    return pair(target, kernel, tmp_path, placement=place,
+                regions=lambda m, resident: overlay_regions(m, resident, overlays), **target_kw)
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
