@@ -3648,3 +3648,36 @@ def test_an_import_no_site_uses_is_bound_at_a_lazy_load(psx_kernel, tmp_path):
     assert tl.load_module("lazy", LOAD_LAZY)[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
     same_stubs(host, tl)
+
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_module_its_providers_destructor_loads_has_its_binding_stubbed(tmp_path, target):
+    """prov, an overlay's occupant, has a destructor that loads ``late`` (a game's cleanup
+    that loads what comes next), which binds into prov while prov is being unloaded; once
+    prov is freed, safe mode points late's binding at a stale stub, as the reference
+    loader does for any provider (its _free): the call stops with the report instead of running prov's freed memory.  Written for the
+    survivor gvm_loader.c:UnloadModule:call_5 (no ``stub_bindings`` after an unload: only
+    a module a destructor loads can still bind into what an unload frees)."""
+    from test_target_runtime import fault_of, overlay_regions
+    kernel = build_modules(tmp_path, target, {
+        "late": "extern int prov_f(int);\nint late_f(int x) { return prov_f(x) + 1; }\n"},
+        kernel_c="int later;\n", keep=["later"])
+    module_from(
+        tmp_path, "prov",
+        '#include "gamevm.h"\nextern int later;\n'
+        "int prov_f(int x) { return x * 16; }\n"
+        "__attribute__((destructor)) static void bye(void)\n{\n"
+        "    TLoadStatus st = lsBadFormat;\n"
+        '    later = (int)LoadModuleEx("late", &st);\n}\n',
+        target=target)
+    _host, tl = pair(target, kernel, tmp_path, placement={"prov": "Ovl"},
+                     regions=overlay_regions)
+    handle, status = tl.load_module("prov")
+    assert status == TLoadStatus.lsSuccess
+    assert tl.unload_module(handle) == TLoadStatus.lsSuccess
+    assert [m.name for m in tl.loaded.values()] == ["late"]
+    report = fault_of(tl.machine, tl.by_name("late").symbols["late_f"], 1)
+    assert "call to unloaded module 'prov' symbol 'prov_f'" in report, report
+    assert "through a binding of module 'late', stubbed when 'prov' was freed" in report
+
