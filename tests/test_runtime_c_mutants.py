@@ -3681,3 +3681,77 @@ def test_a_module_its_providers_destructor_loads_has_its_binding_stubbed(tmp_pat
     assert "call to unloaded module 'prov' symbol 'prov_f'" in report, report
     assert "through a binding of module 'late', stubbed when 'prov' was freed" in report
 
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_module_of_code_alone_loads_packed_and_compressed_alike(tmp_path, target):
+    """A module whose file stores only ``.text`` (an import called, a function of its own
+    called; its empty ``.data`` at the image's start) loads packed, LZ4- and ZX0-compressed alike
+    on both loaders: the stored image the packed sites and the decoders are checked
+    against is the code's.  Written for the
+    survivor gvm_loader.c:check_sections:const_12 (the stored image measured from the
+    second slot on: code alone stored nothing, and every such module was refused)."""
+    from gamevm_build.link.module import read_module
+    from gamevm_build.link.shipform import convert
+    from test_target_runtime import same_modules
+    kernel = build_modules(tmp_path, target, {
+        "prov": "int prov_f(int x) { return x * 16; }\n",
+        "code": "extern int prov_f(int);\n"
+                "__attribute__((noinline)) static int twice(int x) { return prov_f(x) * 2; }\n"
+                "#define STEP x = twice(x) + 1; x = twice(x) - 1;\n"  # code that compresses
+                "int code_f(int x) { STEP STEP STEP STEP STEP STEP STEP STEP return x; }\n"})
+    want = 3
+    for _ in range(8):
+        want = (want * 32 + 1) * 32 - 1 & 0xFFFFFFFF
+    plain = (tmp_path / "code.elf").read_bytes()
+    e = "<" if plain[5] == 1 else ">"
+    assert [n for n, (_at, b) in read_module(plain).sections.items() if b] == [".text"]
+    for form in ("packed", "lz4", "zx0"):
+        d = tmp_path / form
+        d.mkdir()
+        (d / "prov.elf").write_bytes((tmp_path / "prov.elf").read_bytes())
+        data = bytearray(convert(plain, form))
+        at, head = section_header(data, ".data")      # empty: put at the image's start
+        assert head[5] == 0
+        struct.pack_into(e + "I", data, at + 12, 0)
+        (d / "code.elf").write_bytes(data)
+        host, tl = pair(target, kernel, d)
+        for name in ("prov", "code"):
+            host.load(name)
+            assert tl.load_module(name)[1] == TLoadStatus.lsSuccess, (form, name)
+        same_modules(host, tl)
+        fn = tl.by_name("code").symbols["code_f"]
+        assert host.machine.call(fn, 3) == tl.machine.call(fn, 3) == want, form
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_an_lz4_block_too_small_for_its_image_is_refused_before_it_is_placed(tmp_path, target):
+    """LZ4 expands a byte to at most 255: an image stored as a 1-byte block may claim 271
+    bytes (255 + 16) at most.  Claiming 272 is a bad file to both loaders, and the runtime
+    refuses it from the headers, before it places the module to decode the block; at 271
+    it places it, decodes, and refuses the block.  Written for the survivor
+    gvm_relpack.c:zimage_check:const_7 (the bound made 255 + 17)."""
+    import json
+    from gamevm_build.link.shipform import CH_TYPES, convert
+    from test_runtime_c_streams import metadata_of, note, section_replaced
+    kernel = build_modules(tmp_path, target, {
+        "z": "#define STEP x = x * 3 + 1; x = x * 5 - 1;\n"
+             "int z_f(int x) { STEP STEP STEP STEP STEP STEP STEP STEP return x; }\n"})
+    lz4 = convert((tmp_path / "z.elf").read_bytes(), "lz4")
+    e = "<" if lz4[5] == 1 else ">"
+    for claimed in (271, 272):
+        data = bytearray(lz4)
+        for name, size in ((".text", claimed), (".data", None), (".bss", None)):
+            at, head = section_header(data, name)        # code claimed; the others empty
+            head[3], head[5] = 0, head[5] if size is None else size
+            struct.pack_into(e + "10I", data, at, *head)
+        meta = {**metadata_of(bytes(data), dict), "image_size": 272}
+        data = section_replaced(bytes(data), ".note.gamevm", note(
+            json.dumps(meta, separators=(",", ":")).encode(), e))
+        data = section_replaced(data, ".gvm.image",
+                                struct.pack(e + "III", CH_TYPES["lz4"], claimed, 16) + b"\0")
+        (tmp_path / "z.elf").write_bytes(data)
+        host, tl = pair(target, kernel, tmp_path)
+        assert host_load(host, "z")[1] == TLoadStatus.lsBadFormat, claimed
+        assert tl.load_module("z")[1] == TLoadStatus.lsBadFormat, claimed
+        assert any(ev["event"] == "writing" for ev in tl.events) == (claimed == 271)

@@ -44,7 +44,7 @@ from gamevm_build.link.modformat import NOTE_NAME, NT_GAMEVM_MODULE
 from gamevm_build.link.packrel import _sleb, _uleb
 from gamevm_build.runtime.reference import TLoadStatus
 from test_runtime_c_fields import Both
-from test_target_runtime import MODULES, target_resident
+from test_target_runtime import MODULES, host_load, target_resident
 
 SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                    HealthCheck.function_scoped_fixture])
@@ -487,6 +487,29 @@ def test_a_site_at_every_section_edge_gets_the_host_status(packed_console):
                 found.append(both.disagreement(
                     f"HI16 at {off:#x}, partner {partner:+}",
                     section_replaced(packed, ".gvm.relpack", stream)))
+    both.finish([f for f in found if f], f"{both.target} boss packed")
+
+
+def test_a_table_of_seven_types_the_most_gets_the_host_status(packed_console):
+    """A table may list seven types (docs/format.md), a type more than once: a group of
+    its first and of its seventh loads alike on both, and an eighth type is refused by
+    both.  The generated tables list each of a console's few types at most once, so they
+    never reach seven (the survivor gvm_relpack.c:relpack_walk:const_2, a table of six,
+    trapped in the checked build only past the sixth)."""
+    (both, packed), s = packed_console
+    start, stop = s.spans[0]
+    site = (start + 3) // 4 * 4
+    assert site + 4 <= stop
+    found = []
+    for count, index in ((7, 0), (7, 6), (8, 0)):
+        table = [s.types[i % len(s.types)] for i in range(count)]
+        stream = single_group(table, index, [(site, 0x10)], s.nimports)
+        label = f"{count} types, a group of the type at {index}"
+        found.append(both.disagreement(label, section_replaced(packed, ".gvm.relpack", stream)))
+        lm, status = host_load(both.host, "victim")
+        assert status == (TLoadStatus.lsSuccess if count == 7 else TLoadStatus.lsBadFormat)
+        if lm is not None:
+            both.host.unload(lm.handle)
     both.finish([f for f in found if f], f"{both.target} boss packed")
 
 

@@ -433,7 +433,10 @@ class Machine:
         """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
 
         ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
-        as on a read+execute page.  ``"noexec"``: executing there faults
+        as on a read+execute page.  ``"fence"``: writes fault ("write of <label>"):
+        bytes past the end of an area the code under test owns, where a write that
+        overruns it would land in the game's memory on the console.  ``"noexec"``:
+        executing there faults
         ("fetch of <label> (not executable)"), as on a read+write page or
         freed memory.  Guards are on
         physical RAM, so every mirror (kseg0, kseg1, kuseg) is covered.
@@ -456,13 +459,14 @@ class Machine:
             self._describers[token] = describe
         if lift is not None:
             self._lifters[token] = lift
-        if kind == "code":
+        if kind in ("code", "fence"):
             self._guard_hooks[token] = self.uc.hook_add(
                 unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pstart + size - 1)
         elif kind == "noexec":
             self._rebuild_noexec()
         else:
-            raise EmulationError(f"unknown guard kind '{kind}' (use 'code' or 'noexec')")
+            raise EmulationError(f"unknown guard kind '{kind}' (use 'code', 'fence' or "
+                                 "'noexec')")
         return token
 
     def unguard(self, token: int) -> None:
@@ -880,14 +884,15 @@ class Machine:
         guard = self._guards.get(token)
         if guard is None:
             return
-        _kind, pstart, _pend, label = guard
+        kind, pstart, _pend, label = guard
         if self._clobbered is None:       # the store lands before the stop: put it back
             self._clobbered = (paddr, self._bytes_at(paddr, size))
         pc = self.reg("pc")
         vaddr = self.cpu.access_address(self, pc, paddr)
         if vaddr is None:
             vaddr = self.cpu.code_alias(paddr)
-        self._record(self._report(f"{label} (read+execute)", "write", vaddr, pc=pc, size=size,
+        what = f"{label} (read+execute)" if kind == "code" else label
+        self._record(self._report(what, "write", vaddr, pc=pc, size=size,
                                   detail=f"value 0x{value & MASK32:x}"))
 
     def _on_unmapped(self, uc, access, paddr, size, _value, _user_data):

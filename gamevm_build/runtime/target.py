@@ -319,8 +319,8 @@ class TargetLoader:
         self.reloads = "GameVMSetReload" in self.symbols
         if self.reloads:
             pool_size = max(pool_size, DEV_POOL_SIZE)
-        self.work = machine.reserve(work_size)
-        self.pool = machine.reserve(pool_size)
+        self.work = self._fenced(work_size, "work area")
+        self.pool = self._fenced(pool_size, "pool")
         names = [machine.reserve(len(r.name) + 1) for r in self.regions]
         for addr, r in zip(names, self.regions):
             machine.write(addr, r.name.encode() + b"\0")
@@ -606,6 +606,17 @@ class TargetLoader:
             if handle:
                 self._hide(handle)
         return status, handle
+
+    def _fenced(self, size: int, what: str) -> int:
+        """``size`` bytes of the scratch area for the runtime's ``what``, 4-aligned (as
+        the runtime aligns what it takes from it) and ending at most 3 bytes before a
+        fence of 16: on a console, a write past the end of the memory the game gave the
+        runtime lands in the game's own; here it faults and names the area."""
+        span = -(-size // 16) * 16
+        base = self.machine.reserve(span + 16)
+        self.machine.guard(base + span, 16, "fence",
+                           f"the memory past the runtime's {what} ({size} bytes)")
+        return base + ((span - size) & ~3)
 
     def record(self, handle: int) -> int:
         """The address of the module record ``handle`` names (its slot's, whether or
