@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from conftest import real_tool
+
 REPO = Path(__file__).resolve().parents[1]
 
 SCONS_TIMEOUT = 300
@@ -634,7 +636,7 @@ def test_toolchain_outside_scons_path(project, tmp_path):
     bindir = tmp_path / "cross-bin"
     bindir.mkdir()
     for tool in ("gcc", "ar", "ranlib"):
-        (bindir / f"mycross-{tool}").symlink_to(shutil.which(f"mipsel-linux-gnu-{tool}"))
+        (bindir / f"mycross-{tool}").symlink_to(real_tool(f"mipsel-linux-gnu-{tool}"))
     extra = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
              "GAMEVM_PSX_PREFIX": "mycross-"}
     edit(project / "SConstruct", "# @EXTRA", "print('PREFIX', env.subst('$GAMEVM_PREFIX'))")

@@ -49,10 +49,12 @@ class SourceMap:
         """
         self._origins[_key(obj)] = _Origin(str(obj), str(source), recompile)
 
-    def add_compiled(self, toolchain, source, obj, extra_flags=(), include_dirs=()) -> None:
+    def add_compiled(self, toolchain, source, obj, extra_flags=(), include_dirs=(),
+                     cwd=None) -> None:
         """Record an object :meth:`Toolchain.compile` made, recompilable with ``-g``."""
         extra, dirs = list(extra_flags), list(include_dirs)
-        self.add(obj, source, lambda out: toolchain.compile(source, out, [*extra, "-g"], dirs))
+        self.add(obj, source,
+                 lambda out: toolchain.compile(source, out, [*extra, "-g"], dirs, cwd=cwd))
 
     def __contains__(self, obj) -> bool:
         return _key(obj) in self._origins

@@ -97,8 +97,11 @@ class Toolchain:
 
     def compile(self, source: str | os.PathLike, output: str | os.PathLike,
                 extra_flags: tuple[str, ...] | list[str] = (),
-                include_dirs: tuple[str, ...] | list[str] = ()) -> Path:
+                include_dirs: tuple[str, ...] | list[str] = (),
+                cwd: str | os.PathLike | None = None) -> Path:
         """Compile or assemble one ``.c``/``.s``/``.S`` file to an object with the profile's flags.
+
+        ``cwd``: the directory the compiler runs in, which relative ``include_dirs`` name.
 
         Raises
         ------
@@ -115,7 +118,7 @@ class Toolchain:
             flags.append("-O2")
         cmd = [self.gcc, *flags, *extra_flags, *(f"-I{d}" for d in include_dirs),
                "-c", str(source), "-o", str(output)]
-        proc = _run(cmd)
+        proc = _run(cmd, cwd=cwd)
         if proc.returncode != 0:
             explained = explain_compile_failure(proc.stderr, self.profile)
             if explained:
@@ -243,9 +246,9 @@ def explain_compile_failure(stderr: str, profile: Profile | None) -> tuple[str, 
             f"{base} with -I DIR", header)
 
 
-def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(cmd, capture_output=True, text=True)
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     except OSError as exc:
         raise ToolchainError(f"cannot run {cmd[0]}: {exc}") from exc
 

@@ -167,6 +167,7 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime '{runtime}': choose {' or '.join(RUNTIMES)}")
+    workdir = Path(workdir).resolve()       # the compiler runs there (below)
     gen = workdir / "gvm_gen"
     gen.mkdir(exist_ok=True)
     (gen / "gvm_target.h").write_text(target_header(profile))
@@ -177,13 +178,16 @@ def compile_runtime_loader(profile: Profile, tc: Toolchain, workdir: Path, runti
     objs = []
     for src, defines in sources:
         obj = workdir / f"gamevm_{runtime}_{src.stem}.o"
-        flags, dirs = [*RUNTIME_CFLAGS, *defines], [str(gen), str(INCLUDE_DIR), str(LOADER_DIR)]
+        # the generated header by a relative name, the compiler run in `workdir`: the
+        # command and the preprocessed text are then the same in every build (a
+        # compiler cache's key: tests link hundreds of residents)
+        flags, dirs = [*RUNTIME_CFLAGS, *defines], [gen.name, str(INCLUDE_DIR), str(LOADER_DIR)]
         if src.parent == LOADER_DIR:        # the runtime; the host traps' twins stay as they are
             flags += list(RUNTIME_ISA_FLAGS.get(profile.runtime_isa, ()))
             flags += checked_flags()
-        tc.compile(src, obj, extra_flags=flags, include_dirs=dirs)
+        tc.compile(src, obj, extra_flags=flags, include_dirs=dirs, cwd=workdir)
         if source_map is not None:
-            source_map.add_compiled(tc, src, obj, flags, dirs)
+            source_map.add_compiled(tc, src, obj, flags, dirs, cwd=workdir)
         objs.append(obj)
     return objs
 
