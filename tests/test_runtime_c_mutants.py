@@ -222,6 +222,25 @@ def test_a_foreign_module_with_its_own_consoles_bad_flags_is_bad_not_foreign(
     assert tl.load_module("victim")[1] == status
 
 
+def test_every_mips_architecture_in_a_ps1_modules_flags_gets_the_host_status(psx_kernel,
+                                                                             tmp_path):
+    """A PS1 module's e_flags naming each of the 16 MIPS architectures: the R3000 runs
+    MIPS I only, so every other one (MIPS II first) is a bad file to both loaders, and
+    MIPS I loads.  Written for the survivor gvm_loader.c:flags_ok:const_6 (MIPS II taken
+    for level 1 in the table of levels)."""
+    d, kernel = psx_kernel
+    data = bytearray((d / "fpmod.elf").read_bytes())
+    flags, = struct.unpack_from("<I", data, 36)
+    seen = {}
+    for arch in range(16):
+        struct.pack_into("<I", data, 36, flags & 0x0FFFFFFF | arch << 28)
+        (tmp_path / "fpmod.elf").write_bytes(bytes(data))
+        host, tl = pair("psx", kernel, tmp_path)
+        seen[arch] = host_load(host, "fpmod")[1], tl.load_module("fpmod")[1]
+    assert seen == {arch: (TLoadStatus.lsBadFormat,) * 2 if arch else (TLoadStatus.lsSuccess,) * 2
+                    for arch in range(16)}
+
+
 def test_as_many_modules_as_the_runtime_has_slots_load_like_the_host(psx_kernel, tmp_path):
     """The runtime keeps GVM_MAX_MODULES (32) modules at once: the 32nd loads, at the
     reference loader's base, the same bytes.  A 33rd (the reference loader has no such
@@ -3094,21 +3113,25 @@ def test_a_lazy_load_in_a_work_area_too_small_for_its_stub_table_changes_nothing
     assert refused == 11
 
 
-@pytest.mark.parametrize("before", [0, 1, 2, 3], ids=lambda k: f"psx-{k}")
-def test_an_export_defined_twice_binds_to_its_last_definition(psx_kernel, tmp_path, before):
+@pytest.mark.parametrize("before,after", [(0, 1), (1, 1), (2, 1), (3, 1), (1, 0)],
+                         ids=lambda k: f"psx-{k}")
+def test_an_export_defined_twice_binds_to_its_last_definition(psx_kernel, tmp_path, before,
+                                                              after):
     """A module whose symbol table defines one name twice (``dup_b``'s entry renamed
-    ``dup_a``), with ``before`` exports whose names sort before it: the last definition
-    wins, in both loaders, for a module that imports the name and for GetModuleProc,
-    wherever the name's entries fall in the search.  Written for the survivor
-    gvm_loader.c:make_record:const_44 (the test for a repeated name made ``== 1``: both
-    definitions were kept, and the search found whichever it met first)."""
+    ``dup_a``), with ``before`` exports whose names sort before it and ``after`` after it:
+    the last definition wins, in both loaders, for a module that imports the name and for
+    GetModuleProc, wherever the name's entries fall in the search, the table's end
+    included.  Written for the survivors gvm_loader.c:make_record:const_44 (the test for a
+    repeated name made ``== 1``: both definitions were kept, and the search found
+    whichever it met first) and make_record:const_40 (a repeated name last in the table
+    kept twice)."""
     from test_target_runtime import same_modules
     _d, kernel = psx_kernel
     path = module_from(tmp_path, "dup", "".join(f"int dua_{k}(int x) {{ return x; }}\n"
                                                 for k in range(before))
                        + "int dup_a(int x) { return x + 1; }\n"
                          "int dup_b(int x) { return x + 2; }\n"
-                         "int dup_c(int x) { return x + 3; }\n")
+                       + "int dup_c(int x) { return x + 3; }\n" * after)
     module_from(tmp_path, "user", "extern int dup_a(int);\n"
                                   "int user_f(int x) { return dup_a(x); }\n", needs=["dup"])
     data = bytearray(path.read_bytes())
@@ -3755,3 +3778,28 @@ def test_an_lz4_block_too_small_for_its_image_is_refused_before_it_is_placed(tmp
         assert host_load(host, "z")[1] == TLoadStatus.lsBadFormat, claimed
         assert tl.load_module("z")[1] == TLoadStatus.lsBadFormat, claimed
         assert any(ev["event"] == "writing" for ev in tl.events) == (claimed == 271)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 8, 13, 15], ids=lambda k: f"psx-{k}")
+def test_a_local_symbol_of_any_type_is_no_export(psx_kernel, tmp_path, kind):
+    """A module whose symbol ``loc_b`` is made local, of symbol type ``kind`` (the OS and
+    processor-specific ones, 10 to 15, and 8 and 9 included): both loaders load it with
+    ``loc_a`` its only export, and the pool need hold only what keeps that one: a pool of
+    exactly the module's name and one export loads it, a byte less does not.  Written for
+    the survivor gvm_loader.c:check_symbols:const_17 (``info >> 3``: a local symbol of a
+    type from 8 up counted as an export, which took pool it never used)."""
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "loc", "int loc_a(int x) { return x + 1; }\n"
+                                        "int loc_b(int x) { return x + 2; }\n")
+    data = bytearray(path.read_bytes())
+    entry, _name = _symbols(bytes(data))[b"loc_b"]
+    data[entry + 12] = kind                            # st_info: STB_LOCAL, the type
+    path.write_bytes(hashless(bytes(data)))
+    need = len("loc") + 1 + 9 + len("loc_a") + 1
+    for size, want in ((need, TLoadStatus.lsSuccess), (need - 1, TLoadStatus.lsOutOfMemory)):
+        host, tl = pair("psx", kernel, tmp_path, pool_size=size)
+        assert tl.load_module("loc")[1] == want, size
+        if want == TLoadStatus.lsSuccess:
+            assert host_load(host, "loc")[1] == want
+            assert set(host.by_name("loc").symbols) == set(tl.by_name("loc").symbols) == \
+                {"loc_a"}

@@ -75,7 +75,12 @@ UTF8 = (b"\x7f", b"\xc2\x80", b"\xc1\xbf", b"\xdf\xbf", b"\xe0\xa0\x80", b"\xe0\
         b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xee\x80\x80", b"\xef\xbf\xbf",
         b"\xf0\x90\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
         b"\xf5\x80\x80\x80", b"\x80", b"\xe0\xa0", b"\xf0\x90\x80", b"\xc2", b"\xc2\xc2\x80",
-        b"\xe1\x80\xc0", b"\xf1\x80\x80\x7f")
+        b"\xe1\x80\xc0", b"\xf1\x80\x80\x7f",
+        # bytes that lead no sequence, before three continuations that would spell a
+        # character in range if they did (gvm_meta.c:utf8_len:lcr_3 took every byte
+        # that leads no 2- or 3-byte sequence for a 4-byte lead)
+        b"\x81\x80\x80\x80", b"\xc0\x90\x80\x80", b"\xc1\x80\x80\x80",
+        b"\xf8\x90\x80\x80", b"\xfc\x80\x80\x80")
 #: JSON's edge for raw bytes in a string: control characters must be escaped
 CONTROL = (b"\x00", b"\x01", b"\x1f", b"\x20")
 SPACES = st.text(" \t\n\r", max_size=2)

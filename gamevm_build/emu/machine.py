@@ -240,7 +240,7 @@ class Machine:
 
         # memory guards (see guard()): token -> (kind, pstart, pend, label); write hooks per token
         self._guards: dict[int, tuple[str, int, int, str]] = {}
-        self._guard_hooks: dict[int, int] = {}
+        self._guard_hooks: dict[int, list[int]] = {}
         self._next_guard = 1
         self._noexec: list[tuple] = []
 
@@ -317,10 +317,21 @@ class Machine:
             uc.hook_add(unicorn.UC_HOOK_CODE, self._on_breakpoint, handler, addr, addr)
         self._guard_hooks = {}
         for token, (kind, pstart, pend, _label) in getattr(self, "_guards", {}).items():
-            if kind == "code":
-                self._guard_hooks[token] = uc.hook_add(
-                    unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pend - 1)
+            self._hook_guard(uc, token, kind, pstart, pend)
         return uc
+
+    def _hook_guard(self, uc, token: int, kind: str, pstart: int, pend: int) -> None:
+        """The memory hooks of a ``code`` guard (writes) or a ``fence`` (reads and
+        writes), limited to its range so that other accesses do not pay for them."""
+        hooks = []
+        if kind in ("code", "fence"):
+            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token,
+                                     pstart, pend - 1))
+        if kind == "fence":
+            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_guard_read, token,
+                                     pstart, pend - 1))
+        if hooks:
+            self._guard_hooks[token] = hooks
 
     def breakpoint(self, addr: int, handler: Callable[["Machine"], None]) -> None:
         """Call ``handler(machine)`` whenever the CPU is about to execute ``addr``.
@@ -433,9 +444,9 @@ class Machine:
         """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
 
         ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
-        as on a read+execute page.  ``"fence"``: writes fault ("write of <label>"):
-        bytes past the end of an area the code under test owns, where a write that
-        overruns it would land in the game's memory on the console.  ``"noexec"``:
+        as on a read+execute page.  ``"fence"``: reads and writes fault ("write of
+        <label>"): bytes past the end of an area the code under test owns, where an
+        access that overruns it would reach the game's memory on the console.  ``"noexec"``:
         executing there faults
         ("fetch of <label> (not executable)"), as on a read+write page or
         freed memory.  Guards are on
@@ -460,8 +471,7 @@ class Machine:
         if lift is not None:
             self._lifters[token] = lift
         if kind in ("code", "fence"):
-            self._guard_hooks[token] = self.uc.hook_add(
-                unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token, pstart, pstart + size - 1)
+            self._hook_guard(self.uc, token, kind, pstart, pstart + size)
         elif kind == "noexec":
             self._rebuild_noexec()
         else:
@@ -474,8 +484,7 @@ class Machine:
         guard = self._guards.pop(token, None)
         self._describers.pop(token, None)
         self._lifters.pop(token, None)
-        hook = self._guard_hooks.pop(token, None)
-        if hook is not None:
+        for hook in self._guard_hooks.pop(token, ()):
             self.uc.hook_del(hook)
         if guard is not None and guard[0] == "noexec":
             self._rebuild_noexec()
@@ -894,6 +903,16 @@ class Machine:
         what = f"{label} (read+execute)" if kind == "code" else label
         self._record(self._report(what, "write", vaddr, pc=pc, size=size,
                                   detail=f"value 0x{value & MASK32:x}"))
+
+    def _on_guard_read(self, uc, access, paddr, size, _value, token):
+        guard = self._guards.get(token)
+        if guard is None:
+            return
+        pc = self.reg("pc")
+        vaddr = self.cpu.access_address(self, pc, paddr)
+        if vaddr is None:
+            vaddr = self.cpu.code_alias(paddr)
+        self._record(self._report(guard[3], "read", vaddr, pc=pc, size=size))
 
     def _on_unmapped(self, uc, access, paddr, size, _value, _user_data):
         kind = _UNMAPPED_ACCESS.get(access, "access")
