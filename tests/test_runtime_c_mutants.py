@@ -3150,23 +3150,30 @@ def test_an_export_defined_twice_binds_to_its_last_definition(psx_kernel, tmp_pa
     assert tl.get_proc(handles["dup"], "dup_a") == host.by_name("dup").symbols["dup_a"]
 
 
-def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path):
+@pytest.mark.parametrize("body,apart", [
+    ("int lz1_f(int x) { return lz2_g(x) * lz2_g(x + 1); }\n", None),
+    # two calls a word apart with their delay slots: 8 bytes
+    ("int lz1_f(int x) { lz2_g(x); lz2_g(x + 1); return 20; }\n", 8)],
+    ids=["psx-apart", "psx-next"])
+def test_a_lazy_binding_announces_exactly_the_words_it_rewrites(psx_kernel, tmp_path, body,
+                                                                apart):
     """The first call of a lazy import rewrites its call sites; the runtime tells the
     debugger hook (GVM_EV_PATCHING) the range from the first site to the end of the last
-    word, not a byte more.  Written for the survivor gvm_stubs.c:patch_import:const_25 (the
-    range's end one byte past the last site's word)."""
+    word, not a byte more, also when the sites follow each other.  Written for the
+    survivors gvm_stubs.c:patch_import:const_25 (the range's end one byte past the last
+    site's word) and patch_import:aor_2 (a site taken as the range's last only when it
+    lay more than 8 bytes past it)."""
     from gamevm_build.runtime.target import EV_PATCHING, LOAD_LAZY
     _d, kernel = psx_kernel
     module_from(tmp_path, "lz2", "int lz2_g(int x) { return x + 1; }\n")
-    module_from(tmp_path, "lz1", "extern int lz2_g(int);\n"
-                                 "int lz1_f(int x) { return lz2_g(x) * lz2_g(x + 1); }\n")
+    module_from(tmp_path, "lz1", "extern int lz2_g(int);\n" + body)
     host, tl = pair("psx", kernel, tmp_path)
     assert tl.load_module("lz2")[1] == tl.load_module("lz1", LOAD_LAZY)[1] == \
         TLoadStatus.lsSuccess
     lz1 = tl.by_name("lz1")
     sites = sorted(r.offset for r in lz1.module.relocations
                    if r.is_import and r.symbol == "lz2_g" and r.type_name == "R_MIPS_26")
-    assert len(sites) == 2
+    assert len(sites) == 2 and apart in (None, sites[1] - sites[0])
     before = len(tl.events)
     assert tl.machine.call(lz1.symbols["lz1_f"], 3) == 20
     patching = [(e["base"], e["size"]) for e in tl.events[before:] if e["event"] == EV_PATCHING]
@@ -3803,3 +3810,25 @@ def test_a_local_symbol_of_any_type_is_no_export(psx_kernel, tmp_path, kind):
             assert host_load(host, "loc")[1] == want
             assert set(host.by_name("loc").symbols) == set(tl.by_name("loc").symbols) == \
                 {"loc_a"}
+
+
+def test_a_module_whose_symbol_table_is_the_null_symbol_alone_loads_alike(psx_kernel,
+                                                                          tmp_path):
+    """A module of code that relocates nothing, its symbol table cut to the null symbol
+    (no export, no import, no section symbol): both loaders load it alike, with nothing
+    to look up in it; a table of no entry at all is a bad file to both.  Written for the
+    survivor gvm_loader.c:read_symbols:const_7 (a table of one entry refused)."""
+    from test_target_runtime import same_modules
+    _d, kernel = psx_kernel
+    path = module_from(tmp_path, "bare", "int bare_f(int x) { return x * 3; }\n")
+    plain = path.read_bytes()
+    for entries, want in ((1, TLoadStatus.lsSuccess), (0, TLoadStatus.lsBadFormat)):
+        data = bytearray(plain)
+        at, head = section_header(data, ".symtab")
+        struct.pack_into("<I", data, at + 20, 16 * entries)
+        path.write_bytes(hashless(bytes(data)))
+        host, tl = pair("psx", kernel, tmp_path)
+        assert host_load(host, "bare")[1] == tl.load_module("bare")[1] == want, entries
+        if want == TLoadStatus.lsSuccess:
+            same_modules(host, tl)
+            assert tl.by_name("bare").symbols == {}
