@@ -29,7 +29,7 @@ def compile_through_ccache() -> Path | None:
     """Put ccache in front of every console's gcc and the host's, when it is installed.
 
     Hundreds of tests link a resident with the console-side runtime, and each one
-    compiles the same runtime (1.2 s of the 1.5 s a resident takes on psx): ccache compiles
+    compiles the same runtime (1.6 s of the 1.8 s a resident takes on psx): ccache compiles
     it once per target and flag set, and gives back the same object for the same
     preprocessed source and flags, so nothing a test checks changes.  It is ccache's
     "masquerade" set-up (a directory of links named like the compilers, first on PATH),

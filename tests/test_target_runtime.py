@@ -1192,3 +1192,27 @@ def test_n64_a_cache_operation_where_the_tlb_maps_nothing_faults(tmp_path, targe
             tl.sync_code(addr, 64)
         assert f"cache operation at 0x{addr:08x}" in str(err.value)
         assert "TLB miss" in str(err.value) and "GameVMSyncCode" in str(err.value)
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_a_read_or_write_past_the_runtimes_work_area_or_pool_faults(tmp_path, target):
+    """The memory the game gives the runtime ends at a fence on the emulated console
+    (docs/runtime-c.md, "Memory it needs"): a module's store or load at the first byte
+    past the work area or the pool stops with a fault naming the area, and the store does
+    not land; the area's last word is as any memory.  On a console that access would reach the game's memory unseen."""
+    from gamevm_build.runtime.target import POOL_SIZE, WORK_SIZE
+    kernel = build_modules(tmp_path, target, {
+        "poke": "int poke(int *p, int v) { *p = v; return v; }\n"
+                "int peek(int *p) { return *p; }\n"})
+    _host, tl = pair(target, kernel, tmp_path)
+    poke = tl.load("poke")
+    put, get = poke.symbols["poke"], poke.symbols["peek"]
+    for start, size, what in ((tl.work, WORK_SIZE, "work area"), (tl.pool, POOL_SIZE, "pool")):
+        assert tl.machine.call(put, start + size - 4, 0x5A) == 0x5A
+        assert tl.machine.call(get, start + size - 4) == 0x5A
+        label = f"the memory past the runtime's {what} ({size} bytes)"
+        fence = tl.machine.read(start + size, 4)
+        for fn, access in ((put, "write"), (get, "read")):
+            report = fault_of(tl.machine, fn, start + size, 0x5A)
+            assert f"{access} of {label}" in report, report
+            assert tl.machine.read(start + size, 4) == fence      # the store did not land

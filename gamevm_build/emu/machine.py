@@ -325,10 +325,10 @@ class Machine:
         writes), limited to its range so that other accesses do not pay for them."""
         hooks = []
         if kind in ("code", "fence"):
-            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_guard_write, token,
+            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_guard, token,
                                      pstart, pend - 1))
         if kind == "fence":
-            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_guard_read, token,
+            hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_guard, token,
                                      pstart, pend - 1))
         if hooks:
             self._guard_hooks[token] = hooks
@@ -444,9 +444,10 @@ class Machine:
         """Protect ``[addr, addr+size)`` like an MMU would; return a token for :meth:`unguard`.
 
         ``kind`` ``"code"``: writes fault ("write of <label> (read+execute)"),
-        as on a read+execute page.  ``"fence"``: reads and writes fault ("write of
-        <label>"): bytes past the end of an area the code under test owns, where an
-        access that overruns it would reach the game's memory on the console.  ``"noexec"``:
+        as on a read+execute page.  ``"fence"``: reads and writes fault ("read of
+        <label>", "write of <label>"): bytes past the end of an area the code under test
+        owns, where an access that overruns it would reach the game's memory on the
+        console.  ``"noexec"``:
         executing there faults
         ("fetch of <label> (not executable)"), as on a read+write page or
         freed memory.  Guards are on
@@ -889,30 +890,22 @@ class Machine:
         if paddr >> 1 in self._code_halves or size > 4:
             self._forget_counts()
 
-    def _on_guard_write(self, uc, access, paddr, size, value, token):
+    def _on_guard(self, uc, access, paddr, size, value, token):
+        """A store to a ``code`` guard or a fence, or a load from a fence (``_hook_guard``)."""
         guard = self._guards.get(token)
         if guard is None:
             return
-        kind, pstart, _pend, label = guard
-        if self._clobbered is None:       # the store lands before the stop: put it back
+        kind, _pstart, _pend, label = guard
+        write = access == unicorn.UC_MEM_WRITE
+        if write and self._clobbered is None:   # the store lands before the stop: put it back
             self._clobbered = (paddr, self._bytes_at(paddr, size))
         pc = self.reg("pc")
         vaddr = self.cpu.access_address(self, pc, paddr)
         if vaddr is None:
             vaddr = self.cpu.code_alias(paddr)
         what = f"{label} (read+execute)" if kind == "code" else label
-        self._record(self._report(what, "write", vaddr, pc=pc, size=size,
-                                  detail=f"value 0x{value & MASK32:x}"))
-
-    def _on_guard_read(self, uc, access, paddr, size, _value, token):
-        guard = self._guards.get(token)
-        if guard is None:
-            return
-        pc = self.reg("pc")
-        vaddr = self.cpu.access_address(self, pc, paddr)
-        if vaddr is None:
-            vaddr = self.cpu.code_alias(paddr)
-        self._record(self._report(guard[3], "read", vaddr, pc=pc, size=size))
+        self._record(self._report(what, _ACCESS[access], vaddr, pc=pc, size=size,
+                                  detail=f"value 0x{value & MASK32:x}" if write else ""))
 
     def _on_unmapped(self, uc, access, paddr, size, _value, _user_data):
         kind = _UNMAPPED_ACCESS.get(access, "access")

@@ -610,8 +610,9 @@ class TargetLoader:
     def _fenced(self, size: int, what: str) -> int:
         """``size`` bytes of the scratch area for the runtime's ``what``, 4-aligned (as
         the runtime aligns what it takes from it) and ending at most 3 bytes before a
-        fence of 16: on a console, a write past the end of the memory the game gave the
-        runtime lands in the game's own; here it faults and names the area."""
+        fence of 16: on a console, an access past the end of the memory the game gave
+        the runtime reaches the game's own; here a read or write there faults and names
+        the area."""
         span = -(-size // 16) * 16
         base = self.machine.reserve(span + 16)
         self.machine.guard(base + span, 16, "fence",
