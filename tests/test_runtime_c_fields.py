@@ -211,9 +211,11 @@ def test_every_header_field_of_a_module_with_exports_gets_the_host_status(consol
 # --- the metadata note: every member at its edges ---------------------------------------
 
 #: what each member is set to in turn: every JSON type, and numbers at 32- and 64-bit edges
+#: (0x100000004: ten digits past the largest nine-digit prefix that fits, 429496729; taken
+#: for 4 when the parser multiplies before it saturates)
 VALUES = (None, True, False, 0, 1, -1, 2, 3, 0.5, 1e2, -0.0, 0x7FFFFFFF, 0x80000000,
-          0xFFFFFFFF, 0x100000000, 1 << 64, "", "x", "psx", [], [0], [0, 0], [4, 1], [0, 0, 0],
-          ["physics"], {}, {"ctors": [0, 0]})
+          0xFFFFFFFF, 0x100000000, 0x100000004, 1 << 64, "", "x", "psx", [], [0], [0, 0],
+          [4, 1], [0, 0, 0], ["physics"], {}, {"ctors": [0, 0]})
 
 
 def json_text(value) -> str:
@@ -257,7 +259,10 @@ def metadata_variants(meta: dict):
                 "01", "1.", ".5", "1e", "-", "true ", "nul", "[1,]", "{\"a\":1,}"):
         yield f"an unknown member of {raw}", json_text(base)[:-1] + f',"zz":{raw}' + "}"
     for raw in (json_text(base) + " x", json_text(base) + "}", "\ufeff" + json_text(base),
-                "[" + json_text(base) + "]", json_text(base).replace('"name"', '"na\\u006de"')):
+                "[" + json_text(base) + "]", json_text(base).replace('"name"', '"na\\u006de"'),
+                # a key cut at a NUL escape, the colon right after it (no closing quote)
+                json_text(base)[:-1] + ',"\\u0000:1}',
+                json_text(base)[:-1] + ',"init":{"\\u0000:[0,0]}}'):
         yield f"text {raw[:12]!r}...", raw
 
 

@@ -1619,6 +1619,32 @@ def test_an_unload_while_a_request_is_queued_leaves_the_request_alone(tmp_path, 
 
 
 @pytest.mark.parametrize("target", ["psx"])
+def test_an_async_load_runs_only_its_own_constructors(tmp_path, target):
+    """An asynchronous load that completes (or fails) in GameVMFrame runs the constructors
+    of what it loaded, and no other module's: the module in the first slot, loaded before
+    with a constructor, has run it once.  Written for the survivor
+    gvm_loader.c:GameVMFrame:const_6 (the mask of modules to construct started with slot 0
+    in it)."""
+    from test_target_runtime import frames_until_done, same_modules
+    host, tl = pair(target, build_modules(tmp_path, target, {
+        "c0": "int c0_inits;\n__attribute__((constructor)) static void c0_init(void) "
+              "{ c0_inits++; }\n",
+        "x": "int x_f(int x) { return x + 2; }\n"}), tmp_path)
+    module_from(tmp_path, "bad", "extern int nowhere_f(int);\n"
+                                 "int bad_f(int x) { return nowhere_f(x); }\n", target=target)
+    assert tl.load_module("c0")[1] == TLoadStatus.lsSuccess
+    host.load("c0")
+    for name, want in (("x", "lsSuccess"), ("bad", "lsUndefinedSymbol")):
+        rec = tl.load_async(name)
+        frames_until_done(tl, rec)
+        assert rec["status"] == want
+        host_load(host, name)
+    inits = host.by_name("c0").symbols["c0_inits"]
+    assert tl.machine.read_u32(inits) == host.machine.read_u32(inits) == 1
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
 def test_a_failed_async_load_takes_back_the_needs_it_placed(tmp_path, target):
     """An asynchronous load of m, whose need n loads first and which then fails to link
     (an import nothing provides): the request ends lsUndefinedSymbol and n goes too, so
@@ -1779,6 +1805,28 @@ def test_an_overlays_next_occupant_drops_a_reloaded_occupants_old_copy(tmp_path,
     assert tl.by_name("lvl2").base == ovl.start and tl.copies == {}
     assert tl.machine.call(tl.by_name("lvl2").symbols["lvl2_f"], 1) == 3
     assert tl.machine.call(tl.by_name("lvl").symbols["lvl_f"], 1) == 2
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_reloaded_modules_copy_goes_to_the_lowest_hole(tmp_path, target):
+    """A heap region is a stack, but a reload's copy goes to the lowest hole that holds it
+    (here the region's start, which an unload freed), so that reloading again and again
+    costs one copy; what loads after it goes on top as ever.  Written for the survivor
+    gvm_loader.c:fits_for:const_1 (a copy placed on top, as any load)."""
+    from gamevm_build.runtime.build import RELOAD_API
+
+    kernel = build_modules(tmp_path, target, {
+        "gap": "int gap_pad[256];\nint gap_f(void) { return gap_pad[0]; }\n",
+        "lvl": "int lvl_f(int x) { return x + 1; }\n",
+        "top": "int top_f(int x) { return x + 2; }\n"}, keep=RELOAD_API)
+    _host, tl = pair(target, kernel, tmp_path)
+    gap, lvl, top = (tl.load(n) for n in ("gap", "lvl", "top"))
+    assert tl.unload_module(gap.handle) == TLoadStatus.lsSuccess
+    status, copy = tl.load_copy(lvl.handle, "lvl", (tmp_path / "lvl.elf").read_bytes(),
+                                str(tmp_path / "lvl.elf"))
+    assert status == TLoadStatus.lsSuccess
+    assert [t.base for t in tl.copies.values()] == [gap.base]
+    assert tl.load("gap").base >= top.base + top.size
 
 
 def test_the_runtime_closes_every_file_it_opens(psx_kernel, tmp_path):

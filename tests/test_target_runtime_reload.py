@@ -38,12 +38,13 @@ SOURCES = {
              "int other_g(int x) { return user_call(x) + 1; }\n"}
 
 
-def reload_loaders(tmp_path, target: str, *, keep=("GameVMSetStale",), thumb=()):
+def reload_loaders(tmp_path, target: str, *, keep=("GameVMSetStale",), thumb=(),
+                   sources=SOURCES):
     """Both loaders with the stale "reload" policy over a heap (``Main``) and an 8 KiB
     overlay (``Ovl``) where ``prov`` and ``other`` are placed (the modules ``thumb`` names
     compiled as Thumb code); the reference loader serves its trampoline's traps as the
     console does."""
-    kernel = build_modules(tmp_path, target, SOURCES, keep=list(keep))
+    kernel = build_modules(tmp_path, target, sources, keep=list(keep))
     for name in thumb:
         proc = run_gamevm("module", "-t", target, "-o", tmp_path / f"{name}.elf",
                           "--cflags=-mthumb", tmp_path / f"{name}.c")
@@ -112,6 +113,49 @@ def test_a_stale_call_reloads_its_module_alike(tmp_path, target):
     assert host.machine.call(call, 3) == tl.machine.call(call, 3) == 20
     same_modules(host, tl)
     same_stubs(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_a_reloaded_module_binds_its_own_calls_at_once(tmp_path, target):
+    """The module a stale call loads again binds its own calls then and there, as a load
+    without GVM_LOAD_LAZY does on both loaders: prov's call into ``base`` (in the heap) is
+    patched to base_f itself, no lazy stub is taken (MIPS, whose runtime has lazy stubs)."""
+    prov = SOURCES["prov"].replace("int prov_f(int x) { return x + 7; }",
+                                   "extern int base_f(int);\n"
+                                   "int prov_f(int x) { return base_f(x) + 6; }")
+    sources = dict(SOURCES, prov=prov, base="int base_f(int x) { return x + 1; }\n")
+    host, tl = reload_loaders(tmp_path, target, sources=sources)
+    load_all(host, tl, "base", "prov", "user", "other")      # other evicts prov
+    call = host.by_name("user").symbols["user_call"]
+    assert host.machine.call(call, 1) == tl.machine.call(call, 1) == 16
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    assert not host.stubs.slots                              # nor a lazy stub for base_f
+    assert tl.machine.call(call, 2) == 18
+
+
+@pytest.mark.parametrize("target", ["psx", "n64"])
+def test_a_rebound_import_holds_no_stub(tmp_path, target):
+    """Rebound by a reload, user's import of prov_f holds no stub any more: once a lazy
+    load has taken the stub slot the stale stub gave back, evicting prov again stubs
+    user's binding again, as on the reference loader (MIPS, whose runtime has lazy
+    stubs).  Written for the survivor gvm_stubs.c:rebind_stale:const_15 (the import kept
+    slot 0 as its stub, and a lazy stub there made it look lazily bound: it was left
+    pointing into the evicted module)."""
+    sources = dict(SOURCES, lz="extern int user_read(void);\n"
+                               "int lz_f(void) { return user_read() + 1; }\n")
+    host, tl = reload_loaders(tmp_path, target, sources=sources,
+                              keep=("GameVMSetStale", "LoadModuleFlags"))
+    load_all(host, tl, "prov", "user", "other")              # other evicts prov
+    call = host.by_name("user").symbols["user_call"]
+    assert host.machine.call(call, 1) == tl.machine.call(call, 1) == 16   # reloads prov
+    host.load("lz", lazy=True)
+    tl.load("lz", lazy=True)
+    same_stubs(host, tl)                                     # lz's lazy stub: the freed slot
+    load_all(host, tl, "other")                              # evicts prov again
+    same_modules(host, tl)
+    same_stubs(host, tl)
+    assert host.machine.call(call, 3) == tl.machine.call(call, 3) == 20
 
 
 def test_a_reload_goes_on_into_a_thumb_function_on_the_gba(tmp_path):

@@ -62,14 +62,16 @@ enum { T_INIT_ARRAY, T_FINI_ARRAY, T_CTORS, T_DTORS, T_COUNT };
 
 /* ---- metadata (.note.gamevm, canonical JSON) ---------------------------------- */
 #define META_MAX_NEEDS 16
+/* No array last: GCC 12's -fsanitize=bounds (the checked build) takes a structure's last
+ * array for a flexible one and leaves an index past its end unchecked. */
 typedef struct {
     u32 format, image_size, align;
     u32 has_format, has_image_size;
     const char *target, *name;
     const char *needs[META_MAX_NEEDS];
-    u32 nneeds;
     u32 init_off[T_COUNT], init_count[T_COUNT];
     u32 init_has[T_COUNT];
+    u32 nneeds;
 } gvm_meta;
 
 /* Parse and check the descriptor (modified in place: strings are unescaped and
