@@ -1829,6 +1829,40 @@ def test_a_reloaded_modules_copy_goes_to_the_lowest_hole(tmp_path, target):
     assert tl.load("gap").base >= top.base + top.size
 
 
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_copy_loaded_from_inside_an_overlays_occupant_cannot_evict_it(tmp_path, target):
+    """GameVMLoadCopy called from a frame of an overlay's occupant (occ calls the kernel,
+    which asks for lvl's copy), where the copy needs a module placed in that overlay: safe
+    mode refuses the load (lsModuleInUse), occ stays and its call returns.  Written for the
+    survivor gvm_reload.c:GameVMLoadCopy:call_1 (the caller's frame not recorded: safe
+    mode scanned the stack from the previous call's, found occ idle and evicted it under
+    its own running code)."""
+    from gamevm_build.runtime.allocator import Region
+    from gamevm_build.runtime.build import RELOAD_API
+
+    kernel_c = ('#include "gamevm_runtime.h"\n'
+                "TModuleHandle k_live, k_copy_h;\n"
+                "int k_copy(void) { return (int)GameVMLoadCopy(k_live, \"lvl\", 0, &k_copy_h); }\n")
+    kernel = build_modules(tmp_path, target, {
+        "mate": "int mate_f(int x) { return x + 3; }\n",
+        "lvl": "int lvl_f(int x) { return x + 1; }\n",
+        "occ": "extern int k_copy(void);\nint occ_f(void) { return 100 * k_copy() + 1; }\n"},
+        kernel_c=kernel_c, keep=[*RELOAD_API, "k_copy", "k_live", "k_copy_h"])
+    heap = heap_of(target, kernel)
+    ovl = Region("Ovl", heap.end - 0x2000, 0x2000, "overlay")
+    regions = [Region("Main", heap.start, heap.size - 0x4000), ovl]
+    _host, tl = pair_over(target, kernel, tmp_path, regions, {"occ": "Ovl", "mate": "Ovl"})
+    live = tl.load("lvl").handle
+    occ = tl.load("occ")
+    module_from(tmp_path, "lvl", "extern int mate_f(int);\n"
+                                 "int lvl_f(int x) { return mate_f(x) + 1; }\n",
+                target=target, needs=["mate"])
+    tl.machine.write_u32(tl.symbols["k_live"], live)
+    assert tl.machine.call(occ.symbols["occ_f"]) == 100 * TLoadStatus.lsModuleInUse + 1
+    assert tl.by_name("occ") is not None and tl.by_name("mate") is None
+    assert tl.copies == {} and tl.machine.read_u32(tl.symbols["k_copy_h"]) == 0
+
+
 def test_the_runtime_closes_every_file_it_opens(psx_kernel, tmp_path):
     """A reader's files are the game's resource (a PS1 game's BIOS file handles): the
     runtime closes each one it opened, the media device's first (number 0) included, after
