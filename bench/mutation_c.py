@@ -29,8 +29,8 @@ left out of the counts ("compile error"), and one whose object's code and data a
 same bytes as the original's is *equivalent by construction* ("same object": the compiler
 made the same program of it, e.g. a change in code it proved dead), also left out.  The
 others run the mutated file's tests (``FILE_TESTS``) and the differential tests (``TESTS``)
-with ``-x -k "CONSOLE or c_host"`` (the tests marked ``c_host`` compile its C for the
-host) and a timeout of 3x the unmutated run plus 30 s; a test failing
+with ``-x -k "CONSOLE or any_console"`` (tests marked ``any_console`` check the shared
+code where CONSOLE cannot: another CPU, or the C compiled for the host) and a timeout of 3x the unmutated run plus 30 s; a test failing
 kills the mutant, a run past the timeout counts as a kill too (an endless loop).  The
 tests load the runtime's checked build (``GAMEVM_RUNTIME_CHECKS=bounds``: an index past
 the end of one of its arrays traps, and the emulated console reports the fault), as C
@@ -418,10 +418,11 @@ RUNNING: set[subprocess.Popen] = set()
 
 def run_tests(tree: Path, console: str, tests: tuple[str, ...], timeout: float,
               nice: list[str], log: Path) -> tuple[int | None, float]:
-    """pytest on the tree copy, ``-x -k "CONSOLE or c_host"``, one CPU (jobs run side by side, each in
-    its own copy and pytest directory); (exit code or None on timeout, seconds)."""
+    """pytest on the tree copy, ``-x -k "CONSOLE or any_console"``, one CPU (jobs run side by
+    side, each in its own copy and pytest directory); (exit code or None on timeout,
+    seconds)."""
     cmd = nice + [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
-                  "--basetemp", str(log.parent / "pytest"), "-k", f"{console} or c_host",
+                  "--basetemp", str(log.parent / "pytest"), "-k", f"{console} or any_console",
                   *tests]
     start = time.monotonic()
     with open(log, "a") as out:

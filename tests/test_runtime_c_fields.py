@@ -260,9 +260,11 @@ def metadata_variants(meta: dict):
         yield f"an unknown member of {raw}", json_text(base)[:-1] + f',"zz":{raw}' + "}"
     for raw in (json_text(base) + " x", json_text(base) + "}", "\ufeff" + json_text(base),
                 "[" + json_text(base) + "]", json_text(base).replace('"name"', '"na\\u006de"'),
-                # a key cut at a NUL escape, the colon right after it (no closing quote)
+                # a key cut at a NUL escape, the colon right after it (no closing quote),
+                # and no key at all before the colon
                 json_text(base)[:-1] + ',"\\u0000:1}',
-                json_text(base)[:-1] + ',"init":{"\\u0000:[0,0]}}'):
+                json_text(base)[:-1] + ',"init":{"\\u0000:[0,0]}}',
+                json_text(base)[:-1] + ',:1}', json_text(base)[:-1] + ',"init":{:[0,0]}}'):
         yield f"text {raw[:12]!r}...", raw
 
 

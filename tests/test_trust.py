@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 """
 
 
-@pytest.mark.c_host
+@pytest.mark.any_console
 def test_the_digest_of_a_file_of_512_mib_and_more(tmp_path):
     """A file of 2^29 bytes or more has a length of 2^32 bits or more: the high word of the
     64-bit length SHA-256 hashes last is not 0.  No emulated console reads that much in a
@@ -260,7 +260,8 @@ def test_unlisted_and_resized_modules_are_refused(built, tmp_path):
 def test_a_malformed_table_is_refused_and_checks_nothing(built, tmp_path):
     """Each byte of the magic ("GVMT") and the two version bytes changed, a table cut short
     (by a byte, or inside its header), entries out of order, listed twice or nameless:
-    refused by both (the magic's first byte alone was not tested: the survivor
+    refused by both, and a name that fills its 32 bytes (the magic's first byte alone was
+    not tested: the survivor
     gvm_trust.c:GameVMTrust:lcr_1, ``size < HEADER || t[0] != 'G'`` made ``&&``; nor a
     name listed twice: GameVMTrust:const_29, ``strcmp(prev, e) >= 0`` made ``>= 1``)."""
     target, out, kernel = built
@@ -270,7 +271,10 @@ def test_a_malformed_table_is_refused_and_checks_nothing(built, tmp_path):
     swapped = good[:trust.HEADER] + good[entry:entry + trust.ENTRY] + \
         good[trust.HEADER:entry] + good[entry + trust.ENTRY:]
     twice = good[:entry] + good[trust.HEADER:entry] + good[entry + trust.ENTRY:]
-    for bad in (*(good[:i] + b"X" + good[i + 1:] for i in range(4)), good[:-1],
+    # a name of 32 bytes, no NUL, before a size of 16 MiB or more (its first byte not 0:
+    # GameVMTrust:ror_10, the name's scan let one byte further, read it as the name's)
+    unended = good[:6] + b"\0\1" + b"a" * 32 + (1 << 24).to_bytes(4, "big") + bytes(32)
+    for bad in (*(good[:i] + b"X" + good[i + 1:] for i in range(4)), good[:-1], unended,
                 good[:4] + b"\x02" + good[5:], good[:5] + b"\x02" + good[6:],
                 good[:trust.HEADER - 1], swapped, twice,
                 good[:trust.HEADER] + b"\0" * trust.ENTRY + good[entry:]):
