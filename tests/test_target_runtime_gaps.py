@@ -91,12 +91,15 @@ def overlay_pair(tmp_path: Path, target: str, sources: dict, place: dict):
     return overlay_loaders(tmp_path, target, sources, place, overlays=2, pool_size=0x2000)
 
 
-@pytest.mark.parametrize("order", [("fill_prov", "fill_user", "prov", "user", "fill_other"),
+FILL_FIRST = ("fill_prov", "fill_user", "prov", "user", "fill_other")
+
+
+@pytest.mark.parametrize("order", [FILL_FIRST,
                                    ("prov", "user", "fill_prov", "fill_user", "fill_other")],
                          ids=["fill-first", "prov-first"])
 @pytest.mark.parametrize("target", ALL_TARGETS)
-def test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothing(tmp_path, target,
-                                                                                  order):
+def test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothing(
+        tmp_path, target, order):
     """All GVM_MAX_STUBS stubs are stale ones (``fill_prov``'s 32 functions, evicted while
     ``fill_user`` binds them); evicting ``prov``, which ``user`` binds, takes one more: the
     load fails with lsOutOfMemory and on both loaders nothing changed: ``prov`` stays,

@@ -194,7 +194,7 @@ def test_stale_stubs(tmp_path):
 
 def test_eviction_without_stubs_enough(tmp_path):
     gaps.test_an_eviction_without_stubs_enough_fails_out_of_memory_and_changes_nothing(
-        tmp_path, TARGET)
+        tmp_path, TARGET, gaps.FILL_FIRST)
 
 
 def test_eviction_frees_the_chain(tmp_path):
