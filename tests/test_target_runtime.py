@@ -1200,7 +1200,8 @@ def test_a_read_or_write_past_the_runtimes_work_area_or_pool_faults(tmp_path, ta
     """The memory the game gives the runtime ends at a fence on the emulated console
     (docs/runtime-c.md, "Memory it needs"): a module's store or load at the first byte
     past the work area or the pool stops with a fault naming the area, and the store does
-    not land; the area's last word is as any memory.  On a console that access would reach the game's memory unseen."""
+    not land; the area's last word is as any memory.  On a console that access would
+    reach the game's memory unseen."""
     from gamevm_build.runtime.target import POOL_SIZE, WORK_SIZE
     kernel = build_modules(tmp_path, target, {
         "poke": "int poke(int *p, int v) { *p = v; return v; }\n"
