@@ -1808,6 +1808,34 @@ def test_an_overlays_next_occupant_drops_a_reloaded_occupants_old_copy(tmp_path,
 
 
 @pytest.mark.parametrize("target", ["psx"])
+def test_an_import_binds_to_the_first_loaded_provider_in_a_later_slot(tmp_path, target):
+    """Two modules export ``twin``; the one loaded first holds the second slot, because
+    the other was loaded into the first slot after an unload freed it.  An import binds
+    to the provider loaded first, wherever its slot is: the load order is the modules'
+    sequence, not their slots'.  Written for the survivor gvm_loader.c:in_load_order:const_3
+    (a module never sorted ahead of the first slot's)."""
+    kernel = build_modules(tmp_path, target, {
+        "gone": "int gone_f(void) { return 5; }\n",
+        "older": "int twin(void) { return 1; }\n",
+        "newer": "int twin(void) { return 2; }\n",
+        "user": "extern int twin(void);\nint user_f(void) { return twin(); }\n"})
+    host, tl = pair(target, kernel, tmp_path)
+    gone = tl.load("gone")
+    host_load(host, "gone")
+    for name in ("older", "newer", "user"):
+        if name == "newer":
+            assert tl.unload_module(gone.handle) == TLoadStatus.lsSuccess
+            host.unload(host.by_name("gone").handle)
+        tl.load(name)
+        host_load(host, name)
+    assert tl.record(tl.by_name("newer").handle) < tl.record(tl.by_name("older").handle)
+    for loader in (host, tl):
+        assert loader.machine.call(loader.by_name("user").symbols["user_f"]) == 1
+    from test_target_runtime import same_modules
+    same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
 def test_a_reloaded_modules_copy_goes_to_the_lowest_hole(tmp_path, target):
     """A heap region is a stack, but a reload's copy goes to the lowest hole that holds it
     (here the region's start, which an unload freed), so that reloading again and again

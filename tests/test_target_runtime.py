@@ -678,8 +678,8 @@ def overlay_console(target: str, search: Path, runtime: str, module: Path, place
     """A console of ``runtime`` ("host" or "target"), its resident linked from
     ``search/kernel.c`` for ``module`` (``k-RUNTIME.elf``), whose RAM after the resident
     is Main and, at its top, the 8 KiB overlay Ovl (with ``double``, Ovl and OvlB, a
-    double buffer, declared before Main: the first region may be paired too); the modules
-    ``placed`` names are placed in Ovl."""
+    double buffer, declared OvlB, Ovl, Main: the first region may be paired too, and the
+    half a load goes to may be region 0); the modules ``placed`` names are placed in Ovl."""
     from types import SimpleNamespace
 
     from gamevm_build.play.console import Console
@@ -696,8 +696,8 @@ def overlay_console(target: str, search: Path, runtime: str, module: Path, place
                SimpleNamespace(name="Ovl", start=top, capacity=size, overlay=True,
                                pair="OvlB" if double else None)]
     if double:
-        regions = regions[1:] + [SimpleNamespace(name="OvlB", start=top + size, capacity=size,
-                                                 overlay=True, pair="Ovl"), regions[0]]
+        regions = [SimpleNamespace(name="OvlB", start=top + size, capacity=size,
+                                   overlay=True, pair="Ovl"), regions[1], regions[0]]
     c = Console(target, kernel, search_paths=[search], regions=regions, loader=runtime)
     for module in placed:
         if runtime == "host":
