@@ -507,12 +507,15 @@ def test_mutant(site: Site, tree: Path, console: str, tests, timeout: float, ori
 # ----------------------------------------------------------------------------------------
 # equivalent mutants: a TOML block in docs/testing.md, as for the Python core
 
-def equivalents(docs: Path = DOCS) -> list[dict]:
-    """``[[equivalent]]`` tables with file, function, line, mutant (stripped) and why."""
+def equivalents(docs: Path = DOCS, console: str | None = None) -> list[dict]:
+    """``[[equivalent]]`` tables with file, function, line, mutant (stripped) and why, and
+    optionally ``consoles``: the only consoles where the mutant is equivalent (a CPU's
+    calling convention can make it so); with ``console``, those that hold on it."""
     if not docs.exists():
         return []
     m = re.search(r"<!-- equivalent-c-mutants -->\s*```toml\n(.*?)```", docs.read_text(), re.S)
-    return tomllib.loads(m.group(1)).get("equivalent", []) if m else []
+    known = tomllib.loads(m.group(1)).get("equivalent", []) if m else []
+    return [e for e in known if console is None or console in e.get("consoles", [console])]
 
 
 def is_equivalent(site: Site, old: str, new: str, known: list[dict]) -> bool:
@@ -715,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.report.read_text())
         outcomes = [Outcome(Site(m["name"], m["path"], m["line"], 0, 0, ""), m["status"],
                             m["old"], m["new"], m.get("seconds", 0)) for m in saved["mutants"]]
-        known = equivalents()           # the list as it stands now, as bench/mutation.py's
+        known = equivalents(console=saved.get("console"))   # as it stands now, as mutation.py's
         for o in outcomes:
             if o.status == "survived" and is_equivalent(o.site, o.old, o.new, known):
                 o.status = "equivalent"
@@ -829,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout = 3 * base + 30
         print(f"mutation_c: unmutated tests {base:.0f} s; timeout {timeout:.0f} s",
               file=sys.stderr, flush=True)
-        known = equivalents(root / "docs" / "testing.md")
+        known = equivalents(root / "docs" / "testing.md", args.console)
         places = [(tree, work)] + [job_copy(root, work / f"job{j}")
                                    for j in range(1, min(args.jobs, len(chosen)))]
         start = time.monotonic()

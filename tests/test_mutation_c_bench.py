@@ -167,10 +167,23 @@ def test_the_documented_commands_run_or_parse(tmp_path, monkeypatch):
 def test_documented_equivalent_c_mutants_point_at_real_sites():
     sites = {(s.path, s.name.split(":")[1], *s.lines((REPO / s.path).read_text()))
              for s in mutation_c.all_sites(REPO)}
+    from conftest import ALL_TARGETS
     for e in mutation_c.equivalents():
-        assert set(e) == {"file", "function", "line", "mutant", "why"}, e
+        assert set(e) - {"consoles"} == {"file", "function", "line", "mutant", "why"}, e
         assert (e["file"], e["function"], e["line"], e["mutant"]) in sites, e
         assert e["why"].strip()
+        assert e.get("consoles", ALL_TARGETS) and set(e.get("consoles", ())) <= set(ALL_TARGETS), e
+
+
+def test_an_equivalent_listed_for_some_consoles_counts_only_on_them(tmp_path):
+    """An entry with ``consoles`` (a mutant that one CPU's calling convention makes
+    equivalent) applies to a run on those consoles only: elsewhere it is a survivor."""
+    docs = tmp_path / "testing.md"
+    docs.write_text('<!-- equivalent-c-mutants -->\n```toml\n[[equivalent]]\nfile = "a.c"\n'
+                    'function = "f"\nline = "x;"\nmutant = "y;"\nwhy = "w"\n'
+                    'consoles = ["psx", "n64"]\n```\n')
+    assert len(mutation_c.equivalents(docs)) == 1
+    assert [len(mutation_c.equivalents(docs, c)) for c in ("psx", "n64", "gba")] == [1, 1, 0]
 
 
 def test_a_report_of_a_saved_run(tmp_path):

@@ -5,10 +5,10 @@ The corrupted-modules property (tests/test_target_runtime.py) draws 40 random ch
 console, and mutation testing's fresh samples of the runtime kept finding checks no
 random change reaches: a table's last entry, the first symbol, a visibility byte, an
 offset one past its bound. This sweep is the systematic complement: each field of the ELF
-header, of every program and section header, of the symbols of each kind (the first, the last,
-the last local, the first import and export), of the first and the last
-relocation of every table and of the metadata note's header is set, one at a time, to
-the values at its edges (0, 1, one less, one more, its top bit flipped, all ones; and for
+header, of every program and section header, of the symbols of each kind (the first, the
+last, the last local, the first import and export), of the first and the last relocation
+of every table and of the metadata note's header and name is set, one at a time, to the
+values at its edges (0, 1, one less, one more, its top bit flipped, all ones; and for
 a relocation's symbol and type, the first, the last and one past the last), and the
 module is loaded by both loaders over the same console state.  The metadata note's JSON
 gets the same treatment member by member (every JSON type, numbers at their 32-bit
@@ -104,6 +104,9 @@ def fields(data: bytes):
             for k, name in enumerate(("n_namesz", "n_descsz", "n_type")):
                 at = offset + 4 * k
                 yield f"section {s} note {name}", at, 4, edges(word(at, 4), 4)
+            for k in range(min(word(offset, 4), size - 12)):      # "GameVM\0"
+                at = offset + 12 + k
+                yield f"section {s} note name[{k}]", at, 1, edges(data[at], 1)
 
 
 def chosen_symbols(data: bytes, order: str, offset: int, count: int, first_global: int):

@@ -1710,16 +1710,20 @@ def test_a_lazy_module_with_many_exports_keeps_only_its_imports(psx_kernel, tmp_
     same_modules(host, tl)
 
 
+@pytest.mark.parametrize("count", [255, 256])
 @pytest.mark.parametrize("target", ["psx"])
-def test_a_module_binding_255_imports_into_an_overlay_keeps_them_all(tmp_path, target):
+def test_a_module_binding_255_imports_into_an_overlay_keeps_them_all(tmp_path, target, count):
     """A module whose 255 imports are all bound into an overlay's occupant keeps every one
     of them (for the stubs an eviction would point them at; a stub names its import in a
-    byte, so 255 is the most): it loads and runs alike in both loaders.  Written for the
-    survivor gvm_stubs.c:scan_imports:const_28 (the limit taken at 254: the module was
-    refused lsOutOfMemory)."""
+    byte, so 255 is the most): it loads and runs alike in both loaders.  With 256 the
+    runtime refuses it, lsOutOfMemory, loading nothing (docs/runtime-c.md "Memory"; the
+    reference loader has no such limit).  Written for the survivors
+    gvm_stubs.c:scan_imports:const_28 (the limit taken at 254: the module was refused
+    lsOutOfMemory) and const_29 (the 256th import scanned as none: loaded without the
+    imports an eviction must stub)."""
     from gamevm_build.runtime.allocator import Region
     from test_target_runtime import same_modules
-    names = [f"p{i}" for i in range(255)]
+    names = [f"p{i}" for i in range(count)]
     kernel = build_modules(tmp_path, target, {
         "prov": "".join(f"int {n}(void) {{ return {i}; }}\n" for i, n in enumerate(names)),
         "user": "".join(f"extern int {n}(void);\n" for n in names) +
@@ -1729,9 +1733,14 @@ def test_a_module_binding_255_imports_into_an_overlay_keeps_them_all(tmp_path, t
                Region("Ovl", heap.end - 0x6000, 0x6000, "overlay")]
     host, tl = pair_over(target, kernel, tmp_path, regions, {"prov": "Ovl"},
                          pool_size=0x4000, work_size=0x8000)
-    for name in ("prov", "user"):
-        host.load(name)
-        assert tl.load_module(name)[1] == TLoadStatus.lsSuccess, name
+    host.load("prov")
+    assert tl.load_module("prov")[1] == TLoadStatus.lsSuccess
+    if count > 255:
+        assert tl.load_module("user") == (0, TLoadStatus.lsOutOfMemory)
+        same_modules(host, tl)
+        return
+    host.load("user")
+    assert tl.load_module("user")[1] == TLoadStatus.lsSuccess
     same_modules(host, tl)
     fn = tl.by_name("user").symbols["user_sum"]
     assert host.machine.call(fn) == tl.machine.call(fn) == 255 * 254 // 2
@@ -1833,6 +1842,41 @@ def test_an_import_binds_to_the_first_loaded_provider_in_a_later_slot(tmp_path, 
         assert loader.machine.call(loader.by_name("user").symbols["user_f"]) == 1
     from test_target_runtime import same_modules
     same_modules(host, tl)
+
+
+@pytest.mark.parametrize("target", ["psx"])
+def test_a_swap_reads_nothing_past_a_modules_imports(tmp_path, target):
+    """A swap checks what other modules import from the live copy, and reads nothing
+    past a module's imports: ``h`` imports nothing, and its first export, right after its
+    (empty) imports in the pool, is an absolute symbol that the live ``prov`` exports with
+    the same value and the new copy drops; the next export's name starts at an address
+    whose low byte is 0, an import's "no stub".  Read as an import, it would bind the
+    dropped name, and the swap would be refused.  Written for the survivor
+    gvm_reload.c:rebind_into:ror_3 (``k <= nimports``)."""
+    from gamevm_build.runtime.build import RELOAD_API
+
+    value = "__asm__(\".globl {0}\\n.set {0}, 0x1234\\n\");\n"
+    kernel = build_modules(tmp_path, target, {"prov": "int prov_f(void) { return 1; }\n"},
+                           keep=RELOAD_API)
+    _host, tl = pair(target, kernel, tmp_path)
+    # h's pool block: 3 exports of 8 bytes, then each name after its type byte: the name
+    # of the second export (h_f) lies 3 bytes past the first's, whose length we choose
+    length = -(tl.pool + 3 * 8 + 3) % 256 or 256
+    shared = "a" * length
+    module_from(tmp_path, "h", value.format(shared) + "__asm__(\".globl zz\\n.set zz, 5\\n\");\n"
+                "int h_f(void) { return 3; }\n", target=target)
+    v1 = module_from(tmp_path, "prov", value.format(shared) + "int prov_f(void) { return 1; }\n",
+                     target=target).read_bytes()
+    v2 = module_from(tmp_path, "prov", "int prov_f(void) { return 2; }\n",
+                     target=target).read_bytes()
+    (tmp_path / "prov.elf").write_bytes(v1)
+    h = tl.load("h")
+    assert h.base and tl.machine.read(tl.pool + 3 * 8 + length + 3, 4) == b"h_f\0"
+    live = tl.load("prov").handle
+    status, copy = tl.load_copy(live, "prov", v2, str(tmp_path / "prov.elf"))
+    assert status == TLoadStatus.lsSuccess
+    assert tl.swap_copy(live, copy) == TLoadStatus.lsSuccess
+    assert tl.machine.call(tl.get_proc(live, "prov_f")) == 2
 
 
 @pytest.mark.parametrize("target", ["psx"])
@@ -2611,15 +2655,24 @@ def test_a_packed_module_naming_one_import_twice_is_bad_format(tmp_path):
 
 @pytest.mark.parametrize("name,status", [("nosuch", TLoadStatus.lsFileNotFound),
                                          ("bad", TLoadStatus.lsBadFormat)])
-def test_a_failed_load_is_reported_with_its_status_and_why(psx_kernel, tmp_path, name, status):
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_a_failed_load_is_reported_with_its_status_and_why(psx_kernel, tmp_path, name, status,
+                                                           how):
     """The runtime reports each LoadModule that fails (its GVM_EV_FAILED event), which the
-    emulated console prints as ``[loader] LoadModule("name"): status: why``, once.
-    Written for the survivor gvm_loader.c:load_now:call_2 (the event not sent: the failure
-    went unreported)."""
+    emulated console prints as ``[loader] LoadModule("name"): status: why``, once; an
+    asynchronous load that fails in GameVMFrame is reported alike.  Written for the
+    survivors gvm_loader.c:load_now:call_2 and GameVMFrame:call_3 (the event not sent:
+    the failure went unreported)."""
+    from test_target_runtime import frames_until_done
     _d, kernel = psx_kernel
     (tmp_path / "bad.elf").write_bytes(b"\x7fELF" + bytes(60))
     _host, tl = pair("psx", kernel, tmp_path)
-    assert tl.load_module(name) == (0, status)
+    if how == "sync":
+        assert tl.load_module(name) == (0, status)
+    else:
+        rec = tl.load_async(name)
+        frames_until_done(tl, rec)
+        assert rec["status"] == status.name
     lines = [line for line in tl.output if line.startswith("[loader] ")]
     assert len(lines) == 1 and lines[0].startswith(f'[loader] LoadModule("{name}"): '
                                                    f"{status.name}: "), lines
