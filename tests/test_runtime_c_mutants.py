@@ -3377,6 +3377,24 @@ def test_an_import_name_is_spelled_otherwise_up_to_63_bytes(psx_kernel, tmp_path
     assert (tl.by_name("fpmod") is not None) == (want == "lsSuccess")
 
 
+def test_an_import_whose_file_is_the_readers_first_loads_that_file(psx_kernel, tmp_path):
+    """GameVMImport("fx.bb") with ``fx.bb.elf`` there loads it, though the reader gives
+    it its first file number, 0: a valid file, not a failed open, so the name's other
+    spellings (``fx_bb.elf``, another module here) are not tried, and file 0 is closed.
+    Written for the survivor gvm_loader.c:open_module:ror_6 (``file <= 0``: the other
+    spelling loaded, and file 0 stayed open)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    (tmp_path / "fx.bb.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    module_from(tmp_path, "fx_bb", "int other_f(void) { return 1; }\n")
+    host, tl = pair("psx", kernel, tmp_path)
+    assert host.dispatch("fx.bb") == "fx.bb"                  # the reference loader's choice
+    rec = tl.load_async("fx.bb", import_=True)
+    frames_until_done(tl, rec)
+    assert rec["status"] == "lsSuccess" and [t.name for t in tl.loaded.values()] == ["fpmod"]
+    assert tl._next_file == 1 and tl.files == {}
+
+
 @pytest.mark.parametrize("name", [".elf", ".ELF"])
 def test_an_import_named_only_the_suffix_is_not_spelled_otherwise(psx_kernel, tmp_path, name):
     """GameVMImport(".elf"): a name that is all file suffix is a file name, whose dot is

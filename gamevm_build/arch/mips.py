@@ -166,8 +166,8 @@ class MipsArch(Arch):
 
     def isa_problem(self, elf, profile) -> str | None:
         """Why the profile's CPU cannot run ``elf``'s instruction set, or None."""
-        # An EF_MIPS_ARCH value no ABI defines runs on no target, whatever its isa_max, as
-        # the console-side loader decides (gvm_loader.c, flags_ok)
+        # An EF_MIPS_ARCH value no ABI defines runs on no target, whatever its isa_max; the
+        # console-side loader decides alike from this table (runtime.build target_header)
         number = elf.e_flags >> 28
         arch_name, level = self.ARCH_LEVELS.get(number, (f"arch {number}", None))
         if level is None or level > profile.isa_max:

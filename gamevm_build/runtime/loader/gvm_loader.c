@@ -711,10 +711,9 @@ static u32 section_addr(load_ctx *c, u32 slot)
 /* The ABI in e_flags is one target `t`'s CPU runs (gamevm_build.arch's check_object). */
 static int flags_ok(u32 f, u32 t)
 {
-    static const u8 mips_level[11] = {1, 2, 3, 4, 5, 32, 64, 32, 64, 32, 64};
     if (gvm_targets[t].family == GVM_FAMILY_MIPS)
         return !(f & 0x26) && ((f & 0xF000) == 0 || (f & 0xF000) == 0x1000) &&
-               (f >> 28) < 11 && mips_level[f >> 28] <= gvm_targets[t].isa_max;
+               (f >> 28) < GVM_MIPS_ARCHS && gvm_mips_level[f >> 28] <= gvm_targets[t].isa_max;
     if (gvm_targets[t].family == GVM_FAMILY_ARM)
         return (f >> 24) <= 5 && !(f & 0x00800000) && !((f & 0x400) && gvm_targets[t].soft);
     if (!gvm_targets[t].m68000 || (f & 0x01000000))
