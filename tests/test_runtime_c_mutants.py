@@ -1828,19 +1828,19 @@ def test_an_import_binds_to_the_first_loaded_provider_in_a_later_slot(tmp_path, 
         "older": "int twin(void) { return 1; }\n",
         "newer": "int twin(void) { return 2; }\n",
         "user": "extern int twin(void);\nint user_f(void) { return twin(); }\n"})
+    from test_target_runtime import same_modules
     host, tl = pair(target, kernel, tmp_path)
-    gone = tl.load("gone")
-    host_load(host, "gone")
-    for name in ("older", "newer", "user"):
-        if name == "newer":
-            assert tl.unload_module(gone.handle) == TLoadStatus.lsSuccess
-            host.unload(host.by_name("gone").handle)
+    for name in ("gone", "older"):
+        tl.load(name)
+        host_load(host, name)
+    assert tl.unload_module(tl.by_name("gone").handle) == TLoadStatus.lsSuccess
+    host.unload(host.by_name("gone").handle)
+    for name in ("newer", "user"):
         tl.load(name)
         host_load(host, name)
     assert tl.record(tl.by_name("newer").handle) < tl.record(tl.by_name("older").handle)
     for loader in (host, tl):
         assert loader.machine.call(loader.by_name("user").symbols["user_f"]) == 1
-    from test_target_runtime import same_modules
     same_modules(host, tl)
 
 
@@ -1855,23 +1855,22 @@ def test_a_swap_reads_nothing_past_a_modules_imports(tmp_path, target):
     gvm_reload.c:rebind_into:ror_3 (``k <= nimports``)."""
     from gamevm_build.runtime.build import RELOAD_API
 
-    value = "__asm__(\".globl {0}\\n.set {0}, 0x1234\\n\");\n"
+    absolute = "__asm__(\".globl {0}\\n.set {0}, 0x1234\\n\");\n"
     kernel = build_modules(tmp_path, target, {"prov": "int prov_f(void) { return 1; }\n"},
                            keep=RELOAD_API)
     _host, tl = pair(target, kernel, tmp_path)
-    # h's pool block: 3 exports of 8 bytes, then each name after its type byte: the name
-    # of the second export (h_f) lies 3 bytes past the first's, whose length we choose
-    length = -(tl.pool + 3 * 8 + 3) % 256 or 256
+    # h's pool block, at the pool's start: 2 exports of 8 bytes, then each name after a
+    # type byte, so h_f's name starts at pool + 16 + (1 + length + 1) + 1
+    length = -(tl.pool + 2 * 8 + 3) % 256 or 256
     shared = "a" * length
-    module_from(tmp_path, "h", value.format(shared) + "__asm__(\".globl zz\\n.set zz, 5\\n\");\n"
-                "int h_f(void) { return 3; }\n", target=target)
-    v1 = module_from(tmp_path, "prov", value.format(shared) + "int prov_f(void) { return 1; }\n",
-                     target=target).read_bytes()
+    module_from(tmp_path, "h", absolute.format(shared) + "int h_f(void) { return 3; }\n",
+                target=target)
     v2 = module_from(tmp_path, "prov", "int prov_f(void) { return 2; }\n",
                      target=target).read_bytes()
-    (tmp_path / "prov.elf").write_bytes(v1)
-    h = tl.load("h")
-    assert h.base and tl.machine.read(tl.pool + 3 * 8 + length + 3, 4) == b"h_f\0"
+    module_from(tmp_path, "prov", absolute.format(shared) + "int prov_f(void) { return 1; }\n",
+                target=target)
+    tl.load("h")
+    assert tl.machine.read(tl.pool + 2 * 8 + length + 3, 4) == b"h_f\0"
     live = tl.load("prov").handle
     status, copy = tl.load_copy(live, "prov", v2, str(tmp_path / "prov.elf"))
     assert status == TLoadStatus.lsSuccess
