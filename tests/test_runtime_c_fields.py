@@ -253,6 +253,11 @@ def metadata_variants(meta: dict):
             yield f"init.{table} = [{off}, {count}]", json_text(variant)
     for n in (15, 16, 17):
         yield f"{n} needs", json_text({**base, "needs": [f"n{i}" for i in range(n)]})
+    # 17 needs in a list left open, the other members after it: read as 16 and a
+    # stray string, the text would be an object again
+    rest = json_text({k: v for k, v in base.items() if k != "needs"})
+    yield "17 needs, the list left open", \
+        '{"needs":[' + ",".join(f'"{chr(97 + i)}"' for i in range(17)) + "," + rest[1:]
     for value in VALUES + ({"a": False, "b": [True, None, "s", -1, {}]},):
         yield f"an unknown member = {json_text(value)}", json_text({**base, "zz": value})
     for depth in (30, 31, 32, 33):
@@ -295,6 +300,6 @@ def test_every_metadata_member_at_its_edges_gets_the_host_status(console):
     meta = json.loads(data[start:data.index(b"\0", start)])
     tried = [(label, new) for label, text in metadata_variants(meta)
              if (new := with_metadata(data, text)) is not None]
-    assert len(tried) > 200
+    assert len(tried) > 200 and "17 needs, the list left open" in dict(tried)
     found = [d for label, new in tried if (d := both.disagreement(label, new))]
     both.finish(found, f"{target} boss")

@@ -3376,6 +3376,50 @@ def test_an_import_name_is_spelled_otherwise_up_to_63_bytes(psx_kernel, tmp_path
     assert (tl.by_name("fpmod") is not None) == (want == "lsSuccess")
 
 
+def test_a_synchronous_load_needs_as_much_work_area_before_an_asynchronous_one_as_after(
+        psx_kernel, tmp_path):
+    """The work area a synchronous load needs (the smallest that loads fpmod, found by
+    halving) is the same from GameVMInit on as once an asynchronous load has come and
+    gone (loaded or refused): none of it is kept for an asynchronous chain that is not
+    there.  Written for
+    the survivor gvm_loader.c:GameVMInit:const_9 (``job_work = 1``: a synchronous load
+    started 4 bytes up until the first asynchronous one completed)."""
+    from test_target_runtime import frames_until_done
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    module_from(tmp_path, "other", "int other_f(int x) { return x + 1; }\n")
+
+    def loads(size: int, after_async: bool) -> bool:
+        _host, tl = pair("psx", kernel, tmp_path, work_size=size)
+        if after_async:
+            rec = tl.load_async("other")          # whether or not it fits, it ends
+            frames_until_done(tl, rec)
+            assert rec["status"] in ("lsSuccess", "lsOutOfMemory")
+        return tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+
+    lo, hi = 0, 0x4000                    # fpmod fails with lo bytes, loads with hi
+    assert loads(hi, False) and loads(hi, True)
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 & ~3
+        lo, hi = (lo, mid) if loads(mid, False) else (mid, hi)
+    assert loads(hi, True) and not loads(hi - 4, True), hi
+
+
+def test_the_table_of_project_needs_holds_96_entries(psx_kernel, tmp_path):
+    """GameVMAddNeed takes GVM_MAX_NEEDS (96 on psx) entries and refuses the next one with
+    lsOutOfMemory (docs/runtime-c.md), which TargetLoader reports; a load then still
+    walks the 96.  Written for the survivor gvm_loader.c:GameVMAddNeed:status_1 (a full
+    table answered lsSuccess and dropped the need)."""
+    from gamevm_build.errors import EmulationError
+    d, kernel = psx_kernel
+    (tmp_path / "fpmod.elf").write_bytes((d / "fpmod.elf").read_bytes())
+    needs = {"other": tuple(f"n{i}" for i in range(96))}
+    _host, tl = pair("psx", kernel, tmp_path, extra_needs=needs)
+    assert tl.load_module("fpmod")[1] == TLoadStatus.lsSuccess
+    with pytest.raises(EmulationError, match="table of project needs is full"):
+        pair("psx", kernel, tmp_path, extra_needs={"other": needs["other"] + ("n96",)})
+
+
 def test_an_import_whose_file_is_the_readers_first_loads_that_file(psx_kernel, tmp_path):
     """GameVMImport("fx.bb") with ``fx.bb.elf`` there loads it, though the reader gives
     it its first file number, 0: a valid file, not a failed open, so the name's other

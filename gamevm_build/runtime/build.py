@@ -85,8 +85,8 @@ COSTS_FILE = LOADER_DIR / "costs.json"
 
 
 def runtime_sha256() -> str:
-    """SHA-256 over what the runtime's measured costs depend on: its sources and the
-    flags every console compiles it with."""
+    """SHA-256 over what the runtime's measured costs depend on: its sources, the header
+    generated for each console and the flags every console compiles it with."""
     import hashlib
     h = hashlib.sha256()
     for p in runtime_sources("target"):
@@ -95,7 +95,8 @@ def runtime_sha256() -> str:
     for name in available_targets():
         p = load_profile(name)
         h.update(name.encode() + b":" + " ".join(p.cflags).encode() +
-                 (b"|" + p.runtime_isa.encode() if p.runtime_isa else b"") + b"\0")
+                 (b"|" + p.runtime_isa.encode() if p.runtime_isa else b"") + b"\0" +
+                 target_header(p).encode() + b"\0")
     return h.hexdigest()
 
 
