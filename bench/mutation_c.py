@@ -31,11 +31,12 @@ made the same program of it, e.g. a change in code it proved dead), also left ou
 others run the mutated file's tests (``FILE_TESTS``) and the differential tests (``TESTS``)
 with ``-x -k "CONSOLE or any_console"`` (tests marked ``any_console`` check the shared
 code where CONSOLE cannot: another CPU, or the C compiled for the host) and a timeout of
-3x the unmutated run plus 30 s; a test failing kills the mutant, a run past the timeout counts as a kill too (an endless loop).  The
-tests load the runtime's checked build (``GAMEVM_RUNTIME_CHECKS=bounds``: an index past
-the end of one of its arrays traps, and the emulated console reports the fault), as C
-code is tested under a sanitizer; the tests that compare what it executes with its
-measured costs link the shipping build, and ``--unchecked`` tests the shipping build only.
+3x the unmutated run plus 30 s; a test failing kills the mutant, a run past the timeout
+counts as a kill too (an endless loop).  The tests load the runtime's checked build
+(``GAMEVM_RUNTIME_CHECKS=bounds``: an index past the end of one of its arrays traps, and
+the emulated console reports the fault), as C code is tested under a sanitizer; the
+tests that compare what it executes with its measured costs link the shipping build, and
+``--unchecked`` tests the shipping build only.
 
 The kill rate is ``(killed + timeout) / (tested - equivalent)``, with its 95% Wilson
 interval (bench/mutation.py's), since a sample is tested: ``--sample N`` (default 60)

@@ -264,11 +264,11 @@ def test_unlisted_and_resized_modules_are_refused(built, tmp_path):
 
 def test_a_malformed_table_is_refused_and_checks_nothing(built, tmp_path):
     """Each byte of the magic ("GVMT") and the two version bytes changed, a table cut short
-    (by a byte, or inside its header), entries out of order, listed twice or nameless:
-    refused by both, and a name that fills its 32 bytes (the magic's first byte alone was
-    not tested: the survivor
-    gvm_trust.c:GameVMTrust:lcr_1, ``size < HEADER || t[0] != 'G'`` made ``&&``; nor a
-    name listed twice: GameVMTrust:const_29, ``strcmp(prev, e) >= 0`` made ``>= 1``)."""
+    (by a byte, or inside its header), entries out of order, listed twice, nameless or
+    with a name that fills its 32 bytes: refused by both (the magic's first byte alone was
+    not tested: the survivor gvm_trust.c:GameVMTrust:lcr_1,
+    ``size < HEADER || t[0] != 'G'`` made ``&&``; nor a name listed twice:
+    GameVMTrust:const_29, ``strcmp(prev, e) >= 0`` made ``>= 1``)."""
     target, out, kernel = built
     files = shipped(out, tmp_path / "m", "plain")
     good = table_of(files)
